@@ -1,0 +1,115 @@
+"""The append-only audit trail, each row chained to the previous one by its sha256.
+
+A row's hash covers its own content and the previous row's hash, so editing, deleting, inserting or
+reordering any row breaks the chain from that row on; :func:`verify` names the first bad row.
+:func:`record` is called inside the same transaction as the state change it documents.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from analytics.roles import Actor
+
+GENESIS_HASH = "0" * 64
+
+
+def _canonical(seq: int, at: datetime, actor: str, role: str, action: str, object_type: str,
+               object_id: str, details: str, prev_hash: str) -> bytes:
+    payload = [seq, at.isoformat(timespec="microseconds"), actor, role, action, object_type, object_id,
+               details, prev_hash]
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def row_hash(seq: int, at: datetime, actor: str, role: str, action: str, object_type: str,
+             object_id: str, details: str, prev_hash: str) -> str:
+    """Return the sha256 (hex) that chains one audit row to its predecessor."""
+    return hashlib.sha256(
+        _canonical(seq, at, actor, role, action, object_type, object_id, details, prev_hash)
+    ).hexdigest()
+
+
+def record(con: duckdb.DuckDBPyConnection, actor: Actor, action: str, object_type: str,
+           object_id: str, details: dict[str, Any] | None = None, *, at: datetime | None = None) -> int:
+    """Append one audit row in the caller's transaction and return its sequence number.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        A connection inside the transaction that makes the audited change.
+    actor : Actor
+        Who acted, and in which role.
+    action : str
+        What was done, as a dotted verb (``"user.add"``, ``"version.approve"``).
+    object_type, object_id : str
+        What it was done to (``"model_version"``, ``"credit-default:v2"``).
+    details : dict, optional
+        Anything else worth keeping (JSON-serialisable).
+    at : datetime, optional
+        When (UTC); defaults to now. Given explicitly only when replaying history (the demo).
+    """
+    when = (at or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None)
+    details_json = json.dumps(details or {}, sort_keys=True, separators=(",", ":"), default=str)
+    last = con.execute("SELECT seq, row_hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
+    digest = row_hash(seq, when, actor.username, actor.role, action, object_type, object_id, details_json, prev)
+    con.execute(
+        "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [seq, when, actor.username, actor.role, action, object_type, object_id, details_json, prev, digest],
+    )
+    return seq
+
+
+@dataclass(frozen=True)
+class ChainStatus:
+    """Result of :func:`verify`: ``intact`` with the row count, or the first bad row and why."""
+
+    intact: bool
+    rows: int
+    first_bad_seq: int | None = None
+    problem: str | None = None
+
+
+def verify(con: duckdb.DuckDBPyConnection) -> ChainStatus:
+    """Walk the whole chain and report the first row whose content or link does not match."""
+    rows = con.execute(
+        "SELECT seq, occurred_at, actor, role, action, object_type, object_id, details, prev_hash, row_hash "
+        "FROM audit_log ORDER BY seq"
+    ).fetchall()
+    prev = GENESIS_HASH
+    expected_seq = 1
+    for seq, at, actor, role, action, object_type, object_id, details, prev_hash, digest in rows:
+        if seq != expected_seq:
+            return ChainStatus(False, len(rows), seq, f"sequence jumps from {expected_seq - 1} to {seq} (a row is missing or was inserted)")
+        if prev_hash != prev:
+            return ChainStatus(False, len(rows), seq, "its link to the previous row does not match (a row before it was changed, removed or reordered)")
+        if row_hash(seq, at, actor, role, action, object_type, object_id, details, prev_hash) != digest:
+            return ChainStatus(False, len(rows), seq, "its content does not match its hash (the row was edited)")
+        prev = digest
+        expected_seq += 1
+    return ChainStatus(True, len(rows))
+
+
+def entries(con: duckdb.DuckDBPyConnection, *, object_type: str | None = None,
+            object_id_prefix: str | None = None, limit: int = 10_000) -> pd.DataFrame:
+    """Return audit rows, newest first, optionally for one object type and id prefix."""
+    where, params = [], []
+    if object_type:
+        where.append("object_type = ?")
+        params.append(object_type)
+    if object_id_prefix:
+        where.append("starts_with(object_id, ?)")
+        params.append(object_id_prefix)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    return con.execute(
+        f"SELECT seq, occurred_at, actor, role, action, object_type, object_id, details FROM audit_log {clause} "
+        "ORDER BY seq DESC LIMIT ?",
+        [*params, limit],
+    ).df()

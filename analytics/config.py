@@ -1,0 +1,28 @@
+"""Where Vigil keeps its files, read from the environment.
+
+``VIGIL_DB`` names the DuckDB file (default ``data/vigil.duckdb`` under the repository);
+``VIGIL_DATA_DIR`` the folder for cached public data, artifacts and demo credentials.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def data_dir() -> Path:
+    """Return the data folder (``VIGIL_DATA_DIR``, default ``<repo>/data``)."""
+    return Path(os.environ.get("VIGIL_DATA_DIR", REPO_ROOT / "data"))
+
+
+def db_path() -> Path:
+    """Return the path of the DuckDB store (``VIGIL_DB``, default ``<data dir>/vigil.duckdb``)."""
+    env = os.environ.get("VIGIL_DB")
+    return Path(env) if env else data_dir() / "vigil.duckdb"
+
+
+def lock_timeout_seconds() -> float:
+    """Return how long a unit of work waits for another process's lock (``VIGIL_LOCK_TIMEOUT``, 60 s)."""
+    return float(os.environ.get("VIGIL_LOCK_TIMEOUT", "60"))

@@ -1,0 +1,154 @@
+"""Row-level validation written as DuckDB SQL over one Arrow batch.
+
+:func:`typed_select` builds one query that casts every expected column to its declared type and
+collects, per row, the list of reasons the row cannot be loaded (missing value, unparseable value,
+NaN or infinity, out of range, unknown model version, future timestamp). Messages name the column
+and quote the offending value; the row number is kept beside them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from analytics.logschema import quote
+
+_TRUE = "('1','1.0','true','t','yes','y')"
+_FALSE = "('0','0.0','false','f','no','n')"
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What a kind of row must satisfy, beyond its column types.
+
+    Attributes
+    ----------
+    columns : dict
+        Expected column -> DuckDB type.
+    required : frozenset
+        Columns that may not be missing.
+    allowed : dict
+        Column -> allowed text values (e.g. registered model versions).
+    ranges : dict
+        Column -> (low, high) inclusive bounds; None for an open side.
+    not_in_future : frozenset
+        Timestamp columns that may not lie after the ingest's start (plus a tolerance).
+    """
+
+    columns: dict[str, str]
+    required: frozenset[str]
+    allowed: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    ranges: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    not_in_future: frozenset[str] = frozenset()
+
+
+def _typed(name: str, sql_type: str, arrow_type: pa.DataType) -> str:
+    src = quote(name)
+    if sql_type == "VARCHAR":
+        return f"NULLIF(trim(CAST({src} AS VARCHAR)), '')" if not pa.types.is_string(arrow_type) else f"NULLIF(trim({src}), '')"
+    if sql_type == "DOUBLE":
+        return f"TRY_CAST({src} AS DOUBLE)"
+    if sql_type in ("BIGINT", "TINYINT"):
+        if pa.types.is_integer(arrow_type) or pa.types.is_boolean(arrow_type):
+            return f"TRY_CAST({src} AS {sql_type})"
+        if sql_type == "TINYINT" and pa.types.is_string(arrow_type):
+            lowered = f"lower(trim({src}))"
+            return f"(CASE WHEN {lowered} IN {_TRUE} THEN 1 WHEN {lowered} IN {_FALSE} THEN 0 END)::TINYINT"
+        # DuckDB rounds 3.5 to 4 when casting to an integer: accept whole numbers only.
+        as_double = f"TRY_CAST({src} AS DOUBLE)"
+        return f"(CASE WHEN {as_double} = floor({as_double}) THEN TRY_CAST({as_double} AS {sql_type}) END)"
+    if sql_type == "BOOLEAN":
+        if pa.types.is_boolean(arrow_type):
+            return src
+        lowered = f"lower(trim(CAST({src} AS VARCHAR)))"
+        return f"(CASE WHEN {lowered} IN {_TRUE} THEN TRUE WHEN {lowered} IN {_FALSE} THEN FALSE END)"
+    if sql_type == "TIMESTAMP":
+        if pa.types.is_timestamp(arrow_type):
+            return f"timezone('UTC', CAST({src} AS TIMESTAMPTZ))" if arrow_type.tz else f"CAST({src} AS TIMESTAMP)"
+        if pa.types.is_date(arrow_type):
+            return f"CAST({src} AS TIMESTAMP)"
+        if pa.types.is_string(arrow_type):
+            return f"timezone('UTC', TRY_CAST({src} AS TIMESTAMPTZ))"
+        return "CAST(NULL AS TIMESTAMP)"
+    raise ValueError(f"no cast for {sql_type}")
+
+
+_TYPE_WORDS = {
+    "VARCHAR": "text",
+    "DOUBLE": "number",
+    "BIGINT": "whole number",
+    "TINYINT": "0 or 1",
+    "BOOLEAN": "true or false",
+    "TIMESTAMP": "timestamp (ISO 8601, e.g. 2026-01-31T12:00:00Z)",
+}
+
+
+def typed_select(rules: Rules, arrow_schema: pa.Schema, source: str, *, now_literal: str) -> str:
+    """Return SQL selecting ``__row``, every typed column and ``__reasons`` from ``source``.
+
+    Parameters
+    ----------
+    rules : Rules
+        What the rows must satisfy.
+    arrow_schema : pyarrow.Schema
+        Schema of the source batch (decides how each column is cast).
+    source : str
+        Name of the registered relation holding the batch (with a ``__row`` column).
+    now_literal : str
+        SQL timestamp literal of the latest acceptable time for ``not_in_future`` columns.
+    """
+    typed_cols = []
+    reasons = []
+    for name, sql_type in rules.columns.items():
+        col = quote(name)
+        raw = f't."__src_{name}"'
+        typed_cols.append(f'src.{col} AS "__src_{name}"')
+        shown = f"left(CAST({raw} AS VARCHAR), 60)"
+        typed_cols.append(f"{_typed(name, sql_type, arrow_schema.field(name).type)} AS {col}")
+        if name in rules.required:
+            reasons.append(f"CASE WHEN t.{col} IS NULL AND ({raw} IS NULL OR trim(CAST({raw} AS VARCHAR)) = '') "
+                           f"THEN {_lit(name + ': missing value')} END")
+        reasons.append(
+            f"CASE WHEN t.{col} IS NULL AND {raw} IS NOT NULL AND trim(CAST({raw} AS VARCHAR)) <> '' "
+            f"THEN {_lit(name + ': ')} || '''' || {shown} || '''' || {_lit(' is not a valid ' + _TYPE_WORDS[sql_type])} END"
+        )
+        if sql_type == "DOUBLE":
+            reasons.append(
+                f"CASE WHEN NOT isfinite(t.{col}) THEN {_lit(name + ': ')} || CAST(t.{col} AS VARCHAR) || "
+                f"{_lit(' is not allowed (NaN and infinity are not values; leave the cell empty if it is missing)')} END"
+            )
+        if name in rules.ranges:
+            low, high = rules.ranges[name]
+            conds = []
+            if low is not None:
+                conds.append(f"t.{col} < {low!r}")
+            if high is not None:
+                conds.append(f"t.{col} > {high!r}")
+            bounds = f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
+            reasons.append(
+                f"CASE WHEN {' OR '.join(conds)} THEN {_lit(name + ': ')} || CAST(t.{col} AS VARCHAR) || "
+                f"{_lit(' is outside ' + bounds)} END"
+            )
+        if name in rules.allowed:
+            values = rules.allowed[name]
+            listed = ", ".join(_lit(v) for v in values) or "NULL"
+            hint = ", ".join(values[:10]) or "none registered"
+            reasons.append(
+                f"CASE WHEN t.{col} NOT IN ({listed}) THEN {_lit(name + ': ')} || '''' || t.{col} || '''' || "
+                f"{_lit(' is not one of: ' + hint)} END"
+            )
+        if name in rules.not_in_future:
+            reasons.append(
+                f"CASE WHEN t.{col} > {now_literal} THEN {_lit(name + ': ')} || CAST(t.{col} AS VARCHAR) || "
+                f"{_lit(' is in the future')} END"
+            )
+    outputs = ", ".join(f"t.{quote(name)}" for name in rules.columns)
+    return (
+        f"SELECT t.__row, {outputs}, list_filter([{', '.join(reasons)}], r -> r IS NOT NULL) AS __reasons "
+        f"FROM (SELECT src.__row, {', '.join(typed_cols)} FROM {source} AS src) AS t"
+    )

@@ -1,0 +1,510 @@
+"""Ingesting predictions and outcomes: validate, quarantine, de-duplicate, land whole or not at all.
+
+How one ingest runs
+-------------------
+1. Under an exclusive ingest lock (one ingest per store at a time), rows of any earlier ingest that
+   was interrupted are removed, and an ``ingests`` row is opened with status ``running``.
+2. The header is checked against the model's declared schema: a missing, extra or misnamed column
+   rejects the whole source before any row is read.
+3. A first pass reads only the id column and finds ids that appear more than once in the source.
+4. The main pass streams the source in batches. Each batch is cast and checked in a private
+   in-memory DuckDB (no store lock held); failing rows go to the ``quarantine`` table with their
+   reasons; good rows are appended to the model's log in a short transaction, skipping ids already
+   in the store (a re-sent file does not duplicate rows). Readers use views that hide rows of a
+   running ingest, so they see the ingest whole or not at all.
+5. At the end the ingest is committed, or, when rows failed and ``on_error="reject"`` (the
+   default), every row it wrote is removed and it is marked ``rejected``. Its audit row is written
+   in the same transaction.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fcntl
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from analytics import audit, config
+from analytics.errors import InvalidInputError, StoreBusyError
+from analytics.ingest._checks import Rules, typed_select
+from analytics.ingest._sources import Source, open_source
+from analytics.logschema import DEPLOYMENT_ROLES, OUTCOME_COLUMNS, quote
+from analytics.registry import ModelInfo, get_model
+from analytics.roles import Actor, require, system_actor
+from analytics.store import log_table, outcome_table, predictions_view, read, write
+
+Kind = Literal["predictions", "outcomes"]
+OnError = Literal["reject", "quarantine"]
+DEFAULT_BATCH_ROWS = 500_000
+FUTURE_TOLERANCE = timedelta(minutes=5)
+MAX_PROBLEMS_LISTED = 20
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did.
+
+    Attributes
+    ----------
+    status : {"committed", "rejected"}
+        ``committed``: the loaded rows are visible. ``rejected``: nothing was loaded.
+    rows_read, rows_loaded, rows_duplicate, rows_quarantined : int
+        Rows in the source; rows appended; rows skipped because their id was already stored;
+        rows sent to quarantine with their reasons.
+    problems : list of str
+        The first problems, each naming the row and the column.
+    problem_counts : dict
+        Every distinct problem (reason without the value) and how many rows had it.
+    """
+
+    ingest_id: int
+    model: str
+    kind: str
+    source: str
+    status: str = "running"
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_duplicate: int = 0
+    rows_quarantined: int = 0
+    problems: list[str] = field(default_factory=list)
+    problem_counts: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when the ingest committed and no row was quarantined."""
+        return self.status == "committed" and self.rows_quarantined == 0
+
+    @property
+    def rows_per_second(self) -> float:
+        """Rows read per second of wall time."""
+        return self.rows_read / self.seconds if self.seconds else 0.0
+
+    def summary(self) -> str:
+        """A few lines for a terminal or a log."""
+        lines = [
+            f"ingest {self.ingest_id} of {self.kind} for {self.model} from {self.source}: {self.status.upper()}",
+            f"  rows read {self.rows_read:,}, loaded {self.rows_loaded:,}, already stored {self.rows_duplicate:,}, "
+            f"quarantined {self.rows_quarantined:,} ({self.seconds:.2f} s, {self.rows_per_second:,.0f} rows/s)",
+        ]
+        if self.message:
+            lines.append(f"  {self.message}")
+        if self.problem_counts:
+            lines.append("  problems (rows):")
+            lines += [f"    {count:>10,}  {reason}" for reason, count in sorted(
+                self.problem_counts.items(), key=lambda kv: -kv[1])[:MAX_PROBLEMS_LISTED]]
+            lines.append("  first rows:")
+            lines += [f"    {p}" for p in self.problems[:MAX_PROBLEMS_LISTED]]
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------------
+# The ingest lock and recovery of interrupted ingests
+
+
+@contextmanager
+def _ingest_lock(db: Path, wait_seconds: float) -> Iterator[None]:
+    db.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(f"{db}.ingest.lock", "a+")
+    deadline = time.monotonic() + wait_seconds
+    try:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise StoreBusyError(
+                        f"another ingest into {db.name} has been running for over {wait_seconds:.0f} s; "
+                        "wait for it to finish and try again"
+                    ) from None
+                time.sleep(0.1)
+        yield
+    finally:
+        handle.close()
+
+
+def recover_interrupted(db: Path | None = None) -> list[int]:
+    """Remove the rows of ingests left ``running`` by a process that died; return their ids.
+
+    Call only while holding the ingest lock (``ingest`` does so before it starts).
+    """
+
+    def work(con: duckdb.DuckDBPyConnection) -> list[int]:
+        stale = con.execute("SELECT ingest_id, model_name, kind FROM ingests WHERE status = 'running'").fetchall()
+        for ingest_id, model_name, kind in stale:
+            stem = con.execute("SELECT table_stem FROM models WHERE model_name = ?", [model_name]).fetchone()
+            if stem:
+                table = log_table(stem[0]) if kind == "predictions" else outcome_table(stem[0])
+                con.execute(f"DELETE FROM {table} WHERE ingest_id = ?", [ingest_id])
+            con.execute(
+                "UPDATE ingests SET status = 'failed', finished_at = now()::TIMESTAMP, "
+                "message = 'interrupted before it finished; its rows were removed' WHERE ingest_id = ?",
+                [ingest_id],
+            )
+        return [s[0] for s in stale]
+
+    return write(work, db)
+
+
+# --------------------------------------------------------------------------------------------------
+# Schema checks
+
+
+def _check_header(columns: list[str], expected: dict[str, str], model: str, kind: str) -> None:
+    present = set(columns)
+    missing = [c for c in expected if c not in present]
+    extra = [c for c in columns if c not in expected]
+    repeated = sorted({c for c in columns if columns.count(c) > 1})
+    problems = []
+    for name in extra:
+        close = difflib.get_close_matches(name, missing, n=1, cutoff=0.6) or [
+            m for m in missing if m.lower() == name.lower()]
+        hint = f"; did you mean {close[0]!r}?" if close else " (not in the model's declared schema)"
+        problems.append(f"unexpected column {name!r}{hint}")
+    problems += [f"missing column {name!r}" for name in missing]
+    problems += [f"column {name!r} appears more than once" for name in repeated]
+    if problems:
+        raise InvalidInputError(
+            f"the {kind} do not match the declared schema of {model!r}: " + "; ".join(problems)
+            + f". Expected columns: {', '.join(expected)}"
+        )
+
+
+def _rules(kind: Kind, info: ModelInfo, versions: tuple[str, ...]) -> Rules:
+    if kind == "predictions":
+        columns = info.schema.prediction_columns()
+        required = {"prediction_id", "predicted_at", "model_version", "deployment_role", "score", "decision",
+                    "latency_ms"} | {c.name for c in info.schema.columns if not c.nullable}
+        return Rules(
+            columns=columns,
+            required=frozenset(required),
+            allowed={"model_version": versions, "deployment_role": DEPLOYMENT_ROLES},
+            ranges={"score": (0.0, 1.0), "decision": (0, 1), "latency_ms": (0.0, None), "cost": (0.0, None)},
+            not_in_future=frozenset({"predicted_at"}),
+        )
+    return Rules(
+        columns=dict(OUTCOME_COLUMNS),
+        required=frozenset({"prediction_id", "observed_at", "label"}),
+        ranges={"label": (0, 1)},
+        not_in_future=frozenset({"observed_at"}),
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# The run
+
+
+class _Run:
+    """State of one ingest while it streams; see the module docstring for the steps."""
+
+    def __init__(self, db: Path, info: ModelInfo, kind: Kind, source: Source, rules: Rules, report: IngestReport,
+                 on_error: OnError, batch_rows: int, progress: Callable[[int], None] | None) -> None:
+        self.db, self.info, self.kind, self.source, self.rules = db, info, kind, source, rules
+        self.report, self.on_error, self.batch_rows, self.progress = report, on_error, batch_rows, progress
+        self.table = log_table(info.stem) if kind == "predictions" else outcome_table(info.stem)
+        self.columns = list(rules.columns)
+        self.work = duckdb.connect()  # private, in memory: validation holds no store lock
+        self.work.execute("SET TimeZone = 'UTC'")
+        now = datetime.now(timezone.utc).replace(tzinfo=None) + FUTURE_TOLERANCE
+        self.now_literal = f"TIMESTAMP '{now.isoformat(sep=' ')}'"
+        self.rejecting = False
+
+    # -- pass 1: ids that occur more than once in the source ------------------------------------
+    def find_repeated_ids(self) -> None:
+        self.work.execute("CREATE TABLE id_hashes (h UBIGINT)")
+        for batch in self.source.batches(["prediction_id"], self.batch_rows):
+            self.work.register("id_batch", batch)
+            self.work.execute("INSERT INTO id_hashes SELECT hash(trim(CAST(prediction_id AS VARCHAR))) FROM id_batch "
+                              "WHERE prediction_id IS NOT NULL")
+            self.work.unregister("id_batch")
+        self.work.execute("CREATE TABLE repeated_hashes AS SELECT h FROM id_hashes GROUP BY h HAVING count(*) > 1")
+        self.work.execute("DROP TABLE id_hashes")
+        typed = ", ".join(f"{quote(c)} {t}" for c, t in self.rules.columns.items())
+        self.work.execute(f"CREATE TABLE held (__row BIGINT, {typed})")
+
+    # -- pass 2: validate and land each batch ----------------------------------------------------
+    def run_batches(self) -> None:
+        start_row = 1
+        for batch in self.source.batches(self.columns, self.batch_rows):
+            if batch.num_rows == 0:
+                continue
+            numbered = batch.append_column("__row", pa.array(np.arange(start_row, start_row + batch.num_rows)))
+            start_row += batch.num_rows
+            self.report.rows_read += batch.num_rows
+            self._process(numbered)
+            if self.progress:
+                self.progress(self.report.rows_read)
+        if self.report.rows_read == 0:
+            raise InvalidInputError(f"{self.source.description} has a header but no rows: nothing to ingest")
+        self._resolve_held()
+
+    def _process(self, batch: pa.RecordBatch) -> None:
+        self.work.register("batch_src", batch)
+        sql = typed_select(self.rules, batch.schema, "batch_src", now_literal=self.now_literal)
+        self.work.execute(f"CREATE OR REPLACE TEMP TABLE checked AS {sql}")
+        self.work.unregister("batch_src")
+        raw = self.work.execute(
+            "SELECT c.__row, c.prediction_id, c.__reasons FROM checked c WHERE len(c.__reasons) > 0"
+        ).to_arrow_table()
+        bad = self._with_raw(raw, batch)
+        cols = ", ".join(quote(c) for c in self.columns)
+        self.work.execute(
+            f"INSERT INTO held SELECT __row, {cols} FROM checked WHERE len(__reasons) = 0 "
+            "AND hash(prediction_id) IN (SELECT h FROM repeated_hashes)"
+        )
+        good = self.work.execute(
+            f"SELECT __row, {cols} FROM checked WHERE len(__reasons) = 0 "
+            "AND hash(prediction_id) NOT IN (SELECT h FROM repeated_hashes)"
+        ).to_arrow_table()
+        self._land(good, bad)
+
+    def _with_raw(self, bad: pa.Table, batch: pa.RecordBatch) -> pa.Table:
+        """Attach each failing row's original values as JSON, for the quarantine."""
+        if bad.num_rows == 0:
+            return bad.append_column("raw", pa.array([], pa.string()))
+        first = batch.column(batch.num_columns - 1)[0].as_py()
+        picked = batch.take(pa.array(np.asarray(bad.column("__row").to_numpy()) - first))
+        raws = [json.dumps(r, default=str) for r in picked.drop_columns(["__row"]).to_pylist()]
+        return bad.append_column("raw", pa.array(raws, pa.string()))
+
+    def _resolve_held(self) -> None:
+        """Rows whose id hash repeats: exact repeats go to quarantine, hash collisions are loaded."""
+        cols = ", ".join(quote(c) for c in self.columns)
+        repeated = self.work.execute(
+            "SELECT h.__row, h.prediction_id, [ 'prediction_id: ''' || h.prediction_id || ''' appears ' || "
+            "CAST(n AS VARCHAR) || ' times in this source (rows ' || rows || ')' ] AS __reasons "
+            "FROM held h JOIN (SELECT prediction_id, count(*) AS n, string_agg(CAST(__row AS VARCHAR), ', ' "
+            "ORDER BY __row) AS rows FROM held GROUP BY prediction_id HAVING count(*) > 1) d USING (prediction_id) "
+            "ORDER BY h.__row"
+        ).to_arrow_table()
+        repeated = repeated.append_column("raw", pa.nulls(repeated.num_rows, pa.string()))
+        unique = self.work.execute(
+            f"SELECT __row, {cols} FROM held WHERE prediction_id IN "
+            "(SELECT prediction_id FROM held GROUP BY prediction_id HAVING count(*) = 1)"
+        ).to_arrow_table()
+        if repeated.num_rows or unique.num_rows:
+            self._land(unique, repeated)
+
+    # -- writing into the store ------------------------------------------------------------------
+    def _note(self, bad: pa.Table) -> None:
+        """Count the problems of failing rows and keep the first few, naming their rows."""
+        for row, reasons in zip(bad.column("__row").to_pylist(), bad.column("__reasons").to_pylist()):
+            for reason in reasons:
+                key = f"{reason.split(':', 1)[0]}: {_generic(reason)}"
+                self.report.problem_counts[key] = self.report.problem_counts.get(key, 0) + 1
+            if len(self.report.problems) < MAX_PROBLEMS_LISTED:
+                self.report.problems.append(f"row {row}: " + "; ".join(reasons))
+        if bad.num_rows and self.on_error == "reject":
+            self.rejecting = True
+
+    def _land(self, good: pa.Table, bad: pa.Table) -> None:
+        self._note(bad)
+        load = good if (good.num_rows and not self.rejecting) else None
+        if load is None and bad.num_rows == 0:
+            return
+        loaded, duplicate, late_bad = write(lambda con: self._write_batch(con, load, bad), self.db)
+        self._note(late_bad)
+        self.report.rows_loaded += loaded
+        self.report.rows_duplicate += duplicate
+        self.report.rows_quarantined += bad.num_rows + late_bad.num_rows
+
+    def _write_batch(self, con: duckdb.DuckDBPyConnection, load: pa.Table | None,
+                     bad: pa.Table) -> tuple[int, int, pa.Table]:
+        """One short transaction: quarantine failing rows, append new good rows, update counters.
+
+        Runs again from the start if the transaction is retried, so it changes no Python state.
+        """
+        late_bad = _EMPTY_BAD
+        loaded = duplicate = 0
+        if load is not None:
+            con.register("good_rows", load)
+            if self.kind == "outcomes":
+                late_bad = _outcome_problems(con, self.info)
+        quarantine_sql = ("INSERT INTO quarantine SELECT ?, ?, ?, __row, prediction_id, __reasons, raw, "
+                          "now()::TIMESTAMP FROM {}")
+        for name, rows in (("bad_rows", bad), ("late_bad_rows", late_bad)):
+            if rows.num_rows:
+                con.register(name, rows)
+                con.execute(quarantine_sql.format(name), [self.report.ingest_id, self.info.name, self.kind])
+        if load is not None and not (late_bad.num_rows and self.on_error == "reject"):
+            skip_late = "AND g.__row NOT IN (SELECT __row FROM late_bad_rows)" if late_bad.num_rows else ""
+            loaded = con.execute(
+                f"INSERT INTO {self.table} SELECT {', '.join('g.' + quote(c) for c in self.columns)}, ? "
+                f"FROM good_rows g WHERE NOT EXISTS (SELECT 1 FROM {self.table} l "
+                f"WHERE l.prediction_id = g.prediction_id) {skip_late}",
+                [self.report.ingest_id],
+            ).fetchone()[0]
+            duplicate = load.num_rows - late_bad.num_rows - loaded
+        quarantined = bad.num_rows + late_bad.num_rows
+        con.execute(
+            "UPDATE ingests SET rows_read = ?, rows_loaded = rows_loaded + ?, rows_duplicate = rows_duplicate + ?, "
+            "rows_quarantined = rows_quarantined + ? WHERE ingest_id = ?",
+            [self.report.rows_read, loaded, duplicate, quarantined, self.report.ingest_id])
+        return loaded, duplicate, late_bad
+
+
+_EMPTY_BAD = pa.table({"__row": pa.array([], pa.int64()), "prediction_id": pa.array([], pa.string()),
+                       "__reasons": pa.array([], pa.list_(pa.string())), "raw": pa.array([], pa.string())})
+
+
+def _outcome_problems(con: duckdb.DuckDBPyConnection, info: ModelInfo) -> pa.Table:
+    """Outcome rows whose prediction is not in the log, or that were observed before the prediction."""
+    return con.execute(
+        f"SELECT g.__row, g.prediction_id, CASE WHEN p.prediction_id IS NULL THEN "
+        f"['prediction_id: ''' || g.prediction_id || ''' has no prediction in the log of {info.name}'] "
+        f"ELSE ['observed_at: ' || CAST(g.observed_at AS VARCHAR) || ' is before the prediction (' || "
+        f"CAST(p.predicted_at AS VARCHAR) || ')'] END AS __reasons "
+        f", NULL::VARCHAR AS raw FROM good_rows g LEFT JOIN {predictions_view(info.stem)} p "
+        f"ON p.prediction_id = g.prediction_id WHERE p.prediction_id IS NULL OR g.observed_at < p.predicted_at"
+    ).to_arrow_table()
+
+
+def _generic(reason: str) -> str:
+    """The reason with quoted values and numbers removed, to count problems of one kind."""
+    text = reason.split(":", 1)[1] if ":" in reason else reason
+    parts = text.split("'")
+    return " ".join(p for i, p in enumerate(parts) if i % 2 == 0).strip()
+
+
+def ingest(model: str, data: Any, *, kind: Kind = "predictions", actor: Actor | None = None,
+           on_error: OnError = "reject", batch_rows: int = DEFAULT_BATCH_ROWS,
+           db: str | Path | None = None, progress: Callable[[int], None] | None = None,
+           lock_wait_seconds: float = 600.0) -> IngestReport:
+    """Validate and load predictions or outcomes of a model from a file, DataFrame or Arrow table.
+
+    Parameters
+    ----------
+    model : str
+        A registered model.
+    data : str, Path, pandas.DataFrame or pyarrow.Table
+        A ``.parquet`` or ``.csv`` file, or rows in memory. In a DataFrame, NaN means missing.
+    kind : {"predictions", "outcomes"}
+        What the rows are.
+    actor : Actor, optional
+        Who ingests (needs the ``ingest`` capability); defaults to the command-line operator.
+    on_error : {"reject", "quarantine"}, default "reject"
+        ``reject``: if any row fails, nothing lands (failing rows are still quarantined with their
+        reasons). ``quarantine``: good rows land, failing rows are quarantined.
+    batch_rows : int
+        Rows per streamed batch; bounds memory and how long readers may wait.
+    db : str or Path, optional
+        The store; defaults to ``VIGIL_DB``.
+    progress : callable, optional
+        Called with the number of rows read after each batch.
+
+    Returns
+    -------
+    IngestReport
+
+    Raises
+    ------
+    InvalidInputError
+        When the source cannot be read or does not match the declared schema: nothing lands.
+    NotFoundError
+        For an unknown model.
+    """
+    if kind not in ("predictions", "outcomes"):
+        raise InvalidInputError(f"kind must be 'predictions' or 'outcomes', not {kind!r}")
+    if on_error not in ("reject", "quarantine"):
+        raise InvalidInputError(f"on_error must be 'reject' or 'quarantine', not {on_error!r}")
+    if batch_rows < 1:
+        raise InvalidInputError("batch_rows must be a positive number of rows")
+    actor = actor or system_actor()
+    require(actor, "ingest")
+    target = Path(db) if db is not None else config.db_path()
+    started = time.perf_counter()
+    source = open_source(data)
+    with _ingest_lock(target, lock_wait_seconds):
+        recover_interrupted(target)
+
+        def begin(con: duckdb.DuckDBPyConnection) -> tuple[ModelInfo, tuple[str, ...], int]:
+            info = get_model(con, model)
+            versions = tuple(r[0] for r in con.execute(
+                "SELECT version FROM model_versions WHERE model_name = ? ORDER BY created_at", [model]).fetchall())
+            ingest_id = con.execute("SELECT nextval('ingest_id_seq')").fetchone()[0]
+            con.execute(
+                "INSERT INTO ingests (ingest_id, model_name, kind, source, actor, started_at, status) "
+                "VALUES (?, ?, ?, ?, ?, now()::TIMESTAMP, 'running')",
+                [ingest_id, model, kind, source.description[:500], actor.username])
+            return info, versions, ingest_id
+
+        info, versions, ingest_id = write(begin, target)
+        report = IngestReport(ingest_id, model, kind, source.description)
+        rules = _rules(kind, info, versions)
+        run = _Run(target, info, kind, source, rules, report, on_error, batch_rows, progress)
+        try:
+            _check_header(source.columns, rules.columns, model, kind)
+            run.find_repeated_ids()
+            run.run_batches()
+        except BaseException as exc:
+            report.status = "rejected"
+            report.message = str(exc) if isinstance(exc, InvalidInputError) else f"failed: {exc!r}"
+            _finish(target, report, actor, info)
+            report.seconds = time.perf_counter() - started
+            if isinstance(exc, InvalidInputError):
+                raise InvalidInputError(f"{report.message} (nothing was loaded; ingest {ingest_id})") from exc
+            raise
+        finally:
+            run.work.close()
+        if run.rejecting:
+            report.status = "rejected"
+            report.message = (f"{report.rows_quarantined:,} rows failed validation, so nothing was loaded "
+                              "(they are in the quarantine table with their reasons); fix them and send the "
+                              "file again, or use on_error='quarantine' to load the valid rows")
+        else:
+            report.status = "committed"
+            if report.rows_quarantined:
+                report.message = (f"{report.rows_quarantined:,} rows failed validation and are in the quarantine "
+                                  "table with their reasons; the other rows were loaded")
+        _finish(target, report, actor, info)
+        report.seconds = time.perf_counter() - started
+        return report
+
+
+def _finish(db: Path, report: IngestReport, actor: Actor, info: ModelInfo) -> None:
+    """Commit or roll back the ingest, with its audit row, in one transaction."""
+    table = log_table(info.stem) if report.kind == "predictions" else outcome_table(info.stem)
+
+    def work(con: duckdb.DuckDBPyConnection) -> None:
+        if report.status != "committed":
+            con.execute(f"DELETE FROM {table} WHERE ingest_id = ?", [report.ingest_id])
+            report.rows_loaded = 0
+        con.execute(
+            "UPDATE ingests SET status = ?, finished_at = now()::TIMESTAMP, rows_read = ?, rows_loaded = ?, "
+            "rows_duplicate = ?, rows_quarantined = ?, message = ? WHERE ingest_id = ?",
+            [report.status, report.rows_read, report.rows_loaded, report.rows_duplicate, report.rows_quarantined,
+             report.message[:2000], report.ingest_id])
+        audit.record(con, actor, f"ingest.{'commit' if report.status == 'committed' else 'reject'}", "ingest",
+                     str(report.ingest_id),
+                     {"model": report.model, "kind": report.kind, "source": report.source,
+                      "rows_read": report.rows_read, "rows_loaded": report.rows_loaded,
+                      "rows_duplicate": report.rows_duplicate, "rows_quarantined": report.rows_quarantined})
+
+    write(work, db)
+
+
+def ingest_history(db: str | Path | None = None, model: str | None = None) -> "Any":
+    """Return the ingest runs (newest first), optionally of one model, as a DataFrame."""
+    clause, params = ("WHERE model_name = ?", [model]) if model else ("", [])
+    return read(lambda con: con.execute(
+        f"SELECT * FROM ingests {clause} ORDER BY ingest_id DESC", params).df(), db)
+
+
+def quarantined_rows(ingest_id: int, db: str | Path | None = None) -> "Any":
+    """Return the quarantined rows of one ingest with their reasons."""
+    return read(lambda con: con.execute(
+        "SELECT row_number, prediction_id, reasons, raw FROM quarantine WHERE ingest_id = ? ORDER BY row_number",
+        [ingest_id]).df(), db)
+

@@ -1,0 +1,211 @@
+"""The declared log schema of a model: which typed columns its prediction log carries.
+
+A model registers its schema once. Every prediction row then carries the fixed columns
+(:data:`PREDICTION_COLUMNS`) plus one typed column per declared :class:`Column`. Outcomes carry
+:data:`OUTCOME_COLUMNS`. Reference data carries the declared feature columns plus ``label``,
+``score`` and ``decision``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+from analytics.errors import InvalidInputError
+
+ColumnType = Literal["double", "integer", "categorical", "boolean"]
+ColumnRole = Literal["feature", "segment", "attribute"]
+Mutability = Literal["free", "immutable", "increase_only"]
+
+COLUMN_TYPES: dict[str, str] = {
+    "double": "DOUBLE",
+    "integer": "BIGINT",
+    "categorical": "VARCHAR",
+    "boolean": "BOOLEAN",
+}
+DEPLOYMENT_ROLES = ("champion", "challenger", "shadow", "canary")
+
+#: Columns every prediction row carries, with their DuckDB types, in log order.
+PREDICTION_COLUMNS: dict[str, str] = {
+    "prediction_id": "VARCHAR",
+    "predicted_at": "TIMESTAMP",
+    "model_version": "VARCHAR",
+    "deployment_role": "VARCHAR",
+    "score": "DOUBLE",
+    "decision": "TINYINT",
+    "latency_ms": "DOUBLE",
+    "cost": "DOUBLE",
+}
+#: Columns every outcome row carries.
+OUTCOME_COLUMNS: dict[str, str] = {
+    "prediction_id": "VARCHAR",
+    "observed_at": "TIMESTAMP",
+    "label": "TINYINT",
+    "business_value": "DOUBLE",
+}
+#: Columns a reference row carries besides the declared columns.
+REFERENCE_COLUMNS: dict[str, str] = {"label": "TINYINT", "score": "DOUBLE", "decision": "TINYINT"}
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_MODEL_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+
+
+def check_identifier(name: str, what: str = "column") -> str:
+    """Return ``name`` if it is a safe SQL identifier, else raise :class:`InvalidInputError`."""
+    if not isinstance(name, str) or not _IDENTIFIER.match(name):
+        raise InvalidInputError(
+            f"{what} name {name!r} is not allowed: use letters, digits and underscores, "
+            "starting with a letter or underscore (at most 63 characters)"
+        )
+    return name
+
+
+def check_model_name(name: str) -> str:
+    """Return ``name`` if it is a valid model name (lower-case letters, digits and hyphens)."""
+    if not isinstance(name, str) or not _MODEL_NAME.match(name):
+        raise InvalidInputError(
+            f"model name {name!r} is not allowed: use lower-case letters, digits and hyphens, "
+            "starting with a letter (for example 'credit-default')"
+        )
+    return name
+
+
+def quote(name: str) -> str:
+    """Quote a checked identifier for DuckDB SQL."""
+    return '"' + check_identifier(name) + '"'
+
+
+@dataclass(frozen=True)
+class Column:
+    """One declared column of a model's log.
+
+    Parameters
+    ----------
+    name : str
+        Column name as it appears in log files (a SQL identifier).
+    dtype : {"double", "integer", "categorical", "boolean"}
+        Logical type; categorical values are stored as text.
+    role : {"feature", "segment", "attribute"}, default "feature"
+        ``feature`` is an input of the model; ``segment`` a business dimension such as region;
+        ``attribute`` a logged attribute that is not an input (for example a protected attribute
+        kept out of the model but needed for fairness).
+    sensitive : bool, default False
+        A protected attribute: used for fairness, hidden from roles that may not see it per row.
+    nullable : bool, default True
+        Whether a missing value (NULL) is accepted. NaN and infinities are never accepted.
+    mutability : {"free", "immutable", "increase_only"}, default "free"
+        Constraint for counterfactual search.
+    description : str, default ""
+        Human-readable meaning, shown in the registry.
+    """
+
+    name: str
+    dtype: ColumnType
+    role: ColumnRole = "feature"
+    sensitive: bool = False
+    nullable: bool = True
+    mutability: Mutability = "free"
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        check_identifier(self.name)
+        if self.name in PREDICTION_COLUMNS or self.name in OUTCOME_COLUMNS or self.name == "ingest_id":
+            raise InvalidInputError(f"column name {self.name!r} is reserved by Vigil; rename it")
+        if self.dtype not in COLUMN_TYPES:
+            raise InvalidInputError(
+                f"column {self.name!r}: type {self.dtype!r} is unknown; use one of {sorted(COLUMN_TYPES)}"
+            )
+        if self.role not in ("feature", "segment", "attribute"):
+            raise InvalidInputError(f"column {self.name!r}: role {self.role!r} is unknown")
+        if self.mutability not in ("free", "immutable", "increase_only"):
+            raise InvalidInputError(f"column {self.name!r}: mutability {self.mutability!r} is unknown")
+
+    @property
+    def sql_type(self) -> str:
+        """The DuckDB type that stores this column."""
+        return COLUMN_TYPES[self.dtype]
+
+
+@dataclass(frozen=True)
+class LogSchema:
+    """The declared schema of a model's prediction log.
+
+    Parameters
+    ----------
+    columns : tuple of Column
+        Declared columns (features, segments and logged attributes), in log order.
+    positive_class : str
+        What a label (and a decision) of 1 means, e.g. ``"default"``.
+    task : str, default "binary_classification"
+        The model's task; only binary classification is supported so far.
+    """
+
+    columns: tuple[Column, ...]
+    positive_class: str
+    task: str = "binary_classification"
+    notes: dict = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        names = [c.name for c in self.columns]
+        if not names:
+            raise InvalidInputError("a log schema needs at least one declared column")
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise InvalidInputError(f"columns declared more than once: {', '.join(duplicated)}")
+        if self.task != "binary_classification":
+            raise InvalidInputError(f"task {self.task!r} is not supported yet (binary_classification only)")
+
+    @property
+    def features(self) -> tuple[Column, ...]:
+        """The model's inputs."""
+        return tuple(c for c in self.columns if c.role == "feature")
+
+    @property
+    def segments(self) -> tuple[Column, ...]:
+        """Business dimensions (region, channel, ...)."""
+        return tuple(c for c in self.columns if c.role == "segment")
+
+    @property
+    def sensitive(self) -> tuple[Column, ...]:
+        """Protected attributes."""
+        return tuple(c for c in self.columns if c.sensitive)
+
+    def column(self, name: str) -> Column:
+        """Return the declared column called ``name``."""
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise InvalidInputError(f"column {name!r} is not declared in this model's schema")
+
+    def prediction_columns(self) -> dict[str, str]:
+        """All columns of a prediction row with their DuckDB types, in log order."""
+        return {**PREDICTION_COLUMNS, **{c.name: c.sql_type for c in self.columns}}
+
+    def reference_columns(self) -> dict[str, str]:
+        """All columns of a reference row with their DuckDB types."""
+        return {**{c.name: c.sql_type for c in self.columns}, **REFERENCE_COLUMNS}
+
+    def to_json(self) -> str:
+        """Serialise to JSON (stored in the registry)."""
+        return json.dumps(
+            {
+                "task": self.task,
+                "positive_class": self.positive_class,
+                "columns": [asdict(c) for c in self.columns],
+                "notes": self.notes,
+            },
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> "LogSchema":
+        """Rebuild a schema from :meth:`to_json` output."""
+        data = json.loads(text)
+        return cls(
+            columns=tuple(Column(**c) for c in data["columns"]),
+            positive_class=data["positive_class"],
+            task=data.get("task", "binary_classification"),
+            notes=data.get("notes", {}),
+        )

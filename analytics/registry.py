@@ -1,0 +1,185 @@
+"""The model registry: models with their declared log schema, and versions with their lineage.
+
+Reads take an open connection; writes take an :class:`~analytics.roles.Actor`, check the role, and
+write the change and its audit row in the caller's transaction (use :func:`analytics.store.write`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from analytics import audit
+from analytics.errors import InvalidInputError, NotFoundError
+from analytics.logschema import LogSchema, check_model_name
+from analytics.roles import Actor, require
+from analytics.store import create_model_tables, reference_table, stem_of
+
+#: Lifecycle states of a model version (the transitions are governed in a later module).
+LIFECYCLE_STATES = (
+    "draft", "submitted", "in_review", "approved", "rejected", "shadow", "canary", "champion", "retired",
+)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A registered model: its name, table stem, owner and declared log schema."""
+
+    name: str
+    stem: str
+    owner: str
+    description: str
+    schema: LogSchema
+    created_at: datetime
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def sha256_of_file(path: str | Path) -> str:
+    """Return the hex sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def register_model(con: duckdb.DuckDBPyConnection, actor: Actor, name: str, schema: LogSchema, *,
+                   owner: str, description: str = "", at: datetime | None = None) -> ModelInfo:
+    """Register a model and create its log, outcome and reference tables.
+
+    Raises
+    ------
+    InvalidInputError
+        If the name is malformed or already registered.
+    """
+    require(actor, "register_model")
+    check_model_name(name)
+    if con.execute("SELECT 1 FROM models WHERE model_name = ?", [name]).fetchone():
+        raise InvalidInputError(f"model {name!r} is already registered")
+    stem = stem_of(name)
+    created = at or _now()
+    con.execute(
+        "INSERT INTO models VALUES (?, ?, ?, ?, ?, ?)",
+        [name, stem, owner, description, schema.to_json(), created],
+    )
+    create_model_tables(con, stem, schema)
+    audit.record(con, actor, "model.register", "model", name,
+                 {"owner": owner, "columns": [c.name for c in schema.columns]}, at=at)
+    return ModelInfo(name, stem, owner, description, schema, created)
+
+
+def get_model(con: duckdb.DuckDBPyConnection, name: str) -> ModelInfo:
+    """Return a registered model, or raise :class:`NotFoundError` naming the known ones."""
+    row = con.execute(
+        "SELECT model_name, table_stem, owner, description, log_schema, created_at FROM models WHERE model_name = ?",
+        [name],
+    ).fetchone()
+    if row is None:
+        known = [r[0] for r in con.execute("SELECT model_name FROM models ORDER BY 1").fetchall()]
+        hint = f"registered models: {', '.join(known)}" if known else "no model is registered yet (run 'vigil demo')"
+        raise NotFoundError(f"model {name!r} is not registered; {hint}")
+    return ModelInfo(row[0], row[1], row[2], row[3], LogSchema.from_json(row[4]), row[5])
+
+
+def list_models(con: duckdb.DuckDBPyConnection) -> list[ModelInfo]:
+    """Return every registered model, by name."""
+    names = [r[0] for r in con.execute("SELECT model_name FROM models ORDER BY model_name").fetchall()]
+    return [get_model(con, n) for n in names]
+
+
+def register_version(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, version: str, *,
+                     threshold: float, owner: str, status: str = "draft",
+                     parent_version: str | None = None, training_fingerprint: str | None = None,
+                     hyperparameters: dict[str, Any] | None = None,
+                     validation_metrics: dict[str, float] | None = None,
+                     artifact_path: str | None = None, artifact_sha256: str | None = None,
+                     description: str = "", at: datetime | None = None) -> None:
+    """Register a version of a model with its lineage, decision threshold and artifact hash."""
+    require(actor, "register_model")
+    get_model(con, model)
+    if not version or not isinstance(version, str) or len(version) > 64:
+        raise InvalidInputError("a version needs a name of 1 to 64 characters")
+    if status not in LIFECYCLE_STATES:
+        raise InvalidInputError(f"status {status!r} is unknown; use one of {', '.join(LIFECYCLE_STATES)}")
+    if not 0.0 <= float(threshold) <= 1.0:
+        raise InvalidInputError(f"threshold {threshold} must lie between 0 and 1")
+    if con.execute("SELECT 1 FROM model_versions WHERE model_name = ? AND version = ?", [model, version]).fetchone():
+        raise InvalidInputError(f"version {version!r} of {model!r} is already registered")
+    if parent_version is not None:
+        get_version(con, model, parent_version)
+    con.execute(
+        "INSERT INTO model_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [model, version, at or _now(), owner, status, float(threshold), parent_version, training_fingerprint,
+         json.dumps(hyperparameters or {}, sort_keys=True), json.dumps(validation_metrics or {}, sort_keys=True),
+         artifact_path, artifact_sha256, description],
+    )
+    audit.record(con, actor, "version.register", "model_version", f"{model}:{version}",
+                 {"threshold": threshold, "status": status, "artifact_sha256": artifact_sha256,
+                  "parent_version": parent_version}, at=at)
+
+
+def get_version(con: duckdb.DuckDBPyConnection, model: str, version: str) -> dict[str, Any]:
+    """Return one version's registry row as a dict (JSON fields decoded)."""
+    frame = con.execute(
+        "SELECT * FROM model_versions WHERE model_name = ? AND version = ?", [model, version]
+    ).df()
+    if frame.empty:
+        known = [r[0] for r in con.execute(
+            "SELECT version FROM model_versions WHERE model_name = ? ORDER BY created_at", [model]).fetchall()]
+        raise NotFoundError(
+            f"version {version!r} of model {model!r} is not registered; known versions: {', '.join(known) or 'none'}"
+        )
+    row = frame.iloc[0].to_dict()
+    for key in ("hyperparameters", "validation_metrics"):
+        row[key] = json.loads(row[key]) if row[key] else {}
+    return row
+
+
+def list_versions(con: duckdb.DuckDBPyConnection, model: str | None = None) -> pd.DataFrame:
+    """Return the versions of one model (or of all), oldest first."""
+    clause, params = ("WHERE model_name = ?", [model]) if model else ("", [])
+    return con.execute(
+        f"SELECT model_name, version, status, threshold, owner, created_at, parent_version, "
+        f"training_fingerprint, artifact_sha256, validation_metrics FROM model_versions {clause} "
+        "ORDER BY model_name, created_at, version",
+        params,
+    ).df()
+
+
+def set_version_status(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, version: str, status: str,
+                       *, capability: str, details: dict[str, Any] | None = None,
+                       at: datetime | None = None) -> None:
+    """Record a version's new lifecycle status and its audit row (the caller checks the transition)."""
+    require(actor, capability)
+    if status not in LIFECYCLE_STATES:
+        raise InvalidInputError(f"status {status!r} is unknown; use one of {', '.join(LIFECYCLE_STATES)}")
+    before = get_version(con, model, version)["status"]
+    con.execute("UPDATE model_versions SET status = ? WHERE model_name = ? AND version = ?", [status, model, version])
+    audit.record(con, actor, f"version.{status}", "model_version", f"{model}:{version}",
+                 {"from": before, "to": status, **(details or {})}, at=at)
+
+
+def champion_version(con: duckdb.DuckDBPyConnection, model: str) -> str | None:
+    """Return the version currently in the champion state, if any."""
+    row = con.execute(
+        "SELECT version FROM model_versions WHERE model_name = ? AND status = 'champion' "
+        "ORDER BY created_at DESC LIMIT 1", [model]).fetchone()
+    return row[0] if row else None
+
+
+def reference_frame(con: duckdb.DuckDBPyConnection, model: str, version: str) -> pd.DataFrame:
+    """Return the reference (validation) rows of a version."""
+    info = get_model(con, model)
+    return con.execute(
+        f"SELECT * EXCLUDE (model_version) FROM {reference_table(info.stem)} WHERE model_version = ?", [version]
+    ).df()

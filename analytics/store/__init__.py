@@ -1,0 +1,36 @@
+"""The DuckDB store: connections for one unit of work, the versioned schema, per-model tables.
+
+Use :func:`read` and :func:`write` (or :func:`connect` with :func:`transaction`) for every access,
+so that no process holds the file longer than one unit of work and lock conflicts are retried.
+"""
+
+from analytics.store._connection import connect, read, retry, transaction, write
+from analytics.store._migrations import LATEST_VERSION, MIGRATIONS, migrate, schema_version
+from analytics.store._tables import (
+    create_model_tables,
+    log_table,
+    outcome_table,
+    outcomes_view,
+    predictions_view,
+    reference_table,
+    stem_of,
+)
+
+__all__ = [
+    "LATEST_VERSION",
+    "MIGRATIONS",
+    "connect",
+    "create_model_tables",
+    "log_table",
+    "migrate",
+    "outcome_table",
+    "outcomes_view",
+    "predictions_view",
+    "read",
+    "reference_table",
+    "retry",
+    "schema_version",
+    "stem_of",
+    "transaction",
+    "write",
+]

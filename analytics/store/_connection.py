@@ -1,0 +1,147 @@
+"""Opening the DuckDB store for one unit of work, with bounded back-off on lock conflicts.
+
+DuckDB lets one process hold a database file for writing, and while it does no other process may
+open the file at all. Vigil's processes (the app, ``vigil ingest``, ``vigil monitor``) therefore hold
+the file only for one unit of work and retry a conflicting open with exponential back-off and
+jitter, up to ``VIGIL_LOCK_TIMEOUT`` seconds, instead of showing a lock error to the user.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+import duckdb
+
+from analytics import config
+from analytics.errors import StoreBusyError
+from analytics.store._migrations import ensure_schema
+
+T = TypeVar("T")
+
+_LOCK_MESSAGES = ("could not set lock", "conflicting lock", "database is locked")
+_CONFLICT_MESSAGES = ("write-write conflict", "conflict on", "transactioncontext error")
+
+
+def _is_lock_error(exc: BaseException) -> bool:
+    return isinstance(exc, duckdb.IOException) and any(m in str(exc).lower() for m in _LOCK_MESSAGES)
+
+
+def _is_conflict(exc: BaseException) -> bool:
+    return isinstance(exc, duckdb.TransactionException) or any(
+        m in str(exc).lower() for m in _CONFLICT_MESSAGES
+    )
+
+
+def retry(action: Callable[[], T], *, is_transient: Callable[[BaseException], bool], what: str,
+          timeout: float | None = None) -> T:
+    """Run ``action`` until it succeeds, retrying transient failures with bounded back-off.
+
+    Parameters
+    ----------
+    action : callable
+        The work to attempt.
+    is_transient : callable
+        Predicate telling whether an exception is worth another try.
+    what : str
+        What is being attempted, for the error message.
+    timeout : float, optional
+        Total seconds to keep trying; defaults to :func:`analytics.config.lock_timeout_seconds`.
+
+    Raises
+    ------
+    StoreBusyError
+        When the failures persist past ``timeout``.
+    """
+    deadline = time.monotonic() + (config.lock_timeout_seconds() if timeout is None else timeout)
+    delay = 0.01
+    while True:
+        try:
+            return action()
+        except Exception as exc:  # noqa: BLE001 - filtered by is_transient
+            if not is_transient(exc):
+                raise
+            if time.monotonic() + delay > deadline:
+                raise StoreBusyError(
+                    f"{what}: the store is busy (another Vigil process is using it) and stayed busy "
+                    f"for {config.lock_timeout_seconds():.0f} s. Try again in a moment; if it persists, "
+                    f"check for a long-running 'vigil ingest'. Detail: {exc}"
+                ) from exc
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.5)
+
+
+def _open(path: Path) -> duckdb.DuckDBPyConnection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+    except Exception:
+        con.close()
+        raise
+    return con
+
+
+@contextmanager
+def connect(path: str | Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the store for one unit of work, upgraded to the current schema, and close it after.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        The DuckDB file; defaults to :func:`analytics.config.db_path`.
+
+    Yields
+    ------
+    duckdb.DuckDBPyConnection
+        A connection with the session time zone set to UTC.
+
+    Raises
+    ------
+    StoreBusyError
+        When another process held the file for longer than ``VIGIL_LOCK_TIMEOUT``.
+    StoreVersionError
+        When the file was written by a newer Vigil.
+    """
+    target = Path(path) if path is not None else config.db_path()
+    con = retry(lambda: _open(target), is_transient=_is_lock_error, what=f"opening {target}")
+    try:
+        ensure_schema(con)
+        yield con
+    finally:
+        con.close()
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Run the block in one transaction: everything in it lands, or nothing does."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def write(work: Callable[[duckdb.DuckDBPyConnection], T], path: str | Path | None = None) -> T:
+    """Open the store, run ``work(con)`` in one transaction, close; retry on lock or write conflicts.
+
+    ``work`` may run more than once, so it must not have side effects outside the store.
+    """
+
+    def attempt() -> T:
+        with connect(path) as con, transaction(con):
+            return work(con)
+
+    return retry(attempt, is_transient=lambda e: _is_lock_error(e) or _is_conflict(e), what="writing to the store")
+
+
+def read(work: Callable[[duckdb.DuckDBPyConnection], T], path: str | Path | None = None) -> T:
+    """Open the store, run ``work(con)``, close. Lock conflicts are retried by :func:`connect`."""
+    with connect(path) as con:
+        return work(con)

@@ -1,0 +1,181 @@
+"""The store's versioned schema: ordered migrations, applied in place when an old file is opened.
+
+Each migration is a list of statements applied in one transaction together with its row in
+``schema_version``. A file whose version is newer than :data:`LATEST_VERSION` is refused, so an old
+Vigil never writes into a layout it does not understand.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import duckdb
+
+from analytics.errors import StoreVersionError
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step of the schema: its version, a one-line description and its DDL statements."""
+
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "model registry, ingest runs and quarantine",
+        (
+            """CREATE TABLE models (
+                model_name   VARCHAR PRIMARY KEY,
+                table_stem   VARCHAR NOT NULL UNIQUE,
+                owner        VARCHAR NOT NULL,
+                description  VARCHAR NOT NULL DEFAULT '',
+                log_schema   JSON NOT NULL,
+                created_at   TIMESTAMP NOT NULL
+            )""",
+            """CREATE TABLE model_versions (
+                model_name            VARCHAR NOT NULL,
+                version               VARCHAR NOT NULL,
+                created_at            TIMESTAMP NOT NULL,
+                owner                 VARCHAR NOT NULL,
+                status                VARCHAR NOT NULL,
+                threshold             DOUBLE NOT NULL,
+                parent_version        VARCHAR,
+                training_fingerprint  VARCHAR,
+                hyperparameters       JSON,
+                validation_metrics    JSON,
+                artifact_path         VARCHAR,
+                artifact_sha256       VARCHAR,
+                description           VARCHAR NOT NULL DEFAULT '',
+                PRIMARY KEY (model_name, version)
+            )""",
+            "CREATE SEQUENCE ingest_id_seq START 1",
+            """CREATE TABLE ingests (
+                ingest_id         BIGINT PRIMARY KEY,
+                model_name        VARCHAR NOT NULL,
+                kind              VARCHAR NOT NULL,
+                source            VARCHAR NOT NULL,
+                actor             VARCHAR NOT NULL,
+                started_at        TIMESTAMP NOT NULL,
+                finished_at       TIMESTAMP,
+                status            VARCHAR NOT NULL,
+                rows_read         BIGINT NOT NULL DEFAULT 0,
+                rows_loaded       BIGINT NOT NULL DEFAULT 0,
+                rows_duplicate    BIGINT NOT NULL DEFAULT 0,
+                rows_quarantined  BIGINT NOT NULL DEFAULT 0,
+                message           VARCHAR
+            )""",
+            """CREATE TABLE quarantine (
+                ingest_id       BIGINT NOT NULL,
+                model_name      VARCHAR NOT NULL,
+                kind            VARCHAR NOT NULL,
+                row_number      BIGINT,
+                prediction_id   VARCHAR,
+                reasons         VARCHAR[] NOT NULL,
+                raw             JSON,
+                quarantined_at  TIMESTAMP NOT NULL
+            )""",
+        ),
+    ),
+    Migration(
+        2,
+        "users with roles, and the hash-chained audit trail",
+        (
+            """CREATE TABLE users (
+                username        VARCHAR PRIMARY KEY,
+                display_name    VARCHAR NOT NULL,
+                email           VARCHAR,
+                role            VARCHAR NOT NULL,
+                password_hash   VARCHAR,
+                disabled        BOOLEAN NOT NULL DEFAULT FALSE,
+                created_at      TIMESTAMP NOT NULL
+            )""",
+            """CREATE TABLE audit_log (
+                seq          BIGINT PRIMARY KEY,
+                occurred_at  TIMESTAMP NOT NULL,
+                actor        VARCHAR NOT NULL,
+                role         VARCHAR NOT NULL,
+                action       VARCHAR NOT NULL,
+                object_type  VARCHAR NOT NULL,
+                object_id    VARCHAR NOT NULL,
+                details      JSON NOT NULL,
+                prev_hash    VARCHAR NOT NULL,
+                row_hash     VARCHAR NOT NULL
+            )""",
+        ),
+    ),
+    Migration(
+        3,
+        "sign-in throttling: failed attempts and lock-out per user",
+        (
+            "ALTER TABLE users ADD COLUMN failed_attempts INTEGER DEFAULT 0",
+            "ALTER TABLE users ADD COLUMN locked_until TIMESTAMP",
+            "ALTER TABLE users ADD COLUMN last_login_at TIMESTAMP",
+        ),
+    ),
+)
+
+LATEST_VERSION = MIGRATIONS[-1].version
+_migrate_lock = threading.Lock()
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    """Return the schema version of the open store (0 for an empty file)."""
+    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()").fetchall()}
+    if "schema_version" not in tables:
+        if tables:
+            raise StoreVersionError(
+                "this DuckDB file has tables but no Vigil schema_version table: it is not a Vigil "
+                "store. Point VIGIL_DB at a Vigil database or at a new file."
+            )
+        return 0
+    return int(con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0])
+
+
+def migrate(con: duckdb.DuckDBPyConnection, target: int = LATEST_VERSION) -> list[int]:
+    """Apply the migrations above the store's version up to ``target``; return those applied.
+
+    Raises
+    ------
+    StoreVersionError
+        If the store is newer than this Vigil knows.
+    """
+    with _migrate_lock:
+        current = schema_version(con)
+        if current > LATEST_VERSION:
+            raise StoreVersionError(
+                f"this database has schema version {current}, newer than this Vigil understands "
+                f"(up to {LATEST_VERSION}). Upgrade Vigil to open it; it was not modified."
+            )
+        applied = []
+        for migration in MIGRATIONS:
+            if current < migration.version <= target:
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    if migration.version == 1:
+                        con.execute(
+                            "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, "
+                            "applied_at TIMESTAMP NOT NULL, description VARCHAR NOT NULL)"
+                        )
+                    for statement in migration.statements:
+                        con.execute(statement)
+                    con.execute(
+                        "INSERT INTO schema_version VALUES (?, now()::TIMESTAMP, ?)",
+                        [migration.version, migration.description],
+                    )
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+                con.execute("COMMIT")
+                applied.append(migration.version)
+        return applied
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Upgrade the store in place if it is older than this Vigil; refuse it if it is newer."""
+    if schema_version(con) != LATEST_VERSION:
+        migrate(con)
