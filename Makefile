@@ -1,0 +1,49 @@
+# Vigil: `make run` serves the app on the demo data, `make test` runs every test.
+# Both build the virtual environment (.venv) on first use from pyproject.toml.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PORT   ?= 8501
+
+.PHONY: install test test-fast run demo bench chromium clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Browser tests drive Debian's chromium; install it when it is missing (needs root or sudo).
+chromium:
+	@bash scripts/ensure-chromium
+
+## All tests: unit, AppTest and browser end-to-end.
+test: $(STAMP) chromium
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+## Unit and AppTest only (no browser).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not e2e"
+
+## Build the demo portfolio if the database is missing, then serve the app on localhost.
+run: $(STAMP)
+	$(BIN)/vigil demo --if-missing
+	@echo ""
+	@echo "Vigil is starting on http://localhost:$(PORT)"
+	@echo "Sign in with a user from data/demo-credentials.txt (one per role, e.g. 'admin')."
+	@echo ""
+	$(BIN)/streamlit run app/main.py --server.port $(PORT) --server.address localhost --server.headless true
+
+demo: $(STAMP)
+	$(BIN)/vigil demo --force
+
+## Benchmarks print their figures; they assert nothing.
+bench: $(STAMP)
+	$(BIN)/python scripts/bench.py
+
+clean:
+	rm -rf $(VENV) data/*.duckdb data/*.duckdb.wal data/bench

@@ -1,0 +1,197 @@
+"""Local users: argon2 password hashes, roles, and sign-in with throttling and lock-out.
+
+Every change is checked against the acting user's role and written with its audit row in one
+transaction. Sign-in successes and failures are audited too. After
+:data:`MAX_FAILED_ATTEMPTS` consecutive failures an account is locked for
+:data:`LOCKOUT_MINUTES`; each failure before that also waits a little longer than the last.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from analytics import audit
+from analytics.errors import AuthenticationError, InvalidInputError, NotFoundError
+from analytics.roles import Actor, check_role, require
+from analytics.store import write
+
+MAX_FAILED_ATTEMPTS = 5
+LOCKOUT_MINUTES = 15
+MIN_PASSWORD_LENGTH = 12
+_USERNAME = re.compile(r"^[a-z][a-z0-9._-]{1,63}$")
+_hasher = PasswordHasher()
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def generate_password() -> str:
+    """Return a random password of 20 URL-safe characters."""
+    return secrets.token_urlsafe(15)
+
+
+def check_username(username: str) -> str:
+    """Return ``username`` if it is 2-64 lower-case letters, digits, dots, hyphens or underscores."""
+    if not isinstance(username, str) or not _USERNAME.match(username):
+        raise InvalidInputError(
+            f"username {username!r} is not allowed: use 2 to 64 lower-case letters, digits, '.', '-' or '_', "
+            "starting with a letter"
+        )
+    return username
+
+
+def add_user(con: duckdb.DuckDBPyConnection, actor: Actor, username: str, role: str, *,
+             password: str | None = None, display_name: str | None = None, email: str | None = None,
+             at: datetime | None = None) -> str:
+    """Create a local user and return their password (generated when not given).
+
+    The password is stored only as an argon2id hash. Users who sign in through OIDC may be created
+    with ``password=""``: they then have no local password at all.
+    """
+    require(actor, "manage_users")
+    check_username(username)
+    check_role(role)
+    if con.execute("SELECT 1 FROM users WHERE username = ?", [username]).fetchone():
+        raise InvalidInputError(f"user {username!r} already exists")
+    if password is None:
+        password = generate_password()
+    if password and len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInputError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    hashed = _hasher.hash(password) if password else None
+    con.execute(
+        "INSERT INTO users (username, display_name, email, role, password_hash, disabled, created_at, "
+        "failed_attempts) VALUES (?, ?, ?, ?, ?, FALSE, ?, 0)",
+        [username, display_name or username, email, role, hashed, at or _now()],
+    )
+    audit.record(con, actor, "user.add", "user", username, {"role": role, "email": email}, at=at)
+    return password
+
+
+def _get(con: duckdb.DuckDBPyConnection, username: str) -> tuple:
+    row = con.execute(
+        "SELECT username, role, password_hash, disabled, failed_attempts, locked_until FROM users WHERE username = ?",
+        [username],
+    ).fetchone()
+    if row is None:
+        raise NotFoundError(f"user {username!r} does not exist")
+    return row
+
+
+def set_role(con: duckdb.DuckDBPyConnection, actor: Actor, username: str, role: str) -> None:
+    """Change a user's role (admins only); an admin may not demote themself."""
+    require(actor, "manage_users")
+    check_role(role)
+    before = _get(con, username)[1]
+    if username == actor.username and role != "admin":
+        raise InvalidInputError("you cannot remove your own admin role; ask another admin")
+    con.execute("UPDATE users SET role = ? WHERE username = ?", [role, username])
+    audit.record(con, actor, "user.set_role", "user", username, {"from": before, "to": role})
+
+
+def set_disabled(con: duckdb.DuckDBPyConnection, actor: Actor, username: str, disabled: bool = True) -> None:
+    """Disable (or re-enable) a user; a disabled user cannot sign in."""
+    require(actor, "manage_users")
+    _get(con, username)
+    if username == actor.username and disabled:
+        raise InvalidInputError("you cannot disable your own account")
+    con.execute("UPDATE users SET disabled = ?, failed_attempts = 0, locked_until = NULL WHERE username = ?",
+                [disabled, username])
+    audit.record(con, actor, "user.disable" if disabled else "user.enable", "user", username, {})
+
+
+def list_users(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Return users without their password hashes."""
+    return con.execute(
+        "SELECT username, display_name, email, role, disabled, failed_attempts, locked_until, last_login_at, "
+        "created_at FROM users ORDER BY username"
+    ).df()
+
+
+def get_role(con: duckdb.DuckDBPyConnection, username: str) -> str:
+    """Return a user's role."""
+    return _get(con, username)[1]
+
+
+def authenticate(username: str, password: str, *, db: str | Path | None = None,
+                 sleep: bool = True) -> Actor:
+    """Check a local user's password and return the signed-in :class:`Actor`.
+
+    Each failure is audited and counted; after :data:`MAX_FAILED_ATTEMPTS` failures the account is
+    locked for :data:`LOCKOUT_MINUTES` minutes. Failures wait 0.5 s times the number of failures so
+    far (``sleep=False`` skips the wait, for tests).
+
+    Raises
+    ------
+    AuthenticationError
+        With a message that does not reveal whether the user exists.
+    """
+    generic = "unknown user or wrong password"
+    now = _now()
+
+    def work(con: duckdb.DuckDBPyConnection) -> tuple[Actor | None, str, int]:
+        row = con.execute(
+            "SELECT role, password_hash, disabled, failed_attempts, locked_until FROM users WHERE username = ?",
+            [username],
+        ).fetchone()
+        anonymous = Actor(username if isinstance(username, str) else "?", "viewer")
+        if row is None:
+            audit.record(con, anonymous, "auth.login_failed", "user", str(username)[:64], {"reason": "unknown user"})
+            return None, generic, 1
+        role, hashed, disabled, failures, locked_until = row
+        failures = failures or 0
+        if disabled:
+            audit.record(con, Actor(username, role), "auth.login_failed", "user", username, {"reason": "disabled"})
+            return None, "this account is disabled; ask an admin", 0
+        if locked_until is not None and locked_until > now:
+            audit.record(con, Actor(username, role), "auth.login_failed", "user", username, {"reason": "locked"})
+            minutes = max(1, int((locked_until - now).total_seconds() // 60) + 1)
+            return None, f"too many failed sign-ins: this account is locked for {minutes} more minute(s)", 0
+        try:
+            ok = bool(hashed) and _hasher.verify(hashed, password)
+        except (VerificationError, InvalidHashError):
+            ok = False
+        if not ok:
+            failures += 1
+            locked = now + timedelta(minutes=LOCKOUT_MINUTES) if failures >= MAX_FAILED_ATTEMPTS else None
+            con.execute("UPDATE users SET failed_attempts = ?, locked_until = ? WHERE username = ?",
+                        [0 if locked else failures, locked, username])
+            audit.record(con, Actor(username, role), "auth.login_failed", "user", username,
+                         {"reason": "wrong password", "failures": failures, "locked": locked is not None})
+            message = (f"too many failed sign-ins: this account is locked for {LOCKOUT_MINUTES} minutes"
+                       if locked else generic)
+            return None, message, failures
+        con.execute("UPDATE users SET failed_attempts = 0, locked_until = NULL, last_login_at = ? WHERE username = ?",
+                    [now, username])
+        actor = Actor(username, role)
+        audit.record(con, actor, "auth.login", "user", username, {"method": "local"})
+        return actor, "", 0
+
+    actor, message, failures = write(work, db)
+    if actor is None:
+        if sleep and failures:
+            time.sleep(min(0.5 * failures, 3.0))
+        raise AuthenticationError(message)
+    return actor
+
+
+def record_sign_in(actor: Actor, method: str, *, db: str | Path | None = None) -> None:
+    """Audit a sign-in made outside :func:`authenticate` (for example through OIDC)."""
+    write(lambda con: audit.record(con, actor, "auth.login", "user", actor.username, {"method": method}), db)
+
+
+def record_sign_out(actor: Actor, *, db: str | Path | None = None) -> None:
+    """Audit a sign-out."""
+    write(lambda con: audit.record(con, actor, "auth.logout", "user", actor.username, {}), db)
+
+
+
