@@ -183,3 +183,55 @@ def reference_frame(con: duckdb.DuckDBPyConnection, model: str, version: str) ->
     return con.execute(
         f"SELECT * EXCLUDE (model_version) FROM {reference_table(info.stem)} WHERE model_version = ?", [version]
     ).df()
+
+
+def load_reference(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, version: str,
+                   frame: pd.DataFrame, *, at: datetime | None = None) -> int:
+    """Store a version's reference data (its validation set with labels and scores); return the row count.
+
+    The frame must hold exactly the declared columns plus ``label``, ``score`` and ``decision``.
+    The reference is the baseline for drift, so it is written once per version, whole.
+
+    Raises
+    ------
+    InvalidInputError
+        For missing or extra columns, an empty frame, labels or decisions other than 0/1,
+        scores outside [0, 1], NaN or infinite numbers, or a version that already has reference data.
+    """
+    require(actor, "register_model")
+    info = get_model(con, model)
+    get_version(con, model, version)
+    expected = info.schema.reference_columns()
+    missing = [c for c in expected if c not in frame.columns]
+    extra = [c for c in frame.columns if c not in expected]
+    if missing or extra:
+        raise InvalidInputError(
+            f"reference data of {model}:{version} does not match the schema: "
+            f"missing {missing or 'none'}, unexpected {extra or 'none'}")
+    if frame.empty:
+        raise InvalidInputError(f"reference data of {model}:{version} has no rows")
+    table = reference_table(info.stem)
+    if con.execute(f"SELECT 1 FROM {table} WHERE model_version = ? LIMIT 1", [version]).fetchone():
+        raise InvalidInputError(f"{model}:{version} already has reference data; it is written once")
+    con.register("reference_frame", frame[list(expected)])
+    try:
+        casts = ", ".join(f'CAST("{name}" AS {sql_type}) AS "{name}"' for name, sql_type in expected.items())
+        con.execute(f"CREATE OR REPLACE TEMP TABLE reference_typed AS SELECT {casts} FROM reference_frame")
+    finally:
+        con.unregister("reference_frame")
+    numeric = [n for n, t in expected.items() if t == "DOUBLE"]
+    checks = [f'count(*) FILTER (WHERE NOT isfinite("{n}"))' for n in numeric]
+    checks += ["count(*) FILTER (WHERE label NOT IN (0, 1) OR label IS NULL)",
+               "count(*) FILTER (WHERE decision NOT IN (0, 1) OR decision IS NULL)",
+               "count(*) FILTER (WHERE score < 0 OR score > 1 OR score IS NULL)"]
+    counts = con.execute(f"SELECT {', '.join(checks)} FROM reference_typed").fetchone()
+    names = [f"{n}: NaN or infinity" for n in numeric] + ["label not 0/1", "decision not 0/1", "score outside [0, 1]"]
+    problems = [f"{name} in {count} rows" for name, count in zip(names, counts) if count]
+    if problems:
+        con.execute("DROP TABLE reference_typed")
+        raise InvalidInputError(f"reference data of {model}:{version} rejected: {'; '.join(problems)}")
+    con.execute(f"INSERT INTO {table} SELECT ?, * FROM reference_typed", [version])
+    con.execute("DROP TABLE reference_typed")
+    rows = len(frame)
+    audit.record(con, actor, "version.reference", "model_version", f"{model}:{version}", {"rows": rows}, at=at)
+    return rows

@@ -1,0 +1,207 @@
+"""The ``vigil`` command line. Every command prints a clear message and a non-zero exit code on error.
+
+Exit codes: 0 success; 1 error or rejected input; 2 wrong usage; 3 an ingest landed but some rows
+were quarantined.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from datetime import datetime
+from pathlib import Path
+
+from analytics import __version__, audit, config, store, users
+from analytics.errors import VigilError
+from analytics.roles import ROLES, system_actor
+
+EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 1, 2, 3
+
+
+class _ProgressBar:
+    """A one-line text progress bar on stderr (plain lines when stderr is not a terminal)."""
+
+    def __init__(self, width: int = 30) -> None:
+        self.width = width
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, message: str, fraction: float) -> None:
+        filled = int(round(self.width * fraction))
+        line = f"[{'#' * filled}{'.' * (self.width - filled)}] {fraction:4.0%}  {message}"
+        if self.tty:
+            sys.stderr.write("\r\033[K" + line + ("\n" if fraction >= 1 else ""))
+        else:
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+
+def _db(args: argparse.Namespace) -> Path:
+    return Path(args.db) if args.db else config.db_path()
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    version = store.read(store.schema_version, _db(args))
+    print(f"store {_db(args)} is at schema version {version}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from analytics import registry
+
+    def work(con):
+        lines = [f"store: {_db(args)} (schema version {store.schema_version(con)})"]
+        for info in registry.list_models(con):
+            n = con.execute(f"SELECT count(*) FROM {store.predictions_view(info.stem)}").fetchone()[0]
+            m = con.execute(f"SELECT count(*) FROM {store.outcomes_view(info.stem)}").fetchone()[0]
+            versions = registry.list_versions(con, info.name)
+            listed = ", ".join(f"{v} ({s})" for v, s in zip(versions["version"], versions["status"]))
+            lines.append(f"  {info.name}: {n:,} predictions, {m:,} outcomes; versions: {listed}")
+        users_count = con.execute("SELECT count(*) FROM users").fetchone()[0]
+        lines.append(f"  users: {users_count}; audit rows: {con.execute('SELECT count(*) FROM audit_log').fetchone()[0]}")
+        return lines
+
+    print("\n".join(store.read(work, _db(args))))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from analytics.demo import build_demo
+
+    target = _db(args)
+    if target.exists() and args.if_missing:
+        print(f"{target} exists; keeping it (use 'vigil demo --force' to rebuild)")
+        return 0
+    if target.exists() and not args.force:
+        print(f"error: {target} exists; use --force to replace it with a fresh demo, or --if-missing to keep it",
+              file=sys.stderr)
+        return EXIT_ERROR
+    end = datetime.strptime(args.end, "%Y-%m-%d") if args.end else None
+    summary = build_demo(target, seed=args.seed, rows=args.rows, end=end, progress=_ProgressBar())
+    print(f"Built the demo portfolio in {summary.seconds:.1f} s: {target}")
+    print(f"Production window ends {summary.end:%Y-%m-%d} 00:00 UTC (seed {summary.seed}).")
+    for model, rows in summary.rows.items():
+        print(f"  {model}: {rows:,} predictions, {summary.outcomes[model]:,} outcomes")
+    print("\nDemo users (passwords shown once; also written to "
+          f"{summary.credentials_file}, readable only by you):")
+    for username, (role, password) in summary.credentials.items():
+        print(f"  {username:<16} {role:<9} {password}")
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from analytics.ingest import ingest
+
+    bar = _ProgressBar()
+    report = ingest(args.model, args.file, kind=args.kind, on_error=args.on_error, batch_rows=args.batch_rows,
+                    db=_db(args), progress=lambda rows: bar(f"{rows:,} rows read", 0.0) if args.progress else None)
+    print(report.summary())
+    if report.status != "committed":
+        return EXIT_ERROR
+    return EXIT_PARTIAL if report.rows_quarantined else 0
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    actor = system_actor()
+    db = _db(args)
+    if args.users_command == "list":
+        frame = store.read(users.list_users, db)
+        print(frame.to_string(index=False) if not frame.empty else "no users yet")
+    elif args.users_command == "add":
+        password = store.write(lambda con: users.add_user(con, actor, args.username, args.role, email=args.email,
+                                                         display_name=args.name), db)
+        print(f"added {args.username} ({args.role}). Password (shown once): {password}")
+    elif args.users_command == "disable":
+        store.write(lambda con: users.set_disabled(con, actor, args.username, True), db)
+        print(f"disabled {args.username}")
+    elif args.users_command == "enable":
+        store.write(lambda con: users.set_disabled(con, actor, args.username, False), db)
+        print(f"enabled {args.username}")
+    elif args.users_command == "set-role":
+        store.write(lambda con: users.set_role(con, actor, args.username, args.role), db)
+        print(f"{args.username} is now {args.role}")
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    status = store.read(audit.verify, _db(args))
+    if status.intact:
+        print(f"audit trail intact: {status.rows:,} rows, every hash chained to the previous one")
+        return 0
+    print(f"audit trail BROKEN at row {status.first_bad_seq}: {status.problem}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``vigil`` command."""
+    parser = argparse.ArgumentParser(prog="vigil", description="Govern and monitor models in production.")
+    parser.add_argument("--version", action="version", version=f"vigil {__version__}")
+    parser.add_argument("--db", help="DuckDB store (default: $VIGIL_DB or data/vigil.duckdb)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("init", help="create the store, or upgrade it in place").set_defaults(func=cmd_init)
+    sub.add_parser("info", help="what the store holds").set_defaults(func=cmd_info)
+
+    demo = sub.add_parser("demo", help="build the demo portfolio from real public data")
+    demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    demo.add_argument("--rows", type=int, help="rows of the credit-default log (default 240,000)")
+    demo.add_argument("--end", help="last day of the production window, YYYY-MM-DD (default today, UTC)")
+    group = demo.add_mutually_exclusive_group()
+    group.add_argument("--force", action="store_true", help="replace an existing store")
+    group.add_argument("--if-missing", action="store_true", help="do nothing if the store exists")
+    demo.set_defaults(func=cmd_demo)
+
+    ing = sub.add_parser("ingest", help="load predictions or outcomes from a Parquet or CSV file")
+    ing.add_argument("model", help="registered model name")
+    ing.add_argument("file", help=".parquet or .csv file")
+    ing.add_argument("--kind", choices=["predictions", "outcomes"], default="predictions")
+    ing.add_argument("--on-error", choices=["reject", "quarantine"], default="reject",
+                     help="reject: nothing lands if a row fails (default); quarantine: load the valid rows")
+    ing.add_argument("--batch-rows", type=int, default=500_000, help="rows per streamed batch")
+    ing.add_argument("--progress", action="store_true", help="print rows read as the file streams")
+    ing.set_defaults(func=cmd_ingest)
+
+    usr = sub.add_parser("users", help="manage local users")
+    usr_sub = usr.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    usr_sub.add_parser("list", help="list users")
+    add = usr_sub.add_parser("add", help="add a user; prints a generated password once")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument("--email")
+    add.add_argument("--name", help="display name")
+    for action in ("disable", "enable"):
+        usr_sub.add_parser(action, help=f"{action} a user").add_argument("username")
+    set_role = usr_sub.add_parser("set-role", help="change a user's role")
+    set_role.add_argument("username")
+    set_role.add_argument("role", choices=ROLES)
+    usr.set_defaults(func=cmd_users)
+
+    aud = sub.add_parser("audit", help="the audit trail")
+    aud_sub = aud.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    aud_sub.add_parser("verify", help="check the hash chain; exit 1 and name the first bad row if broken")
+    aud.set_defaults(func=cmd_audit)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``vigil`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except VigilError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:  # noqa: BLE001 - last resort: a short message, the traceback on request
+        if os.environ.get("VIGIL_DEBUG"):
+            traceback.print_exc()
+        print(f"error: unexpected {type(exc).__name__}: {exc} (set VIGIL_DEBUG=1 for the traceback)", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,307 @@
+"""``vigil demo``: build the demo portfolio into a fresh store, deterministically for a seed.
+
+The store is built in a temporary file beside the target and moved into place only when complete,
+so an interrupted build never leaves a half-built database behind.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analytics import config, registry, store, users
+from analytics.demo import _credit as credit
+from analytics.demo import _employment as employment
+from analytics.demo._datasets import credit_card_clients, employment_massachusetts
+from analytics.demo._training import TrainedModel, train
+from analytics.errors import InvalidInputError
+from analytics.ingest import ingest
+from analytics.roles import Actor
+
+Progress = Callable[[str, float], None]
+PIPELINE = Actor("svc:training-pipeline", "system")
+SERVING = Actor("svc:serving-gateway", "system")
+
+#: The demo's people, one per role.
+DEMO_USERS = (
+    ("vera.viewer", "viewer", "Vera Lindqvist (business owner)"),
+    ("arthur.analyst", "analyst", "Arthur Mensah (model analyst)"),
+    ("rita.reviewer", "reviewer", "Rita Okafor (model validation)"),
+    ("paul.approver", "approver", "Paul Nakamura (model risk committee)"),
+    ("ada.admin", "admin", "Ada Brennan (platform admin)"),
+)
+
+
+@dataclass
+class DemoSummary:
+    """What the demo build produced."""
+
+    db: Path
+    end: datetime
+    seed: int
+    rows: dict[str, int] = field(default_factory=dict)
+    outcomes: dict[str, int] = field(default_factory=dict)
+    credentials: dict[str, tuple[str, str]] = field(default_factory=dict)
+    credentials_file: Path | None = None
+    seconds: float = 0.0
+
+
+def credentials_path(db: Path) -> Path:
+    """Where the demo users' passwords are written (beside the store, git-ignored)."""
+    return db.parent / "demo-credentials.txt"
+
+
+def default_end() -> datetime:
+    """Midnight UTC of today: the end of the demo's production window."""
+    now = datetime.now(timezone.utc)
+    return datetime(now.year, now.month, now.day)
+
+
+def _artifact_dir(db: Path) -> Path:
+    return db.parent / "artifacts"
+
+
+def _people(con, at: datetime) -> dict[str, str]:
+    passwords = {}
+    admin = Actor("svc:provisioning", "system")
+    for username, role, name in DEMO_USERS:
+        passwords[username] = users.add_user(con, admin, username, role, display_name=name,
+                                             email=f"{username}@vigil.example", at=at)
+    return passwords
+
+
+def _actor(username: str) -> Actor:
+    return Actor(username, dict((u, r) for u, r, _ in DEMO_USERS)[username])
+
+
+# The lifecycle steps of the demo's governance history: (status, actor, capability, details).
+_APPROVED_PATH = [
+    ("submitted", "arthur.analyst", "submit_for_review",
+     {"justification": "quarterly retraining; validation metrics at or above the current version"}),
+    ("in_review", "rita.reviewer", "review",
+     {"findings": "performance, stability and fairness checks reviewed; documentation complete"}),
+    ("approved", "paul.approver", "approve", {"comment": "approved for production"}),
+]
+
+
+def _history(con, model: str, version: str, start: datetime, steps: list[tuple], days_apart: float = 2.0) -> None:
+    for i, (status, username, capability, details) in enumerate(steps):
+        registry.set_version_status(con, _actor(username), model, version, status, capability=capability,
+                                    details=details, at=start + timedelta(days=days_apart * (i + 1)))
+
+
+def _register(con, model: str, version: str, trained: TrainedModel, threshold: float, at: datetime,
+              parent: str | None, description: str) -> None:
+    registry.register_version(
+        con, PIPELINE, model, version, threshold=threshold, owner="arthur.analyst", status="draft",
+        parent_version=parent, training_fingerprint=trained.training_fingerprint,
+        hyperparameters=trained.hyperparameters, validation_metrics=trained.validation_metrics,
+        artifact_path=str(trained.artifact_path), artifact_sha256=trained.artifact_sha256,
+        description=description, at=at)
+    registry.load_reference(con, PIPELINE, model, version, trained.reference, at=at)
+
+
+def _credit_models(split: credit.CreditSplit, artifacts: Path, seed: int) -> dict[str, TrainedModel]:
+    newer = pd.concat([split.train, split.pool.iloc[:3_000]], ignore_index=True)
+    specs = {
+        "v0": (split.train, {"num_leaves": 7, "learning_rate": 0.1, "min_data_in_leaf": 100}, 40),
+        "v1": (split.train, {"num_leaves": 15, "learning_rate": 0.05, "min_data_in_leaf": 50,
+                             "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1}, 250),
+        "v2": (newer, {"num_leaves": 20, "learning_rate": 0.05, "min_data_in_leaf": 40,
+                       "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1}, 300),
+        "v3": (split.train, {"num_leaves": 127, "learning_rate": 0.1, "min_data_in_leaf": 5}, 400),
+        "v4": (newer, {"num_leaves": 15, "learning_rate": 0.03, "min_data_in_leaf": 60,
+                       "feature_fraction": 0.7, "bagging_fraction": 0.8, "bagging_freq": 1}, 450),
+    }
+    return {version: train(frame, split.validation, "default", credit.SCHEMA, params=params, rounds=rounds,
+                           threshold=credit.THRESHOLD, artifact_path=artifacts / credit.MODEL / f"{version}.txt",
+                           seed=seed)
+            for version, (frame, params, rounds) in specs.items()}
+
+
+def _build_credit(db: Path, seed: int, end: datetime, rows: int, progress: Progress, summary: DemoSummary) -> None:
+    start = credit.window_start(end)
+    progress("credit-default: training five LightGBM versions", 0.12)
+    split = credit.split(credit_card_clients(), seed)
+    models = _credit_models(split, _artifact_dir(db) / "models", seed)
+
+    def governance(con) -> None:
+        registry.register_model(con, PIPELINE, credit.MODEL, credit.SCHEMA, owner="vera.viewer",
+                                description="Probability that a credit-card client defaults next month; "
+                                            "applications at or above the threshold are declined.",
+                                at=start - timedelta(days=420))
+        _register(con, credit.MODEL, "v0", models["v0"], credit.THRESHOLD, start - timedelta(days=400), None,
+                  "first production model: a small tree ensemble")
+        _history(con, credit.MODEL, "v0", start - timedelta(days=400), _APPROVED_PATH)
+        registry.set_version_status(con, _actor("paul.approver"), credit.MODEL, "v0", "champion", capability="deploy",
+                                    details={"traffic_share": 1.0}, at=start - timedelta(days=390))
+        _register(con, credit.MODEL, "v1", models["v1"], credit.THRESHOLD, start - timedelta(days=30), "v0",
+                  "retrained with more trees and bagging")
+        _history(con, credit.MODEL, "v1", start - timedelta(days=30), _APPROVED_PATH, days_apart=7)
+        registry.set_version_status(con, _actor("paul.approver"), credit.MODEL, "v0", "retired", capability="deploy",
+                                    details={"replaced_by": "v1"}, at=start)
+        registry.set_version_status(con, _actor("paul.approver"), credit.MODEL, "v1", "champion", capability="deploy",
+                                    details={"traffic_share": 1.0, "previous_champion": "v0"}, at=start)
+        _register(con, credit.MODEL, "v3", models["v3"], credit.THRESHOLD, start + timedelta(days=95), "v1",
+                  "deep trees, tuned for ROC AUC")
+        _history(con, credit.MODEL, "v3", start + timedelta(days=95), _APPROVED_PATH[:2])
+        registry.set_version_status(
+            con, _actor("paul.approver"), credit.MODEL, "v3", "rejected", capability="approve",
+            details={"comment": "overfits: validation ROC AUC below the champion's and unstable across "
+                                "segments; not approved"}, at=start + timedelta(days=102))
+        _register(con, credit.MODEL, "v2", models["v2"], credit.THRESHOLD, start + timedelta(days=110), "v1",
+                  "retrained on the lab data plus 3,000 newer clients")
+        _history(con, credit.MODEL, "v2", start + timedelta(days=110), _APPROVED_PATH, days_apart=3)
+        registry.set_version_status(con, _actor("paul.approver"), credit.MODEL, "v2", "shadow", capability="deploy",
+                                    details={"traffic_share": 1.0, "mode": "mirrors champion traffic"},
+                                    at=start + timedelta(days=credit.SHADOW_FROM_DAY))
+        _register(con, credit.MODEL, "v4", models["v4"], credit.THRESHOLD, start + timedelta(days=170), "v2",
+                  "slower learning rate, more trees")
+        _history(con, credit.MODEL, "v4", start + timedelta(days=170), _APPROVED_PATH[:1])
+
+    store.write(governance, db)
+    counts = credit.traffic_plan(rows, start)
+    rng = np.random.default_rng(seed + 3)
+    next_id = 1
+    summary.rows[credit.MODEL] = summary.outcomes[credit.MODEL] = 0
+    for chunk in credit.simulate(split.pool, counts, start, seed):
+        day = int(chunk["day"].iloc[-1])
+        progress(f"credit-default: logging traffic up to day {day + 1} of {credit.DAYS}",
+                 0.2 + 0.5 * (day + 1) / credit.DAYS)
+        label = chunk["default"].to_numpy()
+        champion = credit.log_rows(chunk, models["v1"].booster.predict(_inputs(chunk, credit.SCHEMA)), "v1",
+                                   "champion", credit.THRESHOLD, rng, "cd-", next_id)
+        logs, outcomes = [champion], [credit.outcome_rows(champion, label, end, rng, with_value=True)]
+        shadow_rows = chunk["day"].to_numpy() >= credit.SHADOW_FROM_DAY
+        if shadow_rows.any():
+            mirrored = chunk[shadow_rows]
+            shadow = credit.log_rows(mirrored, models["v2"].booster.predict(_inputs(mirrored, credit.SCHEMA)), "v2",
+                                     "shadow", credit.THRESHOLD, rng, "cd-s", next_id)
+            logs.append(shadow)
+            outcomes.append(credit.outcome_rows(shadow, label[shadow_rows], end, rng, with_value=False))
+        next_id += len(chunk)
+        summary.rows[credit.MODEL] += _ingest(db, credit.MODEL, pd.concat(logs, ignore_index=True), "predictions")
+        summary.outcomes[credit.MODEL] += _ingest(db, credit.MODEL, pd.concat(outcomes, ignore_index=True), "outcomes")
+
+
+def _inputs(frame: pd.DataFrame, schema) -> pd.DataFrame:
+    from analytics.artifacts import model_frame
+
+    return model_frame(frame, schema)
+
+
+def _ingest(db: Path, model: str, frame: pd.DataFrame, kind: str) -> int:
+    if frame.empty:
+        return 0
+    report = ingest(model, frame, kind=kind, actor=SERVING, db=db)
+    if not report.ok:
+        raise InvalidInputError(f"the demo's own {kind} for {model} failed validation:\n{report.summary()}")
+    return report.rows_loaded
+
+
+def _build_employment(db: Path, seed: int, end: datetime, progress: Progress, summary: DemoSummary) -> None:
+    start = end - timedelta(days=employment.DAYS_PER_YEAR * len(employment.PRODUCTION_YEARS))
+    progress("employment: training on the 2015 survey", 0.72)
+    training, validation, production = employment.split(employment_massachusetts(), seed)
+    artifacts = _artifact_dir(db) / "models" / employment.MODEL
+    params = {"num_leaves": 31, "learning_rate": 0.08, "min_data_in_leaf": 50}
+    v1 = train(training, validation, "employed", employment.SCHEMA, params=params, rounds=200,
+               threshold=employment.THRESHOLD, artifact_path=artifacts / "v1.txt", seed=seed)
+    newer = pd.concat([training, production[production["year"] == 2016]], ignore_index=True)
+    v2 = train(newer, validation, "employed", employment.SCHEMA, params=params, rounds=250,
+               threshold=employment.THRESHOLD, artifact_path=artifacts / "v2.txt", seed=seed)
+
+    def governance(con) -> None:
+        registry.register_model(con, PIPELINE, employment.MODEL, employment.SCHEMA, owner="vera.viewer",
+                                description="Probability that a Massachusetts resident aged 16+ is employed "
+                                            "(ACS public-use microdata).",
+                                at=start - timedelta(days=60))
+        _register(con, employment.MODEL, "v1", v1, employment.THRESHOLD, start - timedelta(days=40), None,
+                  "trained on the 2015 survey")
+        _history(con, employment.MODEL, "v1", start - timedelta(days=40), _APPROVED_PATH, days_apart=5)
+        registry.set_version_status(con, _actor("paul.approver"), employment.MODEL, "v1", "champion",
+                                    capability="deploy", details={"traffic_share": 1.0}, at=start)
+        _register(con, employment.MODEL, "v2", v2, employment.THRESHOLD, start + timedelta(days=150), "v1",
+                  "retrained on the 2015 and 2016 surveys")
+        _history(con, employment.MODEL, "v2", start + timedelta(days=150), _APPROVED_PATH[:2], days_apart=5)
+
+    store.write(governance, db)
+    rng = np.random.default_rng(seed + 4)
+    next_id = 1
+    summary.rows[employment.MODEL] = summary.outcomes[employment.MODEL] = 0
+    for i, year_frame in enumerate(employment.simulate(production, start, seed)):
+        progress(f"employment: logging survey year {employment.PRODUCTION_YEARS[i]}", 0.78 + 0.06 * (i + 1))
+        log = employment.log_rows(year_frame, v1.booster.predict(_inputs(year_frame, employment.SCHEMA)), "v1",
+                                  rng, next_id)
+        next_id += len(log)
+        outcomes = credit.outcome_rows(log.assign(LIMIT_BAL=0.0), year_frame["employed"].to_numpy(), end, rng,
+                                       with_value=False)
+        summary.rows[employment.MODEL] += _ingest(db, employment.MODEL, log, "predictions")
+        summary.outcomes[employment.MODEL] += _ingest(db, employment.MODEL, outcomes, "outcomes")
+
+
+def build_demo(db: str | Path | None = None, *, seed: int = 7, rows: int | None = None,
+               end: datetime | None = None, progress: Progress | None = None) -> DemoSummary:
+    """Build the demo portfolio into ``db`` (replacing it) and return a summary.
+
+    Parameters
+    ----------
+    db : str or Path, optional
+        Target store; defaults to ``VIGIL_DB``.
+    seed : int, default 7
+        Seed of every random choice: the same seed and end date give the same data.
+    rows : int, optional
+        Rows of the credit-default log (champion plus shadow); default 240,000. Scale up (for
+        example to 10,000,000 for benchmarks) by resampling clients with jitter.
+    end : datetime, optional
+        End of the production window (UTC, naive); defaults to today's midnight UTC.
+    progress : callable, optional
+        Called with a message and the fraction done (0 to 1).
+    """
+    import time
+
+    started = time.perf_counter()
+    target = Path(db) if db is not None else config.db_path()
+    end = end or default_end()
+    rows = rows or credit.DEFAULT_ROWS
+    if rows < 10_000:
+        raise InvalidInputError("the demo needs at least 10,000 credit-default rows")
+    report = progress or (lambda message, fraction: None)
+    building = target.with_name(target.name + ".building")
+    for leftover in (building, Path(f"{building}.wal")):
+        leftover.unlink(missing_ok=True)
+    summary = DemoSummary(db=target, end=end, seed=seed)
+    report("fetching the public data sets", 0.02)
+    credit_card_clients()
+    employment_massachusetts()
+    report("creating the store and the demo users", 0.08)
+    passwords = store.write(lambda con: _people(con, end - timedelta(days=600)), building)
+    _build_credit(building, seed, end, rows, report, summary)
+    _build_employment(building, seed, end, report, summary)
+    report("moving the finished store into place", 0.98)
+    for suffix in ("", ".wal"):
+        Path(f"{target}{suffix}").unlink(missing_ok=True)
+    os.replace(building, target)
+    Path(f"{building}.ingest.lock").unlink(missing_ok=True)
+    summary.credentials = {u: (r, passwords[u]) for u, r, _ in DEMO_USERS}
+    summary.credentials_file = _write_credentials(target, summary.credentials)
+    summary.seconds = time.perf_counter() - started
+    report("done", 1.0)
+    return summary
+
+
+def _write_credentials(db: Path, credentials: dict[str, tuple[str, str]]) -> Path:
+    path = credentials_path(db)
+    lines = ["# Vigil demo users: one per role. Random passwords, made when the demo was built.",
+             "# Keep this file private; it is git-ignored. username  role  password"]
+    lines += [f"{username}  {role}  {password}" for username, (role, password) in credentials.items()]
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+    return path
