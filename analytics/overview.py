@@ -1,0 +1,462 @@
+"""The portfolio overview: one row per model, its traffic, outcome coverage and realised performance.
+
+Every function here is pure: it takes the store (a path, or an open DuckDB connection) and plain
+parameters, aggregates inside DuckDB, and returns a small pandas frame or dict. Nothing here knows
+about Streamlit; the app caches these results keyed by their parameters and :func:`data_version`.
+
+Conventions
+-----------
+- Times are naive UTC ``datetime`` values, as stored. A window is ``[start, end)``; ``None`` means
+  open on that side.
+- The *previous window* of ``[start, end)`` is the window of equal length just before it
+  (:func:`previous_window`); deltas compare the two.
+- Predictions and outcomes are read through the ``predictions_<stem>`` and ``outcomes_<stem>``
+  views, so rows of an ingest that is still running are never counted.
+- The realised ROC AUC is computed exactly inside DuckDB from the rank-sum (Mann-Whitney)
+  identity, with tied scores given their average rank, which is what
+  :func:`sklearn.metrics.roc_auc_score` computes. Only labelled rows count, and the number of
+  rows and positives behind it is returned with it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+import pandas as pd
+
+from analytics.errors import InvalidInputError
+from analytics.logschema import LogSchema, quote
+from analytics.registry import ModelInfo, get_model, list_models
+from analytics.store import outcomes_view, predictions_view, read
+
+T = TypeVar("T")
+DbLike = str | Path | duckdb.DuckDBPyConnection | None
+
+#: Columns of :func:`portfolio`, in order.
+PORTFOLIO_COLUMNS: tuple[str, ...] = (
+    "model", "owner", "description", "champion_version", "latest_version", "latest_status", "versions",
+    "predictions_24h", "predictions_prev_24h", "predictions_7d",
+    "predictions", "predictions_previous", "labelled", "labelled_previous",
+    "labelled_share", "labelled_share_previous", "first_prediction_at", "last_prediction_at",
+    "auc_version", "validation_auc", "realised_auc", "auc_rows", "auc_positives", "auc_delta",
+)
+
+
+def _run(db: DbLike, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+    """Run ``work`` on an open connection, or open the store at ``db`` for one unit of work."""
+    if isinstance(db, duckdb.DuckDBPyConnection):
+        return work(db)
+    return read(work, db)
+
+
+# --------------------------------------------------------------------------------------------------
+# Windows and the data-version token
+
+
+def previous_window(start: datetime | None, end: datetime | None, now: datetime) -> tuple[datetime, datetime] | None:
+    """Return the window of equal length just before ``[start, end)``, or ``None`` when unbounded.
+
+    An open ``end`` stands for ``now``.
+    """
+    if start is None:
+        return None
+    stop = end or now
+    if stop <= start:
+        return None
+    return start - (stop - start), start
+
+
+def data_version(db: DbLike = None) -> str:
+    """A token that changes whenever the data or the governance state behind a page changes.
+
+    It combines the highest committed ingest id with the highest audit sequence number of
+    non-sign-in actions (registrations, approvals, deployments, role changes ...), so a cache keyed
+    on it refreshes after an ingest or a lifecycle change but not after every sign-in.
+    """
+
+    def work(con: duckdb.DuckDBPyConnection) -> str:
+        ingest = con.execute("SELECT coalesce(max(ingest_id), 0) FROM ingests WHERE status = 'committed'").fetchone()[0]
+        seq = con.execute(
+            "SELECT coalesce(max(seq), 0) FROM audit_log WHERE NOT starts_with(action, 'auth.')").fetchone()[0]
+        return f"i{ingest}-a{seq}"
+
+    return _run(db, work)
+
+
+# --------------------------------------------------------------------------------------------------
+# Filters
+
+
+def segment_columns(schema: LogSchema) -> list[str]:
+    """The declared segment columns of a model (role ``segment``), usable as a segment filter."""
+    return [c.name for c in schema.segments]
+
+
+def _where(schema: LogSchema, *, start: datetime | None = None, end: datetime | None = None,
+           version: str | None = None, segment: str | None = None, segment_value: str | None = None,
+           alias: str = "p") -> tuple[str, list[Any]]:
+    """Build a parameterised WHERE clause over the prediction view (aliased ``alias``)."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if start is not None:
+        clauses.append(f"{alias}.predicted_at >= ?")
+        params.append(start)
+    if end is not None:
+        clauses.append(f"{alias}.predicted_at < ?")
+        params.append(end)
+    if version:
+        clauses.append(f"{alias}.model_version = ?")
+        params.append(version)
+    if segment:
+        if segment not in segment_columns(schema):
+            raise InvalidInputError(
+                f"{segment!r} is not a segment column of this model; segment columns: "
+                f"{', '.join(segment_columns(schema)) or 'none declared'}")
+        if segment_value is None:
+            raise InvalidInputError(f"choose a value of the segment {segment!r}")
+        clauses.append(f"CAST({alias}.{quote(segment)} AS VARCHAR) = ?")
+        params.append(str(segment_value))
+    return (" AND ".join(clauses) if clauses else "TRUE"), params
+
+
+# --------------------------------------------------------------------------------------------------
+# Realised ROC AUC inside DuckDB
+
+
+def realised_auc(con: duckdb.DuckDBPyConnection, info: ModelInfo, *, start: datetime | None = None,
+                 end: datetime | None = None, version: str | None = None, segment: str | None = None,
+                 segment_value: str | None = None) -> dict[str, Any]:
+    """ROC AUC of the labelled predictions in a window, computed exactly in SQL.
+
+    With the scores grouped into distinct values, each group of ``n`` rows whose ``below`` rows
+    have lower scores holds the average rank ``below + (n + 1) / 2``; the AUC is
+    ``(R+ - P (P + 1) / 2) / (P N)`` where ``R+`` sums the ranks of the ``P`` positives and ``N``
+    counts the negatives. This equals :func:`sklearn.metrics.roc_auc_score` (ties count one half).
+
+    Returns
+    -------
+    dict
+        ``auc`` (NaN when fewer than one positive and one negative), ``rows`` and ``positives``.
+    """
+    where, params = _where(info.schema, start=start, end=end, version=version, segment=segment,
+                           segment_value=segment_value)
+    row = con.execute(
+        f"""
+        WITH labelled AS (
+            SELECT p.score, o.label
+            FROM {predictions_view(info.stem)} p JOIN {outcomes_view(info.stem)} o USING (prediction_id)
+            WHERE {where} AND p.score IS NOT NULL AND o.label IS NOT NULL
+        ), grouped AS (
+            SELECT score, count(*)::DOUBLE AS n, sum(label)::DOUBLE AS pos FROM labelled GROUP BY score
+        ), ranked AS (
+            SELECT n, pos, sum(n) OVER (ORDER BY score ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - n AS below
+            FROM grouped
+        )
+        SELECT coalesce(sum(n), 0), coalesce(sum(pos), 0), coalesce(sum(pos * (below + (n + 1) / 2.0)), 0)
+        FROM ranked
+        """,
+        params,
+    ).fetchone()
+    rows, positives, rank_sum = (float(v) for v in row)
+    negatives = rows - positives
+    if positives == 0 or negatives == 0:
+        auc = math.nan
+    else:
+        auc = (rank_sum - positives * (positives + 1) / 2.0) / (positives * negatives)
+    return {"auc": auc, "rows": int(rows), "positives": int(positives)}
+
+
+# --------------------------------------------------------------------------------------------------
+# One model
+
+
+def _versions(con: duckdb.DuckDBPyConnection, model: str) -> pd.DataFrame:
+    return con.execute(
+        "SELECT version, status, created_at, validation_metrics FROM model_versions WHERE model_name = ? "
+        "ORDER BY created_at, version", [model]).df()
+
+
+def _validation_auc(metrics_json: Any) -> float:
+    if metrics_json is None or (isinstance(metrics_json, float) and math.isnan(metrics_json)):
+        return math.nan
+    metrics = json.loads(metrics_json) if isinstance(metrics_json, str) else dict(metrics_json)
+    value = metrics.get("roc_auc")
+    return float(value) if value is not None else math.nan
+
+
+def _share(part: int, whole: int) -> float:
+    return part / whole if whole else math.nan
+
+
+def model_summary(db: DbLike, model: str, *, now: datetime, start: datetime | None = None,
+                  end: datetime | None = None, version: str | None = None, segment: str | None = None,
+                  segment_value: str | None = None) -> dict[str, Any]:
+    """Summarise one model: registry state, traffic, outcome coverage and realised ROC AUC.
+
+    Parameters
+    ----------
+    db : path or connection
+        The store.
+    model : str
+        A registered model.
+    now : datetime
+        The reference time (naive UTC) of "last 24 hours" and "last 7 days".
+    start, end : datetime, optional
+        The window ``[start, end)`` of the window figures; ``None`` leaves that side open.
+    version, segment, segment_value : str, optional
+        Restrict every figure to one version, or to the rows whose segment column equals a value.
+
+    Returns
+    -------
+    dict
+        The keys of :data:`PORTFOLIO_COLUMNS`. ``predictions`` / ``labelled`` count the window,
+        ``*_previous`` the window of equal length before it (NaN when the window is unbounded).
+        ``realised_auc`` is computed on the labelled rows of ``auc_version`` in the window: the
+        chosen version, else the champion, else the latest version; ``validation_auc`` is that
+        version's ``validation_metrics['roc_auc']`` in the registry.
+    """
+
+    def work(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+        info = get_model(con, model)
+        return _summary(con, info, now=now, start=start, end=end, version=version, segment=segment,
+                        segment_value=segment_value)
+
+    return _run(db, work)
+
+
+def _summary(con: duckdb.DuckDBPyConnection, info: ModelInfo, *, now: datetime, start: datetime | None,
+             end: datetime | None, version: str | None, segment: str | None,
+             segment_value: str | None) -> dict[str, Any]:
+    versions = _versions(con, info.name)
+    champions = versions[versions["status"] == "champion"]
+    champion = str(champions.iloc[-1]["version"]) if len(champions) else None
+    latest = versions.iloc[-1] if len(versions) else None
+
+    # Traffic: one scan of the prediction view, conditional counts (no join).
+    base_where, base_params = _where(info.schema, version=version, segment=segment, segment_value=segment_value)
+    previous = previous_window(start, end, now)
+    win_where, win_params = _where(info.schema, start=start, end=end)
+    prev_where, prev_params = ("FALSE", [])
+    if previous is not None:
+        prev_where, prev_params = _where(info.schema, start=previous[0], end=previous[1])
+    traffic = con.execute(
+        f"""
+        SELECT count(*) FILTER (WHERE p.predicted_at >= ?),
+               count(*) FILTER (WHERE p.predicted_at >= ? AND p.predicted_at < ?),
+               count(*) FILTER (WHERE p.predicted_at >= ?),
+               count(*) FILTER (WHERE {win_where}),
+               count(*) FILTER (WHERE {prev_where}),
+               min(p.predicted_at), max(p.predicted_at)
+        FROM {predictions_view(info.stem)} p WHERE {base_where}
+        """,
+        [now - timedelta(hours=24), now - timedelta(hours=48), now - timedelta(hours=24),
+         now - timedelta(days=7), *win_params, *prev_params, *base_params],
+    ).fetchone()
+    p24, p_prev24, p7d, in_window, in_previous, first_at, last_at = traffic
+
+    # Outcome coverage: predictions of the window (and the previous one) that have an outcome.
+    cover_start = previous[0] if previous is not None else start
+    cov_where, cov_params = _where(info.schema, start=cover_start, end=end, version=version, segment=segment,
+                                   segment_value=segment_value)
+    labelled, labelled_prev = con.execute(
+        f"""
+        SELECT count(*) FILTER (WHERE {win_where}), count(*) FILTER (WHERE {prev_where})
+        FROM {predictions_view(info.stem)} p SEMI JOIN {outcomes_view(info.stem)} o
+             ON o.prediction_id = p.prediction_id
+        WHERE {cov_where}
+        """,
+        [*win_params, *prev_params, *cov_params],
+    ).fetchone()
+
+    auc_version = version or champion or (str(latest["version"]) if latest is not None else None)
+    validation = math.nan
+    auc = {"auc": math.nan, "rows": 0, "positives": 0}
+    if auc_version is not None:
+        match = versions[versions["version"] == auc_version]
+        if len(match):
+            validation = _validation_auc(match.iloc[0]["validation_metrics"])
+        auc = realised_auc(con, info, start=start, end=end, version=auc_version, segment=segment,
+                           segment_value=segment_value)
+    has_previous = previous is not None
+    return {
+        "model": info.name,
+        "owner": info.owner,
+        "description": info.description,
+        "champion_version": champion,
+        "latest_version": str(latest["version"]) if latest is not None else None,
+        "latest_status": str(latest["status"]) if latest is not None else None,
+        "versions": int(len(versions)),
+        "predictions_24h": int(p24),
+        "predictions_prev_24h": int(p_prev24),
+        "predictions_7d": int(p7d),
+        "predictions": int(in_window),
+        "predictions_previous": int(in_previous) if has_previous else math.nan,
+        "labelled": int(labelled),
+        "labelled_previous": int(labelled_prev) if has_previous else math.nan,
+        "labelled_share": _share(int(labelled), int(in_window)),
+        "labelled_share_previous": _share(int(labelled_prev), int(in_previous)) if has_previous else math.nan,
+        "first_prediction_at": first_at,
+        "last_prediction_at": last_at,
+        "auc_version": auc_version,
+        "validation_auc": validation,
+        "realised_auc": auc["auc"],
+        "auc_rows": auc["rows"],
+        "auc_positives": auc["positives"],
+        "auc_delta": auc["auc"] - validation,
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# The portfolio
+
+
+def portfolio(db: DbLike = None, *, now: datetime, start: datetime | None = None,
+              end: datetime | None = None) -> pd.DataFrame:
+    """One row per registered model (see :func:`model_summary` for the columns), by model name.
+
+    Returns an empty frame with :data:`PORTFOLIO_COLUMNS` when no model is registered.
+    """
+
+    def work(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+        rows = [_summary(con, info, now=now, start=start, end=end, version=None, segment=None, segment_value=None)
+                for info in list_models(con)]
+        return pd.DataFrame(rows, columns=list(PORTFOLIO_COLUMNS))
+
+    return _run(db, work)
+
+
+def totals(frame: pd.DataFrame) -> dict[str, Any]:
+    """Portfolio totals of a :func:`portfolio` frame, with their previous-window counterparts.
+
+    Returns
+    -------
+    dict
+        ``models``, ``with_champion``, ``predictions``, ``predictions_previous``,
+        ``predictions_24h``, ``predictions_prev_24h``, ``labelled``, ``labelled_share``,
+        ``labelled_share_previous`` (NaN where undefined).
+    """
+    if frame.empty:
+        return {"models": 0, "with_champion": 0, "predictions": 0, "predictions_previous": math.nan,
+                "predictions_24h": 0, "predictions_prev_24h": 0, "labelled": 0, "labelled_share": math.nan,
+                "labelled_share_previous": math.nan}
+    has_previous = bool(frame["predictions_previous"].notna().all())
+    predictions = int(frame["predictions"].sum())
+    labelled = int(frame["labelled"].sum())
+    previous = int(frame["predictions_previous"].sum()) if has_previous else math.nan
+    labelled_previous = int(frame["labelled_previous"].sum()) if has_previous else math.nan
+    return {
+        "models": int(len(frame)),
+        "with_champion": int(frame["champion_version"].notna().sum()),
+        "predictions": predictions,
+        "predictions_previous": previous,
+        "predictions_24h": int(frame["predictions_24h"].sum()),
+        "predictions_prev_24h": int(frame["predictions_prev_24h"].sum()),
+        "labelled": labelled,
+        "labelled_share": _share(labelled, predictions),
+        "labelled_share_previous": _share(labelled_previous, previous) if has_previous else math.nan,
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Volume over time
+
+
+def daily_volume(db: DbLike = None, *, start: datetime | None = None, end: datetime | None = None,
+                 model: str | None = None, version: str | None = None, segment: str | None = None,
+                 segment_value: str | None = None, by_version: bool = False) -> pd.DataFrame:
+    """Predictions and labelled predictions per UTC day, per model (and per version if asked).
+
+    Parameters
+    ----------
+    model : str, optional
+        One model; all registered models when omitted (then ``version`` and ``segment`` must be
+        omitted too, since they belong to one model).
+    by_version : bool
+        Split each day by ``model_version``.
+
+    Returns
+    -------
+    DataFrame
+        ``day`` (midnight UTC), ``model``, [``version``,] ``predictions``, ``labelled``, ordered by
+        model, day (and version). Days without predictions are absent.
+    """
+    if model is None and (version or segment):
+        raise InvalidInputError("a version or segment filter needs a model")
+
+    def work(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+        infos = [get_model(con, model)] if model else list_models(con)
+        frames = []
+        for info in infos:
+            where, params = _where(info.schema, start=start, end=end, version=version, segment=segment,
+                                   segment_value=segment_value)
+            split = ", p.model_version AS version" if by_version else ""
+            frame = con.execute(
+                f"""
+                SELECT date_trunc('day', p.predicted_at) AS day, ? AS model{split},
+                       count(*) AS predictions, count(o.prediction_id) AS labelled
+                FROM {predictions_view(info.stem)} p
+                LEFT JOIN {outcomes_view(info.stem)} o ON o.prediction_id = p.prediction_id
+                WHERE {where}
+                GROUP BY ALL ORDER BY ALL
+                """,
+                [info.name, *params],
+            ).df()
+            frames.append(frame)
+        columns = ["day", "model", *(["version"] if by_version else []), "predictions", "labelled"]
+        if not frames:
+            return pd.DataFrame({c: pd.Series(dtype="int64") for c in columns}).astype(
+                {"day": "datetime64[us]", "model": "object", **({"version": "object"} if by_version else {})})
+        out = pd.concat(frames, ignore_index=True)[columns]
+        return out.astype({"predictions": "int64", "labelled": "int64"})
+
+    return _run(db, work)
+
+
+# --------------------------------------------------------------------------------------------------
+# Options for the context pickers
+
+
+def context_options(db: DbLike = None) -> list[dict[str, Any]]:
+    """For each registered model: its name, versions (oldest first), champion and segment columns."""
+
+    def work(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+        out = []
+        for info in list_models(con):
+            versions = _versions(con, info.name)
+            champions = versions[versions["status"] == "champion"]
+            out.append({
+                "model": info.name,
+                "versions": [str(v) for v in versions["version"]],
+                "statuses": {str(v): str(s) for v, s in zip(versions["version"], versions["status"])},
+                "champion": str(champions.iloc[-1]["version"]) if len(champions) else None,
+                "segments": segment_columns(info.schema),
+            })
+        return out
+
+    return _run(db, work)
+
+
+def segment_values(db: DbLike, model: str, segment: str, *, limit: int = 200) -> list[str]:
+    """The most frequent values of a segment column in a model's log (at most ``limit``), as text."""
+    if limit < 1:
+        raise InvalidInputError("limit must be a positive number")
+
+    def work(con: duckdb.DuckDBPyConnection) -> list[str]:
+        info = get_model(con, model)
+        if segment not in segment_columns(info.schema):
+            raise InvalidInputError(
+                f"{segment!r} is not a segment column of {model!r}; segment columns: "
+                f"{', '.join(segment_columns(info.schema)) or 'none declared'}")
+        col = quote(segment)
+        rows = con.execute(
+            f"SELECT CAST({col} AS VARCHAR) AS v, count(*) AS n FROM {predictions_view(info.stem)} "
+            f"WHERE {col} IS NOT NULL GROUP BY 1 ORDER BY n DESC, v LIMIT ?", [limit]).fetchall()
+        return [r[0] for r in rows]
+
+    return _run(db, work)

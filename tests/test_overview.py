@@ -1,0 +1,339 @@
+"""The portfolio overview (analytics.overview): every figure against pandas / scikit-learn on the same rows.
+
+A small store is built once per module in a temporary folder from seeded synthetic data: model
+``alpha-risk`` (v1 retired, v2 champion, outcomes for about 60% of rows, tied scores) and model
+``beta-churn`` (one draft version, no outcomes). ``NOW`` is fixed, so every number is deterministic.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from analytics import ingest, overview, registry, store, users
+from analytics.errors import InvalidInputError, NotFoundError
+from analytics.logschema import Column, LogSchema
+from analytics.roles import Actor
+
+SYSTEM = Actor("cli:overview-tests", "system")
+NOW = datetime(2026, 6, 30, 12, 0, 0)
+START = NOW - timedelta(days=90)
+
+ALPHA_SCHEMA = LogSchema(
+    columns=(
+        Column("income", "double"),
+        Column("tenure", "integer"),
+        Column("region", "categorical", role="segment"),
+        Column("channel", "categorical", role="segment"),
+        Column("gender", "categorical", role="attribute", sensitive=True),
+    ),
+    positive_class="default",
+)
+BETA_SCHEMA = LogSchema(columns=(Column("usage", "double"),), positive_class="churn")
+
+
+def _predictions(rng: np.random.Generator, n: int, prefix: str, versions: list[str], roles: list[str],
+                 extra: dict) -> pd.DataFrame:
+    seconds = np.sort(rng.integers(0, int((NOW - START).total_seconds()) - 60, size=n))
+    which = rng.integers(0, len(versions), size=n)
+    return pd.DataFrame({
+        "prediction_id": [f"{prefix}{i:06d}" for i in range(n)],
+        "predicted_at": pd.Timestamp(START) + pd.to_timedelta(seconds, unit="s"),
+        "model_version": np.array(versions, dtype=object)[which],
+        "deployment_role": np.array(roles, dtype=object)[which],
+        # two decimals: many tied scores, to pin the tie handling of the SQL ROC AUC
+        "score": np.round(rng.uniform(0, 1, n), 2),
+        "decision": (rng.uniform(0, 1, n) < 0.3).astype("int64"),
+        "latency_ms": np.round(rng.uniform(5, 80, n), 2),
+        "cost": np.full(n, 0.001),
+        **{k: v(n) for k, v in extra.items()},
+    })
+
+
+def _build(path: Path) -> dict[str, pd.DataFrame]:
+    rng = np.random.default_rng(20260630)
+
+    def register(con):
+        registry.register_model(con, SYSTEM, "alpha-risk", ALPHA_SCHEMA, owner="risk-team", description="alpha")
+        registry.register_version(con, SYSTEM, "alpha-risk", "v1", threshold=0.5, owner="risk-team",
+                                  status="retired", validation_metrics={"roc_auc": 0.81},
+                                  at=datetime(2026, 1, 1))
+        registry.register_version(con, SYSTEM, "alpha-risk", "v2", threshold=0.45, owner="risk-team",
+                                  status="champion", parent_version="v1",
+                                  validation_metrics={"roc_auc": 0.77, "accuracy": 0.7}, at=datetime(2026, 2, 1))
+        registry.register_model(con, SYSTEM, "beta-churn", BETA_SCHEMA, owner="growth", description="beta")
+        registry.register_version(con, SYSTEM, "beta-churn", "b1", threshold=0.5, owner="growth",
+                                  status="draft", at=datetime(2026, 3, 1))
+
+    store.write(register, path)
+    alpha = _predictions(rng, 6000, "a", ["v1", "v2"], ["challenger", "champion"], {
+        "income": lambda n: np.round(rng.uniform(1000, 9000, n), 2),
+        "tenure": lambda n: rng.integers(0, 30, n),
+        "region": lambda n: rng.choice(["north", "south", "east"], n, p=[0.5, 0.3, 0.2]),
+        "channel": lambda n: rng.choice(["web", "branch"], n),
+        "gender": lambda n: rng.choice(["f", "m"], n),
+    })
+    beta = _predictions(rng, 1500, "b", ["b1"], ["shadow"], {"usage": lambda n: np.round(rng.uniform(0, 5, n), 3)})
+    labelled = alpha[rng.uniform(0, 1, len(alpha)) < 0.6]
+    outcomes = pd.DataFrame({
+        "prediction_id": labelled["prediction_id"].to_numpy(),
+        "observed_at": labelled["predicted_at"] + pd.Timedelta(minutes=30),
+        # labels follow the score, with noise, so the AUC is well inside (0.5, 1)
+        "label": (rng.uniform(0, 1, len(labelled)) < labelled["score"].to_numpy() * 0.8 + 0.1).astype("int64"),
+        "business_value": np.round(rng.normal(0, 50, len(labelled)), 2),
+    })
+    for model, frame, kind in (("alpha-risk", alpha, "predictions"), ("beta-churn", beta, "predictions"),
+                               ("alpha-risk", outcomes, "outcomes")):
+        report = ingest.ingest(model, frame, kind=kind, actor=SYSTEM, db=path)
+        assert report.status == "committed" and report.rows_loaded == len(frame), report.summary()
+    return {"alpha": alpha, "beta": beta, "outcomes": outcomes}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, pd.DataFrame]]:
+    path = tmp_path_factory.mktemp("overview") / "vigil.duckdb"
+    return path, _build(path)
+
+
+@pytest.fixture
+def db(built) -> Path:
+    return built[0]
+
+
+@pytest.fixture
+def frames(built) -> dict[str, pd.DataFrame]:
+    return built[1]
+
+
+def _joined(frames) -> pd.DataFrame:
+    return frames["alpha"].merge(frames["outcomes"][["prediction_id", "label"]], on="prediction_id", how="left")
+
+
+def _in(frame: pd.DataFrame, start: datetime | None, end: datetime | None) -> pd.DataFrame:
+    mask = pd.Series(True, index=frame.index)
+    if start is not None:
+        mask &= frame["predicted_at"] >= pd.Timestamp(start)
+    if end is not None:
+        mask &= frame["predicted_at"] < pd.Timestamp(end)
+    return frame[mask]
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+def test_previous_window():
+    """The previous window has the same length and ends where the window starts; open windows have none."""
+    s, e = datetime(2026, 6, 1), datetime(2026, 6, 11)
+    assert overview.previous_window(s, e, NOW) == (datetime(2026, 5, 22), s)
+    assert overview.previous_window(NOW - timedelta(days=7), None, NOW) == (NOW - timedelta(days=14), NOW - timedelta(days=7))
+    assert overview.previous_window(None, e, NOW) is None
+    assert overview.previous_window(e, s, NOW) is None
+
+
+@pytest.mark.parametrize("days", [1, 7, 30, None])
+def test_portfolio_matches_pandas(db, frames, days):
+    """Traffic, outcome coverage and previous-window counts equal a pandas count on the same rows."""
+    start = NOW - timedelta(days=days) if days else None
+    result = overview.portfolio(db, now=NOW, start=start).set_index("model")
+    assert list(result.index) == ["alpha-risk", "beta-churn"]
+    assert list(overview.portfolio(db, now=NOW, start=start).columns) == list(overview.PORTFOLIO_COLUMNS)
+    joined = _joined(frames)
+    for name, preds in (("alpha-risk", joined), ("beta-churn", frames["beta"].assign(label=np.nan))):
+        row = result.loc[name]
+        at = preds["predicted_at"]
+        assert row["predictions_24h"] == (at >= pd.Timestamp(NOW - timedelta(hours=24))).sum()
+        assert row["predictions_prev_24h"] == ((at >= pd.Timestamp(NOW - timedelta(hours=48)))
+                                               & (at < pd.Timestamp(NOW - timedelta(hours=24)))).sum()
+        assert row["predictions_7d"] == (at >= pd.Timestamp(NOW - timedelta(days=7))).sum()
+        window = _in(preds, start, None)
+        assert row["predictions"] == len(window)
+        assert row["labelled"] == window["label"].notna().sum()
+        if len(window):
+            assert row["labelled_share"] == pytest.approx(window["label"].notna().mean())
+        assert row["first_prediction_at"] == at.min() and row["last_prediction_at"] == at.max()
+        if start is None:
+            assert math.isnan(row["predictions_previous"]) and math.isnan(row["labelled_share_previous"])
+        else:
+            prev = _in(preds, start - (NOW - start), start)
+            assert row["predictions_previous"] == len(prev)
+            assert row["labelled_previous"] == prev["label"].notna().sum()
+
+
+def test_registry_columns(db):
+    """Champion, latest version and status, version count and validation AUC come from the registry."""
+    result = overview.portfolio(db, now=NOW).set_index("model")
+    alpha, beta = result.loc["alpha-risk"], result.loc["beta-churn"]
+    assert (alpha["champion_version"], alpha["latest_version"], alpha["latest_status"], alpha["versions"]) == (
+        "v2", "v2", "champion", 2)
+    assert alpha["owner"] == "risk-team" and alpha["auc_version"] == "v2"
+    assert alpha["validation_auc"] == pytest.approx(0.77)
+    assert pd.isna(beta["champion_version"]) and beta["latest_status"] == "draft" and beta["auc_version"] == "b1"
+    # no outcomes and no validation figure: undefined, not zero
+    assert math.isnan(beta["realised_auc"]) and math.isnan(beta["validation_auc"]) and beta["auc_rows"] == 0
+    assert math.isnan(beta["labelled_share"]) is False and beta["labelled_share"] == 0.0
+
+
+@pytest.mark.parametrize("days", [7, 30, None])
+def test_realised_auc_matches_sklearn(db, frames, days):
+    """The SQL ROC AUC of the champion's labelled rows equals roc_auc_score, tied scores included."""
+    start = NOW - timedelta(days=days) if days else None
+    row = overview.portfolio(db, now=NOW, start=start).set_index("model").loc["alpha-risk"]
+    joined = _joined(frames)
+    rows = _in(joined[(joined["model_version"] == "v2") & joined["label"].notna()], start, None)
+    assert rows["score"].duplicated().any(), "the data should contain tied scores"
+    expected = roc_auc_score(rows["label"].astype(int), rows["score"])
+    assert row["realised_auc"] == pytest.approx(expected, abs=1e-12)
+    assert row["auc_rows"] == len(rows) and row["auc_positives"] == int(rows["label"].sum())
+    assert row["auc_delta"] == pytest.approx(expected - 0.77, abs=1e-12)
+
+
+def test_model_summary_filters(db, frames):
+    """Version and segment filters restrict every figure; the AUC follows the chosen version."""
+    start = NOW - timedelta(days=30)
+    got = overview.model_summary(db, "alpha-risk", now=NOW, start=start, version="v1", segment="region",
+                                 segment_value="north")
+    joined = _joined(frames)
+    rows = joined[(joined["model_version"] == "v1") & (joined["region"] == "north")]
+    window = _in(rows, start, None)
+    assert got["predictions"] == len(window)
+    assert got["labelled"] == window["label"].notna().sum()
+    assert got["predictions_7d"] == (rows["predicted_at"] >= pd.Timestamp(NOW - timedelta(days=7))).sum()
+    labelled = window[window["label"].notna()]
+    assert got["auc_version"] == "v1" and got["validation_auc"] == pytest.approx(0.81)
+    assert got["realised_auc"] == pytest.approx(roc_auc_score(labelled["label"].astype(int), labelled["score"]))
+
+
+def test_custom_window_with_end(db, frames):
+    """A closed window [start, end) counts only its rows; its previous window has the same length."""
+    start, end = datetime(2026, 5, 1), datetime(2026, 5, 15)
+    got = overview.model_summary(db, "alpha-risk", now=NOW, start=start, end=end)
+    joined = _joined(frames)
+    assert got["predictions"] == len(_in(joined, start, end))
+    assert got["predictions_previous"] == len(_in(joined, datetime(2026, 4, 17), start))
+    assert got["labelled"] == _in(joined, start, end)["label"].notna().sum()
+
+
+def test_realised_auc_undefined_with_one_class(tmp_path):
+    """With only positives (or no labelled rows) the AUC is NaN, as roc_auc_score refuses it."""
+    path = tmp_path / "one.duckdb"
+
+    def register(con):
+        registry.register_model(con, SYSTEM, "gamma", BETA_SCHEMA, owner="o")
+        registry.register_version(con, SYSTEM, "gamma", "g1", threshold=0.5, owner="o", status="champion")
+
+    store.write(register, path)
+    preds = pd.DataFrame({
+        "prediction_id": ["g1", "g2"], "predicted_at": [datetime(2026, 1, 1), datetime(2026, 1, 2)],
+        "model_version": ["g1", "g1"], "deployment_role": ["champion", "champion"], "score": [0.2, 0.9],
+        "decision": [0, 1], "latency_ms": [1.0, 2.0], "cost": [0.0, 0.0], "usage": [1.0, 2.0]})
+    ingest.ingest("gamma", preds, actor=SYSTEM, db=path)
+    ingest.ingest("gamma", pd.DataFrame({"prediction_id": ["g1", "g2"], "observed_at": [datetime(2026, 2, 1)] * 2,
+                                         "label": [1, 1], "business_value": [0.0, 0.0]}),
+                  kind="outcomes", actor=SYSTEM, db=path)
+    got = overview.model_summary(path, "gamma", now=datetime(2026, 3, 1))
+    assert math.isnan(got["realised_auc"]) and got["auc_rows"] == 2 and got["auc_positives"] == 2
+
+
+def test_daily_volume_matches_pandas(db, frames):
+    """Daily counts per model (and per version) equal a pandas group-by on the same rows."""
+    start = NOW - timedelta(days=30)
+    got = overview.daily_volume(db, start=start)
+    joined = pd.concat([_joined(frames).assign(model="alpha-risk"), frames["beta"].assign(model="beta-churn", label=np.nan)])
+    window = _in(joined, start, None)
+    expected = (window.assign(day=window["predicted_at"].dt.floor("D"))
+                .groupby(["model", "day"]).agg(predictions=("prediction_id", "size"), labelled=("label", "count"))
+                .reset_index())
+    got_sorted = got.sort_values(["model", "day"]).reset_index(drop=True)
+    assert list(got.columns) == ["day", "model", "predictions", "labelled"]
+    assert got_sorted["model"].tolist() == expected["model"].tolist()
+    assert (pd.to_datetime(got_sorted["day"]) == expected["day"]).all()
+    assert got_sorted["predictions"].tolist() == expected["predictions"].tolist()
+    assert got_sorted["labelled"].tolist() == expected["labelled"].tolist()
+    assert got["predictions"].sum() == len(window)
+
+    by_version = overview.daily_volume(db, model="alpha-risk", start=start, by_version=True, segment="channel",
+                                       segment_value="web")
+    alpha = _in(_joined(frames), start, None)
+    alpha = alpha[alpha["channel"] == "web"]
+    exp = alpha.assign(day=alpha["predicted_at"].dt.floor("D")).groupby(["day", "model_version"]).size()
+    assert list(by_version.columns) == ["day", "model", "version", "predictions", "labelled"]
+    assert by_version.set_index([pd.to_datetime(by_version["day"]), "version"])["predictions"].sort_index().tolist() == \
+        exp.sort_index().tolist()
+
+
+def test_totals(db):
+    """Portfolio totals sum the per-model counts; shares are ratios of the sums."""
+    frame = overview.portfolio(db, now=NOW, start=NOW - timedelta(days=30))
+    t = overview.totals(frame)
+    assert t["models"] == 2 and t["with_champion"] == 1
+    assert t["predictions"] == frame["predictions"].sum()
+    assert t["predictions_previous"] == frame["predictions_previous"].sum()
+    assert t["labelled_share"] == pytest.approx(frame["labelled"].sum() / frame["predictions"].sum())
+    assert t["labelled_share_previous"] == pytest.approx(
+        frame["labelled_previous"].sum() / frame["predictions_previous"].sum())
+    empty = overview.totals(overview.portfolio(db, now=NOW).iloc[0:0])
+    assert empty["models"] == 0 and math.isnan(empty["labelled_share"])
+    assert math.isnan(overview.totals(overview.portfolio(db, now=NOW))["predictions_previous"])
+
+
+def test_context_options_and_segment_values(db, frames):
+    """Models list their versions, champion and segment columns; segment values come by frequency."""
+    options = {o["model"]: o for o in overview.context_options(db)}
+    assert options["alpha-risk"]["versions"] == ["v1", "v2"] and options["alpha-risk"]["champion"] == "v2"
+    assert options["alpha-risk"]["segments"] == ["region", "channel"]
+    assert options["beta-churn"]["segments"] == [] and options["beta-churn"]["champion"] is None
+    assert overview.segment_values(db, "alpha-risk", "region") == \
+        frames["alpha"]["region"].value_counts().index.tolist()
+    with pytest.raises(InvalidInputError, match="not a segment column"):
+        overview.segment_values(db, "alpha-risk", "gender")
+    with pytest.raises(InvalidInputError, match="not a segment column"):
+        overview.model_summary(db, "alpha-risk", now=NOW, segment="income; DROP TABLE models", segment_value="x")
+    with pytest.raises(NotFoundError):
+        overview.model_summary(db, "no-such-model", now=NOW)
+
+
+def test_functions_accept_an_open_connection(db):
+    """Every query takes a path or an open connection and gives the same answer."""
+    with store.connect(db) as con:
+        via_con = overview.portfolio(con, now=NOW)
+    pd.testing.assert_frame_equal(via_con, overview.portfolio(db, now=NOW))
+
+
+def test_empty_store(tmp_path):
+    """A store without models gives empty frames with the documented columns."""
+    path = tmp_path / "empty.duckdb"
+    frame = overview.portfolio(path, now=NOW)
+    assert frame.empty and list(frame.columns) == list(overview.PORTFOLIO_COLUMNS)
+    volume = overview.daily_volume(path)
+    assert volume.empty and list(volume.columns) == ["day", "model", "predictions", "labelled"]
+    assert overview.context_options(path) == []
+
+
+def test_data_version_changes_after_ingest_not_after_sign_in(tmp_path):
+    """The cache token moves with committed ingests and governance changes, not with sign-ins."""
+    path = tmp_path / "token.duckdb"
+
+    def register(con):
+        registry.register_model(con, SYSTEM, "gamma", BETA_SCHEMA, owner="o")
+        registry.register_version(con, SYSTEM, "gamma", "g1", threshold=0.5, owner="o")
+
+    store.write(register, path)
+    before = overview.data_version(path)
+    users.record_sign_in(Actor("someone", "viewer"), "oidc", db=path)
+    assert overview.data_version(path) == before
+    preds = pd.DataFrame({
+        "prediction_id": ["x1"], "predicted_at": [datetime(2026, 1, 1)], "model_version": ["g1"],
+        "deployment_role": ["champion"], "score": [0.5], "decision": [1], "latency_ms": [1.0], "cost": [0.0],
+        "usage": [1.0]})
+    ingest.ingest("gamma", preds, actor=SYSTEM, db=path)
+    after = overview.data_version(path)
+    assert after != before
+    store.write(lambda con: registry.set_version_status(con, SYSTEM, "gamma", "g1", "champion",
+                                                        capability="deploy"), path)
+    assert overview.data_version(path) != after
