@@ -1,0 +1,54 @@
+"""Cached calls into analytics: results keyed by store, function, parameters and a data-version token.
+
+Any analytics function whose first parameter is the store (``db``: a path or a connection) can be
+cached without writing a wrapper::
+
+    frame = queries.query(overview.portfolio, now=ctx.now, start=ctx.start, end=ctx.end)
+
+The key holds the store path, the function's qualified name, the arguments and
+:func:`analytics.overview.data_version` (the last committed ingest and the last governance change),
+so a result is recomputed after an ingest or an approval and reused otherwise. The token itself is
+read at most every :data:`TOKEN_SECONDS`. Arguments must be hashable by ``st.cache_data``
+(strings, numbers, datetimes, tuples) and results picklable (frames, dicts, lists).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import streamlit as st
+
+from analytics import config, overview
+
+T = TypeVar("T")
+TOKEN_SECONDS = 2
+
+
+@st.cache_data(ttl=TOKEN_SECONDS, show_spinner=False, max_entries=16)
+def data_token(db: str) -> str:
+    """The store's data-version token, re-read at most every :data:`TOKEN_SECONDS` seconds."""
+    return overview.data_version(db)
+
+
+def _resolve(name: str) -> Callable[..., Any]:
+    module_name, _, qualname = name.partition(":")
+    if not module_name.startswith("analytics."):
+        raise ValueError(f"only analytics functions are cached, not {name}")
+    target: Any = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        target = getattr(target, part)
+    return target
+
+
+@st.cache_data(ttl=3600, max_entries=512, show_spinner=False)
+def _cached(name: str, db: str, token: str, args: tuple, kwargs: tuple) -> Any:  # noqa: ARG001 - token keys
+    return _resolve(name)(db, *args, **dict(kwargs))
+
+
+def query(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call ``fn(db, *args, **kwargs)`` on the configured store, through the cache."""
+    db = str(config.db_path())
+    name = f"{fn.__module__}:{fn.__qualname__}"
+    return _cached(name, db, data_token(db), tuple(args), tuple(sorted(kwargs.items())))

@@ -1,0 +1,103 @@
+"""Small shared pieces of UI: the friendly error boundary, charts, empty states, number formats.
+
+Use :func:`error_boundary` around anything that reads the store: a
+:class:`~analytics.errors.VigilError` (wrong input, busy store, missing model, permission) is
+shown as its message; any other exception as a short apology with a reference that is also
+written, with its traceback, to the server log. The browser never sees a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import streamlit as st
+
+from analytics.errors import PermissionDeniedError, VigilError
+
+LOG = logging.getLogger("vigil.app")
+
+
+def report_unexpected(exc: BaseException, what: str) -> str:
+    """Log ``exc`` with a fresh reference and show an apology quoting it; return the reference."""
+    reference = secrets.token_hex(4)
+    LOG.error("unexpected error while showing %s [ref %s]", what, reference, exc_info=exc)
+    st.error(
+        f"Sorry, something went wrong while showing {what}. It has been logged with reference "
+        f"**{reference}**; please quote it if you report the problem.",
+        icon=":material/sentiment_dissatisfied:",
+    )
+    return reference
+
+
+@contextmanager
+def error_boundary(what: str = "this page") -> Iterator[None]:
+    """Show errors raised in the block in plain words instead of a traceback.
+
+    Streamlit's own control flow (``st.stop``, ``st.rerun``, ``st.switch_page``) derives from
+    ``BaseException`` and passes through untouched.
+    """
+    try:
+        yield
+    except PermissionDeniedError as exc:
+        st.error(f"Not allowed: {exc}", icon=":material/block:")
+    except VigilError as exc:
+        st.error(str(exc), icon=":material/error:")
+    except Exception as exc:  # noqa: BLE001 - the boundary's purpose
+        report_unexpected(exc, what)
+
+
+def plot(fig: Any, *, key: str | None = None) -> None:
+    """Draw a Plotly figure full width with the ``vigil`` template (not Streamlit's chart theme)."""
+    st.plotly_chart(fig, width="stretch", theme=None, key=key,
+                    config={"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]})
+
+
+def empty_state(message: str, *, hint: str | None = None, icon: str = ":material/info:") -> None:
+    """Say that there is nothing to show, and what to do about it."""
+    st.info(f"{message}" + (f"  \n{hint}" if hint else ""), icon=icon)
+
+
+def is_missing(value: Any) -> bool:
+    """True for None and NaN."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def fmt_int(value: Any) -> str:
+    """``12345`` -> ``'12,345'``; missing -> an en dash."""
+    return "–" if is_missing(value) else f"{int(value):,}"
+
+
+def fmt_pct(value: Any, digits: int = 1) -> str:
+    """``0.1234`` -> ``'12.3%'``; missing -> an en dash."""
+    return "–" if is_missing(value) else f"{value * 100:.{digits}f}%"
+
+
+def fmt_num(value: Any, digits: int = 3) -> str:
+    """A float with ``digits`` decimals; missing -> an en dash."""
+    return "–" if is_missing(value) else f"{value:.{digits}f}"
+
+
+def pct_change(current: Any, previous: Any) -> str | None:
+    """Relative change as a signed percentage (``'+12.3%'``), or None when undefined."""
+    if is_missing(current) or is_missing(previous) or not previous:
+        return None
+    return f"{(current - previous) / previous * 100:+.1f}%"
+
+
+def pp_change(current: Any, previous: Any) -> str | None:
+    """Change of a share in percentage points (``'+1.2 pp'``), or None when undefined."""
+    if is_missing(current) or is_missing(previous):
+        return None
+    return f"{(current - previous) * 100:+.1f} pp"
+
+
+def diff(current: Any, reference: Any, digits: int = 3) -> str | None:
+    """Signed difference (``'-0.012'``), or None when undefined."""
+    if is_missing(current) or is_missing(reference):
+        return None
+    return f"{current - reference:+.{digits}f}"

@@ -1,0 +1,177 @@
+"""Overview: the portfolio. One row per model, headline cards with deltas, volume over time,
+and the model in the context in focus (its version and segment filters applied)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from analytics import overview
+from app import auth, context, navigation, queries, theme, widgets
+from app.widgets import fmt_int, fmt_num, fmt_pct, is_missing
+
+actor = auth.require("read")
+ctx = context.current()
+
+st.title("Overview")
+st.caption(f"Every registered model over the **{ctx.window_label}**, as of {ctx.now:%Y-%m-%d %H:%M} UTC. "
+           "The 24-hour and 7-day traffic columns count back from that time. All times are UTC.")
+
+frame = queries.query(overview.portfolio, now=ctx.now, start=ctx.start, end=ctx.end)
+if frame.empty:
+    widgets.empty_state(
+        "No model is registered yet.",
+        hint="Build the demo portfolio with `vigil demo`, or register a model and ingest its prediction log "
+             "with the `vigil` command line; it appears here after the first ingest.",
+        icon=":material/inventory_2:")
+    st.stop()
+
+totals = overview.totals(frame)
+
+
+def _metric(column, label: str, value: str, delta: str | None, description: str, help_text: str) -> None:
+    kwargs = {"delta": delta, "delta_description": description} if delta else {}
+    column.metric(label, value, border=True, help=help_text, **kwargs)
+
+
+# ---- headline cards -----------------------------------------------------------------------------
+cards = st.columns(4)
+_metric(cards[0], "Models with a champion", f"{totals['with_champion']} of {totals['models']}", None, "",
+        "Registered models that have a version in the champion state.")
+_metric(cards[1], "Predictions in the window", fmt_int(totals["predictions"]),
+        widgets.pct_change(totals["predictions"], totals["predictions_previous"]), ctx.previous_label,
+        f"Predictions of all models over the {ctx.window_label}.")
+_metric(cards[2], "Predictions in the last 24 hours", fmt_int(totals["predictions_24h"]),
+        widgets.pct_change(totals["predictions_24h"], totals["predictions_prev_24h"]), "vs the 24 hours before",
+        "Predictions of all models in the 24 hours before the time above.")
+_metric(cards[3], "Share with outcomes", fmt_pct(totals["labelled_share"]),
+        widgets.pp_change(totals["labelled_share"], totals["labelled_share_previous"]), ctx.previous_label,
+        "Predictions in the window whose outcome (the true label) has arrived. Outcomes arrive weeks after "
+        "the prediction, so recent windows always have a lower share.")
+
+# ---- the portfolio table ------------------------------------------------------------------------
+daily = queries.query(overview.daily_volume, start=ctx.start, end=ctx.end)
+
+
+def _sparkline(model: str) -> list[int]:
+    rows = daily[daily["model"] == model]
+    if rows.empty:
+        return []
+    days = pd.date_range(pd.Timestamp(rows["day"].min()), pd.Timestamp(rows["day"].max()), freq="D")
+    return rows.set_index(pd.to_datetime(rows["day"]))["predictions"].reindex(days, fill_value=0).astype(int).tolist()
+
+
+table = frame.assign(volume=[_sparkline(m) for m in frame["model"]])
+st.subheader("Models")
+st.dataframe(
+    table,
+    hide_index=True,
+    column_order=["model", "champion_version", "latest_version", "latest_status", "predictions_24h",
+                  "predictions_7d", "predictions", "volume", "labelled_share", "realised_auc", "validation_auc",
+                  "auc_delta", "last_prediction_at", "owner"],
+    column_config={
+        "model": st.column_config.TextColumn("Model", pinned=True),
+        "champion_version": st.column_config.TextColumn("Champion", help="Version in the champion state"),
+        "latest_version": st.column_config.TextColumn("Latest version"),
+        "latest_status": st.column_config.TextColumn("Lifecycle status", help="Status of the latest version"),
+        "predictions_24h": st.column_config.NumberColumn("Last 24 h", format="localized",
+                                                         help="Predictions in the last 24 hours"),
+        "predictions_7d": st.column_config.NumberColumn("Last 7 d", format="localized",
+                                                        help="Predictions in the last 7 days"),
+        "predictions": st.column_config.NumberColumn("In window", format="localized",
+                                                     help=f"Predictions over the {ctx.window_label}"),
+        "volume": st.column_config.LineChartColumn("Daily volume", y_min=0,
+                                                   help=f"Predictions per UTC day over the {ctx.window_label}"),
+        "labelled_share": st.column_config.ProgressColumn(
+            "With outcomes", format="percent", min_value=0.0, max_value=1.0,
+            help="Share of the window's predictions whose outcome has arrived"),
+        "realised_auc": st.column_config.NumberColumn(
+            "ROC AUC (window)", format="%.3f",
+            help="ROC AUC of the champion's labelled predictions in the window"),
+        "validation_auc": st.column_config.NumberColumn(
+            "ROC AUC (validation)", format="%.3f", help="validation_metrics['roc_auc'] in the registry"),
+        "auc_delta": st.column_config.NumberColumn("Δ AUC", format="%+.3f",
+                                                   help="Realised minus validation ROC AUC"),
+        "last_prediction_at": st.column_config.DatetimeColumn("Last prediction (UTC)", format="YYYY-MM-DD HH:mm"),
+        "owner": st.column_config.TextColumn("Owner"),
+    },
+)
+
+# ---- volume over time ---------------------------------------------------------------------------
+st.subheader("Volume over time")
+if daily.empty:
+    widgets.empty_state(f"No predictions in the {ctx.window_label}.",
+                        hint="Choose a longer time window in the sidebar, or ingest prediction logs with "
+                             "`vigil ingest`.")
+else:
+    fig = go.Figure()
+    for model, rows in daily.groupby("model", sort=True):
+        fig.add_scatter(x=rows["day"], y=rows["predictions"], name=model,
+                        mode="lines+markers" if len(rows) <= 45 else "lines",
+                        hovertemplate="%{y:,} predictions<extra>" + model + "</extra>")
+    fig.update_layout(
+        title=theme.chart_title("Predictions per day, by model", window=ctx.window_label,
+                                rows=int(daily["predictions"].sum()), unit="predictions"),
+        xaxis_title="Day (UTC)", yaxis_title="Predictions per day (count)", height=360)
+    widgets.plot(fig, key="overview_volume")
+
+# ---- links per model ----------------------------------------------------------------------------
+st.subheader("Open a model")
+overview_spec = navigation.spec_for("pages/overview.py")
+model_pages = [p for p in navigation.visible_pages(actor) if p.per_model]
+for model in frame["model"]:
+    cols = st.columns([2, *([1] * (len(model_pages) + 1))], vertical_alignment="center")
+    row = frame[frame["model"] == model].iloc[0]
+    cols[0].markdown(f"**{model}** · champion {row['champion_version'] if not is_missing(row['champion_version']) else 'none'}"
+                     f" · latest {row['latest_version']} ({row['latest_status']})")
+    cols[1].page_link(str(overview_spec.file), label="Focus here", icon=":material/center_focus_strong:",
+                      query_params=ctx.query_params(model=model))
+    for col, spec in zip(cols[2:], model_pages):
+        col.page_link(str(spec.file), label=spec.title, icon=spec.icon, query_params=ctx.query_params(model=model))
+
+# ---- the model in focus -------------------------------------------------------------------------
+if ctx.model:
+    st.subheader(f"In focus: {ctx.model}")
+    st.caption(f"{ctx.filter_label} · {ctx.window_label}. Change the model, version or segment in the sidebar.")
+    summary = queries.query(overview.model_summary, ctx.model, now=ctx.now, start=ctx.start, end=ctx.end,
+                            version=ctx.version, segment=ctx.segment, segment_value=ctx.segment_value)
+    cards = st.columns(4)
+    _metric(cards[0], "Predictions in the window", fmt_int(summary["predictions"]),
+            widgets.pct_change(summary["predictions"], summary["predictions_previous"]), ctx.previous_label,
+            f"Predictions of {ctx.model} ({ctx.filter_label}) over the {ctx.window_label}.")
+    _metric(cards[1], "Predictions in the last 7 days", fmt_int(summary["predictions_7d"]), None, "",
+            "Predictions in the 7 days before the time above.")
+    _metric(cards[2], "Share with outcomes", fmt_pct(summary["labelled_share"]),
+            widgets.pp_change(summary["labelled_share"], summary["labelled_share_previous"]), ctx.previous_label,
+            f"{fmt_int(summary['labelled'])} of {fmt_int(summary['predictions'])} predictions in the window have an "
+            "outcome.")
+    auc_help = (f"ROC AUC of {fmt_int(summary['auc_rows'])} labelled predictions of version "
+                f"{summary['auc_version']} in the window ({fmt_int(summary['auc_positives'])} positives), "
+                "against the validation ROC AUC recorded in the registry.")
+    _metric(cards[3], f"ROC AUC of {summary['auc_version'] or '–'}", fmt_num(summary["realised_auc"]),
+            widgets.diff(summary["realised_auc"], summary["validation_auc"]),
+            f"vs validation {fmt_num(summary['validation_auc'])}", auc_help)
+    if summary["auc_rows"] == 0:
+        st.caption("No outcomes yet in this window, so there is no realised ROC AUC: outcomes arrive after "
+                   "predictions; choose a longer or earlier window in the sidebar.")
+    elif is_missing(summary["realised_auc"]):
+        st.caption("The labelled rows in this window hold only one class, so the ROC AUC is undefined.")
+
+    by_version = queries.query(overview.daily_volume, start=ctx.start, end=ctx.end, model=ctx.model,
+                               version=ctx.version, segment=ctx.segment, segment_value=ctx.segment_value,
+                               by_version=True)
+    if by_version.empty:
+        widgets.empty_state(f"No predictions of {ctx.model} ({ctx.filter_label}) in the {ctx.window_label}.",
+                            hint="Choose a longer time window or another version or segment in the sidebar.")
+    else:
+        fig = go.Figure()
+        for version, rows in by_version.groupby("version", sort=True):
+            fig.add_bar(x=rows["day"], y=rows["predictions"], name=str(version),
+                        hovertemplate="%{y:,} predictions<extra>" + str(version) + "</extra>")
+        fig.update_layout(
+            barmode="stack",
+            title=theme.chart_title(f"Predictions per day of {ctx.model}, by version", window=ctx.window_label,
+                                    rows=int(by_version["predictions"].sum()), unit="predictions"),
+            xaxis_title="Day (UTC)", yaxis_title="Predictions per day (count)", height=340)
+        widgets.plot(fig, key="overview_focus_volume")

@@ -1,0 +1,126 @@
+"""Fixtures of the AppTest tests: a small synthetic store with two models and one user per role.
+
+The store is built once per test session (and per xdist worker) with analytics.registry and
+analytics.ingest; each test gets its own copy, so a test that adds users or signs in never
+affects another. Predictions run up to the current hour, so the default 30-day window has data.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from analytics import ingest, registry, store, users
+from analytics.logschema import Column, LogSchema
+from analytics.roles import ROLES, Actor
+
+SYSTEM = Actor("cli:app-tests", "system")
+REPO = Path(__file__).resolve().parents[2]
+MAIN = REPO / "app" / "main.py"
+PASSWORD = "correct-horse-battery"  # every test user's password (>= 12 characters)
+TIMEOUT = 60
+
+SCHEMA = LogSchema(
+    columns=(
+        Column("amount", "double"),
+        Column("region", "categorical", role="segment"),
+        Column("gender", "categorical", role="attribute", sensitive=True),
+    ),
+    positive_class="default",
+)
+
+
+def _build(path: Path) -> None:
+    rng = np.random.default_rng(7)
+    now = datetime.now(timezone.utc).replace(tzinfo=None, minute=0, second=0, microsecond=0) - timedelta(hours=1)
+
+    def register(con):
+        registry.register_model(con, SYSTEM, "loan-risk", SCHEMA, owner="risk", description="synthetic")
+        registry.register_version(con, SYSTEM, "loan-risk", "v1", threshold=0.5, owner="risk", status="retired",
+                                  validation_metrics={"roc_auc": 0.8}, at=now - timedelta(days=200))
+        registry.register_version(con, SYSTEM, "loan-risk", "v2", threshold=0.5, owner="risk", status="champion",
+                                  parent_version="v1", validation_metrics={"roc_auc": 0.78},
+                                  at=now - timedelta(days=100))
+        registry.register_model(con, SYSTEM, "churn", SCHEMA, owner="growth", description="synthetic, no outcomes")
+        registry.register_version(con, SYSTEM, "churn", "c1", threshold=0.5, owner="growth", status="in_review",
+                                  at=now - timedelta(days=50))
+        for role in ROLES:
+            users.add_user(con, SYSTEM, role, role, password=PASSWORD, email=f"{role}@example.com")
+
+    store.write(register, path)
+    for model, prefix, versions, n in (("loan-risk", "l", ["v1", "v2"], 3000), ("churn", "c", ["c1"], 800)):
+        seconds = np.sort(rng.integers(0, 60 * 86_400, n))
+        preds = pd.DataFrame({
+            "prediction_id": [f"{prefix}{i:05d}" for i in range(n)],
+            "predicted_at": pd.Timestamp(now - timedelta(days=60)) + pd.to_timedelta(seconds, unit="s"),
+            "model_version": rng.choice(versions, n),
+            "deployment_role": "champion",
+            "score": np.round(rng.uniform(0, 1, n), 3),
+            "decision": rng.integers(0, 2, n),
+            "latency_ms": np.round(rng.uniform(5, 50, n), 1),
+            "cost": 0.001,
+            "amount": np.round(rng.uniform(100, 5000, n), 2),
+            "region": rng.choice(["north", "south"], n),
+            "gender": rng.choice(["f", "m"], n),
+        })
+        ingest.ingest(model, preds, actor=SYSTEM, db=path)
+        if model == "loan-risk":
+            done = preds[preds["predicted_at"] < pd.Timestamp(now - timedelta(days=10))]
+            ingest.ingest(model, pd.DataFrame({
+                "prediction_id": done["prediction_id"].to_numpy(),
+                "observed_at": done["predicted_at"] + pd.Timedelta(days=7),
+                "label": (rng.uniform(0, 1, len(done)) < done["score"].to_numpy()).astype("int64"),
+                "business_value": 1.0,
+            }), kind="outcomes", actor=SYSTEM, db=path)
+
+
+@pytest.fixture(scope="session")
+def template_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("app-store") / "vigil.duckdb"
+    _build(path)
+    return path
+
+
+@pytest.fixture
+def vigil_db(template_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of the synthetic store; ``VIGIL_DB`` points at it, local sign-in is forced."""
+    path = tmp_path / "vigil.duckdb"
+    shutil.copyfile(template_store, path)
+    monkeypatch.setenv("VIGIL_DB", str(path))
+    monkeypatch.setenv("VIGIL_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("VIGIL_AUTH", "local")
+    return path
+
+
+@pytest.fixture
+def empty_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A store with one admin and no model."""
+    path = tmp_path / "empty.duckdb"
+    store.write(lambda con: users.add_user(con, SYSTEM, "admin", "admin", password=PASSWORD), path)
+    monkeypatch.setenv("VIGIL_DB", str(path))
+    monkeypatch.setenv("VIGIL_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("VIGIL_AUTH", "local")
+    return path
+
+
+def new_app() -> AppTest:
+    """An AppTest of the entry script."""
+    return AppTest.from_file(str(MAIN), default_timeout=TIMEOUT)
+
+
+def signed_in(role: str, **query: str) -> AppTest:
+    """An AppTest signed in through the sign-in form as the test user of ``role``, after its first run."""
+    at = new_app()
+    at.query_params.update(query)
+    at.run()
+    at.text_input(key="vigil_sign_in_username").input(role)
+    at.text_input(key="vigil_sign_in_password").input(PASSWORD)
+    at.button(key="vigil_sign_in_submit").click().run()
+    assert not at.exception, at.exception
+    return at
