@@ -55,7 +55,11 @@ def record(con: duckdb.DuckDBPyConnection, actor: Actor, action: str, object_typ
     at : datetime, optional
         When (UTC); defaults to now. Given explicitly only when replaying history (the demo).
     """
-    when = (at or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None)
+    when = at or datetime.now(timezone.utc)
+    if when.tzinfo is None:
+        # A naive time is already UTC (as everywhere in the store); astimezone() would read it as local time.
+        when = when.replace(tzinfo=timezone.utc)
+    when = when.astimezone(timezone.utc).replace(tzinfo=None)
     details_json = json.dumps(details or {}, sort_keys=True, separators=(",", ":"), default=str)
     last = con.execute("SELECT seq, row_hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)

@@ -3,7 +3,8 @@
 :func:`typed_select` builds one query that casts every expected column to its declared type and
 collects, per row, the list of reasons the row cannot be loaded (missing value, unparseable value,
 NaN or infinity, out of range, unknown model version, future timestamp). Messages name the column
-and quote the offending value; the row number is kept beside them.
+and quote the offending value between single quotes (so that a report can count problems of one kind
+by dropping the quoted parts); the row number is kept beside them.
 """
 
 from __future__ import annotations
@@ -47,16 +48,21 @@ class Rules:
     not_in_future: frozenset[str] = frozenset()
 
 
+def _is_text(arrow_type: pa.DataType) -> bool:
+    """Whether Arrow stores the column as text (pandas >= 3 gives ``large_string`` for ``str`` columns)."""
+    return pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) or pa.types.is_string_view(arrow_type)
+
+
 def _typed(name: str, sql_type: str, arrow_type: pa.DataType) -> str:
     src = quote(name)
     if sql_type == "VARCHAR":
-        return f"NULLIF(trim(CAST({src} AS VARCHAR)), '')" if not pa.types.is_string(arrow_type) else f"NULLIF(trim({src}), '')"
+        return f"NULLIF(trim(CAST({src} AS VARCHAR)), '')" if not _is_text(arrow_type) else f"NULLIF(trim({src}), '')"
     if sql_type == "DOUBLE":
         return f"TRY_CAST({src} AS DOUBLE)"
     if sql_type in ("BIGINT", "TINYINT"):
         if pa.types.is_integer(arrow_type) or pa.types.is_boolean(arrow_type):
             return f"TRY_CAST({src} AS {sql_type})"
-        if sql_type == "TINYINT" and pa.types.is_string(arrow_type):
+        if sql_type == "TINYINT" and _is_text(arrow_type):
             lowered = f"lower(trim({src}))"
             return f"(CASE WHEN {lowered} IN {_TRUE} THEN 1 WHEN {lowered} IN {_FALSE} THEN 0 END)::TINYINT"
         # DuckDB rounds 3.5 to 4 when casting to an integer: accept whole numbers only.
@@ -72,9 +78,8 @@ def _typed(name: str, sql_type: str, arrow_type: pa.DataType) -> str:
             return f"timezone('UTC', CAST({src} AS TIMESTAMPTZ))" if arrow_type.tz else f"CAST({src} AS TIMESTAMP)"
         if pa.types.is_date(arrow_type):
             return f"CAST({src} AS TIMESTAMP)"
-        if pa.types.is_string(arrow_type):
-            return f"timezone('UTC', TRY_CAST({src} AS TIMESTAMPTZ))"
-        return "CAST(NULL AS TIMESTAMP)"
+        # Text (and anything else, e.g. a categorical): parse it; what does not parse is reported.
+        return f"timezone('UTC', TRY_CAST(CAST({src} AS VARCHAR) AS TIMESTAMPTZ))"
     raise ValueError(f"no cast for {sql_type}")
 
 
@@ -119,7 +124,7 @@ def typed_select(rules: Rules, arrow_schema: pa.Schema, source: str, *, now_lite
         )
         if sql_type == "DOUBLE":
             reasons.append(
-                f"CASE WHEN NOT isfinite(t.{col}) THEN {_lit(name + ': ')} || CAST(t.{col} AS VARCHAR) || "
+                f"CASE WHEN NOT isfinite(t.{col}) THEN {_lit(name + ': ')} || '''' || CAST(t.{col} AS VARCHAR) || '''' || "
                 f"{_lit(' is not allowed (NaN and infinity are not values; leave the cell empty if it is missing)')} END"
             )
         if name in rules.ranges:
@@ -131,20 +136,21 @@ def typed_select(rules: Rules, arrow_schema: pa.Schema, source: str, *, now_lite
                 conds.append(f"t.{col} > {high!r}")
             bounds = f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
             reasons.append(
-                f"CASE WHEN {' OR '.join(conds)} THEN {_lit(name + ': ')} || CAST(t.{col} AS VARCHAR) || "
+                f"CASE WHEN {' OR '.join(conds)} THEN {_lit(name + ': ')} || '''' || CAST(t.{col} AS VARCHAR) || '''' || "
                 f"{_lit(' is outside ' + bounds)} END"
             )
         if name in rules.allowed:
             values = rules.allowed[name]
-            listed = ", ".join(_lit(v) for v in values) or "NULL"
+            # With no allowed value at all, every value is refused (NOT IN (NULL) would accept all).
+            condition = f"t.{col} NOT IN ({', '.join(_lit(v) for v in values)})" if values else f"t.{col} IS NOT NULL"
             hint = ", ".join(values[:10]) or "none registered"
             reasons.append(
-                f"CASE WHEN t.{col} NOT IN ({listed}) THEN {_lit(name + ': ')} || '''' || t.{col} || '''' || "
+                f"CASE WHEN {condition} THEN {_lit(name + ': ')} || '''' || t.{col} || '''' || "
                 f"{_lit(' is not one of: ' + hint)} END"
             )
         if name in rules.not_in_future:
             reasons.append(
-                f"CASE WHEN t.{col} > {now_literal} THEN {_lit(name + ': ')} || CAST(t.{col} AS VARCHAR) || "
+                f"CASE WHEN t.{col} > {now_literal} THEN {_lit(name + ': ')} || '''' || CAST(t.{col} AS VARCHAR) || '''' || "
                 f"{_lit(' is in the future')} END"
             )
     outputs = ", ".join(f"t.{quote(name)}" for name in rules.columns)

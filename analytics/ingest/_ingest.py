@@ -233,6 +233,8 @@ class _Run:
         self.work.execute("DROP TABLE id_hashes")
         typed = ", ".join(f"{quote(c)} {t}" for c, t in self.rules.columns.items())
         self.work.execute(f"CREATE TABLE held (__row BIGINT, {typed})")
+        # Rows that failed validation but whose id hash repeats: a valid copy of their id is a repeat too.
+        self.work.execute("CREATE TABLE held_failed (__row BIGINT, prediction_id VARCHAR)")
 
     # -- pass 2: validate and land each batch ----------------------------------------------------
     def run_batches(self) -> None:
@@ -264,6 +266,10 @@ class _Run:
             f"INSERT INTO held SELECT __row, {cols} FROM checked WHERE len(__reasons) = 0 "
             "AND hash(prediction_id) IN (SELECT h FROM repeated_hashes)"
         )
+        self.work.execute(
+            "INSERT INTO held_failed SELECT __row, prediction_id FROM checked WHERE len(__reasons) > 0 "
+            "AND prediction_id IS NOT NULL AND hash(prediction_id) IN (SELECT h FROM repeated_hashes)"
+        )
         good = self.work.execute(
             f"SELECT __row, {cols} FROM checked WHERE len(__reasons) = 0 "
             "AND hash(prediction_id) NOT IN (SELECT h FROM repeated_hashes)"
@@ -280,19 +286,24 @@ class _Run:
         return bad.append_column("raw", pa.array(raws, pa.string()))
 
     def _resolve_held(self) -> None:
-        """Rows whose id hash repeats: exact repeats go to quarantine, hash collisions are loaded."""
+        """Rows whose id hash repeats: exact repeats go to quarantine, hash collisions are loaded.
+
+        A valid row whose id also appears on a failing row is a repeat too (the failing copy is
+        already quarantined with its own reasons), so that no copy of a repeated id is loaded.
+        """
         cols = ", ".join(quote(c) for c in self.columns)
+        every_copy = "(SELECT __row, prediction_id FROM held UNION ALL SELECT __row, prediction_id FROM held_failed)"
         repeated = self.work.execute(
-            "SELECT h.__row, h.prediction_id, [ 'prediction_id: ''' || h.prediction_id || ''' appears ' || "
-            "CAST(n AS VARCHAR) || ' times in this source (rows ' || rows || ')' ] AS __reasons "
-            "FROM held h JOIN (SELECT prediction_id, count(*) AS n, string_agg(CAST(__row AS VARCHAR), ', ' "
-            "ORDER BY __row) AS rows FROM held GROUP BY prediction_id HAVING count(*) > 1) d USING (prediction_id) "
+            "SELECT h.__row, h.prediction_id, [ 'prediction_id: ''' || h.prediction_id || ''' appears more than "
+            "once in this source, in rows ''' || rows || '''' ] AS __reasons "
+            "FROM held h JOIN (SELECT prediction_id, string_agg(CAST(__row AS VARCHAR), ', ' ORDER BY __row) AS rows "
+            f"FROM {every_copy} GROUP BY prediction_id HAVING count(*) > 1) d USING (prediction_id) "
             "ORDER BY h.__row"
         ).to_arrow_table()
         repeated = repeated.append_column("raw", pa.nulls(repeated.num_rows, pa.string()))
         unique = self.work.execute(
             f"SELECT __row, {cols} FROM held WHERE prediction_id IN "
-            "(SELECT prediction_id FROM held GROUP BY prediction_id HAVING count(*) = 1)"
+            f"(SELECT prediction_id FROM {every_copy} GROUP BY prediction_id HAVING count(*) = 1)"
         ).to_arrow_table()
         if repeated.num_rows or unique.num_rows:
             self._land(unique, repeated)
@@ -364,15 +375,15 @@ def _outcome_problems(con: duckdb.DuckDBPyConnection, info: ModelInfo) -> pa.Tab
     return con.execute(
         f"SELECT g.__row, g.prediction_id, CASE WHEN p.prediction_id IS NULL THEN "
         f"['prediction_id: ''' || g.prediction_id || ''' has no prediction in the log of {info.name}'] "
-        f"ELSE ['observed_at: ' || CAST(g.observed_at AS VARCHAR) || ' is before the prediction (' || "
-        f"CAST(p.predicted_at AS VARCHAR) || ')'] END AS __reasons "
+        f"ELSE ['observed_at: ''' || CAST(g.observed_at AS VARCHAR) || ''' is before the predicted_at of "
+        f"its prediction, ''' || CAST(p.predicted_at AS VARCHAR) || ''''] END AS __reasons "
         f", NULL::VARCHAR AS raw FROM good_rows g LEFT JOIN {predictions_view(info.stem)} p "
         f"ON p.prediction_id = g.prediction_id WHERE p.prediction_id IS NULL OR g.observed_at < p.predicted_at"
     ).to_arrow_table()
 
 
 def _generic(reason: str) -> str:
-    """The reason with quoted values and numbers removed, to count problems of one kind."""
+    """The reason with its quoted values removed, to count problems of one kind (every reason quotes its values)."""
     text = reason.split(":", 1)[1] if ":" in reason else reason
     parts = text.split("'")
     return " ".join(p for i, p in enumerate(parts) if i % 2 == 0).strip()

@@ -60,7 +60,8 @@ def _parquet_source(path: Path) -> Source:
 
 def _csv_header(path: Path) -> list[str]:
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
+        # utf-8-sig: a byte-order mark (as Excel writes) is not part of the first column's name.
+        with open(path, newline="", encoding="utf-8-sig") as handle:
             header = next(csv.reader(handle), None)
     except UnicodeDecodeError as exc:
         raise InvalidInputError(f"{path.name} is not UTF-8 text, so it cannot be read as CSV: {exc}") from exc
@@ -79,7 +80,8 @@ def _csv_source(path: Path) -> Source:
             strings_can_be_null=True,
             null_values=[""],
         )
-        read = pacsv.ReadOptions(block_size=max(1 << 20, size * 64))
+        # Name the columns as the header check saw them (trimmed, without a byte-order mark).
+        read = pacsv.ReadOptions(block_size=max(1 << 20, size * 64), column_names=names, skip_rows=1)
         try:
             reader = pacsv.open_csv(path, read_options=read, convert_options=convert)
             for batch in reader:

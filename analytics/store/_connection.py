@@ -57,7 +57,8 @@ def retry(action: Callable[[], T], *, is_transient: Callable[[BaseException], bo
     StoreBusyError
         When the failures persist past ``timeout``.
     """
-    deadline = time.monotonic() + (config.lock_timeout_seconds() if timeout is None else timeout)
+    limit = config.lock_timeout_seconds() if timeout is None else timeout
+    deadline = time.monotonic() + limit
     delay = 0.01
     while True:
         try:
@@ -65,13 +66,15 @@ def retry(action: Callable[[], T], *, is_transient: Callable[[BaseException], bo
         except Exception as exc:  # noqa: BLE001 - filtered by is_transient
             if not is_transient(exc):
                 raise
-            if time.monotonic() + delay > deadline:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 raise StoreBusyError(
                     f"{what}: the store is busy (another Vigil process is using it) and stayed busy "
-                    f"for {config.lock_timeout_seconds():.0f} s. Try again in a moment; if it persists, "
+                    f"for {limit:g} s. Try again in a moment; if it persists, "
                     f"check for a long-running 'vigil ingest'. Detail: {exc}"
                 ) from exc
-            time.sleep(delay * (0.5 + random.random()))
+            # The last wait ends at the deadline, so the whole timeout is used before giving up.
+            time.sleep(min(delay * (0.5 + random.random()), remaining))
             delay = min(delay * 2, 0.5)
 
 

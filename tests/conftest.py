@@ -1,0 +1,147 @@
+"""Shared fixtures: a private DuckDB store per test, a small registered toy model, row builders.
+
+Every test gets its own store under ``tmp_path`` (and ``VIGIL_DB`` points at it), so tests are
+independent and run in parallel under pytest-xdist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analytics import registry, store
+from analytics.logschema import Column, LogSchema
+from analytics.roles import Actor
+
+#: The acting identity of fixtures (a command-line operator).
+SYSTEM = Actor("cli:tests", "system")
+TOY_MODEL = "toy-model"
+TOY_STEM = "toy_model"
+TOY_VERSIONS = ("v1", "v2")
+#: Predictions of the toy model start here (well in the past, so never "in the future").
+BASE_TIME = datetime(2025, 3, 1, 8, 0, 0)
+
+TOY_SCHEMA = LogSchema(
+    columns=(
+        Column("AGE", "integer", description="age in years"),
+        Column("income", "double"),
+        Column("region", "categorical", role="segment"),
+        Column("is_member", "boolean"),
+        Column("gender", "categorical", role="attribute", sensitive=True),
+    ),
+    positive_class="default",
+)
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Path of a fresh store file in ``tmp_path``; ``VIGIL_DB`` points at it."""
+    path = tmp_path / "vigil.duckdb"
+    monkeypatch.setenv("VIGIL_DB", str(path))
+    monkeypatch.setenv("VIGIL_LOCK_TIMEOUT", "60")
+    return path
+
+
+@dataclass(frozen=True)
+class ToyModel:
+    """The registered toy model: its store, name, table stem and versions."""
+
+    db: Path
+    name: str = TOY_MODEL
+    stem: str = TOY_STEM
+    versions: tuple[str, ...] = TOY_VERSIONS
+
+
+def register_toy_model(path: Path) -> ToyModel:
+    """Register the toy model and its versions v1 (threshold 0.5) and v2 (0.4, child of v1)."""
+
+    def work(con):
+        registry.register_model(con, SYSTEM, TOY_MODEL, TOY_SCHEMA, owner="tests", description="toy")
+        registry.register_version(con, SYSTEM, TOY_MODEL, "v1", threshold=0.5, owner="tests",
+                                  at=datetime(2025, 1, 1))
+        registry.register_version(con, SYSTEM, TOY_MODEL, "v2", threshold=0.4, owner="tests",
+                                  parent_version="v1", at=datetime(2025, 2, 1))
+
+    store.write(work, path)
+    return ToyModel(path)
+
+
+@pytest.fixture
+def toy(db: Path) -> ToyModel:
+    """A store holding the registered toy model with versions v1 and v2."""
+    return register_toy_model(db)
+
+
+def predictions(n: int, *, start: int = 0, prefix: str = "p") -> pd.DataFrame:
+    """Return ``n`` valid, deterministic prediction rows of the toy model (ids ``p000000``...).
+
+    Rows alternate between v1 (champion) and v2 (challenger); timestamps advance one minute a row
+    from :data:`BASE_TIME`. Column dtypes are exactly the declared ones (no NaN anywhere).
+    """
+    idx = np.arange(start, start + n)
+    rng = np.random.default_rng(1234 + start)
+    return pd.DataFrame({
+        "prediction_id": pd.Series(idx).map(lambda i: f"{prefix}{i:06d}").to_numpy(dtype=object),
+        "predicted_at": pd.Timestamp(BASE_TIME) + pd.to_timedelta(idx, unit="min"),
+        "model_version": np.where(idx % 2 == 0, "v1", "v2"),
+        "deployment_role": np.where(idx % 2 == 0, "champion", "challenger"),
+        "score": np.round(rng.uniform(0, 1, n), 6),
+        "decision": (idx % 3 == 0).astype("int64"),
+        "latency_ms": np.round(rng.uniform(1, 50, n), 3),
+        "cost": np.full(n, 0.002),
+        "AGE": (20 + idx % 50).astype("int64"),
+        "income": np.round(rng.uniform(1000, 9000, n), 2),
+        "region": np.where(idx % 4 == 0, "north", "south"),
+        "is_member": idx % 2 == 1,
+        "gender": np.where(idx % 3 == 0, "f", "m"),
+    })
+
+
+def outcomes(preds: pd.DataFrame, *, delay: timedelta = timedelta(days=30)) -> pd.DataFrame:
+    """Return one valid outcome per prediction row, observed ``delay`` after the prediction."""
+    n = len(preds)
+    return pd.DataFrame({
+        "prediction_id": preds["prediction_id"].to_numpy(),
+        "observed_at": preds["predicted_at"] + delay,
+        "label": (np.arange(n) % 2).astype("int64"),
+        "business_value": np.round(np.linspace(-100.0, 100.0, n), 2),
+    })
+
+
+def counts(path: Path, stem: str = TOY_STEM) -> dict[str, int]:
+    """Rows visible through the predictions/outcomes views, in the physical tables, and quarantined."""
+
+    def work(con):
+        one = lambda sql: con.execute(sql).fetchone()[0]  # noqa: E731
+        return {
+            "visible": one(f"SELECT count(*) FROM {store.predictions_view(stem)}"),
+            "log": one(f"SELECT count(*) FROM {store.log_table(stem)}"),
+            "outcomes_visible": one(f"SELECT count(*) FROM {store.outcomes_view(stem)}"),
+            "outcome_log": one(f"SELECT count(*) FROM {store.outcome_table(stem)}"),
+            "quarantine": one("SELECT count(*) FROM quarantine"),
+        }
+
+    return store.read(work, path)
+
+
+@pytest.fixture
+def make_predictions():
+    """Builder of valid prediction frames: ``make_predictions(n, start=0)``."""
+    return predictions
+
+
+@pytest.fixture
+def make_outcomes():
+    """Builder of valid outcome frames for given predictions."""
+    return outcomes
+
+
+@pytest.fixture
+def store_counts():
+    """``store_counts(db)`` -> row counts of the toy model's views, tables and the quarantine."""
+    return counts

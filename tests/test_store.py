@@ -1,0 +1,225 @@
+"""The store: versioned schema and migrations, refusal of foreign or newer files, units of work."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from analytics import store
+from analytics.errors import StoreBusyError, StoreVersionError
+from conftest import TOY_SCHEMA
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _tables(path: Path) -> list[str]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return sorted(r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall())
+    finally:
+        con.close()
+
+
+#: Tables every store has had since schema version 3 (later migrations may add more).
+CORE_TABLES = {"audit_log", "ingests", "model_versions", "models", "quarantine", "schema_version", "users"}
+
+
+def test_latest_version_is_the_last_migration():
+    """LATEST_VERSION is the highest migration, and migrations are numbered 1, 2, 3 ... without gaps."""
+    assert store.LATEST_VERSION == store.MIGRATIONS[-1].version >= 3
+    assert [m.version for m in store.MIGRATIONS] == list(range(1, store.LATEST_VERSION + 1))
+
+
+def test_fresh_file_gets_latest_version(db):
+    """Opening a new file creates every migration's row and the tables, at LATEST_VERSION."""
+    assert not db.exists()
+    assert store.read(store.schema_version, db) == store.LATEST_VERSION
+    versions = store.read(lambda con: con.execute(
+        "SELECT version FROM schema_version ORDER BY version").fetchall(), db)
+    assert [v[0] for v in versions] == list(range(1, store.LATEST_VERSION + 1))
+    assert CORE_TABLES <= set(_tables(db))
+
+
+def test_default_path_comes_from_vigil_db(db):
+    """Without a path, the store is the file named by VIGIL_DB."""
+    store.read(lambda con: None)
+    assert db.is_file()
+
+
+def _add_version_1_model(con) -> None:
+    """Write what Vigil at schema version 1 wrote for a model: its row, its tables and views, one prediction.
+
+    The DDL is frozen here as it was then, so the test keeps describing an old file when the current
+    layout changes.
+    """
+    cols = ", ".join(f'"{n}" {t}' for n, t in TOY_SCHEMA.prediction_columns().items())
+    con.execute("INSERT INTO models VALUES ('old-model', 'old_model', 'alice', 'kept', ?, "
+                "TIMESTAMP '2024-05-01 10:00:00')", [TOY_SCHEMA.to_json()])
+    con.execute(f"CREATE TABLE log_old_model ({cols}, ingest_id BIGINT NOT NULL)")
+    con.execute("CREATE TABLE outcome_log_old_model (prediction_id VARCHAR, observed_at TIMESTAMP, label TINYINT, "
+                "business_value DOUBLE, ingest_id BIGINT NOT NULL)")
+    ref_cols = ", ".join(f'"{n}" {t}' for n, t in TOY_SCHEMA.reference_columns().items())
+    con.execute(f"CREATE TABLE reference_old_model (model_version VARCHAR NOT NULL, {ref_cols})")
+    visible = "WHERE ingest_id NOT IN (SELECT ingest_id FROM ingests WHERE status = 'running')"
+    con.execute(f"CREATE VIEW predictions_old_model AS SELECT * EXCLUDE (ingest_id) FROM log_old_model {visible}")
+    con.execute(f"CREATE VIEW outcomes_old_model AS SELECT * EXCLUDE (ingest_id) FROM outcome_log_old_model {visible}")
+    con.execute("INSERT INTO ingests (ingest_id, model_name, kind, source, actor, started_at, finished_at, status, "
+                "rows_read, rows_loaded) VALUES (1, 'old-model', 'predictions', 'old.parquet', 'alice', "
+                "TIMESTAMP '2024-05-02 10:00:00', TIMESTAMP '2024-05-02 10:00:01', 'committed', 1, 1)")
+    con.execute("INSERT INTO log_old_model VALUES ('old-1', TIMESTAMP '2024-05-02 09:00:00', 'v1', 'champion', "
+                "0.25, 0, 12.5, 0.001, 41, 5000.0, 'north', TRUE, 'f', 1)")
+
+
+def test_old_file_is_upgraded_in_place_keeping_rows(db):
+    """A version-1 file opens through connect(), is migrated to LATEST_VERSION and keeps its rows."""
+    con = duckdb.connect(str(db))
+    assert store.migrate(con, target=1) == [1]
+    _add_version_1_model(con)
+    con.close()
+    assert "users" not in _tables(db)
+
+    with store.connect(db) as con:
+        assert store.schema_version(con) == store.LATEST_VERSION
+        assert [r[0] for r in con.execute("SELECT version FROM schema_version ORDER BY 1").fetchall()] == list(
+            range(1, store.LATEST_VERSION + 1))
+        assert con.execute("SELECT model_name, owner, description FROM models").fetchall() == [
+            ("old-model", "alice", "kept")]
+        assert con.execute("SELECT prediction_id, predicted_at, AGE FROM predictions_old_model").fetchall() == [
+            ("old-1", datetime(2024, 5, 2, 9, 0), 41)]
+        user_columns = [r[0] for r in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = 'users' ORDER BY column_index").fetchall()]
+    assert {"failed_attempts", "locked_until", "last_login_at"} <= set(user_columns)
+    assert CORE_TABLES <= set(_tables(db))
+    # Already current: opening again applies nothing.
+    with store.connect(db) as con:
+        assert store.migrate(con) == []
+
+
+def test_migrate_stops_at_target(db):
+    """migrate(target=2) applies 1 and 2 only; a later migrate applies the rest."""
+    con = duckdb.connect(str(db))
+    try:
+        assert store.migrate(con, target=2) == [1, 2]
+        assert store.schema_version(con) == 2
+        assert "failed_attempts" not in [r[0] for r in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = 'users'").fetchall()]
+        assert store.migrate(con) == list(range(3, store.LATEST_VERSION + 1))
+        assert store.schema_version(con) == store.LATEST_VERSION
+    finally:
+        con.close()
+
+
+def test_newer_file_is_refused_and_left_unmodified(db):
+    """A file whose schema_version is above LATEST_VERSION raises StoreVersionError and is not touched."""
+    con = duckdb.connect(str(db))
+    store.migrate(con)
+    con.execute("INSERT INTO schema_version VALUES (?, TIMESTAMP '2030-01-01 00:00:00', 'from the future')",
+                [store.LATEST_VERSION + 1])
+    con.close()
+    before = _sha256(db)
+    files_before = sorted(p.name for p in db.parent.iterdir())
+
+    newer = rf"schema version {store.LATEST_VERSION + 1}, newer than this Vigil understands \(up to {store.LATEST_VERSION}\)"
+    with pytest.raises(StoreVersionError, match=newer):
+        with store.connect(db):
+            pytest.fail("a newer store must not be opened")
+    with pytest.raises(StoreVersionError):
+        store.write(lambda con: con.execute("CREATE TABLE should_not_exist (x INTEGER)"), db)
+
+    assert _sha256(db) == before
+    assert sorted(p.name for p in db.parent.iterdir()) == files_before
+
+
+def test_foreign_duckdb_file_is_refused(db):
+    """A DuckDB file with unrelated tables and no schema_version is not a Vigil store."""
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE sales (id INTEGER, amount DOUBLE)")
+    con.execute("INSERT INTO sales VALUES (1, 9.5)")
+    con.close()
+
+    with pytest.raises(StoreVersionError, match="not a Vigil store"):
+        store.read(lambda con: None, db)
+    assert _tables(db) == ["sales"]
+
+
+def test_connections_use_utc(db):
+    """Every unit of work runs with the session time zone set to UTC."""
+    assert store.read(lambda con: con.execute("SELECT current_setting('TimeZone')").fetchone()[0], db) == "UTC"
+
+
+def test_write_is_one_transaction(db):
+    """A failing unit of work leaves nothing behind; a successful one commits and returns its value."""
+
+    def failing(con):
+        con.execute("INSERT INTO users (username, display_name, role, created_at) "
+                    "VALUES ('ghost', 'Ghost', 'viewer', now()::TIMESTAMP)")
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        store.write(failing, db)
+    assert store.read(lambda con: con.execute("SELECT count(*) FROM users").fetchone()[0], db) == 0
+
+    assert store.write(lambda con: con.execute(
+        "INSERT INTO users (username, display_name, role, created_at) "
+        "VALUES ('real', 'Real', 'viewer', now()::TIMESTAMP)").fetchone()[0], db) == 1
+    assert store.read(lambda con: con.execute("SELECT username FROM users").fetchall(), db) == [("real",)]
+
+
+def test_retry_retries_transient_failures_then_succeeds():
+    """retry() repeats a transient failure and returns the first success."""
+    attempts = []
+
+    def flaky():
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise duckdb.TransactionException("write-write conflict")
+        return "done"
+
+    assert store.retry(flaky, is_transient=lambda e: isinstance(e, duckdb.TransactionException),
+                       what="testing", timeout=5) == "done"
+    assert len(attempts) == 3
+
+
+def test_retry_gives_up_with_store_busy_error():
+    """A failure that persists past the timeout becomes StoreBusyError naming what was attempted."""
+    attempts = []
+
+    def locked():
+        attempts.append(time.monotonic())
+        raise duckdb.IOException("Could not set lock on file")
+
+    with pytest.raises(StoreBusyError, match=r"opening the test store: the store is busy .* stayed busy for 0\.2 s"):
+        store.retry(locked, is_transient=lambda e: True, what="opening the test store", timeout=0.2)
+    # Tried repeatedly, with the last attempt at the deadline rather than before it.
+    assert len(attempts) >= 3
+    assert attempts[-1] - attempts[0] >= 0.2
+
+
+def test_retry_does_not_retry_other_errors():
+    """A non-transient error propagates at once."""
+    attempts = []
+
+    def broken():
+        attempts.append(1)
+        raise ValueError("not transient")
+
+    with pytest.raises(ValueError, match="not transient"):
+        store.retry(broken, is_transient=lambda e: False, what="x", timeout=5)
+    assert attempts == [1]
+
+
+def test_table_names_of_a_model():
+    """Per-model table and view names derive from the stem (hyphens become underscores)."""
+    stem = store.stem_of("credit-default")
+    assert stem == "credit_default"
+    assert (store.log_table(stem), store.outcome_table(stem), store.predictions_view(stem),
+            store.outcomes_view(stem), store.reference_table(stem)) == (
+        "log_credit_default", "outcome_log_credit_default", "predictions_credit_default",
+        "outcomes_credit_default", "reference_credit_default")
