@@ -107,9 +107,11 @@ class Context:
     @property
     def previous_label(self) -> str:
         """How the window before this one is called in deltas."""
-        if self.window == "custom":
-            return "vs the same number of days before"
-        return f"vs the {WINDOWS[self.window][0].lower().replace('last ', 'previous ')}"
+        if self.window == "custom" and self.date_from and self.date_to:
+            return f"vs prior {(self.date_to - self.date_from).days + 1} days"
+        if self.window in ("all", "custom"):
+            return ""
+        return f"vs prior {WINDOWS[self.window][0].lower().removeprefix('last ')}"
 
     @property
     def filter_label(self) -> str:

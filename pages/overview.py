@@ -30,8 +30,11 @@ if frame.empty:
 totals = overview.totals(frame)
 
 
-def _metric(column, label: str, value: str, delta: str | None, description: str, help_text: str) -> None:
-    kwargs = {"delta": delta, "delta_description": description} if delta else {}
+def _metric(column, label: str, value: str, delta: str | None, description: str, help_text: str, *,
+            judged: bool = False) -> None:
+    """A bordered card; deltas are grey unless up is better (``judged``), since traffic is neither."""
+    kwargs = {"delta": delta, "delta_description": description, "delta_color": "normal" if judged else "off"} \
+        if delta else {}
     column.metric(label, value, border=True, help=help_text, **kwargs)
 
 
@@ -39,12 +42,13 @@ def _metric(column, label: str, value: str, delta: str | None, description: str,
 cards = st.columns(4)
 _metric(cards[0], "Models with a champion", f"{totals['with_champion']} of {totals['models']}", None, "",
         "Registered models that have a version in the champion state.")
-_metric(cards[1], "Predictions in the window", fmt_int(totals["predictions"]),
+_metric(cards[1], "Predictions", fmt_int(totals["predictions"]),
         widgets.pct_change(totals["predictions"], totals["predictions_previous"]), ctx.previous_label,
-        f"Predictions of all models over the {ctx.window_label}.")
-_metric(cards[2], "Predictions in the last 24 hours", fmt_int(totals["predictions_24h"]),
-        widgets.pct_change(totals["predictions_24h"], totals["predictions_prev_24h"]), "vs the 24 hours before",
-        "Predictions of all models in the 24 hours before the time above.")
+        f"Predictions of all models over the {ctx.window_label}, compared with the window of the same length "
+        "just before it.")
+_metric(cards[2], "Last 24 hours", fmt_int(totals["predictions_24h"]),
+        widgets.pct_change(totals["predictions_24h"], totals["predictions_prev_24h"]), "vs prior 24 h",
+        "Predictions of all models in the 24 hours before the time above, compared with the 24 hours before.")
 _metric(cards[3], "Share with outcomes", fmt_pct(totals["labelled_share"]),
         widgets.pp_change(totals["labelled_share"], totals["labelled_share_previous"]), ctx.previous_label,
         "Predictions in the window whose outcome (the true label) has arrived. Outcomes arrive weeks after "
@@ -62,39 +66,41 @@ def _sparkline(model: str) -> list[int]:
     return rows.set_index(pd.to_datetime(rows["day"]))["predictions"].reindex(days, fill_value=0).astype(int).tolist()
 
 
-table = frame.assign(volume=[_sparkline(m) for m in frame["model"]])
+table = frame.assign(
+    volume=[_sparkline(m) for m in frame["model"]],
+    latest=[f"{v} · {s}" if not is_missing(v) else "–" for v, s in zip(frame["latest_version"], frame["latest_status"])],
+)
 st.subheader("Models")
 st.dataframe(
     table,
     hide_index=True,
-    column_order=["model", "champion_version", "latest_version", "latest_status", "predictions_24h",
-                  "predictions_7d", "predictions", "volume", "labelled_share", "realised_auc", "validation_auc",
-                  "auc_delta", "last_prediction_at", "owner"],
+    column_order=["model", "champion_version", "latest", "predictions_24h", "predictions_7d", "predictions",
+                  "volume", "labelled_share", "realised_auc", "validation_auc", "auc_delta", "last_prediction_at"],
     column_config={
         "model": st.column_config.TextColumn("Model", pinned=True),
-        "champion_version": st.column_config.TextColumn("Champion", help="Version in the champion state"),
-        "latest_version": st.column_config.TextColumn("Latest version"),
-        "latest_status": st.column_config.TextColumn("Lifecycle status", help="Status of the latest version"),
-        "predictions_24h": st.column_config.NumberColumn("Last 24 h", format="localized",
+        "champion_version": st.column_config.TextColumn("Champion", width="small",
+                                                        help="Version in the champion state"),
+        "latest": st.column_config.TextColumn("Latest version", help="The latest version and its lifecycle status"),
+        "predictions_24h": st.column_config.NumberColumn("24 h", format="localized", width="small",
                                                          help="Predictions in the last 24 hours"),
-        "predictions_7d": st.column_config.NumberColumn("Last 7 d", format="localized",
+        "predictions_7d": st.column_config.NumberColumn("7 d", format="localized", width="small",
                                                         help="Predictions in the last 7 days"),
-        "predictions": st.column_config.NumberColumn("In window", format="localized",
+        "predictions": st.column_config.NumberColumn("Window", format="localized", width="small",
                                                      help=f"Predictions over the {ctx.window_label}"),
-        "volume": st.column_config.LineChartColumn("Daily volume", y_min=0,
+        "volume": st.column_config.LineChartColumn("Per day", y_min=0, width="small",
                                                    help=f"Predictions per UTC day over the {ctx.window_label}"),
         "labelled_share": st.column_config.ProgressColumn(
-            "With outcomes", format="percent", min_value=0.0, max_value=1.0,
+            "Outcomes", format="percent", min_value=0.0, max_value=1.0, width="small",
             help="Share of the window's predictions whose outcome has arrived"),
         "realised_auc": st.column_config.NumberColumn(
-            "ROC AUC (window)", format="%.3f",
-            help="ROC AUC of the champion's labelled predictions in the window"),
+            "AUC", format="%.3f", width="small",
+            help="Realised ROC AUC of the champion's labelled predictions in the window"),
         "validation_auc": st.column_config.NumberColumn(
-            "ROC AUC (validation)", format="%.3f", help="validation_metrics['roc_auc'] in the registry"),
-        "auc_delta": st.column_config.NumberColumn("Δ AUC", format="%+.3f",
+            "AUC valid.", format="%.3f", width="small",
+            help="The champion's validation ROC AUC (validation_metrics['roc_auc'] in the registry)"),
+        "auc_delta": st.column_config.NumberColumn("Δ AUC", format="%+.3f", width="small",
                                                    help="Realised minus validation ROC AUC"),
         "last_prediction_at": st.column_config.DatetimeColumn("Last prediction (UTC)", format="YYYY-MM-DD HH:mm"),
-        "owner": st.column_config.TextColumn("Owner"),
     },
 )
 
@@ -137,10 +143,10 @@ if ctx.model:
     summary = queries.query(overview.model_summary, ctx.model, now=ctx.now, start=ctx.start, end=ctx.end,
                             version=ctx.version, segment=ctx.segment, segment_value=ctx.segment_value)
     cards = st.columns(4)
-    _metric(cards[0], "Predictions in the window", fmt_int(summary["predictions"]),
+    _metric(cards[0], "Predictions", fmt_int(summary["predictions"]),
             widgets.pct_change(summary["predictions"], summary["predictions_previous"]), ctx.previous_label,
             f"Predictions of {ctx.model} ({ctx.filter_label}) over the {ctx.window_label}.")
-    _metric(cards[1], "Predictions in the last 7 days", fmt_int(summary["predictions_7d"]), None, "",
+    _metric(cards[1], "Last 7 days", fmt_int(summary["predictions_7d"]), None, "",
             "Predictions in the 7 days before the time above.")
     _metric(cards[2], "Share with outcomes", fmt_pct(summary["labelled_share"]),
             widgets.pp_change(summary["labelled_share"], summary["labelled_share_previous"]), ctx.previous_label,
@@ -151,7 +157,7 @@ if ctx.model:
                 "against the validation ROC AUC recorded in the registry.")
     _metric(cards[3], f"ROC AUC of {summary['auc_version'] or '–'}", fmt_num(summary["realised_auc"]),
             widgets.diff(summary["realised_auc"], summary["validation_auc"]),
-            f"vs validation {fmt_num(summary['validation_auc'])}", auc_help)
+            f"vs validation {fmt_num(summary['validation_auc'])}", auc_help, judged=True)
     if summary["auc_rows"] == 0:
         st.caption("No outcomes yet in this window, so there is no realised ROC AUC: outcomes arrive after "
                    "predictions; choose a longer or earlier window in the sidebar.")

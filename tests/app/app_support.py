@@ -1,14 +1,19 @@
-"""Fixtures of the AppTest tests: a small synthetic store with two models and one user per role.
+"""Helpers and fixtures of the AppTest tests: a synthetic store, signed-in AppTest instances.
 
-The store is built once per test session (and per xdist worker) with analytics.registry and
-analytics.ingest; each test gets its own copy, so a test that adds users or signs in never
-affects another. Predictions run up to the current hour, so the default 30-day window has data.
+The store holds two models and one user per role; it is built once per test session (and per
+xdist worker) with analytics.registry and analytics.ingest, and each test gets its own copy, so a
+test that adds users or signs in never affects another. Predictions run up to the current hour,
+so every preset window has data.
+
+This is deliberately not a ``conftest.py``: ``tests/conftest.py`` is imported as the module
+``conftest`` by other test files, and a second conftest module would shadow it. Test modules
+import the fixtures from here by name.
 """
 
 from __future__ import annotations
 
-import shutil
 from datetime import datetime, timedelta, timezone
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +41,8 @@ SCHEMA = LogSchema(
 )
 
 
-def _build(path: Path) -> None:
+def build_store(path: Path) -> None:
+    """Two models (loan-risk with outcomes, churn without), one user per role named after the role."""
     rng = np.random.default_rng(7)
     now = datetime.now(timezone.utc).replace(tzinfo=None, minute=0, second=0, microsecond=0) - timedelta(hours=1)
 
@@ -80,10 +86,27 @@ def _build(path: Path) -> None:
             }), kind="outcomes", actor=SYSTEM, db=path)
 
 
+def new_app() -> AppTest:
+    """An AppTest of the entry script."""
+    return AppTest.from_file(str(MAIN), default_timeout=TIMEOUT)
+
+
+def signed_in(role: str, **query: str) -> AppTest:
+    """An AppTest signed in through the sign-in form as the test user of ``role``, after its first run."""
+    at = new_app()
+    at.query_params.update(query)
+    at.run()
+    at.text_input(key="vigil_sign_in_username").input(role)
+    at.text_input(key="vigil_sign_in_password").input(PASSWORD)
+    at.button(key="vigil_sign_in_submit").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
 @pytest.fixture(scope="session")
 def template_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("app-store") / "vigil.duckdb"
-    _build(path)
+    build_store(path)
     return path
 
 
@@ -107,20 +130,3 @@ def empty_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("VIGIL_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("VIGIL_AUTH", "local")
     return path
-
-
-def new_app() -> AppTest:
-    """An AppTest of the entry script."""
-    return AppTest.from_file(str(MAIN), default_timeout=TIMEOUT)
-
-
-def signed_in(role: str, **query: str) -> AppTest:
-    """An AppTest signed in through the sign-in form as the test user of ``role``, after its first run."""
-    at = new_app()
-    at.query_params.update(query)
-    at.run()
-    at.text_input(key="vigil_sign_in_username").input(role)
-    at.text_input(key="vigil_sign_in_password").input(PASSWORD)
-    at.button(key="vigil_sign_in_submit").click().run()
-    assert not at.exception, at.exception
-    return at
