@@ -141,3 +141,27 @@ def test_a_locked_store_is_waited_for_then_reported_busy(tmp_path, monkeypatch):
         release.set()
         holder.join(timeout=30)
     assert holder.exitcode == 0
+
+
+def test_threads_of_one_process_write_audit_rows_without_losing_any(tmp_path):
+    """Threads of one process (as the app's sessions are) append audit rows at once: all land, in one chain."""
+    db = tmp_path / "vigil.duckdb"
+    store.read(lambda con: None, db)
+    errors, per_thread = [], 25
+
+    def worker(k: int) -> None:
+        for i in range(per_thread):
+            try:
+                store.write(lambda con: audit.record(con, OPERATOR, "monitor.tick", "thread", f"{k}:{i}"), db)
+            except Exception as exc:  # noqa: BLE001 - collected and asserted below
+                errors.append(repr(exc))
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    assert store.read(audit.verify, db) == audit.ChainStatus(True, 4 * per_thread)
+    ids = store.read(lambda con: con.execute("SELECT count(DISTINCT object_id) FROM audit_log").fetchone()[0], db)
+    assert ids == 4 * per_thread

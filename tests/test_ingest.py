@@ -17,8 +17,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from analytics import audit, registry, store
-from analytics.errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from analytics.errors import InvalidInputError, NotFoundError, PermissionDeniedError, StoreBusyError
 from analytics.ingest import ingest, ingest_history, quarantined_rows, recover_interrupted
+from analytics.ingest._ingest import _ingest_lock
 from analytics.roles import Actor
 from conftest import SYSTEM, TOY_SCHEMA, counts, outcomes, predictions
 
@@ -586,6 +587,18 @@ def test_recover_interrupted_removes_rows_and_marks_failed(toy):
     assert row["status"] == "failed"
     assert row["message"] == "interrupted before it finished; its rows were removed"
     assert recover_interrupted(toy.db) == []
+
+
+def test_recovery_waits_for_an_ingest_that_is_still_running(toy):
+    """recover_interrupted takes the ingest lock: while an ingest holds it, nothing is removed."""
+    ingest(toy.name, predictions(N), db=toy.db)
+    _fake_running_ingest(toy)
+    with _ingest_lock(toy.db, 5):  # what a live ingest in another process holds
+        with pytest.raises(StoreBusyError, match="another ingest into vigil.duckdb has been running"):
+            recover_interrupted(toy.db, lock_wait_seconds=0.2)
+    assert _history(toy.db).loc[999, "status"] == "running"
+    assert counts(toy.db)["log"] == N + 3
+    assert recover_interrupted(toy.db) == [999]
 
 
 def test_next_ingest_recovers_an_interrupted_one(toy):

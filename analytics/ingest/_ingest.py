@@ -135,11 +135,24 @@ def _ingest_lock(db: Path, wait_seconds: float) -> Iterator[None]:
         handle.close()
 
 
-def recover_interrupted(db: Path | None = None) -> list[int]:
+def recover_interrupted(db: str | Path | None = None, *, lock_wait_seconds: float = 600.0) -> list[int]:
     """Remove the rows of ingests left ``running`` by a process that died; return their ids.
 
-    Call only while holding the ingest lock (``ingest`` does so before it starts).
+    Takes the ingest lock first, so an ingest still running in another process is waited for, never
+    mistaken for an interrupted one (``ingest`` runs the same recovery under its own lock).
+
+    Raises
+    ------
+    StoreBusyError
+        When another ingest holds the lock for longer than ``lock_wait_seconds``.
     """
+    target = Path(db) if db is not None else config.db_path()
+    with _ingest_lock(target, lock_wait_seconds):
+        return _recover_interrupted(target)
+
+
+def _recover_interrupted(db: Path) -> list[int]:
+    """The recovery itself; the caller holds the ingest lock."""
 
     def work(con: duckdb.DuckDBPyConnection) -> list[int]:
         stale = con.execute("SELECT ingest_id, model_name, kind FROM ingests WHERE status = 'running'").fetchall()
@@ -438,7 +451,7 @@ def ingest(model: str, data: Any, *, kind: Kind = "predictions", actor: Actor | 
     started = time.perf_counter()
     source = open_source(data)
     with _ingest_lock(target, lock_wait_seconds):
-        recover_interrupted(target)
+        _recover_interrupted(target)
 
         def begin(con: duckdb.DuckDBPyConnection) -> tuple[ModelInfo, tuple[str, ...], int]:
             info = get_model(con, model)

@@ -4,11 +4,17 @@ DuckDB lets one process hold a database file for writing, and while it does no o
 open the file at all. Vigil's processes (the app, ``vigil ingest``, ``vigil monitor``) therefore hold
 the file only for one unit of work and retry a conflicting open with exponential back-off and
 jitter, up to ``VIGIL_LOCK_TIMEOUT`` seconds, instead of showing a lock error to the user.
+
+Within one process (the app serves every session from threads of one process), connections to a
+file share one DuckDB database, where two write transactions may race: both read the last audit
+sequence number and one then fails on the primary key. :func:`write` therefore runs one write
+transaction per store at a time in a process.
 """
 
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -131,14 +137,27 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
     con.execute("COMMIT")
 
 
+_write_locks: dict[str, threading.RLock] = {}
+_write_locks_guard = threading.Lock()
+
+
+def _write_lock(path: str | Path | None) -> threading.RLock:
+    """The lock that serialises this process's write transactions on one store file."""
+    key = str(Path(path if path is not None else config.db_path()).resolve())
+    with _write_locks_guard:
+        return _write_locks.setdefault(key, threading.RLock())
+
+
 def write(work: Callable[[duckdb.DuckDBPyConnection], T], path: str | Path | None = None) -> T:
     """Open the store, run ``work(con)`` in one transaction, close; retry on lock or write conflicts.
 
-    ``work`` may run more than once, so it must not have side effects outside the store.
+    ``work`` may run more than once, so it must not have side effects outside the store. Write
+    transactions of one process on one store run one at a time (other threads wait their turn).
     """
+    lock = _write_lock(path)
 
     def attempt() -> T:
-        with connect(path) as con, transaction(con):
+        with lock, connect(path) as con, transaction(con):
             return work(con)
 
     return retry(attempt, is_transient=lambda e: _is_lock_error(e) or _is_conflict(e), what="writing to the store")
