@@ -48,7 +48,7 @@ BUTTON_SSO = "Sign in with single sign-on"
 BUTTON_SIGN_OUT = "Sign out"
 
 _audited_lock = threading.Lock()
-_audited: set[tuple[str, str]] = set()
+_audited: set[tuple[str, str, str]] = set()  # (store, user, token issue time): sign-ins already audited
 
 
 # --------------------------------------------------------------------------------------------------
@@ -164,7 +164,8 @@ def _oidc_actor() -> Actor | None:
     if _disabled_locally(username):
         raise AuthenticationError(f"the account {username} is disabled in Vigil; ask an admin")
     actor = Actor(username, role)
-    marker = (username, str(claims.get("iat") or claims.get("nonce") or ""))
+    # One audit row per sign-in, not per browser tab or reload: the ID token's issue time tells them apart.
+    marker = (str(config.db_path()), username, str(claims.get("iat") or claims.get("nonce") or ""))
     with _audited_lock:
         first = marker not in _audited
         _audited.add(marker)
