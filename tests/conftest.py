@@ -2,6 +2,10 @@
 
 Every test gets its own store under ``tmp_path`` (and ``VIGIL_DB`` points at it), so tests are
 independent and run in parallel under pytest-xdist.
+
+Test modules reach the helpers through fixtures (``toy.predictions(n)``, ``toy.counts()``, ...), not
+with ``from conftest import``: pytest swaps the module called ``conftest`` when another folder has
+its own conftest.py, and spawned child processes would import whichever comes first on sys.path.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from analytics import registry, store
@@ -49,12 +54,26 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @dataclass(frozen=True)
 class ToyModel:
-    """The registered toy model: its store, name, table stem and versions."""
+    """The registered toy model: its store, name, table stem and versions, with row builders."""
 
     db: Path
     name: str = TOY_MODEL
     stem: str = TOY_STEM
     versions: tuple[str, ...] = TOY_VERSIONS
+    schema: LogSchema = TOY_SCHEMA
+    actor: Actor = SYSTEM
+
+    def predictions(self, n: int, *, start: int = 0, prefix: str = "p") -> pd.DataFrame:
+        """``n`` valid prediction rows (see :func:`predictions`)."""
+        return predictions(n, start=start, prefix=prefix)
+
+    def outcomes(self, preds: pd.DataFrame, *, delay: timedelta = timedelta(days=30)) -> pd.DataFrame:
+        """One valid outcome per prediction row (see :func:`outcomes`)."""
+        return outcomes(preds, delay=delay)
+
+    def counts(self) -> dict[str, int]:
+        """Row counts of the views, physical tables and quarantine (see :func:`counts`)."""
+        return counts(self.db, self.stem)
 
 
 def register_toy_model(path: Path) -> ToyModel:
@@ -113,20 +132,37 @@ def outcomes(preds: pd.DataFrame, *, delay: timedelta = timedelta(days=30)) -> p
     })
 
 
+def segment_rows(path: Path, stem: str = TOY_STEM) -> int:
+    """Rows in Parquet files kept beside the store for a model (``<store>.logs/<stem>/``), if any."""
+    folder = path.parent / f"{path.stem}.logs" / stem
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in sorted(folder.glob("*.parquet"))) if folder.is_dir() else 0
+
+
 def counts(path: Path, stem: str = TOY_STEM) -> dict[str, int]:
-    """Rows visible through the predictions/outcomes views, in the physical tables, and quarantined."""
+    """Rows visible through the views, physically stored, and quarantined.
+
+    ``log`` counts every prediction row physically kept for the model, whatever the layout: the
+    ``log_<stem>`` table plus any Parquet segment files beside the store. It shows rows that a
+    rejected or interrupted ingest would have left behind.
+    """
 
     def work(con):
         one = lambda sql: con.execute(sql).fetchone()[0]  # noqa: E731
         return {
             "visible": one(f"SELECT count(*) FROM {store.predictions_view(stem)}"),
-            "log": one(f"SELECT count(*) FROM {store.log_table(stem)}"),
+            "log": one(f"SELECT count(*) FROM {store.log_table(stem)}") + segment_rows(path, stem),
             "outcomes_visible": one(f"SELECT count(*) FROM {store.outcomes_view(stem)}"),
             "outcome_log": one(f"SELECT count(*) FROM {store.outcome_table(stem)}"),
             "quarantine": one("SELECT count(*) FROM quarantine"),
         }
 
     return store.read(work, path)
+
+
+@pytest.fixture
+def toy_schema() -> LogSchema:
+    """The declared log schema of the toy model."""
+    return TOY_SCHEMA
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from analytics import audit, store
 from analytics.errors import StoreBusyError
 from analytics.ingest import ingest
 from analytics.roles import Actor
-from conftest import predictions, register_toy_model
 
 ROWS = 200_000
 BATCH = 20_000
@@ -56,17 +55,15 @@ def _reader_writer_worker(db: str, started, done, results) -> None:
         results.put(("error", "reader", traceback.format_exc()))
 
 
-def test_ingest_and_reader_writer_run_side_by_side(tmp_path, monkeypatch):
+def test_ingest_and_reader_writer_run_side_by_side(toy, tmp_path):
     """A 200k-row ingest in 20k batches and a process that reads and audits meanwhile both succeed.
 
     Every row lands, every audit write lands, the chain verifies, and the reader only ever sees the
     ingest whole or not at all (0 or 200k rows through the view).
     """
-    db = tmp_path / "vigil.duckdb"
-    monkeypatch.setenv("VIGIL_DB", str(db))
-    register_toy_model(db)
+    db = toy.db
     source = tmp_path / "big.parquet"
-    predictions(ROWS).to_parquet(source, row_group_size=BATCH)
+    toy.predictions(ROWS).to_parquet(source, row_group_size=BATCH)
     audit_before = store.read(lambda con: con.execute("SELECT count(*) FROM audit_log").fetchone()[0], db)
 
     ctx = mp.get_context("spawn")

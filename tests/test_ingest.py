@@ -7,6 +7,8 @@ raise InvalidInputError before any row lands.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import re
 from datetime import datetime, timedelta
 
@@ -21,7 +23,6 @@ from analytics.errors import InvalidInputError, NotFoundError, PermissionDeniedE
 from analytics.ingest import ingest, ingest_history, quarantined_rows, recover_interrupted
 from analytics.ingest._ingest import _ingest_lock
 from analytics.roles import Actor
-from conftest import SYSTEM, TOY_SCHEMA, counts, outcomes, predictions
 
 N = 6
 
@@ -83,12 +84,12 @@ def _assert_rejected(toy, report, *, rows: list[int], column: str, text: str) ->
 
 def test_valid_frame_lands_whole(toy):
     """A valid DataFrame is loaded, visible through the view, counted in the report and audited."""
-    frame = predictions(N)
+    frame = toy.predictions(N)
     report = ingest(toy.name, frame, db=toy.db)
     assert (report.status, report.rows_read, report.rows_loaded, report.rows_duplicate, report.rows_quarantined) == (
         "committed", N, N, 0, 0)
     assert report.ok
-    assert counts(toy.db) == {"visible": N, "log": N, "outcomes_visible": 0, "outcome_log": 0, "quarantine": 0}
+    assert toy.counts() == {"visible": N, "log": N, "outcomes_visible": 0, "outcome_log": 0, "quarantine": 0}
     stored = store.read(lambda con: con.execute(
         f"SELECT * FROM {store.predictions_view(toy.stem)} ORDER BY prediction_id").df(), toy.db)
     pd.testing.assert_frame_equal(stored, frame, check_dtype=False)
@@ -102,40 +103,41 @@ def test_valid_frame_lands_whole(toy):
 def test_resent_file_loads_nothing_new(toy, tmp_path):
     """Sending the same file twice: the second ingest loads 0 rows and counts all as duplicates."""
     path = tmp_path / "preds.parquet"
-    predictions(N).to_parquet(path)
+    toy.predictions(N).to_parquet(path)
     first = ingest(toy.name, path, db=toy.db)
     second = ingest(toy.name, path, db=toy.db)
     assert (first.rows_loaded, first.rows_duplicate) == (N, 0)
     assert (second.status, second.rows_loaded, second.rows_duplicate) == ("committed", 0, N)
-    assert counts(toy.db)["log"] == N
+    assert toy.counts()["log"] == N
 
 
 def test_overlapping_file_loads_only_new_rows(toy):
     """A file that overlaps the store loads only the ids not stored yet."""
-    ingest(toy.name, predictions(4), db=toy.db)
-    report = ingest(toy.name, predictions(6, start=2), db=toy.db)
+    ingest(toy.name, toy.predictions(4), db=toy.db)
+    report = ingest(toy.name, toy.predictions(6, start=2), db=toy.db)
     assert (report.rows_loaded, report.rows_duplicate) == (4, 2)
-    assert counts(toy.db)["visible"] == 8
+    assert toy.counts()["visible"] == 8
 
 
 def test_multi_batch_file_lands_whole(toy, tmp_path):
     """A file streamed in many small batches lands entirely, under one ingest id, without repeats."""
     path = tmp_path / "big.parquet"
-    predictions(1000).to_parquet(path, row_group_size=100)
+    toy.predictions(1000).to_parquet(path, row_group_size=100)
     seen = []
     report = ingest(toy.name, path, db=toy.db, batch_rows=64, progress=seen.append)
     assert (report.status, report.rows_read, report.rows_loaded) == ("committed", 1000, 1000)
     assert seen[-1] == 1000 and len(seen) >= 1000 // 64
-    ids, distinct, ingest_ids = store.read(lambda con: con.execute(
-        f"SELECT count(*), count(DISTINCT prediction_id), count(DISTINCT ingest_id) FROM {store.log_table(toy.stem)}"
-    ).fetchone(), toy.db)
-    assert (ids, distinct, ingest_ids) == (1000, 1000, 1)
+    ids, distinct = store.read(lambda con: con.execute(
+        f"SELECT count(*), count(DISTINCT prediction_id) FROM {store.predictions_view(toy.stem)}").fetchone(), toy.db)
+    assert (ids, distinct) == (1000, 1000)
+    assert toy.counts()["log"] == 1000
+    assert _history(toy.db)["status"].tolist() == ["committed"]
 
 
 def test_multi_batch_csv_lands_whole(toy, tmp_path):
     """The same holds for CSV, read as text and typed row by row."""
     path = tmp_path / "big.csv"
-    predictions(500).to_csv(path, index=False)
+    toy.predictions(500).to_csv(path, index=False)
     report = ingest(toy.name, path, db=toy.db, batch_rows=50)
     assert (report.status, report.rows_loaded) == ("committed", 500)
     row = store.read(lambda con: con.execute(
@@ -146,7 +148,7 @@ def test_multi_batch_csv_lands_whole(toy, tmp_path):
 
 def test_timezone_aware_parquet_is_converted_to_utc(toy, tmp_path):
     """Timestamps with a time zone are stored as UTC (Paris 09:00 in March is 08:00 UTC)."""
-    frame = predictions(3)
+    frame = toy.predictions(3)
     frame["predicted_at"] = pd.to_datetime(["2025-03-01 09:00", "2025-07-01 09:00", "2025-03-01 00:30"]).tz_localize(
         "Europe/Paris")
     path = tmp_path / "tz.parquet"
@@ -161,7 +163,7 @@ def test_timezone_aware_parquet_is_converted_to_utc(toy, tmp_path):
 
 def test_text_timestamps_with_offsets_are_converted_to_utc(toy, tmp_path):
     """ISO 8601 text with an offset (CSV, or a pandas str column) is converted to UTC; naive text is UTC."""
-    frame = predictions(3)
+    frame = toy.predictions(3)
     frame["predicted_at"] = ["2025-03-01T09:00:00+01:00", "2025-03-01T09:00:00Z", "2025-03-01 09:00:00"]
     path = tmp_path / "offsets.csv"
     frame.to_csv(path, index=False)
@@ -174,7 +176,7 @@ def test_text_timestamps_with_offsets_are_converted_to_utc(toy, tmp_path):
 
 def test_nan_in_a_dataframe_means_missing(toy):
     """In a DataFrame NaN is a missing value: stored as NULL in a nullable column."""
-    frame = predictions(N)
+    frame = toy.predictions(N)
     frame.loc[2, "income"] = np.nan
     report = ingest(toy.name, frame, db=toy.db)
     assert (report.status, report.rows_loaded) == ("committed", N)
@@ -185,7 +187,7 @@ def test_nan_in_a_dataframe_means_missing(toy):
 
 def test_nan_in_a_required_dataframe_column_is_a_missing_value(toy):
     """NaN in a required column of a DataFrame is reported as a missing value of that column."""
-    frame = predictions(N)
+    frame = toy.predictions(N)
     frame.loc[4, "score"] = np.nan
     report = ingest(toy.name, frame, db=toy.db)
     _assert_rejected(toy, report, rows=[5], column="score", text="missing value")
@@ -194,7 +196,7 @@ def test_nan_in_a_required_dataframe_column_is_a_missing_value(toy):
 def test_csv_with_byte_order_mark_and_padded_header(toy, tmp_path):
     """A CSV saved with a UTF-8 byte-order mark and spaces around header names is read normally."""
     path = tmp_path / "excel.csv"
-    text = predictions(N).to_csv(index=False)
+    text = toy.predictions(N).to_csv(index=False)
     header, rest = text.split("\n", 1)
     path.write_text("\ufeff" + header.replace("AGE", " AGE ") + "\n" + rest, encoding="utf-8")
     report = ingest(toy.name, path, db=toy.db)
@@ -205,54 +207,54 @@ def test_csv_with_byte_order_mark_and_padded_header(toy, tmp_path):
 # bad rows, default on_error="reject"
 
 
-def _text_in_number_csv(tmp_path):
-    return _csv_with_cell(tmp_path / "text.csv", predictions(N), "cost", 2, "abc")
+def _text_in_number_csv(tmp_path, frame):
+    return _csv_with_cell(tmp_path / "text.csv", frame, "cost", 2, "abc")
 
 
 ROW_CASES = {
     "text in a numeric column (CSV)": (_text_in_number_csv, [3], "cost", "'abc' is not a valid number"),
     "text in a numeric column (DataFrame)": (
-        lambda p: _with_value(predictions(N), "score", 2, "high"), [3], "score", "'high' is not a valid number"),
+        lambda p, frame: _with_value(frame, "score", 2, "high"), [3], "score", "'high' is not a valid number"),
     "NaN in a double column (Parquet)": (
-        lambda p: _parquet_with_double(p / "nan.parquet", predictions(N), "income", 1, float("nan")),
+        lambda p, frame: _parquet_with_double(p / "nan.parquet", frame, "income", 1, float("nan")),
         [2], "income", "'nan' is not allowed"),
     "inf in a double column (Parquet)": (
-        lambda p: _parquet_with_double(p / "inf.parquet", predictions(N), "latency_ms", 3, float("inf")),
+        lambda p, frame: _parquet_with_double(p / "inf.parquet", frame, "latency_ms", 3, float("inf")),
         [4], "latency_ms", "'inf' is not allowed"),
     "NaN in a double column (CSV)": (
-        lambda p: _csv_with_cell(p / "nan.csv", predictions(N), "income", 0, "NaN"), [1], "income",
+        lambda p, frame: _csv_with_cell(p / "nan.csv", frame, "income", 0, "NaN"), [1], "income",
         "'nan' is not allowed"),
     "inf in a double column (CSV)": (
-        lambda p: _csv_with_cell(p / "inf.csv", predictions(N), "income", 5, "inf"), [6], "income",
+        lambda p, frame: _csv_with_cell(p / "inf.csv", frame, "income", 5, "inf"), [6], "income",
         "'inf' is not allowed"),
     "-inf in a DataFrame": (
-        lambda p: _with_value(predictions(N), "income", 1, float("-inf")), [2], "income", "'-inf' is not allowed"),
+        lambda p, frame: _with_value(frame, "income", 1, float("-inf")), [2], "income", "'-inf' is not allowed"),
     "unknown model version": (
-        lambda p: _with_value(predictions(N), "model_version", 4, "v9"), [5], "model_version",
+        lambda p, frame: _with_value(frame, "model_version", 4, "v9"), [5], "model_version",
         "'v9' is not one of: v1, v2"),
     "unparseable timestamp (DataFrame text)": (
-        lambda p: _with_value(predictions(N).astype({"predicted_at": str}), "predicted_at", 1, "yesterday"),
+        lambda p, frame: _with_value(frame.astype({"predicted_at": str}), "predicted_at", 1, "yesterday"),
         [2], "predicted_at", "'yesterday' is not a valid timestamp"),
     "unparseable timestamp (CSV)": (
-        lambda p: _csv_with_cell(p / "ts.csv", predictions(N), "predicted_at", 3, "2025-13-45 25:00"),
+        lambda p, frame: _csv_with_cell(p / "ts.csv", frame, "predicted_at", 3, "2025-13-45 25:00"),
         [4], "predicted_at", "'2025-13-45 25:00' is not a valid timestamp"),
     "future timestamp": (
-        lambda p: _with_value(predictions(N), "predicted_at", 5, pd.Timestamp("2099-01-01 00:00:00")),
+        lambda p, frame: _with_value(frame, "predicted_at", 5, pd.Timestamp("2099-01-01 00:00:00")),
         [6], "predicted_at", "'2099-01-01 00:00:00' is in the future"),
     "integer given as 3.5": (
-        lambda p: _with_value(predictions(N).astype({"AGE": float}), "AGE", 3, 3.5), [4], "AGE",
+        lambda p, frame: _with_value(frame.astype({"AGE": float}), "AGE", 3, 3.5), [4], "AGE",
         "'3.5' is not a valid whole number"),
     "integer given as 3.5 (CSV)": (
-        lambda p: _csv_with_cell(p / "int.csv", predictions(N), "AGE", 0, "3.5"), [1], "AGE",
+        lambda p, frame: _csv_with_cell(p / "int.csv", frame, "AGE", 0, "3.5"), [1], "AGE",
         "'3.5' is not a valid whole number"),
     "decision not 0/1": (
-        lambda p: _with_value(predictions(N), "decision", 2, 2), [3], "decision", "'2' is outside [0, 1]"),
+        lambda p, frame: _with_value(frame, "decision", 2, 2), [3], "decision", "'2' is outside [0, 1]"),
     "score above 1": (
-        lambda p: _with_value(predictions(N), "score", 0, 1.5), [1], "score", "'1.5' is outside [0.0, 1.0]"),
+        lambda p, frame: _with_value(frame, "score", 0, 1.5), [1], "score", "'1.5' is outside [0.0, 1.0]"),
     "missing required value": (
-        lambda p: _with_value(predictions(N), "prediction_id", 2, None), [3], "prediction_id", "missing value"),
+        lambda p, frame: _with_value(frame, "prediction_id", 2, None), [3], "prediction_id", "missing value"),
     "unknown deployment role": (
-        lambda p: _with_value(predictions(N), "deployment_role", 1, "primary"), [2], "deployment_role",
+        lambda p, frame: _with_value(frame, "deployment_role", 1, "primary"), [2], "deployment_role",
         "'primary' is not one of: champion, challenger, shadow, canary"),
 }
 
@@ -261,10 +263,10 @@ ROW_CASES = {
 def test_bad_rows_reject_the_whole_ingest(toy, tmp_path, case):
     """One bad row rejects the ingest: nothing lands, the row is quarantined with a reason naming it."""
     build, rows, column, text = ROW_CASES[case]
-    before = counts(toy.db)
-    report = ingest(toy.name, build(tmp_path), db=toy.db)
+    before = toy.counts()
+    report = ingest(toy.name, build(tmp_path, toy.predictions(N)), db=toy.db)
     _assert_rejected(toy, report, rows=rows, column=column, text=text)
-    assert counts(toy.db) == {**before, "quarantine": before["quarantine"] + len(rows)}
+    assert toy.counts() == {**before, "quarantine": before["quarantine"] + len(rows)}
 
 
 @pytest.mark.parametrize("case", ["NaN in a double column (Parquet)", "text in a numeric column (CSV)",
@@ -272,10 +274,10 @@ def test_bad_rows_reject_the_whole_ingest(toy, tmp_path, case):
 def test_on_error_quarantine_loads_the_good_rows(toy, tmp_path, case):
     """on_error='quarantine': the good rows land, the bad ones are quarantined with their raw values."""
     build, rows, column, text = ROW_CASES[case]
-    report = ingest(toy.name, build(tmp_path), db=toy.db, on_error="quarantine")
+    report = ingest(toy.name, build(tmp_path, toy.predictions(N)), db=toy.db, on_error="quarantine")
     assert (report.status, report.rows_loaded, report.rows_quarantined) == ("committed", N - 1, 1)
     assert not report.ok
-    assert counts(toy.db) == {"visible": N - 1, "log": N - 1, "outcomes_visible": 0, "outcome_log": 0,
+    assert toy.counts() == {"visible": N - 1, "log": N - 1, "outcomes_visible": 0, "outcome_log": 0,
                               "quarantine": 1}
     q = quarantined_rows(report.ingest_id, toy.db)
     assert q["row_number"].tolist() == rows
@@ -289,15 +291,15 @@ def test_on_error_quarantine_loads_the_good_rows(toy, tmp_path, case):
 
 def test_reject_removes_rows_of_earlier_batches(toy):
     """A bad row in the last batch rejects rows already written by earlier batches: nothing remains."""
-    frame = _with_value(predictions(10), "income", 9, float("inf"))
+    frame = _with_value(toy.predictions(10), "income", 9, float("inf"))
     report = ingest(toy.name, frame, db=toy.db, batch_rows=3)
     _assert_rejected(toy, report, rows=[10], column="income", text="'inf' is not allowed")
-    assert counts(toy.db) == {"visible": 0, "log": 0, "outcomes_visible": 0, "outcome_log": 0, "quarantine": 1}
+    assert toy.counts() == {"visible": 0, "log": 0, "outcomes_visible": 0, "outcome_log": 0, "quarantine": 1}
 
 
 def test_row_with_several_problems_lists_them_all(toy):
     """Every problem of a row is kept, in column order."""
-    frame = _with_value(_with_value(predictions(N), "score", 1, -0.5), "model_version", 1, "v7")
+    frame = _with_value(_with_value(toy.predictions(N), "score", 1, -0.5), "model_version", 1, "v7")
     report = ingest(toy.name, frame, db=toy.db)
     assert report.problems == ["row 2: model_version: 'v7' is not one of: v1, v2; score: '-0.5' is outside [0.0, 1.0]"]
     assert report.problem_counts == {"model_version: is not one of: v1, v2": 1, "score: is outside [0.0, 1.0]": 1}
@@ -306,21 +308,21 @@ def test_row_with_several_problems_lists_them_all(toy):
 @pytest.mark.parametrize("batch_rows", [100, 3])
 def test_duplicate_ids_in_one_file_are_quarantined(toy, batch_rows):
     """An id repeated in the file (in one batch, or in different batches) quarantines every copy."""
-    frame = predictions(8)
+    frame = toy.predictions(8)
     frame.loc[6, "prediction_id"] = frame.loc[1, "prediction_id"]
     report = ingest(toy.name, frame, db=toy.db, batch_rows=batch_rows)
     _assert_rejected(toy, report, rows=[2, 7], column="prediction_id",
                      text="'p000001' appears more than once in this source, in rows '2, 7'")
-    assert counts(toy.db)["log"] == 0
+    assert toy.counts()["log"] == 0
 
     report = ingest(toy.name, frame, db=toy.db, batch_rows=batch_rows, on_error="quarantine")
     assert (report.status, report.rows_loaded, report.rows_quarantined) == ("committed", 6, 2)
-    assert counts(toy.db)["visible"] == 6
+    assert toy.counts()["visible"] == 6
 
 
 def test_repeated_id_with_one_failing_copy_loads_no_copy(toy):
     """When one copy of a repeated id fails validation, the valid copy is quarantined as a repeat, not loaded."""
-    frame = predictions(8)
+    frame = toy.predictions(8)
     frame.loc[6, "prediction_id"] = frame.loc[1, "prediction_id"]
     frame.loc[6, "score"] = 7.0
     report = ingest(toy.name, frame, db=toy.db, batch_rows=3, on_error="quarantine")
@@ -331,12 +333,12 @@ def test_repeated_id_with_one_failing_copy_loads_no_copy(toy):
         ["prediction_id: 'p000001' appears more than once in this source, in rows '2, 7'"],
         ["score: '7.0' is outside [0.0, 1.0]"]]
     assert store.read(lambda con: con.execute(
-        f"SELECT count(*) FROM {store.log_table(toy.stem)} WHERE prediction_id = 'p000001'").fetchone(), toy.db) == (0,)
+        f"SELECT count(*) FROM {store.predictions_view(toy.stem)} WHERE prediction_id = 'p000001'").fetchone(), toy.db) == (0,)
 
 
 def test_problems_of_one_kind_are_counted_together(toy):
     """problem_counts groups reasons without their values: three different bad scores are one problem."""
-    frame = predictions(N)
+    frame = toy.predictions(N)
     for i, score in ((0, 1.5), (2, 2.5), (4, -3.0)):
         frame.loc[i, "score"] = score
     frame.loc[5, "prediction_id"] = frame.loc[3, "prediction_id"]
@@ -356,8 +358,8 @@ def test_problems_of_one_kind_are_counted_together(toy):
 
 def test_model_without_versions_refuses_every_row(toy):
     """A model with no registered version accepts no model_version at all."""
-    store.write(lambda con: registry.register_model(con, SYSTEM, "bare-model", TOY_SCHEMA, owner="tests"), toy.db)
-    report = ingest("bare-model", predictions(2), db=toy.db)
+    store.write(lambda con: registry.register_model(con, toy.actor, "bare-model", toy.schema, owner="tests"), toy.db)
+    report = ingest("bare-model", toy.predictions(2), db=toy.db)
     assert report.status == "rejected"
     assert report.problems == ["row 1: model_version: 'v1' is not one of: none registered",
                                "row 2: model_version: 'v2' is not one of: none registered"]
@@ -369,7 +371,7 @@ def test_model_without_versions_refuses_every_row(toy):
 
 
 def _assert_store_unchanged(toy, before) -> None:
-    assert counts(toy.db) == before
+    assert toy.counts() == before
 
 
 @pytest.mark.parametrize("name,content", [("preds.xlsx", b"PK\x03\x04 not really a workbook"),
@@ -379,7 +381,7 @@ def test_unsupported_file_type(toy, tmp_path, name, content):
     """Only .parquet and .csv files are read; others are refused by their type."""
     path = tmp_path / name
     path.write_bytes(content)
-    before = counts(toy.db)
+    before = toy.counts()
     suffix = path.suffix or "(none)"
     message = f"{name}: file type '{suffix}' is not supported; give a .parquet or .csv file"
     with pytest.raises(InvalidInputError, match=re.escape(message)):
@@ -411,7 +413,7 @@ HEADER_CASES = {
 def test_header_problems_reject_before_reading_rows(toy, tmp_path, case, fmt):
     """A missing, extra or misnamed column rejects the source, naming the column; nothing lands."""
     change, pattern = HEADER_CASES[case]
-    frame = change(predictions(N))
+    frame = change(toy.predictions(N))
     data = frame
     if fmt == "csv":
         data = tmp_path / "bad.csv"
@@ -419,7 +421,7 @@ def test_header_problems_reject_before_reading_rows(toy, tmp_path, case, fmt):
     elif fmt == "parquet":
         data = tmp_path / "bad.parquet"
         frame.to_parquet(data)
-    before = counts(toy.db)
+    before = toy.counts()
     with pytest.raises(InvalidInputError, match="do not match the declared schema of 'toy-model': ") as info:
         ingest(toy.name, data, db=toy.db)
     assert re.search(pattern, str(info.value)), str(info.value)
@@ -431,7 +433,7 @@ def test_header_problems_reject_before_reading_rows(toy, tmp_path, case, fmt):
 def test_unknown_model(toy):
     """An unknown model is named, with the registered ones; no ingest row is left behind."""
     with pytest.raises(NotFoundError, match="model 'no-such-model' is not registered; registered models: toy-model"):
-        ingest("no-such-model", predictions(N), db=toy.db)
+        ingest("no-such-model", toy.predictions(N), db=toy.db)
     assert _history(toy.db).empty
 
 
@@ -442,42 +444,42 @@ def test_zero_byte_file(toy, tmp_path, name):
     path.write_bytes(b"")
     with pytest.raises(InvalidInputError, match=rf"{name} is empty \(0 bytes\)"):
         ingest(toy.name, path, db=toy.db)
-    assert counts(toy.db)["log"] == 0
+    assert toy.counts()["log"] == 0
 
 
 def test_header_only_csv(toy, tmp_path):
     """A CSV with a header and no rows has nothing to ingest; the run is recorded as rejected."""
     path = tmp_path / "header.csv"
-    predictions(0).to_csv(path, index=False)
+    toy.predictions(0).to_csv(path, index=False)
     with pytest.raises(InvalidInputError, match="header.csv has a header but no rows: nothing to ingest"):
         ingest(toy.name, path, db=toy.db)
-    assert counts(toy.db)["log"] == 0
+    assert toy.counts()["log"] == 0
     assert _history(toy.db)["status"].tolist() == ["rejected"]
 
 
 def test_truncated_parquet(toy, tmp_path):
     """A Parquet file cut in half is reported as unreadable (truncated), nothing lands."""
     full = tmp_path / "full.parquet"
-    predictions(2000).to_parquet(full)
+    toy.predictions(2000).to_parquet(full)
     data = full.read_bytes()
     cut = tmp_path / "cut.parquet"
     cut.write_bytes(data[: len(data) // 2])
     with pytest.raises(InvalidInputError, match=r"could not read cut.parquet as PARQUET \(is the file truncated"):
         ingest(toy.name, cut, db=toy.db)
-    assert counts(toy.db) == {"visible": 0, "log": 0, "outcomes_visible": 0, "outcome_log": 0, "quarantine": 0}
+    assert toy.counts() == {"visible": 0, "log": 0, "outcomes_visible": 0, "outcome_log": 0, "quarantine": 0}
 
 
 def test_role_without_ingest_capability(toy):
     """A viewer may not ingest: PermissionDeniedError, and no ingest is opened."""
     with pytest.raises(PermissionDeniedError, match=r"v \(role viewer\) may not ingest; this needs one of: admin"):
-        ingest(toy.name, predictions(N), db=toy.db, actor=Actor("v", "viewer"))
+        ingest(toy.name, toy.predictions(N), db=toy.db, actor=Actor("v", "viewer"))
     assert _history(toy.db).empty
-    assert counts(toy.db)["log"] == 0
+    assert toy.counts()["log"] == 0
 
 
 def test_admin_ingest_is_attributed(toy):
     """The ingest row and its audit row name the acting user."""
-    report = ingest(toy.name, predictions(2), db=toy.db, actor=Actor("ada", "admin"))
+    report = ingest(toy.name, toy.predictions(2), db=toy.db, actor=Actor("ada", "admin"))
     assert _history(toy.db).loc[report.ingest_id, "actor"] == "ada"
     last = store.read(lambda con: audit.entries(con, object_type="ingest"), toy.db).iloc[0]
     assert (last["actor"], last["role"], last["action"]) == ("ada", "admin", "ingest.commit")
@@ -489,7 +491,7 @@ def test_admin_ingest_is_attributed(toy):
 def test_invalid_arguments(toy, kwargs, message):
     """Bad arguments are refused at the boundary."""
     with pytest.raises(InvalidInputError, match=message):
-        ingest(toy.name, predictions(1), db=toy.db, **kwargs)
+        ingest(toy.name, toy.predictions(1), db=toy.db, **kwargs)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -498,13 +500,13 @@ def test_invalid_arguments(toy, kwargs, message):
 
 def test_outcomes_land_and_are_not_duplicated(toy):
     """Valid outcomes are loaded once; a re-sent batch loads nothing new."""
-    preds = predictions(N)
+    preds = toy.predictions(N)
     ingest(toy.name, preds, db=toy.db)
-    first = ingest(toy.name, outcomes(preds), kind="outcomes", db=toy.db)
-    again = ingest(toy.name, outcomes(preds), kind="outcomes", db=toy.db)
+    first = ingest(toy.name, toy.outcomes(preds), kind="outcomes", db=toy.db)
+    again = ingest(toy.name, toy.outcomes(preds), kind="outcomes", db=toy.db)
     assert (first.status, first.rows_loaded, first.rows_duplicate) == ("committed", N, 0)
     assert (again.status, again.rows_loaded, again.rows_duplicate) == ("committed", 0, N)
-    c = counts(toy.db)
+    c = toy.counts()
     assert (c["outcomes_visible"], c["outcome_log"]) == (N, N)
     labels = store.read(lambda con: con.execute(
         f"SELECT prediction_id, label FROM {store.outcomes_view(toy.stem)} ORDER BY 1").fetchall(), toy.db)
@@ -513,25 +515,25 @@ def test_outcomes_land_and_are_not_duplicated(toy):
 
 def test_outcomes_of_unknown_predictions_are_quarantined(toy):
     """An outcome whose prediction id is not in the log is quarantined, naming the id."""
-    preds = predictions(N)
+    preds = toy.predictions(N)
     ingest(toy.name, preds, db=toy.db)
-    out = outcomes(preds)
+    out = toy.outcomes(preds)
     out.loc[1, "prediction_id"] = "nobody"
     report = ingest(toy.name, out, kind="outcomes", db=toy.db)
     _assert_rejected(toy, report, rows=[2], column="prediction_id",
                      text="'nobody' has no prediction in the log of toy-model")
-    assert counts(toy.db)["outcome_log"] == 0
+    assert toy.counts()["outcome_log"] == 0
 
     report = ingest(toy.name, out, kind="outcomes", db=toy.db, on_error="quarantine")
     assert (report.status, report.rows_loaded, report.rows_quarantined) == ("committed", N - 1, 1)
-    assert counts(toy.db)["outcomes_visible"] == N - 1
+    assert toy.counts()["outcomes_visible"] == N - 1
 
 
 def test_outcome_observed_before_its_prediction_is_quarantined(toy):
     """observed_at earlier than the prediction's predicted_at is quarantined with both times."""
-    preds = predictions(N)
+    preds = toy.predictions(N)
     ingest(toy.name, preds, db=toy.db)
-    out = outcomes(preds)
+    out = toy.outcomes(preds)
     out.loc[3, "observed_at"] = preds.loc[3, "predicted_at"] - timedelta(hours=1)
     report = ingest(toy.name, out, kind="outcomes", db=toy.db, on_error="quarantine")
     assert (report.status, report.rows_loaded, report.rows_quarantined) == ("committed", N - 1, 1)
@@ -544,9 +546,9 @@ def test_outcome_observed_before_its_prediction_is_quarantined(toy):
 
 def test_outcome_label_must_be_0_or_1(toy):
     """A label other than 0/1 is refused, naming the row."""
-    preds = predictions(N)
+    preds = toy.predictions(N)
     ingest(toy.name, preds, db=toy.db)
-    out = outcomes(preds)
+    out = toy.outcomes(preds)
     out.loc[0, "label"] = 3
     report = ingest(toy.name, out, kind="outcomes", db=toy.db)
     _assert_rejected(toy, report, rows=[1], column="label", text="'3' is outside [0, 1]")
@@ -558,7 +560,7 @@ def test_outcome_label_must_be_0_or_1(toy):
 
 def _fake_running_ingest(toy, ingest_id: int = 999) -> None:
     """Leave behind what a process killed mid-ingest leaves: a 'running' ingest row and its log rows."""
-    rows = predictions(3, prefix="crash")
+    rows = toy.predictions(3, prefix="crash")
 
     def work(con):
         con.execute("INSERT INTO ingests (ingest_id, model_name, kind, source, actor, started_at, status) "
@@ -572,17 +574,17 @@ def _fake_running_ingest(toy, ingest_id: int = 999) -> None:
 
 def test_rows_of_a_running_ingest_are_invisible(toy):
     """Rows of an ingest still 'running' are in the log table but not in the predictions view."""
-    ingest(toy.name, predictions(N), db=toy.db)
+    ingest(toy.name, toy.predictions(N), db=toy.db)
     _fake_running_ingest(toy)
-    assert counts(toy.db) == {"visible": N, "log": N + 3, "outcomes_visible": 0, "outcome_log": 0, "quarantine": 0}
+    assert toy.counts() == {"visible": N, "log": N + 3, "outcomes_visible": 0, "outcome_log": 0, "quarantine": 0}
 
 
 def test_recover_interrupted_removes_rows_and_marks_failed(toy):
     """recover_interrupted deletes the rows of a 'running' ingest and marks it 'failed'."""
-    ingest(toy.name, predictions(N), db=toy.db)
+    ingest(toy.name, toy.predictions(N), db=toy.db)
     _fake_running_ingest(toy)
     assert recover_interrupted(toy.db) == [999]
-    assert counts(toy.db) == {"visible": N, "log": N, "outcomes_visible": 0, "outcome_log": 0, "quarantine": 0}
+    assert toy.counts() == {"visible": N, "log": N, "outcomes_visible": 0, "outcome_log": 0, "quarantine": 0}
     row = _history(toy.db).loc[999]
     assert row["status"] == "failed"
     assert row["message"] == "interrupted before it finished; its rows were removed"
@@ -591,20 +593,51 @@ def test_recover_interrupted_removes_rows_and_marks_failed(toy):
 
 def test_recovery_waits_for_an_ingest_that_is_still_running(toy):
     """recover_interrupted takes the ingest lock: while an ingest holds it, nothing is removed."""
-    ingest(toy.name, predictions(N), db=toy.db)
+    ingest(toy.name, toy.predictions(N), db=toy.db)
     _fake_running_ingest(toy)
     with _ingest_lock(toy.db, 5):  # what a live ingest in another process holds
         with pytest.raises(StoreBusyError, match="another ingest into vigil.duckdb has been running"):
             recover_interrupted(toy.db, lock_wait_seconds=0.2)
     assert _history(toy.db).loc[999, "status"] == "running"
-    assert counts(toy.db)["log"] == N + 3
+    assert toy.counts()["log"] == N + 3
     assert recover_interrupted(toy.db) == [999]
+
+
+def _ingest_then_die(db: str, source: str) -> None:
+    """Child process: start an ingest and die (no clean-up at all) once its first batch is written."""
+    ingest("toy-model", source, db=db, batch_rows=50, progress=lambda rows: os._exit(3))
+
+
+def test_ingest_killed_midway_stays_invisible_and_is_recovered(toy, tmp_path):
+    """A process killed after its first batch leaves a 'running' ingest whose rows no reader sees;
+    recover_interrupted removes what it wrote, marks it 'failed', and the file can be sent again."""
+    ingest(toy.name, toy.predictions(N, prefix="kept"), db=toy.db)
+    before = toy.counts()
+    source = tmp_path / "killed.parquet"
+    toy.predictions(200).to_parquet(source)
+    child = multiprocessing.get_context("spawn").Process(target=_ingest_then_die, args=(str(toy.db), str(source)))
+    child.start()
+    child.join(timeout=60)
+    assert child.exitcode == 3
+
+    history = _history(toy.db)
+    killed = int(history.index.max())
+    assert history.loc[killed, "status"] == "running"
+    after_kill = toy.counts()
+    assert after_kill["visible"] == before["visible"] == N
+    assert after_kill["log"] == N + 50  # the first batch was written, and is hidden
+
+    assert recover_interrupted(toy.db) == [killed]
+    assert _history(toy.db).loc[killed, "status"] == "failed"
+    assert toy.counts() == before
+    report = ingest(toy.name, source, db=toy.db)
+    assert (report.status, report.rows_loaded, report.rows_duplicate) == ("committed", 200, 0)
 
 
 def test_next_ingest_recovers_an_interrupted_one(toy):
     """A new ingest first cleans up after a crashed one, so its ids can be sent again."""
     _fake_running_ingest(toy)
-    report = ingest(toy.name, predictions(3, prefix="crash"), db=toy.db)
+    report = ingest(toy.name, toy.predictions(3, prefix="crash"), db=toy.db)
     assert (report.status, report.rows_loaded, report.rows_duplicate) == ("committed", 3, 0)
     assert _history(toy.db).loc[999, "status"] == "failed"
-    assert counts(toy.db)["visible"] == 3
+    assert toy.counts()["visible"] == 3

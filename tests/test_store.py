@@ -12,7 +12,6 @@ import pytest
 
 from analytics import store
 from analytics.errors import StoreBusyError, StoreVersionError
-from conftest import TOY_SCHEMA
 
 
 def _sha256(path: Path) -> str:
@@ -53,19 +52,19 @@ def test_default_path_comes_from_vigil_db(db):
     assert db.is_file()
 
 
-def _add_version_1_model(con) -> None:
+def _add_version_1_model(con, schema) -> None:
     """Write what Vigil at schema version 1 wrote for a model: its row, its tables and views, one prediction.
 
     The DDL is frozen here as it was then, so the test keeps describing an old file when the current
     layout changes.
     """
-    cols = ", ".join(f'"{n}" {t}' for n, t in TOY_SCHEMA.prediction_columns().items())
+    cols = ", ".join(f'"{n}" {t}' for n, t in schema.prediction_columns().items())
     con.execute("INSERT INTO models VALUES ('old-model', 'old_model', 'alice', 'kept', ?, "
-                "TIMESTAMP '2024-05-01 10:00:00')", [TOY_SCHEMA.to_json()])
+                "TIMESTAMP '2024-05-01 10:00:00')", [schema.to_json()])
     con.execute(f"CREATE TABLE log_old_model ({cols}, ingest_id BIGINT NOT NULL)")
     con.execute("CREATE TABLE outcome_log_old_model (prediction_id VARCHAR, observed_at TIMESTAMP, label TINYINT, "
                 "business_value DOUBLE, ingest_id BIGINT NOT NULL)")
-    ref_cols = ", ".join(f'"{n}" {t}' for n, t in TOY_SCHEMA.reference_columns().items())
+    ref_cols = ", ".join(f'"{n}" {t}' for n, t in schema.reference_columns().items())
     con.execute(f"CREATE TABLE reference_old_model (model_version VARCHAR NOT NULL, {ref_cols})")
     visible = "WHERE ingest_id NOT IN (SELECT ingest_id FROM ingests WHERE status = 'running')"
     con.execute(f"CREATE VIEW predictions_old_model AS SELECT * EXCLUDE (ingest_id) FROM log_old_model {visible}")
@@ -75,13 +74,22 @@ def _add_version_1_model(con) -> None:
                 "TIMESTAMP '2024-05-02 10:00:00', TIMESTAMP '2024-05-02 10:00:01', 'committed', 1, 1)")
     con.execute("INSERT INTO log_old_model VALUES ('old-1', TIMESTAMP '2024-05-02 09:00:00', 'v1', 'champion', "
                 "0.25, 0, 12.5, 0.001, 41, 5000.0, 'north', TRUE, 'f', 1)")
+    # An ingest that was interrupted: its row is hidden, and must stay hidden after the upgrade.
+    con.execute("INSERT INTO ingests (ingest_id, model_name, kind, source, actor, started_at, status) "
+                "VALUES (2, 'old-model', 'predictions', 'crashed.parquet', 'alice', "
+                "TIMESTAMP '2024-05-03 10:00:00', 'running')")
+    con.execute("INSERT INTO log_old_model VALUES ('old-2', TIMESTAMP '2024-05-03 09:00:00', 'v1', 'champion', "
+                "0.75, 1, 10.0, 0.001, 52, 3000.0, 'south', FALSE, 'm', 2)")
 
 
-def test_old_file_is_upgraded_in_place_keeping_rows(db):
-    """A version-1 file opens through connect(), is migrated to LATEST_VERSION and keeps its rows."""
+def test_old_file_is_upgraded_in_place_keeping_rows(db, toy_schema):
+    """A version-1 file opens through connect(), is migrated to LATEST_VERSION and keeps its rows.
+
+    Rows of an ingest left 'running' stay invisible through the upgrade.
+    """
     con = duckdb.connect(str(db))
     assert store.migrate(con, target=1) == [1]
-    _add_version_1_model(con)
+    _add_version_1_model(con, toy_schema)
     con.close()
     assert "users" not in _tables(db)
 
