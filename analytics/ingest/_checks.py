@@ -108,25 +108,30 @@ def typed_select(rules: Rules, arrow_schema: pa.Schema, source: str, *, now_lite
         SQL timestamp literal of the latest acceptable time for ``not_in_future`` columns.
     """
     typed_cols = []
-    reasons = []
+    checks: list[tuple[str, str]] = []  # (condition, message) per possible problem
     for name, sql_type in rules.columns.items():
         col = quote(name)
         raw = f't."__src_{name}"'
+        arrow_type = arrow_schema.field(name).type
         typed_cols.append(f'src.{col} AS "__src_{name}"')
-        shown = f"left(CAST({raw} AS VARCHAR), 60)"
-        typed_cols.append(f"{_typed(name, sql_type, arrow_schema.field(name).type)} AS {col}")
+        typed_cols.append(f"{_typed(name, sql_type, arrow_type)} AS {col}")
+        value = f"'''' || CAST(t.{col} AS VARCHAR) || ''''"
+        # Only text can hold an empty value; other types are missing only when NULL.
+        blank = f" OR trim(CAST({raw} AS VARCHAR)) = ''" if _is_text(arrow_type) else ""
+        filled = f" AND trim(CAST({raw} AS VARCHAR)) <> ''" if _is_text(arrow_type) else ""
         if name in rules.required:
-            reasons.append(f"CASE WHEN t.{col} IS NULL AND ({raw} IS NULL OR trim(CAST({raw} AS VARCHAR)) = '') "
-                           f"THEN {_lit(name + ': missing value')} END")
-        reasons.append(
-            f"CASE WHEN t.{col} IS NULL AND {raw} IS NOT NULL AND trim(CAST({raw} AS VARCHAR)) <> '' "
-            f"THEN {_lit(name + ': ')} || '''' || {shown} || '''' || {_lit(' is not a valid ' + _TYPE_WORDS[sql_type])} END"
-        )
+            checks.append((f"t.{col} IS NULL AND ({raw} IS NULL{blank})", _lit(name + ": missing value")))
+        checks.append((
+            f"t.{col} IS NULL AND {raw} IS NOT NULL{filled}",
+            f"{_lit(name + ': ')} || '''' || left(CAST({raw} AS VARCHAR), 60) || '''' || "
+            f"{_lit(' is not a valid ' + _TYPE_WORDS[sql_type])}",
+        ))
         if sql_type == "DOUBLE":
-            reasons.append(
-                f"CASE WHEN NOT isfinite(t.{col}) THEN {_lit(name + ': ')} || '''' || CAST(t.{col} AS VARCHAR) || '''' || "
-                f"{_lit(' is not allowed (NaN and infinity are not values; leave the cell empty if it is missing)')} END"
-            )
+            checks.append((
+                f"NOT isfinite(t.{col})",
+                f"{_lit(name + ': ')} || {value} || "
+                f"{_lit(' is not allowed (NaN and infinity are not values; leave the cell empty if it is missing)')}",
+            ))
         if name in rules.ranges:
             low, high = rules.ranges[name]
             conds = []
@@ -135,26 +140,22 @@ def typed_select(rules: Rules, arrow_schema: pa.Schema, source: str, *, now_lite
             if high is not None:
                 conds.append(f"t.{col} > {high!r}")
             bounds = f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
-            reasons.append(
-                f"CASE WHEN {' OR '.join(conds)} THEN {_lit(name + ': ')} || '''' || CAST(t.{col} AS VARCHAR) || '''' || "
-                f"{_lit(' is outside ' + bounds)} END"
-            )
+            checks.append((" OR ".join(conds), f"{_lit(name + ': ')} || {value} || {_lit(' is outside ' + bounds)}"))
         if name in rules.allowed:
             values = rules.allowed[name]
             # With no allowed value at all, every value is refused (NOT IN (NULL) would accept all).
             condition = f"t.{col} NOT IN ({', '.join(_lit(v) for v in values)})" if values else f"t.{col} IS NOT NULL"
             hint = ", ".join(values[:10]) or "none registered"
-            reasons.append(
-                f"CASE WHEN {condition} THEN {_lit(name + ': ')} || '''' || t.{col} || '''' || "
-                f"{_lit(' is not one of: ' + hint)} END"
-            )
+            checks.append((condition, f"{_lit(name + ': ')} || {value} || {_lit(' is not one of: ' + hint)}"))
         if name in rules.not_in_future:
-            reasons.append(
-                f"CASE WHEN t.{col} > {now_literal} THEN {_lit(name + ': ')} || '''' || CAST(t.{col} AS VARCHAR) || '''' || "
-                f"{_lit(' is in the future')} END"
-            )
+            checks.append((f"t.{col} > {now_literal}", f"{_lit(name + ': ')} || {value} || {_lit(' is in the future')}"))
     outputs = ", ".join(f"t.{quote(name)}" for name in rules.columns)
+    # The list of reasons is built only for rows that fail some check: most rows pass, and building a
+    # list per row would cost more than all the checks together.
+    failing = " OR ".join(f"coalesce({condition}, FALSE)" for condition, _ in checks)
+    listed = ", ".join(f"CASE WHEN {condition} THEN {message} END" for condition, message in checks)
+    reasons = f"CASE WHEN {failing} THEN list_filter([{listed}], r -> r IS NOT NULL) ELSE []::VARCHAR[] END"
     return (
-        f"SELECT t.__row, {outputs}, list_filter([{', '.join(reasons)}], r -> r IS NOT NULL) AS __reasons "
+        f"SELECT t.__row, {outputs}, {reasons} AS __reasons "
         f"FROM (SELECT src.__row, {', '.join(typed_cols)} FROM {source} AS src) AS t"
     )

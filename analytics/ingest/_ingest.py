@@ -9,12 +9,15 @@ How one ingest runs
 3. A first pass reads only the id column and finds ids that appear more than once in the source.
 4. The main pass streams the source in batches. Each batch is cast and checked in a private
    in-memory DuckDB (no store lock held); failing rows go to the ``quarantine`` table with their
-   reasons; good rows are appended to the model's log in a short transaction, skipping ids already
-   in the store (a re-sent file does not duplicate rows). Readers use views that hide rows of a
-   running ingest, so they see the ingest whole or not at all.
-5. At the end the ingest is committed, or, when rows failed and ``on_error="reject"`` (the
-   default), every row it wrote is removed and it is marked ``rejected``. Its audit row is written
-   in the same transaction.
+   reasons; rows whose id is already stored are skipped (a re-sent file does not duplicate rows).
+   Good predictions are written as a Parquet segment of the model's log (see
+   :mod:`analytics.store._segments`), still invisible; good outcomes are appended to the outcome
+   table in a short transaction, hidden from readers by the ``outcomes_<stem>`` view while the
+   ingest runs.
+5. At the end the ingest is committed (its segments are registered and the predictions view
+   redefined over them), or, when rows failed and ``on_error="reject"`` (the default), every row
+   and file it wrote is removed and it is marked ``rejected``. Its audit row is written in the same
+   transaction, so a reader sees the ingest whole or not at all.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from typing import Any, Literal
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from analytics import audit, config
 from analytics.errors import InvalidInputError, StoreBusyError
@@ -42,6 +46,14 @@ from analytics.logschema import DEPLOYMENT_ROLES, OUTCOME_COLUMNS, quote
 from analytics.registry import ModelInfo, get_model
 from analytics.roles import Actor, require, system_actor
 from analytics.store import log_table, outcome_table, predictions_view, read, write
+from analytics.store._segments import (
+    Segment,
+    delete_ingest_files,
+    register_segments,
+    segments_dir,
+    store_path,
+    write_segment,
+)
 
 Kind = Literal["predictions", "outcomes"]
 OnError = Literal["reject", "quarantine"]
@@ -158,9 +170,12 @@ def _recover_interrupted(db: Path) -> list[int]:
         stale = con.execute("SELECT ingest_id, model_name, kind FROM ingests WHERE status = 'running'").fetchall()
         for ingest_id, model_name, kind in stale:
             stem = con.execute("SELECT table_stem FROM models WHERE model_name = ?", [model_name]).fetchone()
-            if stem:
-                table = log_table(stem[0]) if kind == "predictions" else outcome_table(stem[0])
-                con.execute(f"DELETE FROM {table} WHERE ingest_id = ?", [ingest_id])
+            if stem and kind == "predictions":
+                delete_ingest_files(store_path(con), stem[0], ingest_id)
+                # Stores upgraded from schema 3 may still hold a running ingest's rows in the table.
+                con.execute(f"DELETE FROM {log_table(stem[0])} WHERE ingest_id = ?", [ingest_id])
+            elif stem:
+                con.execute(f"DELETE FROM {outcome_table(stem[0])} WHERE ingest_id = ?", [ingest_id])
             con.execute(
                 "UPDATE ingests SET status = 'failed', finished_at = now()::TIMESTAMP, "
                 "message = 'interrupted before it finished; its rows were removed' WHERE ingest_id = ?",
@@ -226,8 +241,10 @@ class _Run:
                  on_error: OnError, batch_rows: int, progress: Callable[[int], None] | None) -> None:
         self.db, self.info, self.kind, self.source, self.rules = db, info, kind, source, rules
         self.report, self.on_error, self.batch_rows, self.progress = report, on_error, batch_rows, progress
-        self.table = log_table(info.stem) if kind == "predictions" else outcome_table(info.stem)
+        self.table = outcome_table(info.stem)
         self.columns = list(rules.columns)
+        self.segments: list[Segment] = []
+        self.stored: list[tuple[Path, str, str]] = []  # committed segments: path, min id, max id
         self.work = duckdb.connect()  # private, in memory: validation holds no store lock
         self.work.execute("SET TimeZone = 'UTC'")
         now = datetime.now(timezone.utc).replace(tzinfo=None) + FUTURE_TOLERANCE
@@ -243,6 +260,7 @@ class _Run:
                               "WHERE prediction_id IS NOT NULL")
             self.work.unregister("id_batch")
         self.work.execute("CREATE TABLE repeated_hashes AS SELECT h FROM id_hashes GROUP BY h HAVING count(*) > 1")
+        self.any_repeated = self.work.execute("SELECT count(*) FROM repeated_hashes").fetchone()[0] > 0
         self.work.execute("DROP TABLE id_hashes")
         typed = ", ".join(f"{quote(c)} {t}" for c, t in self.rules.columns.items())
         self.work.execute(f"CREATE TABLE held (__row BIGINT, {typed})")
@@ -266,27 +284,29 @@ class _Run:
         self._resolve_held()
 
     def _process(self, batch: pa.RecordBatch) -> None:
+        """Check one batch in a single query and split the result in Arrow: failing, held, good rows."""
         self.work.register("batch_src", batch)
         sql = typed_select(self.rules, batch.schema, "batch_src", now_literal=self.now_literal)
-        self.work.execute(f"CREATE OR REPLACE TEMP TABLE checked AS {sql}")
+        held_flag = ("hash(prediction_id) IN (SELECT h FROM repeated_hashes)" if self.any_repeated
+                     else "FALSE")
+        checked = self.work.execute(f"SELECT *, {held_flag} AS __held FROM ({sql})").to_arrow_table()
         self.work.unregister("batch_src")
-        raw = self.work.execute(
-            "SELECT c.__row, c.prediction_id, c.__reasons FROM checked c WHERE len(c.__reasons) > 0"
-        ).to_arrow_table()
-        bad = self._with_raw(raw, batch)
-        cols = ", ".join(quote(c) for c in self.columns)
-        self.work.execute(
-            f"INSERT INTO held SELECT __row, {cols} FROM checked WHERE len(__reasons) = 0 "
-            "AND hash(prediction_id) IN (SELECT h FROM repeated_hashes)"
-        )
-        self.work.execute(
-            "INSERT INTO held_failed SELECT __row, prediction_id FROM checked WHERE len(__reasons) > 0 "
-            "AND prediction_id IS NOT NULL AND hash(prediction_id) IN (SELECT h FROM repeated_hashes)"
-        )
-        good = self.work.execute(
-            f"SELECT __row, {cols} FROM checked WHERE len(__reasons) = 0 "
-            "AND hash(prediction_id) NOT IN (SELECT h FROM repeated_hashes)"
-        ).to_arrow_table()
+        failing = pc.greater(pc.list_value_length(checked.column("__reasons")), 0)
+        held = checked.column("__held")
+        bad = self._with_raw(checked.filter(failing).select(["__row", "prediction_id", "__reasons"]), batch)
+        good = checked.drop_columns(["__reasons", "__held"])
+        if self.any_repeated:
+            passing = pc.invert(failing)
+            held_good = good.filter(pc.and_(passing, held))
+            held_failed = checked.filter(pc.and_(failing, held)).select(["__row", "prediction_id"])
+            for table, rows in (("held", held_good), ("held_failed", held_failed)):
+                if rows.num_rows:
+                    self.work.register("held_rows", rows)
+                    self.work.execute(f"INSERT INTO {table} SELECT * FROM held_rows WHERE prediction_id IS NOT NULL")
+                    self.work.unregister("held_rows")
+            good = good.filter(pc.and_(passing, pc.invert(held)))
+        else:
+            good = good.filter(pc.invert(failing))
         self._land(good, bad)
 
     def _with_raw(self, bad: pa.Table, batch: pa.RecordBatch) -> pa.Table:
@@ -338,11 +358,43 @@ class _Run:
         load = good if (good.num_rows and not self.rejecting) else None
         if load is None and bad.num_rows == 0:
             return
+        if self.kind == "predictions":
+            self._land_predictions(load, bad)
+            return
         loaded, duplicate, late_bad = write(lambda con: self._write_batch(con, load, bad), self.db)
         self._note(late_bad)
         self.report.rows_loaded += loaded
         self.report.rows_duplicate += duplicate
         self.report.rows_quarantined += bad.num_rows + late_bad.num_rows
+
+    def _land_predictions(self, load: pa.Table | None, bad: pa.Table) -> None:
+        """Quarantine failing rows now; write new good rows as a segment that commit will register."""
+        if bad.num_rows:
+            write(lambda con: self._write_batch(con, None, bad), self.db)
+            self.report.rows_quarantined += bad.num_rows
+        if load is None:
+            return
+        fresh = self._not_yet_stored(load)
+        self.report.rows_duplicate += load.num_rows - fresh.num_rows
+        if fresh.num_rows:
+            rows = fresh.drop_columns(["__row"]).sort_by("predicted_at")
+            self.segments.append(write_segment(rows, segments_dir(self.db.resolve(), self.info.stem),
+                                               self.report.ingest_id, len(self.segments) + 1))
+            self.report.rows_loaded += fresh.num_rows
+
+    def _not_yet_stored(self, load: pa.Table) -> pa.Table:
+        """Drop rows whose id is in a committed segment; only segments whose id range overlaps are read."""
+        ids = pc.min_max(load.column("prediction_id"))
+        low, high = ids["min"].as_py(), ids["max"].as_py()
+        overlapping = [str(path) for path, first, last in self.stored if first <= high and last >= low]
+        if not overlapping:
+            return load
+        self.work.register("load_rows", load)
+        fresh = self.work.execute(
+            "SELECT * FROM load_rows l WHERE NOT EXISTS (SELECT 1 FROM read_parquet(?) s "
+            "WHERE s.prediction_id = l.prediction_id)", [overlapping]).to_arrow_table()
+        self.work.unregister("load_rows")
+        return fresh
 
     def _write_batch(self, con: duckdb.DuckDBPyConnection, load: pa.Table | None,
                      bad: pa.Table) -> tuple[int, int, pa.Table]:
@@ -458,16 +510,21 @@ def ingest(model: str, data: Any, *, kind: Kind = "predictions", actor: Actor | 
             versions = tuple(r[0] for r in con.execute(
                 "SELECT version FROM model_versions WHERE model_name = ? ORDER BY created_at", [model]).fetchall())
             ingest_id = con.execute("SELECT nextval('ingest_id_seq')").fetchone()[0]
+            root = store_path(con).parent
+            stored = [(root / p, lo, hi) for p, lo, hi in con.execute(
+                "SELECT path, min_id, max_id FROM log_segments WHERE model_name = ? ORDER BY ingest_id, part",
+                [model]).fetchall()]
             con.execute(
                 "INSERT INTO ingests (ingest_id, model_name, kind, source, actor, started_at, status) "
                 "VALUES (?, ?, ?, ?, ?, now()::TIMESTAMP, 'running')",
                 [ingest_id, model, kind, source.description[:500], actor.username])
-            return info, versions, ingest_id
+            return info, versions, ingest_id, stored
 
-        info, versions, ingest_id = write(begin, target)
+        info, versions, ingest_id, stored = write(begin, target)
         report = IngestReport(ingest_id, model, kind, source.description)
         rules = _rules(kind, info, versions)
         run = _Run(target, info, kind, source, rules, report, on_error, batch_rows, progress)
+        run.stored = stored
         try:
             _check_header(source.columns, rules.columns, model, kind)
             run.find_repeated_ids()
@@ -475,7 +532,7 @@ def ingest(model: str, data: Any, *, kind: Kind = "predictions", actor: Actor | 
         except BaseException as exc:
             report.status = "rejected"
             report.message = str(exc) if isinstance(exc, InvalidInputError) else f"failed: {exc!r}"
-            _finish(target, report, actor, info)
+            _finish(target, report, actor, info, run.segments)
             report.seconds = time.perf_counter() - started
             if isinstance(exc, InvalidInputError):
                 raise InvalidInputError(f"{report.message} (nothing was loaded; ingest {ingest_id})") from exc
@@ -492,19 +549,26 @@ def ingest(model: str, data: Any, *, kind: Kind = "predictions", actor: Actor | 
             if report.rows_quarantined:
                 report.message = (f"{report.rows_quarantined:,} rows failed validation and are in the quarantine "
                                   "table with their reasons; the other rows were loaded")
-        _finish(target, report, actor, info)
+        _finish(target, report, actor, info, run.segments)
         report.seconds = time.perf_counter() - started
         return report
 
 
-def _finish(db: Path, report: IngestReport, actor: Actor, info: ModelInfo) -> None:
-    """Commit or roll back the ingest, with its audit row, in one transaction."""
-    table = log_table(info.stem) if report.kind == "predictions" else outcome_table(info.stem)
+def _finish(db: Path, report: IngestReport, actor: Actor, info: ModelInfo, segments: list[Segment]) -> None:
+    """Commit or roll back the ingest, with its audit row, in one transaction.
+
+    A committed ingest of predictions registers its segments and redefines the predictions view in
+    that transaction; a rejected one deletes its files afterwards (no view ever named them).
+    """
+    committed = report.status == "committed"
+    if not committed:
+        report.rows_loaded = 0
 
     def work(con: duckdb.DuckDBPyConnection) -> None:
-        if report.status != "committed":
-            con.execute(f"DELETE FROM {table} WHERE ingest_id = ?", [report.ingest_id])
-            report.rows_loaded = 0
+        if committed and report.kind == "predictions":
+            register_segments(con, info.name, info.stem, info.schema, report.ingest_id, segments)
+        elif not committed and report.kind == "outcomes":
+            con.execute(f"DELETE FROM {outcome_table(info.stem)} WHERE ingest_id = ?", [report.ingest_id])
         con.execute(
             "UPDATE ingests SET status = ?, finished_at = now()::TIMESTAMP, rows_read = ?, rows_loaded = ?, "
             "rows_duplicate = ?, rows_quarantined = ?, message = ? WHERE ingest_id = ?",
@@ -517,6 +581,8 @@ def _finish(db: Path, report: IngestReport, actor: Actor, info: ModelInfo) -> No
                       "rows_duplicate": report.rows_duplicate, "rows_quarantined": report.rows_quarantined})
 
     write(work, db)
+    if not committed and report.kind == "predictions":
+        delete_ingest_files(db.resolve(), info.stem, report.ingest_id)
 
 
 def ingest_history(db: str | Path | None = None, model: str | None = None) -> "Any":

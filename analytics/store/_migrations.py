@@ -8,20 +8,24 @@ Vigil never writes into a layout it does not understand.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import duckdb
 
 from analytics.errors import StoreVersionError
+from analytics.store._segments import move_table_rows_to_segments
 
 
 @dataclass(frozen=True)
 class Migration:
-    """One step of the schema: its version, a one-line description and its DDL statements."""
+    """One step of the schema: its version, a one-line description, its DDL statements, and data
+    steps (functions of the connection) run after them in the same transaction."""
 
     version: int
     description: str
     statements: tuple[str, ...]
+    steps: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = ()
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -117,6 +121,27 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE users ADD COLUMN last_login_at TIMESTAMP",
         ),
     ),
+    Migration(
+        4,
+        "prediction logs as Parquet segments registered in log_segments",
+        (
+            """CREATE TABLE log_segments (
+                model_name        VARCHAR NOT NULL,
+                ingest_id         BIGINT NOT NULL,
+                part              INTEGER NOT NULL,
+                path              VARCHAR NOT NULL,
+                rows              BIGINT NOT NULL,
+                min_predicted_at  TIMESTAMP,
+                max_predicted_at  TIMESTAMP,
+                min_id            VARCHAR,
+                max_id            VARCHAR,
+                bytes             BIGINT NOT NULL,
+                created_at        TIMESTAMP NOT NULL,
+                PRIMARY KEY (model_name, ingest_id, part)
+            )""",
+        ),
+        (move_table_rows_to_segments,),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
@@ -163,6 +188,8 @@ def migrate(con: duckdb.DuckDBPyConnection, target: int = LATEST_VERSION) -> lis
                         )
                     for statement in migration.statements:
                         con.execute(statement)
+                    for step in migration.steps:
+                        step(con)
                     con.execute(
                         "INSERT INTO schema_version VALUES (?, now()::TIMESTAMP, ?)",
                         [migration.version, migration.description],
