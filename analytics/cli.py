@@ -7,6 +7,7 @@ were quarantined.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import traceback
@@ -18,6 +19,10 @@ from analytics.errors import VigilError
 from analytics.roles import ROLES, system_actor
 
 EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 1, 2, 3
+
+#: Feature modules that add their own subcommands: each has ``add_commands(subparsers)``, which adds
+#: parsers whose ``func(args) -> int`` receives ``args.db`` (a path or None). Add a feature with one line.
+FEATURE_COMMANDS: tuple[str, ...] = ()
 
 
 class _ProgressBar:
@@ -38,6 +43,7 @@ class _ProgressBar:
 
 
 def _db(args: argparse.Namespace) -> Path:
+    """The store named by ``--db``, else ``VIGIL_DB``, else ``data/vigil.duckdb``."""
     return Path(args.db) if args.db else config.db_path()
 
 
@@ -181,6 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     aud_sub = aud.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     aud_sub.add_parser("verify", help="check the hash chain; exit 1 and name the first bad row if broken")
     aud.set_defaults(func=cmd_audit)
+
+    for module in FEATURE_COMMANDS:
+        importlib.import_module(module).add_commands(sub)
     return parser
 
 

@@ -142,6 +142,20 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
         (move_table_rows_to_segments,),
     ),
+    Migration(
+        5,
+        "settings: thresholds and targets per model, changed by admins only",
+        (
+            """CREATE TABLE settings (
+                scope       VARCHAR NOT NULL,
+                key         VARCHAR NOT NULL,
+                value       JSON NOT NULL,
+                updated_at  TIMESTAMP NOT NULL,
+                updated_by  VARCHAR NOT NULL,
+                PRIMARY KEY (scope, key)
+            )""",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

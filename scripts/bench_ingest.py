@@ -1,0 +1,97 @@
+"""Ingest benchmark (issue 2): rows/s and peak memory of one Parquet file into an empty log.
+
+    python scripts/bench_ingest.py [--rows 1000000 10000000]
+
+Each ingest runs in a fresh subprocess, so its peak resident memory (ru_maxrss) is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+
+REPO = Path(__file__).resolve().parent.parent
+BENCH_DIR = REPO / "data" / "bench"
+
+
+def _credit_parquet(path: Path, rows: int) -> None:
+    """Write ``rows`` synthetic credit-default prediction rows to Parquet, generated inside DuckDB."""
+    from analytics.demo._credit import SCHEMA
+
+    exprs = [
+        "'b-' || lpad(CAST(i AS VARCHAR), 10, '0') AS prediction_id",
+        "TIMESTAMP '2026-01-01' + INTERVAL 1 SECOND * (i % 15552000) AS predicted_at",
+        "'v1' AS model_version", "'champion' AS deployment_role",
+        "random() AS score", "CAST(random() < 0.22 AS TINYINT) AS decision",
+        "20 + 30 * random() AS latency_ms", "0.00042 AS cost",
+    ]
+    for column in SCHEMA.columns:
+        if column.dtype == "double":
+            exprs.append(f"round(random() * 500000, 0) AS {column.name}")
+        elif column.dtype == "integer":
+            exprs.append(f"CAST(floor(random() * 60) AS BIGINT) AS {column.name}")
+        else:
+            exprs.append(f"['a', 'b', 'c', 'd'][1 + CAST(floor(random() * 4) AS INTEGER)] AS {column.name}")
+    con = duckdb.connect()
+    con.execute("SELECT setseed(0.42)")
+    con.execute(f"COPY (SELECT {', '.join(exprs)} FROM range({rows}) t(i)) TO '{path}' "
+                "(FORMAT parquet, ROW_GROUP_SIZE 500000)")
+    con.close()
+
+
+def _fresh_store(db: Path) -> None:
+    from analytics import registry, store
+    from analytics.demo._credit import SCHEMA
+    from analytics.roles import system_actor
+
+    for suffix in ("", ".wal"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    actor = system_actor()
+    store.write(lambda con: registry.register_model(con, actor, "credit-default", SCHEMA, owner="bench"), db)
+    store.write(lambda con: registry.register_version(con, actor, "credit-default", "v1", threshold=0.5,
+                                                      owner="bench"), db)
+
+
+_CHILD = """
+import json, resource, sys, time
+from analytics.ingest import ingest
+t = time.perf_counter()
+r = ingest("credit-default", sys.argv[1], db=sys.argv[2])
+seconds = time.perf_counter() - t
+print(json.dumps({"status": r.status, "rows": r.rows_loaded, "seconds": seconds,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def run(sizes: list[int]) -> None:
+    """Ingest throughput (rows/s) and peak memory of one Parquet file into an empty log."""
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    print("Ingest from Parquet into an empty credit-default log (35 columns), default batch 500,000 rows")
+    print(f"{'rows':>12} {'seconds':>9} {'rows/s':>12} {'peak MB':>9}  status")
+    for rows in sizes:
+        parquet = BENCH_DIR / f"credit_{rows}.parquet"
+        if not parquet.exists():
+            _credit_parquet(parquet, rows)
+        db = BENCH_DIR / "ingest.duckdb"
+        _fresh_store(db)
+        out = subprocess.run([sys.executable, "-c", _CHILD, str(parquet), str(db)], capture_output=True, text=True,
+                             check=True)
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"{rows:>12,} {result['seconds']:>9.2f} {rows / result['seconds']:>12,.0f} "
+              f"{result['peak_mb']:>9,.0f}  {result['status']}, {result['rows']:,} loaded")
+
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    run(parser.parse_args(argv).rows)
+
+
+if __name__ == "__main__":
+    main()
