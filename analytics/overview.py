@@ -12,10 +12,14 @@ Conventions
   (:func:`previous_window`); deltas compare the two.
 - Predictions and outcomes are read through the ``predictions_<stem>`` and ``outcomes_<stem>``
   views, so rows of an ingest that is still running are never counted.
-- The realised ROC AUC is computed exactly inside DuckDB from the rank-sum (Mann-Whitney)
-  identity, with tied scores given their average rank, which is what
-  :func:`sklearn.metrics.roc_auc_score` computes. Only labelled rows count, and the number of
-  rows and positives behind it is returned with it.
+- Each model costs one scan of its predictions (traffic counts, no join) and one join of the
+  window's predictions with their outcomes, materialised once and aggregated twice: daily counts
+  per version, and the ROC AUC.
+- The realised ROC AUC is computed inside DuckDB from the rank-sum (Mann-Whitney) identity, with
+  tied scores given their average rank, which is what :func:`sklearn.metrics.roc_auc_score`
+  computes. Only labelled rows count; above :data:`AUC_SAMPLE_ROWS` of them it uses a
+  deterministic sample chosen by the hash of the prediction id. The rows, positives and labelled
+  rows behind it are returned with it.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -42,10 +47,15 @@ DbLike = str | Path | duckdb.DuckDBPyConnection | None
 PORTFOLIO_COLUMNS: tuple[str, ...] = (
     "model", "owner", "description", "champion_version", "latest_version", "latest_status", "versions",
     "predictions_24h", "predictions_prev_24h", "predictions_7d",
-    "predictions", "predictions_previous", "labelled", "labelled_previous",
-    "labelled_share", "labelled_share_previous", "first_prediction_at", "last_prediction_at",
-    "auc_version", "validation_auc", "realised_auc", "auc_rows", "auc_positives", "auc_delta",
+    "predictions", "predictions_previous", "labelled", "labelled_share",
+    "first_prediction_at", "last_prediction_at",
+    "auc_version", "validation_auc", "realised_auc", "auc_rows", "auc_positives", "auc_labelled", "auc_delta",
 )
+
+#: The realised ROC AUC uses every labelled row up to this many; above it, a deterministic sample of
+#: about this size (rows whose prediction-id hash falls in the lowest fraction of the hash range). At
+#: 250,000 rows the sampling error of an AUC is about 0.001, below what monitoring acts on.
+AUC_SAMPLE_ROWS = 250_000
 
 
 def _run(db: DbLike, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
@@ -146,11 +156,12 @@ def realised_auc(con: duckdb.DuckDBPyConnection, info: ModelInfo, *, start: date
     """
     where, params = _where(info.schema, start=start, end=end, version=version, segment=segment,
                            segment_value=segment_value)
+    outcomes_sql, outcome_params = _labelled_outcomes(info, start)
     row = con.execute(
         f"""
         WITH labelled AS (
             SELECT p.score, o.label
-            FROM {predictions_view(info.stem)} p JOIN {outcomes_view(info.stem)} o USING (prediction_id)
+            FROM {predictions_view(info.stem)} p JOIN ({outcomes_sql}) o ON o.prediction_id = p.prediction_id
             WHERE {where} AND p.score IS NOT NULL AND o.label IS NOT NULL
         ), grouped AS (
             SELECT score, count(*)::DOUBLE AS n, sum(label)::DOUBLE AS pos FROM labelled GROUP BY score
@@ -161,19 +172,34 @@ def realised_auc(con: duckdb.DuckDBPyConnection, info: ModelInfo, *, start: date
         SELECT coalesce(sum(n), 0), coalesce(sum(pos), 0), coalesce(sum(pos * (below + (n + 1) / 2.0)), 0)
         FROM ranked
         """,
-        params,
+        [*outcome_params, *params],
     ).fetchone()
-    rows, positives, rank_sum = (float(v) for v in row)
-    negatives = rows - positives
-    if positives == 0 or negatives == 0:
-        auc = math.nan
-    else:
-        auc = (rank_sum - positives * (positives + 1) / 2.0) / (positives * negatives)
-    return {"auc": auc, "rows": int(rows), "positives": int(positives)}
+    return _auc_from_ranks(*(float(v) for v in row))
 
 
 # --------------------------------------------------------------------------------------------------
-# One model
+# One model: one scan for traffic, one join for outcomes, daily counts and the ROC AUC
+
+
+#: Columns of the ``daily`` frame of :class:`Portfolio`, in order.
+DAILY_COLUMNS: tuple[str, ...] = ("day", "model", "version", "predictions", "labelled")
+
+
+@dataclass(frozen=True)
+class Portfolio:
+    """What the Overview draws, from one pass over each model's log.
+
+    Attributes
+    ----------
+    models : DataFrame
+        One row per model, :data:`PORTFOLIO_COLUMNS` (see :func:`model_summary`).
+    daily : DataFrame
+        Predictions and labelled predictions per UTC day and version in the window,
+        :data:`DAILY_COLUMNS`, ordered by model, day and version.
+    """
+
+    models: pd.DataFrame
+    daily: pd.DataFrame
 
 
 def _versions(con: duckdb.DuckDBPyConnection, model: str) -> pd.DataFrame:
@@ -194,9 +220,154 @@ def _share(part: int, whole: int) -> float:
     return part / whole if whole else math.nan
 
 
+def _empty_daily() -> pd.DataFrame:
+    return pd.DataFrame({
+        "day": pd.Series(dtype="datetime64[us]"), "model": pd.Series(dtype="object"),
+        "version": pd.Series(dtype="object"), "predictions": pd.Series(dtype="int64"),
+        "labelled": pd.Series(dtype="int64")})
+
+
+def _labelled_outcomes(info: ModelInfo, start: datetime | None) -> tuple[str, list[Any]]:
+    """The outcomes that can belong to predictions made from ``start`` on.
+
+    An outcome is never observed before its prediction (ingest quarantines such rows), so when the
+    window has a start, outcomes observed before it cannot match and are left out of the join: a
+    smaller hash table, the same counts.
+    """
+    if start is None:
+        return f"SELECT prediction_id, label FROM {outcomes_view(info.stem)}", []
+    return f"SELECT prediction_id, label FROM {outcomes_view(info.stem)} WHERE observed_at >= ?", [start]
+
+
+def _model_pass(con: duckdb.DuckDBPyConnection, info: ModelInfo, *, now: datetime, start: datetime | None,
+                end: datetime | None, version: str | None, segment: str | None, segment_value: str | None,
+                auc_sample_rows: int) -> tuple[dict[str, Any], pd.DataFrame]:
+    versions = _versions(con, info.name)
+    champions = versions[versions["status"] == "champion"]
+    champion = str(champions.iloc[-1]["version"]) if len(champions) else None
+    latest = versions.iloc[-1] if len(versions) else None
+
+    # 1. Traffic: one scan of the prediction view with conditional counts, no join.
+    base_where, base_params = _where(info.schema, version=version, segment=segment, segment_value=segment_value)
+    previous = previous_window(start, end, now)
+    win_where, win_params = _where(info.schema, start=start, end=end)
+    prev_where, prev_params = ("FALSE", [])
+    if previous is not None:
+        prev_where, prev_params = _where(info.schema, start=previous[0], end=previous[1])
+    traffic = con.execute(
+        f"""
+        SELECT count(*) FILTER (WHERE p.predicted_at >= ?),
+               count(*) FILTER (WHERE p.predicted_at >= ? AND p.predicted_at < ?),
+               count(*) FILTER (WHERE p.predicted_at >= ?),
+               count(*) FILTER (WHERE {prev_where}),
+               min(p.predicted_at), max(p.predicted_at)
+        FROM {predictions_view(info.stem)} p WHERE {base_where}
+        """,
+        [now - timedelta(hours=24), now - timedelta(hours=48), now - timedelta(hours=24),
+         now - timedelta(days=7), *prev_params, *base_params],
+    ).fetchone()
+    p24, p_prev24, p7d, in_previous, first_at, last_at = traffic
+
+    # 2. The window joined once with its outcomes: daily counts per version, and the ROC AUC of one
+    #    version (see realised_auc for the rank-sum identity), from the same materialised rows.
+    auc_version = version or champion or (str(latest["version"]) if latest is not None else None)
+    where, params = _where(info.schema, start=start, end=end, version=version, segment=segment,
+                           segment_value=segment_value)
+    outcomes_sql, outcome_params = _labelled_outcomes(info, start)
+    rows = con.execute(
+        f"""
+        WITH joined AS MATERIALIZED (
+            SELECT p.predicted_at, p.model_version, p.score, o.label, hash(p.prediction_id) AS h
+            FROM {predictions_view(info.stem)} p LEFT JOIN ({outcomes_sql}) o ON o.prediction_id = p.prediction_id
+            WHERE {where}
+        ), daily AS (
+            SELECT date_trunc('day', predicted_at) AS day, model_version AS version,
+                   count(*) AS predictions, count(label) AS labelled
+            FROM joined GROUP BY ALL
+        ), scored AS (
+            SELECT score, label, h FROM joined WHERE label IS NOT NULL AND score IS NOT NULL AND model_version = ?
+        ), bound AS (
+            -- keep rows whose id hash falls below this fraction of the hash range: all rows up to the bound,
+            -- a deterministic sample of about the bound's size above it
+            SELECT count(*) AS labelled, least(1.0, ? / greatest(count(*), 1)) AS fraction FROM scored
+        ), grouped AS (
+            SELECT score, count(*)::DOUBLE AS n, sum(label)::DOUBLE AS pos FROM scored, bound
+            WHERE bound.fraction >= 1.0 OR h::DOUBLE < bound.fraction * 18446744073709551616.0
+            GROUP BY score
+        ), ranked AS (
+            SELECT n, pos, sum(n) OVER (ORDER BY score ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - n AS below
+            FROM grouped
+        ), auc AS (
+            SELECT coalesce(sum(n), 0) AS n, coalesce(sum(pos), 0) AS pos,
+                   coalesce(sum(pos * (below + (n + 1) / 2.0)), 0) AS rank_sum
+            FROM ranked
+        )
+        SELECT day, version, predictions, labelled, NULL::DOUBLE, NULL::DOUBLE, NULL::DOUBLE, NULL::BIGINT
+        FROM daily
+        UNION ALL
+        SELECT NULL, NULL, NULL, NULL, n, pos, rank_sum, (SELECT labelled FROM bound) FROM auc
+        """,
+        [*outcome_params, *params, auc_version, float(auc_sample_rows)],
+    ).fetchall()
+    daily_rows = [r[:4] for r in rows if r[0] is not None]
+    n_rows, positives, rank_sum, auc_labelled = next((r[4:] for r in rows if r[0] is None), (0.0, 0.0, 0.0, 0))
+    daily = pd.DataFrame(daily_rows, columns=["day", "version", "predictions", "labelled"])
+    daily.insert(1, "model", info.name)
+    daily = (daily.sort_values(["day", "version"]).reset_index(drop=True)
+             .astype({"predictions": "int64", "labelled": "int64"}) if len(daily) else _empty_daily())
+    auc = _auc_from_ranks(float(n_rows), float(positives), float(rank_sum))
+
+    in_window, labelled = int(daily["predictions"].sum()), int(daily["labelled"].sum())
+    validation = math.nan
+    if auc_version is not None:
+        match = versions[versions["version"] == auc_version]
+        if len(match):
+            validation = _validation_auc(match.iloc[0]["validation_metrics"])
+    summary = {
+        "model": info.name,
+        "owner": info.owner,
+        "description": info.description,
+        "champion_version": champion,
+        "latest_version": str(latest["version"]) if latest is not None else None,
+        "latest_status": str(latest["status"]) if latest is not None else None,
+        "versions": int(len(versions)),
+        "predictions_24h": int(p24),
+        "predictions_prev_24h": int(p_prev24),
+        "predictions_7d": int(p7d),
+        "predictions": in_window,
+        "predictions_previous": int(in_previous) if previous is not None else math.nan,
+        "labelled": labelled,
+        "labelled_share": _share(labelled, in_window),
+        "first_prediction_at": first_at,
+        "last_prediction_at": last_at,
+        "auc_version": auc_version,
+        "validation_auc": validation,
+        "realised_auc": auc["auc"],
+        "auc_rows": auc["rows"],
+        "auc_positives": auc["positives"],
+        "auc_labelled": int(auc_labelled or 0),
+        "auc_delta": auc["auc"] - validation,
+    }
+    return summary, daily[list(DAILY_COLUMNS)]
+
+
+def _check_bound(rows: int) -> None:
+    if not isinstance(rows, int) or rows < 1:
+        raise InvalidInputError("auc_sample_rows must be a positive number of rows")
+
+
+def _auc_from_ranks(rows: float, positives: float, rank_sum: float) -> dict[str, Any]:
+    negatives = rows - positives
+    if positives == 0 or negatives == 0:
+        auc = math.nan
+    else:
+        auc = (rank_sum - positives * (positives + 1) / 2.0) / (positives * negatives)
+    return {"auc": auc, "rows": int(rows), "positives": int(positives)}
+
+
 def model_summary(db: DbLike, model: str, *, now: datetime, start: datetime | None = None,
                   end: datetime | None = None, version: str | None = None, segment: str | None = None,
-                  segment_value: str | None = None) -> dict[str, Any]:
+                  segment_value: str | None = None, auc_sample_rows: int = AUC_SAMPLE_ROWS) -> dict[str, Any]:
     """Summarise one model: registry state, traffic, outcome coverage and realised ROC AUC.
 
     Parameters
@@ -211,105 +382,37 @@ def model_summary(db: DbLike, model: str, *, now: datetime, start: datetime | No
         The window ``[start, end)`` of the window figures; ``None`` leaves that side open.
     version, segment, segment_value : str, optional
         Restrict every figure to one version, or to the rows whose segment column equals a value.
+    auc_sample_rows : int
+        Bound on the labelled rows behind the ROC AUC (see :data:`AUC_SAMPLE_ROWS`).
 
     Returns
     -------
     dict
-        The keys of :data:`PORTFOLIO_COLUMNS`. ``predictions`` / ``labelled`` count the window,
-        ``*_previous`` the window of equal length before it (NaN when the window is unbounded).
-        ``realised_auc`` is computed on the labelled rows of ``auc_version`` in the window: the
-        chosen version, else the champion, else the latest version; ``validation_auc`` is that
-        version's ``validation_metrics['roc_auc']`` in the registry.
+        The keys of :data:`PORTFOLIO_COLUMNS`. ``predictions`` and ``labelled`` count the window;
+        ``predictions_previous`` the window of equal length before it (NaN when the window is
+        unbounded). ``realised_auc`` is computed on the labelled rows of ``auc_version`` in the
+        window (the chosen version, else the champion, else the latest version) from
+        ``auc_rows`` rows of which ``auc_positives`` positive, out of ``auc_labelled`` labelled rows
+        (fewer only when sampled); ``validation_auc`` is that
+        version's ``validation_metrics['roc_auc']`` in the registry; NaN where undefined.
     """
+    return model_view(db, model, now=now, start=start, end=end, version=version, segment=segment,
+                      segment_value=segment_value, auc_sample_rows=auc_sample_rows).models.iloc[0].to_dict()
 
-    def work(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+
+def model_view(db: DbLike, model: str, *, now: datetime, start: datetime | None = None,
+               end: datetime | None = None, version: str | None = None, segment: str | None = None,
+               segment_value: str | None = None, auc_sample_rows: int = AUC_SAMPLE_ROWS) -> Portfolio:
+    """:func:`model_summary` and the model's daily volume by version, from one pass."""
+    _check_bound(auc_sample_rows)
+
+    def work(con: duckdb.DuckDBPyConnection) -> Portfolio:
         info = get_model(con, model)
-        return _summary(con, info, now=now, start=start, end=end, version=version, segment=segment,
-                        segment_value=segment_value)
+        summary, daily = _model_pass(con, info, now=now, start=start, end=end, version=version, segment=segment,
+                                     segment_value=segment_value, auc_sample_rows=auc_sample_rows)
+        return Portfolio(pd.DataFrame([summary], columns=list(PORTFOLIO_COLUMNS)), daily)
 
     return _run(db, work)
-
-
-def _summary(con: duckdb.DuckDBPyConnection, info: ModelInfo, *, now: datetime, start: datetime | None,
-             end: datetime | None, version: str | None, segment: str | None,
-             segment_value: str | None) -> dict[str, Any]:
-    versions = _versions(con, info.name)
-    champions = versions[versions["status"] == "champion"]
-    champion = str(champions.iloc[-1]["version"]) if len(champions) else None
-    latest = versions.iloc[-1] if len(versions) else None
-
-    # Traffic: one scan of the prediction view, conditional counts (no join).
-    base_where, base_params = _where(info.schema, version=version, segment=segment, segment_value=segment_value)
-    previous = previous_window(start, end, now)
-    win_where, win_params = _where(info.schema, start=start, end=end)
-    prev_where, prev_params = ("FALSE", [])
-    if previous is not None:
-        prev_where, prev_params = _where(info.schema, start=previous[0], end=previous[1])
-    traffic = con.execute(
-        f"""
-        SELECT count(*) FILTER (WHERE p.predicted_at >= ?),
-               count(*) FILTER (WHERE p.predicted_at >= ? AND p.predicted_at < ?),
-               count(*) FILTER (WHERE p.predicted_at >= ?),
-               count(*) FILTER (WHERE {win_where}),
-               count(*) FILTER (WHERE {prev_where}),
-               min(p.predicted_at), max(p.predicted_at)
-        FROM {predictions_view(info.stem)} p WHERE {base_where}
-        """,
-        [now - timedelta(hours=24), now - timedelta(hours=48), now - timedelta(hours=24),
-         now - timedelta(days=7), *win_params, *prev_params, *base_params],
-    ).fetchone()
-    p24, p_prev24, p7d, in_window, in_previous, first_at, last_at = traffic
-
-    # Outcome coverage: predictions of the window (and the previous one) that have an outcome.
-    cover_start = previous[0] if previous is not None else start
-    cov_where, cov_params = _where(info.schema, start=cover_start, end=end, version=version, segment=segment,
-                                   segment_value=segment_value)
-    labelled, labelled_prev = con.execute(
-        f"""
-        SELECT count(*) FILTER (WHERE {win_where}), count(*) FILTER (WHERE {prev_where})
-        FROM {predictions_view(info.stem)} p SEMI JOIN {outcomes_view(info.stem)} o
-             ON o.prediction_id = p.prediction_id
-        WHERE {cov_where}
-        """,
-        [*win_params, *prev_params, *cov_params],
-    ).fetchone()
-
-    auc_version = version or champion or (str(latest["version"]) if latest is not None else None)
-    validation = math.nan
-    auc = {"auc": math.nan, "rows": 0, "positives": 0}
-    if auc_version is not None:
-        match = versions[versions["version"] == auc_version]
-        if len(match):
-            validation = _validation_auc(match.iloc[0]["validation_metrics"])
-        auc = realised_auc(con, info, start=start, end=end, version=auc_version, segment=segment,
-                           segment_value=segment_value)
-    has_previous = previous is not None
-    return {
-        "model": info.name,
-        "owner": info.owner,
-        "description": info.description,
-        "champion_version": champion,
-        "latest_version": str(latest["version"]) if latest is not None else None,
-        "latest_status": str(latest["status"]) if latest is not None else None,
-        "versions": int(len(versions)),
-        "predictions_24h": int(p24),
-        "predictions_prev_24h": int(p_prev24),
-        "predictions_7d": int(p7d),
-        "predictions": int(in_window),
-        "predictions_previous": int(in_previous) if has_previous else math.nan,
-        "labelled": int(labelled),
-        "labelled_previous": int(labelled_prev) if has_previous else math.nan,
-        "labelled_share": _share(int(labelled), int(in_window)),
-        "labelled_share_previous": _share(int(labelled_prev), int(in_previous)) if has_previous else math.nan,
-        "first_prediction_at": first_at,
-        "last_prediction_at": last_at,
-        "auc_version": auc_version,
-        "validation_auc": validation,
-        "realised_auc": auc["auc"],
-        "auc_rows": auc["rows"],
-        "auc_positives": auc["positives"],
-        "auc_delta": auc["auc"] - validation,
-    }
 
 
 # --------------------------------------------------------------------------------------------------
@@ -317,50 +420,64 @@ def _summary(con: duckdb.DuckDBPyConnection, info: ModelInfo, *, now: datetime, 
 
 
 def portfolio(db: DbLike = None, *, now: datetime, start: datetime | None = None,
-              end: datetime | None = None) -> pd.DataFrame:
-    """One row per registered model (see :func:`model_summary` for the columns), by model name.
+              end: datetime | None = None, auc_sample_rows: int = AUC_SAMPLE_ROWS) -> Portfolio:
+    """Every registered model, by name: one summary row each and the daily volume by version.
 
-    Returns an empty frame with :data:`PORTFOLIO_COLUMNS` when no model is registered.
+    One scan and one join per model (see :func:`model_summary` for the columns). With no model
+    registered both frames are empty, with their documented columns.
     """
+    _check_bound(auc_sample_rows)
 
-    def work(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-        rows = [_summary(con, info, now=now, start=start, end=end, version=None, segment=None, segment_value=None)
-                for info in list_models(con)]
-        return pd.DataFrame(rows, columns=list(PORTFOLIO_COLUMNS))
+    def work(con: duckdb.DuckDBPyConnection) -> Portfolio:
+        rows, days = [], []
+        for info in list_models(con):
+            summary, daily = _model_pass(con, info, now=now, start=start, end=end, version=None, segment=None,
+                                         segment_value=None, auc_sample_rows=auc_sample_rows)
+            rows.append(summary)
+            days.append(daily)
+        models = pd.DataFrame(rows, columns=list(PORTFOLIO_COLUMNS))
+        daily = pd.concat([d for d in days if len(d)], ignore_index=True) if any(len(d) for d in days) \
+            else _empty_daily()
+        return Portfolio(models, daily[list(DAILY_COLUMNS)])
 
     return _run(db, work)
 
 
 def totals(frame: pd.DataFrame) -> dict[str, Any]:
-    """Portfolio totals of a :func:`portfolio` frame, with their previous-window counterparts.
+    """Portfolio totals of the ``models`` frame of a :class:`Portfolio`.
 
     Returns
     -------
     dict
         ``models``, ``with_champion``, ``predictions``, ``predictions_previous``,
-        ``predictions_24h``, ``predictions_prev_24h``, ``labelled``, ``labelled_share``,
-        ``labelled_share_previous`` (NaN where undefined).
+        ``predictions_24h``, ``predictions_prev_24h``, ``labelled``, ``labelled_share``
+        (NaN where undefined).
     """
     if frame.empty:
         return {"models": 0, "with_champion": 0, "predictions": 0, "predictions_previous": math.nan,
-                "predictions_24h": 0, "predictions_prev_24h": 0, "labelled": 0, "labelled_share": math.nan,
-                "labelled_share_previous": math.nan}
+                "predictions_24h": 0, "predictions_prev_24h": 0, "labelled": 0, "labelled_share": math.nan}
     has_previous = bool(frame["predictions_previous"].notna().all())
     predictions = int(frame["predictions"].sum())
     labelled = int(frame["labelled"].sum())
-    previous = int(frame["predictions_previous"].sum()) if has_previous else math.nan
-    labelled_previous = int(frame["labelled_previous"].sum()) if has_previous else math.nan
     return {
         "models": int(len(frame)),
         "with_champion": int(frame["champion_version"].notna().sum()),
         "predictions": predictions,
-        "predictions_previous": previous,
+        "predictions_previous": int(frame["predictions_previous"].sum()) if has_previous else math.nan,
         "predictions_24h": int(frame["predictions_24h"].sum()),
         "predictions_prev_24h": int(frame["predictions_prev_24h"].sum()),
         "labelled": labelled,
         "labelled_share": _share(labelled, predictions),
-        "labelled_share_previous": _share(labelled_previous, previous) if has_previous else math.nan,
     }
+
+
+def daily_by_model(daily: pd.DataFrame) -> pd.DataFrame:
+    """Sum a ``daily`` frame over versions: ``day``, ``model``, ``predictions``, ``labelled``."""
+    if daily.empty:
+        return pd.DataFrame({"day": pd.Series(dtype="datetime64[us]"), "model": pd.Series(dtype="object"),
+                             "predictions": pd.Series(dtype="int64"), "labelled": pd.Series(dtype="int64")})
+    return (daily.groupby(["model", "day"], as_index=False)[["predictions", "labelled"]].sum()
+            [["day", "model", "predictions", "labelled"]])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -395,19 +512,19 @@ def daily_volume(db: DbLike = None, *, start: datetime | None = None, end: datet
         for info in infos:
             where, params = _where(info.schema, start=start, end=end, version=version, segment=segment,
                                    segment_value=segment_value)
+            outcomes_sql, outcome_params = _labelled_outcomes(info, start)
             split = ", p.model_version AS version" if by_version else ""
-            frame = con.execute(
+            frames.append(con.execute(
                 f"""
                 SELECT date_trunc('day', p.predicted_at) AS day, ? AS model{split},
                        count(*) AS predictions, count(o.prediction_id) AS labelled
                 FROM {predictions_view(info.stem)} p
-                LEFT JOIN {outcomes_view(info.stem)} o ON o.prediction_id = p.prediction_id
+                LEFT JOIN ({outcomes_sql}) o ON o.prediction_id = p.prediction_id
                 WHERE {where}
                 GROUP BY ALL ORDER BY ALL
                 """,
-                [info.name, *params],
-            ).df()
-            frames.append(frame)
+                [info.name, *outcome_params, *params],
+            ).df())
         columns = ["day", "model", *(["version"] if by_version else []), "predictions", "labelled"]
         if not frames:
             return pd.DataFrame({c: pd.Series(dtype="int64") for c in columns}).astype(

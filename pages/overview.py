@@ -18,7 +18,8 @@ st.title("Overview")
 st.caption(f"Every registered model over the **{ctx.window_label}**, as of {ctx.now:%Y-%m-%d %H:%M} UTC. "
            "The 24-hour and 7-day traffic columns count back from that time. All times are UTC.")
 
-frame = queries.query(overview.portfolio, now=ctx.now, start=ctx.start, end=ctx.end)
+result = queries.query(overview.portfolio, now=ctx.now, start=ctx.start, end=ctx.end)
+frame = result.models
 if frame.empty:
     widgets.empty_state(
         "No model is registered yet.",
@@ -49,13 +50,12 @@ _metric(cards[1], "Predictions", fmt_int(totals["predictions"]),
 _metric(cards[2], "Last 24 hours", fmt_int(totals["predictions_24h"]),
         widgets.pct_change(totals["predictions_24h"], totals["predictions_prev_24h"]), "vs prior 24 h",
         "Predictions of all models in the 24 hours before the time above, compared with the 24 hours before.")
-_metric(cards[3], "Share with outcomes", fmt_pct(totals["labelled_share"]),
-        widgets.pp_change(totals["labelled_share"], totals["labelled_share_previous"]), ctx.previous_label,
-        "Predictions in the window whose outcome (the true label) has arrived. Outcomes arrive weeks after "
-        "the prediction, so recent windows always have a lower share.")
+_metric(cards[3], "Share with outcomes", fmt_pct(totals["labelled_share"]), None, "",
+        f"{fmt_int(totals['labelled'])} of the window's predictions have an outcome (the true label). Outcomes "
+        "arrive weeks after the prediction, so recent windows always have a lower share.")
 
 # ---- the portfolio table ------------------------------------------------------------------------
-daily = queries.query(overview.daily_volume, start=ctx.start, end=ctx.end)
+daily = overview.daily_by_model(result.daily)
 
 
 def _sparkline(model: str) -> list[int]:
@@ -140,21 +140,30 @@ for model in frame["model"]:
 if ctx.model:
     st.subheader(f"In focus: {ctx.model}")
     st.caption(f"{ctx.filter_label} · {ctx.window_label}. Change the model, version or segment in the sidebar.")
-    summary = queries.query(overview.model_summary, ctx.model, now=ctx.now, start=ctx.start, end=ctx.end,
-                            version=ctx.version, segment=ctx.segment, segment_value=ctx.segment_value)
+    if ctx.version or ctx.segment:  # filtered: one more pass over this model's log
+        focus = queries.query(overview.model_view, ctx.model, now=ctx.now, start=ctx.start, end=ctx.end,
+                              version=ctx.version, segment=ctx.segment, segment_value=ctx.segment_value)
+    else:  # unfiltered: the portfolio already holds it
+        focus = overview.Portfolio(frame[frame["model"] == ctx.model],
+                                   result.daily[result.daily["model"] == ctx.model])
+    if focus.models.empty:
+        st.stop()
+    summary = focus.models.iloc[0].to_dict()
+    by_version = focus.daily
     cards = st.columns(4)
     _metric(cards[0], "Predictions", fmt_int(summary["predictions"]),
             widgets.pct_change(summary["predictions"], summary["predictions_previous"]), ctx.previous_label,
             f"Predictions of {ctx.model} ({ctx.filter_label}) over the {ctx.window_label}.")
     _metric(cards[1], "Last 7 days", fmt_int(summary["predictions_7d"]), None, "",
             "Predictions in the 7 days before the time above.")
-    _metric(cards[2], "Share with outcomes", fmt_pct(summary["labelled_share"]),
-            widgets.pp_change(summary["labelled_share"], summary["labelled_share_previous"]), ctx.previous_label,
+    _metric(cards[2], "Share with outcomes", fmt_pct(summary["labelled_share"]), None, "",
             f"{fmt_int(summary['labelled'])} of {fmt_int(summary['predictions'])} predictions in the window have an "
             "outcome.")
+    sampled = (f" (a deterministic sample of {fmt_int(summary['auc_labelled'])} labelled predictions)"
+               if summary["auc_rows"] < summary["auc_labelled"] else "")
     auc_help = (f"ROC AUC of {fmt_int(summary['auc_rows'])} labelled predictions of version "
-                f"{summary['auc_version']} in the window ({fmt_int(summary['auc_positives'])} positives), "
-                "against the validation ROC AUC recorded in the registry.")
+                f"{summary['auc_version']} in the window{sampled}, {fmt_int(summary['auc_positives'])} of them "
+                "positive, against the validation ROC AUC recorded in the registry.")
     _metric(cards[3], f"ROC AUC of {summary['auc_version'] or '–'}", fmt_num(summary["realised_auc"]),
             widgets.diff(summary["realised_auc"], summary["validation_auc"]),
             f"vs validation {fmt_num(summary['validation_auc'])}", auc_help, judged=True)
@@ -164,9 +173,6 @@ if ctx.model:
     elif is_missing(summary["realised_auc"]):
         st.caption("The labelled rows in this window hold only one class, so the ROC AUC is undefined.")
 
-    by_version = queries.query(overview.daily_volume, start=ctx.start, end=ctx.end, model=ctx.model,
-                               version=ctx.version, segment=ctx.segment, segment_value=ctx.segment_value,
-                               by_version=True)
     if by_version.empty:
         widgets.empty_state(f"No predictions of {ctx.model} ({ctx.filter_label}) in the {ctx.window_label}.",
                             hint="Choose a longer time window or another version or segment in the sidebar.")

@@ -140,9 +140,9 @@ def test_previous_window():
 def test_portfolio_matches_pandas(db, frames, days):
     """Traffic, outcome coverage and previous-window counts equal a pandas count on the same rows."""
     start = NOW - timedelta(days=days) if days else None
-    result = overview.portfolio(db, now=NOW, start=start).set_index("model")
+    result = overview.portfolio(db, now=NOW, start=start).models.set_index("model")
     assert list(result.index) == ["alpha-risk", "beta-churn"]
-    assert list(overview.portfolio(db, now=NOW, start=start).columns) == list(overview.PORTFOLIO_COLUMNS)
+    assert list(overview.portfolio(db, now=NOW, start=start).models.columns) == list(overview.PORTFOLIO_COLUMNS)
     joined = _joined(frames)
     for name, preds in (("alpha-risk", joined), ("beta-churn", frames["beta"].assign(label=np.nan))):
         row = result.loc[name]
@@ -158,16 +158,15 @@ def test_portfolio_matches_pandas(db, frames, days):
             assert row["labelled_share"] == pytest.approx(window["label"].notna().mean())
         assert row["first_prediction_at"] == at.min() and row["last_prediction_at"] == at.max()
         if start is None:
-            assert math.isnan(row["predictions_previous"]) and math.isnan(row["labelled_share_previous"])
+            assert math.isnan(row["predictions_previous"])
         else:
             prev = _in(preds, start - (NOW - start), start)
             assert row["predictions_previous"] == len(prev)
-            assert row["labelled_previous"] == prev["label"].notna().sum()
 
 
 def test_registry_columns(db):
     """Champion, latest version and status, version count and validation AUC come from the registry."""
-    result = overview.portfolio(db, now=NOW).set_index("model")
+    result = overview.portfolio(db, now=NOW).models.set_index("model")
     alpha, beta = result.loc["alpha-risk"], result.loc["beta-churn"]
     assert (alpha["champion_version"], alpha["latest_version"], alpha["latest_status"], alpha["versions"]) == (
         "v2", "v2", "champion", 2)
@@ -183,7 +182,7 @@ def test_registry_columns(db):
 def test_realised_auc_matches_sklearn(db, frames, days):
     """The SQL ROC AUC of the champion's labelled rows equals roc_auc_score, tied scores included."""
     start = NOW - timedelta(days=days) if days else None
-    row = overview.portfolio(db, now=NOW, start=start).set_index("model").loc["alpha-risk"]
+    row = overview.portfolio(db, now=NOW, start=start).models.set_index("model").loc["alpha-risk"]
     joined = _joined(frames)
     rows = _in(joined[(joined["model_version"] == "v2") & joined["label"].notna()], start, None)
     assert rows["score"].duplicated().any(), "the data should contain tied scores"
@@ -191,6 +190,29 @@ def test_realised_auc_matches_sklearn(db, frames, days):
     assert row["realised_auc"] == pytest.approx(expected, abs=1e-12)
     assert row["auc_rows"] == len(rows) and row["auc_positives"] == int(rows["label"].sum())
     assert row["auc_delta"] == pytest.approx(expected - 0.77, abs=1e-12)
+
+
+def test_realised_auc_on_a_bounded_sample(db, frames):
+    """Above the bound, the AUC is exact on a deterministic hash-chosen sample of about that size."""
+    start = NOW - timedelta(days=60)
+    got = overview.model_summary(db, "alpha-risk", now=NOW, start=start, auc_sample_rows=500)
+    again = overview.model_summary(db, "alpha-risk", now=NOW, start=start, auc_sample_rows=500)
+    joined = _joined(frames)
+    labelled = _in(joined[(joined["model_version"] == "v2") & joined["label"].notna()], start, None)
+    assert got["auc_labelled"] == len(labelled) and 300 < got["auc_rows"] < 700
+    assert got["realised_auc"] == again["realised_auc"]
+    fraction = 500 / len(labelled)
+    chosen = store.read(lambda con: con.execute(
+        "SELECT prediction_id FROM predictions_alpha_risk WHERE hash(prediction_id)::DOUBLE < ? * 18446744073709551616.0",
+        [fraction]).df(), db)
+    sample = labelled[labelled["prediction_id"].isin(chosen["prediction_id"])]
+    assert got["auc_rows"] == len(sample)
+    assert got["realised_auc"] == pytest.approx(roc_auc_score(sample["label"].astype(int), sample["score"]), abs=1e-12)
+    full = overview.model_summary(db, "alpha-risk", now=NOW, start=start)
+    assert full["auc_rows"] == full["auc_labelled"] == len(labelled)
+    assert abs(got["realised_auc"] - full["realised_auc"]) < 0.1
+    with pytest.raises(InvalidInputError):
+        overview.portfolio(db, now=NOW, auc_sample_rows=0)
 
 
 def test_model_summary_filters(db, frames):
@@ -267,19 +289,49 @@ def test_daily_volume_matches_pandas(db, frames):
         exp.sort_index().tolist()
 
 
+@pytest.mark.parametrize("days", [30, None])
+def test_portfolio_daily_matches_pandas_and_daily_volume(db, frames, days):
+    """The portfolio's daily frame (by version) equals pandas, and daily_volume, on the same rows."""
+    start = NOW - timedelta(days=days) if days else None
+    daily = overview.portfolio(db, now=NOW, start=start).daily
+    assert list(daily.columns) == list(overview.DAILY_COLUMNS)
+    joined = pd.concat([_joined(frames).assign(model="alpha-risk"),
+                        frames["beta"].assign(model="beta-churn", label=np.nan)])
+    window = _in(joined, start, None)
+    expected = (window.assign(day=window["predicted_at"].dt.floor("D"))
+                .groupby(["model", "day", "model_version"])
+                .agg(predictions=("prediction_id", "size"), labelled=("label", "count")).reset_index())
+    assert daily["predictions"].tolist() == expected["predictions"].tolist()
+    assert daily["labelled"].tolist() == expected["labelled"].tolist()
+    assert daily["version"].tolist() == expected["model_version"].tolist()
+    by_model = overview.daily_by_model(daily)
+    pd.testing.assert_frame_equal(by_model.reset_index(drop=True),
+                                  overview.daily_volume(db, start=start).reset_index(drop=True), check_dtype=False)
+
+
+def test_model_view_is_the_summary_and_its_daily_volume(db):
+    """model_view gives model_summary's row and daily_volume's by-version frame, from one pass."""
+    start = NOW - timedelta(days=45)
+    view = overview.model_view(db, "alpha-risk", now=NOW, start=start, segment="region", segment_value="east")
+    summary = overview.model_summary(db, "alpha-risk", now=NOW, start=start, segment="region", segment_value="east")
+    assert view.models.iloc[0]["predictions"] == summary["predictions"] == view.daily["predictions"].sum()
+    volume = overview.daily_volume(db, model="alpha-risk", start=start, by_version=True, segment="region",
+                                   segment_value="east")
+    assert view.daily["predictions"].tolist() == volume["predictions"].tolist()
+    assert view.daily["labelled"].tolist() == volume["labelled"].tolist()
+
+
 def test_totals(db):
     """Portfolio totals sum the per-model counts; shares are ratios of the sums."""
-    frame = overview.portfolio(db, now=NOW, start=NOW - timedelta(days=30))
+    frame = overview.portfolio(db, now=NOW, start=NOW - timedelta(days=30)).models
     t = overview.totals(frame)
     assert t["models"] == 2 and t["with_champion"] == 1
     assert t["predictions"] == frame["predictions"].sum()
     assert t["predictions_previous"] == frame["predictions_previous"].sum()
     assert t["labelled_share"] == pytest.approx(frame["labelled"].sum() / frame["predictions"].sum())
-    assert t["labelled_share_previous"] == pytest.approx(
-        frame["labelled_previous"].sum() / frame["predictions_previous"].sum())
-    empty = overview.totals(overview.portfolio(db, now=NOW).iloc[0:0])
+    empty = overview.totals(overview.portfolio(db, now=NOW).models.iloc[0:0])
     assert empty["models"] == 0 and math.isnan(empty["labelled_share"])
-    assert math.isnan(overview.totals(overview.portfolio(db, now=NOW))["predictions_previous"])
+    assert math.isnan(overview.totals(overview.portfolio(db, now=NOW).models)["predictions_previous"])
 
 
 def test_context_options_and_segment_values(db, frames):
@@ -302,14 +354,18 @@ def test_functions_accept_an_open_connection(db):
     """Every query takes a path or an open connection and gives the same answer."""
     with store.connect(db) as con:
         via_con = overview.portfolio(con, now=NOW)
-    pd.testing.assert_frame_equal(via_con, overview.portfolio(db, now=NOW))
+    via_path = overview.portfolio(db, now=NOW)
+    pd.testing.assert_frame_equal(via_con.models, via_path.models)
+    pd.testing.assert_frame_equal(via_con.daily, via_path.daily)
 
 
 def test_empty_store(tmp_path):
     """A store without models gives empty frames with the documented columns."""
     path = tmp_path / "empty.duckdb"
-    frame = overview.portfolio(path, now=NOW)
-    assert frame.empty and list(frame.columns) == list(overview.PORTFOLIO_COLUMNS)
+    result = overview.portfolio(path, now=NOW)
+    assert result.models.empty and list(result.models.columns) == list(overview.PORTFOLIO_COLUMNS)
+    assert result.daily.empty and list(result.daily.columns) == list(overview.DAILY_COLUMNS)
+    assert overview.daily_by_model(result.daily).empty
     volume = overview.daily_volume(path)
     assert volume.empty and list(volume.columns) == ["day", "model", "predictions", "labelled"]
     assert overview.context_options(path) == []
