@@ -181,3 +181,20 @@ def make_outcomes():
 def store_counts():
     """``store_counts(db)`` -> row counts of the toy model's views, tables and the quarantine."""
     return counts
+
+
+#: End of the production window of the test demo: fixed, so the demo's data are the same every run.
+DEMO_END = datetime(2026, 11, 1)
+DEMO_ROWS = 60_000
+
+
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory: pytest.TempPathFactory):
+    """A demo portfolio built once per test worker (60,000 credit-default rows, window ending 2026-11-01).
+
+    Returns the :class:`analytics.demo.DemoSummary` (``.db``, ``.credentials``, ``.end``). Treat the store
+    as read-only: other tests share it.
+    """
+    from analytics.demo import build_demo
+
+    return build_demo(tmp_path_factory.mktemp("demo") / "vigil.duckdb", rows=DEMO_ROWS, end=DEMO_END)

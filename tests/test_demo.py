@@ -1,0 +1,193 @@
+"""The demo portfolio: tables and row counts, late labels, the two drift episodes, governance history,
+users, and models that really produced the logged scores."""
+
+from __future__ import annotations
+
+import stat
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from analytics import artifacts, audit, registry, store
+from analytics.demo import DEMO_USERS, build_demo
+from analytics.demo import _credit as credit
+from analytics.demo import _employment as employment
+from analytics.errors import InvalidInputError
+
+
+def _frame(demo, sql: str, params=()) -> pd.DataFrame:
+    return store.read(lambda con: con.execute(sql, list(params)).df(), demo.db)
+
+
+@pytest.fixture(scope="module")
+def credit_log(demo_store) -> pd.DataFrame:
+    """Champion predictions of credit-default with their outcome (if known) and day of the window."""
+    frame = _frame(demo_store, """
+        SELECT p.*, o.label, o.observed_at, o.business_value
+        FROM predictions_credit_default p LEFT JOIN outcomes_credit_default o USING (prediction_id)""")
+    start = credit.window_start(demo_store.end)
+    frame["day"] = (frame["predicted_at"] - pd.Timestamp(start)).dt.days
+    return frame
+
+
+def test_tables_and_row_counts(demo_store):
+    """Both models are registered, the credit log has the asked size, employment all 2016-2018 adults."""
+    assert store.read(store.schema_version, demo_store.db) == store.LATEST_VERSION
+    counts = _frame(demo_store, """
+        SELECT (SELECT count(*) FROM predictions_credit_default) AS credit,
+               (SELECT count(*) FROM predictions_employment) AS employment,
+               (SELECT count(*) FROM outcomes_credit_default) AS credit_outcomes,
+               (SELECT count(*) FROM reference_credit_default WHERE model_version = 'v1') AS credit_reference,
+               (SELECT count(*) FROM reference_employment WHERE model_version = 'v1') AS employment_reference""").iloc[0]
+    assert abs(counts["credit"] - 60_000) <= credit.DAYS  # per-day rounding of the traffic plan
+    assert counts["employment"] == 175_670  # ACS MA 2016-2018, AGEP >= 16
+    assert 0 < counts["credit_outcomes"] < counts["credit"]
+    assert counts["credit_reference"] == 3_000
+    assert counts["employment_reference"] == 17_322  # 30% of the 57,738 adults of 2015
+    assert demo_store.rows == {"credit-default": counts["credit"], "employment": 175_670}
+
+
+def test_labels_arrive_30_to_60_days_late(demo_store, credit_log):
+    """Every outcome is observed 30-60 days after its prediction and before the window's end."""
+    labelled = credit_log.dropna(subset=["label"])
+    delay = labelled["observed_at"] - labelled["predicted_at"]
+    assert delay.min() >= timedelta(days=30) and delay.max() <= timedelta(days=60)
+    assert labelled["observed_at"].max() <= pd.Timestamp(demo_store.end)
+    assert credit_log.loc[credit_log["day"] >= credit.DAYS - 30, "label"].isna().all()
+    assert credit_log.loc[credit_log["day"] < credit.DAYS - 60, "label"].notna().all()
+
+
+def test_covariate_episode_moves_inputs_not_performance(credit_log):
+    """Days 60-89: younger applicants, lower limits, mostly online; the model's ROC AUC stays put."""
+    champion = credit_log[credit_log["deployment_role"] == "champion"]
+    episode = champion["day"].between(*credit.COVARIATE_DAYS, inclusive="left")
+    before = champion["day"] < credit.COVARIATE_DAYS[0]
+    assert champion.loc[before, "AGE"].mean() - champion.loc[episode, "AGE"].mean() > 5
+    assert champion.loc[episode, "LIMIT_BAL"].mean() < 0.75 * champion.loc[before, "LIMIT_BAL"].mean()
+    assert (champion.loc[episode, "channel"] == "online").mean() > 0.6
+    assert (champion.loc[before, "channel"] == "online").mean() < 0.5
+    auc = {name: roc_auc_score(champion.loc[mask, "label"], champion.loc[mask, "score"])
+           for name, mask in (("before", before), ("episode", episode))}
+    assert abs(auc["episode"] - auc["before"]) < 0.04
+
+
+def test_concept_episode_moves_performance_not_inputs(credit_log):
+    """Days 120+: the same applicants, more defaults, and a clearly worse ROC AUC."""
+    champion = credit_log[credit_log["deployment_role"] == "champion"]
+    labelled = champion.dropna(subset=["label"])
+    episode = labelled["day"] >= credit.CONCEPT_DAYS[0]
+    stable = labelled["day"].between(credit.COVARIATE_DAYS[1], credit.CONCEPT_DAYS[0], inclusive="left")
+    assert episode.sum() > 1_000
+    assert abs(champion.loc[champion["day"] >= credit.CONCEPT_DAYS[0], "AGE"].mean()
+               - champion.loc[champion["day"] < credit.COVARIATE_DAYS[0], "AGE"].mean()) < 1
+    assert labelled.loc[episode, "label"].mean() > labelled.loc[stable, "label"].mean() + 0.1
+    auc_episode = roc_auc_score(labelled.loc[episode, "label"], labelled.loc[episode, "score"])
+    auc_stable = roc_auc_score(labelled.loc[stable, "label"], labelled.loc[stable, "score"])
+    assert auc_stable - auc_episode > 0.1
+
+
+def test_shadow_challenger_mirrors_champion_traffic(credit_log):
+    """v2 runs in shadow from day 120 on exactly the champion's applicants."""
+    shadow = credit_log[credit_log["deployment_role"] == "shadow"]
+    champion = credit_log[credit_log["deployment_role"] == "champion"]
+    assert set(shadow["model_version"]) == {"v2"} and set(champion["model_version"]) == {"v1"}
+    assert shadow["day"].min() == credit.SHADOW_FROM_DAY
+    assert len(shadow) == (champion["day"] >= credit.SHADOW_FROM_DAY).sum()
+    assert shadow["business_value"].isna().all()
+
+
+def test_business_value_follows_the_decision(credit_log):
+    """Approved and repaid earns 5% of the limit, approved and defaulted loses 25%, declined is 0."""
+    rows = credit_log[(credit_log["deployment_role"] == "champion")].dropna(subset=["label"])
+    expected = credit.business_value(rows["decision"].to_numpy(), rows["label"].to_numpy(), rows["LIMIT_BAL"].to_numpy())
+    np.testing.assert_allclose(rows["business_value"].to_numpy(), expected)
+
+
+def test_logged_scores_come_from_the_registered_models(demo_store, credit_log):
+    """Loading each serving version's artifact (hash checked) and re-scoring its logged inputs gives the logged score."""
+    for version, role in (("v1", "champion"), ("v2", "shadow")):
+        row = store.read(lambda con: registry.get_version(con, "credit-default", version), demo_store.db)
+        booster = artifacts.load_lightgbm(row["artifact_path"], row["artifact_sha256"])
+        sample = credit_log[credit_log["deployment_role"] == role].sample(500, random_state=1)
+        rescored = artifacts.predict_proba(booster, sample, credit.SCHEMA)
+        np.testing.assert_allclose(rescored, sample["score"].to_numpy(), rtol=0, atol=1e-12)
+        assert (sample["decision"].to_numpy() == (rescored >= row["threshold"])).all()
+
+
+def test_tampered_artifact_is_not_loaded(demo_store, tmp_path):
+    """A model file whose bytes differ from the registered sha256 is refused."""
+    row = store.read(lambda con: registry.get_version(con, "credit-default", "v1"), demo_store.db)
+    copy = tmp_path / "v1.txt"
+    copy.write_bytes(open(row["artifact_path"], "rb").read().replace(b"tree", b"tref", 1))
+    with pytest.raises(InvalidInputError, match="sha256"):
+        artifacts.load_lightgbm(copy, row["artifact_sha256"])
+
+
+def test_governance_history(demo_store):
+    """Versions in several lifecycle states, decided by different people, on an intact audit chain."""
+    versions = store.read(registry.list_versions, demo_store.db)
+    states = dict(zip(versions["model_name"] + ":" + versions["version"], versions["status"]))
+    assert states == {
+        "credit-default:v0": "retired", "credit-default:v1": "champion", "credit-default:v2": "shadow",
+        "credit-default:v3": "rejected", "credit-default:v4": "submitted",
+        "employment:v1": "champion", "employment:v2": "in_review",
+    }
+    log = store.read(lambda con: audit.entries(con, object_type="model_version"), demo_store.db)
+    approved = log[log["action"] == "version.approved"]
+    submitted = log[log["action"] == "version.submitted"]
+    assert set(approved["actor"]) == {"paul.approver"} and set(submitted["actor"]) == {"arthur.analyst"}
+    assert "version.rejected" in set(log["action"])
+    status = store.read(audit.verify, demo_store.db)
+    assert status.intact and status.rows > 50
+
+
+def test_users_one_per_role_with_private_random_passwords(demo_store):
+    """One user per role; passwords are random, stored only as argon2 hashes, in a private file."""
+    users = _frame(demo_store, "SELECT username, role, password_hash FROM users ORDER BY role")
+    assert sorted(users["role"]) == sorted(r for _, r, _ in DEMO_USERS)
+    assert users["password_hash"].str.startswith("$argon2").all()
+    passwords = [p for _, p in demo_store.credentials.values()]
+    assert len(set(passwords)) == len(passwords) and min(map(len, passwords)) >= 20
+    assert not any(p in h for p, h in zip(passwords, users["password_hash"]))
+    path = demo_store.credentials_file
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    text = path.read_text()
+    assert all(f"{user}  {role}  {password}" in text for user, (role, password) in demo_store.credentials.items())
+
+
+def test_sensitive_attributes_declared(demo_store):
+    """The declared sensitive attributes are the ones the issue names."""
+    models = {m.name: m for m in store.read(registry.list_models, demo_store.db)}
+    assert {c.name for c in models["credit-default"].schema.sensitive} == {"SEX", "AGE", "AGE_BAND", "MARRIAGE",
+                                                                            "EDUCATION"}
+    assert {c.name for c in models["employment"].schema.sensitive} == {"SEX", "RAC1P", "AGEP"}
+    assert models["credit-default"].schema.column("SEX").role == "attribute"  # logged, not a model input
+
+
+def test_employment_years_replay_in_order(demo_store):
+    """Each ACS survey year fills 60 consecutive days, in year order."""
+    spans = _frame(demo_store, """
+        SELECT survey_year, min(predicted_at) AS first, max(predicted_at) AS last, count(*) AS n
+        FROM predictions_employment GROUP BY 1 ORDER BY 1""")
+    assert list(spans["survey_year"]) == [str(y) for y in employment.PRODUCTION_YEARS]
+    assert (spans["last"] - spans["first"]).max() < timedelta(days=employment.DAYS_PER_YEAR)
+    assert (spans["first"].iloc[1:].to_numpy() > spans["last"].iloc[:-1].to_numpy()).all()
+
+
+def test_same_seed_same_data(demo_store, tmp_path):
+    """Rebuilding with the same seed and end date gives identical prediction logs."""
+    again = build_demo(tmp_path / "again.duckdb", rows=60_000, end=demo_store.end, seed=demo_store.seed)
+    query = ("SELECT md5(string_agg(prediction_id || CAST(score AS VARCHAR) || CAST(predicted_at AS VARCHAR), ',' "
+             "ORDER BY prediction_id)) FROM predictions_credit_default")
+    first = store.read(lambda con: con.execute(query).fetchone()[0], demo_store.db)
+    second = store.read(lambda con: con.execute(query).fetchone()[0], again.db)
+    assert first == second
+
+
+def test_too_small_a_demo_is_refused(tmp_path):
+    """Fewer than 10,000 rows cannot hold the story; the message says so."""
+    with pytest.raises(InvalidInputError, match="at least 10,000"):
+        build_demo(tmp_path / "small.duckdb", rows=500)
