@@ -110,11 +110,23 @@ def template_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def _private_copy(template: Path, target_dir: Path) -> Path:
+    """Copy the store with everything beside it (its Parquet log segments) and re-point its views."""
+    target = target_dir / "store"
+    shutil.copytree(template.parent, target)
+    path = target / template.name
+    try:
+        from analytics.store._segments import rebuild_views
+    except ImportError:  # a store without log segments: the file alone is the store
+        return path
+    store.write(rebuild_views, path)
+    return path
+
+
 @pytest.fixture
 def vigil_db(template_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private copy of the synthetic store; ``VIGIL_DB`` points at it, local sign-in is forced."""
-    path = tmp_path / "vigil.duckdb"
-    shutil.copyfile(template_store, path)
+    path = _private_copy(template_store, tmp_path)
     monkeypatch.setenv("VIGIL_DB", str(path))
     monkeypatch.setenv("VIGIL_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("VIGIL_AUTH", "local")

@@ -5,6 +5,9 @@ Every test runs the real entry script (app/main.py) against a private copy of a 
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 from app_support import PASSWORD, empty_db, new_app, signed_in, template_store, vigil_db  # noqa: F401 - fixtures
 
@@ -131,7 +134,7 @@ def test_sign_out_is_audited_and_returns_to_the_form(vigil_db):
 def test_demo_credentials_hint_only_when_the_file_exists(vigil_db):
     at = new_app().run()
     assert not any("demo-credentials" in c for c in _texts(at.caption))
-    (vigil_db.parent / "demo-credentials.txt").write_text("# test\n")
+    (Path(os.environ["VIGIL_DATA_DIR"]) / "demo-credentials.txt").write_text("# test\n")
     at = new_app().run()
     assert any("demo-credentials.txt" in c for c in _texts(at.caption))
 
