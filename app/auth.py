@@ -143,11 +143,8 @@ def oidc_username(claims: Mapping[str, Any]) -> str:
 
 def _disabled_locally(username: str) -> bool:
     """Whether an admin disabled a user with this name or e-mail address in the store."""
-    frame = read(users.list_users, config.db_path())
-    if frame.empty:
-        return False
-    match = frame[(frame["username"] == username) | (frame["email"].fillna("").str.lower() == username)]
-    return bool(len(match) and match["disabled"].any())
+    return any(disabled for name, email, _, disabled in _stored_users(str(config.db_path()))
+               if username in (name, email))
 
 
 def _oidc_actor() -> Actor | None:
@@ -178,15 +175,56 @@ def _oidc_actor() -> Actor | None:
 # Session
 
 
+ACCOUNT_CHECK_SECONDS = 10
+
+
+@st.cache_data(ttl=ACCOUNT_CHECK_SECONDS, show_spinner=False, max_entries=16)
+def _stored_users(db: str) -> list[tuple[str, str, str, bool]]:
+    """(username, lower-case e-mail, role, disabled) of every stored user, re-read every few seconds."""
+    frame = read(users.list_users, db)
+    return [(str(u), str(e or "").lower(), str(r), bool(d))
+            for u, e, r, d in zip(frame["username"], frame["email"], frame["role"], frame["disabled"])]
+
+
+def _account_state(db: str, username: str) -> tuple[str, bool] | None:
+    """(role, disabled) of a stored user, or None when there is no such user."""
+    for name, _, role, disabled in _stored_users(db):
+        if name == username:
+            return role, disabled
+    return None
+
+
+def _still_valid(actor: Actor) -> Actor | None:
+    """The session's actor as the store sees it now: a changed role applies, a disabled account ends.
+
+    Local accounts are re-read (at most every :data:`ACCOUNT_CHECK_SECONDS`); an OIDC identity keeps
+    its configured role but ends when an admin disabled it in Vigil.
+    """
+    if st.session_state.get(SESSION_METHOD) == "oidc":
+        return None if _disabled_locally(actor.username) else actor
+    state = _account_state(str(config.db_path()), actor.username)
+    if state is None or state[1]:
+        return None
+    return actor if state[0] == actor.role else Actor(actor.username, state[0])
+
+
 def current_actor() -> Actor | None:
     """The signed-in actor of this session, or None.
 
     With the OIDC backend a session whose browser holds the identity cookie is signed in on its
-    first run. A problem (no role mapped, account disabled) is kept for the sign-in page.
+    first run. A problem (no role mapped, account disabled) is kept for the sign-in page. A session
+    whose account was disabled since is signed out; a changed role applies on the next run.
     """
     actor = st.session_state.get(SESSION_ACTOR)
     if isinstance(actor, Actor):
-        return actor
+        current = _still_valid(actor)
+        if current is None:
+            st.session_state.clear()
+            st.session_state[SESSION_PROBLEM] = "your account was disabled or removed; ask an admin"
+            return None
+        if current != actor:
+            st.session_state[SESSION_ACTOR] = current
+        return current
     if auth_mode() != "oidc":
         return None
     try:
@@ -293,6 +331,9 @@ def sign_in_page() -> None:
         if mode == "oidc":
             _oidc_button()
         else:
+            problem = st.session_state.pop(SESSION_PROBLEM, None)
+            if problem:
+                st.warning(f"You were signed out: {problem}.", icon=":material/logout:")
             _local_form()
             credentials = config.data_dir() / "demo-credentials.txt"
             if credentials.is_file():
