@@ -31,6 +31,7 @@ from typing import Any
 import streamlit as st
 
 from analytics import overview
+from app import queries
 
 KEYS: tuple[str, ...] = ("model", "version", "window", "start", "end", "segment", "segment_value")
 DEFAULT_WINDOW = "90d"
@@ -218,8 +219,6 @@ def _write_url(params: dict[str, str]) -> None:
 
 def render_sidebar() -> Context:
     """Draw the context pickers in the sidebar, keep them and the URL in step, return the context."""
-    from app import queries  # local import: queries imports streamlit caching at module level
-
     now = utc_now()
     st.session_state[_CURRENT] = Context(now=now)  # a usable default, should anything below fail
     options = queries.query(overview.context_options)
