@@ -1,0 +1,106 @@
+"""Overview benchmark (issue 3): the Overview page's queries on the 10 M-row demo, cold and warm.
+
+    python scripts/bench_overview.py [--db data/bench/demo10m.duckdb] [--repeat 3]
+
+What is timed is what one run of the Overview page asks the store for, called as the page calls
+it: the data-version token (``overview.data_version``, the cache key of ``app/queries.py``), the
+sidebar's options (``overview.context_options``) and the portfolio (``overview.portfolio`` over the
+page's default window, the last 90 days up to now, minute-floored, UTC). The model in focus is
+drawn from the portfolio's rows, with no further query, unless a version or segment is chosen.
+
+- **cold**: a fresh Python process (modules imported first, not timed), first call: DuckDB opens
+  the file, reads its catalogue and scans the Parquet segments for the first time. The operating
+  system's file cache is not dropped (that would disturb everyone else on the machine), so "cold"
+  means a cold process, not a cold disk.
+- **warm**: the same calls again in that process, raw query time without any cache (median of
+  ``--repeat`` runs). The page itself caches results with ``st.cache_data`` keyed by the token, so
+  a warm page run costs only the token query, which is printed too.
+
+Targets (issue 3): under 2 s cold and under 0.5 s warm. A second line shows the heaviest preset
+window, all time, for scale. The figures depend on the load of the (shared) machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_DB = REPO / "data" / "bench" / "demo10m.duckdb"
+COLD_TARGET, WARM_TARGET = 2.0, 0.5
+
+_CHILD = """
+import json, sys, time
+from datetime import datetime, timedelta, timezone
+import duckdb
+from analytics import overview
+
+db, window, repeat = sys.argv[1], sys.argv[2], int(sys.argv[3])
+now = datetime.now(timezone.utc).replace(tzinfo=None, second=0, microsecond=0)  # as app/context.utc_now
+start = None if window == "all" else now - timedelta(days=int(window.removesuffix("d")))
+
+def page_run():
+    times = {}
+    t = time.perf_counter(); overview.data_version(db); times["token"] = time.perf_counter() - t
+    t = time.perf_counter(); overview.context_options(db); times["options"] = time.perf_counter() - t
+    t = time.perf_counter(); result = overview.portfolio(db, now=now, start=start, end=None)
+    times["portfolio"] = time.perf_counter() - t
+    times["total"] = sum(times.values())
+    return times, result
+
+cold, result = page_run()
+warm = [page_run()[0] for _ in range(repeat)]
+rows = int(result.models["predictions"].sum())
+print(json.dumps({"cold": cold, "warm": warm, "rows_in_window": rows, "models": len(result.models),
+                  "duckdb": duckdb.__version__}))
+"""
+
+
+def _log_rows(db: Path) -> int:
+    """Predictions of all models in the store."""
+    from analytics.store import predictions_view, read
+
+    def work(con) -> int:
+        stems = [s for (s,) in con.execute("SELECT table_stem FROM models").fetchall()]
+        return sum(con.execute(f"SELECT count(*) FROM {predictions_view(s)}").fetchone()[0] for s in stems)
+
+    return int(read(work, db))
+
+
+def measure(db: Path, window: str, repeat: int) -> dict:
+    """Run one fresh child process: the cold page run, then ``repeat`` warm ones."""
+    out = subprocess.run([sys.executable, "-c", _CHILD, str(db), window, str(repeat)], capture_output=True,
+                         text=True, cwd=REPO)
+    if out.returncode != 0:
+        sys.exit(f"the benchmark child failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", type=Path, default=DEFAULT_DB)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+    if not args.db.is_file():
+        sys.exit(f"no store at {args.db}: build it with `vigil demo --rows 10000000 --db {args.db}`")
+    print(f"Overview queries on {args.db} ({_log_rows(args.db):,} logged predictions); cold = first call in a "
+          "fresh process, warm = median raw query time of the next calls (no cache)")
+    print(f"{'window':>8} {'in window':>11} {'cold s':>8} {'warm s':>8} {'token s':>8}  "
+          f"cold: token+options+portfolio   targets: cold < {COLD_TARGET} s, warm < {WARM_TARGET} s")
+    for window in ("90d", "all"):
+        r = measure(args.db, window, args.repeat)
+        cold = r["cold"]
+        warm = statistics.median(w["total"] for w in r["warm"])
+        token = statistics.median(w["token"] for w in r["warm"])
+        verdict = "met" if cold["total"] < COLD_TARGET and warm < WARM_TARGET else "MISSED"
+        label = "last 90 days (the page's default)" if window == "90d" else "all time"
+        print(f"{window:>8} {r['rows_in_window']:>11,} {cold['total']:>8.2f} {warm:>8.2f} {token:>8.3f}  "
+              f"{cold['token']:.2f}+{cold['options']:.2f}+{cold['portfolio']:.2f}   {label}: targets {verdict}")
+
+
+if __name__ == "__main__":
+    main()
