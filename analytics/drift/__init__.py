@@ -1,0 +1,31 @@
+"""Data drift: univariate drift of every column against a reference, over time, and multivariate.
+
+Public API
+----------
+:func:`drift_summary`
+    Every declared column and the score, a window against the version's reference (or an earlier window).
+:func:`drift_over_time`
+    The same per day or week, with the thresholds.
+:func:`compare_files`
+    Two Parquet or CSV files (the ``vigil drift`` CI gate).
+:func:`multivariate_drift`
+    Domain classifier (cross-validated ROC AUC) and PCA reconstruction error on bounded, seeded samples.
+:class:`DriftResult`, :class:`DriftConfig`, :data:`METHOD_KEYS`, :func:`auto_method`
+    Results, configuration and the method registry (:mod:`analytics.drift._methods` documents every
+    method, its threshold and the automatic choice).
+
+Heavy work runs inside DuckDB (histograms on the reference's fixed bins, category counts, exact
+ECDFs); scipy receives those summaries. See :mod:`analytics.drift._binning`.
+"""
+
+from analytics.drift._calculator import DriftConfig, compare_files, config_for_model, drift_summary
+from analytics.drift._methods import METHOD_KEYS, auto_method, get_method, ks_p_value, psi
+from analytics.drift._multivariate import MultivariateResult, multivariate_drift
+from analytics.drift._over_time import drift_over_time
+from analytics.drift._result import JSON_FIELDS, RESULT_COLUMNS, DriftResult
+
+__all__ = [
+    "DriftConfig", "DriftResult", "JSON_FIELDS", "METHOD_KEYS", "MultivariateResult", "RESULT_COLUMNS",
+    "auto_method", "compare_files", "config_for_model", "drift_over_time", "drift_summary", "get_method",
+    "ks_p_value", "multivariate_drift", "psi",
+]

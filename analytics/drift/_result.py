@@ -1,0 +1,64 @@
+"""Drift results: one tidy frame of verdicts, histograms per column, and the JSON the CLI prints."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+#: Columns of :attr:`DriftResult.table`, in order. The first nine are the CLI's JSON fields.
+RESULT_COLUMNS: tuple[str, ...] = (
+    "column", "kind", "method", "statistic", "p_value", "threshold", "drifted", "n_reference", "n_current",
+    "period", "role", "missing_reference", "missing_current", "unseen_categories", "note",
+)
+JSON_FIELDS: tuple[str, ...] = RESULT_COLUMNS[:9]
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "item"):
+        return _clean(value.item())
+    return value
+
+
+@dataclass(frozen=True)
+class DriftResult:
+    """The drift of a set of columns between a reference and one or more current periods.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per column (and period), with :data:`RESULT_COLUMNS`. ``drifted`` is True, False, or
+        None when the statistic is undefined (a column without values on one side); ``note`` says why.
+    histograms : dict of str to pandas.DataFrame
+        Per column (summaries only): ``bin``, ``reference_count``, ``current_count``,
+        ``reference_share``, ``current_share`` on the reference's fixed bins or categories.
+    reference_label, current_label : str
+        What was compared, in words (stated on the page and in the CLI table).
+    n_reference_rows, n_current_rows : int
+        Rows on each side (missing values included).
+    """
+
+    table: pd.DataFrame
+    histograms: dict[str, pd.DataFrame] = field(default_factory=dict)
+    reference_label: str = "reference"
+    current_label: str = "current"
+    n_reference_rows: int = 0
+    n_current_rows: int = 0
+
+    @property
+    def drifted_columns(self) -> list[str]:
+        """Columns whose verdict is drifted (in any period)."""
+        return sorted(set(self.table.loc[self.table["drifted"].eq(True), "column"]))
+
+    @property
+    def any_drift(self) -> bool:
+        """Whether at least one column drifted."""
+        return bool(self.drifted_columns)
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """One JSON-ready object per column with exactly :data:`JSON_FIELDS` (NaN as null)."""
+        return [{k: _clean(row[k]) for k in JSON_FIELDS} for row in self.table.to_dict("records")]

@@ -1,0 +1,97 @@
+"""``vigil drift``: drift between two files (a CI gate) or of a model's window in the store.
+
+Usage::
+
+    vigil drift REFERENCE CURRENT [--columns A B ...] [--method auto|psi|ks|chisquare|jensenshannon|wasserstein]
+                [--format json|table] [--fail-on-drift]
+    vigil drift --model NAME [--version V] --start YYYY-MM-DD --end YYYY-MM-DD [same options]
+
+The JSON is a list with one object per column: column, kind, method, statistic, p_value, threshold,
+drifted, n_reference, n_current. With ``--fail-on-drift`` the exit code is 1 when any column drifted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime, timedelta
+
+from analytics.drift._calculator import DriftConfig, compare_files, drift_summary
+from analytics.drift._methods import METHOD_KEYS
+from analytics.drift._result import DriftResult
+from analytics.errors import InvalidInputError
+
+EXIT_DRIFT = 1
+
+
+def _day(text: str) -> datetime:
+    try:
+        return datetime.strptime(text, "%Y-%m-%d") if len(text) == 10 else datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInputError(f"{text!r} is not a date (YYYY-MM-DD) or a timestamp (YYYY-MM-DDTHH:MM)") from None
+
+
+def format_table(result: DriftResult) -> str:
+    """A plain-text table of the verdicts, with what was compared."""
+    lines = [f"reference: {result.reference_label} ({result.n_reference_rows:,} rows)",
+             f"current:   {result.current_label} ({result.n_current_rows:,} rows)", ""]
+    header = f"{'column':<24} {'kind':<12} {'method':<14} {'statistic':>10} {'p_value':>9} {'threshold':>9}  verdict"
+    lines += [header, "-" * len(header)]
+    for row in result.table.to_dict("records"):
+        p = "" if row["p_value"] != row["p_value"] else f"{row['p_value']:.4f}"
+        stat = "" if row["statistic"] != row["statistic"] else f"{row['statistic']:.4f}"
+        verdict = {True: "DRIFT", False: "ok", None: "n/a"}[row["drifted"]]
+        note = f"  ({row['note']})" if row["note"] else ""
+        lines.append(f"{row['column'][:24]:<24} {row['kind']:<12} {row['method']:<14} {stat:>10} {p:>9} "
+                     f"{row['threshold']:>9.4g}  {verdict}{note}")
+    lines += ["", f"{len(result.drifted_columns)} of {len(result.table)} columns drifted"
+              + (f": {', '.join(result.drifted_columns)}" if result.drifted_columns else "")]
+    return "\n".join(lines)
+
+
+def cmd_drift(args: argparse.Namespace) -> int:
+    """Run the drift comparison the arguments describe and print it."""
+    columns = tuple(args.columns) if args.columns else None
+    if args.model:
+        if args.reference or args.current:
+            raise InvalidInputError("give either two files or --model, not both")
+        if not args.start or not args.end:
+            raise InvalidInputError("--model needs --start and --end (YYYY-MM-DD; --end is inclusive)")
+        end = _day(args.end)
+        end = end + timedelta(days=1) if len(args.end) == 10 else end
+        from analytics import config
+
+        db = args.db or str(config.db_path())
+        result = drift_summary(db, args.model, start=_day(args.start), end=end, version=args.version,
+                               columns=columns, method=args.method)
+        if result.n_current_rows == 0:
+            raise InvalidInputError(f"{args.model} has no predictions from {args.start} to {args.end}")
+    else:
+        if not args.reference or not args.current:
+            raise InvalidInputError("give REFERENCE and CURRENT files, or --model NAME --start ... --end ...")
+        result = compare_files(args.reference, args.current, columns=list(columns) if columns else None,
+                               config=DriftConfig(method=args.method))
+    if args.format == "json":
+        json.dump(result.to_records(), sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        print(format_table(result))
+    return EXIT_DRIFT if args.fail_on_drift and result.any_drift else 0
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``vigil drift``."""
+    p = subparsers.add_parser("drift", help="data drift between two files, or of a model's window in the store",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("reference", nargs="?", help="reference .parquet or .csv file")
+    p.add_argument("current", nargs="?", help="current .parquet or .csv file")
+    p.add_argument("--model", help="a registered model (instead of files)")
+    p.add_argument("--version", help="the version (default: the champion)")
+    p.add_argument("--start", help="first day of the window, YYYY-MM-DD (UTC)")
+    p.add_argument("--end", help="last day of the window, YYYY-MM-DD, inclusive (UTC)")
+    p.add_argument("--columns", nargs="+", help="only these columns")
+    p.add_argument("--method", default="auto", choices=["auto", *METHOD_KEYS], help="drift method (default auto)")
+    p.add_argument("--format", default="table", choices=["table", "json"])
+    p.add_argument("--fail-on-drift", action="store_true", help="exit 1 when any column drifted (a CI gate)")
+    p.set_defaults(func=cmd_drift)

@@ -1,0 +1,27 @@
+"""Model performance: realised with labels, estimated without them (CBPE), and concept drift.
+
+Public API
+----------
+:func:`realised_metrics`
+    ROC AUC, accuracy, precision, recall, F1, Brier and log loss per window and segment, at the
+    version's threshold, with the labelled share and the change against the registry's validation metrics.
+:func:`calibration_curve`
+    Reliability curve of the labelled rows.
+:func:`cbpe`
+    Confidence-based performance estimation (NannyML's CBPE) beside the realised metrics.
+:func:`concept_drift`, :func:`change_points`, :func:`page_hinkley`
+    Windows where performance falls while the inputs are stable; Page-Hinkley on the daily error stream.
+
+Every metric is aggregated inside DuckDB; tests pin each to scikit-learn.
+"""
+
+from analytics.performance._cbpe import ESTIMATED, cbpe, estimate_from_expected, fit_calibrator
+from analytics.performance._concept import change_points, concept_drift, error_stream, page_hinkley
+from analytics.performance._realised import (HIGHER_IS_BETTER, METRICS, calibration_curve, realised_metrics,
+                                             validation_metrics)
+
+__all__ = [
+    "ESTIMATED", "HIGHER_IS_BETTER", "METRICS", "calibration_curve", "cbpe", "change_points", "concept_drift",
+    "error_stream", "estimate_from_expected", "fit_calibrator", "page_hinkley", "realised_metrics",
+    "validation_metrics",
+]
