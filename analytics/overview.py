@@ -239,22 +239,23 @@ def _labelled_outcomes(info: ModelInfo, start: datetime | None) -> tuple[str, li
     return f"SELECT prediction_id, label FROM {outcomes_view(info.stem)} WHERE observed_at >= ?", [start]
 
 
-def _model_pass(con: duckdb.DuckDBPyConnection, info: ModelInfo, *, now: datetime, start: datetime | None,
-                end: datetime | None, version: str | None, segment: str | None, segment_value: str | None,
-                auc_sample_rows: int) -> tuple[dict[str, Any], pd.DataFrame]:
-    versions = _versions(con, info.name)
-    champions = versions[versions["status"] == "champion"]
-    champion = str(champions.iloc[-1]["version"]) if len(champions) else None
-    latest = versions.iloc[-1] if len(versions) else None
+#: Columns of :func:`traffic` (the part of a summary that moves with ``now``).
+TRAFFIC_COLUMNS: tuple[str, ...] = (
+    "model", "predictions_24h", "predictions_prev_24h", "predictions_7d", "predictions_previous",
+    "first_prediction_at", "last_prediction_at",
+)
 
-    # 1. Traffic: one scan of the prediction view with conditional counts, no join.
+
+def _traffic_pass(con: duckdb.DuckDBPyConnection, info: ModelInfo, *, now: datetime, start: datetime | None,
+                  end: datetime | None, version: str | None, segment: str | None,
+                  segment_value: str | None) -> dict[str, Any]:
+    """One scan of the prediction view with conditional counts, no join."""
     base_where, base_params = _where(info.schema, version=version, segment=segment, segment_value=segment_value)
     previous = previous_window(start, end, now)
-    win_where, win_params = _where(info.schema, start=start, end=end)
     prev_where, prev_params = ("FALSE", [])
     if previous is not None:
         prev_where, prev_params = _where(info.schema, start=previous[0], end=previous[1])
-    traffic = con.execute(
+    p24, p_prev24, p7d, in_previous, first_at, last_at = con.execute(
         f"""
         SELECT count(*) FILTER (WHERE p.predicted_at >= ?),
                count(*) FILTER (WHERE p.predicted_at >= ? AND p.predicted_at < ?),
@@ -266,10 +267,26 @@ def _model_pass(con: duckdb.DuckDBPyConnection, info: ModelInfo, *, now: datetim
         [now - timedelta(hours=24), now - timedelta(hours=48), now - timedelta(hours=24),
          now - timedelta(days=7), *prev_params, *base_params],
     ).fetchone()
-    p24, p_prev24, p7d, in_previous, first_at, last_at = traffic
+    return {
+        "model": info.name,
+        "predictions_24h": int(p24),
+        "predictions_prev_24h": int(p_prev24),
+        "predictions_7d": int(p7d),
+        "predictions_previous": int(in_previous) if previous is not None else math.nan,
+        "first_prediction_at": first_at,
+        "last_prediction_at": last_at,
+    }
 
-    # 2. The window joined once with its outcomes: daily counts per version, and the ROC AUC of one
-    #    version (see realised_auc for the rank-sum identity), from the same materialised rows.
+
+def _window_pass(con: duckdb.DuckDBPyConnection, info: ModelInfo, *, start: datetime | None,
+                 end: datetime | None, version: str | None, segment: str | None, segment_value: str | None,
+                 auc_sample_rows: int) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Registry state, and the window joined once with its outcomes: daily counts per version and the
+    ROC AUC of one version (see :func:`realised_auc`), from the same materialised rows."""
+    versions = _versions(con, info.name)
+    champions = versions[versions["status"] == "champion"]
+    champion = str(champions.iloc[-1]["version"]) if len(champions) else None
+    latest = versions.iloc[-1] if len(versions) else None
     auc_version = version or champion or (str(latest["version"]) if latest is not None else None)
     where, params = _where(info.schema, start=start, end=end, version=version, segment=segment,
                            segment_value=segment_value)
@@ -331,15 +348,9 @@ def _model_pass(con: duckdb.DuckDBPyConnection, info: ModelInfo, *, now: datetim
         "latest_version": str(latest["version"]) if latest is not None else None,
         "latest_status": str(latest["status"]) if latest is not None else None,
         "versions": int(len(versions)),
-        "predictions_24h": int(p24),
-        "predictions_prev_24h": int(p_prev24),
-        "predictions_7d": int(p7d),
         "predictions": in_window,
-        "predictions_previous": int(in_previous) if previous is not None else math.nan,
         "labelled": labelled,
         "labelled_share": _share(labelled, in_window),
-        "first_prediction_at": first_at,
-        "last_prediction_at": last_at,
         "auc_version": auc_version,
         "validation_auc": validation,
         "realised_auc": auc["auc"],
@@ -403,36 +414,87 @@ def model_summary(db: DbLike, model: str, *, now: datetime, start: datetime | No
 def model_view(db: DbLike, model: str, *, now: datetime, start: datetime | None = None,
                end: datetime | None = None, version: str | None = None, segment: str | None = None,
                segment_value: str | None = None, auc_sample_rows: int = AUC_SAMPLE_ROWS) -> Portfolio:
-    """:func:`model_summary` and the model's daily volume by version, from one pass."""
+    """:func:`model_summary` and the model's daily volume by version, in one unit of work."""
     _check_bound(auc_sample_rows)
 
     def work(con: duckdb.DuckDBPyConnection) -> Portfolio:
-        info = get_model(con, model)
-        summary, daily = _model_pass(con, info, now=now, start=start, end=end, version=version, segment=segment,
-                                     segment_value=segment_value, auc_sample_rows=auc_sample_rows)
-        return Portfolio(pd.DataFrame([summary], columns=list(PORTFOLIO_COLUMNS)), daily)
+        return combine(traffic(con, now=now, start=start, end=end, model=model, version=version, segment=segment,
+                               segment_value=segment_value),
+                       window_view(con, start=start, end=end, model=model, version=version, segment=segment,
+                                   segment_value=segment_value, auc_sample_rows=auc_sample_rows))
 
     return _run(db, work)
 
 
 # --------------------------------------------------------------------------------------------------
-# The portfolio
+# The portfolio, and its two halves (cached separately by the app)
 
 
 def portfolio(db: DbLike = None, *, now: datetime, start: datetime | None = None,
               end: datetime | None = None, auc_sample_rows: int = AUC_SAMPLE_ROWS) -> Portfolio:
     """Every registered model, by name: one summary row each and the daily volume by version.
 
-    One scan and one join per model (see :func:`model_summary` for the columns). With no model
-    registered both frames are empty, with their documented columns.
+    The same as ``combine(traffic(...), window_view(...))``: per model one scan (traffic) and one
+    join (the window); see :func:`model_summary` for the columns. With no model registered both
+    frames are empty, with their documented columns.
+    """
+    _check_bound(auc_sample_rows)
+
+    def work(con: duckdb.DuckDBPyConnection) -> Portfolio:
+        return combine(traffic(con, now=now, start=start, end=end),
+                       window_view(con, start=start, end=end, auc_sample_rows=auc_sample_rows))
+
+    return _run(db, work)
+
+
+def _one_or_all(con: duckdb.DuckDBPyConnection, model: str | None, version: str | None,
+                segment: str | None) -> list[ModelInfo]:
+    if model is None and (version or segment):
+        raise InvalidInputError("a version or segment filter needs a model")
+    return [get_model(con, model)] if model else list_models(con)
+
+
+def traffic(db: DbLike = None, *, now: datetime, start: datetime | None = None, end: datetime | None = None,
+            model: str | None = None, version: str | None = None, segment: str | None = None,
+            segment_value: str | None = None) -> pd.DataFrame:
+    """The cheap half of a summary, which moves with ``now``: one scan per model, no join.
+
+    Returns
+    -------
+    DataFrame
+        :data:`TRAFFIC_COLUMNS`, one row per model (all, or ``model``): predictions in the 24 hours
+        before ``now``, in the 24 hours before those, in the 7 days before ``now``, in the window
+        before ``[start, end)`` (NaN when unbounded), and the first and last prediction times.
+    """
+
+    def work(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+        rows = [_traffic_pass(con, info, now=now, start=start, end=end, version=version, segment=segment,
+                              segment_value=segment_value)
+                for info in _one_or_all(con, model, version, segment)]
+        return pd.DataFrame(rows, columns=list(TRAFFIC_COLUMNS))
+
+    return _run(db, work)
+
+
+def window_view(db: DbLike = None, *, start: datetime | None = None, end: datetime | None = None,
+                model: str | None = None, version: str | None = None, segment: str | None = None,
+                segment_value: str | None = None, auc_sample_rows: int = AUC_SAMPLE_ROWS) -> Portfolio:
+    """The costly half, which depends only on the window: one join of predictions and outcomes per model.
+
+    Returns
+    -------
+    Portfolio
+        ``models`` holds the registry columns and the window's counts, outcome share and ROC AUC
+        (the traffic columns are NaN until :func:`combine`); ``daily`` the window's counts per day
+        and version.
     """
     _check_bound(auc_sample_rows)
 
     def work(con: duckdb.DuckDBPyConnection) -> Portfolio:
         rows, days = [], []
-        for info in list_models(con):
-            summary, daily = _model_pass(con, info, now=now, start=start, end=end, version=None, segment=None,
-                                         segment_value=None, auc_sample_rows=auc_sample_rows)
+        for info in _one_or_all(con, model, version, segment):
+            summary, daily = _window_pass(con, info, start=start, end=end, version=version, segment=segment,
+                                          segment_value=segment_value, auc_sample_rows=auc_sample_rows)
             rows.append(summary)
             days.append(daily)
         models = pd.DataFrame(rows, columns=list(PORTFOLIO_COLUMNS))
@@ -441,6 +503,13 @@ def portfolio(db: DbLike = None, *, now: datetime, start: datetime | None = None
         return Portfolio(models, daily[list(DAILY_COLUMNS)])
 
     return _run(db, work)
+
+
+def combine(traffic_frame: pd.DataFrame, window: Portfolio) -> Portfolio:
+    """Fill a :func:`window_view`'s traffic columns from a :func:`traffic` frame (matched by model)."""
+    models = window.models.drop(columns=[c for c in TRAFFIC_COLUMNS if c != "model"])
+    models = models.merge(traffic_frame, on="model", how="left")[list(PORTFOLIO_COLUMNS)]
+    return Portfolio(models.reset_index(drop=True), window.daily)
 
 
 def totals(frame: pd.DataFrame) -> dict[str, Any]:

@@ -18,7 +18,8 @@ How it is kept: on each run the parameters in the URL are compared with the ones
 wrote last. Different ones (a pasted link, a link from another page, the browser's back button)
 are adopted; none at all (Streamlit clears them when the user switches page in the menu) means
 "keep the session's context"; then the sidebar pickers are drawn and the URL is rewritten from
-them. Times are UTC throughout; a preset window ends "now", floored to the minute.
+them. Times are UTC throughout; a preset window starts on the hour and runs to "now" (floored to
+the minute).
 """
 
 from __future__ import annotations
@@ -62,8 +63,10 @@ def resolve_window(window: str, now: datetime, date_from: date | None = None,
                    date_to: date | None = None) -> tuple[datetime | None, datetime | None]:
     """The ``[start, end)`` of a window (naive UTC); ``None`` is an open side.
 
-    A preset runs from ``now`` minus its length, open-ended; ``custom`` runs from midnight of
-    ``date_from`` to midnight after ``date_to``; ``all`` is unbounded.
+    A preset runs from the start of the current hour minus its length, open-ended, so that its
+    costly queries are cached for the hour (the 24-hour and 7-day traffic counts still move with
+    ``now``); ``custom`` runs from midnight of ``date_from`` to midnight after ``date_to``; ``all``
+    is unbounded.
     """
     if window == "custom":
         if date_from is None or date_to is None:
@@ -72,7 +75,7 @@ def resolve_window(window: str, now: datetime, date_from: date | None = None,
     if window == "all":
         return None, None
     length = WINDOWS[window][1]
-    return now - length, None
+    return now.replace(minute=0, second=0, microsecond=0) - length, None
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,10 @@ st.title("Overview")
 st.caption(f"Every registered model over the **{ctx.window_label}**, as of {ctx.now:%Y-%m-%d %H:%M} UTC. "
            "The 24-hour and 7-day traffic columns count back from that time. All times are UTC.")
 
-result = queries.query(overview.portfolio, now=ctx.now, start=ctx.start, end=ctx.end)
+# The costly half (one join per model) depends on the window only and is cached for the hour; the
+# traffic half (one scan per model) moves with the minute.
+result = overview.combine(queries.query(overview.traffic, now=ctx.now, start=ctx.start, end=ctx.end),
+                          queries.query(overview.window_view, start=ctx.start, end=ctx.end))
 frame = result.models
 if frame.empty:
     widgets.empty_state(
@@ -141,8 +144,11 @@ if ctx.model:
     st.subheader(f"In focus: {ctx.model}")
     st.caption(f"{ctx.filter_label} · {ctx.window_label}. Change the model, version or segment in the sidebar.")
     if ctx.version or ctx.segment:  # filtered: one more pass over this model's log
-        focus = queries.query(overview.model_view, ctx.model, now=ctx.now, start=ctx.start, end=ctx.end,
-                              version=ctx.version, segment=ctx.segment, segment_value=ctx.segment_value)
+        filters = {"model": ctx.model, "version": ctx.version, "segment": ctx.segment,
+                   "segment_value": ctx.segment_value}
+        focus = overview.combine(
+            queries.query(overview.traffic, now=ctx.now, start=ctx.start, end=ctx.end, **filters),
+            queries.query(overview.window_view, start=ctx.start, end=ctx.end, **filters))
     else:  # unfiltered: the portfolio already holds it
         focus = overview.Portfolio(frame[frame["model"] == ctx.model],
                                    result.daily[result.daily["model"] == ctx.model])

@@ -321,6 +321,21 @@ def test_model_view_is_the_summary_and_its_daily_volume(db):
     assert view.daily["labelled"].tolist() == volume["labelled"].tolist()
 
 
+def test_the_two_halves_combine_into_the_portfolio(db):
+    """traffic (moves with now) + window_view (depends on the window) == portfolio, whatever now is."""
+    start = NOW.replace(minute=0) - timedelta(days=30)
+    later = NOW + timedelta(minutes=17)
+    window = overview.window_view(db, start=start)
+    assert window.models[["predictions_24h", "predictions_7d"]].isna().all().all()
+    halves = overview.combine(overview.traffic(db, now=later, start=start), window)
+    whole = overview.portfolio(db, now=later, start=start)
+    pd.testing.assert_frame_equal(halves.models, whole.models)
+    pd.testing.assert_frame_equal(halves.daily, whole.daily)
+    assert list(overview.traffic(db, now=NOW).columns) == list(overview.TRAFFIC_COLUMNS)
+    with pytest.raises(InvalidInputError, match="needs a model"):
+        overview.traffic(db, now=NOW, version="v1")
+
+
 def test_totals(db):
     """Portfolio totals sum the per-model counts; shares are ratios of the sums."""
     frame = overview.portfolio(db, now=NOW, start=NOW - timedelta(days=30)).models

@@ -25,6 +25,8 @@ def test_resolve_window():
     assert context.resolve_window("24h", NOW) == (NOW - timedelta(hours=24), None)
     assert context.resolve_window("90d", NOW) == (NOW - timedelta(days=90), None)
     assert context.resolve_window("all", NOW) == (None, None)
+    # presets start on the hour, so their costly queries are cached for the hour
+    assert context.resolve_window("7d", NOW.replace(minute=41)) == (NOW - timedelta(days=7), None)
     assert context.resolve_window("custom", NOW, date(2026, 5, 1), date(2026, 5, 31)) == (
         datetime(2026, 5, 1), datetime(2026, 6, 1))
     with pytest.raises(ValueError):
