@@ -1,0 +1,159 @@
+"""Error analysis: where the model errs most, found by a shallow decision tree on its errors.
+
+As the Responsible AI Toolbox's error analysis does, a decision tree (scikit-learn, depth 3 by
+default) is fitted to predict *whether the model erred* from the inputs and segments, on a seeded
+sample of the window's labelled predictions. Each leaf is a segment described by the conditions on
+the way to it, with its size, errors and error rate; :meth:`ErrorAnalysis.predictions` lists the
+predictions in a leaf (to open them in the lookup). Targets: ``error`` (decision differs from the
+label), ``false_negative`` (among actual positives, predicted negative) and ``false_positive``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+from sklearn.tree import DecisionTreeClassifier
+
+from analytics import settings
+from analytics.errors import InvalidInputError, NotFoundError
+from analytics.explain._model import DbLike, _run, version_info
+from analytics.explain._sample import sample_window
+
+TARGETS = {"error": "decision differs from the label",
+           "false_negative": "actual positives predicted negative (missed)",
+           "false_positive": "actual negatives predicted positive"}
+TREE_DEPTH = settings.declare("explain.error_tree_depth", 3, "Depth of the error-analysis decision tree",
+                              unit="levels", minimum=1, maximum=6)
+ERROR_SAMPLE = settings.declare("explain.error_sample_rows", 20_000,
+                                "Labelled predictions sampled (seeded) for error analysis", unit="rows",
+                                minimum=500, maximum=200_000)
+SEPARATOR = " = "
+
+
+@dataclass(frozen=True)
+class ErrorAnalysis:
+    """The error tree's leaves and which sampled prediction fell in which leaf.
+
+    Attributes
+    ----------
+    leaves : DataFrame
+        ``leaf``, ``rule`` (conditions joined by " and "), ``rows``, ``errors``, ``error_rate``,
+        ``share_of_rows``, ``share_of_errors``; sorted by error rate, highest first.
+    assignments : DataFrame
+        ``prediction_id``, ``leaf``, ``error`` (0/1) of every sampled row in scope.
+    error_rate : float
+        The sample's overall rate of the target.
+    target : str
+        One of :data:`TARGETS`.
+    rows, labelled_rows : int
+        Rows in scope of the target in the sample, and labelled rows sampled.
+    """
+
+    leaves: pd.DataFrame
+    assignments: pd.DataFrame
+    error_rate: float
+    target: str
+    rows: int
+    labelled_rows: int
+    depth: int
+    seed: int
+
+    def predictions(self, leaf: int) -> list[str]:
+        """Prediction ids of the sampled rows in ``leaf``."""
+        if leaf not in set(self.leaves["leaf"]):
+            raise InvalidInputError(f"leaf {leaf} is not a leaf of this tree; leaves: "
+                                    f"{', '.join(map(str, self.leaves['leaf']))}")
+        return self.assignments.loc[self.assignments["leaf"] == leaf, "prediction_id"].tolist()
+
+
+def design_matrix(frame: pd.DataFrame, numeric: list[str], categorical: list[str]) -> pd.DataFrame:
+    """Numeric columns as floats (NaN kept) and one 0/1 column ``"<column> = <value>"`` per category."""
+    parts = [frame[numeric].apply(pd.to_numeric, errors="coerce").astype(float)]
+    for name in categorical:
+        values = frame[name].astype("string").fillna("(missing)")
+        for value in sorted(values.unique()):
+            parts.append(pd.Series((values == value).astype(float).to_numpy(), index=frame.index,
+                                   name=f"{name}{SEPARATOR}{value}"))
+    return pd.concat(parts, axis=1)
+
+
+def _rules(tree: DecisionTreeClassifier, columns: list[str]) -> dict[int, list[str]]:
+    t = tree.tree_
+    missing_left = getattr(t, "missing_go_to_left", None)
+    rules: dict[int, list[str]] = {}
+
+    def walk(node: int, path: list[str]) -> None:
+        if t.children_left[node] == -1:
+            rules[node] = path
+            return
+        name, cut = columns[t.feature[node]], float(t.threshold[node])
+        nan_left = bool(missing_left[node]) if missing_left is not None else False
+        if SEPARATOR in name:
+            column, value = name.split(SEPARATOR, 1)
+            left, right = f"{column} ≠ {value}", f"{column} = {value}"
+        else:
+            left, right = f"{name} ≤ {cut:g}", f"{name} > {cut:g}"
+            left, right = (left + " or missing", right) if nan_left else (left, right + " or missing")
+        walk(t.children_left[node], [*path, left])
+        walk(t.children_right[node], [*path, right])
+
+    walk(0, [])
+    return rules
+
+
+def error_analysis(db: DbLike, model: str, version: str, *, start: datetime | None = None,
+                   end: datetime | None = None, target: str = "error", depth: int | None = None,
+                   sample_rows: int | None = None, min_leaf: int | None = None, seed: int = 0) -> ErrorAnalysis:
+    """Fit the error tree on a seeded sample of the window's labelled predictions of one version.
+
+    Raises
+    ------
+    NotFoundError
+        The window has no labelled prediction of the version (or none in scope of the target).
+    """
+    if target not in TARGETS:
+        raise InvalidInputError(f"target {target!r} is unknown; use one of {', '.join(TARGETS)}")
+    info = version_info(db, model, version)
+
+    def work(con):
+        n = sample_rows or settings.get(con, ERROR_SAMPLE.key, model=model)
+        d = depth or settings.get(con, TREE_DEPTH.key, model=model)
+        return d, sample_window(con, info, start, end, n, seed, labelled=True)
+
+    depth, sample = _run(db, work)
+    if sample.empty:
+        raise NotFoundError(f"no labelled prediction of {model}:{version} in this window; outcomes arrive weeks "
+                            "after the decision, so choose an older or longer window")
+    labelled = len(sample)
+    label, decision = sample["label"].to_numpy(int), sample["decision"].to_numpy(int)
+    if target == "false_negative":
+        scope, error = label == 1, decision == 0
+    elif target == "false_positive":
+        scope, error = label == 0, decision == 1
+    else:
+        scope, error = np.ones(len(sample), bool), decision != label
+    sample, error = sample[scope].reset_index(drop=True), error[scope].astype(int)
+    if sample.empty:
+        raise NotFoundError(f"no labelled prediction in scope of {target} ({TARGETS[target]}) in this window")
+    columns = [*info.schema.features, *info.schema.segments]
+    numeric = [c.name for c in columns if c.dtype != "categorical"]
+    categorical = [c.name for c in columns if c.dtype == "categorical"]
+    x = design_matrix(sample, numeric, categorical)
+    leaf_min = min_leaf or max(20, len(sample) // 100)
+    tree = DecisionTreeClassifier(max_depth=depth, min_samples_leaf=leaf_min, random_state=seed)
+    tree.fit(x.to_numpy(), error)
+    leaf = tree.apply(x.to_numpy())
+    rules = _rules(tree, list(x.columns))
+    assignments = pd.DataFrame({"prediction_id": sample["prediction_id"].to_numpy(), "leaf": leaf, "error": error})
+    grouped = assignments.groupby("leaf")["error"].agg(rows="size", errors="sum").reset_index()
+    grouped["error_rate"] = grouped["errors"] / grouped["rows"]
+    grouped["share_of_rows"] = grouped["rows"] / len(assignments)
+    total_errors = int(error.sum())
+    grouped["share_of_errors"] = grouped["errors"] / total_errors if total_errors else 0.0
+    grouped["rule"] = [" and ".join(rules[int(n)]) or "all rows" for n in grouped["leaf"]]
+    grouped = grouped.sort_values(["error_rate", "rows"], ascending=[False, False]).reset_index(drop=True)
+    return ErrorAnalysis(grouped[["leaf", "rule", "rows", "errors", "error_rate", "share_of_rows", "share_of_errors"]],
+                         assignments, float(error.mean()), target, len(sample), labelled, int(depth), seed)

@@ -1,0 +1,176 @@
+"""The registered model of a version, loaded only when its artifact's sha256 matches the registry.
+
+A version's ``artifact_path`` is absolute to where it was registered. When the store has moved
+(a copied demo, a restored backup), the artifact is looked for at the same place relative to the
+store: ``<store folder>/artifacts/models/<model>/<file name>``. Wherever it is found, its sha256
+must equal ``artifact_sha256`` in the registry, or it is refused.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from analytics import config, registry
+from analytics.artifacts import load_lightgbm, model_frame
+from analytics.errors import InvalidInputError, NotFoundError
+from analytics.logschema import LogSchema
+from analytics.registry import sha256_of_file
+from analytics.store import read
+
+DbLike = str | Path | duckdb.DuckDBPyConnection | None
+
+_CACHE: dict[str, lgb.Booster] = {}
+_CACHE_LOCK = threading.Lock()
+_CACHE_SIZE = 8
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """What explaining a version needs from the registry (no model loaded yet)."""
+
+    model: str
+    version: str
+    stem: str
+    schema: LogSchema
+    threshold: float
+    artifact_path: str | None
+    artifact_sha256: str | None
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedModel:
+    """A version's LightGBM booster, checked against the registry, with its schema and threshold.
+
+    Scores follow the log's convention: ``score`` is the probability of the positive class and the
+    decision is 1 when ``score >= threshold``. LightGBM's raw output is the log-odds of that score.
+    """
+
+    info: VersionInfo
+    booster: lgb.Booster
+    path: Path
+
+    @property
+    def features(self) -> list[str]:
+        """The model's input columns, in the order the booster expects."""
+        return list(self.booster.feature_name())
+
+    @property
+    def size(self) -> dict[str, int]:
+        """Trees and leaves of the booster (its size, stated with every timing)."""
+        trees = self.booster.dump_model()["tree_info"]
+        return {"trees": len(trees), "leaves": int(sum(t["num_leaves"] for t in trees)),
+                "max_leaves_per_tree": int(max((t["num_leaves"] for t in trees), default=0))}
+
+    def inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The booster's input frame for rows of the log (categoricals as pandas categories)."""
+        return model_frame(frame, self.info.schema)[self.features]
+
+    def raw(self, frame: pd.DataFrame) -> np.ndarray:
+        """Raw model output (log-odds of the positive class) for each row."""
+        return self.booster.predict(self.inputs(frame), raw_score=True)
+
+    def score(self, frame: pd.DataFrame) -> np.ndarray:
+        """Probability of the positive class for each row."""
+        return self.booster.predict(self.inputs(frame))
+
+    def decide(self, score: np.ndarray | float) -> np.ndarray:
+        """The decision (1 = positive class) at the version's threshold."""
+        return (np.asarray(score) >= self.info.threshold).astype(np.int8)
+
+
+def _run(db: DbLike, work):
+    if isinstance(db, duckdb.DuckDBPyConnection):
+        return work(db)
+    return read(work, db)
+
+
+def version_info(db: DbLike, model: str, version: str) -> VersionInfo:
+    """Return the registry facts of ``model`` ``version`` needed to explain it."""
+
+    def work(con):
+        info = registry.get_model(con, model)
+        row = registry.get_version(con, model, version)
+        return VersionInfo(model, version, info.stem, info.schema, float(row["threshold"]),
+                           row.get("artifact_path") or None, row.get("artifact_sha256") or None)
+
+    return _run(db, work)
+
+
+def store_path(db: DbLike) -> Path:
+    """The store file's path (the configured store when ``db`` is None or a connection)."""
+    if isinstance(db, (str, Path)):
+        return Path(db)
+    if isinstance(db, duckdb.DuckDBPyConnection):
+        row = db.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
+        if row and row[0]:
+            return Path(row[0])
+    return config.db_path()
+
+
+def resolve_artifact(info: VersionInfo, db: DbLike) -> Path:
+    """Where the version's artifact is: the registered path, else the same file beside the store.
+
+    Raises
+    ------
+    NotFoundError
+        If the version has no registered artifact, or the file is in neither place.
+    """
+    if not info.artifact_path or not info.artifact_sha256:
+        raise NotFoundError(f"{info.model}:{info.version} has no registered model artifact (with its sha256), "
+                            "so it cannot be loaded here; log attributions from the serving system instead")
+    registered = Path(info.artifact_path)
+    beside = store_path(db).parent / "artifacts" / "models" / info.model / registered.name
+    for candidate in (registered, beside):
+        if candidate.is_file():
+            return candidate
+    raise NotFoundError(f"the artifact of {info.model}:{info.version} is missing: looked at {registered} "
+                        f"and {beside}")
+
+
+def load_model(db: DbLike, model: str, version: str, *, info: VersionInfo | None = None) -> LoadedModel:
+    """Load the registered artifact of a version after checking its sha256.
+
+    The file's hash is computed on every call; a booster parsed before is reused only for the same
+    hash, so a file changed after a first load is refused like any other.
+
+    Raises
+    ------
+    NotFoundError
+        No artifact registered, or the file is missing.
+    InvalidInputError
+        The file's sha256 differs from the registry's (the artifact was changed).
+    """
+    info = info or version_info(db, model, version)
+    path = resolve_artifact(info, db)
+    actual = sha256_of_file(path)
+    if actual != info.artifact_sha256:
+        load_lightgbm(path, info.artifact_sha256)  # raises with the standard message
+    with _CACHE_LOCK:
+        booster = _CACHE.get(actual)
+    if booster is None:
+        booster = load_lightgbm(path, info.artifact_sha256)
+        with _CACHE_LOCK:
+            if len(_CACHE) >= _CACHE_SIZE:
+                _CACHE.pop(next(iter(_CACHE)))
+            _CACHE[actual] = booster
+    missing = [f for f in booster.feature_name() if f not in {c.name for c in info.schema.features}]
+    if missing:
+        raise InvalidInputError(f"the artifact of {model}:{version} expects inputs the schema does not declare: "
+                                f"{', '.join(missing)}")
+    return LoadedModel(info, booster, path)
+
+
+def can_load(db: DbLike, info: VersionInfo) -> bool:
+    """Whether the version has a registered artifact file (its hash is checked when it is loaded)."""
+    try:
+        resolve_artifact(info, db)
+    except NotFoundError:
+        return False
+    return True
