@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analytics import config, registry, store, users
+from analytics import business, config, registry, store, users
 from analytics.demo import _credit as credit
 from analytics.demo import _employment as employment
 from analytics.demo._datasets import credit_card_clients, employment_massachusetts
@@ -284,6 +284,7 @@ def build_demo(db: str | Path | None = None, *, seed: int = 7, rows: int | None 
     passwords = store.write(lambda con: _people(con, end - timedelta(days=600)), building)
     _build_credit(building, seed, end, rows, report, summary)
     _build_employment(building, seed, end, report, summary)
+    store.write(lambda con: business.seed_demo(con, _actor("ada.admin"), end), building)  # value matrices, budgets, SLAs
     report("moving the finished store into place", 0.98)
     for suffix in ("", ".wal"):
         Path(f"{target}{suffix}").unlink(missing_ok=True)

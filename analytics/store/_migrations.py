@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import duckdb
 
 from analytics.errors import StoreVersionError
+from analytics.store import _governance
 from analytics.store._segments import move_table_rows_to_segments
 
 
@@ -156,6 +157,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(6, "business KPI definitions (value matrix, targets) and infrastructure cost entries", (
+        """CREATE TABLE kpi_definitions (model_name VARCHAR PRIMARY KEY, definition JSON NOT NULL, updated_at TIMESTAMP NOT NULL, updated_by VARCHAR NOT NULL)""",
+        "CREATE SEQUENCE infra_cost_id_seq START 1",
+        """CREATE TABLE infra_costs (entry_id BIGINT PRIMARY KEY, model_name VARCHAR, category VARCHAR NOT NULL, amount_usd DOUBLE NOT NULL, period_start DATE NOT NULL, period_end DATE NOT NULL, description VARCHAR NOT NULL DEFAULT '', entered_at TIMESTAMP NOT NULL, entered_by VARCHAR NOT NULL)""")),
+    Migration(7, "governance: lifecycle transitions, review findings, evidence packs, deployments, model cards, risk tiers", _governance.STATEMENTS, (_governance.backfill,)),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

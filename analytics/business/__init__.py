@@ -1,0 +1,56 @@
+"""Business view of a model: KPIs from a value matrix kept in the store, threshold what-if, cost and latency.
+
+- :class:`KpiDefinition`, :func:`get_definition`, :func:`save_definition`: the value matrix of a
+  model's decisions and the targets of its business case, one row per model in ``kpi_definitions``.
+- :func:`kpis`: KPIs over a window and segment, against the previous period and the targets.
+- :func:`threshold_whatif`: approval rate, profit and demographic parity ratio per threshold.
+- :func:`cost`: cost per prediction, per 1,000, per day and version, per selected decision, budget.
+- :func:`add_infra_cost`, :func:`infra_costs`: recorded infrastructure costs (admin-entered, audited).
+- :func:`latency`: p50 / p95 / p99 per window, day and version against the SLA; breaches; throughput.
+- :func:`champion_challenger`: both versions' KPIs, cost and latency on the same traffic.
+
+Every aggregation runs in DuckDB; the functions take the store (path or connection) first and
+return small frames, so the app caches them with ``app.queries.query``.
+"""
+
+from analytics.business._compare import Comparison, champion_challenger
+from analytics.business._cost import (
+    INFRA_CATEGORIES,
+    MONTHLY_BUDGET,
+    RUN_RATE_DAYS,
+    CostResult,
+    add_infra_cost,
+    cost,
+    delete_infra_cost,
+    infra_costs,
+    month_bounds,
+)
+from analytics.business._definitions import (
+    TARGET_KPIS,
+    KpiDefinition,
+    get_definition,
+    has_definition,
+    save_definition,
+    with_changes,
+)
+from analytics.business._demo import demo_definitions, seed_demo
+from analytics.business._kpis import KPI_META, SUM_COLUMNS, KpiResult, kpi_label, kpi_sums, kpis, kpis_from_sums
+from analytics.business._latency import PERCENTILES, SLA_MS, SLA_PERCENTILE, LatencyResult, latency, sla
+from analytics.business._whatif import CURVE_COLUMNS, WhatIf, threshold_whatif
+
+__all__ = [
+    "CURVE_COLUMNS", "INFRA_CATEGORIES", "KPI_META", "MONTHLY_BUDGET", "PERCENTILES", "RUN_RATE_DAYS", "SLA_MS",
+    "SLA_PERCENTILE", "SUM_COLUMNS", "TARGET_KPIS", "Comparison", "CostResult", "KpiDefinition", "KpiResult",
+    "LatencyResult", "WhatIf", "add_infra_cost", "champion_challenger", "cost", "definition_models",
+    "delete_infra_cost", "demo_definitions", "get_definition", "has_definition", "infra_costs", "kpi_label",
+    "kpi_sums", "kpis", "kpis_from_sums", "latency", "month_bounds", "save_definition", "seed_demo", "sla",
+    "threshold_whatif", "with_changes",
+]
+
+
+def definition_models(db) -> list[str]:
+    """Models with a stored KPI definition."""
+    from analytics.business._common import _run
+
+    return _run(db, lambda con: [r[0] for r in con.execute(
+        "SELECT model_name FROM kpi_definitions ORDER BY model_name").fetchall()])

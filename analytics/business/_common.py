@@ -1,0 +1,51 @@
+"""Shared pieces of the business package: the window filter, the store runner, the previous window."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+from analytics.logschema import quote
+from analytics.overview import DbLike, _run, _where, previous_window  # noqa: F401 - one filter for every page
+from analytics.registry import ModelInfo, get_model
+from analytics.store import outcomes_view, predictions_view
+
+__all__ = ["DbLike", "_run", "live_rows", "previous_window", "window_filter", "outcome_join", "get_model",
+           "predictions_view", "quote"]
+
+
+def live_rows(version: str | None, alias: str = "p") -> str:
+    """Rows whose decisions count: a chosen version's rows, or else every row not logged in shadow."""
+    return "TRUE" if version else f"{alias}.deployment_role IS DISTINCT FROM 'shadow'"
+
+
+def window_filter(info: ModelInfo, *, start: datetime | None, end: datetime | None, version: str | None,
+                  segment: str | None = None, segment_value: str | None = None,
+                  include_shadow: bool = False) -> tuple[str, list[Any]]:
+    """WHERE clause over ``predictions_<stem> p`` for a window, version and segment."""
+    where, params = _where(info.schema, start=start, end=end, version=version, segment=segment,
+                           segment_value=segment_value)
+    if not include_shadow:
+        where = f"{where} AND {live_rows(version)}"
+    return where, params
+
+
+def outcome_join(info: ModelInfo, start: datetime | None) -> tuple[str, list[Any]]:
+    """``LEFT JOIN`` of the outcomes (aliased ``o``) that can belong to predictions made from ``start`` on.
+
+    An outcome is never observed before its prediction, so outcomes observed before ``start`` cannot
+    match and are left out of the join's hash table.
+    """
+    sql = f"SELECT prediction_id, label FROM {outcomes_view(info.stem)}"
+    params: list[Any] = []
+    if start is not None:
+        sql += " WHERE observed_at >= ?"
+        params.append(start)
+    return f"LEFT JOIN ({sql}) o ON o.prediction_id = p.prediction_id", params
+
+
+def open_model(con: duckdb.DuckDBPyConnection, model: str) -> ModelInfo:
+    """The registered model (raises NotFoundError with the known names)."""
+    return get_model(con, model)

@@ -1,0 +1,114 @@
+"""Champion against challenger on the same traffic: KPIs, cost and latency side by side.
+
+"Same traffic" is the period in which both versions logged predictions inside the window (a
+shadow or challenger version mirrors the champion's requests from its start): from the later of
+the two first predictions to the earlier of the two last. Each version's KPIs use its own
+decisions on that period (a shadow version's are what it *would* have decided), from the same
+aggregation as :func:`analytics.business.kpis`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import duckdb
+import pandas as pd
+
+from analytics.business._common import DbLike, _run, open_model
+from analytics.business._definitions import get_definition
+from analytics.business._kpis import KPI_META, kpi_label, kpi_sums, kpi_unit, kpis_from_sums
+from analytics.errors import InvalidInputError
+from analytics.registry import champion_version
+from analytics.store import predictions_view
+
+_ONE_TICK = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Champion and challenger over their shared period.
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per measure: ``key``, ``measure``, ``unit``, ``champion``, ``challenger``,
+        ``difference`` (challenger minus champion), ``higher_is_better``.
+    champion, challenger : str
+        The versions compared (``challenger`` None when there is none in the window).
+    start, end : datetime
+        The shared period (naive UTC, end exclusive).
+    rows : dict
+        Predictions of each version in the shared period.
+    """
+
+    table: pd.DataFrame
+    champion: str | None
+    challenger: str | None
+    start: datetime | None
+    end: datetime | None
+    rows: dict[str, int]
+
+
+def _spans(con: duckdb.DuckDBPyConnection, stem: str, start: datetime | None, end: datetime | None) -> pd.DataFrame:
+    clauses, params = ["TRUE"], []
+    if start is not None:
+        clauses.append("predicted_at >= ?")
+        params.append(start)
+    if end is not None:
+        clauses.append("predicted_at < ?")
+        params.append(end)
+    return con.execute(
+        f"""SELECT model_version AS version, any_value(deployment_role) AS role, count(*) AS n,
+                   min(predicted_at) AS first_at, max(predicted_at) AS last_at, sum(cost) AS cost_usd,
+                   quantile_cont(latency_ms, [0.5, 0.95]) AS q
+            FROM {predictions_view(stem)} WHERE {' AND '.join(clauses)} GROUP BY ALL""", params).df()
+
+
+def champion_challenger(db: DbLike, model: str, *, now: datetime, start: datetime | None = None,
+                        end: datetime | None = None, challenger: str | None = None) -> Comparison:
+    """Compare the champion with a challenger (default: the busiest other version in the window)."""
+
+    def work(con: duckdb.DuckDBPyConnection) -> Comparison:
+        info = open_model(con, model)
+        definition = get_definition(con, model)
+        champion = champion_version(con, model)
+        spans = _spans(con, info.stem, start, end).set_index("version")
+        others = spans.drop(index=[champion], errors="ignore").sort_values("n", ascending=False)
+        other = challenger or (str(others.index[0]) if len(others) else None)
+        if champion is None or champion not in spans.index or other is None:
+            return Comparison(pd.DataFrame(), champion, other, None, None, {})
+        if other not in spans.index:
+            raise InvalidInputError(f"version {other!r} of {model} has no predictions in this window")
+        shared_start = max(spans.loc[champion, "first_at"], spans.loc[other, "first_at"])
+        shared_end = min(spans.loc[champion, "last_at"], spans.loc[other, "last_at"]) + _ONE_TICK
+        if shared_end <= shared_start:
+            return Comparison(pd.DataFrame(), champion, other, None, None, {})
+        shared = _spans(con, info.stem, shared_start, shared_end).set_index("version")
+        values: dict[str, dict[str, float]] = {}
+        for version in (champion, other):
+            sums = kpi_sums(con, info, definition, now=now, start=shared_start, end=shared_end, version=version,
+                            with_previous=False)
+            k = kpis_from_sums(sums, definition)
+            row = shared.loc[version]
+            k["cost_per_1000_usd"] = float(row["cost_usd"]) / float(row["n"]) * 1000
+            selected = k["selection_rate"] * k["predictions"]
+            k["cost_per_selected_usd"] = float(row["cost_usd"]) / selected if selected else float("nan")
+            k["p50_ms"], k["p95_ms"] = (float(v) for v in row["q"])
+            values[version] = k
+        rows = []
+        for key, (_, higher, _) in KPI_META.items():
+            if key == "demographic_parity_ratio" and not definition.fairness_attribute:
+                continue
+            rows.append((key, kpi_label(key, definition), kpi_unit(key, definition), higher))
+        rows += [("cost_per_1000_usd", "Cost per 1,000 predictions", "USD", False),
+                 ("cost_per_selected_usd", f"Cost per {definition.selected_label} decision", "USD", False),
+                 ("p50_ms", "Latency p50", "ms", False), ("p95_ms", "Latency p95", "ms", False)]
+        table = pd.DataFrame([{"key": key, "measure": label, "unit": unit, "champion": values[champion][key],
+                               "challenger": values[other][key],
+                               "difference": values[other][key] - values[champion][key], "higher_is_better": higher}
+                              for key, label, unit, higher in rows])
+        return Comparison(table, champion, other, shared_start, shared_end,
+                          {v: int(shared.loc[v, "n"]) for v in (champion, other)})
+
+    return _run(db, work)

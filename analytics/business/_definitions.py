@@ -1,0 +1,163 @@
+"""KPI definitions kept in the store: the value matrix of a model's decisions and its business targets.
+
+A definition is a :class:`KpiDefinition`, one JSON row per model in ``kpi_definitions``. Admins
+change it (:func:`save_definition`, capability ``change_settings``), audited in the same
+transaction. The formulas of the KPIs live in code; every number they use (the values, the
+amount column, which decision is the "accept", the targets) lives in the store.
+
+The value matrix
+----------------
+Each prediction is *selected* (the business accepts it: a credit application approved) or not,
+and its outcome is *good* or *bad* (a client repays or defaults). The four cells hold the value of
+one decision, in the model's currency; when ``amount_column`` is set, the cell is a multiple of that
+column of the row (credit-default: a share of the credit limit ``LIMIT_BAL``, in NT$).
+
+================  ===================================================================
+selected, good    value earned (credit: +5% of the limit, the margin of a good client)
+selected, bad     value lost, negative (credit: -25% of the limit, the loss given default)
+rejected, good    opportunity cost, negative (credit: -5% of the limit: the margin forgone)
+rejected, bad     usually 0 (a loss avoided is not income)
+================  ===================================================================
+
+Realised **profit** is the sum of the two *selected* cells (revenue minus loss) over labelled
+predictions; the **opportunity cost** is reported beside it and not netted into profit.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any
+
+import duckdb
+
+from analytics import audit
+from analytics.errors import InvalidInputError, NotFoundError
+from analytics.roles import Actor, require
+
+#: KPI keys that may carry a target, with whether higher is better.
+TARGET_KPIS: dict[str, bool] = {
+    "selection_rate": True,
+    "bad_rate_selected": False,
+    "profit_per_decision": True,
+    "expected_loss_rate": False,
+    "demographic_parity_ratio": True,
+}
+
+
+@dataclass(frozen=True)
+class KpiDefinition:
+    """What a model's decisions are worth and what the business case promises.
+
+    Parameters
+    ----------
+    model : str
+        The registered model.
+    currency : str
+        Currency of the values (``"NT$"``, ``"USD"``).
+    selected_decision : int
+        The decision value the business acts on as "accepted" (credit-default: 0, approved).
+    selected_label : str
+        What selection is called (``"approved"``, ``"offered outreach"``).
+    bad_label : int
+        The outcome label that is bad for a selected case (credit-default: 1, default).
+    bad_name : str
+        What a bad outcome is called (``"default"``).
+    amount_column : str or None
+        A numeric log column the values multiply (``"LIMIT_BAL"``); None for absolute values.
+    value_selected_good, value_selected_bad, value_rejected_good, value_rejected_bad : float
+        The value matrix (see the module docstring).
+    fairness_attribute : str or None
+        The attribute whose groups' selection rates give the demographic parity ratio.
+    targets : dict
+        Targets of the business case by KPI key (:data:`TARGET_KPIS`).
+    source : str
+        Where the numbers come from (a business case, a finance memo).
+    """
+
+    model: str
+    currency: str
+    selected_decision: int
+    selected_label: str
+    bad_label: int
+    bad_name: str
+    amount_column: str | None
+    value_selected_good: float
+    value_selected_bad: float
+    value_rejected_good: float
+    value_rejected_bad: float = 0.0
+    fairness_attribute: str | None = None
+    targets: dict[str, float] = field(default_factory=dict)
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if self.selected_decision not in (0, 1) or self.bad_label not in (0, 1):
+            raise InvalidInputError("selected_decision and bad_label must be 0 or 1")
+        unknown = set(self.targets) - set(TARGET_KPIS)
+        if unknown:
+            raise InvalidInputError(f"targets for unknown KPIs: {', '.join(sorted(unknown))}; "
+                                    f"known: {', '.join(TARGET_KPIS)}")
+        if self.value_selected_bad > 0 or self.value_rejected_good > 0:
+            raise InvalidInputError("a loss (selected and bad) and an opportunity cost (rejected and good) are "
+                                    "entered as negative values or zero")
+
+    @property
+    def unit(self) -> str:
+        """How a cell value reads: ``'× LIMIT_BAL (NT$)'`` or ``'NT$'``."""
+        return f"× {self.amount_column} ({self.currency})" if self.amount_column else self.currency
+
+    def to_json(self) -> str:
+        """The definition as stored."""
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "KpiDefinition":
+        """Read a stored definition."""
+        return cls(**json.loads(text))
+
+
+def get_definition(con: duckdb.DuckDBPyConnection, model: str) -> KpiDefinition:
+    """The stored KPI definition of ``model``.
+
+    Raises
+    ------
+    NotFoundError
+        When no definition is stored (an admin enters one on the KPIs page or with ``vigil kpis define``).
+    """
+    row = con.execute("SELECT definition FROM kpi_definitions WHERE model_name = ?", [model]).fetchone()
+    if row is None:
+        raise NotFoundError(f"no business KPI definition is stored for {model!r}: an admin enters its value "
+                            "matrix and targets on the KPIs page (or `vigil kpis define`)")
+    return KpiDefinition.from_json(row[0])
+
+
+def has_definition(con: duckdb.DuckDBPyConnection, model: str) -> bool:
+    """Whether ``model`` has a stored KPI definition."""
+    return con.execute("SELECT count(*) FROM kpi_definitions WHERE model_name = ?", [model]).fetchone()[0] > 0
+
+
+def save_definition(con: duckdb.DuckDBPyConnection, actor: Actor, definition: KpiDefinition, *,
+                    at: datetime | None = None) -> KpiDefinition:
+    """Store (insert or replace) a model's KPI definition; admins only, audited in the caller's transaction."""
+    require(actor, "change_settings")
+    from analytics.registry import get_model
+
+    info = get_model(con, definition.model)
+    names = {c.name for c in info.schema.columns}
+    for column in (definition.amount_column, definition.fairness_attribute):
+        if column is not None and column not in names:
+            raise InvalidInputError(f"{column!r} is not a column of {definition.model}")
+    before = con.execute("SELECT definition FROM kpi_definitions WHERE model_name = ?",
+                         [definition.model]).fetchone()
+    when = (at or datetime.now(timezone.utc)).replace(tzinfo=None)
+    con.execute("INSERT OR REPLACE INTO kpi_definitions VALUES (?, ?, ?, ?)",
+                [definition.model, definition.to_json(), when, actor.username])
+    audit.record(con, actor, "kpi_definition.save", "kpi_definition", definition.model,
+                 {"from": json.loads(before[0]) if before else None, "to": asdict(definition)}, at=at)
+    return definition
+
+
+def with_changes(definition: KpiDefinition, **changes: Any) -> KpiDefinition:
+    """A copy of ``definition`` with fields changed (validated again)."""
+    return replace(definition, **changes)

@@ -1,0 +1,297 @@
+"""Business KPIs of a model per window and segment, from one DuckDB aggregation over its log.
+
+The aggregation (:func:`kpi_sums`) joins the window's predictions with their outcomes once and
+returns *additive* sums (counts, amounts per value-matrix cell, expected amounts) per period
+(``current`` / ``previous``), segment value and fairness group. Every KPI is a ratio or a weighted
+sum of those (:func:`kpis_from_sums`), so totals, segments and the demographic parity ratio all come
+from the same few hundred rows.
+
+Which rows count: the decisions the business acted on, i.e. every row not logged in ``shadow``
+mode, unless a version is chosen (then that version's rows, shadow or not: what it *would* have done).
+Expected KPIs use every prediction (the score as the probability of the positive label); realised
+KPIs use only predictions whose outcome has arrived, and say how many.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from analytics.business._common import DbLike, _run, open_model, outcome_join, previous_window, quote, window_filter
+from analytics.business._definitions import TARGET_KPIS, KpiDefinition, get_definition
+from analytics.errors import InvalidInputError
+from analytics.registry import ModelInfo
+from analytics.store import predictions_view
+
+#: The additive sums behind every KPI (columns of :func:`kpi_sums` besides the group columns).
+SUM_COLUMNS: tuple[str, ...] = (
+    "n", "selected", "exp_bad_selected", "exp_bad_amount_selected", "exp_good_amount_selected",
+    "labelled", "selected_labelled", "selected_bad", "amount_selected_good", "amount_selected_bad",
+    "amount_rejected_good", "amount_rejected_bad",
+)
+
+#: KPI key -> (kind of unit, higher is better or None when neither, basis of the value).
+KPI_META: dict[str, tuple[str, bool | None, str]] = {
+    "predictions": ("count", None, "all predictions"),
+    "selection_rate": ("share", True, "all predictions"),
+    "expected_bad_rate_selected": ("share", False, "all predictions (score as probability)"),
+    "expected_loss": ("money", False, "all predictions (score as probability)"),
+    "expected_profit": ("money", True, "all predictions (score as probability)"),
+    "labelled": ("count", None, "predictions with an outcome"),
+    "bad_rate_selected": ("share", False, "predictions with an outcome"),
+    "revenue": ("money", True, "predictions with an outcome"),
+    "realised_loss": ("money", False, "predictions with an outcome"),
+    "profit": ("money", True, "predictions with an outcome"),
+    "profit_per_decision": ("money", True, "predictions with an outcome"),
+    "opportunity_cost": ("money", False, "predictions with an outcome"),
+    "demographic_parity_ratio": ("ratio", True, "all predictions"),
+}
+
+
+def kpi_label(key: str, definition: KpiDefinition) -> str:
+    """The KPI's name in the words of the model's business (``'Approved rate'``, ``'Default rate among approved'``)."""
+    sel, bad = definition.selected_label, definition.bad_name
+    return {
+        "predictions": "Predictions",
+        "selection_rate": f"{sel.capitalize()} rate",
+        "expected_bad_rate_selected": f"Expected {bad} rate among {sel}",
+        "expected_loss": f"Expected loss ({bad} among {sel})",
+        "expected_profit": "Expected profit",
+        "labelled": "Predictions with an outcome",
+        "bad_rate_selected": f"{bad.capitalize()} rate among {sel}",
+        "revenue": "Revenue (realised)",
+        "realised_loss": f"Loss (realised, {bad} among {sel})",
+        "profit": "Profit (realised: revenue minus loss)",
+        "profit_per_decision": "Profit per decision (realised)",
+        "opportunity_cost": "Opportunity cost (good cases rejected)",
+        "demographic_parity_ratio": f"Demographic parity ratio by {definition.fairness_attribute}",
+    }[key]
+
+
+def kpi_unit(key: str, definition: KpiDefinition) -> str:
+    """The unit a KPI is shown in."""
+    kind = KPI_META[key][0]
+    return {"count": "predictions", "share": "%", "money": definition.currency, "ratio": "min/max"}[kind]
+
+
+# --------------------------------------------------------------------------------------------------
+# The aggregation
+
+
+def _expressions(definition: KpiDefinition) -> dict[str, str]:
+    amount = f"CAST(p.{quote(definition.amount_column)} AS DOUBLE)" if definition.amount_column else "1.0"
+    p_bad = "p.score" if definition.bad_label == 1 else "(1.0 - p.score)"
+    return {
+        "sel": f"p.decision = {int(definition.selected_decision)}",
+        "bad": f"o.label = {int(definition.bad_label)}",
+        "good": f"o.label = {1 - int(definition.bad_label)}",
+        "amt": amount,
+        "p_bad": p_bad,
+    }
+
+
+def _sum_select(definition: KpiDefinition) -> str:
+    e = _expressions(definition)
+    sel, bad, good, amt, p_bad = e["sel"], e["bad"], e["good"], e["amt"], e["p_bad"]
+    return f"""
+        count(*) AS n,
+        count(*) FILTER (WHERE {sel}) AS selected,
+        coalesce(sum({p_bad}) FILTER (WHERE {sel}), 0) AS exp_bad_selected,
+        coalesce(sum({p_bad} * {amt}) FILTER (WHERE {sel}), 0) AS exp_bad_amount_selected,
+        coalesce(sum((1.0 - {p_bad}) * {amt}) FILTER (WHERE {sel}), 0) AS exp_good_amount_selected,
+        count(o.label) AS labelled,
+        count(o.label) FILTER (WHERE {sel}) AS selected_labelled,
+        count(*) FILTER (WHERE {sel} AND {bad}) AS selected_bad,
+        coalesce(sum({amt}) FILTER (WHERE {sel} AND {good}), 0) AS amount_selected_good,
+        coalesce(sum({amt}) FILTER (WHERE {sel} AND {bad}), 0) AS amount_selected_bad,
+        coalesce(sum({amt}) FILTER (WHERE NOT ({sel}) AND {good}), 0) AS amount_rejected_good,
+        coalesce(sum({amt}) FILTER (WHERE NOT ({sel}) AND {bad}), 0) AS amount_rejected_bad"""
+
+
+def kpi_sums(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition: KpiDefinition, *, now: datetime,
+             start: datetime | None, end: datetime | None, version: str | None = None,
+             segment: str | None = None, segment_value: str | None = None, by: str | None = None,
+             with_previous: bool = True) -> pd.DataFrame:
+    """The additive sums of :data:`SUM_COLUMNS` per ``period``, ``group`` (values of ``by``) and ``attribute``.
+
+    ``period`` is ``current`` for ``[start, end)`` and ``previous`` for the window of equal length
+    before it (when ``with_previous`` and the window is bounded). ``attribute`` holds the
+    definition's fairness attribute (``'(none)'`` when it has none; ``'(missing)'`` for NULL).
+    """
+    previous = previous_window(start, end, now) if with_previous else None
+    lower = previous[0] if previous else start
+    where, params = window_filter(info, start=lower, end=end, version=version, segment=segment,
+                                  segment_value=segment_value)
+    join, join_params = outcome_join(info, lower)
+    period, period_params = ("CASE WHEN p.predicted_at >= ? THEN 'current' ELSE 'previous' END", [start]) \
+        if previous else ("'current'", [])
+    if by is not None and by not in {c.name for c in info.schema.columns}:
+        raise InvalidInputError(f"{by!r} is not a column of {info.name}")
+    group = f"coalesce(CAST(p.{quote(by)} AS VARCHAR), '(missing)')" if by else "'(all)'"
+    attribute = (f"coalesce(CAST(p.{quote(definition.fairness_attribute)} AS VARCHAR), '(missing)')"
+                 if definition.fairness_attribute else "'(none)'")
+    frame = con.execute(
+        f"""
+        SELECT {period} AS period, {group} AS "group", {attribute} AS attribute, {_sum_select(definition)}
+        FROM {predictions_view(info.stem)} p {join}
+        WHERE {where}
+        GROUP BY ALL ORDER BY 1, 2, 3
+        """,
+        [*period_params, *join_params, *params],
+    ).df()
+    for column in SUM_COLUMNS:
+        frame[column] = frame[column].astype(float)
+    return frame
+
+
+def _ratio(a: float, b: float) -> float:
+    return float(a) / float(b) if b else float("nan")
+
+
+def kpis_from_sums(sums: pd.DataFrame, definition: KpiDefinition) -> dict[str, float]:
+    """KPI values from the sums of one group (any number of ``attribute`` rows; they are added up).
+
+    The demographic parity ratio is the lowest selection rate of an attribute group divided by the
+    highest (fairlearn's ``demographic_parity_ratio`` of the selections), NaN with fewer than two groups.
+    """
+    s = sums[list(SUM_COLUMNS)].sum()
+    d = definition
+    revenue = d.value_selected_good * s["amount_selected_good"]
+    loss = -d.value_selected_bad * s["amount_selected_bad"]
+    expected_loss = -d.value_selected_bad * s["exp_bad_amount_selected"]
+    expected_revenue = d.value_selected_good * s["exp_good_amount_selected"]
+    rates = []
+    if d.fairness_attribute and len(sums):
+        by_group = sums.groupby("attribute")[["selected", "n"]].sum()
+        by_group = by_group[(by_group["n"] > 0) & (by_group.index != "(missing)")]
+        rates = (by_group["selected"] / by_group["n"]).tolist()
+    dpr = (min(rates) / max(rates) if max(rates) > 0 else float("nan")) if len(rates) >= 2 else float("nan")
+    return {
+        "predictions": float(s["n"]),
+        "selection_rate": _ratio(s["selected"], s["n"]),
+        "expected_bad_rate_selected": _ratio(s["exp_bad_selected"], s["selected"]),
+        "expected_loss": float(expected_loss),
+        "expected_profit": float(expected_revenue - expected_loss),
+        "labelled": float(s["labelled"]),
+        "bad_rate_selected": _ratio(s["selected_bad"], s["selected_labelled"]),
+        "revenue": float(revenue),
+        "realised_loss": float(loss),
+        "profit": float(revenue - loss),
+        "profit_per_decision": _ratio(revenue - loss, s["labelled"]),
+        "opportunity_cost": float(-(d.value_rejected_good * s["amount_rejected_good"]
+                                    + d.value_rejected_bad * s["amount_rejected_bad"])),
+        "demographic_parity_ratio": float(dpr),
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# The KPI table of a window, with its previous period, targets and segments
+
+
+#: Columns of :attr:`KpiResult.table`.
+TABLE_COLUMNS: tuple[str, ...] = ("key", "kpi", "unit", "value", "previous", "change", "target", "vs_target",
+                                  "meets_target", "higher_is_better", "basis")
+
+
+@dataclass(frozen=True)
+class KpiResult:
+    """Business KPIs of one model over a window.
+
+    Attributes
+    ----------
+    definition : KpiDefinition
+        The value matrix and targets used.
+    table : DataFrame
+        One row per KPI, :data:`TABLE_COLUMNS`. ``change`` is value minus previous-period value;
+        ``vs_target`` value minus target; ``meets_target`` whether it is on the right side of it.
+    segments : DataFrame
+        With ``by``: one row per value of the segment column, the KPI values of the window
+        (columns are KPI keys) and ``selection_rate_previous`` / ``profit_previous``.
+    rows, labelled, previous_rows : int
+        Predictions in the window, of them with an outcome, and predictions in the previous period.
+    has_previous : bool
+        Whether a previous period was compared (bounded windows only).
+    """
+
+    definition: KpiDefinition
+    table: pd.DataFrame
+    segments: pd.DataFrame
+    rows: int
+    labelled: int
+    previous_rows: int
+    has_previous: bool
+
+    def value(self, key: str) -> float:
+        """The window's value of one KPI."""
+        return float(self.table.set_index("key").loc[key, "value"])
+
+
+def _table(current: dict[str, float], previous: dict[str, float] | None, definition: KpiDefinition) -> pd.DataFrame:
+    rows = []
+    for key, (_, higher, basis) in KPI_META.items():
+        if key == "demographic_parity_ratio" and not definition.fairness_attribute:
+            continue
+        value = current[key]
+        before = previous[key] if previous else float("nan")
+        target = definition.targets.get(key, float("nan"))
+        meets = None
+        if not np.isnan(target) and not np.isnan(value):
+            meets = bool(value >= target) if TARGET_KPIS[key] else bool(value <= target)
+        rows.append({"key": key, "kpi": kpi_label(key, definition), "unit": kpi_unit(key, definition),
+                     "value": value, "previous": before, "change": value - before, "target": target,
+                     "vs_target": value - target, "meets_target": meets, "higher_is_better": higher,
+                     "basis": basis})
+    return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+
+
+def kpis(db: DbLike, model: str, *, now: datetime, start: datetime | None = None, end: datetime | None = None,
+         version: str | None = None, segment: str | None = None, segment_value: str | None = None,
+         by: str | None = None) -> KpiResult:
+    """Business KPIs of ``model`` over ``[start, end)``, against the previous period and the targets.
+
+    Parameters
+    ----------
+    db : path or connection
+        The store.
+    model : str
+        A model with a stored :class:`KpiDefinition`.
+    now : datetime
+        Naive UTC "now": the end of an open window, for the previous period.
+    start, end : datetime, optional
+        The window (naive UTC, ``end`` exclusive); None is open.
+    version : str, optional
+        One version's rows (even in shadow); default every row not logged in shadow.
+    segment, segment_value : str, optional
+        Keep only rows whose segment column equals this value.
+    by : str, optional
+        A column (a segment or attribute) to break the KPIs down by, in :attr:`KpiResult.segments`.
+    """
+
+    def work(con: duckdb.DuckDBPyConnection) -> KpiResult:
+        info = open_model(con, model)
+        definition = get_definition(con, model)
+        sums = kpi_sums(con, info, definition, now=now, start=start, end=end, version=version, segment=segment,
+                        segment_value=segment_value, by=by)
+        has_previous = previous_window(start, end, now) is not None
+        current = sums[sums["period"] == "current"]
+        previous = sums[sums["period"] == "previous"]
+        table = _table(kpis_from_sums(current, definition),
+                       kpis_from_sums(previous, definition) if has_previous else None, definition)
+        segments = pd.DataFrame()
+        if by:
+            rows = []
+            for value in sorted(set(current["group"]) | set(previous["group"])):
+                now_kpis = kpis_from_sums(current[current["group"] == value], definition)
+                before = kpis_from_sums(previous[previous["group"] == value], definition)
+                rows.append({"segment": value, **now_kpis, "selection_rate_previous": before["selection_rate"],
+                             "profit_previous": before["profit"] if has_previous else float("nan")})
+            segments = pd.DataFrame(rows)
+        return KpiResult(definition, table, segments, int(current["n"].sum()), int(current["labelled"].sum()),
+                         int(previous["n"].sum()), has_previous)
+
+    return _run(db, work)

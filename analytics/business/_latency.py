@@ -1,0 +1,127 @@
+"""Serving latency against the SLA, and throughput, per window, day and version.
+
+Percentiles are computed in DuckDB with ``quantile_cont`` (linear interpolation between the two
+nearest ranks), which is numpy's default ``method="linear"``. The SLA is a latency target for one
+percentile (settings ``business.latency_sla_ms`` and ``business.latency_sla_percentile``, per model;
+admins change them, audited); a *breach* is a UTC day and version whose percentile exceeds it.
+Throughput is predictions per second: the mean over the day, and the busiest hour of the window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from analytics import settings
+from analytics.business._common import DbLike, _run, open_model, window_filter
+from analytics.store import predictions_view
+
+SLA_MS = settings.declare("business.latency_sla_ms", 100.0,
+                          "latency target of the serving SLA, for the percentile below", unit="ms", minimum=0.0)
+SLA_PERCENTILE = settings.declare("business.latency_sla_percentile", "p95",
+                                  "latency percentile the SLA target applies to", choices=("p50", "p95", "p99"))
+PERCENTILES: dict[str, float] = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
+
+
+@dataclass(frozen=True)
+class LatencyResult:
+    """Latency of one model over a window.
+
+    Attributes
+    ----------
+    by_version : DataFrame
+        Per version: ``version``, ``role``, ``predictions``, ``p50_ms``, ``p95_ms``, ``p99_ms``, ``max_ms``,
+        ``mean_per_second`` (predictions per second over the window's days with traffic),
+        ``peak_per_second`` (busiest UTC hour), ``breach`` (its SLA percentile above the target).
+    daily : DataFrame
+        Per UTC day and version: ``day``, ``version``, ``predictions``, ``p50_ms``, ``p95_ms``,
+        ``p99_ms``, ``per_second`` (mean), ``breach``.
+    breaches : DataFrame
+        The rows of ``daily`` in breach, worst first, with ``over_ms`` (percentile minus target).
+    sla_ms : float
+        The target.
+    sla_percentile : str
+        ``p50``, ``p95`` or ``p99``.
+    """
+
+    by_version: pd.DataFrame
+    daily: pd.DataFrame
+    breaches: pd.DataFrame
+    sla_ms: float
+    sla_percentile: str
+
+    @property
+    def rows(self) -> int:
+        """Predictions behind the figures."""
+        return int(self.by_version["predictions"].sum()) if len(self.by_version) else 0
+
+
+def latency(db: DbLike, model: str, *, start: datetime | None = None, end: datetime | None = None,
+            version: str | None = None, segment: str | None = None, segment_value: str | None = None) -> LatencyResult:
+    """Latency percentiles per version and per day against the model's SLA, and throughput."""
+
+    def work(con: duckdb.DuckDBPyConnection) -> LatencyResult:
+        info = open_model(con, model)
+        sla = float(settings.get(con, SLA_MS.key, model=model))
+        which = str(settings.get(con, SLA_PERCENTILE.key, model=model))
+        where, params = window_filter(info, start=start, end=end, version=version, segment=segment,
+                                      segment_value=segment_value, include_shadow=True)
+        view = predictions_view(info.stem)
+        # One scan: hourly rows per version with their latencies kept as a list is too big; two
+        # grouped aggregations over the same filter instead (DuckDB runs each as one pass).
+        per_day = con.execute(
+            f"""
+            SELECT CAST(date_trunc('day', p.predicted_at) AS DATE) AS day, p.model_version AS version,
+                   count(*) AS predictions,
+                   quantile_cont(p.latency_ms, [0.5, 0.95, 0.99]) AS q
+            FROM {view} p WHERE {where} AND p.latency_ms IS NOT NULL
+            GROUP BY ALL ORDER BY day, version
+            """, params).df()
+        overall = con.execute(
+            f"""
+            WITH hourly AS (
+                SELECT p.model_version AS version, date_trunc('hour', p.predicted_at) AS hour, count(*) AS n
+                FROM {view} p WHERE {where} GROUP BY ALL
+            ), peaks AS (SELECT version, max(n) / 3600.0 AS peak_per_second FROM hourly GROUP BY version)
+            SELECT p.model_version AS version, any_value(p.deployment_role) AS role, count(*) AS predictions,
+                   quantile_cont(p.latency_ms, [0.5, 0.95, 0.99]) AS q, max(p.latency_ms) AS max_ms,
+                   count(DISTINCT CAST(p.predicted_at AS DATE)) AS days,
+                   any_value(peaks.peak_per_second) AS peak_per_second
+            FROM {view} p JOIN peaks ON peaks.version = p.model_version
+            WHERE {where} AND p.latency_ms IS NOT NULL
+            GROUP BY p.model_version ORDER BY p.model_version
+            """, [*params, *params]).df()
+        return _result(per_day, overall, sla, which)
+
+    return _run(db, work)
+
+
+def _split_quantiles(frame: pd.DataFrame) -> pd.DataFrame:
+    q = frame.pop("q")
+    for i, name in enumerate(("p50_ms", "p95_ms", "p99_ms")):
+        frame[name] = [float(v[i]) if v is not None else float("nan") for v in q]
+    return frame
+
+
+def _result(per_day: pd.DataFrame, overall: pd.DataFrame, sla: float, which: str) -> LatencyResult:
+    column = f"{which}_ms"
+    daily = _split_quantiles(per_day)
+    daily["per_second"] = daily["predictions"] / 86400.0
+    daily["breach"] = daily[column] > sla
+    by_version = _split_quantiles(overall)
+    by_version["mean_per_second"] = by_version["predictions"] / (by_version["days"] * 86400.0)
+    by_version["breach"] = by_version[column] > sla
+    by_version = by_version.drop(columns="days")
+    breaches = daily[daily["breach"]].assign(over_ms=lambda f: f[column] - sla).sort_values(
+        "over_ms", ascending=False).reset_index(drop=True)
+    return LatencyResult(by_version, daily, breaches, sla, which)
+
+
+def sla(db: DbLike, model: str) -> dict[str, Any]:
+    """The model's SLA: ``{"ms": target, "percentile": "p95"}``."""
+    return _run(db, lambda con: {"ms": float(settings.get(con, SLA_MS.key, model=model)),
+                                 "percentile": str(settings.get(con, SLA_PERCENTILE.key, model=model))})

@@ -1,0 +1,180 @@
+"""Threshold what-if: approval rate, profit and the fairness ratio as the decision threshold moves.
+
+The rows of the window are counted once in DuckDB into *threshold cells*: cell ``c`` holds the rows
+whose score lies in ``[t_{c-1}, t_c)`` on the grid ``t_k = k / steps`` (cell 0 below ``t_0 = 0``,
+cell ``steps + 1`` at or above 1), per fairness group and outcome. A row is declined at threshold
+``t_k`` when its score is at or above ``t_k`` (the serving rule ``decision = score >= threshold``),
+so the rows selected at ``t_k`` are whole cells, and every curve is a cumulative sum over cells: the
+result is exact at each grid threshold, not an approximation.
+
+The profit-maximising threshold is the grid threshold with the highest realised profit on the
+labelled rows (when there are any; otherwise the expected profit over all rows). Ties go to the
+threshold nearest the current one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from analytics.business._common import DbLike, _run, open_model, outcome_join, quote, window_filter
+from analytics.business._definitions import KpiDefinition, get_definition
+from analytics.business._kpis import _expressions
+from analytics.errors import InvalidInputError
+from analytics.registry import champion_version, get_version
+from analytics.store import predictions_view
+
+#: Columns of :attr:`WhatIf.curve`.
+CURVE_COLUMNS: tuple[str, ...] = ("threshold", "selection_rate", "selected", "expected_profit", "realised_profit",
+                                  "bad_rate_selected", "demographic_parity_ratio")
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    """The threshold curves of one version over a window.
+
+    Attributes
+    ----------
+    curve : DataFrame
+        One row per grid threshold, :data:`CURVE_COLUMNS` (money in the definition's currency).
+    group_rates : DataFrame
+        Selection rate per threshold and fairness group (columns ``threshold``, ``group``, ``rate``, ``n``).
+    version : str
+        The version whose rows were used.
+    current_threshold, best_threshold : float
+        The version's threshold in the registry, and the profit-maximising grid threshold.
+    best_basis : str
+        ``"realised"`` (labelled rows) or ``"expected"`` (all rows, scores as probabilities).
+    rows, labelled : int
+        Rows of the window, and of them with an outcome.
+    """
+
+    definition: KpiDefinition
+    curve: pd.DataFrame
+    group_rates: pd.DataFrame
+    version: str
+    current_threshold: float
+    best_threshold: float
+    best_basis: str
+    rows: int
+    labelled: int
+
+    def at(self, threshold: float) -> pd.Series:
+        """The curve's row nearest ``threshold``."""
+        return self.curve.iloc[int((self.curve["threshold"] - threshold).abs().idxmin())]
+
+
+def threshold_cells(con: duckdb.DuckDBPyConnection, info, definition: KpiDefinition, *, start: datetime | None,
+                    end: datetime | None, version: str, steps: int = 100) -> pd.DataFrame:
+    """Counts and amounts per threshold cell, fairness group and outcome (``label`` -1 when unknown)."""
+    e = _expressions(definition)
+    where, params = window_filter(info, start=start, end=end, version=version)
+    join, join_params = outcome_join(info, start)
+    attribute = (f"coalesce(CAST(p.{quote(definition.fairness_attribute)} AS VARCHAR), '(missing)')"
+                 if definition.fairness_attribute else "'(none)'")
+    # floor(score * steps) can be one off near a grid point; compare with the grid values themselves.
+    cell = f"""CASE WHEN p.score < 0 THEN 0 WHEN p.score >= 1 THEN {steps + 1} ELSE
+                 CAST(floor(p.score * {steps}) AS BIGINT) + 1
+                 + CASE WHEN p.score >= (floor(p.score * {steps}) + 1) / {steps}.0 THEN 1 ELSE 0 END
+                 - CASE WHEN p.score < floor(p.score * {steps}) / {steps}.0 THEN 1 ELSE 0 END END"""
+    frame = con.execute(
+        f"""
+        SELECT {cell} AS cell, {attribute} AS "group", coalesce(o.label, -1) AS label,
+               count(*) AS n, sum({e['amt']}) AS amount,
+               sum({e['p_bad']} * {e['amt']}) AS exp_bad_amount, sum((1.0 - {e['p_bad']}) * {e['amt']}) AS exp_good_amount
+        FROM {predictions_view(info.stem)} p {join}
+        WHERE {where} AND p.score IS NOT NULL
+        GROUP BY ALL
+        """,
+        [*join_params, *params],
+    ).df()
+    return frame
+
+
+def threshold_whatif(db: DbLike, model: str, *, start: datetime | None = None, end: datetime | None = None,
+                     version: str | None = None, steps: int = 100) -> WhatIf:
+    """Approval rate, expected and realised profit, bad rate and demographic parity ratio per threshold.
+
+    Parameters
+    ----------
+    version : str, optional
+        Default: the champion. Its rows in the window are re-decided at every threshold.
+    steps : int, default 100
+        Grid of thresholds ``0, 1/steps, ..., 1``.
+    """
+    if not 10 <= steps <= 1000:
+        raise InvalidInputError("steps must be between 10 and 1000")
+
+    def work(con: duckdb.DuckDBPyConnection) -> WhatIf:
+        info = open_model(con, model)
+        definition = get_definition(con, model)
+        chosen = version or champion_version(con, model)
+        if chosen is None:
+            raise InvalidInputError(f"{model} has no champion; choose a version for the threshold what-if")
+        current = float(get_version(con, model, chosen)["threshold"])
+        cells = threshold_cells(con, info, definition, start=start, end=end, version=chosen, steps=steps)
+        return _curves(cells, definition, chosen, current, steps)
+
+    return _run(db, work)
+
+
+def _curves(cells: pd.DataFrame, definition: KpiDefinition, version: str, current: float, steps: int) -> WhatIf:
+    d = definition
+    thresholds = np.arange(steps + 1) / steps
+    cell_index = np.arange(steps + 2)
+
+    def per_cell(mask: pd.Series, column: str) -> np.ndarray:
+        return cells[mask].groupby("cell")[column].sum().reindex(cell_index, fill_value=0).to_numpy(float)
+
+    def selected_sum(values: np.ndarray) -> np.ndarray:
+        # Selected at t_k: approved (declined when score >= t_k) -> cells 0..k; else cells k+1..
+        below = np.cumsum(values)[:-1]  # cells 0..k for k = 0..steps
+        return below if d.selected_decision == 0 else values.sum() - below
+
+    everything = pd.Series(True, index=cells.index)
+    good, bad = cells["label"] == 1 - d.bad_label, cells["label"] == d.bad_label
+    n = per_cell(everything, "n").sum()
+    selected = selected_sum(per_cell(everything, "n"))
+    expected = (d.value_selected_good * selected_sum(per_cell(everything, "exp_good_amount"))
+                + d.value_selected_bad * selected_sum(per_cell(everything, "exp_bad_amount")))
+    realised = (d.value_selected_good * selected_sum(per_cell(good, "amount"))
+                + d.value_selected_bad * selected_sum(per_cell(bad, "amount")))
+    selected_labelled = selected_sum(per_cell(good | bad, "n"))
+    selected_bad = selected_sum(per_cell(bad, "n"))
+    labelled = int(per_cell(good | bad, "n").sum())
+    group_rows, ratios = [], np.full(len(thresholds), np.nan)
+    if d.fairness_attribute:
+        groups = [g for g in sorted(cells["group"].unique()) if g != "(missing)"]
+        rates = []
+        for g in groups:
+            in_group = cells["group"] == g
+            total = per_cell(in_group, "n").sum()
+            rate = selected_sum(per_cell(in_group, "n")) / total if total else np.full(len(thresholds), np.nan)
+            rates.append(rate)
+            group_rows.append(pd.DataFrame({"threshold": thresholds, "group": g, "rate": rate, "n": int(total)}))
+        if len(rates) >= 2:
+            stacked = np.vstack(rates)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ratios = np.where(stacked.max(axis=0) > 0, stacked.min(axis=0) / stacked.max(axis=0), np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        curve = pd.DataFrame({
+            "threshold": thresholds,
+            "selection_rate": selected / n if n else np.nan,
+            "selected": selected.astype(int),
+            "expected_profit": expected,
+            "realised_profit": realised if labelled else np.nan,
+            "bad_rate_selected": np.where(selected_labelled > 0, selected_bad / np.maximum(selected_labelled, 1), np.nan),
+            "demographic_parity_ratio": ratios,
+        })
+    basis = "realised" if labelled else "expected"
+    target = curve["realised_profit"] if labelled else curve["expected_profit"]
+    best_value = target.max()
+    candidates = curve.loc[target == best_value, "threshold"] if n else pd.Series([current])
+    best = float(candidates.iloc[int((candidates - current).abs().to_numpy().argmin())])
+    group_rates = pd.concat(group_rows, ignore_index=True) if group_rows else pd.DataFrame(
+        columns=["threshold", "group", "rate", "n"])
+    return WhatIf(definition, curve, group_rates, version, current, best, basis, int(n), labelled)
