@@ -16,6 +16,7 @@ from pathlib import Path
 
 from analytics import __version__, audit, config, store, users
 from analytics.errors import VigilError
+from analytics.ingest import DEFAULT_BATCH_ROWS
 from analytics.roles import ROLES, system_actor
 
 EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 1, 2, 3
@@ -164,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     ing.add_argument("--kind", choices=["predictions", "outcomes"], default="predictions")
     ing.add_argument("--on-error", choices=["reject", "quarantine"], default="reject",
                      help="reject: nothing lands if a row fails (default); quarantine: load the valid rows")
-    ing.add_argument("--batch-rows", type=int, default=500_000, help="rows per streamed batch")
+    ing.add_argument("--batch-rows", type=int, default=DEFAULT_BATCH_ROWS, help="rows per streamed batch")
     ing.add_argument("--progress", action="store_true", help="print rows read as the file streams")
     ing.set_defaults(func=cmd_ingest)
 

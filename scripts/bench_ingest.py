@@ -71,7 +71,9 @@ print(json.dumps({"status": r.status, "rows": r.rows_loaded, "seconds": seconds,
 def run(sizes: list[int]) -> None:
     """Ingest throughput (rows/s) and peak memory of one Parquet file into an empty log."""
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
-    print("Ingest from Parquet into an empty credit-default log (35 columns), default batch 500,000 rows")
+    from analytics.ingest import DEFAULT_BATCH_ROWS
+
+    print(f"Ingest from Parquet into an empty credit-default log (35 columns), batches of {DEFAULT_BATCH_ROWS:,} rows")
     print(f"{'rows':>12} {'seconds':>9} {'rows/s':>12} {'peak MB':>9}  status")
     for rows in sizes:
         parquet = BENCH_DIR / f"credit_{rows}.parquet"

@@ -625,10 +625,14 @@ def test_ingest_killed_midway_stays_invisible_and_is_recovered(toy, tmp_path):
     assert history.loc[killed, "status"] == "running"
     after_kill = toy.counts()
     assert after_kill["visible"] == before["visible"] == N
-    assert after_kill["log"] == N + 50  # the first batch was written, and is hidden
+    # The first batch went into the ingest's segment, still a partial file that no view names.
+    folder = toy.db.parent / f"{toy.db.stem}.logs" / toy.stem
+    assert [p.name for p in folder.glob(f"{killed:010d}-*")] == [f"{killed:010d}-00001.parquet.part"]
+    assert after_kill["log"] == N
 
     assert recover_interrupted(toy.db) == [killed]
     assert _history(toy.db).loc[killed, "status"] == "failed"
+    assert list(folder.glob(f"{killed:010d}-*")) == []
     assert toy.counts() == before
     report = ingest(toy.name, source, db=toy.db)
     assert (report.status, report.rows_loaded, report.rows_duplicate) == ("committed", 200, 0)

@@ -52,12 +52,12 @@ from analytics.store._segments import (
     register_segments,
     segments_dir,
     store_path,
-    write_segment,
+    SegmentWriter,
 )
 
 Kind = Literal["predictions", "outcomes"]
 OnError = Literal["reject", "quarantine"]
-DEFAULT_BATCH_ROWS = 500_000
+DEFAULT_BATCH_ROWS = 250_000
 FUTURE_TOLERANCE = timedelta(minutes=5)
 MAX_PROBLEMS_LISTED = 20
 
@@ -244,6 +244,8 @@ class _Run:
         self.table = outcome_table(info.stem)
         self.columns = list(rules.columns)
         self.segments: list[Segment] = []
+        self.writer = (SegmentWriter(segments_dir(db.resolve(), info.stem), report.ingest_id, 1)
+                       if kind == "predictions" else None)
         self.stored: list[tuple[Path, str, str]] = []  # committed segments: path, min id, max id
         self.work = duckdb.connect()  # private, in memory: validation holds no store lock
         self.work.execute("SET TimeZone = 'UTC'")
@@ -282,6 +284,10 @@ class _Run:
         if self.report.rows_read == 0:
             raise InvalidInputError(f"{self.source.description} has a header but no rows: nothing to ingest")
         self._resolve_held()
+        if self.writer is not None:
+            segment = self.writer.close()
+            if segment is not None:
+                self.segments.append(segment)
 
     def _process(self, batch: pa.RecordBatch) -> None:
         """Check one batch in a single query and split the result in Arrow: failing, held, good rows."""
@@ -289,11 +295,14 @@ class _Run:
         sql = typed_select(self.rules, batch.schema, "batch_src", now_literal=self.now_literal)
         held_flag = ("hash(prediction_id) IN (SELECT h FROM repeated_hashes)" if self.any_repeated
                      else "FALSE")
-        checked = self.work.execute(f"SELECT *, {held_flag} AS __held FROM ({sql})").to_arrow_table()
+        # Predictions leave in time order, so each Parquet row group covers a narrow time range (pruning).
+        order = "ORDER BY predicted_at NULLS LAST" if self.kind == "predictions" else ""
+        checked = self.work.execute(f"SELECT *, {held_flag} AS __held FROM ({sql}) {order}").to_arrow_table()
         self.work.unregister("batch_src")
         failing = pc.greater(pc.list_value_length(checked.column("__reasons")), 0)
         held = checked.column("__held")
-        bad = self._with_raw(checked.filter(failing).select(["__row", "prediction_id", "__reasons"]), batch)
+        bad = self._with_raw(
+            checked.filter(failing).select(["__row", "prediction_id", "__reasons"]).sort_by("__row"), batch)
         good = checked.drop_columns(["__reasons", "__held"])
         if self.any_repeated:
             passing = pc.invert(failing)
@@ -305,7 +314,7 @@ class _Run:
                     self.work.execute(f"INSERT INTO {table} SELECT * FROM held_rows WHERE prediction_id IS NOT NULL")
                     self.work.unregister("held_rows")
             good = good.filter(pc.and_(passing, pc.invert(held)))
-        else:
+        elif bad.num_rows:
             good = good.filter(pc.invert(failing))
         self._land(good, bad)
 
@@ -377,9 +386,7 @@ class _Run:
         fresh = self._not_yet_stored(load)
         self.report.rows_duplicate += load.num_rows - fresh.num_rows
         if fresh.num_rows:
-            rows = fresh.drop_columns(["__row"]).sort_by("predicted_at")
-            self.segments.append(write_segment(rows, segments_dir(self.db.resolve(), self.info.stem),
-                                               self.report.ingest_id, len(self.segments) + 1))
+            self.writer.write(fresh.drop_columns(["__row"]))
             self.report.rows_loaded += fresh.num_rows
 
     def _not_yet_stored(self, load: pa.Table) -> pa.Table:
@@ -539,6 +546,8 @@ def ingest(model: str, data: Any, *, kind: Kind = "predictions", actor: Actor | 
             raise
         finally:
             run.work.close()
+            if run.writer is not None:
+                run.writer.discard()  # a no-op once the segment was closed into place
         if run.rejecting:
             report.status = "rejected"
             report.message = (f"{report.rows_quarantined:,} rows failed validation, so nothing was loaded "

@@ -50,7 +50,8 @@ def _parquet_source(path: Path) -> Source:
 
     def batches(columns: list[str] | None, size: int) -> Iterator[pa.RecordBatch]:
         try:
-            reader = pq.ParquetFile(path)
+            # pre_buffer would keep every column chunk read so far: memory would grow with the file.
+            reader = pq.ParquetFile(path, pre_buffer=False)
             yield from reader.iter_batches(batch_size=size, columns=columns)
         except (pa.ArrowException, OSError) as exc:
             raise _unreadable(path, "parquet", exc) from exc

@@ -62,17 +62,57 @@ def segment_name(ingest_id: int, part: int) -> str:
     return f"{ingest_id:010d}-{part:05d}.parquet"
 
 
+class SegmentWriter:
+    """Appends batches of typed, validated rows to one Parquet segment, closed into place at the end.
+
+    The file is written as ``<name>.part`` and renamed when closed, so a segment is either complete
+    or absent; its row count, time range and id range are gathered as batches arrive.
+    """
+
+    def __init__(self, directory: Path, ingest_id: int, part: int) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.final = directory / segment_name(ingest_id, part)
+        self.partial = self.final.with_suffix(".parquet.part")
+        self._writer: pq.ParquetWriter | None = None
+        self.rows = 0
+        self._ranges: list[tuple] = []
+
+    def write(self, table: pa.Table) -> None:
+        """Append rows (one or more row groups)."""
+        if table.num_rows == 0:
+            return
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.partial, table.schema, compression="zstd")
+        self._writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+        self.rows += table.num_rows
+        times = pc.min_max(table.column("predicted_at"))
+        ids = pc.min_max(table.column("prediction_id"))
+        self._ranges.append((times["min"].as_py(), times["max"].as_py(), ids["min"].as_py(), ids["max"].as_py()))
+
+    def close(self) -> Segment | None:
+        """Finish the file and move it into place; ``None`` if nothing was written."""
+        if self._writer is None:
+            return None
+        self._writer.close()
+        self._writer = None
+        self.partial.replace(self.final)
+        low_t, high_t, low_id, high_id = zip(*self._ranges)
+        return Segment(self.final, self.rows, min(low_t), max(high_t), min(low_id), max(high_id),
+                       self.final.stat().st_size)
+
+    def discard(self) -> None:
+        """Abandon the file."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self.partial.unlink(missing_ok=True)
+
+
 def write_segment(table: pa.Table, directory: Path, ingest_id: int, part: int) -> Segment:
-    """Write one batch of typed, validated rows as a zstd Parquet file (atomically, via a rename)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    final = directory / segment_name(ingest_id, part)
-    partial = final.with_suffix(".parquet.part")
-    pq.write_table(table, partial, compression="zstd", row_group_size=ROW_GROUP_ROWS)
-    partial.replace(final)
-    times = pc.min_max(table.column("predicted_at"))
-    ids = pc.min_max(table.column("prediction_id"))
-    return Segment(final, table.num_rows, times["min"].as_py(), times["max"].as_py(), ids["min"].as_py(),
-                   ids["max"].as_py(), final.stat().st_size)
+    """Write one table of typed, validated rows as a complete segment."""
+    writer = SegmentWriter(directory, ingest_id, part)
+    writer.write(table)
+    return writer.close()
 
 
 def delete_ingest_files(db: Path, stem: str, ingest_id: int) -> int:
