@@ -1,8 +1,8 @@
 """The registered model of a version, loaded only when its artifact's sha256 matches the registry.
 
 A version's ``artifact_path`` is absolute to where it was registered. When the store has moved
-(a copied demo, a restored backup), the artifact is looked for at the same place relative to the
-store: ``<store folder>/artifacts/models/<model>/<file name>``. Wherever it is found, its sha256
+(a copied demo, a restored backup), the artifact is found at the same place relative to the
+store: ``<store folder>/artifacts/models/<model>/<file name>``, which is tried first. Wherever it is found, its sha256
 must equal ``artifact_sha256`` in the registry, or it is refused.
 """
 
@@ -115,7 +115,10 @@ def store_path(db: DbLike) -> Path:
 
 
 def resolve_artifact(info: VersionInfo, db: DbLike) -> Path:
-    """Where the version's artifact is: the registered path, else the same file beside the store.
+    """Where the version's artifact is: the same file beside the store, else the registered path.
+
+    The store's own copy comes first, so a copied store (a restored backup, a test's private copy)
+    uses its own artifacts; either way the file's sha256 is checked before it is loaded.
 
     Raises
     ------
@@ -127,7 +130,7 @@ def resolve_artifact(info: VersionInfo, db: DbLike) -> Path:
                             "so it cannot be loaded here; log attributions from the serving system instead")
     registered = Path(info.artifact_path)
     beside = store_path(db).parent / "artifacts" / "models" / info.model / registered.name
-    for candidate in (registered, beside):
+    for candidate in (beside, registered):
         if candidate.is_file():
             return candidate
     raise NotFoundError(f"the artifact of {info.model}:{info.version} is missing: looked at {registered} "
