@@ -48,7 +48,7 @@ PORTFOLIO_COLUMNS: tuple[str, ...] = (
     "model", "owner", "description", "champion_version", "latest_version", "latest_status", "versions",
     "predictions_24h", "predictions_prev_24h", "predictions_7d",
     "predictions", "predictions_previous", "labelled", "labelled_share",
-    "first_prediction_at", "last_prediction_at",
+    "last_prediction_at",
     "auc_version", "validation_auc", "realised_auc", "auc_rows", "auc_positives", "auc_labelled", "auc_delta",
 )
 
@@ -242,38 +242,51 @@ def _labelled_outcomes(info: ModelInfo, start: datetime | None) -> tuple[str, li
 #: Columns of :func:`traffic` (the part of a summary that moves with ``now``).
 TRAFFIC_COLUMNS: tuple[str, ...] = (
     "model", "predictions_24h", "predictions_prev_24h", "predictions_7d", "predictions_previous",
-    "first_prediction_at", "last_prediction_at",
+    "last_prediction_at",
 )
 
 
 def _traffic_pass(con: duckdb.DuckDBPyConnection, info: ModelInfo, *, now: datetime, start: datetime | None,
                   end: datetime | None, version: str | None, segment: str | None,
                   segment_value: str | None) -> dict[str, Any]:
-    """One scan of the prediction view with conditional counts, no join."""
-    base_where, base_params = _where(info.schema, version=version, segment=segment, segment_value=segment_value)
+    """One scan of the recent part of the prediction view with conditional counts, no join.
+
+    Only rows from the earliest time a count needs are read (the 7 days before ``now``, or the
+    previous window if it starts earlier), so time-ordered segments are pruned by their
+    statistics; the last prediction time is looked up over the whole log only when no recent row
+    exists.
+    """
     previous = previous_window(start, end, now)
+    lower = now - timedelta(days=7)
+    if previous is not None:
+        lower = min(lower, previous[0])
+    base_where, base_params = _where(info.schema, start=lower, version=version, segment=segment,
+                                     segment_value=segment_value)
     prev_where, prev_params = ("FALSE", [])
     if previous is not None:
         prev_where, prev_params = _where(info.schema, start=previous[0], end=previous[1])
-    p24, p_prev24, p7d, in_previous, first_at, last_at = con.execute(
+    p24, p_prev24, p7d, in_previous, last_at = con.execute(
         f"""
         SELECT count(*) FILTER (WHERE p.predicted_at >= ?),
                count(*) FILTER (WHERE p.predicted_at >= ? AND p.predicted_at < ?),
                count(*) FILTER (WHERE p.predicted_at >= ?),
                count(*) FILTER (WHERE {prev_where}),
-               min(p.predicted_at), max(p.predicted_at)
+               max(p.predicted_at)
         FROM {predictions_view(info.stem)} p WHERE {base_where}
         """,
         [now - timedelta(hours=24), now - timedelta(hours=48), now - timedelta(hours=24),
          now - timedelta(days=7), *prev_params, *base_params],
     ).fetchone()
+    if last_at is None:
+        where, params = _where(info.schema, version=version, segment=segment, segment_value=segment_value)
+        last_at = con.execute(f"SELECT max(p.predicted_at) FROM {predictions_view(info.stem)} p WHERE {where}",
+                              params).fetchone()[0]
     return {
         "model": info.name,
         "predictions_24h": int(p24),
         "predictions_prev_24h": int(p_prev24),
         "predictions_7d": int(p7d),
         "predictions_previous": int(in_previous) if previous is not None else math.nan,
-        "first_prediction_at": first_at,
         "last_prediction_at": last_at,
     }
 

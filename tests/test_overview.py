@@ -156,12 +156,19 @@ def test_portfolio_matches_pandas(db, frames, days):
         assert row["labelled"] == window["label"].notna().sum()
         if len(window):
             assert row["labelled_share"] == pytest.approx(window["label"].notna().mean())
-        assert row["first_prediction_at"] == at.min() and row["last_prediction_at"] == at.max()
+        assert row["last_prediction_at"] == at.max()
         if start is None:
             assert math.isnan(row["predictions_previous"])
         else:
             prev = _in(preds, start - (NOW - start), start)
             assert row["predictions_previous"] == len(prev)
+
+
+def test_last_prediction_when_nothing_is_recent(db, frames):
+    """With no prediction in the last 7 days the last prediction time still comes from the whole log."""
+    later = NOW + timedelta(days=40)
+    row = overview.traffic(db, now=later).set_index("model").loc["alpha-risk"]
+    assert row["predictions_7d"] == 0 and row["last_prediction_at"] == frames["alpha"]["predicted_at"].max()
 
 
 def test_registry_columns(db):
