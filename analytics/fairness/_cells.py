@@ -1,0 +1,245 @@
+"""Confusion-matrix cells per sensitive group, counted inside DuckDB.
+
+A *cell* is one combination of (version, UTC day, sensitive groups, true label, decision) with its
+row count and summed business value. Every fairness number is a ratio of sums of cells, so a window
+is answered by summing cells, never by re-reading the log.
+
+``y_true`` and ``y_pred`` are recoded so that 1 is the **favourable** outcome (see
+:func:`favourable_decision`); ``y_true = -1`` marks a prediction whose outcome has not arrived.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from analytics.errors import InvalidInputError
+from analytics.logschema import LogSchema, check_identifier, quote
+from analytics.store import outcomes_view, predictions_view
+
+MISSING = "(missing)"
+#: Age bands for numeric sensitive attributes (ages): lower edges and labels, as in the demo's AGE_BAND.
+AGE_EDGES: tuple[int, ...] = (25, 35, 45, 60)
+AGE_LABELS: tuple[str, ...] = ("<25", "25-34", "35-44", "45-59", "60+")
+#: Positive classes that name an adverse event: for them decision 0 is the favourable outcome.
+ADVERSE_CLASSES = frozenset({"default", "fraud", "churn", "delinquency", "delinquent", "bad", "reject", "rejected"})
+CELL_COLUMNS = ("y_true", "y_pred", "n", "value")
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """A sensitive attribute as fairness groups it: its key, source column and bands (numeric only)."""
+
+    key: str
+    column: str
+    banded: bool = False
+
+    def sql(self, alias: str = "p") -> str:
+        """SQL expression of the group label (text; NULL becomes ``(missing)``)."""
+        col = f"{alias}.{quote(self.column)}"
+        if not self.banded:
+            return f"coalesce(CAST({col} AS VARCHAR), '{MISSING}')"
+        whens = " ".join(f"WHEN {col} < {edge} THEN '{label}'" for edge, label in zip(AGE_EDGES, AGE_LABELS))
+        return f"CASE WHEN {col} IS NULL THEN '{MISSING}' {whens} ELSE '{AGE_LABELS[-1]}' END"
+
+
+def sensitive_attributes(schema: LogSchema) -> list[Attribute]:
+    """The model's declared sensitive attributes, numeric ones (ages) put into age bands.
+
+    A numeric attribute whose banded twin is declared too (``AGE`` and ``AGE_BAND``) is left out.
+    """
+    names = {c.name.upper() for c in schema.sensitive}
+    out = []
+    for c in schema.sensitive:
+        if c.dtype in ("integer", "double"):
+            if f"{c.name.upper()}_BAND" in names:
+                continue
+            out.append(Attribute(f"{c.name}_band", c.name, banded=True))
+        else:
+            out.append(Attribute(c.name, c.name))
+    return out
+
+
+def favourable_decision(schema: LogSchema, setting: int = -1) -> int:
+    """The decision value that is favourable to the person (1 or 0).
+
+    ``setting`` is the model's ``fairness.favourable_decision``; ``-1`` infers it from the schema:
+    0 when the positive class is an adverse event (``default``, ``fraud`` ...), else 1.
+    """
+    if setting in (0, 1):
+        return int(setting)
+    return 0 if schema.positive_class.strip().lower() in ADVERSE_CLASSES else 1
+
+
+def _recode(frame: pd.DataFrame, favourable: int) -> pd.DataFrame:
+    """Turn raw ``decision``/``label`` into favourable-coded ``y_pred``/``y_true`` (-1 = unlabelled)."""
+    label = frame.pop("label")
+    decision = frame.pop("decision")
+    frame["y_pred"] = (decision.astype("int64") == favourable).astype("int8")
+    known = label.notna()
+    y_true = np.full(len(frame), -1, dtype="int8")
+    y_true[known.to_numpy()] = (label[known].astype("int64") == favourable).astype("int8").to_numpy()
+    frame["y_true"] = y_true
+    frame["n"] = frame["n"].astype("int64")
+    frame["value"] = frame["value"].astype("float64").fillna(0.0)
+    return frame
+
+
+def _categorical(values: pd.Series, banded: bool) -> pd.Series:
+    """Group labels as a categorical; age bands in age order, ``(missing)`` last."""
+    values = values.astype(object)
+    if banded:
+        return pd.Categorical(values, categories=[*AGE_LABELS, MISSING], ordered=True)
+    return values.astype("category")
+
+
+def daily_cells(con: duckdb.DuckDBPyConnection, stem: str, schema: LogSchema, favourable: int) -> pd.DataFrame:
+    """Cells per version and UTC day over a model's whole log: one join of predictions with outcomes.
+
+    Returns
+    -------
+    DataFrame
+        ``version``, ``day`` and ``week`` (UTC midnight starting the day and its ISO week), one column per :func:`sensitive_attributes` key, ``y_true``, ``y_pred``,
+        ``n`` (rows) and ``value`` (summed business value of the labelled rows).
+    """
+    attrs = sensitive_attributes(schema)
+    groups = ", ".join(f"{a.sql()} AS {quote(a.key)}" for a in attrs)
+    frame = con.execute(
+        f"""
+        SELECT p.model_version AS version, CAST(date_trunc('day', p.predicted_at) AS TIMESTAMP) AS day,
+               CAST(date_trunc('week', p.predicted_at) AS TIMESTAMP) AS week, {groups},
+               p.decision AS decision, o.label AS label, count(*) AS n, sum(o.business_value) AS value
+        FROM {predictions_view(stem)} p LEFT JOIN {outcomes_view(stem)} o ON o.prediction_id = p.prediction_id
+        WHERE p.decision IS NOT NULL
+        GROUP BY ALL
+        """).df()
+    for a in attrs:
+        frame[a.key] = _categorical(frame[a.key], a.banded)
+    frame["version"] = frame["version"].astype(object).astype("category")
+    return _recode(frame, favourable)
+
+
+# A process-wide cache of daily cells, keyed by store, model and data-version token: the first
+# request after an ingest pays one join over the log; every window after that sums cells.
+_CACHE: OrderedDict[tuple, tuple[str, pd.DataFrame]] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+_CACHE_SIZE = 8
+
+
+def cached_daily_cells(con: duckdb.DuckDBPyConnection, db_key: str, model: str, stem: str, schema: LogSchema,
+                       favourable: int, token: str) -> pd.DataFrame:
+    """:func:`daily_cells`, reused while the store's data-version ``token`` is unchanged."""
+    key = (db_key, model, favourable)
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+        if hit and hit[0] == token:
+            _CACHE.move_to_end(key)
+            return hit[1]
+    cells = daily_cells(con, stem, schema, favourable)
+    with _CACHE_LOCK:
+        _CACHE[key] = (token, cells)
+        _CACHE.move_to_end(key)
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return cells
+
+
+def day_range(start: datetime | None, end: datetime | None) -> tuple[date | None, date | None]:
+    """Whole UTC days covering ``[start, end)``: the first day (inclusive) and the day after the last."""
+    first = start.date() if start is not None else None
+    if end is None:
+        return first, None
+    stop = end.date() + (timedelta(days=1) if end.time() != datetime.min.time() else timedelta())
+    return first, stop
+
+
+def window(cells: pd.DataFrame, *, start: datetime | None, end: datetime | None,
+           version: str | None) -> pd.DataFrame:
+    """The cells of one version over the whole UTC days covering ``[start, end)``."""
+    first, stop = day_range(start, end)
+    keep = np.ones(len(cells), dtype=bool)
+    if version:
+        keep &= (cells["version"] == version).to_numpy()
+    if first is not None:
+        keep &= (cells["day"] >= pd.Timestamp(first)).to_numpy()
+    if stop is not None:
+        keep &= (cells["day"] < pd.Timestamp(stop)).to_numpy()
+    return cells[keep]
+
+
+def file_cells(path: str | Path, *, y_true: str, y_pred: str, sensitive: list[str]) -> pd.DataFrame:
+    """Cells of a Parquet or CSV file of predictions (``y_true``/``y_pred`` coded 0/1, 1 favourable)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidInputError(f"{path} does not exist")
+    for name in (y_true, y_pred, *sensitive):
+        check_identifier(name)
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        source = "read_parquet(?)"
+    elif suffix in (".csv", ".txt"):
+        source = "read_csv(?, header = true)"
+    else:
+        raise InvalidInputError(f"{path.name}: use a .parquet or .csv file")
+    con = duckdb.connect()
+    try:
+        columns = set(con.execute(f"SELECT * FROM {source} LIMIT 0", [str(path)]).df().columns)
+        missing = [c for c in (y_true, y_pred, *sensitive) if c not in columns]
+        if missing:
+            raise InvalidInputError(f"{path.name} has no column {', '.join(missing)}; it has {', '.join(sorted(columns))}")
+        groups = ", ".join(f"{Attribute(s, s).sql('f')} AS {quote(s)}" for s in sensitive)
+        frame = con.execute(
+            f"""SELECT {groups}, CAST(f.{quote(y_pred)} AS INTEGER) AS decision, CAST(f.{quote(y_true)} AS INTEGER) AS label,
+                       count(*) AS n, 0.0 AS value
+                FROM {source} f GROUP BY ALL""", [str(path)]).df()
+    except duckdb.Error as exc:
+        raise InvalidInputError(f"{path.name} cannot be read: {exc}") from None
+    finally:
+        con.close()
+    bad = set(frame["decision"].dropna().unique()) - {0, 1} | set(frame["label"].dropna().unique()) - {0, 1}
+    if bad or frame["decision"].isna().any():
+        raise InvalidInputError(f"{y_true} and {y_pred} must hold 0 or 1 ({y_pred} never empty); found {sorted(bad)}")
+    for name in sensitive:
+        frame[name] = frame[name].astype(object).astype("category")
+    return _recode(frame, 1)
+
+
+def score_histogram(con: duckdb.DuckDBPyConnection, stem: str, attribute: Attribute, *, start: datetime | None,
+                    end: datetime | None, version: str | None, favourable: int, bins: int = 1000) -> pd.DataFrame:
+    """Labelled predictions per group, true label and score bin (``floor(score * bins)``), for the what-if.
+
+    Returns ``group``, ``y_true`` (1 = favourable), ``bin``, ``decision`` (raw), ``n`` and ``value``.
+    """
+    first, stop = day_range(start, end)
+    where, params = ["p.score IS NOT NULL", "o.label IS NOT NULL"], []
+    if version:
+        where.append("p.model_version = ?")
+        params.append(version)
+    if first is not None:
+        where.append("p.predicted_at >= ?")
+        params.append(datetime.combine(first, datetime.min.time()))
+        where.append("o.observed_at >= ?")  # an outcome is observed after its prediction: prunes the join
+        params.append(datetime.combine(first, datetime.min.time()))
+    if stop is not None:
+        where.append("p.predicted_at < ?")
+        params.append(datetime.combine(stop, datetime.min.time()))
+    frame = con.execute(
+        f"""
+        SELECT {attribute.sql()} AS "group", o.label AS label,
+               least(CAST(floor(p.score * {int(bins)}) AS INTEGER), {int(bins) - 1}) AS bin,
+               p.decision AS decision, count(*) AS n, sum(o.business_value) AS value
+        FROM {predictions_view(stem)} p JOIN {outcomes_view(stem)} o ON o.prediction_id = p.prediction_id
+        WHERE {' AND '.join(where)}
+        GROUP BY ALL
+        """, params).df()
+    frame["y_true"] = (frame.pop("label").astype("int64") == favourable).astype("int8")
+    frame["n"] = frame["n"].astype("int64")
+    frame["value"] = frame["value"].astype("float64").fillna(0.0)
+    return frame

@@ -1,0 +1,103 @@
+"""``vigil fairness``: fairness of a file of predictions, or of a model's log in the store.
+
+    vigil fairness DATA --y-true COL --y-pred COL [--score COL] --sensitive COL [--sensitive COL ...]
+    vigil fairness --model NAME [--version V] [--start YYYY-MM-DD] [--end YYYY-MM-DD]
+
+``--format json`` prints, per sensitive attribute (and their intersection when several are given),
+the per-group metrics with counts and intervals, demographic_parity_difference,
+demographic_parity_ratio, equalized_odds_difference, equal_opportunity_difference and the
+four_fifths_verdict. Exit code 0 whatever the verdicts (read them from the output); 1 on an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from datetime import datetime, timedelta
+
+from analytics import config, fairness, store
+from analytics.errors import InvalidInputError
+
+
+def _day(text: str) -> datetime:
+    try:
+        return datetime.strptime(text, "%Y-%m-%d")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day (YYYY-MM-DD)") from None
+
+
+def add_commands(subparsers) -> None:
+    """Add ``vigil fairness``."""
+    p = subparsers.add_parser("fairness", help="group fairness of a predictions file or a model's log",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("data", nargs="?", help="a .parquet or .csv file of predictions (or use --model)")
+    p.add_argument("--y-true", help="column of true labels (0/1; 1 = favourable outcome; empty = unknown)")
+    p.add_argument("--y-pred", help="column of decisions (0/1; 1 = favourable decision)")
+    p.add_argument("--score", help="column of scores (accepted for symmetry; the what-if runs on the store)")
+    p.add_argument("--sensitive", action="append", default=[], metavar="COL",
+                   help="a sensitive column (repeat for several; their intersection is assessed too)")
+    p.add_argument("--model", help="a registered model: assess its prediction log in the store")
+    p.add_argument("--version", help="model version (default: the champion)")
+    p.add_argument("--start", type=_day, help="first UTC day, inclusive (default: the log's first)")
+    p.add_argument("--end", type=_day, help="last UTC day, inclusive (default: the log's last)")
+    p.add_argument("--n-boot", type=int, default=fairness.N_BOOT, help="bootstrap resamples (0: no intervals)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.set_defaults(func=run)
+
+
+def _report(args: argparse.Namespace) -> fairness.FairnessReport:
+    if args.model:
+        if args.data:
+            raise InvalidInputError("give either a DATA file or --model, not both")
+        db = args.db or config.db_path()
+        end = args.end + timedelta(days=1) if args.end else None
+        return store.read(lambda con: fairness.assess(con, args.model, start=args.start, end=end,
+                                                      version=args.version, n_boot=args.n_boot, seed=args.seed), db)
+    if not args.data:
+        raise InvalidInputError("give a DATA file (with --y-true, --y-pred and --sensitive) or --model NAME")
+    if not args.y_true or not args.y_pred:
+        raise InvalidInputError("a DATA file needs --y-true COL and --y-pred COL")
+    return fairness.assess_file(args.data, y_true=args.y_true, y_pred=args.y_pred, sensitive=args.sensitive,
+                                n_boot=args.n_boot, seed=args.seed)
+
+
+def _fmt(v) -> str:
+    return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3f}"
+
+
+def _table(report: fairness.FairnessReport) -> str:
+    lines = [f"{report.model or 'file'}{' ' + report.version if report.version else ''}: {report.rows:,} predictions, "
+             f"{report.labelled:,} with outcomes; days {report.first_day} to {report.last_day} (UTC); "
+             f"favourable decision = {report.favourable}"]
+    t = report.thresholds
+    lines.append(f"thresholds: demographic parity ratio >= {t.dp_ratio}, equalized odds difference <= "
+                 f"{t.eo_difference}, min group {t.min_group_size}, suppressed below {t.suppress_below}")
+    for r in report.results:
+        d = r.disparity
+        lines.append("")
+        lines.append(f"{r.name}: {d.verdict.upper()}  four-fifths {d.four_fifths_verdict}, equalized odds "
+                     f"{d.equalized_odds_verdict}; DP ratio {_fmt(d.demographic_parity_ratio)}, DP difference "
+                     f"{_fmt(d.demographic_parity_difference)}, EO difference {_fmt(d.equalized_odds_difference)}, "
+                     f"EOpp difference {_fmt(d.equal_opportunity_difference)}")
+        lines.append(f"  {'group':<28}{'count':>10}{'labelled':>10}{'select':>8}{'TPR':>8}{'FPR':>8}{'prec':>8}"
+                     f"{'acc':>8}  status")
+        for _, g in r.groups.iterrows():
+            count = "<" + str(t.suppress_below) if g["status"] == "suppressed" else f"{int(g['count']):,}"
+            labelled = "" if g["status"] == "suppressed" else f"{int(g['labelled']):,}"
+            lines.append(f"  {str(g['group'])[:27]:<28}{count:>10}{labelled:>10}" + "".join(
+                f"{_fmt(g[m]):>8}" for m in ("selection_rate", "true_positive_rate", "false_positive_rate",
+                                             "precision", "accuracy")) + f"  {g['status']}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``vigil fairness``."""
+    report = _report(args)
+    if args.format == "json":
+        print(json.dumps(report.to_dict(), indent=2, default=str))
+    else:
+        print(_table(report))
+    return 0
