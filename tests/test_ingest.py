@@ -625,9 +625,9 @@ def test_ingest_killed_midway_stays_invisible_and_is_recovered(toy, tmp_path):
     assert history.loc[killed, "status"] == "running"
     after_kill = toy.counts()
     assert after_kill["visible"] == before["visible"] == N
-    # The first batch went into the ingest's segment, still a partial file that no view names.
+    # The first batch was on its way into the ingest's segment: at most a partial file that no view names.
     folder = toy.db.parent / f"{toy.db.stem}.logs" / toy.stem
-    assert [p.name for p in folder.glob(f"{killed:010d}-*")] == [f"{killed:010d}-00001.parquet.part"]
+    assert {p.name for p in folder.glob(f"{killed:010d}-*")} <= {f"{killed:010d}-00001.parquet.part"}
     assert after_kill["log"] == N
 
     assert recover_interrupted(toy.db) == [killed]

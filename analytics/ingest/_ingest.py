@@ -26,6 +26,7 @@ import difflib
 import fcntl
 import json
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -246,6 +247,10 @@ class _Run:
         self.segments: list[Segment] = []
         self.writer = (SegmentWriter(segments_dir(db.resolve(), info.stem), report.ingest_id, 1)
                        if kind == "predictions" else None)
+        # Parquet encoding releases the GIL: batch k is written on this thread while batch k+1 is
+        # checked in DuckDB, so both cores work. At most one batch waits to be written.
+        self._write_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vigil-segment")
+        self._pending: Future | None = None
         self.stored: list[tuple[Path, str, str]] = []  # committed segments: path, min id, max id
         self.work = duckdb.connect()  # private, in memory: validation holds no store lock
         self.work.execute("SET TimeZone = 'UTC'")
@@ -285,6 +290,7 @@ class _Run:
             raise InvalidInputError(f"{self.source.description} has a header but no rows: nothing to ingest")
         self._resolve_held()
         if self.writer is not None:
+            self._wait_for_write()
             segment = self.writer.close()
             if segment is not None:
                 self.segments.append(segment)
@@ -386,8 +392,26 @@ class _Run:
         fresh = self._not_yet_stored(load)
         self.report.rows_duplicate += load.num_rows - fresh.num_rows
         if fresh.num_rows:
-            self.writer.write(fresh.drop_columns(["__row"]))
+            self._wait_for_write()
+            self._pending = self._write_thread.submit(self.writer.write, fresh.drop_columns(["__row"]))
             self.report.rows_loaded += fresh.num_rows
+
+    def _wait_for_write(self) -> None:
+        """Wait for the batch being written (re-raising its error, if any)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def stop(self) -> None:
+        """Release the private DuckDB and the writer thread; abandon an unfinished segment."""
+        try:
+            self._wait_for_write()
+        except Exception:  # noqa: BLE001 - the ingest is failing already; its files are deleted
+            pass
+        self._write_thread.shutdown(wait=True)
+        self.work.close()
+        if self.writer is not None:
+            self.writer.discard()  # a no-op once the segment was closed into place
 
     def _not_yet_stored(self, load: pa.Table) -> pa.Table:
         """Drop rows whose id is in a committed segment; only segments whose id range overlaps are read."""
@@ -545,9 +569,7 @@ def ingest(model: str, data: Any, *, kind: Kind = "predictions", actor: Actor | 
                 raise InvalidInputError(f"{report.message} (nothing was loaded; ingest {ingest_id})") from exc
             raise
         finally:
-            run.work.close()
-            if run.writer is not None:
-                run.writer.discard()  # a no-op once the segment was closed into place
+            run.stop()
         if run.rejecting:
             report.status = "rejected"
             report.message = (f"{report.rows_quarantined:,} rows failed validation, so nothing was loaded "
