@@ -192,7 +192,12 @@ def attach_recommendation(con: duckdb.DuckDBPyConnection, actor: Actor, model: s
                         {"recommendation": result, "note": note.strip()[:2000]})
 
 
-def recommendations(con: duckdb.DuckDBPyConnection, model: str) -> pd.DataFrame:
-    """Recommendations attached to any version of ``model``, newest first."""
-    frame = audit.entries(con, object_type="model_version", object_id_prefix=f"{model}:")
-    return frame[frame["action"] == ACTION].reset_index(drop=True)
+def recommendations(db, model: str) -> pd.DataFrame:
+    """Recommendations attached to any version of ``model``, newest first (``db``: a path or a connection)."""
+    from analytics.store import read
+
+    def work(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+        frame = audit.entries(con, object_type="model_version", object_id_prefix=f"{model}:")
+        return frame[frame["action"] == ACTION].reset_index(drop=True)
+
+    return work(db) if isinstance(db, duckdb.DuckDBPyConnection) else read(work, db)
