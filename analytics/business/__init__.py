@@ -34,7 +34,16 @@ from analytics.business._definitions import (
     with_changes,
 )
 from analytics.business._demo import demo_definitions, seed_demo
-from analytics.business._kpis import KPI_META, SUM_COLUMNS, KpiResult, kpi_label, kpi_sums, kpis, kpis_from_sums
+from analytics.business._kpis import (
+    KPI_META,
+    SUM_COLUMNS,
+    KpiResult,
+    breakdown_columns,
+    kpi_label,
+    kpi_sums,
+    kpis,
+    kpis_from_sums,
+)
 from analytics.business._latency import PERCENTILES, SLA_MS, SLA_PERCENTILE, LatencyResult, latency, sla
 from analytics.business._whatif import CURVE_COLUMNS, WhatIf, threshold_whatif
 
@@ -42,7 +51,7 @@ __all__ = [
     "CURVE_COLUMNS", "INFRA_CATEGORIES", "KPI_META", "MONTHLY_BUDGET", "PERCENTILES", "RUN_RATE_DAYS", "SLA_MS",
     "SLA_PERCENTILE", "SUM_COLUMNS", "TARGET_KPIS", "Comparison", "CostResult", "KpiDefinition", "KpiResult",
     "LatencyResult", "WhatIf", "add_infra_cost", "champion_challenger", "cost", "definition_models",
-    "delete_infra_cost", "demo_definitions", "get_definition", "has_definition", "infra_costs", "kpi_label",
+    "breakdown_columns", "delete_infra_cost", "demo_definitions", "get_definition", "has_definition", "infra_costs", "kpi_label",
     "kpi_sums", "kpis", "kpis_from_sums", "latency", "month_bounds", "save_definition", "seed_demo", "sla",
     "threshold_whatif", "with_changes",
 ]

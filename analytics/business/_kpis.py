@@ -295,3 +295,13 @@ def kpis(db: DbLike, model: str, *, now: datetime, start: datetime | None = None
                          int(previous["n"].sum()), has_previous)
 
     return _run(db, work)
+
+
+def breakdown_columns(db: DbLike, model: str) -> list[str]:
+    """Columns the KPIs can be broken down by: the model's segment columns, then its attribute columns."""
+
+    def work(con: duckdb.DuckDBPyConnection) -> list[str]:
+        schema = open_model(con, model).schema
+        return [c.name for c in schema.segments] + [c.name for c in schema.columns if c.role == "attribute"]
+
+    return _run(db, work)

@@ -1,0 +1,291 @@
+"""Business > KPIs: is the model earning its keep? KPIs from the value matrix kept in the store, against
+the previous period and the business case's targets; by segment; threshold what-if; champion vs challenger."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from analytics import business, store
+from analytics.errors import InvalidInputError
+from app import auth, context, queries, theme, widgets
+from app.widgets import fmt_int, fmt_num, fmt_pct, is_missing
+
+actor = auth.require("read")
+ctx = context.current()
+
+st.title("Business KPIs")
+if not ctx.model:
+    widgets.empty_state("No model is registered yet.", hint="Build the demo with `vigil demo`, or register a model "
+                        "and ingest its prediction log with the `vigil` command line.")
+    st.stop()
+
+defined = queries.query(business.definition_models)
+if ctx.model not in defined:
+    widgets.empty_state(
+        f"No business KPI definition is stored for {ctx.model}.",
+        hint="An admin enters the value of each decision (the value matrix) and the targets of the business case "
+             "below, or with `vigil kpis define`. KPIs are computed from it.")
+    definition = None
+else:
+    result = queries.query(business.kpis, ctx.model, now=ctx.now, start=ctx.start, end=ctx.end, version=ctx.version,
+                           segment=ctx.segment, segment_value=ctx.segment_value)
+    definition = result.definition
+    cur = definition.currency
+    rows_label = "every version's decisions except shadow traffic" if not ctx.version else f"version {ctx.version}"
+    st.caption(f"**{ctx.model}** · {ctx.filter_label} · {ctx.window_label}, as of {ctx.now:%Y-%m-%d %H:%M} UTC · "
+               f"{fmt_int(result.rows)} predictions ({rows_label}), {fmt_int(result.labelled)} of them with an "
+               f"outcome. Money in {cur}; value matrix: {definition.unit}.")
+    table = result.table.set_index("key")
+
+    def money(value: float) -> str:
+        return "–" if is_missing(value) else f"{cur} {value:,.0f}"
+
+    def card(column, key: str, value: str, delta: str | None, *, help_text: str) -> None:
+        row = table.loc[key]
+        target = row["target"]
+        label = row["kpi"]
+        higher = row["higher_is_better"]
+        kwargs = {}
+        if delta:
+            kwargs = {"delta": delta, "delta_description": ctx.previous_label,
+                      "delta_color": "off" if higher is None else ("normal" if higher else "inverse")}
+        if not is_missing(target):
+            shown = fmt_pct(target) if row["unit"] == "%" else (fmt_num(target, 2) if row["unit"] == "min/max"
+                                                                else money(target))
+            verdict = "meets" if row["meets_target"] else "misses"
+            help_text += f" Target of the business case: {shown} ({verdict} it)."
+        column.metric(label, value, border=True, help=help_text, **kwargs)
+
+    c = st.columns(4)
+    card(c[0], "selection_rate", fmt_pct(table.loc["selection_rate", "value"]),
+         widgets.pp_change(table.loc["selection_rate", "value"], table.loc["selection_rate", "previous"]),
+         help_text=f"Share of the window's {fmt_int(result.rows)} predictions whose decision was "
+                   f"'{definition.selected_label}'.")
+    card(c[1], "bad_rate_selected", fmt_pct(table.loc["bad_rate_selected", "value"]),
+         widgets.pp_change(table.loc["bad_rate_selected", "value"], table.loc["bad_rate_selected", "previous"]),
+         help_text=f"Among {definition.selected_label} cases whose outcome has arrived, the share that turned out "
+                   f"'{definition.bad_name}'. Outcomes arrive late: recent windows hold few.")
+    card(c[2], "profit", money(table.loc["profit", "value"]),
+         widgets.pct_change(table.loc["profit", "value"], table.loc["profit", "previous"]),
+         help_text="Revenue of good selected cases minus the loss of bad ones, from the value matrix, over the "
+                   f"{fmt_int(result.labelled)} predictions with an outcome.")
+    card(c[3], "expected_loss", money(table.loc["expected_loss", "value"]),
+         widgets.pct_change(table.loc["expected_loss", "value"], table.loc["expected_loss", "previous"]),
+         help_text="The loss the model itself expects: over every selected prediction, its score (probability "
+                   "of the bad outcome) times the loss of a bad case.")
+    c = st.columns(4)
+    card(c[0], "profit_per_decision", money(table.loc["profit_per_decision", "value"]),
+         widgets.pct_change(table.loc["profit_per_decision", "value"], table.loc["profit_per_decision", "previous"]),
+         help_text="Realised profit divided by the predictions with an outcome.")
+    if "demographic_parity_ratio" in table.index:
+        card(c[1], "demographic_parity_ratio", fmt_num(table.loc["demographic_parity_ratio", "value"], 2),
+             widgets.diff(table.loc["demographic_parity_ratio", "value"],
+                          table.loc["demographic_parity_ratio", "previous"], 2),
+             help_text=f"Lowest {definition.selected_label} rate of a {definition.fairness_attribute} group divided "
+                       "by the highest (fairlearn's demographic parity ratio; 0.8 is the four-fifths rule).")
+    card(c[2], "opportunity_cost", money(table.loc["opportunity_cost", "value"]),
+         widgets.pct_change(table.loc["opportunity_cost", "value"], table.loc["opportunity_cost", "previous"]),
+         help_text="Value forgone on good cases that were rejected (reported beside profit, not netted into it).")
+    card(c[3], "expected_profit", money(table.loc["expected_profit", "value"]),
+         widgets.pct_change(table.loc["expected_profit", "value"], table.loc["expected_profit", "previous"]),
+         help_text="Expected revenue minus expected loss over every selected prediction, scores as probabilities.")
+    if result.labelled == 0:
+        st.caption("No outcomes yet in this window, so realised KPIs are empty: outcomes arrive weeks after the "
+                   "decision; choose a longer or earlier window in the sidebar.")
+
+    st.subheader("All KPIs")
+    shown = result.table.copy()
+    for col in ("value", "previous", "change", "target", "vs_target"):
+        shown[col] = [v * 100 if u == "%" else v for v, u in zip(shown[col], shown["unit"])]
+    st.dataframe(
+        shown, hide_index=True,
+        column_order=["kpi", "value", "unit", "previous", "change", "target", "vs_target", "meets_target", "basis"],
+        column_config={
+            "kpi": st.column_config.TextColumn("KPI", pinned=True),
+            "value": st.column_config.NumberColumn("Window", format="%,.2f"),
+            "unit": st.column_config.TextColumn("Unit", width="small", help="% values are in percent"),
+            "previous": st.column_config.NumberColumn("Previous period", format="%,.2f",
+                                                      help=f"The window of equal length before ({ctx.previous_label})"),
+            "change": st.column_config.NumberColumn("Change", format="%+,.2f", help="Window minus previous period"),
+            "target": st.column_config.NumberColumn("Target", format="%,.2f",
+                                                    help=f"Business case: {definition.source}"),
+            "vs_target": st.column_config.NumberColumn("vs target", format="%+,.2f", help="Window minus target"),
+            "meets_target": st.column_config.CheckboxColumn("Meets target"),
+            "basis": st.column_config.TextColumn("Computed over"),
+        })
+
+    # ---- by segment ---------------------------------------------------------------------------------
+    st.subheader("By segment")
+    options = queries.query(business.breakdown_columns, ctx.model)
+    by = st.selectbox("Break down by", options, key="kpis_by") if options else None
+    if by:
+        seg = queries.query(business.kpis, ctx.model, now=ctx.now, start=ctx.start, end=ctx.end, version=ctx.version,
+                            segment=ctx.segment, segment_value=ctx.segment_value, by=by).segments
+        if seg.empty:
+            widgets.empty_state(f"No predictions in the {ctx.window_label}.", hint="Choose a longer window.")
+        else:
+            seg = seg.assign(selection_change=(seg["selection_rate"] - seg["selection_rate_previous"]) * 100,
+                             selection_rate=seg["selection_rate"] * 100, bad_rate_selected=seg["bad_rate_selected"] * 100)
+            st.dataframe(seg, hide_index=True,
+                         column_order=["segment", "predictions", "selection_rate", "selection_change", "bad_rate_selected",
+                                       "expected_loss", "profit", "profit_per_decision", "labelled"],
+                         column_config={
+                             "segment": st.column_config.TextColumn(by, pinned=True),
+                             "predictions": st.column_config.NumberColumn("Predictions", format="localized"),
+                             "selection_rate": st.column_config.NumberColumn(
+                                 f"{definition.selected_label.capitalize()} rate (%)", format="%.1f"),
+                             "selection_change": st.column_config.NumberColumn("Change (pp)", format="%+.1f",
+                                                                               help=ctx.previous_label),
+                             "bad_rate_selected": st.column_config.NumberColumn(
+                                 f"{definition.bad_name.capitalize()} rate among {definition.selected_label} (%)",
+                                 format="%.1f"),
+                             "expected_loss": st.column_config.NumberColumn(f"Expected loss ({cur})", format="%,.0f"),
+                             "profit": st.column_config.NumberColumn(f"Profit ({cur})", format="%,.0f"),
+                             "profit_per_decision": st.column_config.NumberColumn(f"Profit per decision ({cur})",
+                                                                                  format="%,.0f"),
+                             "labelled": st.column_config.NumberColumn("With outcome", format="localized"),
+                         })
+
+    # ---- threshold what-if ----------------------------------------------------------------------------
+    st.subheader("Threshold what-if")
+
+    @st.fragment
+    def whatif() -> None:
+        w = queries.query(business.threshold_whatif, ctx.model, start=ctx.start, end=ctx.end, version=ctx.version)
+        st.caption(f"Version {w.version}'s {fmt_int(w.rows)} predictions in the {ctx.window_label} re-decided at "
+                   f"each threshold (decline when score ≥ threshold); {fmt_int(w.labelled)} have an outcome. Current "
+                   f"threshold {w.current_threshold:.2f}; profit-maximising {w.best_threshold:.2f} "
+                   f"({w.best_basis} profit).")
+        chosen = st.slider("Threshold", 0.0, 1.0, float(round(w.current_threshold, 2)), 0.01, key="kpis_threshold")
+        at, now_row = w.at(chosen), w.at(w.current_threshold)
+        m = st.columns(4)
+        m[0].metric(f"{definition.selected_label.capitalize()} rate", fmt_pct(at["selection_rate"]),
+                    widgets.pp_change(at["selection_rate"], now_row["selection_rate"]), border=True,
+                    delta_description="vs current threshold", delta_color="off")
+        m[1].metric(f"Expected profit ({cur})", f"{at['expected_profit']:,.0f}",
+                    widgets.pct_change(at["expected_profit"], now_row["expected_profit"]), border=True,
+                    delta_description="vs current threshold")
+        m[2].metric(f"Realised profit ({cur})", "–" if is_missing(at["realised_profit"]) else f"{at['realised_profit']:,.0f}",
+                    widgets.pct_change(at["realised_profit"], now_row["realised_profit"]), border=True,
+                    delta_description="vs current threshold")
+        m[3].metric(f"Parity ratio by {definition.fairness_attribute}", fmt_num(at["demographic_parity_ratio"], 2),
+                    widgets.diff(at["demographic_parity_ratio"], now_row["demographic_parity_ratio"], 2), border=True,
+                    delta_description="vs current threshold")
+        curve = w.curve
+        left, right = st.columns(2)
+        fig = go.Figure()
+        fig.add_scatter(x=curve["threshold"], y=curve["expected_profit"], name="expected (all rows)")
+        if w.labelled:
+            fig.add_scatter(x=curve["threshold"], y=curve["realised_profit"], name="realised (with outcome)")
+        for x, name, dash in ((w.current_threshold, "current", "dash"), (w.best_threshold, "profit-max", "dot"),
+                              (chosen, "chosen", "solid")):
+            fig.add_vline(x=x, line_dash=dash, line_color=theme.NEUTRAL, annotation_text=name)
+        fig.update_layout(title=theme.chart_title(f"Profit by threshold ({cur})", window=ctx.window_label,
+                                                  rows=w.rows, unit="predictions"),
+                          xaxis_title="Threshold (decline when score ≥ threshold)", yaxis_title=f"Profit ({cur})",
+                          yaxis_rangemode="normal", height=360)
+        with left:
+            widgets.plot(fig, key="kpis_profit_curve")
+        fig = go.Figure()
+        fig.add_scatter(x=curve["threshold"], y=curve["selection_rate"], name=f"{definition.selected_label} rate")
+        fig.add_scatter(x=curve["threshold"], y=curve["demographic_parity_ratio"], name="parity ratio")
+        fig.add_hline(y=0.8, line_dash="dot", line_color=theme.BAD, annotation_text="four-fifths rule (0.8)")
+        fig.add_vline(x=w.current_threshold, line_dash="dash", line_color=theme.NEUTRAL, annotation_text="current")
+        fig.add_vline(x=chosen, line_color=theme.NEUTRAL)
+        fig.update_layout(title=theme.chart_title(f"{definition.selected_label.capitalize()} rate and parity ratio",
+                                                  window=ctx.window_label, rows=w.rows, unit="predictions"),
+                          xaxis_title="Threshold", yaxis_title="Share (0-1)", yaxis_range=[0, 1.02], height=360)
+        with right:
+            widgets.plot(fig, key="kpis_rate_curve")
+        st.download_button("Download the curve (CSV)", curve.to_csv(index=False).encode(), "threshold_whatif.csv",
+                           "text/csv", key="kpis_curve_download")
+
+    whatif()
+
+    # ---- champion vs challenger ---------------------------------------------------------------------
+    st.subheader("Champion against challenger")
+    comp = queries.query(business.champion_challenger, ctx.model, now=ctx.now, start=ctx.start, end=ctx.end)
+    if comp.table.empty:
+        widgets.empty_state(f"No champion and challenger both served in the {ctx.window_label}.",
+                            hint="A shadow or challenger version appears here once it logs predictions beside the "
+                                 "champion; choose a longer window to include its period.")
+    else:
+        st.caption(f"Same traffic: {comp.start:%Y-%m-%d %H:%M} to {comp.end:%Y-%m-%d %H:%M} UTC, when both logged · "
+                   f"{comp.champion}: {fmt_int(comp.rows[comp.champion])} predictions, {comp.challenger}: "
+                   f"{fmt_int(comp.rows[comp.challenger])}. A shadow version's decisions are what it would have decided.")
+        shown = comp.table.copy()
+        for col in ("champion", "challenger", "difference"):
+            shown[col] = [v * 100 if u == "%" else v for v, u in zip(shown[col], shown["unit"])]
+        st.dataframe(shown, hide_index=True, column_order=["measure", "unit", "champion", "challenger", "difference"],
+                     column_config={
+                         "measure": st.column_config.TextColumn("Measure", pinned=True),
+                         "unit": st.column_config.TextColumn("Unit", width="small"),
+                         "champion": st.column_config.NumberColumn(f"Champion {comp.champion}", format="%,.4g"),
+                         "challenger": st.column_config.NumberColumn(f"Challenger {comp.challenger}", format="%,.4g"),
+                         "difference": st.column_config.NumberColumn("Challenger − champion", format="%+,.4g"),
+                     })
+
+# ---- the definition (admins change it) -------------------------------------------------------------
+st.subheader("Value matrix and targets")
+if definition is not None:
+    st.caption(f"Kept in the store; source: {definition.source or 'not stated'}")
+    st.dataframe(pd.DataFrame({
+        "cell": [f"{definition.selected_label}, good", f"{definition.selected_label}, {definition.bad_name}",
+                 "rejected, good", f"rejected, {definition.bad_name}"],
+        "value": [definition.value_selected_good, definition.value_selected_bad, definition.value_rejected_good,
+                  definition.value_rejected_bad],
+        "unit": definition.unit}), hide_index=True,
+        column_config={"cell": "Decision, outcome", "value": st.column_config.NumberColumn("Value", format="%g"),
+                       "unit": "Unit"})
+if actor.can("change_settings"):
+    with st.expander("Change the value matrix and targets (admin)", expanded=definition is None):
+        base = definition
+        with st.form("kpis_definition"):
+            f = st.columns(3)
+            currency = f[0].text_input("Currency", base.currency if base else "USD", key="kpis_def_currency")
+            amount = f[1].text_input("Amount column (blank: absolute values)",
+                                     (base.amount_column or "") if base else "", key="kpis_def_amount")
+            fairness = f[2].text_input("Fairness attribute", (base.fairness_attribute or "") if base else "",
+                                       key="kpis_def_fairness")
+            f = st.columns(4)
+            sel_decision = f[0].selectbox("Selected decision value", [0, 1],
+                                          index=base.selected_decision if base else 0, key="kpis_def_sel")
+            sel_label = f[1].text_input("Selection is called", base.selected_label if base else "approved",
+                                        key="kpis_def_sel_label")
+            bad_label = f[2].selectbox("Bad outcome label", [0, 1], index=base.bad_label if base else 1,
+                                       key="kpis_def_bad")
+            bad_name = f[3].text_input("Bad outcome is called", base.bad_name if base else "default",
+                                       key="kpis_def_bad_name")
+            f = st.columns(4)
+            v_sg = f[0].number_input("Selected, good", value=base.value_selected_good if base else 0.0,
+                                     format="%g", key="kpis_def_sg")
+            v_sb = f[1].number_input("Selected, bad (≤ 0)", value=base.value_selected_bad if base else 0.0,
+                                     format="%g", key="kpis_def_sb")
+            v_rg = f[2].number_input("Rejected, good (≤ 0)", value=base.value_rejected_good if base else 0.0,
+                                     format="%g", key="kpis_def_rg")
+            v_rb = f[3].number_input("Rejected, bad", value=base.value_rejected_bad if base else 0.0,
+                                     format="%g", key="kpis_def_rb")
+            targets = dict(base.targets) if base else {}
+            f = st.columns(len(business.TARGET_KPIS))
+            new_targets = {}
+            for col, key in zip(f, business.TARGET_KPIS):
+                value = col.number_input(f"Target: {key}", value=targets.get(key), format="%g", key=f"kpis_def_t_{key}")
+                if value is not None:
+                    new_targets[key] = float(value)
+            source = st.text_input("Source of the numbers", base.source if base else "", key="kpis_def_source")
+            if st.form_submit_button("Save", key="kpis_def_submit"):
+                try:
+                    new = business.KpiDefinition(
+                        model=ctx.model, currency=currency.strip(), selected_decision=int(sel_decision),
+                        selected_label=sel_label.strip(), bad_label=int(bad_label), bad_name=bad_name.strip(),
+                        amount_column=amount.strip() or None, value_selected_good=float(v_sg),
+                        value_selected_bad=float(v_sb), value_rejected_good=float(v_rg), value_rejected_bad=float(v_rb),
+                        fairness_attribute=fairness.strip() or None, targets=new_targets, source=source.strip())
+                    store.write(lambda con: business.save_definition(con, actor, new))
+                except InvalidInputError as exc:
+                    st.error(str(exc), icon=":material/error:")
+                else:
+                    st.success("Saved; the change is in the audit trail.", icon=":material/check:")
+                    st.cache_data.clear()
