@@ -412,6 +412,5 @@ def test_data_version_changes_after_ingest_not_after_sign_in(tmp_path):
     ingest.ingest("gamma", preds, actor=SYSTEM, db=path)
     after = overview.data_version(path)
     assert after != before
-    store.write(lambda con: registry.set_version_status(con, SYSTEM, "gamma", "g1", "champion",
-                                                        capability="deploy"), path)
+    store.write(lambda con: registry.set_version_status(con, SYSTEM, "gamma", "g1", "submitted"), path)
     assert overview.data_version(path) != after
