@@ -23,8 +23,16 @@ from analytics.explain._counterfactual import (
     violations,
     what_if,
 )
+from analytics.explain._errors import TARGETS as ERROR_TARGETS
 from analytics.explain._errors import ErrorAnalysis, error_analysis
-from analytics.explain._model import LoadedModel, VersionInfo, load_model, resolve_artifact, version_info
+from analytics.explain._model import (
+    LoadedModel,
+    VersionInfo,
+    default_version,
+    load_model,
+    resolve_artifact,
+    version_info,
+)
 from analytics.explain._shap import (
     AttributionDrift,
     GlobalExplanation,
@@ -51,6 +59,7 @@ from analytics.explain._trace import (
 
 __all__ = [
     "ATTRIBUTIONS_MIGRATION",
+    "ERROR_TARGETS",
     "AttributionDrift",
     "CounterfactualSet",
     "ErrorAnalysis",
@@ -65,6 +74,7 @@ __all__ = [
     "contributions",
     "counterfactuals",
     "counterfactuals_for",
+    "default_version",
     "distance",
     "drift_for",
     "error_analysis",

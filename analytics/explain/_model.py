@@ -177,3 +177,20 @@ def can_load(db: DbLike, info: VersionInfo) -> bool:
     except NotFoundError:
         return False
     return True
+
+
+def default_version(db: DbLike, model: str, version: str | None = None) -> str:
+    """The version to explain: ``version`` if given, else the champion, else the latest registered."""
+    if version:
+        return version
+
+    def work(con):
+        champion = registry.champion_version(con, model)
+        if champion:
+            return champion
+        versions = registry.list_versions(con, model)
+        if versions.empty:
+            raise NotFoundError(f"model {model!r} has no registered version")
+        return str(versions["version"].iloc[-1])
+
+    return _run(db, work)

@@ -1,0 +1,86 @@
+"""Charts and tables shared by the Explanations, Counterfactuals and Prediction lookup pages.
+
+Figures only: every number comes from :mod:`analytics.explain`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from analytics.explain import CounterfactualSet, LocalExplanation
+from app import theme, widgets
+
+
+def waterfall(explanation: LocalExplanation, *, title: str, key: str, top: int = 12) -> None:
+    """A SHAP waterfall (log-odds) from the base value to the model's output, with the additivity check."""
+    steps = explanation.waterfall(top=top)
+    labels = [f"{f} = {v}" if v != "" else f for f, v in zip(steps["feature"], steps["value"])]
+    fig = go.Figure(go.Waterfall(
+        orientation="h", base=explanation.base_value, x=steps["contribution"], y=labels,
+        measure=["relative"] * len(steps), increasing={"marker": {"color": theme.BAD}},
+        decreasing={"marker": {"color": theme.GOOD}},
+        hovertemplate="%{y}<br>contribution %{x:+.3f} log-odds<extra></extra>"))
+    fig.add_vline(x=explanation.base_value, line_dash="dot", line_color=theme.NEUTRAL,
+                  annotation_text=f"base {explanation.base_value:.3f}")
+    fig.update_layout(title=title, xaxis_title="Model output (log-odds of the positive class)",
+                      yaxis={"autorange": "reversed", "rangemode": "normal"}, height=120 + 28 * len(steps),
+                      hovermode="closest", showlegend=False)
+    widgets.plot(fig, key=key)
+    total = explanation.base_value + explanation.table["contribution"].sum()
+    st.caption(
+        f"Source: {'the registered model (TreeSHAP)' if explanation.source == 'model' else 'attributions logged by the serving system'}. "
+        f"Additivity: base {explanation.base_value:.4f} + contributions {explanation.table['contribution'].sum():+.4f} "
+        f"= {total:.4f} log-odds; model output {explanation.raw_output:.4f} (difference "
+        f"{explanation.additivity_error:.1e}). As a probability: sigmoid({total:.4f}) = "
+        f"{explanation.reconstructed_score:.4f}; score {explanation.score:.4f}. "
+        "Orange raises the score (towards the positive class), blue lowers it.")
+
+
+def contributions_table(explanation: LocalExplanation, *, key: str) -> None:
+    """The local explanation as a sortable, downloadable table."""
+    st.dataframe(explanation.table.assign(value=explanation.table["value"].astype(str)), hide_index=True, key=key,
+                 column_config={"feature": "Input", "value": "Value",
+                                "contribution": st.column_config.NumberColumn("SHAP (log-odds)", format="%+.4f"),
+                                "abs_contribution": st.column_config.NumberColumn("|SHAP|", format="%.4f")})
+
+
+def counterfactual_tables(result: CounterfactualSet, *, key: str) -> None:
+    """Answers (changed inputs, distance, re-scored validity) and what each changes."""
+    if result.answers.empty:
+        widgets.empty_state("No change within the declared constraints flips this decision.",
+                            hint="Immutable inputs stay, increase-only inputs only rise, and values stay within the "
+                                 "reference data's range; try the what-if editor to explore further.")
+        return
+    st.dataframe(result.answers, hide_index=True, key=f"{key}_answers", column_config={
+        "answer": st.column_config.NumberColumn("Answer", width="small"),
+        "changed": st.column_config.NumberColumn("Inputs changed", help="Number of inputs this answer changes"),
+        "distance": st.column_config.NumberColumn("Distance", format="%.2f",
+                                                  help="L1 distance, each numeric change divided by the input's median "
+                                                       "absolute deviation in the reference data; 1 per category"),
+        "score": st.column_config.NumberColumn("Re-scored", format="%.4f", help="The model's score of the changed row"),
+        "decision": st.column_config.NumberColumn("Decision", width="small"),
+        "valid": st.column_config.CheckboxColumn("Flips", help="Re-scored by the model: the decision really changes"),
+        "violations": st.column_config.NumberColumn("Constraint breaches", width="small")})
+    changes = result.changes.assign(before=result.changes["before"].astype(str),
+                                    after=result.changes["after"].astype(str))
+    st.dataframe(changes, hide_index=True, key=f"{key}_changes",
+                 column_config={"answer": "Answer", "feature": "Input", "before": "Now", "after": "Change to"})
+
+
+def beeswarm(frame: pd.DataFrame, *, title: str, key: str) -> None:
+    """Beeswarm-style strip: one point per sampled row and input, coloured by the value's rank."""
+    order = list(dict.fromkeys(frame["feature"]))
+    rng = np.random.default_rng(0)
+    y = frame["feature"].map({f: i for i, f in enumerate(order)}).to_numpy() + rng.uniform(-0.3, 0.3, len(frame))
+    fig = go.Figure(go.Scattergl(
+        x=frame["contribution"], y=y, mode="markers", text=frame["feature"] + " = " + frame["value"],
+        marker={"size": 4, "color": frame["value_rank"], "colorscale": [[0, theme.GOOD], [1, theme.PALETTE[1]]],
+                "colorbar": {"title": "value rank", "tickvals": [0, 1], "ticktext": ["low", "high"]}},
+        hovertemplate="%{text}<br>SHAP %{x:+.3f}<extra></extra>"))
+    fig.update_layout(title=title, xaxis_title="SHAP value (log-odds)", height=120 + 32 * len(order),
+                      yaxis={"tickvals": list(range(len(order))), "ticktext": order, "autorange": "reversed",
+                             "rangemode": "normal"}, hovermode="closest")
+    widgets.plot(fig, key=key)

@@ -1,0 +1,146 @@
+"""Explanations: global SHAP on a seeded sample of the window, attribution drift against the
+reference, dependence of one input, and error analysis (where the model errs, leaf by leaf)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from analytics import explain
+from analytics.errors import NotFoundError
+from app import auth, context, explain_views, queries, theme, widgets
+
+actor = auth.require("investigate")
+ctx = context.current()
+st.title("Explanations")
+if not ctx.model:
+    widgets.empty_state("No model is registered yet.", hint="Build the demo with `vigil demo`.")
+    st.stop()
+
+with widgets.error_boundary("the explanations"):
+    version = queries.query(explain.default_version, ctx.model, ctx.version)
+    with st.expander("Sample", expanded=False):
+        cols = st.columns(2)
+        rows = cols[0].number_input("Rows sampled from the window", 100, 50_000, 5000, step=500, key="xp_rows",
+                                    help="A bounded sample keeps SHAP fast; the default is the setting "
+                                         "explain.sample_rows.")
+        seed = cols[1].number_input("Seed", 0, 10_000, 0, key="xp_seed", help="The same seed draws the same rows.")
+    glob = queries.query(explain.global_explanation, ctx.model, version, start=ctx.start, end=ctx.end,
+                         sample_rows=int(rows), seed=int(seed))
+    st.caption(f"**{ctx.model}** version **{version}** ({'chosen' if ctx.version else 'the champion by default'}) "
+               f"· {ctx.window_label} · SHAP values in log-odds of '{queries.query(explain.version_info, ctx.model, version).schema.positive_class}' "
+               f"on a seeded sample of **{glob.rows:,}** of the window's **{glob.window_rows:,}** predictions "
+               f"(seed {glob.seed}; source: {'the registered model, hash verified' if glob.source == 'model' else 'attributions logged by the serving system'}).")
+    if glob.rows == 0:
+        widgets.empty_state(f"No prediction of {version} in the {ctx.window_label}.",
+                            hint="Choose a longer window or another version in the sidebar.")
+        st.stop()
+
+    tab_global, tab_drift, tab_dep, tab_errors = st.tabs(
+        ["Global importance", "Attribution drift", "Dependence", "Error analysis"])
+
+    with tab_global:
+        imp = glob.importance.head(15).iloc[::-1]
+        fig = go.Figure(go.Bar(x=imp["mean_abs"], y=imp["feature"], orientation="h", marker_color=theme.PALETTE[0],
+                               hovertemplate="%{y}: %{x:.4f} log-odds<extra></extra>"))
+        fig.update_layout(title=theme.chart_title("Mean |SHAP| by input", window=ctx.window_label, rows=glob.rows,
+                                                  unit="sampled rows"),
+                          xaxis_title="Mean |SHAP value| (log-odds)", height=120 + 24 * len(imp), hovermode="closest",
+                          yaxis={"rangemode": "normal"})
+        widgets.plot(fig, key="xp_importance")
+        explain_views.beeswarm(glob.beeswarm(top=10), key="xp_swarm", title=theme.chart_title(
+            "Distribution of each input's SHAP values (top 10)", window=ctx.window_label, rows=glob.rows,
+            unit="sampled rows"))
+        st.dataframe(glob.importance, hide_index=True, key="xp_importance_table", column_config={
+            "feature": "Input", "rank": st.column_config.NumberColumn("Rank", width="small"),
+            "mean_abs": st.column_config.NumberColumn("Mean |SHAP|", format="%.4f"),
+            "share": st.column_config.ProgressColumn("Share", format="percent", min_value=0.0, max_value=1.0),
+            "mean": st.column_config.NumberColumn("Mean SHAP", format="%+.4f")})
+
+    with tab_drift:
+        if glob.source != "model":
+            widgets.empty_state("Attribution drift compares with the reference data, which needs the model itself.",
+                                hint="Register the version's artifact to compare with its reference data.")
+        else:
+            _, reference, drift = queries.query(explain.drift_for, ctx.model, version, start=ctx.start, end=ctx.end,
+                                                sample_rows=int(rows), seed=int(seed))
+            cols = st.columns(3)
+            cols[0].metric("Top input, reference", drift.top_reference, border=True)
+            cols[1].metric("Top input, window", drift.top_window, border=True)
+            cols[2].metric("Rank correlation (Spearman)", f"{drift.spearman:.3f}", border=True,
+                           help="Spearman correlation of the two mean |SHAP| vectors (scipy.stats.spearmanr)")
+            if drift.flagged:
+                st.warning("Attribution drift: " + "; ".join(
+                    f"**{r.feature}** {r.reason}" for r in drift.table[drift.table["flagged"]].itertuples()),
+                    icon=":material/warning:")
+            else:
+                st.success(f"No input became dominant or gained more than {drift.threshold:.0%} of the total "
+                           "attribution against the reference.", icon=":material/check_circle:")
+            top = drift.table.head(12).iloc[::-1]
+            fig = go.Figure()
+            fig.add_bar(x=top["share_reference"], y=top["feature"], orientation="h", name="reference",
+                        marker_color=theme.NEUTRAL)
+            fig.add_bar(x=top["share_window"], y=top["feature"], orientation="h", name="window",
+                        marker_color=theme.PALETTE[0])
+            fig.update_layout(title=theme.chart_title("Share of total mean |SHAP|: reference vs window",
+                                                      window=ctx.window_label, rows=glob.rows, unit="share"),
+                              barmode="group", xaxis_title="Share of total mean |SHAP|", xaxis_tickformat=".0%",
+                              height=160 + 36 * len(top), hovermode="y unified", yaxis={"rangemode": "normal"})
+            widgets.plot(fig, key="xp_drift")
+            st.caption(f"Reference: {reference.rows:,} rows of {version}'s validation data. A feature is flagged when "
+                       f"it becomes the top input or its share rises by more than {drift.threshold:.0%} "
+                       "(setting explain.drift_share_change).")
+            st.dataframe(drift.table, hide_index=True, key="xp_drift_table", column_config={
+                "share_reference": st.column_config.NumberColumn("Share ref.", format="percent"),
+                "share_window": st.column_config.NumberColumn("Share window", format="percent"),
+                "share_change": st.column_config.NumberColumn("Change", format="%+.3f")})
+
+    with tab_dep:
+        feature = st.selectbox("Input", glob.importance["feature"].tolist(), key="xp_dep_feature")
+        dep = glob.dependence(feature)
+        fig = go.Figure(go.Scattergl(x=dep["value"].astype(str) if dep["value"].dtype == object else dep["value"],
+                                     y=dep["contribution"], mode="markers", marker={"size": 5, "opacity": 0.5,
+                                                                                    "color": theme.PALETTE[0]},
+                                     hovertemplate=f"{feature} = %{{x}}<br>SHAP %{{y:+.3f}}<extra></extra>"))
+        fig.update_layout(title=theme.chart_title(f"Dependence: SHAP value of {feature} against its value",
+                                                  window=ctx.window_label, rows=len(dep), unit="sampled rows"),
+                          xaxis_title=feature, yaxis_title=f"SHAP value of {feature} (log-odds)",
+                          yaxis={"rangemode": "normal"}, hovermode="closest", height=420)
+        widgets.plot(fig, key="xp_dependence")
+
+    with tab_errors:
+        cols = st.columns(2)
+        target = cols[0].radio("Error", ["error", "false_negative", "false_positive"], horizontal=True,
+                               key="xp_err_target", format_func=lambda t: {
+                                   "error": "Any error", "false_negative": "False negatives",
+                                   "false_positive": "False positives"}[t])
+        depth = cols[1].slider("Tree depth", 1, 5, 3, key="xp_err_depth")
+        try:
+            errors = queries.query(explain.error_analysis, ctx.model, version, start=ctx.start, end=ctx.end,
+                                   target=target, depth=int(depth), seed=int(seed))
+        except NotFoundError as exc:  # no labels in the window
+            widgets.empty_state(str(exc))
+            st.stop()
+        st.caption(f"A decision tree (depth {errors.depth}, scikit-learn) fitted to whether the model erred "
+                   f"({explain.ERROR_TARGETS[errors.target]}), on {errors.rows:,} labelled predictions sampled from "
+                   f"the {ctx.window_label} (seed {errors.seed}); overall rate **{errors.error_rate:.1%}**. Leaves "
+                   "sorted by error rate.")
+        st.dataframe(errors.leaves, hide_index=True, key="xp_err_leaves", column_config={
+            "leaf": st.column_config.NumberColumn("Leaf", width="small"), "rule": "Segment (the way to the leaf)",
+            "rows": st.column_config.NumberColumn("Rows", format="localized"),
+            "errors": st.column_config.NumberColumn("Errors", format="localized"),
+            "error_rate": st.column_config.ProgressColumn("Error rate", format="percent", min_value=0.0, max_value=1.0),
+            "share_of_rows": st.column_config.NumberColumn("Share of rows", format="percent"),
+            "share_of_errors": st.column_config.NumberColumn("Share of errors", format="percent")})
+        leaf = st.selectbox("Predictions in leaf", errors.leaves["leaf"].tolist(), key="xp_err_leaf",
+                            format_func=lambda n: f"leaf {n}: " + errors.leaves.set_index("leaf").loc[n, "rule"])
+        ids = errors.predictions(int(leaf))
+        members = errors.assignments[errors.assignments["leaf"] == int(leaf)].head(500).assign(
+            open=lambda f: [f"lookup?{urlencode({'model': ctx.model, 'prediction_id': p})}" for p in f["prediction_id"]])
+        st.caption(f"{len(ids):,} sampled predictions in this leaf (first 500 shown); open one in the lookup.")
+        st.dataframe(members, hide_index=True, key="xp_err_members", column_config={
+            "prediction_id": "Prediction", "leaf": None,
+            "error": st.column_config.CheckboxColumn("Erred"),
+            "open": st.column_config.LinkColumn("Trace", display_text="open in lookup")})
