@@ -77,9 +77,6 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/explanations.py", "Explanations", ":material/psychology:", "Investigate", "investigate", per_model=True),
     PageSpec("pages/counterfactuals.py", "Counterfactuals", ":material/alt_route:", "Investigate", "investigate", per_model=True),
     PageSpec("pages/lookup.py", "Prediction lookup", ":material/manage_search:", "Investigate", "investigate", per_model=True),
-    PageSpec("pages/explanations.py", "Explanations", ":material/psychology:", "Investigate", "investigate", per_model=True),
-    PageSpec("pages/counterfactuals.py", "Counterfactuals", ":material/alt_route:", "Investigate", "investigate", per_model=True),
-    PageSpec("pages/lookup.py", "Prediction lookup", ":material/manage_search:", "Investigate", "investigate", per_model=True),
     PageSpec("pages/users.py", "Users and roles", ":material/manage_accounts:", "Admin", "manage_users"),
 )
 
