@@ -117,3 +117,43 @@ def entries(con: duckdb.DuckDBPyConnection, *, object_type: str | None = None,
         "ORDER BY seq DESC LIMIT ?",
         [*params, limit],
     ).df()
+
+
+#: Columns of :func:`search` and of the exports, in order (the hashes let a reader re-check the chain).
+EXPORT_COLUMNS: tuple[str, ...] = ("seq", "occurred_at", "actor", "role", "action", "object_type", "object_id",
+                                   "details", "prev_hash", "row_hash")
+
+
+def search(con: duckdb.DuckDBPyConnection, *, actor: str | None = None, action: str | None = None,
+           object_id: str | None = None, object_type: str | None = None, since: datetime | None = None,
+           until: datetime | None = None, limit: int = 100_000) -> pd.DataFrame:
+    """Audit rows, newest first, filtered by exact actor, action prefix, object id prefix, object type
+    and time ``[since, until)`` (naive UTC). Read-only: no function here edits or deletes a row.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`EXPORT_COLUMNS`.
+    """
+    where, params = [], []
+    for clause, value in (("actor = ?", actor), ("starts_with(action, ?)", action),
+                          ("starts_with(object_id, ?)", object_id), ("object_type = ?", object_type),
+                          ("occurred_at >= ?", since), ("occurred_at < ?", until)):
+        if value not in (None, ""):
+            where.append(clause)
+            params.append(value)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    return con.execute(f"SELECT {', '.join(EXPORT_COLUMNS)} FROM audit_log {clause} ORDER BY seq DESC LIMIT ?",
+                       [*params, int(limit)]).df()
+
+
+def export(frame: pd.DataFrame, fmt: str) -> str:
+    """Audit rows as CSV or JSON text (times as ISO 8601 UTC, details as their stored JSON text)."""
+    out = frame.copy()
+    if "occurred_at" in out:
+        out["occurred_at"] = [pd.Timestamp(t).isoformat(timespec="microseconds") + "Z" for t in out["occurred_at"]]
+    if fmt == "csv":
+        return out.to_csv(index=False)
+    if fmt == "json":
+        return json.dumps(out.to_dict("records"), indent=2, ensure_ascii=False, default=str) + "\n"
+    raise ValueError(f"format {fmt!r} is unknown; use csv or json")

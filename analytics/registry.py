@@ -21,8 +21,9 @@ from analytics.errors import InvalidInputError, NotFoundError
 from analytics.logschema import LogSchema, check_model_name
 from analytics.roles import Actor, require
 from analytics.store import create_model_tables, reference_table, stem_of
+from analytics.store._governance import DEPLOYED_STATES, start_deployment
 
-#: Lifecycle states of a model version (the transitions are governed in a later module).
+#: Lifecycle states of a model version (the transitions are governed by :mod:`analytics.governance`).
 LIFECYCLE_STATES = (
     "draft", "submitted", "in_review", "approved", "rejected", "shadow", "canary", "champion", "retired",
 )
@@ -123,9 +124,11 @@ def register_version(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, v
          json.dumps(hyperparameters or {}, sort_keys=True), json.dumps(validation_metrics or {}, sort_keys=True),
          artifact_path, artifact_sha256, description],
     )
-    audit.record(con, actor, "version.register", "model_version", f"{model}:{version}",
-                 {"threshold": threshold, "status": status, "artifact_sha256": artifact_sha256,
-                  "parent_version": parent_version}, at=at)
+    seq = audit.record(con, actor, "version.register", "model_version", f"{model}:{version}",
+                       {"threshold": threshold, "status": status, "artifact_sha256": artifact_sha256,
+                        "parent_version": parent_version}, at=at)
+    if status in DEPLOYED_STATES:
+        start_deployment(con, model, version, status, 1.0, at or _now(), actor.username, seq)
 
 
 def get_version(con: duckdb.DuckDBPyConnection, model: str, version: str) -> dict[str, Any]:
@@ -157,16 +160,17 @@ def list_versions(con: duckdb.DuckDBPyConnection, model: str | None = None) -> p
 
 
 def set_version_status(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, version: str, status: str,
-                       *, capability: str, details: dict[str, Any] | None = None,
+                       *, capability: str | None = None, details: dict[str, Any] | None = None,
                        at: datetime | None = None) -> None:
-    """Record a version's new lifecycle status and its audit row (the caller checks the transition)."""
-    require(actor, capability)
-    if status not in LIFECYCLE_STATES:
-        raise InvalidInputError(f"status {status!r} is unknown; use one of {', '.join(LIFECYCLE_STATES)}")
-    before = get_version(con, model, version)["status"]
-    con.execute("UPDATE model_versions SET status = ? WHERE model_name = ? AND version = ?", [status, model, version])
-    audit.record(con, actor, f"version.{status}", "model_version", f"{model}:{version}",
-                 {"from": before, "to": status, **(details or {})}, at=at)
+    """Move a version to a new lifecycle status through the state machine of :mod:`analytics.governance`.
+
+    The step must be legal, the actor's role must hold its capability (and ``capability``, if given),
+    four eyes apply to reviews and decisions; the change, its transition row, the deployment history
+    and its audit row are written in the caller's transaction.
+    """
+    from analytics.governance._lifecycle import transition
+
+    transition(con, actor, model, version, status, details=details, capability=capability, at=at)
 
 
 def champion_version(con: duckdb.DuckDBPyConnection, model: str) -> str | None:

@@ -18,6 +18,7 @@ import pandas as pd
 from analytics import business, config, registry, store, users
 from analytics.demo import _credit as credit
 from analytics.demo import _employment as employment
+from analytics.demo._cards import write_cards
 from analytics.demo._datasets import credit_card_clients, employment_massachusetts
 from analytics.demo._training import TrainedModel, train
 from analytics.errors import InvalidInputError
@@ -136,6 +137,7 @@ def _build_credit(db: Path, seed: int, end: datetime, rows: int, progress: Progr
                                 description="Probability that a credit-card client defaults next month; "
                                             "applications at or above the threshold are declined.",
                                 at=start - timedelta(days=420))
+        write_cards(con, PIPELINE, at=start - timedelta(days=420), models=(credit.MODEL,))
         _register(con, credit.MODEL, "v0", models["v0"], credit.THRESHOLD, start - timedelta(days=400), None,
                   "first production model: a small tree ensemble")
         _history(con, credit.MODEL, "v0", start - timedelta(days=400), _APPROVED_PATH)
@@ -222,6 +224,7 @@ def _build_employment(db: Path, seed: int, end: datetime, progress: Progress, su
                                 description="Probability that a Massachusetts resident aged 16+ is employed "
                                             "(ACS public-use microdata).",
                                 at=start - timedelta(days=60))
+        write_cards(con, PIPELINE, at=start - timedelta(days=60), models=(employment.MODEL,))
         _register(con, employment.MODEL, "v1", v1, employment.THRESHOLD, start - timedelta(days=40), None,
                   "trained on the 2015 survey")
         _history(con, employment.MODEL, "v1", start - timedelta(days=40), _APPROVED_PATH, days_apart=5)

@@ -1,0 +1,43 @@
+"""Governance: the lifecycle state machine, approvals with four eyes, evidence packs, deployments,
+model cards and risk tiers, and the dossier.
+
+Public API
+----------
+State machine
+    :data:`STATES`, :data:`TRANSITIONS`, :func:`next_states`, :func:`check_step`, :func:`transition`,
+    :class:`IllegalTransitionError`, :class:`FourEyesError`.
+Actions (each in the caller's write transaction, with its audit row)
+    :func:`submit`, :func:`start_review`, :func:`record_finding`, :func:`approve`, :func:`reject`,
+    :func:`deploy_shadow`, :func:`start_canary`, :func:`promote`, :func:`rollback`, :func:`retire`.
+Evidence
+    :func:`assemble` runs the :data:`CHECKS` registered with :func:`register_check`; :func:`latest_pack`.
+Records
+    :func:`set_model_card`, :func:`model_card`, :func:`set_risk_tier`, :func:`risk_tier`,
+    :func:`registry_table`, :func:`deployment_history`, :func:`approval_history`, :func:`findings`,
+    :func:`queue`.
+Dossier
+    :func:`dossier_html`, :func:`html_to_pdf`.
+"""
+
+from analytics.governance._actions import (SEVERITIES, approve, deploy_shadow, previous_champion, promote,
+                                           record_finding, reject, retire, rollback, start_canary, start_review,
+                                           submit)
+from analytics.governance._dossier import dossier_html, html_to_pdf, svg_chart
+from analytics.governance._evidence import (CHECKS, FAIL, NOT_EVALUATED, PASS, CheckResult, EvidenceCheck,
+                                            EvidenceContext, EvidencePack, assemble, latest_pack, register_check,
+                                            store_pack)
+from analytics.governance._lifecycle import (STATES, TRANSITIONS, FourEyesError, IllegalTransitionError, Step,
+                                             check_step, next_states, submitter, transition)
+from analytics.governance._records import (CARD_FIELDS, QUEUES, RISK_TIERS, approval_history, deployment_history,
+                                           findings, model_card, queue, registry_table, risk_tier, set_model_card,
+                                           set_risk_tier)
+
+__all__ = [
+    "CARD_FIELDS", "CHECKS", "FAIL", "NOT_EVALUATED", "PASS", "QUEUES", "RISK_TIERS", "SEVERITIES", "STATES",
+    "TRANSITIONS", "CheckResult", "EvidenceCheck", "EvidenceContext", "EvidencePack", "FourEyesError",
+    "IllegalTransitionError", "Step", "approval_history", "approve", "assemble", "check_step", "deploy_shadow",
+    "deployment_history", "dossier_html", "findings", "html_to_pdf", "latest_pack", "model_card", "next_states",
+    "previous_champion", "promote", "queue", "record_finding", "register_check", "registry_table", "reject",
+    "retire", "risk_tier", "rollback", "set_model_card", "set_risk_tier", "start_canary", "start_review",
+    "store_pack", "submit", "submitter", "svg_chart", "transition",
+]

@@ -1,0 +1,209 @@
+"""The lifecycle of a model version as a state machine: every legal step, who may take it, and its guards.
+
+::
+
+    draft -> submitted -> in_review -> approved -> shadow / canary / champion -> retired
+                 |            |     \\-> rejected (final)
+                 v            v
+               draft        draft  (withdrawn / returned for changes)
+
+- A step not in :data:`TRANSITIONS` is refused with :class:`IllegalTransitionError`, whoever asks
+  (page, CLI, test, the demo builder): the message names the state and the steps open from it.
+- Each step needs a capability (:data:`analytics.roles.CAPABILITIES`).
+- Four eyes: nobody starts the review of, approves or rejects a version they submitted.
+- A version whose latest evidence pack has a failing check is approved only with an explicit
+  ``override_reason``, which is recorded with the approval.
+- At most one champion per model; ``retired -> champion`` only for a version that was champion
+  before (a roll-back).
+
+:func:`transition` is the single funnel: it checks all of the above, updates the status, writes the
+transition row, keeps the deployment history, and appends the audit row, all in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import duckdb
+
+from analytics import audit
+from analytics.errors import InvalidInputError, PermissionDeniedError
+from analytics.roles import Actor, require
+from analytics.store._governance import DEPLOYED_STATES, apply_transition
+
+#: Lifecycle states of a model version, in their usual order.
+STATES: tuple[str, ...] = (
+    "draft", "submitted", "in_review", "approved", "rejected", "shadow", "canary", "champion", "retired",
+)
+
+
+class IllegalTransitionError(InvalidInputError):
+    """A lifecycle step the state machine does not allow."""
+
+
+class FourEyesError(PermissionDeniedError):
+    """The same person would both submit and review or decide a version."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One legal step: its name (a verb), the capability it needs, and whether four eyes apply."""
+
+    name: str
+    capability: str
+    four_eyes: bool = False
+
+
+#: (from, to) -> :class:`Step`. Anything else is illegal.
+TRANSITIONS: dict[tuple[str, str], Step] = {
+    ("draft", "submitted"): Step("submit", "submit_for_review"),
+    ("submitted", "draft"): Step("withdraw", "submit_for_review"),
+    ("submitted", "in_review"): Step("start review", "review", four_eyes=True),
+    ("in_review", "draft"): Step("return for changes", "review", four_eyes=True),
+    ("in_review", "approved"): Step("approve", "approve", four_eyes=True),
+    ("in_review", "rejected"): Step("reject", "approve", four_eyes=True),
+    ("approved", "shadow"): Step("deploy as shadow", "deploy"),
+    ("approved", "canary"): Step("start a canary", "deploy"),
+    ("approved", "champion"): Step("promote to champion", "deploy"),
+    ("approved", "retired"): Step("retire", "deploy"),
+    ("shadow", "canary"): Step("start a canary", "deploy"),
+    ("shadow", "champion"): Step("promote to champion", "deploy"),
+    ("shadow", "retired"): Step("retire", "deploy"),
+    ("canary", "champion"): Step("promote to champion", "deploy"),
+    ("canary", "shadow"): Step("end the canary (back to shadow)", "deploy"),
+    ("canary", "retired"): Step("retire", "deploy"),
+    ("champion", "retired"): Step("retire", "deploy"),
+    ("retired", "champion"): Step("roll back to this version", "deploy"),
+}
+
+
+def next_states(status: str) -> list[str]:
+    """The states reachable in one step from ``status``."""
+    return [to for (frm, to) in TRANSITIONS if frm == status]
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def check_step(status: str, to: str, *, subject: str = "this version") -> Step:
+    """Return the :class:`Step` from ``status`` to ``to``, or raise :class:`IllegalTransitionError`."""
+    for state in (status, to):
+        if state not in STATES:
+            raise InvalidInputError(f"status {state!r} is unknown; use one of {', '.join(STATES)}")
+    step = TRANSITIONS.get((status, to))
+    if step is None:
+        options = next_states(status)
+        allowed = (f"from {status} it can only become: {', '.join(options)}" if options
+                   else f"{status} is final (register a new version instead)")
+        raise IllegalTransitionError(f"{subject} is {status} and cannot become {to}; {allowed}")
+    return step
+
+
+def submitter(con: duckdb.DuckDBPyConnection, model: str, version: str) -> str | None:
+    """Who submitted the version most recently (None if it was never submitted)."""
+    row = con.execute(
+        "SELECT actor FROM version_transitions WHERE model_name = ? AND version = ? AND to_status = 'submitted' "
+        "ORDER BY audit_seq DESC LIMIT 1", [model, version]).fetchone()
+    return row[0] if row else None
+
+
+def failing_checks(con: duckdb.DuckDBPyConnection, model: str, version: str) -> list[str]:
+    """Names of the failing checks in the version's latest evidence pack (empty without a pack)."""
+    row = con.execute("SELECT checks FROM evidence_packs WHERE model_name = ? AND version = ? "
+                      "ORDER BY pack_id DESC LIMIT 1", [model, version]).fetchone()
+    if row is None:
+        return []
+    return [c["title"] for c in json.loads(row[0]) if c.get("status") == "fail"]
+
+
+def was_champion(con: duckdb.DuckDBPyConnection, model: str, version: str) -> bool:
+    """Whether the version has served as champion before."""
+    return con.execute("SELECT 1 FROM deployments WHERE model_name = ? AND version = ? AND role = 'champion' "
+                       "LIMIT 1", [model, version]).fetchone() is not None
+
+
+def _guard(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, version: str, status: str, to: str,
+           step: Step, details: dict[str, Any]) -> None:
+    subject = f"{model}:{version}"
+    require(actor, step.capability)
+    if step.four_eyes:
+        by = submitter(con, model, version)
+        if by is not None and by == actor.username:
+            raise FourEyesError(f"four eyes: {actor.username} submitted {subject} and so may not "
+                                f"{step.name} it; another {'reviewer' if step.capability == 'review' else 'approver'} "
+                                "must")
+    if to in ("approved", "rejected") and not str(details.get("comment", "")).strip():
+        raise InvalidInputError(f"to {step.name} {subject}, give a comment that explains the decision")
+    if to == "approved":
+        failing = failing_checks(con, model, version)
+        if failing and not str(details.get("override_reason", "")).strip():
+            raise InvalidInputError(
+                f"{subject} has failing checks in its evidence pack ({', '.join(failing)}); it can be approved "
+                "only with an explicit override reason, which is recorded")
+        if failing:
+            details["overridden_checks"] = failing
+    if to == "champion":
+        current = con.execute("SELECT version FROM model_versions WHERE model_name = ? AND status = 'champion' "
+                              "AND version <> ?", [model, version]).fetchone()
+        if current:
+            raise IllegalTransitionError(
+                f"{model} already has a champion ({current[0]}); promote {version} with 'promote', which retires "
+                f"{current[0]} in the same step, or retire {current[0]} first")
+        if status == "retired" and not was_champion(con, model, version):
+            raise IllegalTransitionError(f"{subject} never served as champion, so it cannot be rolled back to")
+    if to == "canary":
+        share = details.get("traffic_share")
+        if share is None or not 0.0 < float(share) < 1.0:
+            raise InvalidInputError(f"a canary needs a traffic share strictly between 0 and 1 (got {share!r})")
+
+
+def transition(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, version: str, to: str, *,
+               details: dict[str, Any] | None = None, capability: str | None = None,
+               at: datetime | None = None) -> int:
+    """Move a version to ``to`` if the state machine allows it; return the audit sequence number.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        A connection inside the caller's write transaction.
+    actor : Actor
+        Who acts; their role must hold the step's capability (and ``capability`` if given).
+    model, version : str
+        The version.
+    to : str
+        The new state (one of :data:`STATES`).
+    details : dict, optional
+        Recorded with the transition and its audit row: ``comment`` (required to approve or reject),
+        ``override_reason`` (required to approve with failing checks), ``traffic_share`` (a canary) ...
+    capability : str, optional
+        An extra capability the caller requires (kept for callers that name one).
+    at : datetime, optional
+        When (UTC); only when replaying history.
+
+    Raises
+    ------
+    IllegalTransitionError, FourEyesError, PermissionDeniedError, InvalidInputError, NotFoundError
+    """
+    from analytics.registry import get_version
+
+    row = get_version(con, model, version)
+    status = row["status"]
+    step = check_step(status, to, subject=f"{model}:{version}")
+    if capability is not None:
+        require(actor, capability)
+    info = dict(details or {})
+    _guard(con, actor, model, version, status, to, step, info)
+    when = at or _now()
+    con.execute("UPDATE model_versions SET status = ? WHERE model_name = ? AND version = ?", [to, model, version])
+    payload = {"from": status, "to": to, "step": step.name, **info}
+    seq = audit.record(con, actor, f"version.{to}", "model_version", f"{model}:{version}", payload, at=when)
+    con.execute("INSERT INTO version_transitions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [model, version, when, actor.username, actor.role, status, to,
+                 json.dumps(payload, sort_keys=True, default=str), seq])
+    if to in DEPLOYED_STATES or status in DEPLOYED_STATES:
+        apply_transition(con, model, version, to, info.get("traffic_share"), when, actor.username, seq)
+    return seq

@@ -1,0 +1,264 @@
+"""``vigil governance`` (the approval workflow, deployments, dossiers) and ``vigil audit list|export``.
+
+Governance commands act as ``--as USER``, a local user of the store in their role (the operator on
+the server vouches for them; a disabled user cannot act), or else as the process's system identity
+``cli:<os user>``. Four eyes apply by username either way.
+
+Examples::
+
+    vigil governance status credit-default
+    vigil governance submit credit-default v4 --as arthur.analyst --justification "quarterly retrain"
+    vigil governance review credit-default v4 --as rita.reviewer --finding "AUC stable" --severity observation
+    vigil governance approve credit-default v4 --as paul.approver --comment "ok" [--override-reason "..."]
+    vigil governance canary credit-default v4 --share 0.1 --as paul.approver
+    vigil governance promote credit-default v4 --as paul.approver
+    vigil governance rollback credit-default --reason "loss spike" --as paul.approver
+    vigil governance dossier credit-default v4 --html dossier.html --pdf dossier.pdf
+    vigil audit list --actor paul.approver --action version. --since 2026-01-01
+    vigil audit export --format csv --output audit.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from analytics import audit, config, governance, store, users
+from analytics.errors import InvalidInputError
+from analytics.roles import Actor, system_actor
+
+
+def _db(args: argparse.Namespace) -> Path:
+    return Path(args.db) if getattr(args, "db", None) else config.db_path()
+
+
+def _actor(args: argparse.Namespace) -> Actor:
+    if not getattr(args, "as_user", None):
+        return system_actor()
+
+    def lookup(con):
+        row = users._get(con, args.as_user)
+        if row[3]:
+            raise InvalidInputError(f"user {args.as_user!r} is disabled and cannot act")
+        return Actor(row[0], row[1])
+
+    return store.read(lookup, _db(args))
+
+
+def _done(message: str) -> int:
+    print(message)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    frame = store.read(governance.registry_table, _db(args))
+    if args.model:
+        frame = frame[frame["model"] == args.model]
+    cols = ["model", "version", "status", "risk_tier", "serving_role", "traffic_share", "validation_roc_auc",
+            "parent_version", "created_at"]
+    print(frame[cols].to_string(index=False) if not frame.empty else "no versions registered")
+    if args.model:
+        history = store.read(lambda con: governance.deployment_history(con, args.model), _db(args))
+        print("\ndeployment history (UTC):")
+        print(history[["version", "role", "traffic_share", "started_at", "ended_at"]].to_string(index=False)
+              if not history.empty else "  never deployed")
+    return 0
+
+
+def cmd_evidence(args: argparse.Namespace) -> int:
+    pack = store.read(lambda con: governance.assemble(con, args.model, args.version), _db(args))
+    frame = pack.frame()
+    if args.json:
+        print(frame.to_json(orient="records", indent=2))
+    else:
+        for _, r in frame.iterrows():
+            print(f"{r['status'].upper():<14} {r['title']}: {r['detail']}")
+    return 1 if pack.failed else 0
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    actor, db = _actor(args), _db(args)
+    pack = store.read(lambda con: governance.assemble(con, args.model, args.version), db)
+    pack_id = store.write(lambda con: governance.submit(con, actor, args.model, args.version, args.justification,
+                                                        evidence=pack), db)
+    failed = ", ".join(r.title for r in pack.failed) or "none"
+    return _done(f"submitted {args.model}:{args.version} as {actor.username}; evidence pack #{pack_id} "
+                 f"({len(pack.results)} checks, failing: {failed})")
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    actor, db = _actor(args), _db(args)
+
+    def work(con):
+        from analytics.registry import get_version
+
+        if get_version(con, args.model, args.version)["status"] == "submitted":
+            governance.start_review(con, actor, args.model, args.version)
+        if args.finding:
+            governance.record_finding(con, actor, args.model, args.version, args.finding, severity=args.severity,
+                                      topic=args.topic or "")
+
+    store.write(work, db)
+    return _done(f"{args.model}:{args.version} is in review by {actor.username}"
+                 + ("; finding recorded" if args.finding else ""))
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    actor = _actor(args)
+    store.write(lambda con: governance.approve(con, actor, args.model, args.version, args.comment,
+                                               override_reason=args.override_reason), _db(args))
+    return _done(f"approved {args.model}:{args.version} as {actor.username}")
+
+
+def cmd_reject(args: argparse.Namespace) -> int:
+    actor = _actor(args)
+    store.write(lambda con: governance.reject(con, actor, args.model, args.version, args.comment), _db(args))
+    return _done(f"rejected {args.model}:{args.version} as {actor.username}")
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    actor, db = _actor(args), _db(args)
+    if args.governance_command == "shadow":
+        store.write(lambda con: governance.deploy_shadow(con, actor, args.model, args.version), db)
+        return _done(f"{args.model}:{args.version} now runs as shadow")
+    if args.governance_command == "canary":
+        store.write(lambda con: governance.start_canary(con, actor, args.model, args.version, args.share), db)
+        return _done(f"{args.model}:{args.version} now serves {args.share:.0%} of traffic as canary")
+    if args.governance_command == "promote":
+        store.write(lambda con: governance.promote(con, actor, args.model, args.version, reason=args.reason or ""), db)
+        return _done(f"{args.model}:{args.version} is the champion")
+    if args.governance_command == "retire":
+        store.write(lambda con: governance.retire(con, actor, args.model, args.version, reason=args.reason), db)
+        return _done(f"{args.model}:{args.version} is retired")
+    store.write(lambda con: governance.rollback(con, actor, args.model, reason=args.reason), db)
+    champion = store.read(lambda con: governance.registry_table(con), db)
+    current = champion[(champion["model"] == args.model) & (champion["status"] == "champion")]["version"].tolist()
+    return _done(f"rolled back {args.model}; champion is now {', '.join(current)}")
+
+
+def cmd_dossier(args: argparse.Namespace) -> int:
+    if not args.html and not args.pdf:
+        raise InvalidInputError("name an output: --html FILE and/or --pdf FILE")
+    document = store.read(lambda con: governance.dossier_html(con, args.model, args.version), _db(args))
+    if args.html:
+        Path(args.html).write_text(document, encoding="utf-8")
+        print(f"wrote {args.html} ({len(document):,} characters, self-contained)")
+    if args.pdf:
+        governance.html_to_pdf(document, args.pdf)
+        print(f"wrote {args.pdf}")
+    return 0
+
+
+def _time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInputError(f"{text!r} is not a date or time (use YYYY-MM-DD or YYYY-MM-DDTHH:MM, UTC)") from None
+
+
+def _audit_frame(args: argparse.Namespace):
+    return store.read(lambda con: audit.search(con, actor=args.actor, action=args.action, object_id=args.object,
+                                               since=_time(args.since), until=_time(args.until),
+                                               limit=args.limit), _db(args))
+
+
+def cmd_audit_list(args: argparse.Namespace) -> int:
+    frame = _audit_frame(args)
+    print(frame.to_string(index=False, max_colwidth=80) if not frame.empty else "no audit rows match")
+    return 0
+
+
+def cmd_audit_export(args: argparse.Namespace) -> int:
+    frame = _audit_frame(args)
+    text = audit.export(frame, args.format)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {len(frame):,} audit rows to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _model_version(parser: argparse.ArgumentParser, version: bool = True) -> None:
+    parser.add_argument("model")
+    if version:
+        parser.add_argument("version")
+    parser.add_argument("--as", dest="as_user", help="act as this local user (default: the system identity)")
+
+
+def _audit_filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--actor", help="exact username")
+    parser.add_argument("--action", help="action or its prefix (version., user.add)")
+    parser.add_argument("--object", help="object id or its prefix (credit-default:v2)")
+    parser.add_argument("--since", help="from this UTC time (YYYY-MM-DD[THH:MM])")
+    parser.add_argument("--until", help="before this UTC time")
+    parser.add_argument("--limit", type=int, default=100_000, help="at most this many rows, newest first")
+
+
+def add_commands(sub) -> None:
+    """Add ``vigil governance ...`` and ``vigil audit list|export``."""
+    gov = sub.add_parser("governance", help="approval workflow, deployments and dossiers")
+    g = gov.add_subparsers(dest="governance_command", required=True, metavar="ACTION")
+    status = g.add_parser("status", help="versions with status, risk tier and serving role")
+    status.add_argument("model", nargs="?")
+    status.set_defaults(func=cmd_status)
+    ev = g.add_parser("evidence", help="assemble the evidence pack now (exit 1 if a check fails)")
+    _model_version(ev)
+    ev.add_argument("--json", action="store_true")
+    ev.set_defaults(func=cmd_evidence)
+    sm = g.add_parser("submit", help="submit a draft version for review with its evidence pack")
+    _model_version(sm)
+    sm.add_argument("--justification", required=True)
+    sm.set_defaults(func=cmd_submit)
+    rv = g.add_parser("review", help="take a submitted version into review and/or record a finding")
+    _model_version(rv)
+    rv.add_argument("--finding")
+    rv.add_argument("--severity", choices=governance.SEVERITIES, default="observation")
+    rv.add_argument("--topic")
+    rv.set_defaults(func=cmd_review)
+    ap = g.add_parser("approve", help="approve a version in review")
+    _model_version(ap)
+    ap.add_argument("--comment", required=True)
+    ap.add_argument("--override-reason", help="required when a check of the evidence pack failed")
+    ap.set_defaults(func=cmd_approve)
+    rj = g.add_parser("reject", help="reject a version in review")
+    _model_version(rj)
+    rj.add_argument("--comment", required=True)
+    rj.set_defaults(func=cmd_reject)
+    for name, text in (("shadow", "deploy an approved version as shadow"),
+                       ("canary", "give a version a share of live traffic"),
+                       ("promote", "make a version champion (retires the current one)"),
+                       ("retire", "retire a version")):
+        p = g.add_parser(name, help=text)
+        _model_version(p)
+        if name == "canary":
+            p.add_argument("--share", type=float, required=True, help="share of traffic, between 0 and 1")
+        if name in ("promote", "retire"):
+            p.add_argument("--reason", required=name == "retire")
+        p.set_defaults(func=cmd_deploy)
+    rb = g.add_parser("rollback", help="retire the champion and restore the previous one")
+    _model_version(rb, version=False)
+    rb.add_argument("--reason", required=True)
+    rb.set_defaults(func=cmd_deploy)
+    do = g.add_parser("dossier", help="export a version's governance dossier as HTML and/or PDF")
+    do.add_argument("model")
+    do.add_argument("version")
+    do.add_argument("--html")
+    do.add_argument("--pdf")
+    do.set_defaults(func=cmd_dossier)
+
+    audit_parser = sub.choices["audit"]
+    audit_sub = next(a for a in audit_parser._actions if isinstance(a, argparse._SubParsersAction))
+    lst = audit_sub.add_parser("list", help="audit rows, newest first, filtered")
+    _audit_filters(lst)
+    lst.set_defaults(func=cmd_audit_list)
+    exp = audit_sub.add_parser("export", help="export audit rows (with their hashes) as CSV or JSON")
+    _audit_filters(exp)
+    exp.add_argument("--format", choices=["csv", "json"], default="csv")
+    exp.add_argument("--output", help="file (default: standard output)")
+    exp.set_defaults(func=cmd_audit_export)
