@@ -51,15 +51,18 @@ def main(argv: list[str] | None = None) -> int:
         "ORDER BY hash(prediction_id, ?) LIMIT ?", [args.version, args.seed, args.applicants]).fetchall(), db)
     ids = [r[0] for r in ids]
 
-    local = []
+    reads, local = [], []
     for pid in ids[:20]:
         t = time.perf_counter()
         row = explain.prediction_row(db, args.model, pid)
+        t1 = time.perf_counter()
         explanation = explain.explain_row(model, row.to_frame().T)
-        local.append(time.perf_counter() - t)
+        reads.append(t1 - t)
+        local.append(time.perf_counter() - t1)
         assert explanation.additivity_error < 1e-9
-    print(f"local explanation (read row + TreeSHAP + additivity): median {statistics.median(local) * 1000:.0f} ms, "
-          f"max {max(local) * 1000:.0f} ms over {len(local)} predictions (target < 300 ms)")
+    print(f"local explanation (TreeSHAP + raw output + additivity check): median {statistics.median(local) * 1000:.0f} ms, "
+          f"max {max(local) * 1000:.0f} ms over {len(local)} predictions (target < 300 ms); reading the row from the "
+          f"log by id: median {statistics.median(reads) * 1000:.0f} ms, max {max(reads) * 1000:.0f} ms")
 
     t, cpu = time.perf_counter(), time.process_time()
     glob = explain.global_explanation(db, args.model, args.version, sample_rows=args.global_rows, seed=args.seed)

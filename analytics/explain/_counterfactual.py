@@ -10,11 +10,12 @@ Constraints come from the model's declared schema and its reference data:
 Distance is the L1 distance with each numeric change divided by the input's median absolute
 deviation in the reference data (Wachter et al. 2017; DiCE's default), and 1 per changed category.
 
-Search: a greedy walk over a grid of candidate values (the reference quantiles, within the
-constraints), each step scoring every single change in one batch and taking one that flips the
-decision at the least distance, else the one that moves the raw output most towards the threshold;
-then each changed input is moved back as close to its original value as still flips, or reverted.
-Diverse answers: each further search is barred from the first input changed by the earlier answers.
+Search: a beam search (width 4) over a grid of candidate values (41 reference percentiles from the
+1st to the 99th, so that answers stay plausible), within the constraints. Each step scores every
+single change of every beam state in one batch; it stops at the flipping row of least distance,
+else keeps the states that moved the raw output most towards the threshold. Then each changed
+input is moved back as close to its original value as still flips, or reverted.
+Diverse answers: each further search is barred from the input each earlier answer changed most.
 Every answer is re-scored by the model on its full input row (``valid`` = the decision really flips).
 """
 
@@ -36,7 +37,7 @@ ANSWERS = settings.declare("explain.counterfactual_answers", 3, "Diverse counter
                            unit="answers", minimum=1, maximum=10)
 MAX_CHANGES = settings.declare("explain.counterfactual_max_changes", 5,
                                "Most inputs a counterfactual may change", unit="inputs", minimum=1, maximum=20)
-GRID = 41  # candidate values per numeric input: the reference's 0, 2.5, ..., 100th percentiles
+GRID = 41  # candidate values per numeric input: 41 reference percentiles from the 1st to the 99th
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ def feature_space(model: LoadedModel, reference: pd.DataFrame) -> dict[str, Feat
             space[name] = FeatureSpace(name, "categorical", column.mutability, None, None, 1.0, tuple(seen), order)
             continue
         numbers = pd.to_numeric(values).to_numpy(float)
-        grid = np.unique(np.quantile(numbers, np.linspace(0, 1, GRID)))
+        grid = np.unique(np.quantile(numbers, np.linspace(0.01, 0.99, GRID)))
         if column.dtype == "integer":
             grid = np.unique(np.round(grid))
         median = float(np.median(numbers))

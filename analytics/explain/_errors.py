@@ -80,7 +80,7 @@ def design_matrix(frame: pd.DataFrame, numeric: list[str], categorical: list[str
     return pd.concat(parts, axis=1)
 
 
-def _rules(tree: DecisionTreeClassifier, columns: list[str]) -> dict[int, list[str]]:
+def _rules(tree: DecisionTreeClassifier, columns: list[str], with_missing: set[str]) -> dict[int, list[str]]:
     t = tree.tree_
     missing_left = getattr(t, "missing_go_to_left", None)
     rules: dict[int, list[str]] = {}
@@ -96,7 +96,8 @@ def _rules(tree: DecisionTreeClassifier, columns: list[str]) -> dict[int, list[s
             left, right = f"{column} ≠ {value}", f"{column} = {value}"
         else:
             left, right = f"{name} ≤ {cut:g}", f"{name} > {cut:g}"
-            left, right = (left + " or missing", right) if nan_left else (left, right + " or missing")
+            if name in with_missing:  # say where missing values go only where there are some
+                left, right = (left + " or missing", right) if nan_left else (left, right + " or missing")
         walk(t.children_left[node], [*path, left])
         walk(t.children_right[node], [*path, right])
 
@@ -146,7 +147,7 @@ def error_analysis(db: DbLike, model: str, version: str, *, start: datetime | No
     tree = DecisionTreeClassifier(max_depth=depth, min_samples_leaf=leaf_min, random_state=seed)
     tree.fit(x.to_numpy(), error)
     leaf = tree.apply(x.to_numpy())
-    rules = _rules(tree, list(x.columns))
+    rules = _rules(tree, list(x.columns), set(x.columns[x.isna().any()]))
     assignments = pd.DataFrame({"prediction_id": sample["prediction_id"].to_numpy(), "leaf": leaf, "error": error})
     grouped = assignments.groupby("leaf")["error"].agg(rows="size", errors="sum").reset_index()
     grouped["error_rate"] = grouped["errors"] / grouped["rows"]

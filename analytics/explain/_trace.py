@@ -95,15 +95,19 @@ def prediction_row(db: DbLike, model: str, prediction_id: str) -> pd.Series:
 
     def work(con):
         info = registry.get_model(con, model)
-        return con.execute(
-            f"SELECT p.*, o.label, o.observed_at, o.business_value FROM {predictions_view(info.stem)} p "
-            f"LEFT JOIN {outcomes_view(info.stem)} o USING (prediction_id) WHERE p.prediction_id = ? "
-            "ORDER BY p.predicted_at LIMIT 1", [prediction_id]).df()
+        # Two point lookups (each pruned by the segments' id statistics) instead of a join of the two logs.
+        found = con.execute(f"SELECT * FROM {predictions_view(info.stem)} WHERE prediction_id = ? "
+                            "ORDER BY predicted_at LIMIT 1", [prediction_id]).df()
+        outcome = con.execute(f"SELECT label, observed_at, business_value FROM {outcomes_view(info.stem)} "
+                              "WHERE prediction_id = ? ORDER BY observed_at LIMIT 1", [prediction_id]).fetchone()
+        return found, outcome
 
-    frame = _run(db, work)
+    frame, outcome = _run(db, work)
     if frame.empty:
         raise NotFoundError(f"no prediction {prediction_id!r} in the log of {model}")
-    return frame.iloc[0]
+    row = frame.iloc[0].copy()
+    row["label"], row["observed_at"], row["business_value"] = outcome if outcome else (None, None, None)
+    return row
 
 
 def reference_space(db: DbLike, model: str, version: str) -> tuple[LoadedModel, dict[str, FeatureSpace]]:

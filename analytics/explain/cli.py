@@ -1,0 +1,147 @@
+"""``vigil explain``: global SHAP, a prediction's trace, counterfactuals, error analysis, logged attributions.
+
+    vigil explain global credit-default [--version v1] [--days 30] [--rows 5000] [--seed 0]
+    vigil explain trace credit-default cd-000000042
+    vigil explain counterfactuals credit-default cd-000000042 [--answers 3]
+    vigil explain errors credit-default [--target false_negative] [--depth 3]
+    vigil explain log-attributions credit-default attributions.parquet   (admin/system: ingest)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from analytics import config, explain, store
+from analytics.roles import system_actor
+
+
+def _db(args) -> Path:
+    return Path(args.db) if getattr(args, "db", None) else config.db_path()
+
+
+def _window(args) -> tuple[datetime | None, None]:
+    if not args.days:
+        return None, None
+    return datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(days=args.days), None
+
+
+def _print(frame: pd.DataFrame, as_json: bool) -> None:
+    if as_json:
+        print(frame.to_json(orient="records", date_format="iso", default_handler=str))
+    else:
+        with pd.option_context("display.width", 160, "display.max_columns", 20, "display.max_colwidth", 80):
+            print(frame.to_string(index=False))
+
+
+def cmd_global(args) -> int:
+    db = _db(args)
+    version = explain.default_version(db, args.model, args.version)
+    start, end = _window(args)
+    window, reference, drift = explain.drift_for(db, args.model, version, start=start, end=end,
+                                                 sample_rows=args.rows, seed=args.seed)
+    print(f"{args.model} {version}: mean |SHAP| (log-odds) on a seeded sample of {window.rows:,} of "
+          f"{window.window_rows:,} predictions (seed {args.seed}); reference {reference.rows:,} rows; "
+          f"Spearman {drift.spearman:.3f}; {'ATTRIBUTION DRIFT' if drift.flagged else 'no attribution drift'}")
+    _print(drift.table[["feature", "rank_window", "rank_reference", "share_window", "share_reference", "flagged",
+                        "reason"]], args.json)
+    return 1 if drift.flagged and args.fail_on_drift else 0
+
+
+def cmd_trace(args) -> int:
+    traced = explain.trace(_db(args), args.model, args.prediction_id, actor=system_actor(), with_counterfactuals=True)
+    if args.json:
+        print(json.dumps({"record": traced.record, "version": traced.version,
+                          "explanation": None if traced.explanation is None else {
+                              "base_value": traced.explanation.base_value, "raw_output": traced.explanation.raw_output,
+                              "additivity_error": traced.explanation.additivity_error,
+                              "contributions": traced.explanation.table[["feature", "contribution"]].to_dict("records")},
+                          "counterfactuals": None if traced.counterfactuals is None else
+                          traced.counterfactuals.changes.to_dict("records")}, default=str))
+        return 0
+    for key, value in traced.record.items():
+        print(f"{key:>22}: {value}")
+    print(f"\nexplanation: {traced.explanation_note}")
+    if traced.explanation is not None:
+        e = traced.explanation
+        print(f"base {e.base_value:.4f} + contributions {e.table['contribution'].sum():+.4f} = raw {e.raw_output:.4f} "
+              f"(additivity error {e.additivity_error:.1e}); score {e.score:.4f}")
+        _print(e.table.head(10)[["feature", "value", "contribution"]], False)
+    print(f"\ncounterfactuals: {traced.counterfactual_note}")
+    if traced.counterfactuals is not None and len(traced.counterfactuals.answers):
+        _print(traced.counterfactuals.answers, False)
+        _print(traced.counterfactuals.changes, False)
+    print(f"\naudit entries of {traced.record['model']}:{traced.record['model_version']}: {len(traced.audit)}")
+    _print(traced.audit[["seq", "occurred_at", "actor", "action"]].head(20), False)
+    return 0
+
+
+def cmd_counterfactuals(args) -> int:
+    result = explain.counterfactuals_for(_db(args), args.model, args.prediction_id, answers=args.answers)
+    print(f"score {result.original_score:.4f}, threshold {result.threshold}, decision {result.original_decision}; "
+          f"{len(result.answers)} answer(s), validity {result.validity:.0%} (re-scored by the model)")
+    _print(result.answers, args.json)
+    _print(result.changes, args.json)
+    return 0
+
+
+def cmd_errors(args) -> int:
+    db = _db(args)
+    version = explain.default_version(db, args.model, args.version)
+    start, end = _window(args)
+    result = explain.error_analysis(db, args.model, version, start=start, end=end, target=args.target,
+                                    depth=args.depth, seed=args.seed)
+    print(f"{args.model} {version}: {result.target} rate {result.error_rate:.2%} on {result.rows:,} labelled "
+          f"predictions (seeded sample, seed {result.seed}); tree depth {result.depth}")
+    _print(result.leaves, args.json)
+    return 0
+
+
+def cmd_log_attributions(args) -> int:
+    path = Path(args.file)
+    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    rows = store.write(lambda con: explain.record_attributions(con, system_actor(), args.model, frame), _db(args))
+    print(f"stored {rows:,} attributions of {frame['prediction_id'].nunique():,} predictions")
+    return 0
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``vigil explain ...`` to the command line."""
+    parser = subparsers.add_parser("explain", help="SHAP, prediction trace, counterfactuals, error analysis")
+    sub = parser.add_subparsers(dest="explain_command", required=True, metavar="ACTION")
+
+    def common(p, *, window=True):
+        p.add_argument("model")
+        p.add_argument("--json", action="store_true", help="print JSON records")
+        if window:
+            p.add_argument("--version", help="default: the champion")
+            p.add_argument("--days", type=int, help="window: the last N days (default: all time)")
+            p.add_argument("--seed", type=int, default=0)
+
+    g = sub.add_parser("global", help="global SHAP ranking and attribution drift against the reference")
+    common(g)
+    g.add_argument("--rows", type=int, help="sample size (default: setting explain.sample_rows)")
+    g.add_argument("--fail-on-drift", action="store_true", help="exit 1 when attribution drift is flagged")
+    g.set_defaults(func=cmd_global)
+    t = sub.add_parser("trace", help="everything about one prediction")
+    common(t, window=False)
+    t.add_argument("prediction_id")
+    t.set_defaults(func=cmd_trace)
+    c = sub.add_parser("counterfactuals", help="smallest changes that flip one decision")
+    common(c, window=False)
+    c.add_argument("prediction_id")
+    c.add_argument("--answers", type=int, default=3)
+    c.set_defaults(func=cmd_counterfactuals)
+    e = sub.add_parser("errors", help="error analysis: a shallow decision tree on the model's errors")
+    common(e)
+    e.add_argument("--target", choices=sorted(explain.ERROR_TARGETS), default="error")
+    e.add_argument("--depth", type=int)
+    e.set_defaults(func=cmd_errors)
+    a = sub.add_parser("log-attributions", help="store attributions logged by a serving system (.parquet/.csv)")
+    a.add_argument("model")
+    a.add_argument("file")
+    a.set_defaults(func=cmd_log_attributions)
