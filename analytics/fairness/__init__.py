@@ -4,7 +4,8 @@ Shaped like fairlearn's :class:`~fairlearn.metrics.MetricFrame`, computed where 
 
 - :func:`assess` counts confusion-matrix *cells* per sensitive group in DuckDB (one join of a
   model's predictions with their outcomes, grouped by version, UTC day, every sensitive attribute,
-  label and decision; kept per data version, so later windows only sum cells) and returns a
+  label and decision; kept in the process until the model's next ingest, so later windows only sum
+  cells) and returns a
   :class:`FairnessReport`: per attribute and intersection, per-group count, selection rate, true- and
   false-positive rates, precision and accuracy with bootstrap intervals; demographic parity difference
   and ratio, equalized odds difference and equal opportunity difference between the groups large
@@ -33,11 +34,11 @@ import pandas as pd
 from analytics import settings
 from analytics.errors import InvalidInputError
 from analytics.fairness._cells import (
-    AGE_LABELS, Attribute, cached_daily_cells, day_range, favourable_decision, file_cells, score_histogram,
+    AGE_LABELS, Attribute, cached_daily_cells, day_range, favourable_decision, file_cells, file_score_histogram, score_histogram,
     sensitive_attributes, window,
 )
 from analytics.fairness._metrics import (
-    FAIL, GROUP_METRICS, PASS, RATE_METRICS, SEP, TOO_SMALL, AttributeResult, Disparity, Thresholds,
+    FAIL, GROUP_METRICS, PASS, RATE_METRICS, TOO_SMALL, AttributeResult, Disparity, Thresholds,
     assess_attribute, bootstrap_intervals, counts_by_group, disparity, group_metrics, over_time,
 )
 from analytics.fairness._whatif import (
@@ -71,7 +72,7 @@ __all__ = [
     "GROUP_METRICS", "OBJECTIVES", "PASS", "RATE_METRICS", "TOO_SMALL", "Thresholds", "WhatIf",
     "assess", "assess_attribute", "assess_cells", "assess_file", "attach_recommendation", "bootstrap_intervals",
     "counts_by_group", "disparity", "favourable_decision", "group_metrics", "over_time", "recommendations",
-    "search", "sensitive_attributes", "thresholds_for", "what_if",
+    "search", "sensitive_attributes", "thresholds_for", "what_if", "what_if_file",
 ]
 
 
@@ -185,8 +186,6 @@ def assess(db, model: str, *, start: datetime | None = None, end: datetime | Non
     n_boot : int
         Bootstrap resamples for the intervals (0: none).
     """
-    from analytics.overview import data_version
-
     def work(con: duckdb.DuckDBPyConnection) -> FairnessReport:
         info = get_model(con, model)
         chosen = version or champion_version(con, model)
@@ -203,7 +202,7 @@ def assess(db, model: str, *, start: datetime | None = None, end: datetime | Non
         favourable = favourable_decision(info.schema, int(settings.get(con, FAVOURABLE.key, model=model)))
         thresholds = thresholds_for(con, model)
         db_key = str(db) if not isinstance(db, duckdb.DuckDBPyConnection) else str(id(db))
-        daily = cached_daily_cells(con, db_key, model, info.stem, info.schema, favourable, data_version(con))
+        daily = cached_daily_cells(con, db_key, model, info.stem, info.schema, favourable)
         return _report(model, chosen, window(daily, start=start, end=end, version=chosen), start, end, attrs,
                        crosses, thresholds, favourable, n_boot, seed)
 
@@ -234,6 +233,14 @@ def assess_file(path: str | Path, *, y_true: str, y_pred: str, sensitive: list[s
     cells = file_cells(path, y_true=y_true, y_pred=y_pred, sensitive=list(sensitive))
     crosses = [tuple(sensitive)] if len(sensitive) > 1 else []
     return _report(None, None, cells, None, None, list(sensitive), crosses, thresholds, 1, n_boot, seed)
+
+
+def what_if_file(path: str | Path, *, y_true: str, y_pred: str, score: str, sensitive: str,
+                 constraint: str = "demographic_parity", objective: str = "accuracy",
+                 min_group_size: int = Thresholds().min_group_size) -> WhatIf:
+    """:func:`what_if` on a file whose decisions are ``score >= threshold`` (1 = favourable)."""
+    hist = file_score_histogram(path, y_true=y_true, y_pred=y_pred, score=score, sensitive=sensitive)
+    return search(hist, favourable=1, constraint=constraint, objective=objective, min_group_size=min_group_size)
 
 
 def what_if(db, model: str, attribute: str, *, start: datetime | None = None, end: datetime | None = None,

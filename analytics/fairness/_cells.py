@@ -133,9 +133,20 @@ _CACHE_LOCK = threading.Lock()
 _CACHE_SIZE = 8
 
 
+def cells_token(con: duckdb.DuckDBPyConnection, model: str) -> str:
+    """A token that changes when a committed ingest (predictions or outcomes) of ``model`` lands.
+
+    Governance changes (approvals, recommendations) leave it alone, so they do not force a recount.
+    """
+    row = con.execute("SELECT count(*), max(ingest_id), max(finished_at) FROM ingests "
+                      "WHERE model_name = ? AND status = 'committed'", [model]).fetchone()
+    return f"{row[0]}-{row[1]}-{row[2]}"
+
+
 def cached_daily_cells(con: duckdb.DuckDBPyConnection, db_key: str, model: str, stem: str, schema: LogSchema,
-                       favourable: int, token: str) -> pd.DataFrame:
-    """:func:`daily_cells`, reused while the store's data-version ``token`` is unchanged."""
+                       favourable: int) -> pd.DataFrame:
+    """:func:`daily_cells`, reused while :func:`cells_token` is unchanged."""
+    token = cells_token(con, model)
     key = (db_key, model, favourable)
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
@@ -174,12 +185,12 @@ def window(cells: pd.DataFrame, *, start: datetime | None, end: datetime | None,
     return cells[keep]
 
 
-def file_cells(path: str | Path, *, y_true: str, y_pred: str, sensitive: list[str]) -> pd.DataFrame:
-    """Cells of a Parquet or CSV file of predictions (``y_true``/``y_pred`` coded 0/1, 1 favourable)."""
+def _open_file(path: str | Path, needed: list[str]) -> tuple[duckdb.DuckDBPyConnection, str, Path]:
+    """An in-memory DuckDB connection, the table function reading ``path``, and the path; columns checked."""
     path = Path(path)
     if not path.is_file():
         raise InvalidInputError(f"{path} does not exist")
-    for name in (y_true, y_pred, *sensitive):
+    for name in needed:
         check_identifier(name)
     suffix = path.suffix.lower()
     if suffix == ".parquet":
@@ -191,9 +202,20 @@ def file_cells(path: str | Path, *, y_true: str, y_pred: str, sensitive: list[st
     con = duckdb.connect()
     try:
         columns = set(con.execute(f"SELECT * FROM {source} LIMIT 0", [str(path)]).df().columns)
-        missing = [c for c in (y_true, y_pred, *sensitive) if c not in columns]
-        if missing:
-            raise InvalidInputError(f"{path.name} has no column {', '.join(missing)}; it has {', '.join(sorted(columns))}")
+    except duckdb.Error as exc:
+        con.close()
+        raise InvalidInputError(f"{path.name} cannot be read: {exc}") from None
+    missing = [c for c in needed if c not in columns]
+    if missing:
+        con.close()
+        raise InvalidInputError(f"{path.name} has no column {', '.join(missing)}; it has {', '.join(sorted(columns))}")
+    return con, source, path
+
+
+def file_cells(path: str | Path, *, y_true: str, y_pred: str, sensitive: list[str]) -> pd.DataFrame:
+    """Cells of a Parquet or CSV file of predictions (``y_true``/``y_pred`` coded 0/1, 1 favourable)."""
+    con, source, path = _open_file(path, [y_true, y_pred, *sensitive])
+    try:
         groups = ", ".join(f"{Attribute(s, s).sql('f')} AS {quote(s)}" for s in sensitive)
         frame = con.execute(
             f"""SELECT {groups}, CAST(f.{quote(y_pred)} AS INTEGER) AS decision, CAST(f.{quote(y_true)} AS INTEGER) AS label,
@@ -242,4 +264,26 @@ def score_histogram(con: duckdb.DuckDBPyConnection, stem: str, attribute: Attrib
     frame["y_true"] = (frame.pop("label").astype("int64") == favourable).astype("int8")
     frame["n"] = frame["n"].astype("int64")
     frame["value"] = frame["value"].astype("float64").fillna(0.0)
+    return frame
+
+
+def file_score_histogram(path: str | Path, *, y_true: str, y_pred: str, score: str, sensitive: str,
+                         bins: int = 1000) -> pd.DataFrame:
+    """:func:`score_histogram` for a file: labelled rows per group, outcome and score bin (no business value).
+
+    The file's decisions must be ``score >= threshold`` (1 = favourable), as the what-if assumes.
+    """
+    con, source, path = _open_file(path, [y_true, y_pred, score, sensitive])
+    try:
+        frame = con.execute(
+            f"""SELECT {Attribute(sensitive, sensitive).sql('f')} AS "group", CAST(f.{quote(y_true)} AS INTEGER) AS y_true,
+                       least(CAST(floor(f.{quote(score)} * {int(bins)}) AS INTEGER), {int(bins) - 1}) AS bin,
+                       CAST(f.{quote(y_pred)} AS INTEGER) AS decision, count(*) AS n, 0.0 AS value
+                FROM {source} f WHERE f.{quote(y_true)} IS NOT NULL AND f.{quote(score)} IS NOT NULL
+                GROUP BY ALL""", [str(path)]).df()
+    except duckdb.Error as exc:
+        raise InvalidInputError(f"{path.name} cannot be read: {exc}") from None
+    finally:
+        con.close()
+    frame["n"] = frame["n"].astype("int64")
     return frame

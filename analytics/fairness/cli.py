@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from datetime import datetime, timedelta
 
 from analytics import config, fairness, store
@@ -35,7 +34,10 @@ def add_commands(subparsers) -> None:
     p.add_argument("data", nargs="?", help="a .parquet or .csv file of predictions (or use --model)")
     p.add_argument("--y-true", help="column of true labels (0/1; 1 = favourable outcome; empty = unknown)")
     p.add_argument("--y-pred", help="column of decisions (0/1; 1 = favourable decision)")
-    p.add_argument("--score", help="column of scores (accepted for symmetry; the what-if runs on the store)")
+    p.add_argument("--score", help="column of scores, with decisions = score >= threshold: adds a what-if per "
+                                   "sensitive column (per-group thresholds, see --equalise)")
+    p.add_argument("--equalise", choices=sorted(fairness.CONSTRAINTS), default="demographic_parity",
+                   help="the rate the what-if equalises (default demographic_parity)")
     p.add_argument("--sensitive", action="append", default=[], metavar="COL",
                    help="a sensitive column (repeat for several; their intersection is assessed too)")
     p.add_argument("--model", help="a registered model: assess its prediction log in the store")
@@ -93,11 +95,27 @@ def _table(report: fairness.FairnessReport) -> str:
     return "\n".join(lines)
 
 
+def _what_ifs(args: argparse.Namespace) -> dict:
+    if not args.score or args.model:
+        return {}
+    return {s: fairness.what_if_file(args.data, y_true=args.y_true, y_pred=args.y_pred, score=args.score,
+                                     sensitive=s, constraint=args.equalise) for s in args.sensitive}
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``vigil fairness``."""
     report = _report(args)
+    what_ifs = _what_ifs(args)
     if args.format == "json":
-        print(json.dumps(report.to_dict(), indent=2, default=str))
-    else:
-        print(_table(report))
+        payload = report.to_dict()
+        if what_ifs:
+            payload["what_if"] = {s: w.to_dict() for s, w in what_ifs.items()}
+        print(json.dumps(payload, indent=2, default=str))
+        return 0
+    print(_table(report))
+    for name, w in what_ifs.items():
+        print(f"\nwhat-if on {name} (equalise {fairness.CONSTRAINTS[w.constraint]}, nothing changes): accuracy "
+              f"{w.accuracy_before:.4f} -> {w.accuracy_after:.4f}; gap {w.disparity_before:.3f} -> "
+              f"{w.disparity_after:.3f}; thresholds: " + ", ".join(
+                  f"{g} {t:.3f}" for g, t in zip(w.groups["group"], w.groups["threshold"]) if t == t))
     return 0

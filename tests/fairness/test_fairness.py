@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -343,3 +342,28 @@ def test_cells_are_recounted_after_an_ingest(tmp_path):
     assert fairness.assess(path, MODEL, n_boot=0).rows == 400
     ingest.ingest(MODEL, preds.iloc[400:], actor=SYSTEM, db=path)
     assert fairness.assess(path, MODEL, n_boot=0).rows == 800
+
+
+def test_cli_what_if_on_a_file_with_scores(tmp_path, capsys, fair_store):
+    """--score adds a what-if per sensitive column; its numbers reproduce on the rows with fairlearn."""
+    _, raw = fair_store
+    lab = raw[raw["y_true"] >= 0]
+    frame = pd.DataFrame({"SEX": lab["SEX"], "label": lab["y_true"], "score": lab["score"],
+                          "decision": (lab["score"] >= 0.4).astype(int)})  # decisions = score >= threshold
+    path = tmp_path / "scored.csv"
+    frame.to_csv(path, index=False)
+    assert vigil(["fairness", str(path), "--y-true", "label", "--y-pred", "decision", "--score", "score",
+                  "--sensitive", "SEX", "--format", "json", "--n-boot", "0"]) == 0
+    w = json.loads(capsys.readouterr().out)["what_if"]["SEX"]
+    thresholds = {g["group"]: g["threshold"] for g in w["groups"]}
+    after = frame["decision"].copy()
+    for group, t in thresholds.items():
+        if t is not None:
+            rows = frame["SEX"] == group
+            after[rows] = (np.floor(frame.loc[rows, "score"] * 1000) >= round(t * 1000)).astype(int)
+    assert w["accuracy_after"] == pytest.approx(accuracy_score(frame["label"], after), abs=1e-12)
+    rates = MetricFrame(metrics=selection_rate, y_true=frame["label"], y_pred=after,
+                        sensitive_features=frame["SEX"]).by_group
+    for g in w["groups"]:
+        assert g["rate_after"] == pytest.approx(rates[g["group"]], abs=1e-12)
+    assert w["disparity_after"] < w["disparity_before"]
