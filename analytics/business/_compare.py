@@ -2,7 +2,8 @@
 
 "Same traffic" is the period in which both versions logged predictions inside the window (a
 shadow or challenger version mirrors the champion's requests from its start): from the later of
-the two first predictions to the earlier of the two last. Each version's KPIs use its own
+the two first predictions to the earlier of the two last, widened to whole seconds (a mirrored request is
+logged within a second of the original, so both copies of the first and the last request are in). Each version's KPIs use its own
 decisions on that period (a shadow version's are what it *would* have decided), from the same
 aggregation as :func:`analytics.business.kpis`.
 """
@@ -22,7 +23,7 @@ from analytics.errors import InvalidInputError
 from analytics.registry import champion_version
 from analytics.store import predictions_view
 
-_ONE_TICK = timedelta(microseconds=1)
+_ONE_SECOND = timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,9 @@ def champion_challenger(db: DbLike, model: str, *, now: datetime, start: datetim
             return Comparison(pd.DataFrame(), champion, other, None, None, {})
         if other not in spans.index:
             raise InvalidInputError(f"version {other!r} of {model} has no predictions in this window")
-        shared_start = max(spans.loc[champion, "first_at"], spans.loc[other, "first_at"])
-        shared_end = min(spans.loc[champion, "last_at"], spans.loc[other, "last_at"]) + _ONE_TICK
+        # To whole seconds: a mirrored request is logged within a second of the original.
+        shared_start = max(spans.loc[champion, "first_at"], spans.loc[other, "first_at"]).replace(microsecond=0)
+        shared_end = min(spans.loc[champion, "last_at"], spans.loc[other, "last_at"]).replace(microsecond=0) + _ONE_SECOND
         if shared_end <= shared_start:
             return Comparison(pd.DataFrame(), champion, other, None, None, {})
         shared = _spans(con, info.stem, shared_start, shared_end).set_index("version")

@@ -1,0 +1,363 @@
+"""Business KPIs, threshold what-if, cost and latency: every number pinned to pandas / numpy / fairlearn
+computed on the same rows, written with the real ingest into a store in ``tmp_path``."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+from fairlearn.metrics import demographic_parity_ratio
+
+from analytics import audit, business, ingest, registry, settings, store
+from analytics.errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from analytics.logschema import Column, LogSchema
+from analytics.roles import Actor
+
+SYSTEM = Actor("cli:tests", "system")
+ADMIN = Actor("ada", "admin")
+VIEWER = Actor("vera", "viewer")
+MODEL = "loan"
+START = datetime(2025, 1, 1)
+DAYS = 20
+NOW = START + timedelta(days=DAYS, hours=5)
+SCHEMA = LogSchema(
+    columns=(
+        Column("LIMIT_BAL", "double"),
+        Column("region", "categorical", role="segment"),
+        Column("SEX", "categorical", role="attribute", sensitive=True),
+    ),
+    positive_class="default",
+)
+DEFINITION = business.KpiDefinition(
+    model=MODEL, currency="NT$", selected_decision=0, selected_label="approved", bad_label=1, bad_name="default",
+    amount_column="LIMIT_BAL", value_selected_good=0.05, value_selected_bad=-0.25, value_rejected_good=-0.05,
+    value_rejected_bad=0.0, fairness_attribute="SEX",
+    targets={"selection_rate": 0.6, "bad_rate_selected": 0.3, "profit_per_decision": 100.0},
+    source="tests")
+
+
+def _frames(seed: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Champion v1 for 20 days, shadow v2 mirroring days 10-19 (+150 ms); outcomes for ~70% of rows."""
+    rng = np.random.default_rng(seed)
+    n = 6000
+    at = pd.Timestamp(START) + pd.to_timedelta(np.sort(rng.uniform(0, DAYS * 86400, n)), unit="s").round("ms")
+    sex = rng.choice(["female", "male"], n, p=[0.45, 0.55])
+    score = np.clip(rng.beta(2, 5, n) + np.where(sex == "male", 0.05, 0.0), 0, 1).round(4)
+    score[:5] = [0.5, 0.25, 0.0, 0.99, 0.3]  # exact grid points and the edges
+    limit = rng.choice([20_000.0, 50_000.0, 120_000.0, 300_000.0], n)
+    label = (rng.uniform(0, 1, n) < score).astype("int64")
+    champion = pd.DataFrame({
+        "prediction_id": [f"c{i:06d}" for i in range(n)], "predicted_at": at, "model_version": "v1",
+        "deployment_role": "champion", "score": score, "decision": (score >= 0.5).astype("int64"),
+        "latency_ms": np.round(rng.lognormal(np.log(30), 0.4, n), 2), "cost": 0.0004,
+        "LIMIT_BAL": limit, "region": rng.choice(["north", "south", "east"], n), "SEX": sex,
+    })
+    champion.loc[7, "SEX"] = None  # a missing attribute is left out of the parity ratio
+    mirrored = champion[champion["predicted_at"] >= pd.Timestamp(START + timedelta(days=10))]
+    shadow_score = np.clip(mirrored["score"].to_numpy() + rng.normal(0, 0.05, len(mirrored)), 0, 1).round(4)
+    shadow = mirrored.assign(
+        prediction_id=[f"s{i:06d}" for i in range(len(mirrored))],
+        predicted_at=mirrored["predicted_at"] + pd.Timedelta(milliseconds=150), model_version="v2",
+        deployment_role="shadow", score=shadow_score, decision=(shadow_score >= 0.4).astype("int64"),
+        latency_ms=np.round(rng.lognormal(np.log(45), 0.4, len(mirrored)), 2), cost=0.0006)
+    preds = pd.concat([champion, shadow], ignore_index=True)
+    labels = np.concatenate([label, label[mirrored.index.to_numpy()]])
+    known = rng.uniform(0, 1, len(preds)) < 0.7
+    outcomes = pd.DataFrame({"prediction_id": preds["prediction_id"][known].to_numpy(),
+                             "observed_at": (preds["predicted_at"] + pd.Timedelta(days=1))[known].to_numpy(),
+                             "label": labels[known], "business_value": 0.0})
+    return preds, outcomes
+
+
+@pytest.fixture(scope="module")
+def loan(tmp_path_factory):
+    """A store with the loan model, its logs and outcomes, and its KPI definition; and the frames."""
+    db = tmp_path_factory.mktemp("business") / "vigil.duckdb"
+
+    def register(con):
+        registry.register_model(con, SYSTEM, MODEL, SCHEMA, owner="tests")
+        registry.register_version(con, SYSTEM, MODEL, "v1", threshold=0.5, owner="tests", status="champion",
+                                  at=START - timedelta(days=30))
+        registry.register_version(con, SYSTEM, MODEL, "v2", threshold=0.4, owner="tests", status="shadow",
+                                  at=START)
+        business.save_definition(con, ADMIN, DEFINITION)
+
+    store.write(register, db)
+    preds, outcomes = _frames()
+    assert ingest.ingest(MODEL, preds, actor=SYSTEM, db=db).ok
+    assert ingest.ingest(MODEL, outcomes, kind="outcomes", actor=SYSTEM, db=db).ok
+    joined = preds.merge(outcomes[["prediction_id", "label"]], on="prediction_id", how="left")
+    return db, joined
+
+
+# --------------------------------------------------------------------------------------------------
+# pandas reference computations on the same rows
+
+
+def _reference_kpis(rows: pd.DataFrame, d: business.KpiDefinition = DEFINITION) -> dict[str, float]:
+    sel = rows["decision"] == d.selected_decision
+    labelled = rows["label"].notna()
+    good, bad = rows["label"] == 1 - d.bad_label, rows["label"] == d.bad_label
+    amt = rows[d.amount_column]
+    p_bad = rows["score"]
+    revenue = d.value_selected_good * amt[sel & good].sum()
+    loss = -d.value_selected_bad * amt[sel & bad].sum()
+    known = rows["SEX"].notna()
+    dpr = demographic_parity_ratio(rows.loc[known, "label"].fillna(0), sel[known].astype(int),
+                                   sensitive_features=rows.loc[known, "SEX"])
+    return {
+        "predictions": len(rows), "selection_rate": sel.mean(),
+        "expected_bad_rate_selected": p_bad[sel].mean(),
+        "expected_loss": -d.value_selected_bad * (p_bad * amt)[sel].sum(),
+        "expected_profit": d.value_selected_good * ((1 - p_bad) * amt)[sel].sum()
+        + d.value_selected_bad * (p_bad * amt)[sel].sum(),
+        "labelled": labelled.sum(), "bad_rate_selected": (sel & bad).sum() / (sel & labelled).sum(),
+        "revenue": revenue, "realised_loss": loss, "profit": revenue - loss,
+        "profit_per_decision": (revenue - loss) / labelled.sum(),
+        "opportunity_cost": -d.value_rejected_good * amt[~sel & good].sum(),
+        "demographic_parity_ratio": dpr,
+    }
+
+
+def _window(rows: pd.DataFrame, start: datetime | None, end: datetime | None, version: str | None = None):
+    keep = pd.Series(True, index=rows.index)
+    if start is not None:
+        keep &= rows["predicted_at"] >= pd.Timestamp(start)
+    if end is not None:
+        keep &= rows["predicted_at"] < pd.Timestamp(end)
+    keep &= (rows["model_version"] == version) if version else (rows["deployment_role"] != "shadow")
+    return rows[keep]
+
+
+# --------------------------------------------------------------------------------------------------
+# KPIs
+
+
+def test_kpis_match_pandas_and_fairlearn_with_previous_period_and_targets(loan):
+    db, rows = loan
+    start = NOW - timedelta(days=8)
+    result = business.kpis(db, MODEL, now=NOW, start=start)
+    table = result.table.set_index("key")
+    expected = _reference_kpis(_window(rows, start, None))
+    before = _reference_kpis(_window(rows, start - (NOW - start), start))
+    for key, value in expected.items():
+        assert table.loc[key, "value"] == pytest.approx(value, rel=1e-9), key
+        assert table.loc[key, "previous"] == pytest.approx(before[key], rel=1e-9), key
+    assert 0 < expected["demographic_parity_ratio"] < 1
+    assert result.rows == expected["predictions"] and result.labelled == expected["labelled"]
+    assert table.loc["selection_rate", "target"] == 0.6
+    assert table.loc["selection_rate", "vs_target"] == pytest.approx(expected["selection_rate"] - 0.6)
+    assert table.loc["selection_rate", "meets_target"] == (expected["selection_rate"] >= 0.6)
+    assert table.loc["bad_rate_selected", "meets_target"] == (expected["bad_rate_selected"] <= 0.3)
+    assert table.loc["profit", "change"] == pytest.approx(expected["profit"] - before["profit"], rel=1e-9)
+
+
+def test_kpis_per_segment_and_for_a_shadow_version(loan):
+    db, rows = loan
+    result = business.kpis(db, MODEL, now=NOW, by="region")
+    seg = result.segments.set_index("segment")
+    window = _window(rows, None, None)
+    assert sorted(seg.index) == ["east", "north", "south"]
+    for region, part in window.groupby("region"):
+        ref = _reference_kpis(part)
+        for key in ("selection_rate", "profit", "expected_loss", "bad_rate_selected", "demographic_parity_ratio"):
+            assert seg.loc[region, key] == pytest.approx(ref[key], rel=1e-9), (region, key)
+    assert not result.has_previous and np.isnan(result.table.set_index("key").loc["profit", "previous"])
+    shadow = business.kpis(db, MODEL, now=NOW, version="v2", segment="region", segment_value="north")
+    ref = _reference_kpis(_window(rows, None, None, "v2").query("region == 'north'"))
+    assert shadow.value("profit") == pytest.approx(ref["profit"], rel=1e-9)
+    assert shadow.value("predictions") == ref["predictions"]
+
+
+def test_definition_is_kept_in_the_store_changed_by_admins_and_audited(loan, tmp_path):
+    db, _ = loan
+    assert store.read(lambda con: business.get_definition(con, MODEL), db) == DEFINITION
+    with pytest.raises(PermissionDeniedError):
+        store.write(lambda con: business.save_definition(con, VIEWER, DEFINITION), db)
+    with pytest.raises(InvalidInputError, match="negative"):
+        business.with_changes(DEFINITION, value_selected_bad=0.25)
+    with pytest.raises(InvalidInputError, match="not a column"):
+        store.write(lambda con: business.save_definition(con, ADMIN, business.with_changes(
+            DEFINITION, amount_column="nope")), db)
+    with pytest.raises(NotFoundError, match="no business KPI definition"):
+        store.read(lambda con: business.get_definition(con, "other"), db)
+    log = store.read(lambda con: audit.entries(con, object_type="kpi_definition"), db)
+    assert (log["action"] == "kpi_definition.save").sum() == 1 and log["actor"].iloc[0] == "ada"
+
+
+def test_changing_the_value_matrix_changes_the_profit(loan, tmp_path):
+    db, rows = loan
+    import shutil
+    copy = tmp_path / "s"
+    shutil.copytree(db.parent, copy)
+    from analytics.store._segments import rebuild_views
+    path = copy / db.name
+    store.write(rebuild_views, path)
+    changed = business.with_changes(DEFINITION, value_selected_good=0.1, amount_column=None, currency="USD")
+    store.write(lambda con: business.save_definition(con, ADMIN, changed), path)
+    got = business.kpis(path, MODEL, now=NOW).value("profit")
+    window = _window(rows, None, None)
+    sel = window["decision"] == 0
+    assert got == pytest.approx(0.1 * (sel & (window["label"] == 0)).sum() - 0.25 * (sel & (window["label"] == 1)).sum())
+
+
+# --------------------------------------------------------------------------------------------------
+# Threshold what-if
+
+
+def test_threshold_whatif_matches_pandas_and_fairlearn_at_every_grid_threshold(loan):
+    db, rows = loan
+    result = business.threshold_whatif(db, MODEL)
+    window = _window(rows, None, None, "v1")
+    assert result.version == "v1" and result.current_threshold == 0.5 and result.rows == len(window)
+    profits = {}
+    for k in range(0, 101):
+        t = k / 100
+        selected = window["score"] < t  # approved unless score >= threshold
+        good, bad = window["label"] == 0, window["label"] == 1
+        realised = 0.05 * window.loc[selected & good, "LIMIT_BAL"].sum() - 0.25 * window.loc[selected & bad, "LIMIT_BAL"].sum()
+        profits[t] = realised
+        row = result.curve.iloc[k]
+        assert row["threshold"] == t
+        assert row["selection_rate"] == pytest.approx(selected.mean(), abs=1e-12), t
+        assert row["realised_profit"] == pytest.approx(realised, rel=1e-9, abs=1e-6), t
+        expected = (0.05 * ((1 - window["score"]) * window["LIMIT_BAL"])[selected].sum()
+                    - 0.25 * (window["score"] * window["LIMIT_BAL"])[selected].sum())
+        assert row["expected_profit"] == pytest.approx(expected, rel=1e-9, abs=1e-6), t
+        if k in (20, 35, 50, 80):
+            known = window["SEX"].notna()
+            dpr = demographic_parity_ratio(window.loc[known, "label"].fillna(0), selected[known].astype(int),
+                                           sensitive_features=window.loc[known, "SEX"])
+            assert row["demographic_parity_ratio"] == pytest.approx(dpr, rel=1e-12), t
+    best = max(profits.values())
+    assert profits[result.best_threshold] == pytest.approx(best)
+    assert result.best_basis == "realised"
+    # at the current threshold the what-if reproduces the logged decisions
+    assert result.at(0.5)["selection_rate"] == pytest.approx((window["decision"] == 0).mean())
+
+
+# --------------------------------------------------------------------------------------------------
+# Cost and budget
+
+
+def test_cost_per_day_version_and_decision_match_pandas(loan):
+    db, rows = loan
+    start = NOW - timedelta(days=8)
+    result = business.cost(db, MODEL, now=NOW, start=start)
+    window = rows[rows["predicted_at"] >= pd.Timestamp(start)]
+    live_selected = ((window["decision"] == 0) & (window["deployment_role"] != "shadow")).sum()
+    s = result.summary
+    assert s["predictions"] == len(window)
+    assert s["cost_usd"] == pytest.approx(window["cost"].sum())
+    assert s["cost_per_1000_usd"] == pytest.approx(window["cost"].sum() / len(window) * 1000)
+    assert s["cost_per_selected_usd"] == pytest.approx(window["cost"].sum() / live_selected)
+    ref = window.assign(day=window["predicted_at"].dt.floor("D")).groupby(["day", "model_version"])["cost"].agg(["sum", "count"])
+    got = result.daily.assign(day=pd.to_datetime(result.daily["day"])).set_index(["day", "version"])
+    assert len(got) == len(ref)
+    for (day, version), r in ref.iterrows():
+        assert got.loc[(day, version), "cost_usd"] == pytest.approx(r["sum"])
+        assert got.loc[(day, version), "predictions"] == r["count"]
+    v2 = result.by_version.set_index("version").loc["v2"]
+    assert v2["cost_per_1000_usd"] == pytest.approx(0.6) and np.isnan(v2["cost_per_selected_usd"])
+    prev = rows[(rows["predicted_at"] >= pd.Timestamp(start - (NOW - start))) & (rows["predicted_at"] < pd.Timestamp(start))]
+    assert s["cost_usd_previous"] == pytest.approx(prev["cost"].sum())
+
+
+def test_budget_forecast_and_infrastructure_entries(loan, tmp_path):
+    db, rows = loan
+    import shutil
+    from analytics.store._segments import rebuild_views
+    shutil.copytree(db.parent, tmp_path / "s")
+    path = tmp_path / "s" / db.name
+    store.write(rebuild_views, path)
+    with pytest.raises(PermissionDeniedError):
+        store.write(lambda con: business.add_infra_cost(con, VIEWER, model=MODEL, category="compute", amount_usd=1.0,
+                                                        period_start=date(2025, 1, 1), period_end=date(2025, 1, 31)), path)
+    with pytest.raises(InvalidInputError, match="ends before"):
+        store.write(lambda con: business.add_infra_cost(con, ADMIN, model=MODEL, category="compute", amount_usd=1.0,
+                                                        period_start=date(2025, 1, 31), period_end=date(2025, 1, 1)), path)
+    store.write(lambda con: business.add_infra_cost(con, ADMIN, model=MODEL, category="compute", amount_usd=31.0,
+                                                    period_start=date(2025, 1, 1), period_end=date(2025, 1, 31),
+                                                    description="cluster"), path)
+    store.write(lambda con: settings.set_value(con, ADMIN, business.MONTHLY_BUDGET.key, 20.0, model=MODEL), path)
+    b = business.cost(path, MODEL, now=NOW).budget
+    month = rows[rows["predicted_at"] < pd.Timestamp(NOW)]
+    recent = rows[(rows["predicted_at"] >= pd.Timestamp(NOW - timedelta(days=7))) & (rows["predicted_at"] < pd.Timestamp(NOW))]
+    elapsed = (NOW - datetime(2025, 1, 1)).total_seconds() / 86400
+    days_left = 31 - elapsed
+    assert b["budget_usd"] == 20.0 and b["month"] == date(2025, 1, 1)
+    assert b["log_usd"] == pytest.approx(month["cost"].sum())
+    assert b["infra_usd"] == pytest.approx(elapsed)  # USD 1 a day so far
+    assert b["forecast_usd"] == pytest.approx(month["cost"].sum() + recent["cost"].sum() / 7 * days_left + 31.0)
+    assert b["forecast_share"] == pytest.approx(b["forecast_usd"] / 20.0)
+    entries = business.infra_costs(path, MODEL)
+    assert entries["amount_usd"].tolist() == [31.0] and entries["days"].tolist() == [31]
+    log = store.read(lambda con: audit.entries(con, object_type="infra_cost"), path)
+    assert log["action"].tolist() == ["infra_cost.add"] and log["actor"].tolist() == ["ada"]
+    window = business.cost(path, MODEL, now=NOW, start=datetime(2025, 1, 11), end=datetime(2025, 1, 21))
+    assert window.summary["infra_usd"] == pytest.approx(10.0)
+
+
+# --------------------------------------------------------------------------------------------------
+# Latency
+
+
+def test_latency_percentiles_match_numpy_linear_and_breaches_follow_the_sla(loan, tmp_path):
+    db, rows = loan
+    result = business.latency(db, MODEL)
+    assert result.sla_ms == 100.0 and result.sla_percentile == "p95"  # the declared defaults
+    for version, part in rows.groupby("model_version"):
+        got = result.by_version.set_index("version").loc[version]
+        for q, col in ((50, "p50_ms"), (95, "p95_ms"), (99, "p99_ms")):
+            assert got[col] == pytest.approx(np.percentile(part["latency_ms"], q, method="linear"), abs=1e-9)
+        hourly = part.groupby(part["predicted_at"].dt.floor("h")).size()
+        assert got["peak_per_second"] == pytest.approx(hourly.max() / 3600)
+    daily = rows.assign(day=rows["predicted_at"].dt.floor("D"))
+    got = result.daily.assign(day=pd.to_datetime(result.daily["day"])).set_index(["day", "version"])
+    for (day, version), part in daily.groupby(["day", "model_version"]):
+        assert got.loc[(day, version), "p95_ms"] == pytest.approx(np.percentile(part["latency_ms"], 95), abs=1e-9)
+    # tighten the SLA to p50 < 40 ms: v2 (median ~45 ms) breaches every day, v1 (~30 ms) none
+    import shutil
+    from analytics.store._segments import rebuild_views
+    shutil.copytree(db.parent, tmp_path / "s")
+    path = tmp_path / "s" / db.name
+    store.write(rebuild_views, path)
+
+    def tighten(con):
+        settings.set_value(con, ADMIN, business.SLA_MS.key, 40.0, model=MODEL)
+        settings.set_value(con, ADMIN, business.SLA_PERCENTILE.key, "p50", model=MODEL)
+
+    store.write(tighten, path)
+    tight = business.latency(path, MODEL)
+    assert set(tight.breaches["version"]) == {"v2"} and len(tight.breaches) == 10
+    assert (tight.breaches["over_ms"] == tight.breaches["p50_ms"] - 40.0).all()
+    with pytest.raises(PermissionDeniedError):
+        store.write(lambda con: settings.set_value(con, VIEWER, business.SLA_MS.key, 1.0, model=MODEL), path)
+
+
+# --------------------------------------------------------------------------------------------------
+# Champion against challenger
+
+
+def test_champion_and_challenger_on_the_same_traffic(loan):
+    db, rows = loan
+    comp = business.champion_challenger(db, MODEL, now=NOW)
+    assert (comp.champion, comp.challenger) == ("v1", "v2")
+    shadow = rows[rows["model_version"] == "v2"]
+    first_mirrored = shadow["predicted_at"].min() - pd.Timedelta(milliseconds=150)
+    assert comp.start == first_mirrored.floor("s")
+    shared = rows[(rows["predicted_at"] >= comp.start) & (rows["predicted_at"] < comp.end)]
+    table = comp.table.set_index("key")
+    for version, column in (("v1", "champion"), ("v2", "challenger")):
+        part = shared[shared["model_version"] == version]
+        ref = _reference_kpis(part)
+        assert comp.rows[version] == len(part)
+        for key in ("selection_rate", "profit", "expected_loss", "bad_rate_selected"):
+            assert table.loc[key, column] == pytest.approx(ref[key], rel=1e-9), (version, key)
+        assert table.loc["cost_per_1000_usd", column] == pytest.approx(part["cost"].mean() * 1000)
+        assert table.loc["p95_ms", column] == pytest.approx(np.percentile(part["latency_ms"], 95))
+    assert table.loc["profit", "difference"] == pytest.approx(table.loc["profit", "challenger"] - table.loc["profit", "champion"])
+    # both versions saw the same applicants: the champion's rows of the period are exactly the mirrored ones
+    assert comp.rows["v1"] == comp.rows["v2"] == len(shadow)
