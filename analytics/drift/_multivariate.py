@@ -134,8 +134,14 @@ def reconstruction(x_ref: np.ndarray, x_cur: np.ndarray, seed: int = SEED) -> tu
 
 def multivariate_drift(db: DbLike, model: str, *, start: datetime | None, end: datetime | None,
                        version: str | None = None, segment: str | None = None, segment_value: str | None = None,
+                       baseline_start: datetime | None = None, baseline_end: datetime | None = None,
                        sample_rows: int = SAMPLE_ROWS, seed: int = SEED) -> MultivariateResult:
-    """Multivariate drift of the model's inputs (features and segments) in ``[start, end)`` against its reference."""
+    """Multivariate drift of the model's inputs (features and segments) in ``[start, end)``.
+
+    Against the version's reference data, or, given ``baseline_start`` and ``baseline_end``, against
+    that earlier window of the log (same version and segment). Parameters otherwise as
+    :func:`analytics.drift.drift_summary`; ``sample_rows`` bounds each side's sample.
+    """
     if sample_rows < 50:
         raise InvalidInputError("the multivariate drift needs samples of at least 50 rows")
 
@@ -146,17 +152,25 @@ def multivariate_drift(db: DbLike, model: str, *, start: datetime | None, end: d
             raise InvalidInputError(f"{model} has no champion version; choose a version")
         used = [c for c in info.schema.columns if c.role in ("feature", "segment")]
         cols = ", ".join(quote(c.name) for c in used)
-        n_ref = con.execute(f"SELECT count(*) FROM {reference_table(info.stem)} WHERE model_version = ?",
-                            [ver]).fetchone()[0]
-        ref = con.execute(
-            f"SELECT {cols} FROM (SELECT *, row_number() OVER () AS _rn FROM {reference_table(info.stem)} "
-            f"WHERE model_version = ?) ORDER BY hash(_rn + {int(seed)}), _rn LIMIT {int(sample_rows)}", [ver]).df()
-        where, params = _where(info.schema, start=start, end=end, version=ver, segment=segment,
-                               segment_value=segment_value)
-        n_cur = con.execute(f"SELECT count(*) FROM {predictions_view(info.stem)} p WHERE {where}", params).fetchone()[0]
-        cur = con.execute(
-            f"SELECT {cols} FROM {predictions_view(info.stem)} p WHERE {where} "
-            f"ORDER BY hash(prediction_id || '{int(seed)}'), prediction_id LIMIT {int(sample_rows)}", params).df()
+        def window_sample(a, b):
+            where, params = _where(info.schema, start=a, end=b, version=ver, segment=segment,
+                                   segment_value=segment_value)
+            n = con.execute(f"SELECT count(*) FROM {predictions_view(info.stem)} p WHERE {where}", params).fetchone()[0]
+            rows = con.execute(
+                f"SELECT {cols} FROM {predictions_view(info.stem)} p WHERE {where} "
+                f"ORDER BY hash(prediction_id || '{int(seed)}'), prediction_id LIMIT {int(sample_rows)}", params).df()
+            return n, rows
+
+        if baseline_start is not None and baseline_end is not None:
+            n_ref, ref = window_sample(baseline_start, baseline_end)
+        else:
+            n_ref = con.execute(f"SELECT count(*) FROM {reference_table(info.stem)} WHERE model_version = ?",
+                                [ver]).fetchone()[0]
+            ref = con.execute(
+                f"SELECT {cols} FROM (SELECT *, row_number() OVER () AS _rn FROM {reference_table(info.stem)} "
+                f"WHERE model_version = ?) ORDER BY hash(_rn + {int(seed)}), _rn LIMIT {int(sample_rows)}",
+                [ver]).df()
+        n_cur, cur = window_sample(start, end)
         threshold = float(settings.get(con, DOMAIN_AUC.key, model=model))
         return ref, cur, n_ref, n_cur, threshold, used
 

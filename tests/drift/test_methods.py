@@ -1,0 +1,164 @@
+"""Every drift statistic pinned to scipy on the same data, the SQL-computed ones included.
+
+The files side (:func:`analytics.drift.compare_files`) runs the same SQL as the store side, so
+these tests write Parquet/CSV files and compare the JSON-level results with scipy on the raw values.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from scipy.spatial.distance import jensenshannon
+
+from analytics import drift
+from analytics.drift import _methods
+from analytics.errors import InvalidInputError
+
+
+def _files(tmp_path, ref: pd.DataFrame, cur: pd.DataFrame, fmt: str = "parquet"):
+    paths = []
+    for name, frame in (("ref", ref), ("cur", cur)):
+        path = tmp_path / f"{name}.{fmt}"
+        frame.to_parquet(path, index=False) if fmt == "parquet" else frame.to_csv(path, index=False)
+        paths.append(path)
+    return paths
+
+
+def _row(result, column):
+    return result.table.set_index("column").loc[column]
+
+
+@pytest.fixture
+def samples():
+    rng = np.random.default_rng(11)
+    ref = pd.DataFrame({
+        "x": np.round(rng.normal(50, 10, 800), 1),               # ties (rounded)
+        "y": rng.lognormal(0, 1, 800),
+        "cat": rng.choice(["a", "b", "c", "d"], 800, p=[0.4, 0.3, 0.2, 0.1]),
+        "k": rng.integers(0, 3, 800),                           # numeric, 3 distinct values -> categorical
+    })
+    cur = pd.DataFrame({
+        "x": np.round(rng.normal(53, 12, 650), 1),
+        "y": rng.lognormal(0.1, 1, 650),
+        "cat": rng.choice(["a", "b", "c", "e"], 650, p=[0.3, 0.3, 0.3, 0.1]),   # "e" unseen, "d" gone
+        "k": rng.integers(0, 4, 650),
+    })
+    return ref, cur
+
+
+@pytest.mark.parametrize("n_ref, n_cur", [(800, 650), (12_000, 11_000), (800, 3)])
+def test_ks_matches_scipy(tmp_path, n_ref, n_cur):
+    """D from the SQL ECDFs and the p-value match ks_2samp (exact and asymptotic modes, a 3-row window)."""
+    rng = np.random.default_rng(n_ref + n_cur)
+    ref = pd.DataFrame({"x": np.round(rng.normal(0, 1, n_ref), 2)})
+    cur = pd.DataFrame({"x": np.round(rng.normal(0.05, 1.1, n_cur), 2)})
+    result = drift.compare_files(*_files(tmp_path, ref, cur), config=drift.DriftConfig(method="ks"))
+    row = _row(result, "x")
+    expected = stats.ks_2samp(ref["x"], cur["x"])
+    assert row["statistic"] == pytest.approx(expected.statistic, abs=1e-12)
+    assert row["p_value"] == pytest.approx(expected.pvalue, rel=1e-9, abs=1e-300)
+    assert row["drifted"] == (expected.pvalue < 0.05)
+    assert (row["n_reference"], row["n_current"]) == (n_ref, n_cur)
+
+
+def test_wasserstein_matches_scipy(tmp_path, samples):
+    ref, cur = samples
+    result = drift.compare_files(*_files(tmp_path, ref, cur), config=drift.DriftConfig(method="wasserstein"))
+    for column in ("x", "y"):
+        expected = stats.wasserstein_distance(ref[column], cur[column]) / np.std(ref[column])
+        assert _row(result, column)["statistic"] == pytest.approx(expected, rel=1e-9)
+
+
+def test_psi_on_reference_deciles_matches_numpy(tmp_path, samples):
+    """PSI on the reference's deciles (numpy linear quantiles, searchsorted right), proportions floored at 1e-4."""
+    ref, cur = samples
+    result = drift.compare_files(*_files(tmp_path, ref, cur), config=drift.DriftConfig(method="psi"))
+    edges = np.unique(np.quantile(ref["y"], np.linspace(0.1, 0.9, 9)))
+    r = np.bincount(np.searchsorted(edges, ref["y"], side="right"), minlength=len(edges) + 1) / len(ref)
+    c = np.bincount(np.searchsorted(edges, cur["y"], side="right"), minlength=len(edges) + 1) / len(cur)
+    r, c = np.maximum(r, 1e-4), np.maximum(c, 1e-4)
+    assert _row(result, "y")["statistic"] == pytest.approx(np.sum((c - r) * np.log(c / r)), rel=1e-9)
+    hist = result.histograms["y"]
+    assert hist["reference_count"].sum() == len(ref) and hist["current_count"].sum() == len(cur)
+
+
+def test_categorical_methods_match_scipy(tmp_path, samples):
+    """Chi-square (chi2_contingency) and Jensen-Shannon on category counts, with an unseen category."""
+    ref, cur = samples
+    cats = sorted(set(ref["cat"]) | set(cur["cat"]))
+    table = np.array([[int((ref["cat"] == k).sum()) for k in cats], [int((cur["cat"] == k).sum()) for k in cats]])
+    chi = drift.compare_files(*_files(tmp_path, ref, cur), config=drift.DriftConfig(method="chisquare"))
+    expected = stats.chi2_contingency(table)
+    assert _row(chi, "cat")["statistic"] == pytest.approx(expected.statistic, rel=1e-9)
+    assert _row(chi, "cat")["p_value"] == pytest.approx(expected.pvalue, rel=1e-9, abs=1e-300)
+    assert _row(chi, "cat")["unseen_categories"] == "e"
+    js = drift.compare_files(*_files(tmp_path, ref, cur), config=drift.DriftConfig(method="jensenshannon"))
+    assert _row(js, "cat")["statistic"] == pytest.approx(
+        jensenshannon(table[0] / table[0].sum(), table[1] / table[1].sum()), rel=1e-9)
+    # a low-cardinality numeric column is treated as categorical
+    assert _row(js, "k")["kind"] == "categorical"
+
+
+def test_auto_method_follows_evidently_rules(tmp_path, samples):
+    ref, cur = samples
+    small = drift.compare_files(*_files(tmp_path, ref, cur))
+    assert dict(zip(small.table["column"], small.table["method"])) == {
+        "x": "ks", "y": "ks", "cat": "chisquare", "k": "chisquare"}
+    big_ref = pd.concat([ref, ref], ignore_index=True)  # 1,600 reference rows > 1,000
+    big = drift.compare_files(*_files(tmp_path, big_ref, cur))
+    assert dict(zip(big.table["column"], big.table["method"])) == {
+        "x": "wasserstein", "y": "wasserstein", "cat": "jensenshannon", "k": "jensenshannon"}
+    assert drift.auto_method("numerical", 1000) == "ks" and drift.auto_method("numerical", 1001) == "wasserstein"
+    # overrides per column, and a method that does not fit the kind falls back with a note
+    cfg = drift.DriftConfig(method="ks", overrides={"x": "psi"})
+    mixed = drift.compare_files(*_files(tmp_path, ref, cur), config=cfg)
+    assert _row(mixed, "x")["method"] == "psi" and _row(mixed, "y")["method"] == "ks"
+    assert _row(mixed, "cat")["method"] == "chisquare" and "needs a numerical" in _row(mixed, "cat")["note"]
+    assert _methods.parse_overrides("AGE=psi; channel = chisquare") == {"AGE": "psi", "channel": "chisquare"}
+    with pytest.raises(InvalidInputError):
+        _methods.parse_overrides("AGE=magic")
+
+
+def test_edge_cases_are_reported_not_fatal(tmp_path):
+    """All-NaN column, a single category, a 3-row window, missing values, CSV input."""
+    ref = pd.DataFrame({"empty": [np.nan] * 6, "one": ["a"] * 6, "v": [1.0, 2, 3, 4, 5, np.nan],
+                        "w": np.arange(6.0)})
+    cur = pd.DataFrame({"empty": [np.nan] * 3, "one": ["a", "a", None], "v": [2.0, np.nan, 9],
+                        "w": [1.0, 2.0, 30.0]})
+    result = drift.compare_files(*_files(tmp_path, ref, cur, fmt="csv"))
+    empty, one, v = _row(result, "empty"), _row(result, "one"), _row(result, "v")
+    assert empty["drifted"] is None and "no reference values" in empty["note"]
+    assert empty["missing_reference"] == 6 and empty["missing_current"] == 3
+    assert one["statistic"] == 0.0 and one["p_value"] == 1.0 and one["drifted"] is False
+    assert (one["n_current"], one["missing_current"]) == (2, 1)
+    assert (v["n_reference"], v["missing_reference"], v["n_current"], v["missing_current"]) == (5, 1, 2, 1)
+    w = _row(result, "w")
+    expected = stats.ks_2samp(ref["w"], cur["w"])
+    assert w["method"] == "ks" and w["p_value"] == pytest.approx(expected.pvalue, rel=1e-9)
+    records = result.to_records()
+    assert all(list(r) == list(drift.JSON_FIELDS) for r in records)
+    assert next(r for r in records if r["column"] == "empty")["statistic"] is None
+
+
+def test_ks_p_value_function_matches_ks_2samp():
+    rng = np.random.default_rng(3)
+    for n1, n2 in [(5, 7), (300, 200), (20_000, 15)]:
+        a, b = rng.normal(size=n1), rng.normal(0.3, 1, size=n2)
+        expected = stats.ks_2samp(a, b)
+        assert drift.ks_p_value(expected.statistic, n1, n2) == pytest.approx(expected.pvalue, rel=1e-9)
+    assert math.isnan(drift.ks_p_value(0.5, 0, 10))
+
+
+def test_bad_input_is_a_clear_error(tmp_path):
+    ref = pd.DataFrame({"a": [1.0, 2.0]})
+    paths = _files(tmp_path, ref, ref)
+    with pytest.raises(InvalidInputError, match="no such file"):
+        drift.compare_files(tmp_path / "nope.parquet", paths[1])
+    with pytest.raises(InvalidInputError, match="not in both files"):
+        drift.compare_files(*paths, columns=["zzz"])
+    with pytest.raises(InvalidInputError, match="unknown"):
+        drift.DriftConfig(method="magic")
