@@ -1,0 +1,98 @@
+"""Business > KPIs: cards from the stored value matrix, the threshold what-if, the admin-only definition form."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from app_support import PASSWORD, signed_in, template_store, vigil_db  # noqa: F401 - fixtures
+from streamlit.testing.v1 import AppTest
+
+from analytics import audit, business, store
+from analytics.roles import Actor
+from app import auth, context
+from app.widgets import fmt_pct
+
+PAGE = str(context.__file__).replace("app/context.py", "pages/kpis.py")
+DEFINITION = business.KpiDefinition(
+    model="loan-risk", currency="EUR", selected_decision=0, selected_label="approved", bad_label=1,
+    bad_name="default", amount_column="amount", value_selected_good=0.04, value_selected_bad=-0.3,
+    value_rejected_good=-0.04, fairness_attribute="gender", targets={"selection_rate": 0.4}, source="tests")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None, second=0, microsecond=0)
+
+
+def _page(role: str, ctx: context.Context) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.session_state[auth.SESSION_ACTOR] = Actor(role, role)
+    at.session_state["ctx_current"] = ctx
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+@pytest.fixture
+def defined(vigil_db):
+    store.write(lambda con: business.save_definition(con, Actor("admin", "admin"), DEFINITION), vigil_db)
+    return vigil_db
+
+
+def test_viewer_sees_the_kpis_of_the_stored_definition(defined):
+    ctx = context.Context(now=_now(), window="30d", model="loan-risk")
+    at = _page("viewer", ctx)
+    result = business.kpis(defined, "loan-risk", now=ctx.now, start=ctx.start)
+    cards = {m.label: m for m in reversed(at.metric)}  # the headline card, not the what-if's of the same name
+    assert at.metric[0].label == "Approved rate"
+    assert cards["Approved rate"].value == fmt_pct(result.value("selection_rate"))
+    assert cards["Profit (realised: revenue minus loss)"].value == f"EUR {result.value('profit'):,.0f}"
+    assert any(f"{result.rows:,} predictions" in str(c.value) for c in at.caption)
+    assert not at.error
+    assert "kpis_definition" not in str(at.main)  # the form is for admins only
+    assert all(e.label != "Save" for e in at.button)
+
+
+def test_threshold_slider_moves_the_what_if(defined):
+    ctx = context.Context(now=_now(), window="all", model="loan-risk")
+    at = _page("viewer", ctx)
+    at.slider(key="kpis_threshold").set_value(0.3).run()
+    assert not at.exception
+    w = business.threshold_whatif(defined, "loan-risk")
+    whatif_card = [m for m in at.metric if m.label == "Approved rate"][-1]  # the what-if card comes last
+    assert whatif_card.value == fmt_pct(w.at(0.3)["selection_rate"])
+    assert whatif_card.value != fmt_pct(w.at(0.5)["selection_rate"])
+    assert w.current_threshold == 0.5
+
+
+def test_without_a_definition_the_page_says_what_to_do_and_admins_can_enter_one(vigil_db):
+    ctx = context.Context(now=_now(), window="90d", model="loan-risk")
+    at = _page("viewer", ctx)
+    assert any("No business KPI definition" in str(i.value) for i in at.info)
+    at = _page("admin", ctx)
+    at.text_input(key="kpis_def_amount").input("amount")
+    at.text_input(key="kpis_def_fairness").input("gender")
+    at.number_input(key="kpis_def_sg").set_value(0.02)
+    at.number_input(key="kpis_def_sb").set_value(-0.2)
+    at.button(key="kpis_def_submit").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    saved = store.read(lambda con: business.get_definition(con, "loan-risk"), vigil_db)
+    assert saved.value_selected_good == 0.02 and saved.amount_column == "amount"
+    log = store.read(lambda con: audit.entries(con, object_type="kpi_definition"), vigil_db)
+    assert log["actor"].tolist() == ["admin"]
+
+
+def test_a_wrong_value_matrix_is_explained_not_saved(vigil_db):
+    at = _page("admin", context.Context(now=_now(), window="90d", model="loan-risk"))
+    at.number_input(key="kpis_def_sb").set_value(0.5)  # a loss entered as a gain
+    at.button(key="kpis_def_submit").click().run()
+    assert not at.exception
+    assert any("negative" in str(e.value) for e in at.error)
+    assert store.read(lambda con: business.has_definition(con, "loan-risk"), vigil_db) is False
+
+
+def test_viewer_reaches_the_page_from_the_navigation(defined):
+    at = signed_in("viewer", model="loan-risk")
+    at.switch_page("../pages/kpis.py").run()
+    assert not at.exception
+    assert at.title[0].value == "Business KPIs"
