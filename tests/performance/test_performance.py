@@ -1,0 +1,146 @@
+"""Performance metrics pinned to scikit-learn; CBPE pinned to its definition; the demo's concept drift found."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn import metrics
+from sklearn.calibration import calibration_curve
+from sklearn.isotonic import IsotonicRegression
+
+from analytics import performance
+from analytics.demo import _credit as credit
+
+MODEL = "credit-default"
+
+
+@pytest.fixture(scope="module")
+def demo(demo_store):
+    return demo_store, demo_store.end - timedelta(days=credit.DAYS)
+
+
+def _labelled(db, a, b, version="v1"):
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(
+            "SELECT p.predicted_at, p.score, p.region, o.label FROM predictions_credit_default p "
+            "JOIN outcomes_credit_default o USING (prediction_id) WHERE p.model_version = ? AND p.predicted_at >= ? "
+            "AND p.predicted_at < ?", [version, a, b]).df()
+    finally:
+        con.close()
+
+
+def _sklearn(frame: pd.DataFrame, threshold: float = 0.5) -> dict[str, float]:
+    y, s = frame["label"].to_numpy(int), frame["score"].to_numpy(float)
+    d = (s >= threshold).astype(int)
+    return {"roc_auc": metrics.roc_auc_score(y, s), "accuracy": metrics.accuracy_score(y, d),
+            "precision": metrics.precision_score(y, d, zero_division=0), "recall": metrics.recall_score(y, d),
+            "f1": metrics.f1_score(y, d), "brier": metrics.brier_score_loss(y, s),
+            "log_loss": metrics.log_loss(y, s, labels=[0, 1])}
+
+
+def test_realised_metrics_match_sklearn(demo):
+    summary, start = demo
+    a, b = start + timedelta(days=100), start + timedelta(days=140)
+    got = performance.realised_metrics(summary.db, MODEL, start=a, end=b, freq=None)
+    rows = _labelled(summary.db, a, b)
+    assert len(got) == 1 and got.loc[0, "labelled"] == len(rows)
+    for metric, value in _sklearn(rows).items():
+        assert got.loc[0, metric] == pytest.approx(value, rel=1e-9), metric
+    assert 0 < got.loc[0, "labelled_share"] <= 1
+    validation = performance.validation_metrics(summary.db, MODEL)
+    assert got.loc[0, "roc_auc_change"] == pytest.approx(got.loc[0, "roc_auc"] - validation["roc_auc"])
+
+
+def test_metrics_per_week_and_segment_match_sklearn(demo):
+    summary, start = demo
+    a, b = start + timedelta(days=7), start + timedelta(days=35)
+    got = performance.realised_metrics(summary.db, MODEL, start=a, end=b, freq="week", by="region")
+    rows = _labelled(summary.db, a, b)
+    rows["period"] = rows["predicted_at"].dt.to_period("W-SUN").dt.start_time
+    checked = 0
+    for (period, region), part in rows.groupby(["period", "region"]):
+        row = got[(got["period"] == period) & (got["group"] == region)].iloc[0]
+        for metric, value in _sklearn(part).items():
+            assert row[metric] == pytest.approx(value, rel=1e-9), (period, region, metric)
+        checked += 1
+    assert checked == len(got) >= 10
+
+
+def test_calibration_curve_matches_sklearn(demo):
+    summary, start = demo
+    a, b = start, start + timedelta(days=60)
+    got = performance.calibration_curve(summary.db, MODEL, start=a, end=b)
+    rows = _labelled(summary.db, a, b)
+    prob_true, prob_pred = calibration_curve(rows["label"], rows["score"], n_bins=10)
+    np.testing.assert_allclose(got["fraction_positive"], prob_true, rtol=1e-9)
+    np.testing.assert_allclose(got["mean_predicted"], prob_pred, rtol=1e-9)
+    assert got["rows"].sum() == len(rows)
+
+
+def test_cbpe_is_nannyml_cbpe_on_the_isotonic_calibration(demo):
+    """Expected confusion matrix and expected AUC pinned to numpy/sklearn on the same rows."""
+    summary, start = demo
+    a, b = start + timedelta(days=150), start + timedelta(days=180)   # no labels yet
+    got = performance.cbpe(summary.db, MODEL, start=a, end=b, freq=None)
+    con = duckdb.connect(str(summary.db), read_only=True)
+    try:
+        ref = con.execute("SELECT score, label FROM reference_credit_default WHERE model_version = 'v1'").df()
+        cur = con.execute("SELECT score FROM predictions_credit_default WHERE model_version = 'v1' AND "
+                          "predicted_at >= ? AND predicted_at < ?", [a, b]).df()
+    finally:
+        con.close()
+    p = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(ref["score"], ref["label"]).predict(cur["score"])
+    d = (cur["score"].to_numpy() >= 0.5).astype(float)
+    tp, fp, fn, tn = (p * d).sum(), ((1 - p) * d).sum(), (p * (1 - d)).sum(), ((1 - p) * (1 - d)).sum()
+    row = got.iloc[0]
+    assert row["labelled"] == 0 and np.isnan(row["roc_auc"])
+    assert row["est_accuracy"] == pytest.approx((tp + tn) / len(p), rel=1e-9)
+    assert row["est_precision"] == pytest.approx(tp / (tp + fp), rel=1e-9)
+    assert row["est_recall"] == pytest.approx(tp / (tp + fn), rel=1e-9)
+    assert row["est_f1"] == pytest.approx(2 * tp / (2 * tp + fp + fn), rel=1e-9)
+    s = cur["score"].to_numpy()
+    expected_auc = metrics.roc_auc_score(np.r_[np.ones(len(s)), np.zeros(len(s))], np.r_[s, s],
+                                         sample_weight=np.r_[p, 1 - p])
+    assert row["est_roc_auc"] == pytest.approx(expected_auc, rel=1e-9)
+
+
+def test_cbpe_tracks_realised_before_the_concept_shift_and_misses_it_after(demo):
+    summary, start = demo
+    got = performance.cbpe(summary.db, MODEL, start=start, end=start + timedelta(days=150), freq="week")
+    before = got[(got["period"] < pd.Timestamp(start + timedelta(days=112))) & (got["labelled"] > 500)]
+    assert before["err_roc_auc"].abs().max() < 0.05
+    after = got[(got["period"] >= pd.Timestamp(start + timedelta(days=126))) & (got["labelled"] > 300)]
+    assert (after["err_roc_auc"] > 0.1).all()  # CBPE assumes no concept drift: it cannot see this one
+
+
+def test_concept_drift_found_and_covariate_episode_told_apart(demo):
+    summary, start = demo
+    frame = performance.concept_drift(summary.db, MODEL, start=start, end=summary.end, freq="week")
+    days = (frame["period"] - pd.Timestamp(start)).dt.days
+    concept = frame[frame["verdict"] == "concept drift"]
+    assert len(concept) >= 3
+    assert ((concept["period"] - pd.Timestamp(start)).dt.days >= 113).all()   # the week holding day 120 on
+    covariate = frame[days.between(63, 84)]          # weeks wholly inside days 60-89
+    assert (covariate["verdict"] == "covariate drift").all()
+    assert covariate["drifted_inputs"].str.contains("AGE").all()
+    assert covariate["drifted_inputs"].str.contains("channel").all()
+    quiet = frame[days.between(0, 49)]
+    assert (quiet["verdict"] == "stable").all()
+
+
+def test_page_hinkley_dates_the_concept_shift(demo):
+    summary, start = demo
+    found = performance.change_points(summary.db, MODEL, start=start, end=summary.end)
+    began = (found["began_at"] - pd.Timestamp(start)).days
+    assert 118 <= began <= 123
+    assert (found["alarm_at"] - found["began_at"]).days <= 7
+    # the test itself
+    values = np.r_[np.full(30, 0.1), np.full(10, 0.3)]
+    alarm, start_index = performance.page_hinkley(values, delta=0.01, threshold=0.1)
+    assert start_index == 30 and alarm == 30
+    assert performance.page_hinkley(np.full(50, 0.1), delta=0.01, threshold=0.1) == (None, None)
