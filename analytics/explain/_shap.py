@@ -236,6 +236,8 @@ def global_explanation(db: DbLike, model: str, version: str, *, start: datetime 
         if loadable:
             return n, window_rows, sample_window(con, info, start, end, n, seed), None
         sample = logged.sample_logged(con, info, start, end, n, seed)
+        if sample.empty:
+            return n, window_rows, sample, None
         return n, window_rows, sample, logged.for_predictions(con, model, sample["prediction_id"].tolist())
 
     n, window_rows, sample, attributions = _run(db, work)

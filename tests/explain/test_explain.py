@@ -14,7 +14,7 @@ from scipy import stats
 from explain_support import MODEL, SCHEMA, SYSTEM, lite_db, lite_template  # noqa: F401 - fixtures
 
 from analytics import audit, explain, store
-from analytics.errors import InvalidInputError, PermissionDeniedError
+from analytics.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from analytics.explain import _attributions
 from analytics.roles import Actor
 
@@ -125,6 +125,14 @@ def test_logged_attributions_stand_in_for_a_model_that_cannot_be_loaded(lite_tem
     traced = explain.trace(lite_template, MODEL, "cs000007", actor=REVIEWER)
     assert traced.explanation.source == "logged" and traced.explanation.additivity_error < 1e-9
     assert traced.counterfactuals is None and "artifact" in traced.counterfactual_note
+
+
+def test_no_artifact_and_no_logged_attributions_is_a_clear_error(lite_db):
+    store.write(lambda con: con.execute("DROP TABLE logged_attributions"), lite_db)  # a store before migration 10
+    with pytest.raises(NotFoundError, match="logged no attributions"):
+        explain.global_explanation(lite_db, MODEL, "v2", sample_rows=100)
+    traced = explain.trace(lite_db, MODEL, "cs000007", actor=REVIEWER)
+    assert traced.explanation is None and "no registered model artifact" in traced.explanation_note
 
 
 def test_recording_attributions_needs_the_ingest_role_and_is_audited(lite_db):
