@@ -218,6 +218,12 @@ def _report(model, version, cells, start, end, attrs, crosses, thresholds, favou
         last = (stop - pd.Timedelta(days=1)) if stop else pd.Timestamp(cells["day"].max()).date()
     else:
         last = None
+    if "week" in cells and not cells.empty:
+        # one pass to weekly cells of the attributes in use: every later sum runs on ~7x fewer rows
+        used = list(dict.fromkeys([*attrs, *(k for c in crosses for k in c)]))
+        cells = cells.groupby(["week", *used, "y_true", "y_pred"], observed=True, sort=False)[["n", "value"]] \
+            .sum().reset_index()
+        cells = cells[cells["n"] > 0]
     return FairnessReport(
         model=model, version=version, first_day=first, last_day=last, rows=int(cells["n"].sum()),
         labelled=int(cells.loc[cells["y_true"] >= 0, "n"].sum()), favourable=favourable, thresholds=thresholds,

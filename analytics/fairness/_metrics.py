@@ -68,13 +68,16 @@ def group_metrics(cells: pd.DataFrame, keys: list[str], thresholds: Thresholds =
     blanked (privacy), and it takes no part in any disparity.
     """
     frame = metrics_from_counts(counts_by_group(cells, keys))
-    frame.insert(0, "group", frame[keys].astype(str).agg(SEP.join, axis=1) if keys else "all")
+    label = pd.Series("all", index=frame.index)
+    for i, key in enumerate(keys):
+        part = frame[key].astype(str).to_numpy(dtype=object)
+        label = pd.Series(part, index=frame.index) if i == 0 else label + SEP + part
+    frame.insert(0, "group", label.astype(object))
     frame["status"] = np.where(frame["count"] < thresholds.suppress_below, "suppressed",
                                np.where(frame["count"] < thresholds.min_group_size, TOO_SMALL, "judged"))
-    hidden = frame["status"] == "suppressed"
-    for col in ("count", "selected", "labelled", "tp", "fp", "fn", "tn", "value", *RATE_METRICS):
-        frame[col] = frame[col].astype(float)
-        frame.loc[hidden, col] = np.nan
+    blanked = ["count", "selected", "labelled", "tp", "fp", "fn", "tn", "value", *RATE_METRICS]
+    frame[blanked] = frame[blanked].astype(float)
+    frame.loc[frame["status"] == "suppressed", blanked] = np.nan
     return frame
 
 
