@@ -22,7 +22,16 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from analytics.business._common import DbLike, _run, open_model, outcome_join, previous_window, quote, window_filter
+from analytics.business._common import (
+    DbLike,
+    _run,
+    _where,
+    open_model,
+    outcome_join,
+    previous_window,
+    quote,
+    window_filter,
+)
 from analytics.business._definitions import TARGET_KPIS, KpiDefinition, get_definition
 from analytics.errors import InvalidInputError
 from analytics.registry import ModelInfo
@@ -116,33 +125,77 @@ def _sum_select(definition: KpiDefinition) -> str:
 def kpi_sums(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition: KpiDefinition, *, now: datetime,
              start: datetime | None, end: datetime | None, version: str | None = None,
              segment: str | None = None, segment_value: str | None = None, by: str | None = None,
-             with_previous: bool = True) -> pd.DataFrame:
+             with_previous: bool = True, use_rollup: bool = True) -> pd.DataFrame:
     """The additive sums of :data:`SUM_COLUMNS` per ``period``, ``group`` (values of ``by``) and ``attribute``.
 
     ``period`` is ``current`` for ``[start, end)`` and ``previous`` for the window of equal length
     before it (when ``with_previous`` and the window is bounded). ``attribute`` holds the
     definition's fairness attribute (``'(none)'`` when it has none; ``'(missing)'`` for NULL).
+    Whole hours come from the in-memory hourly rollup (:mod:`analytics.business._rollup`) unless
+    ``use_rollup`` is false or ``by`` is not one of its columns; partial hours from the exact query.
     """
-    previous = previous_window(start, end, now) if with_previous else None
-    lower = previous[0] if previous else start
-    where, params = window_filter(info, start=lower, end=end, version=version, segment=segment,
-                                  segment_value=segment_value)
-    join, join_params = outcome_join(info, lower)
-    period, period_params = ("CASE WHEN p.predicted_at >= ? THEN 'current' ELSE 'previous' END", [start]) \
-        if previous else ("'current'", [])
+    from analytics.business import _rollup
+
     if by is not None and by not in {c.name for c in info.schema.columns}:
         raise InvalidInputError(f"{by!r} is not a column of {info.name}")
+    previous = previous_window(start, end, now) if with_previous else None
+    periods = [("current", start, end)] + ([("previous", *previous)] if previous else [])
+    dims = _rollup.rollup_dimensions(info, definition)
+    if not use_rollup or (by is not None and by not in dims):
+        frames = [_exact_sums(con, info, definition, name, a, b, version, segment, segment_value, by)
+                  for name, a, b in periods]
+        return _combine(frames)
+    roll = _rollup.hourly(con, info, definition)
+    keep = roll["version"] == version if version else roll["role"] != "shadow"
+    if segment:
+        _where(info.schema, segment=segment, segment_value=segment_value)  # validates the segment
+        keep &= roll[segment] == str(segment_value)
+    roll = roll[keep]
+    attribute = definition.fairness_attribute
+    frames = []
+    for name, a, b in periods:
+        hours, edges = _rollup.split_interval(a, b)
+        if hours is not None:
+            part = roll
+            if hours[0] is not None:
+                part = part[part["hour"] >= pd.Timestamp(hours[0])]
+            if hours[1] is not None:
+                part = part[part["hour"] < pd.Timestamp(hours[1])]
+            part = part.assign(period=name, group=part[by] if by else "(all)",
+                               attribute=part[attribute] if attribute else "(none)")
+            frames.append(part[["period", "group", "attribute", *SUM_COLUMNS]])
+        frames += [_exact_sums(con, info, definition, name, ea, eb, version, segment, segment_value, by)
+                   for ea, eb in edges]
+    return _combine(frames)
+
+
+def _combine(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=["period", "group", "attribute", *SUM_COLUMNS]).astype(
+            {c: float for c in SUM_COLUMNS})
+    return (pd.concat(frames, ignore_index=True).groupby(["period", "group", "attribute"], as_index=False)
+            [list(SUM_COLUMNS)].sum().sort_values(["period", "group", "attribute"]).reset_index(drop=True))
+
+
+def _exact_sums(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition: KpiDefinition, period: str,
+                start: datetime | None, end: datetime | None, version: str | None, segment: str | None,
+                segment_value: str | None, by: str | None) -> pd.DataFrame:
+    """The sums of one period straight from the log joined with its outcomes."""
+    where, params = window_filter(info, start=start, end=end, version=version, segment=segment,
+                                  segment_value=segment_value)
+    join, join_params = outcome_join(info, start)
     group = f"coalesce(CAST(p.{quote(by)} AS VARCHAR), '(missing)')" if by else "'(all)'"
     attribute = (f"coalesce(CAST(p.{quote(definition.fairness_attribute)} AS VARCHAR), '(missing)')"
                  if definition.fairness_attribute else "'(none)'")
     frame = con.execute(
         f"""
-        SELECT {period} AS period, {group} AS "group", {attribute} AS attribute, {_sum_select(definition)}
+        SELECT ? AS period, {group} AS "group", {attribute} AS attribute, {_sum_select(definition)}
         FROM {predictions_view(info.stem)} p {join}
         WHERE {where}
-        GROUP BY ALL ORDER BY 1, 2, 3
+        GROUP BY ALL
         """,
-        [*period_params, *join_params, *params],
+        [period, *join_params, *params],
     ).df()
     for column in SUM_COLUMNS:
         frame[column] = frame[column].astype(float)

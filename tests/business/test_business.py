@@ -361,3 +361,24 @@ def test_champion_and_challenger_on_the_same_traffic(loan):
     assert table.loc["profit", "difference"] == pytest.approx(table.loc["profit", "challenger"] - table.loc["profit", "champion"])
     # both versions saw the same applicants: the champion's rows of the period are exactly the mirrored ones
     assert comp.rows["v1"] == comp.rows["v2"] == len(shadow)
+
+
+def test_hourly_rollup_answers_a_mid_hour_window_exactly(loan):
+    db, rows = loan
+    start, end = NOW - timedelta(days=6, minutes=17, seconds=5), NOW - timedelta(hours=30, minutes=41)
+
+    def sums(use_rollup: bool, **kw):
+        def work(con):
+            from analytics.business._common import open_model
+            info = open_model(con, MODEL)
+            return business.kpi_sums(con, info, DEFINITION, now=NOW, start=start, end=end, use_rollup=use_rollup, **kw)
+        return store.read(work, db)
+
+    for kw in ({}, {"by": "region"}, {"version": "v2", "segment": "region", "segment_value": "east"}):
+        fast, exact = sums(True, **kw), sums(False, **kw)
+        assert fast[["period", "group", "attribute"]].values.tolist() == exact[["period", "group", "attribute"]].values.tolist()
+        pd.testing.assert_frame_equal(fast[list(business.SUM_COLUMNS)], exact[list(business.SUM_COLUMNS)], rtol=1e-12)
+    result = business.kpis(db, MODEL, now=NOW, start=start, end=end)
+    ref = _reference_kpis(_window(rows, start, end))
+    for key, value in ref.items():
+        assert result.value(key) == pytest.approx(value, rel=1e-9), key

@@ -1,0 +1,97 @@
+"""Hourly rollup of the KPI sums, kept in process memory per store and data version.
+
+The KPI sums (:data:`analytics.business._kpis.SUM_COLUMNS`) are additive, so any window can be
+answered from hourly sums: whole hours inside the window from the rollup, and the partial hours at
+its edges (a window that starts "90 days before now" starts mid-hour) by the exact query on those
+few minutes of log. The rollup is one pass over the model's log joined with its outcomes, grouped by
+hour, version, deployment role, every segment column and the fairness attribute; it is built on
+first use and kept for the store's data-version token (:func:`analytics.overview.data_version`:
+the last committed ingest and the last audited change, such as a new KPI definition), so an ingest,
+late outcomes or a changed value matrix rebuild it. The answer is the same as the exact query's
+(sums in a different order: equal to floating-point rounding), which the tests check.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from datetime import datetime, timedelta
+
+import duckdb
+import pandas as pd
+
+from analytics.logschema import quote
+from analytics.overview import data_version
+from analytics.registry import ModelInfo
+from analytics.store import predictions_view
+
+_CACHE: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
+_LOCK = threading.Lock()
+MAX_ROLLUPS = 8
+
+
+def _database_file(con: duckdb.DuckDBPyConnection) -> str:
+    return str(con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0])
+
+
+def rollup_dimensions(info: ModelInfo, definition) -> list[str]:
+    """Columns kept in the rollup: the segment columns and the fairness attribute."""
+    dims = [c.name for c in info.schema.segments]
+    if definition.fairness_attribute and definition.fairness_attribute not in dims:
+        dims.append(definition.fairness_attribute)
+    return dims
+
+
+def hourly(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition) -> pd.DataFrame:
+    """The model's hourly KPI sums (built once per data version and definition)."""
+    from analytics.business._kpis import SUM_COLUMNS, _sum_select
+
+    key = (_database_file(con), data_version(con), info.stem, definition.to_json())
+    with _LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    dims = rollup_dimensions(info, definition)
+    dim_sql = "".join(f", coalesce(CAST(p.{quote(d)} AS VARCHAR), '(missing)') AS {quote(d)}" for d in dims)
+    frame = con.execute(
+        f"""
+        SELECT date_trunc('hour', p.predicted_at) AS hour, p.model_version AS version,
+               coalesce(p.deployment_role, '') AS role {dim_sql}, {_sum_select(definition)}
+        FROM {predictions_view(info.stem)} p
+        LEFT JOIN (SELECT prediction_id, label FROM outcomes_{info.stem}) o ON o.prediction_id = p.prediction_id
+        GROUP BY ALL
+        """).df()
+    for column in SUM_COLUMNS:
+        frame[column] = frame[column].astype(float)
+    frame["hour"] = pd.to_datetime(frame["hour"])
+    with _LOCK:
+        _CACHE[key] = frame
+        while len(_CACHE) > MAX_ROLLUPS:
+            _CACHE.popitem(last=False)
+    return frame
+
+
+def ceil_hour(at: datetime) -> datetime:
+    """The first whole hour at or after ``at``."""
+    floor = at.replace(minute=0, second=0, microsecond=0)
+    return floor if floor == at else floor + timedelta(hours=1)
+
+
+def floor_hour(at: datetime) -> datetime:
+    """The whole hour at or before ``at``."""
+    return at.replace(minute=0, second=0, microsecond=0)
+
+
+def split_interval(a: datetime | None, b: datetime | None) -> tuple[tuple | None, list[tuple]]:
+    """``[a, b)`` as whole hours ``(first, stop)`` (either None = open; None overall when there are none)
+    and the partial-hour edges, to be answered exactly."""
+    first = ceil_hour(a) if a is not None else None
+    stop = floor_hour(b) if b is not None else None
+    if first is not None and stop is not None and stop <= first:
+        return None, [(a, b)]
+    edges = []
+    if a is not None and first != a:
+        edges.append((a, first))
+    if b is not None and stop != b:
+        edges.append((stop, b))
+    return (first, stop), edges
