@@ -1,0 +1,73 @@
+"""In a real browser: each demo user signs in with the local backend and opens every page of their role.
+
+For each role: the sidebar lists exactly the pages the role may see (app.navigation), each page opens
+from the menu without an exception box, an error box or the error boundary's apology, the server
+logs no error while it is shown, and a screenshot of it goes to ``tests/e2e/screenshots/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import pytest
+from e2e_support import menu, nav_titles, open_page, problems, screenshot, settle, sign_in
+
+from analytics.roles import ROLES
+from app import navigation
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+
+#: Server log lines that mean something went wrong while a page was drawn.
+LOG_PROBLEMS = ("Traceback", "unexpected error while showing", "Uncaught app execution")
+
+
+def _user(credentials: dict[str, tuple[str, str]], role: str) -> tuple[str, str]:
+    users = [(name, password) for name, (r, password) in credentials.items() if r == role]
+    assert users, f"the demo has no user with the role {role!r}: {sorted(credentials)}"
+    return users[0]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_page_of_a_role_opens_without_error(role, e2e_store, streamlit_server, page, screenshots):
+    username, password = _user(e2e_store.credentials, role)
+    expected = menu(username, role)
+    log_start = len(streamlit_server.log_text())
+
+    sign_in(page, streamlit_server.url, username, password)
+    assert page.get_by_text(f"Signed in as {username}").count() == 1
+    assert nav_titles(page) == expected, "the menu must list exactly the pages this role may see"
+
+    for title in expected:
+        open_page(page, title)
+        shot = screenshot(page, screenshots, f"{role}-{title}")
+        assert problems(page) == [], f"{title} as {role} ({shot}): {problems(page)}"
+        assert page.locator('[data-testid="stMain"] h1').count() >= 1, f"{title} as {role} drew no heading ({shot})"
+    log = streamlit_server.log_text()[log_start:]
+    assert not [line for line in log.splitlines() if any(p in line for p in LOG_PROBLEMS)], log[-4000:]
+
+
+def test_a_page_the_role_may_not_see_is_not_reachable_by_url(e2e_store, streamlit_server, page, screenshots):
+    """A viewer who types the Users page's address lands on the default page, not on Users."""
+    username, password = _user(e2e_store.credentials, "viewer")
+    sign_in(page, streamlit_server.url, username, password)
+    users_page = navigation.spec_for("pages/users.py")
+    assert users_page.title not in nav_titles(page)
+    # A client-side navigation to the URL (a full reload would start a new, signed-out session).
+    page.evaluate(f"window.history.pushState({{}}, '', '/{users_page.url_path}')")
+    page.evaluate("window.dispatchEvent(new PopStateEvent('popstate'))")
+    settle(page)
+    screenshot(page, screenshots, "viewer-users-by-url")
+    assert page.get_by_role("heading", name=users_page.title).count() == 0
+    assert problems(page) == []
+
+
+def test_wrong_password_is_refused_in_plain_words(e2e_store, streamlit_server, page):
+    username, _ = _user(e2e_store.credentials, "analyst")
+    page.goto(streamlit_server.url)
+    settle(page)
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill("not-the-password")
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    settle(page)
+    errors = page.locator('[data-testid="stAlertContentError"]').all_inner_texts()
+    assert len(errors) == 1 and "Sign-in failed" in errors[0], errors
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator('[data-testid="stSidebarNav"]').count() == 0
