@@ -51,17 +51,19 @@ def main(argv: list[str] | None = None) -> int:
         "ORDER BY hash(prediction_id, ?) LIMIT ?", [args.version, args.seed, args.applicants]).fetchall(), db)
     ids = [r[0] for r in ids]
 
-    reads, local = [], []
+    reads, local, local_cpu = [], [], []
     for pid in ids[:20]:
         t = time.perf_counter()
         row = explain.prediction_row(db, args.model, pid)
-        t1 = time.perf_counter()
+        t1, cpu = time.perf_counter(), time.process_time()
         explanation = explain.explain_row(model, row.to_frame().T)
         reads.append(t1 - t)
         local.append(time.perf_counter() - t1)
+        local_cpu.append(time.process_time() - cpu)
         assert explanation.additivity_error < 1e-9
     print(f"local explanation (TreeSHAP + raw output + additivity check): median {statistics.median(local) * 1000:.0f} ms, "
-          f"max {max(local) * 1000:.0f} ms over {len(local)} predictions (target < 300 ms); reading the row from the "
+          f"max {max(local) * 1000:.0f} ms wall (median CPU {statistics.median(local_cpu) * 1000:.0f} ms) over "
+          f"{len(local)} predictions (target < 300 ms); reading the row from the "
           f"log by id: median {statistics.median(reads) * 1000:.0f} ms, max {max(reads) * 1000:.0f} ms")
 
     t, cpu = time.perf_counter(), time.process_time()
@@ -74,24 +76,27 @@ def main(argv: list[str] | None = None) -> int:
     t = time.perf_counter()
     _, space = explain.reference_space(db, args.model, args.version)
     print(f"counterfactual feature space from the reference data: {(time.perf_counter() - t) * 1000:.0f} ms (once)")
-    times, answers, covered = [], [], 0
+    times, cpus, answers, covered = [], [], [], 0
     for pid in ids:
         row = explain.prediction_row(db, args.model, pid)
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         result = explain.counterfactuals(model, row, space)
         times.append(time.perf_counter() - t)
+        cpus.append(time.process_time() - cpu)
         covered += bool(len(result.answers))
         answers.append(result.answers)
     import pandas as pd
 
     table = pd.concat(answers, ignore_index=True)
     print(f"counterfactuals of {len(ids)} randomly chosen rejected applicants (up to 3 answers each): "
-          f"median {statistics.median(times):.2f} s, max {max(times):.2f} s per prediction (target < 2 s)")
+          f"median {statistics.median(times):.2f} s, max {max(times):.2f} s wall per prediction (CPU median "
+          f"{statistics.median(cpus):.2f} s, max {max(cpus):.2f} s; target < 2 s); share under 2 s wall "
+          f"{sum(x < 2 for x in times) / len(times):.0%}")
     print(f"  answers {len(table)}; validity (re-scored by the model) {table['valid'].mean():.1%} (target >= 95%); "
           f"coverage {covered / len(ids):.1%} of applicants; constraint violations {int(table['violations'].sum())}")
     print(f"  mean changed inputs {table['changed'].mean():.2f}; mean distance (MAD-normalised L1) "
           f"{table['distance'].mean():.2f}; median distance {table['distance'].median():.2f}")
-    print("(2 shared cores; other engineers' jobs ran at the same time)")
+    print(f"(2 shared cores; other engineers' jobs ran at the same time: load average {os.getloadavg()[0]:.1f})")
     return 0
 
 
