@@ -43,7 +43,7 @@ th,td{border:1px solid #E5E7EB;padding:4px 6px;text-align:left;vertical-align:to
 
 
 def _e(value: Any) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
+    if value is None or (not isinstance(value, (list, dict, tuple)) and pd.isna(value) is True):
         return "—"
     if isinstance(value, (datetime, pd.Timestamp)):
         return f"{pd.Timestamp(value):%Y-%m-%d %H:%M} UTC"

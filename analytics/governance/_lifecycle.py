@@ -133,9 +133,9 @@ def _guard(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, version: st
     if step.four_eyes:
         by = submitter(con, model, version)
         if by is not None and by == actor.username:
-            raise FourEyesError(f"four eyes: {actor.username} submitted {subject} and so may not "
-                                f"{step.name} it; another {'reviewer' if step.capability == 'review' else 'approver'} "
-                                "must")
+            verb = {"start review": "review", "return for changes": "return"}.get(step.name, step.name)
+            raise FourEyesError(f"four eyes: {actor.username} submitted {subject} and so may not {verb} it; "
+                                f"another {'reviewer' if step.capability == 'review' else 'approver'} must")
     if to in ("approved", "rejected") and not str(details.get("comment", "")).strip():
         raise InvalidInputError(f"to {step.name} {subject}, give a comment that explains the decision")
     if to == "approved":
