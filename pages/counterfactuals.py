@@ -3,11 +3,9 @@ schema's constraints (several diverse answers, each re-scored by the model), and
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from analytics import explain
-from analytics.explain._trace import MASK
 from app import auth, context, explain_views, queries, widgets
 
 actor = auth.require("investigate")
