@@ -278,5 +278,5 @@ def assess_attribute(cells: pd.DataFrame, keys: list[str], thresholds: Threshold
     if n_boot:
         ci = bootstrap_intervals(cells, keys, n_boot=n_boot, seed=seed)
         groups = groups.merge(ci, on=keys, how="left")
-    trend = over_time(cells, keys, thresholds) if with_time and "day" in cells else pd.DataFrame()
+    trend = over_time(cells, keys, thresholds) if with_time and ("week" in cells or "day" in cells) else pd.DataFrame()
     return AttributeResult(SEP.join(keys), tuple(keys), groups, disparity(groups, thresholds), trend)
