@@ -1,0 +1,171 @@
+"""Drift: verdicts per column, each column's distributions side by side, drift over time, multivariate view."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from analytics import drift, overview
+from app import auth, context, queries, theme, widgets
+from app.widgets import fmt_int, fmt_num
+
+auth.require("read")
+ctx = context.current()
+
+st.title("Drift")
+if not ctx.model:
+    widgets.empty_state("No model is registered yet.", hint="Build the demo with `vigil demo`, or register a model.")
+    st.stop()
+
+st.caption(f"**{ctx.model}** · {ctx.filter_label} · {ctx.window_label}. Each column of the log and the score, "
+           "compared with a baseline; heavy work runs inside DuckDB. All times UTC.")
+
+BASELINES = {"reference": "Reference data of the version (its validation set)",
+             "previous": "The window of the same length just before"}
+baseline = st.segmented_control("Compare against", list(BASELINES), format_func=BASELINES.get,
+                                default="reference", key="drift_baseline") or "reference"
+base_start = base_end = None
+if baseline == "previous":
+    previous = overview.previous_window(ctx.start, ctx.end, ctx.now)
+    if previous is None:
+        widgets.empty_state("'All time' has no window before it.",
+                            hint="Choose a bounded window in the sidebar, or compare against the reference data.")
+        st.stop()
+    base_start, base_end = previous
+
+filters = dict(start=ctx.start, end=ctx.end, version=ctx.version, segment=ctx.segment,
+               segment_value=ctx.segment_value)
+result = queries.query(drift.drift_summary, ctx.model, baseline_start=base_start, baseline_end=base_end, **filters)
+if result.table.empty:
+    widgets.empty_state(f"No predictions of {ctx.model} ({ctx.filter_label}) in the {ctx.window_label}.",
+                        hint="Choose a longer time window, or another version or segment, in the sidebar.")
+    st.stop()
+
+table = result.table.copy()
+table["verdict"] = table["drifted"].map({True: "drift", False: "no drift"}).fillna("not computable")
+drifted = result.drifted_columns
+
+# ---- headline -----------------------------------------------------------------------------------
+cards = st.columns(3)
+cards[0].metric("Columns drifted", f"{len(drifted)} of {len(table)}", border=True,
+                help="Columns whose statistic crossed its threshold (see the Method column).")
+cards[1].metric("Current rows", fmt_int(result.n_current_rows), border=True, help=result.current_label)
+cards[2].metric("Baseline rows", fmt_int(result.n_reference_rows), border=True, help=result.reference_label)
+st.caption(f"Baseline: {result.reference_label}. Current: {result.current_label}.")
+
+# ---- summary table ------------------------------------------------------------------------------
+st.subheader("Verdicts per column")
+st.dataframe(
+    table.assign(_order=table["verdict"].map({"drift": 0, "no drift": 1}).fillna(2))
+    .sort_values(["_order", "column"]).drop(columns="_order"),
+    hide_index=True,
+    column_order=["column", "verdict", "kind", "role", "method", "statistic", "p_value", "threshold", "n_reference",
+                  "n_current", "missing_reference", "missing_current", "unseen_categories", "note"],
+    column_config={
+        "column": st.column_config.TextColumn("Column", pinned=True),
+        "verdict": st.column_config.TextColumn("Verdict"),
+        "kind": st.column_config.TextColumn("Kind", help="numerical: numeric with more than 5 distinct values"),
+        "role": st.column_config.TextColumn("Role"),
+        "method": st.column_config.TextColumn(
+            "Method", help="Chosen as Evidently does: numerical -> KS up to 1,000 baseline rows, normalised "
+                           "Wasserstein above; categorical -> chi-square up to 1,000, Jensen-Shannon above."),
+        "statistic": st.column_config.NumberColumn("Statistic", format="%.4f"),
+        "p_value": st.column_config.NumberColumn("p-value", format="%.4g", help="KS and chi-square only"),
+        "threshold": st.column_config.NumberColumn(
+            "Threshold", format="%.3g", help="p-value methods drift below it, distances at or above it"),
+        "n_reference": st.column_config.NumberColumn("Baseline values", format="localized"),
+        "n_current": st.column_config.NumberColumn("Current values", format="localized"),
+        "missing_reference": st.column_config.NumberColumn("Missing (baseline)", format="localized"),
+        "missing_current": st.column_config.NumberColumn("Missing (current)", format="localized"),
+        "unseen_categories": st.column_config.TextColumn("Not in baseline"),
+        "note": st.column_config.TextColumn("Note"),
+    },
+)
+st.download_button("Download verdicts (CSV)", table.drop(columns=["period"]).to_csv(index=False),
+                   file_name=f"drift-{ctx.model}.csv", mime="text/csv", icon=":material/download:")
+
+# ---- distributions side by side -----------------------------------------------------------------
+st.subheader("Distributions")
+columns = list(table["column"])
+picked = st.selectbox("Column", columns, index=columns.index(drifted[0]) if drifted else 0, key="drift_column")
+hist = result.histograms.get(picked)
+row = table.set_index("column").loc[picked]
+if hist is None or hist.empty:
+    widgets.empty_state(f"{picked} has no values to draw.")
+else:
+    fig = go.Figure()
+    fig.add_bar(x=hist["bin"], y=hist["reference_share"], name="baseline", marker_color=theme.PALETTE[0],
+                customdata=hist["reference_count"], hovertemplate="%{y:.1%} (%{customdata:,} values)<extra>baseline</extra>")
+    fig.add_bar(x=hist["bin"], y=hist["current_share"], name="current", marker_color=theme.PALETTE[1],
+                customdata=hist["current_count"], hovertemplate="%{y:.1%} (%{customdata:,} values)<extra>current</extra>")
+    binning = "categories" if row["kind"] == "categorical" else "the baseline's decile bins"
+    fig.update_layout(
+        barmode="group",
+        title=theme.chart_title(f"{picked}: share of values on {binning} · {row['method']} {fmt_num(row['statistic'], 4)}",
+                                window=ctx.window_label, rows=int(row["n_current"]), unit="current values"),
+        xaxis_title=picked, yaxis_title="Share of non-missing values", yaxis_tickformat=".0%", height=380)
+    widgets.plot(fig, key="drift_hist")
+
+# ---- drift over time ----------------------------------------------------------------------------
+
+
+@st.fragment
+def over_time() -> None:
+    st.subheader("Drift over time")
+    left, right = st.columns([3, 1])
+    chosen = left.multiselect("Columns", columns, default=(drifted or columns)[:3], key="drift_time_columns",
+                              max_selections=6)
+    freq = right.segmented_control("Per", ["day", "week"], default="week", key="drift_freq") or "week"
+    if not chosen:
+        widgets.empty_state("Choose at least one column.")
+        return
+    frame = queries.query(drift.drift_over_time, ctx.model, freq=freq, columns=tuple(chosen), **filters).table
+    if frame.empty:
+        widgets.empty_state("No rows in this window.")
+        return
+    methods = frame.groupby("method")
+    for method, rows in methods:
+        fig = go.Figure()
+        for i, (column, part) in enumerate(rows.groupby("column", sort=False)):
+            fig.add_scatter(x=part["period"], y=part["statistic"], name=column, mode="lines+markers",
+                            line={"color": theme.PALETTE[i % len(theme.PALETTE)]},
+                            customdata=part["n_current"], hovertemplate="%{y:.4f} (%{customdata:,} values)")
+        threshold = float(rows["threshold"].iloc[0])
+        fig.add_hline(y=threshold, line_dash="dash", line_color=theme.BAD,
+                      annotation_text=f"threshold {threshold:g}", annotation_position="top left")
+        label = drift.get_method(method).label
+        fig.update_layout(title=theme.chart_title(f"{label} per {freq}, against {result.reference_label}",
+                                                  window=ctx.window_label, rows=int(rows["n_current"].sum()),
+                                                  unit="values"),
+                          xaxis_title=f"{freq.capitalize()} (UTC)", yaxis_title=label, height=360)
+        widgets.plot(fig, key=f"drift_time_{method}")
+
+
+over_time()
+
+# ---- multivariate -------------------------------------------------------------------------------
+
+
+@st.fragment
+def multivariate() -> None:
+    st.subheader("Multivariate drift")
+    st.caption("A classifier trained to tell baseline rows from current rows (5-fold cross-validated ROC AUC; "
+               "0.5 = indistinguishable) and the PCA reconstruction error, as NannyML computes it. Both use "
+               "deterministic samples of at most 5,000 rows per side, stated below.")
+    if not st.toggle("Compute (takes a few seconds)", key="drift_mv"):
+        return
+    mv = queries.query(drift.multivariate_drift, ctx.model, baseline_start=base_start, baseline_end=base_end,
+                       **filters)
+    st.dataframe(mv.as_frame(), hide_index=True, column_config={
+        "method": st.column_config.TextColumn("Method"),
+        "statistic": st.column_config.NumberColumn("Value", format="%.4f"),
+        "threshold": st.column_config.TextColumn("Drift when"),
+        "drifted": st.column_config.CheckboxColumn("Drifted")})
+    st.caption(f"Samples: {fmt_int(mv.n_reference_sample)} of {fmt_int(mv.n_reference_rows)} baseline rows and "
+               f"{fmt_int(mv.n_current_sample)} of {fmt_int(mv.n_current_rows)} current rows (seed {mv.seed}); "
+               f"{len(mv.columns)} input columns. Fold AUCs: {', '.join(f'{a:.3f}' for a in mv.domain_auc_folds)}.")
+
+
+multivariate()
+st.caption("Thresholds (admins change them in the settings): PSI 0.25 (0.1 a moderate shift), KS and chi-square "
+           "p < 0.05, Jensen-Shannon distance and normalised Wasserstein 0.1, domain classifier AUC 0.55.")

@@ -1,0 +1,32 @@
+"""The Performance page: cards against validation, realised vs estimated, concept drift, calibration, segments."""
+
+from __future__ import annotations
+
+from app_support import signed_in, template_store, vigil_db  # noqa: F401 - fixtures
+from test_drift_page import add_reference
+
+
+def open_page(role="viewer", **query):
+    at = signed_in(role, **query)
+    at.switch_page("../pages/performance.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_performance_page(vigil_db):
+    add_reference(vigil_db)
+    at = open_page(model="loan-risk", version="v2", window="90d")
+    assert not at.error, [e.value for e in at.error]
+    assert at.title[0].value == "Performance"
+    assert [m.label for m in at.metric] == ["ROC AUC", "F1", "Brier score", "Log loss"]
+    assert "vs validation 0.780" in str(at.metric[0].proto.delta_description) or at.metric[0].delta is not None
+    frames = [d.value for d in at.dataframe]
+    assert any("verdict" in f.columns for f in frames)                 # concept-drift table
+    assert any("group" in f.columns and set(f["group"]) == {"north", "south"} for f in frames)   # segments
+    assert len(at.get("plotly_chart")) >= 3
+
+
+def test_without_reference_the_rest_of_the_page_still_works(vigil_db):
+    at = open_page(model="loan-risk", version="v2", window="90d")
+    assert any("reference" in e.value for e in at.error)
+    assert [m.label for m in at.metric][:1] == ["ROC AUC"]
