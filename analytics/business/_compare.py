@@ -51,7 +51,8 @@ class Comparison:
     rows: dict[str, int]
 
 
-def _spans(con: duckdb.DuckDBPyConnection, stem: str, start: datetime | None, end: datetime | None) -> pd.DataFrame:
+def _spans(con: duckdb.DuckDBPyConnection, stem: str, start: datetime | None, end: datetime | None, *,
+           latency: bool = False) -> pd.DataFrame:
     clauses, params = ["TRUE"], []
     if start is not None:
         clauses.append("predicted_at >= ?")
@@ -62,7 +63,7 @@ def _spans(con: duckdb.DuckDBPyConnection, stem: str, start: datetime | None, en
     return con.execute(
         f"""SELECT model_version AS version, any_value(deployment_role) AS role, count(*) AS n,
                    min(predicted_at) AS first_at, max(predicted_at) AS last_at, sum(cost) AS cost_usd,
-                   quantile_cont(latency_ms, [0.5, 0.95]) AS q
+                   {"quantile_cont(latency_ms, [0.5, 0.95])" if latency else "NULL"} AS q
             FROM {predictions_view(stem)} WHERE {' AND '.join(clauses)} GROUP BY ALL""", params).df()
 
 
@@ -86,7 +87,7 @@ def champion_challenger(db: DbLike, model: str, *, now: datetime, start: datetim
         shared_end = min(spans.loc[champion, "last_at"], spans.loc[other, "last_at"]).replace(microsecond=0) + _ONE_SECOND
         if shared_end <= shared_start:
             return Comparison(pd.DataFrame(), champion, other, None, None, {})
-        shared = _spans(con, info.stem, shared_start, shared_end).set_index("version")
+        shared = _spans(con, info.stem, shared_start, shared_end, latency=True).set_index("version")
         values: dict[str, dict[str, float]] = {}
         for version in (champion, other):
             sums = kpi_sums(con, info, definition, now=now, start=shared_start, end=shared_end, version=version,

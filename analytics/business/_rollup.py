@@ -71,22 +71,48 @@ def hourly(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition) -> pd.Da
     return frame
 
 
-def ceil_hour(at: datetime) -> datetime:
-    """The first whole hour at or after ``at``."""
+def floor_hour(at: datetime, unit: str = "hour") -> datetime:
+    """The whole hour (or day, ``unit="day"``) at or before ``at``."""
     floor = at.replace(minute=0, second=0, microsecond=0)
-    return floor if floor == at else floor + timedelta(hours=1)
+    return floor.replace(hour=0) if unit == "day" else floor
 
 
-def floor_hour(at: datetime) -> datetime:
-    """The whole hour at or before ``at``."""
-    return at.replace(minute=0, second=0, microsecond=0)
+def daily_cells(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition, steps: int) -> pd.DataFrame:
+    """The threshold cells of the what-if per UTC day and version (built once per data version)."""
+    from analytics.business._whatif import _cell_select
+
+    key = ("cells", _database_file(con), data_version(con), info.stem, definition.to_json(), steps)
+    with _LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    frame = con.execute(
+        f"""
+        SELECT date_trunc('day', p.predicted_at) AS day, p.model_version AS version, {_cell_select(definition, steps)}
+        FROM {predictions_view(info.stem)} p
+        LEFT JOIN (SELECT prediction_id, label FROM outcomes_{info.stem}) o ON o.prediction_id = p.prediction_id
+        WHERE p.score IS NOT NULL
+        GROUP BY ALL
+        """).df()
+    frame["day"] = pd.to_datetime(frame["day"])
+    with _LOCK:
+        _CACHE[key] = frame
+        while len(_CACHE) > MAX_ROLLUPS:
+            _CACHE.popitem(last=False)
+    return frame
 
 
-def split_interval(a: datetime | None, b: datetime | None) -> tuple[tuple | None, list[tuple]]:
-    """``[a, b)`` as whole hours ``(first, stop)`` (either None = open; None overall when there are none)
-    and the partial-hour edges, to be answered exactly."""
-    first = ceil_hour(a) if a is not None else None
-    stop = floor_hour(b) if b is not None else None
+def ceil_hour(at: datetime, unit: str = "hour") -> datetime:
+    """The first whole hour (or day) at or after ``at``."""
+    floor = floor_hour(at, unit)
+    return floor if floor == at else floor + (timedelta(days=1) if unit == "day" else timedelta(hours=1))
+
+
+def split_interval(a: datetime | None, b: datetime | None, unit: str = "hour") -> tuple[tuple | None, list[tuple]]:
+    """``[a, b)`` as whole hours (or days) ``(first, stop)`` (either None = open; None overall when there
+    are none) and the partial edges, to be answered exactly."""
+    first = ceil_hour(a, unit) if a is not None else None
+    stop = floor_hour(b, unit) if b is not None else None
     if first is not None and stop is not None and stop <= first:
         return None, [(a, b)]
     edges = []

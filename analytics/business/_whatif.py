@@ -68,12 +68,9 @@ class WhatIf:
         return self.curve.iloc[int((self.curve["threshold"] - threshold).abs().idxmin())]
 
 
-def threshold_cells(con: duckdb.DuckDBPyConnection, info, definition: KpiDefinition, *, start: datetime | None,
-                    end: datetime | None, version: str, steps: int = 100) -> pd.DataFrame:
-    """Counts and amounts per threshold cell, fairness group and outcome (``label`` -1 when unknown)."""
+def _cell_select(definition: KpiDefinition, steps: int) -> str:
+    """SELECT list of the threshold cells: ``cell``, ``group``, ``label`` (-1 unknown) and the sums."""
     e = _expressions(definition)
-    where, params = window_filter(info, start=start, end=end, version=version)
-    join, join_params = outcome_join(info, start)
     attribute = (f"coalesce(CAST(p.{quote(definition.fairness_attribute)} AS VARCHAR), '(missing)')"
                  if definition.fairness_attribute else "'(none)'")
     # floor(score * steps) can be one off near a grid point; compare with the grid values themselves.
@@ -81,18 +78,52 @@ def threshold_cells(con: duckdb.DuckDBPyConnection, info, definition: KpiDefinit
                  CAST(floor(p.score * {steps}) AS BIGINT) + 1
                  + CASE WHEN p.score >= (floor(p.score * {steps}) + 1) / {steps}.0 THEN 1 ELSE 0 END
                  - CASE WHEN p.score < floor(p.score * {steps}) / {steps}.0 THEN 1 ELSE 0 END END"""
-    frame = con.execute(
-        f"""
-        SELECT {cell} AS cell, {attribute} AS "group", coalesce(o.label, -1) AS label,
+    return f"""{cell} AS cell, {attribute} AS "group", coalesce(o.label, -1) AS label,
                count(*) AS n, sum({e['amt']}) AS amount,
-               sum({e['p_bad']} * {e['amt']}) AS exp_bad_amount, sum((1.0 - {e['p_bad']}) * {e['amt']}) AS exp_good_amount
+               sum({e['p_bad']} * {e['amt']}) AS exp_bad_amount, sum((1.0 - {e['p_bad']}) * {e['amt']}) AS exp_good_amount"""
+
+
+def threshold_cells(con: duckdb.DuckDBPyConnection, info, definition: KpiDefinition, *, start: datetime | None,
+                    end: datetime | None, version: str, steps: int = 100, use_rollup: bool = True) -> pd.DataFrame:
+    """Counts and amounts per threshold cell, fairness group and outcome (``label`` -1 when unknown).
+
+    Whole UTC days come from the in-memory daily rollup (:func:`analytics.business._rollup.daily_cells`),
+    partial days at the window's edges from the exact query.
+    """
+    from analytics.business import _rollup
+
+    if not use_rollup:
+        return _exact_cells(con, info, definition, start, end, version, steps)
+    days, edges = _rollup.split_interval(start, end, unit="day")
+    frames = []
+    if days is not None:
+        part = _rollup.daily_cells(con, info, definition, steps)
+        part = part[part["version"] == version]
+        if days[0] is not None:
+            part = part[part["day"] >= pd.Timestamp(days[0])]
+        if days[1] is not None:
+            part = part[part["day"] < pd.Timestamp(days[1])]
+        frames.append(part.drop(columns=["day", "version"]))
+    frames += [_exact_cells(con, info, definition, a, b, version, steps) for a, b in edges]
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return _exact_cells(con, info, definition, start, end, version, steps).iloc[:0]
+    return pd.concat(frames, ignore_index=True).groupby(["cell", "group", "label"], as_index=False).sum()
+
+
+def _exact_cells(con, info, definition: KpiDefinition, start: datetime | None, end: datetime | None, version: str,
+                 steps: int) -> pd.DataFrame:
+    where, params = window_filter(info, start=start, end=end, version=version)
+    join, join_params = outcome_join(info, start)
+    return con.execute(
+        f"""
+        SELECT {_cell_select(definition, steps)}
         FROM {predictions_view(info.stem)} p {join}
         WHERE {where} AND p.score IS NOT NULL
         GROUP BY ALL
         """,
         [*join_params, *params],
     ).df()
-    return frame
 
 
 def threshold_whatif(db: DbLike, model: str, *, start: datetime | None = None, end: datetime | None = None,

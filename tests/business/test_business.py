@@ -382,3 +382,21 @@ def test_hourly_rollup_answers_a_mid_hour_window_exactly(loan):
     ref = _reference_kpis(_window(rows, start, end))
     for key, value in ref.items():
         assert result.value(key) == pytest.approx(value, rel=1e-9), key
+
+
+def test_daily_rollup_of_the_what_if_equals_the_exact_cells(loan):
+    db, _ = loan
+    from analytics.business._common import open_model
+    from analytics.business._whatif import threshold_cells
+
+    start, end = NOW - timedelta(days=9, hours=3, minutes=2), NOW - timedelta(hours=7)
+
+    def cells(use_rollup):
+        def work(con):
+            frame = threshold_cells(con, open_model(con, MODEL), DEFINITION, start=start, end=end, version="v2",
+                                    use_rollup=use_rollup)
+            return frame.sort_values(["cell", "group", "label"]).reset_index(drop=True)
+        return store.read(work, db)
+
+    fast, exact = cells(True), cells(False)
+    pd.testing.assert_frame_equal(fast, exact, check_dtype=False, rtol=1e-12)
