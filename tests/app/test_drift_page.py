@@ -50,7 +50,7 @@ def test_multivariate_view_states_its_samples(vigil_db):
 
 
 def test_a_version_without_reference_is_explained(vigil_db):
-    at = open_page(model="churn", window="90d")
+    at = open_page(model="churn", version="c1", window="90d")
     assert any("no reference data" in e.value for e in at.error)
 
 
