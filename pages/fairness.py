@@ -171,8 +171,9 @@ params = (ctx.model, w_attr, ctx.start, ctx.end, report.version, w_constraint, w
 if run:
     st.session_state["fair_whatif_params"] = params
 if st.session_state.get("fair_whatif_params") == params:
-    whatif = queries.query(fairness.what_if, ctx.model, w_attr, start=ctx.start, end=ctx.end,
-                           version=report.version, constraint=w_constraint, objective=w_objective)
+    with st.spinner("Searching per-group thresholds on the window's labelled predictions…"):
+        whatif = queries.query(fairness.what_if, ctx.model, w_attr, start=ctx.start, end=ctx.end,
+                               version=report.version, constraint=w_constraint, objective=w_objective)
     cards = st.columns(3)
     cards[0].metric("Accuracy", fmt_pct(whatif.accuracy_after, 2),
                     widgets.pp_change(whatif.accuracy_after, whatif.accuracy_before), border=True,
