@@ -24,7 +24,7 @@ from analytics.governance._actions import (SEVERITIES, approve, deploy_shadow, p
                                            submit)
 from analytics.governance._dossier import dossier_html, html_to_pdf, svg_chart
 from analytics.governance._evidence import (CHECKS, FAIL, NOT_EVALUATED, PASS, CheckResult, EvidenceCheck,
-                                            EvidenceContext, EvidencePack, assemble, latest_pack, register_check,
+                                            EvidenceContext, EvidencePack, assemble, evidence_for, latest_pack, register_check,
                                             store_pack)
 from analytics.governance._lifecycle import (STATES, TRANSITIONS, FourEyesError, IllegalTransitionError, Step,
                                              check_step, next_states, submitter, transition)
@@ -36,7 +36,7 @@ __all__ = [
     "CARD_FIELDS", "CHECKS", "FAIL", "NOT_EVALUATED", "PASS", "QUEUES", "RISK_TIERS", "SEVERITIES", "STATES",
     "TRANSITIONS", "CheckResult", "EvidenceCheck", "EvidenceContext", "EvidencePack", "FourEyesError",
     "IllegalTransitionError", "Step", "approval_history", "approve", "assemble", "check_step", "deploy_shadow",
-    "deployment_history", "dossier_html", "findings", "html_to_pdf", "latest_pack", "model_card", "next_states",
+    "deployment_history", "dossier_html", "evidence_for", "findings", "html_to_pdf", "latest_pack", "model_card", "next_states",
     "previous_champion", "promote", "queue", "record_finding", "register_check", "registry_table", "reject",
     "retire", "risk_tier", "rollback", "set_model_card", "set_risk_tier", "start_canary", "start_review",
     "store_pack", "submit", "submitter", "svg_chart", "transition",

@@ -373,3 +373,10 @@ def latest_pack(con: duckdb.DuckDBPyConnection, model: str, version: str) -> dic
     intact = hashlib.sha256(row[3].encode()).hexdigest() == row[4] if isinstance(row[3], str) else None
     return {"pack_id": row[0], "assembled_at": row[1], "assembled_by": row[2], "results": checks,
             "sha256": row[4], "hash_matches": intact}
+
+
+def evidence_for(db, model: str, version: str) -> EvidencePack:
+    """:func:`assemble` on a store path or an open connection (the form the app's query cache calls)."""
+    from analytics.overview import _run
+
+    return _run(db, lambda con: assemble(con, model, version))

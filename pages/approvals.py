@@ -1,0 +1,194 @@
+"""Govern > Approvals: the versions waiting on you (a queue per role), the evidence pack, and the decision form.
+
+Every action goes through analytics.governance with the signed-in actor: the state machine, the role,
+four eyes and the override rule are checked there, and each step is written with its audit row.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from analytics import config, governance
+from analytics.registry import get_version
+from analytics.store import read, write
+from app import auth, queries, theme, widgets
+
+actor = auth.require("submit_for_review")
+db = config.db_path()
+_DONE = "approvals_done"
+
+QUEUE_TITLES = {"submit_for_review": "Drafts to submit", "review": "To review", "approve": "To decide",
+                "deploy": "Approved, to deploy"}
+
+st.title("Approvals")
+st.caption(f"Signed in as **{actor.username}** ({actor.role}). The queues show what waits on your role; nobody "
+           "reviews or decides a version they submitted (four eyes). Every step is recorded in the audit trail. "
+           "Times are UTC.")
+
+done = st.session_state.pop(_DONE, None)
+if done:
+    st.success(done, icon=":material/task_alt:")
+
+
+def _act(what: str, work, message: str) -> None:
+    with widgets.error_boundary(what):
+        write(work, db)
+        st.session_state[_DONE] = message
+        st.rerun()
+
+
+with widgets.error_boundary("the approval queues"):
+    queue = read(lambda con: governance.queue(con, actor), db)
+    if queue.empty:
+        widgets.empty_state("Nothing waits on your role right now.",
+                            hint="Versions appear here when they are drafted, submitted, in review or approved.",
+                            icon=":material/inbox:")
+        st.stop()
+    tabs = st.tabs([f"{QUEUE_TITLES[q]} ({(queue['queue'] == q).sum()})" for q in queue["queue"].unique()])
+    for tab, name in zip(tabs, queue["queue"].unique()):
+        with tab:
+            st.dataframe(queue[queue["queue"] == name], hide_index=True, key=f"approvals_queue_{name}",
+                         column_order=["model", "version", "status", "submitted_by", "since", "owner",
+                                       "own_submission"],
+                         column_config={"since": st.column_config.DatetimeColumn("Last step (UTC)"),
+                                        "own_submission": st.column_config.CheckboxColumn(
+                                            "Yours", help="You submitted it: four eyes forbid you to review or "
+                                                          "decide it")})
+
+    items = queue.drop_duplicates(["model", "version"])
+    labels = [f"{m}:{v} ({s})" for m, v, s in zip(items["model"], items["version"], items["status"])]
+    choice = st.selectbox("Version", labels, key="approvals_item")
+    row = items.iloc[labels.index(choice)]
+    model, version = row["model"], row["version"]
+
+    def state(con):
+        return (get_version(con, model, version), governance.latest_pack(con, model, version),
+                governance.findings(con, model, version), governance.approval_history(con, model, version))
+
+    info, stored, found, history = read(state, db)
+    status = info["status"]
+
+# ---- the evidence pack ---------------------------------------------------------------------------
+st.subheader(f"Evidence pack: {model}:{version}")
+with widgets.error_boundary("the evidence pack"):
+    if stored is not None:
+        results = stored["results"]
+        st.caption(f"Pack #{stored['pack_id']}, assembled {stored['assembled_at']:%Y-%m-%d %H:%M} UTC by "
+                   f"{stored['assembled_by']} when the version was submitted; sha256 `{stored['sha256'][:16]}…`.")
+    else:
+        pack = queries.query(governance.evidence_for, model, version)
+        results = pack.results
+        st.caption(f"Not submitted yet: the pack below is assembled now, at {pack.assembled_at:%Y-%m-%d %H:%M} UTC; "
+                   "it is stored when the version is submitted.")
+    frame = pd.DataFrame([{"check": r.title, "status": r.status.replace("_", " "), "scope": r.scope,
+                           "value": r.value, "threshold": r.threshold, "rows": r.rows, "detail": r.detail}
+                          for r in results])
+    failing = [r.title for r in results if r.status == governance.FAIL]
+    st.dataframe(frame, hide_index=True, key="approvals_evidence",
+                 column_config={"value": st.column_config.NumberColumn("Value", format="%.4f"),
+                                "threshold": st.column_config.NumberColumn("Threshold", format="%.4f"),
+                                "rows": st.column_config.NumberColumn("Rows", format="%d"),
+                                "detail": st.column_config.TextColumn("Detail", width="large")})
+    if failing:
+        st.warning(f"Failing checks: {', '.join(failing)}. Approval needs an explicit override reason, which is "
+                   "recorded.", icon=":material/warning:")
+    theme.register()
+    charts = [r for r in results if r.chart]
+    for col, result in zip(st.columns(max(len(charts), 1)), charts):
+        chart = result.chart
+        fig = go.Figure(go.Bar(x=chart["x"], y=chart["y"]) if chart["kind"] == "bars"
+                        else go.Scatter(x=chart["x"], y=chart["y"], mode="lines"))
+        if chart.get("threshold") is not None:
+            fig.add_hline(y=chart["threshold"], line_dash="dash", line_color=theme.BAD,
+                          annotation_text=f"threshold {chart['threshold']:.2f}")
+        fig.update_layout(title=chart["title"], xaxis_title=chart["x_label"], yaxis_title=chart["y_label"],
+                          height=320, showlegend=False)
+        with col:
+            widgets.plot(fig, key=f"approvals_chart_{result.key}")
+    for result in results:
+        if result.table:
+            with st.expander(f"{result.title}: details ({len(result.table)} rows)"):
+                st.dataframe(pd.DataFrame(result.table), hide_index=True, key=f"approvals_table_{result.key}")
+
+st.subheader("Review findings and history")
+left, right = st.columns(2)
+with left:
+    if found.empty:
+        st.caption("No findings recorded yet.")
+    else:
+        st.dataframe(found, hide_index=True, key="approvals_findings",
+                     column_order=["recorded_at", "reviewer", "severity", "topic", "finding"])
+with right:
+    st.dataframe(history, hide_index=True, key="approvals_history",
+                 column_order=["occurred_at", "actor", "from_status", "to_status", "comment"],
+                 column_config={"occurred_at": st.column_config.DatetimeColumn("When (UTC)")})
+
+# ---- the decision form ---------------------------------------------------------------------------
+st.subheader("Act")
+st.caption(f"{model}:{version} is **{status}**. Steps open from here: "
+           f"{', '.join(governance.next_states(status)) or 'none (final)'}.")
+
+if status == "draft" and actor.can("submit_for_review"):
+    with st.form("approvals_submit"):
+        justification = st.text_area("Justification", key="approvals_justification",
+                                     help="Why this version should replace or join what serves now")
+        if st.form_submit_button("Submit for review with this evidence", type="primary", key="approvals_submit_go"):
+            _act("submitting", lambda con: governance.submit(con, actor, model, version, justification),
+                 f"Submitted {model}:{version} for review.")
+
+if status == "submitted" and actor.can("review"):
+    if st.button("Start the review", type="primary", key="approvals_start_review"):
+        _act("starting the review", lambda con: governance.start_review(con, actor, model, version),
+             f"{model}:{version} is in review.")
+
+if status == "in_review" and actor.can("review"):
+    with st.form("approvals_finding", clear_on_submit=True):
+        st.markdown("**Record a finding**")
+        severity = st.selectbox("Severity", governance.SEVERITIES, key="approvals_severity")
+        topic = st.text_input("Topic (optional)", key="approvals_topic")
+        finding = st.text_area("Finding", key="approvals_finding_text")
+        if st.form_submit_button("Record the finding", key="approvals_finding_go"):
+            _act("recording the finding", lambda con: governance.record_finding(
+                con, actor, model, version, finding, severity=severity, topic=topic),
+                f"Finding recorded on {model}:{version}.")
+
+if status == "in_review" and actor.can("approve"):
+    with st.form("approvals_decide"):
+        st.markdown("**Decision**")
+        decision = st.radio("Decision", ["approve", "reject"], horizontal=True, key="approvals_decision")
+        comment = st.text_area("Comment (required)", key="approvals_comment")
+        override = st.text_area("Override reason (required to approve with failing checks)", key="approvals_override",
+                                disabled=False)
+        if st.form_submit_button("Record the decision", type="primary", key="approvals_decide_go"):
+            if decision == "approve":
+                _act("approving", lambda con: governance.approve(con, actor, model, version, comment,
+                                                                 override_reason=override),
+                     f"Approved {model}:{version}.")
+            else:
+                _act("rejecting", lambda con: governance.reject(con, actor, model, version, comment),
+                     f"Rejected {model}:{version}.")
+
+if status in ("approved", "shadow", "canary") and actor.can("deploy"):
+    st.markdown("**Deploy**")
+    cols = st.columns(3)
+    if status == "approved" and cols[0].button("Deploy as shadow", key="approvals_shadow"):
+        _act("deploying", lambda con: governance.deploy_shadow(con, actor, model, version),
+             f"{model}:{version} runs as shadow.")
+    if status in ("approved", "shadow"):
+        share = cols[1].slider("Canary share of traffic", 0.01, 0.5, 0.1, 0.01, key="approvals_share")
+        if cols[1].button("Start the canary", key="approvals_canary"):
+            _act("starting the canary", lambda con: governance.start_canary(con, actor, model, version, share),
+                 f"{model}:{version} serves {share:.0%} of traffic as canary.")
+    if cols[2].button("Promote to champion", type="primary", key="approvals_promote"):
+        _act("promoting", lambda con: governance.promote(con, actor, model, version),
+             f"{model}:{version} is the champion; the previous champion is retired.")
+
+if actor.can("deploy"):
+    with st.expander(f"Roll back {model} to its previous champion"):
+        with st.form("approvals_rollback"):
+            reason = st.text_input("Reason (required)", key="approvals_rollback_reason")
+            if st.form_submit_button("Roll back", key="approvals_rollback_go"):
+                _act("rolling back", lambda con: governance.rollback(con, actor, model, reason=reason),
+                     f"Rolled {model} back to its previous champion.")

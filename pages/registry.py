@@ -1,0 +1,135 @@
+"""Govern > Registry: every model and version with status, lineage, risk tier, model card, deployment
+history, and each version's governance dossier (HTML, PDF) to download."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from analytics import config, governance
+from analytics.store import read
+from app import auth, context, theme, widgets
+
+actor = auth.require("read")
+ctx = context.current()
+db = config.db_path()
+
+st.title("Registry")
+st.caption("Every registered model and version: lifecycle status, lineage, risk tier, model card and which version "
+           "served which role when. Read-only here; lifecycle steps are taken on the Approvals page. Times are UTC.")
+
+with widgets.error_boundary("the registry"):
+    table = read(governance.registry_table, db)
+    if table.empty:
+        widgets.empty_state("No model is registered yet.",
+                            hint="Build the demo with `vigil demo`, or register a model with the `vigil` CLI.",
+                            icon=":material/inventory_2:")
+        st.stop()
+
+    models = sorted(table["model"].unique())
+    model = st.selectbox("Model", models, index=models.index(ctx.model) if ctx.model in models else 0,
+                         key="registry_model")
+    versions = table[table["model"] == model]
+
+    def details(con):
+        return (governance.risk_tier(con, model), governance.model_card(con, model),
+                governance.deployment_history(con, model), governance.approval_history(con, model))
+
+    tier, card, deployments, history = read(details, db)
+
+    cols = st.columns(4)
+    champion = versions[versions["status"] == "champion"]["version"].tolist()
+    cols[0].metric("Risk tier", tier["risk_tier"] if tier else "not set", border=True,
+                   help=(tier["rationale"] if tier else "An approver or admin sets the tier with its rationale."))
+    cols[1].metric("Champion", ", ".join(champion) or "none", border=True)
+    cols[2].metric("Versions", len(versions), border=True)
+    cols[3].metric("Waiting for a decision", int(versions["status"].isin(["submitted", "in_review"]).sum()),
+                   border=True, help="Versions submitted or in review")
+
+    st.subheader("Versions")
+    st.dataframe(
+        versions, hide_index=True, key="registry_versions",
+        column_order=["version", "status", "serving_role", "traffic_share", "validation_roc_auc", "parent_version",
+                      "owner", "created_at", "threshold", "training_fingerprint", "artifact_sha256", "description"],
+        column_config={
+            "version": st.column_config.TextColumn("Version", pinned=True),
+            "status": st.column_config.TextColumn("Status", help="Lifecycle state"),
+            "serving_role": st.column_config.TextColumn("Serving as"),
+            "traffic_share": st.column_config.NumberColumn("Traffic share", format="percent"),
+            "validation_roc_auc": st.column_config.NumberColumn("Validation ROC AUC", format="%.4f"),
+            "parent_version": st.column_config.TextColumn("Parent"),
+            "owner": st.column_config.TextColumn("Owner"),
+            "created_at": st.column_config.DatetimeColumn("Registered (UTC)", format="YYYY-MM-DD"),
+            "threshold": st.column_config.NumberColumn("Decision threshold", format="%.3f"),
+            "training_fingerprint": st.column_config.TextColumn("Training-data fingerprint"),
+            "artifact_sha256": st.column_config.TextColumn("Artifact sha256"),
+            "description": st.column_config.TextColumn("Description"),
+        })
+
+    st.subheader("Deployment history")
+    if deployments.empty:
+        widgets.empty_state("No version of this model has served traffic yet.",
+                            hint="Promote an approved version on the Approvals page.")
+    else:
+        theme.register()
+        shown = deployments.assign(until=deployments["ended_at"].fillna(pd.Timestamp(ctx.now)),
+                                   label=lambda f: f["version"] + " · " + f["role"])
+        fig = px.timeline(shown, x_start="started_at", x_end="until", y="version", color="role",
+                          hover_data={"traffic_share": ":.0%", "started_by": True, "ended_by": True},
+                          color_discrete_map={"champion": theme.PALETTE[0], "canary": theme.PALETTE[1],
+                                              "shadow": theme.PALETTE[4]})
+        fig.update_yaxes(autorange="reversed", title="version")
+        fig.update_layout(title=f"Which version served which role, {len(deployments)} periods (UTC; open periods "
+                                f"drawn to {ctx.now:%Y-%m-%d %H:%M})", xaxis_title="time (UTC)", height=300)
+        widgets.plot(fig, key="registry_timeline")
+        st.dataframe(deployments, hide_index=True, key="registry_deployments",
+                     column_order=["version", "role", "traffic_share", "started_at", "ended_at", "started_by",
+                                   "ended_by"],
+                     column_config={"traffic_share": st.column_config.NumberColumn("Traffic share", format="percent"),
+                                    "started_at": st.column_config.DatetimeColumn("From (UTC)"),
+                                    "ended_at": st.column_config.DatetimeColumn("Until (UTC)")})
+
+    st.subheader("Model card")
+    if not card:
+        widgets.empty_state("No model card has been written for this model.",
+                            hint="An admin writes it with analytics.governance.set_model_card (intended use, "
+                                 "limitations, data, evaluation).")
+    else:
+        for key in ("intended_use", "out_of_scope", "limitations", "evaluation", "ethical_considerations"):
+            if card.get(key):
+                st.markdown(f"**{key.replace('_', ' ').capitalize()}.** {card[key]}")
+        if card.get("data"):
+            st.markdown("**Data**")
+            st.dataframe(pd.DataFrame(card["data"]), hide_index=True, key="registry_card_data")
+
+    st.subheader("Lifecycle history")
+    st.dataframe(history, hide_index=True, key="registry_history",
+                 column_order=["occurred_at", "version", "from_status", "to_status", "actor", "role", "comment",
+                               "audit_seq"],
+                 column_config={"occurred_at": st.column_config.DatetimeColumn("When (UTC)"),
+                                "audit_seq": st.column_config.NumberColumn("Audit row", format="%d")})
+
+    st.subheader("Governance dossier")
+    version = st.selectbox("Version", versions["version"].tolist()[::-1], key="registry_dossier_version")
+    st.caption("Model card, evidence pack with its charts, approval and deployment history, audit extract and the "
+               "audit chain's status, as one self-contained HTML file or as PDF.")
+    if st.button("Prepare the dossier", key="registry_dossier_prepare"):
+        st.session_state["registry_dossier"] = (model, version, read(
+            lambda con: governance.dossier_html(con, model, version), db))
+    prepared = st.session_state.get("registry_dossier")
+    if prepared and prepared[:2] == (model, version):
+        html_doc = prepared[2]
+        left, right = st.columns(2)
+        left.download_button("Download HTML", html_doc, file_name=f"dossier-{model}-{version}.html",
+                             mime="text/html", key="registry_dossier_html")
+        try:
+            import tempfile
+            from pathlib import Path
+
+            with tempfile.TemporaryDirectory() as tmp:
+                pdf = governance.html_to_pdf(html_doc, Path(tmp) / "dossier.pdf").read_bytes()
+            right.download_button("Download PDF", pdf, file_name=f"dossier-{model}-{version}.pdf",
+                                  mime="application/pdf", key="registry_dossier_pdf")
+        except Exception as exc:  # noqa: BLE001 - the HTML is still offered
+            right.warning(f"The PDF could not be printed here ({exc}); the HTML prints to PDF from any browser.")
