@@ -191,3 +191,14 @@ def test_too_small_a_demo_is_refused(tmp_path):
     """Fewer than 10,000 rows cannot hold the story; the message says so."""
     with pytest.raises(InvalidInputError, match="at least 10,000"):
         build_demo(tmp_path / "small.duckdb", rows=500)
+
+
+def test_credit_clients_decoded_as_uci_documents():
+    """SEX, EDUCATION and MARRIAGE decode to the UCI counts: 11,888 men and 18,112 women, nothing missing."""
+    from analytics.demo._datasets import credit_card_clients
+
+    clients = credit_card_clients()
+    assert clients["SEX"].value_counts().to_dict() == {"female": 18_112, "male": 11_888}
+    assert clients[["SEX", "EDUCATION", "MARRIAGE"]].notna().all().all()
+    assert clients["EDUCATION"].value_counts()["university"] == 14_030
+    assert clients["MARRIAGE"].value_counts()["single"] == 15_964
