@@ -30,6 +30,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "acknowledge_alert": frozenset({"analyst", "reviewer", "approver", "admin"}),
     "manage_users": frozenset({"admin"}),
     "change_settings": frozenset({"admin"}),
+    "view_audit": frozenset({"reviewer", "approver", "admin"}),
 }
 
 
