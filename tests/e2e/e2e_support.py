@@ -149,8 +149,8 @@ def settle(page: Page, timeout: float = 90.0, quiet_checks: int = 4) -> None:
     """Wait until the app is connected, its script has finished and nothing on screen is stale.
 
     "Settled" must hold for ``quiet_checks`` polls in a row (250 ms apart), since a rerun can
-    start a moment after a click. Plotly charts draw after the script ends, so their SVG is
-    waited for too.
+    start a moment after a click. Plotly charts draw after the script ends, so the SVG of every
+    visible chart is waited for too.
     """
     page.wait_for_selector(f'{APP}[data-test-connection-state="CONNECTED"]', timeout=timeout * 1000)
     deadline = time.monotonic() + timeout
@@ -164,10 +164,11 @@ def settle(page: Page, timeout: float = 90.0, quiet_checks: int = 4) -> None:
                 const state = app ? app.getAttribute('data-test-script-state') : 'none';
                 const stale = document.querySelectorAll('[data-stale="true"]').length;
                 const skeleton = document.querySelectorAll('[data-testid="stSkeleton"]').length;
-                const charts = document.querySelectorAll('[data-testid="stPlotlyChart"]').length;
-                const drawn = document.querySelectorAll('[data-testid="stPlotlyChart"] .main-svg').length;
+                // a visible chart (not in a closed expander or another tab) must have drawn its SVG
+                const undrawn = Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"]'))
+                    .filter(c => c.getClientRects().length > 0 && !c.querySelector('.main-svg')).length;
                 return state === 'running' || state === 'initial' || state === 'none' || stale > 0
-                       || skeleton > 0 || drawn < charts;
+                       || skeleton > 0 || undrawn > 0;
             }""")
         quiet = 0 if busy else quiet + 1
         page.wait_for_timeout(250)
