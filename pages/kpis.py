@@ -29,13 +29,17 @@ if ctx.model not in defined:
              "below, or with `vigil kpis define`. KPIs are computed from it.")
     definition = None
 else:
-    result = queries.query(business.kpis, ctx.model, now=ctx.now, start=ctx.start, end=ctx.end, version=ctx.version,
+    # Whole UTC hours (KPIs) and days (what-if): answered from the rollups without a partial-hour scan.
+    start = ctx.start.replace(minute=0) if ctx.start else None
+    day_start = start.replace(hour=0) if start else None
+    result = queries.query(business.kpis, ctx.model, now=ctx.now, start=start, end=ctx.end, version=ctx.version,
                            segment=ctx.segment, segment_value=ctx.segment_value)
     definition = result.definition
     cur = definition.currency
     rows_label = "every version's decisions except shadow traffic" if not ctx.version else f"version {ctx.version}"
     st.caption(f"**{ctx.model}** · {ctx.filter_label} · {ctx.window_label}, as of {ctx.now:%Y-%m-%d %H:%M} UTC · "
-               f"{fmt_int(result.rows)} predictions ({rows_label}), {fmt_int(result.labelled)} of them with an "
+               f"{fmt_int(result.rows)} predictions ({rows_label}" + (f", from {start:%Y-%m-%d %H:%M} UTC" if start else "")
+               + f"), {fmt_int(result.labelled)} of them with an "
                f"outcome. Money in {cur}; value matrix: {definition.unit}.")
     table = result.table.set_index("key")
 
@@ -121,7 +125,7 @@ else:
     options = queries.query(business.breakdown_columns, ctx.model)
     by = st.selectbox("Break down by", options, key="kpis_by") if options else None
     if by:
-        seg = queries.query(business.kpis, ctx.model, now=ctx.now, start=ctx.start, end=ctx.end, version=ctx.version,
+        seg = queries.query(business.kpis, ctx.model, now=ctx.now, start=start, end=ctx.end, version=ctx.version,
                             segment=ctx.segment, segment_value=ctx.segment_value, by=by).segments
         if seg.empty:
             widgets.empty_state(f"No predictions in the {ctx.window_label}.", hint="Choose a longer window.")
@@ -153,8 +157,9 @@ else:
 
     @st.fragment
     def whatif() -> None:
-        w = queries.query(business.threshold_whatif, ctx.model, start=ctx.start, end=ctx.end, version=ctx.version)
-        st.caption(f"Version {w.version}'s {fmt_int(w.rows)} predictions in the {ctx.window_label} re-decided at "
+        w = queries.query(business.threshold_whatif, ctx.model, start=day_start, end=ctx.end, version=ctx.version)
+        since = f" (whole UTC days from {day_start:%Y-%m-%d})" if day_start else ""
+        st.caption(f"Version {w.version}'s {fmt_int(w.rows)} predictions in the {ctx.window_label}{since} re-decided at "
                    f"each threshold (decline when score ≥ threshold); {fmt_int(w.labelled)} have an outcome. Current "
                    f"threshold {w.current_threshold:.2f}; profit-maximising {w.best_threshold:.2f} "
                    f"({w.best_basis} profit).")

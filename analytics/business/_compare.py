@@ -2,8 +2,9 @@
 
 "Same traffic" is the period in which both versions logged predictions inside the window (a
 shadow or challenger version mirrors the champion's requests from its start): from the later of
-the two first predictions to the earlier of the two last, widened to whole seconds (a mirrored request is
-logged within a second of the original, so both copies of the first and the last request are in). Each version's KPIs use its own
+the two first predictions to the earlier of the two last, widened to whole UTC hours. When the challenger
+starts mirroring at the top of an hour (as a deployment does in the demo), both versions' rows in the
+period are the same requests; otherwise the first hour also holds champion requests it did not see. Each version's KPIs use its own
 decisions on that period (a shadow version's are what it *would* have decided), from the same
 aggregation as :func:`analytics.business.kpis`.
 """
@@ -17,6 +18,7 @@ import duckdb
 import pandas as pd
 
 from analytics.business._common import DbLike, _run, open_model
+from analytics.business._rollup import ceil_hour, floor_hour
 from analytics.business._definitions import get_definition
 from analytics.business._kpis import KPI_META, kpi_label, kpi_sums, kpi_unit, kpis_from_sums
 from analytics.errors import InvalidInputError
@@ -82,9 +84,10 @@ def champion_challenger(db: DbLike, model: str, *, now: datetime, start: datetim
             return Comparison(pd.DataFrame(), champion, other, None, None, {})
         if other not in spans.index:
             raise InvalidInputError(f"version {other!r} of {model} has no predictions in this window")
-        # To whole seconds: a mirrored request is logged within a second of the original.
-        shared_start = max(spans.loc[champion, "first_at"], spans.loc[other, "first_at"]).replace(microsecond=0)
-        shared_end = min(spans.loc[champion, "last_at"], spans.loc[other, "last_at"]).replace(microsecond=0) + _ONE_SECOND
+        # Whole UTC hours (answered from the hourly rollup, with no partial-hour query).
+        shared_start = floor_hour(max(spans.loc[champion, "first_at"], spans.loc[other, "first_at"]).to_pydatetime())
+        shared_end = ceil_hour(min(spans.loc[champion, "last_at"], spans.loc[other, "last_at"]).to_pydatetime()
+                               + _ONE_SECOND)
         if shared_end <= shared_start:
             return Comparison(pd.DataFrame(), champion, other, None, None, {})
         shared = _spans(con, info.stem, shared_start, shared_end, latency=True).set_index("version")

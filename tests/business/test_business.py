@@ -347,7 +347,7 @@ def test_champion_and_challenger_on_the_same_traffic(loan):
     assert (comp.champion, comp.challenger) == ("v1", "v2")
     shadow = rows[rows["model_version"] == "v2"]
     first_mirrored = shadow["predicted_at"].min() - pd.Timedelta(milliseconds=150)
-    assert comp.start == first_mirrored.floor("s")
+    assert comp.start == first_mirrored.floor("h")
     shared = rows[(rows["predicted_at"] >= comp.start) & (rows["predicted_at"] < comp.end)]
     table = comp.table.set_index("key")
     for version, column in (("v1", "champion"), ("v2", "challenger")):
