@@ -129,8 +129,11 @@ def svg_chart(chart: dict[str, Any], width: int = 560, height: int = 260) -> str
 
 
 def _check_html(result: CheckResult) -> str:
-    value = "" if result.value is None else f" — {result.metric} {result.value:.4g} {result.comparison} " \
-        f"{result.threshold:.4g}" if result.threshold is not None else f" — {result.metric} {result.value:.4g}"
+    value = ""
+    if result.value is not None:
+        value = f" — observed {result.metric} {result.value:.4g}"
+        if result.threshold is not None:
+            value += f"; required {result.comparison} {result.threshold:.4g}"
     out = [f"<div class='box'><h3>{html.escape(result.title)} <span class='{result.status}'>"
            f"{result.status.replace('_', ' ').upper()}</span></h3><p>{html.escape(result.detail)}{html.escape(value)}"
            f"</p><p class='meta'>check {html.escape(result.key)}; scope {html.escape(result.scope or '—')}; "
