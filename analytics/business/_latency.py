@@ -71,30 +71,29 @@ def latency(db: DbLike, model: str, *, start: datetime | None = None, end: datet
         where, params = window_filter(info, start=start, end=end, version=version, segment=segment,
                                       segment_value=segment_value, include_shadow=True)
         view = predictions_view(info.stem)
-        # One scan: hourly rows per version with their latencies kept as a list is too big; two
-        # grouped aggregations over the same filter instead (DuckDB runs each as one pass).
-        per_day = con.execute(
+        # One scan for the percentiles per day and version and per version (grouping sets), one
+        # count-only scan for the busiest hour.
+        both = con.execute(
             f"""
             SELECT CAST(date_trunc('day', p.predicted_at) AS DATE) AS day, p.model_version AS version,
-                   count(*) AS predictions,
-                   quantile_cont(p.latency_ms, [0.5, 0.95, 0.99]) AS q
-            FROM {view} p WHERE {where} AND p.latency_ms IS NOT NULL
-            GROUP BY ALL ORDER BY day, version
-            """, params).df()
-        overall = con.execute(
-            f"""
-            WITH hourly AS (
-                SELECT p.model_version AS version, date_trunc('hour', p.predicted_at) AS hour, count(*) AS n
-                FROM {view} p WHERE {where} GROUP BY ALL
-            ), peaks AS (SELECT version, max(n) / 3600.0 AS peak_per_second FROM hourly GROUP BY version)
-            SELECT p.model_version AS version, any_value(p.deployment_role) AS role, count(*) AS predictions,
+                   any_value(p.deployment_role) AS role, count(*) AS predictions,
                    quantile_cont(p.latency_ms, [0.5, 0.95, 0.99]) AS q, max(p.latency_ms) AS max_ms,
-                   count(DISTINCT CAST(p.predicted_at AS DATE)) AS days,
-                   any_value(peaks.peak_per_second) AS peak_per_second
-            FROM {view} p JOIN peaks ON peaks.version = p.model_version
-            WHERE {where} AND p.latency_ms IS NOT NULL
-            GROUP BY p.model_version ORDER BY p.model_version
-            """, [*params, *params]).df()
+                   GROUPING(CAST(date_trunc('day', p.predicted_at) AS DATE)) AS overall
+            FROM {view} p WHERE {where} AND p.latency_ms IS NOT NULL
+            GROUP BY GROUPING SETS ((CAST(date_trunc('day', p.predicted_at) AS DATE), p.model_version), (p.model_version))
+            ORDER BY version, day
+            """, params).df()
+        peaks = con.execute(
+            f"""
+            SELECT version, max(n) / 3600.0 AS peak_per_second FROM (
+                SELECT p.model_version AS version, date_trunc('hour', p.predicted_at) AS hour, count(*) AS n
+                FROM {view} p WHERE {where} GROUP BY ALL) GROUP BY version
+            """, params).df()
+        per_day = both[both["overall"] == 0][["day", "version", "predictions", "q"]].sort_values(["day", "version"])
+        overall = both[both["overall"] == 1].drop(columns=["day", "overall"])
+        days = per_day.groupby("version").size().rename("days")
+        overall = overall.merge(days, left_on="version", right_index=True).merge(peaks, on="version", how="left")
+        per_day, overall = per_day.reset_index(drop=True), overall.reset_index(drop=True)
         return _result(per_day, overall, sla, which)
 
     return _run(db, work)
