@@ -162,9 +162,14 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE SEQUENCE infra_cost_id_seq START 1",
         """CREATE TABLE infra_costs (entry_id BIGINT PRIMARY KEY, model_name VARCHAR, category VARCHAR NOT NULL, amount_usd DOUBLE NOT NULL, period_start DATE NOT NULL, period_end DATE NOT NULL, description VARCHAR NOT NULL DEFAULT '', entered_at TIMESTAMP NOT NULL, entered_by VARCHAR NOT NULL)""")),
     Migration(7, "governance: lifecycle transitions, review findings, evidence packs, deployments, model cards, risk tiers", _governance.STATEMENTS, (_governance.backfill,)),
+    Migration(10, "attributions logged by serving systems, keyed by prediction and feature", (
+        """CREATE TABLE logged_attributions (model_name VARCHAR NOT NULL, prediction_id VARCHAR NOT NULL, feature VARCHAR NOT NULL, contribution DOUBLE NOT NULL, base_value DOUBLE NOT NULL, logged_at TIMESTAMP NOT NULL, PRIMARY KEY (model_name, prediction_id, feature))""",)),
 )
 
-LATEST_VERSION = MIGRATIONS[-1].version
+LATEST_VERSION = max(m.version for m in MIGRATIONS)
+_KNOWN_VERSIONS = {m.version for m in MIGRATIONS}
+if sorted(_KNOWN_VERSIONS) != [m.version for m in MIGRATIONS]:
+    raise RuntimeError("MIGRATIONS must be listed in increasing version order, each version once")
 _migrate_lock = threading.Lock()
 
 
@@ -181,8 +186,18 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     return int(con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0])
 
 
+def applied_versions(con: duckdb.DuckDBPyConnection) -> set[int]:
+    """Return the versions of the migrations already applied to the open store."""
+    if schema_version(con) == 0:
+        return set()
+    return {int(r[0]) for r in con.execute("SELECT version FROM schema_version").fetchall()}
+
+
 def migrate(con: duckdb.DuckDBPyConnection, target: int = LATEST_VERSION) -> list[int]:
-    """Apply the migrations above the store's version up to ``target``; return those applied.
+    """Apply every known migration up to ``target`` that the store lacks, in order; return those applied.
+
+    Every missing version is applied, not only those above the store's highest, so migrations that
+    were written in parallel and landed out of order still all reach every store.
 
     Raises
     ------
@@ -196,9 +211,10 @@ def migrate(con: duckdb.DuckDBPyConnection, target: int = LATEST_VERSION) -> lis
                 f"this database has schema version {current}, newer than this Vigil understands "
                 f"(up to {LATEST_VERSION}). Upgrade Vigil to open it; it was not modified."
             )
+        done = applied_versions(con)
         applied = []
         for migration in MIGRATIONS:
-            if current < migration.version <= target:
+            if migration.version not in done and migration.version <= target:
                 con.execute("BEGIN TRANSACTION")
                 try:
                     if migration.version == 1:
@@ -223,6 +239,6 @@ def migrate(con: duckdb.DuckDBPyConnection, target: int = LATEST_VERSION) -> lis
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Upgrade the store in place if it is older than this Vigil; refuse it if it is newer."""
-    if schema_version(con) != LATEST_VERSION:
+    """Upgrade the store in place if it lacks a migration of this Vigil; refuse it if it is newer."""
+    if applied_versions(con) != _KNOWN_VERSIONS:
         migrate(con)
