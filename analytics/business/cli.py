@@ -1,0 +1,83 @@
+"""``vigil kpis``: business KPIs, the KPI definition, and infrastructure cost entries from the command line.
+
+Usage::
+
+    vigil kpis show MODEL [--days 90] [--version V] [--format table|json]
+    vigil kpis define MODEL --file DEFINITION.json        # as the operator (system actor), audited
+    vigil kpis infra-cost MODEL --category compute --amount 120 --from 2026-11-01 --to 2026-11-30 [--description TEXT]
+
+A definition file holds the fields of :class:`analytics.business.KpiDefinition` except ``model``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+from analytics import config, store
+from analytics.business._cost import INFRA_CATEGORIES, add_infra_cost
+from analytics.business._definitions import KpiDefinition, save_definition
+from analytics.business._kpis import kpis
+from analytics.errors import InvalidInputError
+from analytics.roles import system_actor
+
+
+def _db(args: argparse.Namespace) -> Path:
+    return Path(args.db) if getattr(args, "db", None) else config.db_path()
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInputError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def cmd_kpis(args: argparse.Namespace) -> int:
+    """Run one ``vigil kpis`` action."""
+    db = _db(args)
+    if args.action == "show":
+        now = datetime.now(timezone.utc).replace(tzinfo=None, second=0, microsecond=0)
+        result = kpis(db, args.model, now=now, start=now - timedelta(days=args.days), version=args.version)
+        if args.format == "json":
+            print(result.table.to_json(orient="records", indent=2))
+        else:
+            print(f"{args.model}: last {args.days} days to {now:%Y-%m-%d %H:%M} UTC; {result.rows:,} predictions, "
+                  f"{result.labelled:,} with an outcome; money in {result.definition.currency}")
+            print(result.table[["kpi", "value", "unit", "previous", "target", "meets_target"]].to_string(index=False))
+        return 0
+    actor = system_actor()
+    if args.action == "define":
+        if not args.file:
+            raise InvalidInputError("define needs --file DEFINITION.json")
+        fields = json.loads(Path(args.file).read_text())
+        definition = KpiDefinition(model=args.model, **fields)
+        store.write(lambda con: save_definition(con, actor, definition), db)
+        print(f"stored the KPI definition of {args.model} (audited as {actor.username})")
+        return 0
+    if args.amount is None or not args.date_from or not args.date_to:
+        raise InvalidInputError("infra-cost needs --amount, --from and --to")
+    entry = store.write(lambda con: add_infra_cost(
+        con, actor, model=args.model, category=args.category, amount_usd=args.amount,
+        period_start=_day(args.date_from), period_end=_day(args.date_to), description=args.description), db)
+    print(f"recorded infrastructure cost entry {entry} for {args.model}")
+    return 0
+
+
+def add_commands(subparsers) -> None:
+    """Add ``vigil kpis`` to the ``vigil`` command."""
+    p = subparsers.add_parser("kpis", help="business KPIs, the KPI definition, infrastructure costs")
+    p.add_argument("action", choices=("show", "define", "infra-cost"))
+    p.add_argument("model")
+    p.add_argument("--days", type=int, default=90)
+    p.add_argument("--version")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--file", help="definition JSON (define)")
+    p.add_argument("--category", choices=INFRA_CATEGORIES, default="compute")
+    p.add_argument("--amount", type=float, help="USD for the whole period (infra-cost)")
+    p.add_argument("--from", dest="date_from", help="first day, YYYY-MM-DD (infra-cost)")
+    p.add_argument("--to", dest="date_to", help="last day, inclusive (infra-cost)")
+    p.add_argument("--description", default="")
+    p.set_defaults(func=cmd_kpis)
