@@ -58,6 +58,7 @@ from analytics.demo._credit import SCHEMA
 db, start, end = sys.argv[1], sys.argv[2], sys.argv[3]
 t = time.perf_counter()
 con = duckdb.connect(db, read_only=True)
+con.execute("SET enable_progress_bar = false")
 cur = con.execute("SELECT * FROM predictions_credit_default WHERE model_version = 'v1' AND predicted_at >= ? "
                   "AND predicted_at < ?", [start, end]).df()
 ref = con.execute("SELECT * FROM reference_credit_default WHERE model_version = 'v1'").df()
@@ -78,7 +79,7 @@ print(json.dumps({"seconds": time.perf_counter() - t, "pull": pulled, "rows": le
 
 def _run(code: str, *args: str) -> dict:
     done = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(next(line for line in reversed(done.stdout.splitlines()) if line.startswith("{")))
 
 
 def _cut_files(db: Path, folder: Path) -> tuple[Path, Path]:

@@ -172,6 +172,7 @@ def compare_files(reference: str | Path, current: str | Path, *, columns: list[s
         if not Path(path).is_file():
             raise InvalidInputError(f"{path}: no such file")
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")  # stdout carries the JSON of the CI gate
     try:
         types = []
         for name, path in (("_vigil_ref_file", reference), ("_vigil_cur_file", current)):
@@ -232,6 +233,7 @@ def load_store_sides(con: duckdb.DuckDBPyConnection, model: str, *, version: str
     if version is None:
         raise InvalidInputError(f"{model} has no champion version; choose a version")
     get_version(con, model, version)
+    con.execute("SET enable_progress_bar = false")  # never print into the CLI's JSON
     spec = _columns(info, columns)
     cols = ", ".join(quote(c) for c, _, _ in spec)
     _drop_temp(con)
