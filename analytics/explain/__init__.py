@@ -8,10 +8,9 @@ Models are loaded from their registered artifact only when its sha256 matches (:
 - :func:`feature_space`, :func:`counterfactuals`, :func:`what_if` -> constrained counterfactuals.
 - :func:`error_analysis` -> a shallow decision tree on the model's errors, leaf by leaf.
 - :func:`find_predictions`, :func:`trace` -> a prediction's full record for an investigation.
-- :mod:`analytics.explain._attributions` -> attributions logged by a serving system (migration 10).
+- :mod:`analytics.explain._attributions` -> attributions logged by a serving system (migration 8).
 """
 
-from analytics.explain._attributions import MIGRATION_VERSION as ATTRIBUTIONS_MIGRATION
 from analytics.explain._attributions import record as record_attributions
 from analytics.explain._counterfactual import (
     CounterfactualSet,
@@ -58,7 +57,6 @@ from analytics.explain._trace import (
 )
 
 __all__ = [
-    "ATTRIBUTIONS_MIGRATION",
     "ERROR_TARGETS",
     "AttributionDrift",
     "CounterfactualSet",

@@ -1,7 +1,7 @@
 """Attributions logged by a serving system, for versions whose model cannot be loaded here.
 
 A serving system that computes SHAP values itself (or serves a model Vigil cannot run) logs them
-to the ``logged_attributions`` table (migration 10): one row per prediction and input, keyed by
+to the ``logged_attributions`` table (migration 8): one row per prediction and input, keyed by
 ``(model_name, prediction_id, feature)``, with the contribution in the model's raw output units
 (log-odds for a binary classifier) and the base value, so that ``base_value + sum(contribution)``
 is the raw output the serving system computed. Vigil uses them when a version has no loadable
@@ -24,24 +24,8 @@ from analytics.store import predictions_view
 TABLE = "logged_attributions"
 COLUMNS = ("prediction_id", "feature", "contribution", "base_value")
 
-#: The schema step that creates the table (migration 10 of the store).
-MIGRATION_VERSION = 10
-MIGRATION_DESCRIPTION = "attributions logged by serving systems, keyed by prediction and feature"
-MIGRATION_STATEMENTS = (
-    f"""CREATE TABLE {TABLE} (
-        model_name     VARCHAR NOT NULL,
-        prediction_id  VARCHAR NOT NULL,
-        feature        VARCHAR NOT NULL,
-        contribution   DOUBLE NOT NULL,
-        base_value     DOUBLE NOT NULL,
-        logged_at      TIMESTAMP NOT NULL,
-        PRIMARY KEY (model_name, prediction_id, feature)
-    )""",
-)
-
-
 def present(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether the store has the attributions table (stores before migration 10 do not)."""
+    """Whether the store has the attributions table (stores before migration 8 do not)."""
     return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [TABLE]).fetchone()[0])
 
 
@@ -56,7 +40,7 @@ def record(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, frame: pd.D
 
     require(actor, "ingest")
     if not present(con):
-        raise InvalidInputError("this store has no logged_attributions table yet; upgrade it (migration 10)")
+        raise InvalidInputError("this store has no logged_attributions table yet; upgrade it (migration 8)")
     info = registry.get_model(con, model)
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:

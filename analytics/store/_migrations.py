@@ -162,7 +162,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE SEQUENCE infra_cost_id_seq START 1",
         """CREATE TABLE infra_costs (entry_id BIGINT PRIMARY KEY, model_name VARCHAR, category VARCHAR NOT NULL, amount_usd DOUBLE NOT NULL, period_start DATE NOT NULL, period_end DATE NOT NULL, description VARCHAR NOT NULL DEFAULT '', entered_at TIMESTAMP NOT NULL, entered_by VARCHAR NOT NULL)""")),
     Migration(7, "governance: lifecycle transitions, review findings, evidence packs, deployments, model cards, risk tiers", _governance.STATEMENTS, (_governance.backfill,)),
-    Migration(10, "attributions logged by serving systems, keyed by prediction and feature", (
+    Migration(8, "attributions logged by serving systems, keyed by prediction and feature", (
         """CREATE TABLE logged_attributions (model_name VARCHAR NOT NULL, prediction_id VARCHAR NOT NULL, feature VARCHAR NOT NULL, contribution DOUBLE NOT NULL, base_value DOUBLE NOT NULL, logged_at TIMESTAMP NOT NULL, PRIMARY KEY (model_name, prediction_id, feature))""",)),
 )
 

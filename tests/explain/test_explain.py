@@ -128,7 +128,7 @@ def test_logged_attributions_stand_in_for_a_model_that_cannot_be_loaded(lite_tem
 
 
 def test_no_artifact_and_no_logged_attributions_is_a_clear_error(lite_db):
-    store.write(lambda con: con.execute("DROP TABLE logged_attributions"), lite_db)  # a store before migration 10
+    store.write(lambda con: con.execute("DROP TABLE logged_attributions"), lite_db)  # a store before migration 8
     with pytest.raises(NotFoundError, match="logged no attributions"):
         explain.global_explanation(lite_db, MODEL, "v2", sample_rows=100)
     traced = explain.trace(lite_db, MODEL, "cs000007", actor=REVIEWER)
