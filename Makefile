@@ -34,7 +34,7 @@ run: $(STAMP)
 	$(BIN)/vigil demo --if-missing
 	@echo ""
 	@echo "Vigil is starting on http://localhost:$(PORT)"
-	@echo "Sign in with a user from data/demo-credentials.txt (one per role, e.g. 'admin')."
+	@echo "Sign in with a user from data/demo-credentials.txt (one per role, e.g. ada.admin)."
 	@echo ""
 	$(BIN)/streamlit run app/main.py --server.port $(PORT) --server.address localhost --server.headless true
 
