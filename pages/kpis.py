@@ -31,14 +31,15 @@ if ctx.model not in defined:
 else:
     # Whole UTC hours (KPIs) and days (what-if): answered from the rollups without a partial-hour scan.
     start = ctx.start.replace(minute=0) if ctx.start else None
+    end = ctx.end or ctx.now.replace(minute=0)  # the last whole hour; the previous period is whole hours too
     day_start = start.replace(hour=0) if start else None
-    result = queries.query(business.kpis, ctx.model, now=ctx.now, start=start, end=ctx.end, version=ctx.version,
+    result = queries.query(business.kpis, ctx.model, now=ctx.now, start=start, end=end, version=ctx.version,
                            segment=ctx.segment, segment_value=ctx.segment_value)
     definition = result.definition
     cur = definition.currency
     rows_label = "every version's decisions except shadow traffic" if not ctx.version else f"version {ctx.version}"
     st.caption(f"**{ctx.model}** · {ctx.filter_label} · {ctx.window_label}, as of {ctx.now:%Y-%m-%d %H:%M} UTC · "
-               f"{fmt_int(result.rows)} predictions ({rows_label}" + (f", from {start:%Y-%m-%d %H:%M} UTC" if start else "")
+               f"{fmt_int(result.rows)} predictions ({rows_label}" + (f", {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC" if start else "")
                + f"), {fmt_int(result.labelled)} of them with an "
                f"outcome. Money in {cur}; value matrix: {definition.unit}.")
     table = result.table.set_index("key")
@@ -125,7 +126,7 @@ else:
     options = queries.query(business.breakdown_columns, ctx.model)
     by = st.selectbox("Break down by", options, key="kpis_by") if options else None
     if by:
-        seg = queries.query(business.kpis, ctx.model, now=ctx.now, start=start, end=ctx.end, version=ctx.version,
+        seg = queries.query(business.kpis, ctx.model, now=ctx.now, start=start, end=end, version=ctx.version,
                             segment=ctx.segment, segment_value=ctx.segment_value, by=by).segments
         if seg.empty:
             widgets.empty_state(f"No predictions in the {ctx.window_label}.", hint="Choose a longer window.")

@@ -45,13 +45,14 @@ now = datetime.now(timezone.utc).replace(tzinfo=None, second=0, microsecond=0)
 start = now - timedelta(days=90)
 hour_start = start.replace(minute=0)            # as pages/kpis.py: whole UTC hours for the KPIs,
 day_start = hour_start.replace(hour=0)          # whole UTC days for the what-if
+hour_end = now.replace(minute=0)                # the KPIs end at the last whole hour
 PAGES = {
     "kpis": [
         ("token", lambda: overview.data_version(db)),
         ("definitions", lambda: business.definition_models(db)),
-        ("kpis", lambda: business.kpis(db, model, now=now, start=hour_start)),
+        ("kpis", lambda: business.kpis(db, model, now=now, start=hour_start, end=hour_end)),
         ("columns", lambda: business.breakdown_columns(db, model)),
-        ("by_region", lambda: business.kpis(db, model, now=now, start=hour_start, by="region")),
+        ("by_region", lambda: business.kpis(db, model, now=now, start=hour_start, end=hour_end, by="region")),
         ("whatif", lambda: business.threshold_whatif(db, model, start=day_start)),
         ("champion_challenger", lambda: business.champion_challenger(db, model, now=now, start=start)),
     ],
@@ -74,7 +75,7 @@ out = {}
 for page, calls in PAGES.items():
     cold = page_run(calls)
     out[page] = {"cold": cold, "warm": [page_run(calls) for _ in range(repeat)]}
-out["rows_in_window"] = int(business.kpis(db, model, now=now, start=hour_start).rows)
+out["rows_in_window"] = int(business.kpis(db, model, now=now, start=hour_start, end=hour_end).rows)
 print(json.dumps(out))
 """
 

@@ -1,4 +1,5 @@
-"""Champion against challenger on the same traffic: KPIs, cost and latency side by side.
+"""Champion against challenger on the same traffic: KPIs and cost side by side (latency per version is on
+the Cost and latency page).
 
 "Same traffic" is the period in which both versions logged predictions inside the window (a
 shadow or challenger version mirrors the champion's requests from its start): from the later of
@@ -90,7 +91,7 @@ def champion_challenger(db: DbLike, model: str, *, now: datetime, start: datetim
                                + _ONE_SECOND)
         if shared_end <= shared_start:
             return Comparison(pd.DataFrame(), champion, other, None, None, {})
-        shared = _spans(con, info.stem, shared_start, shared_end, latency=True).set_index("version")
+        shared = _spans(con, info.stem, shared_start, shared_end).set_index("version")
         values: dict[str, dict[str, float]] = {}
         for version in (champion, other):
             sums = kpi_sums(con, info, definition, now=now, start=shared_start, end=shared_end, version=version,
@@ -100,7 +101,6 @@ def champion_challenger(db: DbLike, model: str, *, now: datetime, start: datetim
             k["cost_per_1000_usd"] = float(row["cost_usd"]) / float(row["n"]) * 1000
             selected = k["selection_rate"] * k["predictions"]
             k["cost_per_selected_usd"] = float(row["cost_usd"]) / selected if selected else float("nan")
-            k["p50_ms"], k["p95_ms"] = (float(v) for v in row["q"])
             values[version] = k
         rows = []
         for key, (_, higher, _) in KPI_META.items():
@@ -108,8 +108,7 @@ def champion_challenger(db: DbLike, model: str, *, now: datetime, start: datetim
                 continue
             rows.append((key, kpi_label(key, definition), kpi_unit(key, definition), higher))
         rows += [("cost_per_1000_usd", "Cost per 1,000 predictions", "USD", False),
-                 ("cost_per_selected_usd", f"Cost per {definition.selected_label} decision", "USD", False),
-                 ("p50_ms", "Latency p50", "ms", False), ("p95_ms", "Latency p95", "ms", False)]
+                 ("cost_per_selected_usd", f"Cost per {definition.selected_label} decision", "USD", False)]
         table = pd.DataFrame([{"key": key, "measure": label, "unit": unit, "champion": values[champion][key],
                                "challenger": values[other][key],
                                "difference": values[other][key] - values[champion][key], "higher_is_better": higher}

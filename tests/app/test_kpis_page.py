@@ -42,7 +42,8 @@ def defined(vigil_db):
 def test_viewer_sees_the_kpis_of_the_stored_definition(defined):
     ctx = context.Context(now=_now(), window="30d", model="loan-risk")
     at = _page("viewer", ctx)
-    result = business.kpis(defined, "loan-risk", now=ctx.now, start=ctx.start.replace(minute=0))  # as the page
+    result = business.kpis(defined, "loan-risk", now=ctx.now, start=ctx.start.replace(minute=0),
+                           end=ctx.now.replace(minute=0))  # as the page: whole hours
     cards = {m.label: m for m in reversed(at.metric)}  # the headline card, not the what-if's of the same name
     assert at.metric[0].label == "Approved rate"
     assert cards["Approved rate"].value == fmt_pct(result.value("selection_rate"))

@@ -357,7 +357,6 @@ def test_champion_and_challenger_on_the_same_traffic(loan):
         for key in ("selection_rate", "profit", "expected_loss", "bad_rate_selected"):
             assert table.loc[key, column] == pytest.approx(ref[key], rel=1e-9), (version, key)
         assert table.loc["cost_per_1000_usd", column] == pytest.approx(part["cost"].mean() * 1000)
-        assert table.loc["p95_ms", column] == pytest.approx(np.percentile(part["latency_ms"], 95))
     assert table.loc["profit", "difference"] == pytest.approx(table.loc["profit", "challenger"] - table.loc["profit", "champion"])
     # both versions saw the same applicants: the champion's rows of the period are exactly the mirrored ones
     assert comp.rows["v1"] == comp.rows["v2"] == len(shadow)
