@@ -78,7 +78,9 @@ print(json.dumps({"seconds": time.perf_counter() - t, "pull": pulled, "rows": le
 
 
 def _run(code: str, *args: str) -> dict:
-    done = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"benchmark step failed: {done.stderr.strip().splitlines()[-1:]}")
     return json.loads(next(line for line in reversed(done.stdout.splitlines()) if line.startswith("{")))
 
 
