@@ -152,6 +152,14 @@ def cmd_dossier(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo_cards(args: argparse.Namespace) -> int:
+    from analytics.demo._cards import write_cards
+
+    actor = _actor(args)
+    store.write(lambda con: write_cards(con, actor), _db(args))
+    return _done("wrote the model cards and risk tiers of the demo models registered in the store")
+
+
 def _time(text: str | None) -> datetime | None:
     if not text:
         return None
@@ -251,6 +259,10 @@ def add_commands(sub) -> None:
     do.add_argument("--html")
     do.add_argument("--pdf")
     do.set_defaults(func=cmd_dossier)
+
+    dc = g.add_parser("demo-cards", help="write the demo models' cards and risk tiers into an existing store")
+    dc.add_argument("--as", dest="as_user", help="act as this local user (default: the system identity)")
+    dc.set_defaults(func=cmd_demo_cards)
 
     audit_parser = sub.choices["audit"]
     audit_sub = next(a for a in audit_parser._actions if isinstance(a, argparse._SubParsersAction))
