@@ -202,3 +202,16 @@ def test_credit_clients_decoded_as_uci_documents():
     assert clients[["SEX", "EDUCATION", "MARRIAGE"]].notna().all().all()
     assert clients["EDUCATION"].value_counts()["university"] == 14_030
     assert clients["MARRIAGE"].value_counts()["single"] == 15_964
+
+
+def test_finished_store_and_logs_moved_into_place(demo_store):
+    """The build leaves the store, its log folder beside it (every segment the view reads in it), no leftovers."""
+    folder = demo_store.db.parent
+    assert not list(folder.glob("*.building*"))
+    logs = folder / f"{demo_store.db.stem}.logs"
+    paths = store.read(lambda con: con.execute(
+        "SELECT path FROM log_segments").fetchall(), demo_store.db)
+    assert paths and all((folder / p).is_file() and (folder / p).is_relative_to(logs) for (p,) in paths)
+    view = store.read(lambda con: con.execute(
+        "SELECT sql FROM duckdb_views() WHERE view_name = 'predictions_credit_default'").fetchone()[0], demo_store.db)
+    assert str(logs) in view and ".building" not in view

@@ -7,6 +7,7 @@ so an interrupted build never leaves a half-built database behind.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -23,6 +24,7 @@ from analytics.demo._datasets import credit_card_clients, employment_massachuset
 from analytics.demo._training import TrainedModel, train
 from analytics.errors import InvalidInputError
 from analytics.ingest import ingest
+from analytics.store._segments import rebuild_views, segments_dir
 from analytics.roles import Actor
 
 Progress = Callable[[str, float], None]
@@ -279,6 +281,7 @@ def build_demo(db: str | Path | None = None, *, seed: int = 7, rows: int | None 
     building = target.with_name(target.name + ".building")
     for leftover in (building, Path(f"{building}.wal")):
         leftover.unlink(missing_ok=True)
+    shutil.rmtree(_logs_dir(building), ignore_errors=True)
     summary = DemoSummary(db=target, end=end, seed=seed)
     report("fetching the public data sets", 0.02)
     credit_card_clients()
@@ -289,15 +292,37 @@ def build_demo(db: str | Path | None = None, *, seed: int = 7, rows: int | None 
     _build_employment(building, seed, end, report, summary)
     store.write(lambda con: business.seed_demo(con, _actor("ada.admin"), end), building)  # value matrices, budgets, SLAs
     report("moving the finished store into place", 0.98)
-    for suffix in ("", ".wal"):
-        Path(f"{target}{suffix}").unlink(missing_ok=True)
-    os.replace(building, target)
-    Path(f"{building}.ingest.lock").unlink(missing_ok=True)
+    _move_into_place(building, target)
     summary.credentials = {u: (r, passwords[u]) for u, r, _ in DEMO_USERS}
     summary.credentials_file = _write_credentials(target, summary.credentials)
     summary.seconds = time.perf_counter() - started
     report("done", 1.0)
     return summary
+
+
+def _logs_dir(db: Path) -> Path:
+    """The folder of a store's Parquet log segments (see analytics.store._segments)."""
+    return segments_dir(db, "x").parent
+
+
+def _move_into_place(building: Path, target: Path) -> None:
+    """Replace the target store and its log folder by the finished build, and re-point its views."""
+    for suffix in ("", ".wal"):
+        Path(f"{target}{suffix}").unlink(missing_ok=True)
+    shutil.rmtree(_logs_dir(target), ignore_errors=True)
+    os.replace(building, target)
+    if _logs_dir(building).exists():
+        os.replace(_logs_dir(building), _logs_dir(target))
+    Path(f"{building}.ingest.lock").unlink(missing_ok=True)
+    old, new = f"{_logs_dir(building).name}/", f"{_logs_dir(target).name}/"
+
+    def repoint(con) -> None:
+        # Segment paths are relative to the store's folder and start with the log folder's name.
+        con.execute("UPDATE log_segments SET path = ? || substr(path, ?) WHERE starts_with(path, ?)",
+                    [new, len(old) + 1, old])
+        rebuild_views(con)
+
+    store.write(repoint, target)
 
 
 def _write_credentials(db: Path, credentials: dict[str, tuple[str, str]]) -> Path:
