@@ -54,7 +54,11 @@ def label_delays(rng: np.random.Generator, n: int, low_days: float = 30, high_da
 
 
 def jitter_amounts(rng: np.random.Generator, values: np.ndarray, scale: float) -> np.ndarray:
-    """Multiply money amounts by log-normal noise of relative size ``scale``, rounded to 10."""
+    """Multiply money amounts by log-normal noise of relative size ``scale``, rounded to whole NT$.
+
+    Rounded as the source amounts are (whole NT$): rounding coarser than the reference would let a
+    domain classifier tell production rows from reference rows by their last digit alone.
+    """
     if scale <= 0:
         return values
-    return np.round(values * rng.lognormal(0.0, scale, size=values.shape) / 10.0) * 10.0
+    return np.round(values * rng.lognormal(0.0, scale, size=values.shape))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -224,8 +225,15 @@ def dossier_html(con: duckdb.DuckDBPyConnection, model: str, version: str, *, au
 def html_to_pdf(document: str, path: str | Path) -> Path:
     """Print an HTML document to PDF (A4) with headless Chromium through Playwright; return the path.
 
-    Uses Playwright's own Chromium if installed, else ``/usr/bin/chromium`` (or ``VIGIL_CHROMIUM``).
+    Uses ``/usr/bin/chromium`` (or ``VIGIL_CHROMIUM``). Printing runs on a fresh thread: Playwright's
+    sync API refuses a thread where an asyncio loop runs (Streamlit's or a test runner's), and a new
+    thread has none.
     """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vigil-pdf") as pool:
+        return pool.submit(_print_pdf, document, path).result()
+
+
+def _print_pdf(document: str, path: str | Path) -> Path:
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
@@ -237,7 +245,7 @@ def html_to_pdf(document: str, path: str | Path) -> Path:
             browser = p.chromium.launch(executable_path=executable if Path(executable).exists() else None)
         except PlaywrightError as exc:
             raise InvalidInputError(f"no Chromium to print the PDF with ({exc.message.splitlines()[0]}); install "
-                                    "one ('playwright install chromium') or set VIGIL_CHROMIUM") from None
+                                    "Debian's chromium ('apt-get install chromium') or set VIGIL_CHROMIUM") from None
         try:
             page = browser.new_page()
             page.set_content(document, wait_until="load")
