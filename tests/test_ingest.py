@@ -645,3 +645,19 @@ def test_next_ingest_recovers_an_interrupted_one(toy):
     assert (report.status, report.rows_loaded, report.rows_duplicate) == ("committed", 3, 0)
     assert _history(toy.db).loc[999, "status"] == "failed"
     assert toy.counts()["visible"] == 3
+
+
+def test_segments_are_written_in_time_order(toy):
+    """Rows reach the Parquet segment in time order, whether or not the source was (row groups prune by time)."""
+    import pyarrow.parquet as pq
+
+    ordered = toy.predictions(N)
+    shuffled = toy.predictions(N, prefix="s").sample(frac=1.0, random_state=3)
+    assert not shuffled["predicted_at"].is_monotonic_increasing
+    for frame in (ordered, shuffled):
+        report = ingest(toy.name, frame, db=toy.db)
+        assert report.status == "committed"
+        folder = toy.db.parent / f"{toy.db.stem}.logs" / toy.stem
+        segment = folder / f"{report.ingest_id:010d}-00001.parquet"
+        times = pq.read_table(segment, columns=["predicted_at"]).column("predicted_at").to_pandas()
+        assert times.is_monotonic_increasing and len(times) == N

@@ -301,8 +301,10 @@ class _Run:
         sql = typed_select(self.rules, batch.schema, "batch_src", now_literal=self.now_literal)
         held_flag = ("hash(prediction_id) IN (SELECT h FROM repeated_hashes)" if self.any_repeated
                      else "FALSE")
-        # Predictions leave in time order, so each Parquet row group covers a narrow time range (pruning).
-        order = "ORDER BY predicted_at NULLS LAST" if self.kind == "predictions" else ""
+        # Predictions leave in time order, so each Parquet row group covers a narrow time range (pruning);
+        # a batch already in time order (as serving logs usually are) is not sorted again.
+        needs_sort = self.kind == "predictions" and not _in_time_order(batch.column(batch.schema.get_field_index("predicted_at")))
+        order = "ORDER BY predicted_at NULLS LAST" if needs_sort else ""
         checked = self.work.execute(f"SELECT *, {held_flag} AS __held FROM ({sql}) {order}").to_arrow_table()
         self.work.unregister("batch_src")
         failing = pc.greater(pc.list_value_length(checked.column("__reasons")), 0)
@@ -464,6 +466,13 @@ class _Run:
 
 _EMPTY_BAD = pa.table({"__row": pa.array([], pa.int64()), "prediction_id": pa.array([], pa.string()),
                        "__reasons": pa.array([], pa.list_(pa.string())), "raw": pa.array([], pa.string())})
+
+
+def _in_time_order(column: pa.Array) -> bool:
+    """Whether a typed timestamp column has no missing value and never goes back in time."""
+    if not pa.types.is_timestamp(column.type) or column.null_count or len(column) < 2:
+        return False
+    return pc.all(pc.greater_equal(column.slice(1), column.slice(0, len(column) - 1))).as_py()
 
 
 def _outcome_problems(con: duckdb.DuckDBPyConnection, info: ModelInfo) -> pa.Table:
