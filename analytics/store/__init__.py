@@ -6,6 +6,7 @@ so that no process holds the file longer than one unit of work and lock conflict
 
 from analytics.store._connection import connect, read, retry, transaction, write
 from analytics.store._migrations import LATEST_VERSION, MIGRATIONS, migrate, schema_version
+from analytics.store._segments import copy_store, rebuild_views
 from analytics.store._tables import (
     create_model_tables,
     log_table,
@@ -20,6 +21,7 @@ __all__ = [
     "LATEST_VERSION",
     "MIGRATIONS",
     "connect",
+    "copy_store",
     "create_model_tables",
     "log_table",
     "migrate",
@@ -27,6 +29,7 @@ __all__ = [
     "outcomes_view",
     "predictions_view",
     "read",
+    "rebuild_views",
     "reference_table",
     "retry",
     "schema_version",

@@ -190,3 +190,19 @@ def move_table_rows_to_segments(con: duckdb.DuckDBPyConnection) -> None:
         if ingest_ids:
             con.execute(f"DELETE FROM {log_table(stem)} WHERE ingest_id IN ({', '.join(map(str, ingest_ids))})")
         define_predictions_view(con, model, stem, schema)
+
+
+def copy_store(db: Path, folder: Path) -> Path:
+    """Copy a store's folder (the file, its log segments, artifacts beside it) into ``folder``; return the copy.
+
+    The copy's views are re-pointed at its own segments, so it is independent of the original:
+    writing to it (a sign-in audits) never touches the source.
+    """
+    import shutil
+
+    from analytics.store._connection import write
+
+    shutil.copytree(Path(db).parent, folder)
+    target = Path(folder) / Path(db).name
+    write(rebuild_views, target)
+    return target

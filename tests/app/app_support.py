@@ -13,7 +13,6 @@ import the fixtures from here by name.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -112,16 +111,7 @@ def template_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _private_copy(template: Path, target_dir: Path) -> Path:
     """Copy the store with everything beside it (its Parquet log segments) and re-point its views."""
-    target = target_dir / "store"
-    shutil.copytree(template.parent, target)
-    path = target / template.name
-    try:
-        from analytics.store._segments import rebuild_views
-    except ImportError:  # a store without log segments: the file alone is the store
-        return path
-    store.write(rebuild_views, path)
-    return path
-
+    return store.copy_store(template, target_dir / "store")
 
 @pytest.fixture
 def vigil_db(template_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

@@ -9,7 +9,6 @@ session (and xdist worker); tests copy it when they write.
 
 from __future__ import annotations
 
-import shutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -119,14 +118,7 @@ def build(path: Path) -> Path:
 
 def copy_store(template: Path, target_dir: Path) -> Path:
     """A private copy of the store with its artifacts and log segments, views re-pointed."""
-    target = target_dir / "store"
-    shutil.copytree(template.parent, target)
-    path = target / template.name
-    from analytics.store._segments import rebuild_views
-
-    store.write(rebuild_views, path)
-    return path
-
+    return store.copy_store(template, target_dir / "store")
 
 @pytest.fixture(scope="session")
 def lite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:

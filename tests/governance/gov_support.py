@@ -81,16 +81,7 @@ def build(path: Path, *, versions: dict[str, float] | None = None, traffic: str 
 
 def private_copy(template: Path, target_dir: Path) -> Path:
     """Copy a store with its Parquet log segments and re-point its views."""
-    import shutil
-
-    from analytics.store._segments import rebuild_views
-
-    target = target_dir / "store"
-    shutil.copytree(template.parent, target)
-    path = target / template.name
-    store.write(rebuild_views, path)
-    return path
-
+    return store.copy_store(template, target_dir / "store")
 
 @pytest.fixture(scope="session")
 def loan_template(tmp_path_factory) -> Path:
