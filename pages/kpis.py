@@ -41,7 +41,8 @@ else:
     st.caption(f"**{ctx.model}** · {ctx.filter_label} · {ctx.window_label}, as of {ctx.now:%Y-%m-%d %H:%M} UTC · "
                f"{fmt_int(result.rows)} predictions ({rows_label}" + (f", {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC" if start else "")
                + f"), {fmt_int(result.labelled)} of them with an "
-               f"outcome. Money in {cur}; value matrix: {definition.unit}.")
+               # "NT$ ... NT$" would open a LaTeX formula in Markdown: escape the dollar signs.
+               f"outcome. Money in {cur}; value matrix: {definition.unit}.".replace("$", "\\$"))
     table = result.table.set_index("key")
 
     def money(value: float) -> str:
