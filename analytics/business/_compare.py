@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 import duckdb
 import pandas as pd
 
+from analytics.business import _serving
 from analytics.business._common import DbLike, _run, open_model
 from analytics.business._rollup import ceil_hour, floor_hour
 from analytics.business._definitions import get_definition
@@ -54,8 +55,16 @@ class Comparison:
     rows: dict[str, int]
 
 
-def _spans(con: duckdb.DuckDBPyConnection, stem: str, start: datetime | None, end: datetime | None, *,
-           latency: bool = False) -> pd.DataFrame:
+def _spans(con: duckdb.DuckDBPyConnection, info, start: datetime | None, end: datetime | None,
+           summarised: bool) -> pd.DataFrame:
+    """Per version in ``[start, end)``: ``role``, ``n``, ``first_at``, ``last_at``, ``cost_usd``."""
+    if summarised:
+        source, params = _serving.hourly_source(info, start, end)
+        return con.execute(
+            f"""SELECT model_version AS version, any_value(deployment_role) AS role,
+                       CAST(sum(predictions) AS BIGINT) AS n, min(first_at) AS first_at, max(last_at) AS last_at,
+                       sum(cost) AS cost_usd
+                FROM {source} p GROUP BY ALL""", params).df()
     clauses, params = ["TRUE"], []
     if start is not None:
         clauses.append("predicted_at >= ?")
@@ -65,20 +74,25 @@ def _spans(con: duckdb.DuckDBPyConnection, stem: str, start: datetime | None, en
         params.append(end)
     return con.execute(
         f"""SELECT model_version AS version, any_value(deployment_role) AS role, count(*) AS n,
-                   min(predicted_at) AS first_at, max(predicted_at) AS last_at, sum(cost) AS cost_usd,
-                   {"quantile_cont(latency_ms, [0.5, 0.95])" if latency else "NULL"} AS q
-            FROM {predictions_view(stem)} WHERE {' AND '.join(clauses)} GROUP BY ALL""", params).df()
+                   min(predicted_at) AS first_at, max(predicted_at) AS last_at, sum(cost) AS cost_usd
+            FROM {predictions_view(info.stem)} WHERE {' AND '.join(clauses)} GROUP BY ALL""", params).df()
 
 
 def champion_challenger(db: DbLike, model: str, *, now: datetime, start: datetime | None = None,
-                        end: datetime | None = None, challenger: str | None = None) -> Comparison:
-    """Compare the champion with a challenger (default: the busiest other version in the window)."""
+                        end: datetime | None = None, challenger: str | None = None,
+                        use_summaries: bool = True) -> Comparison:
+    """Compare the champion with a challenger (default: the busiest other version in the window).
+
+    Traffic, first and last prediction and cost per version come from the serving summaries
+    (:mod:`analytics.business._serving`; partial hours from the log) unless ``use_summaries`` is false.
+    """
 
     def work(con: duckdb.DuckDBPyConnection) -> Comparison:
         info = open_model(con, model)
+        summarised = use_summaries and _serving.ensure(con, info, db)
         definition = get_definition(con, model)
         champion = champion_version(con, model)
-        spans = _spans(con, info.stem, start, end).set_index("version")
+        spans = _spans(con, info, start, end, summarised).set_index("version")
         others = spans.drop(index=[champion], errors="ignore").sort_values("n", ascending=False)
         other = challenger or (str(others.index[0]) if len(others) else None)
         if champion is None or champion not in spans.index or other is None:
@@ -91,7 +105,7 @@ def champion_challenger(db: DbLike, model: str, *, now: datetime, start: datetim
                                + _ONE_SECOND)
         if shared_end <= shared_start:
             return Comparison(pd.DataFrame(), champion, other, None, None, {})
-        shared = _spans(con, info.stem, shared_start, shared_end).set_index("version")
+        shared = _spans(con, info, shared_start, shared_end, summarised).set_index("version")
         values: dict[str, dict[str, float]] = {}
         for version in (champion, other):
             sums = kpi_sums(con, info, definition, now=now, start=shared_start, end=shared_end, version=version,

@@ -21,6 +21,7 @@ import duckdb
 import pandas as pd
 
 from analytics import audit, settings
+from analytics.business import _serving
 from analytics.business._common import DbLike, _run, live_rows, open_model, previous_window, window_filter
 from analytics.business._definitions import get_definition, has_definition
 from analytics.errors import InvalidInputError
@@ -158,30 +159,25 @@ def _selected_expr(con: duckdb.DuckDBPyConnection, model: str, version: str | No
 
 
 def cost(db: DbLike, model: str, *, now: datetime, start: datetime | None = None, end: datetime | None = None,
-         version: str | None = None, segment: str | None = None, segment_value: str | None = None) -> CostResult:
+         version: str | None = None, segment: str | None = None, segment_value: str | None = None,
+         use_summaries: bool = True) -> CostResult:
     """Prediction and infrastructure cost of ``model`` over a window, per day and version, and its budget.
 
     Every row counts (shadow included: it was paid for). The budget is that of the month of ``now``
-    (setting ``business.monthly_budget_usd``), for the whole model whatever the filters.
+    (setting ``business.monthly_budget_usd``), for the whole model whatever the filters. Unless a
+    segment is chosen (or ``use_summaries`` is false), whole hours come from the serving summaries
+    (:mod:`analytics.business._serving`) and only the partial hours at the edges from the log.
     """
 
     def work(con: duckdb.DuckDBPyConnection) -> CostResult:
         info = open_model(con, model)
         selected, selected_label = _selected_expr(con, model, version)
         previous = previous_window(start, end, now)
-        lower = previous[0] if previous else start
-        where, params = window_filter(info, start=lower, end=end, version=version, segment=segment,
-                                      segment_value=segment_value, include_shadow=True)
-        period = "CASE WHEN p.predicted_at >= ? THEN 'current' ELSE 'previous' END" if previous else "'current'"
-        daily = con.execute(
-            f"""
-            SELECT {period} AS period, CAST(date_trunc('day', p.predicted_at) AS DATE) AS day,
-                   p.model_version AS version, any_value(p.deployment_role) AS role,
-                   count(*) AS predictions, coalesce(sum(p.cost), 0) AS cost_usd,
-                   count(*) FILTER (WHERE {selected}) AS selected
-            FROM {predictions_view(info.stem)} p WHERE {where}
-            GROUP BY ALL ORDER BY day, version
-            """, [*([start] if previous else []), *params]).df()
+        summarised = use_summaries and _serving.ensure(con, info, db)
+        if summarised and segment is None:
+            daily = _daily_from_summaries(con, info, selected, start, end, previous, version)
+        else:
+            daily = _daily_from_log(con, info, selected, start, end, previous, version, segment, segment_value)
         cur, prev = daily[daily["period"] == "current"], daily[daily["period"] == "previous"]
         stop = end or now
         summary = {**_summary(cur, _infra_between(con, model, start, stop) if start or end else
@@ -198,9 +194,49 @@ def cost(db: DbLike, model: str, *, now: datetime, start: datetime | None = None
         by_version["cost_per_1000_usd"] = by_version["cost_usd"] / by_version["predictions"] * 1000
         by_version["cost_per_selected_usd"] = by_version["cost_usd"] / by_version["selected"].where(
             by_version["selected"] > 0)
-        return CostResult(summary, cur[list(DAILY_COLUMNS)], by_version, _budget(con, info, model, now), selected_label)
+        budget = _budget(con, info, model, now, summarised)
+        return CostResult(summary, cur[list(DAILY_COLUMNS)], by_version, budget, selected_label)
 
     return _run(db, work)
+
+
+def _daily_from_log(con: duckdb.DuckDBPyConnection, info, selected: str, start: datetime | None,
+                    end: datetime | None, previous: tuple | None, version: str | None, segment: str | None,
+                    segment_value: str | None) -> pd.DataFrame:
+    """Predictions, cost and selected decisions per period, day and version, straight from the log."""
+    lower = previous[0] if previous else start
+    where, params = window_filter(info, start=lower, end=end, version=version, segment=segment,
+                                  segment_value=segment_value, include_shadow=True)
+    period = "CASE WHEN p.predicted_at >= ? THEN 'current' ELSE 'previous' END" if previous else "'current'"
+    return con.execute(
+        f"""
+        SELECT {period} AS period, CAST(date_trunc('day', p.predicted_at) AS DATE) AS day,
+               p.model_version AS version, any_value(p.deployment_role) AS role,
+               count(*) AS predictions, coalesce(sum(p.cost), 0) AS cost_usd,
+               count(*) FILTER (WHERE {selected}) AS selected
+        FROM {predictions_view(info.stem)} p WHERE {where}
+        GROUP BY ALL ORDER BY day, version
+        """, [*([start] if previous else []), *params]).df()
+
+
+def _daily_from_summaries(con: duckdb.DuckDBPyConnection, info, selected: str, start: datetime | None,
+                          end: datetime | None, previous: tuple | None, version: str | None) -> pd.DataFrame:
+    """The same frame as :func:`_daily_from_log`, from the hourly serving summary (and the partial hours)."""
+    periods = [("current", start, end)] + ([("previous", *previous)] if previous else [])
+    sources, params = [], []
+    for name, a, b in periods:
+        sql, ps = _serving.hourly_source(info, a, b, version)
+        sources.append(f"SELECT '{name}' AS period, * FROM {sql}")
+        params += ps
+    return con.execute(
+        f"""
+        SELECT period, CAST(date_trunc('day', p.hour) AS DATE) AS day,
+               p.model_version AS version, any_value(p.deployment_role) AS role,
+               CAST(sum(p.predictions) AS BIGINT) AS predictions, coalesce(sum(p.cost), 0) AS cost_usd,
+               CAST(coalesce(sum(p.predictions) FILTER (WHERE {selected}), 0) AS BIGINT) AS selected
+        FROM ({' UNION ALL '.join(sources)}) p
+        GROUP BY ALL ORDER BY day, version
+        """, params).df()
 
 
 def _summary(daily: pd.DataFrame, infra: float) -> dict[str, float]:
@@ -219,13 +255,20 @@ def month_bounds(now: datetime) -> tuple[datetime, datetime]:
     return first, first + timedelta(days=days)
 
 
-def _budget(con: duckdb.DuckDBPyConnection, info, model: str, now: datetime) -> dict[str, Any]:
+def _budget(con: duckdb.DuckDBPyConnection, info, model: str, now: datetime, use_summaries: bool) -> dict[str, Any]:
     first, following = month_bounds(now)
     run_from = now - timedelta(days=RUN_RATE_DAYS)
-    log_mtd, log_recent = con.execute(
-        f"""SELECT coalesce(sum(cost) FILTER (WHERE predicted_at >= ?), 0), coalesce(sum(cost) FILTER (WHERE predicted_at >= ?), 0)
-            FROM {predictions_view(info.stem)} WHERE predicted_at >= ? AND predicted_at < ?""",
-        [first, run_from, min(first, run_from), now]).fetchone()
+    if use_summaries:
+        (mtd_sql, mtd_params), (recent_sql, recent_params) = (_serving.hourly_source(info, first, now),
+                                                              _serving.hourly_source(info, run_from, now))
+        log_mtd, log_recent = con.execute(
+            f"SELECT (SELECT coalesce(sum(cost), 0) FROM {mtd_sql}), (SELECT coalesce(sum(cost), 0) FROM {recent_sql})",
+            [*mtd_params, *recent_params]).fetchone()
+    else:
+        log_mtd, log_recent = con.execute(
+            f"""SELECT coalesce(sum(cost) FILTER (WHERE predicted_at >= ?), 0), coalesce(sum(cost) FILTER (WHERE predicted_at >= ?), 0)
+                FROM {predictions_view(info.stem)} WHERE predicted_at >= ? AND predicted_at < ?""",
+            [first, run_from, min(first, run_from), now]).fetchone()
     infra_mtd = _infra_between(con, model, first, now)
     run_rate = float(log_recent) / RUN_RATE_DAYS
     days_left = (following - now).total_seconds() / 86400

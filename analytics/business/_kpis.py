@@ -145,22 +145,22 @@ def kpi_sums(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition: KpiDef
         frames = [_exact_sums(con, info, definition, name, a, b, version, segment, segment_value, by)
                   for name, a, b in periods]
         return _combine(frames)
-    roll = _rollup.hourly(con, info, definition)
-    keep = roll["version"] == version if version else roll["role"] != "shadow"
+    attribute = definition.fairness_attribute
     if segment:
         _where(info.schema, segment=segment, segment_value=segment_value)  # validates the segment
-        keep &= roll[segment] == str(segment_value)
-    roll = roll[keep]
-    attribute = definition.fairness_attribute
+    roll = _rollup.hourly_by(con, info, definition, [d for d in dict.fromkeys((by, segment, attribute)) if d])
+    hour = roll["hour"].to_numpy()
     frames = []
     for name, a, b in periods:
         hours, edges = _rollup.split_interval(a, b)
         if hours is not None:
-            part = roll
-            if hours[0] is not None:
-                part = part[part["hour"] >= pd.Timestamp(hours[0])]
-            if hours[1] is not None:
-                part = part[part["hour"] < pd.Timestamp(hours[1])]
+            lo = 0 if hours[0] is None else int(hour.searchsorted(np.datetime64(hours[0]), side="left"))
+            hi = len(hour) if hours[1] is None else int(hour.searchsorted(np.datetime64(hours[1]), side="left"))
+            part = roll.iloc[lo:hi]
+            keep = part["version"] == version if version else part["role"] != "shadow"
+            if segment:
+                keep &= part[segment] == str(segment_value)
+            part = part[keep]
             part = part.assign(period=name, group=part[by] if by else "(all)",
                                attribute=part[attribute] if attribute else "(none)")
             frames.append(part[["period", "group", "attribute", *SUM_COLUMNS]])

@@ -17,6 +17,7 @@ import duckdb
 import pandas as pd
 
 from analytics import settings
+from analytics.business import _serving
 from analytics.business._common import DbLike, _run, open_model, window_filter
 from analytics.store import predictions_view
 
@@ -61,42 +62,70 @@ class LatencyResult:
 
 
 def latency(db: DbLike, model: str, *, start: datetime | None = None, end: datetime | None = None,
-            version: str | None = None, segment: str | None = None, segment_value: str | None = None) -> LatencyResult:
-    """Latency percentiles per version and per day against the model's SLA, and throughput."""
+            version: str | None = None, segment: str | None = None, segment_value: str | None = None,
+            use_summaries: bool = True) -> LatencyResult:
+    """Latency percentiles per version and per day against the model's SLA, and throughput.
+
+    Unless a segment is chosen (or ``use_summaries`` is false), whole days and hours come from the
+    serving summaries (:mod:`analytics.business._serving`: per-day percentiles, exact per-day latency
+    histograms merged for the window's percentiles, hourly counts) and only the partial days and
+    hours at the window's edges from the log.
+    """
 
     def work(con: duckdb.DuckDBPyConnection) -> LatencyResult:
         info = open_model(con, model)
         sla = float(settings.get(con, SLA_MS.key, model=model))
         which = str(settings.get(con, SLA_PERCENTILE.key, model=model))
-        where, params = window_filter(info, start=start, end=end, version=version, segment=segment,
-                                      segment_value=segment_value, include_shadow=True)
-        view = predictions_view(info.stem)
-        # One scan for the percentiles per day and version and per version (grouping sets), one
-        # count-only scan for the busiest hour.
-        both = con.execute(
-            f"""
-            SELECT CAST(date_trunc('day', p.predicted_at) AS DATE) AS day, p.model_version AS version,
-                   any_value(p.deployment_role) AS role, count(*) AS predictions,
-                   quantile_cont(p.latency_ms, [0.5, 0.95, 0.99]) AS q, max(p.latency_ms) AS max_ms,
-                   GROUPING(CAST(date_trunc('day', p.predicted_at) AS DATE)) AS overall
-            FROM {view} p WHERE {where} AND p.latency_ms IS NOT NULL
-            GROUP BY GROUPING SETS ((CAST(date_trunc('day', p.predicted_at) AS DATE), p.model_version), (p.model_version))
-            ORDER BY version, day
-            """, params).df()
-        peaks = con.execute(
-            f"""
-            SELECT version, max(n) / 3600.0 AS peak_per_second FROM (
-                SELECT p.model_version AS version, date_trunc('hour', p.predicted_at) AS hour, count(*) AS n
-                FROM {view} p WHERE {where} GROUP BY ALL) GROUP BY version
-            """, params).df()
-        per_day = both[both["overall"] == 0][["day", "version", "predictions", "q"]].sort_values(["day", "version"])
-        overall = both[both["overall"] == 1].drop(columns=["day", "overall"])
+        if use_summaries and segment is None and _serving.ensure(con, info, db):
+            per_day = _serving.latency_daily(con, info, start, end, version)
+            overall = _serving.latency_by_version(con, info, start, end, version)
+            hours, params = _serving.hourly_source(info, start, end, version)
+            roles = con.execute(f"SELECT model_version AS version, any_value(deployment_role) AS role FROM {hours} p "
+                                "GROUP BY ALL", params).df()
+            peaks = con.execute(
+                f"""SELECT version, max(n) / 3600.0 AS peak_per_second FROM (
+                        SELECT p.model_version AS version, p.hour, sum(p.predictions) AS n FROM {hours} p GROUP BY ALL)
+                    GROUP BY version""", params).df()
+            overall = roles.merge(overall, on="version")[["version", "role", "predictions", "q", "max_ms"]]
+            per_day = per_day[["day", "version", "predictions", "q"]]
+        else:
+            per_day, overall, peaks = _from_log(con, info, start, end, version, segment, segment_value)
+        per_day = per_day.sort_values(["day", "version"])
         days = per_day.groupby("version").size().rename("days")
         overall = overall.merge(days, left_on="version", right_index=True).merge(peaks, on="version", how="left")
-        per_day, overall = per_day.reset_index(drop=True), overall.reset_index(drop=True)
+        per_day, overall = per_day.reset_index(drop=True), overall.sort_values("version").reset_index(drop=True)
         return _result(per_day, overall, sla, which)
 
     return _run(db, work)
+
+
+def _from_log(con: duckdb.DuckDBPyConnection, info, start: datetime | None, end: datetime | None,
+              version: str | None, segment: str | None, segment_value: str | None):
+    """Per-day and per-version percentiles and the busiest hour, straight from the log."""
+    where, params = window_filter(info, start=start, end=end, version=version, segment=segment,
+                                  segment_value=segment_value, include_shadow=True)
+    view = predictions_view(info.stem)
+    # One scan for the percentiles per day and version and per version (grouping sets), one
+    # count-only scan for the busiest hour.
+    both = con.execute(
+        f"""
+        SELECT CAST(date_trunc('day', p.predicted_at) AS DATE) AS day, p.model_version AS version,
+               any_value(p.deployment_role) AS role, count(*) AS predictions,
+               quantile_cont(p.latency_ms, [0.5, 0.95, 0.99]) AS q, max(p.latency_ms) AS max_ms,
+               GROUPING(CAST(date_trunc('day', p.predicted_at) AS DATE)) AS overall
+        FROM {view} p WHERE {where} AND p.latency_ms IS NOT NULL
+        GROUP BY GROUPING SETS ((CAST(date_trunc('day', p.predicted_at) AS DATE), p.model_version), (p.model_version))
+        ORDER BY version, day
+        """, params).df()
+    peaks = con.execute(
+        f"""
+        SELECT version, max(n) / 3600.0 AS peak_per_second FROM (
+            SELECT p.model_version AS version, date_trunc('hour', p.predicted_at) AS hour, count(*) AS n
+            FROM {view} p WHERE {where} GROUP BY ALL) GROUP BY version
+        """, params).df()
+    per_day = both[both["overall"] == 0][["day", "version", "predictions", "q"]]
+    overall = both[both["overall"] == 1].drop(columns=["day", "overall"])
+    return per_day, overall, peaks
 
 
 def _split_quantiles(frame: pd.DataFrame) -> pd.DataFrame:

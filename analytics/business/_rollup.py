@@ -27,7 +27,7 @@ from analytics.store import predictions_view
 
 _CACHE: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
 _LOCK = threading.Lock()
-MAX_ROLLUPS = 8
+MAX_ROLLUPS = 16
 
 
 def _database_file(con: duckdb.DuckDBPyConnection) -> str:
@@ -64,6 +64,31 @@ def hourly(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition) -> pd.Da
     for column in SUM_COLUMNS:
         frame[column] = frame[column].astype(float)
     frame["hour"] = pd.to_datetime(frame["hour"])
+    with _LOCK:
+        _CACHE[key] = frame
+        while len(_CACHE) > MAX_ROLLUPS:
+            _CACHE.popitem(last=False)
+    return frame
+
+
+def hourly_by(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition, dims: list[str]) -> pd.DataFrame:
+    """The hourly rollup summed over every dimension but ``dims`` (a subset of :func:`rollup_dimensions`),
+    sorted by hour (built once per data version, definition and ``dims``).
+
+    A window's KPIs without a breakdown need only the fairness attribute, so they read a frame a
+    fraction of the full rollup's size, sliced by hour with a binary search.
+    """
+    from analytics.business._kpis import SUM_COLUMNS
+
+    full = hourly(con, info, definition)
+    key = ("by", _database_file(con), data_version(con), info.stem, definition.to_json(), tuple(dims))
+    with _LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    keys = ["hour", "version", "role", *dims]
+    frame = (full.groupby(keys, sort=True, dropna=False, observed=True)[list(SUM_COLUMNS)].sum()
+             .reset_index())
     with _LOCK:
         _CACHE[key] = frame
         while len(_CACHE) > MAX_ROLLUPS:

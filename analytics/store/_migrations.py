@@ -164,6 +164,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "governance: lifecycle transitions, review findings, evidence packs, deployments, model cards, risk tiers", _governance.STATEMENTS, (_governance.backfill,)),
     Migration(8, "attributions logged by serving systems, keyed by prediction and feature", (
         """CREATE TABLE logged_attributions (model_name VARCHAR NOT NULL, prediction_id VARCHAR NOT NULL, feature VARCHAR NOT NULL, contribution DOUBLE NOT NULL, base_value DOUBLE NOT NULL, logged_at TIMESTAMP NOT NULL, PRIMARY KEY (model_name, prediction_id, feature))""",)),
+    Migration(10, "serving summaries per UTC day (traffic and cost per hour, exact latency histogram and percentiles), keyed by the log segments", (
+        "CREATE TABLE serving_summary_days (model_name VARCHAR NOT NULL, day DATE NOT NULL, segments VARCHAR NOT NULL, built_at TIMESTAMP NOT NULL, PRIMARY KEY (model_name, day))",
+        "CREATE TABLE serving_hourly (model_name VARCHAR NOT NULL, hour TIMESTAMP NOT NULL, version VARCHAR, role VARCHAR, decision BIGINT, predictions BIGINT NOT NULL, cost_usd DOUBLE, first_at TIMESTAMP NOT NULL, last_at TIMESTAMP NOT NULL)",
+        "CREATE TABLE serving_latency (model_name VARCHAR NOT NULL, day DATE NOT NULL, version VARCHAR, latency_ms DOUBLE NOT NULL, n BIGINT NOT NULL)",
+        "CREATE TABLE serving_latency_daily (model_name VARCHAR NOT NULL, day DATE NOT NULL, version VARCHAR, n BIGINT NOT NULL, p50_ms DOUBLE, p95_ms DOUBLE, p99_ms DOUBLE, max_ms DOUBLE)")),
 )
 
 LATEST_VERSION = max(m.version for m in MIGRATIONS)
