@@ -399,3 +399,132 @@ def test_daily_rollup_of_the_what_if_equals_the_exact_cells(loan):
 
     fast, exact = cells(True), cells(False)
     pd.testing.assert_frame_equal(fast, exact, check_dtype=False, rtol=1e-12)
+
+
+# --------------------------------------------------------------------------------------------------
+# Serving summaries (per-day, keyed by the log segments): same answers as the log, refreshed by ingests
+
+
+def test_histogram_quantile_equals_numpy_linear_with_ties():
+    from analytics.business._serving import histogram_quantile
+
+    rng = np.random.default_rng(7)
+    for n in (1, 2, 3, 10, 997):
+        data = np.round(rng.lognormal(np.log(30), 0.5, n), 1)  # few distinct values: many ties
+        values, counts = np.unique(data, return_counts=True)
+        for q in (0.0, 0.01, 0.25, 0.5, 0.95, 0.99, 0.999, 1.0):
+            assert histogram_quantile(values, counts, q) == pytest.approx(
+                np.percentile(data, 100 * q, method="linear"), rel=1e-14, abs=1e-12), (n, q)
+
+
+def _copy_store(db, folder):
+    import shutil
+
+    from analytics.store._segments import rebuild_views
+    shutil.copytree(db.parent, folder)
+    path = folder / db.name
+    store.write(rebuild_views, path)
+    return path
+
+
+def _same(fast, exact):
+    for field in fast.__dataclass_fields__:
+        a, b = getattr(fast, field), getattr(exact, field)
+        if isinstance(a, pd.DataFrame):
+            pd.testing.assert_frame_equal(a, b, rtol=1e-9, check_exact=False, obj=field)
+        elif isinstance(a, dict):
+            assert a.keys() == b.keys()
+            for key in a:
+                if isinstance(a[key], float):
+                    assert a[key] == pytest.approx(b[key], rel=1e-9, nan_ok=True), (field, key)
+                else:
+                    assert a[key] == b[key], (field, key)
+        else:
+            assert a == b, field
+
+
+def test_summaries_answer_mid_hour_windows_as_the_log_and_numpy_do(loan):
+    db, rows = loan
+    windows = [(NOW - timedelta(days=8, hours=3, minutes=17), None, None),
+               (NOW - timedelta(days=12, minutes=41), NOW - timedelta(days=2, hours=6, minutes=5), "v2"),
+               (None, NOW - timedelta(days=15, minutes=1), None)]
+    for start, end, version in windows:
+        _same(business.cost(db, MODEL, now=NOW, start=start, end=end, version=version),
+              business.cost(db, MODEL, now=NOW, start=start, end=end, version=version, use_summaries=False))
+        fast = business.latency(db, MODEL, start=start, end=end, version=version)
+        _same(fast, business.latency(db, MODEL, start=start, end=end, version=version, use_summaries=False))
+        _same(business.champion_challenger(db, MODEL, now=NOW, start=start, end=end),
+              business.champion_challenger(db, MODEL, now=NOW, start=start, end=end, use_summaries=False))
+        # and both are numpy's percentiles of the window's rows (partial first and last days included)
+        window = rows[(rows["predicted_at"] >= pd.Timestamp(start or datetime.min))
+                      & (rows["predicted_at"] < pd.Timestamp(end or datetime.max))]
+        if version:
+            window = window[window["model_version"] == version]
+        for v, part in window.groupby("model_version"):
+            got = fast.by_version.set_index("version").loc[v]
+            for q in (50, 95, 99):
+                assert got[f"p{q}_ms"] == pytest.approx(np.percentile(part["latency_ms"], q), abs=1e-9), (v, q)
+            assert got["max_ms"] == part["latency_ms"].max() and got["predictions"] == len(part)
+            assert got["peak_per_second"] == pytest.approx(
+                part.groupby(part["predicted_at"].dt.floor("h")).size().max() / 3600)
+            first_day = part[part["predicted_at"].dt.floor("D") == part["predicted_at"].min().floor("D")]
+            daily = fast.daily.assign(day=pd.to_datetime(fast.daily["day"])).set_index(["day", "version"])
+            assert daily.loc[(first_day["predicted_at"].min().floor("D"), v), "p95_ms"] == pytest.approx(
+                np.percentile(first_day["latency_ms"], 95), abs=1e-9)
+
+
+def test_an_ingest_into_summarised_days_refreshes_only_those_days(loan, tmp_path):
+    from analytics.business import _serving
+
+    db, rows = loan
+    path = _copy_store(db, tmp_path / "s")
+    business.latency(path, MODEL)  # summarises every day
+    built = store.read(lambda con: con.execute(
+        "SELECT day, built_at FROM serving_summary_days WHERE model_name = ?", [MODEL]).df(), path)
+    assert len(built) == DAYS
+    # Late-logged predictions for two days already summarised, far slower and dearer than the rest.
+    extra = rows[rows["prediction_id"].str.startswith("c")].iloc[:0].copy()
+    rng = np.random.default_rng(11)
+    at = pd.Timestamp(START + timedelta(days=4, hours=23, minutes=50)) + pd.to_timedelta(rng.uniform(0, 1200, 300), unit="s")
+    extra = pd.DataFrame({
+        "prediction_id": [f"late{i:04d}" for i in range(300)], "predicted_at": at.round("ms"), "model_version": "v1",
+        "deployment_role": "champion", "score": 0.2, "decision": 0, "latency_ms": np.round(rng.uniform(500, 900, 300), 2),
+        "cost": 0.01, "LIMIT_BAL": 50_000.0, "region": "north", "SEX": "female"})
+    assert ingest.ingest(MODEL, extra, actor=SYSTEM, db=path).ok
+    touched = {START.date() + timedelta(days=4), START.date() + timedelta(days=5)}
+    assert store.read(lambda con: set(_serving.stale_days(con, MODEL)[0]), path) == touched
+    # A caller's own connection is left alone: the answer then comes from the log, still right.
+    via_connection = store.read(lambda con: business.latency(con, MODEL), path)
+    assert store.read(lambda con: set(_serving.stale_days(con, MODEL)[0]), path) == touched
+    result = business.latency(path, MODEL)
+    assert store.read(lambda con: _serving.stale_days(con, MODEL), path) == ([], [])
+    after = store.read(lambda con: con.execute(
+        "SELECT day, built_at FROM serving_summary_days WHERE model_name = ?", [MODEL]).df(), path)
+    changed = after.merge(built, on="day", suffixes=("", "_before")).query("built_at != built_at_before")
+    assert set(pd.to_datetime(changed["day"]).dt.date) == touched
+    everything = pd.concat([rows, extra], ignore_index=True)
+    for got in (result, via_connection):
+        for version, part in everything.groupby("model_version"):
+            row = got.by_version.set_index("version").loc[version]
+            for q in (50, 95, 99):
+                assert row[f"p{q}_ms"] == pytest.approx(np.percentile(part["latency_ms"], q), abs=1e-9)
+        daily = got.daily.assign(day=pd.to_datetime(got.daily["day"])).set_index(["day", "version"])
+        for day in touched:
+            part = everything[(everything["predicted_at"].dt.date == day) & (everything["model_version"] == "v1")]
+            assert daily.loc[(pd.Timestamp(day), "v1"), "p99_ms"] == pytest.approx(np.percentile(part["latency_ms"], 99))
+    cost = business.cost(path, MODEL, now=NOW, start=START + timedelta(days=4, hours=12))
+    window = everything[everything["predicted_at"] >= pd.Timestamp(START + timedelta(days=4, hours=12))]
+    assert cost.summary["cost_usd"] == pytest.approx(window["cost"].sum())
+    assert cost.summary["predictions"] == len(window)
+
+
+def test_a_segment_filter_is_answered_from_the_log(loan):
+    db, rows = loan
+    start = NOW - timedelta(days=6, minutes=30)
+    got = business.cost(db, MODEL, now=NOW, start=start, segment="region", segment_value="north")
+    window = rows[(rows["predicted_at"] >= pd.Timestamp(start)) & (rows["region"] == "north")]
+    assert got.summary["cost_usd"] == pytest.approx(window["cost"].sum()) and got.summary["predictions"] == len(window)
+    lat = business.latency(db, MODEL, start=start, segment="region", segment_value="north")
+    for version, part in window.groupby("model_version"):
+        assert lat.by_version.set_index("version").loc[version, "p95_ms"] == pytest.approx(
+            np.percentile(part["latency_ms"], 95), abs=1e-9)
