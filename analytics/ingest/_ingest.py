@@ -6,14 +6,18 @@ How one ingest runs
    was interrupted are removed, and an ``ingests`` row is opened with status ``running``.
 2. The header is checked against the model's declared schema: a missing, extra or misnamed column
    rejects the whole source before any row is read.
-3. A first pass reads only the id column and finds ids that appear more than once in the source.
-4. The main pass streams the source in batches. Each batch is cast and checked in a private
-   in-memory DuckDB (no store lock held); failing rows go to the ``quarantine`` table with their
+3. A first pass reads only the id column and finds ids that appear more than once in the source
+   (ids that strictly increase, as serving systems usually write them, cannot repeat; otherwise
+   every id is hashed).
+4. The main pass streams the source in batches. A batch whose columns already have the declared
+   types and certainly pass every check is typed in Arrow (:mod:`analytics.ingest._fast`); any
+   other batch is cast and checked in a private in-memory DuckDB (no store lock held), which names
+   each failing row, column and problem. Failing rows go to the ``quarantine`` table with their
    reasons; rows whose id is already stored are skipped (a re-sent file does not duplicate rows).
-   Good predictions are written as a Parquet segment of the model's log (see
-   :mod:`analytics.store._segments`), still invisible; good outcomes are appended to the outcome
-   table in a short transaction, hidden from readers by the ``outcomes_<stem>`` view while the
-   ingest runs.
+   Good predictions are written as Parquet segments of the model's log (see
+   :mod:`analytics.store._segments`; batches go in turn to two segments written on two threads),
+   still invisible; good outcomes are appended to the outcome table in a short transaction,
+   hidden from readers by the ``outcomes_<stem>`` view while the ingest runs.
 5. At the end the ingest is committed (its segments are registered and the predictions view
    redefined over them), or, when rows failed and ``on_error="reject"`` (the default), every row
    and file it wrote is removed and it is marked ``rejected``. Its audit row is written in the same
@@ -42,12 +46,14 @@ import pyarrow.compute as pc
 from analytics import audit, config
 from analytics.errors import InvalidInputError, StoreBusyError
 from analytics.ingest._checks import Rules, typed_select
+from analytics.ingest._fast import nothing_to_trim, typed_batch
 from analytics.ingest._sources import Source, open_source
 from analytics.logschema import DEPLOYMENT_ROLES, OUTCOME_COLUMNS, quote
 from analytics.registry import ModelInfo, get_model
 from analytics.roles import Actor, require, system_actor
 from analytics.store import log_table, outcome_table, predictions_view, read, write
 from analytics.store._segments import (
+    ROW_GROUP_ROWS,
     Segment,
     delete_ingest_files,
     register_segments,
@@ -58,7 +64,8 @@ from analytics.store._segments import (
 
 Kind = Literal["predictions", "outcomes"]
 OnError = Literal["reject", "quarantine"]
-DEFAULT_BATCH_ROWS = 250_000
+DEFAULT_BATCH_ROWS = 2 * ROW_GROUP_ROWS  # 245,760: a batch fills whole row groups of a segment, none small
+WRITER_THREADS = 2  # segments written at once: one per core of the machines Vigil targets
 FUTURE_TOLERANCE = timedelta(minutes=5)
 MAX_PROBLEMS_LISTED = 20
 
@@ -245,34 +252,75 @@ class _Run:
         self.table = outcome_table(info.stem)
         self.columns = list(rules.columns)
         self.segments: list[Segment] = []
-        self.writer = (SegmentWriter(segments_dir(db.resolve(), info.stem), report.ingest_id, 1)
-                       if kind == "predictions" else None)
-        # Parquet encoding releases the GIL: batch k is written on this thread while batch k+1 is
-        # checked in DuckDB, so both cores work. At most one batch waits to be written.
-        self._write_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vigil-segment")
-        self._pending: Future | None = None
+        # Parquet encoding releases the GIL, and it is the largest cost of an ingest: batches go in
+        # turn to WRITER_THREADS segments, each written on its own thread while the next batch is read
+        # and checked. Each writer has at most one batch waiting.
+        directory = segments_dir(db.resolve(), info.stem)
+        self.writers = ([SegmentWriter(directory, report.ingest_id, part) for part in range(1, WRITER_THREADS + 1)]
+                        if kind == "predictions" else [])
+        self._write_threads = ThreadPoolExecutor(max_workers=WRITER_THREADS, thread_name_prefix="vigil-segment")
+        self._pending: list[Future | None] = [None] * len(self.writers)
+        self._turn = 0
         self.stored: list[tuple[Path, str, str]] = []  # committed segments: path, min id, max id
         self.work = duckdb.connect()  # private, in memory: validation holds no store lock
         self.work.execute("SET TimeZone = 'UTC'")
-        now = datetime.now(timezone.utc).replace(tzinfo=None) + FUTURE_TOLERANCE
-        self.now_literal = f"TIMESTAMP '{now.isoformat(sep=' ')}'"
+        self.latest = datetime.now(timezone.utc).replace(tzinfo=None) + FUTURE_TOLERANCE
+        self.now_literal = f"TIMESTAMP '{self.latest.isoformat(sep=' ')}'"
         self.rejecting = False
 
     # -- pass 1: ids that occur more than once in the source ------------------------------------
     def find_repeated_ids(self) -> None:
-        self.work.execute("CREATE TABLE id_hashes (h UBIGINT)")
-        for batch in self.source.batches(["prediction_id"], self.batch_rows):
-            self.work.register("id_batch", batch)
-            self.work.execute("INSERT INTO id_hashes SELECT hash(trim(CAST(prediction_id AS VARCHAR))) FROM id_batch "
-                              "WHERE prediction_id IS NOT NULL")
-            self.work.unregister("id_batch")
-        self.work.execute("CREATE TABLE repeated_hashes AS SELECT h FROM id_hashes GROUP BY h HAVING count(*) > 1")
-        self.any_repeated = self.work.execute("SELECT count(*) FROM repeated_hashes").fetchone()[0] > 0
-        self.work.execute("DROP TABLE id_hashes")
+        self.any_repeated = not self._ids_strictly_increase() and self._hash_ids()
         typed = ", ".join(f"{quote(c)} {t}" for c, t in self.rules.columns.items())
         self.work.execute(f"CREATE TABLE held (__row BIGINT, {typed})")
         # Rows that failed validation but whose id hash repeats: a valid copy of their id is a repeat too.
         self.work.execute("CREATE TABLE held_failed (__row BIGINT, prediction_id VARCHAR)")
+
+    def _ids_strictly_increase(self) -> bool:
+        """Whether every id is present, needs no trimming and is greater than the one before: then none repeats.
+
+        Serving systems usually write their ids in order, so this one cheap pass over the id column
+        usually spares hashing every id. Any doubt (a missing id, a value to trim, a type other
+        than text or integer, one id not above the last) answers False, and the ids are hashed.
+        """
+        previous = None
+        for batch in self.source.batches(["prediction_id"], self.batch_rows):
+            ids = batch.column(0)
+            if len(ids) == 0:
+                continue
+            kind = ids.type
+            if ids.null_count or not (pa.types.is_integer(kind) or (
+                    (pa.types.is_string(kind) or pa.types.is_large_string(kind)) and nothing_to_trim(ids))):
+                return False
+            if len(ids) > 1 and not pc.all(pc.greater(ids.slice(1), ids.slice(0, len(ids) - 1))).as_py():
+                return False
+            if previous is not None and not pc.greater(ids[0], previous).as_py():
+                return False
+            previous = ids[len(ids) - 1]
+        return True
+
+    def _hash_ids(self) -> bool:
+        """Hash every id of the source and keep the hashes that occur more than once; return whether any does.
+
+        The hashes (8 bytes an id) are sorted in NumPy: a hash aggregate in DuckDB held several
+        times as much memory (over 1 GB of peak for 10 M ids).
+        """
+        chunks = []
+        for batch in self.source.batches(["prediction_id"], self.batch_rows):
+            self.work.register("id_batch", batch)
+            chunks.append(self.work.execute(
+                "SELECT hash(trim(CAST(prediction_id AS VARCHAR))) AS h FROM id_batch WHERE prediction_id IS NOT NULL"
+            ).fetchnumpy()["h"])
+            self.work.unregister("id_batch")
+        hashes = np.concatenate(chunks) if chunks else np.empty(0, np.uint64)
+        del chunks
+        hashes.sort()
+        repeated = np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
+        del hashes
+        self.work.register("repeated_array", pa.table({"h": pa.array(repeated, pa.uint64())}))
+        self.work.execute("CREATE TABLE repeated_hashes AS SELECT h FROM repeated_array")
+        self.work.unregister("repeated_array")
+        return len(repeated) > 0
 
     # -- pass 2: validate and land each batch ----------------------------------------------------
     def run_batches(self) -> None:
@@ -289,20 +337,29 @@ class _Run:
         if self.report.rows_read == 0:
             raise InvalidInputError(f"{self.source.description} has a header but no rows: nothing to ingest")
         self._resolve_held()
-        if self.writer is not None:
-            self._wait_for_write()
-            segment = self.writer.close()
-            if segment is not None:
-                self.segments.append(segment)
+        self._wait_for_writes()
+        # Writers receive batches in turn, so a writer holds rows only if every earlier one does:
+        # the parts of the closed segments are 1, 2, ... without a gap.
+        self.segments += [s for s in (w.close() for w in self.writers) if s is not None]
 
     def _process(self, batch: pa.RecordBatch) -> None:
-        """Check one batch in a single query and split the result in Arrow: failing, held, good rows."""
+        """Check one batch and land it: its good rows are loaded, its failing rows quarantined.
+
+        A typed batch that certainly passes takes the fast path (:mod:`analytics.ingest._fast`);
+        any other batch is checked in a single query and split in Arrow: failing, held, good rows.
+        Predictions leave in time order, so each Parquet row group covers a narrow time range
+        (pruning); a batch already in time order (as serving logs usually are) is not sorted again.
+        """
+        fast = None if self.any_repeated else typed_batch(self.rules, batch, latest=self.latest)
+        if fast is not None:
+            if self.kind == "predictions" and not _in_time_order(fast.column("predicted_at")):
+                fast = fast.sort_by("predicted_at")
+            self._land(fast, _EMPTY_BAD)
+            return
         self.work.register("batch_src", batch)
         sql = typed_select(self.rules, batch.schema, "batch_src", now_literal=self.now_literal)
         held_flag = ("hash(prediction_id) IN (SELECT h FROM repeated_hashes)" if self.any_repeated
                      else "FALSE")
-        # Predictions leave in time order, so each Parquet row group covers a narrow time range (pruning);
-        # a batch already in time order (as serving logs usually are) is not sorted again.
         needs_sort = self.kind == "predictions" and not _in_time_order(batch.column(batch.schema.get_field_index("predicted_at")))
         order = "ORDER BY predicted_at NULLS LAST" if needs_sort else ""
         checked = self.work.execute(f"SELECT *, {held_flag} AS __held FROM ({sql}) {order}").to_arrow_table()
@@ -394,26 +451,29 @@ class _Run:
         fresh = self._not_yet_stored(load)
         self.report.rows_duplicate += load.num_rows - fresh.num_rows
         if fresh.num_rows:
-            self._wait_for_write()
-            self._pending = self._write_thread.submit(self.writer.write, fresh.drop_columns(["__row"]))
+            turn, self._turn = self._turn, (self._turn + 1) % len(self.writers)
+            self._wait_for_writes([turn])
+            self._pending[turn] = self._write_threads.submit(self.writers[turn].write, fresh.drop_columns(["__row"]))
             self.report.rows_loaded += fresh.num_rows
 
-    def _wait_for_write(self) -> None:
-        """Wait for the batch being written (re-raising its error, if any)."""
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            pending.result()
+    def _wait_for_writes(self, turns: list[int] | None = None) -> None:
+        """Wait for the batches being written by some writers, or by all (re-raising an error, if any)."""
+        for turn in range(len(self._pending)) if turns is None else turns:
+            pending, self._pending[turn] = self._pending[turn], None
+            if pending is not None:
+                pending.result()
 
     def stop(self) -> None:
-        """Release the private DuckDB and the writer thread; abandon an unfinished segment."""
-        try:
-            self._wait_for_write()
-        except Exception:  # noqa: BLE001 - the ingest is failing already; its files are deleted
-            pass
-        self._write_thread.shutdown(wait=True)
+        """Release the private DuckDB and the writer threads; abandon unfinished segments."""
+        for turn in range(len(self._pending)):
+            try:
+                self._wait_for_writes([turn])
+            except Exception:  # noqa: BLE001 - the ingest is failing already; its files are deleted
+                pass
+        self._write_threads.shutdown(wait=True)
         self.work.close()
-        if self.writer is not None:
-            self.writer.discard()  # a no-op once the segment was closed into place
+        for writer in self.writers:
+            writer.discard()  # a no-op once the segment was closed into place
 
     def _not_yet_stored(self, load: pa.Table) -> pa.Table:
         """Drop rows whose id is in a committed segment; only segments whose id range overlaps are read."""
@@ -423,9 +483,12 @@ class _Run:
         if not overlapping:
             return load
         self.work.register("load_rows", load)
+        # Only stored ids within the batch's range are read (row-group statistics skip the others), so
+        # the anti-join holds a batch's worth of ids, not every id of the overlapping segments.
         fresh = self.work.execute(
-            "SELECT * FROM load_rows l WHERE NOT EXISTS (SELECT 1 FROM read_parquet(?) s "
-            "WHERE s.prediction_id = l.prediction_id)", [overlapping]).to_arrow_table()
+            "SELECT * FROM load_rows l WHERE NOT EXISTS (SELECT 1 FROM (SELECT prediction_id FROM read_parquet(?) "
+            "WHERE prediction_id BETWEEN ? AND ?) s WHERE s.prediction_id = l.prediction_id)",
+            [overlapping, low, high]).to_arrow_table()
         self.work.unregister("load_rows")
         return fresh
 
@@ -468,7 +531,7 @@ _EMPTY_BAD = pa.table({"__row": pa.array([], pa.int64()), "prediction_id": pa.ar
                        "__reasons": pa.array([], pa.list_(pa.string())), "raw": pa.array([], pa.string())})
 
 
-def _in_time_order(column: pa.Array) -> bool:
+def _in_time_order(column: pa.Array | pa.ChunkedArray) -> bool:
     """Whether a typed timestamp column has no missing value and never goes back in time."""
     if not pa.types.is_timestamp(column.type) or column.null_count or len(column) < 2:
         return False
