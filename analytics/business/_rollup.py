@@ -5,9 +5,10 @@ answered from hourly sums: whole hours inside the window from the rollup, and th
 its edges (a window that starts "90 days before now" starts mid-hour) by the exact query on those
 few minutes of log. The rollup is one pass over the model's log joined with its outcomes, grouped by
 hour, version, deployment role, every segment column and the fairness attribute; it is built on
-first use and kept for the store's data-version token (:func:`analytics.overview.data_version`:
-the last committed ingest and the last audited change, such as a new KPI definition), so an ingest,
-late outcomes or a changed value matrix rebuild it. The answer is the same as the exact query's
+first use and kept for the model's own data token (:func:`model_token`: its committed prediction and
+outcome ingests) and its KPI definition, so an ingest of its predictions, late outcomes or a changed
+value matrix rebuild it, while other models' ingests and governance actions (approvals, settings)
+leave it alone. The answer is the same as the exact query's
 (sums in a different order: equal to floating-point rounding), which the tests check.
 """
 
@@ -21,7 +22,6 @@ import duckdb
 import pandas as pd
 
 from analytics.logschema import quote
-from analytics.overview import data_version
 from analytics.registry import ModelInfo
 from analytics.store import predictions_view
 
@@ -32,6 +32,17 @@ MAX_ROLLUPS = 16
 
 def _database_file(con: duckdb.DuckDBPyConnection) -> str:
     return str(con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0])
+
+
+def model_token(con: duckdb.DuckDBPyConnection, model: str) -> str:
+    """The model's data token: how many of its ingests (predictions and outcomes) are committed, and the last.
+
+    The rollups read only the model's prediction segments and outcome rows, and those change only
+    when one of its ingests commits.
+    """
+    count, last = con.execute("SELECT count(*), coalesce(max(ingest_id), 0) FROM ingests "
+                              "WHERE model_name = ? AND status = 'committed'", [model]).fetchone()
+    return f"{count}-{last}"
 
 
 def rollup_dimensions(info: ModelInfo, definition) -> list[str]:
@@ -46,7 +57,7 @@ def hourly(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition) -> pd.Da
     """The model's hourly KPI sums (built once per data version and definition)."""
     from analytics.business._kpis import SUM_COLUMNS, _sum_select
 
-    key = (_database_file(con), data_version(con), info.stem, definition.to_json())
+    key = (_database_file(con), model_token(con, info.name), info.stem, definition.to_json())
     with _LOCK:
         if key in _CACHE:
             _CACHE.move_to_end(key)
@@ -81,7 +92,7 @@ def hourly_by(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition, dims:
     from analytics.business._kpis import SUM_COLUMNS
 
     full = hourly(con, info, definition)
-    key = ("by", _database_file(con), data_version(con), info.stem, definition.to_json(), tuple(dims))
+    key = ("by", _database_file(con), model_token(con, info.name), info.stem, definition.to_json(), tuple(dims))
     with _LOCK:
         if key in _CACHE:
             _CACHE.move_to_end(key)
@@ -106,7 +117,7 @@ def daily_cells(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition, ste
     """The threshold cells of the what-if per UTC day and version (built once per data version)."""
     from analytics.business._whatif import _cell_select
 
-    key = ("cells", _database_file(con), data_version(con), info.stem, definition.to_json(), steps)
+    key = ("cells", _database_file(con), model_token(con, info.name), info.stem, definition.to_json(), steps)
     with _LOCK:
         if key in _CACHE:
             _CACHE.move_to_end(key)

@@ -528,3 +528,29 @@ def test_a_segment_filter_is_answered_from_the_log(loan):
     for version, part in window.groupby("model_version"):
         assert lat.by_version.set_index("version").loc[version, "p95_ms"] == pytest.approx(
             np.percentile(part["latency_ms"], 95), abs=1e-9)
+
+
+def test_late_outcomes_refresh_the_kpi_rollup_and_governance_actions_do_not(loan, tmp_path):
+    from analytics.business import _rollup
+
+    db, rows = loan
+    path = _copy_store(db, tmp_path / "s")
+    before = business.kpis(path, MODEL, now=NOW)
+    rollups = {k for k in _rollup._CACHE if str(path) in k}
+    # A governance action elsewhere (a setting changed, audited) leaves the model's data, and its rollup, alone.
+    store.write(lambda con: settings.set_value(con, ADMIN, business.SLA_MS.key, 80.0, model=MODEL), path)
+    again = business.kpis(path, MODEL, now=NOW)
+    assert {k for k in _rollup._CACHE if str(path) in k} == rollups and again.value("profit") == before.value("profit")
+    # Outcomes of predictions that had none arrive late: the realised KPIs take them in.
+    unlabelled = rows[rows["label"].isna() & (rows["deployment_role"] != "shadow")].iloc[:400]
+    late = pd.DataFrame({"prediction_id": unlabelled["prediction_id"].to_numpy(),
+                         "observed_at": (unlabelled["predicted_at"] + pd.Timedelta(days=40)).to_numpy(),
+                         "label": np.tile([1, 0], 200), "business_value": 0.0})
+    assert ingest.ingest(MODEL, late, kind="outcomes", actor=SYSTEM, db=path).ok
+    after = business.kpis(path, MODEL, now=NOW)
+    relabelled = rows.set_index("prediction_id")
+    relabelled.loc[late["prediction_id"], "label"] = late["label"].to_numpy()
+    expected = _reference_kpis(_window(relabelled.reset_index(), None, None))
+    assert after.labelled == before.labelled + 400 == expected["labelled"]
+    for key in ("profit", "bad_rate_selected", "revenue", "opportunity_cost"):
+        assert after.value(key) == pytest.approx(expected[key], rel=1e-9), key
