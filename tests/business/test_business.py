@@ -537,6 +537,7 @@ def test_late_outcomes_refresh_the_kpi_rollup_and_governance_actions_do_not(loan
     path = _copy_store(db, tmp_path / "s")
     before = business.kpis(path, MODEL, now=NOW)
     rollups = {k for k in _rollup._CACHE if str(path) in k}
+    assert rollups  # the window's KPIs were read from a rollup of this store
     # A governance action elsewhere (a setting changed, audited) leaves the model's data, and its rollup, alone.
     store.write(lambda con: settings.set_value(con, ADMIN, business.SLA_MS.key, 80.0, model=MODEL), path)
     again = business.kpis(path, MODEL, now=NOW)
