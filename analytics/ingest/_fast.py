@@ -133,19 +133,21 @@ def nothing_to_trim(values: pa.Array) -> bool:
 
 
 def _decimal_to_double(values: pa.Array) -> pa.Array | None:
-    """A decimal column as doubles, rounded as DuckDB rounds (unscaled integer / 10^scale).
+    """A decimal column as doubles, rounded as DuckDB rounds: unscaled integer / 10^scale.
 
-    Arrow's own decimal-to-double cast multiplies by a rounded power of ten and can differ from
-    DuckDB in the last bit, so the division is done here; decimals wider than 18 digits are left
-    to the SQL path.
+    Arrow's own decimal-to-double cast differs from DuckDB's in the last bit for many values, so
+    the division is done here. DuckDB divides only when the unscaled integer is exact as a double
+    (at most 2^53 in magnitude); a wider decimal or a larger value is left to the SQL path.
     """
     kind = values.type
     if kind.precision > 18:
         return None
     words = np.frombuffer(values.buffers()[1], dtype=np.int64, count=2 * (values.offset + len(values)))
     unscaled = words[2 * values.offset::2]  # the low word holds the whole value when it has <= 18 digits
-    doubles = unscaled.astype(np.float64) / (10.0 ** kind.scale)
     mask = None if values.null_count == 0 else values.is_null().to_numpy(zero_copy_only=False)
+    if np.any(np.abs(unscaled if mask is None else unscaled[~mask]) >= 2**53):
+        return None
+    doubles = unscaled.astype(np.float64) / (10.0 ** kind.scale)
     return pa.array(doubles, pa.float64(), mask=mask)
 
 
