@@ -62,6 +62,8 @@ def typed_batch(rules: Rules, batch: pa.RecordBatch, *, latest: datetime) -> pa.
         ``__row`` and the typed columns (the values the SQL checks would give), or ``None`` when
         some row fails or might fail, or a column is of a type this path does not convert.
     """
+    if not all(_convertible(batch.schema.field(name).type, sql_type) for name, sql_type in rules.columns.items()):
+        return None  # e.g. CSV text: decided on the types alone, before touching a value
     arrays = [batch.column("__row")]
     for name, sql_type in rules.columns.items():
         typed = _typed(batch.column(name), sql_type)
@@ -71,31 +73,32 @@ def typed_batch(rules: Rules, batch: pa.RecordBatch, *, latest: datetime) -> pa.
     return pa.Table.from_arrays(arrays, schema=checked_schema(rules))
 
 
+def _convertible(kind: pa.DataType, sql_type: str) -> bool:
+    """Whether this path converts an Arrow type to the declared type (values permitting)."""
+    if sql_type == "VARCHAR":
+        return pa.types.is_string(kind) or pa.types.is_large_string(kind)
+    if sql_type == "DOUBLE":
+        return (pa.types.is_float32(kind) or pa.types.is_float64(kind) or pa.types.is_integer(kind)
+                or pa.types.is_decimal128(kind))
+    if sql_type in ("BIGINT", "TINYINT"):
+        return pa.types.is_integer(kind)
+    if sql_type == "BOOLEAN":
+        return pa.types.is_boolean(kind)
+    if sql_type == "TIMESTAMP":
+        return pa.types.is_timestamp(kind)
+    return False
+
+
 def _typed(values: pa.Array, sql_type: str) -> pa.Array | None:
-    """The column in its declared type, converted exactly as the SQL casts would; None if not sure."""
+    """The column (of a convertible type) in its declared type, as the SQL casts give it; None if not sure."""
     kind = values.type
     try:
-        if sql_type == "VARCHAR":
-            if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)) or not nothing_to_trim(values):
-                return None
-        elif sql_type == "DOUBLE":
-            if pa.types.is_decimal128(kind):
-                return _decimal_to_double(values)
-            if not (pa.types.is_floating(kind) or pa.types.is_integer(kind)):
-                return None
-        elif sql_type in ("BIGINT", "TINYINT"):
-            if not pa.types.is_integer(kind):
-                return None
-        elif sql_type == "BOOLEAN":
-            if not pa.types.is_boolean(kind):
-                return None
-        elif sql_type == "TIMESTAMP":
-            if not pa.types.is_timestamp(kind):
-                return None
-            if kind.tz is not None:
-                values = values.cast(pa.timestamp(kind.unit))  # the UTC wall time, as timezone('UTC', ...)
-        else:
+        if sql_type == "VARCHAR" and not nothing_to_trim(values):
             return None
+        if pa.types.is_decimal128(kind):
+            return _decimal_to_double(values)
+        if pa.types.is_timestamp(kind) and kind.tz is not None:
+            values = values.cast(pa.timestamp(kind.unit))  # the UTC wall time, as timezone('UTC', ...)
         # A safe cast raises rather than overflow, truncate a timestamp or round an integer to a
         # double; the SQL path then reports (or converts) the value.
         return values.cast(ARROW_TYPES[sql_type], safe=True)
