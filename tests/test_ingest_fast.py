@@ -21,9 +21,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from analytics import registry, store
+from analytics.errors import InvalidInputError
 from analytics.ingest import ingest, quarantined_rows
 from analytics.ingest._checks import typed_select
-from analytics.ingest._fast import nothing_to_trim, typed_batch
+from analytics.ingest._fast import first_invalid_text, nothing_to_trim, typed_batch
 from analytics.ingest._ingest import FUTURE_TOLERANCE, _rules
 
 N = 12
@@ -321,3 +322,38 @@ def test_ordered_unique_ids_land(toy, tmp_path, ids):
     stored = store.read(lambda con: con.execute(
         f"SELECT prediction_id FROM {store.predictions_view(toy.stem)} ORDER BY predicted_at").fetchall(), toy.db)
     assert [r[0] for r in stored] == [str(i) for i in ids]
+
+
+# --------------------------------------------------------------------------------------------------
+# text that is not UTF-8: Arrow's Parquet reader lets it through, a segment must not
+
+
+def _invalid_utf8(values: list[str], index: int) -> pa.Array:
+    """A text column whose value at ``index`` is replaced by bytes that are not UTF-8."""
+    raw = [v.encode() for v in values]
+    raw[index] = b"\xffbad"
+    offsets = np.concatenate([[0], np.cumsum([len(r) for r in raw])]).astype(np.int32)
+    return pa.Array.from_buffers(pa.string(), len(raw), [None, pa.py_buffer(offsets.tobytes()),
+                                                         pa.py_buffer(b"".join(raw))])
+
+
+@pytest.mark.parametrize("column", ["region", "prediction_id"])
+@pytest.mark.parametrize("batch_rows", [100, 5])
+def test_text_that_is_not_utf8_rejects_the_file_naming_row_and_column(toy, tmp_path, column, batch_rows):
+    """A value that is not UTF-8 rejects the source with a message naming its row and column; nothing lands."""
+    table = _table(toy)
+    table = _with(table, column, _invalid_utf8(table.column(column).to_pylist(), 6))
+    path = tmp_path / "latin1.parquet"
+    pq.write_table(table, path)
+    assert typed_batch(_rules_of(toy), _numbered(table), latest=LATEST) is None
+    with pytest.raises(InvalidInputError, match=f"row 7, column '{column}': the value is not valid UTF-8 text"):
+        ingest(toy.name, path, db=toy.db, batch_rows=batch_rows)
+    assert toy.counts() == {"visible": 0, "log": 0, "outcomes_visible": 0, "outcome_log": 0, "quarantine": 0}
+
+
+def test_first_invalid_text_finds_the_value():
+    values = ["a", "bb", "ccc", "d", "é", "f", "g", "h", "i"]
+    for index in range(len(values)):
+        assert first_invalid_text(_invalid_utf8(values, index)) == index
+        assert first_invalid_text(_invalid_utf8(values, index).slice(index)) == 0
+    assert first_invalid_text(pa.array(values)) is None

@@ -93,7 +93,7 @@ def _typed(values: pa.Array, sql_type: str) -> pa.Array | None:
     """The column (of a convertible type) in its declared type, as the SQL casts give it; None if not sure."""
     kind = values.type
     try:
-        if sql_type == "VARCHAR" and not nothing_to_trim(values):
+        if sql_type == "VARCHAR" and (first_invalid_text(values) is not None or not nothing_to_trim(values)):
             return None
         if pa.types.is_decimal128(kind):
             return _decimal_to_double(values)
@@ -104,6 +104,28 @@ def _typed(values: pa.Array, sql_type: str) -> pa.Array | None:
         return values.cast(ARROW_TYPES[sql_type], safe=True)
     except pa.ArrowException:
         return None
+
+
+def first_invalid_text(values: pa.Array) -> int | None:
+    """Index of the first value of a text column that is not valid UTF-8 (or whose offsets are damaged); None if none.
+
+    Arrow's Parquet reader does not check the encoding of text, and DuckDB refuses to read a segment
+    holding such a value: it must never reach one.
+    """
+    try:
+        values.validate(full=True)
+        return None
+    except pa.ArrowInvalid:
+        pass
+    low, high = 0, len(values)  # the first bad value lies in [low, high)
+    while high - low > 1:
+        middle = (low + high) // 2
+        try:
+            values.slice(low, middle - low).validate(full=True)
+            low = middle
+        except pa.ArrowInvalid:
+            high = middle
+    return low
 
 
 def nothing_to_trim(values: pa.Array) -> bool:

@@ -46,7 +46,7 @@ import pyarrow.compute as pc
 from analytics import audit, config
 from analytics.errors import InvalidInputError, StoreBusyError
 from analytics.ingest._checks import Rules, typed_select
-from analytics.ingest._fast import nothing_to_trim, typed_batch
+from analytics.ingest._fast import first_invalid_text, nothing_to_trim, typed_batch
 from analytics.ingest._sources import Source, open_source
 from analytics.logschema import DEPLOYMENT_ROLES, OUTCOME_COLUMNS, quote
 from analytics.registry import ModelInfo, get_model
@@ -306,7 +306,10 @@ class _Run:
         times as much memory (over 1 GB of peak for 10 M ids).
         """
         chunks = []
+        first_row = 1
         for batch in self.source.batches(["prediction_id"], self.batch_rows):
+            self._require_utf8(batch, first_row)
+            first_row += batch.num_rows
             self.work.register("id_batch", batch)
             chunks.append(self.work.execute(
                 "SELECT hash(trim(CAST(prediction_id AS VARCHAR))) AS h FROM id_batch WHERE prediction_id IS NOT NULL"
@@ -356,6 +359,7 @@ class _Run:
                 fast = fast.sort_by("predicted_at")
             self._land(fast, _EMPTY_BAD)
             return
+        self._require_utf8(batch, batch.column("__row")[0].as_py())
         self.work.register("batch_src", batch)
         sql = typed_select(self.rules, batch.schema, "batch_src", now_literal=self.now_literal)
         held_flag = ("hash(prediction_id) IN (SELECT h FROM repeated_hashes)" if self.any_repeated
@@ -382,6 +386,17 @@ class _Run:
         elif bad.num_rows:
             good = good.filter(pc.invert(failing))
         self._land(good, bad)
+
+    def _require_utf8(self, batch: pa.RecordBatch, first_row: int) -> None:
+        """Reject the source if a text value is not valid UTF-8 (a damaged file, or another encoding)."""
+        for name in batch.schema.names:
+            column = batch.column(name)
+            if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+                index = first_invalid_text(column)
+                if index is not None:
+                    raise InvalidInputError(
+                        f"{self.source.description}: row {first_row + index}, column {name!r}: the value is not valid "
+                        "UTF-8 text (is the file damaged, or written in another encoding?)")
 
     def _with_raw(self, bad: pa.Table, batch: pa.RecordBatch) -> pa.Table:
         """Attach each failing row's original values as JSON, for the quarantine."""
