@@ -22,6 +22,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from analytics.business import _kpi_store
 from analytics.business._common import (
     DbLike,
     _run,
@@ -328,6 +329,7 @@ def kpis(db: DbLike, model: str, *, now: datetime, start: datetime | None = None
     def work(con: duckdb.DuckDBPyConnection) -> KpiResult:
         info = open_model(con, model)
         definition = get_definition(con, model)
+        _kpi_store.ensure(con, info, definition, db)
         sums = kpi_sums(con, info, definition, now=now, start=start, end=end, version=version, segment=segment,
                         segment_value=segment_value, by=by)
         has_previous = previous_window(start, end, now) is not None

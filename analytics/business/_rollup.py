@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 import duckdb
 import pandas as pd
 
+from analytics.business import _kpi_store
 from analytics.logschema import quote
 from analytics.registry import ModelInfo
 from analytics.store import predictions_view
@@ -62,16 +63,19 @@ def hourly(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition) -> pd.Da
         if key in _CACHE:
             _CACHE.move_to_end(key)
             return _CACHE[key]
-    dims = rollup_dimensions(info, definition)
-    dim_sql = "".join(f", coalesce(CAST(p.{quote(d)} AS VARCHAR), '(missing)') AS {quote(d)}" for d in dims)
-    frame = con.execute(
-        f"""
-        SELECT date_trunc('hour', p.predicted_at) AS hour, p.model_version AS version,
-               coalesce(p.deployment_role, '') AS role {dim_sql}, {_sum_select(definition)}
-        FROM {predictions_view(info.stem)} p
-        LEFT JOIN (SELECT prediction_id, label FROM outcomes_{info.stem}) o ON o.prediction_id = p.prediction_id
-        GROUP BY ALL
-        """).df()
+    if _kpi_store.ready(con, info, definition):
+        frame = _kpi_store.hourly(con, info, definition)
+    else:
+        dims = rollup_dimensions(info, definition)
+        dim_sql = "".join(f", coalesce(CAST(p.{quote(d)} AS VARCHAR), '(missing)') AS {quote(d)}" for d in dims)
+        frame = con.execute(
+            f"""
+            SELECT date_trunc('hour', p.predicted_at) AS hour, p.model_version AS version,
+                   coalesce(p.deployment_role, '') AS role {dim_sql}, {_sum_select(definition)}
+            FROM {predictions_view(info.stem)} p
+            LEFT JOIN (SELECT prediction_id, label FROM outcomes_{info.stem}) o ON o.prediction_id = p.prediction_id
+            GROUP BY ALL
+            """).df()
     for column in SUM_COLUMNS:
         frame[column] = frame[column].astype(float)
     frame["hour"] = pd.to_datetime(frame["hour"])
@@ -122,14 +126,17 @@ def daily_cells(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition, ste
         if key in _CACHE:
             _CACHE.move_to_end(key)
             return _CACHE[key]
-    frame = con.execute(
-        f"""
-        SELECT date_trunc('day', p.predicted_at) AS day, p.model_version AS version, {_cell_select(definition, steps)}
-        FROM {predictions_view(info.stem)} p
-        LEFT JOIN (SELECT prediction_id, label FROM outcomes_{info.stem}) o ON o.prediction_id = p.prediction_id
-        WHERE p.score IS NOT NULL
-        GROUP BY ALL
-        """).df()
+    if steps == _kpi_store.STORED_STEPS and _kpi_store.ready(con, info, definition):
+        frame = _kpi_store.daily_cells(con, info)
+    else:
+        frame = con.execute(
+            f"""
+            SELECT date_trunc('day', p.predicted_at) AS day, p.model_version AS version, {_cell_select(definition, steps)}
+            FROM {predictions_view(info.stem)} p
+            LEFT JOIN (SELECT prediction_id, label FROM outcomes_{info.stem}) o ON o.prediction_id = p.prediction_id
+            WHERE p.score IS NOT NULL
+            GROUP BY ALL
+            """).df()
     frame["day"] = pd.to_datetime(frame["day"])
     with _LOCK:
         _CACHE[key] = frame

@@ -101,7 +101,7 @@ def refresh(con: duckdb.DuckDBPyConnection, info: ModelInfo) -> int:
         return 0
     view = predictions_view(info.stem)
     # Time bounds first (row-group pruning on the segments), then the exact list of days.
-    where = ("p.predicted_at >= ? AND p.predicted_at < ? AND list_contains(?, CAST(p.predicted_at AS DATE))")
+    where = "p.predicted_at >= ? AND p.predicted_at < ? AND CAST(p.predicted_at AS DATE) IN (SELECT unnest(CAST(? AS DATE[])))"
     params = [datetime.combine(min(stale), datetime.min.time()),
               datetime.combine(max(stale), datetime.min.time()) + timedelta(days=1), stale]
     con.execute(
@@ -158,14 +158,29 @@ def ensure(con: duckdb.DuckDBPyConnection, info: ModelInfo, db: Any) -> bool:
     return True
 
 
-def refresh_store(db: Any = None) -> dict[str, int]:
-    """Refresh the serving summaries of every model of the store; return the days summarised per model."""
+def refresh_store(db: Any = None, model: str | None = None) -> dict[str, dict[str, int]]:
+    """Bring every business summary of the store (or of one model) up to date; return the days rebuilt.
+
+    Per model: ``serving`` days (:func:`refresh`) and, for a model with a KPI definition, ``kpi``
+    days (:func:`analytics.business._kpi_store.refresh`). Readers do this themselves when they find
+    a summary stale; run it after an ingest (``vigil kpis refresh``) so that no reader waits.
+    """
     from analytics import store
+    from analytics.business import _kpi_store
+    from analytics.business._definitions import get_definition, has_definition
     from analytics.registry import get_model
 
-    def work(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-        names = [r[0] for r in con.execute("SELECT model_name FROM models ORDER BY 1").fetchall()]
-        return {name: refresh(con, get_model(con, name)) for name in names if _has_segments(con, name)}
+    def work(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
+        names = [model] if model else [r[0] for r in con.execute("SELECT model_name FROM models ORDER BY 1").fetchall()]
+        done = {}
+        for name in names:
+            info = get_model(con, name)
+            if not _has_segments(con, name):
+                continue
+            done[name] = {"serving": refresh(con, info)}
+            if has_definition(con, name):
+                done[name]["kpi"] = _kpi_store.refresh(con, info, get_definition(con, name))
+        return done
 
     return store.write(work, db)
 

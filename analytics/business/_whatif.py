@@ -21,6 +21,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from analytics.business import _kpi_store
 from analytics.business._common import DbLike, _run, open_model, outcome_join, quote, window_filter
 from analytics.business._definitions import KpiDefinition, get_definition
 from analytics.business._kpis import _expressions
@@ -143,6 +144,7 @@ def threshold_whatif(db: DbLike, model: str, *, start: datetime | None = None, e
     def work(con: duckdb.DuckDBPyConnection) -> WhatIf:
         info = open_model(con, model)
         definition = get_definition(con, model)
+        _kpi_store.ensure(con, info, definition, db)
         chosen = version or champion_version(con, model)
         if chosen is None:
             raise InvalidInputError(f"{model} has no champion; choose a version for the threshold what-if")

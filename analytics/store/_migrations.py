@@ -164,11 +164,14 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "governance: lifecycle transitions, review findings, evidence packs, deployments, model cards, risk tiers", _governance.STATEMENTS, (_governance.backfill,)),
     Migration(8, "attributions logged by serving systems, keyed by prediction and feature", (
         """CREATE TABLE logged_attributions (model_name VARCHAR NOT NULL, prediction_id VARCHAR NOT NULL, feature VARCHAR NOT NULL, contribution DOUBLE NOT NULL, base_value DOUBLE NOT NULL, logged_at TIMESTAMP NOT NULL, PRIMARY KEY (model_name, prediction_id, feature))""",)),
-    Migration(10, "serving summaries per UTC day (traffic and cost per hour, exact latency histogram and percentiles), keyed by the log segments", (
+    Migration(10, "business summaries per UTC day keyed by the log segments: serving (traffic and cost per hour, exact latency histograms and percentiles) and KPI rollups (hourly KPI sums, what-if cells)", (
         "CREATE TABLE serving_summary_days (model_name VARCHAR NOT NULL, day DATE NOT NULL, segments VARCHAR NOT NULL, built_at TIMESTAMP NOT NULL, PRIMARY KEY (model_name, day))",
         "CREATE TABLE serving_hourly (model_name VARCHAR NOT NULL, hour TIMESTAMP NOT NULL, version VARCHAR, role VARCHAR, decision BIGINT, predictions BIGINT NOT NULL, cost_usd DOUBLE, first_at TIMESTAMP NOT NULL, last_at TIMESTAMP NOT NULL)",
         "CREATE TABLE serving_latency (model_name VARCHAR NOT NULL, day DATE NOT NULL, version VARCHAR, latency_ms DOUBLE NOT NULL, n BIGINT NOT NULL)",
-        "CREATE TABLE serving_latency_daily (model_name VARCHAR NOT NULL, day DATE NOT NULL, version VARCHAR, n BIGINT NOT NULL, p50_ms DOUBLE, p95_ms DOUBLE, p99_ms DOUBLE, max_ms DOUBLE)")),
+        "CREATE TABLE serving_latency_daily (model_name VARCHAR NOT NULL, day DATE NOT NULL, version VARCHAR, n BIGINT NOT NULL, p50_ms DOUBLE, p95_ms DOUBLE, p99_ms DOUBLE, max_ms DOUBLE)",
+        "CREATE TABLE kpi_summary_days (model_name VARCHAR NOT NULL, day DATE NOT NULL, definition VARCHAR NOT NULL, segments VARCHAR NOT NULL, outcomes_through BIGINT NOT NULL, built_at TIMESTAMP NOT NULL, PRIMARY KEY (model_name, day))",
+        "CREATE TABLE kpi_hourly (model_name VARCHAR NOT NULL, day DATE NOT NULL, hour TIMESTAMP NOT NULL, version VARCHAR, role VARCHAR NOT NULL, dims VARCHAR[] NOT NULL, n DOUBLE, selected DOUBLE, exp_bad_selected DOUBLE, exp_bad_amount_selected DOUBLE, exp_good_amount_selected DOUBLE, labelled DOUBLE, selected_labelled DOUBLE, selected_bad DOUBLE, amount_selected_good DOUBLE, amount_selected_bad DOUBLE, amount_rejected_good DOUBLE, amount_rejected_bad DOUBLE)",
+        """CREATE TABLE kpi_cells_daily (model_name VARCHAR NOT NULL, day DATE NOT NULL, version VARCHAR, cell BIGINT, "group" VARCHAR, label BIGINT, n BIGINT, amount DOUBLE, exp_bad_amount DOUBLE, exp_good_amount DOUBLE)""")),
 )
 
 LATEST_VERSION = max(m.version for m in MIGRATIONS)

@@ -530,12 +530,14 @@ def test_a_segment_filter_is_answered_from_the_log(loan):
             np.percentile(part["latency_ms"], 95), abs=1e-9)
 
 
-def test_late_outcomes_refresh_the_kpi_rollup_and_governance_actions_do_not(loan, tmp_path):
+def test_late_outcomes_rebuild_the_days_they_label_and_governance_actions_rebuild_nothing(loan, tmp_path):
     from analytics.business import _rollup
 
     db, rows = loan
     path = _copy_store(db, tmp_path / "s")
-    before = business.kpis(path, MODEL, now=NOW)
+    before = business.kpis(path, MODEL, now=NOW)  # builds the rollups kept in the store
+    stored = store.read(lambda con: con.execute(
+        "SELECT day, built_at FROM kpi_summary_days WHERE model_name = ?", [MODEL]).df(), path)
     rollups = {k for k in _rollup._CACHE if str(path) in k}
     assert rollups  # the window's KPIs were read from a rollup of this store
     # A governance action elsewhere (a setting changed, audited) leaves the model's data, and its rollup, alone.
@@ -549,9 +551,32 @@ def test_late_outcomes_refresh_the_kpi_rollup_and_governance_actions_do_not(loan
                          "label": np.tile([1, 0], 200), "business_value": 0.0})
     assert ingest.ingest(MODEL, late, kind="outcomes", actor=SYSTEM, db=path).ok
     after = business.kpis(path, MODEL, now=NOW)
+    # The late outcomes label predictions of some days: those days, and only those, were rebuilt in the store.
+    from analytics.business import _kpi_store
+    from analytics.business._common import open_model
+    kept = store.read(lambda con: con.execute(
+        "SELECT day, built_at FROM kpi_summary_days WHERE model_name = ?", [MODEL]).df(), path)
+    rebuilt = kept.merge(stored, on="day", suffixes=("", "_before")).query("built_at != built_at_before")
+    assert set(pd.to_datetime(rebuilt["day"]).dt.date) == set(unlabelled["predicted_at"].dt.date)
+    assert len(rebuilt) < len(kept) == DAYS
+    assert store.read(lambda con: _kpi_store.ready(con, open_model(con, MODEL), DEFINITION), path)
     relabelled = rows.set_index("prediction_id")
     relabelled.loc[late["prediction_id"], "label"] = late["label"].to_numpy()
     expected = _reference_kpis(_window(relabelled.reset_index(), None, None))
     assert after.labelled == before.labelled + 400 == expected["labelled"]
     for key in ("profit", "bad_rate_selected", "revenue", "opportunity_cost"):
         assert after.value(key) == pytest.approx(expected[key], rel=1e-9), key
+    # A fresh process reads the rollups from the store: the same KPIs, the same what-if cells as the log's.
+    _rollup._CACHE.clear()
+    fresh = business.kpis(path, MODEL, now=NOW, start=NOW - timedelta(days=9, minutes=20))
+    ref = _reference_kpis(_window(relabelled.reset_index(), NOW - timedelta(days=9, minutes=20), None))
+    for key, value in ref.items():
+        assert fresh.value(key) == pytest.approx(value, rel=1e-9), key
+    from analytics.business._whatif import threshold_cells
+
+    def cells(use_rollup):
+        return store.read(lambda con: threshold_cells(
+            con, open_model(con, MODEL), DEFINITION, start=None, end=None, version="v1", use_rollup=use_rollup
+        ).sort_values(["cell", "group", "label"]).reset_index(drop=True), path)
+
+    pd.testing.assert_frame_equal(cells(True), cells(False), check_dtype=False, rtol=1e-12)
