@@ -492,6 +492,8 @@ class _Run:
 
     def _not_yet_stored(self, load: pa.Table) -> pa.Table:
         """Drop rows whose id is in a committed segment; only segments whose id range overlaps are read."""
+        if not self.stored:
+            return load
         ids = pc.min_max(load.column("prediction_id"))
         low, high = ids["min"].as_py(), ids["max"].as_py()
         overlapping = [str(path) for path, first, last in self.stored if first <= high and last >= low]
