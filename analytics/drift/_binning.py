@@ -1,46 +1,204 @@
-"""What DuckDB computes for drift: reference profiles, fixed-edge histograms, category counts, exact ECDFs.
+"""What DuckDB computes for drift: fine histograms of numerical columns and category counts.
 
-Two relations are compared: the reference (a temp table without periods) and the current rows (a
-temp table whose ``_period`` column names the window each row belongs to: one constant for a drift
-summary, a day or a week for drift over time). Every function returns summaries per period
-(hundreds of numbers), never rows.
+Every side of a comparison (the reference data of a version, an earlier window of the log, a
+window, a file) is summarised by the same two aggregates, grouped by a period (one constant for a
+drift summary, a day or a week for drift over time):
 
-Binning (PSI, Jensen-Shannon and chi-square on a numerical column, and the histograms the page
-draws): the reference's deciles (``quantile_cont``, numpy's "linear" method) with duplicates
-removed, used as inner edges; bin ``i`` holds values ``v`` with ``edges[i-1] <= v < edges[i]``
-(``numpy.searchsorted(edges, v, side="right")``), the outer bins are open. The edges are computed
-once per reference and kept in :data:`_PROFILE_CACHE` (the reference of a version is written
-once and never changes).
+- a numerical column: its **fine histogram** on :data:`FINE_BINS` bins between the reference's
+  minimum ``lo`` and maximum ``hi``, plus one open bin below ``lo`` (index -1) and one above ``hi``
+  (index ``FINE_BINS``); each bin keeps its count, sum, minimum and maximum. The bins are of equal
+  width on the axis ``t = asinh(v / s)``, ``s`` being 1e-4 of the largest magnitude in the
+  reference: linear near zero, logarithmic in the tails, so a heavy-tailed amount (most clients
+  pay little, a few a million) is resolved to about 1 % of its value everywhere. A value ``v``
+  falls in bin ``min(FINE_BINS - 1, floor((t - t(lo)) * FINE_BINS / (t(hi) - t(lo))))`` (``hi``
+  itself in the last inner bin), computed in DOUBLE arithmetic with libm's asinh, which
+  :func:`bin_numpy` reproduces bit for bit;
+- a categorical column: the count of each category (``CAST(value AS VARCHAR)``).
 
-Exact ECDF distances (KS and Wasserstein W1): both samples are counted per distinct value, the
-counts of the union are accumulated in value order with a window function, and
-``D = max |F_ref - F_cur|`` and ``W1 = sum |F_ref - F_cur| * (next value - value)`` are read off,
-which is what :func:`scipy.stats.ks_2samp` and :func:`scipy.stats.wasserstein_distance` compute.
+Missing values (NULL, NaN and infinities) are counted as missing, never binned. Histograms are
+additive, so the daily rollups (:mod:`analytics.drift._rollup`) are summed into any window of whole
+days and give the same numbers as a direct query.
+
+From two fine histograms on the same bins (:func:`ks_distance`, :func:`wasserstein_w1`):
+
+- **KS D** is read off the two cumulative distributions at every bin boundary. It is exact when no
+  bin holds two distinct values (integers, amounts rounded to a step wider than the bin width);
+  otherwise the true D lies in ``[D, D + tolerance]``, the tolerance bounding how far the CDFs can
+  move apart inside a bin holding distinct values (:func:`ks_distance`).
+- **W1** is :func:`scipy.stats.wasserstein_distance` between the two sides with each bin's rows
+  placed at the bin's mean. It is exact when no bin holds distinct values; otherwise it is within
+  ``tolerance = sum over such bins of (max - min) * (reference share + current share)`` of the exact
+  W1 (moving a bin's mass to its mean moves it at most ``max - min``), counting only bins where the
+  two CDFs may cross (elsewhere the area between them depends only on the bin's sums, which are
+  kept; this makes the tails outside the reference's range exact).
+
+PSI, Jensen-Shannon and chi-square of a numerical column use **coarse bins**: the reference's
+deciles snapped to fine-bin boundaries (boundary ``k`` for decile ``q`` is the first at which at
+least ``q`` of the reference lies below it; duplicates dropped), so coarse counts are sums of fine
+ones and every statistic on them is exact for those bins.
 """
 
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 import numpy as np
+from scipy import stats
 
 from analytics.drift._methods import AUTO_NUMERIC_UNIQUE, CATEGORICAL, NUMERICAL
 from analytics.logschema import quote
 
-REF, CUR = "_vigil_drift_ref", "_vigil_drift_cur"
-QUANTILES = tuple(round(0.1 * i, 1) for i in range(1, 10))
+#: Equal-width bins between the reference's minimum and maximum (plus one open bin on each side).
+FINE_BINS = 1_000
+LOW_TAIL, HIGH_TAIL = -1, FINE_BINS
 #: Categories kept per column (the most frequent in the reference, then unseen ones by count);
 #: the rest are pooled as "(other)" so that a free-text column cannot blow up a table.
 MAX_CATEGORIES = 50
 OTHER = "(other)"
+#: The period of a drift summary (one window).
+SUMMARY = "window"
+
+
+def double(x: float) -> str:
+    """A SQL DOUBLE literal that parses to exactly ``x`` (shortest round-trip repr)."""
+    return f"CAST('{float(x)!r}' AS DOUBLE)"
+
+
+def finite(column: str) -> str:
+    """SQL for the column as DOUBLE when finite, else NULL (missing)."""
+    q = quote(column)
+    return f"CASE WHEN isfinite({q}::DOUBLE) THEN {q}::DOUBLE END"
+
+
+def asinh_scale(lo: float, hi: float) -> float:
+    """The scale ``s`` of the bins' ``asinh(v / s)`` axis: 1e-4 of the largest magnitude in the reference."""
+    return max(abs(lo), abs(hi)) * 1e-4 or 1.0
+
+
+def _axis(lo: float, hi: float, bins: int) -> tuple[float, float, float]:
+    """``(s, asinh(lo / s), bins / (asinh(hi / s) - asinh(lo / s)))`` with libm's asinh, as DuckDB computes it."""
+    scale = asinh_scale(lo, hi)
+    t_lo, t_hi = math.asinh(lo / scale), math.asinh(hi / scale)
+    return scale, t_lo, bins / (t_hi - t_lo)
+
+
+def bin_sql(value: str, lo: float, hi: float, bins: int = FINE_BINS) -> str:
+    """SQL for the fine bin of the DOUBLE expression ``value`` (see the module docstring)."""
+    scale, t_lo, k = _axis(lo, hi, bins)
+    return (f"CASE WHEN {value} < {double(lo)} THEN {LOW_TAIL} WHEN {value} > {double(hi)} THEN {bins} "
+            f"ELSE least({bins - 1}, floor((asinh({value} / {double(scale)}) - {double(t_lo)}) * {double(k)}))"
+            f"::INTEGER END")
+
+
+def bin_numpy(values: np.ndarray, lo: float, hi: float, bins: int = FINE_BINS) -> np.ndarray:
+    """The fine bins of ``values`` as :func:`bin_sql` computes them (libm's asinh; for tests and checks)."""
+    values = np.asarray(values, dtype=float)
+    scale, t_lo, k = _axis(lo, hi, bins)
+    t = np.frompyfunc(math.asinh, 1, 1)(values / scale).astype(float)
+    with np.errstate(invalid="ignore"):
+        inner = np.minimum(bins - 1, np.floor((t - t_lo) * k))
+    return np.where(values < lo, LOW_TAIL, np.where(values > hi, bins, inner)).astype(np.int64)
+
+
+def boundary_values(lo: float, hi: float, boundaries, bins: int = FINE_BINS) -> np.ndarray:
+    """The values of fine-bin boundaries ``k`` (0 is ``lo``, ``bins`` is ``hi``)."""
+    scale, t_lo, k = _axis(lo, hi, bins)
+    return scale * np.sinh(t_lo + np.asarray(boundaries, dtype=float) / k)
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a comparison: a relation, a filter and how rows are grouped into periods.
+
+    ``relation`` and ``period`` are SQL with literals only; ``where`` may hold ``?`` parameters,
+    given in ``params``.
+    """
+
+    relation: str
+    where: str = "TRUE"
+    params: tuple = ()
+    period: str = f"'{SUMMARY}'"
+
+    def select(self, expressions: str, *, extra_where: str = "") -> str:
+        """``SELECT <period> AS p, <expressions> FROM relation WHERE ...`` grouped by every non-aggregate."""
+        where = f"({self.where})" + (f" AND {extra_where}" if extra_where else "")
+        return f"SELECT {self.period} AS p, {expressions} FROM {self.relation} WHERE {where} GROUP BY ALL"
+
+
+@dataclass(frozen=True)
+class FineHistogram:
+    """A numerical column's fine histogram: sorted bin indices with count, sum, min and max per bin."""
+
+    bins: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    n: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    total: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    vmin: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    vmax: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    @property
+    def count(self) -> int:
+        """Values in the histogram (missing values excluded)."""
+        return int(self.n.sum())
+
+    @property
+    def means(self) -> np.ndarray:
+        """Each bin's mean; the exact value when the bin holds one distinct value."""
+        return np.where(self.vmin == self.vmax, self.vmin, self.total / np.maximum(self.n, 1))
+
+    @classmethod
+    def from_rows(cls, rows) -> FineHistogram:
+        """Build from ``(bin, n, total, min, max)`` rows, merging rows of the same bin."""
+        if not len(rows):
+            return cls()
+        a = np.asarray(rows, dtype=float).reshape(-1, 5)
+        bins, inverse = np.unique(a[:, 0].astype(np.int64), return_inverse=True)
+        n = np.bincount(inverse, weights=a[:, 1], minlength=len(bins)).astype(np.int64)
+        total = np.bincount(inverse, weights=a[:, 2], minlength=len(bins))
+        vmin = np.full(len(bins), np.inf)
+        vmax = np.full(len(bins), -np.inf)
+        np.minimum.at(vmin, inverse, a[:, 3])
+        np.maximum.at(vmax, inverse, a[:, 4])
+        return cls(bins, n, total, vmin, vmax)
+
+
+def fine_histograms(con: duckdb.DuckDBPyConnection, side: Side, column: str, lo: float,
+                    hi: float) -> dict[object, FineHistogram]:
+    """The fine histogram of ``column`` on ``side`` per period, on the bins of ``[lo, hi]``."""
+    v = finite(column)
+    sql = side.select(f"{bin_sql(v, lo, hi)} AS b, count(*), sum({v}), min({v}), max({v})",
+                      extra_where=f"{v} IS NOT NULL")
+    grouped: dict[object, list] = {}
+    for p, *rest in con.execute(sql, list(side.params)).fetchall():
+        grouped.setdefault(p, []).append(rest)
+    return {p: FineHistogram.from_rows(rows) for p, rows in grouped.items()}
+
+
+def category_counts(con: duckdb.DuckDBPyConnection, side: Side, column: str,
+                    numeric: bool = False) -> dict[object, dict[str, int]]:
+    """Counts of each category of ``column`` on ``side`` per period (missing values excluded)."""
+    q = quote(column)
+    out: dict[object, dict[str, int]] = {}
+    present = f"{finite(column)} IS NOT NULL" if numeric else f"{q} IS NOT NULL"
+    sql = side.select(f"CAST({q} AS VARCHAR) AS c, count(*)", extra_where=present)
+    for p, c, n in con.execute(sql, list(side.params)).fetchall():
+        out.setdefault(p, {})[c] = int(n)
+    return out
+
+
+def row_counts(con: duckdb.DuckDBPyConnection, side: Side) -> dict[object, int]:
+    """Rows of ``side`` per period (missing values included)."""
+    return {p: int(n) for p, n in con.execute(side.select("count(*)"), list(side.params)).fetchall()}
+
+
+# --------------------------------------------------------------------------------------------------
+# The reference profile
 
 
 @dataclass(frozen=True)
 class Profile:
-    """The reference side of one column: kind, size, spread, bin edges or categories and their counts."""
+    """The reference side of one column: kind, size, spread, and its fine histogram or category counts."""
 
     column: str
     kind: str
@@ -48,147 +206,133 @@ class Profile:
     n: int
     missing: int
     std: float
-    n_unique: int
-    edges: tuple[float, ...] = ()
+    lo: float = math.nan
+    hi: float = math.nan
+    histogram: FineHistogram = field(default_factory=FineHistogram)
+    edges: tuple[int, ...] = ()
     categories: tuple[str, ...] = ()
     counts: tuple[int, ...] = ()
 
+    def edge_values(self) -> tuple[float, ...]:
+        """The coarse bins' inner edges as values (:func:`boundary_values`)."""
+        return tuple(float(v) for v in boundary_values(self.lo, self.hi, self.edges))
+
     def bin_labels(self) -> tuple[str, ...]:
-        """Readable labels of the bins (``'< 1.5'``, ``'[1.5, 3)'``, ``'>= 3'``) or the categories."""
+        """Readable labels of the coarse bins (``'< 1.5'``, ``'[1.5, 3)'``, ``'>= 3'``) or the categories."""
         if self.kind == CATEGORICAL:
             return self.categories
         if not self.edges:
             return ("all values",)
-        e = [f"{x:,.6g}" for x in self.edges]
+        e = [f"{x:,.6g}" for x in self.edge_values()]
         return (f"< {e[0]}", *(f"[{a}, {b})" for a, b in zip(e, e[1:])), f">= {e[-1]}")
 
+    def coarse(self, hist: FineHistogram) -> np.ndarray:
+        """Counts of a fine histogram on the coarse bins."""
+        index = np.searchsorted(np.asarray(self.edges, dtype=np.int64), hist.bins, side="right")
+        return np.bincount(index, weights=hist.n, minlength=len(self.edges) + 1).astype(np.int64)
 
-_PROFILE_CACHE: OrderedDict[tuple, Profile] = OrderedDict()
-_CACHE_SIZE = 512
-
-
-def profile(con: duckdb.DuckDBPyConnection, column: str, *, numeric: bool, cache_key: tuple | None = None) -> Profile:
-    """Profile ``column`` of the reference temp table; cached under ``cache_key`` when given."""
-    key = (*cache_key, column, numeric) if cache_key is not None else None
-    if key is not None and key in _PROFILE_CACHE:
-        _PROFILE_CACHE.move_to_end(key)
-        return _PROFILE_CACHE[key]
-    q = quote(column)
-    if numeric:
-        n, missing, std, n_unique, quantiles = con.execute(
-            f"SELECT count({q}), count(*) - count({q}), stddev_pop({q}::DOUBLE), count(DISTINCT {q}), "
-            f"quantile_cont({q}::DOUBLE, {list(QUANTILES)}) FROM {REF}").fetchone()
-    else:
-        n, missing, n_unique = con.execute(
-            f"SELECT count({q}), count(*) - count({q}), count(DISTINCT {q}) FROM {REF}").fetchone()
-        std, quantiles = math.nan, None
-    kind = NUMERICAL if numeric and n_unique > AUTO_NUMERIC_UNIQUE else CATEGORICAL
-    if kind == NUMERICAL:
-        edges = tuple(sorted({float(x) for x in quantiles or []}))
-        result = Profile(column, kind, numeric, n, missing, float(std if std is not None else math.nan), n_unique,
-                         edges=edges)
-        result = Profile(**{**result.__dict__, "counts": tuple(_bin_counts(con, REF, column, edges, None)[None])})
-    else:
-        rows = con.execute(
-            f"SELECT CAST({q} AS VARCHAR) c, count(*) n FROM {REF} WHERE {q} IS NOT NULL GROUP BY 1 "
-            "ORDER BY n DESC, c").fetchall()
-        kept = rows[:MAX_CATEGORIES]
-        categories = tuple(r[0] for r in kept)
-        counts = tuple(int(r[1]) for r in kept)
-        result = Profile(column, kind, numeric, n, missing, float(std) if std is not None else math.nan, n_unique,
-                         categories=categories, counts=counts)
-    if key is not None:
-        _PROFILE_CACHE[key] = result
-        while len(_PROFILE_CACHE) > _CACHE_SIZE:
-            _PROFILE_CACHE.popitem(last=False)
-    return result
+    @property
+    def key(self) -> tuple:
+        """What the fine bins depend on (a rollup built on other bins is stale)."""
+        return (self.column, self.kind, self.lo, self.hi, FINE_BINS)
 
 
-def _bin_index(column: str, edges: tuple[float, ...]) -> str:
-    """SQL for the bin of a value: how many inner edges are <= it (``searchsorted(..., side='right')``)."""
-    q = quote(column)
-    if not edges:
-        return "0"
-    return " + ".join(f"({q}::DOUBLE >= {float(e)!r})::INTEGER" for e in edges)
+def coarse_edges(hist: FineHistogram) -> tuple[int, ...]:
+    """Fine boundaries nearest the reference's deciles (see the module docstring)."""
+    if hist.count == 0:
+        return ()
+    below = np.cumsum(hist.n) * 10                   # 10 x the values in bins <= bins[i], i.e. below bins[i] + 1
+    edges = {int(hist.bins[np.searchsorted(below, j * hist.count)]) + 1 for j in range(1, 10)}
+    return tuple(sorted(k for k in edges if 0 < k <= FINE_BINS))
 
 
-def _bin_counts(con: duckdb.DuckDBPyConnection, table: str, column: str, edges: tuple[float, ...],
-                period: str | None) -> dict[object, np.ndarray]:
-    """Counts per bin of ``table``'s non-missing values, per period (``None``: one group)."""
-    group = period or "NULL"
-    rows = con.execute(
-        f"SELECT {group} AS p, {_bin_index(column, edges)} AS b, count(*) FROM {table} "
-        f"WHERE {quote(column)} IS NOT NULL GROUP BY ALL").fetchall()
-    out: dict[object, np.ndarray] = {}
-    for p, b, n in rows:
-        out.setdefault(p, np.zeros(len(edges) + 1, dtype=np.int64))[int(b)] += int(n)
+def profile_reference(con: duckdb.DuckDBPyConnection, side: Side, columns: list[tuple[str, bool]]) -> dict[str, Profile]:
+    """Profile every ``(column, numeric)`` of the reference side (whose period is the summary constant).
+
+    A numeric column with more than :data:`AUTO_NUMERIC_UNIQUE` distinct finite values is numerical
+    (its fine histogram on its own range); any other column is categorical.
+    """
+    parts = []
+    for i, (c, numeric) in enumerate(columns):
+        q = quote(c)
+        if numeric:
+            v = finite(c)
+            parts.append(f"count({v}) AS n{i}, count(*) - count({v}) AS m{i}, min({v}) AS lo{i}, max({v}) AS hi{i}, "
+                         f"stddev_pop({v}) AS s{i}, approx_count_distinct({v}) AS u{i}")
+        else:
+            parts.append(f"count({q}) AS n{i}, count(*) - count({q}) AS m{i}, NULL AS lo{i}, NULL AS hi{i}, "
+                         f"NULL AS s{i}, 0 AS u{i}")
+    row = con.execute(f"SELECT {', '.join(parts)} FROM {side.relation} WHERE {side.where}", list(side.params)).fetchone()
+    out: dict[str, Profile] = {}
+    for i, (c, numeric) in enumerate(columns):
+        n, missing, lo, hi, std, approx_unique = row[6 * i: 6 * i + 6]
+        std = float(std) if std is not None else math.nan
+        unique = approx_unique
+        if numeric and approx_unique is not None and approx_unique <= 100:  # the rule needs the exact count
+            unique = con.execute(f"SELECT count(DISTINCT {finite(c)}) FROM {side.relation} WHERE {side.where}",
+                                 list(side.params)).fetchone()[0]
+        if numeric and unique > AUTO_NUMERIC_UNIQUE:
+            hist = fine_histograms(con, side, c, float(lo), float(hi)).get(SUMMARY, FineHistogram())
+            out[c] = Profile(c, NUMERICAL, True, int(n), int(missing), std, float(lo), float(hi), hist,
+                             coarse_edges(hist))
+        else:
+            counts = category_counts(con, side, c, numeric).get(SUMMARY, {})
+            kept = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_CATEGORIES]
+            present = sum(counts.values())
+            out[c] = Profile(c, CATEGORICAL, numeric, present, int(n) + int(missing) - present, std,
+                             categories=tuple(k for k, _ in kept), counts=tuple(v for _, v in kept))
     return out
 
 
-def period_sizes(con: duckdb.DuckDBPyConnection, columns: list[str]) -> dict[object, dict[str, tuple[int, int]]]:
-    """Per period and column: (non-missing values, missing values) of the current rows, in one scan."""
-    parts = ", ".join(f"count({quote(c)}), count(*) - count({quote(c)})" for c in columns)
-    out: dict[object, dict[str, tuple[int, int]]] = {}
-    for row in con.execute(f"SELECT _period, {parts} FROM {CUR} GROUP BY ALL").fetchall():
-        out[row[0]] = {c: (int(row[1 + 2 * i]), int(row[2 + 2 * i])) for i, c in enumerate(columns)}
-    return out
+# --------------------------------------------------------------------------------------------------
+# Statistics from two fine histograms
 
 
-def current_bin_counts(con: duckdb.DuckDBPyConnection, prof: Profile) -> dict[object, np.ndarray]:
-    """Counts of the current rows on the reference's bins, per period."""
-    return _bin_counts(con, CUR, prof.column, prof.edges, "_period")
+def _aligned(ref: FineHistogram, cur: FineHistogram):
+    """Both histograms on the union of their bins: shares, means, and the combined min and max per bin."""
+    bins = np.union1d(ref.bins, cur.bins)
+    out = []
+    for h in (ref, cur):
+        idx = np.searchsorted(bins, h.bins)
+        n = np.zeros(len(bins))
+        n[idx] = h.n
+        lo = np.full(len(bins), np.inf)
+        hi = np.full(len(bins), -np.inf)
+        lo[idx], hi[idx] = h.vmin, h.vmax
+        out.append((n / max(h.count, 1), lo, hi))
+    (p, lo1, hi1), (q, lo2, hi2) = out
+    return bins, p, q, np.minimum(lo1, lo2), np.maximum(hi1, hi2)
 
 
-def current_category_counts(con: duckdb.DuckDBPyConnection, prof: Profile) -> tuple[dict[object, np.ndarray],
-                                                                                     tuple[str, ...], tuple[int, ...]]:
-    """Category counts of the current rows per period, on the reference's categories plus unseen ones.
+def ks_distance(ref: FineHistogram, cur: FineHistogram) -> tuple[float, float]:
+    """KS ``D`` at the fine-bin boundaries, and its tolerance (the true D is in ``[D, D + tolerance]``).
 
-    Returns the counts per period, the labels (reference categories first, then categories unseen
-    in the reference by frequency, the rest pooled as ``(other)``) and the reference counts on them.
+    Inside a bin holding distinct values the reference CDF moves within ``[C1, C1 + p]`` and the
+    current one within ``[C2, C2 + q]`` (cumulative shares before the bin, shares in it), so
+    ``|F1 - F2| <= max(|C1 + p - C2|, |C1 - C2 - q|)`` there.
     """
-    q = quote(prof.column)
-    rows = con.execute(
-        f"SELECT _period, CAST({q} AS VARCHAR), count(*) FROM {CUR} WHERE {q} IS NOT NULL GROUP BY ALL").fetchall()
-    known = {c: i for i, c in enumerate(prof.categories)}
-    unseen_totals: dict[str, int] = {}
-    for _, c, n in rows:
-        if c not in known:
-            unseen_totals[c] = unseen_totals.get(c, 0) + int(n)
-    room = max(MAX_CATEGORIES - len(known), 0)
-    unseen = sorted(unseen_totals, key=lambda c: (-unseen_totals[c], c))
-    labels = list(prof.categories) + unseen[:room]
-    index = {c: i for i, c in enumerate(labels)}
-    ref_other = prof.n - sum(prof.counts)
-    pooled = ref_other > 0 or len(unseen) > room
-    if pooled:
-        labels.append(OTHER)
-    ref_counts = list(prof.counts) + [0] * (len(labels) - len(prof.counts))
-    if pooled:
-        ref_counts[-1] = ref_other
-    out: dict[object, np.ndarray] = {}
-    for p, c, n in rows:
-        out.setdefault(p, np.zeros(len(labels), dtype=np.int64))[index.get(c, len(labels) - 1)] += int(n)
-    return out, tuple(labels), tuple(ref_counts)
+    if ref.count == 0 or cur.count == 0:
+        return math.nan, 0.0
+    _, p, q, lo, hi = _aligned(ref, cur)
+    c1, c2 = np.cumsum(p) - p, np.cumsum(q) - q
+    d = float(max(np.max(np.abs(c1 + p - c2 - q)), 0.0))
+    spread = lo < hi
+    upper = np.maximum(np.abs(c1 + p - c2), np.abs(c1 - c2 - q))[spread]
+    return d, float(max(0.0, upper.max() - d)) if spread.any() else 0.0
 
 
-def ecdf_distances(con: duckdb.DuckDBPyConnection, column: str, n_reference: int) -> dict[object, tuple[float, float]]:
-    """Exact ``(D, W1)`` between the reference and the current rows of each period (see module docstring)."""
-    q = quote(column)
-    if n_reference == 0:
-        return {}
-    sql = f"""
-    WITH k AS (SELECT _period, {q}::DOUBLE AS v, count(*) AS c FROM {CUR} WHERE {q} IS NOT NULL GROUP BY ALL),
-    n AS (SELECT _period, sum(c) AS n2 FROM k GROUP BY ALL),
-    r AS (SELECT {q}::DOUBLE AS v, count(*) AS c FROM {REF} WHERE {q} IS NOT NULL GROUP BY ALL),
-    u AS (SELECT _period, v, sum(rc) AS rc, sum(kc) AS kc FROM (
-            SELECT n._period, r.v, r.c AS rc, 0 AS kc FROM n CROSS JOIN r
-            UNION ALL SELECT _period, v, 0, c FROM k) GROUP BY ALL),
-    e AS (SELECT u._period, v,
-                 sum(rc) OVER w / {float(n_reference)!r} AS f1,
-                 sum(kc) OVER w / n.n2 AS f2,
-                 lead(v) OVER w AS nv
-          FROM u JOIN n USING (_period)
-          WINDOW w AS (PARTITION BY u._period ORDER BY v ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))
-    SELECT _period, max(abs(f1 - f2)), coalesce(sum(abs(f1 - f2) * (nv - v)), 0) FROM e GROUP BY ALL
+def wasserstein_w1(ref: FineHistogram, cur: FineHistogram) -> tuple[float, float]:
+    """W1 with each bin's rows at its mean, and the bound on its distance to the exact W1.
+
+    A bin contributes to the bound only if it holds distinct values and the CDFs may cross inside
+    it: where ``C1 - C2 >= q`` or ``C2 - C1 >= p`` (cumulative shares before the bin, shares in it)
+    the sign of ``F1 - F2`` is fixed across the bin, so the area between the CDFs there depends only
+    on the bin's sums, which are kept (this covers a tail bin on whose side the reference has no rows).
     """
-    return {p: (float(d), float(w)) for p, d, w in con.execute(sql).fetchall()}
+    if ref.count == 0 or cur.count == 0:
+        return math.nan, 0.0
+    w1 = float(stats.wasserstein_distance(ref.means, cur.means, ref.n, cur.n))
+    _, p, q, lo, hi = _aligned(ref, cur)
+    c1, c2 = np.cumsum(p) - p, np.cumsum(q) - q
+    may_cross = (lo < hi) & (c1 - c2 < q) & (c2 - c1 < p)
+    return w1, float(np.sum(np.where(may_cross, (hi - lo) * (p + q), 0.0)))

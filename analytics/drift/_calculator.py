@@ -1,23 +1,27 @@
-"""The drift calculator: loads the two sides into DuckDB temp tables and runs the methods on their summaries.
+"""The drift calculator: summarises both sides in DuckDB and runs the methods on the summaries.
 
-Sides:
+Sides (:class:`~analytics.drift._binning.Side`):
 
 - the store: the reference data of a version (``reference_<stem>``), or an earlier window of the
   log, against a window of the log (filtered by version and segment);
 - files: two Parquet or CSV files (the ``vigil drift`` gate of a CI pipeline).
 
-The current rows carry a ``_period`` (one constant for a summary, a day or a week for drift over
-time), so the same SQL answers both. Only the columns compared are copied, once; every statistic
-is then an aggregate over those temp tables.
+The reference is profiled once (kind, range, fine histogram or category counts; cached per version,
+whose reference never changes). The current side is summarised per period (one constant for a
+summary, a day or a week for drift over time) by a :class:`Summaries` source: straight from the log
+(:class:`DirectSummaries`), or from the daily rollups when the window is whole days of one
+version (:mod:`analytics.drift._rollup`), which answer the same numbers without reading the log.
+No rows are copied: every query is an aggregate over the relation itself.
 """
 
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 import numpy as np
@@ -25,7 +29,8 @@ import pandas as pd
 
 from analytics import settings
 from analytics.drift import _binning as binning
-from analytics.drift._methods import CATEGORICAL, METHOD_OVERRIDES, auto_method, get_method, parse_overrides
+from analytics.drift._binning import SUMMARY, FineHistogram, Profile, Side
+from analytics.drift._methods import CATEGORICAL, METHOD_OVERRIDES, Summary, auto_method, get_method, parse_overrides
 from analytics.drift._result import RESULT_COLUMNS, DriftResult
 from analytics.errors import InvalidInputError
 from analytics.logschema import quote
@@ -33,9 +38,9 @@ from analytics.overview import DbLike, _run, _where
 from analytics.registry import champion_version, get_model, get_version
 from analytics.store import predictions_view, reference_table
 
-SUMMARY = "window"
 NUMERIC_TYPES = ("DOUBLE", "FLOAT", "REAL", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT",
                  "UINTEGER", "USMALLINT", "UTINYINT")
+PERIODS = {None: f"'{SUMMARY}'", "day": "date_trunc('day', predicted_at)", "week": "date_trunc('week', predicted_at)"}
 
 
 @dataclass(frozen=True)
@@ -80,35 +85,116 @@ def _choose(column: str, kind: str, n_reference: int, config: DriftConfig) -> tu
     return chosen, f"{wanted} needs a numerical column; used {chosen}"
 
 
-def compute(con: duckdb.DuckDBPyConnection, columns: list[tuple[str, bool, str]], config: DriftConfig, *,
-            cache_key: tuple | None = None, histograms: bool = True) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """Drift of ``columns`` (name, numeric type, role) between the temp tables, per period.
+class Summaries(Protocol):
+    """Where the current side's summaries come from (the log itself, or the daily rollups)."""
 
-    Returns the result table (:data:`RESULT_COLUMNS`) and, if asked, the histograms of the single
-    period (a summary).
+    def rows(self) -> dict[object, int]:
+        """Rows per period."""
+
+    def numeric(self, column: str, lo: float, hi: float) -> dict[object, FineHistogram]:
+        """The fine histogram of a numerical column per period."""
+
+    def categories(self, column: str, numeric: bool) -> dict[object, dict[str, int]]:
+        """Category counts of a categorical column per period."""
+
+
+@dataclass(frozen=True)
+class DirectSummaries:
+    """Summaries computed from a side's rows (one aggregate query per column)."""
+
+    con: duckdb.DuckDBPyConnection
+    side: Side
+
+    def rows(self) -> dict[object, int]:
+        return binning.row_counts(self.con, self.side)
+
+    def numeric(self, column: str, lo: float, hi: float) -> dict[object, FineHistogram]:
+        return binning.fine_histograms(self.con, self.side, column, lo, hi)
+
+    def categories(self, column: str, numeric: bool) -> dict[object, dict[str, int]]:
+        return binning.category_counts(self.con, self.side, column, numeric)
+
+
+_PROFILE_CACHE: OrderedDict[tuple, dict[str, Profile]] = OrderedDict()
+_CACHE_SIZE = 64
+
+
+def reference_profiles(con: duckdb.DuckDBPyConnection, reference: Side, columns: list[tuple[str, bool, str]],
+                       cache_key: tuple | None = None) -> dict[str, Profile]:
+    """Profiles of ``columns`` on the reference side; cached under ``cache_key`` (a version's reference)."""
+    wanted = [(c, numeric) for c, numeric, _ in columns]
+    key = (*cache_key, tuple(wanted)) if cache_key is not None else None
+    if key is not None and key in _PROFILE_CACHE:
+        _PROFILE_CACHE.move_to_end(key)
+        return _PROFILE_CACHE[key]
+    result = binning.profile_reference(con, reference, wanted)
+    if key is not None:
+        _PROFILE_CACHE[key] = result
+        while len(_PROFILE_CACHE) > _CACHE_SIZE:
+            _PROFILE_CACHE.popitem(last=False)
+    return result
+
+
+def _categorical_labels(prof: Profile, current: dict[object, dict[str, int]]):
+    """Labels (reference categories, then unseen ones by count, the rest pooled as ``(other)``),
+    the reference counts on them, and each period's counts on them."""
+    known = set(prof.categories)
+    unseen_totals: dict[str, int] = {}
+    for counts in current.values():
+        for c, n in counts.items():
+            if c not in known:
+                unseen_totals[c] = unseen_totals.get(c, 0) + n
+    room = max(binning.MAX_CATEGORIES - len(known), 0)
+    unseen = sorted(unseen_totals, key=lambda c: (-unseen_totals[c], c))
+    labels = list(prof.categories) + unseen[:room]
+    ref_other = prof.n - sum(prof.counts)
+    pooled = ref_other > 0 or len(unseen) > room
+    if pooled:
+        labels.append(binning.OTHER)
+    ref_counts = np.array(list(prof.counts) + [0] * (len(labels) - len(prof.counts)), dtype=np.int64)
+    if pooled:
+        ref_counts[-1] = ref_other
+    index = {c: i for i, c in enumerate(labels)}
+    out = {}
+    for period, counts in current.items():
+        arr = np.zeros(len(labels), dtype=np.int64)
+        for c, n in counts.items():
+            arr[index.get(c, len(labels) - 1)] += n
+        out[period] = arr
+    return tuple(labels), ref_counts, out
+
+
+def compute(con: duckdb.DuckDBPyConnection, columns: list[tuple[str, bool, str]], config: DriftConfig,
+            reference: Side, current: Summaries, *, cache_key: tuple | None = None,
+            histograms: bool = True) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], int]:
+    """Drift of ``columns`` (name, numeric type, role) between the reference and the current summaries, per period.
+
+    Returns the result table (:data:`RESULT_COLUMNS`), the histograms of the single period (a
+    summary, if asked), and the current rows.
     """
-    sizes = binning.period_sizes(con, [c for c, _, _ in columns])
+    profiles = reference_profiles(con, reference, columns, cache_key)
+    sizes = current.rows()
     periods = sorted(sizes, key=lambda p: (p is None, p))
     rows: list[dict[str, Any]] = []
     hists: dict[str, pd.DataFrame] = {}
     for column, numeric, role in columns:
-        prof = binning.profile(con, column, numeric=numeric, cache_key=cache_key)
+        prof = profiles[column]
         method_key, note = _choose(column, prof.kind, prof.n, config)
         method = get_method(method_key)
+        threshold = config.threshold(method_key)
         if prof.kind == CATEGORICAL:
-            cur_counts, labels, ref_counts = binning.current_category_counts(con, prof)
+            labels, ref_arr, cur_by_period = _categorical_labels(prof, current.categories(column, numeric))
+            fine: dict[object, FineHistogram] = {}
         else:
-            cur_counts, labels, ref_counts = binning.current_bin_counts(con, prof), prof.bin_labels(), prof.counts
-        ecdf = binning.ecdf_distances(con, column, prof.n) if method_key in ("ks", "wasserstein") else {}
-        ref_arr = np.asarray(ref_counts, dtype=np.int64)
+            fine = current.numeric(column, prof.lo, prof.hi)
+            labels, ref_arr = prof.bin_labels(), prof.coarse(prof.histogram)
+            cur_by_period = {p: prof.coarse(h) for p, h in fine.items()}
         seen = len(prof.categories)
         for period in periods:
-            n_cur, missing_cur = sizes[period][column]
-            cur_arr = cur_counts.get(period, np.zeros(len(labels), dtype=np.int64))
-            d, w1 = ecdf.get(period, (math.nan, math.nan))
-            summary = binning_summary(prof, ref_arr, cur_arr, labels, n_cur, d, w1)
+            cur_arr = cur_by_period.get(period, np.zeros(len(labels), dtype=np.int64))
+            n_cur = int(cur_arr.sum())
+            summary = _summary(prof, ref_arr, cur_arr, labels, fine.get(period), method_key)
             statistic, p_value = method.compute(summary)
-            threshold = config.threshold(method_key)
             unseen = [labels[i] for i in range(seen, len(labels)) if cur_arr[i] > 0 and labels[i] != binning.OTHER] \
                 if prof.kind == CATEGORICAL else []
             notes = [note] if note else []
@@ -122,8 +208,9 @@ def compute(con: duckdb.DuckDBPyConnection, columns: list[tuple[str, bool, str]]
                 "column": column, "kind": prof.kind, "method": method_key, "statistic": statistic,
                 "p_value": p_value if method.uses_p_value else math.nan, "threshold": threshold,
                 "drifted": method.drifted(statistic, p_value, threshold), "n_reference": prof.n, "n_current": n_cur,
-                "period": period, "role": role, "missing_reference": prof.missing, "missing_current": missing_cur,
-                "unseen_categories": ", ".join(unseen), "note": "; ".join(notes),
+                "period": period, "role": role, "missing_reference": prof.missing,
+                "missing_current": sizes[period] - n_cur, "unseen_categories": ", ".join(unseen),
+                "note": "; ".join(notes), "tolerance": method.tolerance(summary) if math.isfinite(statistic) else 0.0,
             })
             if histograms and len(periods) == 1:
                 hists[column] = pd.DataFrame({
@@ -132,32 +219,29 @@ def compute(con: duckdb.DuckDBPyConnection, columns: list[tuple[str, bool, str]]
                     "current_share": cur_arr / cur_arr.sum() if cur_arr.sum() else np.nan})
     table = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
     table["drifted"] = table["drifted"].astype(object)
-    return table, hists
+    return table, hists, sum(sizes.values())
 
 
-def binning_summary(prof: binning.Profile, ref: np.ndarray, cur: np.ndarray, labels: tuple[str, ...], n_cur: int,
-                    d: float, w1: float):
-    """The :class:`~analytics.drift._methods.Summary` of one column and period."""
-    from analytics.drift._methods import Summary
-
-    return Summary(prof.kind, prof.n, n_cur, ref, cur, labels, d, w1, prof.std)
+def _summary(prof: Profile, ref: np.ndarray, cur: np.ndarray, labels: tuple[str, ...], fine: FineHistogram | None,
+             method_key: str) -> Summary:
+    """The :class:`~analytics.drift._methods.Summary` of one column and period (distances only when needed)."""
+    fine = fine if fine is not None else FineHistogram()
+    d, d_tol = binning.ks_distance(prof.histogram, fine) if method_key == "ks" else (math.nan, 0.0)
+    w1, w1_tol = binning.wasserstein_w1(prof.histogram, fine) if method_key == "wasserstein" else (math.nan, 0.0)
+    return Summary(prof.kind, prof.n, int(cur.sum()), ref, cur, labels, d, w1, prof.std, d_tol, w1_tol)
 
 
 # --------------------------------------------------------------------------------------------------
-# Loading the sides
+# The sides
 
 
-def _drop_temp(con: duckdb.DuckDBPyConnection) -> None:
-    for table in (binning.REF, binning.CUR):
-        con.execute(f"DROP TABLE IF EXISTS {table}")
-
-
-def _file_source(path: str | Path) -> str:
+def _file_relation(path: str | Path) -> str:
     suffix = Path(path).suffix.lower()
+    literal = "'" + str(path).replace("'", "''") + "'"
     if suffix == ".parquet":
-        return "read_parquet(?)"
+        return f"read_parquet({literal})"
     if suffix in (".csv", ".tsv", ".txt"):
-        return "read_csv(?, auto_detect = true)"
+        return f"read_csv({literal}, auto_detect = true)"
     raise InvalidInputError(f"{path}: use a .parquet or .csv file")
 
 
@@ -165,7 +249,8 @@ def compare_files(reference: str | Path, current: str | Path, *, columns: list[s
                   config: DriftConfig | None = None) -> DriftResult:
     """Drift of every shared column (or of ``columns``) between two Parquet or CSV files.
 
-    Runs in a private in-memory DuckDB; the files are read once, by DuckDB, never into pandas.
+    Runs in a private in-memory DuckDB; the files are read by DuckDB (only the aggregates reach
+    Python), never into pandas.
     """
     config = config or DriftConfig()
     for path in (reference, current):
@@ -174,11 +259,12 @@ def compare_files(reference: str | Path, current: str | Path, *, columns: list[s
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")  # stdout carries the JSON of the CI gate
     try:
-        types = []
-        for name, path in (("_vigil_ref_file", reference), ("_vigil_cur_file", current)):
-            con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {_file_source(path)} LIMIT 0", [str(path)])
-            types.append(dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {name})").fetchall()))
-        ref_types, cur_types = types
+        ref_side, cur_side = Side(_file_relation(reference)), Side(_file_relation(current))
+        try:
+            ref_types, cur_types = (dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM "
+                                                     f"{side.relation})").fetchall()) for side in (ref_side, cur_side))
+        except duckdb.Error as exc:
+            raise InvalidInputError(f"cannot read the files: {str(exc).splitlines()[0]}") from None
         shared = [c for c in ref_types if c in cur_types]
         if columns:
             missing = [c for c in columns if c not in shared]
@@ -187,19 +273,13 @@ def compare_files(reference: str | Path, current: str | Path, *, columns: list[s
             shared = list(columns)
         if not shared:
             raise InvalidInputError("the two files share no column")
-        cols = ", ".join(quote(c) for c in shared)
-        con.execute(f"CREATE TEMP TABLE {binning.REF} AS SELECT {cols} FROM {_file_source(reference)}",
-                    [str(reference)])
-        con.execute(f"CREATE TEMP TABLE {binning.CUR} AS SELECT '{SUMMARY}' AS _period, {cols} "
-                    f"FROM {_file_source(current)}", [str(current)])
         spec = [(c, ref_types[c].split("(")[0] in NUMERIC_TYPES or ref_types[c].startswith("DECIMAL"), "column")
                 for c in shared]
-        table, hists = compute(con, spec, config)
-        n_ref = con.execute(f"SELECT count(*) FROM {binning.REF}").fetchone()[0]
-        n_cur = con.execute(f"SELECT count(*) FROM {binning.CUR}").fetchone()[0]
+        table, hists, n_cur = compute(con, spec, config, ref_side, DirectSummaries(con, cur_side))
+        n_ref = binning.row_counts(con, ref_side).get(SUMMARY, 0)
     finally:
         con.close()
-    return DriftResult(table.drop(columns=[]), hists, str(reference), str(current), n_ref, n_cur)
+    return DriftResult(table, hists, str(reference), str(current), n_ref, n_cur)
 
 
 def _columns(info, columns: list[str] | None) -> list[tuple[str, bool, str]]:
@@ -220,14 +300,25 @@ def _label(start: datetime | None, end: datetime | None) -> str:
     return f"{a} to {b} UTC"
 
 
-def load_store_sides(con: duckdb.DuckDBPyConnection, model: str, *, version: str | None, start: datetime | None,
-                     end: datetime | None, segment: str | None = None, segment_value: str | None = None,
-                     baseline: tuple[datetime, datetime] | None = None, columns: list[str] | None = None,
-                     period: str | None = None) -> tuple[list[tuple[str, bool, str]], tuple | None, str, str, str]:
-    """Create the two temp tables for a model; return the column spec, profile cache key, labels and version.
+@dataclass(frozen=True)
+class StoreSides:
+    """What a store comparison reads: the columns, both sides, the profile cache key and the labels."""
 
-    ``period``: ``None`` for one summary, ``"day"`` or ``"week"`` for drift over time.
-    """
+    info: Any
+    version: str
+    columns: list[tuple[str, bool, str]]
+    reference: Side
+    current: Side
+    cache_key: tuple | None
+    reference_label: str
+    current_label: str
+
+
+def store_sides(con: duckdb.DuckDBPyConnection, model: str, *, version: str | None, start: datetime | None,
+                end: datetime | None, segment: str | None = None, segment_value: str | None = None,
+                baseline: tuple[datetime, datetime] | None = None, columns: list[str] | None = None,
+                period: str | None = None) -> StoreSides:
+    """The two sides of a store comparison (``period``: ``None`` for one summary, ``"day"`` or ``"week"``)."""
     info = get_model(con, model)
     version = version or champion_version(con, model)
     if version is None:
@@ -235,34 +326,39 @@ def load_store_sides(con: duckdb.DuckDBPyConnection, model: str, *, version: str
     get_version(con, model, version)
     con.execute("SET enable_progress_bar = false")  # never print into the CLI's JSON
     spec = _columns(info, columns)
-    cols = ", ".join(quote(c) for c, _, _ in spec)
-    _drop_temp(con)
+    view = predictions_view(info.stem)
     if baseline is None:
-        con.execute(f"CREATE TEMP TABLE {binning.REF} AS SELECT {cols} FROM {reference_table(info.stem)} "
-                    "WHERE model_version = ?", [version])
-        if not con.execute(f"SELECT count(*) FROM {binning.REF}").fetchone()[0]:
+        reference = Side(reference_table(info.stem), "model_version = ?", (version,))
+        if not con.execute(f"SELECT count(*) FROM {reference.relation} WHERE {reference.where}",
+                           [version]).fetchone()[0]:
             raise InvalidInputError(f"{model}:{version} has no reference data; compare against an earlier window")
-        ref_label, cache_key = f"reference data of {version}", (str(con_path(con)), model, version)
+        ref_label, cache_key = f"reference data of {version}", (con_path(con), model, version)
     else:
         where, params = _where(info.schema, start=baseline[0], end=baseline[1], version=version, segment=segment,
-                               segment_value=segment_value)
-        con.execute(f"CREATE TEMP TABLE {binning.REF} AS SELECT {cols} FROM {predictions_view(info.stem)} p "
-                    f"WHERE {where}", params)
-        ref_label, cache_key = f"{version}, {_label(*baseline)}", None
+                               segment_value=segment_value, alias=view)
+        reference, cache_key = Side(view, where, tuple(params)), None
+        ref_label = f"{version}, {_label(*baseline)}"
     where, params = _where(info.schema, start=start, end=end, version=version, segment=segment,
-                           segment_value=segment_value)
-    period_sql = {None: f"'{SUMMARY}'", "day": "date_trunc('day', predicted_at)",
-                  "week": "date_trunc('week', predicted_at)"}[period]
-    con.execute(f"CREATE TEMP TABLE {binning.CUR} AS SELECT {period_sql} AS _period, {cols} "
-                f"FROM {predictions_view(info.stem)} p WHERE {where}", params)
+                           segment_value=segment_value, alias=view)
+    current = Side(view, where, tuple(params), PERIODS[period])
     segment_text = f", {segment} = {segment_value}" if segment else ""
-    return spec, cache_key, ref_label, f"{version}, {_label(start, end)}{segment_text}", version
+    return StoreSides(info, version, spec, reference, current, cache_key, ref_label,
+                      f"{version}, {_label(start, end)}{segment_text}")
 
 
 def con_path(con: duckdb.DuckDBPyConnection) -> str:
     """The file of the open store (the profile cache is per store)."""
     row = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
-    return row[0] if row else ""
+    return str(row[0]) if row else ""
+
+
+def store_drift(con: duckdb.DuckDBPyConnection, sides: StoreSides, config: DriftConfig, *,
+                histograms: bool) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], int, int]:
+    """Run a store comparison: the table, histograms, reference rows and current rows."""
+    table, hists, n_cur = compute(con, sides.columns, config, sides.reference, DirectSummaries(con, sides.current),
+                                  cache_key=sides.cache_key, histograms=histograms)
+    n_ref = binning.row_counts(con, sides.reference).get(SUMMARY, 0)
+    return table, hists, n_ref, n_cur
 
 
 def drift_summary(db: DbLike, model: str, *, start: datetime | None, end: datetime | None,
@@ -289,23 +385,22 @@ def drift_summary(db: DbLike, model: str, *, start: datetime | None, end: dateti
         Only these columns (default: every declared column and ``score``).
     method : str, default "auto"
         A method key for every column, or ``auto`` (per-column overrides from the settings still apply).
+
+    Returns
+    -------
+    DriftResult
+        One row per column; ``tolerance`` bounds the distance of a binned statistic (KS, Wasserstein)
+        to its exact value.
     """
     baseline = (baseline_start, baseline_end) if baseline_start is not None and baseline_end is not None else None
 
     def work(con: duckdb.DuckDBPyConnection) -> DriftResult:
         config = config_for_model(con, model, method)
-        spec, key, ref_label, cur_label, _ = load_store_sides(
-            con, model, version=version, start=start, end=end, segment=segment, segment_value=segment_value,
-            baseline=baseline, columns=list(columns) if columns else None)
-        try:
-            table, hists = compute(con, spec, config, cache_key=key)
-            n_ref = con.execute(f"SELECT count(*) FROM {binning.REF}").fetchone()[0]
-            n_cur = con.execute(f"SELECT count(*) FROM {binning.CUR}").fetchone()[0]
-        finally:
-            _drop_temp(con)
-        table = table.drop(columns=[])
+        sides = store_sides(con, model, version=version, start=start, end=end, segment=segment,
+                            segment_value=segment_value, baseline=baseline, columns=list(columns) if columns else None)
+        table, hists, n_ref, n_cur = store_drift(con, sides, config, histograms=True)
         if n_cur == 0:
             table = table.iloc[0:0]
-        return DriftResult(table, hists, ref_label, cur_label, n_ref, n_cur)
+        return DriftResult(table, hists, sides.reference_label, sides.current_label, n_ref, n_cur)
 
     return _run(db, work)

@@ -2,19 +2,23 @@
 
 Every method turns the summaries that DuckDB computed (ECDF distances, counts on fixed bins,
 category counts) into a statistic, a p-value where it has one, and a verdict against its threshold.
-The statistics themselves come from scipy wherever scipy takes summaries; the ones computed in SQL
-(the KS statistic D and Wasserstein W1, from the exact ECDFs) are pinned to scipy by the tests.
+The statistics themselves come from scipy wherever scipy takes summaries; KS D and Wasserstein W1
+come from fine histograms (:mod:`analytics.drift._binning`): exact when no fine bin holds two
+distinct values, otherwise within a tolerance reported with each result; the tests pin both to scipy.
 
 ===============  =============  ==================================================  ===========================
 key              kinds          statistic                                           drifted when
 ===============  =============  ==================================================  ===========================
 ``ks``           numerical      two-sample Kolmogorov-Smirnov D, p-value as          p < 0.05
-                                :func:`scipy.stats.ks_2samp` (``method="auto"``)
+                                :func:`scipy.stats.ks_2samp` (``method="auto"``);
+                                D at the 1,000 fine-bin boundaries
 ``wasserstein``  numerical      W1 (:func:`scipy.stats.wasserstein_distance`)        statistic >= 0.1
                                 divided by the reference standard deviation
-                                (population, floored at 0.001, as Evidently)
+                                (population, floored at 0.001, as Evidently);
+                                each fine bin's rows at the bin's mean
 ``psi``          both           population stability index on the reference's       statistic >= 0.25
-                                decile bins (numerical) or categories, proportions
+                                deciles snapped to fine-bin boundaries
+                                (numerical) or categories, proportions
                                 floored at ``1e-4``
 ``chisquare``    both           chi-square test of homogeneity of the 2 x k table    p < 0.05
                                 of counts (:func:`scipy.stats.chi2_contingency`)
@@ -72,9 +76,10 @@ METHOD_OVERRIDES = declare("drift.method_overrides", "",
 class Summary:
     """What DuckDB computed for one column and one window: the inputs of every method.
 
-    ``ref_counts``/``cur_counts`` are counts on the reference's bins (numerical) or on the union of
-    categories (categorical, labelled by ``labels``); ``ks_d``/``w1`` are the exact ECDF distances
-    (numerical only); ``n_*`` count non-missing values.
+    ``ref_counts``/``cur_counts`` are counts on the reference's coarse bins (numerical) or on the
+    union of categories (categorical, labelled by ``labels``); ``ks_d``/``w1`` are the distances
+    from the fine histograms and ``ks_tolerance``/``w1_tolerance`` their bounds (numerical only);
+    ``n_*`` count non-missing values.
     """
 
     kind: str
@@ -86,6 +91,8 @@ class Summary:
     ks_d: float = math.nan
     w1: float = math.nan
     ref_std: float = math.nan
+    ks_tolerance: float = 0.0
+    w1_tolerance: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -94,7 +101,8 @@ class Method:
 
     ``compute(summary) -> (statistic, p_value)``; a method without a p-value returns NaN for it.
     ``p_value`` methods drift when the p-value falls below the threshold, the others when the
-    statistic reaches it.
+    statistic reaches it. ``tolerance(summary)`` bounds the distance of the statistic to its exact
+    value (zero when exact).
     """
 
     key: str
@@ -103,6 +111,7 @@ class Method:
     threshold: object  # an analytics.settings.Setting
     uses_p_value: bool
     compute: Callable[[Summary], tuple[float, float]]
+    tolerance: Callable[[Summary], float] = lambda summary: 0.0
 
     def drifted(self, statistic: float, p_value: float, threshold: float) -> bool | None:
         """The verdict, or None when the statistic is undefined (no rows to compare)."""
@@ -198,6 +207,10 @@ def _wasserstein(s: Summary) -> tuple[float, float]:
     return s.w1 / max(s.ref_std, WASSERSTEIN_STD_FLOOR), math.nan
 
 
+def _wasserstein_tolerance(s: Summary) -> float:
+    return s.w1_tolerance / max(s.ref_std, WASSERSTEIN_STD_FLOOR)
+
+
 def _psi(s: Summary) -> tuple[float, float]:
     return psi(s.ref_counts, s.cur_counts), math.nan
 
@@ -218,9 +231,9 @@ def _jensenshannon(s: Summary) -> tuple[float, float]:
 
 
 BOTH = frozenset({NUMERICAL, CATEGORICAL})
-register(Method("ks", "Kolmogorov-Smirnov", frozenset({NUMERICAL}), KS_P, True, _ks))
+register(Method("ks", "Kolmogorov-Smirnov", frozenset({NUMERICAL}), KS_P, True, _ks, lambda s: s.ks_tolerance))
 register(Method("wasserstein", "normalised Wasserstein", frozenset({NUMERICAL}), WASSERSTEIN_THRESHOLD, False,
-                _wasserstein))
+                _wasserstein, _wasserstein_tolerance))
 register(Method("psi", "PSI", BOTH, PSI_THRESHOLD, False, _psi))
 register(Method("chisquare", "chi-square", BOTH, CHI2_P, True, _chisquare))
 register(Method("jensenshannon", "Jensen-Shannon", BOTH, JS_THRESHOLD, False, _jensenshannon))

@@ -1,8 +1,8 @@
 """Drift over time: the same statistics per day or per week, each with its threshold.
 
-One pass per column answers every period at once: the current rows carry their period, and the
-histogram, category-count and ECDF queries of :mod:`analytics.drift._binning` group by it. An
-analyst reads off when a drift began.
+One aggregate per column answers every period at once: the fine-histogram and category-count
+queries of :mod:`analytics.drift._binning` group by the period. An analyst reads off when a drift
+began.
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ from datetime import datetime
 
 import duckdb
 
-from analytics.drift import _binning as binning
-from analytics.drift._calculator import _drop_temp, compute, config_for_model, load_store_sides
+from analytics.drift._calculator import config_for_model, store_drift, store_sides
 from analytics.drift._result import DriftResult
 from analytics.errors import InvalidInputError
 from analytics.overview import DbLike, _run
@@ -34,16 +33,10 @@ def drift_over_time(db: DbLike, model: str, *, start: datetime | None, end: date
 
     def work(con: duckdb.DuckDBPyConnection) -> DriftResult:
         config = config_for_model(con, model, method)
-        spec, key, ref_label, cur_label, _ = load_store_sides(
-            con, model, version=version, start=start, end=end, segment=segment, segment_value=segment_value,
-            columns=list(columns) if columns else None, period=freq)
-        try:
-            table, _ = compute(con, spec, config, cache_key=key, histograms=False)
-            n_ref = con.execute(f"SELECT count(*) FROM {binning.REF}").fetchone()[0]
-            n_cur = con.execute(f"SELECT count(*) FROM {binning.CUR}").fetchone()[0]
-        finally:
-            _drop_temp(con)
-        return DriftResult(table.sort_values(["column", "period"], ignore_index=True), {}, ref_label,
-                           f"{cur_label}, per {freq}", n_ref, n_cur)
+        sides = store_sides(con, model, version=version, start=start, end=end, segment=segment,
+                            segment_value=segment_value, columns=list(columns) if columns else None, period=freq)
+        table, _, n_ref, n_cur = store_drift(con, sides, config, histograms=False)
+        return DriftResult(table.sort_values(["column", "period"], ignore_index=True), {}, sides.reference_label,
+                           f"{sides.current_label}, per {freq}", n_ref, n_cur)
 
     return _run(db, work)

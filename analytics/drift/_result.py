@@ -11,7 +11,7 @@ import pandas as pd
 #: Columns of :attr:`DriftResult.table`, in order. The first nine are the CLI's JSON fields.
 RESULT_COLUMNS: tuple[str, ...] = (
     "column", "kind", "method", "statistic", "p_value", "threshold", "drifted", "n_reference", "n_current",
-    "period", "role", "missing_reference", "missing_current", "unseen_categories", "note",
+    "period", "role", "missing_reference", "missing_current", "unseen_categories", "note", "tolerance",
 )
 JSON_FIELDS: tuple[str, ...] = RESULT_COLUMNS[:9]
 
@@ -33,6 +33,8 @@ class DriftResult:
     table : pandas.DataFrame
         One row per column (and period), with :data:`RESULT_COLUMNS`. ``drifted`` is True, False, or
         None when the statistic is undefined (a column without values on one side); ``note`` says why.
+        ``tolerance`` bounds the distance of a binned statistic (KS D, normalised Wasserstein) to
+        its exact value: zero when exact (see :mod:`analytics.drift._binning`).
     histograms : dict of str to pandas.DataFrame
         Per column (summaries only): ``bin``, ``reference_count``, ``current_count``,
         ``reference_share``, ``current_share`` on the reference's fixed bins or categories.

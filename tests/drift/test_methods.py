@@ -66,20 +66,69 @@ def test_ks_matches_scipy(tmp_path, n_ref, n_cur):
 
 
 def test_wasserstein_matches_scipy(tmp_path, samples):
+    """Exact when no fine bin holds two distinct values (integers); else within the stated tolerance."""
     ref, cur = samples
+    ref, cur = ref.assign(i=np.round(ref["x"] * 3)), cur.assign(i=np.round(cur["x"] * 3))
     result = drift.compare_files(*_files(tmp_path, ref, cur), config=drift.DriftConfig(method="wasserstein"))
-    for column in ("x", "y"):
-        expected = stats.wasserstein_distance(ref[column], cur[column]) / np.std(ref[column])
-        assert _row(result, column)["statistic"] == pytest.approx(expected, rel=1e-9)
+    i, x, y = _row(result, "i"), _row(result, "x"), _row(result, "y")
+    expected_i = stats.wasserstein_distance(ref["i"], cur["i"]) / np.std(ref["i"])
+    assert i["tolerance"] == 0 and i["statistic"] == pytest.approx(expected_i, rel=1e-9)
+    expected_x = stats.wasserstein_distance(ref["x"], cur["x"]) / np.std(ref["x"])
+    assert x["tolerance"] < 1e-3 and abs(x["statistic"] - expected_x) <= x["tolerance"]
+    expected_y = stats.wasserstein_distance(ref["y"], cur["y"]) / np.std(ref["y"])
+    assert 0 < y["tolerance"] < 0.05  # continuous: a bound, small against the 0.1 threshold
+    assert abs(y["statistic"] - expected_y) <= y["tolerance"]
+    assert y["statistic"] == pytest.approx(expected_y, abs=1e-3)  # and far tighter in practice
+
+
+def test_ks_on_continuous_values_is_within_its_tolerance(tmp_path, samples):
+    """Continuous values share fine bins: the exact D lies in [D, D + tolerance]."""
+    ref, cur = samples
+    row = _row(drift.compare_files(*_files(tmp_path, ref, cur), config=drift.DriftConfig(method="ks")), "y")
+    expected = stats.ks_2samp(ref["y"], cur["y"]).statistic
+    assert 0 < row["tolerance"] < 0.05 and row["statistic"] <= expected + 1e-12 <= row["statistic"] + row["tolerance"]
+
+
+def test_fine_bins_in_sql_equal_numpy(tmp_path):
+    """The SQL bin of every value equals :func:`bin_numpy` (edges, ``hi`` itself, both tails)."""
+    import duckdb
+
+    from analytics.drift import _binning
+
+    rng = np.random.default_rng(5)
+    lo, hi = -3.7, 12.9
+    values = np.r_[rng.uniform(-10, 20, 20_000), lo, hi, lo + (hi - lo) * np.arange(1001) / 1000]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT unnest(?::DOUBLE[]) AS v", [values.tolist()])
+    got = np.array([r[0] for r in con.execute(f"SELECT {_binning.bin_sql('v', lo, hi)} FROM t").fetchall()])
+    np.testing.assert_array_equal(got, _binning.bin_numpy(values, lo, hi))
+    assert got.min() == -1 and got.max() == _binning.FINE_BINS and _binning.bin_numpy([hi], lo, hi)[0] == 999
+    # the boundaries are where the bins change
+    k = np.arange(1, _binning.FINE_BINS)
+    b = _binning.boundary_values(lo, hi, k)
+    assert np.all(_binning.bin_numpy(b + np.abs(b) * 1e-9 + 1e-12, lo, hi) == k)
 
 
 def test_psi_on_reference_deciles_matches_numpy(tmp_path, samples):
-    """PSI on the reference's deciles (numpy linear quantiles, searchsorted right), proportions floored at 1e-4."""
+    """PSI on the reference's deciles snapped to fine-bin boundaries, proportions floored at 1e-4.
+
+    Boundary k for decile q is the first fine boundary below which at least q of the reference
+    lies; computed here from the raw values with numpy.
+    """
+    from analytics.drift._binning import FINE_BINS, bin_numpy, boundary_values
+
     ref, cur = samples
     result = drift.compare_files(*_files(tmp_path, ref, cur), config=drift.DriftConfig(method="psi"))
-    edges = np.unique(np.quantile(ref["y"], np.linspace(0.1, 0.9, 9)))
-    r = np.bincount(np.searchsorted(edges, ref["y"], side="right"), minlength=len(edges) + 1) / len(ref)
-    c = np.bincount(np.searchsorted(edges, cur["y"], side="right"), minlength=len(edges) + 1) / len(cur)
+    lo, hi = ref["y"].min(), ref["y"].max()
+    fine_ref, fine_cur = bin_numpy(ref["y"], lo, hi), bin_numpy(cur["y"], lo, hi)
+    below = np.array([(fine_ref < k).mean() for k in range(1, FINE_BINS + 1)])  # share below boundary k
+    ks = sorted({int(np.argmax(below >= q - 1e-12)) + 1 for q in np.linspace(0.1, 0.9, 9)})
+    # the snapped deciles sit next to the reference's own deciles
+    edges = boundary_values(lo, hi, ks)
+    deciles = np.quantile(ref["y"], np.linspace(0.1, 0.9, 9))
+    assert np.all(np.abs(edges - deciles) <= 0.01 * np.abs(deciles) + 1e-9)
+    r = np.bincount(np.searchsorted(ks, fine_ref, side="right"), minlength=len(ks) + 1) / len(ref)
+    c = np.bincount(np.searchsorted(ks, fine_cur, side="right"), minlength=len(ks) + 1) / len(cur)
     r, c = np.maximum(r, 1e-4), np.maximum(c, 1e-4)
     assert _row(result, "y")["statistic"] == pytest.approx(np.sum((c - r) * np.log(c / r)), rel=1e-9)
     hist = result.histograms["y"]
