@@ -5,6 +5,7 @@ Usage::
     vigil kpis show MODEL [--days 90] [--version V] [--format table|json]
     vigil kpis define MODEL --file DEFINITION.json        # as the operator (system actor), audited
     vigil kpis infra-cost MODEL --category compute --amount 120 --from 2026-11-01 --to 2026-11-30 [--description TEXT]
+    vigil kpis refresh MODEL                              # bring the business summaries up to date (after an ingest)
 
 A definition file holds the fields of :class:`analytics.business.KpiDefinition` except ``model``.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from analytics import config, store
 from analytics.business._cost import INFRA_CATEGORIES, add_infra_cost
 from analytics.business._definitions import KpiDefinition, save_definition
 from analytics.business._kpis import kpis
+from analytics.business._serving import refresh_store
 from analytics.errors import InvalidInputError
 from analytics.roles import system_actor
 
@@ -48,6 +51,13 @@ def cmd_kpis(args: argparse.Namespace) -> int:
                   f"{result.labelled:,} with an outcome; money in {result.definition.currency}")
             print(result.table[["kpi", "value", "unit", "previous", "target", "meets_target"]].to_string(index=False))
         return 0
+    if args.action == "refresh":
+        started = time.perf_counter()
+        done = refresh_store(db, args.model).get(args.model, {})
+        print(f"{args.model}: rebuilt {done.get('serving', 0)} day(s) of serving summaries and "
+              f"{done.get('kpi', 0)} day(s) of KPI rollups in {time.perf_counter() - started:.1f} s"
+              + ("" if done else " (its log is not in segments: pages read the log directly)"))
+        return 0
     actor = system_actor()
     if args.action == "define":
         if not args.file:
@@ -69,7 +79,7 @@ def cmd_kpis(args: argparse.Namespace) -> int:
 def add_commands(subparsers) -> None:
     """Add ``vigil kpis`` to the ``vigil`` command."""
     p = subparsers.add_parser("kpis", help="business KPIs, the KPI definition, infrastructure costs")
-    p.add_argument("action", choices=("show", "define", "infra-cost"))
+    p.add_argument("action", choices=("show", "define", "infra-cost", "refresh"))
     p.add_argument("model")
     p.add_argument("--days", type=int, default=90)
     p.add_argument("--version")

@@ -33,3 +33,41 @@ def test_define_show_and_infra_cost(tmp_path, capsys):
     assert main(["--db", str(db), "kpis", "infra-cost", "m", "--amount", "1", "--from", "2026-11-30",
                  "--to", "2026-11-01"]) != 0  # a clear error, not a traceback
     assert "ends before" in capsys.readouterr().err
+
+
+def test_refresh_builds_the_summaries_of_new_days_only(tmp_path, capsys):
+    from datetime import datetime, timedelta
+
+    import numpy as np
+    import pandas as pd
+
+    from analytics import ingest
+
+    db = tmp_path / "vigil.duckdb"
+    actor = Actor("cli:t", "system")
+    schema = LogSchema(columns=(Column("LIMIT_BAL", "double"), Column("SEX", "categorical", role="attribute")),
+                       positive_class="default")
+
+    def register(con):
+        registry.register_model(con, actor, "m", schema, owner="t")
+        registry.register_version(con, actor, "m", "v1", threshold=0.5, owner="t", status="champion",
+                                  at=datetime(2025, 1, 1))
+        business.save_definition(con, Actor("ada", "admin"), business.KpiDefinition(
+            model="m", currency="USD", selected_decision=0, selected_label="approved", bad_label=1, bad_name="default",
+            amount_column="LIMIT_BAL", value_selected_good=0.05, value_selected_bad=-0.25, value_rejected_good=-0.05,
+            value_rejected_bad=0.0, fairness_attribute="SEX", targets={}, source="tests"))
+
+    store.write(register, db)
+    rng = np.random.default_rng(1)
+    score = rng.uniform(0, 1, 48)
+    rows = pd.DataFrame({
+        "prediction_id": [f"p{i}" for i in range(48)],
+        "predicted_at": [datetime(2025, 2, 1) + timedelta(hours=i) for i in range(48)],
+        "model_version": "v1", "deployment_role": "champion", "score": score, "decision": (score >= 0.5).astype(int),
+        "latency_ms": np.round(rng.uniform(10, 50, 48), 2), "cost": 0.001, "LIMIT_BAL": 1000.0,
+        "SEX": rng.choice(["f", "m"], 48)})
+    assert ingest.ingest("m", rows, actor=actor, db=db).ok
+    assert main(["--db", str(db), "kpis", "refresh", "m"]) == 0
+    assert "rebuilt 2 day(s) of serving summaries and 2 day(s) of KPI rollups" in capsys.readouterr().out
+    assert main(["--db", str(db), "kpis", "refresh", "m"]) == 0
+    assert "rebuilt 0 day(s) of serving summaries and 0 day(s) of KPI rollups" in capsys.readouterr().out
