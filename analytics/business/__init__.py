@@ -9,8 +9,15 @@
 - :func:`latency`: p50 / p95 / p99 per window, day and version against the SLA; breaches; throughput.
 - :func:`champion_challenger`: both versions' KPIs, cost and latency on the same traffic.
 
+- :func:`refresh_summaries`: bring the per-day summaries kept in the store up to date (readers do it
+  themselves when they find a day stale; ``vigil kpis refresh`` does it after an ingest).
+
 Every aggregation runs in DuckDB; the functions take the store (path or connection) first and
-return small frames, so the app caches them with ``app.queries.query``.
+return small frames, so the app caches them with ``app.queries.query``. Windows are answered from
+per-day summaries kept in the store and keyed by the immutable log segments (serving traffic, cost
+and exact latency histograms in :mod:`~analytics.business._serving`; KPI sums and what-if cells,
+which also follow late outcomes, in :mod:`~analytics.business._kpi_store`), plus exact queries on
+the log for the partial hours or days at a window's edges.
 """
 
 from analytics.business._compare import Comparison, champion_challenger
@@ -44,6 +51,7 @@ from analytics.business._kpis import (
     kpis,
     kpis_from_sums,
 )
+from analytics.business._serving import refresh_store as refresh_summaries
 from analytics.business._latency import PERCENTILES, SLA_MS, SLA_PERCENTILE, LatencyResult, latency, sla
 from analytics.business._whatif import CURVE_COLUMNS, WhatIf, threshold_whatif
 
@@ -52,7 +60,8 @@ __all__ = [
     "SLA_PERCENTILE", "SUM_COLUMNS", "TARGET_KPIS", "Comparison", "CostResult", "KpiDefinition", "KpiResult",
     "LatencyResult", "WhatIf", "add_infra_cost", "champion_challenger", "cost", "definition_models",
     "breakdown_columns", "delete_infra_cost", "demo_definitions", "get_definition", "has_definition", "infra_costs", "kpi_label",
-    "kpi_sums", "kpis", "kpis_from_sums", "latency", "month_bounds", "save_definition", "seed_demo", "sla",
+    "kpi_sums", "kpis", "kpis_from_sums", "latency", "month_bounds", "refresh_summaries", "save_definition", "seed_demo",
+    "sla",
     "threshold_whatif", "with_changes",
 ]
 

@@ -132,7 +132,7 @@ def kpi_sums(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition: KpiDef
     ``period`` is ``current`` for ``[start, end)`` and ``previous`` for the window of equal length
     before it (when ``with_previous`` and the window is bounded). ``attribute`` holds the
     definition's fairness attribute (``'(none)'`` when it has none; ``'(missing)'`` for NULL).
-    Whole hours come from the in-memory hourly rollup (:mod:`analytics.business._rollup`) unless
+    Whole hours come from the hourly rollup (:mod:`analytics.business._rollup`) unless
     ``use_rollup`` is false or ``by`` is not one of its columns; partial hours from the exact query.
     """
     from analytics.business import _rollup

@@ -1,10 +1,15 @@
 """Serving latency against the SLA, and throughput, per window, day and version.
 
-Percentiles are computed in DuckDB with ``quantile_cont`` (linear interpolation between the two
-nearest ranks), which is numpy's default ``method="linear"``. The SLA is a latency target for one
-percentile (settings ``business.latency_sla_ms`` and ``business.latency_sla_percentile``, per model;
-admins change them, audited); a *breach* is a UTC day and version whose percentile exceeds it.
-Throughput is predictions per second: the mean over the day, and the busiest hour of the window.
+Percentiles interpolate linearly between the two nearest ranks, numpy's default
+``method="linear"`` (DuckDB's ``quantile_cont``). Per UTC day they are kept in the store's serving
+summaries (computed with ``quantile_cont`` when the day is summarised); over a window, per version,
+they are read off the merged exact latency histograms of its days (every distinct value with its
+count, so nothing is binned or approximated); the partial days at the window's edges, and any
+window filtered on a segment, come from the log (:mod:`analytics.business._serving`). The SLA is a
+latency target for one percentile (settings ``business.latency_sla_ms`` and
+``business.latency_sla_percentile``, per model; admins change them, audited); a *breach* is a UTC day
+and version whose percentile exceeds it. Throughput is predictions per second: the mean over the
+day, and the busiest hour of the window.
 """
 
 from __future__ import annotations

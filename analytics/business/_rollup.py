@@ -1,15 +1,20 @@
-"""Hourly rollup of the KPI sums, kept in process memory per store and data version.
+"""Hourly rollup of the KPI sums and daily threshold cells of the what-if, held in process memory.
 
 The KPI sums (:data:`analytics.business._kpis.SUM_COLUMNS`) are additive, so any window can be
 answered from hourly sums: whole hours inside the window from the rollup, and the partial hours at
 its edges (a window that starts "90 days before now" starts mid-hour) by the exact query on those
-few minutes of log. The rollup is one pass over the model's log joined with its outcomes, grouped by
-hour, version, deployment role, every segment column and the fairness attribute; it is built on
-first use and kept for the model's own data token (:func:`model_token`: its committed prediction and
-outcome ingests) and its KPI definition, so an ingest of its predictions, late outcomes or a changed
-value matrix rebuild it, while other models' ingests and governance actions (approvals, settings)
-leave it alone. The answer is the same as the exact query's
-(sums in a different order: equal to floating-point rounding), which the tests check.
+few minutes of log. The rollup is grouped by hour, version, deployment role, every segment column
+and the fairness attribute; :func:`hourly_by` sums it further to the few dimensions a query needs
+(a window's KPIs without a breakdown need only the attribute), sorted by hour so that a window is a
+binary search and a slice.
+
+The frames are loaded from the rollups kept in the store per UTC day
+(:mod:`analytics.business._kpi_store`) when those are current, and otherwise computed in one pass
+over the model's log joined with its outcomes. They are kept in memory for the model's own data token
+(:func:`model_token`: its committed prediction and outcome ingests) and its KPI definition, so an
+ingest of its predictions, late outcomes or a changed value matrix reload them, while other models'
+ingests and governance actions (approvals, settings) leave them alone. The answer is the same as the
+exact query's (sums in a different order: equal to floating-point rounding), which the tests check.
 """
 
 from __future__ import annotations
