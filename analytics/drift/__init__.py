@@ -18,7 +18,7 @@ Heavy work runs inside DuckDB (histograms on the reference's fixed bins, categor
 ECDFs); scipy receives those summaries. See :mod:`analytics.drift._binning`.
 """
 
-from analytics.drift._calculator import DriftConfig, compare_files, config_for_model, drift_summary
+from analytics.drift._calculator import DriftConfig, compare_files, config_for_model, drift_summary, refresh_rollups
 from analytics.drift._methods import METHOD_KEYS, auto_method, get_method, ks_p_value, psi
 from analytics.drift._multivariate import MultivariateResult, multivariate_drift
 from analytics.drift._over_time import drift_over_time
@@ -27,5 +27,5 @@ from analytics.drift._result import JSON_FIELDS, RESULT_COLUMNS, DriftResult
 __all__ = [
     "DriftConfig", "DriftResult", "JSON_FIELDS", "METHOD_KEYS", "MultivariateResult", "RESULT_COLUMNS",
     "auto_method", "compare_files", "config_for_model", "drift_over_time", "drift_summary", "get_method",
-    "ks_p_value", "multivariate_drift", "psi",
+    "ks_p_value", "multivariate_drift", "psi", "refresh_rollups",
 ]

@@ -29,14 +29,15 @@ import pandas as pd
 
 from analytics import settings
 from analytics.drift import _binning as binning
+from analytics.drift import _rollup
 from analytics.drift._binning import SUMMARY, FineHistogram, Profile, Side
 from analytics.drift._methods import CATEGORICAL, METHOD_OVERRIDES, Summary, auto_method, get_method, parse_overrides
 from analytics.drift._result import RESULT_COLUMNS, DriftResult
-from analytics.errors import InvalidInputError
+from analytics.errors import InvalidInputError, StoreBusyError
 from analytics.logschema import quote
 from analytics.overview import DbLike, _run, _where
 from analytics.registry import champion_version, get_model, get_version
-from analytics.store import predictions_view, reference_table
+from analytics.store import predictions_view, reference_table, transaction, write
 
 NUMERIC_TYPES = ("DOUBLE", "FLOAT", "REAL", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT",
                  "UINTEGER", "USMALLINT", "UTINYINT")
@@ -352,10 +353,73 @@ def con_path(con: duckdb.DuckDBPyConnection) -> str:
     return str(row[0]) if row else ""
 
 
-def store_drift(con: duckdb.DuckDBPyConnection, sides: StoreSides, config: DriftConfig, *,
-                histograms: bool) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], int, int]:
-    """Run a store comparison: the table, histograms, reference rows and current rows."""
-    table, hists, n_cur = compute(con, sides.columns, config, sides.reference, DirectSummaries(con, sides.current),
+def refresh_rollups(db: DbLike, model: str, *, version: str | None = None, start: datetime | None = None,
+                    end: datetime | None = None) -> int:
+    """Roll up the log segments of ``[start, end)`` not yet rolled for a version (default the champion).
+
+    Summarises only those segments' rows (one aggregate per column), then merges them into the
+    daily rollups in one short write transaction (:mod:`analytics.drift._rollup`). Returns the number
+    of segments rolled up (0 when the rollups were current, or another process rolled them first).
+    """
+
+    def prepare(con: duckdb.DuckDBPyConnection):
+        sides = store_sides(con, model, version=version, start=start, end=end)
+        profiles = reference_profiles(con, sides.reference, sides.columns, sides.cache_key)
+        key = _rollup.bins_key(profiles)
+        segments, stale = _rollup.missing_segments(con, model, sides.version, key, start, end)
+        if segments.empty and not stale:
+            return None
+        frame = _rollup.summarise_segments(con, model, sides.version, list(segments["path"]), profiles)
+        return sides.version, key, segments, stale, frame
+
+    prepared = _run(db, prepare)
+    if prepared is None:
+        return 0
+    version_, key, segments, stale, frame = prepared
+
+    def merge(con: duckdb.DuckDBPyConnection) -> bool:
+        return _rollup.merge(con, model, version_, key, segments, frame, stale)
+
+    if isinstance(db, duckdb.DuckDBPyConnection):
+        with transaction(db):
+            merged = merge(db)
+    else:
+        merged = write(merge, db)
+    return len(segments) if merged else 0
+
+
+def _refresh_quietly(db: DbLike, model: str, version: str | None, start: datetime | None,
+                     end: datetime | None) -> None:
+    """Bring the rollups up to date if the store lets us now; if not, the direct queries answer instead."""
+    try:
+        refresh_rollups(db, model, version=version, start=start, end=end)
+    except (StoreBusyError, duckdb.TransactionException):
+        pass
+
+
+def _use_rollups(baseline, segment, start: datetime | None, end: datetime | None) -> bool:
+    """The rollups answer comparisons with the reference data, over whole UTC days, without a segment filter."""
+    return baseline is None and segment is None and _rollup.whole_days(start, end)
+
+
+def store_drift(con: duckdb.DuckDBPyConnection, sides: StoreSides, config: DriftConfig, *, histograms: bool,
+                rollups: bool = False, start: datetime | None = None, end: datetime | None = None,
+                period: str | None = None) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], int, int]:
+    """Run a store comparison: the table, histograms, reference rows and current rows.
+
+    With ``rollups``, the current side is read from the daily rollups when they cover the window
+    (for every declared column), else from the log.
+    """
+    current: Summaries = DirectSummaries(con, sides.current)
+    if rollups:
+        everything = _columns(sides.info, None)
+        profiles = reference_profiles(con, sides.reference, everything, sides.cache_key)
+        segments, stale = _rollup.missing_segments(con, sides.info.name, sides.version, _rollup.bins_key(profiles),
+                                                   start, end)
+        if segments.empty and not stale:
+            current = _rollup.RollupSummaries(con, sides.info.name, sides.version, start, end, period,
+                                              tuple(c for c, _, _ in sides.columns))
+    table, hists, n_cur = compute(con, sides.columns, config, sides.reference, current,
                                   cache_key=sides.cache_key, histograms=histograms)
     n_ref = binning.row_counts(con, sides.reference).get(SUMMARY, 0)
     return table, hists, n_ref, n_cur
@@ -391,14 +455,24 @@ def drift_summary(db: DbLike, model: str, *, start: datetime | None, end: dateti
     DriftResult
         One row per column; ``tolerance`` bounds the distance of a binned statistic (KS, Wasserstein)
         to its exact value.
+
+    Notes
+    -----
+    A window of whole UTC days compared with the reference data, without a segment filter, is read
+    from the daily rollups (brought up to date first, :func:`refresh_rollups`); any other comparison
+    is computed from the log. Both give the same numbers.
     """
     baseline = (baseline_start, baseline_end) if baseline_start is not None and baseline_end is not None else None
+    rollups = _use_rollups(baseline, segment, start, end)
+    if rollups:
+        _refresh_quietly(db, model, version, start, end)
 
     def work(con: duckdb.DuckDBPyConnection) -> DriftResult:
         config = config_for_model(con, model, method)
         sides = store_sides(con, model, version=version, start=start, end=end, segment=segment,
                             segment_value=segment_value, baseline=baseline, columns=list(columns) if columns else None)
-        table, hists, n_ref, n_cur = store_drift(con, sides, config, histograms=True)
+        table, hists, n_ref, n_cur = store_drift(con, sides, config, histograms=True, rollups=rollups, start=start,
+                                                 end=end)
         if n_cur == 0:
             table = table.iloc[0:0]
         return DriftResult(table, hists, sides.reference_label, sides.current_label, n_ref, n_cur)

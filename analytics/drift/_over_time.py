@@ -11,7 +11,7 @@ from datetime import datetime
 
 import duckdb
 
-from analytics.drift._calculator import config_for_model, store_drift, store_sides
+from analytics.drift._calculator import _refresh_quietly, _use_rollups, config_for_model, store_drift, store_sides
 from analytics.drift._result import DriftResult
 from analytics.errors import InvalidInputError
 from analytics.overview import DbLike, _run
@@ -31,11 +31,16 @@ def drift_over_time(db: DbLike, model: str, *, start: datetime | None, end: date
     if freq not in FREQUENCIES:
         raise InvalidInputError(f"frequency {freq!r} is unknown; use day or week")
 
+    rollups = _use_rollups(None, segment, start, end)
+    if rollups:
+        _refresh_quietly(db, model, version, start, end)
+
     def work(con: duckdb.DuckDBPyConnection) -> DriftResult:
         config = config_for_model(con, model, method)
         sides = store_sides(con, model, version=version, start=start, end=end, segment=segment,
                             segment_value=segment_value, columns=list(columns) if columns else None, period=freq)
-        table, _, n_ref, n_cur = store_drift(con, sides, config, histograms=False)
+        table, _, n_ref, n_cur = store_drift(con, sides, config, histograms=False, rollups=rollups, start=start,
+                                             end=end, period=freq)
         return DriftResult(table.sort_values(["column", "period"], ignore_index=True), {}, sides.reference_label,
                            f"{sides.current_label}, per {freq}", n_ref, n_cur)
 

@@ -164,6 +164,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "governance: lifecycle transitions, review findings, evidence packs, deployments, model cards, risk tiers", _governance.STATEMENTS, (_governance.backfill,)),
     Migration(8, "attributions logged by serving systems, keyed by prediction and feature", (
         """CREATE TABLE logged_attributions (model_name VARCHAR NOT NULL, prediction_id VARCHAR NOT NULL, feature VARCHAR NOT NULL, contribution DOUBLE NOT NULL, base_value DOUBLE NOT NULL, logged_at TIMESTAMP NOT NULL, PRIMARY KEY (model_name, prediction_id, feature))""",)),
+    Migration(9, "drift rollups: fine histograms and category counts per UTC day and version, keyed by the log segments", (
+        "CREATE TABLE drift_rollup_segments (model_name VARCHAR NOT NULL, model_version VARCHAR NOT NULL, ingest_id BIGINT NOT NULL, part INTEGER NOT NULL, bins_key VARCHAR NOT NULL, rolled_at TIMESTAMP NOT NULL, PRIMARY KEY (model_name, model_version, ingest_id, part))",
+        "CREATE TABLE drift_rollup (model_name VARCHAR NOT NULL, model_version VARCHAR NOT NULL, day DATE NOT NULL, column_name VARCHAR NOT NULL, bin INTEGER, category VARCHAR, n BIGINT NOT NULL, total DOUBLE, vmin DOUBLE, vmax DOUBLE)")),
     Migration(10, "business summaries per UTC day keyed by the log segments: serving (traffic and cost per hour, exact latency histograms and percentiles) and KPI rollups (hourly KPI sums, what-if cells)", (
         "CREATE TABLE serving_summary_days (model_name VARCHAR NOT NULL, day DATE NOT NULL, segments VARCHAR NOT NULL, built_at TIMESTAMP NOT NULL, PRIMARY KEY (model_name, day))",
         "CREATE TABLE serving_hourly (model_name VARCHAR NOT NULL, hour TIMESTAMP NOT NULL, version VARCHAR, role VARCHAR, decision BIGINT, predictions BIGINT NOT NULL, cost_usd DOUBLE, first_at TIMESTAMP NOT NULL, last_at TIMESTAMP NOT NULL)",
