@@ -153,8 +153,29 @@ def _insert_days(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition, ke
         """, [info.name, key, through, info.name, days])
 
 
+_READY: set[tuple] = set()
+
+
 def ensure(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition, db: Any) -> bool:
-    """Whether the stored rollups answer now, refreshing them first when ``db`` is a path (not a connection)."""
+    """Whether the stored rollups answer now, refreshing them first when ``db`` is a path (not a connection).
+
+    Once found current, they stay current until the model's next committed ingest or a new definition
+    (only a refresh writes them), so the answer is remembered for the model's data token.
+    """
+    from analytics.business._rollup import _database_file, model_token
+
+    key = (_database_file(con), model_token(con, info.name), definition_key(info, definition))
+    if key in _READY:
+        return True
+    if _ensure(con, info, definition, db):
+        if len(_READY) > 256:
+            _READY.clear()
+        _READY.add(key)
+        return True
+    return False
+
+
+def _ensure(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition, db: Any) -> bool:
     if ready(con, info, definition):
         return True
     if isinstance(db, duckdb.DuckDBPyConnection):

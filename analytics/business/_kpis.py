@@ -213,7 +213,9 @@ def kpis_from_sums(sums: pd.DataFrame, definition: KpiDefinition) -> dict[str, f
     The demographic parity ratio is the lowest selection rate of an attribute group divided by the
     highest (fairlearn's ``demographic_parity_ratio`` of the selections), NaN with fewer than two groups.
     """
-    s = sums[list(SUM_COLUMNS)].sum()
+    # numpy rather than pandas: called once per segment and period on frames of a few rows.
+    values = sums[list(SUM_COLUMNS)].to_numpy(dtype=float)
+    s = dict(zip(SUM_COLUMNS, values.sum(axis=0)))
     d = definition
     revenue = d.value_selected_good * s["amount_selected_good"]
     loss = -d.value_selected_bad * s["amount_selected_bad"]
@@ -221,9 +223,10 @@ def kpis_from_sums(sums: pd.DataFrame, definition: KpiDefinition) -> dict[str, f
     expected_revenue = d.value_selected_good * s["exp_good_amount_selected"]
     rates = []
     if d.fairness_attribute and len(sums):
-        by_group = sums.groupby("attribute")[["selected", "n"]].sum()
-        by_group = by_group[(by_group["n"] > 0) & (by_group.index != "(missing)")]
-        rates = (by_group["selected"] / by_group["n"]).tolist()
+        groups, index = np.unique(sums["attribute"].to_numpy().astype(str), return_inverse=True)
+        selected = np.bincount(index, weights=values[:, SUM_COLUMNS.index("selected")], minlength=len(groups))
+        n = np.bincount(index, weights=values[:, SUM_COLUMNS.index("n")], minlength=len(groups))
+        rates = [float(selected[i] / n[i]) for i, g in enumerate(groups) if n[i] > 0 and g != "(missing)"]
     dpr = (min(rates) / max(rates) if max(rates) > 0 else float("nan")) if len(rates) >= 2 else float("nan")
     return {
         "predictions": float(s["n"]),

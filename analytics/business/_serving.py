@@ -138,12 +138,31 @@ def _day_column(table: str) -> str:
     return "hour" if table == "serving_hourly" else "day"
 
 
+_READY: set[tuple] = set()
+
+
 def ensure(con: duckdb.DuckDBPyConnection, info: ModelInfo, db: Any) -> bool:
     """Whether the summaries answer for this model now, refreshing stale days first when ``db`` is a path.
 
     False when the model's log is not in segments, or when the caller passed its own connection and
     some days are stale (the caller's unit of work is left alone; the answer then comes from the log).
+    Once found current, the summaries stay current until the model's next committed ingest (only a
+    refresh writes them), so the answer is remembered for the model's data token.
     """
+    from analytics.business._rollup import _database_file, model_token
+
+    key = (_database_file(con), model_token(con, info.name))
+    if key in _READY:
+        return True
+    if _ensure(con, info, db):
+        if len(_READY) > 256:
+            _READY.clear()
+        _READY.add(key)
+        return True
+    return False
+
+
+def _ensure(con: duckdb.DuckDBPyConnection, info: ModelInfo, db: Any) -> bool:
     if not _has_segments(con, info.name):
         return False
     stale, orphans = stale_days(con, info.name)
