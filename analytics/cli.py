@@ -141,8 +141,23 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return EXIT_ERROR
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``vigil`` command."""
+def _command_name(argv: list[str]) -> str | None:
+    """The subcommand named in ``argv`` (the first word that is neither an option nor ``--db``'s value)."""
+    words = iter(argv)
+    for word in words:
+        if word == "--db":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser of the ``vigil`` command.
+
+    Feature modules are imported in order until one adds ``command`` (all of them when it is None
+    or unknown), so ``vigil drift`` does not pay for importing LightGBM, SHAP or fairlearn.
+    """
     parser = argparse.ArgumentParser(prog="vigil", description="Govern and monitor models in production.")
     parser.add_argument("--version", action="version", version=f"vigil {__version__}")
     parser.add_argument("--db", help="DuckDB store (default: $VIGIL_DB or data/vigil.duckdb)")
@@ -191,13 +206,16 @@ def build_parser() -> argparse.ArgumentParser:
     aud.set_defaults(func=cmd_audit)
 
     for module in FEATURE_COMMANDS:
+        if command is not None and command in sub.choices:
+            break
         importlib.import_module(module).add_commands(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``vigil`` console script."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(_command_name(argv))
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -25,7 +25,8 @@ From two fine histograms on the same bins (:func:`ks_distance`, :func:`wasserste
   bin holds two distinct values (integers, amounts rounded to a step wider than the bin width);
   otherwise the true D lies in ``[D, D + tolerance]``, the tolerance bounding how far the CDFs can
   move apart inside a bin holding distinct values (:func:`ks_distance`).
-- **W1** is :func:`scipy.stats.wasserstein_distance` between the two sides with each bin's rows
+- **W1** is the Wasserstein distance (:func:`weighted_w1`, what :func:`scipy.stats.wasserstein_distance`
+  computes) between the two sides with each bin's rows
   placed at the bin's mean. It is exact when no bin holds distinct values; otherwise it is within
   ``tolerance = sum over such bins of (max - min) * (reference share + current share)`` of the exact
   W1 (moving a bin's mass to its mean moves it at most ``max - min``), counting only bins where the
@@ -45,7 +46,6 @@ from dataclasses import dataclass, field
 
 import duckdb
 import numpy as np
-from scipy import stats
 
 from analytics.drift._methods import AUTO_NUMERIC_UNIQUE, CATEGORICAL, NUMERICAL
 from analytics.logschema import quote
@@ -166,9 +166,10 @@ class FineHistogram:
 def fine_histograms(con: duckdb.DuckDBPyConnection, side: Side, column: str, lo: float,
                     hi: float) -> dict[object, FineHistogram]:
     """The fine histogram of ``column`` on ``side`` per period, on the bins of ``[lo, hi]``."""
-    v = finite(column)
-    sql = side.select(f"{bin_sql(v, lo, hi)} AS b, count(*), sum({v}), min({v}), max({v})",
-                      extra_where=f"{v} IS NOT NULL")
+    values = (f"SELECT {side.period} AS p, {quote(column)}::DOUBLE AS v FROM {side.relation} "
+              f"WHERE {side.where}")
+    sql = (f"SELECT p, {bin_sql('v', lo, hi)} AS b, count(*), sum(v), min(v), max(v) FROM ({values}) "
+           "WHERE isfinite(v) GROUP BY ALL")
     grouped: dict[object, list] = {}
     for p, *rest in con.execute(sql, list(side.params)).fetchall():
         grouped.setdefault(p, []).append(rest)
@@ -250,38 +251,46 @@ def profile_reference(con: duckdb.DuckDBPyConnection, side: Side, columns: list[
     """Profile every ``(column, numeric)`` of the reference side (whose period is the summary constant).
 
     A numeric column with more than :data:`AUTO_NUMERIC_UNIQUE` distinct finite values is numerical
-    (its fine histogram on its own range); any other column is categorical.
+    (its fine histogram on its own range); any other column is categorical. The distinct values are
+    counted from the fine histogram (bins are disjoint; a bin whose minimum equals its maximum holds
+    one value), and by DuckDB only when a few bins hold several values.
     """
-    parts = []
-    for i, (c, numeric) in enumerate(columns):
-        q = quote(c)
-        if numeric:
-            v = finite(c)
-            parts.append(f"count({v}) AS n{i}, count(*) - count({v}) AS m{i}, min({v}) AS lo{i}, max({v}) AS hi{i}, "
-                         f"stddev_pop({v}) AS s{i}, approx_count_distinct({v}) AS u{i}")
-        else:
-            parts.append(f"count({q}) AS n{i}, count(*) - count({q}) AS m{i}, NULL AS lo{i}, NULL AS hi{i}, "
-                         f"NULL AS s{i}, 0 AS u{i}")
-    row = con.execute(f"SELECT {', '.join(parts)} FROM {side.relation} WHERE {side.where}", list(side.params)).fetchone()
+    numeric = [c for c, is_numeric in columns if is_numeric]
+    ranges: dict[str, tuple] = {}
+    if numeric:
+        project = ", ".join(f"CASE WHEN isfinite({quote(c)}::DOUBLE) THEN {quote(c)}::DOUBLE END AS v{i}"
+                            for i, c in enumerate(numeric))
+        parts = ", ".join(f"count(v{i}), count(*) - count(v{i}), min(v{i}), max(v{i}), stddev_pop(v{i})"
+                          for i in range(len(numeric)))
+        row = con.execute(f"SELECT {parts} FROM (SELECT {project} FROM {side.relation} WHERE {side.where})",
+                          list(side.params)).fetchone()
+        ranges = {c: row[5 * i: 5 * i + 5] for i, c in enumerate(numeric)}
     out: dict[str, Profile] = {}
-    for i, (c, numeric) in enumerate(columns):
-        n, missing, lo, hi, std, approx_unique = row[6 * i: 6 * i + 6]
-        std = float(std) if std is not None else math.nan
-        unique = approx_unique
-        if numeric and approx_unique is not None and approx_unique <= 100:  # the rule needs the exact count
-            unique = con.execute(f"SELECT count(DISTINCT {finite(c)}) FROM {side.relation} WHERE {side.where}",
-                                 list(side.params)).fetchone()[0]
-        if numeric and unique > AUTO_NUMERIC_UNIQUE:
-            hist = fine_histograms(con, side, c, float(lo), float(hi)).get(SUMMARY, FineHistogram())
-            out[c] = Profile(c, NUMERICAL, True, int(n), int(missing), std, float(lo), float(hi), hist,
-                             coarse_edges(hist))
-        else:
-            counts = category_counts(con, side, c, numeric).get(SUMMARY, {})
-            kept = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_CATEGORIES]
-            present = sum(counts.values())
-            out[c] = Profile(c, CATEGORICAL, numeric, present, int(n) + int(missing) - present, std,
-                             categories=tuple(k for k, _ in kept), counts=tuple(v for _, v in kept))
+    for c, is_numeric in columns:
+        std = math.nan
+        if is_numeric:
+            n, missing, lo, hi, std = ranges[c]
+            std = float(std) if std is not None else math.nan
+            if n and hi > lo and _distinct_values(con, side, c, hist := fine_histograms(con, side, c, float(lo), float(hi))
+                                      .get(SUMMARY, FineHistogram())) > AUTO_NUMERIC_UNIQUE:
+                out[c] = Profile(c, NUMERICAL, True, int(n), int(missing), std, float(lo), float(hi), hist,
+                                 coarse_edges(hist))
+                continue
+        counts = category_counts(con, side, c, is_numeric).get(SUMMARY, {})
+        kept = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_CATEGORIES]
+        present = sum(counts.values())
+        rows = row_counts(con, side).get(SUMMARY, 0)
+        out[c] = Profile(c, CATEGORICAL, is_numeric, present, rows - present, std,
+                         categories=tuple(k for k, _ in kept), counts=tuple(v for _, v in kept))
     return out
+
+
+def _distinct_values(con: duckdb.DuckDBPyConnection, side: Side, column: str, hist: FineHistogram) -> int:
+    """Distinct finite values of a numeric column, or any number above 5 once that is certain."""
+    if len(hist.bins) > AUTO_NUMERIC_UNIQUE or np.all(hist.vmin == hist.vmax):
+        return len(hist.bins)
+    return int(con.execute(f"SELECT count(DISTINCT {finite(column)}) FROM {side.relation} WHERE {side.where}",
+                           list(side.params)).fetchone()[0])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -302,6 +311,18 @@ def _aligned(ref: FineHistogram, cur: FineHistogram):
         out.append((n / max(h.count, 1), lo, hi))
     (p, lo1, hi1), (q, lo2, hi2) = out
     return bins, p, q, np.minimum(lo1, lo2), np.maximum(hi1, hi2)
+
+
+def weighted_w1(u: np.ndarray, v: np.ndarray, u_weights: np.ndarray, v_weights: np.ndarray) -> float:
+    """W1 between two weighted samples: the area between their CDFs (scipy's ``_cdf_distance`` with p = 1)."""
+    u, v = np.asarray(u, float), np.asarray(v, float)
+    u_order, v_order = np.argsort(u), np.argsort(v)
+    values = np.sort(np.concatenate([u, v]), kind="mergesort")
+    u_cum = np.concatenate([[0.0], np.cumsum(np.asarray(u_weights, float)[u_order])])
+    v_cum = np.concatenate([[0.0], np.cumsum(np.asarray(v_weights, float)[v_order])])
+    u_cdf = u_cum[u[u_order].searchsorted(values[:-1], "right")] / u_cum[-1]
+    v_cdf = v_cum[v[v_order].searchsorted(values[:-1], "right")] / v_cum[-1]
+    return float(np.sum(np.abs(u_cdf - v_cdf) * np.diff(values)))
 
 
 def ks_distance(ref: FineHistogram, cur: FineHistogram) -> tuple[float, float]:
@@ -331,7 +352,7 @@ def wasserstein_w1(ref: FineHistogram, cur: FineHistogram) -> tuple[float, float
     """
     if ref.count == 0 or cur.count == 0:
         return math.nan, 0.0
-    w1 = float(stats.wasserstein_distance(ref.means, cur.means, ref.n, cur.n))
+    w1 = weighted_w1(ref.means, cur.means, ref.n, cur.n)
     _, p, q, lo, hi = _aligned(ref, cur)
     c1, c2 = np.cumsum(p) - p, np.cumsum(q) - q
     may_cross = (lo < hi) & (c1 - c2 < q) & (c2 - c1 < p)

@@ -41,8 +41,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
-from scipy.spatial.distance import jensenshannon as _js
 
 from analytics.errors import InvalidInputError
 from analytics.settings import declare
@@ -174,11 +172,14 @@ def ks_p_value(d: float, n1: int, n2: int) -> float:
     if n1 == 0 or n2 == 0 or not math.isfinite(d):
         return math.nan
     if max(n1, n2) <= 10_000:
-        from scipy.stats._stats_py import _attempt_exact_2kssamp  # what ks_2samp itself calls
+        from scipy.stats._stats_py import _attempt_exact_2kssamp  # what ks_2samp itself calls (imported late:
+                                                                 # scipy.stats costs the CLI a second)
 
         success, _, prob = _attempt_exact_2kssamp(n1, n2, math.gcd(n1, n2), float(d), "two-sided")
         if success:
             return float(np.clip(prob, 0, 1))
+    from scipy import stats
+
     m, n = sorted([float(n1), float(n2)], reverse=True)
     return float(np.clip(stats.kstwo.sf(d, np.round(m * n / (m + n))), 0, 1))
 
@@ -195,6 +196,16 @@ def psi(ref_counts: np.ndarray, cur_counts: np.ndarray, epsilon: float = PSI_EPS
     r = np.maximum(_shares(np.asarray(ref_counts, float)), epsilon)
     c = np.maximum(_shares(np.asarray(cur_counts, float)), epsilon)
     return float(np.sum((c - r) * np.log(c / r)))
+
+
+def jensenshannon_distance(p_counts: np.ndarray, q_counts: np.ndarray) -> float:
+    """Jensen-Shannon distance (natural log) of two count vectors, as
+    :func:`scipy.spatial.distance.jensenshannon` computes it on their shares."""
+    p, q = _shares(np.asarray(p_counts, float)), _shares(np.asarray(q_counts, float))
+    m = (p + q) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        divergence = np.where(p > 0, p * np.log(p / m), 0.0).sum() + np.where(q > 0, q * np.log(q / m), 0.0).sum()
+    return float(np.sqrt(max(divergence, 0.0) / 2))
 
 
 def _ks(s: Summary) -> tuple[float, float]:
@@ -220,6 +231,8 @@ def _chisquare(s: Summary) -> tuple[float, float]:
         return math.nan, math.nan
     table = np.vstack([s.ref_counts, s.cur_counts]).astype(float)
     table = table[:, table.sum(axis=0) > 0]
+    from scipy import stats
+
     result = stats.chi2_contingency(table)
     return float(result.statistic), float(result.pvalue)
 
@@ -227,7 +240,7 @@ def _chisquare(s: Summary) -> tuple[float, float]:
 def _jensenshannon(s: Summary) -> tuple[float, float]:
     if not s.n_reference or not s.n_current:
         return math.nan, math.nan
-    return float(_js(_shares(s.ref_counts.astype(float)), _shares(s.cur_counts.astype(float)))), math.nan
+    return jensenshannon_distance(s.ref_counts, s.cur_counts), math.nan
 
 
 BOTH = frozenset({NUMERICAL, CATEGORICAL})

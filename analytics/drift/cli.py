@@ -17,10 +17,13 @@ import json
 import sys
 from datetime import datetime, timedelta
 
-from analytics.drift._calculator import DriftConfig, compare_files, drift_summary
+from typing import TYPE_CHECKING
+
 from analytics.drift._methods import METHOD_KEYS
-from analytics.drift._result import DriftResult
 from analytics.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from analytics.drift._result import DriftResult
 
 EXIT_DRIFT = 1
 
@@ -52,6 +55,8 @@ def format_table(result: DriftResult) -> str:
 
 def cmd_drift(args: argparse.Namespace) -> int:
     """Run the drift comparison the arguments describe and print it."""
+    from analytics.drift._calculator import DriftConfig, compare_files, drift_summary
+
     columns = tuple(args.columns) if args.columns else None
     if args.model:
         if args.reference or args.current:
