@@ -116,28 +116,27 @@ def refresh(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition) -> int:
 
 def _insert_days(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition, key: str, days: list,
                  through: int) -> None:
-    from datetime import datetime, timedelta
+    from datetime import datetime
 
     from analytics.business._kpis import SUM_COLUMNS, _sum_select
     from analytics.business._rollup import rollup_dimensions
-    from analytics.business._serving import _DAY_SEGMENTS
+    from analytics.business._serving import _DAY_SEGMENTS, days_filter
     from analytics.business._whatif import _cell_select
 
     dims = rollup_dimensions(info, definition)
-    dim_list = "[" + ", ".join(f"coalesce(CAST(p.{quote(d)} AS VARCHAR), '(missing)')" for d in dims) + "]"
-    low = datetime.combine(min(days), datetime.min.time())
-    high = datetime.combine(max(days), datetime.min.time()) + timedelta(days=1)
-    where = "p.predicted_at >= ? AND p.predicted_at < ? AND CAST(p.predicted_at AS DATE) IN (SELECT unnest(CAST(? AS DATE[])))"
+    dim_select = "".join(f", coalesce(CAST(p.{quote(d)} AS VARCHAR), '(missing)') AS d{i}" for i, d in enumerate(dims))
+    dim_list = "[" + ", ".join(f"d{i}" for i in range(len(dims))) + "]"  # built after grouping: lists hash slowly
+    where, where_params = days_filter(days)
     # An outcome is never observed before its prediction: older outcomes cannot match these days.
     join = (f"LEFT JOIN (SELECT prediction_id, label FROM {outcomes_view(info.stem)} WHERE observed_at >= ?) o "
             "ON o.prediction_id = p.prediction_id")
-    params = [low, low, high, days]
+    params = [datetime.combine(min(days), datetime.min.time()), *where_params]
     con.execute(
         f"""
         INSERT INTO kpi_hourly
-        SELECT ?, CAST(hour AS DATE), hour, version, role, dims, {', '.join(SUM_COLUMNS)} FROM (
+        SELECT ?, CAST(hour AS DATE), hour, version, role, CAST({dim_list} AS VARCHAR[]), {', '.join(SUM_COLUMNS)} FROM (
             SELECT date_trunc('hour', p.predicted_at) AS hour, p.model_version AS version,
-                   coalesce(p.deployment_role, '') AS role, {dim_list} AS dims, {_sum_select(definition)}
+                   coalesce(p.deployment_role, '') AS role {dim_select}, {_sum_select(definition)}
             FROM {predictions_view(info.stem)} p {join} WHERE {where} GROUP BY ALL)
         """, [info.name, *params])
     con.execute(

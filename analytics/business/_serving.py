@@ -100,10 +100,7 @@ def refresh(con: duckdb.DuckDBPyConnection, info: ModelInfo) -> int:
     if not stale:
         return 0
     view = predictions_view(info.stem)
-    # Time bounds first (row-group pruning on the segments), then the exact list of days.
-    where = "p.predicted_at >= ? AND p.predicted_at < ? AND CAST(p.predicted_at AS DATE) IN (SELECT unnest(CAST(? AS DATE[])))"
-    params = [datetime.combine(min(stale), datetime.min.time()),
-              datetime.combine(max(stale), datetime.min.time()) + timedelta(days=1), stale]
+    where, params = days_filter(stale)
     con.execute(
         f"""
         INSERT INTO serving_hourly
@@ -132,6 +129,18 @@ def refresh(con: duckdb.DuckDBPyConnection, info: ModelInfo) -> int:
         SELECT ?, day, segments, now()::TIMESTAMP FROM ({_DAY_SEGMENTS}) WHERE list_contains(?, day)
         """, [info.name, info.name, stale])
     return len(stale)
+
+
+def days_filter(days: list[date], alias: str = "p") -> tuple[str, list[Any]]:
+    """WHERE clause over the log for the rows of ``days`` (UTC dates): time bounds first, for row-group
+    pruning on the segments, then the exact list of days when they are not one unbroken run."""
+    low = datetime.combine(min(days), datetime.min.time())
+    high = datetime.combine(max(days), datetime.min.time()) + timedelta(days=1)
+    sql, params = f"{alias}.predicted_at >= ? AND {alias}.predicted_at < ?", [low, high]
+    if len(set(days)) != (high - low).days:
+        sql += f" AND CAST({alias}.predicted_at AS DATE) IN (SELECT unnest(CAST(? AS DATE[])))"
+        params.append(list(days))
+    return sql, params
 
 
 def _day_column(table: str) -> str:

@@ -482,16 +482,19 @@ def test_an_ingest_into_summarised_days_refreshes_only_those_days(loan, tmp_path
     built = store.read(lambda con: con.execute(
         "SELECT day, built_at FROM serving_summary_days WHERE model_name = ?", [MODEL]).df(), path)
     assert len(built) == DAYS
-    # Late-logged predictions for two days already summarised, far slower and dearer than the rest.
+    # Late-logged predictions for days already summarised, far slower and dearer than the rest.
     extra = rows[rows["prediction_id"].str.startswith("c")].iloc[:0].copy()
     rng = np.random.default_rng(11)
-    at = pd.Timestamp(START + timedelta(days=4, hours=23, minutes=50)) + pd.to_timedelta(rng.uniform(0, 1200, 300), unit="s")
+    at = pd.Timestamp(START + timedelta(days=4, hours=23, minutes=50)) + pd.to_timedelta(
+        np.concatenate([rng.uniform(0, 1200, 250), rng.uniform(7 * 86400, 7 * 86400 + 1200, 50)]), unit="s")
     extra = pd.DataFrame({
         "prediction_id": [f"late{i:04d}" for i in range(300)], "predicted_at": at.round("ms"), "model_version": "v1",
         "deployment_role": "champion", "score": 0.2, "decision": 0, "latency_ms": np.round(rng.uniform(500, 900, 300), 2),
         "cost": 0.01, "LIMIT_BAL": 50_000.0, "region": "north", "SEX": "female"})
-    assert ingest.ingest(MODEL, extra, actor=SYSTEM, db=path).ok
-    touched = {START.date() + timedelta(days=4), START.date() + timedelta(days=5)}
+    # Two ingests (two segments, each overlapping two days): the days to rebuild are not one unbroken run.
+    assert ingest.ingest(MODEL, extra.iloc[:250], actor=SYSTEM, db=path).ok
+    assert ingest.ingest(MODEL, extra.iloc[250:], actor=SYSTEM, db=path).ok
+    touched = {START.date() + timedelta(days=d) for d in (4, 5, 11, 12)}
     assert store.read(lambda con: set(_serving.stale_days(con, MODEL)[0]), path) == touched
     # A caller's own connection is left alone: the answer then comes from the log, still right.
     via_connection = store.read(lambda con: business.latency(con, MODEL), path)
