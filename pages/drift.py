@@ -59,8 +59,8 @@ st.dataframe(
     table.assign(_order=table["verdict"].map({"drift": 0, "no drift": 1}).fillna(2))
     .sort_values(["_order", "column"]).drop(columns="_order"),
     hide_index=True,
-    column_order=["column", "verdict", "kind", "role", "method", "statistic", "p_value", "threshold", "n_reference",
-                  "n_current", "missing_reference", "missing_current", "unseen_categories", "note"],
+    column_order=["column", "verdict", "kind", "role", "method", "statistic", "tolerance", "p_value", "threshold",
+                  "n_reference", "n_current", "missing_reference", "missing_current", "unseen_categories", "note"],
     column_config={
         "column": st.column_config.TextColumn("Column", pinned=True),
         "verdict": st.column_config.TextColumn("Verdict"),
@@ -70,6 +70,10 @@ st.dataframe(
             "Method", help="Chosen as Evidently does: numerical -> KS up to 1,000 baseline rows, normalised "
                            "Wasserstein above; categorical -> chi-square up to 1,000, Jensen-Shannon above."),
         "statistic": st.column_config.NumberColumn("Statistic", format="%.4f"),
+        "tolerance": st.column_config.NumberColumn(
+            "± tolerance", format="%.4f",
+            help="KS and Wasserstein are computed on 1,000 fine bins per column: the exact value is within this "
+                 "of the statistic (KS: at most this much above it). 0 means exact."),
         "p_value": st.column_config.NumberColumn("p-value", format="%.4g", help="KS and chi-square only"),
         "threshold": st.column_config.NumberColumn(
             "Threshold", format="%.3g", help="p-value methods drift below it, distances at or above it"),
@@ -98,7 +102,7 @@ else:
                 customdata=hist["reference_count"], hovertemplate="%{y:.1%} (%{customdata:,} values)<extra>baseline</extra>")
     fig.add_bar(x=hist["bin"], y=hist["current_share"], name="current", marker_color=theme.PALETTE[1],
                 customdata=hist["current_count"], hovertemplate="%{y:.1%} (%{customdata:,} values)<extra>current</extra>")
-    binning = "categories" if row["kind"] == "categorical" else "the baseline's decile bins"
+    binning = "categories" if row["kind"] == "categorical" else "the baseline's deciles"
     fig.update_layout(
         barmode="group",
         title=theme.chart_title(f"{picked}: share of values on {binning} · {row['method']} {fmt_num(row['statistic'], 4)}",

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analytics import business, config, registry, store, users
+from analytics import business, config, drift, registry, store, users
 from analytics.demo import _credit as credit
 from analytics.demo import _employment as employment
 from analytics.demo._cards import write_cards
@@ -291,6 +291,9 @@ def build_demo(db: str | Path | None = None, *, seed: int = 7, rows: int | None 
     _build_credit(building, seed, end, rows, report, summary)
     _build_employment(building, seed, end, report, summary)
     store.write(lambda con: business.seed_demo(con, _actor("ada.admin"), end), building)  # value matrices, budgets, SLAs
+    report("summarising each day's distributions for the drift pages", 0.96)
+    for model in (credit.MODEL, employment.MODEL):
+        drift.refresh_rollups(building, model)
     report("moving the finished store into place", 0.98)
     _move_into_place(building, target)
     summary.credentials = {u: (r, passwords[u]) for u, r, _ in DEMO_USERS}

@@ -390,7 +390,13 @@ def refresh_rollups(db: DbLike, model: str, *, version: str | None = None, start
 
 def _refresh_quietly(db: DbLike, model: str, version: str | None, start: datetime | None,
                      end: datetime | None) -> None:
-    """Bring the rollups up to date if the store lets us now; if not, the direct queries answer instead."""
+    """Bring the rollups up to date if the store lets us now; if not, the direct queries answer instead.
+
+    On a caller's connection (perhaps inside its transaction) nothing is written: the rollups answer
+    if they are current, else the log does.
+    """
+    if isinstance(db, duckdb.DuckDBPyConnection):
+        return
     try:
         refresh_rollups(db, model, version=version, start=start, end=end)
     except (StoreBusyError, duckdb.TransactionException):
