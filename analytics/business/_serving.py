@@ -41,11 +41,8 @@ from analytics.registry import ModelInfo
 from analytics.store import predictions_view
 from analytics.store._segments import store_path
 
+#: The percentiles kept per day and read off the histograms (p50, p95, p99: ``_latency.PERCENTILES``).
 QUANTILES: tuple[float, ...] = (0.5, 0.95, 0.99)
-
-#: Columns of :func:`hourly`.
-HOURLY_COLUMNS: tuple[str, ...] = ("hour", "version", "role", "decision", "predictions", "cost_usd", "first_at",
-                                   "last_at")
 
 _TABLES = ("serving_hourly", "serving_latency", "serving_latency_daily", "serving_summary_days")
 
