@@ -30,6 +30,7 @@ import duckdb
 import pandas as pd
 
 from analytics.logschema import quote
+from analytics.errors import StoreBusyError
 from analytics.registry import ModelInfo
 from analytics.store import outcome_table, outcomes_view, predictions_view
 from analytics.store._segments import store_path
@@ -184,7 +185,10 @@ def _ensure(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition, db: Any
     from analytics import store
 
     path = Path(db) if db is not None else store_path(con)
-    store.write(lambda w: refresh(w, info, definition), path)
+    try:
+        store.write(lambda w: refresh(w, info, definition), path)
+    except StoreBusyError:  # the log still answers, only slower
+        return False
     return ready(con, info, definition)
 
 

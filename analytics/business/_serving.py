@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.business._rollup import split_interval
+from analytics.errors import StoreBusyError
 from analytics.registry import ModelInfo
 from analytics.store import predictions_view
 from analytics.store._segments import store_path
@@ -179,7 +180,10 @@ def _ensure(con: duckdb.DuckDBPyConnection, info: ModelInfo, db: Any) -> bool:
     from analytics import store
 
     path = Path(db) if db is not None else store_path(con)
-    store.write(lambda w: refresh(w, info), path)
+    try:
+        store.write(lambda w: refresh(w, info), path)
+    except StoreBusyError:  # the log still answers, only slower
+        return False
     return True
 
 
