@@ -205,8 +205,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     aud_sub.add_parser("verify", help="check the hash chain; exit 1 and name the first bad row if broken")
     aud.set_defaults(func=cmd_audit)
 
+    core = set(sub.choices)  # feature modules may add actions to these (``vigil audit list``)
     for module in FEATURE_COMMANDS:
-        if command is not None and command in sub.choices:
+        if command is not None and command in sub.choices and command not in core:
             break
         importlib.import_module(module).add_commands(sub)
     return parser
