@@ -291,9 +291,10 @@ def build_demo(db: str | Path | None = None, *, seed: int = 7, rows: int | None 
     _build_credit(building, seed, end, rows, report, summary)
     _build_employment(building, seed, end, report, summary)
     store.write(lambda con: business.seed_demo(con, _actor("ada.admin"), end), building)  # value matrices, budgets, SLAs
-    report("summarising each day's distributions for the drift pages", 0.96)
+    report("summarising each day for the drift, KPI and cost pages", 0.95)
     for model in (credit.MODEL, employment.MODEL):
         drift.refresh_rollups(building, model)
+    business.refresh_summaries(building)
     report("moving the finished store into place", 0.98)
     _move_into_place(building, target)
     summary.credentials = {u: (r, passwords[u]) for u, r, _ in DEMO_USERS}
