@@ -291,7 +291,7 @@ def build_demo(db: str | Path | None = None, *, seed: int = 7, rows: int | None 
     _build_credit(building, seed, end, rows, report, summary)
     _build_employment(building, seed, end, report, summary)
     store.write(lambda con: business.seed_demo(con, _actor("ada.admin"), end), building)  # value matrices, budgets, SLAs
-    report("summarising each day for the drift, KPI and cost pages", 0.95)
+    report("summarising each day for the drift, KPI and cost pages", 0.97)
     for model in (credit.MODEL, employment.MODEL):
         drift.refresh_rollups(building, model)
     business.refresh_summaries(building)

@@ -75,22 +75,32 @@ def missing_segments(con: duckdb.DuckDBPyConnection, model: str, version: str, k
 
 def summarise_segments(con: duckdb.DuckDBPyConnection, model: str, version: str, paths: list[str],
                        profiles: dict[str, Profile]) -> pd.DataFrame:
-    """The rollup rows of ``version``'s rows in the given segment files (relative to the store's folder)."""
+    """The rollup rows of ``version``'s rows in the given segment files (relative to the store's folder).
+
+    The same aggregates as :func:`analytics.drift._binning.fine_histograms` and
+    :func:`~analytics.drift._binning.category_counts`, grouped by UTC day and fetched as frames.
+    """
+    from analytics.logschema import quote
+
     root = store_path(con).parent
     files = "[" + ", ".join("'" + str(root / p).replace("'", "''") + "'" for p in paths) + "]"
-    side = Side(f"read_parquet({files})", "model_version = ?", (version,), "CAST(predicted_at AS DATE)")
-    frames = [pd.DataFrame({"day": list(rows), "column_name": ROWS, "n": list(rows.values())})
-              for rows in [binning.row_counts(con, side)]]
+    source = f"FROM read_parquet({files}) WHERE model_version = ?"
+    day = "CAST(predicted_at AS DATE) AS day"
+    frames = [con.execute(f"SELECT {day}, '{ROWS}' AS column_name, count(*) AS n {source} GROUP BY ALL",
+                          [version]).df()]
     for column, prof in profiles.items():
+        q = quote(column)
+        name = column.replace("'", "''")
         if prof.kind == CATEGORICAL:
-            for day, counts in binning.category_counts(con, side, column, prof.numeric).items():
-                frames.append(pd.DataFrame({"day": day, "column_name": column, "category": list(counts),
-                                            "n": list(counts.values())}))
+            present = f"{binning.finite(column)} IS NOT NULL" if prof.numeric else f"{q} IS NOT NULL"
+            sql = (f"SELECT {day}, '{name}' AS column_name, CAST({q} AS VARCHAR) AS category, count(*) AS n "
+                   f"{source} AND {present} GROUP BY ALL")
         else:
-            for day, h in binning.fine_histograms(con, side, column, prof.lo, prof.hi).items():
-                frames.append(pd.DataFrame({"day": day, "column_name": column, "bin": h.bins, "n": h.n,
-                                            "total": h.total, "vmin": h.vmin, "vmax": h.vmax}))
-    frame = pd.concat(frames, ignore_index=True)
+            sql = (f"SELECT day, '{name}' AS column_name, {binning.bin_sql('v', prof.lo, prof.hi)} AS bin, "
+                   "count(*) AS n, sum(v) AS total, min(v) AS vmin, max(v) AS vmax "
+                   f"FROM (SELECT {day}, {q}::DOUBLE AS v {source}) WHERE isfinite(v) GROUP BY ALL")
+        frames.append(con.execute(sql, [version]).df())
+    frame = pd.concat([f for f in frames if len(f)], ignore_index=True)
     frame.insert(0, "model_version", version)
     frame.insert(0, "model_name", model)
     return frame.reindex(columns=list(_COLUMNS))
