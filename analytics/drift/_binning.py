@@ -266,6 +266,7 @@ def profile_reference(con: duckdb.DuckDBPyConnection, side: Side, columns: list[
                           list(side.params)).fetchone()
         ranges = {c: row[5 * i: 5 * i + 5] for i, c in enumerate(numeric)}
     out: dict[str, Profile] = {}
+    rows = None
     for c, is_numeric in columns:
         std = math.nan
         if is_numeric:
@@ -279,7 +280,8 @@ def profile_reference(con: duckdb.DuckDBPyConnection, side: Side, columns: list[
         counts = category_counts(con, side, c, is_numeric).get(SUMMARY, {})
         kept = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_CATEGORIES]
         present = sum(counts.values())
-        rows = row_counts(con, side).get(SUMMARY, 0)
+        if rows is None:
+            rows = row_counts(con, side).get(SUMMARY, 0)
         out[c] = Profile(c, CATEGORICAL, is_numeric, present, rows - present, std,
                          categories=tuple(k for k, _ in kept), counts=tuple(v for _, v in kept))
     return out
