@@ -108,18 +108,24 @@ def segment_columns(schema: LogSchema) -> list[str]:
     return [c.name for c in schema.segments]
 
 
+def time_bounds(column: str, start: Any = None, end: Any = None) -> tuple[str, list[Any]]:
+    """SQL ``column >= ? AND column < ?`` for the bounds given (``TRUE`` when neither), and its parameters."""
+    clauses, params = [], []
+    if start is not None:
+        clauses.append(f"{column} >= ?")
+        params.append(start)
+    if end is not None:
+        clauses.append(f"{column} < ?")
+        params.append(end)
+    return (" AND ".join(clauses) or "TRUE"), params
+
+
 def _where(schema: LogSchema, *, start: datetime | None = None, end: datetime | None = None,
            version: str | None = None, segment: str | None = None, segment_value: str | None = None,
            alias: str = "p") -> tuple[str, list[Any]]:
     """Build a parameterised WHERE clause over the prediction view (aliased ``alias``)."""
-    clauses: list[str] = []
-    params: list[Any] = []
-    if start is not None:
-        clauses.append(f"{alias}.predicted_at >= ?")
-        params.append(start)
-    if end is not None:
-        clauses.append(f"{alias}.predicted_at < ?")
-        params.append(end)
+    bounds, params = time_bounds(f"{alias}.predicted_at", start, end)
+    clauses: list[str] = [bounds] if params else []
     if version:
         clauses.append(f"{alias}.model_version = ?")
         params.append(version)

@@ -38,6 +38,7 @@ import pandas as pd
 
 from analytics.business._rollup import split_interval
 from analytics.errors import StoreBusyError
+from analytics.overview import time_bounds
 from analytics.registry import ModelInfo
 from analytics.store import predictions_view
 from analytics.store._segments import store_path
@@ -218,17 +219,6 @@ def refresh_store(db: Any = None, model: str | None = None) -> dict[str, dict[st
 # Windows from the summaries
 
 
-def _bounds(column: str, a: datetime | None, b: datetime | None) -> tuple[str, list[Any]]:
-    clauses, params = [], []
-    if a is not None:
-        clauses.append(f"{column} >= ?")
-        params.append(a)
-    if b is not None:
-        clauses.append(f"{column} < ?")
-        params.append(b)
-    return (" AND ".join(clauses) or "TRUE"), params
-
-
 def hourly_source(info: ModelInfo, start: datetime | None, end: datetime | None,
                   version: str | None = None) -> tuple[str, list[Any]]:
     """A subquery of ``[start, end)`` per hour, version, role and decision, shaped like the log (alias it ``p``).
@@ -241,12 +231,12 @@ def hourly_source(info: ModelInfo, start: datetime | None, end: datetime | None,
     parts: list[tuple[str, list[Any]]] = []
     version_sql, version_params = (" AND model_version = ?", [version]) if version else ("", [])
     if hours is not None:
-        where, params = _bounds("hour", *hours)
+        where, params = time_bounds("hour", *hours)
         parts.append((f"SELECT hour, version, role, decision, predictions, cost_usd, first_at, last_at "
                       f"FROM serving_hourly WHERE model_name = ? AND {where}{version_sql.replace('model_', '')}",
                       [info.name, *params, *version_params]))
     for a, b in edges:
-        where, params = _bounds("predicted_at", a, b)
+        where, params = time_bounds("predicted_at", a, b)
         parts.append((f"SELECT date_trunc('hour', predicted_at), model_version, deployment_role, decision, count(*), "
                       f"sum(cost), min(predicted_at), max(predicted_at) FROM {predictions_view(info.stem)} "
                       f"WHERE {where}{version_sql} GROUP BY ALL", [*params, *version_params]))
@@ -270,12 +260,12 @@ def latency_daily(con: duckdb.DuckDBPyConnection, info: ModelInfo, start: dateti
     parts: list[tuple[str, list[Any]]] = []
     version_sql, version_params = (" AND model_version = ?", [version]) if version else ("", [])
     if days is not None:
-        where, params = _bounds("day", *(d.date() if d is not None else None for d in days))
+        where, params = time_bounds("day", *(d.date() if d is not None else None for d in days))
         parts.append((f"SELECT day, version, n, [p50_ms, p95_ms, p99_ms], max_ms FROM serving_latency_daily "
                       f"WHERE model_name = ? AND {where}{version_sql.replace('model_', '')}",
                       [info.name, *params, *version_params]))
     for a, b in edges:
-        where, params = _bounds("predicted_at", a, b)
+        where, params = time_bounds("predicted_at", a, b)
         parts.append((f"SELECT CAST(predicted_at AS DATE), model_version, count(*), "
                       f"quantile_cont(latency_ms, {list(QUANTILES)}), max(latency_ms) "
                       f"FROM {predictions_view(info.stem)} WHERE {where}{version_sql} AND latency_ms IS NOT NULL "
@@ -298,11 +288,11 @@ def latency_by_version(con: duckdb.DuckDBPyConnection, info: ModelInfo, start: d
     parts: list[tuple[str, list[Any]]] = []
     version_sql, version_params = (" AND model_version = ?", [version]) if version else ("", [])
     if days is not None:
-        where, params = _bounds("day", *(d.date() if d is not None else None for d in days))
+        where, params = time_bounds("day", *(d.date() if d is not None else None for d in days))
         parts.append((f"SELECT version, latency_ms, n FROM serving_latency WHERE model_name = ? AND {where}"
                       f"{version_sql.replace('model_', '')}", [info.name, *params, *version_params]))
     for a, b in edges:
-        where, params = _bounds("predicted_at", a, b)
+        where, params = time_bounds("predicted_at", a, b)
         parts.append((f"SELECT model_version, latency_ms, count(*) FROM {predictions_view(info.stem)} "
                       f"WHERE {where}{version_sql} AND latency_ms IS NOT NULL GROUP BY ALL", [*params, *version_params]))
     sql, params = _union(parts, ("version", "latency_ms", "n"))

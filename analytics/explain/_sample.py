@@ -12,6 +12,7 @@ from datetime import datetime
 import duckdb
 import pandas as pd
 
+from analytics.overview import time_bounds
 from analytics.explain._model import VersionInfo
 from analytics.store import outcomes_view, predictions_view, reference_table
 
@@ -19,14 +20,8 @@ from analytics.store import outcomes_view, predictions_view, reference_table
 def window_filter(info: VersionInfo, start: datetime | None, end: datetime | None,
                   alias: str = "p") -> tuple[str, list]:
     """SQL condition and parameters for one version's predictions in ``[start, end)``."""
-    clauses, params = [f"{alias}.model_version = ?"], [info.version]
-    if start is not None:
-        clauses.append(f"{alias}.predicted_at >= ?")
-        params.append(start)
-    if end is not None:
-        clauses.append(f"{alias}.predicted_at < ?")
-        params.append(end)
-    return " AND ".join(clauses), params
+    bounds, params = time_bounds(f"{alias}.predicted_at", start, end)
+    return f"{alias}.model_version = ? AND {bounds}", [info.version, *params]
 
 
 def count_window(con: duckdb.DuckDBPyConnection, info: VersionInfo, start: datetime | None,
