@@ -120,6 +120,33 @@ def time_bounds(column: str, start: Any = None, end: Any = None) -> tuple[str, l
     return (" AND ".join(clauses) or "TRUE"), params
 
 
+def floor_hour(at: datetime, unit: str = "hour") -> datetime:
+    """The whole hour (or day, ``unit="day"``) at or before ``at``."""
+    floor = at.replace(minute=0, second=0, microsecond=0)
+    return floor.replace(hour=0) if unit == "day" else floor
+
+
+def ceil_hour(at: datetime, unit: str = "hour") -> datetime:
+    """The first whole hour (or day) at or after ``at``."""
+    floor = floor_hour(at, unit)
+    return floor if floor == at else floor + (timedelta(days=1) if unit == "day" else timedelta(hours=1))
+
+
+def split_interval(a: datetime | None, b: datetime | None, unit: str = "hour") -> tuple[tuple | None, list[tuple]]:
+    """``[a, b)`` as whole hours (or days) ``(first, stop)`` (either None = open; None overall when there
+    are none) and the partial edges, to be answered exactly."""
+    first = ceil_hour(a, unit) if a is not None else None
+    stop = floor_hour(b, unit) if b is not None else None
+    if first is not None and stop is not None and stop <= first:
+        return None, [(a, b)]
+    edges = []
+    if a is not None and first != a:
+        edges.append((a, first))
+    if b is not None and stop != b:
+        edges.append((stop, b))
+    return (first, stop), edges
+
+
 def _where(schema: LogSchema, *, start: datetime | None = None, end: datetime | None = None,
            version: str | None = None, segment: str | None = None, segment_value: str | None = None,
            alias: str = "p") -> tuple[str, list[Any]]:

@@ -20,7 +20,7 @@ import pandas as pd
 
 from analytics.business import _kpi_store, _serving
 from analytics.business._common import DbLike, _run, open_model
-from analytics.business._rollup import ceil_hour, floor_hour
+from analytics.overview import ceil_hour, floor_hour
 from analytics.business._definitions import get_definition
 from analytics.business._kpis import KPI_META, kpi_label, kpi_sums, kpi_unit, kpis_from_sums
 from analytics.errors import InvalidInputError

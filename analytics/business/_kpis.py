@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import duckdb
 import numpy as np
@@ -35,6 +34,7 @@ from analytics.business._common import (
 )
 from analytics.business._definitions import TARGET_KPIS, KpiDefinition, get_definition
 from analytics.errors import InvalidInputError
+from analytics.overview import split_interval
 from analytics.registry import ModelInfo
 from analytics.store import predictions_view
 
@@ -153,7 +153,7 @@ def kpi_sums(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition: KpiDef
     hour = roll["hour"].to_numpy()
     frames = []
     for name, a, b in periods:
-        hours, edges = _rollup.split_interval(a, b)
+        hours, edges = split_interval(a, b)
         if hours is not None:
             lo = 0 if hours[0] is None else int(hour.searchsorted(np.datetime64(hours[0]), side="left"))
             hi = len(hour) if hours[1] is None else int(hour.searchsorted(np.datetime64(hours[1]), side="left"))

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from datetime import datetime, timedelta
 
 import duckdb
 import pandas as pd
@@ -116,12 +115,6 @@ def hourly_by(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition, dims:
     return frame
 
 
-def floor_hour(at: datetime, unit: str = "hour") -> datetime:
-    """The whole hour (or day, ``unit="day"``) at or before ``at``."""
-    floor = at.replace(minute=0, second=0, microsecond=0)
-    return floor.replace(hour=0) if unit == "day" else floor
-
-
 def daily_cells(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition, steps: int) -> pd.DataFrame:
     """The threshold cells of the what-if per UTC day and version (built once per data version)."""
     from analytics.business._whatif import _cell_select
@@ -148,24 +141,3 @@ def daily_cells(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition, ste
         while len(_CACHE) > MAX_ROLLUPS:
             _CACHE.popitem(last=False)
     return frame
-
-
-def ceil_hour(at: datetime, unit: str = "hour") -> datetime:
-    """The first whole hour (or day) at or after ``at``."""
-    floor = floor_hour(at, unit)
-    return floor if floor == at else floor + (timedelta(days=1) if unit == "day" else timedelta(hours=1))
-
-
-def split_interval(a: datetime | None, b: datetime | None, unit: str = "hour") -> tuple[tuple | None, list[tuple]]:
-    """``[a, b)`` as whole hours (or days) ``(first, stop)`` (either None = open; None overall when there
-    are none) and the partial edges, to be answered exactly."""
-    first = ceil_hour(a, unit) if a is not None else None
-    stop = floor_hour(b, unit) if b is not None else None
-    if first is not None and stop is not None and stop <= first:
-        return None, [(a, b)]
-    edges = []
-    if a is not None and first != a:
-        edges.append((a, first))
-    if b is not None and stop != b:
-        edges.append((stop, b))
-    return (first, stop), edges

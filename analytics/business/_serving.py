@@ -36,9 +36,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from analytics.business._rollup import split_interval
 from analytics.errors import StoreBusyError
-from analytics.overview import time_bounds
+from analytics.overview import split_interval, time_bounds
 from analytics.registry import ModelInfo
 from analytics.store import predictions_view
 from analytics.store._segments import store_path

@@ -26,6 +26,7 @@ from analytics.business._common import DbLike, _run, open_model, outcome_join, q
 from analytics.business._definitions import KpiDefinition, get_definition
 from analytics.business._kpis import _expressions
 from analytics.errors import InvalidInputError
+from analytics.overview import split_interval
 from analytics.registry import champion_version, get_version
 from analytics.store import predictions_view
 
@@ -95,7 +96,7 @@ def threshold_cells(con: duckdb.DuckDBPyConnection, info, definition: KpiDefinit
 
     if not use_rollup:
         return _exact_cells(con, info, definition, start, end, version, steps)
-    days, edges = _rollup.split_interval(start, end, unit="day")
+    days, edges = split_interval(start, end, unit="day")
     frames = []
     if days is not None:
         part = _rollup.daily_cells(con, info, definition, steps)

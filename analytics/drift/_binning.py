@@ -148,6 +148,12 @@ class FineHistogram:
         return np.where(self.vmin == self.vmax, self.vmin, self.total / np.maximum(self.n, 1))
 
     @classmethod
+    def merged(cls, hists) -> FineHistogram:
+        """The sum of several histograms on the same bins (of disjoint sets of rows)."""
+        parts = [np.column_stack([h.bins, h.n, h.total, h.vmin, h.vmax]) for h in hists if len(h.bins)]
+        return cls.from_rows(np.concatenate(parts)) if parts else cls()
+
+    @classmethod
     def from_rows(cls, rows) -> FineHistogram:
         """Build from ``(bin, n, total, min, max)`` rows, merging rows of the same bin."""
         if not len(rows):

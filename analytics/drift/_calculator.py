@@ -9,8 +9,9 @@ Sides (:class:`~analytics.drift._binning.Side`):
 The reference is profiled once (kind, range, fine histogram or category counts; cached per version,
 whose reference never changes). The current side is summarised per period (one constant for a
 summary, a day or a week for drift over time) by a :class:`Summaries` source: straight from the log
-(:class:`DirectSummaries`), or from the daily rollups when the window is whole days of one
-version (:mod:`analytics.drift._rollup`), which answer the same numbers without reading the log.
+(:class:`DirectSummaries`), or, for one version against its reference, the window's whole UTC
+days from the daily rollups (:mod:`analytics.drift._rollup`) and its partial edge days from the
+log, summed (:class:`CombinedSummaries`): the same numbers, reading a day or two of the log at most.
 No rows are copied: every query is an aggregate over the relation itself.
 """
 
@@ -34,8 +35,7 @@ from analytics.drift._binning import SUMMARY, FineHistogram, Profile, Side
 from analytics.drift._methods import CATEGORICAL, METHOD_OVERRIDES, Summary, auto_method, get_method, parse_overrides
 from analytics.drift._result import RESULT_COLUMNS, DriftResult
 from analytics.errors import InvalidInputError, StoreBusyError
-from analytics.logschema import quote
-from analytics.overview import DbLike, _run, _where
+from analytics.overview import DbLike, _run, _where, split_interval
 from analytics.registry import champion_version, get_model, get_version
 from analytics.store import predictions_view, reference_table, transaction, write
 
@@ -114,6 +114,36 @@ class DirectSummaries:
 
     def categories(self, column: str, numeric: bool) -> dict[object, dict[str, int]]:
         return binning.category_counts(self.con, self.side, column, numeric)
+
+
+@dataclass(frozen=True)
+class CombinedSummaries:
+    """The sum of summaries of disjoint sets of rows (whole days from the rollups, partial days from the log)."""
+
+    parts: tuple[Summaries, ...]
+
+    def rows(self) -> dict[object, int]:
+        out: dict[object, int] = {}
+        for part in self.parts:
+            for p, n in part.rows().items():
+                out[p] = out.get(p, 0) + n
+        return out
+
+    def numeric(self, column: str, lo: float, hi: float) -> dict[object, FineHistogram]:
+        by_period: dict[object, list[FineHistogram]] = {}
+        for part in self.parts:
+            for p, hist in part.numeric(column, lo, hi).items():
+                by_period.setdefault(p, []).append(hist)
+        return {p: hists[0] if len(hists) == 1 else FineHistogram.merged(hists) for p, hists in by_period.items()}
+
+    def categories(self, column: str, numeric: bool) -> dict[object, dict[str, int]]:
+        out: dict[object, dict[str, int]] = {}
+        for part in self.parts:
+            for p, counts in part.categories(column, numeric).items():
+                merged = out.setdefault(p, {})
+                for c, n in counts.items():
+                    merged[c] = merged.get(c, 0) + n
+        return out
 
 
 _PROFILE_CACHE: OrderedDict[tuple, dict[str, Profile]] = OrderedDict()
@@ -347,6 +377,13 @@ def store_sides(con: duckdb.DuckDBPyConnection, model: str, *, version: str | No
                       f"{version}, {_label(start, end)}{segment_text}")
 
 
+def _log_window(sides: StoreSides, start: datetime | None, end: datetime | None) -> Side:
+    """The current side's version, without a segment, in ``[start, end)`` of the log, on the same periods."""
+    view = predictions_view(sides.info.stem)
+    where, params = _where(sides.info.schema, start=start, end=end, version=sides.version, alias=view)
+    return Side(view, where, tuple(params), sides.current.period)
+
+
 def con_path(con: duckdb.DuckDBPyConnection) -> str:
     """The file of the open store (the profile cache is per store)."""
     row = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
@@ -403,9 +440,9 @@ def _refresh_quietly(db: DbLike, model: str, version: str | None, start: datetim
         pass
 
 
-def _use_rollups(baseline, segment, start: datetime | None, end: datetime | None) -> bool:
-    """The rollups answer comparisons with the reference data, over whole UTC days, without a segment filter."""
-    return baseline is None and segment is None and _rollup.whole_days(start, end)
+def _use_rollups(baseline, segment) -> bool:
+    """The rollups answer comparisons with the reference data without a segment filter."""
+    return baseline is None and segment is None
 
 
 def store_drift(con: duckdb.DuckDBPyConnection, sides: StoreSides, config: DriftConfig, *, histograms: bool,
@@ -413,18 +450,21 @@ def store_drift(con: duckdb.DuckDBPyConnection, sides: StoreSides, config: Drift
                 period: str | None = None) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], int, int]:
     """Run a store comparison: the table, histograms, reference rows and current rows.
 
-    With ``rollups``, the current side is read from the daily rollups when they cover the window
-    (for every declared column), else from the log.
+    With ``rollups``, the whole UTC days of the window are read from the daily rollups when they
+    cover them (for every declared column), and the partial days at its edges from the log; else
+    the whole window is read from the log.
     """
     current: Summaries = DirectSummaries(con, sides.current)
-    if rollups:
+    days, edges = split_interval(start, end, unit="day")
+    if rollups and days is not None:
         everything = _columns(sides.info, None)
         profiles = reference_profiles(con, sides.reference, everything, sides.cache_key)
         segments, stale = _rollup.missing_segments(con, sides.info.name, sides.version, _rollup.bins_key(profiles),
-                                                   start, end)
+                                                   *days)
         if segments.empty and not stale:
-            current = _rollup.RollupSummaries(con, sides.info.name, sides.version, start, end, period,
-                                              tuple(c for c, _, _ in sides.columns))
+            whole = _rollup.RollupSummaries(con, sides.info.name, sides.version, *days, period,
+                                            tuple(c for c, _, _ in sides.columns))
+            current = CombinedSummaries((whole, *(DirectSummaries(con, _log_window(sides, a, b)) for a, b in edges)))
     table, hists, n_cur = compute(con, sides.columns, config, sides.reference, current,
                                   cache_key=sides.cache_key, histograms=histograms)
     n_ref = binning.row_counts(con, sides.reference).get(SUMMARY, 0)
@@ -464,12 +504,13 @@ def drift_summary(db: DbLike, model: str, *, start: datetime | None, end: dateti
 
     Notes
     -----
-    A window of whole UTC days compared with the reference data, without a segment filter, is read
-    from the daily rollups (brought up to date first, :func:`refresh_rollups`); any other comparison
-    is computed from the log. Both give the same numbers.
+    A comparison with the reference data, without a segment filter, reads the window's whole UTC
+    days from the daily rollups (brought up to date first, :func:`refresh_rollups`) and only the
+    partial days at its edges from the log; any other comparison is computed from the log. Both
+    give the same numbers.
     """
     baseline = (baseline_start, baseline_end) if baseline_start is not None and baseline_end is not None else None
-    rollups = _use_rollups(baseline, segment, start, end)
+    rollups = _use_rollups(baseline, segment)
     if rollups:
         _refresh_quietly(db, model, version, start, end)
 

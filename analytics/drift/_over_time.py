@@ -31,7 +31,7 @@ def drift_over_time(db: DbLike, model: str, *, start: datetime | None, end: date
     if freq not in FREQUENCIES:
         raise InvalidInputError(f"frequency {freq!r} is unknown; use day or week")
 
-    rollups = _use_rollups(None, segment, start, end)
+    rollups = _use_rollups(None, segment)
     if rollups:
         _refresh_quietly(db, model, version, start, end)
 

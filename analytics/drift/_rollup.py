@@ -22,14 +22,14 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 import duckdb
 import numpy as np
 import pandas as pd
 
 from analytics.drift import _binning as binning
-from analytics.drift._binning import SUMMARY, FineHistogram, Profile, Side
+from analytics.drift._binning import SUMMARY, FineHistogram, Profile
 from analytics.drift._methods import CATEGORICAL
 from analytics.store._segments import store_path
 
@@ -44,11 +44,6 @@ def bins_key(profiles: dict[str, Profile]) -> str:
     """What the rolled bins depend on: the binning and every column's kind and reference range."""
     spec = [BINNING, *sorted((c, p.kind, repr(p.lo), repr(p.hi)) for c, p in profiles.items())]
     return hashlib.sha256(json.dumps(spec).encode()).hexdigest()[:16]
-
-
-def whole_days(start: datetime | None, end: datetime | None) -> bool:
-    """Whether a window is made of whole UTC days (open ends included), so the rollups can answer it."""
-    return all(t is None or t.time() == time(0) for t in (start, end))
 
 
 def _segments(con: duckdb.DuckDBPyConnection, model: str, start: datetime | None,

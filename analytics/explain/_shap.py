@@ -22,7 +22,7 @@ from scipy import stats
 from analytics import settings
 from analytics.errors import InvalidInputError, NotFoundError
 from analytics.explain import _attributions as logged
-from analytics.explain._model import DbLike, LoadedModel, VersionInfo, _run, can_load, load_model, version_info
+from analytics.explain._model import DbLike, LoadedModel, _run, can_load, load_model, version_info
 from analytics.explain._sample import count_window, sample_reference, sample_window
 
 SAMPLE_ROWS = settings.declare(

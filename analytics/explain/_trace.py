@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from analytics import audit, registry
-from analytics.errors import InvalidInputError, NotFoundError, VigilError
+from analytics.errors import NotFoundError, VigilError
 from analytics.explain import _attributions as logged
 from analytics.explain._counterfactual import (ANSWERS, CounterfactualSet, FeatureSpace, counterfactuals,
                                                feature_space)

@@ -105,7 +105,6 @@ def search(hist: pd.DataFrame, *, favourable: int, constraint: str = "demographi
         return 0.0
 
     names = sorted(hist["group"].unique())
-    ks = np.arange(bins + 1)
     per = {}
     for g in names:
         part = hist[hist["group"] == g]

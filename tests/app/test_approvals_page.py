@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from app_support import signed_in, template_store, vigil_db  # noqa: F401 - fixtures
 
 from analytics import audit, governance, registry, store

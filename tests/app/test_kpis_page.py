@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 from app_support import PASSWORD, signed_in, template_store, vigil_db  # noqa: F401 - fixtures

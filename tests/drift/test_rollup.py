@@ -15,6 +15,7 @@ from analytics import drift, store
 from analytics.demo import _credit as credit
 from analytics.drift import _calculator, _rollup
 from analytics.ingest import ingest
+from analytics.overview import ceil_hour, floor_hour
 from analytics.roles import Actor
 from analytics.store._segments import rebuild_views
 
@@ -119,12 +120,29 @@ def test_stale_rollups_are_rebuilt(copy):
     assert keys != [("an-older-binning",)] and len(keys) == 1
 
 
-def test_only_whole_days_without_a_segment_use_the_rollups():
-    from datetime import datetime
+def test_partial_days_at_the_edges_are_read_from_the_log_and_added(copy, monkeypatch):
+    db, start = copy
+    a = floor_hour(start + timedelta(days=60), "day") + timedelta(hours=7, minutes=30)
+    b = floor_hour(start + timedelta(days=75), "day") + timedelta(hours=13)
+    read = []
+    load = _rollup.RollupSummaries._load
+    monkeypatch.setattr(_rollup.RollupSummaries, "_load", lambda self: read.append((self.start, self.end)) or load(self))
+    result = drift.drift_summary(db, MODEL, start=a, end=b)
+    assert set(read) == {(ceil_hour(a, "day"), floor_hour(b, "day"))}  # the whole days, from the rollups
+    table, hists, n_ref, n_cur = _direct(db, MODEL, a, b)
+    assert (result.n_reference_rows, result.n_current_rows) == (n_ref, n_cur)
+    _same(result.table, table)
+    for column, frame in hists.items():
+        pd.testing.assert_frame_equal(result.histograms[column], frame)
+    over = drift.drift_over_time(db, MODEL, start=a, end=b, freq="week", columns=("AGE", "BILL_AMT1", "channel"))
+    direct = _direct(db, MODEL, a, b, period="week", columns=["AGE", "BILL_AMT1", "channel"])[0]
+    _same(over.table, direct.sort_values(["column", "period"], ignore_index=True))
+    read.clear()  # a window inside one day has no whole day: the log answers it alone
+    inside = drift.drift_summary(db, MODEL, start=a, end=a + timedelta(hours=3))
+    assert read == [] and inside.n_current_rows == _direct(db, MODEL, a, a + timedelta(hours=3))[3] > 0
 
-    day = datetime(2026, 5, 1)
-    assert _rollup.whole_days(day, day + timedelta(days=3)) and _rollup.whole_days(None, None)
-    assert not _rollup.whole_days(day + timedelta(hours=1), None)
-    assert _calculator._use_rollups(None, None, day, None)
-    assert not _calculator._use_rollups((day, day), None, day, None)
-    assert not _calculator._use_rollups(None, "region", day, None)
+
+def test_a_baseline_window_or_a_segment_is_read_from_the_log():
+    assert _calculator._use_rollups(None, None)
+    assert not _calculator._use_rollups((1, 2), None)
+    assert not _calculator._use_rollups(None, "region")
