@@ -7,12 +7,14 @@ Measures, each in a fresh subprocess (so peak resident memory, ru_maxrss, is its
 0. ``analytics.drift.refresh_rollups``: rolling up the log segments not yet rolled for the champion
    (the daily rollups are kept in the store, so this is the whole 10M-row log the first time the
    store is used, and nothing on later runs; an ingest adds only its own segment);
-1. ``analytics.drift.drift_summary`` of the last ``--days`` days of the champion against its
-   reference: the first call (cold: new process, no cached reference profile, DuckDB opening the
-   file) and the second (warm: the same call again in that process, nothing cached but the
+1. ``analytics.drift.drift_summary`` of the last ``--days`` whole UTC days of the champion against
+   its reference: the first call (cold: new process, no cached reference profile, DuckDB opening
+   the file) and the second (warm: the same call again in that process, nothing cached but the
    reference profile), both reading the rollups;
-2. the same summary from the log itself (``segment``-filtered windows and partial days take this
-   path): a 30-day window starting one second after midnight, so the rollups cannot answer;
+2. the same length of window ending 9 h 30 min before midnight, as the page's default window (which
+   ends at the current hour): whole days from the rollups, the two partial days from the log;
+   and the first window from the log alone (``use_rollups=False``: what a segment filter or a
+   baseline window costs);
 3. the same computation done the usual way: the window's rows pulled into pandas, then scipy per
    column (``wasserstein_distance`` / ``jensenshannon`` on value counts) - and the ratios;
 4. ``vigil drift REFERENCE CURRENT --format json`` end to end (process start included) on two
@@ -50,15 +52,16 @@ import json, resource, sys, time
 from datetime import timedelta
 import duckdb
 from analytics import drift
-db, days, offset = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+db, days, shift, use_rollups = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4] == "1"
 con = duckdb.connect(db, read_only=True)
 end = con.execute("SELECT date_trunc('day', max(predicted_at)) + INTERVAL 1 DAY FROM predictions_credit_default").fetchone()[0]
 con.close()
-start = end - timedelta(days=days) + timedelta(seconds=offset)
+end = end - timedelta(seconds=shift)
+start = end - timedelta(days=days)
 times = []
 for _ in range(2):
     t = time.perf_counter()
-    result = drift.drift_summary(db, "credit-default", start=start, end=end)
+    result = drift.drift_summary(db, "credit-default", start=start, end=end, use_rollups=use_rollups)
     times.append(time.perf_counter() - t)
 print(json.dumps({"cold": times[0], "warm": times[1], "rows": result.n_current_rows, "columns": len(result.table),
                   "drifted": result.drifted_columns, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -134,15 +137,20 @@ def main(argv: list[str] | None = None) -> None:
     refresh = _run(_REFRESH, str(db))
     print(f"rollups: {refresh['segments']} log segments rolled up in {refresh['seconds']:.2f} s "
           f"(0 when the store's rollups were current), peak RSS {refresh['peak_mb']:,.0f} MB")
-    ours = _run(_SUMMARY, str(db), str(args.days), "0")
-    print(f"drift summary, last {args.days} days ({ours['rows']:,} rows, {ours['columns']} columns) vs reference, "
-          f"from the daily rollups:")
+    ours = _run(_SUMMARY, str(db), str(args.days), "0", "1")
+    print(f"drift summary, last {args.days} whole days ({ours['rows']:,} rows, {ours['columns']} columns) vs "
+          f"reference, from the daily rollups:")
     print(f"  cold {ours['cold']:.2f} s (target < 3 s), warm {ours['warm']:.2f} s (target < 1 s), "
           f"peak RSS {ours['peak_mb']:,.0f} MB (target < 1,536 MB); drifted: {', '.join(ours['drifted']) or 'none'}; "
           f"largest tolerance of a binned statistic {ours['max_tolerance']:.4f}")
-    direct = _run(_SUMMARY, str(db), str(args.days), "1")
-    print(f"the same from the log (window starting 00:00:01, which the rollups cannot answer; {direct['rows']:,} rows):"
-          f" cold {direct['cold']:.2f} s, warm {direct['warm']:.2f} s, peak RSS {direct['peak_mb']:,.0f} MB")
+    edges = _run(_SUMMARY, str(db), str(args.days), str(9.5 * 3600), "1")
+    print(f"the same length ending 09:30 h before midnight, partial days at both edges from the log "
+          f"({edges['rows']:,} rows): cold {edges['cold']:.2f} s, warm {edges['warm']:.2f} s, "
+          f"peak RSS {edges['peak_mb']:,.0f} MB")
+    direct = _run(_SUMMARY, str(db), str(args.days), "0", "0")
+    print(f"the whole-day window from the log alone (use_rollups=False, as with a segment filter; "
+          f"{direct['rows']:,} rows): cold {direct['cold']:.2f} s, warm {direct['warm']:.2f} s, "
+          f"peak RSS {direct['peak_mb']:,.0f} MB")
     usual = _run(_USUAL, str(db), ours["start"], ours["end"])
     print(f"usual way (pandas + scipy): {usual['seconds']:.2f} s ({usual['pull']:.2f} s pulling {usual['rows']:,} "
           f"rows), peak RSS {usual['peak_mb']:,.0f} MB; ratio usual / Vigil: {usual['seconds'] / ours['warm']:.0f}x "

@@ -474,7 +474,7 @@ def store_drift(con: duckdb.DuckDBPyConnection, sides: StoreSides, config: Drift
 def drift_summary(db: DbLike, model: str, *, start: datetime | None, end: datetime | None,
                   version: str | None = None, segment: str | None = None, segment_value: str | None = None,
                   baseline_start: datetime | None = None, baseline_end: datetime | None = None,
-                  columns: tuple[str, ...] | None = None, method: str = "auto") -> DriftResult:
+                  columns: tuple[str, ...] | None = None, method: str = "auto", use_rollups: bool = True) -> DriftResult:
     """Drift of every declared column and the score in ``[start, end)`` against the reference.
 
     Parameters
@@ -495,6 +495,8 @@ def drift_summary(db: DbLike, model: str, *, start: datetime | None, end: dateti
         Only these columns (default: every declared column and ``score``).
     method : str, default "auto"
         A method key for every column, or ``auto`` (per-column overrides from the settings still apply).
+    use_rollups : bool, default True
+        Read whole days from the daily rollups where they can answer (False: everything from the log).
 
     Returns
     -------
@@ -510,7 +512,7 @@ def drift_summary(db: DbLike, model: str, *, start: datetime | None, end: dateti
     give the same numbers.
     """
     baseline = (baseline_start, baseline_end) if baseline_start is not None and baseline_end is not None else None
-    rollups = _use_rollups(baseline, segment)
+    rollups = use_rollups and _use_rollups(baseline, segment)
     if rollups:
         _refresh_quietly(db, model, version, start, end)
 

@@ -21,7 +21,8 @@ FREQUENCIES = ("day", "week")
 
 def drift_over_time(db: DbLike, model: str, *, start: datetime | None, end: datetime | None, freq: str = "week",
                     version: str | None = None, segment: str | None = None, segment_value: str | None = None,
-                    columns: tuple[str, ...] | None = None, method: str = "auto") -> DriftResult:
+                    columns: tuple[str, ...] | None = None, method: str = "auto",
+                    use_rollups: bool = True) -> DriftResult:
     """Drift of each column per ``freq`` (``"day"`` or ``"week"``, UTC) against the version's reference.
 
     Returns a :class:`DriftResult` whose table has one row per column and period (``period`` is the
@@ -31,7 +32,7 @@ def drift_over_time(db: DbLike, model: str, *, start: datetime | None, end: date
     if freq not in FREQUENCIES:
         raise InvalidInputError(f"frequency {freq!r} is unknown; use day or week")
 
-    rollups = _use_rollups(None, segment)
+    rollups = use_rollups and _use_rollups(None, segment)
     if rollups:
         _refresh_quietly(db, model, version, start, end)
 

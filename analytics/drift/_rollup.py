@@ -75,25 +75,20 @@ def summarise_segments(con: duckdb.DuckDBPyConnection, model: str, version: str,
     The same aggregates as :func:`analytics.drift._binning.fine_histograms` and
     :func:`~analytics.drift._binning.category_counts`, grouped by UTC day and fetched as frames.
     """
-    from analytics.logschema import quote
-
     root = store_path(con).parent
     files = "[" + ", ".join("'" + str(root / p).replace("'", "''") + "'" for p in paths) + "]"
     source = f"FROM read_parquet({files}) WHERE model_version = ?"
-    day = "CAST(predicted_at AS DATE) AS day"
-    frames = [con.execute(f"SELECT {day}, '{ROWS}' AS column_name, count(*) AS n {source} GROUP BY ALL",
+    day = "CAST(predicted_at AS DATE)"
+    frames = [con.execute(f"SELECT {day} AS day, '{ROWS}' AS column_name, count(*) AS n {source} GROUP BY ALL",
                           [version]).df()]
     for column, prof in profiles.items():
-        q = quote(column)
         name = column.replace("'", "''")
         if prof.kind == CATEGORICAL:
-            present = f"{binning.finite(column)} IS NOT NULL" if prof.numeric else f"{q} IS NOT NULL"
-            sql = (f"SELECT {day}, '{name}' AS column_name, CAST({q} AS VARCHAR) AS category, count(*) AS n "
-                   f"{source} AND {present} GROUP BY ALL")
+            sql = (f"SELECT p AS day, '{name}' AS column_name, category, n "
+                   f"FROM ({binning.categories_sql(day, column, prof.numeric, source)})")
         else:
-            sql = (f"SELECT day, '{name}' AS column_name, {binning.bin_sql('v', prof.lo, prof.hi)} AS bin, "
-                   "count(*) AS n, sum(v) AS total, min(v) AS vmin, max(v) AS vmax "
-                   f"FROM (SELECT {day}, {q}::DOUBLE AS v {source}) WHERE isfinite(v) GROUP BY ALL")
+            sql = (f"SELECT p AS day, '{name}' AS column_name, bin, n, total, vmin, vmax "
+                   f"FROM ({binning.histogram_sql(day, column, source, prof.lo, prof.hi)})")
         frames.append(con.execute(sql, [version]).df())
     frame = pd.concat([f for f in frames if len(f)], ignore_index=True)
     frame.insert(0, "model_version", version)

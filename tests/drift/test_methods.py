@@ -109,6 +109,41 @@ def test_fine_bins_in_sql_equal_numpy(tmp_path):
     assert np.all(_binning.bin_numpy(b + np.abs(b) * 1e-9 + 1e-12, lo, hi) == k)
 
 
+def test_fine_histogram_and_reference_profile_match_numpy():
+    """Rows counted per distinct value, then binned: every bin's count, sum, min and max equal numpy's on
+    the raw values; the profile's size, missing count, range and spread equal numpy's; a column
+    with six distinct values is numerical, one with five categorical."""
+    import duckdb
+
+    from analytics.drift import _binning
+
+    rng = np.random.default_rng(8)
+    x = np.r_[rng.lognormal(3, 2, 5_000), np.round(rng.normal(0, 50, 5_000)), -1e6, np.nan, np.inf, -np.inf]
+    frame = pd.DataFrame({"x": x, "six": rng.integers(0, 6, len(x)).astype(float),
+                          "five": rng.integers(0, 5, len(x)).astype(float)})
+    frame.loc[[3, 7], "x"] = None
+    con = duckdb.connect()
+    con.register("t", frame)
+    side = _binning.Side("t")
+    finite = frame["x"][np.isfinite(frame["x"])].to_numpy()
+    profiles = _binning.profile_reference(con, side, [("x", True), ("six", True), ("five", True)])
+    prof = profiles["x"]
+    assert (prof.kind, prof.n, prof.missing) == ("numerical", len(finite), len(x) - len(finite))
+    assert (prof.lo, prof.hi) == (finite.min(), finite.max()) and prof.std == pytest.approx(np.std(finite), rel=1e-12)
+    assert profiles["six"].kind == "numerical" and profiles["five"].kind == "categorical"
+    # on another side's bins (values outside them land in the tails)
+    lo, hi = -20.0, 400.0
+    hist = _binning.fine_histograms(con, side, "x", lo, hi)[_binning.SUMMARY]
+    bins = _binning.bin_numpy(finite, lo, hi)
+    expected = pd.DataFrame({"b": bins, "v": finite}).groupby("b")["v"].agg(["count", "sum", "min", "max"])
+    np.testing.assert_array_equal(hist.bins, expected.index.to_numpy())
+    np.testing.assert_array_equal(hist.n, expected["count"].to_numpy())
+    np.testing.assert_allclose(hist.total, expected["sum"].to_numpy(), rtol=1e-12)
+    np.testing.assert_array_equal(hist.vmin, expected["min"].to_numpy())
+    np.testing.assert_array_equal(hist.vmax, expected["max"].to_numpy())
+    assert hist.bins[0] == _binning.LOW_TAIL and hist.bins[-1] == _binning.FINE_BINS
+
+
 def test_psi_on_reference_deciles_matches_numpy(tmp_path, samples):
     """PSI on the reference's deciles snapped to fine-bin boundaries, proportions floored at 1e-4.
 
