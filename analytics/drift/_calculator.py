@@ -464,6 +464,7 @@ def store_drift(con: duckdb.DuckDBPyConnection, sides: StoreSides, config: Drift
         if segments.empty and not stale:
             whole = _rollup.RollupSummaries(con, sides.info.name, sides.version, *days, period,
                                             tuple(c for c, _, _ in sides.columns))
+            # one side per edge: a time range each, which DuckDB prunes to the segments' row groups that hold it
             current = CombinedSummaries((whole, *(DirectSummaries(con, _log_window(sides, a, b)) for a, b in edges)))
     table, hists, n_cur = compute(con, sides.columns, config, sides.reference, current,
                                   cache_key=sides.cache_key, histograms=histograms)

@@ -89,6 +89,8 @@ def _open(path: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(str(path))
     try:
         con.execute("SET TimeZone = 'UTC'")
+        # Log segments are immutable files: their footers are read once per connection, not once per query.
+        con.execute("SET parquet_metadata_cache = true")
     except Exception:
         con.close()
         raise
