@@ -44,7 +44,7 @@ def contributions_table(explanation: LocalExplanation, *, key: str) -> None:
     st.dataframe(explanation.table.assign(value=explanation.table["value"].astype(str)), hide_index=True, key=key,
                  column_config={"feature": "Input", "value": "Value",
                                 "contribution": st.column_config.NumberColumn("SHAP (log-odds)", format="%+.4f"),
-                                "abs_contribution": st.column_config.NumberColumn("|SHAP|", format="%.4f")})
+                                "abs_contribution": st.column_config.NumberColumn("|SHAP|", format="%.4f")}, placeholder="—")
 
 
 def counterfactual_tables(result: CounterfactualSet, *, key: str) -> None:
@@ -63,11 +63,11 @@ def counterfactual_tables(result: CounterfactualSet, *, key: str) -> None:
         "score": st.column_config.NumberColumn("Re-scored", format="%.4f", help="The model's score of the changed row"),
         "decision": st.column_config.NumberColumn("Decision", width="small"),
         "valid": st.column_config.CheckboxColumn("Flips", help="Re-scored by the model: the decision really changes"),
-        "violations": st.column_config.NumberColumn("Constraint breaches", width="small")})
+        "violations": st.column_config.NumberColumn("Constraint breaches", width="small")}, placeholder="—")
     changes = result.changes.assign(before=result.changes["before"].astype(str),
                                     after=result.changes["after"].astype(str))
     st.dataframe(changes, hide_index=True, key=f"{key}_changes",
-                 column_config={"answer": "Answer", "feature": "Input", "before": "Now", "after": "Change to"})
+                 column_config={"answer": "Answer", "feature": "Input", "before": "Now", "after": "Change to"}, placeholder="—")
 
 
 def beeswarm(frame: pd.DataFrame, *, title: str, key: str) -> None:

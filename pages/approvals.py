@@ -55,7 +55,7 @@ with widgets.error_boundary("the approval queues"):
                          column_config={"since": st.column_config.DatetimeColumn("Last step (UTC)"),
                                         "own_submission": st.column_config.CheckboxColumn(
                                             "Yours", help="You submitted it: four eyes forbid you to review or "
-                                                          "decide it")})
+                                                          "decide it")}, placeholder="—")
 
     items = queue.drop_duplicates(["model", "version"])
     labels = [f"{m}:{v} ({s})" for m, v, s in zip(items["model"], items["version"], items["status"])]
@@ -90,7 +90,7 @@ with widgets.error_boundary("the evidence pack"):
                  column_config={"value": st.column_config.NumberColumn("Value", format="%.4f"),
                                 "threshold": st.column_config.NumberColumn("Threshold", format="%.4f"),
                                 "rows": st.column_config.NumberColumn("Rows", format="%d"),
-                                "detail": st.column_config.TextColumn("Detail", width="large")})
+                                "detail": st.column_config.TextColumn("Detail", width="large")}, placeholder="—")
     if failing:
         st.warning(f"Failing checks: {', '.join(failing)}. Approval needs an explicit override reason, which is "
                    "recorded.", icon=":material/warning:")
@@ -110,7 +110,7 @@ with widgets.error_boundary("the evidence pack"):
     for result in results:
         if result.table:
             with st.expander(f"{result.title}: details ({len(result.table)} rows)"):
-                st.dataframe(pd.DataFrame(result.table), hide_index=True, key=f"approvals_table_{result.key}")
+                st.dataframe(pd.DataFrame(result.table), hide_index=True, key=f"approvals_table_{result.key}", placeholder="—")
 
 st.subheader("Review findings and history")
 left, right = st.columns(2)
@@ -119,11 +119,11 @@ with left:
         st.caption("No findings recorded yet.")
     else:
         st.dataframe(found, hide_index=True, key="approvals_findings",
-                     column_order=["recorded_at", "reviewer", "severity", "topic", "finding"])
+                     column_order=["recorded_at", "reviewer", "severity", "topic", "finding"], placeholder="—")
 with right:
     st.dataframe(history, hide_index=True, key="approvals_history",
                  column_order=["occurred_at", "actor", "from_status", "to_status", "comment"],
-                 column_config={"occurred_at": st.column_config.DatetimeColumn("When (UTC)")})
+                 column_config={"occurred_at": st.column_config.DatetimeColumn("When (UTC)")}, placeholder="—")
 
 # ---- the decision form ---------------------------------------------------------------------------
 st.subheader("Act")

@@ -56,7 +56,7 @@ with widgets.error_boundary("the audit trail"):
                                                                                    format="YYYY-MM-DD HH:mm:ss"),
                                     "details": st.column_config.JsonColumn("Details"),
                                     "prev_hash": st.column_config.TextColumn("Previous hash"),
-                                    "row_hash": st.column_config.TextColumn("Row hash")})
+                                    "row_hash": st.column_config.TextColumn("Row hash")}, placeholder="—")
         left, right = st.columns(2)
         left.download_button("Export CSV", audit.export(frame, "csv"), file_name="vigil-audit.csv", mime="text/csv",
                              key="audit_csv")

@@ -92,7 +92,7 @@ else:
                      "cost_per_selected_usd": st.column_config.NumberColumn(
                          f"Per {costs.selected_label} decision (USD)", format="%.5f",
                          help="Empty for a shadow version: its decisions are not acted on"),
-                 })
+                 }, placeholder="—")
 
 # ---- latency ------------------------------------------------------------------------------------
 st.subheader("Latency")
@@ -132,7 +132,7 @@ else:
                      "mean_per_second": st.column_config.NumberColumn("Mean /s", format="%.4f"),
                      "peak_per_second": st.column_config.NumberColumn("Peak hour /s", format="%.4f"),
                      "breach": st.column_config.CheckboxColumn(f"{lat.sla_percentile} over SLA"),
-                 })
+                 }, placeholder="—")
     st.markdown(f"**SLA breaches** — UTC days whose {lat.sla_percentile} exceeded {lat.sla_ms:g} ms")
     if lat.breaches.empty:
         st.caption(f"None in the {ctx.window_label}.")
@@ -142,7 +142,7 @@ else:
                      column_config={"day": st.column_config.DateColumn("Day (UTC)"),
                                     "predictions": st.column_config.NumberColumn("Predictions", format="localized"),
                                     col: st.column_config.NumberColumn(f"{lat.sla_percentile} (ms)", format="%.1f"),
-                                    "over_ms": st.column_config.NumberColumn("Over SLA (ms)", format="%+.1f")})
+                                    "over_ms": st.column_config.NumberColumn("Over SLA (ms)", format="%+.1f")}, placeholder="—")
 
 # ---- infrastructure costs -----------------------------------------------------------------------
 st.subheader("Infrastructure costs")
@@ -159,7 +159,7 @@ else:
         "period_end": st.column_config.DateColumn("To (UTC)"),
         "days": st.column_config.NumberColumn("Days"), "description": "Description",
         "entered_at": st.column_config.DatetimeColumn("Entered (UTC)", format="YYYY-MM-DD HH:mm"),
-        "entered_by": "Entered by"})
+        "entered_by": "Entered by"}, placeholder="—")
 
 if actor.can("change_settings"):
     with st.expander("Record an infrastructure cost (admin)"):

@@ -84,6 +84,7 @@ st.dataframe(
         "unseen_categories": st.column_config.TextColumn("Not in baseline"),
         "note": st.column_config.TextColumn("Note"),
     },
+    placeholder="—",
 )
 st.download_button("Download verdicts (CSV)", table.drop(columns=["period"]).to_csv(index=False),
                    file_name=f"drift-{ctx.model}.csv", mime="text/csv", icon=":material/download:")
@@ -164,7 +165,7 @@ def multivariate() -> None:
         "method": st.column_config.TextColumn("Method"),
         "statistic": st.column_config.NumberColumn("Value", format="%.4f"),
         "threshold": st.column_config.TextColumn("Drift when"),
-        "drifted": st.column_config.CheckboxColumn("Drifted")})
+        "drifted": st.column_config.CheckboxColumn("Drifted")}, placeholder="—")
     st.caption(f"Samples: {fmt_int(mv.n_reference_sample)} of {fmt_int(mv.n_reference_rows)} baseline rows and "
                f"{fmt_int(mv.n_current_sample)} of {fmt_int(mv.n_current_rows)} current rows (seed {mv.seed}); "
                f"{len(mv.columns)} input columns. Fold AUCs: {', '.join(f'{a:.3f}' for a in mv.domain_auc_folds)}.")

@@ -57,7 +57,7 @@ with widgets.error_boundary("the explanations"):
             "feature": "Input", "rank": st.column_config.NumberColumn("Rank", width="small"),
             "mean_abs": st.column_config.NumberColumn("Mean |SHAP|", format="%.4f"),
             "share": st.column_config.ProgressColumn("Share", format="percent", min_value=0.0, max_value=1.0),
-            "mean": st.column_config.NumberColumn("Mean SHAP", format="%+.4f")})
+            "mean": st.column_config.NumberColumn("Mean SHAP", format="%+.4f")}, placeholder="—")
 
     with tab_drift:
         if glob.source != "model":
@@ -95,7 +95,7 @@ with widgets.error_boundary("the explanations"):
             st.dataframe(drift.table, hide_index=True, key="xp_drift_table", column_config={
                 "share_reference": st.column_config.NumberColumn("Share ref.", format="percent"),
                 "share_window": st.column_config.NumberColumn("Share window", format="percent"),
-                "share_change": st.column_config.NumberColumn("Change", format="%+.3f")})
+                "share_change": st.column_config.NumberColumn("Change", format="%+.3f")}, placeholder="—")
 
     with tab_dep:
         feature = st.selectbox("Input", glob.importance["feature"].tolist(), key="xp_dep_feature")
@@ -133,7 +133,7 @@ with widgets.error_boundary("the explanations"):
             "errors": st.column_config.NumberColumn("Errors", format="localized"),
             "error_rate": st.column_config.ProgressColumn("Error rate", format="percent", min_value=0.0, max_value=1.0),
             "share_of_rows": st.column_config.NumberColumn("Share of rows", format="percent"),
-            "share_of_errors": st.column_config.NumberColumn("Share of errors", format="percent")})
+            "share_of_errors": st.column_config.NumberColumn("Share of errors", format="percent")}, placeholder="—")
         leaf = st.selectbox("Predictions in leaf", errors.leaves["leaf"].tolist(), key="xp_err_leaf",
                             format_func=lambda n: f"leaf {n}: " + errors.leaves.set_index("leaf").loc[n, "rule"])
         ids = errors.predictions(int(leaf))
@@ -143,4 +143,4 @@ with widgets.error_boundary("the explanations"):
         st.dataframe(members, hide_index=True, key="xp_err_members", column_config={
             "prediction_id": "Prediction", "leaf": None,
             "error": st.column_config.CheckboxColumn("Erred"),
-            "open": st.column_config.LinkColumn("Trace", display_text="open in lookup")})
+            "open": st.column_config.LinkColumn("Trace", display_text="open in lookup")}, placeholder="—")

@@ -70,7 +70,7 @@ st.dataframe(
                                                                       help="Gap in true-positive rate"),
         "judged_groups": st.column_config.NumberColumn("Judged groups"),
         "groups": st.column_config.NumberColumn("Groups"),
-    })
+    }, placeholder="—")
 
 # ---- per-group metrics ---------------------------------------------------------------------------
 st.subheader("Groups")
@@ -124,7 +124,7 @@ st.dataframe(
         "labelled": st.column_config.NumberColumn("Labelled", format="localized"),
         **{m: st.column_config.NumberColumn(label, format="%.3f") for m, label in METRICS.items()},
         **ci_cols,
-    })
+    }, placeholder="—")
 
 # ---- over time -----------------------------------------------------------------------------------
 st.subheader("Over time")
@@ -196,7 +196,7 @@ if st.session_state.get("fair_whatif_params") == params:
         "accuracy_after": st.column_config.NumberColumn("Accuracy after", format="%.3f"),
         "value_before": st.column_config.NumberColumn("Value before", format="localized"),
         "value_after": st.column_config.NumberColumn("Value after (est.)", format="localized"),
-    })
+    }, placeholder="—")
     if actor.can("review"):
         with st.form("fair_attach"):
             note = st.text_area("Note for the review", max_chars=2000, key="fair_note")
@@ -218,4 +218,4 @@ if not recs.empty:
                      column_config={"occurred_at": st.column_config.DatetimeColumn("When (UTC)",
                                                                                    format="YYYY-MM-DD HH:mm"),
                                     "object_id": st.column_config.TextColumn("Version"),
-                                    "details": st.column_config.JsonColumn("Recommendation")})
+                                    "details": st.column_config.JsonColumn("Recommendation")}, placeholder="—")

@@ -120,7 +120,7 @@ else:
             "vs_target": st.column_config.NumberColumn("vs target", format="%+,.2f", help="Window minus target"),
             "meets_target": st.column_config.CheckboxColumn("Meets target"),
             "basis": st.column_config.TextColumn("Computed over"),
-        })
+        }, placeholder="—")
 
     # ---- by segment ---------------------------------------------------------------------------------
     st.subheader("By segment")
@@ -152,7 +152,7 @@ else:
                              "profit_per_decision": st.column_config.NumberColumn(f"Profit per decision ({cur})",
                                                                                   format="%,.0f"),
                              "labelled": st.column_config.NumberColumn("With outcome", format="localized"),
-                         })
+                         }, placeholder="—")
 
     # ---- threshold what-if ----------------------------------------------------------------------------
     st.subheader("Threshold what-if")
@@ -232,7 +232,7 @@ else:
                          "champion": st.column_config.NumberColumn(f"Champion {comp.champion}", format="%,.4g"),
                          "challenger": st.column_config.NumberColumn(f"Challenger {comp.challenger}", format="%,.4g"),
                          "difference": st.column_config.NumberColumn("Challenger − champion", format="%+,.4g"),
-                     })
+                     }, placeholder="—")
 
 # ---- the definition (admins change it) -------------------------------------------------------------
 st.subheader("Value matrix and targets")
@@ -245,7 +245,7 @@ if definition is not None:
                   definition.value_rejected_bad],
         "unit": definition.unit}), hide_index=True,
         column_config={"cell": "Decision, outcome", "value": st.column_config.NumberColumn("Value", format="%g"),
-                       "unit": "Unit"})
+                       "unit": "Unit"}, placeholder="—")
 if actor.can("change_settings"):
     with st.expander("Change the value matrix and targets (admin)", expanded=definition is None):
         base = definition

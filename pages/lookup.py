@@ -43,7 +43,7 @@ with widgets.error_boundary("the prediction lookup"):
                                   "predicted_at": st.column_config.DatetimeColumn("Predicted (UTC)",
                                                                                   format="YYYY-MM-DD HH:mm:ss"),
                                   "score": st.column_config.NumberColumn("Score", format="%.4f"),
-                                  "latency_ms": st.column_config.NumberColumn("Latency (ms)", format="%.1f")})
+                                  "latency_ms": st.column_config.NumberColumn("Latency (ms)", format="%.1f")}, placeholder="—")
         rows = picked.selection.rows if picked is not None else []
         if not rows:
             st.caption("Select a row to trace it.")
@@ -98,4 +98,4 @@ with widgets.error_boundary("the prediction lookup"):
         else:
             st.dataframe(traced.audit.assign(details=traced.audit["details"].map(lambda d: json.dumps(json.loads(d)))),
                          hide_index=True, key="lk_audit", column_config={
-                             "occurred_at": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm")})
+                             "occurred_at": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm")}, placeholder="—")

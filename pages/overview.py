@@ -105,6 +105,7 @@ st.dataframe(
                                                    help="Realised minus validation ROC AUC"),
         "last_prediction_at": st.column_config.DatetimeColumn("Last prediction (UTC)", format="YYYY-MM-DD HH:mm"),
     },
+    placeholder="—",
 )
 
 # ---- volume over time ---------------------------------------------------------------------------

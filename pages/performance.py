@@ -105,7 +105,7 @@ def over_time() -> None:
                      "labelled": st.column_config.NumberColumn("Labelled", format="localized"),
                      "rows": st.column_config.NumberColumn("Predictions", format="localized"),
                      "n_drifted_inputs": st.column_config.NumberColumn("Inputs drifted"),
-                     "drifted_inputs": st.column_config.TextColumn("Which inputs")})
+                     "drifted_inputs": st.column_config.TextColumn("Which inputs")}, placeholder="—")
     st.download_button("Download (CSV)", verdicts.to_csv(index=False), file_name=f"concept-drift-{ctx.model}.csv",
                        mime="text/csv", icon=":material/download:", key="perf_dl_concept")
 
@@ -171,6 +171,6 @@ with right:
                                                                            min_value=0.0, max_value=1.0),
                          **{m: st.column_config.NumberColumn(LABELS[m], format="%.3f")
                             for m in performance.METRICS},
-                         "roc_auc_change": st.column_config.NumberColumn("Δ AUC", format="%+.3f")})
+                         "roc_auc_change": st.column_config.NumberColumn("Δ AUC", format="%+.3f")}, placeholder="—")
         st.download_button("Download (CSV)", seg.to_csv(index=False), file_name=f"performance-{ctx.model}-{by}.csv",
                            mime="text/csv", icon=":material/download:", key="perf_dl_segments")

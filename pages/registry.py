@@ -65,7 +65,7 @@ with widgets.error_boundary("the registry"):
             "training_fingerprint": st.column_config.TextColumn("Training-data fingerprint"),
             "artifact_sha256": st.column_config.TextColumn("Artifact sha256"),
             "description": st.column_config.TextColumn("Description"),
-        })
+        }, placeholder="—")
 
     st.subheader("Deployment history")
     if deployments.empty:
@@ -88,7 +88,7 @@ with widgets.error_boundary("the registry"):
                                    "ended_by"],
                      column_config={"traffic_share": st.column_config.NumberColumn("Traffic share", format="percent"),
                                     "started_at": st.column_config.DatetimeColumn("From (UTC)"),
-                                    "ended_at": st.column_config.DatetimeColumn("Until (UTC)")})
+                                    "ended_at": st.column_config.DatetimeColumn("Until (UTC)")}, placeholder="—")
 
     st.subheader("Model card")
     if not card:
@@ -101,14 +101,14 @@ with widgets.error_boundary("the registry"):
                 st.markdown(f"**{key.replace('_', ' ').capitalize()}.** {card[key]}")
         if card.get("data"):
             st.markdown("**Data**")
-            st.dataframe(pd.DataFrame(card["data"]), hide_index=True, key="registry_card_data")
+            st.dataframe(pd.DataFrame(card["data"]), hide_index=True, key="registry_card_data", placeholder="—")
 
     st.subheader("Lifecycle history")
     st.dataframe(history, hide_index=True, key="registry_history",
                  column_order=["occurred_at", "version", "from_status", "to_status", "actor", "role", "comment",
                                "audit_seq"],
                  column_config={"occurred_at": st.column_config.DatetimeColumn("When (UTC)"),
-                                "audit_seq": st.column_config.NumberColumn("Audit row", format="%d")})
+                                "audit_seq": st.column_config.NumberColumn("Audit row", format="%d")}, placeholder="—")
 
     st.subheader("Governance dossier")
     version = st.selectbox("Version", versions["version"].tolist()[::-1], key="registry_dossier_version")

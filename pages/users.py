@@ -55,6 +55,7 @@ else:
             "last_login_at": st.column_config.DatetimeColumn("Last sign-in (UTC)", format="YYYY-MM-DD HH:mm"),
             "created_at": st.column_config.DatetimeColumn("Created (UTC)", format="YYYY-MM-DD HH:mm"),
         },
+        placeholder="—",
     )
 
 names = frame["username"].tolist() if not frame.empty else []

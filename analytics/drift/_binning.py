@@ -244,19 +244,32 @@ class Profile:
     edges: tuple[int, ...] = ()
     categories: tuple[str, ...] = ()
     counts: tuple[int, ...] = ()
+    integral: bool = False
 
     def edge_values(self) -> tuple[float, ...]:
         """The coarse bins' inner edges as values (:func:`boundary_values`)."""
         return tuple(float(v) for v in boundary_values(self.lo, self.hi, self.edges))
 
     def bin_labels(self) -> tuple[str, ...]:
-        """Readable labels of the coarse bins (``'< 1.5'``, ``'[1.5, 3)'``, ``'>= 3'``) or the categories."""
+        """Readable labels of the coarse bins (``'< 1.5'``, ``'[1.5, 3)'``, ``'>= 3'``; for a reference of whole
+        numbers the whole numbers each bin holds, ``'<= 29'``, ``'30 to 34'``, ``'>= 35'``) or the categories."""
         if self.kind == CATEGORICAL:
             return self.categories
         if not self.edges:
             return ("all values",)
+        if self.integral:
+            starts = [self._first_integer_at(k) for k in self.edges]
+            if all(a < b for a, b in zip(starts, starts[1:])):
+                spans = (f"{a:,}" if a == b - 1 else f"{a:,} to {b - 1:,}" for a, b in zip(starts, starts[1:]))
+                return (f"<= {starts[0] - 1:,}", *spans, f">= {starts[-1]:,}")
         e = [f"{x:,.6g}" for x in self.edge_values()]
         return (f"< {e[0]}", *(f"[{a}, {b})" for a, b in zip(e, e[1:])), f">= {e[-1]}")
+
+    def _first_integer_at(self, boundary: int) -> int:
+        """The smallest integer in fine bin ``boundary`` or above, as :func:`bin_sql` bins it."""
+        near = math.floor(float(boundary_values(self.lo, self.hi, [boundary])[0]))
+        candidates = np.arange(near - 1, near + 3, dtype=float)
+        return int(candidates[np.argmax(bin_numpy(candidates, self.lo, self.hi) >= boundary)])
 
     def coarse(self, hist: FineHistogram) -> np.ndarray:
         """Counts of a fine histogram on the coarse bins."""
@@ -301,7 +314,8 @@ def profile_reference(con: duckdb.DuckDBPyConnection, side: Side,
                 std = math.sqrt(float(np.dot(n, (v - mean) ** 2)) / count)
                 if len(v) > AUTO_NUMERIC_UNIQUE:
                     hist = _binned_frame(con, values, lo, hi)
-                    out[c] = Profile(c, NUMERICAL, True, count, rows - count, std, lo, hi, hist, coarse_edges(hist))
+                    out[c] = Profile(c, NUMERICAL, True, count, rows - count, std, lo, hi, hist, coarse_edges(hist),
+                                     integral=bool(np.all(v == np.floor(v))))
                     continue
         counts = category_counts(con, side, c, is_numeric).get(SUMMARY, {})
         kept = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_CATEGORIES]

@@ -144,6 +144,26 @@ def test_fine_histogram_and_reference_profile_match_numpy():
     assert hist.bins[0] == _binning.LOW_TAIL and hist.bins[-1] == _binning.FINE_BINS
 
 
+def test_bins_of_whole_numbers_are_labelled_by_the_numbers_they_hold(tmp_path):
+    """A reference of whole numbers gets labels such as '<= 29', '30 to 34', '>= 35', each counting exactly
+    the values in that range; other columns keep their interval labels."""
+    rng = np.random.default_rng(3)
+    ref = pd.DataFrame({"age": rng.integers(18, 80, 5_000), "amount": rng.lognormal(8, 1, 5_000)})
+    cur = pd.DataFrame({"age": rng.integers(15, 90, 4_000), "amount": rng.lognormal(8, 1, 4_000)})
+    result = drift.compare_files(*_files(tmp_path, ref, cur))
+    hist = result.histograms["age"]
+    for label, ref_count, cur_count in zip(hist["bin"], hist["reference_count"], hist["current_count"]):
+        if label.startswith("<= "):
+            lo, hi = -np.inf, int(label[3:].replace(",", ""))
+        elif label.startswith(">= "):
+            lo, hi = int(label[3:].replace(",", "")), np.inf
+        else:
+            lo, _, hi = label.replace(",", "").partition(" to ")
+            lo, hi = int(lo), int(hi or lo)
+        assert ref_count == ref["age"].between(lo, hi).sum() and cur_count == cur["age"].between(lo, hi).sum(), label
+    assert result.histograms["amount"]["bin"].iloc[1].startswith("[")
+
+
 def test_psi_on_reference_deciles_matches_numpy(tmp_path, samples):
     """PSI on the reference's deciles snapped to fine-bin boundaries, proportions floored at 1e-4.
 
