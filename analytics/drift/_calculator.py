@@ -234,7 +234,7 @@ def compute(con: duckdb.DuckDBPyConnection, columns: list[tuple[str, bool, str]]
             if n_cur == 0:
                 notes.append("no current values (all missing or no rows)")
             if unseen:
-                notes.append(f"{len(unseen)} categories not in the reference")
+                notes.append(f"{len(unseen)} {'category' if len(unseen) == 1 else 'categories'} not in the reference")
             rows.append({
                 "column": column, "kind": prof.kind, "method": method_key, "statistic": statistic,
                 "p_value": p_value if method.uses_p_value else math.nan, "threshold": threshold,
