@@ -28,6 +28,8 @@ PALETTE: tuple[str, ...] = (
 )
 #: Semantic colours: good / bad / neutral (blue-orange, never red-green alone).
 GOOD, BAD, NEUTRAL = "#0072B2", "#D55E00", "#999999"
+#: A legend under the x-axis title, for half-width charts whose title would collide with one at the top.
+LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.25, "xanchor": "left", "x": 0.0}
 FONT = "Source Sans Pro, Source Sans 3, -apple-system, Segoe UI, Helvetica, Arial, sans-serif"
 TEXT, GRID, AXIS = "#1F2937", "#E5E7EB", "#9CA3AF"
 

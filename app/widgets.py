@@ -82,6 +82,24 @@ def fmt_num(value: Any, digits: int = 3) -> str:
     return "–" if is_missing(value) else f"{value:.{digits}f}"
 
 
+def fmt_compact(value: Any, prefix: str = "") -> str:
+    """An amount short enough for a card: ``-54902100`` -> ``'-54.9 M'`` (k, M, bn above 10,000; whole
+    numbers below); ``prefix`` (a currency) goes first; missing -> an en dash.
+
+    >>> fmt_compact(-54_902_100, "NT$"), fmt_compact(1_222.4), fmt_compact(2.5e9)
+    ('NT$ -54.9 M', '1,222', '2.5 bn')
+    """
+    if is_missing(value):
+        return "–"
+    for size, suffix in ((1e9, "bn"), (1e6, "M"), (1e4, "k")):
+        if abs(value) >= size:
+            text = f"{value / size:,.1f} {suffix}"
+            break
+    else:
+        text = f"{value:,.0f}"
+    return f"{prefix} {text}" if prefix else text
+
+
 def pct_change(current: Any, previous: Any) -> str | None:
     """Relative change as a signed percentage (``'+12.3%'``), or None when undefined."""
     if is_missing(current) or is_missing(previous) or not previous:

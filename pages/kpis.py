@@ -12,6 +12,10 @@ from analytics.errors import InvalidInputError
 from app import auth, context, queries, theme, widgets
 from app.widgets import fmt_int, fmt_num, fmt_pct, is_missing
 
+#: Short labels of the money cards (long KPI names are cut off on a card); the full name heads the card's help.
+CARD_LABELS = {"profit": "Realised profit", "expected_loss": "Expected loss", "expected_profit": "Expected profit",
+               "profit_per_decision": "Realised profit per decision", "opportunity_cost": "Opportunity cost"}
+
 actor = auth.require("read")
 ctx = context.current()
 
@@ -48,10 +52,14 @@ else:
     def money(value: float) -> str:
         return "–" if is_missing(value) else f"{cur} {value:,.0f}"
 
+    def money_card(key: str) -> str:
+        return widgets.fmt_compact(table.loc[key, "value"], cur)
+
     def card(column, key: str, value: str, delta: str | None, *, help_text: str) -> None:
         row = table.loc[key]
         target = row["target"]
-        label = row["kpi"]
+        label = CARD_LABELS.get(key, row["kpi"])
+        help_text = f"**{row['kpi']}**" + (f": {money(row['value'])}" if row["unit"] == cur else "") + f". {help_text}"
         higher = row["higher_is_better"]
         kwargs = {}
         if delta:
@@ -62,7 +70,8 @@ else:
                                                                 else money(target))
             verdict = "meets" if row["meets_target"] else "misses"
             help_text += f" Target of the business case: {shown} ({verdict} it)."
-        column.metric(label, value, border=True, help=help_text, **kwargs)
+        # "NT$ ... NT$" would open a LaTeX formula in Markdown: escape the dollar signs.
+        column.metric(label, value, border=True, help=help_text.replace("$", "\\$"), **kwargs)
 
     c = st.columns(4)
     card(c[0], "selection_rate", fmt_pct(table.loc["selection_rate", "value"]),
@@ -73,16 +82,16 @@ else:
          widgets.pp_change(table.loc["bad_rate_selected", "value"], table.loc["bad_rate_selected", "previous"]),
          help_text=f"Among {definition.selected_label} cases whose outcome has arrived, the share that turned out "
                    f"'{definition.bad_name}'. Outcomes arrive late: recent windows hold few.")
-    card(c[2], "profit", money(table.loc["profit", "value"]),
+    card(c[2], "profit", money_card("profit"),
          widgets.pct_change(table.loc["profit", "value"], table.loc["profit", "previous"]),
          help_text="Revenue of good selected cases minus the loss of bad ones, from the value matrix, over the "
                    f"{fmt_int(result.labelled)} predictions with an outcome.")
-    card(c[3], "expected_loss", money(table.loc["expected_loss", "value"]),
+    card(c[3], "expected_loss", money_card("expected_loss"),
          widgets.pct_change(table.loc["expected_loss", "value"], table.loc["expected_loss", "previous"]),
          help_text="The loss the model itself expects: over every selected prediction, its score (probability "
                    "of the bad outcome) times the loss of a bad case.")
     c = st.columns(4)
-    card(c[0], "profit_per_decision", money(table.loc["profit_per_decision", "value"]),
+    card(c[0], "profit_per_decision", money_card("profit_per_decision"),
          widgets.pct_change(table.loc["profit_per_decision", "value"], table.loc["profit_per_decision", "previous"]),
          help_text="Realised profit divided by the predictions with an outcome.")
     if "demographic_parity_ratio" in table.index:
@@ -91,10 +100,10 @@ else:
                           table.loc["demographic_parity_ratio", "previous"], 2),
              help_text=f"Lowest {definition.selected_label} rate of a {definition.fairness_attribute} group divided "
                        "by the highest (fairlearn's demographic parity ratio; 0.8 is the four-fifths rule).")
-    card(c[2], "opportunity_cost", money(table.loc["opportunity_cost", "value"]),
+    card(c[2], "opportunity_cost", money_card("opportunity_cost"),
          widgets.pct_change(table.loc["opportunity_cost", "value"], table.loc["opportunity_cost", "previous"]),
          help_text="Value forgone on good cases that were rejected (reported beside profit, not netted into it).")
-    card(c[3], "expected_profit", money(table.loc["expected_profit", "value"]),
+    card(c[3], "expected_profit", money_card("expected_profit"),
          widgets.pct_change(table.loc["expected_profit", "value"], table.loc["expected_profit", "previous"]),
          help_text="Expected revenue minus expected loss over every selected prediction, scores as probabilities.")
     if result.labelled == 0:
@@ -157,6 +166,17 @@ else:
     # ---- threshold what-if ----------------------------------------------------------------------------
     st.subheader("Threshold what-if")
 
+    def threshold_marks(current: float, best: float | None, chosen: float):
+        """Vertical lines of the what-if charts, each labelled once, on alternate sides so labels do not overlap."""
+        best_left = best is not None and best <= current  # the two top labels point away from each other
+        marks = [(current, "current" + (" = chosen" if chosen == current else ""), "dash",
+                  "top right" if best is None or best_left else "top left")]
+        if best is not None:
+            marks.append((best, "profit-max", "dot", "top left" if best_left else "top right"))
+        if chosen != current:
+            marks.append((chosen, "chosen", "solid", "bottom right"))
+        return marks
+
     @st.fragment
     def whatif() -> None:
         w = queries.query(business.threshold_whatif, ctx.model, start=day_start, end=ctx.end, version=ctx.version)
@@ -186,24 +206,26 @@ else:
         fig.add_scatter(x=curve["threshold"], y=curve["expected_profit"], name="expected (all rows)")
         if w.labelled:
             fig.add_scatter(x=curve["threshold"], y=curve["realised_profit"], name="realised (with outcome)")
-        for x, name, dash in ((w.current_threshold, "current", "dash"), (w.best_threshold, "profit-max", "dot"),
-                              (chosen, "chosen", "solid")):
-            fig.add_vline(x=x, line_dash=dash, line_color=theme.NEUTRAL, annotation_text=name)
+        for x, name, dash, position in threshold_marks(w.current_threshold, w.best_threshold, chosen):
+            fig.add_vline(x=x, line_dash=dash, line_color=theme.NEUTRAL, annotation_text=name,
+                          annotation_position=position)
         fig.update_layout(title=theme.chart_title(f"Profit by threshold ({cur})", window=ctx.window_label,
                                                   rows=w.rows, unit="predictions"),
                           xaxis_title="Threshold (decline when score ≥ threshold)", yaxis_title=f"Profit ({cur})",
-                          yaxis_rangemode="normal", height=360)
+                          yaxis_rangemode="normal", height=400, legend=theme.LEGEND_BELOW)
         with left:
             widgets.plot(fig, key="kpis_profit_curve")
         fig = go.Figure()
         fig.add_scatter(x=curve["threshold"], y=curve["selection_rate"], name=f"{definition.selected_label} rate")
         fig.add_scatter(x=curve["threshold"], y=curve["demographic_parity_ratio"], name="parity ratio")
         fig.add_hline(y=0.8, line_dash="dot", line_color=theme.BAD, annotation_text="four-fifths rule (0.8)")
-        fig.add_vline(x=w.current_threshold, line_dash="dash", line_color=theme.NEUTRAL, annotation_text="current")
-        fig.add_vline(x=chosen, line_color=theme.NEUTRAL)
+        for x, name, dash, position in threshold_marks(w.current_threshold, None, chosen):
+            fig.add_vline(x=x, line_dash=dash, line_color=theme.NEUTRAL, annotation_text=name,
+                          annotation_position=position)
         fig.update_layout(title=theme.chart_title(f"{definition.selected_label.capitalize()} rate and parity ratio",
                                                   window=ctx.window_label, rows=w.rows, unit="predictions"),
-                          xaxis_title="Threshold", yaxis_title="Share (0-1)", yaxis_range=[0, 1.02], height=360)
+                          xaxis_title="Threshold", yaxis_title="Share (0-1)", yaxis_range=[0, 1.02], height=400,
+                          legend=theme.LEGEND_BELOW)
         with right:
             widgets.plot(fig, key="kpis_rate_curve")
         st.download_button("Download the curve (CSV)", curve.to_csv(index=False).encode(), "threshold_whatif.csv",

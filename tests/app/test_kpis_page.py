@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from analytics import audit, business, store
 from analytics.roles import Actor
-from app import auth, context
+from app import auth, context, widgets
 from app.widgets import fmt_pct
 
 PAGE = str(context.__file__).replace("app/context.py", "pages/kpis.py")
@@ -47,7 +47,9 @@ def test_viewer_sees_the_kpis_of_the_stored_definition(defined):
     cards = {m.label: m for m in reversed(at.metric)}  # the headline card, not the what-if's of the same name
     assert at.metric[0].label == "Approved rate"
     assert cards["Approved rate"].value == fmt_pct(result.value("selection_rate"))
-    assert cards["Profit (realised: revenue minus loss)"].value == f"EUR {result.value('profit'):,.0f}"
+    profit = cards["Realised profit"]  # a short label; the full name and the exact amount head its help
+    assert profit.value == widgets.fmt_compact(result.value("profit"), "EUR")
+    assert profit.help.startswith(f"**Profit (realised: revenue minus loss)**: EUR {result.value('profit'):,.0f}.")
     assert any(f"{result.rows:,} predictions" in str(c.value) for c in at.caption)
     assert not at.error
     assert "kpis_definition" not in str(at.main)  # the form is for admins only
@@ -97,3 +99,11 @@ def test_viewer_reaches_the_page_from_the_navigation(defined):
     at.switch_page("../pages/kpis.py").run()
     assert not at.exception
     assert at.title[0].value == "Business KPIs"
+
+
+@pytest.mark.parametrize("value, prefix, shown", [
+    (-54_902_100, "NT$", "NT$ -54.9 M"), (450_559_428.2, "NT$", "NT$ 450.6 M"), (-1_222.4, "NT$", "NT$ -1,222"),
+    (9_999.4, "", "9,999"), (10_000, "", "10.0 k"), (2.5e9, "EUR", "EUR 2.5 bn"), (float("nan"), "EUR", "–"),
+])
+def test_card_amounts_are_compact(value, prefix, shown):
+    assert widgets.fmt_compact(value, prefix) == shown
