@@ -91,8 +91,8 @@ def fmt_compact(value: Any, prefix: str = "") -> str:
     """
     if is_missing(value):
         return "–"
-    for size, suffix in ((1e9, "bn"), (1e6, "M"), (1e4, "k")):
-        if abs(value) >= size:
+    for above, size, suffix in ((1e9, 1e9, "bn"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
+        if abs(value) >= above:
             text = f"{value / size:,.1f} {suffix}"
             break
     else:
