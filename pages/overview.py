@@ -131,14 +131,14 @@ st.subheader("Open a model")
 overview_spec = navigation.spec_for("pages/overview.py")
 model_pages = [p for p in navigation.visible_pages(actor) if p.per_model]
 for model in frame["model"]:
-    cols = st.columns([2, *([1] * (len(model_pages) + 1))], vertical_alignment="center")
     row = frame[frame["model"] == model].iloc[0]
-    cols[0].markdown(f"**{model}** · champion {row['champion_version'] if not is_missing(row['champion_version']) else 'none'}"
-                     f" · latest {row['latest_version']} ({row['latest_status']})")
-    cols[1].page_link(str(overview_spec.file), label="Focus here", icon=":material/center_focus_strong:",
-                      query_params=ctx.query_params(model=model))
-    for col, spec in zip(cols[2:], model_pages):
-        col.page_link(str(spec.file), label=spec.title, icon=spec.icon, query_params=ctx.query_params(model=model))
+    st.markdown(f"**{model}** · champion {row['champion_version'] if not is_missing(row['champion_version']) else 'none'}"
+                f" · latest {row['latest_version']} ({row['latest_status']})")
+    links = st.container(horizontal=True, gap="small")  # wraps onto a second row on a narrow screen
+    links.page_link(str(overview_spec.file), label="Focus here", icon=":material/center_focus_strong:",
+                    query_params=ctx.query_params(model=model))
+    for spec in model_pages:
+        links.page_link(str(spec.file), label=spec.title, icon=spec.icon, query_params=ctx.query_params(model=model))
 
 # ---- the model in focus -------------------------------------------------------------------------
 if ctx.model:
