@@ -41,10 +41,10 @@ def waterfall(explanation: LocalExplanation, *, title: str, key: str, top: int =
 
 def contributions_table(explanation: LocalExplanation, *, key: str) -> None:
     """The local explanation as a sortable, downloadable table."""
-    st.dataframe(explanation.table.assign(value=explanation.table["value"].astype(str)), hide_index=True, key=key,
-                 column_config={"feature": "Input", "value": "Value",
-                                "contribution": st.column_config.NumberColumn("SHAP (log-odds)", format="%+.4f"),
-                                "abs_contribution": st.column_config.NumberColumn("|SHAP|", format="%.4f")}, placeholder="—")
+    widgets.table(explanation.table.assign(value=explanation.table["value"].astype(str)), hide_index=True, key=key,
+                  column_config={"feature": "Input", "value": "Value",
+                                 "contribution": st.column_config.NumberColumn("SHAP (log-odds)", format="%+.4f"),
+                                 "abs_contribution": st.column_config.NumberColumn("|SHAP|", format="%.4f")})
 
 
 def counterfactual_tables(result: CounterfactualSet, *, key: str) -> None:
@@ -54,20 +54,20 @@ def counterfactual_tables(result: CounterfactualSet, *, key: str) -> None:
                             hint="Immutable inputs stay, increase-only inputs only rise, and values stay within the "
                                  "reference data's range; try the what-if editor to explore further.")
         return
-    st.dataframe(result.answers, hide_index=True, key=f"{key}_answers", column_config={
+    widgets.table(result.answers, hide_index=True, key=f"{key}_answers", column_config={
         "answer": st.column_config.NumberColumn("Answer", width="small"),
         "changed": st.column_config.NumberColumn("Inputs changed", help="Number of inputs this answer changes"),
         "distance": st.column_config.NumberColumn("Distance", format="%.2f",
-                                                  help="L1 distance, each numeric change divided by the input's median "
-                                                       "absolute deviation in the reference data; 1 per category"),
+                                                   help="L1 distance, each numeric change divided by the input's median "
+                                                        "absolute deviation in the reference data; 1 per category"),
         "score": st.column_config.NumberColumn("Re-scored", format="%.4f", help="The model's score of the changed row"),
         "decision": st.column_config.NumberColumn("Decision", width="small"),
         "valid": st.column_config.CheckboxColumn("Flips", help="Re-scored by the model: the decision really changes"),
-        "violations": st.column_config.NumberColumn("Constraint breaches", width="small")}, placeholder="—")
+        "violations": st.column_config.NumberColumn("Constraint breaches", width="small")})
     changes = result.changes.assign(before=result.changes["before"].astype(str),
                                     after=result.changes["after"].astype(str))
-    st.dataframe(changes, hide_index=True, key=f"{key}_changes",
-                 column_config={"answer": "Answer", "feature": "Input", "before": "Now", "after": "Change to"}, placeholder="—")
+    widgets.table(changes, hide_index=True, key=f"{key}_changes",
+                  column_config={"answer": "Answer", "feature": "Input", "before": "Now", "after": "Change to"})
 
 
 def beeswarm(frame: pd.DataFrame, *, title: str, key: str) -> None:

@@ -57,6 +57,24 @@ def plot(fig: Any, *, key: str | None = None) -> None:
                     config={"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]})
 
 
+def header(name: str) -> str:
+    """A column header for a reader: ``'submitted_by'`` -> ``'Submitted by'``; names with capitals
+    (model inputs such as ``PAY_AMT1``) are kept as they are."""
+    return name.replace("_", " ").capitalize() if name == name.lower() else name
+
+
+def table(data: Any, *, column_config: dict | None = None, **kwargs: Any):
+    """``st.dataframe`` as every page shows a table: readable headers for the columns the page does not
+    label itself (:func:`header`), and an em dash for a missing value instead of ``None``.
+
+    Sorting, filtering (search) and CSV download come with ``st.dataframe``'s toolbar.
+    """
+    config = {c: header(str(c)) for c in getattr(data, "columns", ()) if str(c) != header(str(c))}
+    config.update(column_config or {})
+    kwargs.setdefault("placeholder", "—")
+    return st.dataframe(data, column_config=config, **kwargs)
+
+
 def empty_state(message: str, *, hint: str | None = None, icon: str = ":material/info:") -> None:
     """Say that there is nothing to show, and what to do about it."""
     st.info(f"{message}" + (f"  \n{hint}" if hint else ""), icon=icon)

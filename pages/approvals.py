@@ -49,13 +49,13 @@ with widgets.error_boundary("the approval queues"):
     tabs = st.tabs([f"{QUEUE_TITLES[q]} ({(queue['queue'] == q).sum()})" for q in queue["queue"].unique()])
     for tab, name in zip(tabs, queue["queue"].unique()):
         with tab:
-            st.dataframe(queue[queue["queue"] == name], hide_index=True, key=f"approvals_queue_{name}",
-                         column_order=["model", "version", "status", "submitted_by", "since", "owner",
-                                       "own_submission"],
-                         column_config={"since": st.column_config.DatetimeColumn("Last step (UTC)"),
-                                        "own_submission": st.column_config.CheckboxColumn(
-                                            "Yours", help="You submitted it: four eyes forbid you to review or "
-                                                          "decide it")}, placeholder="—")
+            widgets.table(queue[queue["queue"] == name], hide_index=True, key=f"approvals_queue_{name}",
+                          column_order=["model", "version", "status", "submitted_by", "since", "owner",
+                                        "own_submission"],
+                          column_config={"since": st.column_config.DatetimeColumn("Last step (UTC)"),
+                                         "own_submission": st.column_config.CheckboxColumn(
+                                             "Yours", help="You submitted it: four eyes forbid you to review or "
+                                                           "decide it")})
 
     items = queue.drop_duplicates(["model", "version"])
     labels = [f"{m}:{v} ({s})" for m, v, s in zip(items["model"], items["version"], items["status"])]
@@ -86,11 +86,11 @@ with widgets.error_boundary("the evidence pack"):
                            "value": r.value, "threshold": r.threshold, "rows": r.rows, "detail": r.detail}
                           for r in results])
     failing = [r.title for r in results if r.status == governance.FAIL]
-    st.dataframe(frame, hide_index=True, key="approvals_evidence",
-                 column_config={"value": st.column_config.NumberColumn("Value", format="%.4f"),
-                                "threshold": st.column_config.NumberColumn("Threshold", format="%.4f"),
-                                "rows": st.column_config.NumberColumn("Rows", format="%d"),
-                                "detail": st.column_config.TextColumn("Detail", width="large")}, placeholder="—")
+    widgets.table(frame, hide_index=True, key="approvals_evidence",
+                  column_config={"value": st.column_config.NumberColumn("Value", format="%.4f"),
+                                 "threshold": st.column_config.NumberColumn("Threshold", format="%.4f"),
+                                 "rows": st.column_config.NumberColumn("Rows", format="localized"),
+                                 "detail": st.column_config.TextColumn("Detail", width="large")})
     if failing:
         st.warning(f"Failing checks: {', '.join(failing)}. Approval needs an explicit override reason, which is "
                    "recorded.", icon=":material/warning:")
@@ -110,7 +110,7 @@ with widgets.error_boundary("the evidence pack"):
     for result in results:
         if result.table:
             with st.expander(f"{result.title}: details ({len(result.table)} rows)"):
-                st.dataframe(pd.DataFrame(result.table), hide_index=True, key=f"approvals_table_{result.key}", placeholder="—")
+                widgets.table(pd.DataFrame(result.table), hide_index=True, key=f"approvals_table_{result.key}")
 
 st.subheader("Review findings and history")
 left, right = st.columns(2)
@@ -118,12 +118,12 @@ with left:
     if found.empty:
         st.caption("No findings recorded yet.")
     else:
-        st.dataframe(found, hide_index=True, key="approvals_findings",
-                     column_order=["recorded_at", "reviewer", "severity", "topic", "finding"], placeholder="—")
+        widgets.table(found, hide_index=True, key="approvals_findings",
+                      column_order=["recorded_at", "reviewer", "severity", "topic", "finding"])
 with right:
-    st.dataframe(history, hide_index=True, key="approvals_history",
-                 column_order=["occurred_at", "actor", "from_status", "to_status", "comment"],
-                 column_config={"occurred_at": st.column_config.DatetimeColumn("When (UTC)")}, placeholder="—")
+    widgets.table(history, hide_index=True, key="approvals_history",
+                  column_order=["occurred_at", "actor", "from_status", "to_status", "comment"],
+                  column_config={"occurred_at": st.column_config.DatetimeColumn("When (UTC)")})
 
 # ---- the decision form ---------------------------------------------------------------------------
 st.subheader("Act")

@@ -50,13 +50,13 @@ with widgets.error_boundary("the audit trail"):
     if frame.empty:
         widgets.empty_state("No audit row matches these filters.", hint="Widen the days or clear a filter.")
     else:
-        st.dataframe(frame, hide_index=True, key="audit_table",
-                     column_config={"seq": st.column_config.NumberColumn("Row", format="%d", pinned=True),
-                                    "occurred_at": st.column_config.DatetimeColumn("When (UTC)",
-                                                                                   format="YYYY-MM-DD HH:mm:ss"),
-                                    "details": st.column_config.JsonColumn("Details"),
-                                    "prev_hash": st.column_config.TextColumn("Previous hash"),
-                                    "row_hash": st.column_config.TextColumn("Row hash")}, placeholder="—")
+        widgets.table(frame, hide_index=True, key="audit_table",
+                      column_config={"seq": st.column_config.NumberColumn("Row", format="%d", pinned=True),
+                                     "occurred_at": st.column_config.DatetimeColumn("When (UTC)",
+                                                                                    format="YYYY-MM-DD HH:mm:ss"),
+                                     "details": st.column_config.JsonColumn("Details"),
+                                     "prev_hash": st.column_config.TextColumn("Previous hash"),
+                                     "row_hash": st.column_config.TextColumn("Row hash")})
         left, right = st.columns(2)
         left.download_button("Export CSV", audit.export(frame, "csv"), file_name="vigil-audit.csv", mime="text/csv",
                              key="audit_csv")

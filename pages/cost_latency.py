@@ -78,21 +78,21 @@ else:
                       title=theme.chart_title("Prediction cost per day, by version (USD)", window=ctx.window_label,
                                               rows=int(daily["predictions"].sum()), unit="predictions"))
     widgets.plot(fig, key="cost_daily")
-    st.dataframe(costs.by_version, hide_index=True,
-                 column_order=["version", "role", "predictions", "cost_usd", "cost_per_1000_usd", "selected",
-                               "cost_per_selected_usd"],
-                 column_config={
-                     "version": st.column_config.TextColumn("Version", pinned=True),
-                     "role": "Deployment role",
-                     "predictions": st.column_config.NumberColumn("Predictions", format="localized"),
-                     "cost_usd": st.column_config.NumberColumn("Cost (USD)", format="%,.2f"),
-                     "cost_per_1000_usd": st.column_config.NumberColumn("Per 1,000 (USD)", format="%.4f"),
-                     "selected": st.column_config.NumberColumn(f"{costs.selected_label.capitalize()} decisions",
-                                                               format="localized"),
-                     "cost_per_selected_usd": st.column_config.NumberColumn(
-                         f"Per {costs.selected_label} decision (USD)", format="%.5f",
-                         help="Empty for a shadow version: its decisions are not acted on"),
-                 }, placeholder="—")
+    widgets.table(costs.by_version, hide_index=True,
+                  column_order=["version", "role", "predictions", "cost_usd", "cost_per_1000_usd", "selected",
+                                "cost_per_selected_usd"],
+                  column_config={
+                      "version": st.column_config.TextColumn("Version", pinned=True),
+                      "role": "Deployment role",
+                      "predictions": st.column_config.NumberColumn("Predictions", format="localized"),
+                      "cost_usd": st.column_config.NumberColumn("Cost (USD)", format="%,.2f"),
+                      "cost_per_1000_usd": st.column_config.NumberColumn("Per 1,000 (USD)", format="%.4f"),
+                      "selected": st.column_config.NumberColumn(f"{costs.selected_label.capitalize()} decisions",
+                                                                format="localized"),
+                      "cost_per_selected_usd": st.column_config.NumberColumn(
+                          f"Per {costs.selected_label} decision (USD)", format="%.5f",
+                          help="Empty for a shadow version: its decisions are not acted on"),
+                  })
 
 # ---- latency ------------------------------------------------------------------------------------
 st.subheader("Latency")
@@ -121,28 +121,28 @@ else:
                       title=theme.chart_title(f"Daily {lat.sla_percentile} latency by version against the SLA (ms)",
                                               window=ctx.window_label, rows=lat.rows, unit="predictions"))
     widgets.plot(fig, key="latency_daily")
-    st.dataframe(lat.by_version, hide_index=True,
-                 column_order=["version", "role", "predictions", "p50_ms", "p95_ms", "p99_ms", "max_ms",
-                               "mean_per_second", "peak_per_second", "breach"],
-                 column_config={
-                     "version": st.column_config.TextColumn("Version", pinned=True),
-                     "predictions": st.column_config.NumberColumn("Predictions", format="localized"),
-                     **{k: st.column_config.NumberColumn(f"{k[:3]} (ms)", format="%.1f") for k in
-                        ("p50_ms", "p95_ms", "p99_ms", "max_ms")},
-                     "mean_per_second": st.column_config.NumberColumn("Mean /s", format="%.4f"),
-                     "peak_per_second": st.column_config.NumberColumn("Peak hour /s", format="%.4f"),
-                     "breach": st.column_config.CheckboxColumn(f"{lat.sla_percentile} over SLA"),
-                 }, placeholder="—")
+    widgets.table(lat.by_version, hide_index=True,
+                  column_order=["version", "role", "predictions", "p50_ms", "p95_ms", "p99_ms", "max_ms",
+                                "mean_per_second", "peak_per_second", "breach"],
+                  column_config={
+                      "version": st.column_config.TextColumn("Version", pinned=True),
+                      "predictions": st.column_config.NumberColumn("Predictions", format="localized"),
+                      **{k: st.column_config.NumberColumn(f"{k[:3]} (ms)", format="%.1f") for k in
+                         ("p50_ms", "p95_ms", "p99_ms", "max_ms")},
+                      "mean_per_second": st.column_config.NumberColumn("Mean /s", format="%.4f"),
+                      "peak_per_second": st.column_config.NumberColumn("Peak hour /s", format="%.4f"),
+                      "breach": st.column_config.CheckboxColumn(f"{lat.sla_percentile} over SLA"),
+                  })
     st.markdown(f"**SLA breaches** — UTC days whose {lat.sla_percentile} exceeded {lat.sla_ms:g} ms")
     if lat.breaches.empty:
         st.caption(f"None in the {ctx.window_label}.")
     else:
-        st.dataframe(lat.breaches, hide_index=True,
-                     column_order=["day", "version", "predictions", col, "over_ms"],
-                     column_config={"day": st.column_config.DateColumn("Day (UTC)"),
-                                    "predictions": st.column_config.NumberColumn("Predictions", format="localized"),
-                                    col: st.column_config.NumberColumn(f"{lat.sla_percentile} (ms)", format="%.1f"),
-                                    "over_ms": st.column_config.NumberColumn("Over SLA (ms)", format="%+.1f")}, placeholder="—")
+        widgets.table(lat.breaches, hide_index=True,
+                      column_order=["day", "version", "predictions", col, "over_ms"],
+                      column_config={"day": st.column_config.DateColumn("Day (UTC)"),
+                                     "predictions": st.column_config.NumberColumn("Predictions", format="localized"),
+                                     col: st.column_config.NumberColumn(f"{lat.sla_percentile} (ms)", format="%.1f"),
+                                     "over_ms": st.column_config.NumberColumn("Over SLA (ms)", format="%+.1f")})
 
 # ---- infrastructure costs -----------------------------------------------------------------------
 st.subheader("Infrastructure costs")
@@ -151,7 +151,7 @@ if entries.empty:
     widgets.empty_state("No infrastructure cost is recorded for this model.",
                         hint="An admin records compute, storage and other costs below; they count against the budget.")
 else:
-    st.dataframe(entries, hide_index=True, column_config={
+    widgets.table(entries, hide_index=True, column_config={
         "entry_id": st.column_config.NumberColumn("Entry", width="small"),
         "model_name": "Model (blank: shared)", "category": "Category",
         "amount_usd": st.column_config.NumberColumn("Amount (USD)", format="%,.2f"),
@@ -159,7 +159,7 @@ else:
         "period_end": st.column_config.DateColumn("To (UTC)"),
         "days": st.column_config.NumberColumn("Days"), "description": "Description",
         "entered_at": st.column_config.DatetimeColumn("Entered (UTC)", format="YYYY-MM-DD HH:mm"),
-        "entered_by": "Entered by"}, placeholder="—")
+        "entered_by": "Entered by"})
 
 if actor.can("change_settings"):
     with st.expander("Record an infrastructure cost (admin)"):

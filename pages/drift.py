@@ -55,12 +55,12 @@ st.caption(f"Baseline: {result.reference_label}. Current: {result.current_label}
 
 # ---- summary table ------------------------------------------------------------------------------
 st.subheader("Verdicts per column")
-st.dataframe(
+widgets.table(
     table.assign(_order=table["verdict"].map({"drift": 0, "no drift": 1}).fillna(2))
     .sort_values(["_order", "column"]).drop(columns="_order"),
     hide_index=True,
     column_order=["column", "verdict", "kind", "role", "method", "statistic", "tolerance", "p_value", "threshold",
-                  "n_reference", "n_current", "missing_reference", "missing_current", "unseen_categories", "note"],
+                   "n_reference", "n_current", "missing_reference", "missing_current", "unseen_categories", "note"],
     column_config={
         "column": st.column_config.TextColumn("Column", pinned=True),
         "verdict": st.column_config.TextColumn("Verdict"),
@@ -68,12 +68,12 @@ st.dataframe(
         "role": st.column_config.TextColumn("Role"),
         "method": st.column_config.TextColumn(
             "Method", help="Chosen as Evidently does: numerical -> KS up to 1,000 baseline rows, normalised "
-                           "Wasserstein above; categorical -> chi-square up to 1,000, Jensen-Shannon above."),
+                            "Wasserstein above; categorical -> chi-square up to 1,000, Jensen-Shannon above."),
         "statistic": st.column_config.NumberColumn("Statistic", format="%.4f"),
         "tolerance": st.column_config.NumberColumn(
             "± tolerance", format="%.4f",
             help="KS and Wasserstein are computed on 1,000 fine bins per column: the exact value is within this "
-                 "of the statistic (KS: at most this much above it). 0 means exact."),
+                  "of the statistic (KS: at most this much above it). 0 means exact."),
         "p_value": st.column_config.NumberColumn("p-value", format="%.4g", help="KS and chi-square only"),
         "threshold": st.column_config.NumberColumn(
             "Threshold", format="%.3g", help="p-value methods drift below it, distances at or above it"),
@@ -83,8 +83,7 @@ st.dataframe(
         "missing_current": st.column_config.NumberColumn("Missing (current)", format="localized"),
         "unseen_categories": st.column_config.TextColumn("Not in baseline"),
         "note": st.column_config.TextColumn("Note"),
-    },
-    placeholder="—",
+    }
 )
 st.download_button("Download verdicts (CSV)", table.drop(columns=["period"]).to_csv(index=False),
                    file_name=f"drift-{ctx.model}.csv", mime="text/csv", icon=":material/download:")
@@ -161,11 +160,11 @@ def multivariate() -> None:
         return
     mv = queries.query(drift.multivariate_drift, ctx.model, baseline_start=base_start, baseline_end=base_end,
                        **filters)
-    st.dataframe(mv.as_frame(), hide_index=True, column_config={
+    widgets.table(mv.as_frame(), hide_index=True, column_config={
         "method": st.column_config.TextColumn("Method"),
         "statistic": st.column_config.NumberColumn("Value", format="%.4f"),
         "threshold": st.column_config.TextColumn("Drift when"),
-        "drifted": st.column_config.CheckboxColumn("Drifted")}, placeholder="—")
+        "drifted": st.column_config.CheckboxColumn("Drifted")})
     st.caption(f"Samples: {fmt_int(mv.n_reference_sample)} of {fmt_int(mv.n_reference_rows)} baseline rows and "
                f"{fmt_int(mv.n_current_sample)} of {fmt_int(mv.n_current_rows)} current rows (seed {mv.seed}); "
                f"{len(mv.columns)} input columns. Fold AUCs: {', '.join(f'{a:.3f}' for a in mv.domain_auc_folds)}.")

@@ -53,11 +53,11 @@ with widgets.error_boundary("the explanations"):
         explain_views.beeswarm(glob.beeswarm(top=10), key="xp_swarm", title=theme.chart_title(
             "Distribution of each input's SHAP values (top 10)", window=ctx.window_label, rows=glob.rows,
             unit="sampled rows"))
-        st.dataframe(glob.importance, hide_index=True, key="xp_importance_table", column_config={
+        widgets.table(glob.importance, hide_index=True, key="xp_importance_table", column_config={
             "feature": "Input", "rank": st.column_config.NumberColumn("Rank", width="small"),
             "mean_abs": st.column_config.NumberColumn("Mean |SHAP|", format="%.4f"),
             "share": st.column_config.ProgressColumn("Share", format="percent", min_value=0.0, max_value=1.0),
-            "mean": st.column_config.NumberColumn("Mean SHAP", format="%+.4f")}, placeholder="—")
+            "mean": st.column_config.NumberColumn("Mean SHAP", format="%+.4f")})
 
     with tab_drift:
         if glob.source != "model":
@@ -92,10 +92,10 @@ with widgets.error_boundary("the explanations"):
             st.caption(f"Reference: {reference.rows:,} rows of {version}'s validation data. A feature is flagged when "
                        f"it becomes the top input or its share rises by more than {drift.threshold:.0%} "
                        "(setting explain.drift_share_change).")
-            st.dataframe(drift.table, hide_index=True, key="xp_drift_table", column_config={
+            widgets.table(drift.table, hide_index=True, key="xp_drift_table", column_config={
                 "share_reference": st.column_config.NumberColumn("Share ref.", format="percent"),
                 "share_window": st.column_config.NumberColumn("Share window", format="percent"),
-                "share_change": st.column_config.NumberColumn("Change", format="%+.3f")}, placeholder="—")
+                "share_change": st.column_config.NumberColumn("Change", format="%+.3f")})
 
     with tab_dep:
         feature = st.selectbox("Input", glob.importance["feature"].tolist(), key="xp_dep_feature")
@@ -127,20 +127,20 @@ with widgets.error_boundary("the explanations"):
                    f"({explain.ERROR_TARGETS[errors.target]}), on {errors.rows:,} labelled predictions sampled from "
                    f"the {ctx.window_label} (seed {errors.seed}); overall rate **{errors.error_rate:.1%}**. Leaves "
                    "sorted by error rate.")
-        st.dataframe(errors.leaves, hide_index=True, key="xp_err_leaves", column_config={
+        widgets.table(errors.leaves, hide_index=True, key="xp_err_leaves", column_config={
             "leaf": st.column_config.NumberColumn("Leaf", width="small"), "rule": "Segment (the way to the leaf)",
             "rows": st.column_config.NumberColumn("Rows", format="localized"),
             "errors": st.column_config.NumberColumn("Errors", format="localized"),
             "error_rate": st.column_config.ProgressColumn("Error rate", format="percent", min_value=0.0, max_value=1.0),
             "share_of_rows": st.column_config.NumberColumn("Share of rows", format="percent"),
-            "share_of_errors": st.column_config.NumberColumn("Share of errors", format="percent")}, placeholder="—")
+            "share_of_errors": st.column_config.NumberColumn("Share of errors", format="percent")})
         leaf = st.selectbox("Predictions in leaf", errors.leaves["leaf"].tolist(), key="xp_err_leaf",
                             format_func=lambda n: f"leaf {n}: " + errors.leaves.set_index("leaf").loc[n, "rule"])
         ids = errors.predictions(int(leaf))
         members = errors.assignments[errors.assignments["leaf"] == int(leaf)].head(500).assign(
             open=lambda f: [f"lookup?{urlencode({'model': ctx.model, 'prediction_id': p})}" for p in f["prediction_id"]])
         st.caption(f"{len(ids):,} sampled predictions in this leaf (first 500 shown); open one in the lookup.")
-        st.dataframe(members, hide_index=True, key="xp_err_members", column_config={
+        widgets.table(members, hide_index=True, key="xp_err_members", column_config={
             "prediction_id": "Prediction", "leaf": None,
             "error": st.column_config.CheckboxColumn("Erred"),
-            "open": st.column_config.LinkColumn("Trace", display_text="open in lookup")}, placeholder="—")
+            "open": st.column_config.LinkColumn("Trace", display_text="open in lookup")})

@@ -50,27 +50,27 @@ cards[0].metric("Fail", int(counts.get(fairness.FAIL, 0)), border=True,
 cards[1].metric("Pass", int(counts.get(fairness.PASS, 0)), border=True)
 cards[2].metric("Too small to judge", int(counts.get(fairness.TOO_SMALL, 0)), border=True,
                 help=f"Fewer than two groups with {th.min_group_size} predictions")
-st.dataframe(
+widgets.table(
     verdicts, hide_index=True,
     column_order=["attribute", "verdict", "four_fifths_verdict", "demographic_parity_ratio",
-                  "demographic_parity_difference", "equalized_odds_verdict", "equalized_odds_difference",
-                  "equal_opportunity_difference", "judged_groups", "groups"],
+                   "demographic_parity_difference", "equalized_odds_verdict", "equalized_odds_difference",
+                   "equal_opportunity_difference", "judged_groups", "groups"],
     column_config={
         "attribute": st.column_config.TextColumn("Attribute", pinned=True),
         "verdict": st.column_config.TextColumn("Verdict"),
         "four_fifths_verdict": st.column_config.TextColumn("Four-fifths", help=f"Demographic parity ratio ≥ {th.dp_ratio}"),
         "demographic_parity_ratio": st.column_config.NumberColumn("DP ratio", format="%.3f",
-                                                                  help="Lowest over highest group selection rate"),
+                                                                   help="Lowest over highest group selection rate"),
         "demographic_parity_difference": st.column_config.NumberColumn("DP difference", format="%.3f"),
         "equalized_odds_verdict": st.column_config.TextColumn("Equalized odds",
-                                                              help=f"Equalized odds difference ≤ {th.eo_difference}"),
+                                                               help=f"Equalized odds difference ≤ {th.eo_difference}"),
         "equalized_odds_difference": st.column_config.NumberColumn("EO difference", format="%.3f",
-                                                                   help="Largest gap in TPR or FPR"),
+                                                                    help="Largest gap in TPR or FPR"),
         "equal_opportunity_difference": st.column_config.NumberColumn("EOpp difference", format="%.3f",
-                                                                      help="Gap in true-positive rate"),
+                                                                       help="Gap in true-positive rate"),
         "judged_groups": st.column_config.NumberColumn("Judged groups"),
         "groups": st.column_config.NumberColumn("Groups"),
-    }, placeholder="—")
+    })
 
 # ---- per-group metrics ---------------------------------------------------------------------------
 st.subheader("Groups")
@@ -111,12 +111,12 @@ else:
                f"({fairness.N_BOOT} resamples of the window's predictions, seed 0).")
 ci_cols = {f"{m}_{e}": st.column_config.NumberColumn(f"{METRICS[m]} {'low' if e == 'low' else 'high'}",
                                                       format="%.3f") for m in METRICS for e in ("low", "high")}
-st.dataframe(
+widgets.table(
     groups, hide_index=True,
     column_order=["group", "status", "count", "labelled", "selection_rate", "selection_rate_low",
-                  "selection_rate_high", "true_positive_rate", "true_positive_rate_low", "true_positive_rate_high",
-                  "false_positive_rate", "false_positive_rate_low", "false_positive_rate_high", "precision",
-                  "accuracy"],
+                   "selection_rate_high", "true_positive_rate", "true_positive_rate_low", "true_positive_rate_high",
+                   "false_positive_rate", "false_positive_rate_low", "false_positive_rate_high", "precision",
+                   "accuracy"],
     column_config={
         "group": st.column_config.TextColumn("Group", pinned=True),
         "status": st.column_config.TextColumn("Status"),
@@ -124,7 +124,7 @@ st.dataframe(
         "labelled": st.column_config.NumberColumn("Labelled", format="localized"),
         **{m: st.column_config.NumberColumn(label, format="%.3f") for m, label in METRICS.items()},
         **ci_cols,
-    }, placeholder="—")
+    })
 
 # ---- over time -----------------------------------------------------------------------------------
 st.subheader("Over time")
@@ -184,19 +184,19 @@ if st.session_state.get("fair_whatif_params") == params:
     cards[2].metric(f"Gap in {CONSTRAINTS[w_constraint]}", fmt_num(whatif.disparity_after),
                     widgets.diff(whatif.disparity_after, whatif.disparity_before), delta_color="inverse",
                     border=True, help="Largest minus smallest rate among the judged groups")
-    st.dataframe(whatif.groups, hide_index=True, column_config={
+    widgets.table(whatif.groups, hide_index=True, column_config={
         "group": st.column_config.TextColumn("Group", pinned=True),
         "labelled": st.column_config.NumberColumn("Labelled", format="localized"),
         "judged": st.column_config.CheckboxColumn("New threshold", help="Too-small groups keep their decisions"),
         "threshold": st.column_config.NumberColumn("Threshold", format="%.3f",
-                                                   help="Score at or above which the decision is 1"),
+                                                    help="Score at or above which the decision is 1"),
         "rate_before": st.column_config.NumberColumn("Rate before", format="%.3f"),
         "rate_after": st.column_config.NumberColumn("Rate after", format="%.3f"),
         "accuracy_before": st.column_config.NumberColumn("Accuracy before", format="%.3f"),
         "accuracy_after": st.column_config.NumberColumn("Accuracy after", format="%.3f"),
         "value_before": st.column_config.NumberColumn("Value before", format="localized"),
         "value_after": st.column_config.NumberColumn("Value after (est.)", format="localized"),
-    }, placeholder="—")
+    })
     if actor.can("review"):
         with st.form("fair_attach"):
             note = st.text_area("Note for the review", max_chars=2000, key="fair_note")
@@ -214,8 +214,8 @@ if st.session_state.get("fair_whatif_params") == params:
 recs = queries.query(fairness.recommendations, ctx.model)
 if not recs.empty:
     with st.expander(f"Recommendations attached to {ctx.model} ({len(recs)})"):
-        st.dataframe(recs[["occurred_at", "actor", "role", "object_id", "details"]], hide_index=True,
-                     column_config={"occurred_at": st.column_config.DatetimeColumn("When (UTC)",
-                                                                                   format="YYYY-MM-DD HH:mm"),
-                                    "object_id": st.column_config.TextColumn("Version"),
-                                    "details": st.column_config.JsonColumn("Recommendation")}, placeholder="—")
+        widgets.table(recs[["occurred_at", "actor", "role", "object_id", "details"]], hide_index=True,
+                      column_config={"occurred_at": st.column_config.DatetimeColumn("When (UTC)",
+                                                                                    format="YYYY-MM-DD HH:mm"),
+                                     "object_id": st.column_config.TextColumn("Version"),
+                                     "details": st.column_config.JsonColumn("Recommendation")})

@@ -114,7 +114,7 @@ else:
     shown = result.table.copy()
     for col in ("value", "previous", "change", "target", "vs_target"):
         shown[col] = [v * 100 if u == "%" else v for v, u in zip(shown[col], shown["unit"])]
-    st.dataframe(
+    widgets.table(
         shown, hide_index=True,
         column_order=["kpi", "value", "unit", "previous", "change", "target", "vs_target", "meets_target", "basis"],
         column_config={
@@ -122,14 +122,14 @@ else:
             "value": st.column_config.NumberColumn("Window", format="%,.2f"),
             "unit": st.column_config.TextColumn("Unit", width="small", help="% values are in percent"),
             "previous": st.column_config.NumberColumn("Previous period", format="%,.2f",
-                                                      help=f"The window of equal length before ({ctx.previous_label})"),
+                                                       help=f"The window of equal length before ({ctx.previous_label})"),
             "change": st.column_config.NumberColumn("Change", format="%+,.2f", help="Window minus previous period"),
             "target": st.column_config.NumberColumn("Target", format="%,.2f",
-                                                    help=f"Business case: {definition.source}"),
+                                                     help=f"Business case: {definition.source}"),
             "vs_target": st.column_config.NumberColumn("vs target", format="%+,.2f", help="Window minus target"),
             "meets_target": st.column_config.CheckboxColumn("Meets target"),
             "basis": st.column_config.TextColumn("Computed over"),
-        }, placeholder="—")
+        })
 
     # ---- by segment ---------------------------------------------------------------------------------
     st.subheader("By segment")
@@ -143,25 +143,25 @@ else:
         else:
             seg = seg.assign(selection_change=(seg["selection_rate"] - seg["selection_rate_previous"]) * 100,
                              selection_rate=seg["selection_rate"] * 100, bad_rate_selected=seg["bad_rate_selected"] * 100)
-            st.dataframe(seg, hide_index=True,
-                         column_order=["segment", "predictions", "selection_rate", "selection_change", "bad_rate_selected",
-                                       "expected_loss", "profit", "profit_per_decision", "labelled"],
-                         column_config={
-                             "segment": st.column_config.TextColumn(by, pinned=True),
-                             "predictions": st.column_config.NumberColumn("Predictions", format="localized"),
-                             "selection_rate": st.column_config.NumberColumn(
-                                 f"{definition.selected_label.capitalize()} rate (%)", format="%.1f"),
-                             "selection_change": st.column_config.NumberColumn("Change (pp)", format="%+.1f",
-                                                                               help=ctx.previous_label),
-                             "bad_rate_selected": st.column_config.NumberColumn(
-                                 f"{definition.bad_name.capitalize()} rate among {definition.selected_label} (%)",
-                                 format="%.1f"),
-                             "expected_loss": st.column_config.NumberColumn(f"Expected loss ({cur})", format="%,.0f"),
-                             "profit": st.column_config.NumberColumn(f"Profit ({cur})", format="%,.0f"),
-                             "profit_per_decision": st.column_config.NumberColumn(f"Profit per decision ({cur})",
-                                                                                  format="%,.0f"),
-                             "labelled": st.column_config.NumberColumn("With outcome", format="localized"),
-                         }, placeholder="—")
+            widgets.table(seg, hide_index=True,
+                          column_order=["segment", "predictions", "selection_rate", "selection_change", "bad_rate_selected",
+                                        "expected_loss", "profit", "profit_per_decision", "labelled"],
+                          column_config={
+                              "segment": st.column_config.TextColumn(by, pinned=True),
+                              "predictions": st.column_config.NumberColumn("Predictions", format="localized"),
+                              "selection_rate": st.column_config.NumberColumn(
+                                  f"{definition.selected_label.capitalize()} rate (%)", format="%.1f"),
+                              "selection_change": st.column_config.NumberColumn("Change (pp)", format="%+.1f",
+                                                                                help=ctx.previous_label),
+                              "bad_rate_selected": st.column_config.NumberColumn(
+                                  f"{definition.bad_name.capitalize()} rate among {definition.selected_label} (%)",
+                                  format="%.1f"),
+                              "expected_loss": st.column_config.NumberColumn(f"Expected loss ({cur})", format="%,.0f"),
+                              "profit": st.column_config.NumberColumn(f"Profit ({cur})", format="%,.0f"),
+                              "profit_per_decision": st.column_config.NumberColumn(f"Profit per decision ({cur})",
+                                                                                   format="%,.0f"),
+                              "labelled": st.column_config.NumberColumn("With outcome", format="localized"),
+                          })
 
     # ---- threshold what-if ----------------------------------------------------------------------------
     st.subheader("Threshold what-if")
@@ -247,27 +247,27 @@ else:
         shown = comp.table.copy()
         for col in ("champion", "challenger", "difference"):
             shown[col] = [v * 100 if u == "%" else v for v, u in zip(shown[col], shown["unit"])]
-        st.dataframe(shown, hide_index=True, column_order=["measure", "unit", "champion", "challenger", "difference"],
-                     column_config={
-                         "measure": st.column_config.TextColumn("Measure", pinned=True),
-                         "unit": st.column_config.TextColumn("Unit", width="small"),
-                         "champion": st.column_config.NumberColumn(f"Champion {comp.champion}", format="%,.4g"),
-                         "challenger": st.column_config.NumberColumn(f"Challenger {comp.challenger}", format="%,.4g"),
-                         "difference": st.column_config.NumberColumn("Challenger − champion", format="%+,.4g"),
-                     }, placeholder="—")
+        widgets.table(shown, hide_index=True, column_order=["measure", "unit", "champion", "challenger", "difference"],
+                      column_config={
+                          "measure": st.column_config.TextColumn("Measure", pinned=True),
+                          "unit": st.column_config.TextColumn("Unit", width="small"),
+                          "champion": st.column_config.NumberColumn(f"Champion {comp.champion}", format="%,.4g"),
+                          "challenger": st.column_config.NumberColumn(f"Challenger {comp.challenger}", format="%,.4g"),
+                          "difference": st.column_config.NumberColumn("Challenger − champion", format="%+,.4g"),
+                      })
 
 # ---- the definition (admins change it) -------------------------------------------------------------
 st.subheader("Value matrix and targets")
 if definition is not None:
     st.caption(f"Kept in the store; source: {definition.source or 'not stated'}")
-    st.dataframe(pd.DataFrame({
+    widgets.table(pd.DataFrame({
         "cell": [f"{definition.selected_label}, good", f"{definition.selected_label}, {definition.bad_name}",
-                 "rejected, good", f"rejected, {definition.bad_name}"],
+                  "rejected, good", f"rejected, {definition.bad_name}"],
         "value": [definition.value_selected_good, definition.value_selected_bad, definition.value_rejected_good,
-                  definition.value_rejected_bad],
+                   definition.value_rejected_bad],
         "unit": definition.unit}), hide_index=True,
         column_config={"cell": "Decision, outcome", "value": st.column_config.NumberColumn("Value", format="%g"),
-                       "unit": "Unit"}, placeholder="—")
+                        "unit": "Unit"})
 if actor.can("change_settings"):
     with st.expander("Change the value matrix and targets (admin)", expanded=definition is None):
         base = definition

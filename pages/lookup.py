@@ -38,12 +38,12 @@ with widgets.error_boundary("the prediction lookup"):
         if found.empty:
             widgets.empty_state("No prediction matches these filters.", hint="Widen the filters or the time window.")
             st.stop()
-        picked = st.dataframe(found, hide_index=True, key="lk_found", on_select="rerun", selection_mode="single-row",
-                              column_config={
-                                  "predicted_at": st.column_config.DatetimeColumn("Predicted (UTC)",
-                                                                                  format="YYYY-MM-DD HH:mm:ss"),
-                                  "score": st.column_config.NumberColumn("Score", format="%.4f"),
-                                  "latency_ms": st.column_config.NumberColumn("Latency (ms)", format="%.1f")}, placeholder="—")
+        picked = widgets.table(found, hide_index=True, key="lk_found", on_select="rerun", selection_mode="single-row",
+                               column_config={
+                                   "predicted_at": st.column_config.DatetimeColumn("Predicted (UTC)",
+                                                                                   format="YYYY-MM-DD HH:mm:ss"),
+                                   "score": st.column_config.NumberColumn("Score", format="%.4f"),
+                                   "latency_ms": st.column_config.NumberColumn("Latency (ms)", format="%.1f")})
         rows = picked.selection.rows if picked is not None else []
         if not rows:
             st.caption("Select a row to trace it.")
@@ -96,6 +96,6 @@ with widgets.error_boundary("the prediction lookup"):
         if traced.audit.empty:
             widgets.empty_state("No audit entry for this version.")
         else:
-            st.dataframe(traced.audit.assign(details=traced.audit["details"].map(lambda d: json.dumps(json.loads(d)))),
-                         hide_index=True, key="lk_audit", column_config={
-                             "occurred_at": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm")}, placeholder="—")
+            widgets.table(traced.audit.assign(details=traced.audit["details"].map(lambda d: json.dumps(json.loads(d)))),
+                          hide_index=True, key="lk_audit", column_config={
+                              "occurred_at": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm")})

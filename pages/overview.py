@@ -74,24 +74,24 @@ table = frame.assign(
     latest=[f"{v} · {s}" if not is_missing(v) else "–" for v, s in zip(frame["latest_version"], frame["latest_status"])],
 )
 st.subheader("Models")
-st.dataframe(
+widgets.table(
     table,
     hide_index=True,
     column_order=["model", "champion_version", "latest", "predictions_24h", "predictions_7d", "predictions",
-                  "volume", "labelled_share", "realised_auc", "validation_auc", "auc_delta", "last_prediction_at"],
+                   "volume", "labelled_share", "realised_auc", "validation_auc", "auc_delta", "last_prediction_at"],
     column_config={
         "model": st.column_config.TextColumn("Model", pinned=True),
         "champion_version": st.column_config.TextColumn("Champion", width="small",
-                                                        help="Version in the champion state"),
+                                                         help="Version in the champion state"),
         "latest": st.column_config.TextColumn("Latest version", help="The latest version and its lifecycle status"),
         "predictions_24h": st.column_config.NumberColumn("24 h", format="localized", width="small",
-                                                         help="Predictions in the last 24 hours"),
+                                                          help="Predictions in the last 24 hours"),
         "predictions_7d": st.column_config.NumberColumn("7 d", format="localized", width="small",
-                                                        help="Predictions in the last 7 days"),
+                                                         help="Predictions in the last 7 days"),
         "predictions": st.column_config.NumberColumn("Window", format="localized", width="small",
-                                                     help=f"Predictions over the {ctx.window_label}"),
+                                                      help=f"Predictions over the {ctx.window_label}"),
         "volume": st.column_config.LineChartColumn("Per day", y_min=0, width="small",
-                                                   help=f"Predictions per UTC day over the {ctx.window_label}"),
+                                                    help=f"Predictions per UTC day over the {ctx.window_label}"),
         "labelled_share": st.column_config.ProgressColumn(
             "Outcomes", format="percent", min_value=0.0, max_value=1.0, width="small",
             help="Share of the window's predictions whose outcome has arrived"),
@@ -102,10 +102,9 @@ st.dataframe(
             "AUC valid.", format="%.3f", width="small",
             help="The champion's validation ROC AUC (validation_metrics['roc_auc'] in the registry)"),
         "auc_delta": st.column_config.NumberColumn("Δ AUC", format="%+.3f", width="small",
-                                                   help="Realised minus validation ROC AUC"),
+                                                    help="Realised minus validation ROC AUC"),
         "last_prediction_at": st.column_config.DatetimeColumn("Last prediction (UTC)", format="YYYY-MM-DD HH:mm"),
-    },
-    placeholder="—",
+    }
 )
 
 # ---- volume over time ---------------------------------------------------------------------------

@@ -94,18 +94,18 @@ def over_time() -> None:
     st.caption(f"A {freq} is flagged **concept drift** when its realised ROC AUC is at least "
                f"{fmt_num(verdicts['tolerance'].iloc[0] if len(verdicts) else 0.05, 2)} below validation while no input "
                "drifted; **covariate drift** when inputs drifted.")
-    st.dataframe(verdicts, hide_index=True,
-                 column_order=["period", "verdict", "roc_auc", "roc_auc_change", "labelled", "rows", "n_drifted_inputs",
-                               "drifted_inputs"],
-                 column_config={
-                     "period": st.column_config.DatetimeColumn(f"{freq.capitalize()} from (UTC)", format="YYYY-MM-DD"),
-                     "verdict": st.column_config.TextColumn("Verdict"),
-                     "roc_auc": st.column_config.NumberColumn("ROC AUC", format="%.3f"),
-                     "roc_auc_change": st.column_config.NumberColumn("Δ vs validation", format="%+.3f"),
-                     "labelled": st.column_config.NumberColumn("Labelled", format="localized"),
-                     "rows": st.column_config.NumberColumn("Predictions", format="localized"),
-                     "n_drifted_inputs": st.column_config.NumberColumn("Inputs drifted"),
-                     "drifted_inputs": st.column_config.TextColumn("Which inputs")}, placeholder="—")
+    widgets.table(verdicts, hide_index=True,
+                  column_order=["period", "verdict", "roc_auc", "roc_auc_change", "labelled", "rows", "n_drifted_inputs",
+                                "drifted_inputs"],
+                  column_config={
+                      "period": st.column_config.DatetimeColumn(f"{freq.capitalize()} from (UTC)", format="YYYY-MM-DD"),
+                      "verdict": st.column_config.TextColumn("Verdict"),
+                      "roc_auc": st.column_config.NumberColumn("ROC AUC", format="%.3f"),
+                      "roc_auc_change": st.column_config.NumberColumn("Δ vs validation", format="%+.3f"),
+                      "labelled": st.column_config.NumberColumn("Labelled", format="localized"),
+                      "rows": st.column_config.NumberColumn("Predictions", format="localized"),
+                      "n_drifted_inputs": st.column_config.NumberColumn("Inputs drifted"),
+                      "drifted_inputs": st.column_config.TextColumn("Which inputs")})
     st.download_button("Download (CSV)", verdicts.to_csv(index=False), file_name=f"concept-drift-{ctx.model}.csv",
                        mime="text/csv", icon=":material/download:", key="perf_dl_concept")
 
@@ -161,16 +161,16 @@ with right:
     else:
         by = st.selectbox("By", segments, key="perf_by")
         seg = queries.query(performance.realised_metrics, ctx.model, freq=None, by=by, **filters)
-        st.dataframe(seg, hide_index=True,
-                     column_order=["group", "rows", "labelled_share", "roc_auc", "accuracy", "precision", "recall",
-                                   "f1", "brier", "log_loss", "roc_auc_change"],
-                     column_config={
-                         "group": st.column_config.TextColumn(by, pinned=True),
-                         "rows": st.column_config.NumberColumn("Predictions", format="localized"),
-                         "labelled_share": st.column_config.ProgressColumn("Labelled", format="percent",
-                                                                           min_value=0.0, max_value=1.0),
-                         **{m: st.column_config.NumberColumn(LABELS[m], format="%.3f")
-                            for m in performance.METRICS},
-                         "roc_auc_change": st.column_config.NumberColumn("Δ AUC", format="%+.3f")}, placeholder="—")
+        widgets.table(seg, hide_index=True,
+                      column_order=["group", "rows", "labelled_share", "roc_auc", "accuracy", "precision", "recall",
+                                    "f1", "brier", "log_loss", "roc_auc_change"],
+                      column_config={
+                          "group": st.column_config.TextColumn(by, pinned=True),
+                          "rows": st.column_config.NumberColumn("Predictions", format="localized"),
+                          "labelled_share": st.column_config.ProgressColumn("Labelled", format="percent",
+                                                                            min_value=0.0, max_value=1.0),
+                          **{m: st.column_config.NumberColumn(LABELS[m], format="%.3f")
+                             for m in performance.METRICS},
+                          "roc_auc_change": st.column_config.NumberColumn("Δ AUC", format="%+.3f")})
         st.download_button("Download (CSV)", seg.to_csv(index=False), file_name=f"performance-{ctx.model}-{by}.csv",
                            mime="text/csv", icon=":material/download:", key="perf_dl_segments")

@@ -48,10 +48,10 @@ with widgets.error_boundary("the registry"):
                    border=True, help="Versions submitted or in review")
 
     st.subheader("Versions")
-    st.dataframe(
+    widgets.table(
         versions, hide_index=True, key="registry_versions",
         column_order=["version", "status", "serving_role", "traffic_share", "validation_roc_auc", "parent_version",
-                      "owner", "created_at", "threshold", "training_fingerprint", "artifact_sha256", "description"],
+                       "owner", "created_at", "threshold", "training_fingerprint", "artifact_sha256", "description"],
         column_config={
             "version": st.column_config.TextColumn("Version", pinned=True),
             "status": st.column_config.TextColumn("Status", help="Lifecycle state"),
@@ -65,7 +65,7 @@ with widgets.error_boundary("the registry"):
             "training_fingerprint": st.column_config.TextColumn("Training-data fingerprint"),
             "artifact_sha256": st.column_config.TextColumn("Artifact sha256"),
             "description": st.column_config.TextColumn("Description"),
-        }, placeholder="—")
+        })
 
     st.subheader("Deployment history")
     if deployments.empty:
@@ -83,12 +83,14 @@ with widgets.error_boundary("the registry"):
         fig.update_layout(title=f"Which version served which role, {len(deployments)} periods (UTC; open periods "
                                 f"drawn to {ctx.now:%Y-%m-%d %H:%M})", xaxis_title="time (UTC)", height=300)
         widgets.plot(fig, key="registry_timeline")
-        st.dataframe(deployments, hide_index=True, key="registry_deployments",
-                     column_order=["version", "role", "traffic_share", "started_at", "ended_at", "started_by",
-                                   "ended_by"],
-                     column_config={"traffic_share": st.column_config.NumberColumn("Traffic share", format="percent"),
-                                    "started_at": st.column_config.DatetimeColumn("From (UTC)"),
-                                    "ended_at": st.column_config.DatetimeColumn("Until (UTC)")}, placeholder="—")
+        widgets.table(deployments, hide_index=True, key="registry_deployments",
+                      column_order=["version", "role", "traffic_share", "started_at", "ended_at", "started_by",
+                                    "ended_by"],
+                      column_config={"version": "Version", "role": "Role",
+                                     "traffic_share": st.column_config.NumberColumn("Traffic share", format="percent"),
+                                     "started_at": st.column_config.DatetimeColumn("From (UTC)"),
+                                     "ended_at": st.column_config.DatetimeColumn("Until (UTC)"),
+                                     "started_by": "Started by", "ended_by": "Ended by"})
 
     st.subheader("Model card")
     if not card:
@@ -101,14 +103,18 @@ with widgets.error_boundary("the registry"):
                 st.markdown(f"**{key.replace('_', ' ').capitalize()}.** {card[key]}")
         if card.get("data"):
             st.markdown("**Data**")
-            st.dataframe(pd.DataFrame(card["data"]), hide_index=True, key="registry_card_data", placeholder="—")
+            data = pd.DataFrame(card["data"])
+            widgets.table(data, hide_index=True, key="registry_card_data",
+                          column_config={c: c.replace("_", " ").capitalize() for c in data.columns})
 
     st.subheader("Lifecycle history")
-    st.dataframe(history, hide_index=True, key="registry_history",
-                 column_order=["occurred_at", "version", "from_status", "to_status", "actor", "role", "comment",
-                               "audit_seq"],
-                 column_config={"occurred_at": st.column_config.DatetimeColumn("When (UTC)"),
-                                "audit_seq": st.column_config.NumberColumn("Audit row", format="%d")}, placeholder="—")
+    widgets.table(history, hide_index=True, key="registry_history",
+                  column_order=["occurred_at", "version", "from_status", "to_status", "actor", "role", "comment",
+                                "audit_seq"],
+                  column_config={"occurred_at": st.column_config.DatetimeColumn("When (UTC)"), "version": "Version",
+                                 "from_status": "From", "to_status": "To", "actor": "By", "role": "Role",
+                                 "comment": "Comment",
+                                 "audit_seq": st.column_config.NumberColumn("Audit row", format="%d")})
 
     st.subheader("Governance dossier")
     version = st.selectbox("Version", versions["version"].tolist()[::-1], key="registry_dossier_version")

@@ -38,11 +38,11 @@ else:
     counts = frame["role"].value_counts()
     st.caption(" · ".join(f"{counts.get(r, 0)} {r}" for r in ROLES)
                + f" · {int(frame['disabled'].sum())} disabled")
-    st.dataframe(
+    widgets.table(
         frame,
         hide_index=True,
         column_order=["username", "display_name", "email", "role", "disabled", "failed_attempts", "locked_until",
-                      "last_login_at", "created_at"],
+                       "last_login_at", "created_at"],
         column_config={
             "username": st.column_config.TextColumn("Username", pinned=True),
             "display_name": st.column_config.TextColumn("Name"),
@@ -50,12 +50,11 @@ else:
             "role": st.column_config.TextColumn("Role"),
             "disabled": st.column_config.CheckboxColumn("Disabled"),
             "failed_attempts": st.column_config.NumberColumn("Failed sign-ins", format="%d",
-                                                             help="Consecutive failures since the last success"),
+                                                              help="Consecutive failures since the last success"),
             "locked_until": st.column_config.DatetimeColumn("Locked until (UTC)", format="YYYY-MM-DD HH:mm"),
             "last_login_at": st.column_config.DatetimeColumn("Last sign-in (UTC)", format="YYYY-MM-DD HH:mm"),
             "created_at": st.column_config.DatetimeColumn("Created (UTC)", format="YYYY-MM-DD HH:mm"),
-        },
-        placeholder="—",
+        }
     )
 
 names = frame["username"].tolist() if not frame.empty else []
