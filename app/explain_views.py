@@ -64,8 +64,8 @@ def counterfactual_tables(result: CounterfactualSet, *, key: str) -> None:
         "decision": st.column_config.NumberColumn("Decision", width="small"),
         "valid": st.column_config.CheckboxColumn("Flips", help="Re-scored by the model: the decision really changes"),
         "violations": st.column_config.NumberColumn("Constraint breaches", width="small")})
-    changes = result.changes.assign(before=result.changes["before"].astype(str),
-                                    after=result.changes["after"].astype(str))
+    changes = result.changes.assign(before=result.changes["before"].map(widgets.fmt_value),
+                                    after=result.changes["after"].map(widgets.fmt_value))
     widgets.table(changes, hide_index=True, key=f"{key}_changes",
                   column_config={"answer": "Answer", "feature": "Input", "before": "Now", "after": "Change to"})
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -116,6 +117,23 @@ def fmt_compact(value: Any, prefix: str = "") -> str:
     else:
         text = f"{value:,.0f}"
     return f"{prefix} {text}" if prefix else text
+
+
+def fmt_value(value: Any) -> str:
+    """An input's value as a reader wants it: numbers to six significant digits with thousands separators
+    (``13519.910000000009`` -> ``'13,519.9'``, ``1200.0`` -> ``'1,200'``; never in exponent notation),
+    text as it is; missing -> an en dash.
+
+    >>> fmt_value(13519.910000000009), fmt_value(1200.0), fmt_value(0.00341), fmt_value(12345678.9), fmt_value("single")
+    ('13,519.9', '1,200', '0.00341', '12,345,679', 'single')
+    """
+    if is_missing(value):
+        return "–"
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        whole_digits = len(f"{abs(float(value)):.0f}") if abs(value) >= 1 else 0
+        text = f"{float(value):,.{max(0, 6 - whole_digits)}f}"
+        return text.rstrip("0").rstrip(".") if "." in text else text
+    return str(value)
 
 
 def pct_change(current: Any, previous: Any) -> str | None:
