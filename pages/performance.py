@@ -82,7 +82,8 @@ def over_time() -> None:
                                               "= concept drift, sky blue = covariate drift",
                                               window=ctx.window_label, rows=int(estimated["rows"].sum()),
                                               unit="predictions"),
-                      xaxis_title=f"{freq.capitalize()} (UTC)", yaxis_title=LABELS[metric], height=400)
+                      xaxis_title=f"{freq.capitalize()} (UTC)", yaxis_title=LABELS[metric], height=440,
+                      legend=theme.LEGEND_BELOW)
     widgets.plot(fig, key="perf_realised_estimated")
     labelled = estimated[estimated["labelled"] > 0]
     if not labelled.empty:
@@ -150,7 +151,7 @@ with left:
         fig.update_layout(title=theme.chart_title("Reliability (10 equal-width bins)", window=ctx.window_label,
                                                   rows=int(cal["rows"].sum()), unit="labelled"),
                           xaxis_title="Mean predicted probability", yaxis_title="Observed share positive",
-                          height=360, hovermode="closest")
+                          height=400, hovermode="closest", legend=theme.LEGEND_BELOW)
         widgets.plot(fig, key="perf_calibration")
 with right:
     st.subheader("Segments")
