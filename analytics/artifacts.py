@@ -9,14 +9,17 @@ lists inside the text model, so a loaded model maps new data exactly as in train
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
 from analytics.errors import InvalidInputError
 from analytics.logschema import LogSchema
 from analytics.registry import sha256_of_file
+
+if TYPE_CHECKING:  # LightGBM is imported where a model is loaded, not by every command that imports this module
+    import lightgbm as lgb
 
 
 def model_frame(frame: pd.DataFrame, schema: LogSchema) -> pd.DataFrame:
@@ -56,6 +59,8 @@ def load_lightgbm(path: str | Path, expected_sha256: str) -> lgb.Booster:
             f"model artifact {target.name} has sha256 {actual[:12]}..., but the registry expects "
             f"{expected_sha256[:12]}...: it was changed after registration, so it is not loaded"
         )
+    import lightgbm as lgb
+
     return lgb.Booster(model_file=str(target))
 
 

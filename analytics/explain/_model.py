@@ -12,8 +12,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import duckdb
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
@@ -23,6 +24,9 @@ from analytics.errors import InvalidInputError, NotFoundError
 from analytics.logschema import LogSchema
 from analytics.registry import sha256_of_file
 from analytics.store import read
+
+if TYPE_CHECKING:  # loaded by analytics.artifacts when a model is loaded
+    import lightgbm as lgb
 
 DbLike = str | Path | duckdb.DuckDBPyConnection | None
 

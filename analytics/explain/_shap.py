@@ -17,7 +17,6 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from analytics import settings
 from analytics.errors import InvalidInputError, NotFoundError
@@ -322,6 +321,8 @@ def attribution_drift(window: GlobalExplanation, reference: GlobalExplanation, *
     table["reason"] = np.select([became_top & gained, became_top, gained],
                                 ["became the top feature and gained share", f"became the top feature (was {top_ref})",
                                  f"share of total rose by more than {threshold:.0%}"], "")
+    from scipy import stats
+
     rho = stats.spearmanr(table["mean_abs_reference"], table["mean_abs_window"]).statistic
     return AttributionDrift(table, float(rho), top_ref, top_win, float(threshold))
 
