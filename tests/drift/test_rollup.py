@@ -57,21 +57,32 @@ def _same(a: pd.DataFrame, b: pd.DataFrame) -> None:
     np.testing.assert_allclose(a["tolerance"].to_numpy(float), b["tolerance"].to_numpy(float), rtol=1e-6, atol=1e-12)
 
 
+def _same_as_the_log(db, result, start, end) -> None:
+    """A drift summary equals the same comparison computed from the log: sizes, table and histograms."""
+    table, hists, n_ref, n_cur = _direct(db, MODEL, start, end)
+    assert (result.n_reference_rows, result.n_current_rows) == (n_ref, n_cur)
+    _same(result.table, table)
+    for column, frame in hists.items():
+        pd.testing.assert_frame_equal(result.histograms[column], frame)
+
+
+def _over_time_same_as_the_log(db, start, end, freq, columns):
+    """Drift over time equals the same computed from the log; returns it."""
+    over = drift.drift_over_time(db, MODEL, start=start, end=end, freq=freq, columns=columns)
+    direct = _direct(db, MODEL, start, end, period=freq, columns=list(columns))[0]
+    _same(over.table, direct.sort_values(["column", "period"], ignore_index=True))
+    return over
+
+
 def test_rollups_answer_what_the_log_answers(copy):
     db, start = copy
     a, b = start + timedelta(days=60), start + timedelta(days=90)
     assert _rolled(db) == 0
     result = drift.drift_summary(db, MODEL, start=a, end=b)
     assert _rolled(db) > 0  # the summary rolled the segments up first, then read the rollups
-    table, hists, n_ref, n_cur = _direct(db, MODEL, a, b)
-    assert (result.n_reference_rows, result.n_current_rows) == (n_ref, n_cur)
-    _same(result.table, table)
-    for column, frame in hists.items():
-        pd.testing.assert_frame_equal(result.histograms[column], frame)
+    _same_as_the_log(db, result, a, b)
     # and per day, one day pinned to scipy: AGE has one value per fine bin, so W1 is exact
-    over = drift.drift_over_time(db, MODEL, start=a, end=b, freq="day", columns=("AGE", "score", "channel"))
-    direct = _direct(db, MODEL, a, b, period="day", columns=["AGE", "score", "channel"])[0]
-    _same(over.table, direct.sort_values(["column", "period"], ignore_index=True))
+    over = _over_time_same_as_the_log(db, a, b, "day", ("AGE", "score", "channel"))
     day = a + timedelta(days=5)
     con = duckdb.connect(str(db), read_only=True)
     try:
@@ -129,14 +140,8 @@ def test_partial_days_at_the_edges_are_read_from_the_log_and_added(copy, monkeyp
     monkeypatch.setattr(_rollup.RollupSummaries, "_load", lambda self: read.append((self.start, self.end)) or load(self))
     result = drift.drift_summary(db, MODEL, start=a, end=b)
     assert set(read) == {(ceil_hour(a, "day"), floor_hour(b, "day"))}  # the whole days, from the rollups
-    table, hists, n_ref, n_cur = _direct(db, MODEL, a, b)
-    assert (result.n_reference_rows, result.n_current_rows) == (n_ref, n_cur)
-    _same(result.table, table)
-    for column, frame in hists.items():
-        pd.testing.assert_frame_equal(result.histograms[column], frame)
-    over = drift.drift_over_time(db, MODEL, start=a, end=b, freq="week", columns=("AGE", "BILL_AMT1", "channel"))
-    direct = _direct(db, MODEL, a, b, period="week", columns=["AGE", "BILL_AMT1", "channel"])[0]
-    _same(over.table, direct.sort_values(["column", "period"], ignore_index=True))
+    _same_as_the_log(db, result, a, b)
+    _over_time_same_as_the_log(db, a, b, "week", ("AGE", "BILL_AMT1", "channel"))
     read.clear()  # a window inside one day has no whole day: the log answers it alone
     inside = drift.drift_summary(db, MODEL, start=a, end=a + timedelta(hours=3))
     assert read == [] and inside.n_current_rows == _direct(db, MODEL, a, a + timedelta(hours=3))[3] > 0
