@@ -513,18 +513,30 @@ def drift_summary(db: DbLike, model: str, *, start: datetime | None, end: dateti
     give the same numbers.
     """
     baseline = (baseline_start, baseline_end) if baseline_start is not None and baseline_end is not None else None
+    sides, table, hists, n_ref, n_cur = store_comparison(
+        db, model, start=start, end=end, version=version, segment=segment, segment_value=segment_value,
+        baseline=baseline, columns=columns, method=method, use_rollups=use_rollups)
+    if n_cur == 0:
+        table = table.iloc[0:0]
+    return DriftResult(table, hists, sides.reference_label, sides.current_label, n_ref, n_cur)
+
+
+def store_comparison(db: DbLike, model: str, *, start: datetime | None, end: datetime | None, version: str | None,
+                     segment: str | None, segment_value: str | None, baseline: tuple[datetime, datetime] | None,
+                     columns: tuple[str, ...] | None, method: str, use_rollups: bool, period: str | None = None
+                     ) -> tuple[StoreSides, pd.DataFrame, dict[str, pd.DataFrame], int, int]:
+    """What :func:`drift_summary` (``period`` None) and drift over time (``"day"``, ``"week"``) run: the rollups
+    brought up to date where they will be read, then the comparison in one read of the store."""
     rollups = use_rollups and _use_rollups(baseline, segment)
     if rollups:
         _refresh_quietly(db, model, version, start, end)
 
-    def work(con: duckdb.DuckDBPyConnection) -> DriftResult:
+    def work(con: duckdb.DuckDBPyConnection):
         config = config_for_model(con, model, method)
         sides = store_sides(con, model, version=version, start=start, end=end, segment=segment,
-                            segment_value=segment_value, baseline=baseline, columns=list(columns) if columns else None)
-        table, hists, n_ref, n_cur = store_drift(con, sides, config, histograms=True, rollups=rollups, start=start,
-                                                 end=end)
-        if n_cur == 0:
-            table = table.iloc[0:0]
-        return DriftResult(table, hists, sides.reference_label, sides.current_label, n_ref, n_cur)
+                            segment_value=segment_value, baseline=baseline, columns=list(columns) if columns else None,
+                            period=period)
+        return (sides, *store_drift(con, sides, config, histograms=period is None, rollups=rollups, start=start,
+                                    end=end, period=period))
 
     return _run(db, work)

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import duckdb
-
-from analytics.drift._calculator import _refresh_quietly, _use_rollups, config_for_model, store_drift, store_sides
+from analytics.drift._calculator import store_comparison
 from analytics.drift._result import DriftResult
 from analytics.errors import InvalidInputError
-from analytics.overview import DbLike, _run
+from analytics.overview import DbLike
 
 FREQUENCIES = ("day", "week")
 
@@ -32,17 +30,8 @@ def drift_over_time(db: DbLike, model: str, *, start: datetime | None, end: date
     if freq not in FREQUENCIES:
         raise InvalidInputError(f"frequency {freq!r} is unknown; use day or week")
 
-    rollups = use_rollups and _use_rollups(None, segment)
-    if rollups:
-        _refresh_quietly(db, model, version, start, end)
-
-    def work(con: duckdb.DuckDBPyConnection) -> DriftResult:
-        config = config_for_model(con, model, method)
-        sides = store_sides(con, model, version=version, start=start, end=end, segment=segment,
-                            segment_value=segment_value, columns=list(columns) if columns else None, period=freq)
-        table, _, n_ref, n_cur = store_drift(con, sides, config, histograms=False, rollups=rollups, start=start,
-                                             end=end, period=freq)
-        return DriftResult(table.sort_values(["column", "period"], ignore_index=True), {}, sides.reference_label,
-                           f"{sides.current_label}, per {freq}", n_ref, n_cur)
-
-    return _run(db, work)
+    sides, table, _, n_ref, n_cur = store_comparison(
+        db, model, start=start, end=end, version=version, segment=segment, segment_value=segment_value,
+        baseline=None, columns=columns, method=method, use_rollups=use_rollups, period=freq)
+    return DriftResult(table.sort_values(["column", "period"], ignore_index=True), {}, sides.reference_label,
+                       f"{sides.current_label}, per {freq}", n_ref, n_cur)
