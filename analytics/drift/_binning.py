@@ -41,6 +41,7 @@ ones and every statistic on them is exact for those bins.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -298,25 +299,18 @@ def profile_reference(con: duckdb.DuckDBPyConnection, side: Side,
     A numeric column with more than :data:`AUTO_NUMERIC_UNIQUE` distinct finite values is numerical
     (its fine histogram on its own range); any other column is categorical. One pass per numeric
     column counts its rows per distinct value (:func:`counted_values_sql`); its size, range, spread
-    and number of distinct values are read off those counts, and its fine histogram bins them.
+    and number of distinct values are read off those counts, and its fine histogram bins them
+    (:func:`_profile_numeric`).
     """
     rows = row_counts(con, side).get(SUMMARY, 0)
     out: dict[str, Profile] = {}
     for c, is_numeric in columns:
         std = math.nan
         if is_numeric:
-            counted = counted_values_sql(side.period, c, f"FROM {side.relation} WHERE {side.where}")
-            values = con.execute(f"SELECT v, n FROM ({counted}) WHERE isfinite(v)", list(side.params)).df()
-            v, n = values["v"].to_numpy(float), values["n"].to_numpy(np.int64)
-            if len(v):
-                count, lo, hi = int(n.sum()), float(v.min()), float(v.max())
-                mean = float(np.dot(n, v)) / count
-                std = math.sqrt(float(np.dot(n, (v - mean) ** 2)) / count)
-                if len(v) > AUTO_NUMERIC_UNIQUE:
-                    hist = _binned_frame(con, values, lo, hi)
-                    out[c] = Profile(c, NUMERICAL, True, count, rows - count, std, lo, hi, hist, coarse_edges(hist),
-                                     integral=bool(np.all(v == np.floor(v))))
-                    continue
+            numerical, std = _profile_numeric(con, side, c, rows)
+            if numerical is not None:
+                out[c] = numerical
+                continue
         counts = category_counts(con, side, c, is_numeric).get(SUMMARY, {})
         kept = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_CATEGORIES]
         present = sum(counts.values())
@@ -325,15 +319,36 @@ def profile_reference(con: duckdb.DuckDBPyConnection, side: Side,
     return out
 
 
-def _binned_frame(con: duckdb.DuckDBPyConnection, values, lo: float, hi: float) -> FineHistogram:
-    """The fine histogram of counted values held in a frame (columns ``v``, ``n``), binned by DuckDB."""
-    name = f"_vigil_counted_{id(values)}"
-    con.register(name, values)
+_TEMP_NAMES = itertools.count()
+
+
+def _profile_numeric(con: duckdb.DuckDBPyConnection, side: Side, column: str,
+                     rows: int) -> tuple[Profile | None, float]:
+    """The numerical profile of a numeric column (None if it has at most :data:`AUTO_NUMERIC_UNIQUE`
+    distinct finite values), and its standard deviation.
+
+    The counts per distinct value stay in DuckDB (a temporary table of the connection): size, range,
+    two-pass standard deviation (compensated sums) and the fine histogram are read off them, so a
+    column of millions of distinct values is never fetched into Python.
+    """
+    table = f"_vigil_counted_{next(_TEMP_NAMES)}"
+    counted = counted_values_sql(side.period, column, f"FROM {side.relation} WHERE {side.where}")
+    con.execute(f"CREATE TEMP TABLE {table} AS SELECT v, n FROM ({counted}) WHERE isfinite(v)", list(side.params))
     try:
-        rows = con.execute(binned_sql(f"SELECT '{SUMMARY}' AS p, v, n FROM {name}", lo, hi)).fetchall()
+        distinct, count, lo, hi, std, integral = con.execute(
+            f"WITH m AS (SELECT fsum(n * v) / sum(n) AS mean FROM {table}) "
+            f"SELECT count(*), sum(n)::BIGINT, min(v), max(v), sqrt(fsum(n * (v - mean) * (v - mean)) / sum(n)), "
+            f"bool_and(v = floor(v)) FROM {table}, m").fetchone()
+        if not distinct:
+            return None, math.nan
+        if distinct <= AUTO_NUMERIC_UNIQUE:
+            return None, float(std)
+        hist = _by_period(con.execute(binned_sql(f"SELECT '{SUMMARY}' AS p, v, n FROM {table}", lo, hi))
+                          .fetchall()).get(SUMMARY, FineHistogram())
+        return Profile(column, NUMERICAL, True, int(count), rows - int(count), float(std), float(lo), float(hi), hist,
+                       coarse_edges(hist), integral=bool(integral)), float(std)
     finally:
-        con.unregister(name)
-    return _by_period(rows).get(SUMMARY, FineHistogram())
+        con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 # --------------------------------------------------------------------------------------------------
