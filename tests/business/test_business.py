@@ -189,12 +189,7 @@ def test_definition_is_kept_in_the_store_changed_by_admins_and_audited(loan, tmp
 
 def test_changing_the_value_matrix_changes_the_profit(loan, tmp_path):
     db, rows = loan
-    import shutil
-    copy = tmp_path / "s"
-    shutil.copytree(db.parent, copy)
-    from analytics.store._segments import rebuild_views
-    path = copy / db.name
-    store.write(rebuild_views, path)
+    path = store.copy_store(db, tmp_path / "s")
     changed = business.with_changes(DEFINITION, value_selected_good=0.1, amount_column=None, currency="USD")
     store.write(lambda con: business.save_definition(con, ADMIN, changed), path)
     got = business.kpis(path, MODEL, now=NOW).value("profit")
@@ -267,11 +262,7 @@ def test_cost_per_day_version_and_decision_match_pandas(loan):
 
 def test_budget_forecast_and_infrastructure_entries(loan, tmp_path):
     db, rows = loan
-    import shutil
-    from analytics.store._segments import rebuild_views
-    shutil.copytree(db.parent, tmp_path / "s")
-    path = tmp_path / "s" / db.name
-    store.write(rebuild_views, path)
+    path = store.copy_store(db, tmp_path / "s")
     with pytest.raises(PermissionDeniedError):
         store.write(lambda con: business.add_infra_cost(con, VIEWER, model=MODEL, category="compute", amount_usd=1.0,
                                                         period_start=date(2025, 1, 1), period_end=date(2025, 1, 31)), path)
@@ -319,11 +310,7 @@ def test_latency_percentiles_match_numpy_linear_and_breaches_follow_the_sla(loan
     for (day, version), part in daily.groupby(["day", "model_version"]):
         assert got.loc[(day, version), "p95_ms"] == pytest.approx(np.percentile(part["latency_ms"], 95), abs=1e-9)
     # tighten the SLA to p50 < 40 ms: v2 (median ~45 ms) breaches every day, v1 (~30 ms) none
-    import shutil
-    from analytics.store._segments import rebuild_views
-    shutil.copytree(db.parent, tmp_path / "s")
-    path = tmp_path / "s" / db.name
-    store.write(rebuild_views, path)
+    path = store.copy_store(db, tmp_path / "s")
 
     def tighten(con):
         settings.set_value(con, ADMIN, business.SLA_MS.key, 40.0, model=MODEL)
@@ -417,16 +404,6 @@ def test_histogram_quantile_equals_numpy_linear_with_ties():
                 np.percentile(data, 100 * q, method="linear"), rel=1e-14, abs=1e-12), (n, q)
 
 
-def _copy_store(db, folder):
-    import shutil
-
-    from analytics.store._segments import rebuild_views
-    shutil.copytree(db.parent, folder)
-    path = folder / db.name
-    store.write(rebuild_views, path)
-    return path
-
-
 def _same(fast, exact):
     for field in fast.__dataclass_fields__:
         a, b = getattr(fast, field), getattr(exact, field)
@@ -477,7 +454,7 @@ def test_an_ingest_into_summarised_days_refreshes_only_those_days(loan, tmp_path
     from analytics.business import _serving
 
     db, rows = loan
-    path = _copy_store(db, tmp_path / "s")
+    path = store.copy_store(db, tmp_path / "s")
     business.latency(path, MODEL)  # summarises every day
     built = store.read(lambda con: con.execute(
         "SELECT day, built_at FROM serving_summary_days WHERE model_name = ?", [MODEL]).df(), path)
@@ -537,7 +514,7 @@ def test_late_outcomes_rebuild_the_days_they_label_and_governance_actions_rebuil
     from analytics.business import _rollup
 
     db, rows = loan
-    path = _copy_store(db, tmp_path / "s")
+    path = store.copy_store(db, tmp_path / "s")
     before = business.kpis(path, MODEL, now=NOW)  # builds the rollups kept in the store
     stored = store.read(lambda con: con.execute(
         "SELECT day, built_at FROM kpi_summary_days WHERE model_name = ?", [MODEL]).df(), path)

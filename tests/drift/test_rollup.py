@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import timedelta
 
 import duckdb
@@ -17,7 +16,6 @@ from analytics.drift import _calculator, _rollup
 from analytics.ingest import ingest
 from analytics.overview import ceil_hour, floor_hour
 from analytics.roles import Actor
-from analytics.store._segments import rebuild_views
 
 MODEL = "credit-default"
 ADMIN = Actor("cli:tests", "system")
@@ -26,10 +24,7 @@ ADMIN = Actor("cli:tests", "system")
 @pytest.fixture(scope="module")
 def copy(demo_store, tmp_path_factory):
     """A private copy of the demo store (these tests write rollups and ingest)."""
-    folder = tmp_path_factory.mktemp("rollup")
-    shutil.copytree(demo_store.db.parent, folder / "store")
-    db = folder / "store" / demo_store.db.name
-    store.write(rebuild_views, db)
+    db = store.copy_store(demo_store.db, tmp_path_factory.mktemp("rollup") / "store")
     store.write(lambda con: con.execute("DELETE FROM drift_rollup; DELETE FROM drift_rollup_segments"), db)
     return db, demo_store.end - timedelta(days=credit.DAYS)
 

@@ -89,12 +89,7 @@ def test_baseline_window_segment_and_settings(demo, tmp_path):
     assert result.table.iloc[0]["n_reference"] == len(ref)
     assert "Taipei" in result.current_label
     # a threshold changed by an admin is used (copy the store: the demo is shared)
-    import shutil
-    from analytics.store._segments import rebuild_views
-
-    shutil.copytree(summary.db.parent, tmp_path / "copy")
-    db = tmp_path / "copy" / summary.db.name
-    store.write(rebuild_views, db)
+    db = store.copy_store(summary.db, tmp_path / "copy")
     store.write(lambda con: settings.set_value(con, ADMIN, "drift.wasserstein_threshold", 5.0, model=MODEL), db)
     strict = drift.drift_summary(db, MODEL, start=_day(start, 60), end=_day(start, 90), columns=("AGE",))
     assert strict.table.iloc[0]["threshold"] == 5.0 and strict.table.iloc[0]["drifted"] is False

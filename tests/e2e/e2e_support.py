@@ -130,9 +130,7 @@ def private_copy(db: Path, target: Path) -> Path:
             shutil.copytree(db.parent / name, target / name)
     if (db.parent / "demo-credentials.txt").is_file():
         shutil.copy2(db.parent / "demo-credentials.txt", target / "demo-credentials.txt")
-    from analytics.store._segments import rebuild_views
-
-    store.write(rebuild_views, target / db.name)
+    store.write(store.rebuild_views, target / db.name)
     return target / db.name
 
 

@@ -255,12 +255,7 @@ def test_what_if_thresholds_reproduce_on_rows(fair_store, constraint):
 
 def test_thresholds_are_settings_changed_by_admins_only(fair_store, tmp_path):
     db, _ = fair_store
-    copy = tmp_path / "copy"
-    import shutil
-    shutil.copytree(db.parent, copy)
-    path = copy / db.name
-    from analytics.store._segments import rebuild_views
-    store.write(rebuild_views, path)
+    path = store.copy_store(db, tmp_path / "copy")
     with pytest.raises(PermissionDeniedError):
         store.write(lambda con: settings.set_value(con, Actor("rita", "reviewer"), "fairness.dp_ratio_threshold",
                                                    0.99, model=MODEL), path)
@@ -276,11 +271,7 @@ def test_thresholds_are_settings_changed_by_admins_only(fair_store, tmp_path):
 
 def test_recommendation_needs_a_reviewer_and_is_audited(fair_store, tmp_path):
     db, _ = fair_store
-    import shutil
-    shutil.copytree(db.parent, tmp_path / "rec")
-    path = tmp_path / "rec" / db.name
-    from analytics.store._segments import rebuild_views
-    store.write(rebuild_views, path)
+    path = store.copy_store(db, tmp_path / "rec")
     result = fairness.what_if(path, MODEL, "SEX").to_dict()
     with pytest.raises(PermissionDeniedError):
         store.write(lambda con: fairness.attach_recommendation(con, Actor("al", "analyst"), MODEL, "v1", result), path)
