@@ -226,21 +226,34 @@ def hourly_source(info: ModelInfo, start: datetime | None, end: datetime | None,
     (sum; NULL when every cost was NULL), ``first_at``, ``last_at``: whole hours from ``serving_hourly``,
     the partial hours at the edges from the log.
     """
-    hours, edges = split_interval(start, end)
+    return _whole_and_partial(
+        info, start, end, version, unit="hour",
+        summary="SELECT hour, version, role, decision, predictions, cost_usd, first_at, last_at FROM serving_hourly",
+        log="SELECT date_trunc('hour', predicted_at), model_version, deployment_role, decision, count(*), sum(cost), "
+            "min(predicted_at), max(predicted_at)",
+        columns=("hour", "model_version", "deployment_role", "decision", "predictions", "cost", "first_at", "last_at"))
+
+
+def _whole_and_partial(info: ModelInfo, start: datetime | None, end: datetime | None, version: str | None, *,
+                       unit: str, summary: str, log: str, columns: tuple[str, ...],
+                       log_filter: str = "") -> tuple[str, list[Any]]:
+    """A subquery of ``[start, end)``: its whole hours or days (``unit``, also the summary table's time column)
+    from ``summary`` (a ``SELECT ... FROM`` table with ``model_name`` and ``version``), and the partial
+    ones at the edges from the log, ``log`` (a ``SELECT`` list, grouped by all), both with ``columns``."""
+    units, edges = split_interval(start, end, unit=unit)
     parts: list[tuple[str, list[Any]]] = []
-    version_sql, version_params = (" AND model_version = ?", [version]) if version else ("", [])
-    if hours is not None:
-        where, params = time_bounds("hour", *hours)
-        parts.append((f"SELECT hour, version, role, decision, predictions, cost_usd, first_at, last_at "
-                      f"FROM serving_hourly WHERE model_name = ? AND {where}{version_sql.replace('model_', '')}",
-                      [info.name, *params, *version_params]))
+    versions = [version] if version else []
+    if units is not None:
+        bounds = units if unit == "hour" else tuple(d.date() if d is not None else None for d in units)
+        where, params = time_bounds(unit, *bounds)
+        parts.append((f"{summary} WHERE model_name = ? AND {where}" + (" AND version = ?" if version else ""),
+                      [info.name, *params, *versions]))
     for a, b in edges:
         where, params = time_bounds("predicted_at", a, b)
-        parts.append((f"SELECT date_trunc('hour', predicted_at), model_version, deployment_role, decision, count(*), "
-                      f"sum(cost), min(predicted_at), max(predicted_at) FROM {predictions_view(info.stem)} "
-                      f"WHERE {where}{version_sql} GROUP BY ALL", [*params, *version_params]))
-    return _union(parts, ("hour", "model_version", "deployment_role", "decision", "predictions", "cost", "first_at",
-                          "last_at"))
+        parts.append((f"{log} FROM {predictions_view(info.stem)} WHERE {where}"
+                      + (" AND model_version = ?" if version else "") + f"{log_filter} GROUP BY ALL",
+                      [*params, *versions]))
+    return _union(parts, columns)
 
 
 def _union(parts: list[tuple[str, list[Any]]], columns: tuple[str, ...]) -> tuple[str, list[Any]]:
@@ -255,21 +268,12 @@ def latency_daily(con: duckdb.DuckDBPyConnection, info: ModelInfo, start: dateti
                   version: str | None = None) -> pd.DataFrame:
     """Per UTC day and version of ``[start, end)``: ``day``, ``version``, ``predictions`` (with a latency),
     ``q`` (``[p50, p95, p99]`` in ms, DuckDB's ``quantile_cont``), ``max_ms``; partial days from the log."""
-    days, edges = split_interval(start, end, unit="day")
-    parts: list[tuple[str, list[Any]]] = []
-    version_sql, version_params = (" AND model_version = ?", [version]) if version else ("", [])
-    if days is not None:
-        where, params = time_bounds("day", *(d.date() if d is not None else None for d in days))
-        parts.append((f"SELECT day, version, n, [p50_ms, p95_ms, p99_ms], max_ms FROM serving_latency_daily "
-                      f"WHERE model_name = ? AND {where}{version_sql.replace('model_', '')}",
-                      [info.name, *params, *version_params]))
-    for a, b in edges:
-        where, params = time_bounds("predicted_at", a, b)
-        parts.append((f"SELECT CAST(predicted_at AS DATE), model_version, count(*), "
-                      f"quantile_cont(latency_ms, {list(QUANTILES)}), max(latency_ms) "
-                      f"FROM {predictions_view(info.stem)} WHERE {where}{version_sql} AND latency_ms IS NOT NULL "
-                      f"GROUP BY ALL", [*params, *version_params]))
-    sql, params = _union(parts, ("day", "version", "predictions", "q", "max_ms"))
+    sql, params = _whole_and_partial(
+        info, start, end, version, unit="day",
+        summary="SELECT day, version, n, [p50_ms, p95_ms, p99_ms], max_ms FROM serving_latency_daily",
+        log=f"SELECT CAST(predicted_at AS DATE), model_version, count(*), quantile_cont(latency_ms, {list(QUANTILES)}), "
+            "max(latency_ms)",
+        columns=("day", "version", "predictions", "q", "max_ms"), log_filter=" AND latency_ms IS NOT NULL")
     return con.execute(f"SELECT * FROM {sql} ORDER BY version, day", params).df()
 
 
@@ -283,18 +287,10 @@ def latency_by_version(con: duckdb.DuckDBPyConnection, info: ModelInfo, start: d
     ``floor(h) + 1`` with ``h = (n - 1) q``, as ``numpy.percentile(method="linear")`` and DuckDB's
     ``quantile_cont`` do.
     """
-    days, edges = split_interval(start, end, unit="day")
-    parts: list[tuple[str, list[Any]]] = []
-    version_sql, version_params = (" AND model_version = ?", [version]) if version else ("", [])
-    if days is not None:
-        where, params = time_bounds("day", *(d.date() if d is not None else None for d in days))
-        parts.append((f"SELECT version, latency_ms, n FROM serving_latency WHERE model_name = ? AND {where}"
-                      f"{version_sql.replace('model_', '')}", [info.name, *params, *version_params]))
-    for a, b in edges:
-        where, params = time_bounds("predicted_at", a, b)
-        parts.append((f"SELECT model_version, latency_ms, count(*) FROM {predictions_view(info.stem)} "
-                      f"WHERE {where}{version_sql} AND latency_ms IS NOT NULL GROUP BY ALL", [*params, *version_params]))
-    sql, params = _union(parts, ("version", "latency_ms", "n"))
+    sql, params = _whole_and_partial(
+        info, start, end, version, unit="day", summary="SELECT version, latency_ms, n FROM serving_latency",
+        log="SELECT model_version, latency_ms, count(*)", columns=("version", "latency_ms", "n"),
+        log_filter=" AND latency_ms IS NOT NULL")
     hist = con.execute(f"SELECT version, latency_ms, sum(n) AS n FROM {sql} GROUP BY ALL ORDER BY version, latency_ms",
                        params).df()
     rows = []
