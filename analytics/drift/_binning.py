@@ -15,9 +15,13 @@ drift summary, a day or a week for drift over time):
   :func:`bin_numpy` reproduces bit for bit;
 - a categorical column: the count of each category (``CAST(value AS VARCHAR)``).
 
+Both first count the rows of each distinct value (:func:`counted_values_sql`), a hash aggregate on
+the raw column, then bin or cast the distinct values: the same numbers as binning every row, and
+several times faster where a column has few distinct values (ages, limits, rounded amounts).
+
 Missing values (NULL, NaN and infinities) are counted as missing, never binned. Histograms are
-additive, so the daily rollups (:mod:`analytics.drift._rollup`) are summed into any window of whole
-days and give the same numbers as a direct query.
+additive, so the daily rollups (:mod:`analytics.drift._rollup`) are summed into any window's whole
+days (its partial edge days added from the log) and give the same numbers as a direct query.
 
 From two fine histograms on the same bins (:func:`ks_distance`, :func:`wasserstein_w1`):
 
