@@ -1,7 +1,8 @@
 """The ``vigil`` command line. Every command prints a clear message and a non-zero exit code on error.
 
 Exit codes: 0 success; 1 error or rejected input; 2 wrong usage; 3 an ingest landed but some rows
-were quarantined.
+were quarantined; 141 the reader of the output went away (``vigil audit export | head``), silently,
+as a shell reports a command ended by SIGPIPE.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from analytics.errors import VigilError
 from analytics.ingest import DEFAULT_BATCH_ROWS
 from analytics.roles import ROLES, system_actor
 
-EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 1, 2, 3
+EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_BROKEN_PIPE = 1, 2, 3, 141
 
 #: Feature modules that add their own subcommands: each has ``add_commands(subparsers)``, which adds
 #: parsers whose ``func(args) -> int`` receives ``args.db`` (a path or None). Add a feature with one line.
@@ -226,6 +227,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:
+        # Nobody reads stdout any more; point it at /dev/null so that Python's final flush stays quiet too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except Exception as exc:  # noqa: BLE001 - last resort: a short message, the traceback on request
         if os.environ.get("VIGIL_DEBUG"):
             traceback.print_exc()
