@@ -124,6 +124,13 @@ else:
                                 rows=int(daily["predictions"].sum()), unit="predictions"),
         xaxis_title="Day (UTC)", yaxis_title="Predictions per day (count)", height=360)
     widgets.plot(fig, key="overview_volume")
+    statuses = {o["model"]: o["statuses"] for o in queries.query(overview.context_options)}
+    shadow = [(m, v, int(n)) for (m, v), n in result.daily.groupby(["model", "version"])["predictions"].sum().items()
+              if statuses.get(m, {}).get(v) == "shadow" and n]
+    if shadow:
+        st.caption("These counts hold every logged prediction, so a version running in shadow counts the same "
+                   "requests again: " + ", ".join(f"{m} {v} {fmt_int(n)}" for m, v, n in shadow)
+                   + f" in the {ctx.window_label}. The KPIs page counts decisions without shadow traffic.")
 
 # ---- links per model ----------------------------------------------------------------------------
 st.subheader("Open a model")

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from app_support import empty_db, signed_in, template_store, vigil_db  # noqa: F401 - fixtures
 
+from analytics import store
 from app import context
 
 NOW = datetime(2026, 6, 30, 12, 0)
@@ -154,6 +155,16 @@ def test_overview_shows_cards_table_and_charts(vigil_db):
     assert table["model"].tolist() == ["churn", "loan-risk"]
     assert [str(s.value) for s in at.subheader][:3] == ["Models", "Volume over time", "Open a model"]
     assert any("In focus: loan-risk" == str(s.value) for s in at.subheader)
+
+
+def test_overview_says_how_much_shadow_traffic_its_counts_hold(vigil_db):
+    store.write(lambda con: con.execute("UPDATE model_versions SET status = 'shadow' WHERE version = 'c1'"), vigil_db)
+    logged = store.read(lambda con: con.execute(
+        "SELECT count(*) FROM predictions_churn WHERE model_version = 'c1'").fetchone()[0], vigil_db)
+    at = signed_in("viewer", model="loan-risk", window="all")
+    assert not at.exception
+    shadow = [str(c.value) for c in at.caption if "running in shadow" in str(c.value)]
+    assert len(shadow) == 1 and f"churn c1 {logged:,} in the" in shadow[0], shadow
 
 
 def test_overview_window_without_predictions_says_what_to_do(vigil_db):
