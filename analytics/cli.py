@@ -217,6 +217,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``vigil`` console script."""
     argv = sys.argv[1:] if argv is None else argv
+    config.share_cores()
     parser = build_parser(_command_name(argv))
     args = parser.parse_args(argv)
     try:

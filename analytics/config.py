@@ -12,6 +12,13 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+def share_cores() -> None:
+    """Let idle OpenMP threads (LightGBM, scikit-learn) sleep instead of spinning, unless the environment says
+    otherwise: a process that shares the cores (the app beside an ingest, two test workers) is then not
+    slowed down threefold by another's waiting threads. Call it before LightGBM is first imported."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 def data_dir() -> Path:
     """Return the data folder (``VIGIL_DATA_DIR``, default ``<repo>/data``)."""
     return Path(os.environ.get("VIGIL_DATA_DIR", REPO_ROOT / "data"))

@@ -13,6 +13,8 @@ import streamlit as st
 from analytics import config
 from app import auth, context, navigation, theme, widgets
 
+config.share_cores()
+
 st.set_page_config(page_title="Vigil", page_icon=":material/monitoring:", layout="wide",
                    initial_sidebar_state="expanded")
 theme.register()

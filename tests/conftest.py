@@ -14,7 +14,8 @@ import os
 
 # Two test workers share two cores. LightGBM's OpenMP threads spin while they wait by default, and two
 # spinning processes slow each other down threefold (two demo builds: 97 s instead of 31 s). Waiting
-# threads sleep instead; set before any worker loads the OpenMP runtime (workers inherit it).
+# threads sleep instead (as analytics.config.share_cores sets for the app and the CLI); set before any
+# worker loads the OpenMP runtime (workers inherit it).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from dataclasses import dataclass
