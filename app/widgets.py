@@ -101,6 +101,15 @@ def fmt_num(value: Any, digits: int = 3) -> str:
     return "–" if is_missing(value) else f"{value:.{digits}f}"
 
 
+def dollars_as_text(markdown: str) -> str:
+    """Markdown whose dollar signs stay dollar signs: "NT$ 5 ... NT$ 7" would otherwise open a LaTeX formula.
+
+    >>> dollars_as_text("NT$ 5 and NT$ 7")
+    'NT\\\\$ 5 and NT\\\\$ 7'
+    """
+    return markdown.replace("$", "\\$")
+
+
 def fmt_compact(value: Any, prefix: str = "") -> str:
     """An amount short enough for a card: ``-54902100`` -> ``'-54.9 M'`` (k, M, bn above 10,000; whole
     numbers below); ``prefix`` (a currency) goes first; missing -> an en dash.

@@ -42,11 +42,11 @@ else:
     definition = result.definition
     cur = definition.currency
     rows_label = "every version's decisions except shadow traffic" if not ctx.version else f"version {ctx.version}"
-    st.caption(f"**{ctx.model}** · {ctx.filter_label} · {ctx.window_label}, as of {ctx.now:%Y-%m-%d %H:%M} UTC · "
-               f"{fmt_int(result.rows)} predictions ({rows_label}" + (f", {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC" if start else "")
-               + f"), {fmt_int(result.labelled)} of them with an "
-               # "NT$ ... NT$" would open a LaTeX formula in Markdown: escape the dollar signs.
-               f"outcome. Money in {cur}; value matrix: {definition.unit}.".replace("$", "\\$"))
+    st.caption(widgets.dollars_as_text(
+        f"**{ctx.model}** · {ctx.filter_label} · {ctx.window_label}, as of {ctx.now:%Y-%m-%d %H:%M} UTC · "
+        f"{fmt_int(result.rows)} predictions ({rows_label}"
+        + (f", {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC" if start else "")
+        + f"), {fmt_int(result.labelled)} of them with an outcome. Money in {cur}; value matrix: {definition.unit}."))
     table = result.table.set_index("key")
 
     def money(value: float) -> str:
@@ -70,8 +70,7 @@ else:
                                                                 else money(target))
             verdict = "meets" if row["meets_target"] else "misses"
             help_text += f" Target of the business case: {shown} ({verdict} it)."
-        # "NT$ ... NT$" would open a LaTeX formula in Markdown: escape the dollar signs.
-        column.metric(label, value, border=True, help=help_text.replace("$", "\\$"), **kwargs)
+        column.metric(label, value, border=True, help=widgets.dollars_as_text(help_text), **kwargs)
 
     c = st.columns(4)
     card(c[0], "selection_rate", fmt_pct(table.loc["selection_rate", "value"]),

@@ -120,10 +120,14 @@ class Side:
     params: tuple = ()
     period: str = f"'{SUMMARY}'"
 
-    def select(self, expressions: str, *, extra_where: str = "") -> str:
+    @property
+    def source(self) -> str:
+        """``FROM relation WHERE ...``: the side's rows."""
+        return f"FROM {self.relation} WHERE {self.where}"
+
+    def select(self, expressions: str) -> str:
         """``SELECT <period> AS p, <expressions> FROM relation WHERE ...`` grouped by every non-aggregate."""
-        where = f"({self.where})" + (f" AND {extra_where}" if extra_where else "")
-        return f"SELECT {self.period} AS p, {expressions} FROM {self.relation} WHERE {where} GROUP BY ALL"
+        return f"SELECT {self.period} AS p, {expressions} {self.source} GROUP BY ALL"
 
 
 @dataclass(frozen=True)
@@ -168,15 +172,17 @@ class FineHistogram:
         return cls(bins, n, total, vmin, vmax)
 
 
-def counted_values_sql(period: str, column: str, source: str) -> str:
-    """SQL counting the rows of each distinct value of ``column`` per period: columns ``p, v, n``.
+def counted_values_sql(period: str, column: str, source: str, *, as_double: bool = True) -> str:
+    """SQL counting the rows of each distinct value of ``column`` (as DOUBLE, or as it is) per period:
+    columns ``p, v, n``.
 
     ``source`` is the ``FROM ... WHERE ...`` of the rows. A hash aggregate on the raw column, with
     no expression evaluated per row: binning the distinct values afterwards gives the same histogram
     as binning every row, several times faster on a column with few distinct values, and no slower
     on one whose values are all distinct.
     """
-    return f"SELECT {period} AS p, {quote(column)}::DOUBLE AS v, count(*) AS n {source} GROUP BY ALL"
+    value = f"{quote(column)}::DOUBLE" if as_double else quote(column)
+    return f"SELECT {period} AS p, {value} AS v, count(*) AS n {source} GROUP BY ALL"
 
 
 def binned_sql(counted: str, lo: float, hi: float) -> str:
@@ -194,7 +200,7 @@ def histogram_sql(period: str, column: str, source: str, lo: float, hi: float) -
 def categories_sql(period: str, column: str, numeric: bool, source: str) -> str:
     """SQL for the count of each category (``CAST(value AS VARCHAR)``) of ``column`` per period:
     columns ``p, category, n`` (missing values excluded; counted per distinct value, then cast)."""
-    values = f"SELECT {period} AS p, {quote(column)} AS v, count(*) AS n {source} GROUP BY ALL"
+    values = counted_values_sql(period, column, source, as_double=False)
     present = "isfinite(v::DOUBLE)" if numeric else "v IS NOT NULL"
     return (f"SELECT p, CAST(v AS VARCHAR) AS category, sum(n)::BIGINT AS n FROM ({values}) WHERE {present} "
             "GROUP BY ALL")
@@ -203,7 +209,7 @@ def categories_sql(period: str, column: str, numeric: bool, source: str) -> str:
 def fine_histograms(con: duckdb.DuckDBPyConnection, side: Side, column: str, lo: float,
                     hi: float) -> dict[object, FineHistogram]:
     """The fine histogram of ``column`` on ``side`` per period, on the bins of ``[lo, hi]``."""
-    sql = histogram_sql(side.period, column, f"FROM {side.relation} WHERE {side.where}", lo, hi)
+    sql = histogram_sql(side.period, column, side.source, lo, hi)
     return _by_period(con.execute(sql, list(side.params)).fetchall())
 
 
@@ -218,7 +224,7 @@ def category_counts(con: duckdb.DuckDBPyConnection, side: Side, column: str,
                     numeric: bool = False) -> dict[object, dict[str, int]]:
     """Counts of each category of ``column`` on ``side`` per period (missing values excluded)."""
     out: dict[object, dict[str, int]] = {}
-    sql = categories_sql(side.period, column, numeric, f"FROM {side.relation} WHERE {side.where}")
+    sql = categories_sql(side.period, column, numeric, side.source)
     for p, c, n in con.execute(sql, list(side.params)).fetchall():
         out.setdefault(p, {})[c] = int(n)
     return out
@@ -309,16 +315,14 @@ def profile_reference(con: duckdb.DuckDBPyConnection, side: Side,
     rows = row_counts(con, side).get(SUMMARY, 0)
     out: dict[str, Profile] = {}
     for c, is_numeric in columns:
-        std = math.nan
-        if is_numeric:
-            numerical, std = _profile_numeric(con, side, c, rows)
-            if numerical is not None:
-                out[c] = numerical
-                continue
+        numerical = _profile_numeric(con, side, c, rows) if is_numeric else None
+        if numerical is not None:
+            out[c] = numerical
+            continue
         counts = category_counts(con, side, c, is_numeric).get(SUMMARY, {})
         kept = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_CATEGORIES]
         present = sum(counts.values())
-        out[c] = Profile(c, CATEGORICAL, is_numeric, present, rows - present, std,
+        out[c] = Profile(c, CATEGORICAL, is_numeric, present, rows - present, math.nan,
                          categories=tuple(k for k, _ in kept), counts=tuple(v for _, v in kept))
     return out
 
@@ -326,31 +330,28 @@ def profile_reference(con: duckdb.DuckDBPyConnection, side: Side,
 _TEMP_NAMES = itertools.count()
 
 
-def _profile_numeric(con: duckdb.DuckDBPyConnection, side: Side, column: str,
-                     rows: int) -> tuple[Profile | None, float]:
-    """The numerical profile of a numeric column (None if it has at most :data:`AUTO_NUMERIC_UNIQUE`
-    distinct finite values), and its standard deviation.
+def _profile_numeric(con: duckdb.DuckDBPyConnection, side: Side, column: str, rows: int) -> Profile | None:
+    """The numerical profile of a numeric column; None if it has at most :data:`AUTO_NUMERIC_UNIQUE`
+    distinct finite values (it is then categorical).
 
     The counts per distinct value stay in DuckDB (a temporary table of the connection): size, range,
     two-pass standard deviation (compensated sums) and the fine histogram are read off them, so a
     column of millions of distinct values is never fetched into Python.
     """
     table = f"_vigil_counted_{next(_TEMP_NAMES)}"
-    counted = counted_values_sql(side.period, column, f"FROM {side.relation} WHERE {side.where}")
+    counted = counted_values_sql(side.period, column, side.source)
     con.execute(f"CREATE TEMP TABLE {table} AS SELECT v, n FROM ({counted}) WHERE isfinite(v)", list(side.params))
     try:
         distinct, count, lo, hi, std, integral = con.execute(
             f"WITH m AS (SELECT fsum(n * v) / sum(n) AS mean FROM {table}) "
             f"SELECT count(*), sum(n)::BIGINT, min(v), max(v), sqrt(fsum(n * (v - mean) * (v - mean)) / sum(n)), "
             f"bool_and(v = floor(v)) FROM {table}, m").fetchone()
-        if not distinct:
-            return None, math.nan
         if distinct <= AUTO_NUMERIC_UNIQUE:
-            return None, float(std)
+            return None
         hist = _by_period(con.execute(binned_sql(f"SELECT '{SUMMARY}' AS p, v, n FROM {table}", lo, hi))
                           .fetchall()).get(SUMMARY, FineHistogram())
         return Profile(column, NUMERICAL, True, int(count), rows - int(count), float(std), float(lo), float(hi), hist,
-                       coarse_edges(hist), integral=bool(integral)), float(std)
+                       coarse_edges(hist), integral=bool(integral))
     finally:
         con.execute(f"DROP TABLE IF EXISTS {table}")
 

@@ -357,7 +357,6 @@ def store_sides(con: duckdb.DuckDBPyConnection, model: str, *, version: str | No
     get_version(con, model, version)
     con.execute("SET enable_progress_bar = false")  # never print into the CLI's JSON
     spec = _columns(info, columns)
-    view = predictions_view(info.stem)
     if baseline is None:
         reference = Side(reference_table(info.stem), "model_version = ?", (version,))
         if not con.execute(f"SELECT count(*) FROM {reference.relation} WHERE {reference.where}",
@@ -365,23 +364,21 @@ def store_sides(con: duckdb.DuckDBPyConnection, model: str, *, version: str | No
             raise InvalidInputError(f"{model}:{version} has no reference data; compare against an earlier window")
         ref_label, cache_key = f"reference data of {version}", (con_path(con), model, version)
     else:
-        where, params = _where(info.schema, start=baseline[0], end=baseline[1], version=version, segment=segment,
-                               segment_value=segment_value, alias=view)
-        reference, cache_key = Side(view, where, tuple(params)), None
-        ref_label = f"{version}, {_label(*baseline)}"
-    where, params = _where(info.schema, start=start, end=end, version=version, segment=segment,
-                           segment_value=segment_value, alias=view)
-    current = Side(view, where, tuple(params), PERIODS[period])
+        reference = _log_side(info, version, *baseline, PERIODS[None], segment, segment_value)
+        ref_label, cache_key = f"{version}, {_label(*baseline)}", None
+    current = _log_side(info, version, start, end, PERIODS[period], segment, segment_value)
     segment_text = f", {segment} = {segment_value}" if segment else ""
     return StoreSides(info, version, spec, reference, current, cache_key, ref_label,
                       f"{version}, {_label(start, end)}{segment_text}")
 
 
-def _log_window(sides: StoreSides, start: datetime | None, end: datetime | None) -> Side:
-    """The current side's version, without a segment, in ``[start, end)`` of the log, on the same periods."""
-    view = predictions_view(sides.info.stem)
-    where, params = _where(sides.info.schema, start=start, end=end, version=sides.version, alias=view)
-    return Side(view, where, tuple(params), sides.current.period)
+def _log_side(info, version: str, start: datetime | None, end: datetime | None, period: str,
+              segment: str | None = None, segment_value: str | None = None) -> Side:
+    """A version's rows of the log in ``[start, end)`` (of one segment value, if given), grouped by ``period`` (SQL)."""
+    view = predictions_view(info.stem)
+    where, params = _where(info.schema, start=start, end=end, version=version, segment=segment,
+                           segment_value=segment_value, alias=view)
+    return Side(view, where, tuple(params), period)
 
 
 def con_path(con: duckdb.DuckDBPyConnection) -> str:
@@ -465,7 +462,8 @@ def store_drift(con: duckdb.DuckDBPyConnection, sides: StoreSides, config: Drift
             whole = _rollup.RollupSummaries(con, sides.info.name, sides.version, *days, period,
                                             tuple(c for c, _, _ in sides.columns))
             # one side per edge: a time range each, which DuckDB prunes to the segments' row groups that hold it
-            current = CombinedSummaries((whole, *(DirectSummaries(con, _log_window(sides, a, b)) for a, b in edges)))
+            edge_sides = (_log_side(sides.info, sides.version, a, b, sides.current.period) for a, b in edges)
+            current = CombinedSummaries((whole, *(DirectSummaries(con, side) for side in edge_sides)))
     table, hists, n_cur = compute(con, sides.columns, config, sides.reference, current,
                                   cache_key=sides.cache_key, histograms=histograms)
     n_ref = binning.row_counts(con, sides.reference).get(SUMMARY, 0)
@@ -475,7 +473,8 @@ def store_drift(con: duckdb.DuckDBPyConnection, sides: StoreSides, config: Drift
 def drift_summary(db: DbLike, model: str, *, start: datetime | None, end: datetime | None,
                   version: str | None = None, segment: str | None = None, segment_value: str | None = None,
                   baseline_start: datetime | None = None, baseline_end: datetime | None = None,
-                  columns: tuple[str, ...] | None = None, method: str = "auto", use_rollups: bool = True) -> DriftResult:
+                  columns: tuple[str, ...] | None = None, method: str = "auto",
+                  use_rollups: bool = True) -> DriftResult:
     """Drift of every declared column and the score in ``[start, end)`` against the reference.
 
     Parameters
