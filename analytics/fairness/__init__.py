@@ -38,8 +38,9 @@ from analytics.fairness._cells import (
     sensitive_attributes, window,
 )
 from analytics.fairness._metrics import (
-    FAIL, GROUP_METRICS, PASS, RATE_METRICS, TOO_SMALL, AttributeResult, Disparity, Thresholds,
-    assess_attribute, bootstrap_intervals, counts_by_group, disparity, group_metrics, over_time,
+    FAIL, GROUP_METRICS, JUDGED, PASS, RATE_METRICS, SUPPRESSED, TOO_SMALL, AttributeResult, Disparity, Parity,
+    Thresholds, assess_attribute, bootstrap_intervals, counts_by_group, demographic_parity, disparity, group_metrics,
+    group_status, over_time,
 )
 from analytics.fairness._whatif import (
     CONSTRAINTS, OBJECTIVES, WhatIf, attach_recommendation, recommendations, search,
@@ -66,9 +67,10 @@ N_BOOT = 500
 
 __all__ = [
     "AGE_LABELS", "Attribute", "AttributeResult", "CONSTRAINTS", "Disparity", "FAIL", "FairnessReport",
-    "GROUP_METRICS", "OBJECTIVES", "PASS", "RATE_METRICS", "TOO_SMALL", "Thresholds", "WhatIf",
-    "assess", "assess_attribute", "assess_cells", "assess_file", "attach_recommendation", "bootstrap_intervals",
-    "counts_by_group", "disparity", "favourable_decision", "group_metrics", "over_time", "recommendations",
+    "GROUP_METRICS", "JUDGED", "OBJECTIVES", "PASS", "Parity", "RATE_METRICS", "SUPPRESSED", "TOO_SMALL",
+    "Thresholds", "WhatIf", "assess", "assess_attribute", "assess_cells", "assess_file", "attach_recommendation",
+    "bootstrap_intervals", "counts_by_group", "demographic_parity", "disparity", "favourable_decision",
+    "group_metrics", "group_status", "over_time", "recommendations",
     "search", "sensitive_attributes", "thresholds_for", "what_if", "what_if_file",
 ]
 
