@@ -58,7 +58,7 @@ _MODEL_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 
 def check_identifier(name: str, what: str = "column") -> str:
     """Return ``name`` if it is a safe SQL identifier, else raise :class:`InvalidInputError`."""
-    if not isinstance(name, str) or not _IDENTIFIER.match(name):
+    if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
         raise InvalidInputError(
             f"{what} name {name!r} is not allowed: use letters, digits and underscores, "
             "starting with a letter or underscore (at most 63 characters)"
@@ -68,7 +68,7 @@ def check_identifier(name: str, what: str = "column") -> str:
 
 def check_model_name(name: str) -> str:
     """Return ``name`` if it is a valid model name (lower-case letters, digits and hyphens)."""
-    if not isinstance(name, str) or not _MODEL_NAME.match(name):
+    if not isinstance(name, str) or not _MODEL_NAME.fullmatch(name):
         raise InvalidInputError(
             f"model name {name!r} is not allowed: use lower-case letters, digits and hyphens, "
             "starting with a letter (for example 'credit-default')"
@@ -186,6 +186,10 @@ class LogSchema:
         described from ``positive_class`` (see :meth:`decision_text`).
     outcome_labels : dict of {int: str}, optional
         The observed outcomes (the ``label`` column) in words, e.g. ``{0: "repaid", 1: "defaulted"}``.
+    favourable_decision : {0, 1} or None, default None
+        The decision value that is good for the person (for a default model, 0: approved). Fairness
+        rates are of this decision. It is declared, never guessed: a model spec requires it, and
+        fairness refuses a model whose schema leaves it out.
     """
 
     columns: tuple[Column, ...]
@@ -194,8 +198,13 @@ class LogSchema:
     notes: dict = field(default_factory=dict, compare=False)
     decision_labels: dict = field(default_factory=dict, hash=False)
     outcome_labels: dict = field(default_factory=dict, hash=False)
+    favourable_decision: int | None = None
 
     def __post_init__(self) -> None:
+        if self.favourable_decision is not None and (
+                isinstance(self.favourable_decision, bool) or self.favourable_decision not in (0, 1)):
+            raise InvalidInputError(
+                f"favourable_decision {self.favourable_decision!r} is not a decision of a binary model; use 0 or 1")
         object.__setattr__(self, "decision_labels", _binary_words(self.decision_labels, "decision_labels"))
         object.__setattr__(self, "outcome_labels", _binary_words(self.outcome_labels, "outcome_labels"))
         names = [c.name for c in self.columns]
@@ -281,6 +290,7 @@ class LogSchema:
                 "notes": self.notes,
                 "decision_labels": {str(k): v for k, v in self.decision_labels.items()},
                 "outcome_labels": {str(k): v for k, v in self.outcome_labels.items()},
+                "favourable_decision": self.favourable_decision,
             },
             sort_keys=True,
         )
@@ -296,4 +306,5 @@ class LogSchema:
             notes=data.get("notes", {}),
             decision_labels=data.get("decision_labels", {}),
             outcome_labels=data.get("outcome_labels", {}),
+            favourable_decision=data.get("favourable_decision"),
         )

@@ -98,7 +98,9 @@ else:
              widgets.diff(table.loc["demographic_parity_ratio", "value"],
                           table.loc["demographic_parity_ratio", "previous"], 2),
              help_text=f"Lowest {definition.selected_label} rate of a {definition.fairness_attribute} group divided "
-                       "by the highest (fairlearn's demographic parity ratio; 0.8 is the four-fifths rule).")
+                       "by the highest (fairlearn's demographic parity ratio; 0.8 is the four-fifths rule). Groups "
+                       "too small to judge (the fairness.min_group_size setting) are left out, as on the Fairness "
+                       "page, so both pages show the same ratio.")
     card(c[2], "opportunity_cost", money_card("opportunity_cost"),
          widgets.pct_change(table.loc["opportunity_cost", "value"], table.loc["opportunity_cost", "previous"]),
          help_text="Value forgone on good cases that were rejected (reported beside profit, not netted into it).")

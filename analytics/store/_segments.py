@@ -152,17 +152,32 @@ def _table_columns(con: duckdb.DuckDBPyConnection, stem: str, schema: LogSchema)
                      for c, t in schema.prediction_columns().items())
 
 
+def _parquet_columns(con: duckdb.DuckDBPyConnection, path: Path) -> set[str]:
+    rows = con.execute("SELECT name FROM parquet_schema(?)", [str(path)]).fetchall()
+    return {r[0] for r in rows}
+
+
 def define_predictions_view(con: duckdb.DuckDBPyConnection, model: str, stem: str, schema: LogSchema) -> None:
-    """(Re)define ``predictions_<stem>`` over the model's committed segments (in the caller's transaction)."""
+    """(Re)define ``predictions_<stem>`` over the model's committed segments (in the caller's transaction).
+
+    A column added to the schema after some segments were written (a compatible change of the model
+    spec: a new nullable column) reads as NULL in those segments. A schema only grows, so the newest
+    segment holds every column any segment has, and the oldest the fewest: their two file footers
+    say whether the segments differ, without reading the others.
+    """
     paths = committed_paths(con, model)
-    if paths:
-        columns = ", ".join(quote(c) for c in schema.prediction_columns())
-        # union_by_name: segments written before an optional column existed read it as NULL.
-        source = f"read_parquet({_sql_list(paths)}, union_by_name = true)"
-    else:
+    declared = schema.prediction_columns()
+    if not paths:
         columns = _table_columns(con, stem, schema)
         source = f"{log_table(stem)} WHERE ingest_id NOT IN (SELECT ingest_id FROM ingests WHERE status = 'running')"
-    con.execute(f"CREATE OR REPLACE VIEW {predictions_view(stem)} AS SELECT {columns} FROM {source}")
+        con.execute(f"CREATE OR REPLACE VIEW {predictions_view(stem)} AS SELECT {columns} FROM {source}")
+        return
+    newest, oldest = _parquet_columns(con, paths[-1]), _parquet_columns(con, paths[0])
+    columns = ", ".join(quote(c) if c in newest else f"CAST(NULL AS {sql_type}) AS {quote(c)}"
+                        for c, sql_type in declared.items())
+    union = ", union_by_name = true" if any(c not in oldest for c in declared if c in newest) else ""
+    con.execute(f"CREATE OR REPLACE VIEW {predictions_view(stem)} AS SELECT {columns} "
+                f"FROM read_parquet({_sql_list(paths)}{union})")
 
 
 def register_segments(con: duckdb.DuckDBPyConnection, model: str, stem: str, schema: LogSchema, ingest_id: int,

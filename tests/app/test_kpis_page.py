@@ -107,3 +107,58 @@ def test_viewer_reaches_the_page_from_the_navigation(defined):
 ])
 def test_card_amounts_are_compact(value, prefix, shown):
     assert widgets.fmt_compact(value, prefix) == shown
+
+
+def _small_groups(db, now: datetime) -> None:
+    """Gender groups of 5, 7 (suppressed) and 20 (too small to judge) predictions of v2, all declined."""
+    import pandas as pd
+
+    from analytics import ingest
+    from app_support import SYSTEM
+
+    sizes = {"x": 5, "y": 7, "z": 20}
+    gender = [g for g, n in sizes.items() for _ in range(n)]
+    n = len(gender)
+    ingest.ingest("loan-risk", pd.DataFrame({
+        "prediction_id": [f"small{i:03d}" for i in range(n)],
+        "predicted_at": [now - pd.Timedelta(days=3, minutes=i) for i in range(n)], "model_version": "v2",
+        "deployment_role": "champion", "score": 0.9, "decision": 1, "latency_ms": 10.0, "cost": 0.001,
+        "amount": 1000.0, "region": "north", "gender": gender}), actor=SYSTEM, db=db)
+
+
+def test_parity_is_the_fairness_pages_with_its_small_group_rule(defined):
+    """Issue 13 item 5: one parity, one small-group rule; the KPIs and Fairness pages show the same number,
+    which is fairlearn's on the groups large enough to judge (small all-declined groups would give 0)."""
+    from app_support import signed_in
+    from fairlearn.metrics import demographic_parity_ratio
+
+    from analytics import fairness, registry
+
+    now = _now()
+    _small_groups(defined, now)
+    report = fairness.assess(defined, "loan-risk", version="v2", n_boot=50)
+    parity = report.result("gender").disparity.demographic_parity_ratio
+    stem = store.read(lambda con: registry.get_model(con, "loan-risk"), defined).stem
+    rows = store.read(lambda con: con.execute(
+        f"SELECT gender, decision FROM predictions_{stem} WHERE model_version = 'v2'").df(), defined)
+    sizes = rows["gender"].value_counts()
+    judged = rows[rows["gender"].map(sizes) >= 30]
+    assert set(judged["gender"]) == {"f", "m"}
+    expected = demographic_parity_ratio(judged["decision"], (judged["decision"] == 0).astype(int),
+                                        sensitive_features=judged["gender"])
+    assert parity == pytest.approx(expected, rel=1e-12)
+    kpi = business.kpis(defined, "loan-risk", now=now, version="v2").value("demographic_parity_ratio")
+    assert kpi == pytest.approx(expected, rel=1e-12)
+    groups = report.result("gender").groups.set_index("group")
+    assert groups.loc[["x", "y"], ["selection_rate", "selection_rate_low", "selection_rate_high"]].isna().all().all()
+    assert groups.loc["z", "status"] == fairness.TOO_SMALL and groups.loc["z", "selection_rate"] == 0
+
+    at = signed_in("viewer", model="loan-risk", version="v2", window="all")
+    at.switch_page("../pages/kpis.py").run()
+    assert not at.exception, at.exception
+    card = next(m for m in at.metric if m.label.startswith("Demographic parity"))
+    assert card.value == widgets.fmt_num(expected, 2)
+    at.switch_page("../pages/fairness.py").run()
+    assert not at.exception, at.exception
+    assert at.dataframe[0].value.set_index("attribute").loc["gender", "demographic_parity_ratio"] == \
+        pytest.approx(expected, rel=1e-12)
