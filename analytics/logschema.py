@@ -38,6 +38,10 @@ PREDICTION_COLUMNS: dict[str, str] = {
     "latency_ms": "DOUBLE",
     "cost": "DOUBLE",
 }
+#: Columns a prediction row may carry (NULL when the source leaves them out), with their DuckDB types.
+#: ``request_id`` names the serving request: a shadow version's row and the champion's row of the same
+#: request carry the same value, which pairs them for a paired comparison (:mod:`analytics.deployments`).
+OPTIONAL_PREDICTION_COLUMNS: dict[str, str] = {"request_id": "VARCHAR"}
 #: Columns every outcome row carries.
 OUTCOME_COLUMNS: dict[str, str] = {
     "prediction_id": "VARCHAR",
@@ -120,7 +124,8 @@ class Column:
                 f"column {self.name!r}: title {self.title!r} must be one line of text without leading "
                 "or trailing spaces"
             )
-        if self.name in PREDICTION_COLUMNS or self.name in OUTCOME_COLUMNS or self.name == "ingest_id":
+        if (self.name in PREDICTION_COLUMNS or self.name in OPTIONAL_PREDICTION_COLUMNS or self.name in OUTCOME_COLUMNS
+                or self.name == "ingest_id"):
             raise InvalidInputError(f"column name {self.name!r} is reserved by Vigil; rename it")
         if self.dtype not in COLUMN_TYPES:
             raise InvalidInputError(
@@ -268,8 +273,8 @@ class LogSchema:
         return self.positive_class if value == 1 else f"not {self.positive_class}"
 
     def prediction_columns(self) -> dict[str, str]:
-        """All columns of a prediction row with their DuckDB types, in log order."""
-        return {**PREDICTION_COLUMNS, **{c.name: c.sql_type for c in self.columns}}
+        """All columns of a prediction row with their DuckDB types, in log order (optional ones included)."""
+        return {**PREDICTION_COLUMNS, **OPTIONAL_PREDICTION_COLUMNS, **{c.name: c.sql_type for c in self.columns}}
 
     def reference_columns(self) -> dict[str, str]:
         """All columns of a reference row with their DuckDB types."""

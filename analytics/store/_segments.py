@@ -144,6 +144,14 @@ def _sql_list(paths: list[Path]) -> str:
     return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
 
 
+def _table_columns(con: duckdb.DuckDBPyConnection, stem: str, schema: LogSchema) -> str:
+    """The log table's prediction columns; an optional column a table made before it existed lacks is NULL."""
+    present = {r[0] for r in con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = ?",
+                                         [log_table(stem)]).fetchall()}
+    return ", ".join(quote(c) if c in present else f"NULL::{t} AS {quote(c)}"
+                     for c, t in schema.prediction_columns().items())
+
+
 def _parquet_columns(con: duckdb.DuckDBPyConnection, path: Path) -> set[str]:
     rows = con.execute("SELECT name FROM parquet_schema(?)", [str(path)]).fetchall()
     return {r[0] for r in rows}
@@ -160,7 +168,7 @@ def define_predictions_view(con: duckdb.DuckDBPyConnection, model: str, stem: st
     paths = committed_paths(con, model)
     declared = schema.prediction_columns()
     if not paths:
-        columns = ", ".join(quote(c) for c in declared)
+        columns = _table_columns(con, stem, schema)
         source = f"{log_table(stem)} WHERE ingest_id NOT IN (SELECT ingest_id FROM ingests WHERE status = 'running')"
         con.execute(f"CREATE OR REPLACE VIEW {predictions_view(stem)} AS SELECT {columns} FROM {source}")
         return
@@ -197,7 +205,7 @@ def move_table_rows_to_segments(con: duckdb.DuckDBPyConnection) -> None:
     db = store_path(con)
     for model, stem, schema_json in con.execute("SELECT model_name, table_stem, log_schema FROM models").fetchall():
         schema = LogSchema.from_json(schema_json)
-        columns = ", ".join(quote(c) for c in schema.prediction_columns())
+        columns = _table_columns(con, stem, schema)
         # Only committed ingests move; rows of an ingest still marked running stay in the table,
         # invisible, until recovery removes them.
         ingest_ids = [r[0] for r in con.execute(
