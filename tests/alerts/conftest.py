@@ -132,3 +132,9 @@ def smtp_receiver():
     controller.start()
     yield port, messages
     controller.stop()
+
+
+@pytest.fixture
+def churn_traffic():
+    """The eight days of ``churn-scorer`` predictions as a frame (a fresh copy each call)."""
+    return traffic
