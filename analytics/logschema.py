@@ -38,6 +38,10 @@ PREDICTION_COLUMNS: dict[str, str] = {
     "latency_ms": "DOUBLE",
     "cost": "DOUBLE",
 }
+#: Columns a prediction row may carry (NULL when the source leaves them out), with their DuckDB types.
+#: ``request_id`` names the serving request: a shadow version's row and the champion's row of the same
+#: request carry the same value, which pairs them for a paired comparison (:mod:`analytics.deployments`).
+OPTIONAL_PREDICTION_COLUMNS: dict[str, str] = {"request_id": "VARCHAR"}
 #: Columns every outcome row carries.
 OUTCOME_COLUMNS: dict[str, str] = {
     "prediction_id": "VARCHAR",
@@ -54,7 +58,7 @@ _MODEL_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 
 def check_identifier(name: str, what: str = "column") -> str:
     """Return ``name`` if it is a safe SQL identifier, else raise :class:`InvalidInputError`."""
-    if not isinstance(name, str) or not _IDENTIFIER.match(name):
+    if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
         raise InvalidInputError(
             f"{what} name {name!r} is not allowed: use letters, digits and underscores, "
             "starting with a letter or underscore (at most 63 characters)"
@@ -64,7 +68,7 @@ def check_identifier(name: str, what: str = "column") -> str:
 
 def check_model_name(name: str) -> str:
     """Return ``name`` if it is a valid model name (lower-case letters, digits and hyphens)."""
-    if not isinstance(name, str) or not _MODEL_NAME.match(name):
+    if not isinstance(name, str) or not _MODEL_NAME.fullmatch(name):
         raise InvalidInputError(
             f"model name {name!r} is not allowed: use lower-case letters, digits and hyphens, "
             "starting with a letter (for example 'credit-default')"
@@ -120,7 +124,8 @@ class Column:
                 f"column {self.name!r}: title {self.title!r} must be one line of text without leading "
                 "or trailing spaces"
             )
-        if self.name in PREDICTION_COLUMNS or self.name in OUTCOME_COLUMNS or self.name == "ingest_id":
+        if (self.name in PREDICTION_COLUMNS or self.name in OPTIONAL_PREDICTION_COLUMNS or self.name in OUTCOME_COLUMNS
+                or self.name == "ingest_id"):
             raise InvalidInputError(f"column name {self.name!r} is reserved by Vigil; rename it")
         if self.dtype not in COLUMN_TYPES:
             raise InvalidInputError(
@@ -181,6 +186,10 @@ class LogSchema:
         described from ``positive_class`` (see :meth:`decision_text`).
     outcome_labels : dict of {int: str}, optional
         The observed outcomes (the ``label`` column) in words, e.g. ``{0: "repaid", 1: "defaulted"}``.
+    favourable_decision : {0, 1} or None, default None
+        The decision value that is good for the person (for a default model, 0: approved). Fairness
+        rates are of this decision. It is declared, never guessed: a model spec requires it, and
+        fairness refuses a model whose schema leaves it out.
     """
 
     columns: tuple[Column, ...]
@@ -189,8 +198,13 @@ class LogSchema:
     notes: dict = field(default_factory=dict, compare=False)
     decision_labels: dict = field(default_factory=dict, hash=False)
     outcome_labels: dict = field(default_factory=dict, hash=False)
+    favourable_decision: int | None = None
 
     def __post_init__(self) -> None:
+        if self.favourable_decision is not None and (
+                isinstance(self.favourable_decision, bool) or self.favourable_decision not in (0, 1)):
+            raise InvalidInputError(
+                f"favourable_decision {self.favourable_decision!r} is not a decision of a binary model; use 0 or 1")
         object.__setattr__(self, "decision_labels", _binary_words(self.decision_labels, "decision_labels"))
         object.__setattr__(self, "outcome_labels", _binary_words(self.outcome_labels, "outcome_labels"))
         names = [c.name for c in self.columns]
@@ -259,8 +273,8 @@ class LogSchema:
         return self.positive_class if value == 1 else f"not {self.positive_class}"
 
     def prediction_columns(self) -> dict[str, str]:
-        """All columns of a prediction row with their DuckDB types, in log order."""
-        return {**PREDICTION_COLUMNS, **{c.name: c.sql_type for c in self.columns}}
+        """All columns of a prediction row with their DuckDB types, in log order (optional ones included)."""
+        return {**PREDICTION_COLUMNS, **OPTIONAL_PREDICTION_COLUMNS, **{c.name: c.sql_type for c in self.columns}}
 
     def reference_columns(self) -> dict[str, str]:
         """All columns of a reference row with their DuckDB types."""
@@ -276,6 +290,7 @@ class LogSchema:
                 "notes": self.notes,
                 "decision_labels": {str(k): v for k, v in self.decision_labels.items()},
                 "outcome_labels": {str(k): v for k, v in self.outcome_labels.items()},
+                "favourable_decision": self.favourable_decision,
             },
             sort_keys=True,
         )
@@ -291,4 +306,5 @@ class LogSchema:
             notes=data.get("notes", {}),
             decision_labels=data.get("decision_labels", {}),
             outcome_labels=data.get("outcome_labels", {}),
+            favourable_decision=data.get("favourable_decision"),
         )

@@ -96,6 +96,7 @@ SCHEMA = LogSchema(
     },
     decision_labels={0: "approved", 1: "declined"},
     outcome_labels={0: "repaid", 1: "defaulted"},
+    favourable_decision=0,
 )
 
 

@@ -66,6 +66,7 @@ SCHEMA = LogSchema(
     notes={"decision": "1 = predicted employed"},
     decision_labels={0: "predicted not employed", 1: "predicted employed"},
     outcome_labels={0: "not employed", 1: "employed"},
+    favourable_decision=1,
 )
 
 
