@@ -48,13 +48,13 @@ OUTCOME_COLUMNS: dict[str, str] = {
 #: Columns a reference row carries besides the declared columns.
 REFERENCE_COLUMNS: dict[str, str] = {"label": "TINYINT", "score": "DOUBLE", "decision": "TINYINT"}
 
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-_MODEL_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+_MODEL_NAME = re.compile(r"[a-z][a-z0-9-]{0,62}")
 
 
 def check_identifier(name: str, what: str = "column") -> str:
     """Return ``name`` if it is a safe SQL identifier, else raise :class:`InvalidInputError`."""
-    if not isinstance(name, str) or not _IDENTIFIER.match(name):
+    if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
         raise InvalidInputError(
             f"{what} name {name!r} is not allowed: use letters, digits and underscores, "
             "starting with a letter or underscore (at most 63 characters)"
@@ -64,7 +64,7 @@ def check_identifier(name: str, what: str = "column") -> str:
 
 def check_model_name(name: str) -> str:
     """Return ``name`` if it is a valid model name (lower-case letters, digits and hyphens)."""
-    if not isinstance(name, str) or not _MODEL_NAME.match(name):
+    if not isinstance(name, str) or not _MODEL_NAME.fullmatch(name):
         raise InvalidInputError(
             f"model name {name!r} is not allowed: use lower-case letters, digits and hyphens, "
             "starting with a letter (for example 'credit-default')"
