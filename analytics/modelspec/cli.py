@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import importlib
 from datetime import date, datetime
-from pathlib import Path
 
 from analytics import registry, store
 from analytics.cli_support import store_path
