@@ -53,8 +53,8 @@ def test_a_reviewer_records_findings_but_cannot_decide(vigil_db):
 
 def test_four_eyes_refusal_is_a_message(vigil_db):
     approver = Actor("approver", "approver")
-    store.write(lambda con: registry.register_version(con, approver if False else Actor("admin", "admin"), "churn",
-                                                      "c2", threshold=0.5, owner="growth"), vigil_db)
+    store.write(lambda con: registry.register_version(con, Actor("admin", "admin"), "churn", "c2", threshold=0.5,
+                                                      owner="growth"), vigil_db)
     store.write(lambda con: governance.submit(con, approver, "churn", "c2", "mine"), vigil_db)
     store.write(lambda con: governance.start_review(con, Actor("reviewer", "reviewer"), "churn", "c2"), vigil_db)
     at = _open("approver")
