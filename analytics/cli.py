@@ -25,7 +25,8 @@ EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_BROKEN_PIPE = 1, 2, 3, 141
 #: Feature modules that add their own subcommands: each has ``add_commands(subparsers)``, which adds
 #: parsers whose ``func(args) -> int`` receives ``args.db`` (a path or None). Add a feature with one line.
 FEATURE_COMMANDS: tuple[str, ...] = ("analytics.drift.cli", "analytics.fairness.cli", "analytics.explain.cli",
-                                   "analytics.governance.cli", "analytics.business.cli")
+                                   "analytics.governance.cli", "analytics.business.cli",
+                                   "analytics.modelspec.cli")
 
 
 class _ProgressBar:

@@ -38,6 +38,10 @@ PREDICTION_COLUMNS: dict[str, str] = {
     "latency_ms": "DOUBLE",
     "cost": "DOUBLE",
 }
+#: Columns a prediction row may carry (NULL when the source leaves them out), with their DuckDB types.
+#: ``request_id`` names the serving request: a shadow version's row and the champion's row of the same
+#: request carry the same value, which pairs them for a paired comparison (:mod:`analytics.deployments`).
+OPTIONAL_PREDICTION_COLUMNS: dict[str, str] = {"request_id": "VARCHAR"}
 #: Columns every outcome row carries.
 OUTCOME_COLUMNS: dict[str, str] = {
     "prediction_id": "VARCHAR",
@@ -54,7 +58,7 @@ _MODEL_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 
 def check_identifier(name: str, what: str = "column") -> str:
     """Return ``name`` if it is a safe SQL identifier, else raise :class:`InvalidInputError`."""
-    if not isinstance(name, str) or not _IDENTIFIER.match(name):
+    if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
         raise InvalidInputError(
             f"{what} name {name!r} is not allowed: use letters, digits and underscores, "
             "starting with a letter or underscore (at most 63 characters)"
@@ -64,7 +68,7 @@ def check_identifier(name: str, what: str = "column") -> str:
 
 def check_model_name(name: str) -> str:
     """Return ``name`` if it is a valid model name (lower-case letters, digits and hyphens)."""
-    if not isinstance(name, str) or not _MODEL_NAME.match(name):
+    if not isinstance(name, str) or not _MODEL_NAME.fullmatch(name):
         raise InvalidInputError(
             f"model name {name!r} is not allowed: use lower-case letters, digits and hyphens, "
             "starting with a letter (for example 'credit-default')"
@@ -99,6 +103,9 @@ class Column:
         Constraint for counterfactual search.
     description : str, default ""
         Human-readable meaning, shown in the registry.
+    title : str, default ""
+        Short title shown on pages and in the dossier instead of the column's name (``"credit
+        limit"`` for ``LIMIT_BAL``); empty means the name is shown.
     """
 
     name: str
@@ -108,10 +115,17 @@ class Column:
     nullable: bool = True
     mutability: Mutability = "free"
     description: str = ""
+    title: str = ""
 
     def __post_init__(self) -> None:
         check_identifier(self.name)
-        if self.name in PREDICTION_COLUMNS or self.name in OUTCOME_COLUMNS or self.name == "ingest_id":
+        if not isinstance(self.title, str) or self.title != self.title.strip() or "\n" in self.title:
+            raise InvalidInputError(
+                f"column {self.name!r}: title {self.title!r} must be one line of text without leading "
+                "or trailing spaces"
+            )
+        if (self.name in PREDICTION_COLUMNS or self.name in OPTIONAL_PREDICTION_COLUMNS or self.name in OUTCOME_COLUMNS
+                or self.name == "ingest_id"):
             raise InvalidInputError(f"column name {self.name!r} is reserved by Vigil; rename it")
         if self.dtype not in COLUMN_TYPES:
             raise InvalidInputError(
@@ -127,6 +141,30 @@ class Column:
         """The DuckDB type that stores this column."""
         return COLUMN_TYPES[self.dtype]
 
+    @property
+    def display_name(self) -> str:
+        """What a page calls this column: its title, or its name when it has none."""
+        return self.title or self.name
+
+
+def _binary_words(labels: object, what: str) -> dict[int, str]:
+    """Check a mapping of 0/1 to words (keys may be text, as TOML and JSON keys are) and return it."""
+    if not isinstance(labels, dict):
+        raise InvalidInputError(f"{what} must map 0 and 1 to words, for example {{0: 'approved', 1: 'declined'}}")
+    checked: dict[int, str] = {}
+    for key, words in labels.items():
+        value = key if isinstance(key, int) and not isinstance(key, bool) else None
+        if isinstance(key, str) and key.strip() in ("0", "1"):
+            value = int(key.strip())
+        if value not in (0, 1):
+            raise InvalidInputError(f"{what}: key {key!r} is not a value of a binary model; use 0 and 1")
+        if not isinstance(words, str) or not words.strip() or "\n" in words:
+            raise InvalidInputError(f"{what}: the words for {value} must be one non-empty line of text")
+        checked[value] = words.strip()
+    if len(checked) == 2 and checked[0].casefold() == checked[1].casefold():
+        raise InvalidInputError(f"{what}: 0 and 1 both read {checked[0]!r}; give each its own words")
+    return dict(sorted(checked.items()))
+
 
 @dataclass(frozen=True)
 class LogSchema:
@@ -140,14 +178,35 @@ class LogSchema:
         What a label (and a decision) of 1 means, e.g. ``"default"``.
     task : str, default "binary_classification"
         The model's task; only binary classification is supported so far.
+    notes : dict, optional
+        Free notes (currency, orderings, ...); not compared.
+    decision_labels : dict of {int: str}, optional
+        The model's decisions in its owner's words, e.g. ``{0: "approved", 1: "declined"}``. Keys
+        may be given as text (``"0"``), as a TOML or JSON file gives them. A value without words is
+        described from ``positive_class`` (see :meth:`decision_text`).
+    outcome_labels : dict of {int: str}, optional
+        The observed outcomes (the ``label`` column) in words, e.g. ``{0: "repaid", 1: "defaulted"}``.
+    favourable_decision : {0, 1} or None, default None
+        The decision value that is good for the person (for a default model, 0: approved). Fairness
+        rates are of this decision. It is declared, never guessed: a model spec requires it, and
+        fairness refuses a model whose schema leaves it out.
     """
 
     columns: tuple[Column, ...]
     positive_class: str
     task: str = "binary_classification"
     notes: dict = field(default_factory=dict, compare=False)
+    decision_labels: dict = field(default_factory=dict, hash=False)
+    outcome_labels: dict = field(default_factory=dict, hash=False)
+    favourable_decision: int | None = None
 
     def __post_init__(self) -> None:
+        if self.favourable_decision is not None and (
+                isinstance(self.favourable_decision, bool) or self.favourable_decision not in (0, 1)):
+            raise InvalidInputError(
+                f"favourable_decision {self.favourable_decision!r} is not a decision of a binary model; use 0 or 1")
+        object.__setattr__(self, "decision_labels", _binary_words(self.decision_labels, "decision_labels"))
+        object.__setattr__(self, "outcome_labels", _binary_words(self.outcome_labels, "outcome_labels"))
         names = [c.name for c in self.columns]
         if not names:
             raise InvalidInputError("a log schema needs at least one declared column")
@@ -179,9 +238,43 @@ class LogSchema:
                 return c
         raise InvalidInputError(f"column {name!r} is not declared in this model's schema")
 
+    def display_name(self, name: str) -> str:
+        """What a page calls column ``name``: a declared column's title, else the name itself."""
+        for c in self.columns:
+            if c.name == name:
+                return c.display_name
+        return name
+
+    def decision_text(self, value: int) -> str:
+        """A decision value in the model's words.
+
+        Parameters
+        ----------
+        value : int
+            0 or 1, as logged in ``decision``.
+
+        Returns
+        -------
+        str
+            The declared words (``"declined"``), else ``"predicted <positive class>"`` for 1 and
+            ``"predicted not <positive class>"`` for 0.
+        """
+        value = int(value)
+        if value in self.decision_labels:
+            return self.decision_labels[value]
+        return f"predicted {self.positive_class}" if value == 1 else f"predicted not {self.positive_class}"
+
+    def outcome_text(self, value: int) -> str:
+        """An observed outcome (``label``) in the model's words: the declared words, else
+        ``"<positive class>"`` for 1 and ``"not <positive class>"`` for 0."""
+        value = int(value)
+        if value in self.outcome_labels:
+            return self.outcome_labels[value]
+        return self.positive_class if value == 1 else f"not {self.positive_class}"
+
     def prediction_columns(self) -> dict[str, str]:
-        """All columns of a prediction row with their DuckDB types, in log order."""
-        return {**PREDICTION_COLUMNS, **{c.name: c.sql_type for c in self.columns}}
+        """All columns of a prediction row with their DuckDB types, in log order (optional ones included)."""
+        return {**PREDICTION_COLUMNS, **OPTIONAL_PREDICTION_COLUMNS, **{c.name: c.sql_type for c in self.columns}}
 
     def reference_columns(self) -> dict[str, str]:
         """All columns of a reference row with their DuckDB types."""
@@ -195,6 +288,9 @@ class LogSchema:
                 "positive_class": self.positive_class,
                 "columns": [asdict(c) for c in self.columns],
                 "notes": self.notes,
+                "decision_labels": {str(k): v for k, v in self.decision_labels.items()},
+                "outcome_labels": {str(k): v for k, v in self.outcome_labels.items()},
+                "favourable_decision": self.favourable_decision,
             },
             sort_keys=True,
         )
@@ -208,4 +304,7 @@ class LogSchema:
             positive_class=data["positive_class"],
             task=data.get("task", "binary_classification"),
             notes=data.get("notes", {}),
+            decision_labels=data.get("decision_labels", {}),
+            outcome_labels=data.get("outcome_labels", {}),
+            favourable_decision=data.get("favourable_decision"),
         )

@@ -52,6 +52,8 @@ cards[0].metric("Columns drifted", f"{len(drifted)} of {len(table)}", border=Tru
 cards[1].metric("Current rows", fmt_int(result.n_current_rows), border=True, help=result.current_label)
 cards[2].metric("Baseline rows", fmt_int(result.n_reference_rows), border=True, help=result.reference_label)
 st.caption(f"Baseline: {result.reference_label}. Current: {result.current_label}.")
+for column, why in result.left_out.items():
+    st.info(f"**{column}** is left out: {why}.", icon=":material/filter_alt:")
 
 # ---- summary table ------------------------------------------------------------------------------
 st.subheader("Verdicts per column")
@@ -123,7 +125,9 @@ def over_time() -> None:
     if not chosen:
         widgets.empty_state("Choose at least one column.")
         return
-    frame = queries.query(drift.drift_over_time, ctx.model, freq=freq, columns=tuple(chosen), **filters).table
+    over = queries.query(drift.drift_over_time, ctx.model, freq=freq, columns=tuple(chosen),
+                         baseline_start=base_start, baseline_end=base_end, **filters)
+    frame = over.table
     if frame.empty:
         widgets.empty_state("No rows in this window.")
         return
@@ -138,7 +142,7 @@ def over_time() -> None:
         fig.add_hline(y=threshold, line_dash="dash", line_color=theme.BAD,
                       annotation_text=f"threshold {threshold:g}", annotation_position="top left")
         label = drift.get_method(method).label
-        fig.update_layout(title=theme.chart_title(f"{label} per {freq}, against {result.reference_label}",
+        fig.update_layout(title=theme.chart_title(f"{label} per {freq}, against {over.reference_label}",
                                                   window=ctx.window_label, rows=int(rows["n_current"].sum()),
                                                   unit="values"),
                           xaxis_title=f"{freq.capitalize()} (UTC)", yaxis_title=label, height=360)
@@ -167,7 +171,8 @@ def multivariate() -> None:
         "drifted": st.column_config.CheckboxColumn("Drifted")})
     st.caption(f"Samples: {fmt_int(mv.n_reference_sample)} of {fmt_int(mv.n_reference_rows)} baseline rows and "
                f"{fmt_int(mv.n_current_sample)} of {fmt_int(mv.n_current_rows)} current rows (seed {mv.seed}); "
-               f"{len(mv.columns)} input columns. Fold AUCs: {', '.join(f'{a:.3f}' for a in mv.domain_auc_folds)}.")
+               f"{len(mv.columns)} input columns. Fold AUCs: {', '.join(f'{a:.3f}' for a in mv.domain_auc_folds)}."
+               + "".join(f" {column} is left out: {why}." for column, why in mv.left_out.items()))
 
 
 multivariate()

@@ -47,7 +47,7 @@ TOY_SCHEMA = LogSchema(
         Column("is_member", "boolean"),
         Column("gender", "categorical", role="attribute", sensitive=True),
     ),
-    positive_class="default",
+    positive_class="default", favourable_decision=0,
 )
 
 

@@ -82,6 +82,16 @@ def _assert_rejected(toy, report, *, rows: list[int], column: str, text: str) ->
 # the happy path
 
 
+def test_an_optional_column_given_lands_and_older_segments_read_it_as_null(toy):
+    """``request_id`` lands when the source has it; segments written without it read NULL through the view."""
+    first = toy.predictions(N)
+    ingest(toy.name, first.iloc[: N // 2], db=toy.db)
+    ingest(toy.name, first.iloc[N // 2:].assign(request_id=[f"r{i}" for i in range(N - N // 2)]), db=toy.db)
+    stored = store.read(lambda con: con.execute(
+        f"SELECT request_id FROM {store.predictions_view(toy.stem)} ORDER BY prediction_id").df(), toy.db)
+    assert stored["request_id"].isna().tolist() == [True] * (N // 2) + [False] * (N - N // 2)
+
+
 def test_valid_frame_lands_whole(toy):
     """A valid DataFrame is loaded, visible through the view, counted in the report and audited."""
     frame = toy.predictions(N)
@@ -92,6 +102,7 @@ def test_valid_frame_lands_whole(toy):
     assert toy.counts() == {"visible": N, "log": N, "outcomes_visible": 0, "outcome_log": 0, "quarantine": 0}
     stored = store.read(lambda con: con.execute(
         f"SELECT * FROM {store.predictions_view(toy.stem)} ORDER BY prediction_id").df(), toy.db)
+    assert stored.pop("request_id").isna().all()  # optional, left out by the source
     pd.testing.assert_frame_equal(stored, frame, check_dtype=False)
     history = _history(toy.db).loc[report.ingest_id]
     assert (history["status"], history["rows_read"], history["rows_loaded"]) == ("committed", N, N)
@@ -567,7 +578,8 @@ def _fake_running_ingest(toy, ingest_id: int = 999) -> None:
                     "VALUES (?, ?, 'predictions', 'crashed.parquet', 'cli:tests', now()::TIMESTAMP, 'running')",
                     [ingest_id, toy.name])
         con.register("crash_rows", rows)
-        con.execute(f"INSERT INTO {store.log_table(toy.stem)} SELECT *, ? FROM crash_rows", [ingest_id])
+        con.execute(f"INSERT INTO {store.log_table(toy.stem)} BY NAME SELECT *, ? AS ingest_id FROM crash_rows",
+                    [ingest_id])
 
     store.write(work, toy.db)
 

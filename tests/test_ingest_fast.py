@@ -41,8 +41,10 @@ def _rules_of(toy):
 
 
 def _table(toy, n: int = N) -> pa.Table:
-    """Valid toy predictions as an Arrow table with plain types (string, not large_string)."""
+    """Valid toy predictions as an Arrow table with plain types (string, not large_string), with the
+    optional ``request_id`` column left out by the source and added as NULL by the ingest."""
     table = pa.Table.from_pandas(toy.predictions(n), preserve_index=False)
+    table = table.append_column("request_id", pa.nulls(n, pa.string()))
     return table.cast(pa.schema([pa.field(f.name, pa.string() if pa.types.is_large_string(f.type) else f.type)
                                  for f in table.schema]))
 

@@ -33,9 +33,9 @@ ALPHA_SCHEMA = LogSchema(
         Column("channel", "categorical", role="segment"),
         Column("gender", "categorical", role="attribute", sensitive=True),
     ),
-    positive_class="default",
+    positive_class="default", favourable_decision=0,
 )
-BETA_SCHEMA = LogSchema(columns=(Column("usage", "double"),), positive_class="churn")
+BETA_SCHEMA = LogSchema(columns=(Column("usage", "double"),), positive_class="churn", favourable_decision=0)
 
 
 def _predictions(rng: np.random.Generator, n: int, prefix: str, versions: list[str], roles: list[str],

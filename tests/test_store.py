@@ -12,6 +12,7 @@ import pytest
 
 from analytics import store
 from analytics.errors import StoreBusyError, StoreVersionError
+from analytics.logschema import PREDICTION_COLUMNS
 
 
 def _sha256(path: Path) -> str:
@@ -58,7 +59,7 @@ def _add_version_1_model(con, schema) -> None:
     The DDL is frozen here as it was then, so the test keeps describing an old file when the current
     layout changes.
     """
-    cols = ", ".join(f'"{n}" {t}' for n, t in schema.prediction_columns().items())
+    cols = ", ".join(f'"{n}" {t}' for n, t in {**PREDICTION_COLUMNS, **{c.name: c.sql_type for c in schema.columns}}.items())
     con.execute("INSERT INTO models VALUES ('old-model', 'old_model', 'alice', 'kept', ?, "
                 "TIMESTAMP '2024-05-01 10:00:00')", [schema.to_json()])
     con.execute(f"CREATE TABLE log_old_model ({cols}, ingest_id BIGINT NOT NULL)")

@@ -24,6 +24,7 @@ from analytics.overview import ceil_hour, floor_hour
 from analytics.business._definitions import get_definition
 from analytics.business._kpis import KPI_META, kpi_label, kpi_sums, kpi_unit, kpis_from_sums
 from analytics.errors import InvalidInputError
+from analytics.fairness import thresholds_for
 from analytics.registry import champion_version
 from analytics.store import predictions_view
 
@@ -111,7 +112,7 @@ def champion_challenger(db: DbLike, model: str, *, now: datetime, start: datetim
         for version in (champion, other):
             sums = kpi_sums(con, info, definition, now=now, start=shared_start, end=shared_end, version=version,
                             with_previous=False)
-            k = kpis_from_sums(sums, definition)
+            k = kpis_from_sums(sums, definition, thresholds_for(con, model))
             row = shared.loc[version]
             k["cost_per_1000_usd"] = float(row["cost_usd"]) / float(row["n"]) * 1000
             selected = k["selection_rate"] * k["predictions"]
@@ -121,7 +122,7 @@ def champion_challenger(db: DbLike, model: str, *, now: datetime, start: datetim
         for key, (_, higher, _) in KPI_META.items():
             if key == "demographic_parity_ratio" and not definition.fairness_attribute:
                 continue
-            rows.append((key, kpi_label(key, definition), kpi_unit(key, definition), higher))
+            rows.append((key, kpi_label(key, definition, info.schema), kpi_unit(key, definition), higher))
         rows += [("cost_per_1000_usd", "Cost per 1,000 predictions", "USD", False),
                  ("cost_per_selected_usd", f"Cost per {definition.selected_label} decision", "USD", False)]
         table = pd.DataFrame([{"key": key, "measure": label, "unit": unit, "champion": values[champion][key],

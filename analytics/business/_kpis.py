@@ -34,6 +34,8 @@ from analytics.business._common import (
 )
 from analytics.business._definitions import TARGET_KPIS, KpiDefinition, get_definition
 from analytics.errors import InvalidInputError
+from analytics.fairness import Thresholds, demographic_parity, thresholds_for
+from analytics.logschema import LogSchema
 from analytics.overview import split_interval
 from analytics.registry import ModelInfo
 from analytics.store import predictions_view
@@ -63,8 +65,9 @@ KPI_META: dict[str, tuple[str, bool | None, str]] = {
 }
 
 
-def kpi_label(key: str, definition: KpiDefinition) -> str:
-    """The KPI's name in the words of the model's business (``'Approved rate'``, ``'Default rate among approved'``)."""
+def kpi_label(key: str, definition: KpiDefinition, schema: LogSchema) -> str:
+    """The KPI's name in the words of the model's business (``'Approved rate'``, ``'Default rate among approved'``),
+    columns by their titles in ``schema`` (``'Demographic parity ratio by sex'``, not ``SEX``)."""
     sel, bad = definition.selected_label, definition.bad_name
     return {
         "predictions": "Predictions",
@@ -79,7 +82,7 @@ def kpi_label(key: str, definition: KpiDefinition) -> str:
         "profit": "Profit (realised: revenue minus loss)",
         "profit_per_decision": "Profit per decision (realised)",
         "opportunity_cost": "Opportunity cost (good cases rejected)",
-        "demographic_parity_ratio": f"Demographic parity ratio by {definition.fairness_attribute}",
+        "demographic_parity_ratio": f"Demographic parity ratio by {schema.display_name(definition.fairness_attribute or '')}",
     }[key]
 
 
@@ -207,11 +210,20 @@ def _ratio(a: float, b: float) -> float:
     return float(a) / float(b) if b else float("nan")
 
 
-def kpis_from_sums(sums: pd.DataFrame, definition: KpiDefinition) -> dict[str, float]:
+def kpis_from_sums(sums: pd.DataFrame, definition: KpiDefinition, thresholds: Thresholds) -> dict[str, float]:
     """KPI values from the sums of one group (any number of ``attribute`` rows; they are added up).
 
-    The demographic parity ratio is the lowest selection rate of an attribute group divided by the
-    highest (fairlearn's ``demographic_parity_ratio`` of the selections), NaN with fewer than two groups.
+    Parameters
+    ----------
+    sums : DataFrame
+        Rows of :func:`kpi_sums` (one period, one segment value).
+    definition : KpiDefinition
+        The value matrix.
+    thresholds : Thresholds
+        The model's fairness thresholds (:func:`analytics.fairness.thresholds_for`): the demographic
+        parity ratio is :func:`analytics.fairness.demographic_parity` of the selection rates of the
+        attribute's groups, with the Fairness page's small-group rule; NaN with fewer than two
+        groups large enough to judge.
     """
     # numpy rather than pandas: called once per segment and period on frames of a few rows.
     values = sums[list(SUM_COLUMNS)].to_numpy(dtype=float)
@@ -221,13 +233,12 @@ def kpis_from_sums(sums: pd.DataFrame, definition: KpiDefinition) -> dict[str, f
     loss = -d.value_selected_bad * s["amount_selected_bad"]
     expected_loss = -d.value_selected_bad * s["exp_bad_amount_selected"]
     expected_revenue = d.value_selected_good * s["exp_good_amount_selected"]
-    rates = []
+    dpr = float("nan")
     if d.fairness_attribute and len(sums):
         groups, index = np.unique(sums["attribute"].to_numpy().astype(str), return_inverse=True)
         selected = np.bincount(index, weights=values[:, SUM_COLUMNS.index("selected")], minlength=len(groups))
         n = np.bincount(index, weights=values[:, SUM_COLUMNS.index("n")], minlength=len(groups))
-        rates = [float(selected[i] / n[i]) for i, g in enumerate(groups) if n[i] > 0 and g != "(missing)"]
-    dpr = (min(rates) / max(rates) if max(rates) > 0 else float("nan")) if len(rates) >= 2 else float("nan")
+        dpr = demographic_parity(n, selected, thresholds).ratio
     return {
         "predictions": float(s["n"]),
         "selection_rate": _ratio(s["selected"], s["n"]),
@@ -288,7 +299,8 @@ class KpiResult:
         return float(self.table.set_index("key").loc[key, "value"])
 
 
-def _table(current: dict[str, float], previous: dict[str, float] | None, definition: KpiDefinition) -> pd.DataFrame:
+def _table(current: dict[str, float], previous: dict[str, float] | None, definition: KpiDefinition,
+           schema: LogSchema) -> pd.DataFrame:
     rows = []
     for key, (_, higher, basis) in KPI_META.items():
         if key == "demographic_parity_ratio" and not definition.fairness_attribute:
@@ -299,7 +311,7 @@ def _table(current: dict[str, float], previous: dict[str, float] | None, definit
         meets = None
         if not np.isnan(target) and not np.isnan(value):
             meets = bool(value >= target) if TARGET_KPIS[key] else bool(value <= target)
-        rows.append({"key": key, "kpi": kpi_label(key, definition), "unit": kpi_unit(key, definition),
+        rows.append({"key": key, "kpi": kpi_label(key, definition, schema), "unit": kpi_unit(key, definition),
                      "value": value, "previous": before, "change": value - before, "target": target,
                      "vs_target": value - target, "meets_target": meets, "higher_is_better": higher,
                      "basis": basis})
@@ -336,16 +348,17 @@ def kpis(db: DbLike, model: str, *, now: datetime, start: datetime | None = None
         sums = kpi_sums(con, info, definition, now=now, start=start, end=end, version=version, segment=segment,
                         segment_value=segment_value, by=by)
         has_previous = previous_window(start, end, now) is not None
+        rule = thresholds_for(con, model)
         current = sums[sums["period"] == "current"]
         previous = sums[sums["period"] == "previous"]
-        table = _table(kpis_from_sums(current, definition),
-                       kpis_from_sums(previous, definition) if has_previous else None, definition)
+        table = _table(kpis_from_sums(current, definition, rule),
+                       kpis_from_sums(previous, definition, rule) if has_previous else None, definition, info.schema)
         segments = pd.DataFrame()
         if by:
             rows = []
             for value in sorted(set(current["group"]) | set(previous["group"])):
-                now_kpis = kpis_from_sums(current[current["group"] == value], definition)
-                before = kpis_from_sums(previous[previous["group"] == value], definition)
+                now_kpis = kpis_from_sums(current[current["group"] == value], definition, rule)
+                before = kpis_from_sums(previous[previous["group"] == value], definition, rule)
                 rows.append({"segment": value, **now_kpis, "selection_rate_previous": before["selection_rate"],
                              "profit_previous": before["profit"] if has_previous else float("nan")})
             segments = pd.DataFrame(rows)

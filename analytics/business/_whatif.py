@@ -26,6 +26,7 @@ from analytics.business._common import DbLike, _run, open_model, outcome_join, q
 from analytics.business._definitions import KpiDefinition, get_definition
 from analytics.business._kpis import _expressions
 from analytics.errors import InvalidInputError
+from analytics.fairness import SUPPRESSED, Thresholds, demographic_parity, group_status, thresholds_for
 from analytics.overview import split_interval
 from analytics.registry import champion_version, get_version
 from analytics.store import predictions_view
@@ -44,7 +45,10 @@ class WhatIf:
     curve : DataFrame
         One row per grid threshold, :data:`CURVE_COLUMNS` (money in the definition's currency).
     group_rates : DataFrame
-        Selection rate per threshold and fairness group (columns ``threshold``, ``group``, ``rate``, ``n``).
+        Selection rate per threshold and fairness group (columns ``threshold``, ``group``, ``rate``, ``n``,
+        ``status``); a group the small-group rule suppresses (:func:`analytics.fairness.group_status`)
+        has neither ``rate`` nor ``n``. The ``demographic_parity_ratio`` of the curve is
+        :func:`analytics.fairness.demographic_parity` of the judged groups, as on the Fairness page.
     version : str
         The version whose rows were used.
     current_threshold, best_threshold : float
@@ -151,12 +155,13 @@ def threshold_whatif(db: DbLike, model: str, *, start: datetime | None = None, e
             raise InvalidInputError(f"{model} has no champion; choose a version for the threshold what-if")
         current = float(get_version(con, model, chosen)["threshold"])
         cells = threshold_cells(con, info, definition, start=start, end=end, version=chosen, steps=steps)
-        return _curves(cells, definition, chosen, current, steps)
+        return _curves(cells, definition, chosen, current, steps, thresholds_for(con, model))
 
     return _run(db, work)
 
 
-def _curves(cells: pd.DataFrame, definition: KpiDefinition, version: str, current: float, steps: int) -> WhatIf:
+def _curves(cells: pd.DataFrame, definition: KpiDefinition, version: str, current: float, steps: int,
+            rule: Thresholds) -> WhatIf:
     d = definition
     thresholds = np.arange(steps + 1) / steps
     cell_index = np.arange(steps + 2)
@@ -182,18 +187,16 @@ def _curves(cells: pd.DataFrame, definition: KpiDefinition, version: str, curren
     labelled = int(per_cell(good | bad, "n").sum())
     group_rows, ratios = [], np.full(len(thresholds), np.nan)
     if d.fairness_attribute:
-        groups = [g for g in sorted(cells["group"].unique()) if g != "(missing)"]
-        rates = []
-        for g in groups:
-            in_group = cells["group"] == g
-            total = per_cell(in_group, "n").sum()
-            rate = selected_sum(per_cell(in_group, "n")) / total if total else np.full(len(thresholds), np.nan)
-            rates.append(rate)
-            group_rows.append(pd.DataFrame({"threshold": thresholds, "group": g, "rate": rate, "n": int(total)}))
-        if len(rates) >= 2:
-            stacked = np.vstack(rates)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                ratios = np.where(stacked.max(axis=0) > 0, stacked.min(axis=0) / stacked.max(axis=0), np.nan)
+        groups = sorted(cells["group"].unique())
+        totals = np.array([per_cell(cells["group"] == g, "n").sum() for g in groups])
+        chosen = np.vstack([selected_sum(per_cell(cells["group"] == g, "n")) for g in groups]) if groups else None
+        for i, (g, status) in enumerate(zip(groups, group_status(totals, rule))):
+            shown = status != SUPPRESSED  # a suppressed group shows neither its size nor its rate
+            rate = chosen[i] / totals[i] if shown else np.full(len(thresholds), np.nan)
+            group_rows.append(pd.DataFrame({"threshold": thresholds, "group": g, "rate": rate,
+                                            "n": int(totals[i]) if shown else pd.NA, "status": status}))
+        if groups:
+            ratios = np.array([demographic_parity(totals, chosen[:, k], rule).ratio for k in range(len(thresholds))])
     with np.errstate(invalid="ignore", divide="ignore"):
         curve = pd.DataFrame({
             "threshold": thresholds,
@@ -210,5 +213,5 @@ def _curves(cells: pd.DataFrame, definition: KpiDefinition, version: str, curren
     candidates = curve.loc[target == best_value, "threshold"] if n else pd.Series([current])
     best = float(candidates.iloc[int((candidates - current).abs().to_numpy().argmin())])
     group_rates = pd.concat(group_rows, ignore_index=True) if group_rows else pd.DataFrame(
-        columns=["threshold", "group", "rate", "n"])
+        columns=["threshold", "group", "rate", "n", "status"])
     return WhatIf(definition, curve, group_rates, version, current, best, basis, int(n), labelled)

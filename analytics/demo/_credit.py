@@ -62,24 +62,31 @@ def age_band(age: pd.Series) -> pd.Series:
     return pd.cut(age, bins=bins, labels=labels, right=False).astype(str)
 
 
+def _months_ago(months: int) -> str:
+    return "last month" if months == 1 else f"{months} months ago"
+
+
 SCHEMA = LogSchema(
     columns=(
-        Column("LIMIT_BAL", "double", description="credit limit (NT$)"),
+        Column("LIMIT_BAL", "double", description="credit limit (NT$)", title="credit limit"),
         Column("SEX", "categorical", role="attribute", sensitive=True, mutability="immutable",
-               description="sex; logged for fairness, not a model input"),
+               description="sex; logged for fairness, not a model input", title="sex"),
         Column("EDUCATION", "categorical", sensitive=True, mutability="increase_only",
-               description="graduate school, university, high school, others, unknown"),
+               description="graduate school, university, high school, others, unknown", title="education"),
         Column("MARRIAGE", "categorical", sensitive=True, mutability="immutable",
-               description="married, single, others, unknown"),
-        Column("AGE", "integer", sensitive=True, mutability="increase_only", description="age in years"),
-        *(Column(c, "integer", description="repayment status, months late (-2..8; <= 0 on time)")
-          for c in PAY_COLUMNS),
-        *(Column(f"BILL_AMT{i}", "double", description=f"bill statement {i} month(s) ago (NT$)") for i in range(1, 7)),
-        *(Column(f"PAY_AMT{i}", "double", description=f"amount paid {i} month(s) ago (NT$)") for i in range(1, 7)),
+               description="married, single, others, unknown", title="marital status"),
+        Column("AGE", "integer", sensitive=True, mutability="increase_only", description="age in years",
+               title="age"),
+        *(Column(c, "integer", description="repayment status, months late (-2..8; <= 0 on time)",
+                 title=f"repayment status {_months_ago(i)}") for i, c in enumerate(PAY_COLUMNS, start=1)),
+        *(Column(f"BILL_AMT{i}", "double", description=f"bill statement {i} month(s) ago (NT$)",
+                 title=f"bill {_months_ago(i)}") for i in range(1, 7)),
+        *(Column(f"PAY_AMT{i}", "double", description=f"amount paid {i} month(s) ago (NT$)",
+                 title=f"paid {_months_ago(i)}") for i in range(1, 7)),
         Column("AGE_BAND", "categorical", role="attribute", sensitive=True, mutability="immutable",
-               description="age band, for fairness"),
-        Column("region", "categorical", role="segment", description="region (simulated)"),
-        Column("channel", "categorical", role="segment", description="application channel (simulated)"),
+               description="age band, for fairness", title="age band"),
+        Column("region", "categorical", role="segment", description="region (simulated)", title="region"),
+        Column("channel", "categorical", role="segment", description="application channel (simulated)", title="channel"),
     ),
     positive_class="default",
     notes={
@@ -87,6 +94,9 @@ SCHEMA = LogSchema(
         "decision": "1 = predicted default: the application is declined",
         "currency": "NT$",
     },
+    decision_labels={0: "approved", 1: "declined"},
+    outcome_labels={0: "repaid", 1: "defaulted"},
+    favourable_decision=0,
 )
 
 

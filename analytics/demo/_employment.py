@@ -41,18 +41,32 @@ _CODES = {
     "DREM": "cognitive difficulty (1 yes, 2 no)",
 }
 
+#: Short titles shown on pages instead of the ACS variable names.
+_TITLES = {
+    "SCHL": "education", "MAR": "marital status", "RELP": "relationship", "DIS": "disability",
+    "ESP": "parents' employment", "CIT": "citizenship", "MIG": "moved in the last year",
+    "MIL": "military service", "ANC": "ancestry", "NATIVITY": "nativity", "DEAR": "hearing difficulty",
+    "DEYE": "vision difficulty", "DREM": "cognitive difficulty",
+}
+
 SCHEMA = LogSchema(
     columns=(
-        Column("AGEP", "integer", sensitive=True, mutability="increase_only", description="age in years"),
-        *(Column(name, "categorical", description=text, mutability="immutable" if name in ("NATIVITY", "ANC") else "free")
+        Column("AGEP", "integer", sensitive=True, mutability="increase_only", description="age in years",
+               title="age"),
+        *(Column(name, "categorical", description=text, mutability="immutable" if name in ("NATIVITY", "ANC") else "free",
+                 title=_TITLES[name])
           for name, text in _CODES.items()),
-        Column("SEX", "categorical", sensitive=True, mutability="immutable", description="sex (1 male, 2 female)"),
+        Column("SEX", "categorical", sensitive=True, mutability="immutable", description="sex (1 male, 2 female)",
+               title="sex"),
         Column("RAC1P", "categorical", sensitive=True, mutability="immutable",
-               description="race (ACS recode 1-9; 1 White alone, 2 Black or African American alone, ...)"),
-        Column("survey_year", "categorical", role="segment", description="ACS survey year"),
+               description="race (ACS recode 1-9; 1 White alone, 2 Black or African American alone, ...)", title="race"),
+        Column("survey_year", "categorical", role="segment", description="ACS survey year", title="survey year"),
     ),
     positive_class="employed",
     notes={"decision": "1 = predicted employed"},
+    decision_labels={0: "predicted not employed", 1: "predicted employed"},
+    outcome_labels={0: "not employed", 1: "employed"},
+    favourable_decision=1,
 )
 
 

@@ -34,10 +34,11 @@ from analytics.drift import _rollup
 from analytics.drift._binning import SUMMARY, FineHistogram, Profile, Side
 from analytics.drift._methods import CATEGORICAL, METHOD_OVERRIDES, Summary, auto_method, get_method, parse_overrides
 from analytics.drift._result import RESULT_COLUMNS, DriftResult
+from analytics.drift._segment import segment_baseline, window_left_out
 from analytics.errors import InvalidInputError, StoreBusyError
 from analytics.overview import DbLike, _run, _where, split_interval
 from analytics.registry import champion_version, get_model, get_version
-from analytics.store import predictions_view, reference_table, transaction, write
+from analytics.store import predictions_view, transaction, write
 
 NUMERIC_TYPES = ("DOUBLE", "FLOAT", "REAL", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT",
                  "UINTEGER", "USMALLINT", "UTINYINT")
@@ -343,6 +344,7 @@ class StoreSides:
     cache_key: tuple | None
     reference_label: str
     current_label: str
+    left_out: dict[str, str] = field(default_factory=dict)
 
 
 def store_sides(con: duckdb.DuckDBPyConnection, model: str, *, version: str | None, start: datetime | None,
@@ -358,18 +360,21 @@ def store_sides(con: duckdb.DuckDBPyConnection, model: str, *, version: str | No
     con.execute("SET enable_progress_bar = false")  # never print into the CLI's JSON
     spec = _columns(info, columns)
     if baseline is None:
-        reference = Side(reference_table(info.stem), "model_version = ?", (version,))
-        if not con.execute(f"SELECT count(*) FROM {reference.relation} WHERE {reference.where}",
-                           [version]).fetchone()[0]:
+        chosen = segment_baseline(con, info, version, segment, segment_value)
+        reference, ref_label, left_out = chosen.reference, chosen.label, chosen.left_out
+        if not con.execute(f"SELECT count(*) {reference.source}", list(reference.params)).fetchone()[0]:
             raise InvalidInputError(f"{model}:{version} has no reference data; compare against an earlier window")
-        ref_label, cache_key = f"reference data of {version}", (con_path(con), model, version)
+        cache_key = (con_path(con), model, version, *((segment, segment_value) if chosen.filtered else ()))
     else:
         reference = _log_side(info, version, *baseline, PERIODS[None], segment, segment_value)
         ref_label, cache_key = f"{version}, {_label(*baseline)}", None
+        ref_label += f", {segment} = {segment_value}" if segment else ""
+        left_out = window_left_out(segment, segment_value)
+    spec = [c for c in spec if c[0] not in left_out]
     current = _log_side(info, version, start, end, PERIODS[period], segment, segment_value)
     segment_text = f", {segment} = {segment_value}" if segment else ""
     return StoreSides(info, version, spec, reference, current, cache_key, ref_label,
-                      f"{version}, {_label(start, end)}{segment_text}")
+                      f"{version}, {_label(start, end)}{segment_text}", left_out)
 
 
 def _log_side(info, version: str, start: datetime | None, end: datetime | None, period: str,
@@ -517,7 +522,7 @@ def drift_summary(db: DbLike, model: str, *, start: datetime | None, end: dateti
         baseline=baseline, columns=columns, method=method, use_rollups=use_rollups)
     if n_cur == 0:
         table = table.iloc[0:0]
-    return DriftResult(table, hists, sides.reference_label, sides.current_label, n_ref, n_cur)
+    return DriftResult(table, hists, sides.reference_label, sides.current_label, n_ref, n_cur, sides.left_out)
 
 
 def store_comparison(db: DbLike, model: str, *, start: datetime | None, end: datetime | None, version: str | None,

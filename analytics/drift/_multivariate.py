@@ -20,7 +20,7 @@ chunks; the current error drifts when it leaves mean +/- 3 standard deviations o
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import duckdb
@@ -33,7 +33,8 @@ from analytics.logschema import quote
 from analytics.overview import DbLike, _run, _where
 from analytics.registry import champion_version, get_model
 from analytics.settings import declare
-from analytics.store import predictions_view, reference_table
+from analytics.drift._segment import segment_baseline, window_left_out
+from analytics.store import predictions_view
 
 SAMPLE_ROWS = 5_000
 SEED = 42
@@ -65,6 +66,7 @@ class MultivariateResult:
     n_current_rows: int
     columns: tuple[str, ...]
     seed: int
+    left_out: dict[str, str] = field(default_factory=dict)
 
     def as_frame(self) -> pd.DataFrame:
         """Two rows (one per method) for a table."""
@@ -150,7 +152,12 @@ def multivariate_drift(db: DbLike, model: str, *, start: datetime | None, end: d
         ver = version or champion_version(con, model)
         if ver is None:
             raise InvalidInputError(f"{model} has no champion version; choose a version")
-        used = [c for c in info.schema.columns if c.role in ("feature", "segment")]
+        if baseline_start is not None and baseline_end is not None:
+            left_out = window_left_out(segment, segment_value)
+        else:
+            chosen = segment_baseline(con, info, ver, segment, segment_value)
+            left_out = chosen.left_out
+        used = [c for c in info.schema.columns if c.role in ("feature", "segment") and c.name not in left_out]
         cols = ", ".join(quote(c.name) for c in used)
         def window_sample(a, b):
             where, params = _where(info.schema, start=a, end=b, version=ver, segment=segment,
@@ -164,17 +171,16 @@ def multivariate_drift(db: DbLike, model: str, *, start: datetime | None, end: d
         if baseline_start is not None and baseline_end is not None:
             n_ref, ref = window_sample(baseline_start, baseline_end)
         else:
-            n_ref = con.execute(f"SELECT count(*) FROM {reference_table(info.stem)} WHERE model_version = ?",
-                                [ver]).fetchone()[0]
+            side = chosen.reference
+            n_ref = con.execute(f"SELECT count(*) {side.source}", list(side.params)).fetchone()[0]
             ref = con.execute(
-                f"SELECT {cols} FROM (SELECT *, row_number() OVER () AS _rn FROM {reference_table(info.stem)} "
-                f"WHERE model_version = ?) ORDER BY hash(_rn + {int(seed)}), _rn LIMIT {int(sample_rows)}",
-                [ver]).df()
+                f"SELECT {cols} FROM (SELECT *, row_number() OVER () AS _rn {side.source}) "
+                f"ORDER BY hash(_rn + {int(seed)}), _rn LIMIT {int(sample_rows)}", list(side.params)).df()
         n_cur, cur = window_sample(start, end)
         threshold = float(settings.get(con, DOMAIN_AUC.key, model=model))
-        return ref, cur, n_ref, n_cur, threshold, used
+        return ref, cur, n_ref, n_cur, threshold, used, left_out
 
-    ref, cur, n_ref, n_cur, threshold, used = _run(db, work)
+    ref, cur, n_ref, n_cur, threshold, used, left_out = _run(db, work)
     if len(ref) < 10 or len(cur) < 10:
         raise InvalidInputError(f"the multivariate drift needs at least 10 rows on each side; the window has "
                                 f"{len(cur)} and the reference {len(ref)}")
@@ -190,4 +196,5 @@ def multivariate_drift(db: DbLike, model: str, *, start: datetime | None, end: d
         reconstruction_error=err, reconstruction_reference_mean=mean, reconstruction_lower=lower,
         reconstruction_upper=upper, reconstruction_drifted=bool(err < lower or err > upper),
         pca_components=components, n_reference_sample=len(ref), n_current_sample=len(cur),
-        n_reference_rows=int(n_ref), n_current_rows=int(n_cur), columns=tuple(numeric + categorical), seed=seed)
+        n_reference_rows=int(n_ref), n_current_rows=int(n_cur), columns=tuple(numeric + categorical), seed=seed,
+        left_out=left_out)

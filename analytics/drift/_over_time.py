@@ -19,9 +19,15 @@ FREQUENCIES = ("day", "week")
 
 def drift_over_time(db: DbLike, model: str, *, start: datetime | None, end: datetime | None, freq: str = "week",
                     version: str | None = None, segment: str | None = None, segment_value: str | None = None,
+                    baseline_start: datetime | None = None, baseline_end: datetime | None = None,
                     columns: tuple[str, ...] | None = None, method: str = "auto",
                     use_rollups: bool = True) -> DriftResult:
-    """Drift of each column per ``freq`` (``"day"`` or ``"week"``, UTC) against the version's reference.
+    """Drift of each column per ``freq`` (``"day"`` or ``"week"``, UTC) against the chosen baseline.
+
+    The baseline is the version's reference data (of the segment, see
+    :mod:`analytics.drift._segment`), or, given ``baseline_start`` and ``baseline_end``, that earlier
+    window of the log: every period is compared with the same baseline as :func:`drift_summary`
+    compares the whole window with, and :attr:`DriftResult.reference_label` names it.
 
     Returns a :class:`DriftResult` whose table has one row per column and period (``period`` is the
     period's first instant, naive UTC) and no histograms. Parameters as
@@ -29,9 +35,9 @@ def drift_over_time(db: DbLike, model: str, *, start: datetime | None, end: date
     """
     if freq not in FREQUENCIES:
         raise InvalidInputError(f"frequency {freq!r} is unknown; use day or week")
-
+    baseline = (baseline_start, baseline_end) if baseline_start is not None and baseline_end is not None else None
     sides, table, _, n_ref, n_cur = store_comparison(
         db, model, start=start, end=end, version=version, segment=segment, segment_value=segment_value,
-        baseline=None, columns=columns, method=method, use_rollups=use_rollups, period=freq)
+        baseline=baseline, columns=columns, method=method, use_rollups=use_rollups, period=freq)
     return DriftResult(table.sort_values(["column", "period"], ignore_index=True), {}, sides.reference_label,
-                       f"{sides.current_label}, per {freq}", n_ref, n_cur)
+                       f"{sides.current_label}, per {freq}", n_ref, n_cur, sides.left_out)

@@ -42,6 +42,9 @@ class DriftResult:
         What was compared, in words (stated on the page and in the CLI table).
     n_reference_rows, n_current_rows : int
         Rows on each side (missing values included).
+    left_out : dict of str to str
+        Declared columns left out of the comparison, each with the reason (a segment filter's own
+        column: see :mod:`analytics.drift._segment`).
     """
 
     table: pd.DataFrame
@@ -50,6 +53,7 @@ class DriftResult:
     current_label: str = "current"
     n_reference_rows: int = 0
     n_current_rows: int = 0
+    left_out: dict[str, str] = field(default_factory=dict)
 
     @property
     def drifted_columns(self) -> list[str]:

@@ -4,7 +4,8 @@ Usage::
 
     vigil drift REFERENCE CURRENT [--columns A B ...] [--method auto|psi|ks|chisquare|jensenshannon|wasserstein]
                 [--format json|table] [--fail-on-drift]
-    vigil drift --model NAME [--version V] --start YYYY-MM-DD --end YYYY-MM-DD [same options]
+    vigil drift --model NAME [--version V] [--segment COLUMN=VALUE] --start YYYY-MM-DD --end YYYY-MM-DD
+                [same options]
 
 The JSON is a list with one object per column: column, kind, method, statistic, p_value, threshold,
 drifted, n_reference, n_current. With ``--fail-on-drift`` the exit code is 1 when any column drifted.
@@ -38,7 +39,9 @@ def _day(text: str) -> datetime:
 def format_table(result: DriftResult) -> str:
     """A plain-text table of the verdicts, with what was compared."""
     lines = [f"reference: {result.reference_label} ({result.n_reference_rows:,} rows)",
-             f"current:   {result.current_label} ({result.n_current_rows:,} rows)", ""]
+             f"current:   {result.current_label} ({result.n_current_rows:,} rows)"]
+    lines += [f"left out:  {column}: {why}" for column, why in result.left_out.items()]
+    lines.append("")
     header = f"{'column':<24} {'kind':<12} {'method':<14} {'statistic':>10} {'p_value':>9} {'threshold':>9}  verdict"
     lines += [header, "-" * len(header)]
     for row in result.table.to_dict("records"):
@@ -68,11 +71,17 @@ def cmd_drift(args: argparse.Namespace) -> int:
         from analytics import config
 
         db = args.db or str(config.db_path())
+        segment, _, segment_value = (args.segment or "").partition("=")
+        if args.segment and not (segment and segment_value):
+            raise InvalidInputError(f"--segment {args.segment!r}: write COLUMN=VALUE, e.g. --segment region=north")
         result = drift_summary(db, args.model, start=_day(args.start), end=end, version=args.version,
+                               segment=segment or None, segment_value=segment_value or None,
                                columns=columns, method=args.method)
         if result.n_current_rows == 0:
             raise InvalidInputError(f"{args.model} has no predictions from {args.start} to {args.end}")
     else:
+        if args.segment:
+            raise InvalidInputError("--segment filters a model's rows in the store: use it with --model")
         if not args.reference or not args.current:
             raise InvalidInputError("give REFERENCE and CURRENT files, or --model NAME --start ... --end ...")
         result = compare_files(args.reference, args.current, columns=list(columns) if columns else None,
@@ -95,6 +104,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--version", help="the version (default: the champion)")
     p.add_argument("--start", help="first day of the window, YYYY-MM-DD (UTC)")
     p.add_argument("--end", help="last day of the window, YYYY-MM-DD, inclusive (UTC)")
+    p.add_argument("--segment", metavar="COLUMN=VALUE",
+                   help="only rows of one segment (with --model), compared with the reference rows of that segment")
     p.add_argument("--columns", nargs="+", help="only these columns")
     p.add_argument("--method", default="auto", choices=["auto", *METHOD_KEYS], help="drift method (default auto)")
     p.add_argument("--format", default="table", choices=["table", "json"])

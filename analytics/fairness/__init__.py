@@ -38,8 +38,9 @@ from analytics.fairness._cells import (
     sensitive_attributes, window,
 )
 from analytics.fairness._metrics import (
-    FAIL, GROUP_METRICS, PASS, RATE_METRICS, TOO_SMALL, AttributeResult, Disparity, Thresholds,
-    assess_attribute, bootstrap_intervals, counts_by_group, disparity, group_metrics, over_time,
+    FAIL, GROUP_METRICS, JUDGED, PASS, RATE_METRICS, SUPPRESSED, TOO_SMALL, AttributeResult, Disparity, Parity,
+    Thresholds, assess_attribute, bootstrap_intervals, counts_by_group, demographic_parity, disparity, group_metrics,
+    group_status, over_time,
 )
 from analytics.fairness._whatif import (
     CONSTRAINTS, OBJECTIVES, WhatIf, attach_recommendation, recommendations, search,
@@ -61,17 +62,15 @@ MIN_GROUP = settings.declare(
 SUPPRESS = settings.declare(
     "fairness.suppress_below", 10, "Groups with fewer predictions are suppressed in every fairness view "
     "(privacy)", unit="predictions", minimum=1)
-FAVOURABLE = settings.declare(
-    "fairness.favourable_decision", -1, "The decision favourable to the person: 1, 0, or -1 to infer it "
-    "(0 when the positive class is an adverse event such as default)", minimum=-1, maximum=1)
 
 N_BOOT = 500
 
 __all__ = [
     "AGE_LABELS", "Attribute", "AttributeResult", "CONSTRAINTS", "Disparity", "FAIL", "FairnessReport",
-    "GROUP_METRICS", "OBJECTIVES", "PASS", "RATE_METRICS", "TOO_SMALL", "Thresholds", "WhatIf",
-    "assess", "assess_attribute", "assess_cells", "assess_file", "attach_recommendation", "bootstrap_intervals",
-    "counts_by_group", "disparity", "favourable_decision", "group_metrics", "over_time", "recommendations",
+    "GROUP_METRICS", "JUDGED", "OBJECTIVES", "PASS", "Parity", "RATE_METRICS", "SUPPRESSED", "TOO_SMALL",
+    "Thresholds", "WhatIf", "assess", "assess_attribute", "assess_cells", "assess_file", "attach_recommendation",
+    "bootstrap_intervals", "counts_by_group", "demographic_parity", "disparity", "favourable_decision",
+    "group_metrics", "group_status", "over_time", "recommendations",
     "search", "sensitive_attributes", "thresholds_for", "what_if", "what_if_file",
 ]
 
@@ -199,7 +198,7 @@ def assess(db, model: str, *, start: datetime | None = None, end: datetime | Non
         if unknown:
             raise InvalidInputError(f"{', '.join(unknown)}: not a sensitive attribute of {model}; "
                                     f"use {', '.join(keys)}")
-        favourable = favourable_decision(info.schema, int(settings.get(con, FAVOURABLE.key, model=model)))
+        favourable = favourable_decision(info.schema, model)
         thresholds = thresholds_for(con, model)
         db_key = str(db) if not isinstance(db, duckdb.DuckDBPyConnection) else str(id(db))
         daily = cached_daily_cells(con, db_key, model, info.stem, info.schema, favourable)
@@ -260,7 +259,7 @@ def what_if(db, model: str, attribute: str, *, start: datetime | None = None, en
         attrs = {a.key: a for a in sensitive_attributes(info.schema)}
         if attribute not in attrs:
             raise InvalidInputError(f"{attribute!r} is not a sensitive attribute of {model}; use {', '.join(attrs)}")
-        favourable = favourable_decision(info.schema, int(settings.get(con, FAVOURABLE.key, model=model)))
+        favourable = favourable_decision(info.schema, model)
         hist = score_histogram(con, info.stem, attrs[attribute], start=start, end=end, version=chosen,
                                favourable=favourable)
         return search(hist, favourable=favourable, constraint=constraint, objective=objective,

@@ -28,8 +28,6 @@ MISSING = "(missing)"
 #: Age bands for numeric sensitive attributes (ages): lower edges and labels, as in the demo's AGE_BAND.
 AGE_EDGES: tuple[int, ...] = (25, 35, 45, 60)
 AGE_LABELS: tuple[str, ...] = ("<25", "25-34", "35-44", "45-59", "60+")
-#: Positive classes that name an adverse event: for them decision 0 is the favourable outcome.
-ADVERSE_CLASSES = frozenset({"default", "fraud", "churn", "delinquency", "delinquent", "bad", "reject", "rejected"})
 CELL_COLUMNS = ("y_true", "y_pred", "n", "value")
 
 
@@ -67,15 +65,19 @@ def sensitive_attributes(schema: LogSchema) -> list[Attribute]:
     return out
 
 
-def favourable_decision(schema: LogSchema, setting: int = -1) -> int:
-    """The decision value that is favourable to the person (1 or 0).
+def favourable_decision(schema: LogSchema, model: str = "the model") -> int:
+    """The decision value that is favourable to the person (0 or 1), as the model's spec declares it.
 
-    ``setting`` is the model's ``fairness.favourable_decision``; ``-1`` infers it from the schema:
-    0 when the positive class is an adverse event (``default``, ``fraud`` ...), else 1.
+    Raises
+    ------
+    InvalidInputError
+        If the schema does not declare ``favourable_decision``: it is never guessed.
     """
-    if setting in (0, 1):
-        return int(setting)
-    return 0 if schema.positive_class.strip().lower() in ADVERSE_CLASSES else 1
+    if schema.favourable_decision is None:
+        raise InvalidInputError(
+            f"{model} does not declare which decision is favourable to the person: add "
+            "favourable_decision = 0 or 1 to its model spec and run 'vigil models register SPEC.toml'")
+    return int(schema.favourable_decision)
 
 
 def _recode(frame: pd.DataFrame, favourable: int) -> pd.DataFrame:

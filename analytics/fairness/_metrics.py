@@ -19,6 +19,8 @@ GROUP_METRICS: tuple[str, ...] = (
 RATE_METRICS: tuple[str, ...] = ("selection_rate", "true_positive_rate", "false_positive_rate", "precision",
                                  "accuracy")
 PASS, FAIL, TOO_SMALL = "pass", "fail", "too small to judge"
+#: Group statuses besides :data:`TOO_SMALL` (see :func:`group_status`).
+JUDGED, SUPPRESSED = "judged", "suppressed"
 SEP = " × "
 
 
@@ -61,6 +63,66 @@ def metrics_from_counts(counts: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def group_status(count, thresholds: Thresholds = Thresholds()) -> np.ndarray:
+    """The small-group rule, the same in every view that shows groups.
+
+    Parameters
+    ----------
+    count : array-like
+        Predictions per group (NaN for a group whose count is already blanked).
+    thresholds : Thresholds
+        ``suppress_below`` and ``min_group_size``.
+
+    Returns
+    -------
+    ndarray of str
+        ``"suppressed"`` under ``suppress_below`` predictions (no count, rate or interval is shown,
+        and the group takes no part in a disparity), ``"too small to judge"`` under
+        ``min_group_size`` (shown, but left out of disparities), else ``"judged"``.
+    """
+    count = np.asarray(count, dtype=float)
+    suppressed = ~(count >= thresholds.suppress_below)  # NaN: already blanked, so suppressed
+    return np.where(suppressed, SUPPRESSED, np.where(count < thresholds.min_group_size, TOO_SMALL, JUDGED))
+
+
+@dataclass(frozen=True)
+class Parity:
+    """Demographic parity between the groups large enough to judge.
+
+    Attributes
+    ----------
+    difference : float
+        Largest minus smallest selection rate (fairlearn's ``demographic_parity_difference``).
+    ratio : float
+        Smallest over largest selection rate (fairlearn's ``demographic_parity_ratio``).
+    judged_groups : int
+        Groups that took part; with fewer than two both values are NaN.
+    """
+
+    difference: float
+    ratio: float
+    judged_groups: int
+
+
+def demographic_parity(count, selected, thresholds: Thresholds = Thresholds()) -> Parity:
+    """Demographic parity of groups from their sizes and selected counts, judged groups only.
+
+    The one implementation behind the Fairness page, the evidence pack and the KPIs: groups that
+    :func:`group_status` does not call ``judged`` take no part.
+
+    Parameters
+    ----------
+    count, selected : array-like
+        Predictions per group, and of them those with the decision whose rate is compared.
+    thresholds : Thresholds
+        The small-group rule.
+    """
+    count, selected = np.asarray(count, dtype=float), np.asarray(selected, dtype=float)
+    judged = group_status(count, thresholds) == JUDGED
+    difference, ratio = _spread(pd.Series(selected[judged] / count[judged]))
+    return Parity(difference, ratio, int(judged.sum()))
+
+
 def group_metrics(cells: pd.DataFrame, keys: list[str], thresholds: Thresholds = Thresholds()) -> pd.DataFrame:
     """Per-group metrics with each group's status: ``judged``, ``too small to judge`` or ``suppressed``.
 
@@ -73,11 +135,10 @@ def group_metrics(cells: pd.DataFrame, keys: list[str], thresholds: Thresholds =
         part = frame[key].astype(str).to_numpy(dtype=object)
         label = pd.Series(part, index=frame.index) if i == 0 else label + SEP + part
     frame.insert(0, "group", label.astype(object))
-    frame["status"] = np.where(frame["count"] < thresholds.suppress_below, "suppressed",
-                               np.where(frame["count"] < thresholds.min_group_size, TOO_SMALL, "judged"))
+    frame["status"] = group_status(frame["count"], thresholds)
     blanked = ["count", "selected", "labelled", "tp", "fp", "fn", "tn", "value", *RATE_METRICS]
     frame[blanked] = frame[blanked].astype(float)
-    frame.loc[frame["status"] == "suppressed", blanked] = np.nan
+    frame.loc[frame["status"] == SUPPRESSED, blanked] = np.nan
     return frame
 
 
@@ -120,10 +181,11 @@ def disparity(groups: pd.DataFrame, thresholds: Thresholds = Thresholds()) -> Di
     outcomes (so that both rates exist). Difference = largest minus smallest group value (fairlearn's
     ``between_groups``); ratio = smallest over largest.
     """
-    judged = groups[groups["count"] >= thresholds.min_group_size]
+    parity = demographic_parity(groups["count"], groups["selected"], thresholds)
+    dpd, dpr = parity.difference, parity.ratio
+    judged = groups[group_status(groups["count"], thresholds) == JUDGED]
     labelled = judged[(judged["labelled"] >= thresholds.min_group_size)
                       & judged["true_positive_rate"].notna() & judged["false_positive_rate"].notna()]
-    dpd, dpr = _spread(judged["selection_rate"])
     tprd = _spread(labelled["true_positive_rate"])[0]
     fprd = _spread(labelled["false_positive_rate"])[0]
     eod = max(tprd, fprd) if len(labelled) >= 2 else float("nan")
@@ -201,7 +263,7 @@ def over_time(cells: pd.DataFrame, keys: list[str], thresholds: Thresholds = Thr
     periods = cells["week"] if "week" in cells else pd.to_datetime(cells["day"]).dt.to_period(freq).dt.start_time
     counts = metrics_from_counts(counts_by_group(cells.assign(window_start=periods.to_numpy()),
                                                  ["window_start", *keys]))
-    judged = counts["count"] >= thresholds.min_group_size
+    judged = pd.Series(group_status(counts["count"], thresholds) == JUDGED, index=counts.index)
     both = (judged & (counts["labelled"] >= thresholds.min_group_size)
             & counts["true_positive_rate"].notna() & counts["false_positive_rate"].notna())
     frame = pd.DataFrame({
@@ -278,5 +340,7 @@ def assess_attribute(cells: pd.DataFrame, keys: list[str], thresholds: Threshold
     if n_boot:
         ci = bootstrap_intervals(cells, keys, n_boot=n_boot, seed=seed)
         groups = groups.merge(ci, on=keys, how="left")
+        bounds = [c for c in ci.columns if c not in keys]
+        groups.loc[groups["status"] == SUPPRESSED, bounds] = np.nan  # no interval gives a suppressed rate away
     trend = over_time(cells, keys, thresholds) if with_time and ("week" in cells or "day" in cells) else pd.DataFrame()
     return AttributeResult(SEP.join(keys), tuple(keys), groups, disparity(groups, thresholds), trend)

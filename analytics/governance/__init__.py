@@ -8,7 +8,7 @@ State machine
     :class:`IllegalTransitionError`, :class:`FourEyesError`.
 Actions (each in the caller's write transaction, with its audit row)
     :func:`submit`, :func:`start_review`, :func:`record_finding`, :func:`approve`, :func:`reject`,
-    :func:`deploy_shadow`, :func:`start_canary`, :func:`promote`, :func:`rollback`, :func:`retire`.
+    :func:`deploy_shadow`, :func:`start_canary`, :func:`end_canary`, :func:`promote`, :func:`rollback`, :func:`retire`.
 Evidence
     :func:`assemble` runs the :data:`CHECKS` registered with :func:`register_check`; :func:`latest_pack`.
 Records
@@ -19,7 +19,7 @@ Dossier
     :func:`dossier_html`, :func:`html_to_pdf`.
 """
 
-from analytics.governance._actions import (SEVERITIES, approve, deploy_shadow, previous_champion, promote,
+from analytics.governance._actions import (SEVERITIES, approve, deploy_shadow, end_canary, previous_champion, promote,
                                            record_finding, reject, retire, rollback, start_canary, start_review,
                                            submit)
 from analytics.governance._dossier import dossier_html, html_to_pdf, svg_chart
@@ -27,7 +27,7 @@ from analytics.governance._evidence import (CHECKS, FAIL, NOT_EVALUATED, PASS, C
                                             EvidenceContext, EvidencePack, assemble, evidence_for, latest_pack, register_check,
                                             store_pack)
 from analytics.governance._lifecycle import (STATES, TRANSITIONS, FourEyesError, IllegalTransitionError, Step,
-                                             check_step, next_states, submitter, transition)
+                                             check_step, next_states, onboard, submitter, transition)
 from analytics.governance._records import (CARD_FIELDS, QUEUES, RISK_TIERS, approval_history, deployment_history,
                                            findings, model_card, queue, registry_table, risk_tier, set_model_card,
                                            set_risk_tier)
@@ -36,8 +36,8 @@ __all__ = [
     "CARD_FIELDS", "CHECKS", "FAIL", "NOT_EVALUATED", "PASS", "QUEUES", "RISK_TIERS", "SEVERITIES", "STATES",
     "TRANSITIONS", "CheckResult", "EvidenceCheck", "EvidenceContext", "EvidencePack", "FourEyesError",
     "IllegalTransitionError", "Step", "approval_history", "approve", "assemble", "check_step", "deploy_shadow",
-    "deployment_history", "dossier_html", "evidence_for", "findings", "html_to_pdf", "latest_pack", "model_card", "next_states",
+    "deployment_history", "dossier_html", "end_canary", "evidence_for", "findings", "html_to_pdf", "latest_pack", "model_card", "next_states",
     "previous_champion", "promote", "queue", "record_finding", "register_check", "registry_table", "reject",
     "retire", "risk_tier", "rollback", "set_model_card", "set_risk_tier", "start_canary", "start_review",
-    "store_pack", "submit", "submitter", "svg_chart", "transition",
+    "onboard", "store_pack", "submit", "submitter", "svg_chart", "transition",
 ]

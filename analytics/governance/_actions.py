@@ -115,6 +115,47 @@ def start_canary(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, versi
     return seq
 
 
+def end_canary(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, version: str, *, reason: str,
+               evidence: dict[str, Any] | None = None, at: datetime | None = None) -> int:
+    """End a canary: the version goes back to shadow and its traffic share returns to the champion.
+
+    The one way to stop a canary for a reason (a guardrail worse, an alert, a person's call), used by
+    the guarded rollout and by alerting's auto-rollback. Written through the lifecycle's funnel with its
+    audit row, in the caller's write transaction.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        A connection inside the caller's write transaction.
+    actor : Actor
+        Who ends it; needs the ``deploy`` capability (``system`` for an automatic roll-back).
+    model, version : str
+        The canary version.
+    reason : str
+        Why (recorded, required).
+    evidence : dict, optional
+        The numbers behind the decision (a comparison's verdicts), recorded with the audit row.
+    at : datetime, optional
+        When (UTC); only when replaying history.
+
+    Returns
+    -------
+    int
+        The audit sequence number of the step.
+    """
+    text = _text(reason, "a reason for ending the canary")
+    status = get_version(con, model, version)["status"]
+    if status != "canary":
+        raise InvalidInputError(f"{model}:{version} is {status}, not a canary; there is no canary to end")
+    when = at or _now()
+    details: dict[str, Any] = {"reason": text, "traffic_share": 1.0, "mode": "mirrors champion traffic"}
+    if evidence:
+        details["evidence"] = evidence
+    seq = transition(con, actor, model, version, "shadow", details=details, at=when)
+    _restore_champion_share(con, actor, model, when, seq)
+    return seq
+
+
 def _restore_champion_share(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, when: datetime,
                             seq: int) -> None:
     champion = champion_version(con, model)

@@ -47,8 +47,8 @@ from analytics import audit, config
 from analytics.errors import InvalidInputError, StoreBusyError
 from analytics.ingest._checks import Rules, typed_select
 from analytics.ingest._fast import first_invalid_text, nothing_to_trim, typed_batch
-from analytics.ingest._sources import Source, open_source
-from analytics.logschema import DEPLOYMENT_ROLES, OUTCOME_COLUMNS, quote
+from analytics.ingest._sources import Source, open_source, with_missing_columns
+from analytics.logschema import DEPLOYMENT_ROLES, OPTIONAL_PREDICTION_COLUMNS, OUTCOME_COLUMNS, quote
 from analytics.registry import ModelInfo, get_model
 from analytics.roles import Actor, require, system_actor
 from analytics.store import log_table, outcome_table, predictions_view, read, write
@@ -646,6 +646,10 @@ def ingest(model: str, data: Any, *, kind: Kind = "predictions", actor: Actor | 
         run = _Run(target, info, kind, source, rules, report, on_error, batch_rows, progress)
         run.stored = stored
         try:
+            if kind == "predictions":
+                # An optional column the source leaves out is NULL in every row (and in the segment).
+                source = run.source = with_missing_columns(
+                    source, {name: pa.string() for name in OPTIONAL_PREDICTION_COLUMNS})
             _check_header(source.columns, rules.columns, model, kind)
             run.find_repeated_ids()
             run.run_batches()

@@ -103,6 +103,23 @@ def _table_source(table: pa.Table, description: str) -> Source:
     return Source(description, table.column_names, batches)
 
 
+def with_missing_columns(source: Source, missing: dict[str, pa.DataType]) -> Source:
+    """The source with each column of ``missing`` it lacks added as all NULL (optional log columns)."""
+    absent = {name: kind for name, kind in missing.items() if name not in source.columns}
+    if not absent:
+        return source
+
+    def batches(columns: list[str] | None, size: int) -> Iterator[pa.RecordBatch]:
+        wanted = [c for c in columns if c not in absent] if columns is not None else None
+        names = columns if columns is not None else [*source.columns, *absent]
+        for batch in source.batches(wanted, size):
+            arrays = {name: batch.column(name) for name in batch.schema.names}
+            arrays.update({name: pa.nulls(batch.num_rows, kind) for name, kind in absent.items() if name in names})
+            yield pa.RecordBatch.from_arrays([arrays[n] for n in names], names=names)
+
+    return Source(source.description, [*source.columns, *absent], batches)
+
+
 def open_source(data: Any) -> Source:
     """Return a :class:`Source` for a file path, a DataFrame, an Arrow table or record batch.
 

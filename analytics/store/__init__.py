@@ -6,7 +6,7 @@ so that no process holds the file longer than one unit of work and lock conflict
 
 from analytics.store._connection import connect, read, retry, transaction, write
 from analytics.store._migrations import LATEST_VERSION, MIGRATIONS, migrate, schema_version
-from analytics.store._segments import copy_store, rebuild_views
+from analytics.store._segments import copy_store, define_predictions_view, rebuild_views
 from analytics.store._tables import (
     create_model_tables,
     log_table,
@@ -23,6 +23,7 @@ __all__ = [
     "connect",
     "copy_store",
     "create_model_tables",
+    "define_predictions_view",
     "log_table",
     "migrate",
     "outcome_table",

@@ -144,13 +144,40 @@ def _sql_list(paths: list[Path]) -> str:
     return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
 
 
+def _table_columns(con: duckdb.DuckDBPyConnection, stem: str, schema: LogSchema) -> str:
+    """The log table's prediction columns; an optional column a table made before it existed lacks is NULL."""
+    present = {r[0] for r in con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = ?",
+                                         [log_table(stem)]).fetchall()}
+    return ", ".join(quote(c) if c in present else f"NULL::{t} AS {quote(c)}"
+                     for c, t in schema.prediction_columns().items())
+
+
+def _parquet_columns(con: duckdb.DuckDBPyConnection, path: Path) -> set[str]:
+    rows = con.execute("SELECT name FROM parquet_schema(?)", [str(path)]).fetchall()
+    return {r[0] for r in rows}
+
+
 def define_predictions_view(con: duckdb.DuckDBPyConnection, model: str, stem: str, schema: LogSchema) -> None:
-    """(Re)define ``predictions_<stem>`` over the model's committed segments (in the caller's transaction)."""
+    """(Re)define ``predictions_<stem>`` over the model's committed segments (in the caller's transaction).
+
+    A column added to the schema after some segments were written (a compatible change of the model
+    spec: a new nullable column) reads as NULL in those segments. A schema only grows, so the newest
+    segment holds every column any segment has, and the oldest the fewest: their two file footers
+    say whether the segments differ, without reading the others.
+    """
     paths = committed_paths(con, model)
-    columns = ", ".join(quote(c) for c in schema.prediction_columns())
-    source = (f"read_parquet({_sql_list(paths)})" if paths else
-              f"{log_table(stem)} WHERE ingest_id NOT IN (SELECT ingest_id FROM ingests WHERE status = 'running')")
-    con.execute(f"CREATE OR REPLACE VIEW {predictions_view(stem)} AS SELECT {columns} FROM {source}")
+    declared = schema.prediction_columns()
+    if not paths:
+        columns = _table_columns(con, stem, schema)
+        source = f"{log_table(stem)} WHERE ingest_id NOT IN (SELECT ingest_id FROM ingests WHERE status = 'running')"
+        con.execute(f"CREATE OR REPLACE VIEW {predictions_view(stem)} AS SELECT {columns} FROM {source}")
+        return
+    newest, oldest = _parquet_columns(con, paths[-1]), _parquet_columns(con, paths[0])
+    columns = ", ".join(quote(c) if c in newest else f"CAST(NULL AS {sql_type}) AS {quote(c)}"
+                        for c, sql_type in declared.items())
+    union = ", union_by_name = true" if any(c not in oldest for c in declared if c in newest) else ""
+    con.execute(f"CREATE OR REPLACE VIEW {predictions_view(stem)} AS SELECT {columns} "
+                f"FROM read_parquet({_sql_list(paths)}{union})")
 
 
 def register_segments(con: duckdb.DuckDBPyConnection, model: str, stem: str, schema: LogSchema, ingest_id: int,
@@ -178,7 +205,7 @@ def move_table_rows_to_segments(con: duckdb.DuckDBPyConnection) -> None:
     db = store_path(con)
     for model, stem, schema_json in con.execute("SELECT model_name, table_stem, log_schema FROM models").fetchall():
         schema = LogSchema.from_json(schema_json)
-        columns = ", ".join(quote(c) for c in schema.prediction_columns())
+        columns = _table_columns(con, stem, schema)
         # Only committed ingests move; rows of an ingest still marked running stay in the table,
         # invisible, until recovery removes them.
         ingest_ids = [r[0] for r in con.execute(

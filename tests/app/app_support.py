@@ -36,7 +36,7 @@ SCHEMA = LogSchema(
         Column("region", "categorical", role="segment"),
         Column("gender", "categorical", role="attribute", sensitive=True),
     ),
-    positive_class="default",
+    positive_class="default", favourable_decision=0,
 )
 
 

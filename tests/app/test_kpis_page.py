@@ -107,3 +107,121 @@ def test_viewer_reaches_the_page_from_the_navigation(defined):
 ])
 def test_card_amounts_are_compact(value, prefix, shown):
     assert widgets.fmt_compact(value, prefix) == shown
+
+
+def _small_groups(db, now: datetime) -> None:
+    """Gender groups of 5, 7 (suppressed) and 20 (too small to judge) predictions of v2, all declined."""
+    import pandas as pd
+
+    from analytics import ingest
+    from app_support import SYSTEM
+
+    sizes = {"x": 5, "y": 7, "z": 20}
+    gender = [g for g, n in sizes.items() for _ in range(n)]
+    n = len(gender)
+    ingest.ingest("loan-risk", pd.DataFrame({
+        "prediction_id": [f"small{i:03d}" for i in range(n)],
+        "predicted_at": [now - pd.Timedelta(days=3, minutes=i) for i in range(n)], "model_version": "v2",
+        "deployment_role": "champion", "score": 0.9, "decision": 1, "latency_ms": 10.0, "cost": 0.001,
+        "amount": 1000.0, "region": "north", "gender": gender}), actor=SYSTEM, db=db)
+
+
+def test_parity_is_the_fairness_pages_with_its_small_group_rule(defined):
+    """Issue 13 item 5: one parity, one small-group rule; the KPIs and Fairness pages show the same number,
+    which is fairlearn's on the groups large enough to judge (small all-declined groups would give 0)."""
+    from app_support import signed_in
+    from fairlearn.metrics import demographic_parity_ratio
+
+    from analytics import fairness, registry
+
+    now = _now()
+    _small_groups(defined, now)
+    report = fairness.assess(defined, "loan-risk", version="v2", n_boot=50)
+    parity = report.result("gender").disparity.demographic_parity_ratio
+    stem = store.read(lambda con: registry.get_model(con, "loan-risk"), defined).stem
+    rows = store.read(lambda con: con.execute(
+        f"SELECT gender, decision FROM predictions_{stem} WHERE model_version = 'v2'").df(), defined)
+    sizes = rows["gender"].value_counts()
+    judged = rows[rows["gender"].map(sizes) >= 30]
+    assert set(judged["gender"]) == {"f", "m"}
+    expected = demographic_parity_ratio(judged["decision"], (judged["decision"] == 0).astype(int),
+                                        sensitive_features=judged["gender"])
+    assert parity == pytest.approx(expected, rel=1e-12)
+    kpi = business.kpis(defined, "loan-risk", now=now, version="v2").value("demographic_parity_ratio")
+    assert kpi == pytest.approx(expected, rel=1e-12)
+    groups = report.result("gender").groups.set_index("group")
+    assert groups.loc[["x", "y"], ["selection_rate", "selection_rate_low", "selection_rate_high"]].isna().all().all()
+    assert groups.loc["z", "status"] == fairness.TOO_SMALL and groups.loc["z", "selection_rate"] == 0
+
+    at = signed_in("viewer", model="loan-risk", version="v2", window="all")
+    at.switch_page("../pages/kpis.py").run()
+    assert not at.exception, at.exception
+    card = next(m for m in at.metric if m.label == "Parity ratio")
+    assert card.value == widgets.fmt_num(expected, 2)
+    at.switch_page("../pages/fairness.py").run()
+    assert not at.exception, at.exception
+    assert at.dataframe[0].value.set_index("attribute").loc["gender", "demographic_parity_ratio"] == \
+        pytest.approx(expected, rel=1e-12)
+
+
+@pytest.fixture
+def card_limits(vigil_db):
+    """A model registered as a user would, whose columns have titles, with a KPI definition whose
+    approval-rate target it misses."""
+    import numpy as np
+    import pandas as pd
+
+    from analytics import ingest, registry
+    from analytics.logschema import Column, LogSchema
+    from app_support import SYSTEM
+
+    schema = LogSchema(columns=(Column("LIMIT_BAL", "double", title="credit limit"),
+                                Column("SEX", "categorical", role="attribute", sensitive=True, title="sex")),
+                       positive_class="default", decision_labels={0: "approved", 1: "declined"},
+                       outcome_labels={0: "repaid", 1: "defaulted"})
+    now = _now()
+
+    def register(con):
+        registry.register_model(con, SYSTEM, "card-limits", schema, owner="risk")
+        registry.register_version(con, SYSTEM, "card-limits", "v1", threshold=0.5, owner="risk", status="champion",
+                                  at=now - pd.Timedelta(days=60))
+        business.save_definition(con, Actor("admin", "admin"), business.KpiDefinition(
+            model="card-limits", currency="NT$", selected_decision=0, selected_label="approved", bad_label=1,
+            bad_name="default", amount_column="LIMIT_BAL", value_selected_good=0.05, value_selected_bad=-0.25,
+            value_rejected_good=-0.05, fairness_attribute="SEX", targets={"selection_rate": 0.99}))
+
+    store.write(register, vigil_db)
+    rng = np.random.default_rng(5)
+    n = 400
+    score = rng.uniform(0, 1, n).round(3)
+    preds = pd.DataFrame({
+        "prediction_id": [f"cl{i:04d}" for i in range(n)],
+        "predicted_at": [now - pd.Timedelta(days=20, minutes=i) for i in range(n)], "model_version": "v1",
+        "deployment_role": "champion", "score": score, "decision": (score >= 0.5).astype(int), "latency_ms": 9.0,
+        "cost": 0.001, "LIMIT_BAL": rng.choice([20_000.0, 50_000.0], n), "SEX": rng.choice(["1", "2"], n)})
+    assert ingest.ingest("card-limits", preds, actor=SYSTEM, db=vigil_db).ok
+    assert ingest.ingest("card-limits", pd.DataFrame({
+        "prediction_id": preds["prediction_id"], "observed_at": preds["predicted_at"] + pd.Timedelta(days=5),
+        "label": (rng.uniform(0, 1, n) < score).astype(int), "business_value": 0.0}),
+        kind="outcomes", actor=SYSTEM, db=vigil_db).ok
+    return vigil_db
+
+
+def test_cards_speak_to_a_business_owner(card_limits):
+    """Issue 13 item 18: titles not raw column names, counts without decimals, one precision per measure,
+    a missed target on the card, realised against expected profit in one sentence."""
+    ctx = context.Context(now=_now(), window="30d", model="card-limits")
+    at = _page("viewer", ctx)
+    visible = [m.label for m in at.metric] + [c.value for c in at.caption] + [str(b.value) for b in at.markdown]
+    table = at.dataframe[0].value.set_index("kpi")
+    visible += list(table.index)
+    assert not [t for t in visible if "LIMIT_BAL" in t or "SEX" in t], visible
+    assert "Demographic parity ratio by sex" in table.index
+    assert any("credit limit" in c.value for c in at.caption)
+    assert table.loc["Predictions", "value"] == "400"
+    assert table.loc["Approved rate", "target"] == "99.0%"
+    assert not table.loc["Approved rate", "meets_target"]
+    assert any("Misses target 99.0%" in str(b.value) for b in at.markdown)
+    sentence = next(c.value for c in at.caption if c.value.startswith("Realised profit"))
+    assert "400 predictions whose outcome has arrived" in sentence and "expected profit" in sentence
+    assert sentence.endswith("is in.") and ". " not in sentence  # one sentence

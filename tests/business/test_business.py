@@ -28,7 +28,7 @@ SCHEMA = LogSchema(
         Column("region", "categorical", role="segment"),
         Column("SEX", "categorical", role="attribute", sensitive=True),
     ),
-    positive_class="default",
+    positive_class="default", favourable_decision=0,
 )
 DEFINITION = business.KpiDefinition(
     model=MODEL, currency="NT$", selected_decision=0, selected_label="approved", bad_label=1, bad_name="default",

@@ -12,7 +12,7 @@ from analytics.roles import Actor
 def test_define_show_and_infra_cost(tmp_path, capsys):
     db = tmp_path / "vigil.duckdb"
     schema = LogSchema(columns=(Column("LIMIT_BAL", "double"), Column("SEX", "categorical", role="attribute")),
-                       positive_class="default")
+                       positive_class="default", favourable_decision=0)
     store.write(lambda con: registry.register_model(con, Actor("cli:t", "system"), "m", schema, owner="t"), db)
     spec = tmp_path / "def.json"
     spec.write_text(json.dumps({"currency": "NT$", "selected_decision": 0, "selected_label": "approved", "bad_label": 1,
@@ -46,7 +46,7 @@ def test_refresh_builds_the_summaries_of_new_days_only(tmp_path, capsys):
     db = tmp_path / "vigil.duckdb"
     actor = Actor("cli:t", "system")
     schema = LogSchema(columns=(Column("LIMIT_BAL", "double"), Column("SEX", "categorical", role="attribute")),
-                       positive_class="default")
+                       positive_class="default", favourable_decision=0)
 
     def register(con):
         registry.register_model(con, actor, "m", schema, owner="t")

@@ -38,7 +38,7 @@ SCHEMA = LogSchema(
         Column("SEX", "categorical", role="attribute", sensitive=True, mutability="immutable"),
         Column("region", "categorical", role="segment"),
     ),
-    positive_class="default",
+    positive_class="default", favourable_decision=0,
     notes={"education_order": EDUCATION, "decision": "1 = predicted default: declined"},
 )
 

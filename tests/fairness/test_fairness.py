@@ -31,7 +31,7 @@ SCHEMA = LogSchema(
         Column("AGE", "integer", sensitive=True),
         Column("region", "categorical", role="segment"),
     ),
-    positive_class="default",  # adverse: decision 0 (approve) is favourable
+    positive_class="default", favourable_decision=0,  # adverse: decision 0 (approve) is favourable
 )
 BANDS = ([0, 25, 35, 45, 60, 200], ["<25", "25-34", "35-44", "45-59", "60+"])
 

@@ -20,7 +20,7 @@ SYSTEM = Actor("cli:gov-tests", "system")
 MODEL = "loan"
 SCHEMA = LogSchema(columns=(Column("amount", "double"), Column("region", "categorical", role="segment"),
                             Column("gender", "categorical", role="attribute", sensitive=True)),
-                   positive_class="default")
+                   positive_class="default", favourable_decision=0)
 START = datetime(2026, 1, 1)
 PEOPLE = {"ana": "analyst", "ann": "analyst", "rob": "reviewer", "rae": "reviewer", "pat": "approver",
           "pia": "approver", "val": "viewer", "adm": "admin"}

@@ -265,3 +265,24 @@ def test_queues_per_role(loan):
     own = store.read(lambda con: governance.queue(con, person("ana")), loan)
     assert set(own["queue"]) == {"submit_for_review"}  # an analyst neither reviews nor approves
     assert store.read(lambda con: governance.queue(con, person("val")), loan).empty
+
+
+def test_end_canary_returns_its_traffic_to_the_champion_and_is_audited(loan):
+    _approve(loan, "v1")
+    _approve(loan, "v2")
+    store.write(lambda con: governance.promote(con, person("pat"), MODEL, "v1"), loan)
+    with pytest.raises(InvalidInputError, match="not a canary"):
+        store.write(lambda con: governance.end_canary(con, SYSTEM, MODEL, "v2", reason="guardrail"), loan)
+    store.write(lambda con: governance.start_canary(con, person("pat"), MODEL, "v2", 0.2), loan)
+    with pytest.raises(PermissionDeniedError):
+        store.write(lambda con: governance.end_canary(con, person("rob"), MODEL, "v2", reason="x"), loan)
+    with pytest.raises(InvalidInputError, match="reason"):
+        store.write(lambda con: governance.end_canary(con, SYSTEM, MODEL, "v2", reason=" "), loan)
+    store.write(lambda con: governance.end_canary(con, SYSTEM, MODEL, "v2", reason="latency guardrail worse",
+                                                  evidence={"latency_ms": "worse"}), loan)
+    history = store.read(lambda con: governance.deployment_history(con, MODEL), loan)
+    serving = history[history["ended_at"].isna()].set_index("version")
+    assert serving.loc["v1", "traffic_share"] == pytest.approx(1.0) and serving.loc["v2", "role"] == "shadow"
+    last = store.read(lambda con: audit.search(con, object_id=f"{MODEL}:v2"), loan).iloc[0]
+    assert last["action"] == "version.shadow" and "latency guardrail worse" in last["details"]
+    assert store.read(audit.verify, loan).intact
