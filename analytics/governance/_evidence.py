@@ -359,7 +359,7 @@ def assemble(con: duckdb.DuckDBPyConnection, model: str, version: str, *,
 def store_pack(con: duckdb.DuckDBPyConnection, pack: EvidencePack, assembled_by: str) -> int:
     """Store a pack (in the caller's transaction) and return its id."""
     pack_id = con.execute("SELECT nextval('evidence_id_seq')").fetchone()[0]
-    con.execute("INSERT INTO evidence_packs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    con.execute("INSERT INTO evidence_packs (pack_id, model_name, version, assembled_at, assembled_by, checks, failed, pack_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [pack_id, pack.model, pack.version, pack.assembled_at, assembled_by, pack.checks_json(),
                  len(pack.failed), pack.sha256()])
     return int(pack_id)
