@@ -303,3 +303,19 @@ def test_a_failed_guardrail_ends_the_canary_only_when_the_model_allows_it(churn,
     assert len(ended) == int(automatic)
     if automatic:
         assert "churn:guard" in ended["details"].iloc[0] and ended["actor"].iloc[0] == "svc:monitor"
+
+
+def test_weekly_fairness_of_one_pass_equals_the_assessment_of_each_week(churn):
+    """The bulk weekly disparities a rule reads are fairness.assess's value for that one week."""
+    from analytics import fairness
+
+    rule = Rule("churn:fair", MODEL, "fairness.demographic_parity_ratio", "below", column="region",
+                warning=Level(bound=0.8), window="week", min_rows=10)
+    cache = alerts.SeriesCache(churn)
+    ends = [datetime(2025, 3, 3), datetime(2025, 3, 10)]
+    frame = alerts.series(cache, rule, "v1", ends)
+    for end, value, rows in zip(frame["window_end"], frame["value"], frame["rows"]):
+        week = fairness.assess(churn, MODEL, start=end - timedelta(days=7), end=end, version="v1",
+                               attributes=("region",), intersections=(), n_boot=0)
+        assert value == pytest.approx(week.verdicts()["demographic_parity_ratio"].iloc[0]) and rows == week.rows
+    assert len(frame) == 2
