@@ -177,4 +177,5 @@ def multivariate() -> None:
 
 multivariate()
 st.caption("Thresholds (admins change them in the settings): PSI 0.25 (0.1 a moderate shift), KS and chi-square "
-           "p < 0.05, Jensen-Shannon distance and normalised Wasserstein 0.1, domain classifier AUC 0.55.")
+           "p < 0.05, Jensen-Shannon distance and normalised Wasserstein 0.1, domain classifier AUC outside 0.45-0.65 "
+           "(NannyML's default band).")
