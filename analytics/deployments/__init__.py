@@ -2,18 +2,23 @@
 
 Public API
 ----------
+Comparison
+    :func:`compare` -> :class:`DeploymentComparison` (its :class:`Measure` rows), :func:`verdict`,
+    :data:`VERDICTS`.
 Methods (on DuckDB's aggregates, each pinned to scipy or statsmodels by a test)
     :class:`TestResult`, :func:`two_proportions`, :class:`Moments`, :func:`welch`, :func:`mann_whitney`,
     :func:`mcnemar`, :func:`delong`, :func:`sequential`, :func:`srm`, :func:`holm`, :func:`rows_needed`,
     :func:`rate_effect_size`, :func:`bootstrap_counts`.
 """
 
+from analytics.deployments._compare import VERDICTS, DeploymentComparison, Measure, compare, verdict
 from analytics.deployments._methods import (MCNEMAR_EXACT_BELOW, SEQUENTIAL_TUNING, SRM_P, Interval, Moments,
                                             RatioCheck, TestResult, bootstrap_counts, delong, holm, mann_whitney,
                                             mcnemar, rate_effect_size, rows_needed, sequential, srm, two_proportions,
                                             welch)
 
 __all__ = [
+    "VERDICTS", "DeploymentComparison", "Measure", "compare", "verdict",
     "MCNEMAR_EXACT_BELOW", "SEQUENTIAL_TUNING", "SRM_P", "Interval", "Moments", "RatioCheck", "TestResult",
     "bootstrap_counts", "delong", "holm", "mann_whitney", "mcnemar", "rate_effect_size", "rows_needed", "sequential",
     "srm", "two_proportions", "welch",
