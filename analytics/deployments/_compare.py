@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import duckdb
 import numpy as np
@@ -255,13 +255,27 @@ def _value_sql(d: KpiDefinition, decision: str, label: str, amount: str) -> str:
     """The value of one decision under the definition's value matrix (NULL without a label)."""
     sel = f"{decision} = {int(d.selected_decision)}"
     bad = f"{label} = {int(d.bad_label)}"
-    return (f"CASE WHEN {label} IS NULL THEN NULL WHEN {sel} AND {bad} THEN {d.value_selected_bad!r} "
-            f"WHEN {sel} THEN {d.value_selected_good!r} WHEN {bad} THEN {d.value_rejected_bad!r} "
-            f"ELSE {d.value_rejected_good!r} END * {amount}")
+    return (f"CAST(CASE WHEN {label} IS NULL THEN NULL WHEN {sel} AND {bad} THEN {float(d.value_selected_bad)!r} "
+            f"WHEN {sel} THEN {float(d.value_selected_good)!r} WHEN {bad} THEN {float(d.value_rejected_bad)!r} "
+            f"ELSE {float(d.value_rejected_good)!r} END AS DOUBLE) * {amount}")
 
 
 def _amount(d: KpiDefinition | None, alias: str) -> str:
     return f"CAST({alias}.{quote(d.amount_column)} AS DOUBLE)" if d and d.amount_column else "1.0"
+
+
+def _shared_period(con: duckdb.DuckDBPyConnection, info: ModelInfo, baseline: str, candidate: str,
+                   start: datetime | None, end: datetime | None) -> tuple[datetime | None, datetime | None]:
+    """The part of ``[start, end)`` in which both versions logged: from the later first row to just after
+    the earlier last row (a canary is compared with the champion's rows of its own period)."""
+    where, params = _window(start, end)
+    row = con.execute(f"SELECT max(first_at), min(last_at), count(*) FROM (SELECT model_version, min(predicted_at) AS "
+                      f"first_at, max(predicted_at) AS last_at FROM {predictions_view(info.stem)} p WHERE {where} "
+                      "AND p.model_version IN (?, ?) GROUP BY 1)", [*params, baseline, candidate]).fetchone()
+    if row is None or row[2] < 2:
+        return start, end
+    first, last = row[0], row[1] + timedelta(microseconds=1)
+    return (first if start is None or first > start else start), (last if end is None or last < end else end)
 
 
 def _has_pairs(con: duckdb.DuckDBPyConnection, info: ModelInfo, baseline: str, candidate: str, where: str,
@@ -418,8 +432,8 @@ def _unpaired(con, info: ModelInfo, d: KpiDefinition | None, baseline: str, cand
         SELECT p.model_version, count(*) AS n, count(*) FILTER (WHERE {sel}) AS selected,
                count(o.label) FILTER (WHERE {sel}) AS selected_labelled,
                count(*) FILTER (WHERE {sel} AND {bad}) AS selected_bad,
-               count(p.cost), coalesce(sum(p.cost), 0), coalesce(sum(p.cost * p.cost), 0),
-               count({value}), coalesce(sum({value}), 0), coalesce(sum(({value}) * ({value})), 0)
+               count(p.cost), coalesce(sum(p.cost), 0)::DOUBLE, coalesce(sum(p.cost * p.cost), 0)::DOUBLE,
+               count({value}), coalesce(sum({value}), 0)::DOUBLE, coalesce(sum(({value}) * ({value})), 0)::DOUBLE
         FROM {view} p
         LEFT JOIN {outcomes_view(info.stem)} o ON o.prediction_id = p.prediction_id
         WHERE {where} AND p.model_version IN (?, ?) GROUP BY 1""", [*params, baseline, candidate]).fetchall()
@@ -527,18 +541,20 @@ def compare(db: DbLike, model: str, *, baseline: str, candidate: str, start: dat
         opts = {"sequential": sequential, "alpha": alpha, "margin_share": share, "overrides": overrides}
         where, params = _window(start, end)
         paired = design == "paired" or (design == "auto" and _has_pairs(con, info, baseline, candidate, where, params))
+        lo, hi = (start, end) if paired else _shared_period(con, info, baseline, candidate, start, end)
+        where, params = _window(lo, hi)
         ratio = None
         if paired:
             measures, rows = _paired(con, info, d, baseline, candidate, where, params, opts)
         else:
             measures, rows = _unpaired(con, info, d, baseline, candidate, where, params, opts)
-            planned = _planned_shares(con, model, baseline, candidate, start, end)
+            planned = _planned_shares(con, model, baseline, candidate, lo, hi)
             if planned is not None and rows[baseline] + rows[candidate] > 0:
                 ratio = m.srm((rows[baseline], rows[candidate]), planned)
         measures = _judge(measures, alpha)
-        power = _power(con, info, measures, rows, start, end, alpha)
+        power = _power(con, info, measures, rows, lo, hi, alpha)
         verdict_, reason = overall(measures, ratio)
-        return DeploymentComparison(model, baseline, candidate, "paired" if paired else "unpaired", start, end, rows,
+        return DeploymentComparison(model, baseline, candidate, "paired" if paired else "unpaired", lo, hi, rows,
                                     tuple(measures), ratio, verdict_, reason, sequential, alpha, power,
                                     time.perf_counter() - began)
 

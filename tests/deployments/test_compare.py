@@ -142,8 +142,10 @@ def test_canary_is_unpaired_with_a_sample_ratio_check_pinned_to_the_libraries(ch
     start = START + timedelta(days=CANARY_FROM)
     r = deployments.compare(db, MODEL, baseline="v1", candidate="v3", start=start, end=START + timedelta(days=DAYS),
                             sequential=False)
-    champ = data["champion"][data["champion"]["predicted_at"] >= pd.Timestamp(start)]
-    canary = data["canary"]
+    # the shared period: from the canary's first row to just after the earlier of the two last rows
+    assert r.start >= start and r.end <= START + timedelta(days=DAYS)
+    inside = lambda f: f[(f["predicted_at"] >= pd.Timestamp(r.start)) & (f["predicted_at"] < pd.Timestamp(r.end))]  # noqa: E731
+    champ, canary = inside(data["champion"]), inside(data["canary"])
     assert r.design == "unpaired" and r.rows == {"v1": len(champ), "v3": len(canary)}
     assert r.ratio is not None and r.ratio.expected_share == (pytest.approx(0.9), pytest.approx(0.1))
     assert r.ratio.p_value == pytest.approx(stats.chisquare([len(champ), len(canary)],
