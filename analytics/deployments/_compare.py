@@ -500,7 +500,8 @@ def _power(con, info: ModelInfo, measures: list[Measure], rows: dict[str, int], 
 
 
 def compare(db: DbLike, model: str, *, baseline: str, candidate: str, start: datetime | None = None,
-            end: datetime | None = None, design: str = "auto", sequential: bool = True) -> DeploymentComparison:
+            end: datetime | None = None, design: str = "auto", sequential: bool = True,
+            margins: dict[str, float] | None = None) -> DeploymentComparison:
     """Compare ``candidate`` with ``baseline`` on ``model``'s log in ``[start, end)`` (naive UTC).
 
     Parameters
@@ -515,6 +516,9 @@ def compare(db: DbLike, model: str, *, baseline: str, candidate: str, start: dat
         ``auto`` pairs the versions when the candidate's rows carry a ``request_id``.
     sequential : bool, default True
         Always-valid intervals and p-values (safe to look at every refresh); False for the fixed-horizon test.
+    margins : dict, optional
+        Non-inferiority margins by measure key, in the measure's unit (a rollout plan's guardrails);
+        they override the settings ``deployments.margins`` and ``deployments.noninferiority_margin``.
 
     Raises
     ------
@@ -538,6 +542,7 @@ def compare(db: DbLike, model: str, *, baseline: str, candidate: str, start: dat
         d = get_definition(con, model) if has_definition(con, model) else None
         alpha = float(settings.get(con, ALPHA.key, model=model))
         share, overrides = _margins(con, model)
+        overrides = {**overrides, **(margins or {})}
         opts = {"sequential": sequential, "alpha": alpha, "margin_share": share, "overrides": overrides}
         where, params = _window(start, end)
         paired = design == "paired" or (design == "auto" and _has_pairs(con, info, baseline, candidate, where, params))
