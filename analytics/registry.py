@@ -199,7 +199,8 @@ def load_reference(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, ver
     Raises
     ------
     InvalidInputError
-        For missing or extra columns, an empty frame, labels or decisions other than 0/1,
+        For missing or extra columns, an empty frame, values that are not of their column's type,
+        missing values in a column declared ``nullable = false``, labels or decisions other than 0/1,
         scores outside [0, 1], NaN or infinite numbers, or a version that already has reference data.
     """
     require(actor, "register_model")
@@ -219,18 +220,27 @@ def load_reference(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, ver
         raise InvalidInputError(f"{model}:{version} already has reference data; it is written once")
     con.register("reference_frame", frame[list(expected)])
     try:
-        casts = ", ".join(f'CAST("{name}" AS {sql_type}) AS "{name}"' for name, sql_type in expected.items())
+        casts = ", ".join(f'TRY_CAST("{name}" AS {sql_type}) AS "{name}"' for name, sql_type in expected.items())
         con.execute(f"CREATE OR REPLACE TEMP TABLE reference_typed AS SELECT {casts} FROM reference_frame")
+        unreadable = [f'count(*) FILTER (WHERE TRY_CAST("{n}" AS {t}) IS NULL AND "{n}" IS NOT NULL)'
+                      for n, t in expected.items()]
+        bad_types = con.execute(f"SELECT {', '.join(unreadable)} FROM reference_frame").fetchone()
     finally:
         con.unregister("reference_frame")
     numeric = [n for n, t in expected.items() if t == "DOUBLE"]
+    required = [c.name for c in info.schema.columns if not c.nullable]
     checks = [f'count(*) FILTER (WHERE NOT isfinite("{n}"))' for n in numeric]
+    checks += [f'count(*) FILTER (WHERE "{n}" IS NULL)' for n in required]
     checks += ["count(*) FILTER (WHERE label NOT IN (0, 1) OR label IS NULL)",
                "count(*) FILTER (WHERE decision NOT IN (0, 1) OR decision IS NULL)",
                "count(*) FILTER (WHERE score < 0 OR score > 1 OR score IS NULL)"]
     counts = con.execute(f"SELECT {', '.join(checks)} FROM reference_typed").fetchone()
-    names = [f"{n}: NaN or infinity" for n in numeric] + ["label not 0/1", "decision not 0/1", "score outside [0, 1]"]
-    problems = [f"{name} in {count} rows" for name, count in zip(names, counts) if count]
+    names = [f"{n}: NaN or infinity" for n in numeric] + [f"{n}: missing value (declared nullable = false)"
+                                                          for n in required]
+    names += ["label not 0/1", "decision not 0/1", "score outside [0, 1]"]
+    problems = [f"{name}: not a {expected[name].lower()} value in {count} rows"
+                for name, count in zip(expected, bad_types) if count]
+    problems += [f"{name} in {count} rows" for name, count in zip(names, counts) if count]
     if problems:
         con.execute("DROP TABLE reference_typed")
         raise InvalidInputError(f"reference data of {model}:{version} rejected: {'; '.join(problems)}")

@@ -9,10 +9,10 @@ from pathlib import Path
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from sklearn import metrics
 
 from analytics.artifacts import model_frame, save_lightgbm
 from analytics.logschema import LogSchema
+from analytics.performance import evaluate_scores
 
 
 @dataclass(frozen=True)
@@ -35,19 +35,8 @@ def fingerprint(frame: pd.DataFrame) -> str:
 
 
 def evaluate(label: np.ndarray, score: np.ndarray, threshold: float) -> dict[str, float]:
-    """Validation metrics at the decision threshold, with scikit-learn."""
-    decision = (score >= threshold).astype(int)
-    return {
-        "roc_auc": float(metrics.roc_auc_score(label, score)),
-        "accuracy": float(metrics.accuracy_score(label, decision)),
-        "precision": float(metrics.precision_score(label, decision, zero_division=0)),
-        "recall": float(metrics.recall_score(label, decision, zero_division=0)),
-        "f1": float(metrics.f1_score(label, decision, zero_division=0)),
-        "brier": float(metrics.brier_score_loss(label, score)),
-        "log_loss": float(metrics.log_loss(label, score, labels=[0, 1])),
-        "positive_rate": float(decision.mean()),
-        "n_validation": int(label.size),
-    }
+    """Validation metrics at the decision threshold (:func:`analytics.performance.evaluate_scores`)."""
+    return evaluate_scores(label, score, (np.asarray(score) >= threshold).astype(int))
 
 
 def train(train_frame: pd.DataFrame, validation: pd.DataFrame, label: str, schema: LogSchema, *,

@@ -186,21 +186,28 @@ def _logit(p: float) -> float:
 
 
 class _Encoder:
-    """Rows of logged values <-> the booster's numeric matrix (categories as their training codes)."""
+    """Rows of logged values as object matrices (one column per model input), scored by the model.
+
+    The search edits matrix cells and scores whole matrices at once, through the model's own input
+    frame, so it works the same for every artifact format.
+    """
 
     def __init__(self, model: LoadedModel) -> None:
+        self.model = model
         self.features = model.features
-        categorical = [f for f in self.features if model.info.schema.column(f).dtype == "categorical"]
-        lists = model.booster.pandas_categorical or []
-        self.codes = {f: {str(c): float(i) for i, c in enumerate(cats)} for f, cats in zip(categorical, lists)}
+        self.categorical = {f for f in self.features if model.info.schema.column(f).dtype == "categorical"}
 
-    def value(self, feature: str, value: Any) -> float:
-        if feature in self.codes:
-            return self.codes[feature].get(str(value), np.nan) if not pd.isna(value) else np.nan
-        return np.nan if pd.isna(value) else float(value)
+    def value(self, feature: str, value: Any) -> Any:
+        if pd.isna(value):
+            return None
+        return str(value) if feature in self.categorical else float(value)
 
     def row(self, row: pd.Series) -> np.ndarray:
-        return np.array([self.value(f, row[f]) for f in self.features], dtype=float)
+        return np.array([self.value(f, row[f]) for f in self.features], dtype=object)
+
+    def raw(self, matrix: np.ndarray) -> np.ndarray:
+        """The model's log-odds of each row of an object matrix."""
+        return self.model.raw(pd.DataFrame(matrix, columns=self.features))
 
 
 def _search(model: LoadedModel, space: dict[str, FeatureSpace], encoder: _Encoder, x0: pd.Series, want: int,
@@ -219,11 +226,11 @@ def _search(model: LoadedModel, space: dict[str, FeatureSpace], encoder: _Encode
     if not moves:
         return None
     col = np.array([m[0] for m in moves])
-    enc = np.array([m[2] for m in moves])
+    enc = np.array([m[2] for m in moves], dtype=object)
     dst = np.array([m[3] for m in moves])
     d0 = np.zeros(len(features))
     beam = [(base.copy(), d0.copy(), {})]  # encoded row, per-feature distance, {feature index: move index}
-    current_raw = model.booster.predict(base[None, :], raw_score=True)[0]
+    current_raw = encoder.raw(base[None, :])[0]
     best_raw = current_raw
     for _ in range(max_changes):
         rows, dist, origin = [], [], []
@@ -236,7 +243,7 @@ def _search(model: LoadedModel, space: dict[str, FeatureSpace], encoder: _Encode
             dist.append(dvec.sum() - dvec[col[idx]] + dst[idx])
             origin += [(b, m) for m in idx]
         mat, dist = np.vstack(rows), np.concatenate(dist)
-        raw = model.booster.predict(mat, raw_score=True)
+        raw = encoder.raw(mat)
         ok = raw < cut if want == 0 else raw >= cut
         if ok.any():
             pick = int(np.flatnonzero(ok)[np.argmin(dist[ok])])
@@ -282,7 +289,7 @@ def _prune(model: LoadedModel, space: dict[str, FeatureSpace], encoder: _Encoder
         j = encoder.features.index(name)
         mat = np.repeat(encoder.row(cf)[None, :], len(options), axis=0)
         mat[:, j] = [encoder.value(name, v) for v in options]
-        raw = model.booster.predict(mat, raw_score=True)
+        raw = encoder.raw(mat)
         ok = np.flatnonzero(raw < cut if want == 0 else raw >= cut)
         if ok.size:
             cf[name] = options[int(ok[0])]

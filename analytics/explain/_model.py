@@ -12,25 +12,23 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from typing import TYPE_CHECKING
-
 import duckdb
 import numpy as np
 import pandas as pd
 
 from analytics import config, registry
-from analytics.artifacts import load_lightgbm, model_frame
+from analytics.artifacts import ModelArtifact, check_sha256, load_artifact, model_frame
 from analytics.errors import InvalidInputError, NotFoundError
 from analytics.logschema import LogSchema
 from analytics.registry import sha256_of_file
 from analytics.store import read
 
-if TYPE_CHECKING:  # loaded by analytics.artifacts when a model is loaded
-    import lightgbm as lgb
-
 DbLike = str | Path | duckdb.DuckDBPyConnection | None
 
-_CACHE: dict[str, lgb.Booster] = {}
+#: Reference rows (seeded sample) kept as background for model-agnostic explainers.
+BACKGROUND_ROWS = 100
+
+_CACHE: dict[str, ModelArtifact] = {}
 _CACHE_LOCK = threading.Lock()
 _CACHE_SIZE = 8
 
@@ -50,39 +48,45 @@ class VersionInfo:
 
 @dataclass(frozen=True, eq=False)
 class LoadedModel:
-    """A version's LightGBM booster, checked against the registry, with its schema and threshold.
+    """A version's model artifact (any supported format), checked against the registry, with its
+    schema and threshold.
 
     Scores follow the log's convention: ``score`` is the probability of the positive class and the
-    decision is 1 when ``score >= threshold``. LightGBM's raw output is the log-odds of that score.
+    decision is 1 when ``score >= threshold``. The raw output is the log-odds of that score.
+    ``background`` holds reference rows for model-agnostic explainers (None for tree models).
     """
 
     info: VersionInfo
-    booster: lgb.Booster
+    artifact: ModelArtifact
     path: Path
+    background: pd.DataFrame | None = None
 
     @property
     def features(self) -> list[str]:
-        """The model's input columns, in the order the booster expects."""
-        return list(self.booster.feature_name())
+        """The model's input columns, in the order the model expects."""
+        return list(self.artifact.features)
 
     @property
     def size(self) -> dict[str, int]:
-        """Trees and leaves of the booster (its size, stated with every timing)."""
-        trees = self.booster.dump_model()["tree_info"]
-        return {"trees": len(trees), "leaves": int(sum(t["num_leaves"] for t in trees)),
-                "max_leaves_per_tree": int(max((t["num_leaves"] for t in trees), default=0))}
+        """The model's size (trees and leaves for tree models), stated with every timing."""
+        return self.artifact.size
 
     def inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The booster's input frame for rows of the log (categoricals as pandas categories)."""
+        """The model's input frame for rows of the log (categoricals as pandas categories)."""
         return model_frame(frame, self.info.schema)[self.features]
 
     def raw(self, frame: pd.DataFrame) -> np.ndarray:
         """Raw model output (log-odds of the positive class) for each row."""
-        return self.booster.predict(self.inputs(frame), raw_score=True)
+        return self.artifact.raw(self.inputs(frame))
 
     def score(self, frame: pd.DataFrame) -> np.ndarray:
         """Probability of the positive class for each row."""
-        return self.booster.predict(self.inputs(frame))
+        return self.artifact.score(self.inputs(frame))
+
+    def contributions(self, frame: pd.DataFrame) -> tuple[np.ndarray, float]:
+        """SHAP values (log-odds) of each row and input, and the base value (see the artifact's explainer)."""
+        background = None if self.background is None else self.inputs(self.background)
+        return self.artifact.contributions(self.inputs(frame), background)
 
     def decide(self, score: np.ndarray | float) -> np.ndarray:
         """The decision (1 = positive class) at the version's threshold."""
@@ -158,20 +162,26 @@ def load_model(db: DbLike, model: str, version: str, *, info: VersionInfo | None
     path = resolve_artifact(info, db)
     actual = sha256_of_file(path)
     if actual != info.artifact_sha256:
-        load_lightgbm(path, info.artifact_sha256)  # raises with the standard message
+        check_sha256(path, info.artifact_sha256)  # raises with the standard message
     with _CACHE_LOCK:
-        booster = _CACHE.get(actual)
-    if booster is None:
-        booster = load_lightgbm(path, info.artifact_sha256)
+        artifact = _CACHE.get(actual)
+    if artifact is None:
+        artifact = load_artifact(path, info.artifact_sha256, info.schema)
         with _CACHE_LOCK:
             if len(_CACHE) >= _CACHE_SIZE:
                 _CACHE.pop(next(iter(_CACHE)))
-            _CACHE[actual] = booster
-    missing = [f for f in booster.feature_name() if f not in {c.name for c in info.schema.features}]
+            _CACHE[actual] = artifact
+    missing = [f for f in artifact.features if f not in {c.name for c in info.schema.features}]
     if missing:
         raise InvalidInputError(f"the artifact of {model}:{version} expects inputs the schema does not declare: "
                                 f"{', '.join(missing)}")
-    return LoadedModel(info, booster, path)
+    background = None
+    if artifact.needs_background:
+        reference = _run(db, lambda con: registry.reference_frame(con, model, version))
+        if reference.empty:
+            raise NotFoundError(f"{model}:{version} has no reference rows, which explaining this model needs")
+        background = reference.sample(n=min(BACKGROUND_ROWS, len(reference)), random_state=0)
+    return LoadedModel(info, artifact, path, background)
 
 
 def can_load(db: DbLike, info: VersionInfo) -> bool:

@@ -1,10 +1,13 @@
 """SHAP attributions: local (one prediction), global (a window's sample) and attribution drift.
 
-Attributions are TreeSHAP values in the model's raw output, the log-odds of the positive class,
-computed by LightGBM's own ``pred_contrib=True``. shap's ``TreeExplainer`` returns exactly these
-numbers for a LightGBM model (it calls the same routine), and on a model with numeric splits
-they equal shap's own C++ TreeSHAP; both facts are pinned by tests. For each row,
-``base_value + sum(contributions) == raw output`` (additivity) and ``sigmoid(raw) == score``.
+Attributions are SHAP values in the model's raw output, the log-odds of the positive class, each
+format with its explainer (:mod:`analytics.artifacts`): LightGBM's and XGBoost's native TreeSHAP
+(which equal shap's ``TreeExplainer``; for LightGBM on numeric splits also shap's own C++
+TreeSHAP), shap's ``TreeExplainer`` for gradient-boosted scikit-learn trees, and shap's exact (or
+permutation) explainer against reference rows for other models; each is pinned by a test to shap
+on the same rows. For each row, ``base_value + sum(contributions) == raw output`` (additivity) and
+``sigmoid(raw) == score``. Model-agnostic explainers call the model thousands of times per row, so
+their global samples are capped by ``explain.agnostic_sample_rows``.
 
 When a version's artifact cannot be loaded here, attributions logged by the serving system (the
 ``logged_attributions`` table, one row per prediction and feature) are used instead.
@@ -27,6 +30,10 @@ from analytics.explain._sample import count_window, sample_reference, sample_win
 SAMPLE_ROWS = settings.declare(
     "explain.sample_rows", 5000, "Rows of the window sampled (seeded) for global SHAP and attribution drift",
     unit="rows", minimum=100, maximum=50_000)
+AGNOSTIC_SAMPLE_ROWS = settings.declare(
+    "explain.agnostic_sample_rows", 300, "Rows sampled for global SHAP of a model explained by shap's exact or "
+    "permutation explainer (no tree explainer): each row costs thousands of model calls", unit="rows",
+    minimum=20, maximum=50_000)
 DOMINANCE_SHARE_CHANGE = settings.declare(
     "explain.drift_share_change", 0.10,
     "Attribution drift: a feature is flagged when its share of total mean |SHAP| rises by more than this "
@@ -42,8 +49,8 @@ def contributions(model: LoadedModel, frame: pd.DataFrame) -> tuple[pd.DataFrame
     """TreeSHAP values (log-odds) of each row and input, and the base value (expected raw output)."""
     if frame.empty:
         return pd.DataFrame(columns=model.features, dtype=float), float("nan")
-    values = model.booster.predict(model.inputs(frame), pred_contrib=True)
-    return (pd.DataFrame(values[:, :-1], columns=model.features, index=frame.index), float(values[0, -1]))
+    values, base = model.contributions(frame)
+    return pd.DataFrame(values, columns=model.features, index=frame.index), base
 
 
 @dataclass(frozen=True)
@@ -228,9 +235,10 @@ def global_explanation(db: DbLike, model: str, version: str, *, start: datetime 
     """
     info = version_info(db, model, version)
     loadable = can_load(db, info)
+    loaded = load_model(db, model, version, info=info) if loadable else None
 
     def work(con):
-        n = sample_rows or settings.get(con, SAMPLE_ROWS.key, model=model)
+        n = _sample_size(con, model, loaded, sample_rows)
         window_rows = count_window(con, info, start, end)
         if loadable:
             return n, window_rows, sample_window(con, info, start, end, n, seed), None
@@ -241,7 +249,7 @@ def global_explanation(db: DbLike, model: str, version: str, *, start: datetime 
 
     n, window_rows, sample, attributions = _run(db, work)
     if loadable:
-        return _explain_frame(load_model(db, model, version, info=info), sample, window_rows, "model", seed)
+        return _explain_frame(loaded, sample, window_rows, "model", seed)
     if attributions is None or attributions.empty:
         raise NotFoundError(f"{model}:{version} cannot be loaded here and the serving system logged no "
                             "attributions for its predictions in this window")
@@ -258,15 +266,23 @@ def reference_explanation(db: DbLike, model: str, version: str, *, sample_rows: 
                           seed: int = 0) -> GlobalExplanation:
     """Global SHAP of a version on (a seeded sample of) its reference data."""
     info = version_info(db, model, version)
+    loaded = load_model(db, model, version, info=info)
 
     def work(con):
-        n = sample_rows or settings.get(con, SAMPLE_ROWS.key, model=model)
-        return sample_reference(con, info, n, seed)
+        return sample_reference(con, info, _sample_size(con, model, loaded, sample_rows), seed)
 
     frame = _run(db, work)
     if frame.empty:
         raise NotFoundError(f"{model}:{version} has no reference data to compare attributions with")
-    return _explain_frame(load_model(db, model, version, info=info), frame, len(frame), "reference", seed)
+    return _explain_frame(loaded, frame, len(frame), "reference", seed)
+
+
+def _sample_size(con, model: str, loaded: LoadedModel | None, sample_rows: int | None) -> int:
+    """Rows to explain: as asked, else the setting; capped for model-agnostic explainers."""
+    n = sample_rows or settings.get(con, SAMPLE_ROWS.key, model=model)
+    if loaded is not None and loaded.artifact.needs_background:
+        n = min(int(n), int(settings.get(con, AGNOSTIC_SAMPLE_ROWS.key, model=model)))
+    return int(n)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from analytics.governance._evidence import (CHECKS, FAIL, NOT_EVALUATED, PASS, C
                                             EvidenceContext, EvidencePack, assemble, evidence_for, latest_pack, register_check,
                                             store_pack)
 from analytics.governance._lifecycle import (STATES, TRANSITIONS, FourEyesError, IllegalTransitionError, Step,
-                                             check_step, next_states, submitter, transition)
+                                             check_step, next_states, onboard, submitter, transition)
 from analytics.governance._records import (CARD_FIELDS, QUEUES, RISK_TIERS, approval_history, deployment_history,
                                            findings, model_card, queue, registry_table, risk_tier, set_model_card,
                                            set_risk_tier)
@@ -39,5 +39,5 @@ __all__ = [
     "deployment_history", "dossier_html", "end_canary", "evidence_for", "findings", "html_to_pdf", "latest_pack", "model_card", "next_states",
     "previous_champion", "promote", "queue", "record_finding", "register_check", "registry_table", "reject",
     "retire", "risk_tier", "rollback", "set_model_card", "set_risk_tier", "start_canary", "start_review",
-    "store_pack", "submit", "submitter", "svg_chart", "transition",
+    "onboard", "store_pack", "submit", "submitter", "svg_chart", "transition",
 ]

@@ -18,6 +18,11 @@
 
 :func:`transition` is the single funnel: it checks all of the above, updates the status, writes the
 transition row, keeps the deployment history, and appends the audit row, all in the caller's transaction.
+
+:func:`onboard` is the one exception, and says so: a model that already served before Vigil governed
+it is *declared* champion from the day it started serving (``draft -> champion``, audit action
+``version.onboard``), so that the deployment history matches the log. It is an onboarding
+declaration, never an approval: no approval row is written and the step is named as a declaration.
 """
 
 from __future__ import annotations
@@ -78,6 +83,10 @@ TRANSITIONS: dict[tuple[str, str], Step] = {
     ("champion", "retired"): Step("retire", "deploy"),
     ("retired", "champion"): Step("roll back to this version", "deploy"),
 }
+
+
+#: The onboarding declaration (:func:`onboard`): not a transition of the approval workflow.
+ONBOARD = Step("onboarding declaration (already serving; not an approval)", "register_model")
 
 
 def next_states(status: str) -> list[str]:
@@ -198,12 +207,58 @@ def transition(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, version
     info = dict(details or {})
     _guard(con, actor, model, version, status, to, step, info)
     when = at or _now()
-    con.execute("UPDATE model_versions SET status = ? WHERE model_name = ? AND version = ?", [to, model, version])
     payload = {"from": status, "to": to, "step": step.name, **info}
-    seq = audit.record(con, actor, f"version.{to}", "model_version", f"{model}:{version}", payload, at=when)
+    return _record(con, actor, model, version, status, to, payload, f"version.{to}", when, when, info.get("traffic_share"))
+
+
+def _record(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, version: str, status: str, to: str,
+            payload: dict[str, Any], action: str, when: datetime, effective: datetime,
+            share: float | None) -> int:
+    """Write a checked step: the status, its audit row (at ``when``), its transition row and the
+    deployment history (both from ``effective``)."""
+    con.execute("UPDATE model_versions SET status = ? WHERE model_name = ? AND version = ?", [to, model, version])
+    seq = audit.record(con, actor, action, "model_version", f"{model}:{version}", payload, at=when)
     con.execute("INSERT INTO version_transitions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [model, version, when, actor.username, actor.role, status, to,
+                [model, version, effective, actor.username, actor.role, status, to,
                  json.dumps(payload, sort_keys=True, default=str), seq])
     if to in DEPLOYED_STATES or status in DEPLOYED_STATES:
-        apply_transition(con, model, version, to, info.get("traffic_share"), when, actor.username, seq)
+        apply_transition(con, model, version, to, share, effective, actor.username, seq)
     return seq
+
+
+def onboard(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, version: str, serving_since: datetime, *,
+            at: datetime | None = None) -> int:
+    """Declare a draft version champion since ``serving_since``: it served before Vigil governed it.
+
+    The audit action is ``version.onboard`` and the transition's step is :data:`ONBOARD`, so the
+    declaration is never read as an approval. The deployment history starts at ``serving_since``.
+
+    Raises
+    ------
+    IllegalTransitionError
+        If the version is not a draft, the model already has a champion, or ``serving_since`` lies
+        in the future.
+    PermissionDeniedError
+        If the actor may not register models.
+    """
+    from analytics.registry import get_version
+
+    require(actor, ONBOARD.capability)
+    subject = f"{model}:{version}"
+    status = get_version(con, model, version)["status"]
+    if status != "draft":
+        raise IllegalTransitionError(f"{subject} is {status}; only a new (draft) version can be declared as "
+                                     "already serving")
+    current = con.execute("SELECT version FROM model_versions WHERE model_name = ? AND status = 'champion'",
+                          [model]).fetchone()
+    if current:
+        raise IllegalTransitionError(f"{model} already has a champion ({current[0]}); a newer version goes "
+                                     "through review and 'promote' instead of an onboarding declaration")
+    when = at or _now()
+    if serving_since > when:
+        raise IllegalTransitionError(f"serving since {serving_since:%Y-%m-%d} lies in the future")
+    payload = {"from": status, "to": "champion", "step": ONBOARD.name, "onboarding": True,
+               "serving_since": serving_since.isoformat(),
+               "note": "declared as already serving when onboarded to Vigil; not an approval"}
+    return _record(con, actor, model, version, status, "champion", payload, "version.onboard", when,
+                   serving_since, None)

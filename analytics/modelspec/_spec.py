@@ -15,14 +15,15 @@ from typing import Any
 
 from analytics.errors import InvalidInputError
 from analytics.logschema import (
-    COLUMN_TYPES, OUTCOME_COLUMNS, PREDICTION_COLUMNS, REFERENCE_COLUMNS, Column, LogSchema, check_identifier,
-    check_model_name,
+    COLUMN_TYPES, OPTIONAL_PREDICTION_COLUMNS, OUTCOME_COLUMNS, PREDICTION_COLUMNS, REFERENCE_COLUMNS, Column,
+    LogSchema, check_identifier, check_model_name,
 )
 
 ROLES = ("feature", "attribute", "segment")
 MUTABILITIES = ("free", "immutable", "increase_only")
 #: Column names a log already carries (compared without regard to case, as DuckDB does).
-RESERVED = frozenset(n.lower() for n in (*PREDICTION_COLUMNS, *OUTCOME_COLUMNS, *REFERENCE_COLUMNS, "ingest_id"))
+RESERVED = frozenset(n.lower() for n in (*PREDICTION_COLUMNS, *OPTIONAL_PREDICTION_COLUMNS, *OUTCOME_COLUMNS,
+                                         *REFERENCE_COLUMNS, "ingest_id"))
 
 _TOP_KEYS = {"name", "description", "owner", "positive_class", "favourable_decision", "decision_labels",
              "outcome_labels", "task", "notes", "columns"}

@@ -6,6 +6,7 @@ Examples::
     vigil models list
     vigil models show loan-default --format toml > loan-default.toml
     vigil models add-version loan-default v1 --reference reference.parquet --artifact model.txt --threshold 0.5
+    vigil models add-version loan-default v1 --reference reference.csv --serving-since 2026-01-15
 
 Each action is added by one function named in :data:`MODEL_ACTIONS`; another feature adds its own
 action (``vigil models card``) by naming its function there.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+from datetime import date, datetime
 from pathlib import Path
 
 from analytics import config, registry, store
@@ -28,6 +30,7 @@ MODEL_ACTIONS: tuple[str, ...] = (
     "analytics.modelspec.cli:add_register",
     "analytics.modelspec.cli:add_list",
     "analytics.modelspec.cli:add_show",
+    "analytics.modelspec.cli:add_add_version",
 )
 
 
@@ -96,6 +99,45 @@ def add_show(actions) -> None:
     p.add_argument("model", help="registered model name")
     p.add_argument("--format", choices=["toml", "json"], default="toml")
     p.set_defaults(func=cmd_show)
+
+
+def _day(text: str) -> date:
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day as YYYY-MM-DD") from None
+
+
+def cmd_add_version(args: argparse.Namespace) -> int:
+    from analytics.modelspec._versions import add_version
+
+    result = add_version(_db(args), _actor(args), args.model, args.version, reference=args.reference,
+                         artifact=args.artifact, threshold=args.threshold, serving_since=args.serving_since,
+                         description=args.description or "", parent_version=args.parent)
+    print(result.summary())
+    return 0
+
+
+def add_add_version(actions) -> None:
+    """``vigil models add-version MODEL VERSION --reference FILE [--artifact FILE] ...``."""
+    p = actions.add_parser(
+        "add-version", help="register a version from its reference data and (optionally) its model artifact",
+        description="Register a version. The reference (Parquet or CSV: the declared columns plus label, score "
+                    "and decision) is checked like an ingest and gives the validation metrics. An artifact "
+                    "(LightGBM text, XGBoost .json/.ubj, scikit-learn .skops, .onnx) must re-score the "
+                    "reference rows to their score.")
+    p.add_argument("model", help="registered model name")
+    p.add_argument("version", help="version name, e.g. v1")
+    p.add_argument("--reference", required=True, help="validation rows: .parquet or .csv")
+    p.add_argument("--artifact", help="the model file (.txt LightGBM, .json/.ubj XGBoost, .skops, .onnx)")
+    p.add_argument("--threshold", type=float, help="decision threshold: decision = score >= T (default 0.5)")
+    p.add_argument("--serving-since", type=_day, metavar="YYYY-MM-DD",
+                   help="the version already serves: declare it champion from this day (an onboarding "
+                        "declaration, not an approval); without it the version starts as a draft")
+    p.add_argument("--parent", help="the version it was derived from")
+    p.add_argument("--description", help="what changed in this version")
+    _as_option(p)
+    p.set_defaults(func=cmd_add_version)
 
 
 def add_commands(sub) -> None:

@@ -17,11 +17,11 @@ Every metric is aggregated inside DuckDB; tests pin each to scikit-learn.
 
 from analytics.performance._cbpe import ESTIMATED, cbpe, estimate_from_expected, fit_calibrator
 from analytics.performance._concept import change_points, concept_drift, error_stream, page_hinkley
-from analytics.performance._realised import (HIGHER_IS_BETTER, METRICS, calibration_curve, realised_metrics,
-                                             validation_metrics)
+from analytics.performance._realised import (HIGHER_IS_BETTER, METRICS, calibration_curve, evaluate_scores,
+                                             realised_metrics, validation_metrics)
 
 __all__ = [
     "ESTIMATED", "HIGHER_IS_BETTER", "METRICS", "calibration_curve", "cbpe", "change_points", "concept_drift",
-    "error_stream", "estimate_from_expected", "fit_calibrator", "page_hinkley", "realised_metrics",
+    "error_stream", "estimate_from_expected", "evaluate_scores", "fit_calibrator", "page_hinkley", "realised_metrics",
     "validation_metrics",
 ]

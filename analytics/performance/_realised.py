@@ -194,3 +194,32 @@ def calibration_curve(db: DbLike, model: str, *, start: datetime | None, end: da
     frame["bin_lower"] = frame["bin"] / n_bins
     frame["bin_upper"] = (frame["bin"] + 1) / n_bins
     return frame
+
+
+def evaluate_scores(label: np.ndarray, score: np.ndarray, decision: np.ndarray) -> dict[str, float]:
+    """Validation metrics of scored, labelled rows, with scikit-learn: what the registry records of a version.
+
+    Parameters
+    ----------
+    label : array of {0, 1}
+        The observed outcomes.
+    score : array of float
+        The probability of the positive class.
+    decision : array of {0, 1}
+        The decisions (for threshold metrics).
+    """
+    from sklearn import metrics
+
+    label, score, decision = (np.asarray(a) for a in (label, score, decision))
+    both = len(np.unique(label)) == 2
+    return {
+        "roc_auc": float(metrics.roc_auc_score(label, score)) if both else float("nan"),
+        "accuracy": float(metrics.accuracy_score(label, decision)),
+        "precision": float(metrics.precision_score(label, decision, zero_division=0)),
+        "recall": float(metrics.recall_score(label, decision, zero_division=0)),
+        "f1": float(metrics.f1_score(label, decision, zero_division=0)),
+        "brier": float(metrics.brier_score_loss(label, score)),
+        "log_loss": float(metrics.log_loss(label, score, labels=[0, 1])),
+        "positive_rate": float(decision.mean()),
+        "n_validation": int(label.size),
+    }

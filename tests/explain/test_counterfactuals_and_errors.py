@@ -44,7 +44,7 @@ def test_every_counterfactual_respects_every_constraint_and_really_flips(lite_te
             edited = row.copy()
             for name in model.features:
                 edited[name] = cf[name]
-            score = model.booster.predict(model_frame(edited.to_frame().T, model.info.schema)[model.features])[0]
+            score = model.artifact.booster.predict(model_frame(edited.to_frame().T, model.info.schema)[model.features])[0]
             listed = result.answers.set_index("answer").loc[answer]
             assert listed["score"] == pytest.approx(score, abs=1e-12)
             assert bool(listed["valid"]) == (score < 0.5) and listed["valid"]
@@ -80,7 +80,7 @@ def test_what_if_scores_the_edited_row(lite_template):
     result = explain.what_if(model, row, {"late": -1, "debt": 100.0}, space)
     edited = row.copy()
     edited["late"], edited["debt"] = -1, 100.0
-    expected = model.booster.predict(model_frame(edited.to_frame().T, model.info.schema)[model.features])[0]
+    expected = model.artifact.booster.predict(model_frame(edited.to_frame().T, model.info.schema)[model.features])[0]
     assert result.score == pytest.approx(expected, abs=1e-12)
     assert result.decision == int(expected >= 0.5)
     assert result.explanation.additivity_error < 1e-9
@@ -88,12 +88,13 @@ def test_what_if_scores_the_edited_row(lite_template):
         explain.what_if(model, row, {"SEX": "male"})
 
 
-def test_the_searchs_numeric_encoding_matches_the_pandas_path(lite_template):
+def test_the_searchs_row_matrix_scores_as_the_logged_rows(lite_template):
     model = explain.load_model(lite_template, MODEL, "v1")
     rows = store.read(lambda con: con.execute("SELECT * FROM predictions_credit_lite LIMIT 200").df(), lite_template)
     encoder = _Encoder(model)
     matrix = np.vstack([encoder.row(rows.iloc[i]) for i in range(len(rows))])
-    np.testing.assert_allclose(model.booster.predict(matrix, raw_score=True), model.raw(rows), atol=1e-12)
+    booster = model.artifact.booster
+    np.testing.assert_allclose(encoder.raw(matrix), booster.predict(model.inputs(rows), raw_score=True), atol=1e-12)
 
 
 _CONDITION = re.compile(r"^(\w+) (≤|>|=|≠) (.+?)( or missing)?$")

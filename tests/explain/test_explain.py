@@ -32,7 +32,7 @@ def test_local_additivity_in_log_odds_and_probability(lite_template):
     rows = _rows(lite_template, 25)
     for i in range(len(rows)):
         local = explain.explain_row(model, rows.iloc[[i]])
-        raw = model.booster.predict(model.inputs(rows.iloc[[i]]), raw_score=True)[0]
+        raw = model.artifact.booster.predict(model.inputs(rows.iloc[[i]]), raw_score=True)[0]
         assert local.raw_output == pytest.approx(raw, abs=1e-12)
         assert local.additivity_error < 1e-9
         assert local.base_value + local.table["contribution"].sum() == pytest.approx(raw, abs=1e-9)
@@ -47,7 +47,7 @@ def test_values_agree_with_shap_tree_explainer(lite_template):
     ours, base = explain.contributions(model, rows)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        explainer = shap.TreeExplainer(model.booster)
+        explainer = shap.TreeExplainer(model.artifact.booster)
         theirs = explainer.shap_values(model.inputs(rows))
     np.testing.assert_allclose(ours.to_numpy(), np.asarray(theirs), atol=1e-12)
     assert base == pytest.approx(float(np.ravel(explainer.expected_value)[0]), abs=1e-12)

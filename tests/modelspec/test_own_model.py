@@ -1,0 +1,102 @@
+"""docs/own-model.md end to end: the law-school example onboarded with the command line only on a fresh
+store, then every page for that model in AppTest, fairness with the spec's favourable decision against
+fairlearn, and a drift statistic against scipy on the same rows (issue 14, section 5).
+The same store in Chromium: tests/e2e/test_own_model_browser.py.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from fairlearn.metrics import MetricFrame, demographic_parity_ratio, selection_rate
+from scipy import stats
+from streamlit.testing.v1 import AppTest
+
+from analytics.roles import Actor
+from app import navigation
+from law_support import END, MODEL, build_law_store, law_files, vigil  # noqa: F401 - fixture
+
+MAIN = navigation.__file__.replace("navigation.py", "main.py")
+
+
+@pytest.fixture(scope="module")
+def law_store(law_files, tmp_path_factory):
+    db = tmp_path_factory.mktemp("own-model") / "vigil.duckdb"
+    return db, build_law_store(db, law_files)
+
+
+@pytest.fixture
+def law_env(law_store, monkeypatch):
+    db, password = law_store
+    monkeypatch.setenv("VIGIL_DB", str(db))
+    monkeypatch.setenv("VIGIL_DATA_DIR", str(db.parent))
+    monkeypatch.setenv("VIGIL_AUTH", "local")
+    return db, password
+
+
+def _signed_in(password: str) -> AppTest:
+    at = AppTest.from_file(MAIN, default_timeout=120)
+    at.query_params.update({"model": MODEL, "window": "90d"})
+    at.run()
+    at.text_input(key="vigil_sign_in_username").input("ada")
+    at.text_input(key="vigil_sign_in_password").input(password)
+    at.button(key="vigil_sign_in_submit").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_every_page_renders_for_the_onboarded_model(law_env):
+    _, password = law_env
+    at = _signed_in(password)
+    admin = Actor("ada", "admin")
+    for spec in navigation.PAGES:
+        if not admin.can(spec.capability):
+            continue
+        at.switch_page(f"../{spec.path}").run()
+        assert not at.exception, (spec.path, at.exception)
+        errors = [str(e.value) for e in at.error if "Sorry" in str(e.value) or "Traceback" in str(e.value)]
+        assert not errors, (spec.path, errors)
+        assert at.title, f"{spec.path} drew no title"
+        if spec.per_model:
+            assert at.query_params.get("model") in (MODEL, [MODEL]), spec.path
+
+
+def test_fairness_uses_the_spec_favourable_decision_and_matches_fairlearn(law_env, law_files, capsys):
+    db, _ = law_env
+    assert vigil(db, "fairness", "--model", MODEL, "--format", "json") == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["favourable_decision"] == 1  # declared in law-school.toml: decision 1 = admitted
+    log = pd.read_parquet(law_files["lightgbm"]["predictions"])
+    assert report["rows"] == len(log)
+    race = next(a for a in report["attributes"] if a["attribute"] == "race")
+    judged = {g["group"]: g["selection_rate"] for g in race["groups"] if g["status"] == "judged"}
+    assert len(judged) >= 3
+    rows = log[log["race"].isin(judged)]  # groups too small to judge are left out of the ratio
+    y_pred = (rows["decision"] == 1).astype(int)  # favourable = admitted, from the spec
+    frame = MetricFrame(metrics=selection_rate, y_true=y_pred, y_pred=y_pred, sensitive_features=rows["race"])
+    for group, rate in frame.by_group.items():
+        assert judged[group] == pytest.approx(rate, abs=1e-6), group
+    ratio = demographic_parity_ratio(y_pred, y_pred, sensitive_features=rows["race"])
+    assert race["demographic_parity_ratio"] == pytest.approx(ratio, abs=1e-6)
+    # read with decision 0 as favourable (what the old name list would have guessed), the ratio differs
+    flipped = demographic_parity_ratio(1 - y_pred, 1 - y_pred, sensitive_features=rows["race"])
+    assert abs(flipped - ratio) > 0.05
+
+
+def test_drift_statistic_matches_scipy_on_the_same_rows(law_env, law_files, capsys):
+    db, _ = law_env
+    start = f"{END - pd.Timedelta(days=90):%Y-%m-%d}"
+    assert vigil(db, "drift", "--model", MODEL, "--version", "v1", "--start", start, "--end", f"{END:%Y-%m-%d}",
+                 "--method", "ks", "--format", "json", "--columns", "LSAT") == 0
+    result = json.loads(capsys.readouterr().out)
+    (lsat,) = [r for r in result if r["column"] == "LSAT"]
+    reference = pd.read_parquet(law_files["lightgbm"]["reference"])["LSAT"]
+    current = pd.read_parquet(law_files["lightgbm"]["predictions"])["LSAT"]
+    expected = stats.ks_2samp(reference.to_numpy(), current.to_numpy())
+    assert lsat["n_current"] == len(current) and lsat["n_reference"] == len(reference)
+    assert lsat["statistic"] == pytest.approx(expected.statistic, abs=1e-9)
+    assert lsat["p_value"] == pytest.approx(expected.pvalue, rel=1e-6)
+    assert np.isfinite(lsat["statistic"])
