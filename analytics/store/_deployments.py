@@ -1,4 +1,4 @@
-"""Tables of the guarded rollout (see :mod:`analytics.deployments._rollout`): plans and their events."""
+"""Tables of the guarded rollout (migration 12; see :mod:`analytics.deployments._rollout`): plans and their events."""
 
 from __future__ import annotations
 
