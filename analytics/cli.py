@@ -26,11 +26,7 @@ EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_BROKEN_PIPE = 1, 2, 3, 141
 #: parsers whose ``func(args) -> int`` receives ``args.db`` (a path or None). Add a feature with one line.
 FEATURE_COMMANDS: tuple[str, ...] = ("analytics.drift.cli", "analytics.fairness.cli", "analytics.explain.cli",
                                    "analytics.governance.cli", "analytics.business.cli",
-<<<<<<< HEAD
-                                   "analytics.modelspec.cli", "analytics.deployments.cli")
-=======
-                                   "analytics.modelspec.cli", "analytics.alerts.cli")
->>>>>>> main
+                                   "analytics.modelspec.cli", "analytics.alerts.cli", "analytics.deployments.cli")
 
 
 class _ProgressBar:

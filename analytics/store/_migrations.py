@@ -14,10 +14,7 @@ from dataclasses import dataclass
 import duckdb
 
 from analytics.errors import StoreVersionError
-<<<<<<< HEAD
-=======
 from analytics.store import _alerts, _deployments, _governance
->>>>>>> main
 from analytics.store._segments import move_table_rows_to_segments
 
 
