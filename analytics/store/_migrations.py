@@ -242,7 +242,7 @@ def migrate(con: duckdb.DuckDBPyConnection, target: int = LATEST_VERSION) -> lis
                     for step in migration.steps:
                         step(con)
                     con.execute(
-                        "INSERT INTO schema_version VALUES (?, now()::TIMESTAMP, ?)",
+                        "INSERT INTO schema_version (version, applied_at, description) VALUES (?, now()::TIMESTAMP, ?)",
                         [migration.version, migration.description],
                     )
                 except BaseException:
