@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics import overview, performance
+from analytics import overview, performance, settings_catalog
 from app import auth, context, queries, theme, widgets
 from app.widgets import fmt_int, fmt_num, fmt_pct
 
@@ -93,7 +93,7 @@ def over_time() -> None:
 
     st.subheader("Concept drift")
     st.caption(f"A {freq} is flagged **concept drift** when its realised ROC AUC is at least "
-               f"{fmt_num(verdicts['tolerance'].iloc[0] if len(verdicts) else 0.05, 2)} below validation while no input "
+               f"{fmt_num(verdicts['tolerance'].iloc[0] if len(verdicts) else queries.query(settings_catalog.thresholds, ctx.model).auc_drop, 2)} below validation while no input "
                "drifted; **covariate drift** when inputs drifted.")
     widgets.table(verdicts, hide_index=True,
                   column_order=["period", "verdict", "roc_auc", "roc_auc_change", "labelled", "rows", "n_drifted_inputs",
