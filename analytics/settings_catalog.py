@@ -26,10 +26,11 @@ from analytics.store import read
 
 #: Modules that declare settings; a feature with new settings adds its module here.
 SETTING_MODULES: tuple[str, ...] = (
-    "analytics.drift._methods", "analytics.drift._multivariate", "analytics.fairness",
-    "analytics.performance._concept", "analytics.governance._evidence", "analytics.business._cost",
-    "analytics.business._latency", "analytics.explain._errors", "analytics.explain._shap",
-    "analytics.explain._counterfactual", "analytics.ingest._roles",
+    "analytics.alerts._intervention", "analytics.alerts._monitor", "analytics.alerts._notify",
+    "analytics.business._cost", "analytics.business._latency", "analytics.drift._methods",
+    "analytics.drift._multivariate", "analytics.explain._counterfactual", "analytics.explain._errors",
+    "analytics.explain._shap", "analytics.fairness", "analytics.governance._evidence", "analytics.ingest._roles",
+    "analytics.performance._concept", "analytics.performance._sampling",
 )
 
 

@@ -90,7 +90,10 @@ def summarise_segments(con: duckdb.DuckDBPyConnection, model: str, version: str,
             sql = (f"SELECT p AS day, '{name}' AS column_name, bin, n, total, vmin, vmax "
                    f"FROM ({binning.histogram_sql(day, column, source, prof.lo, prof.hi)})")
         frames.append(con.execute(sql, [version]).df())
-    frame = pd.concat([f for f in frames if len(f)], ignore_index=True)
+    filled = [f for f in frames if len(f)]
+    if not filled:  # no row of this version in these segments (a version not serving yet): nothing to roll up
+        return pd.DataFrame(columns=list(_COLUMNS))
+    frame = pd.concat(filled, ignore_index=True)
     frame.insert(0, "model_version", version)
     frame.insert(0, "model_name", model)
     return frame.reindex(columns=list(_COLUMNS))
@@ -115,11 +118,11 @@ def merge(con: duckdb.DuckDBPyConnection, model: str, version: str, key: str, se
                     f"UNION ALL SELECT {', '.join(_COLUMNS)} FROM _vigil_drift_new) GROUP BY ALL", [model, version])
         con.execute(f"DELETE FROM drift_rollup WHERE model_name = ? AND model_version = ? AND day IN ({days})",
                     [model, version])
-        con.execute("INSERT INTO drift_rollup SELECT * FROM _vigil_drift_merged")
+        con.execute("INSERT INTO drift_rollup (model_name, model_version, day, column_name, bin, category, n, total, vmin, vmax) SELECT * FROM _vigil_drift_merged")
         con.execute("DROP TABLE _vigil_drift_merged")
     finally:
         con.unregister("_vigil_drift_new")
-    con.executemany("INSERT INTO drift_rollup_segments VALUES (?, ?, ?, ?, ?, now()::TIMESTAMP)",
+    con.executemany("INSERT INTO drift_rollup_segments (model_name, model_version, ingest_id, part, bins_key, rolled_at) VALUES (?, ?, ?, ?, ?, now()::TIMESTAMP)",
                     [[model, version, int(i), int(p), key] for i, p in zip(segments["ingest_id"], segments["part"])])
     return True
 

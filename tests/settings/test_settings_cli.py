@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -12,7 +14,7 @@ import pytest
 from analytics import settings, store
 from analytics.cli import main
 from analytics.ingest import ingest
-from analytics.settings_catalog import catalog, thresholds
+from analytics.settings_catalog import SETTING_MODULES, catalog, thresholds
 
 SPEC = """\
 name = "churn"
@@ -108,6 +110,13 @@ def test_unknown_setting_model_and_non_admin_are_refused(churn, capsys):
     assert _vigil(churn, "users", "add", "bob", "--role", "analyst") == 0
     assert _vigil(churn, "settings", "set", "fairness.dp_ratio_threshold", "0.9", "--as", "bob") == 1
     assert "may not change settings" in capsys.readouterr().err
+
+
+def test_the_catalog_names_every_module_that_declares_a_setting():
+    root = Path(settings.__file__).parent
+    declaring = {".".join(path.relative_to(root.parent).with_suffix("").parts).removesuffix(".__init__")
+                 for path in root.rglob("*.py") if re.search(r"^\w+ = (settings\.)?declare\(", path.read_text(), re.M)}
+    assert declaring == set(SETTING_MODULES)
 
 
 def test_every_setting_declares_a_description_and_a_default_within_its_range():
