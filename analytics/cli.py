@@ -26,7 +26,7 @@ EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_BROKEN_PIPE = 1, 2, 3, 141
 #: parsers whose ``func(args) -> int`` receives ``args.db`` (a path or None). Add a feature with one line.
 FEATURE_COMMANDS: tuple[str, ...] = ("analytics.drift.cli", "analytics.fairness.cli", "analytics.explain.cli",
                                    "analytics.governance.cli", "analytics.business.cli",
-                                   "analytics.modelspec.cli")
+                                   "analytics.modelspec.cli", "analytics.alerts.cli")
 
 
 class _ProgressBar:

@@ -692,3 +692,8 @@ def segment_values(db: DbLike, model: str, segment: str, *, limit: int = 200) ->
         return [r[0] for r in rows]
 
     return _run(db, work)
+
+
+def model_schema(db: DbLike, model: str) -> LogSchema:
+    """The declared log schema of ``model``: its columns' titles and its words for decisions and outcomes."""
+    return _run(db, lambda con: get_model(con, model).schema)

@@ -28,6 +28,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "approve": frozenset({"approver", "admin"}),
     "deploy": frozenset({"approver", "admin"}),
     "acknowledge_alert": frozenset({"analyst", "reviewer", "approver", "admin"}),
+    "manage_rules": frozenset({"approver", "admin"}),
+    "manage_channels": frozenset({"admin"}),
     "manage_users": frozenset({"admin"}),
     "change_settings": frozenset({"admin"}),
     "view_audit": frozenset({"reviewer", "approver", "admin"}),

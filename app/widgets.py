@@ -101,6 +101,41 @@ def fmt_num(value: Any, digits: int = 3) -> str:
     return "–" if is_missing(value) else f"{value:.{digits}f}"
 
 
+def fmt_measure(value: Any, unit: str, *, compact: bool = False, signed: bool = False) -> str:
+    """A KPI in one precision per kind of measure, everywhere it is shown.
+
+    Parameters
+    ----------
+    value : float
+        The value; shares as fractions.
+    unit : str
+        The KPI's unit (:func:`analytics.business.kpi_unit`): ``"%"`` (a share: one decimal, a change in
+        percentage points), ``"predictions"`` (a count: whole numbers), ``"min/max"`` (a ratio: two
+        decimals), else a currency (whole units).
+    compact : bool
+        Money short enough for a card (``'NT$ 54.9 M'``).
+    signed : bool
+        A change: with its sign.
+
+    >>> fmt_measure(0.1234, "%"), fmt_measure(1234.0, "predictions"), fmt_measure(0.987, "min/max")
+    ('12.3%', '1,234', '0.99')
+    >>> fmt_measure(-54_902_100, "NT$", compact=True), fmt_measure(1500.4, "NT$"), fmt_measure(0.012, "%", signed=True)
+    ('NT$ -54.9 M', 'NT$ 1,500', '+1.2 pp')
+    """
+    if is_missing(value):
+        return "–"
+    sign = "+" if signed else ""
+    if unit == "%":
+        return f"{value * 100:{sign}.1f}" + (" pp" if signed else "%")
+    if unit == "predictions":
+        return f"{round(value):{sign},d}"
+    if unit == "min/max":
+        return f"{value:{sign}.2f}"
+    if compact and not signed:
+        return fmt_compact(value, unit)
+    return f"{unit} {value:{sign},.0f}"
+
+
 def dollars_as_text(markdown: str) -> str:
     """Markdown whose dollar signs stay dollar signs: "NT$ 5 ... NT$ 7" would otherwise open a LaTeX formula.
 

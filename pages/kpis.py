@@ -7,14 +7,15 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics import business, store
+from analytics import business, overview, store
 from analytics.errors import InvalidInputError
 from app import auth, context, queries, theme, widgets
-from app.widgets import fmt_int, fmt_num, fmt_pct, is_missing
+from app.widgets import fmt_int, fmt_measure, fmt_num, fmt_pct, is_missing
 
-#: Short labels of the money cards (long KPI names are cut off on a card); the full name heads the card's help.
+#: Short labels of the cards (long KPI names are cut off on a card); the full name heads the card's help.
 CARD_LABELS = {"profit": "Realised profit", "expected_loss": "Expected loss", "expected_profit": "Expected profit",
-               "profit_per_decision": "Realised profit per decision", "opportunity_cost": "Opportunity cost"}
+               "profit_per_decision": "Profit per decision", "opportunity_cost": "Opportunity cost",
+               "demographic_parity_ratio": "Parity ratio"}
 
 actor = auth.require("read")
 ctx = context.current()
@@ -40,22 +41,24 @@ else:
     result = queries.query(business.kpis, ctx.model, now=ctx.now, start=start, end=end, version=ctx.version,
                            segment=ctx.segment, segment_value=ctx.segment_value)
     definition = result.definition
+    schema = queries.query(overview.model_schema, ctx.model)
     cur = definition.currency
     rows_label = "every version's decisions except shadow traffic" if not ctx.version else f"version {ctx.version}"
     st.caption(widgets.dollars_as_text(
         f"**{ctx.model}** · {ctx.filter_label} · {ctx.window_label}, as of {ctx.now:%Y-%m-%d %H:%M} UTC · "
         f"{fmt_int(result.rows)} predictions ({rows_label}"
         + (f", {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC" if start else "")
-        + f"), {fmt_int(result.labelled)} of them with an outcome. Money in {cur}; value matrix: {definition.unit}."))
+        + f"), {fmt_int(result.labelled)} of them with an outcome. Money in {cur}; value matrix: {definition.unit(schema)}."))
     table = result.table.set_index("key")
 
     def money(value: float) -> str:
-        return "–" if is_missing(value) else f"{cur} {value:,.0f}"
+        return fmt_measure(value, cur)
 
     def money_card(key: str) -> str:
-        return widgets.fmt_compact(table.loc[key, "value"], cur)
+        return fmt_measure(table.loc[key, "value"], cur, compact=True)
 
     def card(column, key: str, value: str, delta: str | None, *, help_text: str) -> None:
+        """A KPI card; a KPI with a target says on the card itself whether it meets it."""
         row = table.loc[key]
         target = row["target"]
         label = CARD_LABELS.get(key, row["kpi"])
@@ -65,12 +68,14 @@ else:
         if delta:
             kwargs = {"delta": delta, "delta_description": ctx.previous_label,
                       "delta_color": "off" if higher is None else ("normal" if higher else "inverse")}
-        if not is_missing(target):
-            shown = fmt_pct(target) if row["unit"] == "%" else (fmt_num(target, 2) if row["unit"] == "min/max"
-                                                                else money(target))
-            verdict = "meets" if row["meets_target"] else "misses"
-            help_text += f" Target of the business case: {shown} ({verdict} it)."
-        column.metric(label, value, border=True, help=widgets.dollars_as_text(help_text), **kwargs)
+        with column.container(border=True):
+            st.metric(label, value, help=widgets.dollars_as_text(help_text), **kwargs)
+            if not is_missing(target) and row["meets_target"] is not None:
+                shown = widgets.dollars_as_text(fmt_measure(target, row["unit"]))
+                if row["meets_target"]:
+                    st.badge(f"Meets target {shown}", icon=":material/check:", color="blue")
+                else:
+                    st.badge(f"Misses target {shown}", icon=":material/flag:", color="orange")
 
     c = st.columns(4)
     card(c[0], "selection_rate", fmt_pct(table.loc["selection_rate", "value"]),
@@ -97,7 +102,7 @@ else:
         card(c[1], "demographic_parity_ratio", fmt_num(table.loc["demographic_parity_ratio", "value"], 2),
              widgets.diff(table.loc["demographic_parity_ratio", "value"],
                           table.loc["demographic_parity_ratio", "previous"], 2),
-             help_text=f"Lowest {definition.selected_label} rate of a {definition.fairness_attribute} group divided "
+             help_text=f"Lowest {definition.selected_label} rate of a {schema.display_name(definition.fairness_attribute)} group divided "
                        "by the highest (fairlearn's demographic parity ratio; 0.8 is the four-fifths rule). Groups "
                        "too small to judge (the fairness.min_group_size setting) are left out, as on the Fairness "
                        "page, so both pages show the same ratio.")
@@ -107,27 +112,32 @@ else:
     card(c[3], "expected_profit", money_card("expected_profit"),
          widgets.pct_change(table.loc["expected_profit", "value"], table.loc["expected_profit", "previous"]),
          help_text="Expected revenue minus expected loss over every selected prediction, scores as probabilities.")
+    st.caption(widgets.dollars_as_text(
+        f"Realised profit ({money(table.loc['profit', 'value'])}) counts only the {fmt_int(result.labelled)} "
+        f"predictions whose outcome has arrived; expected profit ({money(table.loc['expected_profit', 'value'])}) "
+        f"is what the model's scores predict for all {fmt_int(result.rows)}, so the two differ until every outcome "
+        "is in."))
     if result.labelled == 0:
         st.caption("No outcomes yet in this window, so realised KPIs are empty: outcomes arrive weeks after the "
                    "decision; choose a longer or earlier window in the sidebar.")
 
     st.subheader("All KPIs")
     shown = result.table.copy()
-    for col in ("value", "previous", "change", "target", "vs_target"):
-        shown[col] = [v * 100 if u == "%" else v for v, u in zip(shown[col], shown["unit"])]
+    for col, signed in (("value", False), ("previous", False), ("change", True), ("target", False),
+                        ("vs_target", True)):
+        shown[col] = [fmt_measure(v, u, signed=signed) for v, u in zip(shown[col], shown["unit"])]
     widgets.table(
         shown, hide_index=True,
-        column_order=["kpi", "value", "unit", "previous", "change", "target", "vs_target", "meets_target", "basis"],
+        column_order=["kpi", "value", "previous", "change", "target", "vs_target", "meets_target", "basis"],
         column_config={
             "kpi": st.column_config.TextColumn("KPI", pinned=True),
-            "value": st.column_config.NumberColumn("Window", format="%,.2f"),
-            "unit": st.column_config.TextColumn("Unit", width="small", help="% values are in percent"),
-            "previous": st.column_config.NumberColumn("Previous period", format="%,.2f",
-                                                       help=f"The window of equal length before ({ctx.previous_label})"),
-            "change": st.column_config.NumberColumn("Change", format="%+,.2f", help="Window minus previous period"),
-            "target": st.column_config.NumberColumn("Target", format="%,.2f",
-                                                     help=f"Business case: {definition.source}"),
-            "vs_target": st.column_config.NumberColumn("vs target", format="%+,.2f", help="Window minus target"),
+            "value": st.column_config.TextColumn("Window"),
+            "previous": st.column_config.TextColumn("Previous period",
+                                                    help=f"The window of equal length before ({ctx.previous_label})"),
+            "change": st.column_config.TextColumn("Change", help="Window minus previous period (shares in "
+                                                                 "percentage points)"),
+            "target": st.column_config.TextColumn("Target", help=f"Business case: {definition.source}"),
+            "vs_target": st.column_config.TextColumn("vs target", help="Window minus target"),
             "meets_target": st.column_config.CheckboxColumn("Meets target"),
             "basis": st.column_config.TextColumn("Computed over"),
         })
@@ -135,7 +145,7 @@ else:
     # ---- by segment ---------------------------------------------------------------------------------
     st.subheader("By segment")
     options = queries.query(business.breakdown_columns, ctx.model)
-    by = st.selectbox("Break down by", options, key="kpis_by") if options else None
+    by = st.selectbox("Break down by", options, key="kpis_by", format_func=schema.display_name) if options else None
     if by:
         seg = queries.query(business.kpis, ctx.model, now=ctx.now, start=start, end=end, version=ctx.version,
                             segment=ctx.segment, segment_value=ctx.segment_value, by=by).segments
@@ -148,7 +158,7 @@ else:
                           column_order=["segment", "predictions", "selection_rate", "selection_change", "bad_rate_selected",
                                         "expected_loss", "profit", "profit_per_decision", "labelled"],
                           column_config={
-                              "segment": st.column_config.TextColumn(by, pinned=True),
+                              "segment": st.column_config.TextColumn(schema.display_name(by), pinned=True),
                               "predictions": st.column_config.NumberColumn("Predictions", format="localized"),
                               "selection_rate": st.column_config.NumberColumn(
                                   f"{definition.selected_label.capitalize()} rate (%)", format="%.1f"),
@@ -198,7 +208,7 @@ else:
         m[2].metric(f"Realised profit ({cur})", "–" if is_missing(at["realised_profit"]) else f"{at['realised_profit']:,.0f}",
                     widgets.pct_change(at["realised_profit"], now_row["realised_profit"]), border=True,
                     delta_description="vs current threshold")
-        m[3].metric(f"Parity ratio by {definition.fairness_attribute}", fmt_num(at["demographic_parity_ratio"], 2),
+        m[3].metric(f"Parity ratio by {schema.display_name(definition.fairness_attribute or '')}", fmt_num(at["demographic_parity_ratio"], 2),
                     widgets.diff(at["demographic_parity_ratio"], now_row["demographic_parity_ratio"], 2), border=True,
                     delta_description="vs current threshold")
         curve = w.curve
@@ -266,7 +276,7 @@ if definition is not None:
                   "rejected, good", f"rejected, {definition.bad_name}"],
         "value": [definition.value_selected_good, definition.value_selected_bad, definition.value_rejected_good,
                    definition.value_rejected_bad],
-        "unit": definition.unit}), hide_index=True,
+        "unit": definition.unit(schema)}), hide_index=True,
         column_config={"cell": "Decision, outcome", "value": st.column_config.NumberColumn("Value", format="%g"),
                         "unit": "Unit"})
 if actor.can("change_settings"):

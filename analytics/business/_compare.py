@@ -122,7 +122,7 @@ def champion_challenger(db: DbLike, model: str, *, now: datetime, start: datetim
         for key, (_, higher, _) in KPI_META.items():
             if key == "demographic_parity_ratio" and not definition.fairness_attribute:
                 continue
-            rows.append((key, kpi_label(key, definition), kpi_unit(key, definition), higher))
+            rows.append((key, kpi_label(key, definition, info.schema), kpi_unit(key, definition), higher))
         rows += [("cost_per_1000_usd", "Cost per 1,000 predictions", "USD", False),
                  ("cost_per_selected_usd", f"Cost per {definition.selected_label} decision", "USD", False)]
         table = pd.DataFrame([{"key": key, "measure": label, "unit": unit, "champion": values[champion][key],

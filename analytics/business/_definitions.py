@@ -34,6 +34,7 @@ import duckdb
 
 from analytics import audit
 from analytics.errors import InvalidInputError, NotFoundError
+from analytics.logschema import LogSchema
 from analytics.roles import Actor, require
 
 #: KPI keys that may carry a target, with whether higher is better.
@@ -102,10 +103,11 @@ class KpiDefinition:
             raise InvalidInputError("a loss (selected and bad) and an opportunity cost (rejected and good) are "
                                     "entered as negative values or zero")
 
-    @property
-    def unit(self) -> str:
-        """How a cell value reads: ``'× LIMIT_BAL (NT$)'`` or ``'NT$'``."""
-        return f"× {self.amount_column} ({self.currency})" if self.amount_column else self.currency
+    def unit(self, schema: LogSchema) -> str:
+        """How a cell value reads, the amount column by its title: ``'× credit limit (NT$)'`` or ``'NT$'``."""
+        if not self.amount_column:
+            return self.currency
+        return f"× {schema.display_name(self.amount_column)} ({self.currency})"
 
     def to_json(self) -> str:
         """The definition as stored."""

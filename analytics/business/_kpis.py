@@ -35,6 +35,7 @@ from analytics.business._common import (
 from analytics.business._definitions import TARGET_KPIS, KpiDefinition, get_definition
 from analytics.errors import InvalidInputError
 from analytics.fairness import Thresholds, demographic_parity, thresholds_for
+from analytics.logschema import LogSchema
 from analytics.overview import split_interval
 from analytics.registry import ModelInfo
 from analytics.store import predictions_view
@@ -64,8 +65,9 @@ KPI_META: dict[str, tuple[str, bool | None, str]] = {
 }
 
 
-def kpi_label(key: str, definition: KpiDefinition) -> str:
-    """The KPI's name in the words of the model's business (``'Approved rate'``, ``'Default rate among approved'``)."""
+def kpi_label(key: str, definition: KpiDefinition, schema: LogSchema) -> str:
+    """The KPI's name in the words of the model's business (``'Approved rate'``, ``'Default rate among approved'``),
+    columns by their titles in ``schema`` (``'Demographic parity ratio by sex'``, not ``SEX``)."""
     sel, bad = definition.selected_label, definition.bad_name
     return {
         "predictions": "Predictions",
@@ -80,7 +82,7 @@ def kpi_label(key: str, definition: KpiDefinition) -> str:
         "profit": "Profit (realised: revenue minus loss)",
         "profit_per_decision": "Profit per decision (realised)",
         "opportunity_cost": "Opportunity cost (good cases rejected)",
-        "demographic_parity_ratio": f"Demographic parity ratio by {definition.fairness_attribute}",
+        "demographic_parity_ratio": f"Demographic parity ratio by {schema.display_name(definition.fairness_attribute or '')}",
     }[key]
 
 
@@ -297,7 +299,8 @@ class KpiResult:
         return float(self.table.set_index("key").loc[key, "value"])
 
 
-def _table(current: dict[str, float], previous: dict[str, float] | None, definition: KpiDefinition) -> pd.DataFrame:
+def _table(current: dict[str, float], previous: dict[str, float] | None, definition: KpiDefinition,
+           schema: LogSchema) -> pd.DataFrame:
     rows = []
     for key, (_, higher, basis) in KPI_META.items():
         if key == "demographic_parity_ratio" and not definition.fairness_attribute:
@@ -308,7 +311,7 @@ def _table(current: dict[str, float], previous: dict[str, float] | None, definit
         meets = None
         if not np.isnan(target) and not np.isnan(value):
             meets = bool(value >= target) if TARGET_KPIS[key] else bool(value <= target)
-        rows.append({"key": key, "kpi": kpi_label(key, definition), "unit": kpi_unit(key, definition),
+        rows.append({"key": key, "kpi": kpi_label(key, definition, schema), "unit": kpi_unit(key, definition),
                      "value": value, "previous": before, "change": value - before, "target": target,
                      "vs_target": value - target, "meets_target": meets, "higher_is_better": higher,
                      "basis": basis})
@@ -349,7 +352,7 @@ def kpis(db: DbLike, model: str, *, now: datetime, start: datetime | None = None
         current = sums[sums["period"] == "current"]
         previous = sums[sums["period"] == "previous"]
         table = _table(kpis_from_sums(current, definition, rule),
-                       kpis_from_sums(previous, definition, rule) if has_previous else None, definition)
+                       kpis_from_sums(previous, definition, rule) if has_previous else None, definition, info.schema)
         segments = pd.DataFrame()
         if by:
             rows = []

@@ -96,8 +96,8 @@ def latency(db: DbLike, model: str, *, start: datetime | None = None, end: datet
         else:
             per_day, overall, peaks = _from_log(con, info, start, end, version, segment, segment_value)
         per_day = per_day.sort_values(["day", "version"])
-        days = per_day.groupby("version").size().rename("days")
-        overall = overall.merge(days, left_on="version", right_index=True).merge(peaks, on="version", how="left")
+        days = per_day.groupby("version").size().rename("days").reset_index()  # a frame: an empty window merges too
+        overall = overall.merge(days, on="version").merge(peaks, on="version", how="left")
         per_day, overall = per_day.reset_index(drop=True), overall.sort_values("version").reset_index(drop=True)
         return _result(per_day, overall, sla, which)
 

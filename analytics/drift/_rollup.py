@@ -90,7 +90,10 @@ def summarise_segments(con: duckdb.DuckDBPyConnection, model: str, version: str,
             sql = (f"SELECT p AS day, '{name}' AS column_name, bin, n, total, vmin, vmax "
                    f"FROM ({binning.histogram_sql(day, column, source, prof.lo, prof.hi)})")
         frames.append(con.execute(sql, [version]).df())
-    frame = pd.concat([f for f in frames if len(f)], ignore_index=True)
+    filled = [f for f in frames if len(f)]
+    if not filled:  # no row of this version in these segments (a version not serving yet): nothing to roll up
+        return pd.DataFrame(columns=list(_COLUMNS))
+    frame = pd.concat(filled, ignore_index=True)
     frame.insert(0, "model_version", version)
     frame.insert(0, "model_name", model)
     return frame.reindex(columns=list(_COLUMNS))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import duckdb
 
 from analytics.errors import StoreVersionError
-from analytics.store import _governance
+from analytics.store import _alerts, _governance
 from analytics.store._segments import move_table_rows_to_segments
 
 
@@ -175,6 +175,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE TABLE kpi_summary_days (model_name VARCHAR NOT NULL, day DATE NOT NULL, definition VARCHAR NOT NULL, segments VARCHAR NOT NULL, outcomes_through BIGINT NOT NULL, built_at TIMESTAMP NOT NULL, PRIMARY KEY (model_name, day))",
         "CREATE TABLE kpi_hourly (model_name VARCHAR NOT NULL, day DATE NOT NULL, hour TIMESTAMP NOT NULL, version VARCHAR, role VARCHAR NOT NULL, dims VARCHAR[] NOT NULL, n DOUBLE, selected DOUBLE, exp_bad_selected DOUBLE, exp_bad_amount_selected DOUBLE, exp_good_amount_selected DOUBLE, labelled DOUBLE, selected_labelled DOUBLE, selected_bad DOUBLE, amount_selected_good DOUBLE, amount_selected_bad DOUBLE, amount_rejected_good DOUBLE, amount_rejected_bad DOUBLE)",
         """CREATE TABLE kpi_cells_daily (model_name VARCHAR NOT NULL, day DATE NOT NULL, version VARCHAR, cell BIGINT, "group" VARCHAR, label BIGINT, n BIGINT, amount DOUBLE, exp_bad_amount DOUBLE, exp_good_amount DOUBLE)""")),
+    Migration(11, "alerting: rules and their evaluations per window, alerts and their events, incidents, silences, "
+              "notification channels and outbox, retraining requests", _alerts.STATEMENTS),
 )
 
 LATEST_VERSION = max(m.version for m in MIGRATIONS)

@@ -156,9 +156,72 @@ def test_parity_is_the_fairness_pages_with_its_small_group_rule(defined):
     at = signed_in("viewer", model="loan-risk", version="v2", window="all")
     at.switch_page("../pages/kpis.py").run()
     assert not at.exception, at.exception
-    card = next(m for m in at.metric if m.label.startswith("Demographic parity"))
+    card = next(m for m in at.metric if m.label == "Parity ratio")
     assert card.value == widgets.fmt_num(expected, 2)
     at.switch_page("../pages/fairness.py").run()
     assert not at.exception, at.exception
     assert at.dataframe[0].value.set_index("attribute").loc["gender", "demographic_parity_ratio"] == \
         pytest.approx(expected, rel=1e-12)
+
+
+@pytest.fixture
+def card_limits(vigil_db):
+    """A model registered as a user would, whose columns have titles, with a KPI definition whose
+    approval-rate target it misses."""
+    import numpy as np
+    import pandas as pd
+
+    from analytics import ingest, registry
+    from analytics.logschema import Column, LogSchema
+    from app_support import SYSTEM
+
+    schema = LogSchema(columns=(Column("LIMIT_BAL", "double", title="credit limit"),
+                                Column("SEX", "categorical", role="attribute", sensitive=True, title="sex")),
+                       positive_class="default", decision_labels={0: "approved", 1: "declined"},
+                       outcome_labels={0: "repaid", 1: "defaulted"})
+    now = _now()
+
+    def register(con):
+        registry.register_model(con, SYSTEM, "card-limits", schema, owner="risk")
+        registry.register_version(con, SYSTEM, "card-limits", "v1", threshold=0.5, owner="risk", status="champion",
+                                  at=now - pd.Timedelta(days=60))
+        business.save_definition(con, Actor("admin", "admin"), business.KpiDefinition(
+            model="card-limits", currency="NT$", selected_decision=0, selected_label="approved", bad_label=1,
+            bad_name="default", amount_column="LIMIT_BAL", value_selected_good=0.05, value_selected_bad=-0.25,
+            value_rejected_good=-0.05, fairness_attribute="SEX", targets={"selection_rate": 0.99}))
+
+    store.write(register, vigil_db)
+    rng = np.random.default_rng(5)
+    n = 400
+    score = rng.uniform(0, 1, n).round(3)
+    preds = pd.DataFrame({
+        "prediction_id": [f"cl{i:04d}" for i in range(n)],
+        "predicted_at": [now - pd.Timedelta(days=20, minutes=i) for i in range(n)], "model_version": "v1",
+        "deployment_role": "champion", "score": score, "decision": (score >= 0.5).astype(int), "latency_ms": 9.0,
+        "cost": 0.001, "LIMIT_BAL": rng.choice([20_000.0, 50_000.0], n), "SEX": rng.choice(["1", "2"], n)})
+    assert ingest.ingest("card-limits", preds, actor=SYSTEM, db=vigil_db).ok
+    assert ingest.ingest("card-limits", pd.DataFrame({
+        "prediction_id": preds["prediction_id"], "observed_at": preds["predicted_at"] + pd.Timedelta(days=5),
+        "label": (rng.uniform(0, 1, n) < score).astype(int), "business_value": 0.0}),
+        kind="outcomes", actor=SYSTEM, db=vigil_db).ok
+    return vigil_db
+
+
+def test_cards_speak_to_a_business_owner(card_limits):
+    """Issue 13 item 18: titles not raw column names, counts without decimals, one precision per measure,
+    a missed target on the card, realised against expected profit in one sentence."""
+    ctx = context.Context(now=_now(), window="30d", model="card-limits")
+    at = _page("viewer", ctx)
+    visible = [m.label for m in at.metric] + [c.value for c in at.caption] + [str(b.value) for b in at.markdown]
+    table = at.dataframe[0].value.set_index("kpi")
+    visible += list(table.index)
+    assert not [t for t in visible if "LIMIT_BAL" in t or "SEX" in t], visible
+    assert "Demographic parity ratio by sex" in table.index
+    assert any("credit limit" in c.value for c in at.caption)
+    assert table.loc["Predictions", "value"] == "400"
+    assert table.loc["Approved rate", "target"] == "99.0%"
+    assert not table.loc["Approved rate", "meets_target"]
+    assert any("Misses target 99.0%" in str(b.value) for b in at.markdown)
+    sentence = next(c.value for c in at.caption if c.value.startswith("Realised profit"))
+    assert "400 predictions whose outcome has arrived" in sentence and "expected profit" in sentence
+    assert sentence.endswith("is in.") and ". " not in sentence  # one sentence

@@ -560,3 +560,17 @@ def test_late_outcomes_rebuild_the_days_they_label_and_governance_actions_rebuil
         ).sort_values(["cell", "group", "label"]).reset_index(drop=True), path)
 
     pd.testing.assert_frame_equal(cells(True), cells(False), check_dtype=False, rtol=1e-12)
+
+
+def test_latency_of_a_window_without_traffic_is_empty_not_an_error(toy):
+    """A window before the first prediction (an alert rule's history windows ask for one): no rows, no error.
+
+    Before the fix, merging the per-version day counts of an empty window raised pandas' "'version' is
+    both an index level and a column label".
+    """
+    from analytics.ingest import ingest as ingest_rows
+
+    assert ingest_rows(toy.name, toy.predictions(120), db=toy.db, actor=toy.actor).status == "committed"
+    start = toy.predictions(1)["predicted_at"].iloc[0].to_pydatetime() - timedelta(days=3)
+    result = business.latency(toy.db, toy.name, start=start, end=start + timedelta(days=1), version="v1")
+    assert result.rows == 0 and result.daily.empty and result.by_version.empty

@@ -146,3 +146,25 @@ def test_a_baseline_window_or_a_segment_is_read_from_the_log():
     assert _calculator._use_rollups(None, None)
     assert not _calculator._use_rollups((1, 2), None)
     assert not _calculator._use_rollups(None, "region")
+
+
+def test_a_version_without_rows_in_the_segments_rolls_up_nothing(toy):
+    """A version with a reference but no traffic yet (a just-approved challenger): its rollup is empty, not an error.
+
+    Before the fix, summarising the log segments for it concatenated no frames and raised ValueError.
+    """
+    from analytics import registry
+
+    reference = toy.predictions(200)[["AGE", "income", "region", "is_member", "gender", "score", "decision"]]
+    reference["label"] = np.arange(200) % 2
+
+    def work(con):
+        registry.register_version(con, ADMIN, toy.name, "v3", threshold=0.5, owner="tests")
+        registry.load_reference(con, ADMIN, toy.name, "v3", reference)
+
+    store.write(work, toy.db)
+    assert ingest(toy.name, toy.predictions(300), db=toy.db, actor=ADMIN).status == "committed"
+    assert drift.refresh_rollups(toy.db, toy.name, version="v3") == 1
+    assert store.read(lambda con: con.execute("SELECT count(*) FROM drift_rollup WHERE model_version = 'v3'")
+                      .fetchone()[0], toy.db) == 0
+    assert drift.refresh_rollups(toy.db, toy.name, version="v3") == 0  # marked rolled: not summarised again

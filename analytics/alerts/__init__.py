@@ -1,0 +1,57 @@
+"""Alerts, incidents and automated intervention: Vigil tells people, and acts, when a model goes wrong.
+
+Public API
+----------
+Rules
+    :class:`Rule`, :class:`Level`, :data:`METRICS`, :func:`save_rule`, :func:`set_enabled`, :func:`get_rule`,
+    :func:`rules`, :func:`rules_table`, :func:`default_rules`, :func:`classify` (one window's verdict).
+Evaluation
+    :func:`monitor` (one pass of ``vigil monitor``; replay with ``since``), :class:`MonitorReport`,
+    :func:`fingerprint`.
+Alerts and incidents
+    :func:`acknowledge`, :func:`resolve`, :func:`silence`, :func:`alerts_table`, :func:`timeline`,
+    :func:`incidents_table` (the knowledge base), :func:`similar_incidents`, :func:`noise_report`,
+    :func:`evaluations`.
+Channels
+    :func:`add_channel`, :func:`remove_channel`, :func:`channels_table`, :func:`try_channel`,
+    :func:`dispatch`, :func:`notifications_table`, :func:`signature`.
+Intervention
+    :func:`retrain_requests`, :func:`close_retrain_request`.
+
+Every state change is written with its audit row in the caller's transaction (the CLI and the app
+call these through :func:`analytics.store.write`).
+"""
+
+import duckdb
+import pandas as pd
+
+from analytics.alerts._defaults import default_rules
+from analytics.alerts._intervention import close_retrain_request, retrain_requests
+from analytics.alerts._monitor import MonitorReport, Verdict, classify, fingerprint, monitor
+from analytics.alerts._notify import (KINDS, add_channel, channels_table, dispatch, notifications_table,
+                                      remove_channel, signature, try_channel)
+from analytics.alerts._rules import (METRICS, SEVERITIES, Level, Rule, describe_level, get_rule, metric_family,
+                                     rules, rules_table, save_rule, set_enabled)
+from analytics.alerts._state import (acknowledge, alerts_table, get_alert, incidents_table, noise_report, resolve,
+                                     silence, similar_incidents, timeline)
+
+__all__ = [
+    "KINDS", "METRICS", "SEVERITIES", "Level", "MonitorReport", "Rule", "Verdict", "acknowledge", "add_channel",
+    "alerts_table", "channels_table", "classify", "close_retrain_request", "default_rules", "describe_level",
+    "dispatch", "evaluations", "fingerprint", "get_alert", "get_rule", "incidents_table", "metric_family", "monitor",
+    "noise_report", "notifications_table", "remove_channel", "resolve", "retrain_requests", "rules", "rules_table",
+    "save_rule", "set_enabled", "signature", "silence", "similar_incidents", "timeline", "try_channel",
+]
+
+
+def evaluations(con: duckdb.DuckDBPyConnection, *, model: str | None = None, rule_id: str | None = None) -> pd.DataFrame:
+    """Every evaluated window (value, baseline, bounds, rows, status), oldest first: the history behind the alerts."""
+    where, params = [], []
+    for clause, value in (("model_name = ?", model), ("rule_id = ?", rule_id)):
+        if value:
+            where.append(clause)
+            params.append(value)
+    text = f"WHERE {' AND '.join(where)}" if where else ""
+    return con.execute("SELECT rule_id, fingerprint, model_name AS model, version, segment_value, window_start, "
+                       "window_end, value, baseline, warning_bound, critical_bound, rows, status, evaluated_at "
+                       f"FROM rule_evaluations {text} ORDER BY window_end, rule_id", params).df()

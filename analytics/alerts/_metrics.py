@@ -1,0 +1,195 @@
+"""The monitored figures a rule reads, per window, from the features' own functions (never recomputed here).
+
+:func:`series` answers one rule's metric for a list of windows of one model version: a frame of
+``window_end``, ``value`` and ``rows`` (the rows behind the value: labelled rows for realised
+performance). Drift, performance, latency and freshness answer every window of a pass with one
+call per model, version and segment (drift over time and CBPE per day or week, the latency summary
+per day, one grouped query for the newest prediction); fairness, KPIs and cost are asked once per
+window. :class:`SeriesCache` keeps what one pass computed, so rules that share a call share it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analytics import business, drift, fairness, performance, store
+from analytics.alerts._rules import Rule
+from analytics.registry import get_model
+
+SERIES_COLUMNS: tuple[str, ...] = ("window_end", "value", "rows")
+_STEP = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(days=7)}
+
+
+def window_length(window: str) -> timedelta:
+    """The length of a window kind (``hour``, ``day``, ``week``)."""
+    return _STEP[window]
+
+
+def window_end_at(window: str, at: datetime) -> datetime:
+    """The end of the last complete window at ``at`` (naive UTC): the hour, the day, or the Monday 00:00."""
+    if window == "hour":
+        return at.replace(minute=0, second=0, microsecond=0)
+    day = at.replace(hour=0, minute=0, second=0, microsecond=0)
+    return day - timedelta(days=day.weekday()) if window == "week" else day
+
+
+@dataclass
+class SeriesCache:
+    """What one monitor pass computed, keyed by the call (so two rules on one call pay once)."""
+
+    db: Path
+    frames: dict[tuple, pd.DataFrame] = field(default_factory=dict)
+
+    def get(self, key: tuple, compute) -> pd.DataFrame:
+        if key not in self.frames:
+            self.frames[key] = compute()
+        return self.frames[key]
+
+
+def _empty() -> pd.DataFrame:
+    return pd.DataFrame({"window_end": pd.Series(dtype="datetime64[us]"), "value": pd.Series(dtype=float),
+                         "rows": pd.Series(dtype="int64")})
+
+
+def _frame(ends, values, rows) -> pd.DataFrame:
+    out = pd.DataFrame({"window_end": pd.to_datetime(list(ends)), "value": np.asarray(list(values), dtype=float),
+                        "rows": np.asarray(list(rows), dtype="int64")})
+    return out.sort_values("window_end", ignore_index=True)
+
+
+def series(cache: SeriesCache, rule: Rule, version: str, ends: list[datetime]) -> pd.DataFrame:
+    """The rule's metric for the version over the windows ending at ``ends`` (missing windows: no row).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`SERIES_COLUMNS`, one row per window with data, oldest first.
+    """
+    if not ends:
+        return _empty()
+    step = _STEP[rule.window]
+    start, end = min(ends) - step, max(ends)
+    family, metric = rule.family, rule.metric
+    seg = (rule.segment, rule.segment_value)
+    if family == "drift":
+        frame = cache.get(("drift", rule.model, version, seg, rule.window, start, end),
+                          lambda: _drift(cache.db, rule, version, start, end))
+        return _pick(frame, ends, step, column=rule.column if metric == "drift.statistic" else "*")
+    if family == "performance":
+        frame = cache.get(("performance", rule.model, version, seg, rule.window, start, end),
+                          lambda: _performance(cache.db, rule, version, start, end))
+        name = metric.split(".", 1)[1]
+        return _pick(frame, ends, step, column=name)
+    if family == "latency" and rule.window == "day" and rule.segment is None:
+        frame = cache.get(("latency", rule.model, version, start, end),
+                          lambda: _latency(cache.db, rule, version, start, end))
+        return _pick(frame, ends, step, column=metric.split(".", 1)[1])
+    if family == "freshness":
+        frame = cache.get(("freshness", rule.model, seg, rule.window, tuple(ends)),
+                          lambda: _freshness(cache.db, rule, ends))
+        return frame
+    values = [cache.get((metric, rule.model, version, seg, rule.column, e - step, e),
+                        lambda e=e: _one_window(cache.db, rule, version, e - step, e)) for e in ends]
+    return pd.concat([v for v in values if len(v)], ignore_index=True) if any(len(v) for v in values) else _empty()
+
+
+def _pick(frame: pd.DataFrame, ends: list[datetime], step: timedelta, *, column: str) -> pd.DataFrame:
+    """Rows of a long frame (``period`` start, ``column``, ``value``, ``rows``) for one column, as window ends."""
+    if frame.empty:
+        return _empty()
+    part = frame[frame["column"] == column]
+    wanted = set(pd.to_datetime(ends))
+    out = _frame(pd.to_datetime(part["period"]) + step, part["value"], part["rows"])
+    return out[out["window_end"].isin(wanted)].reset_index(drop=True)
+
+
+def _drift(db: Path, rule: Rule, version: str, start: datetime, end: datetime) -> pd.DataFrame:
+    result = drift.drift_over_time(db, rule.model, start=start, end=end, freq=rule.window, version=version,
+                                   segment=rule.segment, segment_value=rule.segment_value)
+    table = result.table
+    if table.empty:
+        return pd.DataFrame(columns=["period", "column", "value", "rows"])
+    per_column = pd.DataFrame({"period": table["period"], "column": table["column"],
+                               "value": table["statistic"].astype(float), "rows": table["n_current"].fillna(0)})
+    judged = table[table["drifted"].notna()]
+    share = judged.groupby("period").agg(value=("drifted", lambda s: float(np.mean(s.astype(bool)))),
+                                         rows=("n_current", "max")).reset_index()
+    share["column"] = "*"
+    return pd.concat([per_column, share[["period", "column", "value", "rows"]]], ignore_index=True)
+
+
+def _performance(db: Path, rule: Rule, version: str, start: datetime, end: datetime) -> pd.DataFrame:
+    frame = performance.cbpe(db, rule.model, start=start, end=end, version=version, freq=rule.window,
+                             segment=rule.segment, segment_value=rule.segment_value)
+    parts = []
+    for name in [c for c in frame.columns if c in performance.METRICS or c.startswith("est_")]:
+        rows = frame["rows"] if name.startswith("est_") else frame["labelled"]
+        parts.append(pd.DataFrame({"period": frame["period"], "column": name, "value": frame[name].astype(float),
+                                   "rows": rows}))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["period", "column", "value", "rows"])
+
+
+def _latency(db: Path, rule: Rule, version: str, start: datetime, end: datetime) -> pd.DataFrame:
+    daily = business.latency(db, rule.model, start=start, end=end, version=version).daily
+    daily = daily[daily["version"] == version]
+    parts = [pd.DataFrame({"period": pd.to_datetime(daily["day"]), "column": name,
+                           "value": daily[name].astype(float), "rows": daily["predictions"]})
+             for name in ("p50_ms", "p95_ms", "p99_ms")]
+    return pd.concat(parts, ignore_index=True)
+
+
+def _freshness(db: Path, rule: Rule, ends: list[datetime]) -> pd.DataFrame:
+    """Minutes from each window end to the newest prediction before it (any version: serving stopped or not)."""
+
+    def work(con):
+        info = get_model(con, rule.model)
+        params: list = [min(ends) - timedelta(days=30), max(ends)]
+        where = "predicted_at >= ? AND predicted_at < ?"
+        if rule.segment is not None:
+            where += f' AND CAST("{rule.segment}" AS VARCHAR) = ?'
+            params.append(rule.segment_value)
+        return con.execute(f"SELECT date_trunc('hour', predicted_at) AS h, max(predicted_at) AS newest "
+                           f"FROM {store.predictions_view(info.stem)} WHERE {where} GROUP BY 1 ORDER BY 1",
+                           params).df()
+
+    hours = store.read(work, db)
+    newest = pd.to_datetime(hours["newest"]).to_numpy() if len(hours) else np.array([], dtype="datetime64[us]")
+    out_ends, values = [], []
+    for e in sorted(ends):
+        before = newest[newest < np.datetime64(e)]
+        if len(before):
+            out_ends.append(e)
+            values.append((np.datetime64(e) - before.max()) / np.timedelta64(1, "m"))
+    return _frame(out_ends, values, [1] * len(values))
+
+
+def _one_window(db: Path, rule: Rule, version: str, start: datetime, end: datetime) -> pd.DataFrame:
+    family = rule.family
+    if family == "fairness":
+        report = fairness.assess(db, rule.model, start=start, end=end, version=version,
+                                 attributes=(rule.column,), intersections=(), n_boot=0)
+        verdicts = report.verdicts()
+        name = rule.metric.split(".", 1)[1]
+        value = float(verdicts[name].iloc[0]) if len(verdicts) else float("nan")
+        return _frame([end], [value], [report.rows])
+    if family == "kpi":
+        result = business.kpis(db, rule.model, now=end, start=start, end=end, version=version,
+                               segment=rule.segment, segment_value=rule.segment_value)
+        return _frame([end], [result.value(rule.metric.split(".", 1)[1])], [result.rows])
+    if family == "cost":
+        result = business.cost(db, rule.model, now=end, start=start, end=end)
+        return _frame([end], [float(result.budget.get("forecast_share", float("nan")))],
+                      [int(result.summary.get("predictions", 0))])
+    if family == "latency":
+        result = business.latency(db, rule.model, start=start, end=end, version=version, segment=rule.segment,
+                                  segment_value=rule.segment_value)
+        row = result.by_version[result.by_version["version"] == version]
+        if row.empty:
+            return _empty()
+        return _frame([end], [float(row[rule.metric.split(".", 1)[1]].iloc[0])], [int(row["predictions"].iloc[0])])
+    raise ValueError(f"no provider for {rule.metric}")
