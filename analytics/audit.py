@@ -65,7 +65,7 @@ def record(con: duckdb.DuckDBPyConnection, actor: Actor, action: str, object_typ
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
     digest = row_hash(seq, when, actor.username, actor.role, action, object_type, object_id, details_json, prev)
     con.execute(
-        "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO audit_log (seq, occurred_at, actor, role, action, object_type, object_id, details, prev_hash, row_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [seq, when, actor.username, actor.role, action, object_type, object_id, details_json, prev, digest],
     )
     return seq

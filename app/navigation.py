@@ -74,6 +74,9 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/drift.py", "Drift", ":material/ssid_chart:", "Monitor", "read", per_model=True),
     PageSpec("pages/performance.py", "Performance", ":material/monitoring:", "Monitor", "read", per_model=True),
     PageSpec("pages/fairness.py", "Fairness", ":material/balance:", "Monitor", "read", per_model=True),
+    PageSpec("pages/alerts.py", "Alerts", ":material/notifications_active:", "Monitor", "read"),
+    PageSpec("pages/incidents.py", "Incidents", ":material/emergency:", "Monitor", "read"),
+    PageSpec("pages/service_levels.py", "Service levels", ":material/timer:", "Monitor", "read"),
     PageSpec("pages/kpis.py", "KPIs", ":material/payments:", "Business", "read", per_model=True),
     PageSpec("pages/cost_latency.py", "Cost and latency", ":material/speed:", "Business", "read", per_model=True),
     PageSpec("pages/explanations.py", "Explanations", ":material/psychology:", "Investigate", "investigate", per_model=True),
@@ -81,6 +84,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/lookup.py", "Prediction lookup", ":material/manage_search:", "Investigate", "investigate", per_model=True),
     PageSpec("pages/registry.py", "Registry", ":material/inventory_2:", "Govern", "read", per_model=True),
     PageSpec("pages/approvals.py", "Approvals", ":material/approval:", "Govern", "submit_for_review"),
+    PageSpec("pages/rules.py", "Rules and channels", ":material/rule:", "Govern", "manage_rules"),
     PageSpec("pages/audit_trail.py", "Audit trail", ":material/policy:", "Govern", "view_audit"),
     PageSpec("pages/users.py", "Users and roles", ":material/manage_accounts:", "Admin", "manage_users"),
 )

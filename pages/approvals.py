@@ -18,6 +18,13 @@ from app import auth, queries, theme, widgets
 actor = auth.require("submit_for_review")
 db = config.db_path()
 _DONE = "approvals_done"
+_FOCUS = "approvals_focus"    # (model, version) the page stays on, across actions and reruns
+_CLEAR = "approvals_clear"    # set by an action: the next run empties the forms before drawing them
+_PICKER = "approvals_item"
+#: The typed fields of the forms, emptied after any action and when another version is chosen, so no
+#: text written for one version (or one step) is ever sent with the next.
+_FORM_FIELDS = ("approvals_justification", "approvals_topic", "approvals_finding_text", "approvals_comment",
+                "approvals_override", "approvals_rollback_reason")
 
 QUEUE_TITLES = {"submit_for_review": "Drafts to submit", "review": "To review", "approve": "To decide",
                 "deploy": "Approved, to deploy"}
@@ -27,6 +34,19 @@ st.caption(f"Signed in as **{actor.username}** ({actor.role}). The queues show w
            "reviews or decides a version they submitted (four eyes). Every step is recorded in the audit trail. "
            "Times are UTC.")
 
+
+def _clear_forms() -> None:
+    for key in _FORM_FIELDS:
+        st.session_state[key] = ""
+
+
+def _chosen() -> None:
+    st.session_state[_FOCUS] = st.session_state[_PICKER]
+    _clear_forms()
+
+
+if st.session_state.pop(_CLEAR, False):
+    _clear_forms()
 done = st.session_state.pop(_DONE, None)
 if done:
     st.success(done, icon=":material/task_alt:")
@@ -36,32 +56,48 @@ def _act(what: str, work, message: str) -> None:
     with widgets.error_boundary(what):
         write(work, db)
         st.session_state[_DONE] = message
+        st.session_state[_FOCUS] = item
+        st.session_state[_CLEAR] = True
         st.rerun()
 
 
 with widgets.error_boundary("the approval queues"):
     queue = read(lambda con: governance.queue(con, actor), db)
-    if queue.empty:
+    focus = st.session_state.get(_FOCUS)
+    if queue.empty and focus is None:
         widgets.empty_state("Nothing waits on your role right now.",
                             hint="Versions appear here when they are drafted, submitted, in review or approved.",
                             icon=":material/inbox:")
         st.stop()
-    tabs = st.tabs([f"{QUEUE_TITLES[q]} ({(queue['queue'] == q).sum()})" for q in queue["queue"].unique()])
-    for tab, name in zip(tabs, queue["queue"].unique()):
-        with tab:
-            widgets.table(queue[queue["queue"] == name], hide_index=True, key=f"approvals_queue_{name}",
-                          column_order=["model", "version", "status", "submitted_by", "since", "owner",
-                                        "own_submission"],
-                          column_config={"since": st.column_config.DatetimeColumn("Last step (UTC)"),
-                                         "own_submission": st.column_config.CheckboxColumn(
-                                             "Yours", help="You submitted it: four eyes forbid you to review or "
-                                                           "decide it")})
+    if not queue.empty:
+        tabs = st.tabs([f"{QUEUE_TITLES[q]} ({(queue['queue'] == q).sum()})" for q in queue["queue"].unique()])
+        for tab, name in zip(tabs, queue["queue"].unique()):
+            with tab:
+                widgets.table(queue[queue["queue"] == name], hide_index=True, key=f"approvals_queue_{name}",
+                              column_order=["model", "version", "status", "submitted_by", "since", "owner",
+                                            "own_submission"],
+                              column_config={"since": st.column_config.DatetimeColumn("Last step (UTC)"),
+                                             "own_submission": st.column_config.CheckboxColumn(
+                                                 "Yours", help="You submitted it: four eyes forbid you to review "
+                                                               "or decide it")})
+    else:
+        st.info("Nothing else waits on your role; the version you last acted on stays below.",
+                icon=":material/inbox:")
 
-    items = queue.drop_duplicates(["model", "version"])
-    labels = [f"{m}:{v} ({s})" for m, v, s in zip(items["model"], items["version"], items["status"])]
-    choice = st.selectbox("Version", labels, key="approvals_item")
-    row = items.iloc[labels.index(choice)]
-    model, version = row["model"], row["version"]
+    # The picker holds (model, version), never a position in the queue, so an action that moves the
+    # version out of the queue (or reorders it) leaves the page on the same version.
+    statuses = {(m, v): s for m, v, s in zip(queue["model"], queue["version"], queue["status"])}
+    if focus is not None and tuple(focus) not in statuses:
+        statuses[tuple(focus)] = read(lambda con: get_version(con, *focus)["status"], db)
+    options = list(statuses)
+    if focus is not None:
+        st.session_state[_PICKER] = tuple(focus)
+    item = st.selectbox("Version", options, key=_PICKER, on_change=_chosen,
+                        format_func=lambda o: f"{o[0]} {o[1]} ({statuses[o].replace('_', ' ')})",
+                        help="The page stays on this version after each action; another choice empties the forms")
+    model, version = item
+    st.session_state[_FOCUS] = item
+    subject = f"{model} {version}"
 
     def state(con):
         return (get_version(con, model, version), governance.latest_pack(con, model, version),
@@ -71,7 +107,8 @@ with widgets.error_boundary("the approval queues"):
     status = info["status"]
 
 # ---- the evidence pack ---------------------------------------------------------------------------
-st.subheader(f"Evidence pack: {model}:{version}")
+failing: list[str] = []
+st.subheader(f"Evidence pack: {subject}")
 with widgets.error_boundary("the evidence pack"):
     if stored is not None:
         results = stored["results"]
@@ -127,68 +164,72 @@ with right:
 
 # ---- the decision form ---------------------------------------------------------------------------
 st.subheader("Act")
-st.caption(f"{model}:{version} is **{status}**. Steps open from here: "
+st.caption(f"{subject} is **{status.replace('_', ' ')}**. Steps open from here: "
            f"{', '.join(governance.next_states(status)) or 'none (final)'}.")
 
 if status == "draft" and actor.can("submit_for_review"):
     with st.form("approvals_submit"):
         justification = st.text_area("Justification", key="approvals_justification",
                                      help="Why this version should replace or join what serves now")
-        if st.form_submit_button("Submit for review with this evidence", type="primary", key="approvals_submit_go"):
+        if st.form_submit_button(f"Submit {subject} for review with this evidence", type="primary",
+                                 key="approvals_submit_go"):
             _act("submitting", lambda con: governance.submit(con, actor, model, version, justification),
-                 f"Submitted {model}:{version} for review.")
+                 f"Submitted {subject} for review; its evidence pack is stored.")
 
 if status == "submitted" and actor.can("review"):
-    if st.button("Start the review", type="primary", key="approvals_start_review"):
+    if st.button(f"Start the review of {subject}", type="primary", key="approvals_start_review"):
         _act("starting the review", lambda con: governance.start_review(con, actor, model, version),
-             f"{model}:{version} is in review.")
+             f"{subject} is in review.")
 
 if status == "in_review" and actor.can("review"):
-    with st.form("approvals_finding", clear_on_submit=True):
-        st.markdown("**Record a finding**")
+    with st.form("approvals_finding"):
+        st.markdown(f"**Record a finding on {subject}**")
         severity = st.selectbox("Severity", governance.SEVERITIES, key="approvals_severity")
         topic = st.text_input("Topic (optional)", key="approvals_topic")
         finding = st.text_area("Finding", key="approvals_finding_text")
-        if st.form_submit_button("Record the finding", key="approvals_finding_go"):
+        if st.form_submit_button(f"Record the finding on {subject}", key="approvals_finding_go"):
             _act("recording the finding", lambda con: governance.record_finding(
                 con, actor, model, version, finding, severity=severity, topic=topic),
-                f"Finding recorded on {model}:{version}.")
+                f"Finding recorded on {subject}.")
 
 if status == "in_review" and actor.can("approve"):
     with st.form("approvals_decide"):
-        st.markdown("**Decision**")
-        decision = st.radio("Decision", ["approve", "reject"], horizontal=True, key="approvals_decision")
+        st.markdown(f"**Decision on {subject}**")
         comment = st.text_area("Comment (required)", key="approvals_comment")
-        override = st.text_area("Override reason (required to approve with failing checks)", key="approvals_override",
-                                disabled=False)
-        if st.form_submit_button("Record the decision", type="primary", key="approvals_decide_go"):
-            if decision == "approve":
-                _act("approving", lambda con: governance.approve(con, actor, model, version, comment,
-                                                                 override_reason=override),
-                     f"Approved {model}:{version}.")
-            else:
-                _act("rejecting", lambda con: governance.reject(con, actor, model, version, comment),
-                     f"Rejected {model}:{version}.")
+        if failing:
+            override = st.text_area(f"Override reason (required to approve: {', '.join(failing)} failed)",
+                                    key="approvals_override")
+        else:
+            override = ""
+            st.caption("No check of the evidence pack failed, so there is nothing to override.")
+        approve_col, reject_col = st.columns(2)
+        if approve_col.form_submit_button(f"Approve {subject}", type="primary", key="approvals_approve_go"):
+            _act("approving", lambda con: governance.approve(con, actor, model, version, comment,
+                                                             override_reason=override or None),
+                 f"Approved {subject}.")
+        if reject_col.form_submit_button(f"Reject {subject}", key="approvals_reject_go"):
+            _act("rejecting", lambda con: governance.reject(con, actor, model, version, comment),
+                 f"Rejected {subject}.")
 
 if status in ("approved", "shadow", "canary") and actor.can("deploy"):
-    st.markdown("**Deploy**")
+    st.markdown(f"**Deploy {subject}**")
     cols = st.columns(3)
-    if status == "approved" and cols[0].button("Deploy as shadow", key="approvals_shadow"):
+    if status == "approved" and cols[0].button(f"Deploy {subject} as shadow", key="approvals_shadow"):
         _act("deploying", lambda con: governance.deploy_shadow(con, actor, model, version),
-             f"{model}:{version} runs as shadow.")
+             f"{subject} runs as shadow.")
     if status in ("approved", "shadow"):
         share = cols[1].slider("Canary share of traffic", 0.01, 0.5, 0.1, 0.01, key="approvals_share")
-        if cols[1].button("Start the canary", key="approvals_canary"):
+        if cols[1].button(f"Start the canary of {subject}", key="approvals_canary"):
             _act("starting the canary", lambda con: governance.start_canary(con, actor, model, version, share),
-                 f"{model}:{version} serves {share:.0%} of traffic as canary.")
-    if cols[2].button("Promote to champion", type="primary", key="approvals_promote"):
+                 f"{subject} serves {share:.0%} of traffic as canary.")
+    if cols[2].button(f"Promote {subject} to champion", type="primary", key="approvals_promote"):
         _act("promoting", lambda con: governance.promote(con, actor, model, version),
-             f"{model}:{version} is the champion; the previous champion is retired.")
+             f"{subject} is the champion; the previous champion is retired.")
 
 if actor.can("deploy"):
     with st.expander(f"Roll back {model} to its previous champion"):
         with st.form("approvals_rollback"):
             reason = st.text_input("Reason (required)", key="approvals_rollback_reason")
-            if st.form_submit_button("Roll back", key="approvals_rollback_go"):
+            if st.form_submit_button(f"Roll back {model}", key="approvals_rollback_go"):
                 _act("rolling back", lambda con: governance.rollback(con, actor, model, reason=reason),
                      f"Rolled {model} back to its previous champion.")

@@ -11,7 +11,7 @@ Evaluation
 Alerts and incidents
     :func:`acknowledge`, :func:`resolve`, :func:`silence`, :func:`alerts_table`, :func:`timeline`,
     :func:`incidents_table` (the knowledge base), :func:`similar_incidents`, :func:`noise_report`,
-    :func:`evaluations`.
+    :func:`evaluations`, :func:`service_levels` (the SLA report).
 Channels
     :func:`add_channel`, :func:`remove_channel`, :func:`channels_table`, :func:`try_channel`,
     :func:`dispatch`, :func:`notifications_table`, :func:`signature`.
@@ -32,15 +32,15 @@ from analytics.alerts._notify import (KINDS, add_channel, channels_table, dispat
                                       remove_channel, signature, try_channel)
 from analytics.alerts._rules import (METRICS, SEVERITIES, Level, Rule, describe_level, get_rule, metric_family,
                                      rules, rules_table, save_rule, set_enabled)
-from analytics.alerts._state import (acknowledge, alerts_table, get_alert, incidents_table, noise_report, resolve,
-                                     silence, similar_incidents, timeline)
+from analytics.alerts._state import (SLA_FAMILIES, acknowledge, alerts_table, get_alert, incidents_table, noise_report,
+                                     resolve, service_levels, silence, similar_incidents, timeline)
 
 __all__ = [
-    "KINDS", "METRICS", "SEVERITIES", "Level", "MonitorReport", "Rule", "Verdict", "acknowledge", "add_channel",
+    "KINDS", "METRICS", "SEVERITIES", "SLA_FAMILIES", "Level", "MonitorReport", "Rule", "Verdict", "acknowledge", "add_channel",
     "alerts_table", "channels_table", "classify", "close_retrain_request", "default_rules", "describe_level",
     "dispatch", "evaluations", "fingerprint", "get_alert", "get_rule", "incidents_table", "metric_family", "monitor",
     "noise_report", "notifications_table", "remove_channel", "resolve", "retrain_requests", "rules", "rules_table",
-    "save_rule", "set_enabled", "signature", "silence", "similar_incidents", "timeline", "try_channel",
+    "save_rule", "service_levels", "set_enabled", "signature", "silence", "similar_incidents", "timeline", "try_channel",
 ]
 
 

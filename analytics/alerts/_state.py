@@ -14,7 +14,7 @@ from analytics import audit
 from analytics.alerts import _notify
 from analytics.alerts._events import event
 from analytics.alerts._monitor import OPEN_STATES, resolve_alert
-from analytics.alerts._rules import get_rule
+from analytics.alerts._rules import get_rule, metric_family
 from analytics.errors import InvalidInputError, NotFoundError
 from analytics.roles import Actor, require
 
@@ -204,3 +204,27 @@ def noise_report(con: duckdb.DuckDBPyConnection, *, since: datetime) -> pd.DataF
         "AND acknowledged_at IS NULL) AS cleared_without_action "
         "FROM alerts WHERE opened_at >= ? GROUP BY ALL ORDER BY cleared_without_action DESC, fired DESC",
         [since]).df()
+
+
+#: Rule families that are service levels (the SLA report's default).
+SLA_FAMILIES: tuple[str, ...] = ("latency", "freshness")
+
+
+def service_levels(con: duckdb.DuckDBPyConnection, *, model: str | None = None,
+                   families: tuple[str, ...] = SLA_FAMILIES) -> pd.DataFrame:
+    """Per model, rule and UTC month: windows evaluated, in breach (warning or critical), without enough data,
+    minutes in breach, and whether the level was met (no window in breach)."""
+    frame = con.execute(
+        "SELECT e.model_name AS model, e.rule_id, json_extract_string(r.spec, '$.metric') AS metric, "
+        "date_trunc('month', e.window_start) AS month, count(*) AS windows, "
+        "count(*) FILTER (WHERE e.status IN ('warning', 'critical')) AS breached, "
+        "count(*) FILTER (WHERE e.status = 'critical') AS critical, "
+        "count(*) FILTER (WHERE e.status = 'insufficient') AS insufficient, "
+        "coalesce(sum(epoch(e.window_end - e.window_start) / 60) FILTER (WHERE e.status IN ('warning', 'critical')), 0) "
+        "AS minutes_in_breach FROM rule_evaluations e JOIN alert_rules r USING (rule_id) "
+        + ("WHERE e.model_name = ? " if model else "") + "GROUP BY ALL ORDER BY model, rule_id, month",
+        [model] if model else []).df()
+    frame.insert(2, "family", [metric_family(m) for m in frame["metric"]])
+    frame = frame[frame["family"].isin(families)].reset_index(drop=True)
+    frame["met"] = frame["breached"] == 0
+    return frame

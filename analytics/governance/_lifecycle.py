@@ -135,6 +135,28 @@ def was_champion(con: duckdb.DuckDBPyConnection, model: str, version: str) -> bo
                        "LIMIT 1", [model, version]).fetchone() is not None
 
 
+def _guard_override(con: duckdb.DuckDBPyConnection, model: str, version: str, details: dict[str, Any]) -> None:
+    """An approval overrides exactly the failing checks of the latest stored pack, and only those.
+
+    With failing checks an override reason is required (and the checks it overrides are recorded);
+    without one, an override reason is refused: there is nothing to override, and recording one would
+    make the audit trail say a check was set aside when none was.
+    """
+    subject = f"{model}:{version}"
+    failing = failing_checks(con, model, version)
+    reason = str(details.get("override_reason") or "").strip()
+    if failing and not reason:
+        raise InvalidInputError(
+            f"{subject} has failing checks in its evidence pack ({', '.join(failing)}); it can be approved "
+            "only with an explicit override reason, which is recorded")
+    if reason and not failing:
+        raise InvalidInputError(
+            f"{subject} has no failing check in its stored evidence pack, so there is nothing to override; "
+            "leave the override reason empty and put your remarks in the comment")
+    if failing:
+        details["overridden_checks"] = failing
+
+
 def _guard(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, version: str, status: str, to: str,
            step: Step, details: dict[str, Any]) -> None:
     subject = f"{model}:{version}"
@@ -148,13 +170,7 @@ def _guard(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, version: st
     if to in ("approved", "rejected") and not str(details.get("comment", "")).strip():
         raise InvalidInputError(f"to {step.name} {subject}, give a comment that explains the decision")
     if to == "approved":
-        failing = failing_checks(con, model, version)
-        if failing and not str(details.get("override_reason", "")).strip():
-            raise InvalidInputError(
-                f"{subject} has failing checks in its evidence pack ({', '.join(failing)}); it can be approved "
-                "only with an explicit override reason, which is recorded")
-        if failing:
-            details["overridden_checks"] = failing
+        _guard_override(con, model, version, details)
     if to == "champion":
         current = con.execute("SELECT version FROM model_versions WHERE model_name = ? AND status = 'champion' "
                               "AND version <> ?", [model, version]).fetchone()
@@ -218,7 +234,8 @@ def _record(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, version: s
     deployment history (both from ``effective``)."""
     con.execute("UPDATE model_versions SET status = ? WHERE model_name = ? AND version = ?", [to, model, version])
     seq = audit.record(con, actor, action, "model_version", f"{model}:{version}", payload, at=when)
-    con.execute("INSERT INTO version_transitions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    con.execute("INSERT INTO version_transitions (model_name, version, occurred_at, actor, role, from_status, "
+                "to_status, details, audit_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [model, version, effective, actor.username, actor.role, status, to,
                  json.dumps(payload, sort_keys=True, default=str), seq])
     if to in DEPLOYED_STATES or status in DEPLOYED_STATES:

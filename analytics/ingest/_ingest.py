@@ -380,7 +380,9 @@ class _Run:
             for table, rows in (("held", held_good), ("held_failed", held_failed)):
                 if rows.num_rows:
                     self.work.register("held_rows", rows)
-                    self.work.execute(f"INSERT INTO {table} SELECT * FROM held_rows WHERE prediction_id IS NOT NULL")
+                    names = ", ".join(quote(c) for c in rows.column_names)
+                    self.work.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM held_rows "
+                                      "WHERE prediction_id IS NOT NULL")
                     self.work.unregister("held_rows")
             good = good.filter(pc.and_(passing, pc.invert(held)))
         elif bad.num_rows:
@@ -521,7 +523,7 @@ class _Run:
             con.register("good_rows", load)
             if self.kind == "outcomes":
                 late_bad = _outcome_problems(con, self.info)
-        quarantine_sql = ("INSERT INTO quarantine SELECT ?, ?, ?, __row, prediction_id, __reasons, raw, "
+        quarantine_sql = ("INSERT INTO quarantine (ingest_id, model_name, kind, row_number, prediction_id, reasons, raw, quarantined_at) SELECT ?, ?, ?, __row, prediction_id, __reasons, raw, "
                           "now()::TIMESTAMP FROM {}")
         for name, rows in (("bad_rows", bad), ("late_bad_rows", late_bad)):
             if rows.num_rows:
@@ -530,7 +532,8 @@ class _Run:
         if load is not None and not (late_bad.num_rows and self.on_error == "reject"):
             skip_late = "AND g.__row NOT IN (SELECT __row FROM late_bad_rows)" if late_bad.num_rows else ""
             loaded = con.execute(
-                f"INSERT INTO {self.table} SELECT {', '.join('g.' + quote(c) for c in self.columns)}, ? "
+                f"INSERT INTO {self.table} ({', '.join(quote(c) for c in self.columns)}, ingest_id) "
+                f"SELECT {', '.join('g.' + quote(c) for c in self.columns)}, ? "
                 f"FROM good_rows g WHERE NOT EXISTS (SELECT 1 FROM {self.table} l "
                 f"WHERE l.prediction_id = g.prediction_id) {skip_late}",
                 [self.report.ingest_id],

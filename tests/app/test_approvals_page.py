@@ -29,11 +29,14 @@ def test_an_approver_decides_from_the_queue(vigil_db):
     assert at.dataframe[0].value["version"].tolist() == ["c1"]
     evidence = at.dataframe[1].value
     assert "Reference ROC AUC" in evidence["check"].tolist()
-    at.button(key="approvals_decide_go").click().run()     # no comment: refused, explained
+    assert at.button(key="approvals_approve_go").label == "Approve churn c1"
+    assert at.button(key="approvals_reject_go").label == "Reject churn c1"
+    assert not [t for t in at.text_area if t.key == "approvals_override"]   # no failing check: nothing to override
+    at.button(key="approvals_approve_go").click().run()     # no comment: refused, explained
     assert not at.exception
     assert any("a comment is required" in str(e.value) for e in at.error)
     at.text_area(key="approvals_comment").input("meets the bar")
-    at.button(key="approvals_decide_go").click().run()
+    at.button(key="approvals_approve_go").click().run()
     assert not at.exception and not at.error
     assert store.read(lambda con: registry.get_version(con, "churn", "c1")["status"], vigil_db) == "approved"
     row = store.read(lambda con: audit.search(con, action="version.approved"), vigil_db).iloc[0]
@@ -53,14 +56,14 @@ def test_a_reviewer_records_findings_but_cannot_decide(vigil_db):
 
 def test_four_eyes_refusal_is_a_message(vigil_db):
     approver = Actor("approver", "approver")
-    store.write(lambda con: registry.register_version(con, approver if False else Actor("admin", "admin"), "churn",
-                                                      "c2", threshold=0.5, owner="growth"), vigil_db)
+    store.write(lambda con: registry.register_version(con, Actor("admin", "admin"), "churn", "c2", threshold=0.5,
+                                                      owner="growth"), vigil_db)
     store.write(lambda con: governance.submit(con, approver, "churn", "c2", "mine"), vigil_db)
     store.write(lambda con: governance.start_review(con, Actor("reviewer", "reviewer"), "churn", "c2"), vigil_db)
     at = _open("approver")
-    at.selectbox(key="approvals_item").select("churn:c2 (in_review)").run()
+    at.selectbox(key="approvals_item").select(("churn", "c2")).run()
     at.text_area(key="approvals_comment").input("approving my own")
-    at.button(key="approvals_decide_go").click().run()
+    at.button(key="approvals_approve_go").click().run()
     assert not at.exception
     assert any("four eyes" in str(e.value) for e in at.error)
     assert store.read(lambda con: registry.get_version(con, "churn", "c2")["status"], vigil_db) == "in_review"
@@ -69,3 +72,48 @@ def test_four_eyes_refusal_is_a_message(vigil_db):
 def test_an_analyst_with_nothing_to_do_sees_an_empty_state(vigil_db):
     at = _open("analyst")
     assert any("Nothing waits on your role" in str(i.value) for i in at.info)
+
+
+def _in_review(db, *versions):
+    for version in versions:
+        store.write(lambda con: registry.register_version(con, Actor("admin", "admin"), "churn", version,
+                                                          threshold=0.5, owner="growth"), db)
+        store.write(lambda con: governance.submit(con, Actor("analyst", "analyst"), "churn", version, "retrain"), db)
+        store.write(lambda con: governance.start_review(con, Actor("reviewer", "reviewer"), "churn", version), db)
+
+
+def test_after_an_action_the_page_stays_on_the_version_with_empty_forms(vigil_db):
+    """Issue 13 item 10: approving c3 leaves the page on c3 (not on the next queued version), and no typed
+    text survives the action or a change of version."""
+    _in_review(vigil_db, "c2", "c3")
+    at = _open("approver")
+    assert at.selectbox(key="approvals_item").value == ("churn", "c1")          # the queue's first
+    at.selectbox(key="approvals_item").select(("churn", "c3")).run()
+    assert at.button(key="approvals_approve_go").label == "Approve churn c3"
+    at.text_area(key="approvals_comment").input("fine for c3")
+    at.button(key="approvals_approve_go").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("Approved churn c3" in str(s.value) for s in at.success)
+    assert at.selectbox(key="approvals_item").value == ("churn", "c3")          # stays, though c3 left "To decide"
+    assert "churn c3 is **approved**" in " ".join(str(c.value) for c in at.caption)
+    assert not [b for b in at.button if b.key == "approvals_approve_go"]       # nothing left to decide on c3
+    at.selectbox(key="approvals_item").select(("churn", "c2")).run()
+    assert at.text_area(key="approvals_comment").value == ""
+    assert at.button(key="approvals_approve_go").label == "Approve churn c2"
+    statuses = store.read(lambda con: [registry.get_version(con, "churn", v)["status"] for v in ("c1", "c2", "c3")],
+                          vigil_db)
+    assert statuses == ["in_review", "in_review", "approved"]
+
+
+def test_a_reviewer_finding_form_is_emptied_after_it_is_recorded(vigil_db):
+    _in_review(vigil_db, "c2")
+    at = _open("reviewer")
+    at.selectbox(key="approvals_item").select(("churn", "c2")).run()
+    at.text_input(key="approvals_topic").input("calibration")
+    at.text_area(key="approvals_finding_text").input("scores too high in the south")
+    at.button(key="approvals_finding_go").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="approvals_item").value == ("churn", "c2")
+    assert at.text_area(key="approvals_finding_text").value == "" and at.text_input(key="approvals_topic").value == ""
+    found = store.read(lambda con: governance.findings(con, "churn", "c2"), vigil_db)
+    assert found["finding"].tolist() == ["scores too high in the south"]

@@ -10,6 +10,7 @@ from html.parser import HTMLParser
 
 import duckdb
 import pytest
+from pypdf import PdfReader
 from sklearn.metrics import roc_auc_score
 
 from analytics import audit, governance, registry, settings, store
@@ -162,12 +163,14 @@ def test_the_dossier_prints_to_pdf(loan, tmp_path):
     path = governance.html_to_pdf(document, tmp_path / "dossier.pdf")
     data = path.read_bytes()
     assert data.startswith(b"%PDF-") and len(data) > 10_000
-    try:
-        from pypdf import PdfReader
-    except ImportError:
-        return
-    text = " ".join(page.extract_text() for page in PdfReader(str(path)).pages)
-    assert "Governance dossier" in text and "Reference ROC AUC" in text
+    reader = PdfReader(str(path))
+    text = " ".join(" ".join(page.extract_text().split()) for page in reader.pages)
+    pack = store.read(lambda con: governance.latest_pack(con, MODEL, "v1"), loan)
+    auc = next(r for r in pack["results"] if r.key == "performance.reference").value
+    for expected in ("Governance dossier", f"{MODEL}:v1", "Reference ROC AUC", f"{auc:.4f}", "quarterly retrain",
+                     "approved for production", "AUC stable across regions", "score loan applications"):
+        assert expected in text, expected
+    assert pack["sha256"][:16] in text.replace(" ", "")
 
 
 def test_pack_json_round_trips(loan):

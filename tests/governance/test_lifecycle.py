@@ -172,9 +172,15 @@ def test_a_passing_pack_needs_no_override(loan):
     assert not pack.failed
     store.write(lambda con: governance.submit(con, person("ana"), MODEL, "v1", "x", evidence=pack), loan)
     store.write(lambda con: governance.start_review(con, person("rob"), MODEL, "v1"), loan)
+    with pytest.raises(InvalidInputError, match=r"no failing check .*nothing to override"):
+        store.write(lambda con: governance.approve(con, person("pat"), MODEL, "v1", "fine",
+                                                   override_reason="just in case"), loan)
+    assert store.read(lambda con: registry.get_version(con, MODEL, "v1")["status"], loan) == "in_review"
     store.write(lambda con: governance.approve(con, person("pat"), MODEL, "v1", "fine"), loan)
     stored = store.read(lambda con: governance.latest_pack(con, MODEL, "v1"), loan)
     assert stored["sha256"] == pack.sha256() and stored["hash_matches"]
+    details = json.loads(store.read(lambda con: audit.search(con, action="version.approved"), loan).iloc[0]["details"])
+    assert "override_reason" not in details and "overridden_checks" not in details
 
 
 # ---- deployments ---------------------------------------------------------------------------------
