@@ -18,7 +18,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from analytics import config, settings, store
+from analytics import settings, store
+from analytics.cli_support import store_path
 from analytics.errors import InvalidInputError
 from analytics.governance.cli import _actor
 from analytics.registry import get_model
@@ -26,7 +27,7 @@ from analytics.settings_catalog import catalog
 
 
 def _db(args: argparse.Namespace) -> Path:
-    return Path(args.db) if getattr(args, "db", None) else config.db_path()
+    return store_path(args)
 
 
 def _known(key: str) -> settings.Setting:
