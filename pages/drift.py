@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics import drift, overview
+from analytics import drift, overview, settings_catalog
 from app import auth, context, queries, theme, widgets
 from app.widgets import fmt_int, fmt_num
 
@@ -182,5 +182,9 @@ def multivariate() -> None:
 
 
 multivariate()
-st.caption("Thresholds (admins change them in the settings): PSI 0.25 (0.1 a moderate shift), KS and chi-square "
-           "p < 0.05, Jensen-Shannon distance and normalised Wasserstein 0.1, domain classifier AUC 0.55.")
+th = queries.query(settings_catalog.thresholds, ctx.model)
+st.caption(f"Thresholds for {ctx.model} (admins change them on the Settings page): PSI {th.psi:g} "
+           f"({th.psi_warning:g} a moderate shift), KS p < {th.ks_p_value:g}, chi-square "
+           f"p < {th.chisquare_p_value:g}, Jensen-Shannon distance {th.jensenshannon:g}, "
+           f"normalised Wasserstein {th.wasserstein:g}, domain classifier AUC "
+           f"{th.domain_classifier_auc:g}.")

@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics import overview, performance
+from analytics import overview, performance, settings_catalog
 from app import auth, context, queries, theme, widgets
 from app.widgets import fmt_int, fmt_num, fmt_pct
 
@@ -105,7 +105,7 @@ def over_time() -> None:
     st.caption(f"Realised metrics are drawn and judged only for a {freq} with at least {fmt_int(minimum)} labelled "
                "predictions of both classes (setting performance.min_labelled); the chart and the table use this one "
                f"rule. A {freq} is flagged **concept drift** when its realised ROC AUC is at least "
-               f"{fmt_num(verdicts['tolerance'].iloc[0] if len(verdicts) else 0.05, 2)} below validation and more than 3 "
+               f"{fmt_num(verdicts['tolerance'].iloc[0] if len(verdicts) else queries.query(settings_catalog.thresholds, ctx.model).auc_drop, 2)} below validation and more than 3 "
                "sampling errors of its label count below it (NannyML's sampling error), while no input drifted "
                "(p-value tests corrected for the number of inputs); **covariate drift** when inputs drifted.")
     widgets.table(verdicts, hide_index=True,
