@@ -23,7 +23,8 @@ import json
 from analytics import deployments, store
 from analytics.deployments import _rollout
 from analytics.errors import InvalidInputError
-from analytics.governance.cli import _actor, _db, _time
+from analytics.cli_support import store_path
+from analytics.governance.cli import _actor, _time
 
 EXIT_WORSE = 1
 
@@ -64,7 +65,7 @@ def format_comparison(r: deployments.DeploymentComparison) -> str:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    r = deployments.compare(_db(args), args.model, baseline=args.baseline, candidate=args.candidate,
+    r = deployments.compare(store_path(args), args.model, baseline=args.baseline, candidate=args.candidate,
                             start=_time(args.start), end=_time(args.end), design=args.design,
                             sequential=not args.fixed_horizon)
     print(json.dumps(r.to_dict(), indent=2, default=str) if args.format == "json" else format_comparison(r))
@@ -97,14 +98,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
     plan = _rollout.RolloutPlan(parse_steps(args.steps), guardrails,
                                 tuple(r.strip() for r in args.promoters.split(",") if r.strip()))
     actor = _actor(args)
-    plan_id = store.write(lambda con: _rollout.start_rollout(con, actor, args.model, args.version, plan), _db(args))
+    plan_id = store.write(lambda con: _rollout.start_rollout(con, actor, args.model, args.version, plan), store_path(args))
     print(f"rollout plan {plan_id}: {args.model}:{args.version} serves {plan.steps[0].share:.0%} as a canary "
           f"(step 1 of {len(plan.steps)})")
     return 0
 
 
 def cmd_step(args: argparse.Namespace) -> int:
-    evaluation = _rollout.evaluate(_db(args), args.model)
+    evaluation = _rollout.evaluate(store_path(args), args.model)
     print(f"step {evaluation.rollout.step_index + 1} of {len(evaluation.rollout.plan.steps)} "
           f"({evaluation.rollout.share:.0%}, {evaluation.hours:.1f} h): {evaluation.decision.upper()}")
     for reason in evaluation.reasons:
@@ -112,26 +113,26 @@ def cmd_step(args: argparse.Namespace) -> int:
     if args.dry_run:
         return 0
     actor = _actor(args)
-    print(store.write(lambda con: _rollout.step(con, actor, evaluation), _db(args)))
+    print(store.write(lambda con: _rollout.step(con, actor, evaluation), store_path(args)))
     return 0
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
     actor = _actor(args)
-    store.write(lambda con: _rollout.promote(con, actor, args.model, comment=args.comment), _db(args))
+    store.write(lambda con: _rollout.promote(con, actor, args.model, comment=args.comment), store_path(args))
     print(f"{args.model}: the rollout's version is now the champion")
     return 0
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
     actor = _actor(args)
-    store.write(lambda con: _rollout.cancel(con, actor, args.model, reason=args.reason), _db(args))
+    store.write(lambda con: _rollout.cancel(con, actor, args.model, reason=args.reason), store_path(args))
     print(f"{args.model}: rollout cancelled; the champion serves all traffic")
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    history = store.read(lambda con: _rollout.rollout_history(con, args.model), _db(args))
+    history = store.read(lambda con: _rollout.rollout_history(con, args.model), store_path(args))
     if history.empty:
         print(f"{args.model} has no rollout plan")
         return 0
