@@ -151,7 +151,8 @@ def _event(con, actor: Actor, rollout: Rollout, decision: str, share: float | No
         seq = audit.record(con, actor, f"rollout.{decision.replace(' ', '_')}", "rollout",
                            f"{rollout.model}:{rollout.version}", {"plan_id": rollout.plan_id, "reason": reason,
                                                                   "share": share, **evidence}, at=when)
-    con.execute("INSERT INTO rollout_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    con.execute("INSERT INTO rollout_events (plan_id, occurred_at, actor, step_index, decision, share, reason, evidence, audit_seq) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [rollout.plan_id, when, actor.username, rollout.step_index, decision, share, reason,
                  json.dumps(evidence, sort_keys=True, default=str), seq])
     return seq
@@ -175,7 +176,8 @@ def start_rollout(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, vers
     plan_id = con.execute("SELECT nextval('rollout_plan_id_seq')").fetchone()[0]
     seq = audit.record(con, actor, "rollout.plan", "rollout", f"{model}:{version}",
                        {"plan_id": int(plan_id), "baseline": baseline, "plan": json.loads(plan.to_json())}, at=when)
-    con.execute("INSERT INTO rollout_plans VALUES (?, ?, ?, ?, ?, 'active', 0, ?, ?, ?, ?)",
+    con.execute("INSERT INTO rollout_plans (plan_id, model_name, version, baseline, plan, status, step_index, step_started_at, created_at, created_by, audit_seq) "
+                "VALUES (?, ?, ?, ?, ?, 'active', 0, ?, ?, ?, ?)",
                 [plan_id, model, version, baseline, plan.to_json(), when, when, actor.username, seq])
     started = Rollout(int(plan_id), model, version, baseline, plan, "active", 0, when)
     _event(con, actor, started, "plan", plan.steps[0].share, "rollout started at its first step", {}, when, seq)
