@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics import overview, performance
+from analytics import overview, performance, settings_catalog
 from app import auth, context, queries, theme, widgets
 from app.widgets import fmt_int, fmt_num, fmt_pct
 
@@ -53,7 +53,9 @@ elif summary["label_state"] != performance.ENOUGH:
             "the realised metrics of this window are not judged.", icon=":material/hourglass_top:")
 
 # ---- over time, with the concept-drift episodes -------------------------------------------------
-freq = st.segmented_control("Per", ["week", "day"], default="week", key="perf_freq") or "week"
+context.adopt("performance_per", "perf_freq", "week", options=["week", "day"])
+freq = st.segmented_control("Per", ["week", "day"], key="perf_freq") or "week"
+context.remember("performance_per", freq)
 
 
 def over_time() -> None:
@@ -71,7 +73,10 @@ def over_time() -> None:
                           opacity=0.12, line_width=0)
 
     st.subheader("Realised and estimated performance")
+    context.adopt("performance_metric", "perf_metric", next(iter(performance.ESTIMATED)),
+                  options=list(performance.ESTIMATED))
     metric = st.selectbox("Metric", list(performance.ESTIMATED), format_func=LABELS.get, key="perf_metric")
+    context.remember("performance_metric", metric)
     judged = estimated["label_state"].eq(performance.ENOUGH)
     fig = go.Figure()
     fig.add_scatter(x=estimated["period"], y=estimated[metric].where(judged), name="realised", mode="lines+markers",
@@ -115,7 +120,7 @@ def over_time() -> None:
     st.caption(f"Realised metrics are drawn and judged only for a {freq} with at least {fmt_int(minimum)} labelled "
                "predictions of both classes (setting performance.min_labelled); the chart and the table use this one "
                f"rule. A {freq} is flagged **concept drift** when its realised ROC AUC is at least "
-               f"{fmt_num(verdicts['tolerance'].iloc[0] if len(verdicts) else 0.05, 2)} below validation and more than 3 "
+               f"{fmt_num(verdicts['tolerance'].iloc[0] if len(verdicts) else queries.query(settings_catalog.thresholds, ctx.model).auc_drop, 2)} below validation and more than 3 "
                "sampling errors of its label count below it (NannyML's sampling error), while no input drifted "
                "(p-value tests corrected for the number of inputs); **covariate drift** when inputs drifted.")
     widgets.table(verdicts, hide_index=True,
