@@ -29,6 +29,15 @@ LIFECYCLE_STATES = (
 )
 
 
+def status_text(status: str) -> str:
+    """A lifecycle status as people read it: ``"in_review"`` -> ``"in review"``; anything else as it is.
+
+    >>> status_text("in_review"), status_text("champion")
+    ('in review', 'champion')
+    """
+    return str(status).replace("_", " ")
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     """A registered model: its name, table stem, owner and declared log schema."""

@@ -147,7 +147,11 @@ else:
     # ---- by segment ---------------------------------------------------------------------------------
     st.subheader("By segment")
     options = queries.query(business.breakdown_columns, ctx.model)
-    by = st.selectbox("Break down by", options, key="kpis_by", format_func=schema.display_name) if options else None
+    by = None
+    if options:
+        context.adopt("kpis_by", "kpis_by", options[0], options=options)
+        by = st.selectbox("Break down by", options, key="kpis_by", format_func=schema.display_name)
+        context.remember("kpis_by", by)
     if by:
         seg = queries.query(business.kpis, ctx.model, now=ctx.now, start=start, end=end, version=ctx.version,
                             segment=ctx.segment, segment_value=ctx.segment_value, by=by).segments

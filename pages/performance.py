@@ -53,7 +53,9 @@ elif summary["label_state"] != performance.ENOUGH:
             "the realised metrics of this window are not judged.", icon=":material/hourglass_top:")
 
 # ---- over time, with the concept-drift episodes -------------------------------------------------
-freq = st.segmented_control("Per", ["week", "day"], default="week", key="perf_freq") or "week"
+context.adopt("performance_per", "perf_freq", "week", options=["week", "day"])
+freq = st.segmented_control("Per", ["week", "day"], key="perf_freq") or "week"
+context.remember("performance_per", freq)
 
 
 def over_time() -> None:
@@ -70,7 +72,10 @@ def over_time() -> None:
                           opacity=0.12, line_width=0)
 
     st.subheader("Realised and estimated performance")
+    context.adopt("performance_metric", "perf_metric", next(iter(performance.ESTIMATED)),
+                  options=list(performance.ESTIMATED))
     metric = st.selectbox("Metric", list(performance.ESTIMATED), format_func=LABELS.get, key="perf_metric")
+    context.remember("performance_metric", metric)
     judged = estimated["label_state"].eq(performance.ENOUGH)
     fig = go.Figure()
     fig.add_scatter(x=estimated["period"], y=estimated[metric].where(judged), name="realised", mode="lines+markers",
