@@ -24,7 +24,8 @@ from analytics.roles import ROLES, system_actor
 #: parsers whose ``func(args) -> int`` receives ``args.db`` (a path or None). Add a feature with one line.
 FEATURE_COMMANDS: tuple[str, ...] = ("analytics.drift.cli", "analytics.fairness.cli", "analytics.explain.cli",
                                    "analytics.governance.cli", "analytics.business.cli",
-                                   "analytics.modelspec.cli", "analytics.alerts.cli")
+                                   "analytics.modelspec.cli", "analytics.alerts.cli", "analytics.deployments.cli",
+                                   "analytics.settings_cli")
 
 
 class _ProgressBar:

@@ -29,6 +29,15 @@ LIFECYCLE_STATES = (
 )
 
 
+def status_text(status: str) -> str:
+    """A lifecycle status as people read it: ``"in_review"`` -> ``"in review"``; anything else as it is.
+
+    >>> status_text("in_review"), status_text("champion")
+    ('in review', 'champion')
+    """
+    return str(status).replace("_", " ")
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     """A registered model: its name, table stem, owner and declared log schema."""
@@ -87,8 +96,9 @@ def get_model(con: duckdb.DuckDBPyConnection, name: str) -> ModelInfo:
     ).fetchone()
     if row is None:
         known = [r[0] for r in con.execute("SELECT model_name FROM models ORDER BY 1").fetchall()]
-        hint = f"registered models: {', '.join(known)}" if known else "no model is registered yet (run 'vigil demo')"
-        raise NotFoundError(f"model {name!r} is not registered; {hint}")
+        listed = ", ".join(known) if known else "none yet"
+        raise NotFoundError(f"model {name!r} is not registered; registered models: {listed} "
+                            "(register one with 'vigil models register SPEC.toml')")
     return ModelInfo(row[0], row[1], row[2], row[3], LogSchema.from_json(row[4]), row[5])
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics import overview, performance
+from analytics import overview, performance, settings_catalog
 from app import auth, context, queries, theme, widgets
 from app.widgets import fmt_int, fmt_num, fmt_pct
 
@@ -53,12 +53,15 @@ elif summary["label_state"] != performance.ENOUGH:
             "the realised metrics of this window are not judged.", icon=":material/hourglass_top:")
 
 # ---- over time, with the concept-drift episodes -------------------------------------------------
-freq = st.segmented_control("Per", ["week", "day"], default="week", key="perf_freq") or "week"
+context.adopt("performance_per", "perf_freq", "week", options=["week", "day"])
+freq = st.segmented_control("Per", ["week", "day"], key="perf_freq") or "week"
+context.remember("performance_per", freq)
 
 
 def over_time() -> None:
     verdicts = queries.query(performance.concept_drift, ctx.model, freq=freq, **filters)
-    estimated = queries.query(performance.cbpe, ctx.model, freq=freq, **filters)
+    cbpe = queries.query(performance.cbpe, ctx.model, freq=freq, **filters)
+    estimated = cbpe.table
 
     def _mark_episodes(fig: go.Figure) -> None:
         step = {"week": 7, "day": 1}[freq]
@@ -70,7 +73,10 @@ def over_time() -> None:
                           opacity=0.12, line_width=0)
 
     st.subheader("Realised and estimated performance")
+    context.adopt("performance_metric", "perf_metric", next(iter(performance.ESTIMATED)),
+                  options=list(performance.ESTIMATED))
     metric = st.selectbox("Metric", list(performance.ESTIMATED), format_func=LABELS.get, key="perf_metric")
+    context.remember("performance_metric", metric)
     judged = estimated["label_state"].eq(performance.ENOUGH)
     fig = go.Figure()
     fig.add_scatter(x=estimated["period"], y=estimated[metric].where(judged), name="realised", mode="lines+markers",
@@ -79,6 +85,17 @@ def over_time() -> None:
     fig.add_scatter(x=estimated["period"], y=estimated[f"est_{metric}"], name="estimated (CBPE)", mode="lines+markers",
                     line={"color": theme.PALETTE[1], "dash": "dot"}, customdata=estimated["rows"],
                     hovertemplate="%{y:.3f} (%{customdata:,} predictions)")
+    if metric == "roc_auc":
+        band = estimated[["period", "lower_confidence_roc_auc", "upper_confidence_roc_auc"]].dropna()
+        fig.add_scatter(x=list(band["period"]) + list(band["period"])[::-1],
+                        y=list(band["upper_confidence_roc_auc"]) + list(band["lower_confidence_roc_auc"])[::-1],
+                        fill="toself", fillcolor=theme.PALETTE[1], opacity=0.15, line={"width": 0},
+                        name="estimate ± 3 sampling errors", hoverinfo="skip")
+    lower, upper = cbpe.thresholds.get(metric, (None, None))
+    for value, side in ((lower, "lower"), (upper, "upper")):
+        if value is not None and pd.notna(value):
+            fig.add_hline(y=value, line_dash="dot", line_color=theme.BAD,
+                          annotation_text=f"{side} alert threshold {value:.3f}", annotation_position="top right")
     if validation.get(metric) is not None:
         fig.add_hline(y=validation[metric], line_dash="dash", line_color=theme.NEUTRAL,
                       annotation_text=f"validation {validation[metric]:.3f}", annotation_position="bottom left")
@@ -95,12 +112,15 @@ def over_time() -> None:
         st.caption(f"CBPE error where labels exist (estimated minus realised {LABELS[metric]}): mean absolute "
                    f"{fmt_num(labelled[f'err_{metric}'].abs().mean())}, largest {fmt_num(labelled[f'err_{metric}'].abs().max())}. "
                    "CBPE assumes the relation between inputs and outcome is unchanged, so it cannot see concept drift.")
+    st.caption(f"CBPE as NannyML 0.13: {cbpe.calibration_note}. The band around the estimated ROC AUC is ± 3 "
+               "sampling errors of a window of that many predictions; the dotted lines are NannyML's alert thresholds "
+               "(mean ± 3 standard deviations of the metric on 10 chunks of the reference data).")
 
     st.subheader("Concept drift")
     st.caption(f"Realised metrics are drawn and judged only for a {freq} with at least {fmt_int(minimum)} labelled "
                "predictions of both classes (setting performance.min_labelled); the chart and the table use this one "
                f"rule. A {freq} is flagged **concept drift** when its realised ROC AUC is at least "
-               f"{fmt_num(verdicts['tolerance'].iloc[0] if len(verdicts) else 0.05, 2)} below validation and more than 3 "
+               f"{fmt_num(verdicts['tolerance'].iloc[0] if len(verdicts) else queries.query(settings_catalog.thresholds, ctx.model).auc_drop, 2)} below validation and more than 3 "
                "sampling errors of its label count below it (NannyML's sampling error), while no input drifted "
                "(p-value tests corrected for the number of inputs); **covariate drift** when inputs drifted.")
     widgets.table(verdicts, hide_index=True,
