@@ -46,3 +46,8 @@ def test_the_dossier_is_offered_for_download(vigil_db):
     assert not at.exception and not at.error
     html_doc = at.session_state["registry_dossier"][2]
     assert "Governance dossier: loan-risk v2" in html_doc and "Evidence pack" in html_doc
+    # issue 13 item 17: the seconds of work say what they do, and end saying so
+    status = at.status[0]
+    assert (status.label, status.state) == ("The dossier of loan-risk v2 is ready", "complete")
+    said = " ".join(str(m.value) for m in status.markdown)
+    assert "verifying the audit chain" in said and "Printing the PDF with headless Chromium" in said
