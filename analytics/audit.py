@@ -65,7 +65,7 @@ def record(con: duckdb.DuckDBPyConnection, actor: Actor, action: str, object_typ
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
     digest = row_hash(seq, when, actor.username, actor.role, action, object_type, object_id, details_json, prev)
     con.execute(
-        "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO audit_log (seq, occurred_at, actor, role, action, object_type, object_id, details, prev_hash, row_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [seq, when, actor.username, actor.role, action, object_type, object_id, details_json, prev, digest],
     )
     return seq
@@ -157,3 +157,44 @@ def export(frame: pd.DataFrame, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(out.to_dict("records"), indent=2, ensure_ascii=False, default=str) + "\n"
     raise ValueError(f"format {fmt!r} is unknown; use csv or json")
+
+
+def details_text(details: str | dict[str, Any] | None) -> str:
+    """An audit row's details as a reader wants them: ``key: value`` pairs, not JSON.
+
+    Parameters
+    ----------
+    details : str or dict or None
+        The stored JSON text (or the dict it holds).
+
+    Returns
+    -------
+    str
+        ``"threshold: 0.5 · status: draft"``; nested objects in parentheses, lists joined by commas,
+        missing values as "none", true/false as yes/no; text that is not a JSON object as it is.
+
+    >>> details_text('{"to_status": "in_review", "checks": ["auc", "psi"], "override": null, "x": {"a": true}}')
+    'to status: in_review · checks: auc, psi · override: none · x: (a: yes)'
+    """
+    if details is None:
+        return ""
+    if isinstance(details, str):
+        try:
+            details = json.loads(details) if details.strip() else {}
+        except ValueError:
+            return details
+    if not isinstance(details, dict):
+        return _value_text(details)
+    return " · ".join(f"{str(k).replace('_', ' ')}: {_value_text(v)}" for k, v in details.items())
+
+
+def _value_text(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        return "(" + ", ".join(f"{str(k).replace('_', ' ')}: {_value_text(v)}" for k, v in value.items()) + ")"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_value_text(v) for v in value) or "none"
+    return str(value)

@@ -1,8 +1,7 @@
 """The ``vigil`` command line. Every command prints a clear message and a non-zero exit code on error.
 
-Exit codes: 0 success; 1 error or rejected input; 2 wrong usage; 3 an ingest landed but some rows
-were quarantined; 141 the reader of the output went away (``vigil audit export | head``), silently,
-as a shell reports a command ended by SIGPIPE.
+Exit codes: see :mod:`analytics.cli_support` (0 success; 1 error, rejected input or a failed gate;
+2 wrong usage; 3 an ingest landed with quarantined rows; 4 a gate that cannot be judged; 141 SIGPIPE).
 """
 
 from __future__ import annotations
@@ -13,20 +12,20 @@ import os
 import sys
 import traceback
 from datetime import datetime
-from pathlib import Path
 
 from analytics import __version__, audit, config, store, users
+from analytics.cli_support import (EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_PARTIAL, EXIT_USAGE, UsageError, checked_int,
+                                   store_path)
 from analytics.errors import VigilError
 from analytics.ingest import DEFAULT_BATCH_ROWS
 from analytics.roles import ROLES, system_actor
-
-EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_BROKEN_PIPE = 1, 2, 3, 141
 
 #: Feature modules that add their own subcommands: each has ``add_commands(subparsers)``, which adds
 #: parsers whose ``func(args) -> int`` receives ``args.db`` (a path or None). Add a feature with one line.
 FEATURE_COMMANDS: tuple[str, ...] = ("analytics.drift.cli", "analytics.fairness.cli", "analytics.explain.cli",
                                    "analytics.governance.cli", "analytics.business.cli",
-                                   "analytics.modelspec.cli", "analytics.alerts.cli")
+                                   "analytics.modelspec.cli", "analytics.alerts.cli", "analytics.deployments.cli",
+                                   "analytics.settings_cli")
 
 
 class _ProgressBar:
@@ -46,14 +45,11 @@ class _ProgressBar:
         sys.stderr.flush()
 
 
-def _db(args: argparse.Namespace) -> Path:
-    """The store named by ``--db``, else ``VIGIL_DB``, else ``data/vigil.duckdb``."""
-    return Path(args.db) if args.db else config.db_path()
-
-
 def cmd_init(args: argparse.Namespace) -> int:
-    version = store.read(store.schema_version, _db(args))
-    print(f"store {_db(args)} is at schema version {version}")
+    target = store_path(args, must_exist=False)
+    existed = target.exists()
+    version = store.create(target)
+    print(f"store {target} is at schema version {version}" + ("" if existed else " (created)"))
     return 0
 
 
@@ -61,7 +57,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     from analytics import registry
 
     def work(con):
-        lines = [f"store: {_db(args)} (schema version {store.schema_version(con)})"]
+        lines = [f"store: {store_path(args)} (schema version {store.schema_version(con)})"]
         for info in registry.list_models(con):
             n = con.execute(f"SELECT count(*) FROM {store.predictions_view(info.stem)}").fetchone()[0]
             m = con.execute(f"SELECT count(*) FROM {store.outcomes_view(info.stem)}").fetchone()[0]
@@ -72,14 +68,14 @@ def cmd_info(args: argparse.Namespace) -> int:
         lines.append(f"  users: {users_count}; audit rows: {con.execute('SELECT count(*) FROM audit_log').fetchone()[0]}")
         return lines
 
-    print("\n".join(store.read(work, _db(args))))
+    print("\n".join(store.read(work, store_path(args))))
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from analytics.demo import build_demo
 
-    target = _db(args)
+    target = store_path(args, must_exist=False)
     if target.exists() and args.if_missing:
         print(f"{target} exists; keeping it (use 'vigil demo --force' to rebuild)")
         return 0
@@ -105,7 +101,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     bar = _ProgressBar()
     report = ingest(args.model, args.file, kind=args.kind, on_error=args.on_error, batch_rows=args.batch_rows,
-                    db=_db(args), progress=lambda rows: bar(f"{rows:,} rows read", 0.0) if args.progress else None)
+                    db=store_path(args), progress=lambda rows: bar(f"{rows:,} rows read", 0.0) if args.progress else None)
     print(report.summary())
     if report.status != "committed":
         return EXIT_ERROR
@@ -114,7 +110,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_users(args: argparse.Namespace) -> int:
     actor = system_actor()
-    db = _db(args)
+    db = store_path(args)
     if args.users_command == "list":
         frame = store.read(users.list_users, db)
         print(frame.to_string(index=False) if not frame.empty else "no users yet")
@@ -135,7 +131,7 @@ def cmd_users(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    status = store.read(audit.verify, _db(args))
+    status = store.read(audit.verify, store_path(args))
     if status.intact:
         print(f"audit trail intact: {status.rows:,} rows, every hash chained to the previous one")
         return 0
@@ -169,8 +165,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     sub.add_parser("info", help="what the store holds").set_defaults(func=cmd_info)
 
     demo = sub.add_parser("demo", help="build the demo portfolio from real public data")
-    demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
-    demo.add_argument("--rows", type=int, help="rows of the credit-default log (default 240,000)")
+    demo.add_argument("--seed", type=checked_int(0, 2**32 - 1), default=7, help="random seed (default 7)")
+    demo.add_argument("--rows", type=checked_int(1, 100_000_000), help="rows of the credit-default log (default 240,000)")
     demo.add_argument("--end", help="last day of the production window, YYYY-MM-DD (default today, UTC)")
     group = demo.add_mutually_exclusive_group()
     group.add_argument("--force", action="store_true", help="replace an existing store")
@@ -183,7 +179,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     ing.add_argument("--kind", choices=["predictions", "outcomes"], default="predictions")
     ing.add_argument("--on-error", choices=["reject", "quarantine"], default="reject",
                      help="reject: nothing lands if a row fails (default); quarantine: load the valid rows")
-    ing.add_argument("--batch-rows", type=int, default=DEFAULT_BATCH_ROWS, help="rows per streamed batch")
+    ing.add_argument("--batch-rows", type=checked_int(1, 10_000_000), default=DEFAULT_BATCH_ROWS, help="rows per streamed batch")
     ing.add_argument("--progress", action="store_true", help="print rows read as the file streams")
     ing.set_defaults(func=cmd_ingest)
 
@@ -223,6 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
+    except UsageError as exc:
+        print(f"error: {exc} (see 'vigil {args.command} --help')", file=sys.stderr)
+        return EXIT_USAGE
     except VigilError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR

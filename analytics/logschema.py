@@ -52,8 +52,8 @@ OUTCOME_COLUMNS: dict[str, str] = {
 #: Columns a reference row carries besides the declared columns.
 REFERENCE_COLUMNS: dict[str, str] = {"label": "TINYINT", "score": "DOUBLE", "decision": "TINYINT"}
 
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-_MODEL_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+_MODEL_NAME = re.compile(r"[a-z][a-z0-9-]{0,62}")
 
 
 def check_identifier(name: str, what: str = "column") -> str:

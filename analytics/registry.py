@@ -29,6 +29,15 @@ LIFECYCLE_STATES = (
 )
 
 
+def status_text(status: str) -> str:
+    """A lifecycle status as people read it: ``"in_review"`` -> ``"in review"``; anything else as it is.
+
+    >>> status_text("in_review"), status_text("champion")
+    ('in review', 'champion')
+    """
+    return str(status).replace("_", " ")
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     """A registered model: its name, table stem, owner and declared log schema."""
@@ -70,7 +79,7 @@ def register_model(con: duckdb.DuckDBPyConnection, actor: Actor, name: str, sche
     stem = stem_of(name)
     created = at or _now()
     con.execute(
-        "INSERT INTO models VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO models (model_name, table_stem, owner, description, log_schema, created_at) VALUES (?, ?, ?, ?, ?, ?)",
         [name, stem, owner, description, schema.to_json(), created],
     )
     create_model_tables(con, stem, schema)
@@ -87,8 +96,9 @@ def get_model(con: duckdb.DuckDBPyConnection, name: str) -> ModelInfo:
     ).fetchone()
     if row is None:
         known = [r[0] for r in con.execute("SELECT model_name FROM models ORDER BY 1").fetchall()]
-        hint = f"registered models: {', '.join(known)}" if known else "no model is registered yet (run 'vigil demo')"
-        raise NotFoundError(f"model {name!r} is not registered; {hint}")
+        listed = ", ".join(known) if known else "none yet"
+        raise NotFoundError(f"model {name!r} is not registered; registered models: {listed} "
+                            "(register one with 'vigil models register SPEC.toml')")
     return ModelInfo(row[0], row[1], row[2], row[3], LogSchema.from_json(row[4]), row[5])
 
 
@@ -119,7 +129,7 @@ def register_version(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, v
     if parent_version is not None:
         get_version(con, model, parent_version)
     con.execute(
-        "INSERT INTO model_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO model_versions (model_name, version, created_at, owner, status, threshold, parent_version, training_fingerprint, hyperparameters, validation_metrics, artifact_path, artifact_sha256, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [model, version, at or _now(), owner, status, float(threshold), parent_version, training_fingerprint,
          json.dumps(hyperparameters or {}, sort_keys=True), json.dumps(validation_metrics or {}, sort_keys=True),
          artifact_path, artifact_sha256, description],
@@ -244,7 +254,8 @@ def load_reference(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, ver
     if problems:
         con.execute("DROP TABLE reference_typed")
         raise InvalidInputError(f"reference data of {model}:{version} rejected: {'; '.join(problems)}")
-    con.execute(f"INSERT INTO {table} SELECT ?, * FROM reference_typed", [version])
+    names = ", ".join(f'"{name}"' for name in expected)
+    con.execute(f"INSERT INTO {table} (model_version, {names}) SELECT ?, {names} FROM reference_typed", [version])
     con.execute("DROP TABLE reference_typed")
     rows = len(frame)
     audit.record(con, actor, "version.reference", "model_version", f"{model}:{version}", {"rows": rows}, at=at)

@@ -27,7 +27,7 @@ from analytics.store import write
 MAX_FAILED_ATTEMPTS = 5
 LOCKOUT_MINUTES = 15
 MIN_PASSWORD_LENGTH = 12
-_USERNAME = re.compile(r"^[a-z][a-z0-9._-]{1,63}$")
+_USERNAME = re.compile(r"[a-z][a-z0-9._-]{1,63}")
 _hasher = PasswordHasher()
 
 
@@ -42,7 +42,7 @@ def generate_password() -> str:
 
 def check_username(username: str) -> str:
     """Return ``username`` if it is 2-64 lower-case letters, digits, dots, hyphens or underscores."""
-    if not isinstance(username, str) or not _USERNAME.match(username):
+    if not isinstance(username, str) or not _USERNAME.fullmatch(username):
         raise InvalidInputError(
             f"username {username!r} is not allowed: use 2 to 64 lower-case letters, digits, '.', '-' or '_', "
             "starting with a letter"

@@ -14,6 +14,12 @@ The context lives in the URL's query parameters, so a copied link reproduces the
                    segment equals that value; absent = all rows
 =================  =================================================================
 
+Each page keeps its own choices in the URL too (per day or week, the baseline, the chosen
+prediction ...), so a link reproduces what the sender saw: before drawing such a widget the page
+calls :func:`adopt` (the URL's value when it is new to this session, else the session's kept
+choice, else the default) and after it :func:`remember` (writes the URL and keeps the choice
+across page switches). Page parameters are named after their page (``drift_per``, ``lookup_prediction``).
+
 How it is kept: on each run the parameters in the URL are compared with the ones this session
 wrote last. Different ones (a pasted link, a link from another page, the browser's back button)
 are adopted; none at all (Streamlit clears them when the user switches page in the menu) means
@@ -24,14 +30,14 @@ the minute).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 import streamlit as st
 
-from analytics import overview
+from analytics import overview, registry
 from app import queries
 
 KEYS: tuple[str, ...] = ("model", "version", "window", "start", "end", "segment", "segment_value")
@@ -52,6 +58,8 @@ W_MODEL, W_VERSION, W_WINDOW = "ctx_model", "ctx_version", "ctx_window"
 W_RANGE, W_SEGMENT, W_SEGMENT_VALUE = "ctx_range", "ctx_segment", "ctx_segment_value"
 _LAST = "ctx_last_query"
 _CURRENT = "ctx_current"
+_PAGE_WRITTEN = "ctx_page_written"  # page parameter -> the text this session last wrote to the URL
+_PAGE_KEPT = "ctx_page_kept"  # page parameter -> the choice, kept while the user visits other pages
 
 
 def utc_now() -> datetime:
@@ -249,7 +257,7 @@ def render_sidebar() -> Context:
             if not v:
                 return "All versions"
             status = option["statuses"].get(v, "")
-            return f"{v} ({status})" if status else v
+            return f"{v} ({registry.status_text(status)})" if status else v
 
         version = st.selectbox("Version", versions, key=W_VERSION, format_func=version_label,
                                disabled=not option["versions"])
@@ -292,3 +300,63 @@ def render_sidebar() -> Context:
     st.session_state[_LAST] = params
     st.session_state[_CURRENT] = ctx
     return ctx
+
+
+# --------------------------------------------------------------------------------------------------
+# A page's own choices in the URL
+
+
+def adopt(param: str, key: str, default: Any, *, options: Sequence[Any] | None = None,
+          parse: Callable[[str], Any] = str) -> None:
+    """Put a page's choice into the session state of widget ``key`` before the widget is drawn.
+
+    The widget must then be drawn without a default of its own (no ``index``/``default``/``value``).
+
+    Parameters
+    ----------
+    param : str
+        The URL parameter that carries the choice (``"drift_per"``).
+    key : str
+        The widget's key.
+    default : object
+        The choice when neither the URL nor the session has one (or theirs is not among ``options``).
+    options : sequence, optional
+        The valid choices; a value from the URL outside them is ignored.
+    parse : callable
+        Turns the URL's text into a choice (raise ``ValueError`` for a malformed one).
+    """
+    written = st.session_state.setdefault(_PAGE_WRITTEN, {})
+    kept = st.session_state.setdefault(_PAGE_KEPT, {})
+
+    def valid(value: Any) -> bool:
+        return options is None or value in options
+
+    raw = st.query_params.get(param)
+    if raw is not None and raw != written.get(param):  # a pasted link, another page's link, the back button
+        try:
+            value = parse(raw)
+        except (TypeError, ValueError):
+            value = None
+        if value is not None and valid(value):
+            st.session_state[key] = value
+            return
+    if key in st.session_state and valid(st.session_state[key]):
+        return
+    st.session_state[key] = kept[param] if param in kept and valid(kept[param]) else default
+
+
+def remember(param: str, value: Any) -> None:
+    """After the widget is drawn: write its choice to the URL (``None`` removes it) and keep it for the session."""
+    written = st.session_state.setdefault(_PAGE_WRITTEN, {})
+    kept = st.session_state.setdefault(_PAGE_KEPT, {})
+    if value is None:
+        kept.pop(param, None)
+        written.pop(param, None)
+        if param in st.query_params:
+            del st.query_params[param]
+        return
+    text = str(value)
+    if st.query_params.get(param) != text:
+        st.query_params[param] = text
+    written[param] = text
+    kept[param] = value

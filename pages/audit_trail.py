@@ -50,11 +50,13 @@ with widgets.error_boundary("the audit trail"):
     if frame.empty:
         widgets.empty_state("No audit row matches these filters.", hint="Widen the days or clear a filter.")
     else:
-        widgets.table(frame, hide_index=True, key="audit_table",
+        widgets.table(frame.assign(details=frame["details"].map(audit.details_text)), hide_index=True, key="audit_table",
                       column_config={"seq": st.column_config.NumberColumn("Row", format="%d", pinned=True),
                                      "occurred_at": st.column_config.DatetimeColumn("When (UTC)",
                                                                                     format="YYYY-MM-DD HH:mm:ss"),
-                                     "details": st.column_config.JsonColumn("Details"),
+                                     "details": st.column_config.TextColumn(
+                                         "Details", help="What was recorded with the action; the exports keep the "
+                                                         "JSON as stored"),
                                      "prev_hash": st.column_config.TextColumn("Previous hash"),
                                      "row_hash": st.column_config.TextColumn("Row hash")})
         left, right = st.columns(2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analytics import explain
+from analytics import explain, overview
 from app import auth, context, explain_views, queries, widgets
 
 actor = auth.require("investigate")
@@ -17,15 +17,16 @@ if not ctx.model:
 
 with widgets.error_boundary("the counterfactuals"):
     version = queries.query(explain.default_version, ctx.model, ctx.version)
+    declined = queries.query(overview.model_schema, ctx.model).decision_text(1)
     recent = queries.query(explain.find_predictions, ctx.model, version=version, start=ctx.start, end=ctx.end,
                            decision=1, limit=50)
-    if "cf_prediction" not in st.session_state:
-        st.session_state["cf_prediction"] = st.query_params.get("prediction_id") or (
-            recent["prediction_id"].iloc[0] if not recent.empty else "")
+    context.adopt("prediction_id", "cf_prediction", recent["prediction_id"].iloc[0] if not recent.empty else "")
     pid = st.text_input("Prediction id", key="cf_prediction",
-                        help="Defaults to the latest prediction with decision 1 of this version in the window.").strip()
+                        help=f"Defaults to the latest prediction of this version in the window whose decision was "
+                             f"'{declined}' (decision 1).").strip()
+    context.remember("prediction_id", pid or None)
     if not pid:
-        widgets.empty_state(f"No prediction with decision 1 of {version} in the {ctx.window_label}.",
+        widgets.empty_state(f"No prediction of {version} with decision '{declined}' (1) in the {ctx.window_label}.",
                             hint="Enter a prediction id, or choose a longer window in the sidebar.")
         st.stop()
     row = queries.query(explain.prediction_row, ctx.model, pid)
@@ -36,11 +37,12 @@ with widgets.error_boundary("the counterfactuals"):
                         "input changed most by an earlier one.")
     result = queries.query(explain.counterfactuals_for, ctx.model, pid, answers=int(answers))
     masked = not actor.can("see_sensitive_rows")
-    decision_text = info.schema.notes.get("decision", f"1 = {info.schema.positive_class}")
+    decision_note = info.schema.notes.get("decision", f"1 = {info.schema.positive_class}")
     cols = st.columns(3)
     cols[0].metric("Score", f"{result.original_score:.4f}", border=True, help="Re-scored by the registered model")
     cols[1].metric("Threshold", f"{result.threshold:.3f}", border=True)
-    cols[2].metric("Decision", str(result.original_decision), border=True, help=decision_text)
+    cols[2].metric("Decision", info.schema.decision_text(result.original_decision), border=True,
+                   help=f"Logged decision {result.original_decision}. {decision_note}")
     st.caption(f"{ctx.model} {served} · prediction {pid} · constraints from the schema: immutable "
                f"{', '.join(n for n, f in space.items() if f.mutability == 'immutable') or 'none'}; may only rise "
                f"{', '.join(n for n, f in space.items() if f.mutability == 'increase_only') or 'none'}; changed values "
@@ -72,7 +74,8 @@ with widgets.error_boundary("the counterfactuals"):
     cols = st.columns(3)
     cols[0].metric("New score", f"{result_if.score:.4f}", delta=f"{result_if.score - result.original_score:+.4f}",
                    delta_color="off", border=True)
-    cols[1].metric("New decision", str(result_if.decision), border=True, help=decision_text)
+    cols[1].metric("New decision", info.schema.decision_text(result_if.decision), border=True,
+                   help=f"Decision {result_if.decision}. {decision_note}")
     cols[2].metric("Inputs changed", str(len(changes)), border=True)
     for note in result_if.violations:
         st.warning(f"Outside the counterfactual constraints: {note}", icon=":material/rule:")

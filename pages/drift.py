@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics import drift, overview
+from analytics import drift, overview, settings_catalog
 from app import auth, context, queries, theme, widgets
 from app.widgets import fmt_int, fmt_num
 
@@ -22,8 +22,10 @@ st.caption(f"**{ctx.model}** · {ctx.filter_label} · {ctx.window_label}. Each c
 
 BASELINES = {"reference": "Reference data of the version (its validation set)",
              "previous": "The window of the same length just before"}
+context.adopt("drift_baseline", "drift_baseline", "reference", options=list(BASELINES))
 baseline = st.segmented_control("Compare against", list(BASELINES), format_func=BASELINES.get,
-                                default="reference", key="drift_baseline") or "reference"
+                                key="drift_baseline") or "reference"
+context.remember("drift_baseline", baseline)
 base_start = base_end = None
 if baseline == "previous":
     previous = overview.previous_window(ctx.start, ctx.end, ctx.now)
@@ -93,7 +95,9 @@ st.download_button("Download verdicts (CSV)", table.drop(columns=["period"]).to_
 # ---- distributions side by side -----------------------------------------------------------------
 st.subheader("Distributions")
 columns = list(table["column"])
-picked = st.selectbox("Column", columns, index=columns.index(drifted[0]) if drifted else 0, key="drift_column")
+context.adopt("drift_column", "drift_column", drifted[0] if drifted else columns[0], options=columns)
+picked = st.selectbox("Column", columns, key="drift_column")
+context.remember("drift_column", picked)
 hist = result.histograms.get(picked)
 row = table.set_index("column").loc[picked]
 if hist is None or hist.empty:
@@ -121,7 +125,9 @@ def over_time() -> None:
     left, right = st.columns([3, 1])
     chosen = left.multiselect("Columns", columns, default=(drifted or columns)[:3], key="drift_time_columns",
                               max_selections=6)
-    freq = right.segmented_control("Per", ["day", "week"], default="week", key="drift_freq") or "week"
+    context.adopt("drift_per", "drift_freq", "week", options=["day", "week"])
+    freq = right.segmented_control("Per", ["day", "week"], key="drift_freq") or "week"
+    context.remember("drift_per", freq)
     if not chosen:
         widgets.empty_state("Choose at least one column.")
         return
@@ -178,5 +184,9 @@ def multivariate() -> None:
 
 
 multivariate()
-st.caption("Thresholds (admins change them in the settings): PSI 0.25 (0.1 a moderate shift), KS and chi-square "
-           "p < 0.05, Jensen-Shannon distance and normalised Wasserstein 0.1, domain classifier AUC 0.55.")
+th = queries.query(settings_catalog.thresholds, ctx.model)
+st.caption(f"Thresholds for {ctx.model} (admins change them on the Settings page): PSI {th.psi:g} "
+           f"({th.psi_warning:g} a moderate shift), KS p < {th.ks_p_value:g}, chi-square "
+           f"p < {th.chisquare_p_value:g}, Jensen-Shannon distance {th.jensenshannon:g}, "
+           f"normalised Wasserstein {th.wasserstein:g}, domain classifier AUC "
+           f"{th.domain_classifier_auc:g}.")

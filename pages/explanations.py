@@ -106,7 +106,10 @@ with widgets.error_boundary("the explanations"):
                 "share_change": st.column_config.NumberColumn("Change", format="%+.3f")})
 
     with tab_dep:
-        feature = st.selectbox("Input", glob.importance["feature"].tolist(), key="xp_dep_feature")
+        inputs = glob.importance["feature"].tolist()
+        context.adopt("explanations_input", "xp_dep_feature", inputs[0], options=inputs)
+        feature = st.selectbox("Input", inputs, key="xp_dep_feature")
+        context.remember("explanations_input", feature)
         dep = glob.dependence(feature)
         fig = go.Figure(go.Scattergl(x=dep["value"].astype(str) if dep["value"].dtype == object else dep["value"],
                                      y=dep["contribution"], mode="markers", marker={"size": 5, "opacity": 0.5,

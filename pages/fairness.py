@@ -8,7 +8,7 @@ import math
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics import fairness, store
+from analytics import fairness, overview, store
 from analytics.fairness import CONSTRAINTS
 from app import auth, context, queries, theme, widgets
 from app.widgets import fmt_int, fmt_num, fmt_pct
@@ -25,7 +25,7 @@ if not ctx.model:
 
 report = queries.query(fairness.assess, ctx.model, start=ctx.start, end=ctx.end, version=ctx.version)
 th = report.thresholds
-decision = "approve / favourable" if report.favourable == 0 else "favourable"
+decision = queries.query(overview.model_schema, ctx.model).decision_text(report.favourable)
 st.caption(
     f"**{ctx.model}** version **{report.version or 'all'}** ({'the champion' if not ctx.version else 'chosen'}) "
     f"over whole UTC days {report.first_day} to {report.last_day}: {fmt_int(report.rows)} predictions, "
@@ -78,8 +78,12 @@ names = [r.name for r in report.results]
 METRICS = {"selection_rate": "Selection rate", "true_positive_rate": "True-positive rate",
            "false_positive_rate": "False-positive rate", "precision": "Precision", "accuracy": "Accuracy"}
 left, right = st.columns(2)
+context.adopt("fairness_attribute", "fair_attr", names[0], options=names)
 name = left.selectbox("Attribute or intersection", names, key="fair_attr")
+context.adopt("fairness_metric", "fair_metric", "selection_rate", options=list(METRICS))
 metric = right.selectbox("Metric", list(METRICS), format_func=METRICS.get, key="fair_metric")
+context.remember("fairness_attribute", name)
+context.remember("fairness_metric", metric)
 result = report.result(name)
 groups = result.groups
 shown = groups[groups["status"] != "suppressed"]

@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics import business, overview, store
+from analytics import business, overview, settings_catalog, store
 from analytics.errors import InvalidInputError
 from app import auth, context, queries, theme, widgets
 from app.widgets import fmt_int, fmt_measure, fmt_num, fmt_pct, is_missing
@@ -26,6 +26,7 @@ if not ctx.model:
                         "and ingest its prediction log with the `vigil` command line.")
     st.stop()
 
+dp_floor = queries.query(settings_catalog.thresholds, ctx.model).dp_ratio
 defined = queries.query(business.definition_models)
 if ctx.model not in defined:
     widgets.empty_state(
@@ -103,7 +104,8 @@ else:
              widgets.diff(table.loc["demographic_parity_ratio", "value"],
                           table.loc["demographic_parity_ratio", "previous"], 2),
              help_text=f"Lowest {definition.selected_label} rate of a {schema.display_name(definition.fairness_attribute)} group divided "
-                       "by the highest (fairlearn's demographic parity ratio; 0.8 is the four-fifths rule). Groups "
+                       f"by the highest (fairlearn's demographic parity ratio; below {dp_floor:g} fails, as on the "
+                       "Fairness page; 0.8 is the four-fifths rule). Groups "
                        "too small to judge (the fairness.min_group_size setting) are left out, as on the Fairness "
                        "page, so both pages show the same ratio.")
     card(c[2], "opportunity_cost", money_card("opportunity_cost"),
@@ -145,7 +147,11 @@ else:
     # ---- by segment ---------------------------------------------------------------------------------
     st.subheader("By segment")
     options = queries.query(business.breakdown_columns, ctx.model)
-    by = st.selectbox("Break down by", options, key="kpis_by", format_func=schema.display_name) if options else None
+    by = None
+    if options:
+        context.adopt("kpis_by", "kpis_by", options[0], options=options)
+        by = st.selectbox("Break down by", options, key="kpis_by", format_func=schema.display_name)
+        context.remember("kpis_by", by)
     if by:
         seg = queries.query(business.kpis, ctx.model, now=ctx.now, start=start, end=end, version=ctx.version,
                             segment=ctx.segment, segment_value=ctx.segment_value, by=by).segments
@@ -229,7 +235,8 @@ else:
         fig = go.Figure()
         fig.add_scatter(x=curve["threshold"], y=curve["selection_rate"], name=f"{definition.selected_label} rate")
         fig.add_scatter(x=curve["threshold"], y=curve["demographic_parity_ratio"], name="parity ratio")
-        fig.add_hline(y=0.8, line_dash="dot", line_color=theme.BAD, annotation_text="four-fifths rule (0.8)")
+        fig.add_hline(y=dp_floor, line_dash="dot", line_color=theme.BAD,
+                      annotation_text=f"fairness threshold ({dp_floor:g})")
         for x, name, dash, position in threshold_marks(w.current_threshold, None, chosen):
             fig.add_vline(x=x, line_dash=dash, line_color=theme.NEUTRAL, annotation_text=name,
                           annotation_position=position)

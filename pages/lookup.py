@@ -3,12 +3,10 @@ score, threshold and decision, latency and cost, outcome, explanation, counterfa
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 import streamlit as st
 
-from analytics import explain
+from analytics import audit, explain, overview, registry
 from app import auth, context, explain_views, queries, widgets
 from app.widgets import fmt_num
 
@@ -20,14 +18,16 @@ if not ctx.model:
     st.stop()
 
 with widgets.error_boundary("the prediction lookup"):
-    if "lk_id" not in st.session_state:
-        st.session_state["lk_id"] = st.query_params.get("prediction_id", "")
+    context.adopt("prediction_id", "lk_id", "")
     pid = st.text_input("Prediction id", key="lk_id", placeholder="e.g. cd-000000042").strip()
+    context.remember("prediction_id", pid or None)
     if not pid:
         st.caption(f"Or filter the {ctx.model} predictions of the {ctx.window_label} ({ctx.filter_label}); newest "
                    "first, at most 200.")
         cols = st.columns(4)
-        decision = cols[0].selectbox("Decision", ["any", "0", "1"], key="lk_decision")
+        schema = queries.query(overview.model_schema, ctx.model)
+        decision = cols[0].selectbox("Decision", ["any", "0", "1"], key="lk_decision",
+                                     format_func=lambda d: d if d == "any" else schema.decision_text(int(d)))
         low, high = cols[1].slider("Score", 0.0, 1.0, (0.0, 1.0), step=0.01, key="lk_score")
         outcome = cols[2].selectbox("Outcome", ["any", "known", "not yet known"], key="lk_outcome")
         found = queries.query(explain.find_predictions, ctx.model, version=ctx.version, start=ctx.start, end=ctx.end,
@@ -38,7 +38,8 @@ with widgets.error_boundary("the prediction lookup"):
         if found.empty:
             widgets.empty_state("No prediction matches these filters.", hint="Widen the filters or the time window.")
             st.stop()
-        picked = widgets.table(found, hide_index=True, key="lk_found", on_select="rerun", selection_mode="single-row",
+        words = found.assign(decision=found["decision"].map(schema.decision_text)) if "decision" in found else found
+        picked = widgets.table(words, hide_index=True, key="lk_found", on_select="rerun", selection_mode="single-row",
                                column_config={
                                    "predicted_at": st.column_config.DatetimeColumn("Predicted (UTC)",
                                                                                    format="YYYY-MM-DD HH:mm:ss"),
@@ -49,6 +50,7 @@ with widgets.error_boundary("the prediction lookup"):
             st.caption("Select a row to trace it.")
             st.stop()
         pid = str(found["prediction_id"].iloc[rows[0]])
+        context.remember("prediction_id", pid)  # a copied link opens this prediction
 
     traced = queries.query(explain.trace, ctx.model, pid, actor=actor)
     record = traced.record
@@ -57,15 +59,16 @@ with widgets.error_boundary("the prediction lookup"):
     cols[0].metric("Score", fmt_num(record["score"], 4), border=True,
                    help=f"Probability of '{record['positive_class']}' as logged")
     cols[1].metric("Threshold", fmt_num(record["threshold"], 3), border=True, help="The version's threshold (registry)")
-    cols[2].metric("Decision", str(record["decision"]), border=True, help=record["decision_note"])
-    cols[3].metric("Outcome", "not yet known" if record["label"] is None else str(record["label"]), border=True,
+    cols[2].metric("Decision", record["decision_text"], border=True,
+                   help=f"Logged decision {record['decision']}. {record['decision_note']}".strip())
+    cols[3].metric("Outcome", "not yet known" if record["label"] is None else record["outcome_text"], border=True,
                    help="The true label, once it arrived" + (f" ({record['observed_at']:%Y-%m-%d} UTC)"
                                                              if record["observed_at"] is not None else ""))
     if record["decision"] != record["decision_at_threshold"]:
         st.warning("The logged decision differs from score ≥ threshold at today's threshold: the threshold has changed "
                    "since, or the serving system applied another rule.", icon=":material/info:")
     facts = pd.DataFrame([
-        ("Model version", f"{record['model_version']} ({traced.version['status']})"),
+        ("Model version", f"{record['model_version']} ({registry.status_text(traced.version['status'])})"),
         ("Deployment role", record["deployment_role"]),
         ("Predicted at (UTC)", f"{record['predicted_at']:%Y-%m-%d %H:%M:%S}"),
         ("Latency", f"{record['latency_ms']:.1f} ms"), ("Cost", f"{record['cost']:.5f}"),
@@ -96,6 +99,6 @@ with widgets.error_boundary("the prediction lookup"):
         if traced.audit.empty:
             widgets.empty_state("No audit entry for this version.")
         else:
-            widgets.table(traced.audit.assign(details=traced.audit["details"].map(lambda d: json.dumps(json.loads(d)))),
+            widgets.table(traced.audit.assign(details=traced.audit["details"].map(audit.details_text)),
                           hide_index=True, key="lk_audit", column_config={
                               "occurred_at": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm")})

@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics import overview
+from analytics import overview, registry
 from app import auth, context, navigation, queries, theme, widgets
 from app.widgets import fmt_int, fmt_num, fmt_pct, is_missing
 
@@ -71,7 +71,8 @@ def _sparkline(model: str) -> list[int]:
 
 table = frame.assign(
     volume=[_sparkline(m) for m in frame["model"]],
-    latest=[f"{v} · {s}" if not is_missing(v) else "–" for v, s in zip(frame["latest_version"], frame["latest_status"])],
+    latest=[f"{v} · {registry.status_text(s)}" if not is_missing(v) else "–"
+            for v, s in zip(frame["latest_version"], frame["latest_status"])],
 )
 st.subheader("Models")
 widgets.table(
@@ -139,7 +140,7 @@ model_pages = [p for p in navigation.visible_pages(actor) if p.per_model]
 for model in frame["model"]:
     row = frame[frame["model"] == model].iloc[0]
     st.markdown(f"**{model}** · champion {row['champion_version'] if not is_missing(row['champion_version']) else 'none'}"
-                f" · latest {row['latest_version']} ({row['latest_status']})")
+                f" · latest {row['latest_version']} ({registry.status_text(row['latest_status'])})")
     links = st.container(horizontal=True, gap="small")  # wraps onto a second row on a narrow screen
     links.page_link(str(overview_spec.file), label="Focus here", icon=":material/center_focus_strong:",
                     query_params=ctx.query_params(model=model))

@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics import overview, performance
+from analytics import overview, performance, settings_catalog
 from app import auth, context, queries, theme, widgets
 from app.widgets import fmt_int, fmt_num, fmt_pct
 
@@ -44,12 +44,18 @@ for col, metric in zip(cards, ("roc_auc", "f1", "brier", "log_loss")):
                delta_description=f"vs validation {fmt_num(validation.get(metric))}",
                delta_color="normal" if performance.HIGHER_IS_BETTER[metric] else "inverse",
                help=f"{LABELS[metric]} of {fmt_int(summary['labelled'])} labelled predictions in the window.")
+minimum = int(queries.query(performance.min_labelled_of, ctx.model))
 if summary["labelled"] == 0:
     st.info("No outcomes have arrived for this window yet: the estimated performance below (CBPE) is all there is.",
             icon=":material/hourglass_top:")
+elif summary["label_state"] != performance.ENOUGH:
+    st.info(f"{performance.not_evaluable(int(summary['labelled']), int(summary['positives']), minimum).capitalize()}: "
+            "the realised metrics of this window are not judged.", icon=":material/hourglass_top:")
 
 # ---- over time, with the concept-drift episodes -------------------------------------------------
-freq = st.segmented_control("Per", ["week", "day"], default="week", key="perf_freq") or "week"
+context.adopt("performance_per", "perf_freq", "week", options=["week", "day"])
+freq = st.segmented_control("Per", ["week", "day"], key="perf_freq") or "week"
+context.remember("performance_per", freq)
 
 
 def over_time() -> None:
@@ -66,9 +72,13 @@ def over_time() -> None:
                           opacity=0.12, line_width=0)
 
     st.subheader("Realised and estimated performance")
+    context.adopt("performance_metric", "perf_metric", next(iter(performance.ESTIMATED)),
+                  options=list(performance.ESTIMATED))
     metric = st.selectbox("Metric", list(performance.ESTIMATED), format_func=LABELS.get, key="perf_metric")
+    context.remember("performance_metric", metric)
+    judged = estimated["label_state"].eq(performance.ENOUGH)
     fig = go.Figure()
-    fig.add_scatter(x=estimated["period"], y=estimated[metric], name="realised", mode="lines+markers",
+    fig.add_scatter(x=estimated["period"], y=estimated[metric].where(judged), name="realised", mode="lines+markers",
                     line={"color": theme.PALETTE[0]}, customdata=estimated["labelled"],
                     hovertemplate="%{y:.3f} (%{customdata:,} labelled)")
     fig.add_scatter(x=estimated["period"], y=estimated[f"est_{metric}"], name="estimated (CBPE)", mode="lines+markers",
@@ -85,24 +95,30 @@ def over_time() -> None:
                       xaxis_title=f"{freq.capitalize()} (UTC)", yaxis_title=LABELS[metric], height=440,
                       legend=theme.LEGEND_BELOW)
     widgets.plot(fig, key="perf_realised_estimated")
-    labelled = estimated[estimated["labelled"] > 0]
+    labelled = estimated[judged]
     if not labelled.empty:
         st.caption(f"CBPE error where labels exist (estimated minus realised {LABELS[metric]}): mean absolute "
                    f"{fmt_num(labelled[f'err_{metric}'].abs().mean())}, largest {fmt_num(labelled[f'err_{metric}'].abs().max())}. "
                    "CBPE assumes the relation between inputs and outcome is unchanged, so it cannot see concept drift.")
 
     st.subheader("Concept drift")
-    st.caption(f"A {freq} is flagged **concept drift** when its realised ROC AUC is at least "
-               f"{fmt_num(verdicts['tolerance'].iloc[0] if len(verdicts) else 0.05, 2)} below validation while no input "
-               "drifted; **covariate drift** when inputs drifted.")
+    st.caption(f"Realised metrics are drawn and judged only for a {freq} with at least {fmt_int(minimum)} labelled "
+               "predictions of both classes (setting performance.min_labelled); the chart and the table use this one "
+               f"rule. A {freq} is flagged **concept drift** when its realised ROC AUC is at least "
+               f"{fmt_num(verdicts['tolerance'].iloc[0] if len(verdicts) else queries.query(settings_catalog.thresholds, ctx.model).auc_drop, 2)} below validation and more than 3 "
+               "sampling errors of its label count below it (NannyML's sampling error), while no input drifted "
+               "(p-value tests corrected for the number of inputs); **covariate drift** when inputs drifted.")
     widgets.table(verdicts, hide_index=True,
-                  column_order=["period", "verdict", "roc_auc", "roc_auc_change", "labelled", "rows", "n_drifted_inputs",
-                                "drifted_inputs"],
+                  column_order=["period", "verdict", "roc_auc", "roc_auc_change", "sampling_error", "label_state",
+                                "labelled", "rows", "n_drifted_inputs", "drifted_inputs"],
                   column_config={
                       "period": st.column_config.DatetimeColumn(f"{freq.capitalize()} from (UTC)", format="YYYY-MM-DD"),
                       "verdict": st.column_config.TextColumn("Verdict"),
                       "roc_auc": st.column_config.NumberColumn("ROC AUC", format="%.3f"),
                       "roc_auc_change": st.column_config.NumberColumn("Δ vs validation", format="%+.3f"),
+                      "sampling_error": st.column_config.NumberColumn(
+                          "Sampling error", format="%.3f", help="of the ROC AUC at this many labels (NannyML)"),
+                      "label_state": st.column_config.TextColumn("Labels"),
                       "labelled": st.column_config.NumberColumn("Labelled", format="localized"),
                       "rows": st.column_config.NumberColumn("Predictions", format="localized"),
                       "n_drifted_inputs": st.column_config.NumberColumn("Inputs drifted"),

@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from analytics import config, governance
+from analytics import config, governance, registry
 from analytics.store import read
 from app import auth, context, queries, theme, widgets
 
@@ -49,7 +49,7 @@ with widgets.error_boundary("the registry"):
 
     st.subheader("Versions")
     widgets.table(
-        versions, hide_index=True, key="registry_versions",
+        versions.assign(status=versions["status"].map(registry.status_text)), hide_index=True, key="registry_versions",
         column_order=["version", "status", "serving_role", "traffic_share", "validation_roc_auc", "parent_version",
                        "owner", "created_at", "threshold", "training_fingerprint", "artifact_sha256", "description"],
         column_config={
@@ -108,7 +108,9 @@ with widgets.error_boundary("the registry"):
                           column_config={c: c.replace("_", " ").capitalize() for c in data.columns})
 
     st.subheader("Lifecycle history")
-    widgets.table(history, hide_index=True, key="registry_history",
+    widgets.table(history.assign(from_status=history["from_status"].map(registry.status_text, na_action="ignore"),
+                                 to_status=history["to_status"].map(registry.status_text, na_action="ignore")),
+                  hide_index=True, key="registry_history",
                   column_order=["occurred_at", "version", "from_status", "to_status", "actor", "role", "comment",
                                 "audit_seq"],
                   column_config={"occurred_at": st.column_config.DatetimeColumn("When (UTC)"), "version": "Version",

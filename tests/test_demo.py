@@ -135,7 +135,7 @@ def test_governance_history(demo_store):
     assert states == {
         "credit-default:v0": "retired", "credit-default:v1": "champion", "credit-default:v2": "shadow",
         "credit-default:v3": "rejected", "credit-default:v4": "submitted",
-        "employment:v1": "champion", "employment:v2": "in_review",
+        "employment:v1": "champion", "employment:v2": "in_review", "employment:v3": "canary",
     }
     log = store.read(lambda con: audit.entries(con, object_type="model_version"), demo_store.db)
     approved = log[log["action"] == "version.approved"]
@@ -185,6 +185,19 @@ def test_sensitive_attributes_declared(demo_store):
                                                                             "EDUCATION"}
     assert {c.name for c in models["employment"].schema.sensitive} == {"SEX", "RAC1P", "AGEP"}
     assert models["credit-default"].schema.column("SEX").role == "attribute"  # logged, not a model input
+
+
+def test_the_shadow_pairs_by_request_and_the_canary_takes_its_share(demo_store):
+    """Credit v2 shadows v1 on the same requests (request_id); employment v3 serves about 10% from day 150."""
+    shares = store.read(lambda con: con.execute("""
+        SELECT (SELECT count(*) FROM predictions_credit_default s JOIN predictions_credit_default c USING (request_id)
+                WHERE s.model_version = 'v2' AND c.model_version = 'v1') AS pairs,
+               (SELECT count(*) FROM predictions_credit_default WHERE model_version = 'v2') AS shadow,
+               (SELECT count(*) FILTER (WHERE model_version = 'v3') / count(*) FROM predictions_employment
+                WHERE predicted_at >= (SELECT min(predicted_at) FROM predictions_employment WHERE model_version = 'v3'))
+                AS canary""").fetchone(), demo_store.db)
+    assert shares[0] == shares[1] > 0
+    assert abs(shares[2] - employment.CANARY_SHARE) < 0.01
 
 
 def test_employment_years_replay_in_order(demo_store):

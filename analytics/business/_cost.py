@@ -67,7 +67,7 @@ def add_infra_cost(con: duckdb.DuckDBPyConnection, actor: Actor, *, category: st
         open_model(con, model)
     entry_id = con.execute("SELECT nextval('infra_cost_id_seq')").fetchone()[0]
     when = (at or datetime.now(timezone.utc)).replace(tzinfo=None)
-    con.execute("INSERT INTO infra_costs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    con.execute("INSERT INTO infra_costs (entry_id, model_name, category, amount_usd, period_start, period_end, description, entered_at, entered_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [entry_id, model, category, float(amount_usd), period_start, period_end, description, when,
                  actor.username])
     audit.record(con, actor, "infra_cost.add", "infra_cost", str(entry_id),

@@ -134,7 +134,7 @@ def _insert_days(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition, ke
     params = [datetime.combine(min(days), datetime.min.time()), *where_params]
     con.execute(
         f"""
-        INSERT INTO kpi_hourly
+        INSERT INTO kpi_hourly (model_name, day, hour, version, role, dims, n, selected, exp_bad_selected, exp_bad_amount_selected, exp_good_amount_selected, labelled, selected_labelled, selected_bad, amount_selected_good, amount_selected_bad, amount_rejected_good, amount_rejected_bad)
         SELECT ?, CAST(hour AS DATE), hour, version, role, CAST({dim_list} AS VARCHAR[]), {', '.join(SUM_COLUMNS)} FROM (
             SELECT date_trunc('hour', p.predicted_at) AS hour, p.model_version AS version,
                    coalesce(p.deployment_role, '') AS role {dim_select}, {_sum_select(definition)}
@@ -142,13 +142,13 @@ def _insert_days(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition, ke
         """, [info.name, *params])
     con.execute(
         f"""
-        INSERT INTO kpi_cells_daily
+        INSERT INTO kpi_cells_daily (model_name, day, version, cell, "group", label, n, amount, exp_bad_amount, exp_good_amount)
         SELECT ?, CAST(date_trunc('day', p.predicted_at) AS DATE), p.model_version, {_cell_select(definition, STORED_STEPS)}
         FROM {predictions_view(info.stem)} p {join} WHERE {where} AND p.score IS NOT NULL GROUP BY ALL
         """, [info.name, *params])
     con.execute(
         f"""
-        INSERT INTO kpi_summary_days
+        INSERT INTO kpi_summary_days (model_name, day, definition, segments, outcomes_through, built_at)
         SELECT ?, day, ?, segments, ?, now()::TIMESTAMP FROM ({_DAY_SEGMENTS}) WHERE list_contains(?, day)
         """, [info.name, key, through, info.name, days])
 

@@ -101,21 +101,21 @@ def refresh(con: duckdb.DuckDBPyConnection, info: ModelInfo) -> int:
     where, params = days_filter(stale)
     con.execute(
         f"""
-        INSERT INTO serving_hourly
+        INSERT INTO serving_hourly (model_name, hour, version, role, decision, predictions, cost_usd, first_at, last_at)
         SELECT ?, date_trunc('hour', p.predicted_at), p.model_version, p.deployment_role, p.decision,
                count(*), sum(p.cost), min(p.predicted_at), max(p.predicted_at)
         FROM {view} p WHERE {where} GROUP BY ALL
         """, [info.name, *params])
     con.execute(
         f"""
-        INSERT INTO serving_latency
+        INSERT INTO serving_latency (model_name, day, version, latency_ms, n)
         SELECT ?, CAST(p.predicted_at AS DATE), p.model_version, p.latency_ms, count(*)
         FROM {view} p WHERE {where} AND p.latency_ms IS NOT NULL GROUP BY ALL
         ORDER BY 2, 3, 4
         """, [info.name, *params])
     con.execute(
         f"""
-        INSERT INTO serving_latency_daily
+        INSERT INTO serving_latency_daily (model_name, day, version, n, p50_ms, p95_ms, p99_ms, max_ms)
         SELECT ?, day, version, n, q[1], q[2], q[3], max_ms FROM (
             SELECT CAST(p.predicted_at AS DATE) AS day, p.model_version AS version, count(*) AS n,
                    quantile_cont(p.latency_ms, {list(QUANTILES)}) AS q, max(p.latency_ms) AS max_ms
@@ -123,7 +123,7 @@ def refresh(con: duckdb.DuckDBPyConnection, info: ModelInfo) -> int:
         """, [info.name, *params])
     con.execute(
         f"""
-        INSERT INTO serving_summary_days
+        INSERT INTO serving_summary_days (model_name, day, segments, built_at)
         SELECT ?, day, segments, now()::TIMESTAMP FROM ({_DAY_SEGMENTS}) WHERE list_contains(?, day)
         """, [info.name, info.name, stale])
     return len(stale)

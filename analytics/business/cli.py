@@ -18,17 +18,14 @@ import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from analytics import config, store
+from analytics import store
+from analytics.cli_support import store_path
 from analytics.business._cost import INFRA_CATEGORIES, add_infra_cost
 from analytics.business._definitions import KpiDefinition, save_definition
 from analytics.business._kpis import kpis
 from analytics.business._serving import refresh_store
 from analytics.errors import InvalidInputError
 from analytics.roles import system_actor
-
-
-def _db(args: argparse.Namespace) -> Path:
-    return Path(args.db) if getattr(args, "db", None) else config.db_path()
 
 
 def _day(text: str) -> date:
@@ -40,7 +37,7 @@ def _day(text: str) -> date:
 
 def cmd_kpis(args: argparse.Namespace) -> int:
     """Run one ``vigil kpis`` action."""
-    db = _db(args)
+    db = store_path(args)
     if args.action == "show":
         now = datetime.now(timezone.utc).replace(tzinfo=None, second=0, microsecond=0)
         result = kpis(db, args.model, now=now, start=now - timedelta(days=args.days), version=args.version)

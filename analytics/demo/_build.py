@@ -22,6 +22,7 @@ from analytics.demo import _employment as employment
 from analytics.demo._cards import write_cards
 from analytics.demo._datasets import credit_card_clients, employment_massachusetts
 from analytics.demo._training import TrainedModel, train
+from analytics.governance import start_canary
 from analytics.errors import InvalidInputError
 from analytics.ingest import ingest
 from analytics.store._segments import rebuild_views, segments_dir
@@ -240,6 +241,10 @@ def _build_employment(db: Path, seed: int, end: datetime, progress: Progress, su
     newer = pd.concat([training, production[production["year"] == 2016]], ignore_index=True)
     v2 = train(newer, validation, "employed", employment.SCHEMA, params=params, rounds=250,
                threshold=employment.THRESHOLD, artifact_path=artifacts / "v2.txt", seed=seed)
+    newest = pd.concat([newer, production[production["year"] == 2017]], ignore_index=True)
+    v3 = train(newest, validation, "employed", employment.SCHEMA, params=params, rounds=250,
+               threshold=employment.THRESHOLD, artifact_path=artifacts / "v3.txt", seed=seed)
+    canary_from = start + timedelta(days=employment.CANARY_FROM_DAY)
 
     def governance(con) -> None:
         registry.register_model(con, PIPELINE, employment.MODEL, employment.SCHEMA, owner="vera.viewer",
@@ -255,6 +260,11 @@ def _build_employment(db: Path, seed: int, end: datetime, progress: Progress, su
         _register(con, employment.MODEL, "v2", v2, employment.THRESHOLD, start + timedelta(days=150), "v1",
                   "retrained on the 2015 and 2016 surveys")
         # v2's submission and review are replayed once the traffic is logged (_replay_pending).
+        _register(con, employment.MODEL, "v3", v3, employment.THRESHOLD, start + timedelta(days=135), "v1",
+                  "retrained on the 2015, 2016 and 2017 surveys")
+        _history(con, employment.MODEL, "v3", start + timedelta(days=135), _APPROVED_PATH, days_apart=3)
+        start_canary(con, _actor("paul.approver"), employment.MODEL, "v3", employment.CANARY_SHARE,
+                                at=canary_from)
 
     store.write(governance, db)
     rng = np.random.default_rng(seed + 4)
@@ -262,8 +272,18 @@ def _build_employment(db: Path, seed: int, end: datetime, progress: Progress, su
     summary.rows[employment.MODEL] = summary.outcomes[employment.MODEL] = 0
     for i, year_frame in enumerate(employment.simulate(production, start, seed)):
         progress(f"employment: logging survey year {employment.PRODUCTION_YEARS[i]}", 0.78 + 0.06 * (i + 1))
+        to_canary = ((year_frame["predicted_at"] >= pd.Timestamp(canary_from)).to_numpy()
+                     & (rng.random(len(year_frame)) < employment.CANARY_SHARE))
         log = employment.log_rows(year_frame, v1.booster.predict(_inputs(year_frame, employment.SCHEMA)), "v1",
                                   rng, next_id)
+        if to_canary.any():
+            moved = year_frame[to_canary]
+            canary = employment.log_rows(moved, v3.booster.predict(_inputs(moved, employment.SCHEMA)), "v3", rng,
+                                         next_id, role="canary", median_latency_ms=employment.CANARY_MEDIAN_LATENCY_MS,
+                                         cost=employment.CANARY_COST_PER_CALL)
+            # The canary's rows replace the champion's for those requests, in place (the labels follow the rows).
+            for column in ("model_version", "deployment_role", "score", "decision", "latency_ms", "cost"):
+                log.loc[to_canary, column] = canary[column].to_numpy()
         next_id += len(log)
         outcomes = credit.outcome_rows(log.assign(LIMIT_BAL=0.0), year_frame["employed"].to_numpy(), end, rng,
                                        with_value=False)

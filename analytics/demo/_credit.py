@@ -180,6 +180,8 @@ def log_rows(frame: pd.DataFrame, score: np.ndarray, version: str, role: str, th
     n = len(frame)
     rows = pd.DataFrame({
         "prediction_id": [f"{id_prefix}{i:09d}" for i in range(first_id, first_id + n)],
+        # The serving request: a shadow's row of a request carries the champion's request id (pairs them).
+        "request_id": [f"cd-r{i:09d}" for i in range(first_id, first_id + n)],
         "predicted_at": frame["predicted_at"].to_numpy() + np.timedelta64(0 if role == "champion" else 150, "ms"),
         "model_version": version,
         "deployment_role": role,

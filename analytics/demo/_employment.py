@@ -4,7 +4,8 @@
 survey year, 2016, 2017 and 2018, is replayed as 60 days of traffic in the 180-day window, so the
 real year-to-year drift of the population shows up as drift over time. ``survey_year`` is kept as a
 segment. Labels arrive 30 to 60 days after the prediction. The candidate ``v2``, trained on 2015
-and 2016, waits in review.
+and 2016, waits in review. ``v3``, trained on 2015 to 2017, is approved and serves a 10% canary from
+day 150 (an A/B case for the Deployments page: different requests, a slower and dearer service).
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ PRODUCTION_YEARS = (2016, 2017, 2018)
 THRESHOLD = 0.5
 COST_PER_CALL = 0.00018
 MEDIAN_LATENCY_MS = 14.0
+#: The canary ``v3`` (trained on the 2015-2017 surveys) serves this share of requests from CANARY_FROM_DAY.
+CANARY_SHARE = 0.1
+CANARY_FROM_DAY = 150
+CANARY_MEDIAN_LATENCY_MS = 17.0
+CANARY_COST_PER_CALL = 0.00021
 
 _CODES = {
     "SCHL": "educational attainment (ACS code 1-24)",
@@ -97,18 +103,19 @@ def simulate(production: pd.DataFrame, start: datetime, seed: int) -> Iterator[p
 
 
 def log_rows(frame: pd.DataFrame, score: np.ndarray, version: str, rng: np.random.Generator,
-             first_id: int) -> pd.DataFrame:
+             first_id: int, *, role: str = "champion", median_latency_ms: float = MEDIAN_LATENCY_MS,
+             cost: float = COST_PER_CALL) -> pd.DataFrame:
     """Turn scored people into prediction-log rows of the declared schema."""
     n = len(frame)
     rows = pd.DataFrame({
         "prediction_id": [f"em-{i:09d}" for i in range(first_id, first_id + n)],
         "predicted_at": frame["predicted_at"].to_numpy(),
         "model_version": version,
-        "deployment_role": "champion",
+        "deployment_role": role,
         "score": score,
         "decision": (score >= THRESHOLD).astype(np.int8),
-        "latency_ms": traffic.latency_ms(rng, n, MEDIAN_LATENCY_MS),
-        "cost": COST_PER_CALL,
+        "latency_ms": traffic.latency_ms(rng, n, median_latency_ms),
+        "cost": cost,
     })
     for column in SCHEMA.columns:
         rows[column.name] = frame[column.name].to_numpy()

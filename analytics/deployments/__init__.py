@@ -2,18 +2,32 @@
 
 Public API
 ----------
+Comparison
+    :func:`compare` -> :class:`DeploymentComparison` (its :class:`Measure` rows), :func:`verdict`,
+    :data:`VERDICTS`.
+Guarded rollout
+    :class:`RolloutPlan`, :class:`RolloutStep`, :func:`start_rollout`, :func:`evaluate` ->
+    :class:`StepEvaluation`, :func:`step`, :func:`promote`, :func:`cancel`, :func:`active_rollout`,
+    :func:`rollout_history`.
 Methods (on DuckDB's aggregates, each pinned to scipy or statsmodels by a test)
     :class:`TestResult`, :func:`two_proportions`, :class:`Moments`, :func:`welch`, :func:`mann_whitney`,
     :func:`mcnemar`, :func:`delong`, :func:`sequential`, :func:`srm`, :func:`holm`, :func:`rows_needed`,
     :func:`rate_effect_size`, :func:`bootstrap_counts`.
 """
 
+from analytics.deployments._compare import VERDICTS, DeploymentComparison, Measure, compare, verdict
+from analytics.deployments._rollout import (DECISIONS, Rollout, RolloutPlan, RolloutStep, StepEvaluation,
+                                            active_rollout, cancel, evaluate, promote, rollout_history, start_rollout,
+                                            step)
 from analytics.deployments._methods import (MCNEMAR_EXACT_BELOW, SEQUENTIAL_TUNING, SRM_P, Interval, Moments,
                                             RatioCheck, TestResult, bootstrap_counts, delong, holm, mann_whitney,
                                             mcnemar, rate_effect_size, rows_needed, sequential, srm, two_proportions,
                                             welch)
 
 __all__ = [
+    "VERDICTS", "DeploymentComparison", "Measure", "compare", "verdict",
+    "DECISIONS", "Rollout", "RolloutPlan", "RolloutStep", "StepEvaluation", "active_rollout", "cancel", "evaluate",
+    "promote", "rollout_history", "start_rollout", "step",
     "MCNEMAR_EXACT_BELOW", "SEQUENTIAL_TUNING", "SRM_P", "Interval", "Moments", "RatioCheck", "TestResult",
     "bootstrap_counts", "delong", "holm", "mann_whitney", "mcnemar", "rate_effect_size", "rows_needed", "sequential",
     "srm", "two_proportions", "welch",

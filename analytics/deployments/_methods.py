@@ -145,8 +145,8 @@ def welch(a: Moments, b: Moments, *, alpha: float = 0.05) -> TestResult:
     diff = b.mean - a.mean
     se2 = va + vb
     if se2 == 0:
-        return TestResult(method, a.mean, b.mean, diff, diff, diff, 1.0 if diff == 0 else _NAN, _NAN, a.n, b.n,
-                          "the measure does not vary")
+        return TestResult(method, a.mean, b.mean, diff, diff, diff, 1.0 if diff == 0 else 0.0, _NAN, a.n, b.n,
+                          "the measure does not vary within an arm: the difference is certain")
     dof = se2 ** 2 / (va ** 2 / (a.n - 1) + vb ** 2 / (b.n - 1))
     t = diff / math.sqrt(se2)
     half = float(stats.t.ppf(1 - alpha / 2, dof)) * math.sqrt(se2)

@@ -118,11 +118,11 @@ def merge(con: duckdb.DuckDBPyConnection, model: str, version: str, key: str, se
                     f"UNION ALL SELECT {', '.join(_COLUMNS)} FROM _vigil_drift_new) GROUP BY ALL", [model, version])
         con.execute(f"DELETE FROM drift_rollup WHERE model_name = ? AND model_version = ? AND day IN ({days})",
                     [model, version])
-        con.execute("INSERT INTO drift_rollup SELECT * FROM _vigil_drift_merged")
+        con.execute("INSERT INTO drift_rollup (model_name, model_version, day, column_name, bin, category, n, total, vmin, vmax) SELECT * FROM _vigil_drift_merged")
         con.execute("DROP TABLE _vigil_drift_merged")
     finally:
         con.unregister("_vigil_drift_new")
-    con.executemany("INSERT INTO drift_rollup_segments VALUES (?, ?, ?, ?, ?, now()::TIMESTAMP)",
+    con.executemany("INSERT INTO drift_rollup_segments (model_name, model_version, ingest_id, part, bins_key, rolled_at) VALUES (?, ?, ?, ?, ?, now()::TIMESTAMP)",
                     [[model, version, int(i), int(p), key] for i, p in zip(segments["ingest_id"], segments["part"])])
     return True
 

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from analytics.drift._methods import METHOD_KEYS
+from analytics.cli_support import store_path
 from analytics.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -68,9 +69,7 @@ def cmd_drift(args: argparse.Namespace) -> int:
             raise InvalidInputError("--model needs --start and --end (YYYY-MM-DD; --end is inclusive)")
         end = _day(args.end)
         end = end + timedelta(days=1) if len(args.end) == 10 else end
-        from analytics import config
-
-        db = args.db or str(config.db_path())
+        db = str(store_path(args))
         segment, _, segment_value = (args.segment or "").partition("=")
         if args.segment and not (segment and segment_value):
             raise InvalidInputError(f"--segment {args.segment!r}: write COLUMN=VALUE, e.g. --segment region=north")

@@ -62,7 +62,8 @@ def record(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, frame: pd.D
             "USING (prediction_id)").fetchone()[0]
         if orphans:
             raise InvalidInputError(f"{orphans} prediction ids are not in the log of {model}; ingest the predictions first")
-        con.execute(f"INSERT INTO {TABLE} SELECT model_name, prediction_id, feature, contribution, base_value, "
+        con.execute(f"INSERT INTO {TABLE} (model_name, prediction_id, feature, contribution, base_value, logged_at) "
+                    "SELECT model_name, prediction_id, feature, contribution, base_value, "
                     "now()::TIMESTAMP FROM attributions_in")
     finally:
         con.unregister("attributions_in")

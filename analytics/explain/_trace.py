@@ -177,6 +177,8 @@ def trace(db: DbLike, model: str, prediction_id: str, *, actor: Actor, with_coun
         "observed_at": None if pd.isna(row.get("observed_at")) else row["observed_at"],
         "business_value": None if pd.isna(row.get("business_value")) else float(row["business_value"]),
         "positive_class": info.schema.positive_class, "decision_note": info.schema.notes.get("decision", ""),
+        "decision_text": info.schema.decision_text(int(row["decision"])),
+        "outcome_text": None if pd.isna(label) else info.schema.outcome_text(int(label)),
     }
     inputs = pd.DataFrame([{"column": c.name, "role": c.role, "sensitive": c.sensitive, "value": row[c.name]}
                            for c in info.schema.columns])

@@ -16,12 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from analytics import config, explain, store
+from analytics import explain, store
+from analytics.cli_support import store_path
 from analytics.roles import system_actor
-
-
-def _db(args) -> Path:
-    return Path(args.db) if getattr(args, "db", None) else config.db_path()
 
 
 def _window(args) -> tuple[datetime | None, None]:
@@ -39,7 +36,7 @@ def _print(frame: pd.DataFrame, as_json: bool) -> None:
 
 
 def cmd_global(args) -> int:
-    db = _db(args)
+    db = store_path(args)
     version = explain.default_version(db, args.model, args.version)
     start, end = _window(args)
     window, reference, drift = explain.drift_for(db, args.model, version, start=start, end=end,
@@ -53,7 +50,7 @@ def cmd_global(args) -> int:
 
 
 def cmd_trace(args) -> int:
-    traced = explain.trace(_db(args), args.model, args.prediction_id, actor=system_actor(), with_counterfactuals=True)
+    traced = explain.trace(store_path(args), args.model, args.prediction_id, actor=system_actor(), with_counterfactuals=True)
     if args.json:
         print(json.dumps({"record": traced.record, "version": traced.version,
                           "explanation": None if traced.explanation is None else {
@@ -81,7 +78,7 @@ def cmd_trace(args) -> int:
 
 
 def cmd_counterfactuals(args) -> int:
-    result = explain.counterfactuals_for(_db(args), args.model, args.prediction_id, answers=args.answers)
+    result = explain.counterfactuals_for(store_path(args), args.model, args.prediction_id, answers=args.answers)
     print(f"score {result.original_score:.4f}, threshold {result.threshold}, decision {result.original_decision}; "
           f"{len(result.answers)} answer(s), validity {result.validity:.0%} (re-scored by the model)")
     _print(result.answers, args.json)
@@ -90,7 +87,7 @@ def cmd_counterfactuals(args) -> int:
 
 
 def cmd_errors(args) -> int:
-    db = _db(args)
+    db = store_path(args)
     version = explain.default_version(db, args.model, args.version)
     start, end = _window(args)
     result = explain.error_analysis(db, args.model, version, start=start, end=end, target=args.target,
@@ -104,7 +101,7 @@ def cmd_errors(args) -> int:
 def cmd_log_attributions(args) -> int:
     path = Path(args.file)
     frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-    rows = store.write(lambda con: explain.record_attributions(con, system_actor(), args.model, frame), _db(args))
+    rows = store.write(lambda con: explain.record_attributions(con, system_actor(), args.model, frame), store_path(args))
     print(f"stored {rows:,} attributions of {frame['prediction_id'].nunique():,} predictions")
     return 0
 

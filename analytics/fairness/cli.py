@@ -16,7 +16,8 @@ import json
 import math
 from datetime import datetime, timedelta
 
-from analytics import config, fairness, store
+from analytics import fairness, store
+from analytics.cli_support import store_path
 from analytics.errors import InvalidInputError
 
 
@@ -54,7 +55,7 @@ def _report(args: argparse.Namespace) -> fairness.FairnessReport:
     if args.model:
         if args.data:
             raise InvalidInputError("give either a DATA file or --model, not both")
-        db = args.db or config.db_path()
+        db = store_path(args)
         end = args.end + timedelta(days=1) if args.end else None
         return store.read(lambda con: fairness.assess(con, args.model, start=args.start, end=end,
                                                       version=args.version, n_boot=args.n_boot, seed=args.seed), db)

@@ -71,7 +71,7 @@ def record_finding(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, ver
     seq = audit.record(con, actor, "version.finding", "model_version", f"{model}:{version}",
                        {"severity": severity, "topic": topic.strip(), "finding": text}, at=when)
     finding_id = con.execute("SELECT nextval('finding_id_seq')").fetchone()[0]
-    con.execute("INSERT INTO review_findings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    con.execute("INSERT INTO review_findings (finding_id, model_name, version, recorded_at, reviewer, severity, topic, finding, audit_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [finding_id, model, version, when, actor.username, severity, topic.strip(), text, seq])
     return int(finding_id)
 

@@ -23,7 +23,7 @@ from analytics import audit
 from analytics.errors import InvalidInputError
 from analytics.governance._evidence import FAIL, PASS, CheckResult, assemble, latest_pack
 from analytics.governance._records import approval_history, deployment_history, findings, model_card, risk_tier
-from analytics.registry import get_model, get_version
+from analytics.registry import get_model, get_version, status_text
 
 # Okabe-Ito (as app/theme.py; analytics does not import app).
 BLUE, ORANGE, VERMILLION, GREY = "#0072B2", "#E69F00", "#D55E00", "#999999"
@@ -181,6 +181,7 @@ def dossier_html(con: duckdb.DuckDBPyConnection, model: str, version: str, *, au
     failed = sum(r.status == FAIL for r in results)
     summary = pd.DataFrame([{"check": r.title, "scope": r.scope, "status": r.status, "metric": r.metric,
                              "value": r.value, "threshold": r.threshold} for r in results])
+    row = {**row, "status": status_text(row["status"])}
     lineage = pd.DataFrame([{
         "field": k.replace("_", " "), "value": json.dumps(row[k], sort_keys=True) if isinstance(row[k], dict) else row[k]}
         for k in ("status", "owner", "created_at", "parent_version", "threshold", "training_fingerprint",
@@ -198,6 +199,10 @@ def dossier_html(con: duckdb.DuckDBPyConnection, model: str, version: str, *, au
         f"Evidence: {len(results)} checks, {failed} failing. Audit chain: "
         f"{'intact' if chain.intact else 'BROKEN'}.</p>",
         f"<p>{html.escape(info.description)}</p>",
+        f"<p class='meta'>Decisions: 0 = {html.escape(info.schema.decision_text(0))}, 1 = "
+        f"{html.escape(info.schema.decision_text(1))}. Outcomes: 0 = {html.escape(info.schema.outcome_text(0))}, "
+        f"1 = {html.escape(info.schema.outcome_text(1))}. The score is the probability of "
+        f"'{html.escape(info.schema.positive_class)}'.</p>",
         "<h2>1. Registry entry and lineage</h2>", _table(lineage),
         (f"<p>Risk tier <b>{_e(tier['risk_tier'])}</b>: {_e(tier['rationale'])} (set by {_e(tier['updated_by'])}, "
          f"{_e(tier['updated_at'])}).</p>" if tier else "<p class='meta'>No risk tier has been set.</p>"),
@@ -208,18 +213,25 @@ def dossier_html(con: duckdb.DuckDBPyConnection, model: str, version: str, *, au
         "<h2>4. Review findings</h2>",
         _table(findings(con, model, version), ["recorded_at", "reviewer", "severity", "topic", "finding"]),
         "<h2>5. Approval history</h2>",
-        _table(approval_history(con, model, version), ["occurred_at", "actor", "role", "from_status", "to_status",
-                                                       "comment", "audit_seq"]),
+        _table(_statuses_as_words(approval_history(con, model, version)),
+               ["occurred_at", "actor", "role", "from_status", "to_status", "comment", "audit_seq"]),
         "<h2>6. Deployment history</h2>",
         _table(deployment_history(con, model).query("version == @version"),
                ["role", "traffic_share", "started_at", "ended_at", "started_by", "ended_by"],
                empty="This version has never served traffic."),
         f"<h2>7. Audit trail extract ({len(trail)} rows for {html.escape(model)}:{html.escape(version)})</h2>",
-        _table(trail.sort_values("seq"), ["seq", "occurred_at", "actor", "role", "action", "details"]),
+        _table(trail.sort_values("seq").assign(details=lambda t: t["details"].map(audit.details_text)),
+               ["seq", "occurred_at", "actor", "role", "action", "details"]),
         "<h2>8. Audit chain status</h2>", chain_html,
         "</body></html>",
     ]
     return "".join(parts)
+
+
+def _statuses_as_words(history: pd.DataFrame) -> pd.DataFrame:
+    """Lifecycle statuses of a history as words (``in review``)."""
+    return history.assign(**{c: history[c].map(status_text, na_action="ignore")
+                             for c in ("from_status", "to_status") if c in history})
 
 
 def html_to_pdf(document: str, path: str | Path) -> Path:

@@ -219,9 +219,10 @@ def _check_reference(con: duckdb.DuckDBPyConnection, ctx: EvidenceContext) -> li
     auc, n, roc = reference_auc(con, ctx.model, ctx.version)
     key, title = "performance.reference", "Reference ROC AUC"
     if auc is None:
-        return [CheckResult(key, title, "reference", NOT_EVALUATED,
-                            f"no reference data with both classes ({n} rows): load it with the version",
-                            "roc_auc", None, floor, rows=n)]
+        labels = reference_frame(con, ctx.model, ctx.version)["label"] if n else None
+        why = (f"not evaluable: all labels are {int(labels.iloc[0])} ({n:,} reference rows)" if n
+               else "no reference data: load it with the version")
+        return [CheckResult(key, title, "reference", NOT_EVALUATED, why, "roc_auc", None, floor, rows=n)]
     chart = {"kind": "line", "title": f"ROC curve on the reference data ({n:,} rows)", "x_label": "false positive rate",
              "y_label": "true positive rate", **roc}
     return [CheckResult(key, title, "reference", PASS if auc >= floor else FAIL,
@@ -255,7 +256,7 @@ def _check_champion(con: duckdb.DuckDBPyConnection, ctx: EvidenceContext) -> lis
 @register_check("performance.recent", "Realised ROC AUC, recent labelled window",
                 "Realised ROC AUC of the version's own predictions on the recent labelled window")
 def _check_recent(con: duckdb.DuckDBPyConnection, ctx: EvidenceContext) -> list[CheckResult]:
-    from analytics.performance import realised_metrics
+    from analytics.performance import not_evaluable, realised_metrics
 
     key, title = "performance.recent", "Realised ROC AUC, recent labelled window"
     floor = float(settings.get(con, MIN_ROC_AUC.key, model=ctx.model))
@@ -268,11 +269,12 @@ def _check_recent(con: duckdb.DuckDBPyConnection, ctx: EvidenceContext) -> list[
                              freq=None)
     labelled = int(whole["labelled"].sum()) if not whole.empty else 0
     window = f"{ctx.labelled_start:%Y-%m-%d %H:%M} to {ctx.labelled_end:%Y-%m-%d %H:%M} UTC"
-    if labelled < minimum:
-        return [CheckResult(key, title, "recent", NOT_EVALUATED,
-                            f"{labelled} labelled predictions in {window}; a verdict needs {minimum}",
-                            "roc_auc", None, floor, rows=labelled)]
-    auc = float(whole["roc_auc"].iloc[0])
+    positives = int(whole["positives"].sum()) if not whole.empty else 0
+    auc = float(whole["roc_auc"].iloc[0]) if not whole.empty else math.nan
+    why = not_evaluable(labelled, positives, minimum)
+    if why or not math.isfinite(auc):   # an undefined metric is never a failure
+        return [CheckResult(key, title, "recent", NOT_EVALUATED, f"{why or 'not evaluable: ROC AUC undefined'} "
+                            f"({window})", "roc_auc", None, floor, rows=labelled)]
     weekly = realised_metrics(con, ctx.model, start=ctx.labelled_start, end=ctx.labelled_end, version=ctx.version,
                               freq="week")
     weekly = weekly[weekly["labelled"] > 0]
@@ -379,7 +381,7 @@ def assemble(con: duckdb.DuckDBPyConnection, model: str, version: str, *,
 def store_pack(con: duckdb.DuckDBPyConnection, pack: EvidencePack, assembled_by: str) -> int:
     """Store a pack (in the caller's transaction) and return its id."""
     pack_id = con.execute("SELECT nextval('evidence_id_seq')").fetchone()[0]
-    con.execute("INSERT INTO evidence_packs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    con.execute("INSERT INTO evidence_packs (pack_id, model_name, version, assembled_at, assembled_by, checks, failed, pack_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [pack_id, pack.model, pack.version, pack.assembled_at, assembled_by, pack.checks_json(),
                  len(pack.failed), pack.sha256()])
     return int(pack_id)

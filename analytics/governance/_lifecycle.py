@@ -234,7 +234,8 @@ def _record(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, version: s
     deployment history (both from ``effective``)."""
     con.execute("UPDATE model_versions SET status = ? WHERE model_name = ? AND version = ?", [to, model, version])
     seq = audit.record(con, actor, action, "model_version", f"{model}:{version}", payload, at=when)
-    con.execute("INSERT INTO version_transitions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    con.execute("INSERT INTO version_transitions (model_name, version, occurred_at, actor, role, from_status, "
+                "to_status, details, audit_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [model, version, effective, actor.username, actor.role, status, to,
                  json.dumps(payload, sort_keys=True, default=str), seq])
     if to in DEPLOYED_STATES or status in DEPLOYED_STATES:

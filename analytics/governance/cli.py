@@ -25,13 +25,10 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from analytics import audit, config, governance, store, users
+from analytics import audit, governance, store, users
+from analytics.cli_support import store_path
 from analytics.errors import InvalidInputError
 from analytics.roles import Actor, system_actor
-
-
-def _db(args: argparse.Namespace) -> Path:
-    return Path(args.db) if getattr(args, "db", None) else config.db_path()
 
 
 def _actor(args: argparse.Namespace) -> Actor:
@@ -44,7 +41,7 @@ def _actor(args: argparse.Namespace) -> Actor:
             raise InvalidInputError(f"user {args.as_user!r} is disabled and cannot act")
         return Actor(row[0], row[1])
 
-    return store.read(lookup, _db(args))
+    return store.read(lookup, store_path(args))
 
 
 def _done(message: str) -> int:
@@ -53,14 +50,14 @@ def _done(message: str) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    frame = store.read(governance.registry_table, _db(args))
+    frame = store.read(governance.registry_table, store_path(args))
     if args.model:
         frame = frame[frame["model"] == args.model]
     cols = ["model", "version", "status", "risk_tier", "serving_role", "traffic_share", "validation_roc_auc",
             "parent_version", "created_at"]
     print(frame[cols].to_string(index=False) if not frame.empty else "no versions registered")
     if args.model:
-        history = store.read(lambda con: governance.deployment_history(con, args.model), _db(args))
+        history = store.read(lambda con: governance.deployment_history(con, args.model), store_path(args))
         print("\ndeployment history (UTC):")
         print(history[["version", "role", "traffic_share", "started_at", "ended_at"]].to_string(index=False)
               if not history.empty else "  never deployed")
@@ -68,7 +65,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_evidence(args: argparse.Namespace) -> int:
-    pack = store.read(lambda con: governance.assemble(con, args.model, args.version), _db(args))
+    pack = store.read(lambda con: governance.assemble(con, args.model, args.version), store_path(args))
     frame = pack.frame()
     if args.json:
         print(frame.to_json(orient="records", indent=2))
@@ -79,7 +76,7 @@ def cmd_evidence(args: argparse.Namespace) -> int:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    actor, db = _actor(args), _db(args)
+    actor, db = _actor(args), store_path(args)
     pack = store.read(lambda con: governance.assemble(con, args.model, args.version), db)
     pack_id = store.write(lambda con: governance.submit(con, actor, args.model, args.version, args.justification,
                                                         evidence=pack), db)
@@ -89,7 +86,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 
 def cmd_review(args: argparse.Namespace) -> int:
-    actor, db = _actor(args), _db(args)
+    actor, db = _actor(args), store_path(args)
 
     def work(con):
         from analytics.registry import get_version
@@ -108,18 +105,18 @@ def cmd_review(args: argparse.Namespace) -> int:
 def cmd_approve(args: argparse.Namespace) -> int:
     actor = _actor(args)
     store.write(lambda con: governance.approve(con, actor, args.model, args.version, args.comment,
-                                               override_reason=args.override_reason), _db(args))
+                                               override_reason=args.override_reason), store_path(args))
     return _done(f"approved {args.model}:{args.version} as {actor.username}")
 
 
 def cmd_reject(args: argparse.Namespace) -> int:
     actor = _actor(args)
-    store.write(lambda con: governance.reject(con, actor, args.model, args.version, args.comment), _db(args))
+    store.write(lambda con: governance.reject(con, actor, args.model, args.version, args.comment), store_path(args))
     return _done(f"rejected {args.model}:{args.version} as {actor.username}")
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    actor, db = _actor(args), _db(args)
+    actor, db = _actor(args), store_path(args)
     if args.governance_command == "shadow":
         store.write(lambda con: governance.deploy_shadow(con, actor, args.model, args.version), db)
         return _done(f"{args.model}:{args.version} now runs as shadow")
@@ -141,7 +138,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 def cmd_dossier(args: argparse.Namespace) -> int:
     if not args.html and not args.pdf:
         raise InvalidInputError("name an output: --html FILE and/or --pdf FILE")
-    document = store.read(lambda con: governance.dossier_html(con, args.model, args.version), _db(args))
+    document = store.read(lambda con: governance.dossier_html(con, args.model, args.version), store_path(args))
     if args.html:
         Path(args.html).write_text(document, encoding="utf-8")
         print(f"wrote {args.html} ({len(document):,} characters, self-contained)")
@@ -155,7 +152,7 @@ def cmd_demo_cards(args: argparse.Namespace) -> int:
     from analytics.demo._cards import write_cards
 
     actor = _actor(args)
-    store.write(lambda con: write_cards(con, actor), _db(args))
+    store.write(lambda con: write_cards(con, actor), store_path(args))
     return _done("wrote the model cards and risk tiers of the demo models registered in the store")
 
 
@@ -171,7 +168,7 @@ def _time(text: str | None) -> datetime | None:
 def _audit_frame(args: argparse.Namespace):
     return store.read(lambda con: audit.search(con, actor=args.actor, action=args.action, object_id=args.object,
                                                since=_time(args.since), until=_time(args.until),
-                                               limit=args.limit), _db(args))
+                                               limit=args.limit), store_path(args))
 
 
 def cmd_audit_list(args: argparse.Namespace) -> int:

@@ -46,6 +46,7 @@ import pyarrow.compute as pc
 from analytics import audit, config
 from analytics.errors import InvalidInputError, StoreBusyError
 from analytics.ingest._checks import Rules, typed_select
+from analytics.ingest._roles import RoleCheck, role_check, role_mismatches
 from analytics.ingest._fast import first_invalid_text, nothing_to_trim, typed_batch
 from analytics.ingest._sources import Source, open_source, with_missing_columns
 from analytics.logschema import DEPLOYMENT_ROLES, OPTIONAL_PREDICTION_COLUMNS, OUTCOME_COLUMNS, quote
@@ -81,6 +82,11 @@ class IngestReport:
     rows_read, rows_loaded, rows_duplicate, rows_quarantined : int
         Rows in the source; rows appended; rows skipped because their id was already stored;
         rows sent to quarantine with their reasons.
+    rows_role_mismatch : int
+        New predictions whose ``deployment_role`` disagrees with the deployment history at their
+        time (loaded, or quarantined, as the setting ``ingest.role_mismatch_policy`` says).
+    role_warnings : list of str
+        The first of them, naming the row, when they were loaded (policy ``warn``).
     problems : list of str
         The first problems, each naming the row and the column.
     problem_counts : dict
@@ -98,6 +104,8 @@ class IngestReport:
     rows_quarantined: int = 0
     problems: list[str] = field(default_factory=list)
     problem_counts: dict[str, int] = field(default_factory=dict)
+    rows_role_mismatch: int = 0
+    role_warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     message: str = ""
 
@@ -120,6 +128,11 @@ class IngestReport:
         ]
         if self.message:
             lines.append(f"  {self.message}")
+        if self.rows_role_mismatch:
+            kept = "loaded" if self.role_warnings else "quarantined"
+            lines.append(f"  warning: {self.rows_role_mismatch:,} rows have a deployment_role that disagrees with "
+                         f"the deployment history at their time ({kept}; setting ingest.role_mismatch_policy)")
+            lines += [f"    {w}" for w in self.role_warnings[:MAX_PROBLEMS_LISTED]]
         if self.problem_counts:
             lines.append("  problems (rows):")
             lines += [f"    {count:>10,}  {reason}" for reason, count in sorted(
@@ -267,6 +280,7 @@ class _Run:
         self.latest = datetime.now(timezone.utc).replace(tzinfo=None) + FUTURE_TOLERANCE
         self.now_literal = f"TIMESTAMP '{self.latest.isoformat(sep=' ')}'"
         self.rejecting = False
+        self.role_check: RoleCheck | None = None
 
     # -- pass 1: ids that occur more than once in the source ------------------------------------
     def find_repeated_ids(self) -> None:
@@ -380,7 +394,9 @@ class _Run:
             for table, rows in (("held", held_good), ("held_failed", held_failed)):
                 if rows.num_rows:
                     self.work.register("held_rows", rows)
-                    self.work.execute(f"INSERT INTO {table} SELECT * FROM held_rows WHERE prediction_id IS NOT NULL")
+                    names = ", ".join(quote(c) for c in rows.column_names)
+                    self.work.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM held_rows "
+                                      "WHERE prediction_id IS NOT NULL")
                     self.work.unregister("held_rows")
             good = good.filter(pc.and_(passing, pc.invert(held)))
         elif bad.num_rows:
@@ -457,19 +473,42 @@ class _Run:
         self.report.rows_quarantined += bad.num_rows + late_bad.num_rows
 
     def _land_predictions(self, load: pa.Table | None, bad: pa.Table) -> None:
-        """Quarantine failing rows now; write new good rows as a segment that commit will register."""
+        """Quarantine failing rows now; write new good rows as a segment that commit will register.
+
+        New rows are compared with the deployment history (:mod:`analytics.ingest._roles`) first.
+        """
+        fresh = None
+        if load is not None:
+            fresh = self._not_yet_stored(load)
+            self.report.rows_duplicate += load.num_rows - fresh.num_rows
+            if self.role_check is not None and fresh.num_rows:
+                fresh, bad = self._check_roles(fresh, bad)
         if bad.num_rows:
             write(lambda con: self._write_batch(con, None, bad), self.db)
             self.report.rows_quarantined += bad.num_rows
-        if load is None:
+        if fresh is None or self.rejecting:
             return
-        fresh = self._not_yet_stored(load)
-        self.report.rows_duplicate += load.num_rows - fresh.num_rows
         if fresh.num_rows:
             turn, self._turn = self._turn, (self._turn + 1) % len(self.writers)
             self._wait_for_writes([turn])
             self._pending[turn] = self._write_threads.submit(self.writers[turn].write, fresh.drop_columns(["__row"]))
             self.report.rows_loaded += fresh.num_rows
+
+    def _check_roles(self, fresh: pa.Table, bad: pa.Table) -> tuple[pa.Table, pa.Table]:
+        """Count the rows whose role disagrees with the deployment history; quarantine them if the policy says so."""
+        mismatched = role_mismatches(self.work, fresh, self.role_check)
+        if mismatched.num_rows == 0:
+            return fresh, bad
+        self.report.rows_role_mismatch += mismatched.num_rows
+        if self.role_check.policy == "warn":
+            room = MAX_PROBLEMS_LISTED - len(self.report.role_warnings)
+            self.report.role_warnings += [f"row {row}: {reasons[0]}" for row, reasons in zip(
+                mismatched.column("__row").to_pylist()[:room], mismatched.column("__reasons").to_pylist()[:room])]
+            return fresh, bad
+        mismatched = mismatched.cast(_EMPTY_BAD.schema)
+        self._note(mismatched)
+        kept = fresh.filter(pc.invert(pc.is_in(fresh.column("__row"), value_set=mismatched.column("__row"))))
+        return kept, pa.concat_tables([bad.cast(_EMPTY_BAD.schema), mismatched])
 
     def _wait_for_writes(self, turns: list[int] | None = None) -> None:
         """Wait for the batches being written by some writers, or by all (re-raising an error, if any)."""
@@ -521,7 +560,7 @@ class _Run:
             con.register("good_rows", load)
             if self.kind == "outcomes":
                 late_bad = _outcome_problems(con, self.info)
-        quarantine_sql = ("INSERT INTO quarantine SELECT ?, ?, ?, __row, prediction_id, __reasons, raw, "
+        quarantine_sql = ("INSERT INTO quarantine (ingest_id, model_name, kind, row_number, prediction_id, reasons, raw, quarantined_at) SELECT ?, ?, ?, __row, prediction_id, __reasons, raw, "
                           "now()::TIMESTAMP FROM {}")
         for name, rows in (("bad_rows", bad), ("late_bad_rows", late_bad)):
             if rows.num_rows:
@@ -530,7 +569,8 @@ class _Run:
         if load is not None and not (late_bad.num_rows and self.on_error == "reject"):
             skip_late = "AND g.__row NOT IN (SELECT __row FROM late_bad_rows)" if late_bad.num_rows else ""
             loaded = con.execute(
-                f"INSERT INTO {self.table} SELECT {', '.join('g.' + quote(c) for c in self.columns)}, ? "
+                f"INSERT INTO {self.table} ({', '.join(quote(c) for c in self.columns)}, ingest_id) "
+                f"SELECT {', '.join('g.' + quote(c) for c in self.columns)}, ? "
                 f"FROM good_rows g WHERE NOT EXISTS (SELECT 1 FROM {self.table} l "
                 f"WHERE l.prediction_id = g.prediction_id) {skip_late}",
                 [self.report.ingest_id],
@@ -625,7 +665,7 @@ def ingest(model: str, data: Any, *, kind: Kind = "predictions", actor: Actor | 
     with _ingest_lock(target, lock_wait_seconds):
         _recover_interrupted(target)
 
-        def begin(con: duckdb.DuckDBPyConnection) -> tuple[ModelInfo, tuple[str, ...], int]:
+        def begin(con: duckdb.DuckDBPyConnection) -> tuple[ModelInfo, tuple[str, ...], int, list, RoleCheck | None]:
             info = get_model(con, model)
             versions = tuple(r[0] for r in con.execute(
                 "SELECT version FROM model_versions WHERE model_name = ? ORDER BY created_at", [model]).fetchall())
@@ -638,13 +678,14 @@ def ingest(model: str, data: Any, *, kind: Kind = "predictions", actor: Actor | 
                 "INSERT INTO ingests (ingest_id, model_name, kind, source, actor, started_at, status) "
                 "VALUES (?, ?, ?, ?, ?, now()::TIMESTAMP, 'running')",
                 [ingest_id, model, kind, source.description[:500], actor.username])
-            return info, versions, ingest_id, stored
+            return info, versions, ingest_id, stored, role_check(con, model) if kind == "predictions" else None
 
-        info, versions, ingest_id, stored = write(begin, target)
+        info, versions, ingest_id, stored, roles = write(begin, target)
         report = IngestReport(ingest_id, model, kind, source.description)
         rules = _rules(kind, info, versions)
         run = _Run(target, info, kind, source, rules, report, on_error, batch_rows, progress)
         run.stored = stored
+        run.role_check = roles
         try:
             if kind == "predictions":
                 # An optional column the source leaves out is NULL in every row (and in the segment).
@@ -702,7 +743,8 @@ def _finish(db: Path, report: IngestReport, actor: Actor, info: ModelInfo, segme
                      str(report.ingest_id),
                      {"model": report.model, "kind": report.kind, "source": report.source,
                       "rows_read": report.rows_read, "rows_loaded": report.rows_loaded,
-                      "rows_duplicate": report.rows_duplicate, "rows_quarantined": report.rows_quarantined})
+                      "rows_duplicate": report.rows_duplicate, "rows_quarantined": report.rows_quarantined,
+                      "rows_role_mismatch": report.rows_role_mismatch})
 
     write(work, db)
     if not committed and report.kind == "predictions":

@@ -17,9 +17,9 @@ from __future__ import annotations
 import argparse
 import importlib
 from datetime import date, datetime
-from pathlib import Path
 
-from analytics import config, registry, store
+from analytics import registry, store
+from analytics.cli_support import store_path
 from analytics.governance.cli import _actor
 from analytics.modelspec._register import register_spec, registered_spec
 from analytics.modelspec._spec import load_spec, spec_to_json, spec_to_toml
@@ -34,10 +34,6 @@ MODEL_ACTIONS: tuple[str, ...] = (
 )
 
 
-def _db(args: argparse.Namespace) -> Path:
-    return Path(args.db) if getattr(args, "db", None) else config.db_path()
-
-
 def _as_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--as", dest="as_user", metavar="USER",
                         help="act as this local user in their role (default: the system identity cli:<os user>)")
@@ -46,7 +42,8 @@ def _as_option(parser: argparse.ArgumentParser) -> None:
 def cmd_register(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     actor = _actor(args)
-    result = store.write(lambda con: register_spec(con, actor, spec), _db(args))
+    # Declaring a model is the first step with one's own model, so it creates the store like 'vigil init'.
+    result = store.write(lambda con: register_spec(con, actor, spec), store_path(args, must_exist=False))
     print(result.summary())
     return 0
 
@@ -70,7 +67,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                          registry.champion_version(con, info.name) or "-"))
         return rows
 
-    rows = store.read(work, _db(args))
+    rows = store.read(work, store_path(args))
     if not rows:
         print("no model is registered yet; declare one in a spec file and run 'vigil models register SPEC.toml'")
         return 0
@@ -87,7 +84,7 @@ def add_list(actions) -> None:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    spec = store.read(lambda con: registered_spec(con, args.model), _db(args))
+    spec = store.read(lambda con: registered_spec(con, args.model), store_path(args))
     text = spec_to_toml(spec) if args.format == "toml" else spec_to_json(spec) + "\n"
     print(text, end="")
     return 0
@@ -111,7 +108,7 @@ def _day(text: str) -> date:
 def cmd_add_version(args: argparse.Namespace) -> int:
     from analytics.modelspec._versions import add_version
 
-    result = add_version(_db(args), _actor(args), args.model, args.version, reference=args.reference,
+    result = add_version(store_path(args), _actor(args), args.model, args.version, reference=args.reference,
                          artifact=args.artifact, threshold=args.threshold, serving_since=args.serving_since,
                          description=args.description or "", parent_version=args.parent)
     print(result.summary())

@@ -11,16 +11,25 @@ Public API
     Confidence-based performance estimation (NannyML's CBPE) beside the realised metrics.
 :func:`concept_drift`, :func:`change_points`, :func:`page_hinkley`
     Windows where performance falls while the inputs are stable; Page-Hinkley on the daily error stream.
+:func:`label_states`, :func:`not_evaluable`, :class:`AucSamplingError`
+    The one rule for when a window's labels can be judged, and NannyML's sampling error of ROC AUC.
 
 Every metric is aggregated inside DuckDB; tests pin each to scikit-learn.
 """
 
 from analytics.performance._cbpe import ESTIMATED, cbpe, estimate_from_expected, fit_calibrator
-from analytics.performance._concept import change_points, concept_drift, error_stream, page_hinkley
+from analytics.performance._concept import (change_points, concept_drift, drifted_inputs, error_stream, page_hinkley,
+                                            reference_auc_sampling_error)
 from analytics.performance._realised import (HIGHER_IS_BETTER, METRICS, calibration_curve, evaluate_scores,
-                                             realised_metrics, validation_metrics)
+                                             min_labelled_of, realised_metrics, validation_metrics)
+from analytics.performance._sampling import (ENOUGH, LABEL_STATES, MIN_LABELLED, NO_LABELS, SAMPLING_ERROR_RANGE,
+                                             SINGLE_CLASS, TOO_FEW, AucSamplingError, label_state, label_states,
+                                             not_evaluable)
 
 __all__ = [
+    "ENOUGH", "LABEL_STATES", "MIN_LABELLED", "NO_LABELS", "SAMPLING_ERROR_RANGE", "SINGLE_CLASS", "TOO_FEW",
+    "AucSamplingError", "drifted_inputs", "label_state", "label_states", "min_labelled_of", "not_evaluable",
+    "reference_auc_sampling_error",
     "ESTIMATED", "HIGHER_IS_BETTER", "METRICS", "calibration_curve", "cbpe", "change_points", "concept_drift",
     "error_stream", "estimate_from_expected", "evaluate_scores", "fit_calibrator", "page_hinkley", "realised_metrics",
     "validation_metrics",

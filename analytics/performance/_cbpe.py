@@ -26,7 +26,7 @@ import pandas as pd
 
 from analytics.errors import InvalidInputError
 from analytics.overview import DbLike, _run
-from analytics.performance._realised import PERF, _finish, _metrics_sql, load, metrics_from_counts
+from analytics.performance._realised import PERF, _finish, _metrics_sql, load, metrics_from_counts, min_labelled
 from analytics.registry import get_model
 from analytics.store import reference_table
 
@@ -118,7 +118,7 @@ def cbpe(db: DbLike, model: str, *, start: datetime | None, end: datetime | None
             calibrator = fit_calibrator(np.asarray(ref["score"], float), np.asarray(ref["label"], float))
             _load_calibrator(con, calibrator)
             estimated = estimate_from_expected(con.execute(_estimate_sql()).df())
-            realised = _finish(con.execute(_metrics_sql()).df(), row)
+            realised = _finish(con.execute(_metrics_sql()).df(), row, min_labelled(con, model))
         finally:
             con.execute(f"DROP TABLE IF EXISTS {PERF}")
             con.execute(f"DROP TABLE IF EXISTS {CAL}")

@@ -4,14 +4,24 @@ Verdict per window (:func:`concept_drift`), from the realised ROC AUC and the un
 the model's inputs (features and segments; the score is left out, since it moves with either):
 
 ==========================================  ======================================================
-``concept drift``                           AUC below the validation AUC by at least the tolerance
-                                            (setting ``performance.auc_drop``, default 0.05) and
-                                            no input drifted
-``covariate drift, performance falls``      AUC falls and some inputs drifted
-``covariate drift``                         inputs drifted, AUC within the tolerance
+``concept drift``                           performance falls and no input drifted
+``covariate drift, performance falls``      performance falls and some inputs drifted
+``covariate drift``                         inputs drifted, performance does not fall
 ``stable``                                  neither
-``no labels``                               too few labelled rows (``performance.min_labelled``)
+``no labels``, ``too few labels``,          the window's label state is not ``enough labels``
+``not evaluable: all labels are 1``         (:mod:`analytics.performance._sampling`); with inputs
+                                            drifted: ``covariate drift (too few labels)`` ...
 ==========================================  ======================================================
+
+- **Performance falls** when the realised ROC AUC is below the validation ROC AUC by at least the
+  tolerance (setting ``performance.auc_drop``, default 0.05) *and* by more than 3 sampling errors
+  of a window with that many labels (NannyML's sampling error of ROC AUC, from the version's
+  reference data): a small window's AUC moves by chance more than the tolerance.
+- **An input drifted** by its method's own threshold; for the p-value methods (KS, chi-square)
+  the threshold is shared among the window's inputs (Bonferroni: p below 0.05 divided by their
+  number), since with 25 inputs tested at 0.05 a quiet window shows one "drifted" input most of
+  the time. The drift is against the baseline of :func:`analytics.drift.drift_over_time`: with a
+  segment, the reference rows of that segment.
 
 Change points (:func:`change_points`): the Page-Hinkley test (Page 1954, in the form of Gama et
 al. 2013 and river's ``PageHinkley``) on the daily labelled error stream, the daily mean Brier
@@ -26,17 +36,17 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from analytics import settings
 from analytics.drift import drift_over_time
 from analytics.overview import DbLike, _run
-from analytics import settings
-from analytics.performance._realised import realised_metrics
+from analytics.performance._realised import realised_metrics, resolve_version
+from analytics.performance._sampling import (ENOUGH, SAMPLING_ERROR_RANGE, SINGLE_CLASS, AucSamplingError)
+from analytics.registry import reference_frame
 from analytics.settings import declare
 
 AUC_DROP = declare("performance.auc_drop", 0.05,
                    "fall of the realised ROC AUC below the validation ROC AUC that counts as a performance drop",
                    minimum=0.0, maximum=1.0)
-MIN_LABELLED = declare("performance.min_labelled", 200,
-                       "labelled rows a window needs before its realised performance is judged", minimum=1)
 PH_DELTA = declare("performance.page_hinkley_delta", 0.025,
                    "Page-Hinkley: magnitude of change of the daily Brier score that is tolerated", minimum=0.0)
 PH_LAMBDA = declare("performance.page_hinkley_lambda", 0.1,
@@ -45,30 +55,64 @@ PH_LAMBDA = declare("performance.page_hinkley_lambda", 0.1,
 INPUT_ROLES = ("feature", "segment")
 
 
+def reference_auc_sampling_error(db: DbLike, model: str, version: str | None = None) -> AucSamplingError:
+    """NannyML's sampling-error components of ROC AUC on a version's reference data (default the champion)."""
+    def work(con):
+        ref = reference_frame(con, model, resolve_version(con, model, version)["version"])
+        return AucSamplingError.fit(ref["label"].to_numpy(), ref["score"].to_numpy()) if len(ref) else \
+            AucSamplingError(float("nan"), 0.0)
+    return _run(db, work)
+
+
+def drifted_inputs(table: pd.DataFrame) -> pd.Series:
+    """Per period, the inputs that drifted (p-value methods Bonferroni-corrected over the period's inputs)."""
+    inputs = table[table["role"].isin(INPUT_ROLES) & table["drifted"].notna()]
+    if inputs.empty:
+        return pd.Series(dtype=object, name="drifted_inputs")
+    k = inputs.groupby("period")["column"].transform("count")
+    by_p = inputs["p_value"].notna()
+    flagged = np.where(by_p, inputs["p_value"] < inputs["threshold"] / k, inputs["drifted"].eq(True))
+    return (inputs[flagged].groupby("period")["column"].agg(lambda c: ", ".join(sorted(c)))
+            .rename("drifted_inputs"))
+
+
+def _state_words(state: str, positives: int) -> str:
+    return f"not evaluable: all labels are {1 if positives else 0}" if state == SINGLE_CLASS else state
+
+
 def concept_drift(db: DbLike, model: str, *, start: datetime | None, end: datetime | None,
                   version: str | None = None, freq: str = "week", segment: str | None = None,
                   segment_value: str | None = None) -> pd.DataFrame:
-    """Per window: realised AUC and its change, drifted inputs, and the verdict (see module docstring)."""
+    """Per window: realised AUC, its change and sampling error, drifted inputs, and the verdict (module docstring).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``period``, ``version``, ``rows``, ``labelled``, ``positives``, ``label_state``, ``roc_auc``,
+        ``roc_auc_change``, ``sampling_error`` (of the ROC AUC at the window's labels), ``drifted_inputs``,
+        ``n_drifted_inputs``, ``performance_falls``, ``verdict`` and ``tolerance``.
+    """
     perf = realised_metrics(db, model, start=start, end=end, version=version, freq=freq, segment=segment,
                             segment_value=segment_value)
     drift = drift_over_time(db, model, start=start, end=end, version=version, freq=freq, segment=segment,
                             segment_value=segment_value).table
-    inputs = drift[drift["role"].isin(INPUT_ROLES)]
-    drifted = (inputs[inputs["drifted"].eq(True)].groupby("period")["column"]
-               .agg(lambda c: ", ".join(sorted(c))).rename("drifted_inputs"))
-    tolerance, min_labelled = _run(db, lambda con: (
-        float(settings.get(con, AUC_DROP.key, model=model)), int(settings.get(con, MIN_LABELLED.key, model=model))))
-    frame = perf[["period", "version", "rows", "labelled", "roc_auc", "roc_auc_change"]].merge(
-        drifted, left_on="period", right_index=True, how="left")
+    tolerance = _run(db, lambda con: float(settings.get(con, AUC_DROP.key, model=model)))
+    components = reference_auc_sampling_error(db, model, version)
+    frame = perf[["period", "version", "rows", "labelled", "positives", "label_state", "roc_auc",
+                  "roc_auc_change"]].merge(drifted_inputs(drift), left_on="period", right_index=True, how="left")
+    frame["sampling_error"] = components.at(frame["labelled"])
     frame["drifted_inputs"] = frame["drifted_inputs"].fillna("")
     frame["n_drifted_inputs"] = frame["drifted_inputs"].map(lambda s: len(s.split(", ")) if s else 0)
-    falls = frame["roc_auc_change"] <= -tolerance
+    noise = (SAMPLING_ERROR_RANGE * frame["sampling_error"]).fillna(0.0)
+    judged = frame["label_state"].eq(ENOUGH) & frame["roc_auc"].notna()
+    falls = judged & (frame["roc_auc_change"] <= -tolerance) & (frame["roc_auc_change"] < -noise)
     shifted = frame["n_drifted_inputs"] > 0
-    judged = (frame["labelled"] >= min_labelled) & frame["roc_auc"].notna()
-    frame["performance_falls"] = falls & judged
+    words = pd.Series([_state_words(s, p) for s, p in zip(frame["label_state"], frame["positives"])],
+                      index=frame.index, dtype=object)
+    frame["performance_falls"] = falls
     frame["verdict"] = np.select(
         [~judged & shifted, ~judged, falls & ~shifted, falls & shifted, shifted],
-        ["covariate drift (no labels yet)", "no labels", "concept drift", "covariate drift, performance falls",
+        ["covariate drift (" + words + ")", words, "concept drift", "covariate drift, performance falls",
          "covariate drift"], default="stable")
     frame["tolerance"] = tolerance
     return frame.reset_index(drop=True)

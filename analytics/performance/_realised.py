@@ -24,9 +24,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from analytics import settings
 from analytics.errors import InvalidInputError
 from analytics.logschema import quote
 from analytics.overview import DbLike, _run, _where
+from analytics.performance._sampling import MIN_LABELLED, label_states
 from analytics.registry import champion_version, get_model, get_version
 from analytics.store import outcomes_view, predictions_view
 
@@ -129,9 +131,10 @@ def realised_metrics(db: DbLike, model: str, *, start: datetime | None, end: dat
     Returns
     -------
     pandas.DataFrame
-        ``period``, ``group``, ``rows``, ``labelled``, ``labelled_share``, ``positives``, the
-        :data:`METRICS`, ``threshold``, ``version``, and per metric its change against the
-        validation metrics of the registry (``<metric>_change``).
+        ``period``, ``group``, ``rows``, ``labelled``, ``labelled_share``, ``positives``,
+        ``label_state`` (:func:`analytics.performance.label_states`: a metric is judged only with
+        ``enough labels``), the :data:`METRICS`, ``threshold``, ``version``, and per metric its
+        change against the validation metrics of the registry (``<metric>_change``).
     """
 
     def work(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -141,12 +144,22 @@ def realised_metrics(db: DbLike, model: str, *, start: datetime | None, end: dat
             counts = con.execute(_metrics_sql()).df()
         finally:
             con.execute(f"DROP TABLE IF EXISTS {PERF}")
-        return _finish(counts, row)
+        return _finish(counts, row, min_labelled(con, model))
 
     return _run(db, work)
 
 
-def _finish(counts: pd.DataFrame, row: dict) -> pd.DataFrame:
+def min_labelled(con: duckdb.DuckDBPyConnection, model: str) -> int:
+    """The labelled rows (of both classes) a window needs to be judged (setting ``performance.min_labelled``)."""
+    return int(settings.get(con, MIN_LABELLED.key, model=model))
+
+
+def min_labelled_of(db: DbLike, model: str) -> int:
+    """:func:`min_labelled` of a model in a store (what the Performance page states)."""
+    return _run(db, lambda con: min_labelled(con, model))
+
+
+def _finish(counts: pd.DataFrame, row: dict, minimum: int) -> pd.DataFrame:
     frame = metrics_from_counts(counts).rename(columns={"_period": "period", "_group": "group"})
     frame["labelled_share"] = frame["labelled"] / frame["rows"]
     frame["threshold"] = float(row["threshold"])
@@ -155,10 +168,11 @@ def _finish(counts: pd.DataFrame, row: dict) -> pd.DataFrame:
     for metric in METRICS:
         ref = validation.get(metric)
         frame[f"{metric}_change"] = frame[metric] - float(ref) if ref is not None else np.nan
-    columns = ["period", "group", "version", "rows", "labelled", "labelled_share", "positives", *METRICS,
-               "threshold", *(f"{m}_change" for m in METRICS)]
+    columns = ["period", "group", "version", "rows", "labelled", "labelled_share", "positives", "label_state",
+               *METRICS, "threshold", *(f"{m}_change" for m in METRICS)]
     for c in ("rows", "labelled", "positives"):
         frame[c] = frame[c].fillna(0).astype("int64")
+    frame["label_state"] = label_states(frame["labelled"], frame["positives"], minimum)
     return frame[columns]
 
 

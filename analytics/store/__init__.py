@@ -4,7 +4,7 @@ Use :func:`read` and :func:`write` (or :func:`connect` with :func:`transaction`)
 so that no process holds the file longer than one unit of work and lock conflicts are retried.
 """
 
-from analytics.store._connection import connect, read, retry, transaction, write
+from analytics.store._connection import connect, create, read, retry, transaction, write
 from analytics.store._migrations import LATEST_VERSION, MIGRATIONS, migrate, schema_version
 from analytics.store._segments import copy_store, define_predictions_view, rebuild_views
 from analytics.store._tables import (
@@ -22,6 +22,7 @@ __all__ = [
     "MIGRATIONS",
     "connect",
     "copy_store",
+    "create",
     "create_model_tables",
     "define_predictions_view",
     "log_table",

@@ -25,7 +25,7 @@ import duckdb
 
 from analytics import config
 from analytics.errors import StoreBusyError
-from analytics.store._migrations import ensure_schema
+from analytics.store._migrations import ensure_schema, schema_version
 
 T = TypeVar("T")
 
@@ -163,6 +163,21 @@ def write(work: Callable[[duckdb.DuckDBPyConnection], T], path: str | Path | Non
             return work(con)
 
     return retry(attempt, is_transient=lambda e: _is_lock_error(e) or _is_conflict(e), what="writing to the store")
+
+
+def create(path: str | Path) -> int:
+    """Create the store at ``path`` (and its folder) at the current schema, or upgrade an existing one.
+
+    Only ``vigil init`` and ``vigil demo`` create a store; the other commands refuse a missing one
+    (see :func:`analytics.cli_support.store_path`).
+
+    Returns
+    -------
+    int
+        The store's schema version.
+    """
+    with connect(path) as con:
+        return schema_version(con)
 
 
 def read(work: Callable[[duckdb.DuckDBPyConnection], T], path: str | Path | None = None) -> T:

@@ -63,7 +63,7 @@ def start_deployment(con: duckdb.DuckDBPyConnection, model: str, version: str, r
                      at: datetime, actor: str, seq: int) -> None:
     """Close the version's open deployment (if any) and open a new one in ``role`` with ``share``."""
     end_deployment(con, model, version, at, actor, seq)
-    con.execute("INSERT INTO deployments VALUES (?, ?, ?, ?, ?, NULL, ?, NULL, ?, NULL)",
+    con.execute("INSERT INTO deployments (model_name, version, role, traffic_share, started_at, ended_at, started_by, ended_by, start_seq, end_seq) VALUES (?, ?, ?, ?, ?, NULL, ?, NULL, ?, NULL)",
                 [model, version, role, float(share), at, actor, seq])
 
 
@@ -87,12 +87,13 @@ def backfill(con: duckdb.DuckDBPyConnection) -> None:
         model, _, version = object_id.rpartition(":")
         info = json.loads(details)
         to_status = action.split(".", 1)[1]
-        con.execute("INSERT INTO version_transitions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        con.execute("INSERT INTO version_transitions (model_name, version, occurred_at, actor, role, from_status, to_status, details, audit_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [model, version, at, actor, role, info.get("from", ""), to_status, details, seq])
         apply_transition(con, model, version, to_status, info.get("traffic_share"), at, actor, seq)
     open_rows = con.execute(
         "SELECT v.model_name, v.version, v.status, v.created_at, v.owner FROM model_versions v "
-        f"WHERE v.status IN {DEPLOYED_STATES} AND NOT EXISTS (SELECT 1 FROM deployments d WHERE "
-        "d.model_name = v.model_name AND d.version = v.version AND d.ended_at IS NULL)").fetchall()
+        "WHERE list_contains(?, v.status) AND NOT EXISTS (SELECT 1 FROM deployments d WHERE "
+        "d.model_name = v.model_name AND d.version = v.version AND d.ended_at IS NULL)",
+        [list(DEPLOYED_STATES)]).fetchall()
     for model, version, status, created, owner in open_rows:
         start_deployment(con, model, version, status, 1.0, created, owner, 0)

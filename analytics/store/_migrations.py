@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import duckdb
 
 from analytics.errors import StoreVersionError
-from analytics.store import _alerts, _governance
+from analytics.store import _alerts, _deployments, _governance
 from analytics.store._segments import move_table_rows_to_segments
 
 
@@ -177,6 +177,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         """CREATE TABLE kpi_cells_daily (model_name VARCHAR NOT NULL, day DATE NOT NULL, version VARCHAR, cell BIGINT, "group" VARCHAR, label BIGINT, n BIGINT, amount DOUBLE, exp_bad_amount DOUBLE, exp_good_amount DOUBLE)""")),
     Migration(11, "alerting: rules and their evaluations per window, alerts and their events, incidents, silences, "
               "notification channels and outbox, retraining requests", _alerts.STATEMENTS),
+    Migration(12, "guarded rollouts: plans (canary steps, guardrails, promoters) and their audited events",
+              _deployments.STATEMENTS),
 )
 
 LATEST_VERSION = max(m.version for m in MIGRATIONS)
@@ -240,7 +242,7 @@ def migrate(con: duckdb.DuckDBPyConnection, target: int = LATEST_VERSION) -> lis
                     for step in migration.steps:
                         step(con)
                     con.execute(
-                        "INSERT INTO schema_version VALUES (?, now()::TIMESTAMP, ?)",
+                        "INSERT INTO schema_version (version, applied_at, description) VALUES (?, now()::TIMESTAMP, ?)",
                         [migration.version, migration.description],
                     )
                 except BaseException:

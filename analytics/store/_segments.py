@@ -186,7 +186,7 @@ def register_segments(con: duckdb.DuckDBPyConnection, model: str, stem: str, sch
     root = store_path(con).parent
     for part, segment in enumerate(segments, start=1):
         con.execute(
-            "INSERT INTO log_segments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+            "INSERT INTO log_segments (model_name, ingest_id, part, path, rows, min_predicted_at, max_predicted_at, min_id, max_id, bytes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
             [model, ingest_id, part, str(segment.path.relative_to(root)), segment.rows, segment.min_predicted_at,
              segment.max_predicted_at, segment.min_id, segment.max_id, segment.bytes])
     define_predictions_view(con, model, stem, schema)
@@ -217,7 +217,7 @@ def move_table_rows_to_segments(con: duckdb.DuckDBPyConnection) -> None:
                 [ingest_id]).to_arrow_table()
             segment = write_segment(rows, segments_dir(db, stem), ingest_id, 1)
             con.execute(
-                "INSERT INTO log_segments VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+                "INSERT INTO log_segments (model_name, ingest_id, part, path, rows, min_predicted_at, max_predicted_at, min_id, max_id, bytes, created_at) VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
                 [model, ingest_id, str(segment.path.relative_to(db.parent)), segment.rows, segment.min_predicted_at,
                  segment.max_predicted_at, segment.min_id, segment.max_id, segment.bytes])
         if ingest_ids:

@@ -132,3 +132,41 @@ def empty_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("VIGIL_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("VIGIL_AUTH", "local")
     return path
+
+
+def register_card_limits(path: Path) -> None:
+    """Register ``card-limits`` as a user would: column titles, decision and outcome words, one champion
+    ``v1`` with 400 predictions 20 days ago (ids ``cl0000``...) and their outcomes, and a KPI definition
+    whose approval-rate target (99%) it misses."""
+    from analytics import business
+
+    schema = LogSchema(columns=(Column("LIMIT_BAL", "double", title="credit limit"),
+                                Column("SEX", "categorical", role="attribute", sensitive=True, title="sex")),
+                       positive_class="default", favourable_decision=0,
+                       decision_labels={0: "approved", 1: "declined"},
+                       outcome_labels={0: "repaid", 1: "defaulted"})
+    now = datetime.now(timezone.utc).replace(tzinfo=None, second=0, microsecond=0)
+
+    def register(con):
+        registry.register_model(con, SYSTEM, "card-limits", schema, owner="risk")
+        registry.register_version(con, SYSTEM, "card-limits", "v1", threshold=0.5, owner="risk", status="champion",
+                                  at=now - timedelta(days=60))
+        business.save_definition(con, Actor("admin", "admin"), business.KpiDefinition(
+            model="card-limits", currency="NT$", selected_decision=0, selected_label="approved", bad_label=1,
+            bad_name="default", amount_column="LIMIT_BAL", value_selected_good=0.05, value_selected_bad=-0.25,
+            value_rejected_good=-0.05, fairness_attribute="SEX", targets={"selection_rate": 0.99}))
+
+    store.write(register, path)
+    rng = np.random.default_rng(5)
+    n = 400
+    score = rng.uniform(0, 1, n).round(3)
+    preds = pd.DataFrame({
+        "prediction_id": [f"cl{i:04d}" for i in range(n)],
+        "predicted_at": [now - timedelta(days=20, minutes=i) for i in range(n)], "model_version": "v1",
+        "deployment_role": "champion", "score": score, "decision": (score >= 0.5).astype(int), "latency_ms": 9.0,
+        "cost": 0.001, "LIMIT_BAL": rng.choice([20_000.0, 50_000.0], n), "SEX": rng.choice(["1", "2"], n)})
+    assert ingest.ingest("card-limits", preds, actor=SYSTEM, db=path).ok
+    assert ingest.ingest("card-limits", pd.DataFrame({
+        "prediction_id": preds["prediction_id"], "observed_at": preds["predicted_at"] + pd.Timedelta(days=5),
+        "label": (rng.uniform(0, 1, n) < score).astype(int), "business_value": 0.0}),
+        kind="outcomes", actor=SYSTEM, db=path).ok

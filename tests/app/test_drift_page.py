@@ -59,3 +59,29 @@ def test_an_empty_window_says_what_to_do(vigil_db):
     at = open_page(model="loan-risk", version="v2", window="custom", start="2001-01-01", end="2001-01-31")
     assert any("No predictions" in str(m.value) for m in at.markdown) or any(
         "No predictions" in str(i.value) for i in at.info)
+
+
+def test_a_copied_link_reproduces_the_pages_own_choices(vigil_db):
+    """Issue 13 item 21: the baseline, per day or week and the column are in the URL; a new session opened
+    on that URL shows the same view, and the choices survive a visit to another page."""
+    add_reference(vigil_db)
+    at = open_page(model="loan-risk", version="v2", window="90d")
+    at.segmented_control(key="drift_baseline").set_value("previous").run()
+    at.segmented_control(key="drift_freq").set_value("day").run()
+    at.selectbox(key="drift_column").set_value("region").run()
+    assert not at.exception, at.exception
+    link = {k: (v[0] if isinstance(v, list) else v) for k, v in at.query_params.items()}
+    assert {k: link.get(k) for k in ("drift_baseline", "drift_per", "drift_column")} == {
+        "drift_baseline": "previous", "drift_per": "day", "drift_column": "region"}
+    captions = [c.value for c in at.caption]
+
+    opened = open_page(**link)  # someone else opens the copied link
+    assert opened.segmented_control(key="drift_baseline").value == "previous"
+    assert opened.segmented_control(key="drift_freq").value == "day"
+    assert opened.selectbox(key="drift_column").value == "region"
+    assert [c.value for c in opened.caption] == captions
+
+    at.switch_page("../pages/performance.py").run()
+    at.switch_page("../pages/drift.py").run()  # the menu drops the URL's parameters; the session keeps them
+    assert at.segmented_control(key="drift_freq").value == "day"
+    assert at.selectbox(key="drift_column").value == "region"

@@ -166,44 +166,11 @@ def test_parity_is_the_fairness_pages_with_its_small_group_rule(defined):
 
 @pytest.fixture
 def card_limits(vigil_db):
-    """A model registered as a user would, whose columns have titles, with a KPI definition whose
-    approval-rate target it misses."""
-    import numpy as np
-    import pandas as pd
+    """A model registered as a user would (column titles, decision and outcome words) with a KPI definition
+    whose approval-rate target it misses."""
+    from app_support import register_card_limits
 
-    from analytics import ingest, registry
-    from analytics.logschema import Column, LogSchema
-    from app_support import SYSTEM
-
-    schema = LogSchema(columns=(Column("LIMIT_BAL", "double", title="credit limit"),
-                                Column("SEX", "categorical", role="attribute", sensitive=True, title="sex")),
-                       positive_class="default", decision_labels={0: "approved", 1: "declined"},
-                       outcome_labels={0: "repaid", 1: "defaulted"})
-    now = _now()
-
-    def register(con):
-        registry.register_model(con, SYSTEM, "card-limits", schema, owner="risk")
-        registry.register_version(con, SYSTEM, "card-limits", "v1", threshold=0.5, owner="risk", status="champion",
-                                  at=now - pd.Timedelta(days=60))
-        business.save_definition(con, Actor("admin", "admin"), business.KpiDefinition(
-            model="card-limits", currency="NT$", selected_decision=0, selected_label="approved", bad_label=1,
-            bad_name="default", amount_column="LIMIT_BAL", value_selected_good=0.05, value_selected_bad=-0.25,
-            value_rejected_good=-0.05, fairness_attribute="SEX", targets={"selection_rate": 0.99}))
-
-    store.write(register, vigil_db)
-    rng = np.random.default_rng(5)
-    n = 400
-    score = rng.uniform(0, 1, n).round(3)
-    preds = pd.DataFrame({
-        "prediction_id": [f"cl{i:04d}" for i in range(n)],
-        "predicted_at": [now - pd.Timedelta(days=20, minutes=i) for i in range(n)], "model_version": "v1",
-        "deployment_role": "champion", "score": score, "decision": (score >= 0.5).astype(int), "latency_ms": 9.0,
-        "cost": 0.001, "LIMIT_BAL": rng.choice([20_000.0, 50_000.0], n), "SEX": rng.choice(["1", "2"], n)})
-    assert ingest.ingest("card-limits", preds, actor=SYSTEM, db=vigil_db).ok
-    assert ingest.ingest("card-limits", pd.DataFrame({
-        "prediction_id": preds["prediction_id"], "observed_at": preds["predicted_at"] + pd.Timedelta(days=5),
-        "label": (rng.uniform(0, 1, n) < score).astype(int), "business_value": 0.0}),
-        kind="outcomes", actor=SYSTEM, db=vigil_db).ok
+    register_card_limits(vigil_db)
     return vigil_db
 
 

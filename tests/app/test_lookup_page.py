@@ -22,8 +22,10 @@ def test_trace_shows_record_explanation_and_audit(lite_db):
     assert not at.error
     metrics = {m.label: m.value for m in at.metric}
     row = explain.prediction_row(lite_db, MODEL, pid)
-    assert metrics["Score"] == f"{row['score']:.4f}" and metrics["Decision"] == str(row["decision"])
-    assert metrics["Outcome"] == str(int(row["label"]))
+    schema = explain.version_info(lite_db, MODEL, "v1").schema
+    # in the model's words (issue 13 item 19)
+    assert metrics["Score"] == f"{row['score']:.4f}" and metrics["Decision"] == schema.decision_text(row["decision"])
+    assert metrics["Outcome"] == schema.outcome_text(int(row["label"]))
     contrib = table_with(at, "feature", "contribution")
     assert abs(contrib["contribution"].sum() - sum(explain.explain_row(
         explain.load_model(lite_db, MODEL, "v1"), row.to_frame().T).table["contribution"])) < 1e-9
@@ -44,7 +46,8 @@ def test_filters_list_predictions(lite_db):
     at = _page("analyst")
     at.selectbox(key="lk_decision").select("1").run()
     table = table_with(at, "prediction_id", "decision", "score")
-    assert len(table) == 200 and (table["decision"] == 1).all()
+    schema = explain.version_info(lite_db, MODEL, "v1").schema
+    assert len(table) == 200 and (table["decision"] == schema.decision_text(1)).all()
 
 
 def test_unknown_id_is_a_clear_message(lite_db):

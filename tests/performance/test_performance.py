@@ -144,3 +144,16 @@ def test_page_hinkley_dates_the_concept_shift(demo):
     alarm, start_index = performance.page_hinkley(values, delta=0.01, threshold=0.1)
     assert start_index == 30 and alarm == 30
     assert performance.page_hinkley(np.full(50, 0.1), delta=0.01, threshold=0.1) == (None, None)
+
+
+def test_concept_drift_found_in_a_segment(demo):
+    """region = Kaohsiung (~270 rows a week): the segment's rows against the reference rows of Kaohsiung."""
+    summary, start = demo
+    frame = performance.concept_drift(summary.db, MODEL, start=start, end=summary.end, freq="week",
+                                      segment="region", segment_value="Kaohsiung")
+    days = (frame["period"] - pd.Timestamp(start)).dt.days
+    concept = frame[frame["verdict"] == "concept drift"]
+    assert len(concept) >= 1 and ((concept["period"] - pd.Timestamp(start)).dt.days >= 113).all()
+    assert (frame.loc[days.between(0, 49), "verdict"] == "stable").all()
+    assert (frame.loc[days.between(63, 84), "verdict"] == "covariate drift").all()
+    assert not frame["drifted_inputs"].str.contains("region").any()

@@ -1,0 +1,97 @@
+"""When a window's labels can be judged, and how far its ROC AUC moves by chance.
+
+**Label state** (one rule, used by the Performance table and chart, concept drift and the evidence
+pack): a window's realised metrics are judged only with ``enough labels``, at least the minimum
+(setting ``performance.min_labelled``) labelled predictions of both classes. Otherwise its state is
+``no labels``, ``too few labels`` or ``single class`` (every label the same: ROC AUC is undefined),
+and :func:`not_evaluable` says so in words ("not evaluable: all labels are 1").
+
+**Sampling error of ROC AUC**, as NannyML 0.13 computes it
+(``nannyml.sampling_error.binary_classification.auroc_sampling_error``): from the reference data,
+the standard deviation ``s`` of the Mann-Whitney components of the minority class and its share
+``f``; a window of ``n`` rows then has the sampling error ``s / sqrt(n f)``. NannyML draws its
+confidence band at +/- 3 sampling errors (``SAMPLING_ERROR_RANGE``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analytics.settings import declare
+
+ENOUGH, TOO_FEW, NO_LABELS, SINGLE_CLASS = "enough labels", "too few labels", "no labels", "single class"
+#: Every label state, in the order of the rule.
+LABEL_STATES: tuple[str, ...] = (NO_LABELS, SINGLE_CLASS, TOO_FEW, ENOUGH)
+#: NannyML's width of a confidence band, in sampling errors.
+SAMPLING_ERROR_RANGE = 3
+MIN_LABELLED = declare("performance.min_labelled", 200,
+                       "labelled rows (of both classes) a window needs before its realised performance is judged",
+                       minimum=1)
+
+
+def label_states(labelled: pd.Series, positives: pd.Series, minimum: int) -> pd.Series:
+    """The label state of each window (see the module docstring) from its labelled rows and positives."""
+    labelled = pd.Series(labelled).fillna(0).astype("int64")
+    positives = pd.Series(positives).fillna(0).astype("int64").set_axis(labelled.index)
+    single = (positives == 0) | (positives == labelled)
+    return pd.Series(np.select([labelled == 0, single, labelled < minimum], [NO_LABELS, SINGLE_CLASS, TOO_FEW],
+                               default=ENOUGH), index=labelled.index)
+
+
+def label_state(labelled: int, positives: int, minimum: int) -> str:
+    """The label state of one window."""
+    return str(label_states(pd.Series([labelled]), pd.Series([positives]), minimum).iloc[0])
+
+
+def not_evaluable(labelled: int, positives: int, minimum: int) -> str:
+    """Why a window's realised performance is not judged, in words; empty with enough labels."""
+    state = label_state(labelled, positives, minimum)
+    if state == NO_LABELS:
+        return "not evaluable: no labels yet"
+    if state == SINGLE_CLASS:
+        return f"not evaluable: all labels are {1 if positives else 0} ({labelled:,} labelled)"
+    if state == TOO_FEW:
+        return f"not evaluable: {labelled:,} labelled predictions, a verdict needs {minimum:,} of both classes"
+    return ""
+
+
+@dataclass(frozen=True)
+class AucSamplingError:
+    """NannyML's sampling-error components of ROC AUC, from reference labels and scores.
+
+    Attributes
+    ----------
+    std : float
+        Standard deviation of the minority class's Mann-Whitney components (NaN without both classes).
+    fraction : float
+        Share of the minority class in the reference.
+    """
+
+    std: float
+    fraction: float
+
+    @classmethod
+    def fit(cls, labels: np.ndarray, scores: np.ndarray) -> AucSamplingError:
+        """The components of a reference (``nannyml...auroc_sampling_error_components``)."""
+        y = np.asarray(labels, dtype=float)
+        s = np.asarray(scores, dtype=float)
+        if len(y) == 0 or len(np.unique(y)) < 2:
+            return cls(float("nan"), 0.0)
+        if np.mean(y) > 0.5:
+            y, s = np.abs(y - 1), 1 - s
+        order = np.argsort(s)
+        y = y[order]
+        positive_ranks = y * np.arange(len(y))
+        indexes = np.unique(positive_ranks)[1:]
+        ser = indexes - np.arange(len(indexes))
+        n_pos = np.sum(y)
+        return cls(float(np.std(ser / (len(y) - n_pos))), float(n_pos / len(y)))
+
+    def at(self, n: np.ndarray | pd.Series | int) -> np.ndarray:
+        """The sampling error of a window of ``n`` rows (NaN for an empty window)."""
+        n = np.asarray(n, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(n > 0, self.std / np.sqrt(n * self.fraction), np.nan)

@@ -1,0 +1,94 @@
+"""Every setting Vigil declares, and the thresholds that page texts quote, read from the settings.
+
+Features declare their settings where they use them (:func:`analytics.settings.declare`). This module
+imports each of :data:`SETTING_MODULES` so that one place (the ``vigil settings`` command, the Settings
+page) sees all of them, and :func:`thresholds` reads the thresholds a page states in words, so that a
+page never writes "0.8" or "0.25" into its text while an admin has changed the setting.
+
+Example
+-------
+>>> th = thresholds("data/vigil.duckdb", "loan-default")                         # doctest: +SKIP
+>>> f"PSI {th.psi}"                                                               # doctest: +SKIP
+'PSI 0.25'
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from analytics import settings
+from analytics.settings import Setting
+from analytics.store import read
+
+#: Modules that declare settings; a feature with new settings adds its module here.
+SETTING_MODULES: tuple[str, ...] = (
+    "analytics.alerts._intervention", "analytics.alerts._monitor", "analytics.alerts._notify",
+    "analytics.business._cost", "analytics.business._latency", "analytics.deployments._compare",
+    "analytics.drift._methods",
+    "analytics.drift._multivariate", "analytics.explain._counterfactual", "analytics.explain._errors",
+    "analytics.explain._shap", "analytics.fairness", "analytics.governance._evidence", "analytics.ingest._roles",
+    "analytics.performance._concept", "analytics.performance._sampling",
+)
+
+
+def catalog() -> dict[str, Setting]:
+    """Every declared setting, by key (the declaring modules are imported first)."""
+    for module in SETTING_MODULES:
+        importlib.import_module(module)
+    return settings.declared()
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The thresholds pages quote in their text, as in effect for one model (its value, else global, else default).
+
+    Attributes
+    ----------
+    psi, psi_warning : float
+        PSI at or above which a column has drifted, and shows a moderate shift.
+    ks_p_value, chisquare_p_value : float
+        p-values below which a column has drifted.
+    jensenshannon, wasserstein : float
+        Jensen-Shannon distance and normalised Wasserstein distance at or above which a column has drifted.
+    domain_classifier_auc : float
+        Domain classifier ROC AUC at or above which the inputs have drifted.
+    dp_ratio, eo_difference : float
+        Fairness: demographic parity ratio below which, and equalized odds difference above which, an
+        attribute fails.
+    auc_drop : float
+        Fall of the realised ROC AUC below validation that counts as a performance drop.
+    """
+
+    psi: float
+    psi_warning: float
+    ks_p_value: float
+    chisquare_p_value: float
+    jensenshannon: float
+    wasserstein: float
+    domain_classifier_auc: float
+    dp_ratio: float
+    eo_difference: float
+    auc_drop: float
+
+
+_THRESHOLD_KEYS: dict[str, str] = {
+    "psi": "drift.psi_threshold", "psi_warning": "drift.psi_warning", "ks_p_value": "drift.ks_p_value",
+    "chisquare_p_value": "drift.chisquare_p_value", "jensenshannon": "drift.jensenshannon_threshold",
+    "wasserstein": "drift.wasserstein_threshold", "domain_classifier_auc": "drift.domain_classifier_auc",
+    "dp_ratio": "fairness.dp_ratio_threshold", "eo_difference": "fairness.eo_difference_threshold",
+    "auc_drop": "performance.auc_drop",
+}
+
+
+def thresholds(db: str | Path | duckdb.DuckDBPyConnection, model: str | None = None) -> Thresholds:
+    """The :class:`Thresholds` in effect for ``model`` (global values when None)."""
+    catalog()
+
+    def work(con: duckdb.DuckDBPyConnection) -> Thresholds:
+        return Thresholds(**{name: float(settings.get(con, key, model=model)) for name, key in _THRESHOLD_KEYS.items()})
+
+    return work(db) if isinstance(db, duckdb.DuckDBPyConnection) else read(work, db)

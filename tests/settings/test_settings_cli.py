@@ -1,0 +1,151 @@
+"""``vigil settings`` and the role check of ingest, on a model registered from a spec as a user does it
+(issue 14, sections 2 and 3)."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analytics import settings, store
+from analytics.cli import main
+from analytics.ingest import ingest
+from analytics.settings_catalog import SETTING_MODULES, catalog, thresholds
+
+SPEC = """\
+name = "churn"
+owner = "retention team"
+positive_class = "leaves within 90 days"
+favourable_decision = 0
+[[columns]]
+name = "tenure"
+type = "integer"
+[[columns]]
+name = "plan"
+type = "categorical"
+role = "segment"
+"""
+
+
+def _vigil(db, *args: str) -> int:
+    return main(["--db", str(db), *args])
+
+
+def _rows(n: int, *, start: int = 0, day: int = 10, version: str = "v1", role: str = "champion") -> pd.DataFrame:
+    idx = range(start, start + n)
+    return pd.DataFrame({
+        "prediction_id": [f"c{i:05d}" for i in idx],
+        "predicted_at": [datetime(2026, 3, day, 8) + pd.Timedelta(minutes=i) for i in idx],
+        "model_version": version, "deployment_role": role,
+        "score": [(i % 10) / 10 + 0.05 for i in idx], "decision": [int((i % 10) / 10 + 0.05 >= 0.5) for i in idx],
+        "latency_ms": 4.0, "cost": 0.001, "tenure": [i % 50 for i in idx], "plan": ["basic" if i % 2 else "pro" for i in idx],
+    })
+
+
+@pytest.fixture
+def churn(db, tmp_path):
+    spec = tmp_path / "churn.toml"
+    spec.write_text(SPEC)
+    assert _vigil(db, "models", "register", str(spec)) == 0
+    reference = tmp_path / "reference.csv"
+    frame = _rows(200).drop(columns=["prediction_id", "predicted_at", "model_version", "deployment_role",
+                                     "latency_ms", "cost"])
+    frame["label"] = [i % 3 == 0 for i in range(200)]
+    frame["label"] = frame["label"].astype(int)
+    frame.to_csv(reference, index=False)
+    assert _vigil(db, "models", "add-version", "churn", "v1", "--reference", str(reference),
+                  "--serving-since", "2026-03-01") == 0
+    assert _vigil(db, "models", "add-version", "churn", "v2", "--reference", str(reference)) == 0
+    return db
+
+
+def test_set_get_unset_list_audited_with_old_and_new_values(churn, capsys):
+    db = churn
+    capsys.readouterr()
+    assert _vigil(db, "settings", "set", "fairness.dp_ratio_threshold", "0.85", "--model", "churn") == 0
+    assert _vigil(db, "settings", "set", "fairness.dp_ratio_threshold", "0.75") == 0
+    assert _vigil(db, "settings", "get", "fairness.dp_ratio_threshold", "--model", "churn") == 0
+    assert "fairness.dp_ratio_threshold = 0.85 for model churn" in capsys.readouterr().out
+    assert thresholds(db, "churn").dp_ratio == 0.85 and thresholds(db).dp_ratio == 0.75
+    assert _vigil(db, "settings", "list", "--model", "churn") == 0
+    listed = capsys.readouterr().out
+    line = next(l for l in listed.splitlines() if l.startswith("fairness.dp_ratio_threshold"))
+    assert "0.85" in line and "this model" in line and "a number from 0 to 1" in line
+    assert _vigil(db, "settings", "unset", "fairness.dp_ratio_threshold", "--model", "churn") == 0
+    assert "now 0.75 (the global value" in capsys.readouterr().out
+    assert _vigil(db, "settings", "unset", "fairness.dp_ratio_threshold") == 0
+    assert thresholds(db, "churn").dp_ratio == 0.8
+    rows = store.read(lambda con: con.execute(
+        "SELECT action, object_id, details FROM audit_log WHERE action LIKE 'setting.%' ORDER BY seq").fetchall(), db)
+    assert [(a, o, json.loads(d)) for a, o, d in rows] == [
+        ("setting.change", "churn:fairness.dp_ratio_threshold", {"from": 0.8, "to": 0.85}),
+        ("setting.change", "*:fairness.dp_ratio_threshold", {"from": 0.8, "to": 0.75}),
+        ("setting.unset", "churn:fairness.dp_ratio_threshold", {"from": 0.85, "to": 0.75}),
+        ("setting.unset", "*:fairness.dp_ratio_threshold", {"from": 0.75, "to": 0.8}),
+    ]
+
+
+@pytest.mark.parametrize(("key", "value", "allowed"), [
+    ("fairness.dp_ratio_threshold", "1.5", "allowed: a number from 0 to 1"),
+    ("fairness.dp_ratio_threshold", "high", "allowed: a number from 0 to 1"),
+    ("explain.error_tree_depth", "2.5", "allowed: an integer from 1 to 6"),
+    ("business.latency_sla_percentile", "p90", "allowed: one of p50, p95, p99"),
+])
+def test_a_bad_value_is_refused_with_the_allowed_range_and_changes_nothing(churn, capsys, key, value, allowed):
+    assert _vigil(churn, "settings", "set", key, value) == 1
+    assert allowed in capsys.readouterr().err
+    assert store.read(lambda con: con.execute("SELECT count(*) FROM settings").fetchone()[0], churn) == 0
+
+
+def test_unknown_setting_model_and_non_admin_are_refused(churn, capsys):
+    assert _vigil(churn, "settings", "set", "fairness.nope", "1") == 1
+    assert "'vigil settings list'" in capsys.readouterr().err
+    assert _vigil(churn, "settings", "set", "fairness.dp_ratio_threshold", "0.9", "--model", "chrun") == 1
+    assert ("model 'chrun' is not registered; registered models: churn (register one with 'vigil models register "
+            "SPEC.toml')") in capsys.readouterr().err
+    assert _vigil(churn, "users", "add", "bob", "--role", "analyst") == 0
+    assert _vigil(churn, "settings", "set", "fairness.dp_ratio_threshold", "0.9", "--as", "bob") == 1
+    assert "may not change settings" in capsys.readouterr().err
+
+
+def test_the_catalog_names_every_module_that_declares_a_setting():
+    root = Path(settings.__file__).parent
+    declaring = {".".join(path.relative_to(root.parent).with_suffix("").parts).removesuffix(".__init__")
+                 for path in root.rglob("*.py") if re.search(r"^\w+ = (settings\.)?declare\(", path.read_text(), re.M)}
+    assert declaring == set(SETTING_MODULES)
+
+
+def test_every_setting_declares_a_description_and_a_default_within_its_range():
+    for key, setting in catalog().items():
+        assert setting.description, key
+        assert setting.validate(setting.default) == setting.default, key
+        assert setting.parse(settings.format_value(setting, setting.default).split(" ")[0].replace(",", "")
+                             .replace("(empty)", "")) == setting.default, key
+
+
+def test_ingest_warns_and_counts_rows_whose_role_disagrees_with_the_deployment_history(churn):
+    # v1 is champion since 2026-03-01 (onboarding declaration); v2 is a draft, never deployed.
+    rows = pd.concat([_rows(30), _rows(5, start=30, version="v2", role="shadow"),
+                      _rows(4, start=35, role="canary"), _rows(3, start=39, day=1).assign(
+                          predicted_at=lambda f: f["predicted_at"] - pd.Timedelta(days=1))], ignore_index=True)
+    report = ingest("churn", rows, db=churn)
+    assert report.status == "committed" and report.rows_loaded == 42
+    assert report.rows_role_mismatch == 12
+    assert "12 rows have a deployment_role that disagrees" in report.summary()
+    assert any("version 'v2' was 'not deployed'" in w for w in report.role_warnings)
+    assert any("'canary' disagrees" in w and "was 'champion'" in w for w in report.role_warnings)
+
+
+def test_quarantine_policy_keeps_disagreeing_rows_out(churn):
+    assert _vigil(churn, "settings", "set", "ingest.role_mismatch_policy", "quarantine", "--model", "churn") == 0
+    rows = pd.concat([_rows(30), _rows(5, start=30, version="v2", role="shadow")], ignore_index=True)
+    report = ingest("churn", rows, db=churn, on_error="quarantine")
+    assert (report.rows_loaded, report.rows_quarantined, report.rows_role_mismatch) == (30, 5, 5)
+    reasons = store.read(lambda con: con.execute("SELECT reasons FROM quarantine").fetchall(), churn)
+    assert len(reasons) == 5 and all("disagrees with the deployment history" in r[0][0] for r in reasons)
+    rejected = ingest("churn", _rows(3, start=50, version="v2", role="shadow"), db=churn)
+    assert rejected.status == "rejected" and rejected.rows_loaded == 0
