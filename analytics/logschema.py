@@ -81,6 +81,23 @@ def quote(name: str) -> str:
     return '"' + check_identifier(name) + '"'
 
 
+def quote_any(name: str) -> str:
+    """Quote any column name of a user's file for DuckDB SQL (``default-payment-next-month``, ``LIMIT BAL``).
+
+    The name is quoted, never pasted: a double quote inside it is doubled, so the name cannot end
+    the identifier. Declared names stay restricted (:func:`check_identifier`); a file's own column
+    names are whatever the file holds.
+
+    Raises
+    ------
+    InvalidInputError
+        For a name that is not a string, is empty, or holds a NUL character.
+    """
+    if not isinstance(name, str) or not name or "\x00" in name:
+        raise InvalidInputError(f"column name {name!r} cannot be used: it is empty or holds a NUL character")
+    return '"' + name.replace('"', '""') + '"'
+
+
 @dataclass(frozen=True)
 class Column:
     """One declared column of a model's log.

@@ -44,7 +44,7 @@ if result.table.empty:
     st.stop()
 
 table = result.table.copy()
-table["verdict"] = table["drifted"].map({True: "drift", False: "no drift"}).fillna("not computable")
+table["verdict"] = table["drifted"].map(drift.verdict_word)
 drifted = result.drifted_columns
 
 # ---- headline -----------------------------------------------------------------------------------
@@ -60,7 +60,7 @@ for column, why in result.left_out.items():
 # ---- summary table ------------------------------------------------------------------------------
 st.subheader("Verdicts per column")
 widgets.table(
-    table.assign(_order=table["verdict"].map({"drift": 0, "no drift": 1}).fillna(2))
+    table.assign(_order=table["verdict"].map({w: i for i, w in enumerate(drift.VERDICT_WORDS.values())}))
     .sort_values(["_order", "column"]).drop(columns="_order"),
     hide_index=True,
     column_order=["column", "verdict", "kind", "role", "method", "statistic", "tolerance", "p_value", "threshold",

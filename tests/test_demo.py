@@ -16,6 +16,7 @@ from sklearn.metrics import roc_auc_score
 from analytics import artifacts, audit, registry, store
 from analytics.demo import DEMO_USERS, build_demo
 from analytics.demo import _credit as credit
+from analytics import deployments
 from analytics.demo import _employment as employment
 from analytics.errors import InvalidInputError
 
@@ -198,6 +199,8 @@ def test_the_shadow_pairs_by_request_and_the_canary_takes_its_share(demo_store):
                 AS canary""").fetchone(), demo_store.db)
     assert shares[0] == shares[1] > 0
     assert abs(shares[2] - employment.CANARY_SHARE) < 0.01
+    rollout = store.read(lambda con: deployments.active_rollout(con, "employment"), demo_store.db)
+    assert rollout.version == "v3" and rollout.share == employment.CANARY_SHARE and len(rollout.plan.steps) == 3
 
 
 def test_employment_years_replay_in_order(demo_store):

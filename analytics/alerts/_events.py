@@ -19,7 +19,8 @@ def event(con: duckdb.DuckDBPyConnection, actor: Actor, alert_id: int, kind: str
     ``transitions``, when given, collects the event for the caller's report.
     """
     seq = audit.record(con, actor, f"alert.{kind}", "alert", str(alert_id), details, at=when) if audited else None
-    con.execute("INSERT INTO alert_events VALUES (nextval('alert_event_id_seq'), ?, ?, ?, ?, ?, ?)",
+    con.execute("INSERT INTO alert_events (event_id, alert_id, occurred_at, kind, actor, details, audit_seq) "
+                "VALUES (nextval('alert_event_id_seq'), ?, ?, ?, ?, ?, ?)",
                 [int(alert_id), when, kind, actor.username, json.dumps(details, default=str, sort_keys=True), seq])
     if transitions is not None:
         transitions.append({"alert_id": int(alert_id), "kind": kind, **details})

@@ -47,7 +47,8 @@ def act(con: duckdb.DuckDBPyConnection, actor: Actor, alert: dict[str, Any], rul
             return None
         request = con.execute("SELECT nextval('retrain_request_id_seq')").fetchone()[0]
         evidence = _evidence(alert, rule)
-        con.execute("INSERT INTO retrain_requests VALUES (?, ?, ?, ?, ?, ?, 'open', ?, NULL, NULL, NULL)",
+        con.execute("INSERT INTO retrain_requests (request_id, model_name, version, rule_id, alert_id, opened_at, state, evidence, closed_at, closed_by, note) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'open', ?, NULL, NULL, NULL)",
                     [request, rule.model, alert["version"], rule.rule_id, int(alert["alert_id"]), when,
                      json.dumps(evidence, default=str)])
         audit.record(con, actor, "retrain.request", "model", rule.model, {"request_id": int(request), **evidence},

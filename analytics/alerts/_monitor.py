@@ -324,7 +324,8 @@ def _apply(con: duckdb.DuckDBPyConnection, actor: Actor, evaluations: list[Evalu
                                             "warning_bound", "critical_bound", "evaluated_at"])
         con.register("_vigil_evaluations", frame)
         try:
-            con.execute("INSERT INTO rule_evaluations SELECT * FROM _vigil_evaluations")
+            con.execute("INSERT INTO rule_evaluations (rule_id, fingerprint, window_start, window_end, model_name, version, segment_value, value, baseline, rows, status, warning_bound, critical_bound, evaluated_at) "
+                "SELECT * FROM _vigil_evaluations")
         finally:
             con.unregister("_vigil_evaluations")
     _escalate(con, actor, last_when or at, report)
@@ -441,7 +442,8 @@ def _incident_for(con: duckdb.DuckDBPyConnection, rule: Rule, when: datetime) ->
     if row:
         return int(row[0])
     incident = con.execute("SELECT nextval('incident_id_seq')").fetchone()[0]
-    con.execute("INSERT INTO incidents VALUES (?, ?, ?, ?, ?, ?, NULL, NULL)",
+    con.execute("INSERT INTO incidents (incident_id, model_name, family, title, severity, opened_at, resolved_at, resolution_note) "
+                "VALUES (?, ?, ?, ?, ?, ?, NULL, NULL)",
                 [incident, rule.model, rule.family, f"{rule.family} on {rule.model}", severity, when])
     return int(incident)
 

@@ -98,7 +98,8 @@ def add_channel(con: duckdb.DuckDBPyConnection, actor: Actor, name: str, kind: s
         raise InvalidInputError("a pagerduty channel needs its routing key as the secret")
     if con.execute("SELECT 1 FROM channels WHERE name = ?", [name]).fetchone():
         raise InvalidInputError(f"a channel named {name!r} exists; remove it first or choose another name")
-    con.execute("INSERT INTO channels VALUES (?, ?, ?, ?, ?, TRUE, 0, ?, ?)",
+    con.execute("INSERT INTO channels (name, kind, target, secret, options, enabled, failures, created_at, created_by) "
+                "VALUES (?, ?, ?, ?, ?, TRUE, 0, ?, ?)",
                 [name, kind, target, secret, json.dumps(options, sort_keys=True), at or _now(), actor.username])
     audit.record(con, actor, "channel.add", "channel", name,
                  {"kind": kind, "target": masked_target(kind, target), "secret": bool(secret), "options": options},
@@ -187,7 +188,8 @@ def enqueue(con: duckdb.DuckDBPyConnection, alert: dict[str, Any], rule: Rule, n
         channel = _channel(con, name)
         if not _routes(channel, rule.model, str(alert["severity"]), notice):
             continue
-        con.execute("INSERT INTO notifications VALUES (nextval('notification_id_seq'), ?, ?, ?, ?, ?, ?, 'queued', 0, "
+        con.execute("INSERT INTO notifications (notification_id, alert_id, channel, kind, model_name, payload, queued_at, status, attempts, next_attempt_at, sent_at, detail) "
+                "VALUES (nextval('notification_id_seq'), ?, ?, ?, ?, ?, ?, 'queued', 0, "
                     "?, NULL, NULL)", [int(alert["alert_id"]), name, notice, rule.model, json.dumps(body), when, when])
         queued += 1
     return queued

@@ -193,7 +193,8 @@ def save_rule(con: duckdb.DuckDBPyConnection, actor: Actor, rule: Rule, *, at: d
                          [rule.rule_id]).fetchone()
     spec = json.dumps(rule.to_dict(), sort_keys=True)
     if before is None:
-        con.execute("INSERT INTO alert_rules VALUES (?, ?, ?, TRUE, ?, ?, ?, ?)",
+        con.execute("INSERT INTO alert_rules (rule_id, model_name, spec, enabled, created_at, created_by, updated_at, updated_by) "
+                "VALUES (?, ?, ?, TRUE, ?, ?, ?, ?)",
                     [rule.rule_id, rule.model, spec, when, actor.username, when, actor.username])
         audit.record(con, actor, "rule.add", "alert_rule", rule.rule_id, {"rule": rule.to_dict()}, at=at)
         return "added"

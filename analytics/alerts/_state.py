@@ -86,7 +86,8 @@ def silence(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, *, hours: 
         get_rule(con, rule_id)
     when = at or _now()
     silence_id = con.execute("SELECT nextval('silence_id_seq')").fetchone()[0]
-    con.execute("INSERT INTO silences VALUES (?, ?, ?, ?, ?, ?, ?)",
+    con.execute("INSERT INTO silences (silence_id, model_name, rule_id, starts_at, ends_at, reason, created_by) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [silence_id, model, rule_id, when, when + timedelta(hours=float(hours)), reason, actor.username])
     audit.record(con, actor, "alert.silence", "model", model,
                  {"silence_id": int(silence_id), "rule_id": rule_id, "hours": float(hours), "reason": reason}, at=at)

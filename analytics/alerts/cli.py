@@ -29,14 +29,11 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from analytics import alerts, config, store
+from analytics import alerts, store
+from analytics.cli_support import store_path
 from analytics.alerts._rules import Rule
 from analytics.errors import InvalidInputError
 from analytics.roles import system_actor
-
-
-def _db(args: argparse.Namespace) -> Path:
-    return Path(args.db) if getattr(args, "db", None) else config.db_path()
 
 
 def _time(text: str) -> datetime:
@@ -56,7 +53,7 @@ def _value(text: str):
 
 def cmd_monitor(args: argparse.Namespace) -> int:
     """Run ``vigil monitor``."""
-    db = _db(args)
+    db = store_path(args)
     if args.replay:
         start, end = (_time(t) for t in args.replay)
         if end <= start:
@@ -86,7 +83,7 @@ def _load_rules(path: str) -> list[Rule]:
 
 def cmd_rules(args: argparse.Namespace) -> int:
     """Run one ``vigil rules`` action."""
-    db, actor = _db(args), system_actor()
+    db, actor = store_path(args), system_actor()
     if args.action == "list":
         frame = store.read(lambda con: alerts.rules_table(con, model=args.model), db)
         if args.format == "json":
@@ -127,7 +124,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
 def cmd_channels(args: argparse.Namespace) -> int:
     """Run one ``vigil channels`` action."""
-    db, actor = _db(args), system_actor()
+    db, actor = store_path(args), system_actor()
     if args.action == "list":
         frame = store.read(lambda con: alerts.channels_table(con, actor), db)
         print(frame.drop(columns=["created_at"]).to_string(index=False) if len(frame) else "no channels yet")
@@ -156,7 +153,7 @@ def cmd_channels(args: argparse.Namespace) -> int:
 
 def cmd_alerts(args: argparse.Namespace) -> int:
     """Run one ``vigil alerts`` action."""
-    db, actor = _db(args), system_actor()
+    db, actor = store_path(args), system_actor()
     if args.action == "list":
         states = None if args.all else ("pending", "firing", "acknowledged")
         frame = store.read(lambda con: alerts.alerts_table(con, model=args.model, states=states), db)

@@ -16,13 +16,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analytics import business, config, drift, governance, registry, store, users
+from analytics import business, config, deployments, drift, governance, registry, store, users
 from analytics.demo import _credit as credit
 from analytics.demo import _employment as employment
 from analytics.demo._cards import write_cards
 from analytics.demo._datasets import credit_card_clients, employment_massachusetts
 from analytics.demo._training import TrainedModel, train
-from analytics.governance import start_canary
 from analytics.errors import InvalidInputError
 from analytics.ingest import ingest
 from analytics.store._segments import rebuild_views, segments_dir
@@ -263,8 +262,12 @@ def _build_employment(db: Path, seed: int, end: datetime, progress: Progress, su
         _register(con, employment.MODEL, "v3", v3, employment.THRESHOLD, start + timedelta(days=135), "v1",
                   "retrained on the 2015, 2016 and 2017 surveys")
         _history(con, employment.MODEL, "v3", start + timedelta(days=135), _APPROVED_PATH, days_apart=3)
-        start_canary(con, _actor("paul.approver"), employment.MODEL, "v3", employment.CANARY_SHARE,
-                                at=canary_from)
+        # A guarded rollout: 10% first, then 25% and 50% while latency (within 2 ms) and cost hold.
+        plan = deployments.RolloutPlan(
+            steps=(deployments.RolloutStep(employment.CANARY_SHARE, 72, 2_000), deployments.RolloutStep(0.25, 72, 5_000),
+                   deployments.RolloutStep(0.5, 72, 10_000)),
+            guardrails={"latency_ms": 2.0, "cost_per_decision": None})
+        deployments.start_rollout(con, _actor("paul.approver"), employment.MODEL, "v3", plan, at=canary_from)
 
     store.write(governance, db)
     rng = np.random.default_rng(seed + 4)

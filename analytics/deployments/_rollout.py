@@ -151,7 +151,8 @@ def _event(con, actor: Actor, rollout: Rollout, decision: str, share: float | No
         seq = audit.record(con, actor, f"rollout.{decision.replace(' ', '_')}", "rollout",
                            f"{rollout.model}:{rollout.version}", {"plan_id": rollout.plan_id, "reason": reason,
                                                                   "share": share, **evidence}, at=when)
-    con.execute("INSERT INTO rollout_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    con.execute("INSERT INTO rollout_events (plan_id, occurred_at, actor, step_index, decision, share, reason, evidence, audit_seq) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [rollout.plan_id, when, actor.username, rollout.step_index, decision, share, reason,
                  json.dumps(evidence, sort_keys=True, default=str), seq])
     return seq
@@ -175,7 +176,8 @@ def start_rollout(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, vers
     plan_id = con.execute("SELECT nextval('rollout_plan_id_seq')").fetchone()[0]
     seq = audit.record(con, actor, "rollout.plan", "rollout", f"{model}:{version}",
                        {"plan_id": int(plan_id), "baseline": baseline, "plan": json.loads(plan.to_json())}, at=when)
-    con.execute("INSERT INTO rollout_plans VALUES (?, ?, ?, ?, ?, 'active', 0, ?, ?, ?, ?)",
+    con.execute("INSERT INTO rollout_plans (plan_id, model_name, version, baseline, plan, status, step_index, step_started_at, created_at, created_by, audit_seq) "
+                "VALUES (?, ?, ?, ?, ?, 'active', 0, ?, ?, ?, ?)",
                 [plan_id, model, version, baseline, plan.to_json(), when, when, actor.username, seq])
     started = Rollout(int(plan_id), model, version, baseline, plan, "active", 0, when)
     _event(con, actor, started, "plan", plan.steps[0].share, "rollout started at its first step", {}, when, seq)
@@ -308,3 +310,27 @@ def rollout_history(con: duckdb.DuckDBPyConnection, model: str) -> pd.DataFrame:
         "e.step_index + 1 AS step, e.decision, e.share, e.reason FROM rollout_plans p "
         "LEFT JOIN rollout_events e USING (plan_id) WHERE p.model_name = ? ORDER BY p.plan_id, e.occurred_at",
         [model]).df()
+
+
+def rollout_timeline(db, model: str) -> pd.DataFrame:
+    """:func:`rollout_history` on a store path or connection (for the page and the CLI)."""
+    from analytics.overview import _run
+
+    return _run(db, lambda con: rollout_history(con, model))
+
+
+def deployable_versions(db, model: str) -> pd.DataFrame:
+    """The model's versions with their status and predictions logged, champion first (the page's choices)."""
+    from analytics.overview import _run
+    from analytics.registry import get_model
+    from analytics.store import predictions_view
+
+    def work(con):
+        info = get_model(con, model)
+        return con.execute(
+            f"SELECT v.version, v.status, coalesce(n.rows, 0) AS predictions FROM model_versions v "
+            f"LEFT JOIN (SELECT model_version, count(*) AS rows FROM {predictions_view(info.stem)} GROUP BY 1) n "
+            "ON n.model_version = v.version WHERE v.model_name = ? "
+            "ORDER BY v.status = 'champion' DESC, predictions DESC, v.version", [model]).df()
+
+    return _run(db, work)

@@ -53,7 +53,7 @@ import duckdb
 import numpy as np
 
 from analytics.drift._methods import AUTO_NUMERIC_UNIQUE, CATEGORICAL, NUMERICAL
-from analytics.logschema import quote
+from analytics.logschema import quote_any
 
 #: Equal-width bins between the reference's minimum and maximum (plus one open bin on each side).
 FINE_BINS = 1_000
@@ -181,7 +181,7 @@ def counted_values_sql(period: str, column: str, source: str, *, as_double: bool
     as binning every row, several times faster on a column with few distinct values, and no slower
     on one whose values are all distinct.
     """
-    value = f"{quote(column)}::DOUBLE" if as_double else quote(column)
+    value = f"{quote_any(column)}::DOUBLE" if as_double else quote_any(column)
     return f"SELECT {period} AS p, {value} AS v, count(*) AS n {source} GROUP BY ALL"
 
 

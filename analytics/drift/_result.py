@@ -14,6 +14,16 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "period", "role", "missing_reference", "missing_current", "unseen_categories", "note", "tolerance",
 )
 JSON_FIELDS: tuple[str, ...] = RESULT_COLUMNS[:9]
+#: The words a person reads for a column's verdict (the ``drifted`` field: True, False or None), in the
+#: app and the command line alike, in the order of importance.
+VERDICT_WORDS: dict[bool | None, str] = {True: "drift", False: "no drift", None: "not computable"}
+
+
+def verdict_word(drifted: Any) -> str:
+    """``"drift"``, ``"no drift"`` or ``"not computable"`` for a ``drifted`` value (None or NaN: not computable)."""
+    if drifted is None or (isinstance(drifted, float) and math.isnan(drifted)):
+        return VERDICT_WORDS[None]
+    return VERDICT_WORDS[bool(drifted)]
 
 
 def _clean(value: Any) -> Any:
@@ -59,6 +69,11 @@ class DriftResult:
     def drifted_columns(self) -> list[str]:
         """Columns whose verdict is drifted (in any period)."""
         return sorted(set(self.table.loc[self.table["drifted"].eq(True), "column"]))
+
+    @property
+    def not_computable_columns(self) -> list[str]:
+        """Columns whose drift cannot be judged (no values on a side: no rows, or all missing)."""
+        return sorted(set(self.table.loc[self.table["drifted"].isna(), "column"]))
 
     @property
     def any_drift(self) -> bool:

@@ -8,20 +8,25 @@ Usage::
                 [same options]
 
 The JSON is a list with one object per column: column, kind, method, statistic, p_value, threshold,
-drifted, n_reference, n_current. With ``--fail-on-drift`` the exit code is 1 when any column drifted.
+drifted (true, false, or null when not computable), n_reference, n_current; numbers at full precision.
+
+Exit codes with ``--fail-on-drift``: 1 when any column drifted; 4 when the comparison cannot be judged
+(a file or window without rows, or a column without a value on one side) and no column drifted:
+an empty export never passes the gate. ``--allow-not-computable`` lets such a comparison pass.
+Wrong usage (``--start`` without ``--end``, files and ``--model`` together) exits 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from datetime import datetime, timedelta
 
 from typing import TYPE_CHECKING
 
 from analytics.drift._methods import METHOD_KEYS
-from analytics.cli_support import store_path
+from analytics.cli_support import EXIT_NOT_COMPUTABLE, UsageError, store_path, write_json
+from analytics.drift._result import verdict_word
 from analytics.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -34,7 +39,7 @@ def _day(text: str) -> datetime:
     try:
         return datetime.strptime(text, "%Y-%m-%d") if len(text) == 10 else datetime.fromisoformat(text)
     except ValueError:
-        raise InvalidInputError(f"{text!r} is not a date (YYYY-MM-DD) or a timestamp (YYYY-MM-DDTHH:MM)") from None
+        raise UsageError(f"{text!r} is not a date (YYYY-MM-DD) or a timestamp (YYYY-MM-DDTHH:MM)") from None
 
 
 def format_table(result: DriftResult) -> str:
@@ -48,12 +53,14 @@ def format_table(result: DriftResult) -> str:
     for row in result.table.to_dict("records"):
         p = "" if row["p_value"] != row["p_value"] else f"{row['p_value']:.4f}"
         stat = "" if row["statistic"] != row["statistic"] else f"{row['statistic']:.4f}"
-        verdict = {True: "DRIFT", False: "ok", None: "n/a"}[row["drifted"]]
+        verdict = verdict_word(row["drifted"])
         note = f"  ({row['note']})" if row["note"] else ""
         lines.append(f"{row['column'][:24]:<24} {row['kind']:<12} {row['method']:<14} {stat:>10} {p:>9} "
                      f"{row['threshold']:>9.4g}  {verdict}{note}")
     lines += ["", f"{len(result.drifted_columns)} of {len(result.table)} columns drifted"
               + (f": {', '.join(result.drifted_columns)}" if result.drifted_columns else "")]
+    if result.not_computable_columns:
+        lines.append(f"not computable: {', '.join(result.not_computable_columns)}")
     return "\n".join(lines)
 
 
@@ -64,33 +71,55 @@ def cmd_drift(args: argparse.Namespace) -> int:
     columns = tuple(args.columns) if args.columns else None
     if args.model:
         if args.reference or args.current:
-            raise InvalidInputError("give either two files or --model, not both")
+            raise UsageError("give either two files or --model, not both")
         if not args.start or not args.end:
-            raise InvalidInputError("--model needs --start and --end (YYYY-MM-DD; --end is inclusive)")
-        end = _day(args.end)
+            raise UsageError("--model needs --start and --end (YYYY-MM-DD; --end is inclusive)")
+        start, end = _day(args.start), _day(args.end)
         end = end + timedelta(days=1) if len(args.end) == 10 else end
         db = str(store_path(args))
         segment, _, segment_value = (args.segment or "").partition("=")
         if args.segment and not (segment and segment_value):
-            raise InvalidInputError(f"--segment {args.segment!r}: write COLUMN=VALUE, e.g. --segment region=north")
-        result = drift_summary(db, args.model, start=_day(args.start), end=end, version=args.version,
+            raise UsageError(f"--segment {args.segment!r}: write COLUMN=VALUE, e.g. --segment region=north")
+        result = drift_summary(db, args.model, start=start, end=end, version=args.version,
                                segment=segment or None, segment_value=segment_value or None,
                                columns=columns, method=args.method)
-        if result.n_current_rows == 0:
+        if result.n_current_rows == 0 and not args.fail_on_drift:
             raise InvalidInputError(f"{args.model} has no predictions from {args.start} to {args.end}")
     else:
         if args.segment:
-            raise InvalidInputError("--segment filters a model's rows in the store: use it with --model")
+            raise UsageError("--segment filters a model's rows in the store: use it with --model")
         if not args.reference or not args.current:
-            raise InvalidInputError("give REFERENCE and CURRENT files, or --model NAME --start ... --end ...")
+            raise UsageError("give REFERENCE and CURRENT files, or --model NAME --start ... --end ...")
         result = compare_files(args.reference, args.current, columns=list(columns) if columns else None,
                                config=DriftConfig(method=args.method))
     if args.format == "json":
-        json.dump(result.to_records(), sys.stdout, indent=2, default=str)
-        sys.stdout.write("\n")
+        write_json(result.to_records())
     else:
         print(format_table(result))
-    return EXIT_DRIFT if args.fail_on_drift and result.any_drift else 0
+    if not args.fail_on_drift:
+        return 0
+    if result.any_drift:
+        return EXIT_DRIFT
+    return _not_computable_exit(result, args.allow_not_computable)
+
+
+def _not_computable_exit(result: DriftResult, allowed: bool) -> int:
+    """0 when the gate could judge every column (or ``allowed``); else 4, with the reason on stderr."""
+    reasons = []
+    for side, rows in (("reference", result.n_reference_rows), ("current", result.n_current_rows)):
+        if rows == 0:
+            reasons.append(f"the {side} ({getattr(result, side + '_label')}) has no rows")
+    if result.not_computable_columns and not reasons:
+        reasons.append(f"no values to compare in: {', '.join(result.not_computable_columns)}")
+    if not reasons:
+        return 0
+    message = "drift not computable: " + "; ".join(reasons)
+    if allowed:
+        print(f"warning: {message} (passing: --allow-not-computable)", file=sys.stderr)
+        return 0
+    print(f"error: {message}. The gate cannot pass what it cannot judge (exit {EXIT_NOT_COMPUTABLE}); "
+          "use --allow-not-computable to let it pass", file=sys.stderr)
+    return EXIT_NOT_COMPUTABLE
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -108,5 +137,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--columns", nargs="+", help="only these columns")
     p.add_argument("--method", default="auto", choices=["auto", *METHOD_KEYS], help="drift method (default auto)")
     p.add_argument("--format", default="table", choices=["table", "json"])
-    p.add_argument("--fail-on-drift", action="store_true", help="exit 1 when any column drifted (a CI gate)")
+    p.add_argument("--fail-on-drift", action="store_true",
+                   help="exit 1 when any column drifted, 4 when drift cannot be judged (a CI gate)")
+    p.add_argument("--allow-not-computable", action="store_true",
+                   help="with --fail-on-drift: let a comparison that cannot be judged pass (exit 0, with a warning)")
     p.set_defaults(func=cmd_drift)

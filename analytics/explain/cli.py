@@ -10,14 +10,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pandas as pd
 
 from analytics import explain, store
-from analytics.cli_support import store_path
+from analytics.cli_support import records, store_path, write_json
 from analytics.roles import system_actor
 
 
@@ -29,7 +28,7 @@ def _window(args) -> tuple[datetime | None, None]:
 
 def _print(frame: pd.DataFrame, as_json: bool) -> None:
     if as_json:
-        print(frame.to_json(orient="records", date_format="iso", default_handler=str))
+        write_json(records(frame))
     else:
         with pd.option_context("display.width", 160, "display.max_columns", 20, "display.max_colwidth", 80):
             print(frame.to_string(index=False))
@@ -52,13 +51,13 @@ def cmd_global(args) -> int:
 def cmd_trace(args) -> int:
     traced = explain.trace(store_path(args), args.model, args.prediction_id, actor=system_actor(), with_counterfactuals=True)
     if args.json:
-        print(json.dumps({"record": traced.record, "version": traced.version,
+        write_json({"record": traced.record, "version": traced.version,
                           "explanation": None if traced.explanation is None else {
                               "base_value": traced.explanation.base_value, "raw_output": traced.explanation.raw_output,
                               "additivity_error": traced.explanation.additivity_error,
-                              "contributions": traced.explanation.table[["feature", "contribution"]].to_dict("records")},
+                              "contributions": records(traced.explanation.table[["feature", "contribution"]])},
                           "counterfactuals": None if traced.counterfactuals is None else
-                          traced.counterfactuals.changes.to_dict("records")}, default=str))
+                          records(traced.counterfactuals.changes)})
         return 0
     for key, value in traced.record.items():
         print(f"{key:>22}: {value}")

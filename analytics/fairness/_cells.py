@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.errors import InvalidInputError
-from analytics.logschema import LogSchema, check_identifier, quote
+from analytics.logschema import LogSchema, quote_any
 from analytics.store import outcomes_view, predictions_view
 
 MISSING = "(missing)"
@@ -41,7 +41,7 @@ class Attribute:
 
     def sql(self, alias: str = "p") -> str:
         """SQL expression of the group label (text; NULL becomes ``(missing)``)."""
-        col = f"{alias}.{quote(self.column)}"
+        col = f"{alias}.{quote_any(self.column)}"
         if not self.banded:
             return f"coalesce(CAST({col} AS VARCHAR), '{MISSING}')"
         whens = " ".join(f"WHEN {col} < {edge} THEN '{label}'" for edge, label in zip(AGE_EDGES, AGE_LABELS))
@@ -112,7 +112,7 @@ def daily_cells(con: duckdb.DuckDBPyConnection, stem: str, schema: LogSchema, fa
         ``n`` (rows) and ``value`` (summed business value of the labelled rows).
     """
     attrs = sensitive_attributes(schema)
-    groups = ", ".join(f"{a.sql()} AS {quote(a.key)}" for a in attrs)
+    groups = ", ".join(f"{a.sql()} AS {quote_any(a.key)}" for a in attrs)
     frame = con.execute(
         f"""
         SELECT p.model_version AS version, CAST(date_trunc('day', p.predicted_at) AS TIMESTAMP) AS day,
@@ -192,8 +192,6 @@ def _open_file(path: str | Path, needed: list[str]) -> tuple[duckdb.DuckDBPyConn
     path = Path(path)
     if not path.is_file():
         raise InvalidInputError(f"{path} does not exist")
-    for name in needed:
-        check_identifier(name)
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         source = "read_parquet(?)"
@@ -218,9 +216,9 @@ def file_cells(path: str | Path, *, y_true: str, y_pred: str, sensitive: list[st
     """Cells of a Parquet or CSV file of predictions (``y_true``/``y_pred`` coded 0/1, 1 favourable)."""
     con, source, path = _open_file(path, [y_true, y_pred, *sensitive])
     try:
-        groups = ", ".join(f"{Attribute(s, s).sql('f')} AS {quote(s)}" for s in sensitive)
+        groups = ", ".join(f"{Attribute(s, s).sql('f')} AS {quote_any(s)}" for s in sensitive)
         frame = con.execute(
-            f"""SELECT {groups}, CAST(f.{quote(y_pred)} AS INTEGER) AS decision, CAST(f.{quote(y_true)} AS INTEGER) AS label,
+            f"""SELECT {groups}, CAST(f.{quote_any(y_pred)} AS INTEGER) AS decision, CAST(f.{quote_any(y_true)} AS INTEGER) AS label,
                        count(*) AS n, 0.0 AS value
                 FROM {source} f GROUP BY ALL""", [str(path)]).df()
     except duckdb.Error as exc:
@@ -278,10 +276,10 @@ def file_score_histogram(path: str | Path, *, y_true: str, y_pred: str, score: s
     con, source, path = _open_file(path, [y_true, y_pred, score, sensitive])
     try:
         frame = con.execute(
-            f"""SELECT {Attribute(sensitive, sensitive).sql('f')} AS "group", CAST(f.{quote(y_true)} AS INTEGER) AS y_true,
-                       least(CAST(floor(f.{quote(score)} * {int(bins)}) AS INTEGER), {int(bins) - 1}) AS bin,
-                       CAST(f.{quote(y_pred)} AS INTEGER) AS decision, count(*) AS n, 0.0 AS value
-                FROM {source} f WHERE f.{quote(y_true)} IS NOT NULL AND f.{quote(score)} IS NOT NULL
+            f"""SELECT {Attribute(sensitive, sensitive).sql('f')} AS "group", CAST(f.{quote_any(y_true)} AS INTEGER) AS y_true,
+                       least(CAST(floor(f.{quote_any(score)} * {int(bins)}) AS INTEGER), {int(bins) - 1}) AS bin,
+                       CAST(f.{quote_any(y_pred)} AS INTEGER) AS decision, count(*) AS n, 0.0 AS value
+                FROM {source} f WHERE f.{quote_any(y_true)} IS NOT NULL AND f.{quote_any(score)} IS NOT NULL
                 GROUP BY ALL""", [str(path)]).df()
     except duckdb.Error as exc:
         raise InvalidInputError(f"{path.name} cannot be read: {exc}") from None

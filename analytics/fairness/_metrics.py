@@ -307,7 +307,7 @@ class AttributeResult:
         d = self.disparity
 
         def num(v):
-            return None if v is None or (isinstance(v, float) and np.isnan(v)) else round(float(v), 6)
+            return None if v is None or (isinstance(v, float) and np.isnan(v)) else float(v)
 
         groups = []
         for _, row in self.groups.iterrows():

@@ -12,12 +12,11 @@ four_fifths_verdict. Exit code 0 whatever the verdicts (read them from the outpu
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from datetime import datetime, timedelta
 
 from analytics import fairness, store
-from analytics.cli_support import store_path
+from analytics.cli_support import store_path, write_json
 from analytics.errors import InvalidInputError
 
 
@@ -111,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         payload = report.to_dict()
         if what_ifs:
             payload["what_if"] = {s: w.to_dict() for s, w in what_ifs.items()}
-        print(json.dumps(payload, indent=2, default=str))
+        write_json(payload)
         return 0
     print(_table(report))
     for name, w in what_ifs.items():

@@ -26,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 
 from analytics import audit, governance, store, users
-from analytics.cli_support import store_path
+from analytics.cli_support import records, store_path, write_json
 from analytics.errors import InvalidInputError
 from analytics.roles import Actor, system_actor
 
@@ -68,7 +68,7 @@ def cmd_evidence(args: argparse.Namespace) -> int:
     pack = store.read(lambda con: governance.assemble(con, args.model, args.version), store_path(args))
     frame = pack.frame()
     if args.json:
-        print(frame.to_json(orient="records", indent=2))
+        write_json(records(frame))
     else:
         for _, r in frame.iterrows():
             print(f"{r['status'].upper():<14} {r['title']}: {r['detail']}")

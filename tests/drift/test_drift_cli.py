@@ -1,0 +1,67 @@
+"""``vigil drift`` as a CI gate on a user's own files (issue 13 items 6, 7, 9, 22)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from analytics.cli import main
+
+
+def _strict(text: str):
+    def refuse(constant):
+        raise AssertionError(f"{constant} is not JSON")
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.fixture
+def files(tmp_path):
+    """UCI-style column names: a hyphenated label and a name with a space."""
+    rng = np.random.default_rng(5)
+    ref = pd.DataFrame({"default-payment-next-month": rng.integers(0, 2, 400).astype(str),
+                        "LIMIT BAL": rng.normal(size=400), "AGE": rng.normal(size=400)})
+    cur = pd.DataFrame({"default-payment-next-month": rng.integers(0, 2, 300).astype(str),
+                        "LIMIT BAL": rng.normal(size=300) + 0.5, "AGE": np.full(300, np.nan)})
+    paths = {name: tmp_path / f"{name}.parquet" for name in ("ref", "cur", "empty")}
+    ref.to_parquet(paths["ref"])
+    cur.to_parquet(paths["cur"])
+    ref.iloc[:0].to_parquet(paths["empty"])
+    return ref, cur, paths
+
+
+def test_any_file_column_name_full_precision_and_null_not_nan(files, capsys):
+    ref, cur, paths = files
+    assert main(["drift", str(paths["ref"]), str(paths["cur"]), "--format", "json"]) == 0
+    rows = {r["column"]: r for r in _strict(capsys.readouterr().out)}
+    assert set(rows) == {"default-payment-next-month", "LIMIT BAL", "AGE"}
+    expected = stats.ks_2samp(ref["LIMIT BAL"], cur["LIMIT BAL"])
+    assert rows["LIMIT BAL"]["statistic"] == pytest.approx(expected.statistic, rel=1e-12)  # not rounded to 6 places
+    assert rows["AGE"]["statistic"] is None and rows["AGE"]["drifted"] is None
+
+
+def test_the_gate_fails_on_drift_and_on_what_it_cannot_judge(files, capsys):
+    _, _, paths = files
+    ref, cur, empty = (str(paths[k]) for k in ("ref", "cur", "empty"))
+    assert main(["drift", ref, cur, "--columns", "LIMIT BAL", "--fail-on-drift"]) == 1
+    assert "LIMIT BAL" in capsys.readouterr().out
+    assert main(["drift", ref, empty, "--fail-on-drift"]) == 4
+    assert "has no rows" in capsys.readouterr().err
+    assert main(["drift", ref, cur, "--columns", "AGE", "default-payment-next-month", "--fail-on-drift"]) == 4
+    captured = capsys.readouterr()
+    assert "no values to compare in: AGE" in captured.err
+    assert "not computable" in captured.out and "no drift" in captured.out  # the app's words
+    assert main(["drift", ref, cur, "--columns", "AGE", "--fail-on-drift", "--allow-not-computable"]) == 0
+    assert "warning" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["drift", "--model", "m", "--start", "2026-01-01"],
+                                  ["drift", "a.parquet", "b.parquet", "--model", "m"],
+                                  ["drift", "a.parquet"],
+                                  ["drift", "--model", "m", "--start", "someday", "--end", "2026-01-02"]])
+def test_wrong_usage_exits_2(argv, capsys):
+    assert main(argv) == 2
+    assert "vigil drift --help" in capsys.readouterr().err
