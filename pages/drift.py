@@ -188,5 +188,5 @@ th = queries.query(settings_catalog.thresholds, ctx.model)
 st.caption(f"Thresholds for {ctx.model} (admins change them on the Settings page): PSI {th.psi:g} "
            f"({th.psi_warning:g} a moderate shift), KS p < {th.ks_p_value:g}, chi-square "
            f"p < {th.chisquare_p_value:g}, Jensen-Shannon distance {th.jensenshannon:g}, "
-           f"normalised Wasserstein {th.wasserstein:g}, domain classifier AUC "
-           f"{th.domain_classifier_auc:g}.")
+           f"normalised Wasserstein {th.wasserstein:g}, domain classifier AUC outside "
+           f"{th.domain_classifier_auc_lower:g}-{th.domain_classifier_auc_upper:g} (NannyML's default band).")

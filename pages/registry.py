@@ -8,7 +8,7 @@ import plotly.express as px
 import streamlit as st
 
 from analytics import config, governance, registry
-from analytics.store import read
+from analytics.store import read, write
 from app import auth, context, queries, theme, widgets
 
 actor = auth.require("read")
@@ -17,7 +17,7 @@ db = config.db_path()
 
 st.title("Registry")
 st.caption("Every registered model and version: lifecycle status, lineage, risk tier, model card and which version "
-           "served which role when. Read-only here; lifecycle steps are taken on the Approvals page. Times are UTC.")
+           "served which role when. Lifecycle steps are taken on the Approvals page. Times are UTC.")
 
 with widgets.error_boundary("the registry"):
     table = read(governance.registry_table, db)
@@ -95,8 +95,8 @@ with widgets.error_boundary("the registry"):
     st.subheader("Model card")
     if not card:
         widgets.empty_state("No model card has been written for this model.",
-                            hint="An admin writes it with analytics.governance.set_model_card (intended use, "
-                                 "limitations, data, evaluation).")
+                            hint="Write it below (roles that register models), or with `vigil models card "
+                                 f"{model} --file card.toml` (docs/model-card.md).")
     else:
         for key in ("intended_use", "out_of_scope", "limitations", "evaluation", "ethical_considerations"):
             if card.get(key):
@@ -106,6 +106,24 @@ with widgets.error_boundary("the registry"):
             data = pd.DataFrame(card["data"])
             widgets.table(data, hide_index=True, key="registry_card_data",
                           column_config={c: c.replace("_", " ").capitalize() for c in data.columns})
+
+    if actor.can("register_model") or actor.can("approve"):
+        with st.expander("Edit the model card and risk tier", icon=":material/edit:"):
+            st.caption("The card as a card file (TOML; fields and an example in docs/model-card.md, the same file "
+                       f"`vigil models card {model} --file card.toml` reads). The card needs a role that registers "
+                       "models, the [risk] table one that approves; every change is audited.")
+            text = st.text_area("Card file", read(lambda con: governance.card_to_toml(con, model), db), height=320,
+                                key=f"registry_card_text_{model}")
+            if st.button("Save the card", key="registry_card_save", type="primary"):
+                with widgets.error_boundary("the model card"):
+                    checked = governance.parse_card(text)
+                    changed = write(lambda con: governance.apply_card(con, actor, model, checked), db)
+                    st.session_state["registry_card_done"] = ("; ".join(changed) + " (audited)") if changed else \
+                        "Nothing changed: the stored card is already as written."
+                    st.rerun()
+    done = st.session_state.pop("registry_card_done", None)
+    if done:
+        st.success(done, icon=":material/task_alt:")
 
     st.subheader("Lifecycle history")
     widgets.table(history.assign(from_status=history["from_status"].map(registry.status_text, na_action="ignore"),

@@ -125,7 +125,7 @@ def _drift(db: Path, rule: Rule, version: str, start: datetime, end: datetime) -
 
 def _performance(db: Path, rule: Rule, version: str, start: datetime, end: datetime) -> pd.DataFrame:
     frame = performance.cbpe(db, rule.model, start=start, end=end, version=version, freq=rule.window,
-                             segment=rule.segment, segment_value=rule.segment_value)
+                             segment=rule.segment, segment_value=rule.segment_value).table
     parts = []
     for name in [c for c in frame.columns if c in performance.METRICS or c.startswith("est_")]:
         rows = frame["rows"] if name.startswith("est_") else frame["labelled"]
