@@ -168,8 +168,10 @@ def multivariate() -> None:
                "deterministic samples of at most 5,000 rows per side, stated below.")
     if not st.toggle("Compute (takes a few seconds)", key="drift_mv"):
         return
-    mv = queries.query(drift.multivariate_drift, ctx.model, baseline_start=base_start, baseline_end=base_end,
-                       **filters)
+    with st.spinner("Training the domain classifier (5 folds) and fitting the PCA reconstruction on samples of "
+                    "the baseline and current rows…", show_time=True):
+        mv = queries.query(drift.multivariate_drift, ctx.model, baseline_start=base_start, baseline_end=base_end,
+                           **filters)
     widgets.table(mv.as_frame(), hide_index=True, column_config={
         "method": st.column_config.TextColumn("Method"),
         "statistic": st.column_config.NumberColumn("Value", format="%.4f"),

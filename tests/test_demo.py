@@ -3,6 +3,8 @@ users, and models that really produced the logged scores."""
 
 from __future__ import annotations
 
+import json
+
 import stat
 from datetime import timedelta
 
@@ -143,6 +145,24 @@ def test_governance_history(demo_store):
     assert "version.rejected" in set(log["action"])
     status = store.read(audit.verify, demo_store.db)
     assert status.intact and status.rows > 50
+
+
+def test_versions_under_review_carry_their_frozen_evidence_pack(demo_store):
+    """Issue 13 item 11: the demo's submitted and in-review versions went through the real submission, so
+    each has a stored pack, dated at its submission, whose sha256 matches its content and the audit row."""
+    from analytics import governance
+
+    for model, version in (("credit-default", "v4"), ("employment", "v2")):
+        pack = store.read(lambda con: governance.latest_pack(con, model, version), demo_store.db)
+        assert pack is not None, f"{model}:{version} has no stored evidence pack"
+        assert pack["hash_matches"] and pack["assembled_by"] == "arthur.analyst"
+        log = store.read(lambda con: audit.entries(con, object_type="model_version"), demo_store.db)
+        row = log[(log["action"] == "version.submitted") & (log["object_id"] == f"{model}:{version}")].iloc[-1]
+        details = json.loads(row["details"]) if isinstance(row["details"], str) else row["details"]
+        assert details["evidence_sha256"] == pack["sha256"] and details["evidence_pack"] == pack["pack_id"]
+        assert pack["assembled_at"] == row["occurred_at"] < demo_store.end
+        keys = {r.key for r in pack["results"]}
+        assert {"performance.reference", "drift.recent"} <= keys
 
 
 def test_users_one_per_role_with_private_random_passwords(demo_store):
