@@ -251,3 +251,24 @@ def test_finished_store_and_logs_moved_into_place(demo_store):
     view = store.read(lambda con: con.execute(
         "SELECT sql FROM duckdb_views() WHERE view_name = 'predictions_credit_default'").fetchone()[0], demo_store.db)
     assert str(logs) in view and ".building" not in view
+
+
+def test_the_inbox_is_replayed_from_the_monitor(demo_store):
+    """The covariate episode's drift incident was acknowledged and resolved with a note; the concept episode's
+    critical performance alert escalated and is still open; a retraining request is open."""
+    from analytics import alerts
+
+    def inbox(con):
+        return (alerts.alerts_table(con), alerts.incidents_table(con, text="campaign", resolved_only=True),
+                alerts.retrain_requests(con), alerts.timeline(con, alert_id=int(
+                    alerts.alerts_table(con, states=("firing",), severity="critical")["alert_id"].iloc[0])))
+
+    table, knowledge, requests, events = store.read(inbox, demo_store.db)
+    drift_alerts = table[(table["family"] == "drift") & (table["model"] == "credit-default")]
+    assert "arthur.analyst" in drift_alerts["assignee"].tolist()
+    assert len(knowledge) == 1 and knowledge["family"].iloc[0] == "drift"
+    performance = table[(table["family"] == "performance") & (table["state"] == "firing")]
+    assert performance["severity"].tolist() == ["critical"]
+    assert {"firing", "escalated"} <= set(events["kind"])
+    assert requests["state"].tolist() == ["open"]  # one open request per model: the first critical AUC alert's
+    assert store.read(audit.verify, demo_store.db).intact

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from analytics import business, config, deployments, drift, governance, registry, store, users
+from analytics.demo import _alerts as demo_alerts
 from analytics.demo import _credit as credit
 from analytics.demo import _employment as employment
 from analytics.demo._cards import write_cards
@@ -340,6 +341,8 @@ def build_demo(db: str | Path | None = None, *, seed: int = 7, rows: int | None 
     for model in (credit.MODEL, employment.MODEL):
         drift.refresh_rollups(building, model)
     business.refresh_summaries(building)
+    report("replaying the alert monitor over the production window", 0.975)
+    demo_alerts.replay(building, end)
     report("moving the finished store into place", 0.98)
     _move_into_place(building, target)
     summary.credentials = {u: (r, passwords[u]) for u, r, _ in DEMO_USERS}
