@@ -193,8 +193,10 @@ class _Deployments:
 
 
 def plan(con: duckdb.DuckDBPyConnection, *, at: datetime, model: str | None, since: datetime | None
-         ) -> list[tuple[Rule, str, list[datetime]]]:
-    """Per enabled rule and version: the window ends still to evaluate (oldest first)."""
+         ) -> list[tuple[Rule, str, list[datetime], dict[datetime, tuple[float, str]]]]:
+    """Per enabled rule and version: the window ends still to evaluate (oldest first), and the windows
+    already evaluated within the baseline's reach before them (value and status), so a pass does not
+    recompute its history."""
     out = []
     deployments: dict[str, _Deployments] = {}
     for rule in rules(con, model=model, enabled_only=True):
@@ -213,26 +215,39 @@ def plan(con: duckdb.DuckDBPyConnection, *, at: datetime, model: str | None, sin
                 [rule.rule_id, fingerprint(rule, version), min(wanted)]).fetchall()}
             todo = [e for e in wanted if e not in done]
             if todo:
-                out.append((rule, version, todo))
+                reach = min(todo) - step * (HISTORY_REACH * rule.history + 1)
+                stored = {e: (v, st) for e, v, st in con.execute(
+                    "SELECT window_end, value, status FROM rule_evaluations WHERE rule_id = ? AND fingerprint = ? "
+                    "AND window_end >= ? AND window_end < ?",
+                    [rule.rule_id, fingerprint(rule, version), reach, min(todo)]).fetchall()}
+                out.append((rule, version, todo, stored))
     return out
 
 
-def evaluate(cache: SeriesCache, rule: Rule, version: str, ends: list[datetime]) -> list[Evaluation]:
+def evaluate(cache: SeriesCache, rule: Rule, version: str, ends: list[datetime],
+             stored: dict[datetime, tuple[float | None, str]] | None = None) -> list[Evaluation]:
     """Verdicts of the windows ending at ``ends``, each against the ``history`` windows before it.
 
     The baseline is the last ``history`` windows that did not breach: up to ``HISTORY_REACH`` times
     ``history`` windows before ``ends`` are judged first, in order, and a breaching window is left out
     of the baselines after it (so a long episode keeps firing instead of becoming the new normal).
+    ``stored`` holds windows already evaluated (value and status): they are not recomputed.
     """
+    stored = stored or {}
     step = window_length(rule.window)
     first = min(ends)
     history_ends = [first - step * i for i in range(HISTORY_REACH * rule.history, 0, -1)]
-    frame = series(cache, rule, version, history_ends + list(ends))
+    frame = series(cache, rule, version, [e for e in history_ends if e not in stored] + list(ends))
     values = dict(zip(frame["window_end"], zip(frame["value"], frame["rows"])))
     wanted = set(ends)
     normal: list[float] = []
     out = []
     for end in sorted(set(history_ends) | wanted):
+        if end in stored and end not in wanted:
+            value, status = stored[end]
+            if status == "ok" and value is not None:
+                normal.append(float(value))
+            continue
         value, rows = values.get(end, (float("nan"), 0))
         verdict = classify(rule, value, int(rows), np.asarray(normal[-rule.history:] if rule.history else [], dtype=float))
         if verdict.status == "ok":
@@ -274,9 +289,9 @@ def monitor(db: str | Path | None = None, *, at: datetime | None = None, model: 
     cache = cache if cache is not None else SeriesCache(path)
     evaluations: list[Evaluation] = []
     problems = []
-    for rule, version, ends in todo:
+    for rule, version, ends, stored in todo:
         try:
-            evaluations.extend(evaluate(cache, rule, version, ends))
+            evaluations.extend(evaluate(cache, rule, version, ends, stored))
         except VigilError as exc:  # one rule that cannot be evaluated does not stop the others; retried next pass
             problems.append(f"rule {rule.rule_id} ({version}) was not evaluated: {exc}")
     evaluations.sort(key=lambda e: (e.window_end, e.rule.rule_id, e.version))

@@ -319,3 +319,18 @@ def test_weekly_fairness_of_one_pass_equals_the_assessment_of_each_week(churn):
                                attributes=("region",), intersections=(), n_boot=0)
         assert value == pytest.approx(week.verdicts()["demographic_parity_ratio"].iloc[0]) and rows == week.rows
     assert len(frame) == 2
+
+
+def test_a_live_pass_reads_its_baseline_from_the_stored_evaluations(churn):
+    """After a replay, the next pass computes only its own window; the verdict is the one a full recompute gives."""
+    rule = Rule("churn:dyn", MODEL, "latency.p95_ms", "above", warning=Level(k=3.0), min_rows=50, history=4)
+    _save(churn, rule)
+    alerts.monitor(churn, at=datetime(2025, 3, 6), since=datetime(2025, 3, 1))
+    plan = store.read(lambda con: alerts._monitor.plan(con, at=datetime(2025, 3, 7), model=MODEL, since=None), churn)
+    (_, _, ends, stored), = plan
+    assert ends == [datetime(2025, 3, 7)] and len(stored) == 6  # windows ending 03-01 (no data yet) to 03-06
+    cache = alerts.SeriesCache(churn)
+    from_store = alerts._monitor.evaluate(cache, rule, "v1", ends, stored)[0].verdict
+    recomputed = alerts._monitor.evaluate(alerts.SeriesCache(churn), rule, "v1", ends)[0].verdict
+    assert from_store == recomputed and from_store.status == "warning"  # 03-06's 300 ms against ~58 ms
+    assert [k[0] for k in cache.frames] == ["latency"] and all(k[3] >= datetime(2025, 3, 6) for k in cache.frames)
