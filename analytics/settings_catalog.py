@@ -55,8 +55,8 @@ class Thresholds:
         p-values below which a column has drifted.
     jensenshannon, wasserstein : float
         Jensen-Shannon distance and normalised Wasserstein distance at or above which a column has drifted.
-    domain_classifier_auc : float
-        Domain classifier ROC AUC at or above which the inputs have drifted.
+    domain_classifier_auc_lower, domain_classifier_auc_upper : float
+        Domain classifier ROC AUC outside which the inputs have drifted (NannyML's band 0.45-0.65).
     dp_ratio, eo_difference : float
         Fairness: demographic parity ratio below which, and equalized odds difference above which, an
         attribute fails.
@@ -70,7 +70,8 @@ class Thresholds:
     chisquare_p_value: float
     jensenshannon: float
     wasserstein: float
-    domain_classifier_auc: float
+    domain_classifier_auc_lower: float
+    domain_classifier_auc_upper: float
     dp_ratio: float
     eo_difference: float
     auc_drop: float
@@ -79,7 +80,8 @@ class Thresholds:
 _THRESHOLD_KEYS: dict[str, str] = {
     "psi": "drift.psi_threshold", "psi_warning": "drift.psi_warning", "ks_p_value": "drift.ks_p_value",
     "chisquare_p_value": "drift.chisquare_p_value", "jensenshannon": "drift.jensenshannon_threshold",
-    "wasserstein": "drift.wasserstein_threshold", "domain_classifier_auc": "drift.domain_classifier_auc",
+    "wasserstein": "drift.wasserstein_threshold", "domain_classifier_auc_lower": "drift.domain_classifier_auc_lower",
+    "domain_classifier_auc_upper": "drift.domain_classifier_auc_upper",
     "dp_ratio": "fairness.dp_ratio_threshold", "eo_difference": "fairness.eo_difference_threshold",
     "auc_drop": "performance.auc_drop",
 }

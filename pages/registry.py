@@ -9,7 +9,7 @@ import streamlit as st
 
 from analytics import config, governance, registry
 from analytics.store import read, write
-from app import auth, context, theme, widgets
+from app import auth, context, queries, theme, widgets
 
 actor = auth.require("read")
 ctx = context.current()
@@ -141,8 +141,19 @@ with widgets.error_boundary("the registry"):
     st.caption("Model card, evidence pack with its charts, approval and deployment history, audit extract and the "
                "audit chain's status, as one self-contained HTML file or as PDF.")
     if st.button("Prepare the dossier", key="registry_dossier_prepare"):
-        st.session_state["registry_dossier"] = (model, version, read(
-            lambda con: governance.dossier_html(con, model, version), db))
+        with st.status(f"Preparing the dossier of {model} {version}…", expanded=True) as progress:
+            st.write("Reading the model card, the stored evidence pack, the approval and deployment history and "
+                     "the audit extract, and verifying the audit chain…")
+            document = read(lambda con: governance.dossier_html(con, model, version), db)
+            st.session_state["registry_dossier"] = (model, version, document)
+            st.write("Printing the PDF with headless Chromium…")
+            try:
+                queries.dossier_pdf(document)
+                progress.update(label=f"The dossier of {model} {version} is ready", state="complete",
+                                expanded=False)
+            except Exception:  # noqa: BLE001 - the HTML is still offered; the message is shown below
+                progress.update(label=f"The HTML dossier of {model} {version} is ready; the PDF could not be "
+                                      "printed", state="error", expanded=False)
     prepared = st.session_state.get("registry_dossier")
     if prepared and prepared[:2] == (model, version):
         html_doc = prepared[2]
@@ -150,11 +161,7 @@ with widgets.error_boundary("the registry"):
         left.download_button("Download HTML", html_doc, file_name=f"dossier-{model}-{version}.html",
                              mime="text/html", key="registry_dossier_html")
         try:
-            import tempfile
-            from pathlib import Path
-
-            with tempfile.TemporaryDirectory() as tmp:
-                pdf = governance.html_to_pdf(html_doc, Path(tmp) / "dossier.pdf").read_bytes()
+            pdf = queries.dossier_pdf(html_doc)
             right.download_button("Download PDF", pdf, file_name=f"dossier-{model}-{version}.pdf",
                                   mime="application/pdf", key="registry_dossier_pdf")
         except Exception as exc:  # noqa: BLE001 - the HTML is still offered

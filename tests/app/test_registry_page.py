@@ -46,6 +46,11 @@ def test_the_dossier_is_offered_for_download(vigil_db):
     assert not at.exception and not at.error
     html_doc = at.session_state["registry_dossier"][2]
     assert "Governance dossier: loan-risk v2" in html_doc and "Evidence pack" in html_doc
+    # issue 13 item 17: the seconds of work say what they do, and end saying so
+    status = at.status[0]
+    assert (status.label, status.state) == ("The dossier of loan-risk v2 is ready", "complete")
+    said = " ".join(str(m.value) for m in status.markdown)
+    assert "verifying the audit chain" in said and "Printing the PDF with headless Chromium" in said
 
 
 def test_an_admin_edits_the_card_and_tier_as_a_card_file_a_viewer_cannot(vigil_db):
