@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
 from analytics import settings
 from analytics.settings import Setting
@@ -54,8 +55,8 @@ class Thresholds:
         p-values below which a column has drifted.
     jensenshannon, wasserstein : float
         Jensen-Shannon distance and normalised Wasserstein distance at or above which a column has drifted.
-    domain_classifier_auc : float
-        Domain classifier ROC AUC at or above which the inputs have drifted.
+    domain_classifier_auc_lower, domain_classifier_auc_upper : float
+        Domain classifier ROC AUC outside which the inputs have drifted (NannyML's band 0.45-0.65).
     dp_ratio, eo_difference : float
         Fairness: demographic parity ratio below which, and equalized odds difference above which, an
         attribute fails.
@@ -69,7 +70,8 @@ class Thresholds:
     chisquare_p_value: float
     jensenshannon: float
     wasserstein: float
-    domain_classifier_auc: float
+    domain_classifier_auc_lower: float
+    domain_classifier_auc_upper: float
     dp_ratio: float
     eo_difference: float
     auc_drop: float
@@ -78,7 +80,8 @@ class Thresholds:
 _THRESHOLD_KEYS: dict[str, str] = {
     "psi": "drift.psi_threshold", "psi_warning": "drift.psi_warning", "ks_p_value": "drift.ks_p_value",
     "chisquare_p_value": "drift.chisquare_p_value", "jensenshannon": "drift.jensenshannon_threshold",
-    "wasserstein": "drift.wasserstein_threshold", "domain_classifier_auc": "drift.domain_classifier_auc",
+    "wasserstein": "drift.wasserstein_threshold", "domain_classifier_auc_lower": "drift.domain_classifier_auc_lower",
+    "domain_classifier_auc_upper": "drift.domain_classifier_auc_upper",
     "dp_ratio": "fairness.dp_ratio_threshold", "eo_difference": "fairness.eo_difference_threshold",
     "auc_drop": "performance.auc_drop",
 }
@@ -90,5 +93,32 @@ def thresholds(db: str | Path | duckdb.DuckDBPyConnection, model: str | None = N
 
     def work(con: duckdb.DuckDBPyConnection) -> Thresholds:
         return Thresholds(**{name: float(settings.get(con, key, model=model)) for name, key in _THRESHOLD_KEYS.items()})
+
+    return work(db) if isinstance(db, duckdb.DuckDBPyConnection) else read(work, db)
+
+
+def overview(db: str | Path | duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every setting with its description, allowed values, default, global value and per-model overrides.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per setting, by key: ``key``, ``description``, ``allowed``, ``default``, ``global_value``
+        (the default when no global value is set), ``global_set`` (bool) and ``overrides`` (text,
+        ``model: value`` pairs), all values formatted as :func:`analytics.settings.format_value` writes them.
+    """
+    known = catalog()
+
+    def work(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+        global_values = dict(con.execute("SELECT key, value FROM settings WHERE scope = ?", [settings.GLOBAL]).fetchall())
+        rows = []
+        for key, setting in sorted(known.items()):
+            value = settings.get(con, key)
+            rows.append({"key": key, "description": setting.description, "allowed": setting.allowed(),
+                         "default": settings.format_value(setting, setting.default),
+                         "global_value": settings.format_value(setting, value), "global_set": key in global_values,
+                         "overrides": "; ".join(f"{m}: {settings.format_value(setting, v)}"
+                                                for m, v in settings.overrides(con, key).items())})
+        return pd.DataFrame(rows)
 
     return work(db) if isinstance(db, duckdb.DuckDBPyConnection) else read(work, db)

@@ -11,22 +11,34 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from analytics.explain import CounterfactualSet, LocalExplanation
+from analytics.logschema import LogSchema
 from app import theme, widgets
 
 
-def waterfall(explanation: LocalExplanation, *, title: str, key: str, top: int = 12) -> None:
+def waterfall_labels(features: pd.Series, values: pd.Series, schema: LogSchema, width: int = 32) -> list[str]:
+    """Waterfall row labels: the input's title and its value as a reader wants it, cut to ``width`` characters
+    with an ellipsis so a long one is not clipped by the chart (the hover shows it whole)."""
+    labels = []
+    for feature, value in zip(features, values):
+        text = schema.display_name(feature) + ("" if value == "" else f" = {widgets.fmt_value(value)}")
+        labels.append(text if len(text) <= width else text[: width - 1] + "…")
+    return labels
+
+
+def waterfall(explanation: LocalExplanation, *, title: str, key: str, schema: LogSchema, top: int = 12) -> None:
     """A SHAP waterfall (log-odds) from the base value to the model's output, with the additivity check."""
     steps = explanation.waterfall(top=top)
-    labels = [f"{f} = {v}" if v != "" else f for f, v in zip(steps["feature"], steps["value"])]
+    labels = waterfall_labels(steps["feature"], steps["value"], schema)
     fig = go.Figure(go.Waterfall(
         orientation="h", base=explanation.base_value, x=steps["contribution"], y=labels,
         measure=["relative"] * len(steps), increasing={"marker": {"color": theme.BAD}},
         decreasing={"marker": {"color": theme.GOOD}},
-        hovertemplate="%{y}<br>contribution %{x:+.3f} log-odds<extra></extra>"))
+        customdata=[f"{f} = {v}" if v != "" else f for f, v in zip(steps["feature"], steps["value"])],
+        hovertemplate="%{customdata}<br>contribution %{x:+.3f} log-odds<extra></extra>"))
     fig.add_vline(x=explanation.base_value, line_dash="dot", line_color=theme.NEUTRAL,
                   annotation_text=f"base {explanation.base_value:.3f}")
     fig.update_layout(title=title, xaxis_title="Model output (log-odds of the positive class)",
-                      yaxis={"autorange": "reversed", "rangemode": "normal"}, height=120 + 28 * len(steps),
+                      yaxis={"autorange": "reversed", "rangemode": "normal", "automargin": True}, height=120 + 28 * len(steps),
                       hovermode="closest", showlegend=False)
     widgets.plot(fig, key=key)
     total = explanation.base_value + explanation.table["contribution"].sum()
@@ -47,25 +59,30 @@ def contributions_table(explanation: LocalExplanation, *, key: str) -> None:
                                  "abs_contribution": st.column_config.NumberColumn("|SHAP|", format="%.4f")})
 
 
-def counterfactual_tables(result: CounterfactualSet, *, key: str) -> None:
-    """Answers (changed inputs, distance, re-scored validity) and what each changes."""
+def counterfactual_tables(result: CounterfactualSet, *, key: str, schema: LogSchema) -> None:
+    """Answers (changed inputs, distance, re-scored validity) and what each changes, decisions and inputs in the
+    model's words."""
     if result.answers.empty:
         widgets.empty_state("No change within the declared constraints flips this decision.",
                             hint="Immutable inputs stay, increase-only inputs only rise, and values stay within the "
                                  "reference data's range; try the what-if editor to explore further.")
         return
-    widgets.table(result.answers, hide_index=True, key=f"{key}_answers", column_config={
+    answers = result.answers
+    if "decision" in answers:
+        answers = answers.assign(decision=answers["decision"].map(schema.decision_text))
+    widgets.table(answers, hide_index=True, key=f"{key}_answers", column_config={
         "answer": st.column_config.NumberColumn("Answer", width="small"),
         "changed": st.column_config.NumberColumn("Inputs changed", help="Number of inputs this answer changes"),
         "distance": st.column_config.NumberColumn("Distance", format="%.2f",
                                                    help="L1 distance, each numeric change divided by the input's median "
                                                         "absolute deviation in the reference data; 1 per category"),
         "score": st.column_config.NumberColumn("Re-scored", format="%.4f", help="The model's score of the changed row"),
-        "decision": st.column_config.NumberColumn("Decision", width="small"),
+        "decision": st.column_config.TextColumn("Decision"),
         "valid": st.column_config.CheckboxColumn("Flips", help="Re-scored by the model: the decision really changes"),
         "violations": st.column_config.NumberColumn("Constraint breaches", width="small")})
     changes = result.changes.assign(before=result.changes["before"].map(widgets.fmt_value),
-                                    after=result.changes["after"].map(widgets.fmt_value))
+                                    after=result.changes["after"].map(widgets.fmt_value),
+                                    feature=result.changes["feature"].map(schema.display_name))
     widgets.table(changes, hide_index=True, key=f"{key}_changes",
                   column_config={"answer": "Answer", "feature": "Input", "before": "Now", "after": "Change to"})
 

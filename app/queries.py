@@ -15,12 +15,14 @@ read at most every :data:`TOKEN_SECONDS`. Arguments must be hashable by ``st.cac
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import streamlit as st
 
 from analytics import config, overview
+from analytics.errors import VigilError
 
 T = TypeVar("T")
 TOKEN_SECONDS = 2
@@ -52,3 +54,50 @@ def query(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     db = str(config.db_path())
     name = f"{fn.__module__}:{fn.__qualname__}"
     return _cached(name, db, data_token(db), tuple(args), tuple(sorted(kwargs.items())))
+
+
+@dataclass(frozen=True)
+class Step:
+    """One cached query of a longer computation: what the user reads while it runs, and the call."""
+
+    label: str
+    fn: Callable[..., Any]
+    args: tuple = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    #: An optional step warms the cache for a later part of the page: if analytics refuses it
+    #: (a :class:`~analytics.errors.VigilError`), its result is None and the page says why where it needs it.
+    optional: bool = False
+
+
+def query_steps(steps: Sequence[Step]) -> list[Any]:
+    """Run :func:`query` for each step in order under a progress bar that names the step being computed
+    ("Step 2 of 3: SHAP values of the reference sample…"); the bar is removed when all are done.
+
+    Cached steps return at once, so a page visited again shows the bar only for an instant.
+    """
+    bar = st.progress(0.0)
+    results = []
+    for i, step in enumerate(steps):
+        bar.progress(i / len(steps), text=f"Step {i + 1} of {len(steps)}: {step.label}…")
+        try:
+            results.append(query(step.fn, *step.args, **step.kwargs))
+        except VigilError:
+            if not step.optional:
+                bar.empty()
+                raise
+            results.append(None)
+    bar.empty()
+    return results
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def dossier_pdf(document: str) -> bytes:
+    """The dossier printed to PDF by headless Chromium, cached by the document's content: the same
+    dossier (same evidence pack, history and audit extract) is printed once, not at every rerun."""
+    import tempfile
+    from pathlib import Path
+
+    from analytics import governance
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return governance.html_to_pdf(document, Path(tmp) / "dossier.pdf").read_bytes()

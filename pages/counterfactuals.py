@@ -51,7 +51,7 @@ with widgets.error_boundary("the counterfactuals"):
         result.changes, info.schema, actor, feature_column="feature", value_columns=("before", "after")),
         result.rows, result.original_score, result.original_decision, result.threshold)
     st.subheader("Smallest changes that flip the decision")
-    explain_views.counterfactual_tables(shown, key="cf")
+    explain_views.counterfactual_tables(shown, key="cf", schema=info.schema)
 
     st.subheader("What if")
     sensitive = {c.name for c in info.schema.sensitive}
@@ -82,5 +82,5 @@ with widgets.error_boundary("the counterfactuals"):
     shown_if = explain.LocalExplanation(
         explain.mask_sensitive(result_if.explanation.table, info.schema, actor, feature_column="feature"),
         result_if.explanation.base_value, result_if.explanation.raw_output, result_if.explanation.score)
-    explain_views.waterfall(shown_if, key="cf_waterfall",
+    explain_views.waterfall(shown_if, key="cf_waterfall", schema=info.schema,
                             title=f"Why the edited row scores {result_if.score:.3f}<br><sup>SHAP, log-odds · 1 row</sup>")

@@ -168,8 +168,10 @@ def multivariate() -> None:
                "deterministic samples of at most 5,000 rows per side, stated below.")
     if not st.toggle("Compute (takes a few seconds)", key="drift_mv"):
         return
-    mv = queries.query(drift.multivariate_drift, ctx.model, baseline_start=base_start, baseline_end=base_end,
-                       **filters)
+    with st.spinner("Training the domain classifier (5 folds) and fitting the PCA reconstruction on samples of "
+                    "the baseline and current rows…", show_time=True):
+        mv = queries.query(drift.multivariate_drift, ctx.model, baseline_start=base_start, baseline_end=base_end,
+                           **filters)
     widgets.table(mv.as_frame(), hide_index=True, column_config={
         "method": st.column_config.TextColumn("Method"),
         "statistic": st.column_config.NumberColumn("Value", format="%.4f"),
@@ -186,5 +188,5 @@ th = queries.query(settings_catalog.thresholds, ctx.model)
 st.caption(f"Thresholds for {ctx.model} (admins change them on the Settings page): PSI {th.psi:g} "
            f"({th.psi_warning:g} a moderate shift), KS p < {th.ks_p_value:g}, chi-square "
            f"p < {th.chisquare_p_value:g}, Jensen-Shannon distance {th.jensenshannon:g}, "
-           f"normalised Wasserstein {th.wasserstein:g}, domain classifier AUC "
-           f"{th.domain_classifier_auc:g}.")
+           f"normalised Wasserstein {th.wasserstein:g}, domain classifier AUC outside "
+           f"{th.domain_classifier_auc_lower:g}-{th.domain_classifier_auc_upper:g} (NannyML's default band).")

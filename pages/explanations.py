@@ -27,10 +27,18 @@ with widgets.error_boundary("the explanations"):
                                     help="A bounded sample keeps SHAP fast; the default is the setting "
                                          "explain.sample_rows.")
         seed = cols[1].number_input("Seed", 0, 10_000, 0, key="xp_seed", help="The same seed draws the same rows.")
-    glob = queries.query(explain.global_explanation, ctx.model, version, start=ctx.start, end=ctx.end,
-                         sample_rows=int(rows), seed=int(seed))
+    # The first visit of a window computes SHAP twice (the sample and the reference) and can take tens of
+    # seconds: a progress bar names each step; later visits read the cache.
+    window = {"start": ctx.start, "end": ctx.end, "sample_rows": int(rows), "seed": int(seed)}
+    info = queries.query(explain.version_info, ctx.model, version)
+    steps = [queries.Step(f"SHAP values of up to {int(rows):,} predictions sampled from the {ctx.window_label}",
+                          explain.global_explanation, (ctx.model, version), window)]
+    if info.artifact_path:
+        steps.append(queries.Step("SHAP values of the reference sample, for attribution drift", explain.drift_for,
+                                  (ctx.model, version), window, optional=True))
+    glob = queries.query_steps(steps)[0]
     st.caption(f"**{ctx.model}** version **{version}** ({'chosen' if ctx.version else 'the champion by default'}) "
-               f"· {ctx.window_label} · SHAP values in log-odds of '{queries.query(explain.version_info, ctx.model, version).schema.positive_class}' "
+               f"· {ctx.window_label} · SHAP values in log-odds of '{info.schema.positive_class}' "
                f"on a seeded sample of **{glob.rows:,}** of the window's **{glob.window_rows:,}** predictions "
                f"(seed {glob.seed}; source: {'the registered model, hash verified' if glob.source == 'model' else 'attributions logged by the serving system'}).")
     if glob.rows == 0:
@@ -121,8 +129,9 @@ with widgets.error_boundary("the explanations"):
                                    "false_positive": "False positives"}[t])
         depth = cols[1].slider("Tree depth", 1, 5, 3, key="xp_err_depth")
         try:
-            errors = queries.query(explain.error_analysis, ctx.model, version, start=ctx.start, end=ctx.end,
-                                   target=target, depth=int(depth), seed=int(seed))
+            with st.spinner("Fitting the error tree to the window's labelled predictions…", show_time=True):
+                errors = queries.query(explain.error_analysis, ctx.model, version, start=ctx.start, end=ctx.end,
+                                       target=target, depth=int(depth), seed=int(seed))
         except NotFoundError as exc:  # no labels in the window
             widgets.empty_state(str(exc))
             st.stop()

@@ -53,6 +53,7 @@ with widgets.error_boundary("the prediction lookup"):
         context.remember("prediction_id", pid)  # a copied link opens this prediction
 
     traced = queries.query(explain.trace, ctx.model, pid, actor=actor)
+    lookup_schema = queries.query(overview.model_schema, ctx.model)
     record = traced.record
     st.subheader(f"Prediction {pid}")
     cols = st.columns(4)
@@ -88,13 +89,13 @@ with widgets.error_boundary("the prediction lookup"):
     with tab_why:
         st.caption(traced.explanation_note)
         if traced.explanation is not None:
-            explain_views.waterfall(traced.explanation, key="lk_waterfall",
+            explain_views.waterfall(traced.explanation, key="lk_waterfall", schema=lookup_schema,
                                     title=f"Why prediction {pid} scored {record['score']:.3f}<br><sup>SHAP, log-odds · 1 row</sup>")
             explain_views.contributions_table(traced.explanation, key="lk_contrib")
     with tab_cf:
         st.caption(traced.counterfactual_note)
         if traced.counterfactuals is not None:
-            explain_views.counterfactual_tables(traced.counterfactuals, key="lk_cf")
+            explain_views.counterfactual_tables(traced.counterfactuals, key="lk_cf", schema=lookup_schema)
     with tab_audit:
         if traced.audit.empty:
             widgets.empty_state("No audit entry for this version.")

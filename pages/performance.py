@@ -60,7 +60,8 @@ context.remember("performance_per", freq)
 
 def over_time() -> None:
     verdicts = queries.query(performance.concept_drift, ctx.model, freq=freq, **filters)
-    estimated = queries.query(performance.cbpe, ctx.model, freq=freq, **filters)
+    cbpe = queries.query(performance.cbpe, ctx.model, freq=freq, **filters)
+    estimated = cbpe.table
 
     def _mark_episodes(fig: go.Figure) -> None:
         step = {"week": 7, "day": 1}[freq]
@@ -84,6 +85,17 @@ def over_time() -> None:
     fig.add_scatter(x=estimated["period"], y=estimated[f"est_{metric}"], name="estimated (CBPE)", mode="lines+markers",
                     line={"color": theme.PALETTE[1], "dash": "dot"}, customdata=estimated["rows"],
                     hovertemplate="%{y:.3f} (%{customdata:,} predictions)")
+    if metric == "roc_auc":
+        band = estimated[["period", "lower_confidence_roc_auc", "upper_confidence_roc_auc"]].dropna()
+        fig.add_scatter(x=list(band["period"]) + list(band["period"])[::-1],
+                        y=list(band["upper_confidence_roc_auc"]) + list(band["lower_confidence_roc_auc"])[::-1],
+                        fill="toself", fillcolor=theme.PALETTE[1], opacity=0.15, line={"width": 0},
+                        name="estimate ± 3 sampling errors", hoverinfo="skip")
+    lower, upper = cbpe.thresholds.get(metric, (None, None))
+    for value, side in ((lower, "lower"), (upper, "upper")):
+        if value is not None and pd.notna(value):
+            fig.add_hline(y=value, line_dash="dot", line_color=theme.BAD,
+                          annotation_text=f"{side} alert threshold {value:.3f}", annotation_position="top right")
     if validation.get(metric) is not None:
         fig.add_hline(y=validation[metric], line_dash="dash", line_color=theme.NEUTRAL,
                       annotation_text=f"validation {validation[metric]:.3f}", annotation_position="bottom left")
@@ -100,6 +112,9 @@ def over_time() -> None:
         st.caption(f"CBPE error where labels exist (estimated minus realised {LABELS[metric]}): mean absolute "
                    f"{fmt_num(labelled[f'err_{metric}'].abs().mean())}, largest {fmt_num(labelled[f'err_{metric}'].abs().max())}. "
                    "CBPE assumes the relation between inputs and outcome is unchanged, so it cannot see concept drift.")
+    st.caption(f"CBPE as NannyML 0.13: {cbpe.calibration_note}. The band around the estimated ROC AUC is ± 3 "
+               "sampling errors of a window of that many predictions; the dotted lines are NannyML's alert thresholds "
+               "(mean ± 3 standard deviations of the metric on 10 chunks of the reference data).")
 
     st.subheader("Concept drift")
     st.caption(f"Realised metrics are drawn and judged only for a {freq} with at least {fmt_int(minimum)} labelled "

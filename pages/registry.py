@@ -8,8 +8,8 @@ import plotly.express as px
 import streamlit as st
 
 from analytics import config, governance, registry
-from analytics.store import read
-from app import auth, context, theme, widgets
+from analytics.store import read, write
+from app import auth, context, queries, theme, widgets
 
 actor = auth.require("read")
 ctx = context.current()
@@ -17,7 +17,7 @@ db = config.db_path()
 
 st.title("Registry")
 st.caption("Every registered model and version: lifecycle status, lineage, risk tier, model card and which version "
-           "served which role when. Read-only here; lifecycle steps are taken on the Approvals page. Times are UTC.")
+           "served which role when. Lifecycle steps are taken on the Approvals page. Times are UTC.")
 
 with widgets.error_boundary("the registry"):
     table = read(governance.registry_table, db)
@@ -95,8 +95,8 @@ with widgets.error_boundary("the registry"):
     st.subheader("Model card")
     if not card:
         widgets.empty_state("No model card has been written for this model.",
-                            hint="An admin writes it with analytics.governance.set_model_card (intended use, "
-                                 "limitations, data, evaluation).")
+                            hint="Write it below (roles that register models), or with `vigil models card "
+                                 f"{model} --file card.toml` (docs/model-card.md).")
     else:
         for key in ("intended_use", "out_of_scope", "limitations", "evaluation", "ethical_considerations"):
             if card.get(key):
@@ -106,6 +106,24 @@ with widgets.error_boundary("the registry"):
             data = pd.DataFrame(card["data"])
             widgets.table(data, hide_index=True, key="registry_card_data",
                           column_config={c: c.replace("_", " ").capitalize() for c in data.columns})
+
+    if actor.can("register_model") or actor.can("approve"):
+        with st.expander("Edit the model card and risk tier", icon=":material/edit:"):
+            st.caption("The card as a card file (TOML; fields and an example in docs/model-card.md, the same file "
+                       f"`vigil models card {model} --file card.toml` reads). The card needs a role that registers "
+                       "models, the [risk] table one that approves; every change is audited.")
+            text = st.text_area("Card file", read(lambda con: governance.card_to_toml(con, model), db), height=320,
+                                key=f"registry_card_text_{model}")
+            if st.button("Save the card", key="registry_card_save", type="primary"):
+                with widgets.error_boundary("the model card"):
+                    checked = governance.parse_card(text)
+                    changed = write(lambda con: governance.apply_card(con, actor, model, checked), db)
+                    st.session_state["registry_card_done"] = ("; ".join(changed) + " (audited)") if changed else \
+                        "Nothing changed: the stored card is already as written."
+                    st.rerun()
+    done = st.session_state.pop("registry_card_done", None)
+    if done:
+        st.success(done, icon=":material/task_alt:")
 
     st.subheader("Lifecycle history")
     widgets.table(history.assign(from_status=history["from_status"].map(registry.status_text, na_action="ignore"),
@@ -123,8 +141,19 @@ with widgets.error_boundary("the registry"):
     st.caption("Model card, evidence pack with its charts, approval and deployment history, audit extract and the "
                "audit chain's status, as one self-contained HTML file or as PDF.")
     if st.button("Prepare the dossier", key="registry_dossier_prepare"):
-        st.session_state["registry_dossier"] = (model, version, read(
-            lambda con: governance.dossier_html(con, model, version), db))
+        with st.status(f"Preparing the dossier of {model} {version}…", expanded=True) as progress:
+            st.write("Reading the model card, the stored evidence pack, the approval and deployment history and "
+                     "the audit extract, and verifying the audit chain…")
+            document = read(lambda con: governance.dossier_html(con, model, version), db)
+            st.session_state["registry_dossier"] = (model, version, document)
+            st.write("Printing the PDF with headless Chromium…")
+            try:
+                queries.dossier_pdf(document)
+                progress.update(label=f"The dossier of {model} {version} is ready", state="complete",
+                                expanded=False)
+            except Exception:  # noqa: BLE001 - the HTML is still offered; the message is shown below
+                progress.update(label=f"The HTML dossier of {model} {version} is ready; the PDF could not be "
+                                      "printed", state="error", expanded=False)
     prepared = st.session_state.get("registry_dossier")
     if prepared and prepared[:2] == (model, version):
         html_doc = prepared[2]
@@ -132,11 +161,7 @@ with widgets.error_boundary("the registry"):
         left.download_button("Download HTML", html_doc, file_name=f"dossier-{model}-{version}.html",
                              mime="text/html", key="registry_dossier_html")
         try:
-            import tempfile
-            from pathlib import Path
-
-            with tempfile.TemporaryDirectory() as tmp:
-                pdf = governance.html_to_pdf(html_doc, Path(tmp) / "dossier.pdf").read_bytes()
+            pdf = queries.dossier_pdf(html_doc)
             right.download_button("Download PDF", pdf, file_name=f"dossier-{model}-{version}.pdf",
                                   mime="application/pdf", key="registry_dossier_pdf")
         except Exception as exc:  # noqa: BLE001 - the HTML is still offered

@@ -3,6 +3,8 @@ users, and models that really produced the logged scores."""
 
 from __future__ import annotations
 
+import json
+
 import stat
 from datetime import timedelta
 
@@ -14,6 +16,7 @@ from sklearn.metrics import roc_auc_score
 from analytics import artifacts, audit, registry, store
 from analytics.demo import DEMO_USERS, build_demo
 from analytics.demo import _credit as credit
+from analytics import deployments
 from analytics.demo import _employment as employment
 from analytics.errors import InvalidInputError
 
@@ -144,6 +147,24 @@ def test_governance_history(demo_store):
     assert status.intact and status.rows > 50
 
 
+def test_versions_under_review_carry_their_frozen_evidence_pack(demo_store):
+    """Issue 13 item 11: the demo's submitted and in-review versions went through the real submission, so
+    each has a stored pack, dated at its submission, whose sha256 matches its content and the audit row."""
+    from analytics import governance
+
+    for model, version in (("credit-default", "v4"), ("employment", "v2")):
+        pack = store.read(lambda con: governance.latest_pack(con, model, version), demo_store.db)
+        assert pack is not None, f"{model}:{version} has no stored evidence pack"
+        assert pack["hash_matches"] and pack["assembled_by"] == "arthur.analyst"
+        log = store.read(lambda con: audit.entries(con, object_type="model_version"), demo_store.db)
+        row = log[(log["action"] == "version.submitted") & (log["object_id"] == f"{model}:{version}")].iloc[-1]
+        details = json.loads(row["details"]) if isinstance(row["details"], str) else row["details"]
+        assert details["evidence_sha256"] == pack["sha256"] and details["evidence_pack"] == pack["pack_id"]
+        assert pack["assembled_at"] == row["occurred_at"] < demo_store.end
+        keys = {r.key for r in pack["results"]}
+        assert {"performance.reference", "drift.recent"} <= keys
+
+
 def test_users_one_per_role_with_private_random_passwords(demo_store):
     """One user per role; passwords are random, stored only as argon2 hashes, in a private file."""
     users = _frame(demo_store, "SELECT username, role, password_hash FROM users ORDER BY role")
@@ -178,6 +199,8 @@ def test_the_shadow_pairs_by_request_and_the_canary_takes_its_share(demo_store):
                 AS canary""").fetchone(), demo_store.db)
     assert shares[0] == shares[1] > 0
     assert abs(shares[2] - employment.CANARY_SHARE) < 0.01
+    rollout = store.read(lambda con: deployments.active_rollout(con, "employment"), demo_store.db)
+    assert rollout.version == "v3" and rollout.share == employment.CANARY_SHARE and len(rollout.plan.steps) == 3
 
 
 def test_employment_years_replay_in_order(demo_store):
@@ -228,3 +251,24 @@ def test_finished_store_and_logs_moved_into_place(demo_store):
     view = store.read(lambda con: con.execute(
         "SELECT sql FROM duckdb_views() WHERE view_name = 'predictions_credit_default'").fetchone()[0], demo_store.db)
     assert str(logs) in view and ".building" not in view
+
+
+def test_the_inbox_is_replayed_from_the_monitor(demo_store):
+    """The covariate episode's drift incident was acknowledged and resolved with a note; the concept episode's
+    critical performance alert escalated and is still open; a retraining request is open."""
+    from analytics import alerts
+
+    def inbox(con):
+        return (alerts.alerts_table(con), alerts.incidents_table(con, text="campaign", resolved_only=True),
+                alerts.retrain_requests(con), alerts.timeline(con, alert_id=int(
+                    alerts.alerts_table(con, states=("firing",), severity="critical")["alert_id"].iloc[0])))
+
+    table, knowledge, requests, events = store.read(inbox, demo_store.db)
+    drift_alerts = table[(table["family"] == "drift") & (table["model"] == "credit-default")]
+    assert "arthur.analyst" in drift_alerts["assignee"].tolist()
+    assert len(knowledge) == 1 and knowledge["family"].iloc[0] == "drift"
+    performance = table[(table["family"] == "performance") & (table["state"] == "firing")]
+    assert performance["severity"].tolist() == ["critical"]
+    assert {"firing", "escalated"} <= set(events["kind"])
+    assert requests["state"].tolist() == ["open"]  # one open request per model: the first critical AUC alert's
+    assert store.read(audit.verify, demo_store.db).intact

@@ -7,7 +7,7 @@ Rules
     :func:`rules`, :func:`rules_table`, :func:`default_rules`, :func:`classify` (one window's verdict).
 Evaluation
     :func:`monitor` (one pass of ``vigil monitor``; replay with ``since``), :class:`MonitorReport`,
-    :func:`fingerprint`.
+    :func:`fingerprint`, :class:`SeriesCache` (shared by the passes of one replay), :func:`series` (a rule's metric per window).
 Alerts and incidents
     :func:`acknowledge`, :func:`resolve`, :func:`silence`, :func:`alerts_table`, :func:`timeline`,
     :func:`incidents_table` (the knowledge base), :func:`similar_incidents`, :func:`noise_report`,
@@ -27,6 +27,7 @@ import pandas as pd
 
 from analytics.alerts._defaults import default_rules
 from analytics.alerts._intervention import close_retrain_request, retrain_requests
+from analytics.alerts._metrics import SeriesCache, series
 from analytics.alerts._monitor import MonitorReport, Verdict, classify, fingerprint, monitor
 from analytics.alerts._notify import (KINDS, add_channel, channels_table, dispatch, notifications_table,
                                       remove_channel, signature, try_channel)
@@ -36,11 +37,11 @@ from analytics.alerts._state import (SLA_FAMILIES, acknowledge, alerts_table, ge
                                      resolve, service_levels, silence, similar_incidents, timeline)
 
 __all__ = [
-    "KINDS", "METRICS", "SEVERITIES", "SLA_FAMILIES", "Level", "MonitorReport", "Rule", "Verdict", "acknowledge", "add_channel",
+    "KINDS", "METRICS", "SEVERITIES", "SLA_FAMILIES", "Level", "MonitorReport", "Rule", "SeriesCache", "Verdict", "acknowledge", "add_channel",
     "alerts_table", "channels_table", "classify", "close_retrain_request", "default_rules", "describe_level",
     "dispatch", "evaluations", "fingerprint", "get_alert", "get_rule", "incidents_table", "metric_family", "monitor",
     "noise_report", "notifications_table", "remove_channel", "resolve", "retrain_requests", "rules", "rules_table",
-    "save_rule", "service_levels", "set_enabled", "signature", "silence", "similar_incidents", "timeline", "try_channel",
+    "save_rule", "series", "service_levels", "set_enabled", "signature", "silence", "similar_incidents", "timeline", "try_channel",
 ]
 
 

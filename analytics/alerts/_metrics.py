@@ -3,9 +3,9 @@
 :func:`series` answers one rule's metric for a list of windows of one model version: a frame of
 ``window_end``, ``value`` and ``rows`` (the rows behind the value: labelled rows for realised
 performance). Drift, performance, latency and freshness answer every window of a pass with one
-call per model, version and segment (drift over time and CBPE per day or week, the latency summary
-per day, one grouped query for the newest prediction); fairness, KPIs and cost are asked once per
-window. :class:`SeriesCache` keeps what one pass computed, so rules that share a call share it.
+call per model, version and segment (drift over time and CBPE per day or week, fairness per UTC
+week, the latency summary per day, one grouped query for the newest prediction); KPIs, cost, and
+fairness or latency over other windows are asked once per window. :class:`SeriesCache` keeps what one pass computed, so rules that share a call share it.
 """
 
 from __future__ import annotations
@@ -40,15 +40,33 @@ def window_end_at(window: str, at: datetime) -> datetime:
 
 @dataclass
 class SeriesCache:
-    """What one monitor pass computed, keyed by the call (so two rules on one call pay once)."""
+    """What a monitor pass computed, keyed by the call (so two rules on one call pay once).
+
+    With a ``span`` (a replay in several passes, as the demo's), the bulk calls cover the whole span
+    once and every pass within it reads its windows from them.
+    """
 
     db: Path
+    span: tuple[datetime, datetime] | None = None
     frames: dict[tuple, pd.DataFrame] = field(default_factory=dict)
 
+    firsts: dict[str, datetime | None] = field(default_factory=dict)
+
     def get(self, key: tuple, compute) -> pd.DataFrame:
+        """The frame of ``key``, computed once."""
         if key not in self.frames:
             self.frames[key] = compute()
         return self.frames[key]
+
+    def first_prediction(self, model: str) -> datetime | None:
+        """When the model's log begins (None without predictions): windows before it are not asked for."""
+        if model not in self.firsts:
+            def work(con):
+                info = get_model(con, model)
+                return con.execute(f"SELECT min(predicted_at) FROM {store.predictions_view(info.stem)}").fetchone()[0]
+
+            self.firsts[model] = store.read(work, self.db)
+        return self.firsts[model]
 
 
 def _empty() -> pd.DataFrame:
@@ -70,10 +88,14 @@ def series(cache: SeriesCache, rule: Rule, version: str, ends: list[datetime]) -
     pandas.DataFrame
         :data:`SERIES_COLUMNS`, one row per window with data, oldest first.
     """
+    step = _STEP[rule.window]
+    first = cache.first_prediction(rule.model)
+    ends = [] if first is None else [e for e in ends if e > first]
     if not ends:
         return _empty()
-    step = _STEP[rule.window]
     start, end = min(ends) - step, max(ends)
+    if cache.span is not None and cache.span[0] <= start and end <= cache.span[1]:
+        start, end = cache.span
     family, metric = rule.family, rule.metric
     seg = (rule.segment, rule.segment_value)
     if family == "drift":
@@ -85,14 +107,17 @@ def series(cache: SeriesCache, rule: Rule, version: str, ends: list[datetime]) -
                           lambda: _performance(cache.db, rule, version, start, end))
         name = metric.split(".", 1)[1]
         return _pick(frame, ends, step, column=name)
+    if family == "fairness" and rule.window == "week":
+        frame = cache.get(("fairness", rule.model, version, rule.column, start, end),
+                          lambda: _fairness(cache.db, rule, version, start, end))
+        return _pick(frame, ends, step, column=metric.split(".", 1)[1])
     if family == "latency" and rule.window == "day" and rule.segment is None:
         frame = cache.get(("latency", rule.model, version, start, end),
                           lambda: _latency(cache.db, rule, version, start, end))
         return _pick(frame, ends, step, column=metric.split(".", 1)[1])
     if family == "freshness":
-        frame = cache.get(("freshness", rule.model, seg, rule.window, tuple(ends)),
-                          lambda: _freshness(cache.db, rule, ends))
-        return frame
+        newest = cache.get(("freshness", rule.model, seg, start, end), lambda: _newest(cache.db, rule, start, end))
+        return _freshness(newest, ends)
     values = [cache.get((metric, rule.model, version, seg, rule.column, e - step, e),
                         lambda e=e: _one_window(cache.db, rule, version, e - step, e)) for e in ends]
     return pd.concat([v for v in values if len(v)], ignore_index=True) if any(len(v) for v in values) else _empty()
@@ -125,13 +150,26 @@ def _drift(db: Path, rule: Rule, version: str, start: datetime, end: datetime) -
 
 def _performance(db: Path, rule: Rule, version: str, start: datetime, end: datetime) -> pd.DataFrame:
     frame = performance.cbpe(db, rule.model, start=start, end=end, version=version, freq=rule.window,
-                             segment=rule.segment, segment_value=rule.segment_value)
+                             segment=rule.segment, segment_value=rule.segment_value).table
     parts = []
     for name in [c for c in frame.columns if c in performance.METRICS or c.startswith("est_")]:
         rows = frame["rows"] if name.startswith("est_") else frame["labelled"]
         parts.append(pd.DataFrame({"period": frame["period"], "column": name, "value": frame[name].astype(float),
                                    "rows": rows}))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["period", "column", "value", "rows"])
+
+
+def _fairness(db: Path, rule: Rule, version: str, start: datetime, end: datetime) -> pd.DataFrame:
+    """Both disparities of one attribute per UTC week (Monday to Sunday) from one assessment of the span."""
+    report = fairness.assess(db, rule.model, start=start, end=end, version=version, attributes=(rule.column,),
+                             intersections=(), n_boot=0)
+    if not report.results or report.results[0].over_time.empty:  # no row of this version in the span
+        return pd.DataFrame(columns=["period", "column", "value", "rows"])
+    weekly = report.results[0].over_time
+    return pd.concat([pd.DataFrame({"period": pd.to_datetime(weekly["window_start"]), "column": name,
+                                    "value": weekly[name].astype(float), "rows": weekly[rows]})
+                      for name, rows in (("demographic_parity_ratio", "rows"),
+                                         ("equalized_odds_difference", "labelled"))], ignore_index=True)
 
 
 def _latency(db: Path, rule: Rule, version: str, start: datetime, end: datetime) -> pd.DataFrame:
@@ -143,28 +181,32 @@ def _latency(db: Path, rule: Rule, version: str, start: datetime, end: datetime)
     return pd.concat(parts, ignore_index=True)
 
 
-def _freshness(db: Path, rule: Rule, ends: list[datetime]) -> pd.DataFrame:
-    """Minutes from each window end to the newest prediction before it (any version: serving stopped or not)."""
+def _newest(db: Path, rule: Rule, start: datetime, end: datetime) -> np.ndarray:
+    """The newest prediction time of each UTC hour of ``[start - 30 days, end)`` (any version)."""
 
     def work(con):
         info = get_model(con, rule.model)
-        params: list = [min(ends) - timedelta(days=30), max(ends)]
+        params: list = [start - timedelta(days=30), end]
         where = "predicted_at >= ? AND predicted_at < ?"
         if rule.segment is not None:
             where += f' AND CAST("{rule.segment}" AS VARCHAR) = ?'
             params.append(rule.segment_value)
-        return con.execute(f"SELECT date_trunc('hour', predicted_at) AS h, max(predicted_at) AS newest "
-                           f"FROM {store.predictions_view(info.stem)} WHERE {where} GROUP BY 1 ORDER BY 1",
-                           params).df()
+        return con.execute(f"SELECT max(predicted_at) AS newest FROM {store.predictions_view(info.stem)} "
+                           f"WHERE {where} GROUP BY date_trunc('hour', predicted_at) ORDER BY 1", params).df()
 
     hours = store.read(work, db)
-    newest = pd.to_datetime(hours["newest"]).to_numpy() if len(hours) else np.array([], dtype="datetime64[us]")
+    return pd.to_datetime(hours["newest"]).to_numpy() if len(hours) else np.array([], dtype="datetime64[us]")
+
+
+def _freshness(newest: np.ndarray, ends: list[datetime]) -> pd.DataFrame:
+    """Minutes from each window end to the newest prediction before it."""
     out_ends, values = [], []
     for e in sorted(ends):
-        before = newest[newest < np.datetime64(e)]
-        if len(before):
+        at = np.datetime64(e)
+        k = int(np.searchsorted(newest, at, side="left"))
+        if k:
             out_ends.append(e)
-            values.append((np.datetime64(e) - before.max()) / np.timedelta64(1, "m"))
+            values.append((at - newest[k - 1]) / np.timedelta64(1, "m"))
     return _frame(out_ends, values, [1] * len(values))
 
 

@@ -37,6 +37,7 @@ from analytics.alerts import _intervention, _notify
 from analytics.alerts._events import event
 from analytics.alerts._metrics import SeriesCache, series, window_end_at, window_length
 from analytics.alerts._rules import Level, Rule, get_rule, rules
+from analytics.errors import VigilError
 from analytics.roles import Actor
 
 MONITOR = Actor("svc:monitor", "system")
@@ -242,7 +243,8 @@ def evaluate(cache: SeriesCache, rule: Rule, version: str, ends: list[datetime])
 
 
 def monitor(db: str | Path | None = None, *, at: datetime | None = None, model: str | None = None,
-            since: datetime | None = None, actor: Actor = MONITOR, send: bool = True) -> MonitorReport:
+            since: datetime | None = None, actor: Actor = MONITOR, send: bool = True,
+            cache: SeriesCache | None = None) -> MonitorReport:
     """Evaluate every enabled rule for the windows not yet evaluated, step the alerts, and notify.
 
     Parameters
@@ -260,6 +262,8 @@ def monitor(db: str | Path | None = None, *, at: datetime | None = None, model: 
         Who the state changes are audited as.
     send : bool
         Send the queued notifications after the pass (the outbox keeps them otherwise).
+    cache : SeriesCache, optional
+        What earlier passes of one replay computed (see :class:`analytics.alerts._metrics.SeriesCache`).
     """
     import time
 
@@ -267,13 +271,18 @@ def monitor(db: str | Path | None = None, *, at: datetime | None = None, model: 
     path = Path(db) if db is not None else config.db_path()
     at = at or _now()
     todo = store.read(lambda con: plan(con, at=at, model=model, since=since), path)
-    cache = SeriesCache(path)
+    cache = cache if cache is not None else SeriesCache(path)
     evaluations: list[Evaluation] = []
+    problems = []
     for rule, version, ends in todo:
-        evaluations.extend(evaluate(cache, rule, version, ends))
+        try:
+            evaluations.extend(evaluate(cache, rule, version, ends))
+        except VigilError as exc:  # one rule that cannot be evaluated does not stop the others; retried next pass
+            problems.append(f"rule {rule.rule_id} ({version}) was not evaluated: {exc}")
     evaluations.sort(key=lambda e: (e.window_end, e.rule.rule_id, e.version))
     report = MonitorReport()
     store.write(lambda con: _apply(con, actor, evaluations, at=at, replay=since is not None, report=report), path)
+    report.messages.extend(problems)
     if send:
         result = _notify.dispatch(path, now=at)
         report.sent, report.failed, report.throttled = result.sent, result.failed, result.throttled

@@ -159,7 +159,8 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         frame = store.read(lambda con: alerts.alerts_table(con, model=args.model, states=states), db)
         columns = ["alert_id", "state", "severity", "model", "version", "rule_id", "value", "bound", "window_end",
                    "assignee", "muted_by"]
-        print(frame[columns].to_string(index=False) if len(frame) else "no alerts")
+        shown = frame[columns].astype(object).where(frame[columns].notna(), "")
+        print(shown.to_string(index=False) if len(frame) else "no alerts")
     elif args.action == "ack":
         store.write(lambda con: alerts.acknowledge(con, actor, args.alert_id, assignee=args.assignee,
                                                    comment=args.comment), db)

@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analytics import business, config, drift, registry, store, users
+from analytics import business, config, deployments, drift, governance, registry, store, users
+from analytics.demo import _alerts as demo_alerts
 from analytics.demo import _credit as credit
 from analytics.demo import _employment as employment
 from analytics.demo._cards import write_cards
 from analytics.demo._datasets import credit_card_clients, employment_massachusetts
 from analytics.demo._training import TrainedModel, train
-from analytics.governance import start_canary
 from analytics.errors import InvalidInputError
 from analytics.ingest import ingest
 from analytics.store._segments import rebuild_views, segments_dir
@@ -100,6 +100,24 @@ def _history(con, model: str, version: str, start: datetime, steps: list[tuple],
                                     details=details, at=start + timedelta(days=days_apart * (i + 1)))
 
 
+def _replay_pending(db: Path, model: str, version: str, start: datetime, steps: list[tuple],
+                    days_apart: float = 2.0) -> None:
+    """Replay the steps of a version still under review through the real submission: its evidence pack
+    is assembled as the log stood on the day of submission (``as_of``) and stored, frozen with its sha256,
+    like any version a user submits; a review step is :func:`analytics.governance.start_review`."""
+    for i, (status, username, _capability, details) in enumerate(steps):
+        when = start + timedelta(days=days_apart * (i + 1))
+        actor = _actor(username)
+        if status == "submitted":
+            pack = store.read(lambda con: governance.assemble(con, model, version, as_of=when), db)
+            store.write(lambda con: governance.submit(con, actor, model, version, details["justification"],
+                                                      evidence=pack, at=when), db)
+        elif status == "in_review":
+            store.write(lambda con: governance.start_review(con, actor, model, version, at=when), db)
+        else:
+            raise InvalidInputError(f"the demo replays only pending steps, not {status!r}")
+
+
 def _register(con, model: str, version: str, trained: TrainedModel, threshold: float, at: datetime,
               parent: str | None, description: str) -> None:
     registry.register_version(
@@ -168,7 +186,7 @@ def _build_credit(db: Path, seed: int, end: datetime, rows: int, progress: Progr
                                     at=start + timedelta(days=credit.SHADOW_FROM_DAY))
         _register(con, credit.MODEL, "v4", models["v4"], credit.THRESHOLD, start + timedelta(days=170), "v2",
                   "slower learning rate, more trees")
-        _history(con, credit.MODEL, "v4", start + timedelta(days=170), _APPROVED_PATH[:1])
+        # v4's submission is replayed once its traffic is logged (_replay_pending), with a stored pack.
 
     store.write(governance, db)
     counts = credit.traffic_plan(rows, start)
@@ -193,6 +211,8 @@ def _build_credit(db: Path, seed: int, end: datetime, rows: int, progress: Progr
         next_id += len(chunk)
         summary.rows[credit.MODEL] += _ingest(db, credit.MODEL, pd.concat(logs, ignore_index=True), "predictions")
         summary.outcomes[credit.MODEL] += _ingest(db, credit.MODEL, pd.concat(outcomes, ignore_index=True), "outcomes")
+    progress("credit-default: submitting v4 for review with its evidence pack", 0.71)
+    _replay_pending(db, credit.MODEL, "v4", start + timedelta(days=170), _APPROVED_PATH[:1])
 
 
 def _inputs(frame: pd.DataFrame, schema) -> pd.DataFrame:
@@ -239,12 +259,16 @@ def _build_employment(db: Path, seed: int, end: datetime, progress: Progress, su
                                     capability="deploy", details={"traffic_share": 1.0}, at=start)
         _register(con, employment.MODEL, "v2", v2, employment.THRESHOLD, start + timedelta(days=150), "v1",
                   "retrained on the 2015 and 2016 surveys")
-        _history(con, employment.MODEL, "v2", start + timedelta(days=150), _APPROVED_PATH[:2], days_apart=5)
+        # v2's submission and review are replayed once the traffic is logged (_replay_pending).
         _register(con, employment.MODEL, "v3", v3, employment.THRESHOLD, start + timedelta(days=135), "v1",
                   "retrained on the 2015, 2016 and 2017 surveys")
         _history(con, employment.MODEL, "v3", start + timedelta(days=135), _APPROVED_PATH, days_apart=3)
-        start_canary(con, _actor("paul.approver"), employment.MODEL, "v3", employment.CANARY_SHARE,
-                                at=canary_from)
+        # A guarded rollout: 10% first, then 25% and 50% while latency (within 2 ms) and cost hold.
+        plan = deployments.RolloutPlan(
+            steps=(deployments.RolloutStep(employment.CANARY_SHARE, 72, 2_000), deployments.RolloutStep(0.25, 72, 5_000),
+                   deployments.RolloutStep(0.5, 72, 10_000)),
+            guardrails={"latency_ms": 2.0, "cost_per_decision": None})
+        deployments.start_rollout(con, _actor("paul.approver"), employment.MODEL, "v3", plan, at=canary_from)
 
     store.write(governance, db)
     rng = np.random.default_rng(seed + 4)
@@ -269,6 +293,8 @@ def _build_employment(db: Path, seed: int, end: datetime, progress: Progress, su
                                        with_value=False)
         summary.rows[employment.MODEL] += _ingest(db, employment.MODEL, log, "predictions")
         summary.outcomes[employment.MODEL] += _ingest(db, employment.MODEL, outcomes, "outcomes")
+    progress("employment: submitting v2 for review with its evidence pack", 0.95)
+    _replay_pending(db, employment.MODEL, "v2", start + timedelta(days=150), _APPROVED_PATH[:2], days_apart=5)
 
 
 def build_demo(db: str | Path | None = None, *, seed: int = 7, rows: int | None = None,
@@ -315,6 +341,8 @@ def build_demo(db: str | Path | None = None, *, seed: int = 7, rows: int | None 
     for model in (credit.MODEL, employment.MODEL):
         drift.refresh_rollups(building, model)
     business.refresh_summaries(building)
+    report("replaying the alert monitor over the production window", 0.975)
+    demo_alerts.replay(building, end)
     report("moving the finished store into place", 0.98)
     _move_into_place(building, target)
     summary.credentials = {u: (r, passwords[u]) for u, r, _ in DEMO_USERS}

@@ -8,26 +8,26 @@ Comparison
 Guarded rollout
     :class:`RolloutPlan`, :class:`RolloutStep`, :func:`start_rollout`, :func:`evaluate` ->
     :class:`StepEvaluation`, :func:`step`, :func:`promote`, :func:`cancel`, :func:`active_rollout`,
-    :func:`rollout_history`.
+    :func:`rollout_history`, :func:`rollout_timeline`, :func:`deployable_versions`.
 Methods (on DuckDB's aggregates, each pinned to scipy or statsmodels by a test)
     :class:`TestResult`, :func:`two_proportions`, :class:`Moments`, :func:`welch`, :func:`mann_whitney`,
     :func:`mcnemar`, :func:`delong`, :func:`sequential`, :func:`srm`, :func:`holm`, :func:`rows_needed`,
     :func:`rate_effect_size`, :func:`bootstrap_counts`.
 """
 
-from analytics.deployments._compare import VERDICTS, DeploymentComparison, Measure, compare, verdict
+from analytics.deployments._compare import PERCENTILE_MIN_ROWS, VERDICTS, DeploymentComparison, Measure, compare, verdict
 from analytics.deployments._rollout import (DECISIONS, Rollout, RolloutPlan, RolloutStep, StepEvaluation,
-                                            active_rollout, cancel, evaluate, promote, rollout_history, start_rollout,
-                                            step)
+                                            active_rollout, cancel, deployable_versions, evaluate, promote,
+                                            rollout_history, rollout_timeline, start_rollout, step)
 from analytics.deployments._methods import (MCNEMAR_EXACT_BELOW, SEQUENTIAL_TUNING, SRM_P, Interval, Moments,
                                             RatioCheck, TestResult, bootstrap_counts, delong, holm, mann_whitney,
                                             mcnemar, rate_effect_size, rows_needed, sequential, srm, two_proportions,
                                             welch)
 
 __all__ = [
-    "VERDICTS", "DeploymentComparison", "Measure", "compare", "verdict",
+    "PERCENTILE_MIN_ROWS", "VERDICTS", "DeploymentComparison", "Measure", "compare", "verdict",
     "DECISIONS", "Rollout", "RolloutPlan", "RolloutStep", "StepEvaluation", "active_rollout", "cancel", "evaluate",
-    "promote", "rollout_history", "start_rollout", "step",
+    "promote", "rollout_history", "rollout_timeline", "deployable_versions", "start_rollout", "step",
     "MCNEMAR_EXACT_BELOW", "SEQUENTIAL_TUNING", "SRM_P", "Interval", "Moments", "RatioCheck", "TestResult",
     "bootstrap_counts", "delong", "holm", "mann_whitney", "mcnemar", "rate_effect_size", "rows_needed", "sequential",
     "srm", "two_proportions", "welch",

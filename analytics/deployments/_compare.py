@@ -280,9 +280,9 @@ def _shared_period(con: duckdb.DuckDBPyConnection, info: ModelInfo, baseline: st
 
 def _has_pairs(con: duckdb.DuckDBPyConnection, info: ModelInfo, baseline: str, candidate: str, where: str,
                params: list) -> bool:
-    row = con.execute(f"SELECT count(request_id) FROM {predictions_view(info.stem)} p WHERE {where} "
-                      "AND p.model_version = ? LIMIT 1", [*params, candidate]).fetchone()
-    return bool(row and row[0])
+    row = con.execute(f"SELECT 1 FROM {predictions_view(info.stem)} p WHERE {where} AND p.model_version = ? "
+                      "AND p.request_id IS NOT NULL LIMIT 1", [*params, candidate]).fetchone()
+    return row is not None
 
 
 def _planned_shares(con: duckdb.DuckDBPyConnection, model: str, baseline: str, candidate: str,
@@ -307,13 +307,15 @@ def _paired(con, info: ModelInfo, d: KpiDefinition | None, baseline: str, candid
             params: list, opts: dict) -> tuple[list[Measure], dict[str, int]]:
     view = predictions_view(info.stem)
     amount = _amount(d, "a")
+    amount_column = f", {quote(d.amount_column)}" if d and d.amount_column else ""
     value_a = _value_sql(d, "a.decision", "o.label", amount) if d else "NULL"
     value_b = _value_sql(d, "b.decision", "o.label", amount) if d else "NULL"
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _vigil_pairs AS
         SELECT a.request_id, a.score AS score_a, b.score AS score_b, a.decision AS dec_a, b.decision AS dec_b,
                o.label, ({value_b}) - ({value_a}) AS value_diff, {value_a} AS value_a, {value_b} AS value_b
-        FROM (SELECT * FROM {view} p WHERE {where} AND p.model_version = ? AND p.request_id IS NOT NULL) a
+        FROM (SELECT request_id, prediction_id, score, decision{amount_column} FROM {view} p WHERE {where}
+              AND p.model_version = ? AND p.request_id IS NOT NULL) a
         JOIN (SELECT request_id, score, decision FROM {view} p WHERE {where} AND p.model_version = ?
               AND p.request_id IS NOT NULL) b USING (request_id)
         LEFT JOIN {outcomes_view(info.stem)} o ON o.prediction_id = a.prediction_id""",

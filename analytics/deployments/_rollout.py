@@ -310,3 +310,27 @@ def rollout_history(con: duckdb.DuckDBPyConnection, model: str) -> pd.DataFrame:
         "e.step_index + 1 AS step, e.decision, e.share, e.reason FROM rollout_plans p "
         "LEFT JOIN rollout_events e USING (plan_id) WHERE p.model_name = ? ORDER BY p.plan_id, e.occurred_at",
         [model]).df()
+
+
+def rollout_timeline(db, model: str) -> pd.DataFrame:
+    """:func:`rollout_history` on a store path or connection (for the page and the CLI)."""
+    from analytics.overview import _run
+
+    return _run(db, lambda con: rollout_history(con, model))
+
+
+def deployable_versions(db, model: str) -> pd.DataFrame:
+    """The model's versions with their status and predictions logged, champion first (the page's choices)."""
+    from analytics.overview import _run
+    from analytics.registry import get_model
+    from analytics.store import predictions_view
+
+    def work(con):
+        info = get_model(con, model)
+        return con.execute(
+            f"SELECT v.version, v.status, coalesce(n.rows, 0) AS predictions FROM model_versions v "
+            f"LEFT JOIN (SELECT model_version, count(*) AS rows FROM {predictions_view(info.stem)} GROUP BY 1) n "
+            "ON n.model_version = v.version WHERE v.model_name = ? "
+            "ORDER BY v.status = 'champion' DESC, predictions DESC, v.version", [model]).df()
+
+    return _run(db, work)

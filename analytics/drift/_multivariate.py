@@ -7,8 +7,11 @@ for an id), and the result states the sample sizes.
 Domain classifier (as Evidently and NannyML do): label reference rows 0 and current rows 1, fit a
 gradient-boosted classifier (:class:`sklearn.ensemble.HistGradientBoostingClassifier`) and read
 the ROC AUC of a stratified 5-fold cross-validation (:func:`sklearn.model_selection.cross_val_score`).
-An AUC near 0.5 means the two samples cannot be told apart; at or above the threshold (setting
-``drift.domain_classifier_auc``, default 0.55) they have drifted.
+An AUC near 0.5 means the two samples cannot be told apart; outside NannyML 0.13's default band
+(``ConstantThreshold(lower=0.45, upper=0.65)`` of its ``DomainClassifierCalculator``; settings
+``drift.domain_classifier_auc_lower`` and ``drift.domain_classifier_auc_upper``) they have drifted.
+A band rather than a fixed 0.55: on samples of a few thousand rows a cross-validated AUC of two
+samples of one population moves by a few hundredths by chance.
 
 PCA reconstruction error (NannyML's ``DataReconstructionDriftCalculator``): impute (numeric mean,
 categorical most frequent), encode categories by their reference frequency, standardise and fit a
@@ -41,9 +44,12 @@ SEED = 42
 CV_FOLDS = 5
 PCA_VARIANCE = 0.65
 REFERENCE_CHUNKS = 10
-DOMAIN_AUC = declare("drift.domain_classifier_auc", 0.55,
-                     "cross-validated ROC AUC of the domain classifier at or above which the inputs have drifted",
-                     minimum=0.5, maximum=1.0)
+DOMAIN_AUC_LOWER = declare("drift.domain_classifier_auc_lower", 0.45,
+                           "cross-validated ROC AUC of the domain classifier below which the inputs have drifted "
+                           "(NannyML's default band 0.45-0.65)", minimum=0.0, maximum=0.5)
+DOMAIN_AUC_UPPER = declare("drift.domain_classifier_auc_upper", 0.65,
+                           "cross-validated ROC AUC of the domain classifier above which the inputs have drifted "
+                           "(NannyML's default band 0.45-0.65)", minimum=0.5, maximum=1.0)
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,8 @@ class MultivariateResult:
 
     domain_auc: float
     domain_auc_folds: tuple[float, ...]
-    domain_threshold: float
+    domain_lower: float
+    domain_upper: float
     domain_drifted: bool | None
     reconstruction_error: float
     reconstruction_reference_mean: float
@@ -72,7 +79,8 @@ class MultivariateResult:
         """Two rows (one per method) for a table."""
         return pd.DataFrame([
             {"method": "domain classifier (ROC AUC, 5-fold CV)", "statistic": self.domain_auc,
-             "threshold": f">= {self.domain_threshold:.2f}", "drifted": self.domain_drifted},
+             "threshold": f"outside [{self.domain_lower:.2f}, {self.domain_upper:.2f}]",
+             "drifted": self.domain_drifted},
             {"method": f"PCA reconstruction error ({self.pca_components} components)",
              "statistic": self.reconstruction_error,
              "threshold": f"outside [{self.reconstruction_lower:.3f}, {self.reconstruction_upper:.3f}]",
@@ -177,7 +185,8 @@ def multivariate_drift(db: DbLike, model: str, *, start: datetime | None, end: d
                 f"SELECT {cols} FROM (SELECT *, row_number() OVER () AS _rn {side.source}) "
                 f"ORDER BY hash(_rn + {int(seed)}), _rn LIMIT {int(sample_rows)}", list(side.params)).df()
         n_cur, cur = window_sample(start, end)
-        threshold = float(settings.get(con, DOMAIN_AUC.key, model=model))
+        threshold = (float(settings.get(con, DOMAIN_AUC_LOWER.key, model=model)),
+                     float(settings.get(con, DOMAIN_AUC_UPPER.key, model=model)))
         return ref, cur, n_ref, n_cur, threshold, used, left_out
 
     ref, cur, n_ref, n_cur, threshold, used, left_out = _run(db, work)
@@ -191,8 +200,9 @@ def multivariate_drift(db: DbLike, model: str, *, start: datetime | None, end: d
     auc = float(np.mean(folds))
     err, mean, lower, upper, components = reconstruction(x_ref, x_cur, seed)
     return MultivariateResult(
-        domain_auc=auc, domain_auc_folds=tuple(float(f) for f in folds), domain_threshold=threshold,
-        domain_drifted=None if math.isnan(auc) else bool(auc >= threshold),
+        domain_auc=auc, domain_auc_folds=tuple(float(f) for f in folds), domain_lower=threshold[0],
+        domain_upper=threshold[1],
+        domain_drifted=None if math.isnan(auc) else bool(not threshold[0] <= auc <= threshold[1]),
         reconstruction_error=err, reconstruction_reference_mean=mean, reconstruction_lower=lower,
         reconstruction_upper=upper, reconstruction_drifted=bool(err < lower or err > upper),
         pca_components=components, n_reference_sample=len(ref), n_current_sample=len(cur),

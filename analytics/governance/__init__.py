@@ -13,7 +13,7 @@ Evidence
     :func:`assemble` runs the :data:`CHECKS` registered with :func:`register_check`; :func:`latest_pack`.
 Records
     :func:`set_model_card`, :func:`model_card`, :func:`set_risk_tier`, :func:`risk_tier`,
-    :func:`registry_table`, :func:`deployment_history`, :func:`approval_history`, :func:`findings`,
+    :func:`parse_card`, :func:`apply_card`, :func:`card_to_toml` (a card file in TOML), :func:`registry_table`, :func:`deployment_history`, :func:`approval_history`, :func:`findings`,
     :func:`queue`.
 Dossier
     :func:`dossier_html`, :func:`html_to_pdf`.
@@ -22,6 +22,7 @@ Dossier
 from analytics.governance._actions import (SEVERITIES, approve, deploy_shadow, end_canary, previous_champion, promote,
                                            record_finding, reject, retire, rollback, start_canary, start_review,
                                            submit)
+from analytics.governance._cards import CardFile, apply_card, card_to_toml, parse_card
 from analytics.governance._dossier import dossier_html, html_to_pdf, svg_chart
 from analytics.governance._evidence import (CHECKS, FAIL, NOT_EVALUATED, PASS, CheckResult, EvidenceCheck,
                                             EvidenceContext, EvidencePack, assemble, evidence_for, latest_pack, register_check,
@@ -33,7 +34,7 @@ from analytics.governance._records import (CARD_FIELDS, QUEUES, RISK_TIERS, appr
                                            set_risk_tier)
 
 __all__ = [
-    "CARD_FIELDS", "CHECKS", "FAIL", "NOT_EVALUATED", "PASS", "QUEUES", "RISK_TIERS", "SEVERITIES", "STATES",
+    "CARD_FIELDS", "CHECKS", "CardFile", "apply_card", "card_to_toml", "parse_card", "FAIL", "NOT_EVALUATED", "PASS", "QUEUES", "RISK_TIERS", "SEVERITIES", "STATES",
     "TRANSITIONS", "CheckResult", "EvidenceCheck", "EvidenceContext", "EvidencePack", "FourEyesError",
     "IllegalTransitionError", "Step", "approval_history", "approve", "assemble", "check_step", "deploy_shadow",
     "deployment_history", "dossier_html", "end_canary", "evidence_for", "findings", "html_to_pdf", "latest_pack", "model_card", "next_states",

@@ -160,18 +160,27 @@ def _num(value: Any) -> float | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
 
 
-def context_for(con: duckdb.DuckDBPyConnection, model: str, version: str) -> EvidenceContext:
+def context_for(con: duckdb.DuckDBPyConnection, model: str, version: str, *,
+                as_of: datetime | None = None) -> EvidenceContext:
     """The windows a pack analyses: the last ``governance.evidence_window_days`` of the log, and the same
-    length ending at the latest labelled prediction (labels arrive late)."""
+    length ending at the latest labelled prediction (labels arrive late).
+
+    With ``as_of`` (naive UTC) the log is read as it stood then: only predictions made before ``as_of``,
+    and only outcomes observed before it, place the windows and count the version's rows.
+    """
     info = get_model(con, model)
     get_version(con, model, version)
     days = int(settings.get(con, WINDOW_DAYS.key, model=model))
-    last = con.execute(f"SELECT max(predicted_at) FROM {predictions_view(info.stem)}").fetchone()[0]
+    before = "" if as_of is None else " AND p.predicted_at < $as_of"
+    known = "" if as_of is None else " AND o.observed_at < $as_of"
+    params = {} if as_of is None else {"as_of": as_of}
+    last = con.execute(f"SELECT max(predicted_at) FROM {predictions_view(info.stem)} p WHERE true{before}",
+                       params).fetchone()[0]
     last_labelled = con.execute(
         f"SELECT max(p.predicted_at) FROM {predictions_view(info.stem)} p JOIN {outcomes_view(info.stem)} o "
-        "USING (prediction_id)").fetchone()[0]
-    rows = con.execute(f"SELECT count(*) FROM {predictions_view(info.stem)} WHERE model_version = ?",
-                       [version]).fetchone()[0]
+        f"USING (prediction_id) WHERE true{before}{known}", params).fetchone()[0]
+    rows = con.execute(f"SELECT count(*) FROM {predictions_view(info.stem)} p WHERE model_version = $version{before}",
+                       {**params, "version": version}).fetchone()[0]
 
     def window(end):
         if end is None:
@@ -339,13 +348,26 @@ def _check_fairness(con: duckdb.DuckDBPyConnection, ctx: EvidenceContext) -> lis
 
 
 def assemble(con: duckdb.DuckDBPyConnection, model: str, version: str, *,
-             checks: tuple[str, ...] | None = None) -> EvidencePack:
+             checks: tuple[str, ...] | None = None, as_of: datetime | None = None) -> EvidencePack:
     """Run the registered checks (or those named) on one version and return the pack.
 
     A check that raises a :class:`~analytics.errors.VigilError` is reported as not evaluated, with the
     message, rather than stopping the pack.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        An open connection.
+    model, version : str
+        The version.
+    checks : tuple of str, optional
+        Keys of :data:`CHECKS` to run (default: all).
+    as_of : datetime, optional
+        Assemble the pack as it would have been at this time (naive UTC): the recent windows end
+        there (:func:`context_for`) and the pack is dated then. For replaying a governance history
+        (the demo's); a pack assembled for a submission today leaves it out.
     """
-    ctx = context_for(con, model, version)
+    ctx = context_for(con, model, version, as_of=as_of)
     results: list[CheckResult] = []
     for key in checks or tuple(CHECKS):
         check = CHECKS[key]
@@ -353,7 +375,7 @@ def assemble(con: duckdb.DuckDBPyConnection, model: str, version: str, *,
             results.extend(check.func(con, ctx))
         except VigilError as exc:
             results.append(CheckResult(key, check.title, "", NOT_EVALUATED, f"could not be evaluated: {exc}"))
-    return EvidencePack(model, version, datetime.now(timezone.utc).replace(tzinfo=None), ctx, results)
+    return EvidencePack(model, version, as_of or datetime.now(timezone.utc).replace(tzinfo=None), ctx, results)
 
 
 def store_pack(con: duckdb.DuckDBPyConnection, pack: EvidencePack, assembled_by: str) -> int:

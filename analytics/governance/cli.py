@@ -25,7 +25,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from analytics import audit, governance, store, users
+from analytics import audit, governance, registry, store, users
 from analytics.cli_support import checked_float, checked_int, records, store_path, write_json
 from analytics.errors import InvalidInputError
 from analytics.roles import Actor, system_actor
@@ -202,6 +202,40 @@ def _audit_filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", help="from this UTC time (YYYY-MM-DD[THH:MM])")
     parser.add_argument("--until", help="before this UTC time")
     parser.add_argument("--limit", type=checked_int(1, 100_000_000), default=100_000, help="at most this many rows, newest first")
+
+
+def cmd_model_card(args: argparse.Namespace) -> int:
+    if args.file is None:
+        def show(con) -> str:
+            registry.get_model(con, args.model)
+            return governance.card_to_toml(con, args.model, args.version)
+
+        text = store.read(show, store_path(args))
+        print(text if text else f"# {args.model} has no model card yet; write one (docs/model-card.md) and run\n"
+              f"# vigil models card {args.model} --file card.toml")
+        return 0
+    path = Path(args.file)
+    if not path.is_file():
+        raise InvalidInputError(f"card file {args.file} does not exist")
+    card = governance.parse_card(path.read_text(encoding="utf-8"))
+    actor = _actor(args)
+    changed = store.write(lambda con: governance.apply_card(con, actor, args.model, card, version=args.version),
+                          store_path(args))
+    return _done("; ".join(changed) + " (audited)" if changed else f"nothing changed: the card of {args.model} is "
+                 "already as in the file")
+
+
+def add_model_card(actions) -> None:
+    """``vigil models card MODEL [--file card.toml] [--version V]``: show or write a model card (docs/model-card.md)."""
+    p = actions.add_parser("card", help="show a model's card as TOML, or write it (and its risk tier) from a file",
+                           description="Without --file, print the model card and risk tier as a card file. With "
+                                       "--file, write the card (and a [risk] table's tier) from it; audited.")
+    p.add_argument("model")
+    p.add_argument("--file", help="a card file (.toml); see docs/model-card.md")
+    p.add_argument("--version", help="the card of this version (its fields override the model's)")
+    p.add_argument("--as", dest="as_user", metavar="USER",
+                   help="act as this local user in their role (default: the system identity)")
+    p.set_defaults(func=cmd_model_card)
 
 
 def add_commands(sub) -> None:

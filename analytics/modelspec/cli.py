@@ -31,6 +31,7 @@ MODEL_ACTIONS: tuple[str, ...] = (
     "analytics.modelspec.cli:add_list",
     "analytics.modelspec.cli:add_show",
     "analytics.modelspec.cli:add_add_version",
+    "analytics.governance.cli:add_model_card",
 )
 
 

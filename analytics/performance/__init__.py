@@ -17,7 +17,8 @@ Public API
 Every metric is aggregated inside DuckDB; tests pin each to scikit-learn.
 """
 
-from analytics.performance._cbpe import ESTIMATED, cbpe, estimate_from_expected, fit_calibrator
+from analytics.performance._cbpe import (ESTIMATED, CBPEResult, cbpe, estimate_from_expected, fit_calibrator,
+                                         needs_calibration, reference_thresholds)
 from analytics.performance._concept import (change_points, concept_drift, drifted_inputs, error_stream, page_hinkley,
                                             reference_auc_sampling_error)
 from analytics.performance._realised import (HIGHER_IS_BETTER, METRICS, calibration_curve, evaluate_scores,
@@ -28,7 +29,7 @@ from analytics.performance._sampling import (ENOUGH, LABEL_STATES, MIN_LABELLED,
 
 __all__ = [
     "ENOUGH", "LABEL_STATES", "MIN_LABELLED", "NO_LABELS", "SAMPLING_ERROR_RANGE", "SINGLE_CLASS", "TOO_FEW",
-    "AucSamplingError", "drifted_inputs", "label_state", "label_states", "min_labelled_of", "not_evaluable",
+    "AucSamplingError", "CBPEResult", "needs_calibration", "reference_thresholds", "drifted_inputs", "label_state", "label_states", "min_labelled_of", "not_evaluable",
     "reference_auc_sampling_error",
     "ESTIMATED", "HIGHER_IS_BETTER", "METRICS", "calibration_curve", "cbpe", "change_points", "concept_drift",
     "error_stream", "estimate_from_expected", "evaluate_scores", "fit_calibrator", "page_hinkley", "realised_metrics",

@@ -1,8 +1,12 @@
 """Confidence-based performance estimation (CBPE), as NannyML does, for windows without labels.
 
-1. Calibrate on the reference: an isotonic regression of the label on the score
-   (:class:`sklearn.isotonic.IsotonicRegression`, ``out_of_bounds="clip"``), fitted on the
-   version's reference data; NannyML does the same when the scores are not already calibrated.
+1. Calibrate on the reference, when that helps, as NannyML 0.13 decides
+   (``nannyml.calibration.needs_calibration``, :func:`needs_calibration`): 10 stratified shuffle
+   splits (10 % held out, seed 42) of the reference; an isotonic regression fitted on each training
+   part calibrates its held-out part; when the expected calibration error of all held-out scores (10
+   equal-count bins) is lower after calibration, the isotonic regression of the label on the score
+   (:class:`sklearn.isotonic.IsotonicRegression`, ``out_of_bounds="clip"``) fitted on the whole
+   reference is used; else the scores themselves. :attr:`CBPEResult.calibrated` says which.
 2. Apply it inside DuckDB: the fitted step function (its thresholds, linearly interpolated as
    ``IsotonicRegression.predict`` does) is joined to every row with an ASOF join, giving each row
    the calibrated probability ``p`` that its label is 1.
@@ -14,10 +18,18 @@
 
 Where labels exist the realised metrics are returned beside the estimates, with the error
 (estimated minus realised), so that a reviewer sees how far to trust the unlabelled windows.
+
+4. How far an estimate moves by chance, as NannyML shows it: the sampling error of the estimated
+   ROC AUC for a window of ``n`` predictions (:class:`~analytics.performance._sampling.AucSamplingError`,
+   from the reference) and the confidence band of +/- 3 sampling errors (clipped to [0, 1]); and
+   NannyML's alert thresholds per metric: the mean +/- 3 standard deviations of the metric realised
+   on the reference cut into 10 chunks in its row order (``DefaultChunker``,
+   ``StandardDeviationThreshold``), clipped to [0, 1]. An estimate outside them is an alert.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import duckdb
@@ -26,7 +38,9 @@ import pandas as pd
 
 from analytics.errors import InvalidInputError
 from analytics.overview import DbLike, _run
-from analytics.performance._realised import PERF, _finish, _metrics_sql, load, metrics_from_counts, min_labelled
+from analytics.performance._realised import (PERF, _finish, _metrics_sql, evaluate_scores, load, metrics_from_counts,
+                                             min_labelled)
+from analytics.performance._sampling import SAMPLING_ERROR_RANGE, AucSamplingError
 from analytics.registry import get_model
 from analytics.store import reference_table
 
@@ -43,9 +57,97 @@ def fit_calibrator(scores: np.ndarray, labels: np.ndarray):
     return IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(scores, labels)
 
 
+REFERENCE_CHUNKS = 10
+SPLITS, HELD_OUT, SPLIT_SEED, ECE_BINS = 10, 0.1, 42, 10
+
+
+def _ece(labels: np.ndarray, scores: np.ndarray, bins: int = ECE_BINS) -> float:
+    """Expected calibration error on equal-count bins of the sorted scores (NannyML's)."""
+    n = len(scores)
+    if n <= 2 * bins:
+        bins = n // 2
+    width = n // bins
+    edges = np.asarray(range(0, n + 1, width))
+    edges[-1] = n
+    order = scores.argsort()
+    scores, labels = scores[order], labels[order]
+    return float(np.sum([(b - a) / n * abs(np.mean(scores[a:b]) - np.mean(labels[a:b]))
+                         for a, b in zip(edges[:-1], edges[1:])]))
+
+
+def needs_calibration(labels: np.ndarray, scores: np.ndarray) -> bool:
+    """Whether isotonic calibration lowers the reference's expected calibration error (NannyML's check)."""
+    from sklearn.isotonic import IsotonicRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedShuffleSplit
+
+    labels, scores = np.asarray(labels, float), np.asarray(scores, float)
+    if len(np.unique(labels)) == 1 or roc_auc_score(labels, scores) > 0.999:
+        return False
+    truth, raw, calibrated = [], [], []
+    for train, test in StratifiedShuffleSplit(n_splits=SPLITS, test_size=HELD_OUT,
+                                              random_state=SPLIT_SEED).split(scores, labels):
+        regression = IsotonicRegression(out_of_bounds="clip", increasing=True).fit(scores[train], labels[train])
+        truth.append(labels[test])
+        raw.append(scores[test])
+        calibrated.append(regression.predict(scores[test]))
+    truth_all, raw_all, calibrated_all = np.concatenate(truth), np.concatenate(raw), np.concatenate(calibrated)
+    return _ece(truth_all, raw_all) > _ece(truth_all, calibrated_all)
+
+
+def reference_thresholds(labels: np.ndarray, scores: np.ndarray, decisions: np.ndarray
+                         ) -> dict[str, tuple[float, float]]:
+    """NannyML's alert thresholds per estimated metric: mean +/- 3 std of 10 reference chunks, within [0, 1]."""
+    size = len(labels) // REFERENCE_CHUNKS
+    if size == 0:
+        return {m: (np.nan, np.nan) for m in ESTIMATED}
+    chunks = [evaluate_scores(labels[i:i + size], scores[i:i + size], decisions[i:i + size])
+              for i in range(0, len(labels), size)]
+    out = {}
+    for m in ESTIMATED:
+        values = np.array([c[m] for c in chunks], float)
+        mean, std = np.nanmean(values), np.nanstd(values)
+        out[m] = (max(mean - SAMPLING_ERROR_RANGE * std, 0.0), min(mean + SAMPLING_ERROR_RANGE * std, 1.0))
+    return out
+
+
+@dataclass(frozen=True)
+class CBPEResult:
+    """Estimated performance per period, with its sampling error, confidence band and alert thresholds.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        ``period``, ``group``, ``rows``, ``labelled``, ``label_state``, for each of :data:`ESTIMATED`
+        ``est_<m>`` (estimated), ``<m>`` (realised, NaN without labels), ``err_<m>`` (estimated minus
+        realised), ``lower_threshold_<m>``, ``upper_threshold_<m>`` and ``alert_<m>`` (the estimate
+        outside them); ``sampling_error_roc_auc``, ``lower_confidence_roc_auc`` and
+        ``upper_confidence_roc_auc`` (the estimate +/- 3 sampling errors); ``version``, ``threshold``.
+    calibrated : bool
+        Whether the scores were calibrated (isotonic, on the reference) before estimating.
+    thresholds : dict of str to (float, float)
+        Per metric, NannyML's alert thresholds from the reference chunks.
+    """
+
+    table: pd.DataFrame
+    calibrated: bool
+    thresholds: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    @property
+    def calibration_note(self) -> str:
+        """Which scores the estimate used, in words."""
+        return ("scores calibrated on the reference (isotonic regression), since calibration lowered its expected "
+                "calibration error" if self.calibrated else
+                "scores used as they are: isotonic calibration did not lower the reference's expected calibration error")
+
+
 def _load_calibrator(con: duckdb.DuckDBPyConnection, calibrator) -> None:
-    x = np.asarray(calibrator.X_thresholds_, float)
-    y = np.asarray(calibrator.y_thresholds_, float)
+    """Load a fitted isotonic regression (or None: the identity, the scores as they are) as a step table."""
+    if calibrator is None:
+        x = y = np.array([0.0, 1.0])
+    else:
+        x = np.asarray(calibrator.X_thresholds_, float)
+        y = np.asarray(calibrator.y_thresholds_, float)
     nx = np.r_[x[1:], np.nan]
     ny = np.r_[y[1:], np.nan]
     frame = pd.DataFrame({"x": x, "y": y, "nx": nx, "ny": ny})
@@ -97,39 +199,48 @@ def estimate_from_expected(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def cbpe(db: DbLike, model: str, *, start: datetime | None, end: datetime | None, version: str | None = None,
-         freq: str | None = "week", segment: str | None = None, segment_value: str | None = None) -> pd.DataFrame:
+         freq: str | None = "week", segment: str | None = None, segment_value: str | None = None) -> CBPEResult:
     """Estimated performance per period, beside the realised one where labels exist.
 
     Returns
     -------
-    pandas.DataFrame
-        ``period``, ``rows``, ``labelled``, ``labelled_share``, for each of :data:`ESTIMATED`
-        ``est_<m>`` (estimated), ``<m>`` (realised, NaN without labels) and ``err_<m>``
-        (estimated minus realised), ``version`` and ``threshold``.
+    CBPEResult
+        The table (see :class:`CBPEResult`), whether the scores were calibrated, and the thresholds.
     """
 
-    def work(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    def work(con: duckdb.DuckDBPyConnection):
         row = load(con, model, version=version, start=start, end=end, freq=freq, segment=segment,
                    segment_value=segment_value)
         try:
             info = get_model(con, model)
-            ref = con.execute(f"SELECT score, label FROM {reference_table(info.stem)} WHERE model_version = ?",
-                              [row["version"]]).fetchnumpy()
-            calibrator = fit_calibrator(np.asarray(ref["score"], float), np.asarray(ref["label"], float))
-            _load_calibrator(con, calibrator)
+            ref = con.execute(f"SELECT score, label, decision FROM {reference_table(info.stem)} "
+                              "WHERE model_version = ?", [row["version"]]).fetchnumpy()
+            scores, labels = np.asarray(ref["score"], float), np.asarray(ref["label"], float)
+            calibrator = fit_calibrator(scores, labels)
+            calibrated = needs_calibration(labels, scores)
+            _load_calibrator(con, calibrator if calibrated else None)
             estimated = estimate_from_expected(con.execute(_estimate_sql()).df())
             realised = _finish(con.execute(_metrics_sql()).df(), row, min_labelled(con, model))
         finally:
             con.execute(f"DROP TABLE IF EXISTS {PERF}")
             con.execute(f"DROP TABLE IF EXISTS {CAL}")
-        estimated = estimated.rename(columns={"_period": "period", "_group": "group"})
-        merged = realised.merge(estimated[["period", "group", *(f"est_{m}" for m in ESTIMATED)]],
-                                on=["period", "group"], how="left")
-        for m in ESTIMATED:
-            merged[f"err_{m}"] = merged[f"est_{m}"] - merged[m]
-        return merged
+        return row, labels, scores, np.asarray(ref["decision"], float), calibrated, estimated, realised
 
-    return _run(db, work)
+    row, labels, scores, decisions, calibrated, estimated, realised = _run(db, work)
+    estimated = estimated.rename(columns={"_period": "period", "_group": "group"})
+    merged = realised.merge(estimated[["period", "group", *(f"est_{m}" for m in ESTIMATED)]],
+                            on=["period", "group"], how="left")
+    thresholds = reference_thresholds(labels, scores, decisions)
+    for m in ESTIMATED:
+        merged[f"err_{m}"] = merged[f"est_{m}"] - merged[m]
+        lower, upper = thresholds[m]
+        merged[f"lower_threshold_{m}"], merged[f"upper_threshold_{m}"] = lower, upper
+        merged[f"alert_{m}"] = (merged[f"est_{m}"] < lower) | (merged[f"est_{m}"] > upper)
+    error = AucSamplingError.fit(labels, scores).at(merged["rows"])
+    merged["sampling_error_roc_auc"] = error
+    merged["lower_confidence_roc_auc"] = (merged["est_roc_auc"] - SAMPLING_ERROR_RANGE * error).clip(lower=0.0)
+    merged["upper_confidence_roc_auc"] = (merged["est_roc_auc"] + SAMPLING_ERROR_RANGE * error).clip(upper=1.0)
+    return CBPEResult(merged, calibrated, thresholds)
 
 
-__all__ = ["ESTIMATED", "cbpe", "estimate_from_expected", "fit_calibrator", "metrics_from_counts"]
+__all__ = ["ESTIMATED", "CBPEResult", "cbpe", "needs_calibration", "reference_thresholds", "estimate_from_expected", "fit_calibrator", "metrics_from_counts"]

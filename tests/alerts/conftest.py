@@ -30,7 +30,7 @@ MODEL = "churn-scorer"
 START = datetime(2025, 3, 1)
 SCHEMA = LogSchema(columns=(Column("tenure", "double"), Column("plan", "categorical", role="segment"),
                             Column("region", "categorical", role="attribute", sensitive=True)),
-                   positive_class="churn")
+                   positive_class="churn", favourable_decision=0)
 
 
 def _rows(n: int, rng: np.random.Generator, tenure_mean: float) -> dict:
@@ -132,3 +132,9 @@ def smtp_receiver():
     controller.start()
     yield port, messages
     controller.stop()
+
+
+@pytest.fixture
+def churn_traffic():
+    """The eight days of ``churn-scorer`` predictions as a frame (a fresh copy each call)."""
+    return traffic

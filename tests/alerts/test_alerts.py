@@ -257,3 +257,65 @@ def test_vigil_monitor_rules_and_channels_commands(churn, tmp_path, capsys, http
     assert "unknown rule fields: nope" in capsys.readouterr().err
     assert main(["alerts", "list"]) == 0
     assert "churn:freshness" in capsys.readouterr().out
+
+
+# --- intervention ---------------------------------------------------------------------------------------------
+
+
+def test_a_critical_rule_opens_one_retraining_request_with_its_evidence(churn):
+    _save(churn, Rule.from_dict({**LATENCY.to_dict(), "rule_id": "churn:retrain", "action": "retrain"}))
+    alerts.monitor(churn, at=END, since=datetime(2025, 3, 1))
+    requests = store.read(lambda con: alerts.retrain_requests(con), churn)
+    assert len(requests) == 1 and requests["state"].iloc[0] == "open" and requests["rule_id"].iloc[0] == "churn:retrain"
+    evidence = json.loads(requests["evidence"].iloc[0])
+    assert evidence["value"] > 200 and evidence["rule"]["action"] == "retrain"
+    assert len(store.read(lambda con: audit.search(con, action="retrain.request"), churn)) == 1
+    with pytest.raises(InvalidInputError, match="needs a note"):
+        store.write(lambda con: alerts.close_retrain_request(con, OPERATOR, int(requests["request_id"].iloc[0]), ""),
+                    churn)
+
+
+@pytest.mark.parametrize("automatic", [False, True])
+def test_a_failed_guardrail_ends_the_canary_only_when_the_model_allows_it(churn, churn_traffic, automatic):
+    from analytics import governance, registry, settings
+    from analytics.ingest import ingest
+
+    def canary(con):
+        registry.register_version(con, OPERATOR, MODEL, "v2", threshold=0.5, owner="retention team",
+                                  status="approved", at=datetime(2025, 3, 1))
+        governance.start_canary(con, OPERATOR, MODEL, "v2", 0.2, at=datetime(2025, 3, 5))
+        if automatic:
+            settings.set_value(con, OPERATOR, "alerts.auto_end_canary", True, model=MODEL)
+
+    store.write(canary, churn)
+    rows = churn_traffic()
+    rows = rows[rows["predicted_at"].dt.day == 6].head(100).copy()  # 03-06, the slow day, served by v2 too
+    rows["prediction_id"] = "c-" + rows["prediction_id"]
+    rows["model_version"], rows["deployment_role"] = "v2", "canary"
+    assert ingest(MODEL, rows, db=churn, actor=OPERATOR).status == "committed"
+    guard = Rule("churn:guard", MODEL, "latency.p95_ms", "above", critical=Level(bound=200.0), version="v2",
+                 min_rows=20, runbook="The canary is slower than the SLA: end it.", action="end_canary")
+    _save(churn, guard)
+    alerts.monitor(churn, at=END, since=datetime(2025, 3, 5))
+    status = store.read(lambda con: registry.get_version(con, MODEL, "v2")["status"], churn)
+    assert status == ("shadow" if automatic else "canary")
+    ended = store.read(lambda con: audit.search(con, action="version.shadow"), churn)
+    assert len(ended) == int(automatic)
+    if automatic:
+        assert "churn:guard" in ended["details"].iloc[0] and ended["actor"].iloc[0] == "svc:monitor"
+
+
+def test_weekly_fairness_of_one_pass_equals_the_assessment_of_each_week(churn):
+    """The bulk weekly disparities a rule reads are fairness.assess's value for that one week."""
+    from analytics import fairness
+
+    rule = Rule("churn:fair", MODEL, "fairness.demographic_parity_ratio", "below", column="region",
+                warning=Level(bound=0.8), window="week", min_rows=10)
+    cache = alerts.SeriesCache(churn)
+    ends = [datetime(2025, 3, 3), datetime(2025, 3, 10)]
+    frame = alerts.series(cache, rule, "v1", ends)
+    for end, value, rows in zip(frame["window_end"], frame["value"], frame["rows"]):
+        week = fairness.assess(churn, MODEL, start=end - timedelta(days=7), end=end, version="v1",
+                               attributes=("region",), intersections=(), n_boot=0)
+        assert value == pytest.approx(week.verdicts()["demographic_parity_ratio"].iloc[0]) and rows == week.rows
+    assert len(frame) == 2

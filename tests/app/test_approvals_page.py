@@ -117,3 +117,18 @@ def test_a_reviewer_finding_form_is_emptied_after_it_is_recorded(vigil_db):
     assert at.text_area(key="approvals_finding_text").value == "" and at.text_input(key="approvals_topic").value == ""
     found = store.read(lambda con: governance.findings(con, "churn", "c2"), vigil_db)
     assert found["finding"].tolist() == ["scores too high in the south"]
+
+
+def test_an_analyst_submits_a_draft_and_sees_its_stored_pack(vigil_db):
+    store.write(lambda con: registry.register_version(con, Actor("admin", "admin"), "churn", "c2", threshold=0.5,
+                                                      owner="growth"), vigil_db)
+    at = _open("analyst")
+    assert at.selectbox(key="approvals_item").value == ("churn", "c2")
+    assert any("Not submitted yet" in str(c.value) for c in at.caption)
+    at.text_area(key="approvals_justification").input("retrained on last quarter")
+    at.button(key="approvals_submit_go").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="approvals_item").value == ("churn", "c2")     # out of the analyst's queue, still shown
+    stored = store.read(lambda con: governance.latest_pack(con, "churn", "c2"), vigil_db)
+    assert any(f"Pack #{stored['pack_id']}" in str(c.value) and stored["sha256"][:16] in str(c.value)
+               for c in at.caption)

@@ -46,3 +46,27 @@ def test_the_dossier_is_offered_for_download(vigil_db):
     assert not at.exception and not at.error
     html_doc = at.session_state["registry_dossier"][2]
     assert "Governance dossier: loan-risk v2" in html_doc and "Evidence pack" in html_doc
+    # issue 13 item 17: the seconds of work say what they do, and end saying so
+    status = at.status[0]
+    assert (status.label, status.state) == ("The dossier of loan-risk v2 is ready", "complete")
+    said = " ".join(str(m.value) for m in status.markdown)
+    assert "verifying the audit chain" in said and "Printing the PDF with headless Chromium" in said
+
+
+def test_an_admin_edits_the_card_and_tier_as_a_card_file_a_viewer_cannot(vigil_db):
+    assert not _open("viewer").text_area  # read-only for roles that may neither register nor approve
+    at = _open("admin")
+    at.selectbox(key="registry_model").select("loan-risk").run()
+    at.text_area(key="registry_card_text_loan-risk").input(
+        'intended_use = "score consumer loans"\n[risk]\ntier = "medium"\nrationale = "small loans only"\n')
+    at.button(key="registry_card_save").click().run()
+    assert not at.exception and not at.error, at.error
+    assert any("risk tier of loan-risk: unset -> medium" in str(s.value) for s in at.success)
+    assert any("score consumer loans" in str(m.value) for m in at.markdown)
+    at.text_area(key="registry_card_text_loan-risk").input('[risk]\ntier = "extreme"\n').run()
+    at.button(key="registry_card_save").click().run()
+    assert any("tier 'extreme' is unknown" in str(e.value) for e in at.error)
+    actions = store.read(lambda con: [r[0] for r in con.execute(
+        "SELECT action FROM audit_log WHERE action IN ('card.update', 'model.risk_tier') ORDER BY seq").fetchall()],
+        vigil_db)
+    assert actions == ["card.update", "model.risk_tier"]

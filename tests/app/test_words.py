@@ -39,3 +39,18 @@ def test_pages_and_dossier_speak_the_models_words(vigil_db):
 
     document = store.read(lambda con: governance.dossier_html(con, "card-limits", "v1"), vigil_db)
     assert "Decisions: 0 = approved, 1 = declined. Outcomes: 0 = repaid, 1 = defaulted." in document
+
+
+def test_waterfall_labels_use_titles_readable_values_and_fit():
+    import pandas as pd
+
+    from analytics.logschema import Column, LogSchema
+    from app import explain_views
+
+    schema = LogSchema(columns=(Column("BILL_AMT1", "double", title="bill last month"),
+                                Column("note", "categorical")), positive_class="default")
+    labels = explain_views.waterfall_labels(pd.Series(["BILL_AMT1", "note", "other inputs"]),
+                                            pd.Series([13519.910000000009, "x" * 60, ""]), schema)
+    assert labels[0] == "bill last month = 13,519.9"
+    assert len(labels[1]) == 32 and labels[1].endswith("…")
+    assert labels[2] == "other inputs"

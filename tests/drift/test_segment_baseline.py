@@ -113,6 +113,10 @@ def test_multivariate_drift_of_a_segment_leaves_the_segment_column_out(user_mode
     mv = drift.multivariate_drift(user_model, MODEL, start=START, end=START + timedelta(days=14), segment="region",
                                   segment_value="north", sample_rows=400)
     assert mv.columns == ("income", "tenure") and "region" in mv.left_out
+    # NannyML's default band for the domain classifier: drifted below 0.45 or above 0.65
+    assert (mv.domain_lower, mv.domain_upper) == (0.45, 0.65)
+    assert mv.domain_drifted == (not 0.45 <= mv.domain_auc <= 0.65)
+    assert mv.as_frame().loc[0, "threshold"] == "outside [0.45, 0.65]"
     assert mv.n_reference_rows == int(_query(user_model, "SELECT count(*) AS n FROM reference_segmented_risk "
                                                          "WHERE region = 'north'")["n"][0])
 

@@ -50,6 +50,26 @@ def test_performance_checks_match_scikit_learn(loan):
     assert recent.status == "pass" and recent.chart["kind"] == "line"
 
 
+def test_a_pack_as_of_a_past_day_reads_the_log_as_it_stood(loan):
+    """``as_of`` (the demo's replayed submissions): windows end there, later rows and labels are unseen."""
+    as_of = START + timedelta(days=20)
+    pack = store.read(lambda con: governance.assemble(con, MODEL, "v1", as_of=as_of), loan)
+    ctx = pack.context
+    assert pack.assembled_at == as_of and ctx.window_end <= as_of + timedelta(microseconds=1)
+
+    def expected(con):
+        return con.execute(
+            "SELECT (SELECT max(predicted_at) FROM predictions_loan WHERE predicted_at < $t), "
+            "(SELECT count(*) FROM predictions_loan WHERE predicted_at < $t AND model_version = 'v1'), "
+            "(SELECT max(p.predicted_at) FROM predictions_loan p JOIN outcomes_loan o USING (prediction_id) "
+            " WHERE p.predicted_at < $t AND o.observed_at < $t)", {"t": as_of}).fetchone()
+
+    last, rows, last_labelled = store.read(expected, loan)
+    assert ctx.window_end == last + timedelta(microseconds=1) and ctx.version_rows == rows
+    assert ctx.labelled_end == last_labelled + timedelta(microseconds=1)
+    assert ctx.labelled_end < ctx.window_end      # labels arrive 5 days late
+
+
 def test_verdicts_follow_the_thresholds_and_the_champion(loan):
     weak = _checks(store.read(lambda con: governance.assemble(con, MODEL, "v3"), loan))
     assert weak["performance.reference"].status == "fail"          # AUC about 0.5 < 0.70

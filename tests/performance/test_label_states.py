@@ -115,3 +115,41 @@ def test_single_class_window_is_not_evaluable_in_the_evidence_pack(user_model, t
     result = pack.results[0]
     assert result.status == NOT_EVALUATED and "all labels are 1" in result.detail, result
     assert result.value is None
+
+
+#: NannyML 0.13.1, its source run on the same rows: ``needs_calibration(label, score, IsotonicCalibrator())``
+#: and ``calculate_threshold_values(StandardDeviationThreshold(), <metric on 10 reference chunks>, 0, 1)``.
+NANNYML_NEEDS_CALIBRATION = {"reference_rows": True, "calibrated_rows": False}
+NANNYML_THRESHOLDS = {"roc_auc": (0.6068052005127937, 0.7977179933333329),
+                      "f1": (0.44404526089665874, 0.7234144213073075),
+                      "accuracy": (0.5349527463165151, 0.7583805870168183)}
+
+
+def _calibrated_rows():
+    rng = np.random.default_rng(3)
+    score = np.round(rng.uniform(0, 1, 1500), 3)
+    return (rng.uniform(0, 1, 1500) < score).astype(int), score
+
+
+def test_calibration_only_where_nannyml_calibrates():
+    ref = reference_rows()
+    assert performance.needs_calibration(ref["label"].to_numpy(), ref["score"].to_numpy()) is \
+        NANNYML_NEEDS_CALIBRATION["reference_rows"]
+    assert performance.needs_calibration(*_calibrated_rows()) is NANNYML_NEEDS_CALIBRATION["calibrated_rows"]
+
+
+def test_cbpe_band_and_thresholds_are_nannymls(user_model):
+    ref = reference_rows()
+    result = performance.cbpe(user_model, MODEL, start=START, end=START + timedelta(days=21), freq="week")
+    assert result.calibrated is True and "calibrated on the reference" in result.calibration_note
+    for metric, expected in NANNYML_THRESHOLDS.items():
+        assert result.thresholds[metric] == pytest.approx(expected, rel=1e-12)
+    table = result.table
+    components = performance.AucSamplingError.fit(ref["label"].to_numpy(), ref["score"].to_numpy())
+    assert (components.std, components.fraction) == pytest.approx(NANNYML_COMPONENTS, rel=1e-12)
+    np.testing.assert_allclose(table["sampling_error_roc_auc"], NANNYML_COMPONENTS[0] / np.sqrt(
+        table["rows"] * NANNYML_COMPONENTS[1]), rtol=1e-12)
+    np.testing.assert_allclose(table["upper_confidence_roc_auc"],
+                               np.minimum(table["est_roc_auc"] + 3 * table["sampling_error_roc_auc"], 1), rtol=1e-12)
+    lower, upper = NANNYML_THRESHOLDS["roc_auc"]
+    assert list(table["alert_roc_auc"]) == [not lower <= v <= upper for v in table["est_roc_auc"]]

@@ -86,7 +86,8 @@ def test_cbpe_is_nannyml_cbpe_on_the_isotonic_calibration(demo):
     """Expected confusion matrix and expected AUC pinned to numpy/sklearn on the same rows."""
     summary, start = demo
     a, b = start + timedelta(days=150), start + timedelta(days=180)   # no labels yet
-    got = performance.cbpe(summary.db, MODEL, start=a, end=b, freq=None)
+    result = performance.cbpe(summary.db, MODEL, start=a, end=b, freq=None)
+    got = result.table
     con = duckdb.connect(str(summary.db), read_only=True)
     try:
         ref = con.execute("SELECT score, label FROM reference_credit_default WHERE model_version = 'v1'").df()
@@ -94,7 +95,9 @@ def test_cbpe_is_nannyml_cbpe_on_the_isotonic_calibration(demo):
                           "predicted_at >= ? AND predicted_at < ?", [a, b]).df()
     finally:
         con.close()
-    p = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(ref["score"], ref["label"]).predict(cur["score"])
+    assert result.calibrated == performance.needs_calibration(ref["label"].to_numpy(), ref["score"].to_numpy())
+    p = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(ref["score"], ref["label"]).predict(
+        cur["score"]) if result.calibrated else cur["score"].to_numpy()
     d = (cur["score"].to_numpy() >= 0.5).astype(float)
     tp, fp, fn, tn = (p * d).sum(), ((1 - p) * d).sum(), (p * (1 - d)).sum(), ((1 - p) * (1 - d)).sum()
     row = got.iloc[0]
@@ -111,7 +114,7 @@ def test_cbpe_is_nannyml_cbpe_on_the_isotonic_calibration(demo):
 
 def test_cbpe_tracks_realised_before_the_concept_shift_and_misses_it_after(demo):
     summary, start = demo
-    got = performance.cbpe(summary.db, MODEL, start=start, end=start + timedelta(days=150), freq="week")
+    got = performance.cbpe(summary.db, MODEL, start=start, end=start + timedelta(days=150), freq="week").table
     before = got[(got["period"] < pd.Timestamp(start + timedelta(days=112))) & (got["labelled"] > 500)]
     assert before["err_roc_auc"].abs().max() < 0.05
     after = got[(got["period"] >= pd.Timestamp(start + timedelta(days=126))) & (got["labelled"] > 300)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from datetime import datetime
 from pathlib import Path
 
@@ -149,3 +150,48 @@ def test_quarantine_policy_keeps_disagreeing_rows_out(churn):
     assert len(reasons) == 5 and all("disagrees with the deployment history" in r[0][0] for r in reasons)
     rejected = ingest("churn", _rows(3, start=50, version="v2", role="shadow"), db=churn)
     assert rejected.status == "rejected" and rejected.rows_loaded == 0
+
+
+CARD = """\
+intended_use = "Retention offers for customers likely to leave."
+limitations = "Not validated for business accounts."
+[[data]]
+name = "customers 2025"
+source = "CRM export"
+licence = "internal"
+role = "training"
+[risk]
+tier = "medium"
+rationale = "Decides which customers get an offer; no legal effect."
+"""
+
+
+def test_model_card_and_risk_tier_from_a_toml_file_audited_and_shown_back(churn, tmp_path, capsys):
+    card = tmp_path / "card.toml"
+    card.write_text(CARD)
+    assert _vigil(churn, "models", "card", "churn", "--file", str(card)) == 0
+    out = capsys.readouterr().out
+    assert "card of churn: data, intended_use, limitations" in out and "risk tier of churn: unset -> medium" in out
+    assert _vigil(churn, "models", "card", "churn", "--file", str(card)) == 0
+    assert "nothing changed" in capsys.readouterr().out
+    assert _vigil(churn, "models", "card", "churn") == 0
+    shown = capsys.readouterr().out
+    assert tomllib.loads(shown) == tomllib.loads(CARD)
+    actions = store.read(lambda con: [r[0] for r in con.execute(
+        "SELECT action FROM audit_log WHERE action IN ('card.update', 'model.risk_tier')").fetchall()], churn)
+    assert actions == ["card.update", "model.risk_tier"]
+
+
+def test_a_bad_card_names_every_problem_and_changes_nothing(churn, tmp_path, capsys):
+    card = tmp_path / "card.toml"
+    card.write_text('intended_use = 3\nmotto = "x"\n[risk]\ntier = "extreme"\n')
+    assert _vigil(churn, "models", "card", "churn", "--file", str(card)) == 1
+    err = capsys.readouterr().err
+    for words in ("4 problems; nothing was changed", "unknown field 'motto'", "intended_use: write it as text",
+                  "tier 'extreme' is unknown; use one of high, medium, low", "a tier needs a rationale"):
+        assert words in err, words
+    assert _vigil(churn, "users", "add", "ann", "--role", "analyst") == 0
+    card.write_text(CARD)
+    assert _vigil(churn, "models", "card", "churn", "--file", str(card), "--as", "ann") == 1
+    assert "may not" in capsys.readouterr().err
+    assert store.read(lambda con: con.execute("SELECT count(*) FROM model_cards").fetchone()[0], churn) == 0
