@@ -18,7 +18,7 @@ import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from analytics import store
+from analytics import registry, store
 from analytics.cli_support import checked_float, checked_int, store_path
 from analytics.business._cost import INFRA_CATEGORIES, add_infra_cost
 from analytics.business._definitions import KpiDefinition, save_definition
@@ -39,6 +39,8 @@ def cmd_kpis(args: argparse.Namespace) -> int:
     """Run one ``vigil kpis`` action."""
     db = store_path(args)
     if args.action == "show":
+        if args.version:  # an unknown version is refused, not shown as zeros
+            store.read(lambda con: registry.get_version(con, args.model, args.version), db)
         now = datetime.now(timezone.utc).replace(tzinfo=None, second=0, microsecond=0)
         result = kpis(db, args.model, now=now, start=now - timedelta(days=args.days), version=args.version)
         if args.format == "json":
