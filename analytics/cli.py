@@ -14,7 +14,8 @@ import traceback
 from datetime import datetime
 
 from analytics import __version__, audit, config, store, users
-from analytics.cli_support import (EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_PARTIAL, EXIT_USAGE, UsageError, checked_int,
+from analytics.cli_support import (EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_PARTIAL, EXIT_USAGE, UsageError, checked_float,
+                                   checked_int,
                                    store_path)
 from analytics.errors import VigilError
 from analytics.ingest import DEFAULT_BATCH_ROWS
@@ -97,15 +98,42 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from analytics.ingest import ingest
+    from analytics.ingest import ingest_files, watch
+    from analytics.refresh import refresh_after_ingest
 
+    db = store_path(args)
+
+    def refreshed(model: str) -> None:
+        if args.no_refresh:
+            print("summaries not refreshed (--no-refresh); pages refresh them on first read, or run "
+                  "'vigil kpis refresh' and 'vigil drift' now")
+        else:
+            print(refresh_after_ingest(db, model).summary())
+
+    if args.watch:
+        def on_file(report) -> None:
+            print(report.summary(), flush=True)
+            if report.status == "committed" and report.rows_loaded:
+                refreshed(args.model)
+
+        print(f"watching {args.path} for new {args.kind} files of {args.model} every {args.interval:g} s "
+              "(Ctrl-C stops; files are never moved or deleted)", flush=True)
+        try:
+            watch(args.model, args.path, kind=args.kind, on_error=args.on_error, db=db, interval=args.interval,
+                  on_file=on_file)
+        except KeyboardInterrupt:
+            print("stopped watching")
+        return 0
     bar = _ProgressBar()
-    report = ingest(args.model, args.file, kind=args.kind, on_error=args.on_error, batch_rows=args.batch_rows,
-                    db=store_path(args), progress=lambda rows: bar(f"{rows:,} rows read", 0.0) if args.progress else None)
-    print(report.summary())
-    if report.status != "committed":
+    result = ingest_files(args.model, args.path, kind=args.kind, on_error=args.on_error, batch_rows=args.batch_rows,
+                          db=db, progress=lambda rows: bar(f"{rows:,} rows read", 0.0) if args.progress else None)
+    print(result.summary() if len(result.reports) + len(result.skipped) > 1 or result.skipped
+          else result.reports[0].summary())
+    if result.total("rows_loaded"):
+        refreshed(args.model)
+    if result.rejected:
         return EXIT_ERROR
-    return EXIT_PARTIAL if report.rows_quarantined else 0
+    return EXIT_PARTIAL if result.total("rows_quarantined") else 0
 
 
 def cmd_users(args: argparse.Namespace) -> int:
@@ -173,9 +201,15 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     group.add_argument("--if-missing", action="store_true", help="do nothing if the store exists")
     demo.set_defaults(func=cmd_demo)
 
-    ing = sub.add_parser("ingest", help="load predictions or outcomes from a Parquet or CSV file")
+    ing = sub.add_parser("ingest", help="load predictions or outcomes from Parquet or CSV files, or follow a folder")
     ing.add_argument("model", help="registered model name")
-    ing.add_argument("file", help=".parquet or .csv file")
+    ing.add_argument("path", help="a .parquet or .csv file, a folder of them, or a glob such as 'logs/*.parquet' "
+                                  "(quote it); each file is taken once")
+    ing.add_argument("--watch", action="store_true",
+                     help="follow the folder: ingest each new file once it stops growing (restart-safe)")
+    ing.add_argument("--interval", type=checked_float(0.1, 86_400), default=5.0, help="seconds between looks at the folder (--watch)")
+    ing.add_argument("--no-refresh", action="store_true",
+                     help="do not bring the pages' summaries (drift rollups, serving and KPI summaries) up to date")
     ing.add_argument("--kind", choices=["predictions", "outcomes"], default="predictions")
     ing.add_argument("--on-error", choices=["reject", "quarantine"], default="reject",
                      help="reject: nothing lands if a row fails (default); quarantine: load the valid rows")

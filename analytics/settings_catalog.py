@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
 from analytics import settings
 from analytics.settings import Setting
@@ -92,5 +93,32 @@ def thresholds(db: str | Path | duckdb.DuckDBPyConnection, model: str | None = N
 
     def work(con: duckdb.DuckDBPyConnection) -> Thresholds:
         return Thresholds(**{name: float(settings.get(con, key, model=model)) for name, key in _THRESHOLD_KEYS.items()})
+
+    return work(db) if isinstance(db, duckdb.DuckDBPyConnection) else read(work, db)
+
+
+def overview(db: str | Path | duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every setting with its description, allowed values, default, global value and per-model overrides.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per setting, by key: ``key``, ``description``, ``allowed``, ``default``, ``global_value``
+        (the default when no global value is set), ``global_set`` (bool) and ``overrides`` (text,
+        ``model: value`` pairs), all values formatted as :func:`analytics.settings.format_value` writes them.
+    """
+    known = catalog()
+
+    def work(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+        global_values = dict(con.execute("SELECT key, value FROM settings WHERE scope = ?", [settings.GLOBAL]).fetchall())
+        rows = []
+        for key, setting in sorted(known.items()):
+            value = settings.get(con, key)
+            rows.append({"key": key, "description": setting.description, "allowed": setting.allowed(),
+                         "default": settings.format_value(setting, setting.default),
+                         "global_value": settings.format_value(setting, value), "global_set": key in global_values,
+                         "overrides": "; ".join(f"{m}: {settings.format_value(setting, v)}"
+                                                for m, v in settings.overrides(con, key).items())})
+        return pd.DataFrame(rows)
 
     return work(db) if isinstance(db, duckdb.DuckDBPyConnection) else read(work, db)

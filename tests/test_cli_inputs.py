@@ -49,3 +49,31 @@ def test_every_insert_names_its_columns():
             if match.group(2) != "(":
                 missing.append(f"{path.relative_to(ANALYTICS)}: {match.group(0)}")
     assert not missing, missing
+
+
+def _numeric_options(parser, path=()):
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _numeric_options(sub, (*path, name))
+        elif action.type in (int, float):
+            yield " ".join(path), action.option_strings or action.dest
+
+
+def test_every_numeric_option_is_checked():
+    """``--amount inf``, ``--days -1``, ``--days 1e9``, ``--limit -1``, ``--depth -1``: refused by the parser (item 13)."""
+    from analytics.cli import build_parser
+
+    assert not list(_numeric_options(build_parser()))
+
+
+@pytest.mark.parametrize("argv", [["kpis", "infra-cost", "m", "--amount", "inf"], ["kpis", "show", "m", "--days", "-1"],
+                                  ["kpis", "show", "m", "--days", "1e9"], ["audit", "list", "--limit", "-1"],
+                                  ["explain", "errors", "m", "--depth", "-1"]])
+def test_out_of_range_numbers_are_usage_errors(argv, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and ("out of range" in err or "not a" in err)

@@ -30,7 +30,7 @@ from datetime import datetime
 from pathlib import Path
 
 from analytics import alerts, store
-from analytics.cli_support import store_path
+from analytics.cli_support import checked_float, checked_int, store_path
 from analytics.alerts._rules import Rule
 from analytics.errors import InvalidInputError
 from analytics.roles import system_actor
@@ -184,7 +184,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     mode = mon.add_mutually_exclusive_group()
     mode.add_argument("--at", help="evaluate as of this UTC time (default now)")
     mode.add_argument("--replay", nargs=2, metavar=("START", "END"), help="evaluate every window from START to END")
-    mode.add_argument("--loop", type=float, metavar="SECONDS", help="a pass every SECONDS until interrupted")
+    mode.add_argument("--loop", type=checked_float(1, 7 * 86_400), metavar="SECONDS", help="a pass every SECONDS until interrupted")
     mon.set_defaults(func=cmd_monitor)
 
     rules = sub.add_parser("rules", help="alert rules")
@@ -221,15 +221,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     lst.add_argument("--model")
     lst.add_argument("--all", action="store_true")
     ack = asub.add_parser("ack", help="acknowledge a firing alert")
-    ack.add_argument("alert_id", type=int)
+    ack.add_argument("alert_id", type=checked_int(1))
     ack.add_argument("--assignee", required=True)
     ack.add_argument("--comment", required=True)
     res = asub.add_parser("resolve", help="resolve an alert with a note")
-    res.add_argument("alert_id", type=int)
+    res.add_argument("alert_id", type=checked_int(1))
     res.add_argument("--note", required=True)
     sil = asub.add_parser("silence", help="mute a model's notifications for a time")
     sil.add_argument("model")
-    sil.add_argument("--hours", type=float, required=True)
+    sil.add_argument("--hours", type=checked_float(0, 366 * 24), required=True)
     sil.add_argument("--reason", required=True)
     sil.add_argument("--rule")
     al.set_defaults(func=cmd_alerts)

@@ -18,8 +18,8 @@ import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from analytics import store
-from analytics.cli_support import store_path
+from analytics import registry, store
+from analytics.cli_support import checked_float, checked_int, store_path
 from analytics.business._cost import INFRA_CATEGORIES, add_infra_cost
 from analytics.business._definitions import KpiDefinition, save_definition
 from analytics.business._kpis import kpis
@@ -39,6 +39,8 @@ def cmd_kpis(args: argparse.Namespace) -> int:
     """Run one ``vigil kpis`` action."""
     db = store_path(args)
     if args.action == "show":
+        if args.version:  # an unknown version is refused, not shown as zeros
+            store.read(lambda con: registry.get_version(con, args.model, args.version), db)
         now = datetime.now(timezone.utc).replace(tzinfo=None, second=0, microsecond=0)
         result = kpis(db, args.model, now=now, start=now - timedelta(days=args.days), version=args.version)
         if args.format == "json":
@@ -78,12 +80,12 @@ def add_commands(subparsers) -> None:
     p = subparsers.add_parser("kpis", help="business KPIs, the KPI definition, infrastructure costs")
     p.add_argument("action", choices=("show", "define", "infra-cost", "refresh"))
     p.add_argument("model")
-    p.add_argument("--days", type=int, default=90)
+    p.add_argument("--days", type=checked_int(1, 36_500), default=90)
     p.add_argument("--version")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.add_argument("--file", help="definition JSON (define)")
     p.add_argument("--category", choices=INFRA_CATEGORIES, default="compute")
-    p.add_argument("--amount", type=float, help="USD for the whole period (infra-cost)")
+    p.add_argument("--amount", type=checked_float(0, 1e12), help="USD for the whole period (infra-cost)")
     p.add_argument("--from", dest="date_from", help="first day, YYYY-MM-DD (infra-cost)")
     p.add_argument("--to", dest="date_to", help="last day, inclusive (infra-cost)")
     p.add_argument("--description", default="")

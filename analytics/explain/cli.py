@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from analytics import explain, store
-from analytics.cli_support import records, store_path, write_json
+from analytics.cli_support import checked_int, records, store_path, write_json
 from analytics.roles import system_actor
 
 
@@ -115,12 +115,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         p.add_argument("--json", action="store_true", help="print JSON records")
         if window:
             p.add_argument("--version", help="default: the champion")
-            p.add_argument("--days", type=int, help="window: the last N days (default: all time)")
-            p.add_argument("--seed", type=int, default=0)
+            p.add_argument("--days", type=checked_int(1, 36_500), help="window: the last N days (default: all time)")
+            p.add_argument("--seed", type=checked_int(0, 2**32 - 1), default=0)
 
     g = sub.add_parser("global", help="global SHAP ranking and attribution drift against the reference")
     common(g)
-    g.add_argument("--rows", type=int, help="sample size (default: setting explain.sample_rows)")
+    g.add_argument("--rows", type=checked_int(1, 10_000_000), help="sample size (default: setting explain.sample_rows)")
     g.add_argument("--fail-on-drift", action="store_true", help="exit 1 when attribution drift is flagged")
     g.set_defaults(func=cmd_global)
     t = sub.add_parser("trace", help="everything about one prediction")
@@ -130,12 +130,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     c = sub.add_parser("counterfactuals", help="smallest changes that flip one decision")
     common(c, window=False)
     c.add_argument("prediction_id")
-    c.add_argument("--answers", type=int, default=3)
+    c.add_argument("--answers", type=checked_int(1, 50), default=3)
     c.set_defaults(func=cmd_counterfactuals)
     e = sub.add_parser("errors", help="error analysis: a shallow decision tree on the model's errors")
     common(e)
     e.add_argument("--target", choices=sorted(explain.ERROR_TARGETS), default="error")
-    e.add_argument("--depth", type=int)
+    e.add_argument("--depth", type=checked_int(1, 20))
     e.set_defaults(func=cmd_errors)
     a = sub.add_parser("log-attributions", help="store attributions logged by a serving system (.parquet/.csv)")
     a.add_argument("model")

@@ -16,7 +16,7 @@ import math
 from datetime import datetime, timedelta
 
 from analytics import fairness, store
-from analytics.cli_support import store_path, write_json
+from analytics.cli_support import checked_int, store_path, write_json
 from analytics.errors import InvalidInputError
 
 
@@ -44,8 +44,8 @@ def add_commands(subparsers) -> None:
     p.add_argument("--version", help="model version (default: the champion)")
     p.add_argument("--start", type=_day, help="first UTC day, inclusive (default: the log's first)")
     p.add_argument("--end", type=_day, help="last UTC day, inclusive (default: the log's last)")
-    p.add_argument("--n-boot", type=int, default=fairness.N_BOOT, help="bootstrap resamples (0: no intervals)")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument("--n-boot", type=checked_int(0, 100_000), default=fairness.N_BOOT, help="bootstrap resamples (0: no intervals)")
+    p.add_argument("--seed", type=checked_int(0, 2**32 - 1), default=0, help="bootstrap seed (default 0)")
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.set_defaults(func=run)
 

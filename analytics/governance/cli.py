@@ -26,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 
 from analytics import audit, governance, registry, store, users
-from analytics.cli_support import records, store_path, write_json
+from analytics.cli_support import checked_float, checked_int, records, store_path, write_json
 from analytics.errors import InvalidInputError
 from analytics.roles import Actor, system_actor
 
@@ -201,7 +201,7 @@ def _audit_filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--object", help="object id or its prefix (credit-default:v2)")
     parser.add_argument("--since", help="from this UTC time (YYYY-MM-DD[THH:MM])")
     parser.add_argument("--until", help="before this UTC time")
-    parser.add_argument("--limit", type=int, default=100_000, help="at most this many rows, newest first")
+    parser.add_argument("--limit", type=checked_int(1, 100_000_000), default=100_000, help="at most this many rows, newest first")
 
 
 def cmd_model_card(args: argparse.Namespace) -> int:
@@ -275,7 +275,7 @@ def add_commands(sub) -> None:
         p = g.add_parser(name, help=text)
         _model_version(p)
         if name == "canary":
-            p.add_argument("--share", type=float, required=True, help="share of traffic, between 0 and 1")
+            p.add_argument("--share", type=checked_float(0, 1), required=True, help="share of traffic, between 0 and 1")
         if name in ("promote", "retire"):
             p.add_argument("--reason", required=name == "retire")
         p.set_defaults(func=cmd_deploy)

@@ -13,14 +13,19 @@ from analytics.ingest._ingest import (
     quarantined_rows,
     recover_interrupted,
 )
+from analytics.ingest._files import FilesReport, ingest_files, resolve_paths, watch
 from analytics.ingest._sources import open_source
 
 __all__ = [
     "DEFAULT_BATCH_ROWS",
+    "FilesReport",
     "IngestReport",
     "ingest",
+    "ingest_files",
     "ingest_history",
     "open_source",
     "quarantined_rows",
     "recover_interrupted",
+    "resolve_paths",
+    "watch",
 ]

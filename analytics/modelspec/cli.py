@@ -19,7 +19,7 @@ import importlib
 from datetime import date, datetime
 
 from analytics import registry, store
-from analytics.cli_support import store_path
+from analytics.cli_support import checked_float, store_path
 from analytics.governance.cli import _actor
 from analytics.modelspec._register import register_spec, registered_spec
 from analytics.modelspec._spec import load_spec, spec_to_json, spec_to_toml
@@ -128,7 +128,7 @@ def add_add_version(actions) -> None:
     p.add_argument("version", help="version name, e.g. v1")
     p.add_argument("--reference", required=True, help="validation rows: .parquet or .csv")
     p.add_argument("--artifact", help="the model file (.txt LightGBM, .json/.ubj XGBoost, .skops, .onnx)")
-    p.add_argument("--threshold", type=float, help="decision threshold: decision = score >= T (default 0.5)")
+    p.add_argument("--threshold", type=checked_float(0, 1), help="decision threshold: decision = score >= T (default 0.5)")
     p.add_argument("--serving-since", type=_day, metavar="YYYY-MM-DD",
                    help="the version already serves: declare it champion from this day (an onboarding "
                         "declaration, not an approval); without it the version starts as a draft")

@@ -179,6 +179,10 @@ MIGRATIONS: tuple[Migration, ...] = (
               "notification channels and outbox, retraining requests", _alerts.STATEMENTS),
     Migration(12, "guarded rollouts: plans (canary steps, guardrails, promoters) and their audited events",
               _deployments.STATEMENTS),
+    Migration(13, "ingested files: which file (path, size, sha256) each ingest took, so a folder is taken once", (
+        "CREATE TABLE ingested_files (model_name VARCHAR NOT NULL, kind VARCHAR NOT NULL, path VARCHAR NOT NULL, "
+        "bytes BIGINT NOT NULL, sha256 VARCHAR NOT NULL, ingest_id BIGINT, status VARCHAR NOT NULL, "
+        "taken_at TIMESTAMP NOT NULL, PRIMARY KEY (model_name, kind, sha256))",)),
 )
 
 LATEST_VERSION = max(m.version for m in MIGRATIONS)

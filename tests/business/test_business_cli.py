@@ -24,6 +24,8 @@ def test_define_show_and_infra_cost(tmp_path, capsys):
     assert "stored the KPI definition" in capsys.readouterr().out
     assert main(["--db", str(db), "kpis", "show", "m", "--format", "json"]) == 0
     shown = json.loads(capsys.readouterr().out)
+    assert main(["--db", str(db), "kpis", "show", "m", "--version", "v9"]) == 1  # not a table of zeros
+    assert "v9" in capsys.readouterr().err
     assert {r["key"] for r in shown} >= {"selection_rate", "profit"}
     assert main(["--db", str(db), "kpis", "infra-cost", "m", "--amount", "30", "--from", "2026-11-01",
                  "--to", "2026-11-30"]) == 0
