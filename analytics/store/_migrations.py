@@ -15,7 +15,7 @@ import duckdb
 
 from analytics.errors import StoreVersionError
 from analytics.store import _alerts, _deployments, _governance
-from analytics.store._segments import move_table_rows_to_segments
+from analytics.store._segments import move_table_rows_to_segments, rebuild_views
 
 
 @dataclass(frozen=True)
@@ -183,6 +183,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE TABLE ingested_files (model_name VARCHAR NOT NULL, kind VARCHAR NOT NULL, path VARCHAR NOT NULL, "
         "bytes BIGINT NOT NULL, sha256 VARCHAR NOT NULL, ingest_id BIGINT, status VARCHAR NOT NULL, "
         "taken_at TIMESTAMP NOT NULL, PRIMARY KEY (model_name, kind, sha256))",)),
+    Migration(20, "prediction views name their segments relative to the store's folder, so a moved or copied "
+              "store reads its own logs", (), (rebuild_views,)),
 )
 
 LATEST_VERSION = max(m.version for m in MIGRATIONS)
