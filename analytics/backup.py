@@ -45,8 +45,6 @@ from analytics.errors import InvalidInputError, NotFoundError
 from analytics.roles import Actor, require
 
 MANIFEST = "vigil-backup.json"
-#: The migration after which a store's views name their segments relative to it.
-RELATIVE_VIEWS_VERSION = 20
 FORMAT = 1
 _CHUNK = 1 << 20
 
@@ -187,6 +185,22 @@ def _copy_file(source: Path, target: Path, relative: str) -> BackupFile:
     return BackupFile(relative, size, digest.hexdigest())
 
 
+def _snapshot(source: Path, target: Path) -> Path:
+    """Copy ``source`` to ``<target>.part`` as fast as the system can (no hashing: done after the hold)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".part")
+    shutil.copyfile(source, partial)
+    return partial
+
+
+def _seal(partial: Path, target: Path, relative: str) -> BackupFile:
+    """Hash and fsync a snapshot, then rename it into place."""
+    with open(partial, "rb+") as handle:
+        os.fsync(handle.fileno())
+    partial.replace(target)
+    return BackupFile(relative, target.stat().st_size, _sha256(target))
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -238,11 +252,11 @@ def backup(db: str | Path, destination: str | Path, actor: Actor) -> BackupResul
     if folder == root or folder.is_relative_to(store.logs_dir(db)):
         raise InvalidInputError(f"back up into a folder of its own, not into the store's folder {root}")
 
+    anchor = anchor_file(db)
+    held = time.perf_counter()  # from asking for the store: opening and checkpointing are part of the hold
     with store.exclusive(db) as con:
-        held = time.perf_counter()
-        copied_store = _copy_file(db, folder / db.name, db.name)
-        anchor = anchor_file(db)
-        copied_anchor = _copy_file(anchor, folder / anchor.name, anchor.name) if anchor.is_file() else None
+        store_snapshot = _snapshot(db, folder / db.name)
+        anchor_snapshot = _snapshot(anchor, folder / anchor.name) if anchor.is_file() else None
         segments = [(p, b) for p, b in con.execute("SELECT path, bytes FROM log_segments ORDER BY model_name, "
                                                    "ingest_id, part").fetchall()]
         artifacts = _artifacts(con, root)
@@ -250,8 +264,13 @@ def backup(db: str | Path, destination: str | Path, actor: Actor) -> BackupResul
         audit_rows = con.execute("SELECT count(*) FROM audit_log").fetchone()[0]
         held = time.perf_counter() - held
 
+    copied_store = _seal(store_snapshot, folder / db.name, db.name)
+    copied_anchor = _seal(anchor_snapshot, folder / anchor.name, anchor.name) if anchor_snapshot else None
     copied_segments = []
     for relative, size in segments:
+        if not (root / relative).is_file():
+            raise NotFoundError(f"the log segment {root / relative} disappeared during the backup (removed by "
+                                f"'vigil retention apply'?); {folder} is unfinished: delete it and back up again")
         copied = _copy_file(root / relative, folder / relative, Path(relative).as_posix())
         if copied.bytes != size:
             raise InvalidInputError(f"the log segment {root / relative} has {copied.bytes} bytes, not the {size} "
@@ -358,8 +377,8 @@ def _stage(folder: Path, manifest: BackupManifest, staging: Path, target: Path) 
     name (``--to other.duckdb``) they are renamed to ``other.logs/...`` in the staged copy, so the
     restored store never reads another store's logs.
     """
-    source_db = folder / manifest.store.path
-    old_prefix, new_prefix = store.logs_dir(source_db).name + "/", store.logs_dir(target).name + "/"
+    old_logs, new_logs = store.logs_dir(folder / manifest.store.path).name, store.logs_dir(target).name
+    old_prefix, new_prefix = old_logs + "/", new_logs + "/"
     names = {manifest.store.path: target.name}
     if manifest.anchor is not None:
         names[manifest.anchor.path] = anchor_file(target).name
@@ -368,13 +387,12 @@ def _stage(folder: Path, manifest: BackupManifest, staging: Path, target: Path) 
         if _copy_file(folder / entry.path, staging / name, name).sha256 != entry.sha256:
             raise InvalidInputError(f"{folder / entry.path} changed while it was being restored; try again")
     if old_prefix != new_prefix and manifest.segments:
-        # A bare connection: opening through Vigil would first run migrations over the old paths.
+        # A bare connection: opening through Vigil would first run an older store's migrations, whose
+        # view rebuild would look for the segments under their old folder name.
         con = duckdb.connect(str(staging / target.name))
         try:
             with store.transaction(con):
-                con.execute("UPDATE log_segments SET path = ? || substr(path, ?)", [new_prefix, len(old_prefix) + 1])
-                if RELATIVE_VIEWS_VERSION in {r[0] for r in con.execute("SELECT version FROM schema_version").fetchall()}:
-                    store.rebuild_views(con)  # an older store gets them from its migration on first open
+                store.rename_logs_folder(con, old_logs, new_logs)
             con.execute("CHECKPOINT")
         finally:
             con.close()

@@ -6,7 +6,8 @@ so that no process holds the file longer than one unit of work and lock conflict
 
 from analytics.store._connection import connect, create, exclusive, read, retry, transaction, write
 from analytics.store._migrations import LATEST_VERSION, MIGRATIONS, migrate, schema_version
-from analytics.store._segments import bind_store_folder, copy_store, define_predictions_view, logs_dir, rebuild_views
+from analytics.store._segments import (bind_store_folder, copy_store, define_predictions_view, logs_dir, rebuild_views,
+                                       rename_logs_folder)
 from analytics.store._tables import (
     create_model_tables,
     log_table,
@@ -35,6 +36,7 @@ __all__ = [
     "predictions_view",
     "read",
     "rebuild_views",
+    "rename_logs_folder",
     "reference_table",
     "retry",
     "schema_version",

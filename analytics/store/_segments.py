@@ -252,6 +252,18 @@ def rebuild_views(con: duckdb.DuckDBPyConnection) -> int:
     return len(rows)
 
 
+def rename_logs_folder(con: duckdb.DuckDBPyConnection, old: str, new: str) -> None:
+    """Record that the store's logs folder was renamed from ``old`` to ``new`` (folder names, not paths).
+
+    Segment paths are relative to the store's folder and start with the logs folder's name: they are
+    rewritten and the views rebuilt over the renamed files (in the caller's transaction). For a store
+    renamed with its logs (a finished demo build, a backup restored under another name).
+    """
+    con.execute("UPDATE log_segments SET path = ? || substr(path, ?) WHERE starts_with(path, ?)",
+                [f"{new}/", len(old) + 2, f"{old}/"])
+    rebuild_views(con)
+
+
 def move_table_rows_to_segments(con: duckdb.DuckDBPyConnection) -> None:
     """Migration step: move committed prediction rows kept in DuckDB tables (schema 3) into segments."""
     db = store_path(con)
