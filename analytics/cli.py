@@ -26,7 +26,7 @@ from analytics.roles import ROLES, system_actor
 FEATURE_COMMANDS: tuple[str, ...] = ("analytics.drift.cli", "analytics.fairness.cli", "analytics.explain.cli",
                                    "analytics.governance.cli", "analytics.business.cli",
                                    "analytics.modelspec.cli", "analytics.alerts.cli", "analytics.deployments.cli",
-                                   "analytics.settings_cli")
+                                   "analytics.settings_cli", "analytics.reports.cli")
 
 
 class _ProgressBar:

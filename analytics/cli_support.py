@@ -17,12 +17,13 @@ import json
 import math
 import sys
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
 from analytics import config
-from analytics.errors import NotFoundError, VigilError
+from analytics.errors import InvalidInputError, NotFoundError, VigilError
+from analytics.roles import Actor, system_actor
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_NOT_COMPUTABLE, EXIT_BROKEN_PIPE = 0, 1, 2, 3, 4, 141
 
@@ -56,6 +57,22 @@ def store_path(args: argparse.Namespace, *, must_exist: bool = True) -> Path:
         raise NotFoundError(f"there is no store at {path}: check --db (or VIGIL_DB), or create one with "
                             f"'vigil --db {path} init' (an empty store) or 'vigil --db {path} demo'")
     return path
+
+
+def acting_actor(args: argparse.Namespace) -> Actor:
+    """Who a command acts for: ``--as USER`` (a local user of the store, in their role; a disabled user cannot
+    act), else the process's system identity ``cli:<os user>``."""
+    if not getattr(args, "as_user", None):
+        return system_actor()
+    from analytics import store, users
+
+    def lookup(con):
+        row = users._get(con, args.as_user)
+        if row[3]:
+            raise InvalidInputError(f"user {args.as_user!r} is disabled and cannot act")
+        return Actor(row[0], row[1])
+
+    return store.read(lookup, store_path(args))
 
 
 def _number(text: str, convert: Callable[[str], Any], kind: str) -> Any:
@@ -99,6 +116,19 @@ def checked_float(minimum: float | None = None, maximum: float | None = None) ->
     parse.__name__ = "number"
     parse.checked = True  # type: ignore[attr-defined]
     return parse
+
+
+def checked_time(text: str) -> datetime:
+    """An argparse type: a UTC date or time, ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM`` (naive, read as UTC)."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date or time (use YYYY-MM-DD or YYYY-MM-DDTHH:MM, "
+                                         "UTC)") from None
+    return value.replace(tzinfo=None) if value.tzinfo is None else value.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+checked_time.__name__ = "UTC date or time"
 
 
 def _range(minimum, maximum) -> str:

@@ -25,23 +25,14 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from analytics import audit, governance, registry, store, users
-from analytics.cli_support import checked_float, checked_int, records, store_path, write_json
+from analytics import audit, governance, registry, store
+from analytics.cli_support import acting_actor, checked_float, checked_int, records, store_path, write_json
 from analytics.errors import InvalidInputError
-from analytics.roles import Actor, system_actor
+from analytics.roles import Actor
 
 
 def _actor(args: argparse.Namespace) -> Actor:
-    if not getattr(args, "as_user", None):
-        return system_actor()
-
-    def lookup(con):
-        row = users._get(con, args.as_user)
-        if row[3]:
-            raise InvalidInputError(f"user {args.as_user!r} is disabled and cannot act")
-        return Actor(row[0], row[1])
-
-    return store.read(lookup, store_path(args))
+    return acting_actor(args)
 
 
 def _done(message: str) -> int:
