@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import duckdb
 
 from analytics.errors import StoreVersionError
-from analytics.store import _alerts, _deployments, _governance
+from analytics.store import _alerts, _compliance, _deployments, _governance
 from analytics.store._segments import move_table_rows_to_segments
 
 
@@ -183,6 +183,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE TABLE ingested_files (model_name VARCHAR NOT NULL, kind VARCHAR NOT NULL, path VARCHAR NOT NULL, "
         "bytes BIGINT NOT NULL, sha256 VARCHAR NOT NULL, ingest_id BIGINT, status VARCHAR NOT NULL, "
         "taken_at TIMESTAMP NOT NULL, PRIMARY KEY (model_name, kind, sha256))",)),
+    Migration(17, "compliance: post-market monitoring plans per version (with their sha256), serious incidents and "
+              "their reporting clocks, model reviews, reminders sent", _compliance.STATEMENTS),
 )
 
 LATEST_VERSION = max(m.version for m in MIGRATIONS)
