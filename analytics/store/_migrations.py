@@ -183,6 +183,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE TABLE ingested_files (model_name VARCHAR NOT NULL, kind VARCHAR NOT NULL, path VARCHAR NOT NULL, "
         "bytes BIGINT NOT NULL, sha256 VARCHAR NOT NULL, ingest_id BIGINT, status VARCHAR NOT NULL, "
         "taken_at TIMESTAMP NOT NULL, PRIMARY KEY (model_name, kind, sha256))",)),
+    Migration(15, "personal API tokens of the CLI: only their sha256 is kept, with an expiry and a revocation", (
+        "CREATE SEQUENCE api_token_id_seq START 1",
+        "CREATE TABLE api_tokens (token_id BIGINT PRIMARY KEY, username VARCHAR NOT NULL, "
+        "secret_sha256 VARCHAR NOT NULL, label VARCHAR NOT NULL DEFAULT '', created_at TIMESTAMP NOT NULL, "
+        "created_by VARCHAR NOT NULL, expires_at TIMESTAMP NOT NULL, revoked_at TIMESTAMP, revoked_by VARCHAR)",)),
     Migration(17, "compliance: post-market monitoring plans per version (with their sha256), serious incidents and "
               "their reporting clocks, model reviews, reminders sent", _compliance.STATEMENTS),
 )
