@@ -2,19 +2,21 @@
 
 Usage::
 
-    vigil compliance plan --model M [--version V] [--format markdown|json] [--record --as USER]
+    vigil compliance plan --model M [--version V] [--format markdown|json] [--record]
     vigil compliance serious INCIDENT --category general|widespread|death --rationale TEXT
-                             [--aware-at TIME] --as USER          # approvers and admins; audited
+                             [--aware-at TIME]                     # approvers and admins; audited
     vigil compliance clocks [--format table|json]                  # serious incidents and their deadlines (UTC)
     vigil compliance report INCIDENT [--format markdown|html|json] [--output FILE]   # the draft to the authority
-    vigil compliance reported INCIDENT --reference TEXT --as USER  # the report was sent
+    vigil compliance reported INCIDENT --reference TEXT            # the report was sent
     vigil compliance risk --model M [--period month|week] [--format table|json]      # the model-risk pack
-    vigil compliance review --model M --outcome satisfactory|needs_action|unsatisfactory --note TEXT --as USER
+    vigil compliance review --model M --outcome satisfactory|needs_action|unsatisfactory --note TEXT
     vigil compliance calendar [--format table|json]                # the review calendar by risk tier
     vigil compliance remind [--at TIME]                            # queue and send due reminders (cron)
 
-``--as USER`` acts as a local user of the store in their role (as ``vigil governance``); without it the
-command acts as the operator's system identity. Times are UTC.
+A command that changes anything (``plan --record``, ``serious``, ``reported``, ``review``) acts for a
+proven person (:mod:`analytics.cli_identity`: ``VIGIL_TOKEN``, ``--token-file FILE``, or ``--as NAME``
+with a password prompt), in that person's role. ``remind`` is a service process like ``vigil monitor``:
+it queues and sends notifications only. Times are UTC.
 """
 
 from __future__ import annotations
@@ -26,10 +28,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from analytics import alerts, compliance, governance, store
+from analytics import alerts, cli_identity, compliance, governance, store
 from analytics.alerts.cli import _time
 from analytics.cli_support import records, store_path, write_json
-from analytics.governance.cli import _actor
+from analytics.roles import Actor
+
+
+def _actor(args: argparse.Namespace) -> Actor:
+    """The proven person a command acts for (set by ``vigil``'s main for commands declared with
+    :func:`analytics.cli_identity.needs_person`; proven here for ``plan --record``)."""
+    return getattr(args, "actor", None) or cli_identity.person(args)
 
 
 def _emit(text: str, output: str | None) -> None:
@@ -150,16 +158,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     comp = sub.add_parser("compliance", help="monitoring plans, serious incidents, the model-risk pack, reviews")
     cs = comp.add_subparsers(dest="compliance_command", required=True, metavar="ACTION")
 
-    def as_user(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--as", dest="as_user", help="act as this local user (in their role)")
-
     p = cs.add_parser("plan", help="the post-market monitoring plan of a model (EU AI Act Art. 72)")
     p.add_argument("--model", required=True)
     p.add_argument("--version", help="default: the champion, else the newest version")
     p.add_argument("--format", choices=["markdown", "json"], default="markdown")
     p.add_argument("--output", help="write to this file instead of standard output")
-    p.add_argument("--record", action="store_true", help="keep the plan with the version (approvers, admins)")
-    as_user(p)
+    p.add_argument("--record", action="store_true", help="keep the plan with the version (approvers, admins; "
+                                                          "acts for a proven person)")
+    cli_identity.identity_options(p)
     p.set_defaults(func=cmd_plan)
 
     p = cs.add_parser("serious", help="classify an incident as serious (Art. 73): starts the reporting clock")
@@ -167,7 +173,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--category", required=True, choices=sorted(compliance.CATEGORIES))
     p.add_argument("--rationale", required=True, help="the harm and the suspected causal link")
     p.add_argument("--aware-at", help="when the provider became aware (UTC, default now)")
-    as_user(p)
+    cli_identity.needs_person(p)
     p.set_defaults(func=cmd_serious)
 
     p = cs.add_parser("clocks", help="serious incidents and their reporting deadlines (UTC)")
@@ -183,7 +189,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = cs.add_parser("reported", help="record that a serious incident was reported to the authority")
     p.add_argument("incident", type=int)
     p.add_argument("--reference", required=True, help="the authority's reference, or to whom and how it was sent")
-    as_user(p)
+    cli_identity.needs_person(p)
     p.set_defaults(func=cmd_reported)
 
     p = cs.add_parser("risk", help="the model-risk pack: back-testing, benchmark, overrides, review")
@@ -196,7 +202,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True)
     p.add_argument("--outcome", required=True, choices=list(compliance.OUTCOMES))
     p.add_argument("--note", required=True)
-    as_user(p)
+    cli_identity.needs_person(p)
     p.set_defaults(func=cmd_review)
 
     p = cs.add_parser("calendar", help="the review calendar by risk tier")

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from analytics import alerts, audit, compliance, governance, store
+from analytics import alerts, audit, compliance, governance, store, users
 from analytics.alerts import Level, Rule
 from analytics.cli import main
 from analytics.errors import InvalidInputError, PermissionDeniedError
@@ -83,7 +83,7 @@ def test_the_plan_lists_rules_with_frequency_thresholds_and_responder_and_is_kep
 
 
 def test_a_serious_incident_gets_its_article_73_clock_report_and_escalation(churn, incident, http_receiver, capsys,
-                                                                         tmp_path):
+                                                                         tmp_path, as_person):
     aware = datetime(2025, 3, 10, 9, 30)
     with pytest.raises(PermissionDeniedError):
         store.write(lambda con: compliance.classify_serious(con, Actor("ann", "analyst"), incident,
@@ -133,9 +133,15 @@ def test_a_serious_incident_gets_its_article_73_clock_report_and_escalation(chur
                                                             rationale="again"), churn)
 
 
-    # The same through ``vigil compliance`` (the operator acts as the system identity).
+    # The same through ``vigil compliance``: a write acts for a proven person (here paula's API token).
+    store.write(lambda con: users.add_user(con, OPERATOR, "paula", "approver", password="correct-horse-battery"),
+                churn)
+    paula = as_person(churn, "paula")
     capsys.readouterr()
-    assert main(["--db", str(churn), "compliance", "plan", "--model", MODEL, "--format", "json", "--record"]) == 0
+    assert main(["--db", str(churn), "compliance", "plan", "--model", MODEL, "--format", "json", "--record"]) != 0
+    assert "acts for a person" in capsys.readouterr().err  # no identity given: refused
+    assert main(["--db", str(churn), "compliance", "plan", "--model", MODEL, "--format", "json", "--record",
+                 *paula]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["model"] == MODEL and len(printed["items"]) == 2
     assert main(["--db", str(churn), "compliance", "clocks", "--format", "json"]) == 0
@@ -145,7 +151,7 @@ def test_a_serious_incident_gets_its_article_73_clock_report_and_escalation(chur
                  str(out)]) == 0
     assert "Art. 73(3)" in out.read_text() and "MSA" not in out.read_text().split("To complete")[1]
     assert main(["--db", str(churn), "compliance", "serious", str(incident), "--category", "death", "--rationale",
-                 "a death was linked to a refusal", "--aware-at", "2025-03-10T08:00"]) != 0
+                 "a death was linked to a refusal", "--aware-at", "2025-03-10T08:00", *paula]) != 0
     assert "can no longer change" in capsys.readouterr().err
     assert main(["--db", str(churn), "compliance", "report", "999"]) != 0
     assert "no incident 999" in capsys.readouterr().err

@@ -151,6 +151,10 @@ NO_PERSON = {
     "governance status", "governance evidence", "governance dossier", "models list", "models show", "models card",
     "monitor", "rules list", "alerts list", "kpis", "deployments compare", "deployments status",
     "settings list", "settings get",
+    # compliance: reads; ``plan --record`` proves a person itself (as ``models card --file``); ``remind`` queues
+    # and sends notifications as the service process, like ``monitor``.
+    "compliance plan", "compliance clocks", "compliance report", "compliance risk", "compliance calendar",
+    "compliance remind",
 }
 
 
