@@ -54,7 +54,7 @@ def record(con: duckdb.DuckDBPyConnection, actor: Actor, action: str, object_typ
     con : duckdb.DuckDBPyConnection
         A connection inside the transaction that makes the audited change.
     actor : Actor
-        Who acted, and in which role.
+        Who acted, and in which role; its channel and proof, when known, are kept in ``details["via"]``.
     action : str
         What was done, as a dotted verb (``"user.add"``, ``"version.approve"``).
     object_type, object_id : str
@@ -69,6 +69,8 @@ def record(con: duckdb.DuckDBPyConnection, actor: Actor, action: str, object_typ
         # A naive time is already UTC (as everywhere in the store); astimezone() would read it as local time.
         when = when.replace(tzinfo=timezone.utc)
     when = when.astimezone(timezone.utc).replace(tzinfo=None)
+    provenance = actor.provenance()  # the channel and how the identity was proven, when known
+    details = {**(details or {}), "via": provenance} if provenance else details
     details_json = json.dumps(details or {}, sort_keys=True, separators=(",", ":"), default=str)
     last = con.execute("SELECT seq, row_hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)

@@ -92,7 +92,7 @@ def test_sign_in_returns_the_actor_with_its_role(bob):
     assert _sign_in(bob, PASSWORD) == Actor("bob", "analyst")
     last_login = _user(bob)[5]
     assert before <= last_login <= datetime.now(timezone.utc).replace(tzinfo=None)
-    assert _auth_rows(bob) == [("auth.login", "bob", "bob", '{"method":"local"}')]
+    assert _auth_rows(bob) == [("auth.login", "bob", "bob", '{"method":"local","via":{"channel":"app","proof":"password"}}')]
 
 
 def test_wrong_password_is_refused_and_counted(bob):

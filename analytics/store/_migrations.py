@@ -194,6 +194,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(14, "audit trail authenticated and anchored: each new row carries an HMAC made with a key kept "
                   "outside the store; the anchor file beside the store starts at the current head",
               ("ALTER TABLE audit_log ADD COLUMN row_mac VARCHAR",), (_start_anchor,)),
+    Migration(15, "personal API tokens of the CLI: only their sha256 is kept, with an expiry and a revocation", (
+        "CREATE SEQUENCE api_token_id_seq START 1",
+        "CREATE TABLE api_tokens (token_id BIGINT PRIMARY KEY, username VARCHAR NOT NULL, "
+        "secret_sha256 VARCHAR NOT NULL, label VARCHAR NOT NULL DEFAULT '', created_at TIMESTAMP NOT NULL, "
+        "created_by VARCHAR NOT NULL, expires_at TIMESTAMP NOT NULL, revoked_at TIMESTAMP, revoked_by VARCHAR)",)),
 )
 
 LATEST_VERSION = max(m.version for m in MIGRATIONS)
