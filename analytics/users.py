@@ -150,9 +150,8 @@ def authenticate(username: str, password: str, *, db: str | Path | None = None,
             "SELECT role, password_hash, disabled, failed_attempts, locked_until FROM users WHERE username = ?",
             [username],
         ).fetchone()
-        anonymous = Actor(username if isinstance(username, str) else "?", "viewer")
         if row is None:
-            audit.record(con, anonymous, "auth.login_failed", "user", str(username)[:64], {"reason": "unknown user"})
+            audit.record_unknown_sign_in(con, username)
             return None, generic, 1
         role, hashed, disabled, failures, locked_until = row
         failures = failures or 0

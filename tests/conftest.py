@@ -18,6 +18,13 @@ import os
 # worker loads the OpenMP runtime (workers inherit it).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+import tempfile  # noqa: E402
+
+# The audit trail's key is generated on first use; tests (and the app and CLI processes they start, which
+# inherit the environment) keep theirs in a private temporary folder, never in the home directory.
+AUDIT_KEY_FILE = os.path.join(tempfile.mkdtemp(prefix="vigil-test-key-"), "audit.key")
+os.environ["VIGIL_AUDIT_KEY_FILE"] = AUDIT_KEY_FILE
+
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -53,9 +60,11 @@ TOY_SCHEMA = LogSchema(
 
 @pytest.fixture
 def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Path of a fresh store file in ``tmp_path``; ``VIGIL_DB`` points at it."""
+    """Path of a fresh store file in ``tmp_path``; ``VIGIL_DB`` points at it, ``VIGIL_AUDIT_KEY_FILE`` at the
+    test session's audit key (outside the home directory)."""
     path = tmp_path / "vigil.duckdb"
     monkeypatch.setenv("VIGIL_DB", str(path))
+    monkeypatch.setenv("VIGIL_AUDIT_KEY_FILE", AUDIT_KEY_FILE)
     monkeypatch.setenv("VIGIL_LOCK_TIMEOUT", "60")
     return path
 

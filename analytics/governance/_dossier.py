@@ -188,7 +188,8 @@ def dossier_html(con: duckdb.DuckDBPyConnection, model: str, version: str, *, au
         "field": k.replace("_", " "), "value": json.dumps(row[k], sort_keys=True) if isinstance(row[k], dict) else row[k]}
         for k in ("status", "owner", "created_at", "parent_version", "threshold", "training_fingerprint",
                   "hyperparameters", "validation_metrics", "artifact_sha256", "description")])
-    chain_html = (f"<div class='box'><b>Intact</b>: {chain.rows:,} rows, every hash chained to the previous one.</div>"
+    chain_html = (f"<div class='box'><b>Intact</b>: {chain.rows:,} rows, every hash chained to the previous one; "
+                  f"{chain.assurance}.</div>"
                   if chain.intact else
                   f"<div class='box broken'><b class='fail'>BROKEN</b> at row {chain.first_bad_seq}: "
                   f"{html.escape(chain.problem or '')} ({chain.rows:,} rows).</div>")

@@ -146,7 +146,7 @@ def test_the_owner_of_the_file_sets_the_store_up_and_only_until_it_has_an_admin(
 #: as the service process of the OS account (ingest, monitor, refresh, logged attributions), or set the
 #: store up as its owner (init, demo). Every other command must be declared with ``needs_person``.
 NO_PERSON = {
-    "init", "info", "demo", "ingest", "audit verify", "audit list", "audit export", "drift", "fairness",
+    "init", "info", "demo", "ingest", "audit verify", "audit list", "audit export", "audit anchor export", "drift", "fairness",
     "explain global", "explain trace", "explain counterfactuals", "explain errors", "explain log-attributions",
     "governance status", "governance evidence", "governance dossier", "models list", "models show", "models card",
     "monitor", "rules list", "alerts list", "kpis", "deployments compare", "deployments status",
