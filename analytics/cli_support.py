@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from analytics import config
-from analytics.errors import InvalidInputError, NotFoundError, VigilError
-from analytics.roles import Actor, system_actor
+from analytics.errors import NotFoundError, VigilError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_NOT_COMPUTABLE, EXIT_BROKEN_PIPE = 0, 1, 2, 3, 4, 141
 
@@ -57,22 +56,6 @@ def store_path(args: argparse.Namespace, *, must_exist: bool = True) -> Path:
         raise NotFoundError(f"there is no store at {path}: check --db (or VIGIL_DB), or create one with "
                             f"'vigil --db {path} init' (an empty store) or 'vigil --db {path} demo'")
     return path
-
-
-def acting_actor(args: argparse.Namespace) -> Actor:
-    """Who a command acts for: ``--as USER`` (a local user of the store, in their role; a disabled user cannot
-    act), else the process's system identity ``cli:<os user>``."""
-    if not getattr(args, "as_user", None):
-        return system_actor()
-    from analytics import store, users
-
-    def lookup(con):
-        row = users._get(con, args.as_user)
-        if row[3]:
-            raise InvalidInputError(f"user {args.as_user!r} is disabled and cannot act")
-        return Actor(row[0], row[1])
-
-    return store.read(lookup, store_path(args))
 
 
 def _number(text: str, convert: Callable[[str], Any], kind: str) -> Any:

@@ -3,7 +3,8 @@ script, no external resource), and the same as PDF printed by headless Chromium 
 
 Contents: registry entry and lineage, risk tier, model card, the evidence pack with its charts
 (the latest stored pack, else one assembled now, and which), review findings, approval history,
-deployment history, an extract of the audit trail for the version, and the chain status.
+deployment history, an extract of the audit trail for the version, the chain status, and the
+post-market monitoring plan recorded for the version (EU AI Act Art. 72).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pandas as pd
 from analytics import audit
 from analytics.errors import InvalidInputError
 from analytics.governance._evidence import FAIL, PASS, CheckResult, assemble, latest_pack
+from analytics.governance._monitoring_plan import plan_section_html
 from analytics.governance._records import approval_history, deployment_history, findings, model_card, risk_tier
 from analytics.registry import get_model, get_version, status_text
 
@@ -189,7 +191,8 @@ def dossier_html(con: duckdb.DuckDBPyConnection, model: str, version: str, *, au
         "field": k.replace("_", " "), "value": json.dumps(row[k], sort_keys=True) if isinstance(row[k], dict) else row[k]}
         for k in ("status", "owner", "created_at", "parent_version", "threshold", "training_fingerprint",
                   "hyperparameters", "validation_metrics", "artifact_sha256", "description")])
-    chain_html = (f"<div class='box'><b>Intact</b>: {chain.rows:,} rows, every hash chained to the previous one.</div>"
+    chain_html = (f"<div class='box'><b>Intact</b>: {chain.rows:,} rows, every hash chained to the previous one; "
+                  f"{chain.assurance}.</div>"
                   if chain.intact else
                   f"<div class='box broken'><b class='fail'>BROKEN</b> at row {chain.first_bad_seq}: "
                   f"{html.escape(chain.problem or '')} ({chain.rows:,} rows).</div>")
@@ -226,6 +229,7 @@ def dossier_html(con: duckdb.DuckDBPyConnection, model: str, version: str, *, au
         html_table(trail.sort_values("seq").assign(details=lambda t: t["details"].map(audit.details_text)),
                ["seq", "occurred_at", "actor", "role", "action", "details"]),
         "<h2>8. Audit chain status</h2>", chain_html,
+        "<h2>9. Post-market monitoring plan</h2>", plan_section_html(con, model, version),
         "</body></html>",
     ]
     return "".join(parts)

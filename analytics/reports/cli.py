@@ -1,7 +1,9 @@
 """``vigil reports`` (scheduled reports), ``vigil retention`` (record-keeping) and ``vigil records export``.
 
-Commands act as ``--as USER`` (a local user of the store, in their role) or else as the process's system
-identity ``cli:<os user>``. Examples::
+Definitions, retention policies and exports act for a proven person (an API token, or ``--as NAME`` with the
+password: :mod:`analytics.cli_identity`). ``reports run`` and ``retention apply`` run from cron as the service
+process of the OS account (as ``vigil monitor`` does): they carry out what approvers and admins decided.
+Examples::
 
     vigil reports add weekly-portfolio --portfolio --schedule weekly --recipient risk@example.com --channel mail
     vigil reports run --due                     # from cron: each due period once
@@ -19,10 +21,9 @@ from __future__ import annotations
 import argparse
 
 from analytics import reports, store
-from analytics.cli_support import UsageError, acting_actor, checked_int, checked_time, store_path
-
-_AS = {"dest": "as_user", "metavar": "USER", "help": "act as this local user (default: the system identity)"}
-
+from analytics.cli_identity import needs_person
+from analytics.cli_support import UsageError, checked_int, checked_time, store_path
+from analytics.roles import system_actor
 
 def _show(frame, empty: str) -> None:
     print(frame.to_string(index=False, max_colwidth=70) if not frame.empty else empty)
@@ -30,7 +31,7 @@ def _show(frame, empty: str) -> None:
 
 def cmd_reports(args: argparse.Namespace) -> int:
     db = store_path(args)
-    actor = acting_actor(args)
+    actor = getattr(args, "actor", None) or system_actor()  # a proven person where the command needs one
     if args.action == "list":
         _show(store.read(reports.definitions_table, db), "no report definitions ('vigil reports add' creates one)")
     elif args.action == "add":
@@ -67,7 +68,7 @@ def cmd_reports(args: argparse.Namespace) -> int:
 
 def cmd_retention(args: argparse.Namespace) -> int:
     db = store_path(args)
-    actor = acting_actor(args)
+    actor = getattr(args, "actor", None) or system_actor()
     if args.action == "show":
         _show(store.read(reports.policies_table, db), "no model registered")
         print(f"(legal floor {reports.LEGAL_FLOOR_DAYS} days: EU AI Act Art. 19(1) and 26(6), logs kept at least six "
@@ -94,7 +95,7 @@ def cmd_retention(args: argparse.Namespace) -> int:
 
 def cmd_records(args: argparse.Namespace) -> int:
     db = store_path(args)
-    done = reports.export_records(db, acting_actor(args), args.model, start=args.start, end=args.end, out=args.out)
+    done = reports.export_records(db, args.actor, args.model, start=args.start, end=args.end, out=args.out)
     print(f"exported {done.rows:,} records of {args.model} from {args.start:%Y-%m-%d %H:%M} to "
           f"{args.end:%Y-%m-%d %H:%M} UTC into {done.folder}: {', '.join(f.name for f in done.files)}; manifest "
           f"sha256 {done.manifest_sha256} (audit row {done.audit_seq})")
@@ -106,7 +107,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     rep = sub.add_parser("reports", help="scheduled reports (HTML, PDF and a hashed manifest, e-mailed)")
     rsub = rep.add_subparsers(dest="action", required=True, metavar="ACTION")
     rsub.add_parser("list", help="the report definitions")
-    add = rsub.add_parser("add", help="create or replace a report definition (approvers, admins)")
+    add = needs_person(rsub.add_parser("add", help="create or replace a report definition (approvers, admins)"))
     add.add_argument("name")
     scope = add.add_mutually_exclusive_group()
     scope.add_argument("--model", help="one model")
@@ -116,17 +117,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--recipient", action="append", metavar="ADDRESS", help="an e-mail address (repeat)")
     add.add_argument("--channel", help="the email channel whose SMTP server sends it ('vigil channels list')")
     add.add_argument("--disabled", action="store_true", help="keep the definition but do not run it")
-    add.add_argument("--as", **_AS)
-    rm = rsub.add_parser("remove", help="remove a definition (its past reports stay)")
+    rm = needs_person(rsub.add_parser("remove", help="remove a definition (its past reports stay)"))
     rm.add_argument("name")
-    rm.add_argument("--as", **_AS)
     run = rsub.add_parser("run", help="render and send each report's last closed period once (idempotent)")
     run.add_argument("--due", action="store_true", help="quiet about periods already reported (for cron)")
     run.add_argument("--as-of", type=checked_time, metavar="DATE", help="decide the periods as of this UTC date")
     run.add_argument("--report", action="append", metavar="NAME", help="only this definition (repeat)")
     run.add_argument("--no-pdf", action="store_true", help="HTML and manifest only (no Chromium)")
     run.add_argument("--no-send", action="store_true", help="render but do not e-mail")
-    run.add_argument("--as", **_AS)
     rsub.add_parser("runs", help="past reports, each verified against its manifest hash")
     ver = rsub.add_parser("verify", help="check a past report's files against the audit trail's manifest hash")
     ver.add_argument("name")
@@ -136,25 +134,23 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     ret = sub.add_parser("retention", help="how long each model's records are kept, and removing expired ones")
     tsub = ret.add_subparsers(dest="action", required=True, metavar="ACTION")
     tsub.add_parser("show", help="every model's retention policy")
-    st = tsub.add_parser("set", help="set a model's policy (admins)")
+    st = needs_person(tsub.add_parser("set", help="set a model's policy (admins)"))
     st.add_argument("model")
     for kind in ("predictions", "outcomes", "audit"):
         st.add_argument(f"--{kind}-days", type=checked_int(1, 36_525), metavar="DAYS")
     st.add_argument("--override-reason", help=f"why a period under {reports.LEGAL_FLOOR_DAYS} days is lawful here")
-    st.add_argument("--as", **_AS)
     ap = tsub.add_parser("apply", help="remove whole expired prediction segments and outcome ingests (audited)")
     ap.add_argument("--dry-run", action="store_true", help="show what would be removed; change nothing")
-    ap.add_argument("--as", **_AS)
     ret.set_defaults(func=cmd_retention)
 
     rec = sub.add_parser("records", help="records of a window for an authority")
     rcsub = rec.add_subparsers(dest="action", required=True, metavar="ACTION")
-    ex = rcsub.add_parser("export", help="predictions, inputs, outputs and outcomes as Parquet + CSV + manifest")
+    ex = needs_person(rcsub.add_parser("export", help="predictions, inputs, outputs and outcomes as Parquet + CSV + "
+                                                      "manifest (reviewers, approvers, admins)"))
     ex.add_argument("--model", required=True)
     ex.add_argument("--start", required=True, type=checked_time, help="UTC, included")
     ex.add_argument("--end", required=True, type=checked_time, help="UTC, excluded")
     ex.add_argument("--out", required=True, help="a new or empty folder")
-    ex.add_argument("--as", **_AS)
     rec.set_defaults(func=cmd_records)
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from analytics import alerts, audit, registry, reports, settings, store
+from analytics import alerts, audit, registry, reports, settings, store, users
 from analytics.cli import main
 from analytics.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from analytics.ingest import ingest
@@ -264,11 +264,16 @@ def test_records_of_a_window_are_exported_for_an_authority(vstore, tmp_path):
         reports.export_records(vstore, REVIEWER, MODEL, start=start, end=end, out=tmp_path / "out")
 
 
-def test_the_command_line(vstore, capsys, monkeypatch):
+def test_the_command_line(vstore, capsys, monkeypatch, as_person):
     monkeypatch.setenv("VIGIL_DB", str(vstore))
-    assert main(["retention", "set", MODEL, "--predictions-days", "30"]) == 1
+    for name, role in (("ada", "admin"), ("paul", "approver")):
+        store.write(lambda con: users.add_user(con, SYSTEM, name, role), vstore)
+    assert main(["retention", "set", MODEL, "--predictions-days", "30"]) == 1  # nobody proven
+    assert "acts for a person" in capsys.readouterr().err
+    assert main(["retention", "set", MODEL, "--predictions-days", "30", *as_person(vstore, "ada")]) == 1
     assert "under the legal floor of 184 days" in capsys.readouterr().err
-    assert main(["reports", "add", "w", "--model", MODEL, "--schedule", "weekly", "--sections", "governance"]) == 0
+    assert main(["reports", "add", "w", "--model", MODEL, "--schedule", "weekly", "--sections", "governance",
+                 *as_person(vstore, "paul")]) == 0
     assert main(["reports", "run", "--due", "--no-pdf", "--as-of", "2025-03-12"]) == 0
     assert "w 2025-W10: rendered" in capsys.readouterr().out
     assert main(["reports", "run", "--due", "--no-pdf", "--as-of", "2025-03-12"]) == 0
