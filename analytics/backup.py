@@ -40,7 +40,7 @@ from pathlib import Path
 
 import duckdb
 
-from analytics import audit, store
+from analytics import audit, audit_anchor, store
 from analytics.errors import InvalidInputError, NotFoundError
 from analytics.roles import Actor, require
 
@@ -163,11 +163,6 @@ class RestoreResult:
                 f"{self.seconds:.2f} s. Check it with 'vigil --db {self.target} audit verify'.{kept}")
 
 
-def anchor_file(db: Path) -> Path:
-    """The audit anchor file of a store: its path with ``.anchor`` appended."""
-    return db.with_name(db.name + ".anchor")
-
-
 def _copy_file(source: Path, target: Path, relative: str) -> BackupFile:
     """Copy one file (through ``<target>.part``, fsync'd, renamed), hashing it on the way."""
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -252,7 +247,7 @@ def backup(db: str | Path, destination: str | Path, actor: Actor) -> BackupResul
     if folder == root or folder.is_relative_to(store.logs_dir(db)):
         raise InvalidInputError(f"back up into a folder of its own, not into the store's folder {root}")
 
-    anchor = anchor_file(db)
+    anchor = audit_anchor.anchor_path(db)
     held = time.perf_counter()  # from asking for the store: opening and checkpointing are part of the hold
     with store.exclusive(db) as con:
         store_snapshot = _snapshot(db, folder / db.name)
@@ -300,7 +295,7 @@ def _check(folder: Path, manifest: BackupManifest) -> None:
 
 def _store_files(db: Path) -> list[Path]:
     """The paths that make up the store at ``db`` that exist now (file, write-ahead log, logs, anchor)."""
-    candidates = (db, db.with_name(db.name + ".wal"), store.logs_dir(db), anchor_file(db))
+    candidates = (db, db.with_name(db.name + ".wal"), store.logs_dir(db), audit_anchor.anchor_path(db))
     return [p for p in candidates if p.exists()]
 
 
@@ -381,7 +376,7 @@ def _stage(folder: Path, manifest: BackupManifest, staging: Path, target: Path) 
     old_prefix, new_prefix = old_logs + "/", new_logs + "/"
     names = {manifest.store.path: target.name}
     if manifest.anchor is not None:
-        names[manifest.anchor.path] = anchor_file(target).name
+        names[manifest.anchor.path] = audit_anchor.anchor_path(target).name
     for entry in (*manifest.segments, *((manifest.anchor,) if manifest.anchor else ()), manifest.store):
         name = names.get(entry.path) or new_prefix + entry.path.removeprefix(old_prefix)
         if _copy_file(folder / entry.path, staging / name, name).sha256 != entry.sha256:
@@ -405,7 +400,7 @@ def _move_into_place(staging: Path, target: Path, aside: Path | None) -> None:
     move to ``aside``.
     """
     logs = store.logs_dir(target)
-    anchor = anchor_file(target)
+    anchor = audit_anchor.anchor_path(target)
     staged_logs, staged_anchor, staged_db = staging / logs.name, staging / anchor.name, staging / target.name
 
     def swap() -> None:

@@ -7,26 +7,31 @@ Examples::
     vigil restore /backups/vigil-2026-12-06 --force   # replace the store (the old one is moved aside)
     vigil restore /backups/vigil-2026-12-06 --to /srv/vigil/vigil.duckdb
 
-Both act as the owner of the files (the system identity, like ``vigil init``): whoever can read the
-store's files can copy them, and only they can put files back. Both are audited. See docs/backup.md.
+Both act as the owner of the store's files (:func:`analytics.cli_identity.store_owner`, like ``vigil
+init``), not as a person: whoever can read the files can copy them anyway, and only their owner can put
+files back. Both are audited as the owner. See docs/backup.md.
 """
 
 from __future__ import annotations
 
 import argparse
 
+from pathlib import Path
+
 from analytics import backup
+from analytics.cli_identity import store_owner
 from analytics.cli_support import store_path
-from analytics.roles import system_actor
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    print(backup.backup(store_path(args), args.destination, system_actor()).summary())
+    db = store_path(args)
+    print(backup.backup(db, args.destination, store_owner(db)).summary())
     return 0
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    print(backup.restore(args.source, system_actor(), to=args.to, force=args.force).summary())
+    target = Path(args.to) if args.to else backup.BackupManifest.read(Path(args.source)).source
+    print(backup.restore(args.source, store_owner(target), to=args.to, force=args.force).summary())
     return 0
 
 

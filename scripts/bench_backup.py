@@ -16,6 +16,7 @@ It prints figures and asserts nothing. The backup leaves a ``store.backup`` row 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(dir=db.parent) as scratch:
         folder = Path(scratch) / "backup"
         writer = subprocess.Popen([sys.executable, "-c", _WRITER, str(db)], stdout=subprocess.PIPE, text=True,
-                                  env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+                                  env={**os.environ, "PYTHONPATH": str(REPO)})
         time.sleep(0.05)
         result = backup.backup(db, folder, system_actor())
         waited = writer.communicate(timeout=300)[0].strip()

@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from analytics import audit, backup, store
+from analytics import audit, audit_anchor, backup, store
 from analytics.cli import main
 from analytics.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from analytics.ingest import ingest
@@ -191,12 +191,11 @@ def test_backup_copies_the_anchor_and_artifacts_but_never_the_audit_key(filled, 
     """The anchor file beside the store and the artifacts beside it are in the backup; the audit key,
     even when kept in the store's folder, is not; nor are the ingest lock or unfinished segments."""
     key = filled.db.parent / "audit.key"
-    key.write_text("0" * 64)
+    shutil.copy2(os.environ["VIGIL_AUDIT_KEY_FILE"], key)  # the same key, kept (unwisely) beside the store
     monkeypatch.setenv("VIGIL_AUDIT_KEY_FILE", str(key))
     (filled.db.parent / "vigil.logs" / "toy_model" / "0000000099-00001.parquet.part").write_bytes(b"unfinished")
-    anchor = backup.anchor_file(filled.db)
-    if not anchor.exists():
-        anchor.write_text("1\tabc\t2026-12-06T00:00:00\tmac\n")
+    anchor = audit_anchor.anchor_path(filled.db)
+    assert anchor.is_file()
     artifact = filled.db.parent / "artifacts" / "models" / filled.name / "v1.txt"
     artifact.parent.mkdir(parents=True)
     artifact.write_text("a model")
