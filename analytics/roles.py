@@ -33,6 +33,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "manage_users": frozenset({"admin"}),
     "change_settings": frozenset({"admin"}),
     "view_audit": frozenset({"reviewer", "approver", "admin"}),
+    "manage_reports": frozenset({"approver", "admin"}),
+    "manage_retention": frozenset({"admin"}),
 }
 
 

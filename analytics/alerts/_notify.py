@@ -240,20 +240,49 @@ def send(channel: dict[str, Any], body: dict[str, Any]) -> str:
                                 "severity": "critical" if body["severity"] == "critical" else "warning",
                                 "custom_details": body}
         return _post(target, json.dumps(event).encode(), {})
-    options = channel["options"]
     message = EmailMessage()
     message["Subject"] = body["summary"][:200]
-    message["From"] = options.get("sender", "vigil@localhost")
     message["To"] = target
     message.set_content(body["summary"] + "\n\n" + json.dumps(body, indent=2, sort_keys=True) +
                         (f"\n\nRunbook: {body['runbook']}" if body.get("runbook") else ""))
+    return send_email(channel, message)
+
+
+def send_email(channel: dict[str, Any], message: EmailMessage) -> str:
+    """Send ``message`` through an e-mail channel's SMTP server (STARTTLS and login when configured).
+
+    Parameters
+    ----------
+    channel : dict
+        An ``email`` channel as stored (see :func:`email_channel`): its options give ``host``, ``port``,
+        ``sender``, ``starttls`` and ``username``; the secret is the SMTP password.
+    message : email.message.EmailMessage
+        The message, with its recipients in ``To``; ``From`` defaults to the channel's sender.
+
+    Returns
+    -------
+    str
+        A short receipt; raises ``OSError`` or ``smtplib.SMTPException`` when the server refuses.
+    """
+    options = channel["options"]
+    if "From" not in message:
+        message["From"] = options.get("sender", "vigil@localhost")
     with smtplib.SMTP(options["host"], int(options.get("port", 25)), timeout=TIMEOUT_SECONDS) as smtp:
         if options.get("starttls"):
             smtp.starttls()
         if options.get("username"):
-            smtp.login(options["username"], secret or "")
+            smtp.login(options["username"], channel.get("secret") or "")
         smtp.send_message(message)
     return "accepted by SMTP"
+
+
+def email_channel(con: duckdb.DuckDBPyConnection, name: str) -> dict[str, Any]:
+    """The stored ``email`` channel ``name`` (with its secret, for sending only); a clear error otherwise."""
+    channel = _channel(con, name)
+    if channel["kind"] != "email":
+        raise InvalidInputError(f"channel {name!r} is a {channel['kind']} channel; reports are sent through an "
+                                "email channel ('vigil channels add NAME --kind email --target ADDRESS --option host=HOST --option port=PORT')")
+    return channel
 
 
 @dataclass

@@ -26,7 +26,7 @@ from analytics.governance._actions import (SEVERITIES, approve, deploy_shadow, e
                                            record_finding, reject, retire, rollback, start_canary, start_review,
                                            submit)
 from analytics.governance._cards import CardFile, apply_card, card_to_toml, parse_card
-from analytics.governance._dossier import dossier_html, html_to_pdf, svg_chart
+from analytics.governance._dossier import CSS, dossier_html, html_table, html_to_pdf, html_value, svg_chart
 from analytics.governance._evidence import (CHECKS, FAIL, NOT_EVALUATED, PASS, CheckResult, EvidenceCheck,
                                             EvidenceContext, EvidencePack, assemble, evidence_for, latest_pack, register_check,
                                             store_pack)
@@ -42,7 +42,7 @@ __all__ = [
     "CARD_FIELDS", "CHECKS", "CardFile", "apply_card", "card_to_toml", "parse_card", "FAIL", "NOT_EVALUATED", "PASS", "QUEUES", "RISK_TIERS", "SEVERITIES", "STATES",
     "TRANSITIONS", "CheckResult", "EvidenceCheck", "EvidenceContext", "EvidencePack", "FourEyesError",
     "IllegalTransitionError", "Step", "approval_history", "approve", "assemble", "check_step", "deploy_shadow",
-    "deployment_history", "dossier_html", "end_canary", "evidence_for", "findings", "html_to_pdf", "latest_pack", "model_card", "next_states",
+    "deployment_history", "CSS", "dossier_html", "html_table", "html_value", "end_canary", "evidence_for", "findings", "html_to_pdf", "latest_pack", "model_card", "next_states",
     "previous_champion", "promote", "queue", "record_finding", "register_check", "registry_table", "reject",
     "retire", "risk_tier", "rollback", "set_model_card", "set_risk_tier", "start_canary", "start_review",
     "onboard", "store_pack", "MonitoringPlan", "PlanItem", "plan_section_html", "record_plan", "recorded_plan", "submit", "submitter", "svg_chart", "transition",

@@ -155,6 +155,9 @@ NO_PERSON = {
     # and sends notifications as the service process, like ``monitor``.
     "compliance plan", "compliance clocks", "compliance report", "compliance risk", "compliance calendar",
     "compliance remind",
+    # reports and retention: reads, and the cron side (render and send each due report once; remove what an
+    # admin's policy says has expired) as the service process, like ``monitor``.
+    "reports list", "reports runs", "reports verify", "reports run", "retention show", "retention apply",
 }
 
 
