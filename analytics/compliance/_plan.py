@@ -20,6 +20,7 @@ from analytics.compliance._calendar import review_interval_months
 from analytics.errors import InvalidInputError
 from analytics.governance import MonitoringPlan, PlanItem, risk_tier
 from analytics.registry import champion_version, get_model, get_version, list_versions
+from analytics.reports import list_definitions
 
 _WINDOW_WORDS = {"hour": "every hour", "day": "every day (UTC)", "week": "every week (UTC)"}
 
@@ -66,30 +67,11 @@ def _channels(con: duckdb.DuckDBPyConnection, model: str) -> tuple[dict[str, Any
 
 
 def scheduled_reports(con: duckdb.DuckDBPyConnection, model: str) -> tuple[dict[str, Any], ...]:
-    """Report definitions covering ``model`` (its own or the portfolio's), when the store keeps them.
-
-    Reads the ``report_definitions`` table if this store has one (scheduled reports, issue 19 section 1):
-    rows whose model column is the model, empty or ``*`` (the portfolio). Each as ``name``, ``schedule``,
-    ``recipients``. Empty when the store has no such table.
-    """
-    columns = {r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = 'report_definitions'").fetchall()}
-    if not columns:
-        return ()
-    model_col = next((c for c in ("model_name", "model", "scope") if c in columns), None)
-    frame = con.execute("SELECT * FROM report_definitions").df()
-    if model_col is not None:
-        frame = frame[frame[model_col].isna() | frame[model_col].isin([model, "*", "", "portfolio"])]
-    name_col = next((c for c in ("name", "report_name", "report_id", "definition_id") if c in columns), None)
-    out = []
-    for row in frame.to_dict("records"):
-        recipients = row.get("recipients")
-        if isinstance(recipients, (list, tuple)):
-            recipients = ", ".join(map(str, recipients))
-        out.append({"name": str(row.get(name_col, "report")) if name_col else "report",
-                    "schedule": str(row.get("schedule", row.get("frequency", "—"))),
-                    "recipients": "" if recipients is None or recipients != recipients else str(recipients)})
-    return tuple(sorted(out, key=lambda r: r["name"]))
+    """The enabled scheduled reports covering ``model`` (its own and the portfolio's; :mod:`analytics.reports`),
+    each as ``name``, ``schedule``, ``recipients`` (addresses, comma-separated) and ``sections``."""
+    return tuple({"name": d.name, "schedule": d.schedule, "recipients": ", ".join(d.recipients),
+                  "sections": list(d.sections)}
+                 for d in list_definitions(con) if d.enabled and d.model in (None, model))
 
 
 def _gaps(items: tuple[PlanItem, ...], channels: tuple, has_sensitive: bool, tier: str) -> tuple[str, ...]:

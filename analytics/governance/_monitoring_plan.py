@@ -83,7 +83,7 @@ class MonitoringPlan:
     items : tuple of PlanItem
         Every alert rule of the model (disabled ones marked so).
     reports : tuple of dict
-        Scheduled reports of the model (``name``, ``schedule``, ``recipients``); empty when none.
+        Scheduled reports covering the model (``name``, ``schedule``, ``recipients``, ``sections``); empty when none.
     channels : tuple of dict
         Where notifications go (``name``, ``kind``, ``escalation``); targets are never part of the plan.
     escalation_minutes : float

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from analytics import alerts, audit, compliance, governance, store, users
+from analytics import alerts, audit, compliance, governance, reports, store, users
 from analytics.alerts import Level, Rule
 from analytics.cli import main
 from analytics.errors import InvalidInputError, PermissionDeniedError
@@ -47,6 +47,8 @@ def incident(churn, http_receiver):
 
 def test_the_plan_lists_rules_with_frequency_thresholds_and_responder_and_is_kept_per_version(churn, http_receiver):
     _setup(churn, http_receiver)
+    store.write(lambda con: reports.save_definition(con, OPERATOR, reports.ReportDefinition(
+        "weekly-churn", MODEL, "weekly", ("drift", "performance"))), churn)
     plan = store.read(lambda con: compliance.monitoring_plan(con, MODEL, now=END), churn)
     assert plan.version == "v1" and [i.rule_id for i in plan.items] == ["churn:drift", "churn:latency"]
     latency = plan.items[1]
@@ -56,10 +58,11 @@ def test_the_plan_lists_rules_with_frequency_thresholds_and_responder_and_is_kep
     assert plan.items[0].frequency == "every week (UTC); fires after 2 windows in breach"
     assert [c["name"] for c in plan.channels] == ["boss", "hook"] and plan.channels[0]["escalation"]
     assert plan.escalation_minutes == 60 and plan.review_interval_months == 12
+    assert [(r["name"], r["schedule"]) for r in plan.reports] == [("weekly-churn", "weekly")]
     assert any("no enabled performance rule" in g for g in plan.gaps)
     assert any("sensitive attributes" in g for g in plan.gaps)  # region is a sensitive attribute
     text = plan.to_markdown()
-    assert "| churn:latency |" in text and plan.sha256 in text and json.loads(plan.to_json())["sha256"] == plan.sha256
+    assert "| churn:latency |" in text and "- weekly-churn: weekly" in text and plan.sha256 in text and json.loads(plan.to_json())["sha256"] == plan.sha256
 
     # Recording is for approvers, audited, and only when the content changed.
     with pytest.raises(PermissionDeniedError):

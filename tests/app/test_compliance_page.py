@@ -24,14 +24,17 @@ def fired(vigil_db):
     return vigil_db
 
 
-def _open(role, section=None):
+def _open(role):
     at = signed_in(role)
     at.switch_page("../pages/compliance.py").run()
     assert not at.exception, at.exception
     at.selectbox(key="compliance_model").set_value("loan-risk").run()
-    if section:
-        at.segmented_control(key="compliance_section").set_value(section).run()
-        assert not at.exception, at.exception
+    return at
+
+
+def _section(at, name):
+    at.segmented_control(key="compliance_section").set_value(name).run()
+    assert not at.exception, at.exception
     return at
 
 
@@ -44,7 +47,7 @@ def test_an_approver_records_the_plan_and_classifies_a_serious_incident(fired):
     kept = store.read(lambda con: governance.recorded_plan(con, "loan-risk", "v2"), fired)
     assert kept is not None and kept["recorded_by"] == "approver"
 
-    at = _open("approver", "Serious incidents")
+    _section(at, "Serious incidents")
     at.text_area(key="compliance_serious_why").input("applicants were refused while latency was high")
     at.selectbox(key="compliance_serious_category").set_value("widespread")
     at.button(key="FormSubmitter:compliance_serious-Classify as serious").click().run()
@@ -53,23 +56,21 @@ def test_an_approver_records_the_plan_and_classifies_a_serious_incident(fired):
     assert clock["article"] == "Art. 73(3)" and clock["classified_by"] == "approver"
     assert (clock["deadline_at"] - clock["aware_at"]) == timedelta(days=2)
     assert store.read(lambda con: audit.search(con, action="incident.serious"), fired).iloc[0]["actor"] == "approver"
-    at = _open("approver", "Serious incidents")
-    assert at.dataframe[0].value["article"].tolist() == ["Art. 73(3)"]
+    assert at.dataframe[0].value["article"].tolist() == ["Art. 73(3)"]  # the page reran with the clock
     assert {b.label for b in at.get("download_button")} >= {"Report (draft, Markdown)", "Report (draft, HTML)"}
     # The incident page shows the clock with its UTC deadline.
-    incident = signed_in("viewer")
-    incident.switch_page("../pages/incidents.py").run()
-    assert not incident.exception
+    at.switch_page("../pages/incidents.py").run()
+    assert not at.exception
     assert any("Serious incident" in e.value and f"{clock['deadline_at']:%Y-%m-%d %H:%M} UTC" in e.value
-               for e in incident.error)
+               for e in at.error)
 
 
 def test_a_viewer_reads_the_risk_pack_and_calendar_without_forms(fired):
-    at = _open("viewer", "Model-risk pack")
+    at = _section(_open("viewer"), "Model-risk pack")
     assert not at.error and not at.get("form")
     assert any("no override data" in c.value for c in at.caption)
     assert at.dataframe[0].value["labelled"].sum() > 0  # the back-test table
-    at = _open("viewer", "Review calendar")
+    _section(at, "Review calendar")
     calendar = at.dataframe[0].value
     assert set(calendar["model"]) == {"loan-risk", "churn"} and set(calendar["interval_months"]) == {12}
     assert not at.get("form")
