@@ -9,15 +9,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics import ingest
+from analytics import ingest, store, tokens, users
 from analytics.cli import main
+from analytics.roles import Actor
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     """A store (``vigil init``) and a folder of broken inputs beside it."""
     root = tmp_path_factory.mktemp("cli_files")
-    assert main(["--db", str(root / "vigil.duckdb"), "init"]) == 0
+    db = root / "vigil.duckdb"
+    assert main(["--db", str(db), "init"]) == 0
+    admin = Actor("cli:tests", "system")
+    store.write(lambda con: users.add_user(con, admin, "ada", "admin"), db)
+    (root / "token").write_text(store.write(lambda con: tokens.issue_token(con, admin, "ada", label="tests"), db).text)
     (root / "bad.json").write_text("{not json")
     (root / "array.json").write_text("[1, 2]")
     (root / "wrong.json").write_text(json.dumps({"currency": "USD", "nope": 1}))
@@ -70,7 +75,9 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_bad_input_is_explained(files, capsys, case):
+def test_bad_input_is_explained(files, capsys, monkeypatch, case):
+    """Commands that act for a person run as the admin ada: the file is what is wrong, not the identity."""
+    monkeypatch.setenv("VIGIL_TOKEN", (files / "token").read_text())
     argv, expected = CASES[case]
     argv = [a.format(root=files) for a in argv]
     if argv[0] != "--db":
