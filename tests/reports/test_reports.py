@@ -135,6 +135,10 @@ def test_report_content_thresholds_and_a_failed_delivery_retried(vstore, smtp_re
         {"host": "127.0.0.1", "port": port, "sender": "vigil@example.com"})]), vstore)
     [retried] = reports.run_reports(vstore, SYSTEM, as_of=AS_OF, pdf=False)
     assert (retried.status, retried.delivery, len(messages)) == ("delivery retried", "sent", 1)
+    body = next(part for part in email.message_from_string(messages[0]["text"]).walk()
+                if part.get_content_type() == "text/plain" and not part.get_filename()).get_payload(decode=True).decode()
+    positions = [body.index(f"  - {title}: ") for title in reports.SECTIONS.values()]
+    assert positions == sorted(positions)  # the e-mail lists the sections in report order
 
     # Tampering is found: an edited HTML, then a removed manifest.
     (run.folder / "report.html").write_text(page.replace("toy-model", "toy-modeI"))
