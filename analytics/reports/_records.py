@@ -1,7 +1,7 @@
 """The records of one model over a window, exported for a competent authority.
 
-The AI Act lets a market surveillance authority ask a provider for the automatically generated logs of
-a high-risk system (Art. 21(2); Art. 74(12) for access to documentation and data sets). The export holds,
+Under the AI Act a provider gives a competent authority, on a reasoned request, access to the automatically
+generated logs of a high-risk system (Regulation (EU) 2024/1689, Art. 21(2)). The export holds,
 for every prediction of ``[start, end)``: its id, time and model version, the inputs as logged (every
 declared column, sensitive attributes included: hence reviewers, approvers and admins only), the output
 (score and decision), serving latency and cost, and its outcome when one arrived. Formats:
