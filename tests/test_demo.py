@@ -254,7 +254,7 @@ def test_finished_store_and_logs_moved_into_place(demo_store):
     assert paths and all((folder / p).is_file() and (folder / p).is_relative_to(logs) for (p,) in paths)
     view = store.read(lambda con: con.execute(
         "SELECT sql FROM duckdb_views() WHERE view_name = 'predictions_credit_default'").fetchone()[0], demo_store.db)
-    assert str(logs) in view and ".building" not in view
+    assert f"'{logs.name}/credit_default/" in view and str(folder) not in view and ".building" not in view
 
 
 def test_the_inbox_is_replayed_from_the_monitor(demo_store):

@@ -15,8 +15,8 @@ import duckdb
 
 from analytics import audit_anchor
 from analytics.errors import StoreVersionError
-from analytics.store import _alerts, _deployments, _governance
-from analytics.store._segments import move_table_rows_to_segments
+from analytics.store import _alerts, _compliance, _deployments, _governance, _reports
+from analytics.store._segments import move_table_rows_to_segments, rebuild_views
 
 
 @dataclass(frozen=True)
@@ -199,6 +199,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE TABLE api_tokens (token_id BIGINT PRIMARY KEY, username VARCHAR NOT NULL, "
         "secret_sha256 VARCHAR NOT NULL, label VARCHAR NOT NULL DEFAULT '', created_at TIMESTAMP NOT NULL, "
         "created_by VARCHAR NOT NULL, expires_at TIMESTAMP NOT NULL, revoked_at TIMESTAMP, revoked_by VARCHAR)",)),
+    Migration(16, "scheduled reports (definitions, rendered periods with manifest hash and delivery) and retention "
+              "policies per model", _reports.STATEMENTS),
+    Migration(17, "compliance: post-market monitoring plans per version (with their sha256), serious incidents and "
+              "their reporting clocks, model reviews, reminders sent", _compliance.STATEMENTS),
+    Migration(20, "prediction views name their segments relative to the store's folder, so a moved or copied "
+              "store reads its own logs", (), (rebuild_views,)),
 )
 
 LATEST_VERSION = max(m.version for m in MIGRATIONS)

@@ -151,6 +151,16 @@ NO_PERSON = {
     "governance status", "governance evidence", "governance dossier", "models list", "models show", "models card",
     "monitor", "rules list", "alerts list", "kpis", "deployments compare", "deployments status",
     "settings list", "settings get",
+    # compliance: reads; ``plan --record`` proves a person itself (as ``models card --file``); ``remind`` queues
+    # and sends notifications as the service process, like ``monitor``.
+    "compliance plan", "compliance clocks", "compliance report", "compliance risk", "compliance calendar",
+    "compliance remind",
+    # reports and retention: reads, and the cron side (render and send each due report once; remove what an
+    # admin's policy says has expired) as the service process, like ``monitor``.
+    "reports list", "reports runs", "reports verify", "reports run", "retention show", "retention apply",
+    # backup and restore copy and put back the store's files: the owner of the files does it (whoever can read
+    # them can copy them anyway), audited as the owner, like init.
+    "backup", "restore",
 }
 
 
