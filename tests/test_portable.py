@@ -159,7 +159,8 @@ def test_backup_during_a_concurrent_ingest_restores_and_verifies(toy, tmp_path, 
     assert _visible(restored) == in_backup
     assert main(["--db", str(restored), "audit", "verify"]) == 0
     assert _actions(restored)[-1] == "store.restore"
-    assert store.read(audit.verify, restored).intact
+    status = store.read(audit.verify, restored)
+    assert status.intact and status.anchored_seq == status.rows  # the anchor came along and took the restore row
 
 
 def test_restore_refuses_to_replace_without_force_and_keeps_the_replaced_store(filled, tmp_path, capsys):
