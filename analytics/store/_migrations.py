@@ -183,6 +183,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE TABLE ingested_files (model_name VARCHAR NOT NULL, kind VARCHAR NOT NULL, path VARCHAR NOT NULL, "
         "bytes BIGINT NOT NULL, sha256 VARCHAR NOT NULL, ingest_id BIGINT, status VARCHAR NOT NULL, "
         "taken_at TIMESTAMP NOT NULL, PRIMARY KEY (model_name, kind, sha256))",)),
+    Migration(19, "browser sessions: the SHA-256 of each session token, its user, role at sign-in, method, last "
+                  "activity and end, so a session survives reloads and a sign-out ends it in every tab", (
+        "CREATE TABLE sessions (token_sha256 VARCHAR PRIMARY KEY, username VARCHAR NOT NULL, role VARCHAR NOT NULL, "
+        "method VARCHAR NOT NULL, sign_in_ref VARCHAR NOT NULL DEFAULT '', started_at TIMESTAMP NOT NULL, "
+        "last_seen_at TIMESTAMP NOT NULL, ended_at TIMESTAMP)",)),
 )
 
 LATEST_VERSION = max(m.version for m in MIGRATIONS)
