@@ -55,6 +55,8 @@ ENDED_SIGNED_OUT = "you signed out"
 ENDED_IDLE = "your session was idle for too long"
 ENDED_ACCOUNT = "your account was disabled or removed; ask an admin"
 ENDED_UNKNOWN = "your session is unknown or has ended"
+#: How the store records why a session ended (``sessions.end_reason``), and the text shown for each.
+END_REASONS = {"signed_out": ENDED_SIGNED_OUT, "idle": ENDED_IDLE, "account": ENDED_ACCOUNT}
 
 
 @dataclass(frozen=True)
@@ -162,29 +164,33 @@ def account_actor(actor: Actor, method: str, *, db: str | Path | None = None) ->
     return None if role is None else Actor(actor.username, role)
 
 
-def _status(con: duckdb.DuckDBPyConnection, digest: str, at: datetime) -> tuple[SessionStatus, bool]:
-    """The session's status and whether its recorded activity is stale enough to write again."""
-    row = con.execute("SELECT username, role, method, sign_in_ref, last_seen_at, ended_at FROM sessions "
+def _status(con: duckdb.DuckDBPyConnection, digest: str, at: datetime) -> tuple[SessionStatus, str]:
+    """The session's status, and what to write: ``touch`` (activity is stale), ``idle`` or ``account``
+    (the session has just ended, for good: a later longer timeout or a re-enabled account does not
+    bring it back), or ``""`` (nothing)."""
+    row = con.execute("SELECT username, role, method, sign_in_ref, last_seen_at, ended_at, end_reason FROM sessions "
                       "WHERE token_sha256 = ?", [digest]).fetchone()
     if row is None:
-        return SessionStatus(None, ENDED_UNKNOWN), False
-    username, role, method, sign_in_ref, last_seen, ended = row
+        return SessionStatus(None, ENDED_UNKNOWN), ""
+    username, role, method, sign_in_ref, last_seen, ended, end_reason = row
     if ended is not None:
-        return SessionStatus(None, ENDED_SIGNED_OUT, method, sign_in_ref), False
+        return SessionStatus(None, END_REASONS.get(end_reason, ENDED_UNKNOWN), method, sign_in_ref), ""
     timeout = idle_timeout(con)
     if at - last_seen > timeout:
-        return SessionStatus(None, ENDED_IDLE, method, sign_in_ref), False
+        return SessionStatus(None, ENDED_IDLE, method, sign_in_ref), "idle"
     current = _account_role(con, username, role, method)
     if current is None:
-        return SessionStatus(None, ENDED_ACCOUNT, method, sign_in_ref), False
-    return SessionStatus(Actor(username, current), "", method, sign_in_ref), at - last_seen >= touch_interval(timeout)
+        return SessionStatus(None, ENDED_ACCOUNT, method, sign_in_ref), "account"
+    stale = at - last_seen >= touch_interval(timeout)
+    return SessionStatus(Actor(username, current), "", method, sign_in_ref), "touch" if stale else ""
 
 
 def resume(token: str, *, db: str | Path | None = None, now: datetime | None = None) -> SessionStatus:
     """Resume a session from its token (on every run of the app) and record the activity.
 
-    Reads the session and its account; writes the session's last activity only when the recorded one
-    is older than :func:`touch_interval`, so most clicks only read.
+    Reads the session and its account; writes only when the recorded activity is older than
+    :func:`touch_interval`, or when the session has just ended (idle, account disabled), so most
+    clicks only read.
 
     Returns
     -------
@@ -195,18 +201,20 @@ def resume(token: str, *, db: str | Path | None = None, now: datetime | None = N
         return SessionStatus(None, ENDED_UNKNOWN)
     digest = token_digest(token)
     at = now or _now()
-    status, stale = read(lambda con: _status(con, digest, at), db)
-    if not stale:
+    status, change = read(lambda con: _status(con, digest, at), db)
+    if not change:
         return status
 
-    def touch(con: duckdb.DuckDBPyConnection) -> SessionStatus:
-        fresh, _ = _status(con, digest, at)
-        if fresh.valid:
+    def record(con: duckdb.DuckDBPyConnection) -> SessionStatus:
+        fresh, what = _status(con, digest, at)
+        if what == "touch":
             con.execute("UPDATE sessions SET last_seen_at = greatest(last_seen_at, ?) WHERE token_sha256 = ?",
                         [at, digest])
+        elif what:
+            con.execute("UPDATE sessions SET ended_at = ?, end_reason = ? WHERE token_sha256 = ?", [at, what, digest])
         return fresh
 
-    return write(touch, db)
+    return write(record, db)
 
 
 def end(token: str | None, actor: Actor, *, db: str | Path | None = None, now: datetime | None = None) -> None:
@@ -219,8 +227,8 @@ def end(token: str | None, actor: Actor, *, db: str | Path | None = None, now: d
 
     def work(con: duckdb.DuckDBPyConnection) -> None:
         if token:
-            con.execute("UPDATE sessions SET ended_at = ? WHERE token_sha256 = ? AND ended_at IS NULL",
-                        [at, token_digest(token)])
+            con.execute("UPDATE sessions SET ended_at = ?, end_reason = 'signed_out' WHERE token_sha256 = ? "
+                        "AND ended_at IS NULL", [at, token_digest(token)])
         audit.record(con, actor, "auth.logout", "user", actor.username, {}, at=at)
 
     write(work, db)

@@ -86,6 +86,8 @@ def test_idle_timeout_is_a_setting_and_activity_extends_it(bob):
             _set(bob, "auth.session_idle_timeout", 0)
     finally:
         store.write(lambda con: settings.unset(con, ADMIN, sessions.IDLE_TIMEOUT.key), bob)
+    # an idle session stays over when the timeout is made longer again
+    assert sessions.resume(short, db=bob, now=T0 + timedelta(seconds=9)).reason == sessions.ENDED_IDLE
 
 
 def test_role_change_applies_and_disabling_ends_the_session_at_once(bob):
@@ -97,6 +99,7 @@ def test_role_change_applies_and_disabling_ends_the_session_at_once(bob):
     assert sessions.account_actor(BOB, "local", db=bob) is None
     store.write(lambda con: users.set_disabled(con, ADMIN, "bob", False), bob)
     assert sessions.account_actor(BOB, "local", db=bob) == Actor("bob", "reviewer")
+    assert sessions.resume(token, db=bob, now=T0).reason == sessions.ENDED_ACCOUNT, "re-enabling signs in afresh"
 
 
 def test_an_oidc_session_keeps_its_role_and_ends_when_its_email_is_disabled(bob):

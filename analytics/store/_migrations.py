@@ -187,7 +187,7 @@ MIGRATIONS: tuple[Migration, ...] = (
                   "activity and end, so a session survives reloads and a sign-out ends it in every tab", (
         "CREATE TABLE sessions (token_sha256 VARCHAR PRIMARY KEY, username VARCHAR NOT NULL, role VARCHAR NOT NULL, "
         "method VARCHAR NOT NULL, sign_in_ref VARCHAR NOT NULL DEFAULT '', started_at TIMESTAMP NOT NULL, "
-        "last_seen_at TIMESTAMP NOT NULL, ended_at TIMESTAMP)",)),
+        "last_seen_at TIMESTAMP NOT NULL, ended_at TIMESTAMP, end_reason VARCHAR)",)),
 )
 
 LATEST_VERSION = max(m.version for m in MIGRATIONS)
