@@ -3,7 +3,7 @@
 Usage::
 
     vigil kpis show MODEL [--days 90] [--version V] [--format table|json]
-    vigil kpis define MODEL --file DEFINITION.json        # as the operator (system actor), audited
+    vigil kpis define MODEL --file DEFINITION.json        # acts for a proven person (VIGIL_TOKEN), audited
     vigil kpis infra-cost MODEL --category compute --amount 120 --from 2026-11-01 --to 2026-11-30 [--description TEXT]
     vigil kpis refresh MODEL                              # bring the business summaries up to date (after an ingest)
 
@@ -18,14 +18,13 @@ import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from analytics import registry, store
+from analytics import cli_identity, registry, store
 from analytics.cli_support import checked_float, checked_int, store_path
 from analytics.business._cost import INFRA_CATEGORIES, add_infra_cost
 from analytics.business._definitions import KpiDefinition, save_definition
 from analytics.business._kpis import kpis
 from analytics.business._serving import refresh_store
 from analytics.errors import InvalidInputError
-from analytics.roles import system_actor
 
 
 def _day(text: str) -> date:
@@ -57,7 +56,7 @@ def cmd_kpis(args: argparse.Namespace) -> int:
               f"{done.get('kpi', 0)} day(s) of KPI rollups in {time.perf_counter() - started:.1f} s"
               + ("" if done else " (its log is not in segments: pages read the log directly)"))
         return 0
-    actor = system_actor()
+    actor = cli_identity.person(args)  # defining KPIs and recording costs act for a proven person
     if args.action == "define":
         if not args.file:
             raise InvalidInputError("define needs --file DEFINITION.json")
@@ -89,4 +88,5 @@ def add_commands(subparsers) -> None:
     p.add_argument("--from", dest="date_from", help="first day, YYYY-MM-DD (infra-cost)")
     p.add_argument("--to", dest="date_to", help="last day, inclusive (infra-cost)")
     p.add_argument("--description", default="")
+    cli_identity.identity_options(p)  # define and infra-cost act for a proven person
     p.set_defaults(func=cmd_kpis)

@@ -1,18 +1,20 @@
 """``vigil governance`` (the approval workflow, deployments, dossiers) and ``vigil audit list|export``.
 
-Governance commands act as ``--as USER``, a local user of the store in their role (the operator on
-the server vouches for them; a disabled user cannot act), or else as the process's system identity
-``cli:<os user>``. Four eyes apply by username either way.
+Commands that change anything act for a proven person (:mod:`analytics.cli_identity`): a personal
+API token in ``VIGIL_TOKEN`` or ``--token-file FILE``, or ``--as USER`` with a password prompt. Nobody
+acts as a name typed on the command line, and there is no all-powerful command-line identity. Four
+eyes apply by username, whichever channel a person uses.
 
 Examples::
 
     vigil governance status credit-default
-    vigil governance submit credit-default v4 --as arthur.analyst --justification "quarterly retrain"
-    vigil governance review credit-default v4 --as rita.reviewer --finding "AUC stable" --severity observation
-    vigil governance approve credit-default v4 --as paul.approver --comment "ok" [--override-reason "..."]
-    vigil governance canary credit-default v4 --share 0.1 --as paul.approver
-    vigil governance promote credit-default v4 --as paul.approver
-    vigil governance rollback credit-default --reason "loss spike" --as paul.approver
+    export VIGIL_TOKEN=$(cat ~/.vigil-token)          # issued by an admin: vigil users token NAME
+    vigil governance submit credit-default v4 --justification "quarterly retrain"
+    vigil governance review credit-default v4 --as rita.reviewer --finding "AUC stable"   # asks for the password
+    vigil governance approve credit-default v4 --token-file ~/.vigil-token --comment "ok" [--override-reason "..."]
+    vigil governance canary credit-default v4 --share 0.1
+    vigil governance promote credit-default v4
+    vigil governance rollback credit-default --reason "loss spike"
     vigil governance dossier credit-default v4 --html dossier.html --pdf dossier.pdf
     vigil audit list --actor paul.approver --action version. --since 2026-01-01
     vigil audit export --format csv --output audit.csv
@@ -25,23 +27,16 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from analytics import audit, governance, registry, store, users
+from analytics import audit, cli_identity, governance, registry, store
 from analytics.cli_support import checked_float, checked_int, records, store_path, write_json
 from analytics.errors import InvalidInputError
-from analytics.roles import Actor, system_actor
+from analytics.roles import Actor
 
 
 def _actor(args: argparse.Namespace) -> Actor:
-    if not getattr(args, "as_user", None):
-        return system_actor()
-
-    def lookup(con):
-        row = users._get(con, args.as_user)
-        if row[3]:
-            raise InvalidInputError(f"user {args.as_user!r} is disabled and cannot act")
-        return Actor(row[0], row[1])
-
-    return store.read(lookup, store_path(args))
+    """The proven person a command acts for (established by ``vigil``'s main for a command declared with
+    :func:`analytics.cli_identity.needs_person`)."""
+    return getattr(args, "actor", None) or cli_identity.person(args)
 
 
 def _done(message: str) -> int:
@@ -188,11 +183,12 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _model_version(parser: argparse.ArgumentParser, version: bool = True) -> None:
+def _model_version(parser: argparse.ArgumentParser, version: bool = True, *, person: bool = True) -> None:
     parser.add_argument("model")
     if version:
         parser.add_argument("version")
-    parser.add_argument("--as", dest="as_user", help="act as this local user (default: the system identity)")
+    if person:
+        cli_identity.needs_person(parser)
 
 
 def _audit_filters(parser: argparse.ArgumentParser) -> None:
@@ -233,8 +229,7 @@ def add_model_card(actions) -> None:
     p.add_argument("model")
     p.add_argument("--file", help="a card file (.toml); see docs/model-card.md")
     p.add_argument("--version", help="the card of this version (its fields override the model's)")
-    p.add_argument("--as", dest="as_user", metavar="USER",
-                   help="act as this local user in their role (default: the system identity)")
+    cli_identity.identity_options(p)  # writing a card (--file) acts for a proven person
     p.set_defaults(func=cmd_model_card)
 
 
@@ -246,7 +241,7 @@ def add_commands(sub) -> None:
     status.add_argument("model", nargs="?")
     status.set_defaults(func=cmd_status)
     ev = g.add_parser("evidence", help="assemble the evidence pack now (exit 1 if a check fails)")
-    _model_version(ev)
+    _model_version(ev, person=False)
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(func=cmd_evidence)
     sm = g.add_parser("submit", help="submit a draft version for review with its evidence pack")
@@ -291,7 +286,7 @@ def add_commands(sub) -> None:
     do.set_defaults(func=cmd_dossier)
 
     dc = g.add_parser("demo-cards", help="write the demo models' cards and risk tiers into an existing store")
-    dc.add_argument("--as", dest="as_user", help="act as this local user (default: the system identity)")
+    cli_identity.needs_person(dc)
     dc.set_defaults(func=cmd_demo_cards)
 
     audit_parser = sub.choices["audit"]

@@ -89,7 +89,7 @@ def test_verify_names_the_first_bad_row_and_exits_non_zero(loan, tmp_path, capsy
     assert f"BROKEN at row {first_bad}:" in err and why in err
 
 
-def test_an_insert_with_recomputed_hashes_is_still_caught_by_the_links(loan, tmp_path, capsys):
+def test_an_insert_with_recomputed_hashes_is_caught_by_its_missing_authentication(loan, tmp_path, capsys):
     def forge(f):
         f = _insert(f)
         row = f[f["seq"] == 5].iloc[0]
@@ -100,7 +100,8 @@ def test_an_insert_with_recomputed_hashes_is_still_caught_by_the_links(loan, tmp
 
     path = _rewrite(loan, tmp_path, "forge", forge)
     assert vigil(path, "audit", "verify") == 1
-    assert "BROKEN at row 6" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "BROKEN at row 5" in err and "authentication code" in err
 
 
 def test_audit_list_and_export_filter_and_carry_the_hashes(loan, tmp_path, capsys):
@@ -117,23 +118,23 @@ def test_audit_list_and_export_filter_and_carry_the_hashes(loan, tmp_path, capsy
     assert capsys.readouterr().out.strip().split(",")[0] == "seq"  # a header, no rows
 
 
-def test_the_workflow_from_the_command_line(loan, tmp_path, capsys):
-    assert vigil(loan, "governance", "submit", MODEL, "v1", "--as", "ana", "--justification", "retrained") == 0
+def test_the_workflow_from_the_command_line(loan, tmp_path, capsys, as_person):
+    assert vigil(loan, "governance", "submit", MODEL, "v1", *as_person(loan, "ana"), "--justification", "retrained") == 0
     assert "evidence pack #1" in capsys.readouterr().out
-    assert vigil(loan, "governance", "review", MODEL, "v1", "--as", "ana") == 1
+    assert vigil(loan, "governance", "review", MODEL, "v1", *as_person(loan, "ana")) == 1
     assert "ana (role analyst) may not review" in capsys.readouterr().err
-    assert vigil(loan, "governance", "review", MODEL, "v1", "--as", "rob", "--finding", "stable",
+    assert vigil(loan, "governance", "review", MODEL, "v1", *as_person(loan, "rob"), "--finding", "stable",
                  "--severity", "minor") == 0
-    assert vigil(loan, "governance", "approve", MODEL, "v1", "--as", "val", "--comment", "ok") == 1
+    assert vigil(loan, "governance", "approve", MODEL, "v1", *as_person(loan, "val"), "--comment", "ok") == 1
     assert "may not approve" in capsys.readouterr().err
-    assert vigil(loan, "governance", "approve", MODEL, "v1", "--as", "pat", "--comment", "ok") == 0
-    assert vigil(loan, "governance", "submit", MODEL, "v2", "--as", "pia", "--justification", "x") == 0
-    assert vigil(loan, "governance", "review", MODEL, "v2", "--as", "rob") == 0
-    assert vigil(loan, "governance", "approve", MODEL, "v2", "--as", "pia", "--comment", "mine") == 1
+    assert vigil(loan, "governance", "approve", MODEL, "v1", *as_person(loan, "pat"), "--comment", "ok") == 0
+    assert vigil(loan, "governance", "submit", MODEL, "v2", *as_person(loan, "pia"), "--justification", "x") == 0
+    assert vigil(loan, "governance", "review", MODEL, "v2", *as_person(loan, "rob")) == 0
+    assert vigil(loan, "governance", "approve", MODEL, "v2", *as_person(loan, "pia"), "--comment", "mine") == 1
     assert "four eyes: pia submitted loan:v2" in capsys.readouterr().err
-    assert vigil(loan, "governance", "approve", MODEL, "v1", "--as", "pia", "--comment", "again") == 1
+    assert vigil(loan, "governance", "approve", MODEL, "v1", *as_person(loan, "pia"), "--comment", "again") == 1
     assert "is approved and cannot become approved" in capsys.readouterr().err
-    assert vigil(loan, "governance", "promote", MODEL, "v1", "--as", "pat") == 0
+    assert vigil(loan, "governance", "promote", MODEL, "v1", *as_person(loan, "pat")) == 0
     assert vigil(loan, "governance", "status", MODEL) == 0
     assert "champion" in capsys.readouterr().out
     html_path, pdf_path = tmp_path / "d.html", tmp_path / "d.pdf"
