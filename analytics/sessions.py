@@ -37,6 +37,8 @@ from analytics.roles import Actor, check_role
 from analytics.store import read, write
 
 METHODS = ("local", "oidc")
+#: How a session's identity was proven at its sign-in, by method (recorded with the actor's audit rows).
+PROOFS = {"local": "password", "oidc": "oidc"}
 
 IDLE_TIMEOUT = settings.declare(
     "auth.session_idle_timeout", 8 * 3600,
@@ -161,7 +163,7 @@ def account_actor(actor: Actor, method: str, *, db: str | Path | None = None) ->
     For a signed-in actor that has no session token (the app's own tests seed one directly).
     """
     role = read(lambda con: _account_role(con, actor.username, actor.role, method), db)
-    return None if role is None else Actor(actor.username, role)
+    return None if role is None else Actor(actor.username, role, channel=actor.channel, proof=actor.proof)
 
 
 def _status(con: duckdb.DuckDBPyConnection, digest: str, at: datetime) -> tuple[SessionStatus, str]:
@@ -182,7 +184,8 @@ def _status(con: duckdb.DuckDBPyConnection, digest: str, at: datetime) -> tuple[
     if current is None:
         return SessionStatus(None, ENDED_ACCOUNT, method, sign_in_ref), "account"
     stale = at - last_seen >= touch_interval(timeout)
-    return SessionStatus(Actor(username, current), "", method, sign_in_ref), "touch" if stale else ""
+    actor = Actor(username, current, channel="app", proof=PROOFS.get(method))
+    return SessionStatus(actor, "", method, sign_in_ref), "touch" if stale else ""
 
 
 def resume(token: str, *, db: str | Path | None = None, now: datetime | None = None) -> SessionStatus:

@@ -181,7 +181,7 @@ def _oidc_actor() -> OidcSignIn | None:
             "ask an admin to add you to [vigil.oidc_roles]")
     if _disabled_locally(username):
         raise AuthenticationError(f"the account {username} is disabled in Vigil; ask an admin")
-    actor = Actor(username, role)
+    actor = Actor(username, role, channel="app", proof="oidc")
     # One audit row per sign-in, not per browser tab or reload: the ID token's issue time tells them apart.
     sign_in_ref = str(claims.get("iat") or claims.get("nonce") or "")
     marker = (str(config.db_path()), username, sign_in_ref)

@@ -182,3 +182,9 @@ def test_delete_expires_the_cookie():
     answer = _call("DELETE")
     assert answer.status == 204
     assert "vigil_session=" in answer.headers["set-cookie"] and "Max-Age=0" in answer.headers["set-cookie"]
+
+
+def test_a_resumed_actor_says_it_acts_in_the_app_with_its_sign_in_proof(bob):
+    token = sessions.start(BOB, "local", db=bob, now=T0)
+    actor = sessions.resume(token, db=bob, now=T0).actor
+    assert (actor.channel, actor.proof) == ("app", "password")
