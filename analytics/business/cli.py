@@ -13,15 +13,14 @@ A definition file holds the fields of :class:`analytics.business.KpiDefinition` 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 
 from analytics import cli_identity, registry, store
+from analytics.input_files import read_json_object
 from analytics.cli_support import checked_float, checked_int, store_path
 from analytics.business._cost import INFRA_CATEGORIES, add_infra_cost
-from analytics.business._definitions import KpiDefinition, save_definition
+from analytics.business._definitions import definition_from_fields, save_definition
 from analytics.business._kpis import kpis
 from analytics.business._serving import refresh_store
 from analytics.errors import InvalidInputError
@@ -60,8 +59,8 @@ def cmd_kpis(args: argparse.Namespace) -> int:
     if args.action == "define":
         if not args.file:
             raise InvalidInputError("define needs --file DEFINITION.json")
-        fields = json.loads(Path(args.file).read_text())
-        definition = KpiDefinition(model=args.model, **fields)
+        fields = read_json_object(args.file, "KPI definition file")
+        definition = definition_from_fields(args.model, fields)
         store.write(lambda con: save_definition(con, actor, definition), db)
         print(f"stored the KPI definition of {args.model} (audited as {actor.username})")
         return 0

@@ -28,6 +28,7 @@ from datetime import datetime
 from pathlib import Path
 
 from analytics import audit, cli_identity, governance, registry, store
+from analytics.input_files import output_file, read_text
 from analytics.cli_support import checked_float, checked_int, records, store_path, write_json
 from analytics.errors import InvalidInputError
 from analytics.roles import Actor
@@ -133,6 +134,9 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 def cmd_dossier(args: argparse.Namespace) -> int:
     if not args.html and not args.pdf:
         raise InvalidInputError("name an output: --html FILE and/or --pdf FILE")
+    for path, what in ((args.html, "--html"), (args.pdf, "--pdf")):
+        if path:
+            output_file(path, what)
     document = store.read(lambda con: governance.dossier_html(con, args.model, args.version), store_path(args))
     if args.html:
         Path(args.html).write_text(document, encoding="utf-8")
@@ -173,6 +177,8 @@ def cmd_audit_list(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_export(args: argparse.Namespace) -> int:
+    if args.output:
+        output_file(args.output, "--output")
     frame = _audit_frame(args)
     text = audit.export(frame, args.format)
     if args.output:
@@ -210,10 +216,7 @@ def cmd_model_card(args: argparse.Namespace) -> int:
         print(text if text else f"# {args.model} has no model card yet; write one (docs/model-card.md) and run\n"
               f"# vigil models card {args.model} --file card.toml")
         return 0
-    path = Path(args.file)
-    if not path.is_file():
-        raise InvalidInputError(f"card file {args.file} does not exist")
-    card = governance.parse_card(path.read_text(encoding="utf-8"))
+    card = governance.parse_card(read_text(args.file, "card file"))
     actor = _actor(args)
     changed = store.write(lambda con: governance.apply_card(con, actor, args.model, card, version=args.version),
                           store_path(args))
