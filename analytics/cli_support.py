@@ -105,12 +105,15 @@ def checked_float(minimum: float | None = None, maximum: float | None = None) ->
 
 
 def checked_time(text: str) -> datetime:
-    """An argparse type: a UTC date or time, ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM`` (naive, read as UTC)."""
+    """An argparse type: a UTC date or time, ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM`` (naive, read as UTC), on a day from
+    :data:`~analytics.timebounds.FIRST_DAY` to ``LAST_DAY``."""
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date or time (use YYYY-MM-DD or YYYY-MM-DDTHH:MM, "
                                          "UTC)") from None
+    if not day_in_range(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range: use a day from {FIRST_DAY} to {LAST_DAY}")
     return value.replace(tzinfo=None) if value.tzinfo is None else value.astimezone(timezone.utc).replace(tzinfo=None)
 
 
