@@ -166,6 +166,11 @@ def account_actor(actor: Actor, method: str, *, db: str | Path | None = None) ->
     return None if role is None else Actor(actor.username, role, channel=actor.channel, proof=actor.proof)
 
 
+def identity_disabled(username: str, *, db: str | Path | None = None) -> bool:
+    """Whether an admin disabled a user whose name or e-mail address is ``username`` (an OIDC identity)."""
+    return read(lambda con: _account_role(con, username, "viewer", "oidc"), db) is None
+
+
 def _status(con: duckdb.DuckDBPyConnection, digest: str, at: datetime) -> tuple[SessionStatus, str]:
     """The session's status, and what to write: ``touch`` (activity is stale), ``idle`` or ``account``
     (the session has just ended, for good: a later longer timeout or a re-enabled account does not

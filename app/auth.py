@@ -157,7 +157,7 @@ def oidc_username(claims: Mapping[str, Any]) -> str:
 
 def _disabled_locally(username: str) -> bool:
     """Whether an admin disabled a user with this name or e-mail address in the store (read now)."""
-    return sessions.account_actor(Actor(username, "viewer"), "oidc", db=config.db_path()) is None
+    return sessions.identity_disabled(username, db=config.db_path())
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,7 @@ def test_a_session_survives_reloads_and_tabs_and_ends_everywhere(e2e_store, stre
     another tab, the idle timeout and a disabled account each sign the user out on the next click."""
     name, password, db, url = "session.tester", "a session tester's password", e2e_store.db, streamlit_server.url
     store.write(lambda con: users.add_user(con, ADMIN, name, "viewer", password=password), db)
-    sign_in(page, url, name, password)
+    sign_in(page, f"{url}/settings", name, password)  # a deep link to a light page: the test is about sessions
     cookie = {c["name"]: c for c in page.context.cookies()}[session_cookie.COOKIE]
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/"
     assert session_cookie.COOKIE not in page.evaluate("document.cookie"), "page scripts cannot read it"
