@@ -13,20 +13,19 @@ import sys
 import traceback
 from datetime import datetime
 
-from analytics import __version__, audit, cli_identity, config, store, tokens, users
-from analytics.cli_support import (EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_PARTIAL, EXIT_USAGE, UsageError, checked_float,
-                                   checked_int,
-                                   store_path)
+from analytics import __version__, audit, audit_anchor, audit_reconcile, cli_identity, config, store, tokens, users
+from analytics.cli_support import (EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_NOT_COMPUTABLE, EXIT_PARTIAL, EXIT_USAGE,
+                                   UsageError, checked_float, checked_int, store_path)
 from analytics.errors import VigilError
 from analytics.ingest import DEFAULT_BATCH_ROWS
 from analytics.roles import ROLES, require
 
 #: Feature modules that add their own subcommands: each has ``add_commands(subparsers)``, which adds
 #: parsers whose ``func(args) -> int`` receives ``args.db`` (a path or None). Add a feature with one line.
-FEATURE_COMMANDS: tuple[str, ...] = ("analytics.drift.cli", "analytics.fairness.cli", "analytics.explain.cli",
+FEATURE_COMMANDS: tuple[str, ...] = ("analytics.compliance.cli", "analytics.drift.cli", "analytics.fairness.cli", "analytics.explain.cli",
                                    "analytics.governance.cli", "analytics.business.cli",
                                    "analytics.modelspec.cli", "analytics.alerts.cli", "analytics.deployments.cli",
-                                   "analytics.settings_cli")
+                                   "analytics.settings_cli", "analytics.reports.cli")
 
 
 class _ProgressBar:
@@ -62,7 +61,15 @@ def cmd_init(args: argparse.Namespace) -> int:
     if not users.has_admin(target):
         print("no admin yet: add the first one with 'vigil users add NAME --role admin' (as the owner of this "
               "file), then issue API tokens with 'vigil users token NAME --as NAME'")
+    _print_trust_files(target)
     return 0
+
+
+def _print_trust_files(target) -> None:
+    """Say where the audit trail's key and anchor are (see docs/security.md)."""
+    print(f"audit key (keep it apart from the store, back it up): {config.audit_key_path()}")
+    print(f"audit anchor (append-only; export a copy with 'vigil audit anchor export FILE'): "
+          f"{audit_anchor.anchor_path(target)}")
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -109,6 +116,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"  {username:<16} {role:<9} {password}")
     print("\nGovernance and admin commands act for a person: add --as NAME (asks for the password), or issue "
           "a personal API token with 'vigil users token NAME --as admin' and put it in $VIGIL_TOKEN.")
+    _print_trust_files(target)
     return 0
 
 
@@ -196,12 +204,40 @@ def cmd_tokens(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    status = store.read(audit.verify, store_path(args))
-    if status.intact:
-        print(f"audit trail intact: {status.rows:,} rows, every hash chained to the previous one")
+    db = store_path(args)
+    if args.audit_command == "anchor":
+        return _cmd_anchor(args, db)
+
+    def work(con):
+        return audit.verify(con, exported_anchors=tuple(args.anchor or ())), audit_reconcile.reconcile(con)
+
+    status, unexplained = store.read(work, db)
+    if not status.intact:
+        print(status.summary(), file=sys.stderr)
+    else:
+        print(status.summary())
+    for problem in unexplained:
+        print(f"unexplained change: {problem}", file=sys.stderr)
+    if unexplained:
+        print(f"{len(unexplained)} change(s) in the tables have no audit row", file=sys.stderr)
+    if not status.intact or unexplained:
+        return EXIT_ERROR
+    if status.assurance != "authenticated and anchored":
+        print(f"the trail is {status.assurance}: it cannot prove that rows were not edited and re-chained or "
+              "that its last rows were not deleted (see docs/security.md)", file=sys.stderr)
+        return EXIT_NOT_COMPUTABLE
+    return 0
+
+
+def _cmd_anchor(args: argparse.Namespace, db) -> int:
+    if args.anchor_command == "export":
+        lines = audit_anchor.export(db, args.file)
+        print(f"copied {lines:,} anchored heads to {args.file}; keep it where the store's writers cannot write, "
+              f"and check the store against it with 'vigil audit verify --anchor {args.file}'")
         return 0
-    print(f"audit trail BROKEN at row {status.first_bad_seq}: {status.problem}", file=sys.stderr)
-    return EXIT_ERROR
+    seq = store.write(lambda con: audit.restart_anchor(con, args.actor, args.reason), db)
+    print(f"anchor {audit_anchor.anchor_path(db)} restarted at row {seq} (audited)")
+    return 0
 
 
 def _command_name(argv: list[str]) -> str | None:
@@ -286,7 +322,17 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     aud = sub.add_parser("audit", help="the audit trail")
     aud_sub = aud.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
-    aud_sub.add_parser("verify", help="check the hash chain; exit 1 and name the first bad row if broken")
+    ver = aud_sub.add_parser("verify", help="check the chain, each row's authentication code, the anchored heads and "
+                                            "that every state change has its audit row; exit 1 naming the first "
+                                            "problem, 4 if the trail is only chained (not authenticated and anchored)")
+    ver.add_argument("--anchor", action="append", metavar="FILE",
+                     help="also check against an anchor exported earlier (repeatable)")
+    anchor = aud_sub.add_parser("anchor", help="the anchor file that keeps the trail's head outside the store")
+    anchor_sub = anchor.add_subparsers(dest="anchor_command", required=True, metavar="ACTION")
+    anchor_sub.add_parser("export", help="copy the anchor file to FILE, to keep elsewhere").add_argument("file")
+    restart = cli_identity.needs_person(anchor_sub.add_parser("restart", help="start a new anchor file at the current head after the old one "
+                                                    "was lost (admins; needs the audit key; audited)"))
+    restart.add_argument("--reason", required=True, help="why the anchor was lost (kept in the audit row)")
     aud.set_defaults(func=cmd_audit)
 
     core = set(sub.choices)  # feature modules may add actions to these (``vigil audit list``)

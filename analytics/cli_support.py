@@ -17,7 +17,7 @@ import json
 import math
 import sys
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
@@ -99,6 +99,19 @@ def checked_float(minimum: float | None = None, maximum: float | None = None) ->
     parse.__name__ = "number"
     parse.checked = True  # type: ignore[attr-defined]
     return parse
+
+
+def checked_time(text: str) -> datetime:
+    """An argparse type: a UTC date or time, ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM`` (naive, read as UTC)."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date or time (use YYYY-MM-DD or YYYY-MM-DDTHH:MM, "
+                                         "UTC)") from None
+    return value.replace(tzinfo=None) if value.tzinfo is None else value.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+checked_time.__name__ = "UTC date or time"
 
 
 def _range(minimum, maximum) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import getpass
 from dataclasses import dataclass, field
 
-from analytics.errors import InvalidInputError, PermissionDeniedError
+from analytics.errors import InvalidInputError, PermissionDeniedError, Refused
 
 ROLES: tuple[str, ...] = ("viewer", "analyst", "reviewer", "approver", "admin")
 
@@ -33,6 +33,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "manage_users": frozenset({"admin"}),
     "change_settings": frozenset({"admin"}),
     "view_audit": frozenset({"reviewer", "approver", "admin"}),
+    "manage_reports": frozenset({"approver", "admin"}),
+    "manage_retention": frozenset({"admin"}),
 }
 
 
@@ -97,7 +99,8 @@ def require(actor: Actor, capability: str) -> None:
         allowed = ", ".join(sorted(CAPABILITIES[capability]))
         raise PermissionDeniedError(
             f"{actor.username} (role {actor.role}) may not {capability.replace('_', ' ')}; "
-            f"this needs one of: {allowed}"
+            f"this needs one of: {allowed}",
+            refused=Refused(actor.username, actor.role, f"refused.{capability}", "capability", capability),
         )
 
 

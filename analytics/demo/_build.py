@@ -325,7 +325,7 @@ def build_demo(db: str | Path | None = None, *, seed: int = 7, rows: int | None 
         raise InvalidInputError("the demo needs at least 10,000 credit-default rows")
     report = progress or (lambda message, fraction: None)
     building = target.with_name(target.name + ".building")
-    for leftover in (building, Path(f"{building}.wal")):
+    for leftover in (building, Path(f"{building}.wal"), Path(f"{building}.anchor")):
         leftover.unlink(missing_ok=True)
     shutil.rmtree(_logs_dir(building), ignore_errors=True)
     summary = DemoSummary(db=target, end=end, seed=seed)
@@ -359,10 +359,11 @@ def _logs_dir(db: Path) -> Path:
 
 def _move_into_place(building: Path, target: Path) -> None:
     """Replace the target store and its log folder by the finished build, and re-point its views."""
-    for suffix in ("", ".wal"):
+    for suffix in ("", ".wal", ".anchor"):
         Path(f"{target}{suffix}").unlink(missing_ok=True)
     shutil.rmtree(_logs_dir(target), ignore_errors=True)
     os.replace(building, target)
+    os.replace(f"{building}.anchor", f"{target}.anchor")  # the audit trail's head travels with the store
     if _logs_dir(building).exists():
         os.replace(_logs_dir(building), _logs_dir(target))
     Path(f"{building}.ingest.lock").unlink(missing_ok=True)

@@ -37,7 +37,7 @@ from typing import Any
 import duckdb
 
 from analytics import audit
-from analytics.errors import InvalidInputError, PermissionDeniedError
+from analytics.errors import InvalidInputError, PermissionDeniedError, Refused
 from analytics.roles import Actor, require
 from analytics.store._governance import DEPLOYED_STATES, apply_transition
 
@@ -150,7 +150,9 @@ def check_four_eyes(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, ve
     how = authors(con, model, version).get(actor.username)
     if how is not None:
         raise FourEyesError(f"four eyes: {actor.username} {how} {model}:{version} and so may not {verb} it; "
-                            f"another {who} must")
+                            f"another {who} must",
+                            refused=Refused(actor.username, actor.role, "refused.four_eyes", "model_version",
+                                            f"{model}:{version}"))
 
 
 def failing_checks(con: duckdb.DuckDBPyConnection, model: str, version: str) -> list[str]:
@@ -202,7 +204,9 @@ def _guard(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, version: st
         by = submitter(con, model, version)
         if by is not None and by != actor.username and not actor.can("approve"):
             raise PermissionDeniedError(f"{actor.username} may not withdraw {subject}: only its submitter ({by}) "
-                                        "or an approver may")
+                                        "or an approver may",
+                                        refused=Refused(actor.username, actor.role, "refused.withdraw",
+                                                        "model_version", subject))
     if to in ("approved", "rejected") and not str(details.get("comment", "")).strip():
         raise InvalidInputError(f"to {step.name} {subject}, give a comment that explains the decision")
     if to == "approved":

@@ -188,8 +188,9 @@ def _recover_interrupted(db: Path) -> list[int]:
     """The recovery itself; the caller holds the ingest lock."""
 
     def work(con: duckdb.DuckDBPyConnection) -> list[int]:
-        stale = con.execute("SELECT ingest_id, model_name, kind FROM ingests WHERE status = 'running'").fetchall()
-        for ingest_id, model_name, kind in stale:
+        stale = con.execute("SELECT ingest_id, model_name, kind, source, actor, started_at FROM ingests "
+                            "WHERE status = 'running'").fetchall()
+        for ingest_id, model_name, kind, source, started_by, started_at in stale:
             stem = con.execute("SELECT table_stem FROM models WHERE model_name = ?", [model_name]).fetchone()
             if stem and kind == "predictions":
                 delete_ingest_files(store_path(con), stem[0], ingest_id)
@@ -202,6 +203,9 @@ def _recover_interrupted(db: Path) -> list[int]:
                 "message = 'interrupted before it finished; its rows were removed' WHERE ingest_id = ?",
                 [ingest_id],
             )
+            audit.record(con, system_actor(), "ingest.interrupted", "ingest", str(ingest_id),
+                         {"model": model_name, "kind": kind, "source": source, "started_by": started_by,
+                          "started_at": started_at, "outcome": "rolled back: its rows were removed"})
         return [s[0] for s in stale]
 
     return write(work, db)

@@ -162,7 +162,8 @@ def test_the_dossier_is_self_contained_and_holds_the_evidence(loan, tmp_path):
     assert f"{auc:.4f}" in document
     assert pack["sha256"] in document and "matches its content" in document
     for text in ("score loan applications", "AUC stable across regions", "approved for production",
-                 "quarterly retrain", "Deployment history", "Intact"):
+                 "quarterly retrain", "Deployment history", "Intact", "9. Post-market monitoring plan",
+                 "No monitoring plan has been recorded for this version"):
         assert text in document, text
     seqs = store.read(lambda con: audit.search(con, object_id=f"{MODEL}:v1"), loan)["seq"]
     assert all(re.search(rf"<td>{s}</td>", document) for s in seqs)

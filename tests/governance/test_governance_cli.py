@@ -89,7 +89,7 @@ def test_verify_names_the_first_bad_row_and_exits_non_zero(loan, tmp_path, capsy
     assert f"BROKEN at row {first_bad}:" in err and why in err
 
 
-def test_an_insert_with_recomputed_hashes_is_still_caught_by_the_links(loan, tmp_path, capsys):
+def test_an_insert_with_recomputed_hashes_is_caught_by_its_missing_authentication(loan, tmp_path, capsys):
     def forge(f):
         f = _insert(f)
         row = f[f["seq"] == 5].iloc[0]
@@ -100,7 +100,8 @@ def test_an_insert_with_recomputed_hashes_is_still_caught_by_the_links(loan, tmp
 
     path = _rewrite(loan, tmp_path, "forge", forge)
     assert vigil(path, "audit", "verify") == 1
-    assert "BROKEN at row 6" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "BROKEN at row 5" in err and "authentication code" in err
 
 
 def test_audit_list_and_export_filter_and_carry_the_hashes(loan, tmp_path, capsys):

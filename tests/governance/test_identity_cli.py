@@ -146,11 +146,18 @@ def test_the_owner_of_the_file_sets_the_store_up_and_only_until_it_has_an_admin(
 #: as the service process of the OS account (ingest, monitor, refresh, logged attributions), or set the
 #: store up as its owner (init, demo). Every other command must be declared with ``needs_person``.
 NO_PERSON = {
-    "init", "info", "demo", "ingest", "audit verify", "audit list", "audit export", "drift", "fairness",
+    "init", "info", "demo", "ingest", "audit verify", "audit list", "audit export", "audit anchor export", "drift", "fairness",
     "explain global", "explain trace", "explain counterfactuals", "explain errors", "explain log-attributions",
     "governance status", "governance evidence", "governance dossier", "models list", "models show", "models card",
     "monitor", "rules list", "alerts list", "kpis", "deployments compare", "deployments status",
     "settings list", "settings get",
+    # compliance: reads; ``plan --record`` proves a person itself (as ``models card --file``); ``remind`` queues
+    # and sends notifications as the service process, like ``monitor``.
+    "compliance plan", "compliance clocks", "compliance report", "compliance risk", "compliance calendar",
+    "compliance remind",
+    # reports and retention: reads, and the cron side (render and send each due report once; remove what an
+    # admin's policy says has expired) as the service process, like ``monitor``.
+    "reports list", "reports runs", "reports verify", "reports run", "retention show", "retention apply",
 }
 
 
