@@ -23,6 +23,8 @@ Sign-out is audited with :func:`analytics.users.record_sign_out` for both backen
 
 from __future__ import annotations
 
+import dataclasses
+
 import os
 import threading
 from collections.abc import Mapping
@@ -160,7 +162,7 @@ def _oidc_actor() -> Actor | None:
             "ask an admin to add you to [vigil.oidc_roles]")
     if _disabled_locally(username):
         raise AuthenticationError(f"the account {username} is disabled in Vigil; ask an admin")
-    actor = Actor(username, role)
+    actor = Actor(username, role, channel="app", proof="oidc")
     # One audit row per sign-in, not per browser tab or reload: the ID token's issue time tells them apart.
     marker = (str(config.db_path()), username, str(claims.get("iat") or claims.get("nonce") or ""))
     with _audited_lock:
@@ -205,7 +207,7 @@ def _still_valid(actor: Actor) -> Actor | None:
     state = _account_state(str(config.db_path()), actor.username)
     if state is None or state[1]:
         return None
-    return actor if state[0] == actor.role else Actor(actor.username, state[0])
+    return actor if state[0] == actor.role else dataclasses.replace(actor, role=state[0])
 
 
 def current_actor() -> Actor | None:

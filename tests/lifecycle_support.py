@@ -9,7 +9,7 @@ since ``at``, as a model that predates Vigil.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 import duckdb
 
@@ -43,5 +43,5 @@ def put_in_status(con: duckdb.DuckDBPyConnection, model: str, version: str, stat
 
 def onboard(con: duckdb.DuckDBPyConnection, model: str, version: str, *, at: datetime | None = None) -> None:
     """Declare a draft version champion since ``at`` (an onboarding declaration by an admin)."""
-    when = at or datetime.utcnow()
+    when = at or datetime.now(timezone.utc).replace(tzinfo=None)
     governance.onboard(con, Actor("t.admin", "admin"), model, version, when, at=when)
