@@ -25,7 +25,8 @@ from analytics.roles import ROLES, require
 FEATURE_COMMANDS: tuple[str, ...] = ("analytics.compliance.cli", "analytics.drift.cli", "analytics.fairness.cli", "analytics.explain.cli",
                                    "analytics.governance.cli", "analytics.business.cli",
                                    "analytics.modelspec.cli", "analytics.alerts.cli", "analytics.deployments.cli",
-                                   "analytics.settings_cli", "analytics.reports.cli")
+                                   "analytics.settings_cli", "analytics.reports.cli",
+                                   "analytics.backup_cli")
 
 
 class _ProgressBar:

@@ -31,6 +31,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "manage_rules": frozenset({"approver", "admin"}),
     "manage_channels": frozenset({"admin"}),
     "manage_users": frozenset({"admin"}),
+    "backup_store": frozenset({"admin"}),
     "change_settings": frozenset({"admin"}),
     "view_audit": frozenset({"reviewer", "approver", "admin"}),
     "manage_reports": frozenset({"approver", "admin"}),

@@ -253,3 +253,17 @@ def test_failed_sign_ins_of_existing_users_are_recorded_unknown_names_rate_limit
     ).fetchall(), governed)
     assert sum(1 for actor, _ in reasons if actor == "ann") == 2
     assert sum(1 for _, reason in reasons if reason == "unknown user") == 2
+
+
+def test_a_missing_key_is_a_failure_not_a_new_key(governed, tmp_path, monkeypatch, capsys):
+    """Verifying never generates a key (a new key would call every row forged): it says the key is missing;
+    another key makes every authenticated row fail."""
+    missing = tmp_path / "nowhere" / "audit.key"
+    monkeypatch.setenv("VIGIL_AUDIT_KEY_FILE", str(missing))
+    assert vigil(governed) == 1
+    assert f"the audit key ({missing}) is missing" in capsys.readouterr().err
+    assert not missing.exists()
+    missing.parent.mkdir()
+    missing.write_text("ab" * 32 + "\n")
+    assert vigil(governed) == 1
+    assert "BROKEN at row 1: its authentication code does not match the audit key" in capsys.readouterr().err

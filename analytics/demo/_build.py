@@ -25,7 +25,6 @@ from analytics.demo._datasets import credit_card_clients, employment_massachuset
 from analytics.demo._training import TrainedModel, train
 from analytics.errors import InvalidInputError
 from analytics.ingest import ingest
-from analytics.store._segments import rebuild_views, segments_dir
 from analytics.roles import Actor
 
 Progress = Callable[[str, float], None]
@@ -354,7 +353,7 @@ def build_demo(db: str | Path | None = None, *, seed: int = 7, rows: int | None 
 
 def _logs_dir(db: Path) -> Path:
     """The folder of a store's Parquet log segments (see analytics.store._segments)."""
-    return segments_dir(db, "x").parent
+    return store.logs_dir(db)
 
 
 def _move_into_place(building: Path, target: Path) -> None:
@@ -367,15 +366,7 @@ def _move_into_place(building: Path, target: Path) -> None:
     if _logs_dir(building).exists():
         os.replace(_logs_dir(building), _logs_dir(target))
     Path(f"{building}.ingest.lock").unlink(missing_ok=True)
-    old, new = f"{_logs_dir(building).name}/", f"{_logs_dir(target).name}/"
-
-    def repoint(con) -> None:
-        # Segment paths are relative to the store's folder and start with the log folder's name.
-        con.execute("UPDATE log_segments SET path = ? || substr(path, ?) WHERE starts_with(path, ?)",
-                    [new, len(old) + 1, old])
-        rebuild_views(con)
-
-    store.write(repoint, target)
+    store.write(lambda con: store.rename_logs_folder(con, _logs_dir(building).name, _logs_dir(target).name), target)
 
 
 def _write_credentials(db: Path, credentials: dict[str, tuple[str, str]]) -> Path:

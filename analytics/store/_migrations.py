@@ -16,7 +16,7 @@ import duckdb
 from analytics import audit_anchor
 from analytics.errors import StoreVersionError
 from analytics.store import _alerts, _compliance, _deployments, _governance, _reports
-from analytics.store._segments import move_table_rows_to_segments
+from analytics.store._segments import move_table_rows_to_segments, rebuild_views
 
 
 @dataclass(frozen=True)
@@ -203,6 +203,8 @@ MIGRATIONS: tuple[Migration, ...] = (
               "policies per model", _reports.STATEMENTS),
     Migration(17, "compliance: post-market monitoring plans per version (with their sha256), serious incidents and "
               "their reporting clocks, model reviews, reminders sent", _compliance.STATEMENTS),
+    Migration(20, "prediction views name their segments relative to the store's folder, so a moved or copied "
+              "store reads its own logs", (), (rebuild_views,)),
 )
 
 LATEST_VERSION = max(m.version for m in MIGRATIONS)

@@ -158,6 +158,9 @@ NO_PERSON = {
     # reports and retention: reads, and the cron side (render and send each due report once; remove what an
     # admin's policy says has expired) as the service process, like ``monitor``.
     "reports list", "reports runs", "reports verify", "reports run", "retention show", "retention apply",
+    # backup and restore copy and put back the store's files: the owner of the files does it (whoever can read
+    # them can copy them anyway), audited as the owner, like init.
+    "backup", "restore",
 }
 
 
