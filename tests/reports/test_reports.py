@@ -287,6 +287,19 @@ def test_the_command_line(vstore, capsys, monkeypatch, as_person):
     assert main(["reports", "run", "--due", "--no-pdf", "--as-of", "2025-03-12"]) == 0
     assert capsys.readouterr().out == ""  # cron: quiet about periods already reported
     assert main(["reports", "verify", "w", "2025-W10"]) == 0
-    with pytest.raises(SystemExit) as exit_:
-        main(["reports", "run", "--as-of", "yesterday"])
-    assert exit_.value.code == 2 and "is not a date or time" in capsys.readouterr().err
+    for bad, words in (("yesterday", "is not a date or time"), ("9999-12-31", "out of range")):
+        with pytest.raises(SystemExit) as exit_:
+            main(["reports", "run", "--as-of", bad])
+        assert exit_.value.code == 2 and words in capsys.readouterr().err
+
+
+def test_a_report_whose_pdf_cannot_be_printed_leaves_nothing_behind(vstore, monkeypatch):
+    def no_chromium(document, path):
+        raise InvalidInputError("no Chromium to print the PDF with")
+
+    monkeypatch.setattr("analytics.reports._render.html_to_pdf", no_chromium)
+    _define(vstore, name="gov", model=MODEL, sections=("governance",), recipients=(), channel=None)
+    with pytest.raises(InvalidInputError, match="no Chromium"):
+        reports.run_reports(vstore, SYSTEM, as_of=AS_OF)
+    folder = reports.reports_dir(vstore) / "gov"
+    assert not (folder.exists() and any(folder.iterdir())) and reports.runs_table(vstore).empty
