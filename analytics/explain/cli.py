@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import argparse
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pandas as pd
 
 from analytics import cli_identity, explain, store
+from analytics.input_files import read_table
 from analytics.cli_support import checked_int, records, store_path, write_json
 from analytics.roles import system_actor
 
@@ -102,8 +102,7 @@ def cmd_errors(args) -> int:
 
 
 def cmd_log_attributions(args) -> int:
-    path = Path(args.file)
-    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    frame = read_table(args.file, "attributions file")
     rows = store.write(lambda con: explain.record_attributions(con, system_actor(), args.model, frame), store_path(args))
     print(f"stored {rows:,} attributions of {frame['prediction_id'].nunique():,} predictions")
     return 0

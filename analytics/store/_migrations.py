@@ -203,6 +203,11 @@ MIGRATIONS: tuple[Migration, ...] = (
               "policies per model", _reports.STATEMENTS),
     Migration(17, "compliance: post-market monitoring plans per version (with their sha256), serious incidents and "
               "their reporting clocks, model reviews, reminders sent", _compliance.STATEMENTS),
+    Migration(19, "browser sessions: the SHA-256 of each session token, its user, role at sign-in, method, last "
+                  "activity and end, so a session survives reloads and a sign-out ends it in every tab", (
+        "CREATE TABLE sessions (token_sha256 VARCHAR PRIMARY KEY, username VARCHAR NOT NULL, role VARCHAR NOT NULL, "
+        "method VARCHAR NOT NULL, sign_in_ref VARCHAR NOT NULL DEFAULT '', started_at TIMESTAMP NOT NULL, "
+        "last_seen_at TIMESTAMP NOT NULL, ended_at TIMESTAMP, end_reason VARCHAR)",)),
     Migration(20, "prediction views name their segments relative to the store's folder, so a moved or copied "
               "store reads its own logs", (), (rebuild_views,)),
 )

@@ -113,8 +113,8 @@ def test_the_pack_benchmarks_the_challenger_and_the_calendar_reminds_reviews(ris
     assert pack.benchmark.champion == "v1" and pack.benchmark.challenger == "v2"
     assert pack.benchmark.comparison is not None and pack.benchmark.comparison.design == "unpaired"
     assert json.loads(json.dumps(pack.to_dict()))["backtest"]["flagged_periods"] == 1
-    plain = compliance.model_risk_pack(db, PLAIN, now=datetime(2025, 3, 1))
-    assert plain.benchmark.comparison is None and "nothing to benchmark" in plain.benchmark.note
+    plain = compliance.benchmark(db, PLAIN)
+    assert plain.comparison is None and "nothing to benchmark" in plain.note
 
     # No tier: treated as tier 1 (12 months) from the registration; a low tier waits 36 months.
     store.write(lambda con: governance.set_risk_tier(con, OPERATOR, PLAIN, "low", "internal use only"), db)
