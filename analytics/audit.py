@@ -158,9 +158,10 @@ class ChainStatus:
     def summary(self) -> str:
         """One line for a reader: intact (and how strongly) or where it breaks."""
         if not self.intact:
-            return f"audit trail BROKEN at row {self.first_bad_seq}: {self.problem}"
+            where = f" at row {self.first_bad_seq}" if self.first_bad_seq is not None else ""
+            return f"audit trail BROKEN{where}: {self.problem}"
         legacy = self.rows - self.authenticated_rows
-        text = f"audit trail intact: {self.rows:,} rows, {self.assurance}"
+        text = f"audit trail intact: {self.rows:,} row{'' if self.rows == 1 else 's'}, {self.assurance}"
         if legacy and self.authenticated_rows:
             text += f" (rows 1-{legacy:,}, written before authentication began, are only chained)"
         if self.anchored_seq is not None and self.anchored_seq < self.rows:
