@@ -10,6 +10,7 @@ Examples::
     vigil deployments promote employment --comment "guardrails held" --as paul.approver
     vigil deployments cancel employment --reason "..." --as paul.approver
     vigil deployments status employment
+    vigil deployments refresh [credit-default]
 
 ``compare`` exits 1 when the overall verdict is worse (so a pipeline can stop on it).
 """
@@ -141,6 +142,16 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_refresh(args: argparse.Namespace) -> int:
+    done = deployments.refresh_paired(store_path(args), args.model)
+    if not done:
+        print("no shadow deployment to summarise" + (f" for {args.model}" if args.model else ""))
+    for model, pairs in done.items():
+        print(f"{model}: shadow comparison summaries up to date: "
+              + ", ".join(f"{pair} {n} days rebuilt" for pair, n in pairs.items()))
+    return 0
+
+
 def add_commands(sub) -> None:
     """Add ``vigil deployments``."""
     d = sub.add_parser("deployments", help="compare versions with significance; guarded canary rollouts")
@@ -184,6 +195,9 @@ def add_commands(sub) -> None:
     st = actions.add_parser("status", help="a model's rollout timeline")
     st.add_argument("model")
     st.set_defaults(func=cmd_status)
+    r = actions.add_parser("refresh", help="bring the stored shadow comparison summaries up to date (ingest does it)")
+    r.add_argument("model", nargs="?", help="one model (default: every model)")
+    r.set_defaults(func=cmd_refresh)
 
 
 

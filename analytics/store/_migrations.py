@@ -183,6 +183,20 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE TABLE ingested_files (model_name VARCHAR NOT NULL, kind VARCHAR NOT NULL, path VARCHAR NOT NULL, "
         "bytes BIGINT NOT NULL, sha256 VARCHAR NOT NULL, ingest_id BIGINT, status VARCHAR NOT NULL, "
         "taken_at TIMESTAMP NOT NULL, PRIMARY KEY (model_name, kind, sha256))",)),
+    Migration(18, "paired (shadow) comparison summaries per pair of versions and pair of UTC days: decision cells, "
+              "fine score bins, value counts and the DeLong sample, keyed by the log segments and outcomes", (
+        "CREATE TABLE paired_summary_days (model_name VARCHAR NOT NULL, baseline VARCHAR NOT NULL, candidate VARCHAR "
+        "NOT NULL, day DATE NOT NULL, definition VARCHAR NOT NULL, segments VARCHAR NOT NULL, outcomes_through BIGINT "
+        "NOT NULL, built_at TIMESTAMP NOT NULL, PRIMARY KEY (model_name, baseline, candidate, day))",
+        "CREATE TABLE paired_cells (model_name VARCHAR NOT NULL, baseline VARCHAR NOT NULL, candidate VARCHAR NOT NULL, "
+        "day_a DATE NOT NULL, day_b DATE NOT NULL, label BIGINT, dec_a BIGINT, dec_b BIGINT, n BIGINT NOT NULL)",
+        "CREATE TABLE paired_scores (model_name VARCHAR NOT NULL, baseline VARCHAR NOT NULL, candidate VARCHAR NOT NULL, "
+        "day_a DATE NOT NULL, day_b DATE NOT NULL, side INTEGER NOT NULL, bin INTEGER NOT NULL, n BIGINT NOT NULL)",
+        "CREATE TABLE paired_values (model_name VARCHAR NOT NULL, baseline VARCHAR NOT NULL, candidate VARCHAR NOT NULL, "
+        "day_a DATE NOT NULL, day_b DATE NOT NULL, value_a DOUBLE NOT NULL, value_b DOUBLE NOT NULL, n BIGINT NOT NULL)",
+        "CREATE TABLE paired_sample (model_name VARCHAR NOT NULL, baseline VARCHAR NOT NULL, candidate VARCHAR NOT NULL, "
+        "day_a DATE NOT NULL, day_b DATE NOT NULL, h UBIGINT NOT NULL, label BIGINT NOT NULL, score_a DOUBLE, "
+        "score_b DOUBLE)")),
 )
 
 LATEST_VERSION = max(m.version for m in MIGRATIONS)
