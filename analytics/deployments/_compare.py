@@ -37,6 +37,7 @@ import pandas as pd
 from scipy import stats
 
 from analytics import settings
+from analytics.business import _serving as serving
 from analytics.business._definitions import KpiDefinition, has_definition, get_definition
 from analytics.deployments import _methods as m
 from analytics.deployments import _paired as _pairs
@@ -55,6 +56,9 @@ MARGIN = settings.declare("deployments.noninferiority_margin", 0.02,
 MARGINS = settings.declare("deployments.margins", "",
                            "margins per measure in the measure's unit, overriding the share "
                            "(for example 'latency_ms=5, bad_rate_selected=0.005')")
+COVERAGE_MIN = settings.declare("deployments.shadow_coverage_min", 0.9,
+                               "share of the baseline's requests a shadow should score while it runs; a paired "
+                               "comparison warns below it", minimum=0.0, maximum=1.0)
 #: Pairs sampled (the lowest request hashes) for DeLong's test.
 DELONG_SAMPLE = _pairs.DELONG_SAMPLE
 #: A percentile above p90 gets no verdict on fewer rows than this (per arm).
@@ -83,6 +87,59 @@ class Measure:
 
 
 @dataclass(frozen=True)
+class ShadowCoverage:
+    """What share of the baseline's requests a shadow scored while it ran in the window.
+
+    Attributes
+    ----------
+    pairs : int
+        Requests scored by both versions in the window.
+    baseline_rows : int
+        Rows of the baseline from the shadow's first to its last row in the window.
+    first_at, last_at : datetime or None
+        The shadow's first and last row in the window (naive UTC).
+    minimum : float
+        The share below which the comparison warns (setting ``deployments.shadow_coverage_min``).
+    """
+
+    pairs: int
+    baseline_rows: int
+    first_at: datetime | None
+    last_at: datetime | None
+    minimum: float
+
+    @property
+    def share(self) -> float:
+        """Pairs per baseline row of the shadow's period, at most 1 (a shadow's first row, logged just after
+        its baseline's, can pair with a baseline row just before the period); NaN without baseline rows."""
+        return min(1.0, self.pairs / self.baseline_rows) if self.baseline_rows else float("nan")
+
+    @property
+    def low(self) -> bool:
+        """Whether the shadow scored less than :attr:`minimum` of the baseline's requests."""
+        return math.isfinite(self.share) and self.share < self.minimum
+
+    def message(self) -> str:
+        """The coverage in words (a warning when low)."""
+        if not math.isfinite(self.share):
+            return "no baseline rows while the shadow ran: its coverage is unknown"
+        text = (f"the shadow scored {self.share:.1%} of the baseline's requests ({self.pairs:,} pairs of "
+                f"{self.baseline_rows:,} baseline rows from {self.first_at:%Y-%m-%d %H:%M} to "
+                f"{self.last_at:%Y-%m-%d %H:%M} UTC)")
+        if self.low:
+            text += (f", below the {self.minimum:.0%} expected: the comparison covers only the requests it scored, "
+                     "which may not be like the rest (check the shadow's sampling and errors)")
+        return text
+
+    def to_dict(self) -> dict:
+        """JSON-ready."""
+        return {"pairs": self.pairs, "baseline_rows": self.baseline_rows, "share": _finite(self.share),
+                "first_at": self.first_at.isoformat() if self.first_at else None,
+                "last_at": self.last_at.isoformat() if self.last_at else None, "minimum": self.minimum,
+                "low": self.low}
+
+
+@dataclass(frozen=True)
 class DeploymentComparison:
     """The comparison of a baseline and a candidate version of a model in a window.
 
@@ -106,6 +163,8 @@ class DeploymentComparison:
     power : dict
         Rows per arm and days needed to detect the margin of the first rate measure at today's traffic.
     seconds : float
+    coverage : ShadowCoverage or None
+        Paired: the share of the baseline's requests the shadow scored.
     """
 
     model: str
@@ -123,6 +182,7 @@ class DeploymentComparison:
     alpha: float
     power: dict = field(default_factory=dict)
     seconds: float = 0.0
+    coverage: ShadowCoverage | None = None
 
     @property
     def table(self) -> pd.DataFrame:
@@ -144,7 +204,8 @@ class DeploymentComparison:
                 "sample_ratio": None if self.ratio is None else {
                     "observed": list(self.ratio.observed), "expected_share": list(self.ratio.expected_share),
                     "p_value": _finite(self.ratio.p_value), "mismatch": self.ratio.mismatch},
-                "power": self.power, "measures": table.to_dict("records")}
+                "power": self.power, "coverage": None if self.coverage is None else self.coverage.to_dict(),
+                "measures": table.to_dict("records")}
 
 
 def _finite(x: float) -> float | None:
@@ -292,10 +353,35 @@ def _planned_shares(con: duckdb.DuckDBPyConnection, model: str, baseline: str, c
 
 
 def _paired(con, info: ModelInfo, d: KpiDefinition | None, baseline: str, candidate: str, start: datetime | None,
-            end: datetime | None, opts: dict) -> tuple[list[Measure], dict[str, int]]:
+            end: datetime | None, opts: dict) -> tuple[list[Measure], dict[str, int], ShadowCoverage]:
     summary = (_pairs.stored(con, info, d, baseline, candidate, start, end)
                or _pairs.from_log(con, info, d, baseline, candidate, start, end))
-    return _paired_measures(summary, d, opts), {"pairs": summary.pairs}
+    return (_paired_measures(summary, d, opts), {"pairs": summary.pairs},
+            _coverage(con, info, baseline, candidate, start, end, summary.pairs))
+
+
+def _coverage(con, info: ModelInfo, baseline: str, candidate: str, start: datetime | None, end: datetime | None,
+              pairs: int) -> ShadowCoverage:
+    """The baseline's rows from the shadow's first to its last row in the window, against the pairs: whole
+    hours from the serving summaries when they are current (partial hours from the log), else the log."""
+    minimum = float(settings.get(con, COVERAGE_MIN.key, model=info.name))
+    if serving.ensure(con, info, con):  # given its own connection, a reader never refreshes
+        source, params = serving.hourly_source(info, start, end, candidate)
+        first, last = con.execute(f"SELECT min(first_at), max(last_at) FROM {source} p", params).fetchone()
+        rows = 0
+        if first is not None:
+            source, params = serving.hourly_source(info, first, last + timedelta(microseconds=1), baseline)
+            rows = con.execute(f"SELECT coalesce(sum(predictions), 0) FROM {source} p", params).fetchone()[0]
+        return ShadowCoverage(int(pairs), int(rows), first, last, minimum)
+    where, params = _window(start, end)
+    view = predictions_view(info.stem)
+    first, last, rows = con.execute(
+        f"""WITH c AS (SELECT min(predicted_at) AS lo, max(predicted_at) AS hi FROM {view} p
+                       WHERE {where} AND p.model_version = ?)
+            SELECT lo, hi, (SELECT count(*) FROM {view} p WHERE {where} AND p.model_version = ?
+                            AND p.predicted_at >= c.lo AND p.predicted_at <= c.hi) FROM c""",
+        [*params, candidate, *params, baseline]).fetchone()
+    return ShadowCoverage(int(pairs), int(rows or 0), first, last, minimum)
 
 
 def _paired_measures(summary: _pairs.PairedSummary, d: KpiDefinition | None, opts: dict) -> list[Measure]:
@@ -534,9 +620,9 @@ def compare(db: DbLike, model: str, *, baseline: str, candidate: str, start: dat
         paired = design == "paired" or (design == "auto" and _has_pairs(con, info, baseline, candidate, where, params))
         lo, hi = (start, end) if paired else _shared_period(con, info, baseline, candidate, start, end)
         where, params = _window(lo, hi)
-        ratio = None
+        ratio = coverage = None
         if paired:
-            measures, rows = _paired(con, info, d, baseline, candidate, lo, hi, opts)
+            measures, rows, coverage = _paired(con, info, d, baseline, candidate, lo, hi, opts)
         else:
             measures, rows = _unpaired(con, info, d, baseline, candidate, where, params, opts)
             planned = _planned_shares(con, model, baseline, candidate, lo, hi)
@@ -547,6 +633,6 @@ def compare(db: DbLike, model: str, *, baseline: str, candidate: str, start: dat
         verdict_, reason = overall(measures, ratio)
         return DeploymentComparison(model, baseline, candidate, "paired" if paired else "unpaired", lo, hi, rows,
                                     tuple(measures), ratio, verdict_, reason, sequential, alpha, power,
-                                    time.perf_counter() - began)
+                                    time.perf_counter() - began, coverage)
 
     return _run(db, work)

@@ -48,6 +48,8 @@ def format_comparison(r: deployments.DeploymentComparison) -> str:
     if r.ratio is not None:
         lines.append(f"sample ratio: {' / '.join(f'{o:,}' for o in r.ratio.observed)} against planned "
                      f"{' / '.join(f'{s:.0%}' for s in r.ratio.expected_share)}, chi-square p = {r.ratio.p_value:.3g}")
+    if r.coverage is not None:
+        lines.append(("WARNING: " if r.coverage.low else "") + "shadow coverage: " + r.coverage.message())
     if r.power.get("rows_needed_baseline"):
         days = r.power.get("days_needed_at_current_traffic")
         lines.append(f"power: {r.power['rows_needed_baseline']:,} baseline rows (and "

@@ -14,7 +14,7 @@ from sklearn.metrics import f1_score, roc_auc_score
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.proportion import proportions_ztest
 
-from analytics import deployments, governance, registry, settings, store, users
+from analytics import business, deployments, governance, registry, settings, store, users
 from analytics.cli import main
 from analytics.deployments import _paired as _pairs
 from analytics.errors import InvalidInputError
@@ -188,6 +188,14 @@ def test_bad_requests_say_what_to_do(churn_template):
     assert empty.verdict == "keep collecting" and empty.measures == ()
 
 
+def test_low_shadow_coverage_warns():
+    low = deployments.ShadowCoverage(620, 1000, datetime(2026, 1, 1), datetime(2026, 1, 9), 0.9)
+    assert low.share == pytest.approx(0.62) and low.low and "62.0%" in low.message() and "below the 90%" in low.message()
+    ok = deployments.ShadowCoverage(950, 1000, datetime(2026, 1, 1), datetime(2026, 1, 9), 0.9)
+    assert not ok.low and "below" not in ok.message()
+    assert math.isnan(deployments.ShadowCoverage(0, 0, None, None, 0.9).share)
+
+
 def test_verdict_rules():
     v = deployments.verdict
     assert v(0.01, 0.03, 0.001, higher_is_better=True, margin=0.01, alpha=0.05) == "better"
@@ -215,6 +223,7 @@ def summarised(churn_template, tmp_path_factory):
     copy = store.copy_store(db, tmp_path_factory.mktemp("paired") / "s")
     done = deployments.refresh_paired(copy, MODEL)
     assert done == {MODEL: {"v1/v2": DAYS}}
+    business.refresh_summaries(copy, MODEL)  # the shadow's coverage then counts whole hours from the serving summaries
     return copy
 
 
@@ -235,6 +244,13 @@ def test_shadow_from_the_stored_summaries_gives_the_log_s_figures(churn_template
     ref = mcnemar([[np.sum(c1 & c2), np.sum(c1 & ~c2)], [np.sum(~c1 & c2), np.sum(~c1 & ~c2)]], exact=False,
                   correction=True)
     assert stored.rows == {"pairs": len(inside)}
+    # coverage: the champion's rows from the shadow's first to its last row in the window (the shadow logs 100 ms later)
+    shadow_t = data["shadow"]["predicted_at"]
+    shadow_t = shadow_t[(shadow_t >= pd.Timestamp(start)) & (shadow_t < pd.Timestamp(end))]
+    t = data["champion"]["predicted_at"]
+    assert stored.coverage.pairs == len(inside) and stored.coverage.first_at == shadow_t.min()
+    assert stored.coverage.baseline_rows == int(t.between(shadow_t.min(), shadow_t.max()).sum())
+    assert stored.coverage.share == 1.0 and not stored.coverage.low
     assert _row(stored, "accuracy").p_value == pytest.approx(ref.pvalue, rel=1e-9)
     assert _row(stored, "roc_auc").result.candidate == pytest.approx(roc_auc_score(label, s2), rel=1e-12)
 
