@@ -13,20 +13,21 @@ import sys
 import traceback
 from datetime import datetime
 
-from analytics import __version__, audit, config, store, users
-from analytics.cli_support import (EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_PARTIAL, EXIT_USAGE, UsageError, checked_float,
-                                   checked_int,
-                                   store_path)
+from analytics import __version__, audit, audit_anchor, audit_reconcile, cli_identity, config, store, tokens, users
+from analytics.cli_support import (EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_NOT_COMPUTABLE, EXIT_PARTIAL, EXIT_USAGE,
+                                   UsageError, checked_day, checked_float, checked_int, store_path)
+from analytics.input_files import os_error_text
 from analytics.errors import VigilError
 from analytics.ingest import DEFAULT_BATCH_ROWS
-from analytics.roles import ROLES, system_actor
+from analytics.roles import ROLES, require
 
 #: Feature modules that add their own subcommands: each has ``add_commands(subparsers)``, which adds
 #: parsers whose ``func(args) -> int`` receives ``args.db`` (a path or None). Add a feature with one line.
-FEATURE_COMMANDS: tuple[str, ...] = ("analytics.drift.cli", "analytics.fairness.cli", "analytics.explain.cli",
+FEATURE_COMMANDS: tuple[str, ...] = ("analytics.compliance.cli", "analytics.drift.cli", "analytics.fairness.cli", "analytics.explain.cli",
                                    "analytics.governance.cli", "analytics.business.cli",
                                    "analytics.modelspec.cli", "analytics.alerts.cli", "analytics.deployments.cli",
-                                   "analytics.settings_cli")
+                                   "analytics.settings_cli", "analytics.reports.cli",
+                                   "analytics.backup_cli")
 
 
 class _ProgressBar:
@@ -46,12 +47,31 @@ class _ProgressBar:
         sys.stderr.flush()
 
 
+def _audit_setup(target, action: str, details: dict) -> None:
+    """Audit a set-up step (``init``, ``demo``) as the owner of the store file, who alone may take it."""
+    owner = cli_identity.store_owner(target)
+    store.write(lambda con: audit.record(con, owner, action, "store", target.name, details), target)
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     target = store_path(args, must_exist=False)
+    cli_identity.store_owner(target)
     existed = target.exists()
     version = store.create(target)
+    _audit_setup(target, "store.init", {"schema_version": version, "created": not existed})
     print(f"store {target} is at schema version {version}" + ("" if existed else " (created)"))
+    if not users.has_admin(target):
+        print("no admin yet: add the first one with 'vigil users add NAME --role admin' (as the owner of this "
+              "file), then issue API tokens with 'vigil users token NAME --as NAME'")
+    _print_trust_files(target)
     return 0
+
+
+def _print_trust_files(target) -> None:
+    """Say where the audit trail's key and anchor are (see docs/security.md)."""
+    print(f"audit key (keep it apart from the store, back it up): {config.audit_key_path()}")
+    print(f"audit anchor (append-only; export a copy with 'vigil audit anchor export FILE'): "
+          f"{audit_anchor.anchor_path(target)}")
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -84,8 +104,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"error: {target} exists; use --force to replace it with a fresh demo, or --if-missing to keep it",
               file=sys.stderr)
         return EXIT_ERROR
-    end = datetime.strptime(args.end, "%Y-%m-%d") if args.end else None
+    cli_identity.store_owner(target)
+    end = datetime.combine(args.end, datetime.min.time()) if args.end else None
     summary = build_demo(target, seed=args.seed, rows=args.rows, end=end, progress=_ProgressBar())
+    _audit_setup(target, "store.demo", {"seed": summary.seed, "end": f"{summary.end:%Y-%m-%d}"})
     print(f"Built the demo portfolio in {summary.seconds:.1f} s: {target}")
     print(f"Production window ends {summary.end:%Y-%m-%d} 00:00 UTC (seed {summary.seed}).")
     for model, rows in summary.rows.items():
@@ -94,6 +116,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
           f"{summary.credentials_file}, readable only by you):")
     for username, (role, password) in summary.credentials.items():
         print(f"  {username:<16} {role:<9} {password}")
+    print("\nGovernance and admin commands act for a person: add --as NAME (asks for the password), or issue "
+          "a personal API token with 'vigil users token NAME --as admin' and put it in $VIGIL_TOKEN.")
+    _print_trust_files(target)
     return 0
 
 
@@ -137,9 +162,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_users(args: argparse.Namespace) -> int:
-    actor = system_actor()
-    db = store_path(args)
+    actor, db = args.actor, store_path(args)
     if args.users_command == "list":
+        require(actor, "manage_users")
         frame = store.read(users.list_users, db)
         print(frame.to_string(index=False) if not frame.empty else "no users yet")
     elif args.users_command == "add":
@@ -158,13 +183,63 @@ def cmd_users(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tokens(args: argparse.Namespace) -> int:
+    actor, db = args.actor, store_path(args)
+    if args.users_command == "token":
+        issued = store.write(lambda con: tokens.issue_token(con, actor, args.username, days=args.days,
+                                                           label=args.label or ""), db)
+        print(f"API token #{issued.token_id} of {issued.username}, valid until {issued.expires_at:%Y-%m-%d %H:%M} UTC "
+              "(shown once; only its hash is kept):", file=sys.stderr)
+        print(issued.text)
+        print(f"keep it in a file readable only by {issued.username} (--token-file FILE) or in "
+              f"${cli_identity.TOKEN_VARIABLE}; revoke it with 'vigil users revoke-token {issued.token_id}'",
+              file=sys.stderr)
+    elif args.users_command == "tokens":
+        if args.username != actor.username:
+            require(actor, "manage_users")
+        frame = store.read(lambda con: tokens.list_tokens(con, args.username), db)
+        print(frame.to_string(index=False) if not frame.empty else "no API tokens")
+    else:
+        store.write(lambda con: tokens.revoke_token(con, actor, args.token_id), db)
+        print(f"revoked API token #{args.token_id}")
+    return 0
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
-    status = store.read(audit.verify, store_path(args))
-    if status.intact:
-        print(f"audit trail intact: {status.rows:,} rows, every hash chained to the previous one")
+    db = store_path(args)
+    if args.audit_command == "anchor":
+        return _cmd_anchor(args, db)
+
+    def work(con):
+        return audit.verify(con, exported_anchors=tuple(args.anchor or ())), audit_reconcile.reconcile(con)
+
+    status, unexplained = store.read(work, db)
+    if not status.intact:
+        print(status.summary(), file=sys.stderr)
+    else:
+        print(status.summary())
+    for problem in unexplained:
+        print(f"unexplained change: {problem}", file=sys.stderr)
+    if unexplained:
+        print(f"{len(unexplained)} change(s) in the tables have no audit row", file=sys.stderr)
+    if not status.intact or unexplained:
+        return EXIT_ERROR
+    if status.assurance != "authenticated and anchored":
+        print(f"the trail is {status.assurance}: it cannot prove that rows were not edited and re-chained or "
+              "that its last rows were not deleted (see docs/security.md)", file=sys.stderr)
+        return EXIT_NOT_COMPUTABLE
+    return 0
+
+
+def _cmd_anchor(args: argparse.Namespace, db) -> int:
+    if args.anchor_command == "export":
+        lines = audit_anchor.export(db, args.file)
+        print(f"copied {lines:,} anchored heads to {args.file}; keep it where the store's writers cannot write, "
+              f"and check the store against it with 'vigil audit verify --anchor {args.file}'")
         return 0
-    print(f"audit trail BROKEN at row {status.first_bad_seq}: {status.problem}", file=sys.stderr)
-    return EXIT_ERROR
+    seq = store.write(lambda con: audit.restart_anchor(con, args.actor, args.reason), db)
+    print(f"anchor {audit_anchor.anchor_path(db)} restarted at row {seq} (audited)")
+    return 0
 
 
 def _command_name(argv: list[str]) -> str | None:
@@ -195,7 +270,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="build the demo portfolio from real public data")
     demo.add_argument("--seed", type=checked_int(0, 2**32 - 1), default=7, help="random seed (default 7)")
     demo.add_argument("--rows", type=checked_int(1, 100_000_000), help="rows of the credit-default log (default 240,000)")
-    demo.add_argument("--end", help="last day of the production window, YYYY-MM-DD (default today, UTC)")
+    demo.add_argument("--end", type=checked_day, help="last day of the production window, YYYY-MM-DD (default today, UTC)")
     group = demo.add_mutually_exclusive_group()
     group.add_argument("--force", action="store_true", help="replace an existing store")
     group.add_argument("--if-missing", action="store_true", help="do nothing if the store exists")
@@ -217,24 +292,49 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     ing.add_argument("--progress", action="store_true", help="print rows read as the file streams")
     ing.set_defaults(func=cmd_ingest)
 
-    usr = sub.add_parser("users", help="manage local users")
+    usr = sub.add_parser("users", help="manage local users and their API tokens")
     usr_sub = usr.add_subparsers(dest="users_command", required=True, metavar="ACTION")
-    usr_sub.add_parser("list", help="list users")
-    add = usr_sub.add_parser("add", help="add a user; prints a generated password once")
+    cli_identity.needs_person(usr_sub.add_parser("list", help="list users"))
+    add = cli_identity.needs_person(usr_sub.add_parser(
+        "add", help="add a user; prints a generated password once (the store file's owner adds the first admin)"),
+        owner_during_setup=lambda args: args.role == "admin")
     add.add_argument("username")
     add.add_argument("--role", required=True, choices=ROLES)
     add.add_argument("--email")
     add.add_argument("--name", help="display name")
     for action in ("disable", "enable"):
-        usr_sub.add_parser(action, help=f"{action} a user").add_argument("username")
-    set_role = usr_sub.add_parser("set-role", help="change a user's role")
+        cli_identity.needs_person(usr_sub.add_parser(action, help=f"{action} a user")).add_argument("username")
+    set_role = cli_identity.needs_person(usr_sub.add_parser("set-role", help="change a user's role"))
     set_role.add_argument("username")
     set_role.add_argument("role", choices=ROLES)
     usr.set_defaults(func=cmd_users)
+    tok = cli_identity.needs_person(usr_sub.add_parser(
+        "token", help="issue a personal API token for a user (admins; shown once, stored hashed)"))
+    tok.add_argument("username")
+    tok.add_argument("--days", type=checked_int(1, tokens.MAX_DAYS), default=tokens.DEFAULT_DAYS,
+                     help=f"lifetime in days (default {tokens.DEFAULT_DAYS})")
+    tok.add_argument("--label", help="what the token is for (shown in 'vigil users tokens')")
+    tok.set_defaults(func=cmd_tokens)
+    lst = cli_identity.needs_person(usr_sub.add_parser("tokens", help="list API tokens (never their secrets)"))
+    lst.add_argument("username", nargs="?", help="only this user's tokens (default: all; admins only)")
+    lst.set_defaults(func=cmd_tokens)
+    rev = cli_identity.needs_person(usr_sub.add_parser("revoke-token", help="revoke an API token by its number"))
+    rev.add_argument("token_id", type=checked_int(1))
+    rev.set_defaults(func=cmd_tokens)
 
     aud = sub.add_parser("audit", help="the audit trail")
     aud_sub = aud.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
-    aud_sub.add_parser("verify", help="check the hash chain; exit 1 and name the first bad row if broken")
+    ver = aud_sub.add_parser("verify", help="check the chain, each row's authentication code, the anchored heads and "
+                                            "that every state change has its audit row; exit 1 naming the first "
+                                            "problem, 4 if the trail is only chained (not authenticated and anchored)")
+    ver.add_argument("--anchor", action="append", metavar="FILE",
+                     help="also check against an anchor exported earlier (repeatable)")
+    anchor = aud_sub.add_parser("anchor", help="the anchor file that keeps the trail's head outside the store")
+    anchor_sub = anchor.add_subparsers(dest="anchor_command", required=True, metavar="ACTION")
+    anchor_sub.add_parser("export", help="copy the anchor file to FILE, to keep elsewhere").add_argument("file")
+    restart = cli_identity.needs_person(anchor_sub.add_parser("restart", help="start a new anchor file at the current head after the old one "
+                                                    "was lost (admins; needs the audit key; audited)"))
+    restart.add_argument("--reason", required=True, help="why the anchor was lost (kept in the audit row)")
     aud.set_defaults(func=cmd_audit)
 
     core = set(sub.choices)  # feature modules may add actions to these (``vigil audit list``)
@@ -252,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser(_command_name(argv))
     args = parser.parse_args(argv)
     try:
+        if getattr(args, "needs_person", False):
+            args.actor = cli_identity.resolve(args)
         return args.func(args)
     except UsageError as exc:
         print(f"error: {exc} (see 'vigil {args.command} --help')", file=sys.stderr)
@@ -266,6 +368,9 @@ def main(argv: list[str] | None = None) -> int:
         # Nobody reads stdout any more; point it at /dev/null so that Python's final flush stays quiet too.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
+    except OSError as exc:  # a file the command reads or writes: name it and say what to do
+        print(f"error: {os_error_text(exc)}", file=sys.stderr)
+        return EXIT_ERROR
     except Exception as exc:  # noqa: BLE001 - last resort: a short message, the traceback on request
         if os.environ.get("VIGIL_DEBUG"):
             traceback.print_exc()

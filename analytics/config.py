@@ -1,7 +1,8 @@
 """Where Vigil keeps its files, read from the environment.
 
 ``VIGIL_DB`` names the DuckDB file (default ``data/vigil.duckdb`` under the repository);
-``VIGIL_DATA_DIR`` the folder for cached public data, artifacts and demo credentials.
+``VIGIL_DATA_DIR`` the folder for cached public data, artifacts and demo credentials;
+``VIGIL_AUDIT_KEY_FILE`` the secret that authenticates the audit trail (kept outside ``data/``).
 """
 
 from __future__ import annotations
@@ -33,3 +34,17 @@ def db_path() -> Path:
 def lock_timeout_seconds() -> float:
     """Return how long a unit of work waits for another process's lock (``VIGIL_LOCK_TIMEOUT``, 60 s)."""
     return float(os.environ.get("VIGIL_LOCK_TIMEOUT", "60"))
+
+
+def audit_key_path() -> Path:
+    """Return the file holding the audit trail's secret key (``VIGIL_AUDIT_KEY_FILE``, default
+    ``$XDG_CONFIG_HOME/vigil/audit.key``, that is ``~/.config/vigil/audit.key``).
+
+    It lives outside ``data/`` on purpose: someone who can write the store file should not also hold
+    the key (see docs/security.md).
+    """
+    env = os.environ.get("VIGIL_AUDIT_KEY_FILE")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(base) / "vigil" / "audit.key"

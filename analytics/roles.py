@@ -10,9 +10,9 @@ be given it.
 from __future__ import annotations
 
 import getpass
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from analytics.errors import InvalidInputError, PermissionDeniedError
+from analytics.errors import InvalidInputError, PermissionDeniedError, Refused
 
 ROLES: tuple[str, ...] = ("viewer", "analyst", "reviewer", "approver", "admin")
 
@@ -31,21 +31,44 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "manage_rules": frozenset({"approver", "admin"}),
     "manage_channels": frozenset({"admin"}),
     "manage_users": frozenset({"admin"}),
+    "backup_store": frozenset({"admin"}),
     "change_settings": frozenset({"admin"}),
     "view_audit": frozenset({"reviewer", "approver", "admin"}),
+    "manage_reports": frozenset({"approver", "admin"}),
+    "manage_retention": frozenset({"admin"}),
 }
+
+
+#: Channels an identity acts through (recorded with every audit row it writes).
+CHANNELS: tuple[str, ...] = ("app", "cli", "api")
 
 
 @dataclass(frozen=True)
 class Actor:
-    """Who is acting: a username and the role they act in."""
+    """Who is acting: a username and the role they act in.
+
+    ``channel`` (app, cli, api) and ``proof`` (how the identity was established: ``"password"``,
+    ``"oidc"``, ``"token #12"``, ``"owner of the store file"``) are recorded with every audit row the
+    actor writes; they do not take part in equality (the same person through two channels is one
+    person, for four eyes as everywhere). Both are None for code that calls the library directly.
+    """
 
     username: str
     role: str
+    channel: str | None = field(default=None, compare=False)
+    proof: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.role not in ROLES and self.role != "system":
             raise InvalidInputError(f"role {self.role!r} is unknown; use one of {', '.join(ROLES)}")
+        if self.channel is not None and self.channel not in CHANNELS:
+            raise InvalidInputError(f"channel {self.channel!r} is unknown; use one of {', '.join(CHANNELS)}")
+
+    def provenance(self) -> dict[str, str] | None:
+        """``{"channel": ..., "proof": ...}`` as recorded in an audit row, or None when neither is known."""
+        if self.channel is None and self.proof is None:
+            return None
+        return {"channel": self.channel or "unknown", "proof": self.proof or "unknown"}
 
     def can(self, capability: str) -> bool:
         """Whether this actor holds ``capability``."""
@@ -54,13 +77,21 @@ class Actor:
         return self.role == "system" or self.role in CAPABILITIES[capability]
 
 
-def system_actor() -> Actor:
-    """The actor of a command-line or service process: ``cli:<operating-system user>``."""
+def os_user() -> str:
+    """The operating-system login name of this process (``"unknown"`` when there is none)."""
     try:
-        user = getpass.getuser()
+        return getpass.getuser()
     except Exception:  # noqa: BLE001 - no login name in some containers
-        user = "unknown"
-    return Actor(f"cli:{user}", "system")
+        return "unknown"
+
+
+def system_actor() -> Actor:
+    """The actor of a service process (ingest, monitor) run by an operator: ``cli:<operating-system user>``.
+
+    It is not a person: governance and admin commands of the CLI never act as it
+    (see :mod:`analytics.cli_identity`).
+    """
+    return Actor(f"cli:{os_user()}", "system", channel="cli", proof="service process of the OS account")
 
 
 def require(actor: Actor, capability: str) -> None:
@@ -69,7 +100,8 @@ def require(actor: Actor, capability: str) -> None:
         allowed = ", ".join(sorted(CAPABILITIES[capability]))
         raise PermissionDeniedError(
             f"{actor.username} (role {actor.role}) may not {capability.replace('_', ' ')}; "
-            f"this needs one of: {allowed}"
+            f"this needs one of: {allowed}",
+            refused=Refused(actor.username, actor.role, f"refused.{capability}", "capability", capability),
         )
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from analytics import settings, store
+from analytics import cli_identity, settings, store
 from analytics.cli_support import store_path
 from analytics.errors import InvalidInputError
 from analytics.governance.cli import _actor
@@ -111,10 +111,10 @@ def add_commands(sub) -> None:
     p.add_argument("key")
     p.add_argument("value")
     p.add_argument("--model", help="set it for this model only")
-    p.add_argument("--as", dest="as_user", metavar="USER", help="act as this local user (default: the system identity)")
+    cli_identity.needs_person(p)
     p.set_defaults(func=cmd_set)
     p = actions.add_parser("unset", help="remove a global value (back to the default) or a model's override")
     p.add_argument("key")
     p.add_argument("--model")
-    p.add_argument("--as", dest="as_user", metavar="USER", help="act as this local user (default: the system identity)")
+    cli_identity.needs_person(p)
     p.set_defaults(func=cmd_unset)

@@ -22,7 +22,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from analytics import audit
 from analytics.errors import AuthenticationError, InvalidInputError, NotFoundError
 from analytics.roles import Actor, check_role, require
-from analytics.store import write
+from analytics.store import read, write
 
 MAX_FAILED_ATTEMPTS = 5
 LOCKOUT_MINUTES = 15
@@ -122,13 +122,20 @@ def get_role(con: duckdb.DuckDBPyConnection, username: str) -> str:
     return _get(con, username)[1]
 
 
+def has_admin(db: str | Path | None = None) -> bool:
+    """Whether the store has an enabled admin (without one, the store file's owner adds the first)."""
+    return read(lambda con: con.execute("SELECT 1 FROM users WHERE role = 'admin' AND NOT disabled LIMIT 1")
+                .fetchone() is not None, db)
+
+
 def authenticate(username: str, password: str, *, db: str | Path | None = None,
-                 sleep: bool = True) -> Actor:
+                 sleep: bool = True, channel: str = "app") -> Actor:
     """Check a local user's password and return the signed-in :class:`Actor`.
 
     Each failure is audited and counted; after :data:`MAX_FAILED_ATTEMPTS` failures the account is
     locked for :data:`LOCKOUT_MINUTES` minutes. Failures wait 0.5 s times the number of failures so
-    far (``sleep=False`` skips the wait, for tests).
+    far (``sleep=False`` skips the wait, for tests). ``channel`` (app, cli, api) is recorded with the
+    actor's audit rows, as is the proof (a password).
 
     Raises
     ------
@@ -143,9 +150,8 @@ def authenticate(username: str, password: str, *, db: str | Path | None = None,
             "SELECT role, password_hash, disabled, failed_attempts, locked_until FROM users WHERE username = ?",
             [username],
         ).fetchone()
-        anonymous = Actor(username if isinstance(username, str) else "?", "viewer")
         if row is None:
-            audit.record(con, anonymous, "auth.login_failed", "user", str(username)[:64], {"reason": "unknown user"})
+            audit.record_unknown_sign_in(con, username)
             return None, generic, 1
         role, hashed, disabled, failures, locked_until = row
         failures = failures or 0
@@ -172,7 +178,7 @@ def authenticate(username: str, password: str, *, db: str | Path | None = None,
             return None, message, failures
         con.execute("UPDATE users SET failed_attempts = 0, locked_until = NULL, last_login_at = ? WHERE username = ?",
                     [now, username])
-        actor = Actor(username, role)
+        actor = Actor(username, role, channel=channel, proof="password")
         audit.record(con, actor, "auth.login", "user", username, {"method": "local"})
         return actor, "", 0
 

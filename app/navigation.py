@@ -85,8 +85,10 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/registry.py", "Registry", ":material/inventory_2:", "Govern", "read", per_model=True),
     PageSpec("pages/approvals.py", "Approvals", ":material/approval:", "Govern", "submit_for_review"),
     PageSpec("pages/deployments.py", "Deployments", ":material/call_split:", "Govern", "read", per_model=True),
+    PageSpec("pages/compliance.py", "Compliance", ":material/gavel:", "Govern", "read", per_model=True),
     PageSpec("pages/rules.py", "Rules and channels", ":material/rule:", "Govern", "manage_rules"),
     PageSpec("pages/audit_trail.py", "Audit trail", ":material/policy:", "Govern", "view_audit"),
+    PageSpec("pages/reports.py", "Reports", ":material/summarize:", "Govern", "read"),
     PageSpec("pages/users.py", "Users and roles", ":material/manage_accounts:", "Admin", "manage_users"),
     PageSpec("pages/settings.py", "Settings", ":material/tune:", "Admin", "read"),
 )

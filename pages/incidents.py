@@ -1,11 +1,12 @@
 """Monitor > Incidents: alerts grouped per model and rule family, each with its timeline, and the knowledge
-base of resolved incidents (searchable by model, rule, column and text) with what fixed them."""
+base of resolved incidents (searchable by model, rule, column and text) with what fixed them. A serious
+incident (EU AI Act Art. 73) shows its reporting deadline (classified on the Compliance page)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from analytics import alerts, config
+from analytics import alerts, compliance, config
 from analytics.store import read
 from app import auth, widgets
 
@@ -36,6 +37,13 @@ with widgets.error_boundary("the incidents"):
             choice = st.selectbox("Incident", labels, key="incidents_pick")
             incident_id = int(shown.iloc[labels.index(choice)]["incident_id"])
             events = read(lambda con: alerts.timeline(con, incident_id=incident_id), db)
+            clock = read(lambda con: compliance.reporting_clocks(con, incident_id=incident_id), db)
+            if not clock.empty:
+                c = clock.iloc[0]
+                say = st.info if str(c["status"]).startswith("reported") else st.error
+                say(f"**Serious incident** ({c['article']}, {c['days']} days): report to the authority due by "
+                    f"**{c['deadline_at']:%Y-%m-%d %H:%M} UTC** — {c['status']}. Draft the report on the Compliance "
+                    "page.", icon=":material/gavel:")
             st.markdown(f"**Timeline of incident #{incident_id}**: alerts, notifications, acknowledgements, "
                         "actions taken and resolution ({:,} events)".format(len(events)))
             widgets.table(events, hide_index=True, key="incidents_timeline",

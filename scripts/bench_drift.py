@@ -51,9 +51,10 @@ _SUMMARY = r"""
 import json, resource, sys, time
 from datetime import timedelta
 import duckdb
-from analytics import drift
+from analytics import drift, store
 db, days, shift, use_rollups = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4] == "1"
 con = duckdb.connect(db, read_only=True)
+store.bind_store_folder(con)
 end = con.execute("SELECT date_trunc('day', max(predicted_at)) + INTERVAL 1 DAY FROM predictions_credit_default").fetchone()[0]
 con.close()
 end = end - timedelta(seconds=shift)
@@ -76,10 +77,12 @@ from datetime import timedelta
 import duckdb, numpy as np, pandas as pd
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
+from analytics import store
 from analytics.demo._credit import SCHEMA
 db, start, end = sys.argv[1], sys.argv[2], sys.argv[3]
 t = time.perf_counter()
 con = duckdb.connect(db, read_only=True)
+store.bind_store_folder(con)
 con.execute("SET enable_progress_bar = false")
 cur = con.execute("SELECT * FROM predictions_credit_default WHERE model_version = 'v1' AND predicted_at >= ? "
                   "AND predicted_at < ?", [start, end]).df()

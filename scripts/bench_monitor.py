@@ -31,9 +31,10 @@ _HISTORY = r"""
 import json, sys, time
 from datetime import timedelta
 import duckdb
-from analytics import alerts
+from analytics import alerts, store
 db = sys.argv[1]
 con = duckdb.connect(db, read_only=True)
+store.bind_store_folder(con)
 end = con.execute("SELECT date_trunc('day', max(predicted_at)) + INTERVAL 1 DAY FROM predictions_credit_default").fetchone()[0]
 con.close()
 days = 3 * 14 + 1
@@ -53,6 +54,7 @@ from analytics.roles import Actor
 
 db = sys.argv[1]
 con = duckdb.connect(db, read_only=True)
+store.bind_store_folder(con)
 end = con.execute("SELECT date_trunc('day', max(predicted_at)) + INTERVAL 1 DAY FROM predictions_credit_default").fetchone()[0]
 rows = con.execute("SELECT count(*) FROM predictions_credit_default").fetchone()[0]
 con.close()

@@ -11,12 +11,20 @@ its own conftest.py, and spawned child processes would import whichever comes fi
 from __future__ import annotations
 
 import os
+import socket
 
 # Two test workers share two cores. LightGBM's OpenMP threads spin while they wait by default, and two
 # spinning processes slow each other down threefold (two demo builds: 97 s instead of 31 s). Waiting
 # threads sleep instead (as analytics.config.share_cores sets for the app and the CLI); set before any
 # worker loads the OpenMP runtime (workers inherit it).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import tempfile  # noqa: E402
+
+# The audit trail's key is generated on first use; tests (and the app and CLI processes they start, which
+# inherit the environment) keep theirs in a private temporary folder, never in the home directory.
+AUDIT_KEY_FILE = os.path.join(tempfile.mkdtemp(prefix="vigil-test-key-"), "audit.key")
+os.environ["VIGIL_AUDIT_KEY_FILE"] = AUDIT_KEY_FILE
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -53,9 +61,11 @@ TOY_SCHEMA = LogSchema(
 
 @pytest.fixture
 def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Path of a fresh store file in ``tmp_path``; ``VIGIL_DB`` points at it."""
+    """Path of a fresh store file in ``tmp_path``; ``VIGIL_DB`` points at it, ``VIGIL_AUDIT_KEY_FILE`` at the
+    test session's audit key (outside the home directory)."""
     path = tmp_path / "vigil.duckdb"
     monkeypatch.setenv("VIGIL_DB", str(path))
+    monkeypatch.setenv("VIGIL_AUDIT_KEY_FILE", AUDIT_KEY_FILE)
     monkeypatch.setenv("VIGIL_LOCK_TIMEOUT", "60")
     return path
 
@@ -167,19 +177,58 @@ def counts(path: Path, stem: str = TOY_STEM) -> dict[str, int]:
     return store.read(work, path)
 
 
+def issue_token_file(path: Path, username: str, folder: Path) -> Path:
+    """Issue a personal API token of ``username`` in the store at ``path`` and write it to a file in ``folder``."""
+    from analytics import tokens
+
+    issued = store.write(lambda con: tokens.issue_token(con, SYSTEM, username, label="tests"), path)
+    file = folder / f"token-{issued.token_id}-{username}"
+    file.write_text(issued.text + "\n")
+    return file
+
+
 @pytest.fixture
+def as_person(tmp_path: Path):
+    """``as_person(db, username)`` -> ``["--token-file", FILE]``: CLI arguments proving ``username``.
+
+    Governance and admin commands act for a proven person (``analytics.cli_identity``); append these
+    to such a command: ``main(["--db", db, "governance", "approve", ..., *as_person(db, "pat")])``. One
+    token per store and user, issued on first use.
+    """
+    issued: dict[tuple[str, str], Path] = {}
+
+    def arguments(path: str | Path, username: str) -> list[str]:
+        key = (str(path), username)
+        if key not in issued:
+            issued[key] = issue_token_file(Path(path), username, tmp_path)
+        return ["--token-file", str(issued[key])]
+
+    return arguments
+
+
+@pytest.fixture
+def act_as(as_person, monkeypatch: pytest.MonkeyPatch):
+    """``act_as(db, username)``: every later CLI command of the test acts for ``username`` (``VIGIL_TOKEN``)."""
+
+    def use(path: str | Path, username: str) -> None:
+        monkeypatch.setenv("VIGIL_TOKEN", Path(as_person(path, username)[1]).read_text().strip())
+
+    return use
+
+
+@pytest.fixture(scope="session")
 def toy_schema() -> LogSchema:
     """The declared log schema of the toy model."""
     return TOY_SCHEMA
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_predictions():
     """Builder of valid prediction frames: ``make_predictions(n, start=0)``."""
     return predictions
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_outcomes():
     """Builder of valid outcome frames for given predictions."""
     return outcomes
@@ -206,3 +255,25 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory):
     from analytics.demo import build_demo
 
     return build_demo(tmp_path_factory.mktemp("demo") / "vigil.duckdb", rows=DEMO_ROWS, end=DEMO_END)
+
+
+@pytest.fixture
+def smtp_receiver():
+    """An aiosmtpd server on a free local port; yields (port, messages) with each message's envelope and text."""
+    from aiosmtpd.controller import Controller
+
+    messages: list[dict] = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+            messages.append({"from": envelope.mail_from, "to": list(envelope.rcpt_tos),
+                             "text": envelope.content.decode("utf8", "replace")})
+            return "250 OK"
+
+    with socket.socket() as probe:  # aiosmtpd checks its port by connecting to it, so it cannot take port 0
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    yield port, messages
+    controller.stop()

@@ -34,6 +34,7 @@ def _tampered(chain, tmp_path, name, *statements):
     """Copy the store and apply raw SQL to the copy (as someone with file access could)."""
     copy = tmp_path / f"{name}.duckdb"
     shutil.copy(chain, copy)
+    shutil.copy(f"{chain}.anchor", f"{copy}.anchor")
     con = duckdb.connect(str(copy))
     for sql in statements:
         con.execute(sql)
@@ -43,12 +44,13 @@ def _tampered(chain, tmp_path, name, *statements):
 
 def test_intact_chain_verifies_with_its_count(chain):
     """An untouched chain is intact and reports how many rows it holds."""
-    assert store.read(audit.verify, chain) == audit.ChainStatus(True, ROWS)
+    assert store.read(audit.verify, chain) == audit.ChainStatus(True, ROWS, authenticated_rows=ROWS,
+                                                                anchored_seq=ROWS)
 
 
 def test_empty_chain_is_intact(db):
     """No rows is an intact chain of length 0."""
-    assert store.read(audit.verify, db) == audit.ChainStatus(True, 0)
+    assert store.read(audit.verify, db) == audit.ChainStatus(True, 0, anchored_seq=0)
 
 
 def test_rows_link_to_their_predecessor(chain):
@@ -109,7 +111,8 @@ def _forged_row(chain, seq: int, *, valid_link: bool) -> str:
     details = '{"n":99}'
     digest = audit.row_hash(seq, at, "mallory", "admin", "user.set_role", "user", "mallory", details, prev) \
         if valid_link else "f" * 64
-    return (f"INSERT INTO audit_log VALUES ({seq}, TIMESTAMP '{at.isoformat(sep=' ')}', 'mallory', 'admin', "
+    return (f"INSERT INTO audit_log (seq, occurred_at, actor, role, action, object_type, object_id, details, "
+            f"prev_hash, row_hash) VALUES ({seq}, TIMESTAMP '{at.isoformat(sep=' ')}', 'mallory', 'admin', "
             f"'user.set_role', 'user', 'mallory', '{details}', '{prev}', '{digest}')")
 
 
@@ -120,12 +123,12 @@ def test_inserted_row_is_found(chain, tmp_path):
     assert (status.intact, status.rows, status.first_bad_seq) == (False, ROWS + 1, 3)
 
 
-def test_inserted_row_with_a_valid_hash_is_found_at_the_next_row(chain, tmp_path):
-    """Even a forger who computes a correct hash for the inserted row breaks the link of the row after it."""
+def test_inserted_row_with_a_valid_hash_is_found_by_its_missing_authentication(chain, tmp_path):
+    """A forger who computes a correct hash for the inserted row cannot authenticate it without the key."""
     status = _tampered(chain, tmp_path, "inserted_valid", "UPDATE audit_log SET seq = seq + 100 WHERE seq >= 3",
                        "UPDATE audit_log SET seq = seq - 99 WHERE seq >= 103", _forged_row(chain, 3, valid_link=True))
-    assert (status.intact, status.rows, status.first_bad_seq) == (False, ROWS + 1, 4)
-    assert "link to the previous row" in status.problem
+    assert (status.intact, status.rows, status.first_bad_seq) == (False, ROWS + 1, 3)
+    assert "no authentication code" in status.problem
 
 
 def test_reordered_rows_are_found(chain, tmp_path):
@@ -152,7 +155,7 @@ def test_record_is_part_of_the_callers_transaction(chain):
 
     with pytest.raises(RuntimeError):
         store.write(failing, chain)
-    assert store.read(audit.verify, chain) == audit.ChainStatus(True, ROWS)
+    assert store.read(audit.verify, chain).rows == ROWS
 
 
 def test_times_are_stored_in_utc(db):

@@ -7,6 +7,7 @@ raise InvalidInputError before any row lands.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import re
@@ -601,6 +602,10 @@ def test_recover_interrupted_removes_rows_and_marks_failed(toy):
     assert row["status"] == "failed"
     assert row["message"] == "interrupted before it finished; its rows were removed"
     assert recover_interrupted(toy.db) == []
+    audited = store.read(lambda con: con.execute("SELECT action, object_id, details FROM audit_log "
+                                                 "WHERE action = 'ingest.interrupted'").fetchall(), toy.db)
+    assert [(a, o) for a, o, _ in audited] == [("ingest.interrupted", "999")]  # once, by the recovery
+    assert json.loads(audited[0][2])["outcome"] == "rolled back: its rows were removed"
 
 
 def test_recovery_waits_for_an_ingest_that_is_still_running(toy):

@@ -92,7 +92,7 @@ def test_sign_in_returns_the_actor_with_its_role(bob):
     assert _sign_in(bob, PASSWORD) == Actor("bob", "analyst")
     last_login = _user(bob)[5]
     assert before <= last_login <= datetime.now(timezone.utc).replace(tzinfo=None)
-    assert _auth_rows(bob) == [("auth.login", "bob", "bob", '{"method":"local"}')]
+    assert _auth_rows(bob) == [("auth.login", "bob", "bob", '{"method":"local","via":{"channel":"app","proof":"password"}}')]
 
 
 def test_wrong_password_is_refused_and_counted(bob):
@@ -218,4 +218,5 @@ def test_every_sign_in_attempt_is_audited(bob):
     users.record_sign_out(Actor("bob", "analyst"), db=bob)
     actions = [r[0] for r in _auth_rows(bob)]
     assert actions == ["auth.login", "auth.login_failed", "auth.login_failed", "auth.login", "auth.logout"]
-    assert store.read(audit.verify, bob) == audit.ChainStatus(True, 6)
+    status = store.read(audit.verify, bob)
+    assert (status.intact, status.rows, status.authenticated_rows) == (True, 6, 6)

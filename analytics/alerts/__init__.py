@@ -14,7 +14,8 @@ Alerts and incidents
     :func:`evaluations`, :func:`service_levels` (the SLA report).
 Channels
     :func:`add_channel`, :func:`remove_channel`, :func:`channels_table`, :func:`try_channel`,
-    :func:`dispatch`, :func:`notifications_table`, :func:`signature`.
+    :func:`dispatch`, :func:`enqueue_notice` (a notice without an alert), :func:`notifications_table`,
+    :func:`signature`.
 Intervention
     :func:`retrain_requests`, :func:`close_retrain_request`.
 
@@ -29,8 +30,8 @@ from analytics.alerts._defaults import default_rules
 from analytics.alerts._intervention import close_retrain_request, retrain_requests
 from analytics.alerts._metrics import SeriesCache, series
 from analytics.alerts._monitor import MonitorReport, Verdict, classify, fingerprint, monitor
-from analytics.alerts._notify import (KINDS, add_channel, channels_table, dispatch, notifications_table,
-                                      remove_channel, signature, try_channel)
+from analytics.alerts._notify import (KINDS, add_channel, channels_table, dispatch, email_channel, enqueue_notice, notifications_table,
+                                      remove_channel, send_email, signature, try_channel)
 from analytics.alerts._rules import (METRICS, SEVERITIES, Level, Rule, describe_level, get_rule, metric_family,
                                      rules, rules_table, save_rule, set_enabled)
 from analytics.alerts._state import (SLA_FAMILIES, acknowledge, alerts_table, get_alert, incidents_table, noise_report,
@@ -39,9 +40,9 @@ from analytics.alerts._state import (SLA_FAMILIES, acknowledge, alerts_table, ge
 __all__ = [
     "KINDS", "METRICS", "SEVERITIES", "SLA_FAMILIES", "Level", "MonitorReport", "Rule", "SeriesCache", "Verdict", "acknowledge", "add_channel",
     "alerts_table", "channels_table", "classify", "close_retrain_request", "default_rules", "describe_level",
-    "dispatch", "evaluations", "fingerprint", "get_alert", "get_rule", "incidents_table", "metric_family", "monitor",
+    "dispatch", "email_channel", "enqueue_notice", "evaluations", "fingerprint", "get_alert", "get_rule", "incidents_table", "metric_family", "monitor",
     "noise_report", "notifications_table", "remove_channel", "resolve", "retrain_requests", "rules", "rules_table",
-    "save_rule", "series", "service_levels", "set_enabled", "signature", "silence", "similar_incidents", "timeline", "try_channel",
+    "save_rule", "send_email", "series", "service_levels", "set_enabled", "signature", "silence", "similar_incidents", "timeline", "try_channel",
 ]
 
 

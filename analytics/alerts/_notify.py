@@ -49,7 +49,7 @@ from analytics.errors import InvalidInputError, NotFoundError
 from analytics.roles import Actor, require
 
 KINDS: tuple[str, ...] = ("webhook", "slack", "pagerduty", "email")
-NOTICES: tuple[str, ...] = ("firing", "escalation", "resolved", "acknowledged", "test")
+NOTICES: tuple[str, ...] = ("firing", "escalation", "resolved", "acknowledged", "test", "reminder")
 DISABLE_AFTER = 10
 MAX_ATTEMPTS = 5
 TIMEOUT_SECONDS = 10.0
@@ -182,15 +182,29 @@ def _num(x: Any) -> str:
 
 def enqueue(con: duckdb.DuckDBPyConnection, alert: dict[str, Any], rule: Rule, notice: str, when: datetime) -> int:
     """Queue ``notice`` of an alert to every enabled channel routed to it (in the caller's transaction)."""
-    body = payload(alert, rule, notice)
+    return enqueue_notice(con, payload(alert, rule, notice), when, alert_id=int(alert["alert_id"]))
+
+
+def enqueue_notice(con: duckdb.DuckDBPyConnection, body: dict[str, Any], when: datetime, *,
+                   alert_id: int | None = None) -> int:
+    """Queue a notification ``body`` to every enabled channel routed to it (in the caller's transaction).
+
+    ``body`` carries at least ``notice`` (one of :data:`NOTICES`), ``model``, ``severity``, ``fingerprint``
+    (PagerDuty's dedup key) and ``summary`` (the one line every channel shows). Compliance reminders
+    (a reporting deadline nearing, a review due) are queued this way without an alert. Returns how many
+    notifications were queued.
+    """
+    notice, model = body["notice"], body["model"]
+    if notice not in NOTICES:
+        raise InvalidInputError(f"notice {notice!r} is unknown; use one of {', '.join(NOTICES)}")
     queued = 0
     for (name,) in con.execute("SELECT name FROM channels WHERE enabled ORDER BY name").fetchall():
         channel = _channel(con, name)
-        if not _routes(channel, rule.model, str(alert["severity"]), notice):
+        if not _routes(channel, model, str(body["severity"]), notice):
             continue
         con.execute("INSERT INTO notifications (notification_id, alert_id, channel, kind, model_name, payload, queued_at, status, attempts, next_attempt_at, sent_at, detail) "
-                "VALUES (nextval('notification_id_seq'), ?, ?, ?, ?, ?, ?, 'queued', 0, "
-                    "?, NULL, NULL)", [int(alert["alert_id"]), name, notice, rule.model, json.dumps(body), when, when])
+                    "VALUES (nextval('notification_id_seq'), ?, ?, ?, ?, ?, ?, 'queued', 0, "
+                    "?, NULL, NULL)", [alert_id, name, notice, model, json.dumps(body, default=str), when, when])
         queued += 1
     return queued
 
@@ -226,20 +240,49 @@ def send(channel: dict[str, Any], body: dict[str, Any]) -> str:
                                 "severity": "critical" if body["severity"] == "critical" else "warning",
                                 "custom_details": body}
         return _post(target, json.dumps(event).encode(), {})
-    options = channel["options"]
     message = EmailMessage()
     message["Subject"] = body["summary"][:200]
-    message["From"] = options.get("sender", "vigil@localhost")
     message["To"] = target
     message.set_content(body["summary"] + "\n\n" + json.dumps(body, indent=2, sort_keys=True) +
                         (f"\n\nRunbook: {body['runbook']}" if body.get("runbook") else ""))
+    return send_email(channel, message)
+
+
+def send_email(channel: dict[str, Any], message: EmailMessage) -> str:
+    """Send ``message`` through an e-mail channel's SMTP server (STARTTLS and login when configured).
+
+    Parameters
+    ----------
+    channel : dict
+        An ``email`` channel as stored (see :func:`email_channel`): its options give ``host``, ``port``,
+        ``sender``, ``starttls`` and ``username``; the secret is the SMTP password.
+    message : email.message.EmailMessage
+        The message, with its recipients in ``To``; ``From`` defaults to the channel's sender.
+
+    Returns
+    -------
+    str
+        A short receipt; raises ``OSError`` or ``smtplib.SMTPException`` when the server refuses.
+    """
+    options = channel["options"]
+    if "From" not in message:
+        message["From"] = options.get("sender", "vigil@localhost")
     with smtplib.SMTP(options["host"], int(options.get("port", 25)), timeout=TIMEOUT_SECONDS) as smtp:
         if options.get("starttls"):
             smtp.starttls()
         if options.get("username"):
-            smtp.login(options["username"], secret or "")
+            smtp.login(options["username"], channel.get("secret") or "")
         smtp.send_message(message)
     return "accepted by SMTP"
+
+
+def email_channel(con: duckdb.DuckDBPyConnection, name: str) -> dict[str, Any]:
+    """The stored ``email`` channel ``name`` (with its secret, for sending only); a clear error otherwise."""
+    channel = _channel(con, name)
+    if channel["kind"] != "email":
+        raise InvalidInputError(f"channel {name!r} is a {channel['kind']} channel; reports are sent through an "
+                                "email channel ('vigil channels add NAME --kind email --target ADDRESS --option host=HOST --option port=PORT')")
+    return channel
 
 
 @dataclass

@@ -127,7 +127,8 @@ def timeline(con: duckdb.DuckDBPyConnection, *, alert_id: int | None = None, inc
         return pd.DataFrame(columns=["occurred_at", "alert_id", "kind", "actor", "details"])
     marks = ", ".join("?" * len(ids))
     return con.execute(
-        f"SELECT occurred_at, alert_id, kind, actor, details FROM alert_events WHERE alert_id IN ({marks}) "
+        f"SELECT occurred_at, alert_id, kind, actor, CAST(details AS VARCHAR) AS details FROM alert_events "
+            f"WHERE alert_id IN ({marks}) "
         f"UNION ALL SELECT coalesce(sent_at, queued_at), alert_id, 'notification ' || kind || ' ' || status, "
         f"channel, coalesce(detail, '') FROM notifications WHERE alert_id IN ({marks}) "
         "ORDER BY 1, 2", [*ids, *ids]).df()

@@ -30,10 +30,12 @@ from datetime import datetime
 from pathlib import Path
 
 from analytics import alerts, store
+from analytics.input_files import read_text
 from analytics.cli_support import checked_float, checked_int, store_path
 from analytics.alerts._rules import Rule
 from analytics.errors import InvalidInputError
-from analytics.roles import system_actor
+from analytics.cli_identity import needs_person
+from analytics.timebounds import check_day
 
 
 def _time(text: str) -> datetime:
@@ -41,6 +43,7 @@ def _time(text: str) -> datetime:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise InvalidInputError(f"{text!r} is not a time (YYYY-MM-DD or YYYY-MM-DDTHH:MM, UTC)") from None
+    check_day(value, "the time")
     return value.replace(tzinfo=None) if value.tzinfo is None else value.astimezone().replace(tzinfo=None)
 
 
@@ -73,9 +76,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 
 def _load_rules(path: str) -> list[Rule]:
     try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise InvalidInputError(f"{path} does not exist") from None
+        data = json.loads(read_text(path, "rule file"))
     except json.JSONDecodeError as exc:
         raise InvalidInputError(f"{path} is not valid JSON: {exc}") from None
     return [Rule.from_dict(d) for d in (data if isinstance(data, list) else [data])]
@@ -83,7 +84,7 @@ def _load_rules(path: str) -> list[Rule]:
 
 def cmd_rules(args: argparse.Namespace) -> int:
     """Run one ``vigil rules`` action."""
-    db, actor = store_path(args), system_actor()
+    db, actor = store_path(args), getattr(args, "actor", None)
     if args.action == "list":
         frame = store.read(lambda con: alerts.rules_table(con, model=args.model), db)
         if args.format == "json":
@@ -124,7 +125,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
 def cmd_channels(args: argparse.Namespace) -> int:
     """Run one ``vigil channels`` action."""
-    db, actor = store_path(args), system_actor()
+    db, actor = store_path(args), getattr(args, "actor", None)
     if args.action == "list":
         frame = store.read(lambda con: alerts.channels_table(con, actor), db)
         print(frame.drop(columns=["created_at"]).to_string(index=False) if len(frame) else "no channels yet")
@@ -153,7 +154,7 @@ def cmd_channels(args: argparse.Namespace) -> int:
 
 def cmd_alerts(args: argparse.Namespace) -> int:
     """Run one ``vigil alerts`` action."""
-    db, actor = store_path(args), system_actor()
+    db, actor = store_path(args), getattr(args, "actor", None)
     if args.action == "list":
         states = None if args.all else ("pending", "firing", "acknowledged")
         frame = store.read(lambda con: alerts.alerts_table(con, model=args.model, states=states), db)
@@ -192,19 +193,19 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     lst = rsub.add_parser("list", help="list rules")
     lst.add_argument("--model")
     lst.add_argument("--format", choices=["table", "json"], default="table")
-    rsub.add_parser("add", help="add or replace rules from a JSON rule file").add_argument("file")
-    rsub.add_parser("defaults", help="add a model's default rules").add_argument("model")
-    edit = rsub.add_parser("edit", help="change fields of a rule")
+    needs_person(rsub.add_parser("add", help="add or replace rules from a JSON rule file")).add_argument("file")
+    needs_person(rsub.add_parser("defaults", help="add a model's default rules")).add_argument("model")
+    edit = needs_person(rsub.add_parser("edit", help="change fields of a rule"))
     edit.add_argument("rule_id")
     edit.add_argument("--set", action="append", metavar="FIELD=VALUE", help="a field and its JSON value")
     for action in ("disable", "enable"):
-        rsub.add_parser(action, help=f"{action} a rule").add_argument("rule_id")
+        needs_person(rsub.add_parser(action, help=f"{action} a rule")).add_argument("rule_id")
     rules.set_defaults(func=cmd_rules)
 
     ch = sub.add_parser("channels", help="notification channels")
     csub = ch.add_subparsers(dest="action", required=True, metavar="ACTION")
-    csub.add_parser("list", help="list channels (secrets never shown)")
-    add = csub.add_parser("add", help="add a channel")
+    needs_person(csub.add_parser("list", help="list channels (secrets never shown)"))
+    add = needs_person(csub.add_parser("add", help="add a channel"))
     add.add_argument("name")
     add.add_argument("--kind", required=True, choices=list(alerts.KINDS))
     add.add_argument("--target", required=True, help="URL, or e-mail address for email")
@@ -212,7 +213,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--option", action="append", metavar="KEY=VALUE",
                      help="models, min_severity, escalation, host, port, sender, starttls, username")
     for action in ("test", "remove"):
-        csub.add_parser(action, help=f"{action} a channel").add_argument("name")
+        needs_person(csub.add_parser(action, help=f"{action} a channel")).add_argument("name")
     ch.set_defaults(func=cmd_channels)
 
     al = sub.add_parser("alerts", help="alerts: list, acknowledge, resolve, silence")
@@ -220,14 +221,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     lst = asub.add_parser("list", help="open alerts (--all: also resolved)")
     lst.add_argument("--model")
     lst.add_argument("--all", action="store_true")
-    ack = asub.add_parser("ack", help="acknowledge a firing alert")
+    ack = needs_person(asub.add_parser("ack", help="acknowledge a firing alert"))
     ack.add_argument("alert_id", type=checked_int(1))
     ack.add_argument("--assignee", required=True)
     ack.add_argument("--comment", required=True)
-    res = asub.add_parser("resolve", help="resolve an alert with a note")
+    res = needs_person(asub.add_parser("resolve", help="resolve an alert with a note"))
     res.add_argument("alert_id", type=checked_int(1))
     res.add_argument("--note", required=True)
-    sil = asub.add_parser("silence", help="mute a model's notifications for a time")
+    sil = needs_person(asub.add_parser("silence", help="mute a model's notifications for a time"))
     sil.add_argument("model")
     sil.add_argument("--hours", type=checked_float(0, 366 * 24), required=True)
     sil.add_argument("--reason", required=True)

@@ -25,7 +25,6 @@ from analytics.demo._datasets import credit_card_clients, employment_massachuset
 from analytics.demo._training import TrainedModel, train
 from analytics.errors import InvalidInputError
 from analytics.ingest import ingest
-from analytics.store._segments import rebuild_views, segments_dir
 from analytics.roles import Actor
 
 Progress = Callable[[str, float], None]
@@ -325,7 +324,7 @@ def build_demo(db: str | Path | None = None, *, seed: int = 7, rows: int | None 
         raise InvalidInputError("the demo needs at least 10,000 credit-default rows")
     report = progress or (lambda message, fraction: None)
     building = target.with_name(target.name + ".building")
-    for leftover in (building, Path(f"{building}.wal")):
+    for leftover in (building, Path(f"{building}.wal"), Path(f"{building}.anchor")):
         leftover.unlink(missing_ok=True)
     shutil.rmtree(_logs_dir(building), ignore_errors=True)
     summary = DemoSummary(db=target, end=end, seed=seed)
@@ -355,27 +354,20 @@ def build_demo(db: str | Path | None = None, *, seed: int = 7, rows: int | None 
 
 def _logs_dir(db: Path) -> Path:
     """The folder of a store's Parquet log segments (see analytics.store._segments)."""
-    return segments_dir(db, "x").parent
+    return store.logs_dir(db)
 
 
 def _move_into_place(building: Path, target: Path) -> None:
     """Replace the target store and its log folder by the finished build, and re-point its views."""
-    for suffix in ("", ".wal"):
+    for suffix in ("", ".wal", ".anchor"):
         Path(f"{target}{suffix}").unlink(missing_ok=True)
     shutil.rmtree(_logs_dir(target), ignore_errors=True)
     os.replace(building, target)
+    os.replace(f"{building}.anchor", f"{target}.anchor")  # the audit trail's head travels with the store
     if _logs_dir(building).exists():
         os.replace(_logs_dir(building), _logs_dir(target))
     Path(f"{building}.ingest.lock").unlink(missing_ok=True)
-    old, new = f"{_logs_dir(building).name}/", f"{_logs_dir(target).name}/"
-
-    def repoint(con) -> None:
-        # Segment paths are relative to the store's folder and start with the log folder's name.
-        con.execute("UPDATE log_segments SET path = ? || substr(path, ?) WHERE starts_with(path, ?)",
-                    [new, len(old) + 1, old])
-        rebuild_views(con)
-
-    store.write(repoint, target)
+    store.write(lambda con: store.rename_logs_folder(con, _logs_dir(building).name, _logs_dir(target).name), target)
 
 
 def _write_credentials(db: Path, credentials: dict[str, tuple[str, str]]) -> Path:

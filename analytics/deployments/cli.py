@@ -21,7 +21,7 @@ import argparse
 import json
 
 
-from analytics import deployments, store
+from analytics import cli_identity, deployments, store
 from analytics.deployments import _rollout
 from analytics.errors import InvalidInputError
 from analytics.cli_support import store_path
@@ -177,22 +177,22 @@ def add_commands(sub) -> None:
     p.add_argument("--guardrail", action="append", help="measure[=margin], repeatable (default: latency_ms, "
                    "cost_per_decision with the settings' margins)")
     p.add_argument("--promoters", default="approver,admin", help="roles that may promote (comma-separated)")
-    p.add_argument("--as", dest="as_user", help="act as this local user (default: the system identity)")
+    cli_identity.needs_person(p)
     p.set_defaults(func=cmd_plan)
     s = actions.add_parser("step", help="evaluate the current step and apply it (continue, pause, roll back, ready)")
     s.add_argument("model")
     s.add_argument("--dry-run", action="store_true", help="evaluate only")
-    s.add_argument("--as", dest="as_user")
+    cli_identity.needs_person(s)
     s.set_defaults(func=cmd_step)
     pr = actions.add_parser("promote", help="promote a rollout that passed its last step")
     pr.add_argument("model")
     pr.add_argument("--comment", required=True)
-    pr.add_argument("--as", dest="as_user")
+    cli_identity.needs_person(pr)
     pr.set_defaults(func=cmd_promote)
     ca = actions.add_parser("cancel", help="cancel a rollout (the canary ends)")
     ca.add_argument("model")
     ca.add_argument("--reason", required=True)
-    ca.add_argument("--as", dest="as_user")
+    cli_identity.needs_person(ca)
     ca.set_defaults(func=cmd_cancel)
     st = actions.add_parser("status", help="a model's rollout timeline")
     st.add_argument("model")

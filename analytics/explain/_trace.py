@@ -159,6 +159,20 @@ def _version_facts(con, info: VersionInfo) -> tuple[dict[str, Any], pd.DataFrame
     return facts, entries[entries["object_id"] == f"{info.model}:{info.version}"].reset_index(drop=True)
 
 
+def _masked_counterfactuals(cfs: CounterfactualSet, schema: LogSchema, actor: Actor) -> CounterfactualSet:
+    return CounterfactualSet(cfs.answers, mask_sensitive(cfs.changes, schema, actor, feature_column="feature",
+                                                         value_columns=("before", "after")),
+                             mask_sensitive(cfs.rows, schema, actor), cfs.original_score, cfs.original_decision,
+                             cfs.threshold)
+
+
+def mask_counterfactuals(db: DbLike, model: str, cfs: CounterfactualSet, actor: Actor) -> CounterfactualSet:
+    """``cfs`` with the raw sensitive values of its row hidden unless ``actor`` may see them."""
+    if actor.can("see_sensitive_rows"):
+        return cfs
+    return _masked_counterfactuals(cfs, _run(db, lambda con: registry.get_model(con, model).schema), actor)
+
+
 def trace(db: DbLike, model: str, prediction_id: str, *, actor: Actor, with_counterfactuals: bool = True,
           answers: int | None = None) -> PredictionTrace:
     """Trace one prediction for an investigation (see the module docstring)."""
@@ -213,8 +227,5 @@ def trace(db: DbLike, model: str, prediction_id: str, *, actor: Actor, with_coun
                                        explanation.base_value, explanation.raw_output, explanation.score,
                                        explanation.source)
     if cfs is not None and masked:
-        cfs = CounterfactualSet(cfs.answers, mask_sensitive(cfs.changes, schema, actor, feature_column="feature",
-                                                            value_columns=("before", "after")),
-                                mask_sensitive(cfs.rows, schema, actor), cfs.original_score, cfs.original_decision,
-                                cfs.threshold)
+        cfs = _masked_counterfactuals(cfs, schema, actor)
     return PredictionTrace(record, inputs, facts, entries, explanation, note, cfs, cf_note, masked)

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import argparse
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pandas as pd
 
-from analytics import explain, store
+from analytics import cli_identity, explain, store
+from analytics.input_files import read_table
 from analytics.cli_support import checked_int, records, store_path, write_json
 from analytics.roles import system_actor
 
@@ -49,7 +49,9 @@ def cmd_global(args) -> int:
 
 
 def cmd_trace(args) -> int:
-    traced = explain.trace(store_path(args), args.model, args.prediction_id, actor=system_actor(), with_counterfactuals=True)
+    # Raw sensitive values of the row only for a proven person whose role may see them.
+    traced = explain.trace(store_path(args), args.model, args.prediction_id, actor=cli_identity.reader(args),
+                           with_counterfactuals=True)
     if args.json:
         write_json({"record": traced.record, "version": traced.version,
                           "explanation": None if traced.explanation is None else {
@@ -77,7 +79,9 @@ def cmd_trace(args) -> int:
 
 
 def cmd_counterfactuals(args) -> int:
-    result = explain.counterfactuals_for(store_path(args), args.model, args.prediction_id, answers=args.answers)
+    db = store_path(args)
+    result = explain.counterfactuals_for(db, args.model, args.prediction_id, answers=args.answers)
+    result = explain.mask_counterfactuals(db, args.model, result, cli_identity.reader(args))
     print(f"score {result.original_score:.4f}, threshold {result.threshold}, decision {result.original_decision}; "
           f"{len(result.answers)} answer(s), validity {result.validity:.0%} (re-scored by the model)")
     _print(result.answers, args.json)
@@ -98,8 +102,7 @@ def cmd_errors(args) -> int:
 
 
 def cmd_log_attributions(args) -> int:
-    path = Path(args.file)
-    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    frame = read_table(args.file, "attributions file")
     rows = store.write(lambda con: explain.record_attributions(con, system_actor(), args.model, frame), store_path(args))
     print(f"stored {rows:,} attributions of {frame['prediction_id'].nunique():,} predictions")
     return 0
@@ -126,11 +129,13 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     t = sub.add_parser("trace", help="everything about one prediction")
     common(t, window=False)
     t.add_argument("prediction_id")
+    cli_identity.identity_options(t)  # sensitive values only for a proven role that may see them
     t.set_defaults(func=cmd_trace)
     c = sub.add_parser("counterfactuals", help="smallest changes that flip one decision")
     common(c, window=False)
     c.add_argument("prediction_id")
     c.add_argument("--answers", type=checked_int(1, 50), default=3)
+    cli_identity.identity_options(c)  # sensitive values only for a proven role that may see them
     c.set_defaults(func=cmd_counterfactuals)
     e = sub.add_parser("errors", help="error analysis: a shallow decision tree on the model's errors")
     common(e)

@@ -11,7 +11,7 @@ from typing import Any
 import duckdb
 
 from analytics import audit
-from analytics.errors import InvalidInputError, NotFoundError
+from analytics.errors import InvalidInputError, NotFoundError, Refused
 from analytics.governance._evidence import EvidencePack, assemble, store_pack
 from analytics.governance._lifecycle import FourEyesError, _now, submitter, transition
 from analytics.registry import champion_version, get_version
@@ -65,7 +65,9 @@ def record_finding(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, ver
     if severity not in SEVERITIES:
         raise InvalidInputError(f"severity {severity!r} is unknown; use one of {', '.join(SEVERITIES)}")
     if submitter(con, model, version) == actor.username:
-        raise FourEyesError(f"four eyes: {actor.username} submitted {model}:{version} and so may not review it")
+        raise FourEyesError(f"four eyes: {actor.username} submitted {model}:{version} and so may not review it",
+                            refused=Refused(actor.username, actor.role, "refused.four_eyes", "model_version",
+                                            f"{model}:{version}"))
     text = _text(finding, "the finding")
     when = at or _now()
     seq = audit.record(con, actor, "version.finding", "model_version", f"{model}:{version}",

@@ -3,7 +3,8 @@ script, no external resource), and the same as PDF printed by headless Chromium 
 
 Contents: registry entry and lineage, risk tier, model card, the evidence pack with its charts
 (the latest stored pack, else one assembled now, and which), review findings, approval history,
-deployment history, an extract of the audit trail for the version, and the chain status.
+deployment history, an extract of the audit trail for the version, the chain status, and the
+post-market monitoring plan recorded for the version (EU AI Act Art. 72).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pandas as pd
 from analytics import audit
 from analytics.errors import InvalidInputError
 from analytics.governance._evidence import FAIL, PASS, CheckResult, assemble, latest_pack
+from analytics.governance._monitoring_plan import plan_section_html
 from analytics.governance._records import approval_history, deployment_history, findings, model_card, risk_tier
 from analytics.registry import get_model, get_version, status_text
 
@@ -30,7 +32,8 @@ BLUE, ORANGE, VERMILLION, GREY = "#0072B2", "#E69F00", "#D55E00", "#999999"
 STATUS_COLOUR = {PASS: BLUE, FAIL: VERMILLION}
 CHROMIUM = "/usr/bin/chromium"
 
-_CSS = """
+#: The style sheet of Vigil's self-contained documents (the dossier, the scheduled reports), print-friendly.
+CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;color:#1F2937;max-width:960px;margin:24px auto;
 padding:0 16px;font-size:14px;line-height:1.45}
 h1{font-size:24px;margin-bottom:4px}h2{font-size:18px;border-bottom:1px solid #E5E7EB;padding-bottom:4px;margin-top:28px}
@@ -43,7 +46,8 @@ th,td{border:1px solid #E5E7EB;padding:4px 6px;text-align:left;vertical-align:to
 """
 
 
-def _e(value: Any) -> str:
+def html_value(value: Any) -> str:
+    """A value as escaped HTML text: "—" for missing, times as ``YYYY-MM-DD HH:MM UTC``, floats to 4 figures."""
     if value is None or (not isinstance(value, (list, dict, tuple)) and pd.isna(value) is True):
         return "—"
     if isinstance(value, (datetime, pd.Timestamp)):
@@ -53,12 +57,13 @@ def _e(value: Any) -> str:
     return html.escape(str(value))
 
 
-def _table(frame: pd.DataFrame, columns: list[str] | None = None, empty: str = "None recorded.") -> str:
+def html_table(frame: pd.DataFrame, columns: list[str] | None = None, empty: str = "None recorded.") -> str:
+    """``frame`` (its ``columns``) as an HTML table, or the ``empty`` sentence when it has no row."""
     if frame is None or frame.empty:
         return f"<p class='meta'>{html.escape(empty)}</p>"
     cols = columns or list(frame.columns)
     head = "".join(f"<th>{html.escape(c.replace('_', ' '))}</th>" for c in cols)
-    body = "".join("<tr>" + "".join(f"<td>{_e(row[c])}</td>" for c in cols) + "</tr>"
+    body = "".join("<tr>" + "".join(f"<td>{html_value(row[c])}</td>" for c in cols) + "</tr>"
                    for _, row in frame.iterrows())
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -138,11 +143,11 @@ def _check_html(result: CheckResult) -> str:
     out = [f"<div class='box'><h3>{html.escape(result.title)} <span class='{result.status}'>"
            f"{result.status.replace('_', ' ').upper()}</span></h3><p>{html.escape(result.detail)}{html.escape(value)}"
            f"</p><p class='meta'>check {html.escape(result.key)}; scope {html.escape(result.scope or '—')}; "
-           f"rows {_e(result.rows)}</p>"]
+           f"rows {html_value(result.rows)}</p>"]
     if result.chart:
         out.append(svg_chart(result.chart))
     if result.table:
-        out.append(_table(pd.DataFrame(result.table)))
+        out.append(html_table(pd.DataFrame(result.table)))
     out.append("</div>")
     return "".join(out)
 
@@ -155,7 +160,7 @@ def _card_html(card: dict[str, Any]) -> str:
         if card.get(key):
             out.append(f"<h3>{key.replace('_', ' ').capitalize()}</h3><p>{html.escape(str(card[key]))}</p>")
     if card.get("data"):
-        out.append("<h3>Data</h3>" + _table(pd.DataFrame(card["data"])))
+        out.append("<h3>Data</h3>" + html_table(pd.DataFrame(card["data"])))
     return "".join(out)
 
 
@@ -167,10 +172,10 @@ def dossier_html(con: duckdb.DuckDBPyConnection, model: str, version: str, *, au
     if pack is None:
         fresh = assemble(con, model, version)
         results, pack_note = fresh.results, (f"No evidence pack was stored for this version; assembled for this "
-                                            f"dossier at {_e(fresh.assembled_at)}.")
+                                            f"dossier at {html_value(fresh.assembled_at)}.")
     else:
         results = pack["results"]
-        pack_note = (f"Evidence pack #{pack['pack_id']} assembled at {_e(pack['assembled_at'])} by "
+        pack_note = (f"Evidence pack #{pack['pack_id']} assembled at {html_value(pack['assembled_at'])} by "
                      f"{html.escape(pack['assembled_by'])}; sha256 <code>{pack['sha256']}</code> "
                      f"({'matches its content' if pack['hash_matches'] else 'DOES NOT MATCH its content'}).")
     chain = audit.verify(con)
@@ -186,16 +191,18 @@ def dossier_html(con: duckdb.DuckDBPyConnection, model: str, version: str, *, au
         "field": k.replace("_", " "), "value": json.dumps(row[k], sort_keys=True) if isinstance(row[k], dict) else row[k]}
         for k in ("status", "owner", "created_at", "parent_version", "threshold", "training_fingerprint",
                   "hyperparameters", "validation_metrics", "artifact_sha256", "description")])
-    chain_html = (f"<div class='box'><b>Intact</b>: {chain.rows:,} rows, every hash chained to the previous one.</div>"
+    chain_html = (f"<div class='box'><b>Intact</b>: {chain.rows:,} rows, every hash chained to the previous one; "
+                  f"{chain.assurance}.</div>"
                   if chain.intact else
-                  f"<div class='box broken'><b class='fail'>BROKEN</b> at row {chain.first_bad_seq}: "
+                  f"<div class='box broken'><b class='fail'>BROKEN</b>"
+                  f"{'' if chain.first_bad_seq is None else f' at row {chain.first_bad_seq}'}: "
                   f"{html.escape(chain.problem or '')} ({chain.rows:,} rows).</div>")
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>Governance dossier: {html.escape(model)} {html.escape(version)}</title><style>{_CSS}</style></head><body>",
+        f"<title>Governance dossier: {html.escape(model)} {html.escape(version)}</title><style>{CSS}</style></head><body>",
         f"<h1>Governance dossier: {html.escape(model)} {html.escape(version)}</h1>",
-        f"<p class='meta'>Generated by Vigil at {_e(generated)}. Status: <b>{html.escape(row['status'])}</b>. "
-        f"Risk tier: <b>{_e(tier['risk_tier']) if tier else 'not set'}</b>. Model owner: {html.escape(info.owner)}. "
+        f"<p class='meta'>Generated by Vigil at {html_value(generated)}. Status: <b>{html.escape(row['status'])}</b>. "
+        f"Risk tier: <b>{html_value(tier['risk_tier']) if tier else 'not set'}</b>. Model owner: {html.escape(info.owner)}. "
         f"Evidence: {len(results)} checks, {failed} failing. Audit chain: "
         f"{'intact' if chain.intact else 'BROKEN'}.</p>",
         f"<p>{html.escape(info.description)}</p>",
@@ -203,26 +210,27 @@ def dossier_html(con: duckdb.DuckDBPyConnection, model: str, version: str, *, au
         f"{html.escape(info.schema.decision_text(1))}. Outcomes: 0 = {html.escape(info.schema.outcome_text(0))}, "
         f"1 = {html.escape(info.schema.outcome_text(1))}. The score is the probability of "
         f"'{html.escape(info.schema.positive_class)}'.</p>",
-        "<h2>1. Registry entry and lineage</h2>", _table(lineage),
-        (f"<p>Risk tier <b>{_e(tier['risk_tier'])}</b>: {_e(tier['rationale'])} (set by {_e(tier['updated_by'])}, "
-         f"{_e(tier['updated_at'])}).</p>" if tier else "<p class='meta'>No risk tier has been set.</p>"),
+        "<h2>1. Registry entry and lineage</h2>", html_table(lineage),
+        (f"<p>Risk tier <b>{html_value(tier['risk_tier'])}</b>: {html_value(tier['rationale'])} (set by {html_value(tier['updated_by'])}, "
+         f"{html_value(tier['updated_at'])}).</p>" if tier else "<p class='meta'>No risk tier has been set.</p>"),
         "<h2>2. Model card</h2>", _card_html(model_card(con, model, version)),
         "<h2>3. Evidence pack</h2>", f"<p class='meta'>{pack_note}</p>",
-        _table(summary, empty="No evidence check is registered."),
+        html_table(summary, empty="No evidence check is registered."),
         *[_check_html(r) for r in results],
         "<h2>4. Review findings</h2>",
-        _table(findings(con, model, version), ["recorded_at", "reviewer", "severity", "topic", "finding"]),
+        html_table(findings(con, model, version), ["recorded_at", "reviewer", "severity", "topic", "finding"]),
         "<h2>5. Approval history</h2>",
-        _table(_statuses_as_words(approval_history(con, model, version)),
+        html_table(_statuses_as_words(approval_history(con, model, version)),
                ["occurred_at", "actor", "role", "from_status", "to_status", "comment", "audit_seq"]),
         "<h2>6. Deployment history</h2>",
-        _table(deployment_history(con, model).query("version == @version"),
+        html_table(deployment_history(con, model).query("version == @version"),
                ["role", "traffic_share", "started_at", "ended_at", "started_by", "ended_by"],
                empty="This version has never served traffic."),
         f"<h2>7. Audit trail extract ({len(trail)} rows for {html.escape(model)}:{html.escape(version)})</h2>",
-        _table(trail.sort_values("seq").assign(details=lambda t: t["details"].map(audit.details_text)),
+        html_table(trail.sort_values("seq").assign(details=lambda t: t["details"].map(audit.details_text)),
                ["seq", "occurred_at", "actor", "role", "action", "details"]),
         "<h2>8. Audit chain status</h2>", chain_html,
+        "<h2>9. Post-market monitoring plan</h2>", plan_section_html(con, model, version),
         "</body></html>",
     ]
     return "".join(parts)

@@ -35,7 +35,7 @@ from typing import Any
 import duckdb
 
 from analytics import audit
-from analytics.errors import InvalidInputError, PermissionDeniedError
+from analytics.errors import InvalidInputError, PermissionDeniedError, Refused
 from analytics.roles import Actor, require
 from analytics.store._governance import DEPLOYED_STATES, apply_transition
 
@@ -166,7 +166,8 @@ def _guard(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, version: st
         if by is not None and by == actor.username:
             verb = {"start review": "review", "return for changes": "return"}.get(step.name, step.name)
             raise FourEyesError(f"four eyes: {actor.username} submitted {subject} and so may not {verb} it; "
-                                f"another {'reviewer' if step.capability == 'review' else 'approver'} must")
+                                f"another {'reviewer' if step.capability == 'review' else 'approver'} must",
+                                refused=Refused(actor.username, actor.role, "refused.four_eyes", "model_version", subject))
     if to in ("approved", "rejected") and not str(details.get("comment", "")).strip():
         raise InvalidInputError(f"to {step.name} {subject}, give a comment that explains the decision")
     if to == "approved":

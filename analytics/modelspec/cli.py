@@ -18,7 +18,7 @@ import argparse
 import importlib
 from datetime import date, datetime
 
-from analytics import registry, store
+from analytics import cli_identity, registry, store
 from analytics.cli_support import checked_float, store_path
 from analytics.governance.cli import _actor
 from analytics.modelspec._register import register_spec, registered_spec
@@ -35,9 +35,6 @@ MODEL_ACTIONS: tuple[str, ...] = (
 )
 
 
-def _as_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--as", dest="as_user", metavar="USER",
-                        help="act as this local user in their role (default: the system identity cli:<os user>)")
 
 
 def cmd_register(args: argparse.Namespace) -> int:
@@ -55,7 +52,8 @@ def add_register(actions) -> None:
                            description="Register the model a TOML spec declares. Run again with a changed spec "
                                        "to apply compatible changes (each audited); incompatible ones are refused.")
     p.add_argument("spec", help="the model spec (.toml); see docs/model-spec.md")
-    _as_option(p)
+    # A person (an admin); while the store has no admin yet, the owner of the store file sets it up.
+    cli_identity.needs_person(p, owner_during_setup=lambda args: True)
     p.set_defaults(func=cmd_register)
 
 
@@ -134,7 +132,7 @@ def add_add_version(actions) -> None:
                         "declaration, not an approval); without it the version starts as a draft")
     p.add_argument("--parent", help="the version it was derived from")
     p.add_argument("--description", help="what changed in this version")
-    _as_option(p)
+    cli_identity.needs_person(p, owner_during_setup=lambda args: True)
     p.set_defaults(func=cmd_add_version)
 
 

@@ -4,9 +4,10 @@ Use :func:`read` and :func:`write` (or :func:`connect` with :func:`transaction`)
 so that no process holds the file longer than one unit of work and lock conflicts are retried.
 """
 
-from analytics.store._connection import connect, create, read, retry, transaction, write
+from analytics.store._connection import connect, create, exclusive, read, retry, transaction, write
 from analytics.store._migrations import LATEST_VERSION, MIGRATIONS, migrate, schema_version
-from analytics.store._segments import copy_store, define_predictions_view, rebuild_views
+from analytics.store._segments import (bind_store_folder, copy_store, define_predictions_view, logs_dir, rebuild_views,
+                                       rename_logs_folder)
 from analytics.store._tables import (
     create_model_tables,
     log_table,
@@ -20,18 +21,22 @@ from analytics.store._tables import (
 __all__ = [
     "LATEST_VERSION",
     "MIGRATIONS",
+    "bind_store_folder",
     "connect",
     "copy_store",
     "create",
     "create_model_tables",
     "define_predictions_view",
+    "exclusive",
     "log_table",
+    "logs_dir",
     "migrate",
     "outcome_table",
     "outcomes_view",
     "predictions_view",
     "read",
     "rebuild_views",
+    "rename_logs_folder",
     "reference_table",
     "retry",
     "schema_version",

@@ -23,9 +23,10 @@ from typing import TypeVar
 
 import duckdb
 
-from analytics import config
-from analytics.errors import StoreBusyError
+from analytics import audit, audit_anchor, config
+from analytics.errors import PermissionDeniedError, StoreBusyError
 from analytics.store._migrations import ensure_schema, schema_version
+from analytics.store._segments import bind_store_folder
 
 T = TypeVar("T")
 
@@ -91,6 +92,8 @@ def _open(path: Path) -> duckdb.DuckDBPyConnection:
         con.execute("SET TimeZone = 'UTC'")
         # Log segments are immutable files: their footers are read once per connection, not once per query.
         con.execute("SET parquet_metadata_cache = true")
+        # The views name segments relative to the store's folder: this file's folder, wherever it now is.
+        bind_store_folder(con)
     except Exception:
         con.close()
         raise
@@ -155,14 +158,48 @@ def write(work: Callable[[duckdb.DuckDBPyConnection], T], path: str | Path | Non
 
     ``work`` may run more than once, so it must not have side effects outside the store. Write
     transactions of one process on one store run one at a time (other threads wait their turn).
+    After the commit, with the store still held, the audit trail's new head (if any) is appended to
+    the anchor file beside the store (:mod:`analytics.audit_anchor`). A permission denial or a
+    four-eyes refusal raised by ``work`` is rolled back, then recorded in the audit trail in a
+    transaction of its own (rate-limited, :func:`analytics.audit.record_refusal`), and re-raised.
     """
     lock = _write_lock(path)
+    target = Path(path) if path is not None else config.db_path()
 
     def attempt() -> T:
-        with lock, connect(path) as con, transaction(con):
-            return work(con)
+        with lock, connect(target) as con:
+            try:
+                with transaction(con):
+                    result = work(con)
+            except PermissionDeniedError as exc:
+                if exc.refused is not None:
+                    with transaction(con):
+                        audit.record_refusal(con, exc.refused, str(exc))
+                    audit_anchor.anchor_head(con, target)
+                raise
+            audit_anchor.anchor_head(con, target)
+            return result
 
     return retry(attempt, is_transient=lambda e: _is_lock_error(e) or _is_conflict(e), what="writing to the store")
+
+
+@contextmanager
+def exclusive(path: str | Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Hold the store so that nobody writes it, with everything committed checkpointed into its file.
+
+    Takes this process's write lock and opens the file (DuckDB's lock keeps every other process out;
+    they wait and retry as for any unit of work), then checkpoints: inside the block the file on disk
+    is one committed state with no write-ahead log, and stays so. For copying or swapping the file
+    (``vigil backup`` / ``vigil restore``); keep the block short.
+
+    Yields
+    ------
+    duckdb.DuckDBPyConnection
+        The connection holding the store (read from it; do not write).
+    """
+    with _write_lock(path), connect(path) as con:
+        con.execute("CHECKPOINT")
+        yield con
 
 
 def create(path: str | Path) -> int:

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 import duckdb
 
+from analytics import audit_anchor
 from analytics.errors import StoreVersionError
-from analytics.store import _alerts, _deployments, _governance
-from analytics.store._segments import move_table_rows_to_segments
+from analytics.store import _alerts, _compliance, _deployments, _governance, _reports
+from analytics.store._segments import move_table_rows_to_segments, rebuild_views
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,13 @@ class Migration:
     description: str
     statements: tuple[str, ...]
     steps: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = ()
+
+
+def _start_anchor(con: duckdb.DuckDBPyConnection) -> None:
+    """Start the store's anchor file at its current head (an in-memory database has none)."""
+    path = audit_anchor.database_file(con)
+    if path is not None:
+        audit_anchor.anchor_head(con, path, create=True)
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -183,6 +191,18 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE TABLE ingested_files (model_name VARCHAR NOT NULL, kind VARCHAR NOT NULL, path VARCHAR NOT NULL, "
         "bytes BIGINT NOT NULL, sha256 VARCHAR NOT NULL, ingest_id BIGINT, status VARCHAR NOT NULL, "
         "taken_at TIMESTAMP NOT NULL, PRIMARY KEY (model_name, kind, sha256))",)),
+    Migration(14, "audit trail authenticated and anchored: each new row carries an HMAC made with a key kept "
+                  "outside the store; the anchor file beside the store starts at the current head",
+              ("ALTER TABLE audit_log ADD COLUMN row_mac VARCHAR",), (_start_anchor,)),
+    Migration(15, "personal API tokens of the CLI: only their sha256 is kept, with an expiry and a revocation", (
+        "CREATE SEQUENCE api_token_id_seq START 1",
+        "CREATE TABLE api_tokens (token_id BIGINT PRIMARY KEY, username VARCHAR NOT NULL, "
+        "secret_sha256 VARCHAR NOT NULL, label VARCHAR NOT NULL DEFAULT '', created_at TIMESTAMP NOT NULL, "
+        "created_by VARCHAR NOT NULL, expires_at TIMESTAMP NOT NULL, revoked_at TIMESTAMP, revoked_by VARCHAR)",)),
+    Migration(16, "scheduled reports (definitions, rendered periods with manifest hash and delivery) and retention "
+              "policies per model", _reports.STATEMENTS),
+    Migration(17, "compliance: post-market monitoring plans per version (with their sha256), serious incidents and "
+              "their reporting clocks, model reviews, reminders sent", _compliance.STATEMENTS),
     Migration(18, "paired (shadow) comparison summaries per pair of versions and pair of UTC days: decision cells, "
               "fine score bins, value counts and the DeLong sample, keyed by the log segments and outcomes", (
         "CREATE TABLE paired_summary_days (model_name VARCHAR NOT NULL, baseline VARCHAR NOT NULL, candidate VARCHAR "
@@ -197,6 +217,13 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE TABLE paired_sample (model_name VARCHAR NOT NULL, baseline VARCHAR NOT NULL, candidate VARCHAR NOT NULL, "
         "day_a DATE NOT NULL, day_b DATE NOT NULL, h UBIGINT NOT NULL, label BIGINT NOT NULL, score_a DOUBLE, "
         "score_b DOUBLE)")),
+    Migration(19, "browser sessions: the SHA-256 of each session token, its user, role at sign-in, method, last "
+                  "activity and end, so a session survives reloads and a sign-out ends it in every tab", (
+        "CREATE TABLE sessions (token_sha256 VARCHAR PRIMARY KEY, username VARCHAR NOT NULL, role VARCHAR NOT NULL, "
+        "method VARCHAR NOT NULL, sign_in_ref VARCHAR NOT NULL DEFAULT '', started_at TIMESTAMP NOT NULL, "
+        "last_seen_at TIMESTAMP NOT NULL, ended_at TIMESTAMP, end_reason VARCHAR)",)),
+    Migration(20, "prediction views name their segments relative to the store's folder, so a moved or copied "
+              "store reads its own logs", (), (rebuild_views,)),
 )
 
 LATEST_VERSION = max(m.version for m in MIGRATIONS)

@@ -10,8 +10,13 @@ row. A reader therefore sees an ingest whole or not at all; an ingest that fails
 leaves files that no view names, and they are deleted. DuckDB reads the segments as fast as its own
 tables for the aggregations Vigil runs (row-group statistics prune time filters).
 
-Paths are stored relative to the store's folder, so a store and its ``<name>.logs`` folder can be
-moved together; :func:`rebuild_views` re-points the views after such a move.
+Paths are relative to the store's folder, in ``log_segments`` and in the views alike: a view names
+``getvariable('vigil_store_folder') || '<name>.logs/<stem>/<file>'``, and every connection Vigil opens
+sets that variable to the folder of the file it opened (:func:`bind_store_folder`). So a store moved
+together with its ``<name>.logs`` folder reads its segments where they now are, and a copy (``cp -a``,
+a restored backup) reads its own segments, never the original's. A connection that did not set the
+variable (a bare ``duckdb.connect``) cannot read the views at all rather than read someone else's
+files: call :func:`bind_store_folder` on it first.
 """
 
 from __future__ import annotations
@@ -57,9 +62,29 @@ def store_path(con: duckdb.DuckDBPyConnection) -> Path:
     return Path(row[0]).resolve()
 
 
+#: The connection variable holding the store's folder (with a trailing separator), read by the views.
+STORE_FOLDER_VARIABLE = "vigil_store_folder"
+
+
+def bind_store_folder(con: duckdb.DuckDBPyConnection) -> Path:
+    """Point this connection's prediction views at the segments beside the file it opened; return that folder.
+
+    Vigil's own connections do this when they open the store; call it on a bare ``duckdb.connect`` of a
+    store (a script, a notebook) before reading a ``predictions_<stem>`` view.
+    """
+    folder = store_path(con).parent
+    con.execute(f"SET VARIABLE {STORE_FOLDER_VARIABLE} = ?", [str(folder) + "/"])
+    return folder
+
+
+def logs_dir(db: Path) -> Path:
+    """Folder of a store's log segments: ``<store folder>/<store name>.logs/``."""
+    return db.parent / f"{db.stem}.logs"
+
+
 def segments_dir(db: Path, stem: str) -> Path:
     """Folder of a model's segments: ``<store folder>/<store name>.logs/<stem>/``."""
-    return db.parent / f"{db.stem}.logs" / stem
+    return logs_dir(db) / stem
 
 
 def segment_name(ingest_id: int, part: int) -> str:
@@ -132,16 +157,38 @@ def delete_ingest_files(db: Path, stem: str, ingest_id: int) -> int:
     return len(files)
 
 
-def committed_paths(con: duckdb.DuckDBPyConnection, model: str) -> list[Path]:
-    """Absolute paths of a model's committed segments, oldest first."""
-    root = store_path(con).parent
+def committed_relative_paths(con: duckdb.DuckDBPyConnection, model: str) -> list[str]:
+    """Paths of a model's committed segments relative to the store's folder, oldest first."""
     rows = con.execute(
         "SELECT path FROM log_segments WHERE model_name = ? ORDER BY ingest_id, part", [model]).fetchall()
-    return [root / r[0] for r in rows]
+    return [r[0] for r in rows]
 
 
-def _sql_list(paths: list[Path]) -> str:
-    return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
+def committed_paths(con: duckdb.DuckDBPyConnection, model: str) -> list[Path]:
+    """Absolute paths of a model's committed segments where the open store now is, oldest first."""
+    root = store_path(con).parent
+    return [root / relative for relative in committed_relative_paths(con, model)]
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _segment_list(relative: list[str]) -> str:
+    """SQL list of the segments' paths, each the connection's store folder followed by its relative path.
+
+    No lambda (its syntax is changing in DuckDB) and no absolute path: the view is as portable as the store.
+    """
+    folder = f"getvariable({_literal(STORE_FOLDER_VARIABLE)})"
+    return "[" + ", ".join(f"{folder} || {_literal(Path(p).as_posix())}" for p in relative) + "]"
+
+
+def _require_files(paths: list[Path], model: str) -> None:
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise InvalidInputError(
+            f"{len(missing)} log segment(s) of {model} are missing beside the store, for example {missing[0]}: "
+            "a store must be moved or copied together with its '<name>.logs' folder (see docs/backup.md)")
 
 
 def _table_columns(con: duckdb.DuckDBPyConnection, stem: str, schema: LogSchema) -> str:
@@ -165,19 +212,21 @@ def define_predictions_view(con: duckdb.DuckDBPyConnection, model: str, stem: st
     segment holds every column any segment has, and the oldest the fewest: their two file footers
     say whether the segments differ, without reading the others.
     """
-    paths = committed_paths(con, model)
+    relative = committed_relative_paths(con, model)
+    paths = [bind_store_folder(con) / p for p in relative]
     declared = schema.prediction_columns()
     if not paths:
         columns = _table_columns(con, stem, schema)
         source = f"{log_table(stem)} WHERE ingest_id NOT IN (SELECT ingest_id FROM ingests WHERE status = 'running')"
         con.execute(f"CREATE OR REPLACE VIEW {predictions_view(stem)} AS SELECT {columns} FROM {source}")
         return
+    _require_files([paths[0], paths[-1]], model)
     newest, oldest = _parquet_columns(con, paths[-1]), _parquet_columns(con, paths[0])
     columns = ", ".join(quote(c) if c in newest else f"CAST(NULL AS {sql_type}) AS {quote(c)}"
                         for c, sql_type in declared.items())
     union = ", union_by_name = true" if any(c not in oldest for c in declared if c in newest) else ""
     con.execute(f"CREATE OR REPLACE VIEW {predictions_view(stem)} AS SELECT {columns} "
-                f"FROM read_parquet({_sql_list(paths)}{union})")
+                f"FROM read_parquet({_segment_list(relative)}{union})")
 
 
 def register_segments(con: duckdb.DuckDBPyConnection, model: str, stem: str, schema: LogSchema, ingest_id: int,
@@ -193,11 +242,26 @@ def register_segments(con: duckdb.DuckDBPyConnection, model: str, stem: str, sch
 
 
 def rebuild_views(con: duckdb.DuckDBPyConnection) -> int:
-    """Redefine every model's predictions view (after moving the store and its logs); return the count."""
+    """Redefine every model's predictions view over its committed segments; return the count.
+
+    Migration 20 runs it once on every store made before the views were relative to the store.
+    """
     rows = con.execute("SELECT model_name, table_stem, log_schema FROM models").fetchall()
     for model, stem, schema_json in rows:
         define_predictions_view(con, model, stem, LogSchema.from_json(schema_json))
     return len(rows)
+
+
+def rename_logs_folder(con: duckdb.DuckDBPyConnection, old: str, new: str) -> None:
+    """Record that the store's logs folder was renamed from ``old`` to ``new`` (folder names, not paths).
+
+    Segment paths are relative to the store's folder and start with the logs folder's name: they are
+    rewritten and the views rebuilt over the renamed files (in the caller's transaction). For a store
+    renamed with its logs (a finished demo build, a backup restored under another name).
+    """
+    con.execute("UPDATE log_segments SET path = ? || substr(path, ?) WHERE starts_with(path, ?)",
+                [f"{new}/", len(old) + 2, f"{old}/"])
+    rebuild_views(con)
 
 
 def move_table_rows_to_segments(con: duckdb.DuckDBPyConnection) -> None:
@@ -228,14 +292,11 @@ def move_table_rows_to_segments(con: duckdb.DuckDBPyConnection) -> None:
 def copy_store(db: Path, folder: Path) -> Path:
     """Copy a store's folder (the file, its log segments, artifacts beside it) into ``folder``; return the copy.
 
-    The copy's views are re-pointed at its own segments, so it is independent of the original:
-    writing to it (a sign-in audits) never touches the source.
+    For a store nobody is writing (tests, fixtures): a live store is copied with ``vigil backup``. The
+    copy reads its own segments (the views are relative to the store), so it is independent of the
+    original: writing to it (a sign-in audits) never touches the source.
     """
     import shutil
 
-    from analytics.store._connection import write
-
     shutil.copytree(Path(db).parent, folder)
-    target = Path(folder) / Path(db).name
-    write(rebuild_views, target)
-    return target
+    return Path(folder) / Path(db).name

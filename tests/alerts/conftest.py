@@ -3,13 +3,12 @@
 ``churn-scorer`` (not a demo model): three declared columns, a champion with reference data, 240
 predictions a day from 2025-03-01; ``tenure`` shifts on 03-04 and 03-05, latency is 300 ms on 03-06,
 and traffic stops on 03-08 at 06:00. Receivers: an HTTP server recording every POST (webhook, Slack
-and PagerDuty shapes) and an SMTP server (aiosmtpd) recording every message.
+and PagerDuty shapes) and an SMTP server (aiosmtpd) recording every message (``smtp_receiver``, in tests/conftest.py).
 """
 
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -110,28 +109,6 @@ def http_receiver():
     yield holder["r"]
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture
-def smtp_receiver():
-    """An aiosmtpd server on a free local port; yields (port, messages) with each message's envelope and text."""
-    from aiosmtpd.controller import Controller
-
-    messages: list[dict] = []
-
-    class Handler:
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
-            messages.append({"from": envelope.mail_from, "to": list(envelope.rcpt_tos),
-                             "text": envelope.content.decode("utf8", "replace")})
-            return "250 OK"
-
-    with socket.socket() as probe:  # aiosmtpd checks its port by connecting to it, so it cannot take port 0
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
-    controller.start()
-    yield port, messages
-    controller.stop()
 
 
 @pytest.fixture

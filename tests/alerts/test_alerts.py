@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pytest
 
-from analytics import alerts, audit, store
+from analytics import alerts, audit, store, users
 from analytics.alerts import Level, Rule
 from analytics.cli import main
 from analytics.errors import InvalidInputError, PermissionDeniedError
@@ -238,7 +238,9 @@ def test_secrets_are_never_shown_and_targets_only_to_admins(churn, http_receiver
                     churn)
 
 
-def test_vigil_monitor_rules_and_channels_commands(churn, tmp_path, capsys, http_receiver, monkeypatch):
+def test_vigil_monitor_rules_and_channels_commands(churn, tmp_path, capsys, http_receiver, monkeypatch, act_as):
+    store.write(lambda con: users.add_user(con, OPERATOR, "ada", "admin"), churn)
+    act_as(churn, "ada")  # rules and channels are changed by a proven admin; monitor runs as the service
     rule_file = tmp_path / "rules.json"
     rule_file.write_text(json.dumps([LATENCY.to_dict(), FRESHNESS.to_dict()]))
     assert main(["rules", "add", str(rule_file)]) == 0

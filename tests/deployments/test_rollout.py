@@ -75,7 +75,7 @@ def test_ready_rollout_is_promoted_only_by_a_promoter_role(churn):
     assert store.read(lambda con: deployments.active_rollout(con, MODEL), churn) is None
 
 
-def test_vigil_deployments_commands(churn, capsys):
+def test_vigil_deployments_commands(churn, capsys, as_person):
     db = str(churn)
     assert main(["--db", db, "deployments", "compare", MODEL, "--baseline", "v1", "--candidate", "v3"]) == 1
     out = capsys.readouterr().out
@@ -89,13 +89,13 @@ def test_vigil_deployments_commands(churn, capsys):
     assert f"{MODEL}: shadow comparison summaries up to date: v1/v2 " in capsys.readouterr().out
     assert main(["--db", db, "deployments", "compare", MODEL, "--baseline", "v1", "--candidate", "v1"]) == 1
     assert "same version" in capsys.readouterr().err
-    assert main(["--db", db, "deployments", "plan", MODEL, "v3", "--steps", "0.1:0:10,0.5", "--as", "pat"]) == 0
+    assert main(["--db", db, "deployments", "plan", MODEL, "v3", "--steps", "0.1:0:10,0.5", *as_person(db, "pat")]) == 0
     assert "step 1 of 2" in capsys.readouterr().out
-    assert main(["--db", db, "deployments", "step", MODEL, "--dry-run"]) == 0
+    assert main(["--db", db, "deployments", "step", MODEL, "--dry-run", *as_person(db, "pat")]) == 0
     assert "PAUSE" in capsys.readouterr().out  # the plan starts now: no canary rows yet
-    assert main(["--db", db, "deployments", "cancel", MODEL, "--reason", "enough seen", "--as", "pat"]) == 0
+    assert main(["--db", db, "deployments", "cancel", MODEL, "--reason", "enough seen", *as_person(db, "pat")]) == 0
     assert main(["--db", db, "deployments", "status", MODEL]) == 0
     out = capsys.readouterr().out
     assert "cancelled" in out and "plan" in out
-    assert main(["--db", db, "deployments", "plan", MODEL, "v3", "--steps", "0.5,0.1"]) == 1
+    assert main(["--db", db, "deployments", "plan", MODEL, "v3", "--steps", "0.5,0.1", *as_person(db, "pat")]) == 1
     assert "must grow" in capsys.readouterr().err

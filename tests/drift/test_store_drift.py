@@ -30,6 +30,7 @@ def demo(demo_store):
 
 def _rows(db, sql, params=()):
     con = duckdb.connect(str(db), read_only=True)
+    store.bind_store_folder(con)
     try:
         return con.execute(sql, list(params)).df()
     finally:
@@ -154,6 +155,7 @@ def test_domain_classifier_is_sklearn_cross_validation():
 def test_cli_on_files_and_store(demo, tmp_path, capsys):
     summary, start = demo
     con = duckdb.connect(str(summary.db), read_only=True)
+    store.bind_store_folder(con)
     try:
         con.execute("COPY (SELECT * EXCLUDE (model_version) FROM reference_credit_default WHERE model_version = 'v1')"
                     f" TO '{tmp_path / 'ref.parquet'}'")

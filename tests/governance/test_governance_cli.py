@@ -89,7 +89,7 @@ def test_verify_names_the_first_bad_row_and_exits_non_zero(loan, tmp_path, capsy
     assert f"BROKEN at row {first_bad}:" in err and why in err
 
 
-def test_an_insert_with_recomputed_hashes_is_still_caught_by_the_links(loan, tmp_path, capsys):
+def test_an_insert_with_recomputed_hashes_is_caught_by_its_missing_authentication(loan, tmp_path, capsys):
     def forge(f):
         f = _insert(f)
         row = f[f["seq"] == 5].iloc[0]
@@ -100,7 +100,8 @@ def test_an_insert_with_recomputed_hashes_is_still_caught_by_the_links(loan, tmp
 
     path = _rewrite(loan, tmp_path, "forge", forge)
     assert vigil(path, "audit", "verify") == 1
-    assert "BROKEN at row 6" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "BROKEN at row 5" in err and "authentication code" in err
 
 
 def test_audit_list_and_export_filter_and_carry_the_hashes(loan, tmp_path, capsys):
@@ -117,26 +118,53 @@ def test_audit_list_and_export_filter_and_carry_the_hashes(loan, tmp_path, capsy
     assert capsys.readouterr().out.strip().split(",")[0] == "seq"  # a header, no rows
 
 
-def test_the_workflow_from_the_command_line(loan, tmp_path, capsys):
-    assert vigil(loan, "governance", "submit", MODEL, "v1", "--as", "ana", "--justification", "retrained") == 0
+def test_the_workflow_from_the_command_line(loan, tmp_path, capsys, as_person):
+    assert vigil(loan, "governance", "submit", MODEL, "v1", *as_person(loan, "ana"), "--justification", "retrained") == 0
     assert "evidence pack #1" in capsys.readouterr().out
-    assert vigil(loan, "governance", "review", MODEL, "v1", "--as", "ana") == 1
+    assert vigil(loan, "governance", "review", MODEL, "v1", *as_person(loan, "ana")) == 1
     assert "ana (role analyst) may not review" in capsys.readouterr().err
-    assert vigil(loan, "governance", "review", MODEL, "v1", "--as", "rob", "--finding", "stable",
+    assert vigil(loan, "governance", "review", MODEL, "v1", *as_person(loan, "rob"), "--finding", "stable",
                  "--severity", "minor") == 0
-    assert vigil(loan, "governance", "approve", MODEL, "v1", "--as", "val", "--comment", "ok") == 1
+    assert vigil(loan, "governance", "approve", MODEL, "v1", *as_person(loan, "val"), "--comment", "ok") == 1
     assert "may not approve" in capsys.readouterr().err
-    assert vigil(loan, "governance", "approve", MODEL, "v1", "--as", "pat", "--comment", "ok") == 0
-    assert vigil(loan, "governance", "submit", MODEL, "v2", "--as", "pia", "--justification", "x") == 0
-    assert vigil(loan, "governance", "review", MODEL, "v2", "--as", "rob") == 0
-    assert vigil(loan, "governance", "approve", MODEL, "v2", "--as", "pia", "--comment", "mine") == 1
+    assert vigil(loan, "governance", "approve", MODEL, "v1", *as_person(loan, "pat"), "--comment", "ok") == 0
+    assert vigil(loan, "governance", "submit", MODEL, "v2", *as_person(loan, "pia"), "--justification", "x") == 0
+    assert vigil(loan, "governance", "review", MODEL, "v2", *as_person(loan, "rob")) == 0
+    assert vigil(loan, "governance", "approve", MODEL, "v2", *as_person(loan, "pia"), "--comment", "mine") == 1
     assert "four eyes: pia submitted loan:v2" in capsys.readouterr().err
-    assert vigil(loan, "governance", "approve", MODEL, "v1", "--as", "pia", "--comment", "again") == 1
+    assert vigil(loan, "governance", "approve", MODEL, "v1", *as_person(loan, "pia"), "--comment", "again") == 1
     assert "is approved and cannot become approved" in capsys.readouterr().err
-    assert vigil(loan, "governance", "promote", MODEL, "v1", "--as", "pat") == 0
+    assert vigil(loan, "governance", "promote", MODEL, "v1", *as_person(loan, "pat")) == 0
     assert vigil(loan, "governance", "status", MODEL) == 0
     assert "champion" in capsys.readouterr().out
     html_path, pdf_path = tmp_path / "d.html", tmp_path / "d.pdf"
     assert vigil(loan, "governance", "dossier", MODEL, "v1", "--html", str(html_path)) == 0
     assert "Governance dossier" in html_path.read_text()
     assert vigil(loan, "audit", "verify") == 0
+
+
+def test_status_is_a_readable_table_and_json_keeps_full_precision(loan, capsys):
+    """Issue 13 item 20: statuses in words, ROC AUC to 3 decimals, no NaN/NaT; ``--format json`` unrounded."""
+    from datetime import datetime
+
+    from analytics import governance, registry
+    from gov_support import SYSTEM
+
+    auc = 0.8123456789012345
+    store.write(lambda con: registry.register_version(
+        con, SYSTEM, MODEL, "v9", threshold=0.5, owner="ana", status="in_review", parent_version="v3",
+        validation_metrics={"roc_auc": auc}, at=datetime(2026, 2, 1)), loan)
+    assert vigil(loan, "governance", "status", MODEL) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith(f"{MODEL}  ") and " v9 " in line)
+    assert "in review" in row and "0.812 " in row + " " and "not serving" in row and "2026-02-01 00:00" in row
+    assert "validation ROC AUC" in out and "never deployed" in out
+    assert not any(raw in out for raw in ("NaN", "NaT", "None", "in_review", "0.8123"))
+    assert vigil(loan, "governance", "status", MODEL, "--format", "json") == 0
+    shown = json.loads(capsys.readouterr().out)
+    expected = store.read(governance.registry_table, loan)
+    assert [v["version"] for v in shown["versions"]] == expected["version"].tolist()
+    assert next(v for v in shown["versions"] if v["version"] == "v9")["validation_roc_auc"] == auc
+    assert shown["deployment_history"] == []
+    assert vigil(loan, "governance", "status", "nomodel") == 1
+    assert "'nomodel' is not registered" in capsys.readouterr().err

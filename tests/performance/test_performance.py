@@ -12,7 +12,7 @@ from sklearn import metrics
 from sklearn.calibration import calibration_curve
 from sklearn.isotonic import IsotonicRegression
 
-from analytics import performance
+from analytics import performance, store
 from analytics.demo import _credit as credit
 
 MODEL = "credit-default"
@@ -25,6 +25,7 @@ def demo(demo_store):
 
 def _labelled(db, a, b, version="v1"):
     con = duckdb.connect(str(db), read_only=True)
+    store.bind_store_folder(con)
     try:
         return con.execute(
             "SELECT p.predicted_at, p.score, p.region, o.label FROM predictions_credit_default p "
@@ -89,6 +90,7 @@ def test_cbpe_is_nannyml_cbpe_on_the_isotonic_calibration(demo):
     result = performance.cbpe(summary.db, MODEL, start=a, end=b, freq=None)
     got = result.table
     con = duckdb.connect(str(summary.db), read_only=True)
+    store.bind_store_folder(con)
     try:
         ref = con.execute("SELECT score, label FROM reference_credit_default WHERE model_version = 'v1'").df()
         cur = con.execute("SELECT score FROM predictions_credit_default WHERE model_version = 'v1' AND "

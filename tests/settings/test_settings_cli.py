@@ -48,7 +48,9 @@ def _rows(n: int, *, start: int = 0, day: int = 10, version: str = "v1", role: s
 
 
 @pytest.fixture
-def churn(db, tmp_path):
+def churn(db, tmp_path, act_as):
+    """The store set up by its owner (the model, its versions, the first admin ``ada``); commands then act
+    for ada through her API token in VIGIL_TOKEN."""
     spec = tmp_path / "churn.toml"
     spec.write_text(SPEC)
     assert _vigil(db, "models", "register", str(spec)) == 0
@@ -61,6 +63,8 @@ def churn(db, tmp_path):
     assert _vigil(db, "models", "add-version", "churn", "v1", "--reference", str(reference),
                   "--serving-since", "2026-03-01") == 0
     assert _vigil(db, "models", "add-version", "churn", "v2", "--reference", str(reference)) == 0
+    assert _vigil(db, "users", "add", "ada", "--role", "admin") == 0
+    act_as(db, "ada")
     return db
 
 
@@ -82,7 +86,9 @@ def test_set_get_unset_list_audited_with_old_and_new_values(churn, capsys):
     assert thresholds(db, "churn").dp_ratio == 0.8
     rows = store.read(lambda con: con.execute(
         "SELECT action, object_id, details FROM audit_log WHERE action LIKE 'setting.%' ORDER BY seq").fetchall(), db)
-    assert [(a, o, json.loads(d)) for a, o, d in rows] == [
+    details = [json.loads(d) for _, _, d in rows]
+    assert all(d.pop("via")["channel"] == "cli" for d in details)  # who acted, through which channel, how proven
+    assert [(a, o, d) for (a, o, _), d in zip(rows, details)] == [
         ("setting.change", "churn:fairness.dp_ratio_threshold", {"from": 0.8, "to": 0.85}),
         ("setting.change", "*:fairness.dp_ratio_threshold", {"from": 0.8, "to": 0.75}),
         ("setting.unset", "churn:fairness.dp_ratio_threshold", {"from": 0.85, "to": 0.75}),
@@ -102,14 +108,14 @@ def test_a_bad_value_is_refused_with_the_allowed_range_and_changes_nothing(churn
     assert store.read(lambda con: con.execute("SELECT count(*) FROM settings").fetchone()[0], churn) == 0
 
 
-def test_unknown_setting_model_and_non_admin_are_refused(churn, capsys):
+def test_unknown_setting_model_and_non_admin_are_refused(churn, capsys, as_person):
     assert _vigil(churn, "settings", "set", "fairness.nope", "1") == 1
     assert "'vigil settings list'" in capsys.readouterr().err
     assert _vigil(churn, "settings", "set", "fairness.dp_ratio_threshold", "0.9", "--model", "chrun") == 1
     assert ("model 'chrun' is not registered; registered models: churn (register one with 'vigil models register "
             "SPEC.toml')") in capsys.readouterr().err
     assert _vigil(churn, "users", "add", "bob", "--role", "analyst") == 0
-    assert _vigil(churn, "settings", "set", "fairness.dp_ratio_threshold", "0.9", "--as", "bob") == 1
+    assert _vigil(churn, "settings", "set", "fairness.dp_ratio_threshold", "0.9", *as_person(churn, "bob")) == 1
     assert "may not change settings" in capsys.readouterr().err
 
 
@@ -182,7 +188,7 @@ def test_model_card_and_risk_tier_from_a_toml_file_audited_and_shown_back(churn,
     assert actions == ["card.update", "model.risk_tier"]
 
 
-def test_a_bad_card_names_every_problem_and_changes_nothing(churn, tmp_path, capsys):
+def test_a_bad_card_names_every_problem_and_changes_nothing(churn, tmp_path, capsys, as_person):
     card = tmp_path / "card.toml"
     card.write_text('intended_use = 3\nmotto = "x"\n[risk]\ntier = "extreme"\n')
     assert _vigil(churn, "models", "card", "churn", "--file", str(card)) == 1
@@ -192,6 +198,6 @@ def test_a_bad_card_names_every_problem_and_changes_nothing(churn, tmp_path, cap
         assert words in err, words
     assert _vigil(churn, "users", "add", "ann", "--role", "analyst") == 0
     card.write_text(CARD)
-    assert _vigil(churn, "models", "card", "churn", "--file", str(card), "--as", "ann") == 1
+    assert _vigil(churn, "models", "card", "churn", "--file", str(card), *as_person(churn, "ann")) == 1
     assert "may not" in capsys.readouterr().err
     assert store.read(lambda con: con.execute("SELECT count(*) FROM model_cards").fetchone()[0], churn) == 0
