@@ -131,7 +131,8 @@ with widgets.error_boundary("the explanations"):
         try:
             with st.spinner("Fitting the error tree to the window's labelled predictions…", show_time=True):
                 errors = queries.query(explain.error_analysis, ctx.model, version, start=ctx.start, end=ctx.end,
-                                       target=target, depth=int(depth), seed=int(seed))
+                                       target=target, depth=int(depth), seed=int(seed),
+                                       sensitive_inputs=actor.can("see_sensitive_rows"))
         except NotFoundError as exc:  # no labels in the window
             widgets.empty_state(str(exc))
             st.stop()
@@ -139,6 +140,10 @@ with widgets.error_boundary("the explanations"):
                    f"({explain.ERROR_TARGETS[errors.target]}), on {errors.rows:,} labelled predictions sampled from "
                    f"the {ctx.window_label} (seed {errors.seed}); overall rate **{errors.error_rate:.1%}**. Leaves "
                    "sorted by error rate.")
+        if errors.left_out:
+            st.caption(f"Sensitive attributes ({', '.join(errors.left_out)}) are left out of the tree's inputs: your "
+                       f"role ({actor.role}) may not see them for single rows, so no leaf is defined by one and the "
+                       "predictions listed below reveal none.")
         widgets.table(errors.leaves, hide_index=True, key="xp_err_leaves", column_config={
             "leaf": st.column_config.NumberColumn("Leaf", width="small"), "rule": "Segment (the way to the leaf)",
             "rows": st.column_config.NumberColumn("Rows", format="localized"),

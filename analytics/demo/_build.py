@@ -120,7 +120,7 @@ def _replay_pending(db: Path, model: str, version: str, start: datetime, steps: 
 def _register(con, model: str, version: str, trained: TrainedModel, threshold: float, at: datetime,
               parent: str | None, description: str) -> None:
     registry.register_version(
-        con, PIPELINE, model, version, threshold=threshold, owner="arthur.analyst", status="draft",
+        con, PIPELINE, model, version, threshold=threshold, owner="arthur.analyst",
         parent_version=parent, training_fingerprint=trained.training_fingerprint,
         hyperparameters=trained.hyperparameters, validation_metrics=trained.validation_metrics,
         artifact_path=str(trained.artifact_path), artifact_sha256=trained.artifact_sha256,

@@ -93,10 +93,15 @@ def cmd_errors(args) -> int:
     db = store_path(args)
     version = explain.default_version(db, args.model, args.version)
     start, end = _window(args)
+    reader = cli_identity.reader(args)
     result = explain.error_analysis(db, args.model, version, start=start, end=end, target=args.target,
-                                    depth=args.depth, seed=args.seed)
+                                    depth=args.depth, seed=args.seed,
+                                    sensitive_inputs=reader.can("see_sensitive_rows"))
     print(f"{args.model} {version}: {result.target} rate {result.error_rate:.2%} on {result.rows:,} labelled "
           f"predictions (seeded sample, seed {result.seed}); tree depth {result.depth}")
+    if result.left_out:
+        print(f"sensitive attributes left out of the tree's inputs ({', '.join(result.left_out)}): they need a role "
+              "that may see sensitive rows (give your API token: $VIGIL_TOKEN or --token-file)")
     _print(result.leaves, args.json)
     return 0
 
@@ -141,6 +146,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     common(e)
     e.add_argument("--target", choices=sorted(explain.ERROR_TARGETS), default="error")
     e.add_argument("--depth", type=checked_int(1, 20))
+    cli_identity.identity_options(e)  # sensitive attributes among the tree's inputs only for a proven role
     e.set_defaults(func=cmd_errors)
     a = sub.add_parser("log-attributions", help="store attributions logged by a serving system (.parquet/.csv)")
     a.add_argument("model")

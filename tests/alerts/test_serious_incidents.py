@@ -14,6 +14,7 @@ from analytics.cli import main
 from analytics.errors import InvalidInputError, PermissionDeniedError
 from analytics.logschema import Column, LogSchema
 from analytics.roles import Actor
+from lifecycle_support import put_in_status
 
 MODEL = "churn-scorer"
 OPERATOR = Actor("cli:tests", "system")
@@ -56,7 +57,8 @@ def registered(db):
     def register(con):
         registry.register_model(con, OPERATOR, MODEL, schema, owner="retention team", description="churn")
         registry.register_version(con, OPERATOR, MODEL, "v1", threshold=0.5, owner="retention team",
-                                  status="champion", at=datetime(2025, 1, 1))
+                                  at=datetime(2025, 1, 1))
+        put_in_status(con, MODEL, "v1", "champion", at=datetime(2025, 1, 1))
     store.write(register, db)
     return db
 

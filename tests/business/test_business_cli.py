@@ -7,6 +7,7 @@ from analytics import audit, business, registry, store, users
 from analytics.cli import main
 from analytics.logschema import Column, LogSchema
 from analytics.roles import Actor
+from lifecycle_support import put_in_status
 
 
 def test_define_show_and_infra_cost(tmp_path, capsys, as_person):
@@ -59,8 +60,9 @@ def test_refresh_builds_the_summaries_of_new_days_only(tmp_path, capsys):
 
     def register(con):
         registry.register_model(con, actor, "m", schema, owner="t")
-        registry.register_version(con, actor, "m", "v1", threshold=0.5, owner="t", status="champion",
+        registry.register_version(con, actor, "m", "v1", threshold=0.5, owner="t",
                                   at=datetime(2025, 1, 1))
+        put_in_status(con, "m", "v1", "champion", at=datetime(2025, 1, 1))
         business.save_definition(con, Actor("ada", "admin"), business.KpiDefinition(
             model="m", currency="USD", selected_decision=0, selected_label="approved", bad_label=1, bad_name="default",
             amount_column="LIMIT_BAL", value_selected_good=0.05, value_selected_bad=-0.25, value_rejected_good=-0.05,

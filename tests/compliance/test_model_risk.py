@@ -16,6 +16,7 @@ from analytics.errors import InvalidInputError, PermissionDeniedError
 from analytics.ingest import ingest
 from analytics.logschema import Column, LogSchema
 from analytics.roles import Actor
+from lifecycle_support import onboard
 
 OPERATOR = Actor("cli:tests", "system")
 MODEL, PLAIN = "loan-risk", "plain-risk"
@@ -48,7 +49,8 @@ def risky(tmp_path_factory):
                                                               positive_class="default", favourable_decision=0))):
             registry.register_model(con, OPERATOR, name, sch, owner="credit team", description="test")
             registry.register_version(con, OPERATOR, name, "v1", threshold=0.3, owner="credit team",
-                                      status="champion", at=datetime(2024, 12, 1))
+                                      at=datetime(2024, 12, 1))
+            onboard(con, name, "v1", at=datetime(2024, 12, 1))  # served before Vigil: no approval
         registry.register_version(con, OPERATOR, MODEL, "v2", threshold=0.3, owner="credit team",
                                   at=datetime(2024, 12, 15))
 

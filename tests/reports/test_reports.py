@@ -18,6 +18,7 @@ from analytics.errors import InvalidInputError, NotFoundError, PermissionDeniedE
 from analytics.ingest import ingest
 from analytics.roles import Actor
 from analytics.store import copy_store
+from lifecycle_support import put_in_status
 
 SYSTEM = Actor("cli:tests", "system")
 ADMIN, APPROVER, REVIEWER, VIEWER = (Actor("ada", "admin"), Actor("paul", "approver"), Actor("rita", "reviewer"),
@@ -40,8 +41,9 @@ def template(tmp_path_factory, toy_schema, make_predictions, make_outcomes) -> P
 
     def register(con):
         registry.register_model(con, SYSTEM, MODEL, toy_schema, owner="tests", description="toy")
-        registry.register_version(con, SYSTEM, MODEL, "v1", threshold=0.5, owner="tests", status="champion",
+        registry.register_version(con, SYSTEM, MODEL, "v1", threshold=0.5, owner="tests",
                                   validation_metrics={"roc_auc": 0.81}, at=datetime(2025, 1, 1))
+        put_in_status(con, MODEL, "v1", "champion", at=datetime(2025, 1, 1))
         registry.register_version(con, SYSTEM, MODEL, "v2", threshold=0.4, owner="tests", parent_version="v1",
                                   at=datetime(2025, 2, 1))
         registry.load_reference(con, SYSTEM, MODEL, "v1", reference, at=datetime(2025, 1, 1))
