@@ -149,11 +149,13 @@ def test_status_is_a_readable_table_and_json_keeps_full_precision(loan, capsys):
 
     from analytics import governance, registry
     from gov_support import SYSTEM
+    from lifecycle_support import put_in_status
 
     auc = 0.8123456789012345
-    store.write(lambda con: registry.register_version(
-        con, SYSTEM, MODEL, "v9", threshold=0.5, owner="ana", status="in_review", parent_version="v3",
-        validation_metrics={"roc_auc": auc}, at=datetime(2026, 2, 1)), loan)
+    store.write(lambda con: (registry.register_version(
+        con, SYSTEM, MODEL, "v9", threshold=0.5, owner="ana", parent_version="v3",
+        validation_metrics={"roc_auc": auc}, at=datetime(2026, 2, 1)),
+        put_in_status(con, MODEL, "v9", "in_review", at=datetime(2026, 2, 1))), loan)
     assert vigil(loan, "governance", "status", MODEL) == 0
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if line.startswith(f"{MODEL}  ") and " v9 " in line)
