@@ -340,6 +340,7 @@ def build_demo(db: str | Path | None = None, *, seed: int = 7, rows: int | None 
     for model in (credit.MODEL, employment.MODEL):
         drift.refresh_rollups(building, model)
     business.refresh_summaries(building)
+    deployments.refresh_paired(building)  # the shadow v2 against the champion, per day
     report("replaying the alert monitor over the production window", 0.975)
     demo_alerts.replay(building, end)
     report("moving the finished store into place", 0.98)
