@@ -36,7 +36,7 @@ run: $(STAMP)
 	@echo "Vigil is starting on http://localhost:$(PORT)"
 	@echo "Sign in with a user from data/demo-credentials.txt (one per role, e.g. ada.admin)."
 	@echo ""
-	$(BIN)/streamlit run app/main.py --server.port $(PORT) --server.address localhost --server.headless true
+	$(BIN)/streamlit run app/server.py --server.port $(PORT) --server.address localhost --server.headless true
 
 demo: $(STAMP)
 	$(BIN)/vigil demo --force

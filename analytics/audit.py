@@ -45,6 +45,11 @@ def row_hash(seq: int, at: datetime, actor: str, role: str, action: str, object_
     ).hexdigest()
 
 
+def row_mac(digest: str) -> str:
+    """The row's authentication code: HMAC-SHA256 of its hash with the audit key (made on first use)."""
+    return audit_key.load_or_create().sign(_ROW_PURPOSE, digest)
+
+
 def record(con: duckdb.DuckDBPyConnection, actor: Actor, action: str, object_type: str,
            object_id: str, details: dict[str, Any] | None = None, *, at: datetime | None = None) -> int:
     """Append one audit row in the caller's transaction and return its sequence number.
@@ -75,7 +80,7 @@ def record(con: duckdb.DuckDBPyConnection, actor: Actor, action: str, object_typ
     last = con.execute("SELECT seq, row_hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
     digest = row_hash(seq, when, actor.username, actor.role, action, object_type, object_id, details_json, prev)
-    mac = audit_key.load_or_create().sign(_ROW_PURPOSE, digest)
+    mac = row_mac(digest)
     con.execute(
         "INSERT INTO audit_log (seq, occurred_at, actor, role, action, object_type, object_id, details, prev_hash, row_hash, row_mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [seq, when, actor.username, actor.role, action, object_type, object_id, details_json, prev, digest, mac],
@@ -153,9 +158,10 @@ class ChainStatus:
     def summary(self) -> str:
         """One line for a reader: intact (and how strongly) or where it breaks."""
         if not self.intact:
-            return f"audit trail BROKEN at row {self.first_bad_seq}: {self.problem}"
+            where = f" at row {self.first_bad_seq}" if self.first_bad_seq is not None else ""
+            return f"audit trail BROKEN{where}: {self.problem}"
         legacy = self.rows - self.authenticated_rows
-        text = f"audit trail intact: {self.rows:,} rows, {self.assurance}"
+        text = f"audit trail intact: {self.rows:,} row{'' if self.rows == 1 else 's'}, {self.assurance}"
         if legacy and self.authenticated_rows:
             text += f" (rows 1-{legacy:,}, written before authentication began, are only chained)"
         if self.anchored_seq is not None and self.anchored_seq < self.rows:

@@ -21,7 +21,8 @@ from analytics import config
 from analytics.errors import InvalidInputError
 
 _KEY_BYTES = 32
-_cache: dict[Path, "AuditKey"] = {}
+_cache: dict[tuple[Path, int, int], "AuditKey"] = {}  # by path, modification time and size
+_started: dict[tuple[bytes, str], "hmac.HMAC"] = {}
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,13 @@ class AuditKey:
 
     def sign(self, purpose: str, text: str) -> str:
         """HMAC-SHA256 (hex) of ``text`` for one ``purpose`` (a row and an anchor line never share a code)."""
-        return hmac.new(self.secret, f"vigil:{purpose}\t{text}".encode(), hashlib.sha256).hexdigest()
+        started = _started.get((self.secret, purpose))
+        if started is None:  # the keyed state after the purpose prefix, copied per code (verify checks many)
+            started = _started[(self.secret, purpose)] = hmac.new(self.secret, f"vigil:{purpose}\t".encode(),
+                                                                  hashlib.sha256)
+        code = started.copy()
+        code.update(text.encode())
+        return code.hexdigest()
 
     def check(self, purpose: str, text: str, code: str | None) -> bool:
         """Whether ``code`` is this key's HMAC of ``text`` (compared in constant time)."""
@@ -60,12 +67,14 @@ def _read(path: Path) -> AuditKey:
 def load(path: Path | None = None) -> AuditKey | None:
     """The audit key, or None when its file does not exist (never creates one)."""
     target = (path or config.audit_key_path()).resolve()
-    if target in _cache:
-        return _cache[target]
-    if not target.is_file():
+    try:
+        seen = target.stat()
+    except FileNotFoundError:
         return None
-    key = _cache[target] = _read(target)
-    return key
+    version = (target, seen.st_mtime_ns, seen.st_size)
+    if version not in _cache:
+        _cache[version] = _read(target)
+    return _cache[version]
 
 
 def load_or_create(path: Path | None = None) -> AuditKey:

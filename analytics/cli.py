@@ -15,7 +15,8 @@ from datetime import datetime
 
 from analytics import __version__, audit, audit_anchor, audit_reconcile, cli_identity, config, store, tokens, users
 from analytics.cli_support import (EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_NOT_COMPUTABLE, EXIT_PARTIAL, EXIT_USAGE,
-                                   UsageError, checked_float, checked_int, store_path)
+                                   UsageError, checked_day, checked_float, checked_int, store_path)
+from analytics.input_files import os_error_text
 from analytics.errors import VigilError
 from analytics.ingest import DEFAULT_BATCH_ROWS
 from analytics.roles import ROLES, require
@@ -104,7 +105,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_ERROR
     cli_identity.store_owner(target)
-    end = datetime.strptime(args.end, "%Y-%m-%d") if args.end else None
+    end = datetime.combine(args.end, datetime.min.time()) if args.end else None
     summary = build_demo(target, seed=args.seed, rows=args.rows, end=end, progress=_ProgressBar())
     _audit_setup(target, "store.demo", {"seed": summary.seed, "end": f"{summary.end:%Y-%m-%d}"})
     print(f"Built the demo portfolio in {summary.seconds:.1f} s: {target}")
@@ -269,7 +270,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="build the demo portfolio from real public data")
     demo.add_argument("--seed", type=checked_int(0, 2**32 - 1), default=7, help="random seed (default 7)")
     demo.add_argument("--rows", type=checked_int(1, 100_000_000), help="rows of the credit-default log (default 240,000)")
-    demo.add_argument("--end", help="last day of the production window, YYYY-MM-DD (default today, UTC)")
+    demo.add_argument("--end", type=checked_day, help="last day of the production window, YYYY-MM-DD (default today, UTC)")
     group = demo.add_mutually_exclusive_group()
     group.add_argument("--force", action="store_true", help="replace an existing store")
     group.add_argument("--if-missing", action="store_true", help="do nothing if the store exists")
@@ -367,6 +368,9 @@ def main(argv: list[str] | None = None) -> int:
         # Nobody reads stdout any more; point it at /dev/null so that Python's final flush stays quiet too.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
+    except OSError as exc:  # a file the command reads or writes: name it and say what to do
+        print(f"error: {os_error_text(exc)}", file=sys.stderr)
+        return EXIT_ERROR
     except Exception as exc:  # noqa: BLE001 - last resort: a short message, the traceback on request
         if os.environ.get("VIGIL_DEBUG"):
             traceback.print_exc()

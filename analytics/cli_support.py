@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from analytics import config
+from analytics.input_files import check_store_file
 from analytics.errors import NotFoundError, VigilError
+from analytics.timebounds import FIRST_DAY, LAST_DAY, day_in_range
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL, EXIT_NOT_COMPUTABLE, EXIT_BROKEN_PIPE = 0, 1, 2, 3, 4, 141
 
@@ -52,6 +54,7 @@ def store_path(args: argparse.Namespace, *, must_exist: bool = True) -> Path:
     path = Path(args.db) if getattr(args, "db", None) else config.db_path()
     if path.is_dir():
         raise UsageError(f"--db {path} is a directory; name a store file (for example {path / 'vigil.duckdb'})")
+    check_store_file(path)
     if must_exist and not path.exists():
         raise NotFoundError(f"there is no store at {path}: check --db (or VIGIL_DB), or create one with "
                             f"'vigil --db {path} init' (an empty store) or 'vigil --db {path} demo'")
@@ -102,12 +105,15 @@ def checked_float(minimum: float | None = None, maximum: float | None = None) ->
 
 
 def checked_time(text: str) -> datetime:
-    """An argparse type: a UTC date or time, ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM`` (naive, read as UTC)."""
+    """An argparse type: a UTC date or time, ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM`` (naive, read as UTC), on a day from
+    :data:`~analytics.timebounds.FIRST_DAY` to ``LAST_DAY``."""
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date or time (use YYYY-MM-DD or YYYY-MM-DDTHH:MM, "
                                          "UTC)") from None
+    if not day_in_range(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range: use a day from {FIRST_DAY} to {LAST_DAY}")
     return value.replace(tzinfo=None) if value.tzinfo is None else value.astimezone(timezone.utc).replace(tzinfo=None)
 
 
@@ -154,3 +160,17 @@ def write_json(data: Any, stream: IO[str] | None = None) -> None:
     out = sys.stdout if stream is None else stream
     json.dump(_plain(data), out, indent=2, allow_nan=False)
     out.write("\n")
+
+
+def checked_day(text: str) -> date:
+    """An argparse type: a day ``YYYY-MM-DD`` from :data:`~analytics.timebounds.FIRST_DAY` to ``LAST_DAY``."""
+    try:
+        value = date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day (YYYY-MM-DD)") from None
+    if not day_in_range(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range: use a day from {FIRST_DAY} to {LAST_DAY}")
+    return value
+
+
+checked_day.__name__ = "day"

@@ -1,7 +1,8 @@
 """After an ingest: bring the summaries the pages read up to date, so that no reader waits for them.
 
-The pages read daily drift rollups (:func:`analytics.drift.refresh_rollups`, of the champion) and the
-serving and KPI summaries (:func:`analytics.business.refresh_summaries`). Each is also refreshed by
+The pages read daily drift rollups (:func:`analytics.drift.refresh_rollups`, of the champion), the
+serving and KPI summaries (:func:`analytics.business.refresh_summaries`) and the paired summaries of
+each shadow and its champion (:func:`analytics.deployments.refresh_paired`, read only, never written by a reader). Each is also refreshed by
 the first reader that finds it stale; refreshing right after the ingest's commit moves that wait
 out of the pages. ``vigil ingest`` does it unless ``--no-refresh`` is given.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analytics import business, drift, registry
+from analytics import business, deployments, drift, registry
 from analytics.errors import VigilError
 from analytics.store import read
 
@@ -26,6 +27,8 @@ class RefreshReport:
         Log segments newly rolled up for the champion's drift (0 when current or no champion).
     business_days : dict
         Days rebuilt per summary (``serving``, ``kpi``).
+    paired_days : dict
+        Days rebuilt per shadow pair (``"v1/v2"``) of the paired comparison summaries.
     skipped : list of str
         Summaries left as they were, each with the reason.
     """
@@ -33,6 +36,7 @@ class RefreshReport:
     model: str
     drift_segments: int = 0
     business_days: dict[str, int] = field(default_factory=dict)
+    paired_days: dict[str, int] = field(default_factory=dict)
     skipped: tuple[str, ...] = ()
 
     def summary(self) -> str:
@@ -40,11 +44,14 @@ class RefreshReport:
         days = ", ".join(f"{name} {n} days" for name, n in self.business_days.items()) or "nothing to rebuild"
         line = (f"summaries of {self.model} brought up to date: drift rollups {self.drift_segments} new segments; "
                 f"business summaries: {days}")
+        if self.paired_days:
+            line += "; shadow comparisons: " + ", ".join(f"{pair} {n} days" for pair, n in self.paired_days.items())
         return line + "".join(f"; {s}" for s in self.skipped)
 
 
 def refresh_after_ingest(db: str | Path, model: str) -> RefreshReport:
-    """Refresh the drift rollups of ``model``'s champion and its business summaries; return what was done."""
+    """Refresh the drift rollups of ``model``'s champion, its business summaries and its shadow comparison
+    summaries; return what was done."""
     skipped = []
     segments = 0
     champion = read(lambda con: registry.champion_version(con, model), db)
@@ -60,4 +67,9 @@ def refresh_after_ingest(db: str | Path, model: str) -> RefreshReport:
     except VigilError as exc:
         days = {}
         skipped.append(f"business summaries not refreshed: {exc}")
-    return RefreshReport(model, segments, dict(days), tuple(skipped))
+    try:
+        paired = deployments.refresh_paired(db, model).get(model, {})
+    except VigilError as exc:
+        paired = {}
+        skipped.append(f"shadow comparison summaries not refreshed: {exc}")
+    return RefreshReport(model, segments, dict(days), dict(paired), tuple(skipped))

@@ -21,7 +21,6 @@ from analytics.errors import InvalidInputError, NotFoundError
 from analytics.logschema import LogSchema, check_model_name
 from analytics.roles import Actor, require
 from analytics.store import create_model_tables, reference_table, stem_of
-from analytics.store._governance import DEPLOYED_STATES, start_deployment
 
 #: Lifecycle states of a model version (the transitions are governed by :mod:`analytics.governance`).
 LIFECYCLE_STATES = (
@@ -109,19 +108,22 @@ def list_models(con: duckdb.DuckDBPyConnection) -> list[ModelInfo]:
 
 
 def register_version(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, version: str, *,
-                     threshold: float, owner: str, status: str = "draft",
+                     threshold: float, owner: str,
                      parent_version: str | None = None, training_fingerprint: str | None = None,
                      hyperparameters: dict[str, Any] | None = None,
                      validation_metrics: dict[str, float] | None = None,
                      artifact_path: str | None = None, artifact_sha256: str | None = None,
                      description: str = "", at: datetime | None = None) -> None:
-    """Register a version of a model with its lineage, decision threshold and artifact hash."""
+    """Register a version of a model with its lineage, decision threshold and artifact hash.
+
+    A version always starts as a ``draft``: its status changes only through the lifecycle's one funnel
+    (:func:`analytics.governance.transition`: submit, review, approve, deploy, ...), and a version that
+    already served before Vigil governed it is declared with :func:`analytics.governance.onboard`.
+    """
     require(actor, "register_model")
     get_model(con, model)
     if not version or not isinstance(version, str) or len(version) > 64:
         raise InvalidInputError("a version needs a name of 1 to 64 characters")
-    if status not in LIFECYCLE_STATES:
-        raise InvalidInputError(f"status {status!r} is unknown; use one of {', '.join(LIFECYCLE_STATES)}")
     if not 0.0 <= float(threshold) <= 1.0:
         raise InvalidInputError(f"threshold {threshold} must lie between 0 and 1")
     if con.execute("SELECT 1 FROM model_versions WHERE model_name = ? AND version = ?", [model, version]).fetchone():
@@ -129,16 +131,14 @@ def register_version(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, v
     if parent_version is not None:
         get_version(con, model, parent_version)
     con.execute(
-        "INSERT INTO model_versions (model_name, version, created_at, owner, status, threshold, parent_version, training_fingerprint, hyperparameters, validation_metrics, artifact_path, artifact_sha256, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [model, version, at or _now(), owner, status, float(threshold), parent_version, training_fingerprint,
+        "INSERT INTO model_versions (model_name, version, created_at, owner, status, threshold, parent_version, training_fingerprint, hyperparameters, validation_metrics, artifact_path, artifact_sha256, description) VALUES (?, ?, ?, ?, 'draft', ?, ?, ?, ?, ?, ?, ?, ?)",
+        [model, version, at or _now(), owner, float(threshold), parent_version, training_fingerprint,
          json.dumps(hyperparameters or {}, sort_keys=True), json.dumps(validation_metrics or {}, sort_keys=True),
          artifact_path, artifact_sha256, description],
     )
-    seq = audit.record(con, actor, "version.register", "model_version", f"{model}:{version}",
-                       {"threshold": threshold, "status": status, "artifact_sha256": artifact_sha256,
-                        "parent_version": parent_version}, at=at)
-    if status in DEPLOYED_STATES:
-        start_deployment(con, model, version, status, 1.0, at or _now(), actor.username, seq)
+    audit.record(con, actor, "version.register", "model_version", f"{model}:{version}",
+                 {"threshold": threshold, "status": "draft", "artifact_sha256": artifact_sha256,
+                  "parent_version": parent_version}, at=at)
 
 
 def get_version(con: duckdb.DuckDBPyConnection, model: str, version: str) -> dict[str, Any]:

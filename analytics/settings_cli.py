@@ -8,8 +8,8 @@ Examples::
     vigil settings set fairness.dp_ratio_threshold 0.85 --model loan-default
     vigil settings unset fairness.dp_ratio_threshold --model loan-default
 
-Changes need an admin (the command line acts as the system identity, or ``--as USER``); each is
-audited with its old and new value in the same transaction. A bad value is refused with the range
+Changes need a proven admin (an API token in ``VIGIL_TOKEN`` or ``--token-file``, or ``--as USER`` with
+a password prompt; see :mod:`analytics.cli_identity`); each is audited with its old and new value in the same transaction. A bad value is refused with the range
 the setting allows.
 """
 

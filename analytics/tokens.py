@@ -24,7 +24,7 @@ import duckdb
 import pandas as pd
 
 from analytics import audit
-from analytics.errors import AuthenticationError, InvalidInputError, NotFoundError, PermissionDeniedError
+from analytics.errors import AuthenticationError, InvalidInputError, NotFoundError, PermissionDeniedError, Refused
 from analytics.roles import Actor, require
 from analytics.store import read
 
@@ -91,7 +91,9 @@ def revoke_token(con: duckdb.DuckDBPyConnection, actor: Actor, token_id: int) ->
         raise NotFoundError(f"there is no API token #{token_id}; 'vigil users tokens' lists them")
     if row[0] != actor.username and not actor.can("manage_users"):
         raise PermissionDeniedError(f"{actor.username} may revoke only their own tokens; token #{token_id} "
-                                    "belongs to someone else (an admin can revoke it)")
+                                    "belongs to someone else (an admin can revoke it)",
+                                    refused=Refused(actor.username, actor.role, "refused.revoke_token", "api_token",
+                                                    str(token_id)))
     if row[1] is not None:
         raise InvalidInputError(f"token #{token_id} was already revoked on {row[1]:%Y-%m-%d %H:%M} UTC")
     con.execute("UPDATE api_tokens SET revoked_at = ?, revoked_by = ? WHERE token_id = ?",

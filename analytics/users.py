@@ -3,7 +3,7 @@
 Every change is checked against the acting user's role and written with its audit row in one
 transaction. Sign-in successes and failures are audited too. After
 :data:`MAX_FAILED_ATTEMPTS` consecutive failures an account is locked for
-:data:`LOCKOUT_MINUTES`; each failure before that also waits a little longer than the last.
+:data:`LOCKOUT_MINUTES`, silently: a failed sign-in answers alike for every name (see :func:`authenticate`).
 """
 
 from __future__ import annotations
@@ -128,64 +128,81 @@ def has_admin(db: str | Path | None = None) -> bool:
                 .fetchone() is not None, db)
 
 
+#: The one answer to every failed sign-in (unknown name, wrong password, locked account): it never says
+#: whether a name exists.
+SIGN_IN_FAILED = "unknown user or wrong password"
+#: Every failed sign-in waits this long, whoever the name (an escalating wait would tell names apart).
+FAILURE_DELAY_SECONDS = 1.0
+_dummy_hash: list[str] = []
+
+
+def _password_matches(hashed: str | None, password: str) -> bool:
+    """Verify ``password`` against ``hashed``, or against a dummy hash when there is none, so that an unknown
+    name, a user without a local password and a wrong password cost the same argon2 work."""
+    if not _dummy_hash:
+        _dummy_hash.append(_hasher.hash(secrets.token_urlsafe(16)))
+    try:
+        return bool(_hasher.verify(hashed or _dummy_hash[0], password if isinstance(password, str) else "")) \
+            and bool(hashed)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
 def authenticate(username: str, password: str, *, db: str | Path | None = None,
                  sleep: bool = True, channel: str = "app") -> Actor:
     """Check a local user's password and return the signed-in :class:`Actor`.
 
-    Each failure is audited and counted; after :data:`MAX_FAILED_ATTEMPTS` failures the account is
-    locked for :data:`LOCKOUT_MINUTES` minutes. Failures wait 0.5 s times the number of failures so
-    far (``sleep=False`` skips the wait, for tests). ``channel`` (app, cli, api) is recorded with the
-    actor's audit rows, as is the proof (a password).
+    Every failure is audited (failures under unknown names rate-limited) and answered alike: the same
+    message (:data:`SIGN_IN_FAILED`), the same argon2 work (an unknown name is verified against a
+    dummy hash) and the same wait (:data:`FAILURE_DELAY_SECONDS`; ``sleep=False`` skips it, for tests).
+    After :data:`MAX_FAILED_ATTEMPTS` consecutive failures an account is locked for
+    :data:`LOCKOUT_MINUTES` minutes, silently: even the right password then gets the same answer, so
+    neither the lock nor the password can be probed. Only the right password of a disabled account
+    hears that it is disabled. ``channel`` (app, cli, api) is recorded with the actor's audit rows, as
+    is the proof (a password).
 
     Raises
     ------
     AuthenticationError
         With a message that does not reveal whether the user exists.
     """
-    generic = "unknown user or wrong password"
     now = _now()
 
-    def work(con: duckdb.DuckDBPyConnection) -> tuple[Actor | None, str, int]:
+    def work(con: duckdb.DuckDBPyConnection) -> tuple[Actor | None, str]:
         row = con.execute(
             "SELECT role, password_hash, disabled, failed_attempts, locked_until FROM users WHERE username = ?",
             [username],
         ).fetchone()
         if row is None:
+            _password_matches(None, password)
             audit.record_unknown_sign_in(con, username)
-            return None, generic, 1
+            return None, SIGN_IN_FAILED
         role, hashed, disabled, failures, locked_until = row
-        failures = failures or 0
-        if disabled:
-            audit.record(con, Actor(username, role), "auth.login_failed", "user", username, {"reason": "disabled"})
-            return None, "this account is disabled; ask an admin", 0
+        ok = _password_matches(hashed, password)
         if locked_until is not None and locked_until > now:
             audit.record(con, Actor(username, role), "auth.login_failed", "user", username, {"reason": "locked"})
-            minutes = max(1, int((locked_until - now).total_seconds() // 60) + 1)
-            return None, f"too many failed sign-ins: this account is locked for {minutes} more minute(s)", 0
-        try:
-            ok = bool(hashed) and _hasher.verify(hashed, password)
-        except (VerificationError, InvalidHashError):
-            ok = False
+            return None, SIGN_IN_FAILED
         if not ok:
-            failures += 1
+            failures = (failures or 0) + 1
             locked = now + timedelta(minutes=LOCKOUT_MINUTES) if failures >= MAX_FAILED_ATTEMPTS else None
             con.execute("UPDATE users SET failed_attempts = ?, locked_until = ? WHERE username = ?",
                         [0 if locked else failures, locked, username])
             audit.record(con, Actor(username, role), "auth.login_failed", "user", username,
                          {"reason": "wrong password", "failures": failures, "locked": locked is not None})
-            message = (f"too many failed sign-ins: this account is locked for {LOCKOUT_MINUTES} minutes"
-                       if locked else generic)
-            return None, message, failures
+            return None, SIGN_IN_FAILED
+        if disabled:
+            audit.record(con, Actor(username, role), "auth.login_failed", "user", username, {"reason": "disabled"})
+            return None, "this account is disabled; ask an admin"
         con.execute("UPDATE users SET failed_attempts = 0, locked_until = NULL, last_login_at = ? WHERE username = ?",
                     [now, username])
         actor = Actor(username, role, channel=channel, proof="password")
         audit.record(con, actor, "auth.login", "user", username, {"method": "local"})
-        return actor, "", 0
+        return actor, ""
 
-    actor, message, failures = write(work, db)
+    actor, message = write(work, db)
     if actor is None:
-        if sleep and failures:
-            time.sleep(min(0.5 * failures, 3.0))
+        if sleep:
+            time.sleep(FAILURE_DELAY_SECONDS)
         raise AuthenticationError(message)
     return actor
 

@@ -18,26 +18,40 @@ Choosing the backend
     that maps to no role is refused. Each sign-in is audited once with
     :func:`analytics.users.record_sign_in`.
 
-Sign-out is audited with :func:`analytics.users.record_sign_out` for both backends.
+Sessions
+--------
+Each sign-in starts a session in the store (:mod:`analytics.sessions`) whose token the browser keeps
+in an HttpOnly cookie (:mod:`app.session_cookie`): a reload or a new tab resumes it, for as long as
+it is not idle for longer than the ``auth.session_idle_timeout`` setting. Every run (every click)
+re-reads the session and the account, so a sign-out in one tab, a disabled account or a changed
+role takes effect on the next click everywhere. Sign-out ends the session and is audited in the same
+transaction, for both backends.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from dataclasses import dataclass
 from collections.abc import Mapping
 from typing import Any
 
 import streamlit as st
 
-from analytics import config, users
+from analytics import config, sessions, users
 from analytics.errors import AuthenticationError, InvalidInputError, VigilError
 from analytics.roles import ROLES, Actor, check_role
-from analytics.store import read
+from app import session_cookie
 
 SESSION_ACTOR = "vigil_actor"
 SESSION_METHOD = "vigil_auth_method"
 SESSION_PROBLEM = "vigil_auth_problem"
+SESSION_TOKEN = "vigil_session_token"        # this tab's session token (the cookie's value)
+SESSION_GRANT = "vigil_session_grant"        # a grant the browser has yet to exchange for the cookie
+SESSION_CLEAR_COOKIE = "vigil_clear_cookie"  # the browser's cookie names an ended session: expire it
+SESSION_STALE_COOKIE = "vigil_stale_cookie"  # a cookie token already found ended (not read again)
+SESSION_ENDED_SIGN_IN = "vigil_ended_sign_in"  # OIDC: the sign-in whose session ended (not resumed)
+ENDED_ELSEWHERE = "you signed out in another tab or window"
 MODES = ("local", "oidc")
 
 # Field labels and button texts (the browser tests find the form by these).
@@ -142,12 +156,19 @@ def oidc_username(claims: Mapping[str, Any]) -> str:
 
 
 def _disabled_locally(username: str) -> bool:
-    """Whether an admin disabled a user with this name or e-mail address in the store."""
-    return any(disabled for name, email, _, disabled in _stored_users(str(config.db_path()))
-               if username in (name, email))
+    """Whether an admin disabled a user with this name or e-mail address in the store (read now)."""
+    return sessions.identity_disabled(username, db=config.db_path())
 
 
-def _oidc_actor() -> Actor | None:
+@dataclass(frozen=True)
+class OidcSignIn:
+    """An OIDC identity signed in through ``st.login``: who, and which sign-in (the ID token's issue time)."""
+
+    actor: Actor
+    sign_in_ref: str
+
+
+def _oidc_actor() -> OidcSignIn | None:
     """The actor of a session signed in through ``st.login``, audited once per sign-in."""
     if not st.user.get("is_logged_in", False):
         return None
@@ -160,83 +181,111 @@ def _oidc_actor() -> Actor | None:
             "ask an admin to add you to [vigil.oidc_roles]")
     if _disabled_locally(username):
         raise AuthenticationError(f"the account {username} is disabled in Vigil; ask an admin")
-    actor = Actor(username, role)
+    actor = Actor(username, role, channel="app", proof="oidc")
     # One audit row per sign-in, not per browser tab or reload: the ID token's issue time tells them apart.
-    marker = (str(config.db_path()), username, str(claims.get("iat") or claims.get("nonce") or ""))
+    sign_in_ref = str(claims.get("iat") or claims.get("nonce") or "")
+    marker = (str(config.db_path()), username, sign_in_ref)
     with _audited_lock:
         first = marker not in _audited
         _audited.add(marker)
     if first:
         users.record_sign_in(actor, "oidc", db=config.db_path())
-    return actor
+    return OidcSignIn(actor, sign_in_ref)
 
 
 # --------------------------------------------------------------------------------------------------
 # Session
 
 
-ACCOUNT_CHECK_SECONDS = 10
+def _begin(actor: Actor, method: str, sign_in_ref: str = "") -> None:
+    """Start a session for a new sign-in in this tab and have the browser keep its cookie."""
+    token = sessions.start(actor, method, sign_in_ref=sign_in_ref, db=config.db_path())
+    st.session_state[SESSION_ACTOR] = actor
+    st.session_state[SESSION_METHOD] = method
+    st.session_state[SESSION_TOKEN] = token
+    st.session_state[SESSION_GRANT] = session_cookie.issue_grant(token)
+    st.session_state.pop(SESSION_PROBLEM, None)
 
 
-@st.cache_data(ttl=ACCOUNT_CHECK_SECONDS, show_spinner=False, max_entries=16)
-def _stored_users(db: str) -> list[tuple[str, str, str, bool]]:
-    """(username, lower-case e-mail, role, disabled) of every stored user, re-read every few seconds."""
-    frame = read(users.list_users, db)
-    return [(str(u), str(e or "").lower(), str(r), bool(d))
-            for u, e, r, d in zip(frame["username"], frame["email"], frame["role"], frame["disabled"])]
+def _forget(status: sessions.SessionStatus) -> None:
+    """This tab's session is over: sign the tab out and keep the reason for the sign-in page."""
+    st.session_state.clear()
+    st.session_state[SESSION_PROBLEM] = ENDED_ELSEWHERE if status.reason == sessions.ENDED_SIGNED_OUT else status.reason
+    if status.method == "oidc" and status.sign_in_ref:
+        st.session_state[SESSION_ENDED_SIGN_IN] = status.sign_in_ref
 
 
-def _account_state(db: str, username: str) -> tuple[str, bool] | None:
-    """(role, disabled) of a stored user, or None when there is no such user."""
-    for name, _, role, disabled in _stored_users(db):
-        if name == username:
-            return role, disabled
-    return None
-
-
-def _still_valid(actor: Actor) -> Actor | None:
-    """The session's actor as the store sees it now: a changed role applies, a disabled account ends.
-
-    Local accounts are re-read (at most every :data:`ACCOUNT_CHECK_SECONDS`); an OIDC identity keeps
-    its configured role but ends when an admin disabled it in Vigil.
-    """
-    if st.session_state.get(SESSION_METHOD) == "oidc":
-        return None if _disabled_locally(actor.username) else actor
-    state = _account_state(str(config.db_path()), actor.username)
-    if state is None or state[1]:
+def _recheck(actor: Actor) -> Actor | None:
+    """The signed-in actor of this tab as the store sees it now, or None (and the tab signed out)."""
+    token = st.session_state.get(SESSION_TOKEN)
+    if token:
+        status = sessions.resume(token, db=config.db_path())
+    else:  # a session seeded without a token (the app's tests): only the account is checked
+        method = st.session_state.get(SESSION_METHOD, "local")
+        current = sessions.account_actor(actor, method, db=config.db_path())
+        status = sessions.SessionStatus(current, "" if current else sessions.ENDED_ACCOUNT, method)
+    if not status.valid:
+        _forget(status)
         return None
-    return actor if state[0] == actor.role else Actor(actor.username, state[0])
+    if status.actor != actor:
+        st.session_state[SESSION_ACTOR] = status.actor
+    return status.actor
+
+
+def _cookie() -> str:
+    """The session token the browser sent when this tab connected (empty without one)."""
+    token = st.context.cookies.get(session_cookie.COOKIE)
+    return token if isinstance(token, str) else ""
+
+
+def _from_cookie() -> Actor | None:
+    """Resume the session named by the browser's cookie (a reload or a new tab), once per cookie."""
+    token = _cookie()
+    if not token or token == st.session_state.get(SESSION_STALE_COOKIE):
+        return None
+    status = sessions.resume(token, db=config.db_path())
+    if status.valid:
+        st.session_state[SESSION_ACTOR] = status.actor
+        st.session_state[SESSION_METHOD] = status.method
+        st.session_state[SESSION_TOKEN] = token
+        st.session_state.pop(SESSION_PROBLEM, None)
+        return status.actor
+    st.session_state[SESSION_STALE_COOKIE] = token
+    st.session_state[SESSION_CLEAR_COOKIE] = True
+    if status.reason in (sessions.ENDED_IDLE, sessions.ENDED_ACCOUNT):
+        st.session_state[SESSION_PROBLEM] = status.reason
+    if status.method == "oidc" and status.sign_in_ref:
+        st.session_state[SESSION_ENDED_SIGN_IN] = status.sign_in_ref
+    return None
 
 
 def current_actor() -> Actor | None:
     """The signed-in actor of this session, or None.
 
-    With the OIDC backend a session whose browser holds the identity cookie is signed in on its
-    first run. A problem (no role mapped, account disabled) is kept for the sign-in page. A session
-    whose account was disabled since is signed out; a changed role applies on the next run.
+    Checked on every run: a tab's session ends when it was signed out in another tab, went idle
+    past the timeout, or its account was disabled; a changed role applies at once. A new tab or a
+    reload resumes the session named by the browser's cookie. With the OIDC backend a browser that
+    holds the identity cookie is signed in on its first run (unless that very sign-in's session
+    has ended); a problem (no role mapped, account disabled) is kept for the sign-in page.
     """
     actor = st.session_state.get(SESSION_ACTOR)
     if isinstance(actor, Actor):
-        current = _still_valid(actor)
-        if current is None:
-            st.session_state.clear()
-            st.session_state[SESSION_PROBLEM] = "your account was disabled or removed; ask an admin"
-            return None
-        if current != actor:
-            st.session_state[SESSION_ACTOR] = current
-        return current
-    if auth_mode() != "oidc":
-        return None
+        return _recheck(actor)
+    resumed = _from_cookie()
+    if resumed is not None or auth_mode() != "oidc":
+        return resumed
     try:
-        actor = _oidc_actor()
+        signed_in = _oidc_actor()
     except VigilError as exc:
         st.session_state[SESSION_PROBLEM] = str(exc)
         return None
-    if actor is not None:
-        st.session_state[SESSION_ACTOR] = actor
-        st.session_state[SESSION_METHOD] = "oidc"
-        st.session_state.pop(SESSION_PROBLEM, None)
-    return actor
+    if signed_in is None:
+        return None
+    if signed_in.sign_in_ref and signed_in.sign_in_ref == st.session_state.get(SESSION_ENDED_SIGN_IN):
+        st.session_state.setdefault(SESSION_PROBLEM, "your session has ended; sign in again")
+        return None
+    _begin(signed_in.actor, "oidc", signed_in.sign_in_ref)
+    return signed_in.actor
 
 
 def require_actor() -> Actor:
@@ -258,21 +307,36 @@ def require(capability: str) -> Actor:
 
 
 def sign_out() -> None:
-    """Audit the sign-out, forget the session, and return to the sign-in page."""
+    """End the session in every tab (audited), expire the cookie, and return to the sign-in page."""
     actor = st.session_state.get(SESSION_ACTOR)
     method = st.session_state.get(SESSION_METHOD, "local")
     if isinstance(actor, Actor):
-        users.record_sign_out(actor, db=config.db_path())
+        sessions.end(st.session_state.get(SESSION_TOKEN), actor, db=config.db_path())
     st.session_state.clear()
+    st.session_state[SESSION_CLEAR_COOKIE] = True
+    st.session_state[SESSION_STALE_COOKIE] = _cookie()
     if method == "oidc":
         st.logout()
     else:
         st.rerun()
 
 
+def _browser_script(html: str) -> None:
+    """Run a few lines of JavaScript in the page (they draw nothing)."""
+    st.html(html, unsafe_allow_javascript=True, width="content")
+
+
 def render_account(actor: Actor) -> None:
-    """Who is signed in, and the sign-out button, at the foot of the sidebar."""
+    """Who is signed in, and the sign-out button, at the foot of the sidebar.
+
+    Right after a sign-in it also has the browser exchange the session's grant for its cookie.
+    """
     with st.sidebar:
+        grant = st.session_state.get(SESSION_GRANT)
+        if grant and session_cookie.grant_pending(grant):
+            _browser_script(session_cookie.grant_script(grant))
+        elif grant:
+            del st.session_state[SESSION_GRANT]
         st.divider()
         st.caption(f"Signed in as **{actor.username}** · role **{actor.role}**")
         if st.button(BUTTON_SIGN_OUT, key="vigil_sign_out", icon=":material/logout:"):
@@ -299,8 +363,7 @@ def _local_form() -> None:
     except AuthenticationError as exc:
         st.error(f"Sign-in failed: {exc}.", icon=":material/error:")
         return
-    st.session_state[SESSION_ACTOR] = actor
-    st.session_state[SESSION_METHOD] = "local"
+    _begin(actor, "local")
     st.rerun()
 
 
@@ -318,6 +381,8 @@ def _oidc_button() -> None:
 
 def sign_in_page() -> None:
     """The only page a signed-out visitor sees (registered under every page's URL)."""
+    if st.session_state.pop(SESSION_CLEAR_COOKIE, False):
+        _browser_script(session_cookie.clear_script())
     _, middle, _ = st.columns([1, 2, 1])
     with middle:
         st.title("Vigil")

@@ -38,6 +38,7 @@ from typing import Any
 import streamlit as st
 
 from analytics import overview, registry
+from analytics.timebounds import FIRST_DAY
 from app import queries
 
 KEYS: tuple[str, ...] = ("model", "version", "window", "start", "end", "segment", "segment_value")
@@ -163,6 +164,28 @@ def _parse_day(text: Any) -> date | None:
         return None
 
 
+def last_pickable_day(now: datetime) -> date:
+    """The last day the custom-range picker offers (tomorrow, UTC: a log may run a little ahead)."""
+    return now.date() + timedelta(days=1)
+
+
+def custom_range_problem(params: Mapping[str, str], now: datetime) -> str | None:
+    """Why the custom window of a link cannot be shown (None when it can, or is not custom): its days must lie
+    from :data:`analytics.timebounds.FIRST_DAY` to :func:`last_pickable_day`, as the picker allows."""
+    if params.get("window") != "custom":
+        return None
+    date_from, date_to = _parse_day(params.get("start")), _parse_day(params.get("end"))
+    if date_from is None or date_to is None or date_from > date_to:
+        return (f"The link's custom window ({params.get('start', '?')} to {params.get('end', '?')}) is not two days "
+                "in order (YYYY-MM-DD); showing the default window instead.")
+    last = last_pickable_day(now)
+    if date_from < FIRST_DAY or date_to > last:
+        return (f"The link's custom window {date_from.isoformat()} to {date_to.isoformat()} is out of range: "
+                f"choose days from {FIRST_DAY.isoformat()} to {last.isoformat()} (UTC). Showing the default "
+                "window instead.")
+    return None
+
+
 def from_query_params(params: Mapping[str, str], options: list[dict[str, Any]], now: datetime) -> Context:
     """Read a context from URL parameters, replacing anything unknown or malformed by its default.
 
@@ -178,7 +201,7 @@ def from_query_params(params: Mapping[str, str], options: list[dict[str, Any]], 
     date_from = date_to = None
     if window == "custom":
         date_from, date_to = _parse_day(params.get("start")), _parse_day(params.get("end"))
-        if date_from is None or date_to is None or date_from > date_to:
+        if custom_range_problem(params, now):
             window, date_from, date_to = DEFAULT_WINDOW, None, None
     segment = params.get("segment") if params.get("segment") in option["segments"] else None
     segment_value = params.get("segment_value") if segment else None
@@ -236,11 +259,15 @@ def render_sidebar() -> Context:
     by_model = {o["model"]: o for o in options}
 
     in_url = {k: st.query_params[k] for k in KEYS if k in st.query_params}
+    problem = None
     if W_WINDOW not in st.session_state or (in_url and in_url != st.session_state.get(_LAST)):
         _seed(from_query_params(in_url, options, now))
+        problem = custom_range_problem(in_url, now)
 
     with st.sidebar:
         st.caption("**Context** · all times UTC")
+        if problem:
+            st.warning(problem)
         model = None
         option: dict[str, Any] = {"versions": [], "segments": [], "statuses": {}, "champion": None}
         if by_model:
@@ -269,7 +296,8 @@ def render_sidebar() -> Context:
             today = now.date()
             default_range = (today - timedelta(days=29), today)
             picked = st.date_input("From – to (UTC days, inclusive)", value=st.session_state.get(W_RANGE, default_range),
-                                   key=W_RANGE, max_value=today + timedelta(days=1), format="YYYY-MM-DD")
+                                   key=W_RANGE, min_value=FIRST_DAY, max_value=last_pickable_day(now),
+                                   format="YYYY-MM-DD")
             picked = tuple(picked) if isinstance(picked, (tuple, list)) else (picked,)
             if len(picked) == 2:
                 date_from, date_to = picked

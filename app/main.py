@@ -1,4 +1,4 @@
-"""Vigil's entry script: ``streamlit run app/main.py`` (from the repository root).
+"""Vigil's entry script, served by ``streamlit run app/server.py`` (from the repository root).
 
 On every run: check the store exists, find the signed-in actor, build the navigation for that
 actor's role from :data:`app.navigation.PAGES` (a page the role may not see is not registered),

@@ -18,6 +18,7 @@ from typing import Any
 
 import streamlit as st
 
+from analytics.business import format_measure
 from analytics.errors import PermissionDeniedError, VigilError
 
 LOG = logging.getLogger("vigil.app")
@@ -122,18 +123,9 @@ def fmt_measure(value: Any, unit: str, *, compact: bool = False, signed: bool = 
     >>> fmt_measure(-54_902_100, "NT$", compact=True), fmt_measure(1500.4, "NT$"), fmt_measure(0.012, "%", signed=True)
     ('NT$ -54.9 M', 'NT$ 1,500', '+1.2 pp')
     """
-    if is_missing(value):
-        return "–"
-    sign = "+" if signed else ""
-    if unit == "%":
-        return f"{value * 100:{sign}.1f}" + (" pp" if signed else "%")
-    if unit == "predictions":
-        return f"{round(value):{sign},d}"
-    if unit == "min/max":
-        return f"{value:{sign}.2f}"
-    if compact and not signed:
+    if compact and not signed and not is_missing(value) and unit not in ("%", "predictions", "min/max"):
         return fmt_compact(value, unit)
-    return f"{unit} {value:{sign},.0f}"
+    return format_measure(value, unit, signed=signed, missing="–")
 
 
 def dollars_as_text(markdown: str) -> str:

@@ -72,5 +72,5 @@ with widgets.error_boundary("the audit trail"):
             st.success(f"Intact: {status.rows:,} rows, every hash chained to the previous one; "
                        f"{status.assurance} (see docs/security.md).", icon=":material/verified:")
         else:
-            st.error(f"BROKEN at row {status.first_bad_seq}: {status.problem}. {status.rows:,} rows checked.",
+            st.error(f"{status.summary()}. {status.rows:,} rows checked.",
                      icon=":material/gpp_bad:")

@@ -50,6 +50,8 @@ st.caption(f"**{ctx.model}** · {candidate} against {baseline} · "
 words = {"better": st.success, "not worse": st.info, "worse": st.error, "keep collecting": st.warning,
          "blocked": st.error}
 words.get(r.verdict, st.info)(f"**Verdict: {r.verdict}** — {r.reason}.")
+if r.coverage is not None and r.coverage.low:
+    st.warning(f"**Low shadow coverage**: {r.coverage.message()}.")
 
 m = st.columns(3)
 if r.ratio is not None:
@@ -57,6 +59,14 @@ if r.ratio is not None:
                 f"planned {' / '.join(f'{s:.0%}' for s in r.ratio.expected_share)}", delta_color="off", border=True,
                 help=f"Chi-square goodness of fit p = {r.ratio.p_value:.3g}; below {deployments.SRM_P} it is a "
                      "sample-ratio mismatch, which blocks every verdict.")
+elif r.coverage is not None:
+    share = r.coverage.share
+    m[0].metric("Shadow coverage", "—" if share != share else f"{share:.1%}",
+                f"{fmt_int(r.coverage.pairs)} of {fmt_int(r.coverage.baseline_rows)} baseline rows",
+                delta_color="off", border=True,
+                help="Share of the baseline's requests (from the shadow's first to its last row in the window) that "
+                     f"the shadow also scored; below {r.coverage.minimum:.0%} (setting "
+                     "`deployments.shadow_coverage_min`) the page warns.")
 else:
     m[0].metric("Sample ratio", "not applicable" if r.design == "paired" else "no planned split", border=True,
                 help="A paired comparison uses the same requests; an unpaired one is checked against the "

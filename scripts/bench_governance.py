@@ -5,6 +5,8 @@
 - **audit verify**: :func:`analytics.audit.verify` on a scratch store holding ``--rows`` audit rows
   (written once with :func:`analytics.audit.record`, not timed), median of ``--repeat`` runs; and on
   the store given with ``--db`` (read only).
+- **audited write**: median latency of one ``store.write`` holding one ``audit.record`` (open, commit, close,
+  and the fsync'd anchor append), then the same with the anchor file removed (no append): the anchor's cost.
 - **evidence pack**: :func:`analytics.governance.assemble` for every version of every model of
   ``--db`` (reference ROC AUC, champion comparison, recent realised ROC AUC, drift, fairness).
 - **dossier**: :func:`analytics.governance.dossier_html` of each model's champion, and its PDF via
@@ -47,10 +49,31 @@ def _chain(con, actor: Actor, t0: datetime, rows: int) -> None:
     for seq in range(1, rows + 1):
         at, details = t0 + timedelta(seconds=seq), f'{{"i":{seq}}}'
         digest = audit.row_hash(seq, at, actor.username, actor.role, "bench.row", "bench", str(seq), details, prev)
-        records.append((seq, at, actor.username, actor.role, "bench.row", "bench", str(seq), details, prev, digest))
+        records.append((seq, at, actor.username, actor.role, "bench.row", "bench", str(seq), details, prev, digest,
+                        audit.row_mac(digest)))
         prev = digest
-    con.register("chain", pd.DataFrame(records, columns=list(audit.EXPORT_COLUMNS)))
-    con.execute("INSERT INTO audit_log SELECT * FROM chain")
+    columns = [*audit.EXPORT_COLUMNS, "row_mac"]
+    con.register("chain", pd.DataFrame(records, columns=columns))
+    con.execute(f"INSERT INTO audit_log ({', '.join(columns)}) SELECT * FROM chain")
+
+
+def _audited_writes(db: Path, actor: Actor, n: int = 60) -> None:
+    """Print the median latency of one audited write with and without the anchor append."""
+    from analytics import audit_anchor
+
+    def median_ms() -> float:
+        runs = []
+        for i in range(n):
+            t0 = time.perf_counter()
+            store.write(lambda con: audit.record(con, actor, "bench.write", "bench", str(i)), db)
+            runs.append(time.perf_counter() - t0)
+        return statistics.median(runs) * 1000
+
+    store.create(db)
+    anchored = median_ms()
+    audit_anchor.anchor_path(db).unlink()
+    print(f"audited write (median of {n}): {anchored:.1f} ms with the fsync'd anchor append, "
+          f"{median_ms():.1f} ms without")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         store.write(lambda con: _chain(con, actor, t0, args.rows), scratch)
         seconds = _timed(lambda: store.read(audit.verify, scratch), args.repeat)
         print(f"audit verify, {args.rows:,} rows: {seconds:.2f} s ({args.rows / seconds:,.0f} rows/s)")
+        _audited_writes(Path(tmp) / "writes.duckdb", actor)
     if not args.db or not Path(args.db).exists():
         print("no --db store: evidence and dossier timings skipped (build one with 'vigil --db X demo')")
         return 0

@@ -19,11 +19,15 @@ import socket
 # worker loads the OpenMP runtime (workers inherit it).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+import atexit  # noqa: E402
+import shutil  # noqa: E402
 import tempfile  # noqa: E402
 
 # The audit trail's key is generated on first use; tests (and the app and CLI processes they start, which
 # inherit the environment) keep theirs in a private temporary folder, never in the home directory.
-AUDIT_KEY_FILE = os.path.join(tempfile.mkdtemp(prefix="vigil-test-key-"), "audit.key")
+_AUDIT_KEY_DIR = tempfile.mkdtemp(prefix="vigil-test-key-")
+atexit.register(shutil.rmtree, _AUDIT_KEY_DIR, ignore_errors=True)
+AUDIT_KEY_FILE = os.path.join(_AUDIT_KEY_DIR, "audit.key")
 os.environ["VIGIL_AUDIT_KEY_FILE"] = AUDIT_KEY_FILE
 
 from dataclasses import dataclass

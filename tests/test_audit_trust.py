@@ -253,3 +253,30 @@ def test_failed_sign_ins_of_existing_users_are_recorded_unknown_names_rate_limit
     ).fetchall(), governed)
     assert sum(1 for actor, _ in reasons if actor == "ann") == 2
     assert sum(1 for _, reason in reasons if reason == "unknown user") == 2
+
+
+def test_a_missing_key_is_a_failure_not_a_new_key(governed, tmp_path, monkeypatch, capsys):
+    """Verifying never generates a key (a new key would call every row forged): it says the key is missing;
+    another key makes every authenticated row fail."""
+    missing = tmp_path / "nowhere" / "audit.key"
+    monkeypatch.setenv("VIGIL_AUDIT_KEY_FILE", str(missing))
+    assert vigil(governed) == 1
+    assert f"the audit key ({missing}) is missing" in capsys.readouterr().err
+    assert not missing.exists()
+    missing.parent.mkdir()
+    missing.write_text("ab" * 32 + "\n")
+    assert vigil(governed) == 1
+    assert "BROKEN at row 1: its authentication code does not match the audit key" in capsys.readouterr().err
+
+
+def test_rows_written_before_authentication_began_are_reported_as_only_chained(governed, tmp_path, capsys):
+    """An upgraded store: its first rows carry no code (written by an older Vigil), later ones do. Intact, and the
+    summary says which rows are only chained; a row without a code *after* an authenticated one is a failure."""
+    copy = _attack(governed, tmp_path, "UPDATE audit_log SET row_mac = NULL WHERE seq <= 3")
+    assert vigil(copy) == 0
+    assert "rows 1-3, written before authentication began, are only chained" in capsys.readouterr().out
+    con = duckdb.connect(str(copy))
+    con.execute("UPDATE audit_log SET row_mac = NULL WHERE seq = 5")
+    con.close()
+    assert vigil(copy) == 1
+    assert "BROKEN at row 5: it carries no authentication code although earlier rows do" in capsys.readouterr().err

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from analytics import artifacts, audit, registry, store
+from analytics import artifacts, audit, audit_reconcile, registry, store
 from analytics.demo import DEMO_USERS, build_demo
 from analytics.demo import _credit as credit
 from analytics import deployments
@@ -145,6 +145,10 @@ def test_governance_history(demo_store):
     assert "version.rejected" in set(log["action"])
     status = store.read(audit.verify, demo_store.db)
     assert status.intact and status.rows > 50
+    # authenticated (key outside the store) and anchored (<store>.anchor moved into place with it), and every
+    # status, deployment, user and setting of the demo is explained by its audit rows
+    assert status.assurance == "authenticated and anchored" and status.authenticated_rows == status.rows
+    assert store.read(audit_reconcile.reconcile, demo_store.db) == []
 
 
 def test_versions_under_review_carry_their_frozen_evidence_pack(demo_store):

@@ -20,6 +20,7 @@ from analytics import ingest, overview, registry, store, users
 from analytics.errors import InvalidInputError, NotFoundError
 from analytics.logschema import Column, LogSchema
 from analytics.roles import Actor
+from lifecycle_support import put_in_status
 
 SYSTEM = Actor("cli:overview-tests", "system")
 NOW = datetime(2026, 6, 30, 12, 0, 0)
@@ -62,14 +63,14 @@ def _build(path: Path) -> dict[str, pd.DataFrame]:
     def register(con):
         registry.register_model(con, SYSTEM, "alpha-risk", ALPHA_SCHEMA, owner="risk-team", description="alpha")
         registry.register_version(con, SYSTEM, "alpha-risk", "v1", threshold=0.5, owner="risk-team",
-                                  status="retired", validation_metrics={"roc_auc": 0.81},
-                                  at=datetime(2026, 1, 1))
+                                  validation_metrics={"roc_auc": 0.81}, at=datetime(2026, 1, 1))
+        put_in_status(con, "alpha-risk", "v1", "retired", at=datetime(2026, 1, 1))
         registry.register_version(con, SYSTEM, "alpha-risk", "v2", threshold=0.45, owner="risk-team",
-                                  status="champion", parent_version="v1",
-                                  validation_metrics={"roc_auc": 0.77, "accuracy": 0.7}, at=datetime(2026, 2, 1))
+                                  parent_version="v1", validation_metrics={"roc_auc": 0.77, "accuracy": 0.7}, at=datetime(2026, 2, 1))
+        put_in_status(con, "alpha-risk", "v2", "champion", at=datetime(2026, 2, 1))
         registry.register_model(con, SYSTEM, "beta-churn", BETA_SCHEMA, owner="growth", description="beta")
         registry.register_version(con, SYSTEM, "beta-churn", "b1", threshold=0.5, owner="growth",
-                                  status="draft", at=datetime(2026, 3, 1))
+                                  at=datetime(2026, 3, 1))
 
     store.write(register, path)
     alpha = _predictions(rng, 6000, "a", ["v1", "v2"], ["challenger", "champion"], {
@@ -254,7 +255,8 @@ def test_realised_auc_undefined_with_one_class(tmp_path):
 
     def register(con):
         registry.register_model(con, SYSTEM, "gamma", BETA_SCHEMA, owner="o")
-        registry.register_version(con, SYSTEM, "gamma", "g1", threshold=0.5, owner="o", status="champion")
+        registry.register_version(con, SYSTEM, "gamma", "g1", threshold=0.5, owner="o")
+        put_in_status(con, "gamma", "g1", "champion")
 
     store.write(register, path)
     preds = pd.DataFrame({

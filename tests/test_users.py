@@ -129,12 +129,12 @@ def test_account_locks_after_max_failed_attempts(bob):
             _sign_in(bob, WRONG)
         assert _user(bob)[3] == attempt
     before = datetime.now(timezone.utc).replace(tzinfo=None)
-    with pytest.raises(AuthenticationError, match="too many failed sign-ins: this account is locked for 15 minutes"):
+    with pytest.raises(AuthenticationError, match=f"^{GENERIC}$"):  # locked, silently (no name is revealed)
         _sign_in(bob, WRONG)
     locked_until = _user(bob)[4]
     assert before + timedelta(minutes=15) <= locked_until <= before + timedelta(minutes=15, seconds=30)
 
-    with pytest.raises(AuthenticationError, match=r"locked for 15 more minute\(s\)"):
+    with pytest.raises(AuthenticationError, match=f"^{GENERIC}$"):  # even the right password: no oracle
         _sign_in(bob, PASSWORD)
     actions = [(a, d) for a, _, _, d in _auth_rows(bob)]
     assert len(actions) == users.MAX_FAILED_ATTEMPTS + 1
@@ -220,3 +220,34 @@ def test_every_sign_in_attempt_is_audited(bob):
     assert actions == ["auth.login", "auth.login_failed", "auth.login_failed", "auth.login", "auth.logout"]
     status = store.read(audit.verify, bob)
     assert (status.intact, status.rows, status.authenticated_rows) == (True, 6, 6)
+
+
+def test_unknown_and_known_names_get_the_same_answer_work_and_wait(bob, monkeypatch):
+    """User enumeration: an unknown name, a wrong password, a locked account and a user without a local
+    password get the same message, one argon2 verification each, and the same wait."""
+    verified, waited = [], []
+    real = users._hasher
+
+    class Counting:
+        hash = staticmethod(real.hash)
+
+        @staticmethod
+        def verify(hashed, password):
+            verified.append(hashed)
+            return real.verify(hashed, password)
+
+    monkeypatch.setattr(users, "_hasher", Counting())
+    monkeypatch.setattr(users.time, "sleep", waited.append)
+    store.write(lambda con: users.add_user(con, ADMIN, "oidc.only", "viewer", password=""), bob)
+    answers = {}
+    for name, password in (("nobody", WRONG), ("bob", WRONG), ("oidc.only", WRONG)):
+        with pytest.raises(AuthenticationError) as refused:
+            users.authenticate(name, password, db=bob)
+        answers[name] = str(refused.value)
+    store.write(lambda con: con.execute("UPDATE users SET locked_until = ? WHERE username = 'bob'",
+                                        [datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(minutes=5)]), bob)
+    with pytest.raises(AuthenticationError) as refused:
+        users.authenticate("bob", PASSWORD, db=bob)
+    answers["bob (locked, right password)"] = str(refused.value)
+    assert set(answers.values()) == {GENERIC}, answers
+    assert len(verified) == 4 and waited == [users.FAILURE_DELAY_SECONDS] * 4

@@ -30,10 +30,12 @@ from datetime import datetime
 from pathlib import Path
 
 from analytics import alerts, store
+from analytics.input_files import read_text
 from analytics.cli_support import checked_float, checked_int, store_path
 from analytics.alerts._rules import Rule
 from analytics.errors import InvalidInputError
 from analytics.cli_identity import needs_person
+from analytics.timebounds import check_day
 
 
 def _time(text: str) -> datetime:
@@ -41,6 +43,7 @@ def _time(text: str) -> datetime:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise InvalidInputError(f"{text!r} is not a time (YYYY-MM-DD or YYYY-MM-DDTHH:MM, UTC)") from None
+    check_day(value, "the time")
     return value.replace(tzinfo=None) if value.tzinfo is None else value.astimezone().replace(tzinfo=None)
 
 
@@ -73,9 +76,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 
 def _load_rules(path: str) -> list[Rule]:
     try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise InvalidInputError(f"{path} does not exist") from None
+        data = json.loads(read_text(path, "rule file"))
     except json.JSONDecodeError as exc:
         raise InvalidInputError(f"{path} is not valid JSON: {exc}") from None
     return [Rule.from_dict(d) for d in (data if isinstance(data, list) else [data])]

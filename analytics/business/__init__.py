@@ -40,6 +40,7 @@ from analytics.business._definitions import (
     save_definition,
     with_changes,
 )
+from analytics.business._format import NOT_COMPUTABLE, format_measure
 from analytics.business._demo import demo_definitions, seed_demo
 from analytics.business._kpis import (
     KPI_META,
@@ -60,7 +61,7 @@ __all__ = [
     "SLA_PERCENTILE", "SUM_COLUMNS", "TARGET_KPIS", "Comparison", "CostResult", "KpiDefinition", "KpiResult",
     "LatencyResult", "WhatIf", "add_infra_cost", "champion_challenger", "cost", "definition_models",
     "breakdown_columns", "delete_infra_cost", "demo_definitions", "get_definition", "has_definition", "infra_costs", "kpi_label",
-    "kpi_sums", "kpis", "kpis_from_sums", "latency", "month_bounds", "refresh_summaries", "save_definition", "seed_demo",
+    "NOT_COMPUTABLE", "format_measure", "kpi_sums", "kpis", "kpis_from_sums", "latency", "month_bounds", "refresh_summaries", "save_definition", "seed_demo",
     "sla",
     "threshold_whatif", "with_changes",
 ]

@@ -26,7 +26,9 @@ predictions; the **opportunity cost** is reported beside it and not netted into 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, replace
+import math
+from dataclasses import MISSING, asdict, dataclass, field, replace
+from dataclasses import fields as fields_of
 from datetime import datetime, timezone
 from typing import Any
 
@@ -117,6 +119,46 @@ class KpiDefinition:
     def from_json(cls, text: str) -> "KpiDefinition":
         """Read a stored definition."""
         return cls(**json.loads(text))
+
+
+_TEXT_FIELDS = ("currency", "selected_label", "bad_name", "source")
+_OPTIONAL_TEXT_FIELDS = ("amount_column", "fairness_attribute")
+_BINARY_FIELDS = ("selected_decision", "bad_label")
+_VALUE_FIELDS = ("value_selected_good", "value_selected_bad", "value_rejected_good", "value_rejected_bad")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def definition_from_fields(model: str, fields: dict[str, Any]) -> KpiDefinition:
+    """A :class:`KpiDefinition` of ``model`` from the fields of a definition file, every field checked.
+
+    Raises
+    ------
+    InvalidInputError
+        Naming each unknown or missing field and each field of the wrong type, with the fields known.
+    """
+    known = [f.name for f in fields_of(KpiDefinition) if f.name != "model"]
+    required = [f.name for f in fields_of(KpiDefinition)
+                if f.name != "model" and f.default is MISSING and f.default_factory is MISSING]
+    problems = [f"unknown field {name!r}" for name in fields if name not in known]
+    problems += [f"missing field {name!r}" for name in required if name not in fields]
+    for name, value in fields.items():
+        if name in _TEXT_FIELDS and not isinstance(value, str):
+            problems.append(f"{name} must be text")
+        elif name in _OPTIONAL_TEXT_FIELDS and value is not None and not isinstance(value, str):
+            problems.append(f"{name} must be a column name or null")
+        elif name in _BINARY_FIELDS and (not _is_number(value) or value not in (0, 1)):
+            problems.append(f"{name} must be 0 or 1")
+        elif name in _VALUE_FIELDS and not _is_number(value):
+            problems.append(f"{name} must be a finite number")
+        elif name == "targets" and not (isinstance(value, dict) and all(_is_number(v) for v in value.values())):
+            problems.append("targets must be an object of KPI keys and numbers, for example {\"selection_rate\": 0.8}")
+    if problems:
+        raise InvalidInputError("the KPI definition cannot be used: " + "; ".join(problems)
+                                + f". Fields: {', '.join(known)} (required: {', '.join(required)})")
+    return KpiDefinition(model=model, **fields)
 
 
 def get_definition(con: duckdb.DuckDBPyConnection, model: str) -> KpiDefinition:

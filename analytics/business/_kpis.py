@@ -298,6 +298,21 @@ class KpiResult:
         """The window's value of one KPI."""
         return float(self.table.set_index("key").loc[key, "value"])
 
+    def why_not_computable(self, key: str) -> str | None:
+        """Why the window's value of one KPI could not be computed (None when it was), in one phrase."""
+        if not np.isnan(self.value(key)):
+            return None
+        basis = KPI_META[key][2]
+        if self.rows == 0:
+            return "no predictions in the window"
+        if basis == "predictions with an outcome" and self.labelled == 0:
+            return "no prediction in the window has an outcome yet"
+        if key == "demographic_parity_ratio":
+            return (f"fewer than two groups of {self.definition.fairness_attribute} are large enough to compare "
+                    "(the fairness module's small-group rule)")
+        labelled = " with an outcome" if basis == "predictions with an outcome" else ""
+        return f"no {self.definition.selected_label} predictions{labelled} to base it on"
+
 
 def _table(current: dict[str, float], previous: dict[str, float] | None, definition: KpiDefinition,
            schema: LogSchema) -> pd.DataFrame:

@@ -13,16 +13,17 @@ A definition file holds the fields of :class:`analytics.business.KpiDefinition` 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 
 from analytics import cli_identity, registry, store
-from analytics.cli_support import checked_float, checked_int, store_path
+from analytics.input_files import read_json_object
+from analytics.cli_support import checked_float, checked_int, records, store_path, write_json
+from analytics.cli_tables import TextColumn, text_table
 from analytics.business._cost import INFRA_CATEGORIES, add_infra_cost
-from analytics.business._definitions import KpiDefinition, save_definition
-from analytics.business._kpis import kpis
+from analytics.business._definitions import definition_from_fields, save_definition
+from analytics.business._format import NOT_COMPUTABLE, format_measure
+from analytics.business._kpis import KpiResult, kpis
 from analytics.business._serving import refresh_store
 from analytics.errors import InvalidInputError
 
@@ -34,6 +35,40 @@ def _day(text: str) -> date:
         raise InvalidInputError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
+#: Columns of ``vigil kpis show``.
+_KPI_COLUMNS = (TextColumn("kpi", "KPI"), TextColumn("value", "value", right=True),
+                TextColumn("previous", "previous period", right=True), TextColumn("change", "change", right=True),
+                TextColumn("target", "target", right=True), TextColumn("meets", "target met"),
+                TextColumn("basis", "computed on"))
+
+
+def kpi_records(result: KpiResult) -> list[dict]:
+    """The KPI table for machines: every number at full precision, shares as fractions, with the reason of a
+    value that could not be computed (``not_computable``, else null)."""
+    rows = records(result.table)
+    for row in rows:
+        row["not_computable"] = result.why_not_computable(row["key"])
+    return rows
+
+
+def kpi_table(result: KpiResult) -> str:
+    """The KPI table for people: percentages as %, counts whole, money in whole units, "—" with a reason below."""
+    rows, notes = [], {}  # reason -> its footnote number
+    for row in result.table.to_dict("records"):
+        unit, why = row["unit"], result.why_not_computable(row["key"])
+        if why:
+            notes.setdefault(why, len(notes) + 1)
+        rows.append({"kpi": row["kpi"] + (f" [{notes[why]}]" if why else ""),
+                     "value": format_measure(row["value"], unit),
+                     "previous": format_measure(row["previous"], unit),
+                     "change": format_measure(row["change"], unit, signed=True),
+                     "target": format_measure(row["target"], unit, missing=""),
+                     "meets": {True: "yes", False: "NO"}.get(row["meets_target"], ""),
+                     "basis": row["basis"]})
+    return "\n".join([text_table(rows, _KPI_COLUMNS),
+                      *(f"[{n}] {NOT_COMPUTABLE} not computable: {why}" for why, n in notes.items())])
+
+
 def cmd_kpis(args: argparse.Namespace) -> int:
     """Run one ``vigil kpis`` action."""
     db = store_path(args)
@@ -43,11 +78,11 @@ def cmd_kpis(args: argparse.Namespace) -> int:
         now = datetime.now(timezone.utc).replace(tzinfo=None, second=0, microsecond=0)
         result = kpis(db, args.model, now=now, start=now - timedelta(days=args.days), version=args.version)
         if args.format == "json":
-            print(result.table.to_json(orient="records", indent=2))
+            write_json(kpi_records(result))
         else:
             print(f"{args.model}: last {args.days} days to {now:%Y-%m-%d %H:%M} UTC; {result.rows:,} predictions, "
                   f"{result.labelled:,} with an outcome; money in {result.definition.currency}")
-            print(result.table[["kpi", "value", "unit", "previous", "target", "meets_target"]].to_string(index=False))
+            print(kpi_table(result))
         return 0
     if args.action == "refresh":
         started = time.perf_counter()
@@ -60,8 +95,8 @@ def cmd_kpis(args: argparse.Namespace) -> int:
     if args.action == "define":
         if not args.file:
             raise InvalidInputError("define needs --file DEFINITION.json")
-        fields = json.loads(Path(args.file).read_text())
-        definition = KpiDefinition(model=args.model, **fields)
+        fields = read_json_object(args.file, "KPI definition file")
+        definition = definition_from_fields(args.model, fields)
         store.write(lambda con: save_definition(con, actor, definition), db)
         print(f"stored the KPI definition of {args.model} (audited as {actor.username})")
         return 0

@@ -120,7 +120,7 @@ def _replay_pending(db: Path, model: str, version: str, start: datetime, steps: 
 def _register(con, model: str, version: str, trained: TrainedModel, threshold: float, at: datetime,
               parent: str | None, description: str) -> None:
     registry.register_version(
-        con, PIPELINE, model, version, threshold=threshold, owner="arthur.analyst", status="draft",
+        con, PIPELINE, model, version, threshold=threshold, owner="arthur.analyst",
         parent_version=parent, training_fingerprint=trained.training_fingerprint,
         hyperparameters=trained.hyperparameters, validation_metrics=trained.validation_metrics,
         artifact_path=str(trained.artifact_path), artifact_sha256=trained.artifact_sha256,
@@ -340,6 +340,7 @@ def build_demo(db: str | Path | None = None, *, seed: int = 7, rows: int | None 
     for model in (credit.MODEL, employment.MODEL):
         drift.refresh_rollups(building, model)
     business.refresh_summaries(building)
+    deployments.refresh_paired(building)  # the shadow v2 against the champion, per day
     report("replaying the alert monitor over the production window", 0.975)
     demo_alerts.replay(building, end)
     report("moving the finished store into place", 0.98)

@@ -4,7 +4,7 @@ Public API
 ----------
 Comparison
     :func:`compare` -> :class:`DeploymentComparison` (its :class:`Measure` rows), :func:`verdict`,
-    :data:`VERDICTS`.
+    :data:`VERDICTS`; a shadow's :class:`ShadowCoverage`; :func:`refresh_paired` brings the stored shadow (paired) summaries up to date.
 Guarded rollout
     :class:`RolloutPlan`, :class:`RolloutStep`, :func:`start_rollout`, :func:`evaluate` ->
     :class:`StepEvaluation`, :func:`step`, :func:`promote`, :func:`cancel`, :func:`active_rollout`,
@@ -15,7 +15,9 @@ Methods (on DuckDB's aggregates, each pinned to scipy or statsmodels by a test)
     :func:`rate_effect_size`, :func:`bootstrap_counts`.
 """
 
-from analytics.deployments._compare import PERCENTILE_MIN_ROWS, VERDICTS, DeploymentComparison, Measure, compare, verdict
+from analytics.deployments._compare import (COVERAGE_MIN, PERCENTILE_MIN_ROWS, VERDICTS, DeploymentComparison, Measure,
+                                            ShadowCoverage, compare, verdict)
+from analytics.deployments._paired import refresh_store as refresh_paired
 from analytics.deployments._rollout import (DECISIONS, Rollout, RolloutPlan, RolloutStep, StepEvaluation,
                                             active_rollout, cancel, deployable_versions, evaluate, promote,
                                             rollout_history, rollout_timeline, start_rollout, step)
@@ -25,7 +27,8 @@ from analytics.deployments._methods import (MCNEMAR_EXACT_BELOW, SEQUENTIAL_TUNI
                                             welch)
 
 __all__ = [
-    "PERCENTILE_MIN_ROWS", "VERDICTS", "DeploymentComparison", "Measure", "compare", "verdict",
+    "COVERAGE_MIN", "PERCENTILE_MIN_ROWS", "VERDICTS", "DeploymentComparison", "Measure", "ShadowCoverage", "compare",
+    "verdict", "refresh_paired",
     "DECISIONS", "Rollout", "RolloutPlan", "RolloutStep", "StepEvaluation", "active_rollout", "cancel", "evaluate",
     "promote", "rollout_history", "rollout_timeline", "deployable_versions", "start_rollout", "step",
     "MCNEMAR_EXACT_BELOW", "SEQUENTIAL_TUNING", "SRM_P", "Interval", "Moments", "RatioCheck", "TestResult",

@@ -37,11 +37,13 @@ import pandas as pd
 from scipy import stats
 
 from analytics import settings
+from analytics.business import _serving as serving
 from analytics.business._definitions import KpiDefinition, has_definition, get_definition
 from analytics.deployments import _methods as m
+from analytics.deployments import _paired as _pairs
+from analytics.deployments._paired import amount_sql, value_sql
 from analytics.drift._methods import ks_p_value, psi
 from analytics.errors import InvalidInputError
-from analytics.logschema import quote
 from analytics.overview import DbLike, _run
 from analytics.registry import ModelInfo, get_model, list_versions
 from analytics.store import outcomes_view, predictions_view
@@ -54,12 +56,15 @@ MARGIN = settings.declare("deployments.noninferiority_margin", 0.02,
 MARGINS = settings.declare("deployments.margins", "",
                            "margins per measure in the measure's unit, overriding the share "
                            "(for example 'latency_ms=5, bad_rate_selected=0.005')")
-#: Pairs sampled (seeded, by request hash) for DeLong's test.
-DELONG_SAMPLE = 200_000
+COVERAGE_MIN = settings.declare("deployments.shadow_coverage_min", 0.9,
+                               "share of the baseline's requests a shadow should score while it runs; a paired "
+                               "comparison warns below it", minimum=0.0, maximum=1.0)
+#: Pairs sampled (the lowest request hashes) for DeLong's test.
+DELONG_SAMPLE = _pairs.DELONG_SAMPLE
 #: A percentile above p90 gets no verdict on fewer rows than this (per arm).
 PERCENTILE_MIN_ROWS = 1_000
 #: Fine score bins for PSI and KS.
-SCORE_BINS = 1_000
+SCORE_BINS = _pairs.SCORE_BINS
 
 VERDICTS = ("better", "not worse", "worse", "keep collecting")
 
@@ -79,6 +84,59 @@ class Measure:
     margin: float
     adjusted_p: float = float("nan")
     verdict: str = ""
+
+
+@dataclass(frozen=True)
+class ShadowCoverage:
+    """What share of the baseline's requests a shadow scored while it ran in the window.
+
+    Attributes
+    ----------
+    pairs : int
+        Requests scored by both versions in the window.
+    baseline_rows : int
+        Rows of the baseline from the shadow's first to its last row in the window.
+    first_at, last_at : datetime or None
+        The shadow's first and last row in the window (naive UTC).
+    minimum : float
+        The share below which the comparison warns (setting ``deployments.shadow_coverage_min``).
+    """
+
+    pairs: int
+    baseline_rows: int
+    first_at: datetime | None
+    last_at: datetime | None
+    minimum: float
+
+    @property
+    def share(self) -> float:
+        """Pairs per baseline row of the shadow's period, at most 1 (a shadow's first row, logged just after
+        its baseline's, can pair with a baseline row just before the period); NaN without baseline rows."""
+        return min(1.0, self.pairs / self.baseline_rows) if self.baseline_rows else float("nan")
+
+    @property
+    def low(self) -> bool:
+        """Whether the shadow scored less than :attr:`minimum` of the baseline's requests."""
+        return math.isfinite(self.share) and self.share < self.minimum
+
+    def message(self) -> str:
+        """The coverage in words (a warning when low)."""
+        if not math.isfinite(self.share):
+            return "no baseline rows while the shadow ran: its coverage is unknown"
+        text = (f"the shadow scored {self.share:.1%} of the baseline's requests ({self.pairs:,} pairs of "
+                f"{self.baseline_rows:,} baseline rows from {self.first_at:%Y-%m-%d %H:%M} to "
+                f"{self.last_at:%Y-%m-%d %H:%M} UTC)")
+        if self.low:
+            text += (f", below the {self.minimum:.0%} expected: the comparison covers only the requests it scored, "
+                     "which may not be like the rest (check the shadow's sampling and errors)")
+        return text
+
+    def to_dict(self) -> dict:
+        """JSON-ready."""
+        return {"pairs": self.pairs, "baseline_rows": self.baseline_rows, "share": _finite(self.share),
+                "first_at": self.first_at.isoformat() if self.first_at else None,
+                "last_at": self.last_at.isoformat() if self.last_at else None, "minimum": self.minimum,
+                "low": self.low}
 
 
 @dataclass(frozen=True)
@@ -105,6 +163,8 @@ class DeploymentComparison:
     power : dict
         Rows per arm and days needed to detect the margin of the first rate measure at today's traffic.
     seconds : float
+    coverage : ShadowCoverage or None
+        Paired: the share of the baseline's requests the shadow scored.
     """
 
     model: str
@@ -122,6 +182,7 @@ class DeploymentComparison:
     alpha: float
     power: dict = field(default_factory=dict)
     seconds: float = 0.0
+    coverage: ShadowCoverage | None = None
 
     @property
     def table(self) -> pd.DataFrame:
@@ -143,7 +204,8 @@ class DeploymentComparison:
                 "sample_ratio": None if self.ratio is None else {
                     "observed": list(self.ratio.observed), "expected_share": list(self.ratio.expected_share),
                     "p_value": _finite(self.ratio.p_value), "mismatch": self.ratio.mismatch},
-                "power": self.power, "measures": table.to_dict("records")}
+                "power": self.power, "coverage": None if self.coverage is None else self.coverage.to_dict(),
+                "measures": table.to_dict("records")}
 
 
 def _finite(x: float) -> float | None:
@@ -251,19 +313,6 @@ def _window(start: datetime | None, end: datetime | None, alias: str = "p") -> t
     return " AND ".join(clauses), params
 
 
-def _value_sql(d: KpiDefinition, decision: str, label: str, amount: str) -> str:
-    """The value of one decision under the definition's value matrix (NULL without a label)."""
-    sel = f"{decision} = {int(d.selected_decision)}"
-    bad = f"{label} = {int(d.bad_label)}"
-    return (f"CAST(CASE WHEN {label} IS NULL THEN NULL WHEN {sel} AND {bad} THEN {float(d.value_selected_bad)!r} "
-            f"WHEN {sel} THEN {float(d.value_selected_good)!r} WHEN {bad} THEN {float(d.value_rejected_bad)!r} "
-            f"ELSE {float(d.value_rejected_good)!r} END AS DOUBLE) * {amount}")
-
-
-def _amount(d: KpiDefinition | None, alias: str) -> str:
-    return f"CAST({alias}.{quote(d.amount_column)} AS DOUBLE)" if d and d.amount_column else "1.0"
-
-
 def _shared_period(con: duckdb.DuckDBPyConnection, info: ModelInfo, baseline: str, candidate: str,
                    start: datetime | None, end: datetime | None) -> tuple[datetime | None, datetime | None]:
     """The part of ``[start, end)`` in which both versions logged: from the later first row to just after
@@ -303,40 +352,51 @@ def _planned_shares(con: duckdb.DuckDBPyConnection, model: str, baseline: str, c
 # the two designs
 
 
-def _paired(con, info: ModelInfo, d: KpiDefinition | None, baseline: str, candidate: str, where: str,
-            params: list, opts: dict) -> tuple[list[Measure], dict[str, int]]:
+def _paired(con, info: ModelInfo, d: KpiDefinition | None, baseline: str, candidate: str, start: datetime | None,
+            end: datetime | None, opts: dict) -> tuple[list[Measure], dict[str, int], ShadowCoverage]:
+    summary = (_pairs.stored(con, info, d, baseline, candidate, start, end)
+               or _pairs.from_log(con, info, d, baseline, candidate, start, end))
+    return (_paired_measures(summary, d, opts), {"pairs": summary.pairs},
+            _coverage(con, info, baseline, candidate, start, end, summary.pairs))
+
+
+def _coverage(con, info: ModelInfo, baseline: str, candidate: str, start: datetime | None, end: datetime | None,
+              pairs: int) -> ShadowCoverage:
+    """The baseline's rows from the shadow's first to its last row in the window, against the pairs: whole
+    hours from the serving summaries when they are current (partial hours from the log), else the log."""
+    minimum = float(settings.get(con, COVERAGE_MIN.key, model=info.name))
+    if serving.ensure(con, info, con):  # given its own connection, a reader never refreshes
+        source, params = serving.hourly_source(info, start, end, candidate)
+        first, last = con.execute(f"SELECT min(first_at), max(last_at) FROM {source} p", params).fetchone()
+        rows = 0
+        if first is not None:
+            source, params = serving.hourly_source(info, first, last + timedelta(microseconds=1), baseline)
+            rows = con.execute(f"SELECT coalesce(sum(predictions), 0) FROM {source} p", params).fetchone()[0]
+        return ShadowCoverage(int(pairs), int(rows), first, last, minimum)
+    where, params = _window(start, end)
     view = predictions_view(info.stem)
-    amount = _amount(d, "a")
-    amount_column = f", {quote(d.amount_column)}" if d and d.amount_column else ""
-    value_a = _value_sql(d, "a.decision", "o.label", amount) if d else "NULL"
-    value_b = _value_sql(d, "b.decision", "o.label", amount) if d else "NULL"
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _vigil_pairs AS
-        SELECT a.request_id, a.score AS score_a, b.score AS score_b, a.decision AS dec_a, b.decision AS dec_b,
-               o.label, ({value_b}) - ({value_a}) AS value_diff, {value_a} AS value_a, {value_b} AS value_b
-        FROM (SELECT request_id, prediction_id, score, decision{amount_column} FROM {view} p WHERE {where}
-              AND p.model_version = ? AND p.request_id IS NOT NULL) a
-        JOIN (SELECT request_id, score, decision FROM {view} p WHERE {where} AND p.model_version = ?
-              AND p.request_id IS NOT NULL) b USING (request_id)
-        LEFT JOIN {outcomes_view(info.stem)} o ON o.prediction_id = a.prediction_id""",
-                [*params, baseline, *params, candidate])
-    cells = con.execute("SELECT label, dec_a, dec_b, count(*) FROM _vigil_pairs GROUP BY ALL").fetchall()
-    n = sum(c[3] for c in cells)
-    rows = {"pairs": int(n)}
+    first, last, rows = con.execute(
+        f"""WITH c AS (SELECT min(predicted_at) AS lo, max(predicted_at) AS hi FROM {view} p
+                       WHERE {where} AND p.model_version = ?)
+            SELECT lo, hi, (SELECT count(*) FROM {view} p WHERE {where} AND p.model_version = ?
+                            AND p.predicted_at >= c.lo AND p.predicted_at <= c.hi) FROM c""",
+        [*params, candidate, *params, baseline]).fetchone()
+    return ShadowCoverage(int(pairs), int(rows or 0), first, last, minimum)
+
+
+def _paired_measures(summary: _pairs.PairedSummary, d: KpiDefinition | None, opts: dict) -> list[Measure]:
+    """The paired measures of a window from its summary (the same figures, stored or from the log)."""
+    cells, n = summary.cells, summary.pairs
     out: list[Measure] = []
     if n == 0:
-        return out, rows
+        return out
     agree = sum(c[3] for c in cells if c[1] == c[2])
     agreement = m.TestResult("share of pairs with the same decision", 1.0, agree / n, agree / n - 1.0, float("nan"),
                              float("nan"), float("nan"), float("nan"), n, n, f"{n - agree:,} of {n:,} pairs disagree")
     out.append(_measure("agreement", "Decision agreement", "share", None, agreement, **opts))
-    hist = con.execute(f"""SELECT least(floor(score_a * {SCORE_BINS}), {SCORE_BINS - 1})::INT AS bin, 0 AS side,
-                                  count(*) FROM _vigil_pairs GROUP BY 1
-                           UNION ALL SELECT least(floor(score_b * {SCORE_BINS}), {SCORE_BINS - 1})::INT, 1, count(*)
-                           FROM _vigil_pairs GROUP BY 1""").fetchall()
     fine = np.zeros((2, SCORE_BINS))
-    for b, side, count in hist:
-        fine[side, b] = count
+    scores = summary.scores
+    fine[scores["side"].to_numpy(int), scores["bin"].to_numpy(int)] = scores["n"].to_numpy(float)
     cdf = np.cumsum(fine, axis=1) / n
     d_ks = float(np.max(np.abs(cdf[0] - cdf[1])))
     out.append(_measure("score_ks", "Score distributions: KS distance", "D", None, m.TestResult(
@@ -352,7 +412,7 @@ def _paired(con, info: ModelInfo, d: KpiDefinition | None, baseline: str, candid
         float("nan"), float("nan"), value, n, n, "0.1 moderate, 0.25 large shift"), **opts))
     labelled = [c for c in cells if c[0] is not None]
     if not labelled:
-        return out, rows
+        return out
     correct = {(ca, cb): 0 for ca in (0, 1) for cb in (0, 1)}
     for label, da, db, count in labelled:
         correct[(int(da == label), int(db == label))] += count
@@ -361,8 +421,7 @@ def _paired(con, info: ModelInfo, d: KpiDefinition | None, baseline: str, candid
                         variance=_paired_share_variance(correct)))
     out.append(_measure("f1", "F1 of the positive decision (paired bootstrap)", "F1", True, _f1_bootstrap(labelled, opts["alpha"]),
                         **opts))
-    sample = con.execute(f"SELECT label, score_a, score_b FROM _vigil_pairs WHERE label IS NOT NULL "
-                         f"ORDER BY hash(request_id) LIMIT {DELONG_SAMPLE}").fetchnumpy()
+    sample = summary.sample
     auc = m.delong(sample["label"], sample["score_a"], sample["score_b"], alpha=opts["alpha"])
     n_lab = sum(c[3] for c in labelled)
     if n_lab > DELONG_SAMPLE:
@@ -371,12 +430,9 @@ def _paired(con, info: ModelInfo, d: KpiDefinition | None, baseline: str, candid
     out.append(_measure("roc_auc", "ROC AUC (DeLong)", "AUC", True, auc, **opts,
                         variance=_sequential_variance(auc, opts["alpha"])))
     if d is not None:
-        diffs = con.execute("SELECT value_diff, count(*) AS cnt FROM _vigil_pairs "
-                            "WHERE value_diff IS NOT NULL GROUP BY 1 ORDER BY 1").fetchnumpy()
-        sums = con.execute("SELECT avg(value_a), avg(value_b), count(*), var_samp(value_diff) FROM _vigil_pairs "
-                           "WHERE value_diff IS NOT NULL").fetchone()
+        diffs, sums = _value_differences(summary.values)
         if sums[2]:
-            low, high = m.bootstrap_counts(diffs["value_diff"], diffs["cnt"],
+            low, high = m.bootstrap_counts(diffs.index.to_numpy(float), diffs.to_numpy(float),
                                            lambda v, c: (c * v).sum(axis=-1) / c.sum(axis=-1), alpha=opts["alpha"])
             k = int(sums[2])
             var = float(sums[3] or 0.0) / k
@@ -387,8 +443,22 @@ def _paired(con, info: ModelInfo, d: KpiDefinition | None, baseline: str, candid
                              f"value matrix of the KPI definition, {d.currency} per labelled decision")
             out.append(_measure("value_per_decision", "Value per decision", d.currency, True, r, **opts,
                                 variance=var))
-    con.execute("DROP TABLE IF EXISTS _vigil_pairs")
-    return out, rows
+    return out
+
+
+def _value_differences(values: pd.DataFrame) -> tuple[pd.Series, tuple[float, float, int, float | None]]:
+    """Pairs per value difference (sorted), and the mean value of each side, the pairs and the sample
+    variance of the difference, from the counts of ``(value_a, value_b)``."""
+    counts = values["n"].to_numpy(float)
+    k = int(counts.sum())
+    if not k:
+        return pd.Series(dtype=float), (float("nan"), float("nan"), 0, float("nan"))
+    a, b = values["value_a"].to_numpy(float), values["value_b"].to_numpy(float)
+    diff = b - a
+    per_diff = pd.Series(counts).groupby(diff, sort=True).sum()
+    mean = float((counts * diff).sum() / k)
+    var = float((counts * (diff - mean) ** 2).sum() / (k - 1)) if k > 1 else None
+    return per_diff, (float((counts * a).sum() / k), float((counts * b).sum() / k), k, var)
 
 
 def _paired_share_variance(correct: dict) -> float:
@@ -429,7 +499,7 @@ def _unpaired(con, info: ModelInfo, d: KpiDefinition | None, baseline: str, cand
     chosen = d.selected_decision if d else (1 if favourable is None else favourable)
     sel = f"p.decision = {int(chosen)}"
     bad = f"o.label = {int(d.bad_label)}" if d else "o.label = 1"
-    value = _value_sql(d, "p.decision", "o.label", _amount(d, "p")) if d else "NULL"
+    value = value_sql(d, "p.decision", "o.label", amount_sql(d, "p")) if d else "NULL"
     stats_rows = con.execute(f"""
         SELECT p.model_version, count(*) AS n, count(*) FILTER (WHERE {sel}) AS selected,
                count(o.label) FILTER (WHERE {sel}) AS selected_labelled,
@@ -550,9 +620,9 @@ def compare(db: DbLike, model: str, *, baseline: str, candidate: str, start: dat
         paired = design == "paired" or (design == "auto" and _has_pairs(con, info, baseline, candidate, where, params))
         lo, hi = (start, end) if paired else _shared_period(con, info, baseline, candidate, start, end)
         where, params = _window(lo, hi)
-        ratio = None
+        ratio = coverage = None
         if paired:
-            measures, rows = _paired(con, info, d, baseline, candidate, where, params, opts)
+            measures, rows, coverage = _paired(con, info, d, baseline, candidate, lo, hi, opts)
         else:
             measures, rows = _unpaired(con, info, d, baseline, candidate, where, params, opts)
             planned = _planned_shares(con, model, baseline, candidate, lo, hi)
@@ -563,6 +633,6 @@ def compare(db: DbLike, model: str, *, baseline: str, candidate: str, start: dat
         verdict_, reason = overall(measures, ratio)
         return DeploymentComparison(model, baseline, candidate, "paired" if paired else "unpaired", lo, hi, rows,
                                     tuple(measures), ratio, verdict_, reason, sequential, alpha, power,
-                                    time.perf_counter() - began)
+                                    time.perf_counter() - began, coverage)
 
     return _run(db, work)

@@ -29,7 +29,7 @@ import pandas as pd
 
 from analytics import audit, governance
 from analytics.deployments._compare import DeploymentComparison, compare
-from analytics.errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from analytics.errors import InvalidInputError, NotFoundError, PermissionDeniedError, Refused
 from analytics.registry import champion_version, get_version
 from analytics.roles import ROLES, Actor, require
 from analytics.store._governance import start_deployment
@@ -277,7 +277,9 @@ def promote(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, *, comment
                                 "its last step; run 'vigil deployments step' until it is ready to promote")
     if actor.role not in r.plan.promoters:
         raise PermissionDeniedError(f"{actor.username} (role {actor.role}) may not promote this rollout; its plan "
-                                    f"names {', '.join(r.plan.promoters)}")
+                                    f"names {', '.join(r.plan.promoters)}",
+                                    refused=Refused(actor.username, actor.role, "refused.promote", "rollout",
+                                                    f"{model}:{r.version}"))
     text = (comment or "").strip()
     if not text:
         raise InvalidInputError("to promote, give a comment that explains the decision")

@@ -10,6 +10,7 @@ Examples::
     vigil deployments promote employment --comment "guardrails held" --as paul.approver
     vigil deployments cancel employment --reason "..." --as paul.approver
     vigil deployments status employment
+    vigil deployments refresh [credit-default]
 
 ``compare`` exits 1 when the overall verdict is worse (so a pipeline can stop on it).
 """
@@ -47,6 +48,8 @@ def format_comparison(r: deployments.DeploymentComparison) -> str:
     if r.ratio is not None:
         lines.append(f"sample ratio: {' / '.join(f'{o:,}' for o in r.ratio.observed)} against planned "
                      f"{' / '.join(f'{s:.0%}' for s in r.ratio.expected_share)}, chi-square p = {r.ratio.p_value:.3g}")
+    if r.coverage is not None:
+        lines.append(("WARNING: " if r.coverage.low else "") + "shadow coverage: " + r.coverage.message())
     if r.power.get("rows_needed_baseline"):
         days = r.power.get("days_needed_at_current_traffic")
         lines.append(f"power: {r.power['rows_needed_baseline']:,} baseline rows (and "
@@ -141,6 +144,16 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_refresh(args: argparse.Namespace) -> int:
+    done = deployments.refresh_paired(store_path(args), args.model)
+    if not done:
+        print("no shadow deployment to summarise" + (f" for {args.model}" if args.model else ""))
+    for model, pairs in done.items():
+        print(f"{model}: shadow comparison summaries up to date: "
+              + ", ".join(f"{pair} {n} days rebuilt" for pair, n in pairs.items()))
+    return 0
+
+
 def add_commands(sub) -> None:
     """Add ``vigil deployments``."""
     d = sub.add_parser("deployments", help="compare versions with significance; guarded canary rollouts")
@@ -184,6 +197,9 @@ def add_commands(sub) -> None:
     st = actions.add_parser("status", help="a model's rollout timeline")
     st.add_argument("model")
     st.set_defaults(func=cmd_status)
+    r = actions.add_parser("refresh", help="bring the stored shadow comparison summaries up to date (ingest does it)")
+    r.add_argument("model", nargs="?", help="one model (default: every model)")
+    r.set_defaults(func=cmd_refresh)
 
 
 

@@ -23,9 +23,10 @@ from analytics.drift._methods import METHOD_KEYS, auto_method, get_method, ks_p_
 from analytics.drift._multivariate import MultivariateResult, multivariate_drift
 from analytics.drift._over_time import drift_over_time
 from analytics.drift._result import JSON_FIELDS, RESULT_COLUMNS, VERDICT_WORDS, DriftResult, verdict_word
+from analytics.drift._rollup import drop_rollups
 
 __all__ = [
     "DriftConfig", "DriftResult", "JSON_FIELDS", "METHOD_KEYS", "MultivariateResult", "RESULT_COLUMNS",
-    "VERDICT_WORDS",    "auto_method", "compare_files", "config_for_model", "drift_over_time", "drift_summary", "get_method",
+    "VERDICT_WORDS",    "auto_method", "compare_files", "config_for_model", "drift_over_time", "drop_rollups", "drift_summary", "get_method",
     "ks_p_value", "multivariate_drift", "psi", "refresh_rollups", "verdict_word",
 ]

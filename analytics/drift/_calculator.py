@@ -35,6 +35,7 @@ from analytics.drift._binning import SUMMARY, FineHistogram, Profile, Side
 from analytics.drift._methods import CATEGORICAL, METHOD_OVERRIDES, Summary, auto_method, get_method, parse_overrides
 from analytics.drift._result import RESULT_COLUMNS, DriftResult
 from analytics.drift._segment import segment_baseline, window_left_out
+from analytics.input_files import check_csv_header, first_line
 from analytics.errors import InvalidInputError, StoreBusyError
 from analytics.overview import DbLike, _run, _where, split_interval
 from analytics.registry import champion_version, get_model, get_version
@@ -288,6 +289,8 @@ def compare_files(reference: str | Path, current: str | Path, *, columns: list[s
     for path in (reference, current):
         if not Path(path).is_file():
             raise InvalidInputError(f"{path}: no such file")
+        if Path(path).suffix.lower() != ".parquet":
+            check_csv_header(Path(path))
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")  # stdout carries the JSON of the CI gate
     try:
@@ -296,7 +299,7 @@ def compare_files(reference: str | Path, current: str | Path, *, columns: list[s
             ref_types, cur_types = (dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM "
                                                      f"{side.relation})").fetchall()) for side in (ref_side, cur_side))
         except duckdb.Error as exc:
-            raise InvalidInputError(f"cannot read the files: {str(exc).splitlines()[0]}") from None
+            raise InvalidInputError(f"cannot read the files: {first_line(exc)}") from None
         shared = [c for c in ref_types if c in cur_types]
         if columns:
             missing = [c for c in columns if c not in shared]

@@ -99,6 +99,19 @@ def summarise_segments(con: duckdb.DuckDBPyConnection, model: str, version: str,
     return frame.reindex(columns=list(_COLUMNS))
 
 
+def drop_rollups(con: duckdb.DuckDBPyConnection, model: str) -> int:
+    """Drop every version's rollups of ``model`` (in the caller's transaction); return the rows dropped.
+
+    For when log segments are removed (retention): a day's rollup is the sum over the segments that
+    covered it, which cannot be un-summed, so the next read (or :func:`analytics.drift.refresh_rollups`)
+    rebuilds them from the segments that remain.
+    """
+    dropped = con.execute("SELECT count(*) FROM drift_rollup WHERE model_name = ?", [model]).fetchone()[0]
+    con.execute("DELETE FROM drift_rollup WHERE model_name = ?", [model])
+    con.execute("DELETE FROM drift_rollup_segments WHERE model_name = ?", [model])
+    return int(dropped)
+
+
 def merge(con: duckdb.DuckDBPyConnection, model: str, version: str, key: str, segments: pd.DataFrame,
           frame: pd.DataFrame, stale: bool) -> bool:
     """Merge the rows of newly rolled segments (in the caller's transaction); False if another process did it first."""

@@ -28,6 +28,7 @@ from analytics.drift._methods import METHOD_KEYS
 from analytics.cli_support import EXIT_NOT_COMPUTABLE, UsageError, store_path, write_json
 from analytics.drift._result import verdict_word
 from analytics.errors import InvalidInputError
+from analytics.timebounds import FIRST_DAY, LAST_DAY, day_in_range
 
 if TYPE_CHECKING:
     from analytics.drift._result import DriftResult
@@ -37,9 +38,12 @@ EXIT_DRIFT = 1
 
 def _day(text: str) -> datetime:
     try:
-        return datetime.strptime(text, "%Y-%m-%d") if len(text) == 10 else datetime.fromisoformat(text)
+        value = datetime.strptime(text, "%Y-%m-%d") if len(text) == 10 else datetime.fromisoformat(text)
     except ValueError:
         raise UsageError(f"{text!r} is not a date (YYYY-MM-DD) or a timestamp (YYYY-MM-DDTHH:MM)") from None
+    if not day_in_range(value):
+        raise UsageError(f"{text!r} is out of range: use a day from {FIRST_DAY} to {LAST_DAY}")
+    return value
 
 
 def format_table(result: DriftResult) -> str:

@@ -4,7 +4,10 @@ As the Responsible AI Toolbox's error analysis does, a decision tree (scikit-lea
 default) is fitted to predict *whether the model erred* from the inputs and segments, on a seeded
 sample of the window's labelled predictions. Each leaf is a segment described by the conditions on
 the way to it, with its size, errors and error rate; :meth:`ErrorAnalysis.predictions` lists the
-predictions in a leaf (to open them in the lookup). Targets: ``error`` (decision differs from the
+predictions in a leaf (to open them in the lookup). For a role that may not see sensitive attributes
+of single rows, the tree is grown without them (``sensitive_inputs=False``): no leaf is then defined
+by a sensitive attribute, so listing a leaf's predictions ties no sensitive value to an identified row.
+Targets: ``error`` (decision differs from the
 label), ``false_negative`` (among actual positives, predicted negative) and ``false_positive``.
 """
 
@@ -53,6 +56,8 @@ class ErrorAnalysis:
         One of :data:`TARGETS`.
     rows, labelled_rows : int
         Rows in scope of the target in the sample, and labelled rows sampled.
+    left_out : tuple of str
+        Sensitive attributes left out of the tree's inputs (``sensitive_inputs=False``); empty otherwise.
     """
 
     leaves: pd.DataFrame
@@ -63,6 +68,7 @@ class ErrorAnalysis:
     labelled_rows: int
     depth: int
     seed: int
+    left_out: tuple[str, ...] = ()
 
     def predictions(self, leaf: int) -> list[str]:
         """Prediction ids of the sampled rows in ``leaf``."""
@@ -110,8 +116,17 @@ def _rules(tree: DecisionTreeClassifier, columns: list[str], with_missing: set[s
 
 def error_analysis(db: DbLike, model: str, version: str, *, start: datetime | None = None,
                    end: datetime | None = None, target: str = "error", depth: int | None = None,
-                   sample_rows: int | None = None, min_leaf: int | None = None, seed: int = 0) -> ErrorAnalysis:
+                   sample_rows: int | None = None, min_leaf: int | None = None, seed: int = 0,
+                   sensitive_inputs: bool = True) -> ErrorAnalysis:
     """Fit the error tree on a seeded sample of the window's labelled predictions of one version.
+
+    Parameters
+    ----------
+    sensitive_inputs : bool, default True
+        Whether the tree may split on the model's sensitive attributes. Pass
+        ``actor.can("see_sensitive_rows")``: for a role that may not see them, the tree is grown
+        without them (:attr:`ErrorAnalysis.left_out` names them), so no leaf whose predictions can be
+        listed is defined by a sensitive value.
 
     Raises
     ------
@@ -143,6 +158,8 @@ def error_analysis(db: DbLike, model: str, version: str, *, start: datetime | No
     if sample.empty:
         raise NotFoundError(f"no labelled prediction in scope of {target} ({TARGETS[target]}) in this window")
     columns = [*info.schema.features, *info.schema.segments]
+    left_out = () if sensitive_inputs else tuple(dict.fromkeys(c.name for c in columns if c.sensitive))
+    columns = [c for c in columns if c.name not in left_out]
     numeric = [c.name for c in columns if c.dtype != "categorical"]
     categorical = [c.name for c in columns if c.dtype == "categorical"]
     x = design_matrix(sample, numeric, categorical)
@@ -162,4 +179,5 @@ def error_analysis(db: DbLike, model: str, version: str, *, start: datetime | No
     grouped["rule"] = [" and ".join(rules[int(n)]) or "all rows" for n in grouped["leaf"]]
     grouped = grouped.sort_values(["error_rate", "rows"], ascending=[False, False]).reset_index(drop=True)
     return ErrorAnalysis(grouped[["leaf", "rule", "rows", "errors", "error_rate", "share_of_rows", "share_of_errors"]],
-                         assignments, float(error.mean()), target, len(sample), labelled, int(depth), seed)
+                         assignments, float(error.mean()), target, len(sample), labelled, int(depth), seed,
+                         left_out)

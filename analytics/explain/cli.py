@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import argparse
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pandas as pd
 
 from analytics import cli_identity, explain, store
+from analytics.input_files import read_table
 from analytics.cli_support import checked_int, records, store_path, write_json
 from analytics.roles import system_actor
 
@@ -93,17 +93,21 @@ def cmd_errors(args) -> int:
     db = store_path(args)
     version = explain.default_version(db, args.model, args.version)
     start, end = _window(args)
+    reader = cli_identity.reader(args)
     result = explain.error_analysis(db, args.model, version, start=start, end=end, target=args.target,
-                                    depth=args.depth, seed=args.seed)
+                                    depth=args.depth, seed=args.seed,
+                                    sensitive_inputs=reader.can("see_sensitive_rows"))
     print(f"{args.model} {version}: {result.target} rate {result.error_rate:.2%} on {result.rows:,} labelled "
           f"predictions (seeded sample, seed {result.seed}); tree depth {result.depth}")
+    if result.left_out:
+        print(f"sensitive attributes left out of the tree's inputs ({', '.join(result.left_out)}): they need a role "
+              "that may see sensitive rows (give your API token: $VIGIL_TOKEN or --token-file)")
     _print(result.leaves, args.json)
     return 0
 
 
 def cmd_log_attributions(args) -> int:
-    path = Path(args.file)
-    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    frame = read_table(args.file, "attributions file")
     rows = store.write(lambda con: explain.record_attributions(con, system_actor(), args.model, frame), store_path(args))
     print(f"stored {rows:,} attributions of {frame['prediction_id'].nunique():,} predictions")
     return 0
@@ -142,6 +146,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     common(e)
     e.add_argument("--target", choices=sorted(explain.ERROR_TARGETS), default="error")
     e.add_argument("--depth", type=checked_int(1, 20))
+    cli_identity.identity_options(e)  # sensitive attributes among the tree's inputs only for a proven role
     e.set_defaults(func=cmd_errors)
     a = sub.add_parser("log-attributions", help="store attributions logged by a serving system (.parquet/.csv)")
     a.add_argument("model")

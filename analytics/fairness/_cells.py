@@ -20,6 +20,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from analytics.input_files import check_csv_header, first_line
 from analytics.errors import InvalidInputError
 from analytics.logschema import LogSchema, quote_any
 from analytics.store import outcomes_view, predictions_view
@@ -199,12 +200,14 @@ def _open_file(path: str | Path, needed: list[str]) -> tuple[duckdb.DuckDBPyConn
         source = "read_csv(?, header = true)"
     else:
         raise InvalidInputError(f"{path.name}: use a .parquet or .csv file")
+    if suffix != ".parquet":
+        check_csv_header(path)
     con = duckdb.connect()
     try:
         columns = set(con.execute(f"SELECT * FROM {source} LIMIT 0", [str(path)]).df().columns)
     except duckdb.Error as exc:
         con.close()
-        raise InvalidInputError(f"{path.name} cannot be read: {exc}") from None
+        raise InvalidInputError(f"{path.name} cannot be read: {first_line(exc)}") from None
     missing = [c for c in needed if c not in columns]
     if missing:
         con.close()
@@ -222,12 +225,13 @@ def file_cells(path: str | Path, *, y_true: str, y_pred: str, sensitive: list[st
                        count(*) AS n, 0.0 AS value
                 FROM {source} f GROUP BY ALL""", [str(path)]).df()
     except duckdb.Error as exc:
-        raise InvalidInputError(f"{path.name} cannot be read: {exc}") from None
+        raise InvalidInputError(f"{path.name} cannot be read: {first_line(exc)}") from None
     finally:
         con.close()
     bad = set(frame["decision"].dropna().unique()) - {0, 1} | set(frame["label"].dropna().unique()) - {0, 1}
     if bad or frame["decision"].isna().any():
-        raise InvalidInputError(f"{y_true} and {y_pred} must hold 0 or 1 ({y_pred} never empty); found {sorted(bad)}")
+        raise InvalidInputError(f"{y_true} and {y_pred} must hold 0 or 1 ({y_pred} never empty); found {', '.join(str(v) for v in sorted(bad)[:5])}"
+                                + (f" and {len(bad) - 5} more values" if len(bad) > 5 else ""))
     for name in sensitive:
         frame[name] = frame[name].astype(object).astype("category")
     return _recode(frame, 1)
@@ -282,7 +286,7 @@ def file_score_histogram(path: str | Path, *, y_true: str, y_pred: str, score: s
                 FROM {source} f WHERE f.{quote_any(y_true)} IS NOT NULL AND f.{quote_any(score)} IS NOT NULL
                 GROUP BY ALL""", [str(path)]).df()
     except duckdb.Error as exc:
-        raise InvalidInputError(f"{path.name} cannot be read: {exc}") from None
+        raise InvalidInputError(f"{path.name} cannot be read: {first_line(exc)}") from None
     finally:
         con.close()
     frame["n"] = frame["n"].astype("int64")

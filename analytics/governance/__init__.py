@@ -4,7 +4,8 @@ model cards and risk tiers, and the dossier.
 Public API
 ----------
 State machine
-    :data:`STATES`, :data:`TRANSITIONS`, :func:`next_states`, :func:`check_step`, :func:`transition`,
+    :data:`STATES`, :data:`TRANSITIONS`, :func:`next_states`, :func:`check_step`, :func:`transition`, :func:`onboard`,
+    :func:`authors`, :func:`check_four_eyes`,
     :class:`IllegalTransitionError`, :class:`FourEyesError`.
 Actions (each in the caller's write transaction, with its audit row)
     :func:`submit`, :func:`start_review`, :func:`record_finding`, :func:`approve`, :func:`reject`,
@@ -33,7 +34,8 @@ from analytics.governance._evidence import (CHECKS, FAIL, NOT_EVALUATED, PASS, C
 from analytics.governance._monitoring_plan import (MonitoringPlan, PlanItem, plan_section_html, record_plan,
                                                   recorded_plan)
 from analytics.governance._lifecycle import (STATES, TRANSITIONS, FourEyesError, IllegalTransitionError, Step,
-                                             check_step, next_states, onboard, submitter, transition)
+                                             authors, check_four_eyes, check_step, next_states, onboard, submitter,
+                                             transition)
 from analytics.governance._records import (CARD_FIELDS, QUEUES, RISK_TIERS, approval_history, deployment_history,
                                            findings, model_card, queue, registry_table, risk_tier, set_model_card,
                                            set_risk_tier)
@@ -41,8 +43,9 @@ from analytics.governance._records import (CARD_FIELDS, QUEUES, RISK_TIERS, appr
 __all__ = [
     "CARD_FIELDS", "CHECKS", "CardFile", "apply_card", "card_to_toml", "parse_card", "FAIL", "NOT_EVALUATED", "PASS", "QUEUES", "RISK_TIERS", "SEVERITIES", "STATES",
     "TRANSITIONS", "CheckResult", "EvidenceCheck", "EvidenceContext", "EvidencePack", "FourEyesError",
-    "IllegalTransitionError", "Step", "approval_history", "approve", "assemble", "check_step", "deploy_shadow",
-    "deployment_history", "CSS", "dossier_html", "html_table", "html_value", "end_canary", "evidence_for", "findings", "html_to_pdf", "latest_pack", "model_card", "next_states",
+    "IllegalTransitionError", "Step", "approval_history", "authors", "check_four_eyes", "approve", "assemble",
+    "check_step", "deploy_shadow", "deployment_history", "CSS", "dossier_html", "html_table", "html_value", "end_canary",
+    "evidence_for", "findings", "html_to_pdf", "latest_pack", "model_card", "next_states",
     "previous_champion", "promote", "queue", "record_finding", "register_check", "registry_table", "reject",
     "retire", "risk_tier", "rollback", "set_model_card", "set_risk_tier", "start_canary", "start_review",
     "onboard", "store_pack", "MonitoringPlan", "PlanItem", "plan_section_html", "record_plan", "recorded_plan", "submit", "submitter", "svg_chart", "transition",

@@ -11,9 +11,9 @@ from typing import Any
 import duckdb
 
 from analytics import audit
-from analytics.errors import InvalidInputError, NotFoundError, Refused
+from analytics.errors import InvalidInputError, NotFoundError
 from analytics.governance._evidence import EvidencePack, assemble, store_pack
-from analytics.governance._lifecycle import FourEyesError, _now, submitter, transition
+from analytics.governance._lifecycle import _now, check_four_eyes, transition
 from analytics.registry import champion_version, get_version
 from analytics.roles import Actor, require
 from analytics.store._governance import start_deployment
@@ -64,10 +64,7 @@ def record_finding(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, ver
         raise InvalidInputError(f"{model}:{version} is {status}; findings are recorded while it is in_review")
     if severity not in SEVERITIES:
         raise InvalidInputError(f"severity {severity!r} is unknown; use one of {', '.join(SEVERITIES)}")
-    if submitter(con, model, version) == actor.username:
-        raise FourEyesError(f"four eyes: {actor.username} submitted {model}:{version} and so may not review it",
-                            refused=Refused(actor.username, actor.role, "refused.four_eyes", "model_version",
-                                            f"{model}:{version}"))
+    check_four_eyes(con, actor, model, version, "review")
     text = _text(finding, "the finding")
     when = at or _now()
     seq = audit.record(con, actor, "version.finding", "model_version", f"{model}:{version}",

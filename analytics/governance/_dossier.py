@@ -194,7 +194,8 @@ def dossier_html(con: duckdb.DuckDBPyConnection, model: str, version: str, *, au
     chain_html = (f"<div class='box'><b>Intact</b>: {chain.rows:,} rows, every hash chained to the previous one; "
                   f"{chain.assurance}.</div>"
                   if chain.intact else
-                  f"<div class='box broken'><b class='fail'>BROKEN</b> at row {chain.first_bad_seq}: "
+                  f"<div class='box broken'><b class='fail'>BROKEN</b>"
+                  f"{'' if chain.first_bad_seq is None else f' at row {chain.first_bad_seq}'}: "
                   f"{html.escape(chain.problem or '')} ({chain.rows:,} rows).</div>")
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",

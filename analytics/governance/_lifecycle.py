@@ -10,7 +10,9 @@
 - A step not in :data:`TRANSITIONS` is refused with :class:`IllegalTransitionError`, whoever asks
   (page, CLI, test, the demo builder): the message names the state and the steps open from it.
 - Each step needs a capability (:data:`analytics.roles.CAPABILITIES`).
-- Four eyes: nobody starts the review of, approves or rejects a version they submitted.
+- Four eyes across the version's whole history: nobody who registered, owns, submitted or
+  re-submitted a version (:func:`authors`) starts its review, returns, approves or rejects it.
+- A submission is withdrawn only by its submitter or an approver.
 - A version whose latest evidence pack has a failing check is approved only with an explicit
   ``override_reason``, which is recorded with the approval.
 - At most one champion per model; ``retired -> champion`` only for a version that was champion
@@ -120,6 +122,39 @@ def submitter(con: duckdb.DuckDBPyConnection, model: str, version: str) -> str |
     return row[0] if row else None
 
 
+def authors(con: duckdb.DuckDBPyConnection, model: str, version: str) -> dict[str, str]:
+    """Everyone who had a hand in the version, with how: ``{"ana": "submitted", "cli:ops": "registered"}``.
+
+    Its owner, whoever registered it, and everyone who ever submitted it (a re-submission after it was
+    returned adds the new submitter; nobody is forgotten). Four eyes bar all of them from reviewing
+    and deciding it.
+    """
+    hands: dict[str, str] = {}
+    for (actor,) in con.execute("SELECT DISTINCT actor FROM version_transitions WHERE model_name = ? AND version = ? "
+                                "AND to_status = 'submitted'", [model, version]).fetchall():
+        hands[actor] = "submitted"
+    registered = con.execute("SELECT actor FROM audit_log WHERE action = 'version.register' AND object_type = "
+                             "'model_version' AND object_id = ? ORDER BY seq LIMIT 1", [f"{model}:{version}"]).fetchone()
+    if registered:
+        hands.setdefault(registered[0], "registered")
+    owner = con.execute("SELECT owner FROM model_versions WHERE model_name = ? AND version = ?",
+                        [model, version]).fetchone()
+    if owner and owner[0]:
+        hands.setdefault(owner[0], "owns")
+    return hands
+
+
+def check_four_eyes(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, version: str, verb: str, *,
+                    who: str = "reviewer") -> None:
+    """Raise :class:`FourEyesError` if ``actor`` is one of the version's :func:`authors`."""
+    how = authors(con, model, version).get(actor.username)
+    if how is not None:
+        raise FourEyesError(f"four eyes: {actor.username} {how} {model}:{version} and so may not {verb} it; "
+                            f"another {who} must",
+                            refused=Refused(actor.username, actor.role, "refused.four_eyes", "model_version",
+                                            f"{model}:{version}"))
+
+
 def failing_checks(con: duckdb.DuckDBPyConnection, model: str, version: str) -> list[str]:
     """Names of the failing checks in the version's latest evidence pack (empty without a pack)."""
     row = con.execute("SELECT checks FROM evidence_packs WHERE model_name = ? AND version = ? "
@@ -162,12 +197,16 @@ def _guard(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, version: st
     subject = f"{model}:{version}"
     require(actor, step.capability)
     if step.four_eyes:
+        verb = {"start review": "review", "return for changes": "return"}.get(step.name, step.name)
+        check_four_eyes(con, actor, model, version, verb,
+                        who="reviewer" if step.capability == "review" else "approver")
+    if step.name == "withdraw":
         by = submitter(con, model, version)
-        if by is not None and by == actor.username:
-            verb = {"start review": "review", "return for changes": "return"}.get(step.name, step.name)
-            raise FourEyesError(f"four eyes: {actor.username} submitted {subject} and so may not {verb} it; "
-                                f"another {'reviewer' if step.capability == 'review' else 'approver'} must",
-                                refused=Refused(actor.username, actor.role, "refused.four_eyes", "model_version", subject))
+        if by is not None and by != actor.username and not actor.can("approve"):
+            raise PermissionDeniedError(f"{actor.username} may not withdraw {subject}: only its submitter ({by}) "
+                                        "or an approver may",
+                                        refused=Refused(actor.username, actor.role, "refused.withdraw",
+                                                        "model_version", subject))
     if to in ("approved", "rejected") and not str(details.get("comment", "")).strip():
         raise InvalidInputError(f"to {step.name} {subject}, give a comment that explains the decision")
     if to == "approved":

@@ -167,7 +167,7 @@ def plan_markdown(plan: dict[str, Any]) -> str:
         lines.append("No alert rule watches this model.")
     sla = [i for i in items if i["service_level"]]
     lines += ["", "## Service levels", ""]
-    lines += [f"- {i['what']}: {i['critical'] or i['warning']} ({i['frequency']})" for i in sla] or [
+    lines += [f"- {i['what']}: {i['critical'] or i['warning']}; evaluated {i['frequency']}" for i in sla] or [
         "No service level (latency or freshness rule) is set."]
     lines += ["", "## Runbooks", ""]
     lines += [f"- {i['rule_id']}: {i['runbook']}" for i in items if i["runbook"]] or ["No runbook is set."]

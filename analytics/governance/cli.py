@@ -28,7 +28,10 @@ from datetime import datetime
 from pathlib import Path
 
 from analytics import audit, cli_identity, governance, registry, store
+from analytics.input_files import output_file, read_text
+from analytics.business import NOT_COMPUTABLE
 from analytics.cli_support import checked_float, checked_int, records, store_path, write_json
+from analytics.cli_tables import TextColumn, text_table
 from analytics.errors import InvalidInputError
 from analytics.roles import Actor
 
@@ -44,18 +47,64 @@ def _done(message: str) -> int:
     return 0
 
 
+#: Columns of ``vigil governance status``: the versions, then a model's deployment history.
+_VERSION_COLUMNS = (TextColumn("model", "model"), TextColumn("version", "version"), TextColumn("status", "status"),
+                    TextColumn("risk_tier", "risk tier"), TextColumn("serving_role", "serving as"),
+                    TextColumn("traffic_share", "traffic", right=True),
+                    TextColumn("validation_roc_auc", "validation ROC AUC", right=True),
+                    TextColumn("parent_version", "parent"), TextColumn("created_at", "created (UTC)"))
+_HISTORY_COLUMNS = (TextColumn("version", "version"), TextColumn("role", "role"),
+                    TextColumn("traffic_share", "traffic", right=True), TextColumn("started_at", "from (UTC)"),
+                    TextColumn("ended_at", "until (UTC)"))
+
+
+def _missing(value) -> bool:
+    return value is None or value != value or value.__class__.__name__ in ("NaTType", "NAType")
+
+
+def _cell(column: str, value) -> str:
+    """One cell of the status tables as people read it."""
+    if column == "ended_at" and _missing(value):
+        return "serving now"
+    if _missing(value):
+        return {"serving_role": "not serving", "traffic_share": "", "risk_tier": "not assessed",
+                "validation_roc_auc": f"{NOT_COMPUTABLE} not recorded", "parent_version": ""}.get(column, NOT_COMPUTABLE)
+    if column == "status":
+        return registry.status_text(value)
+    if column == "traffic_share":
+        return f"{value:.0%}" if round(value * 100) == value * 100 else f"{value:.1%}"
+    if column == "validation_roc_auc":
+        return f"{value:.3f}"
+    if column in ("created_at", "started_at", "ended_at"):
+        return f"{value:%Y-%m-%d %H:%M}"
+    return str(value)
+
+
+def _cells(frame, columns) -> list[dict[str, str]]:
+    return [{c.key: _cell(c.key, row[c.key]) for c in columns} for row in frame.to_dict("records")]
+
+
 def cmd_status(args: argparse.Namespace) -> int:
-    frame = store.read(governance.registry_table, store_path(args))
+    db = store_path(args)
+
+    def work(con):
+        if args.model:
+            registry.get_model(con, args.model)  # an unknown model is named, not shown as an empty table
+        return governance.registry_table(con), governance.deployment_history(con, args.model)
+
+    frame, history = store.read(work, db)
     if args.model:
         frame = frame[frame["model"] == args.model]
-    cols = ["model", "version", "status", "risk_tier", "serving_role", "traffic_share", "validation_roc_auc",
-            "parent_version", "created_at"]
-    print(frame[cols].to_string(index=False) if not frame.empty else "no versions registered")
+    if args.format == "json":
+        write_json({"versions": records(frame),
+                    "deployment_history": records(history) if args.model else None})
+        return 0
+    print(text_table(_cells(frame, _VERSION_COLUMNS), _VERSION_COLUMNS) if not frame.empty
+          else "no versions registered")
     if args.model:
-        history = store.read(lambda con: governance.deployment_history(con, args.model), store_path(args))
-        print("\ndeployment history (UTC):")
-        print(history[["version", "role", "traffic_share", "started_at", "ended_at"]].to_string(index=False)
-              if not history.empty else "  never deployed")
+        print("\ndeployment history:")
+        print(text_table(_cells(history, _HISTORY_COLUMNS), _HISTORY_COLUMNS) if not history.empty
+              else "  never deployed")
     return 0
 
 
@@ -133,6 +182,9 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 def cmd_dossier(args: argparse.Namespace) -> int:
     if not args.html and not args.pdf:
         raise InvalidInputError("name an output: --html FILE and/or --pdf FILE")
+    for path, what in ((args.html, "--html"), (args.pdf, "--pdf")):
+        if path:
+            output_file(path, what)
     document = store.read(lambda con: governance.dossier_html(con, args.model, args.version), store_path(args))
     if args.html:
         Path(args.html).write_text(document, encoding="utf-8")
@@ -173,6 +225,8 @@ def cmd_audit_list(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_export(args: argparse.Namespace) -> int:
+    if args.output:
+        output_file(args.output, "--output")
     frame = _audit_frame(args)
     text = audit.export(frame, args.format)
     if args.output:
@@ -210,10 +264,7 @@ def cmd_model_card(args: argparse.Namespace) -> int:
         print(text if text else f"# {args.model} has no model card yet; write one (docs/model-card.md) and run\n"
               f"# vigil models card {args.model} --file card.toml")
         return 0
-    path = Path(args.file)
-    if not path.is_file():
-        raise InvalidInputError(f"card file {args.file} does not exist")
-    card = governance.parse_card(path.read_text(encoding="utf-8"))
+    card = governance.parse_card(read_text(args.file, "card file"))
     actor = _actor(args)
     changed = store.write(lambda con: governance.apply_card(con, actor, args.model, card, version=args.version),
                           store_path(args))
@@ -239,6 +290,8 @@ def add_commands(sub) -> None:
     g = gov.add_subparsers(dest="governance_command", required=True, metavar="ACTION")
     status = g.add_parser("status", help="versions with status, risk tier and serving role")
     status.add_argument("model", nargs="?")
+    status.add_argument("--format", choices=("table", "json"), default="table",
+                        help="json: every column at full precision, times as ISO 8601 (UTC)")
     status.set_defaults(func=cmd_status)
     ev = g.add_parser("evidence", help="assemble the evidence pack now (exit 1 if a check fails)")
     _model_version(ev, person=False)

@@ -30,6 +30,7 @@ import difflib
 import fcntl
 import json
 import time
+from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -215,19 +216,25 @@ def _recover_interrupted(db: Path) -> list[int]:
 # Schema checks
 
 
+#: A header check names at most this many unexpected columns (a wrong file can have thousands).
+_NAMED_AT_MOST = 20
+
+
 def _check_header(columns: list[str], expected: dict[str, str], model: str, kind: str) -> None:
     present = set(columns)
     missing = [c for c in expected if c not in present]
     extra = [c for c in columns if c not in expected]
-    repeated = sorted({c for c in columns if columns.count(c) > 1})
+    repeated = sorted(name for name, n in Counter(columns).items() if n > 1)
     problems = []
-    for name in extra:
+    for name in extra[:_NAMED_AT_MOST]:
         close = difflib.get_close_matches(name, missing, n=1, cutoff=0.6) or [
             m for m in missing if m.lower() == name.lower()]
         hint = f"; did you mean {close[0]!r}?" if close else " (not in the model's declared schema)"
         problems.append(f"unexpected column {name!r}{hint}")
     problems += [f"missing column {name!r}" for name in missing]
-    problems += [f"column {name!r} appears more than once" for name in repeated]
+    if len(extra) > _NAMED_AT_MOST:
+        problems.append(f"and {len(extra) - _NAMED_AT_MOST:,} more unexpected columns")
+    problems += [f"column {name!r} appears more than once" for name in repeated[:_NAMED_AT_MOST]]
     if problems:
         raise InvalidInputError(
             f"the {kind} do not match the declared schema of {model!r}: " + "; ".join(problems)

@@ -19,6 +19,15 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from analytics.errors import InvalidInputError
+from analytics.input_files import check_csv_header
+
+
+def _widened(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """``batch`` with half-precision float columns as 32-bit floats (exactly; DuckDB cannot read float16)."""
+    if not any(pa.types.is_float16(f.type) for f in batch.schema):
+        return batch
+    arrays = [c.cast(pa.float32()) if pa.types.is_float16(c.type) else c for c in batch.columns]
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
 
 SUPPORTED_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 
@@ -52,7 +61,8 @@ def _parquet_source(path: Path) -> Source:
         try:
             # pre_buffer would keep every column chunk read so far: memory would grow with the file.
             reader = pq.ParquetFile(path, pre_buffer=False)
-            yield from reader.iter_batches(batch_size=size, columns=columns)
+            for batch in reader.iter_batches(batch_size=size, columns=columns):
+                yield _widened(batch)
         except (pa.ArrowException, OSError) as exc:
             raise _unreadable(path, "parquet", exc) from exc
 
@@ -60,6 +70,7 @@ def _parquet_source(path: Path) -> Source:
 
 
 def _csv_header(path: Path) -> list[str]:
+    check_csv_header(path)
     try:
         # utf-8-sig: a byte-order mark (as Excel writes) is not part of the first column's name.
         with open(path, newline="", encoding="utf-8-sig") as handle:
@@ -98,7 +109,8 @@ def _csv_source(path: Path) -> Source:
 def _table_source(table: pa.Table, description: str) -> Source:
     def batches(columns: list[str] | None, size: int) -> Iterator[pa.RecordBatch]:
         selected = table.select(columns) if columns else table
-        yield from selected.to_batches(max_chunksize=size)
+        for batch in selected.to_batches(max_chunksize=size):
+            yield _widened(batch)
 
     return Source(description, table.column_names, batches)
 

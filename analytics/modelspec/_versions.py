@@ -20,6 +20,7 @@ import pandas as pd
 
 from analytics import registry, store
 from analytics.artifacts import artifact_format, load_artifact, model_frame
+from analytics.input_files import check_csv_header
 from analytics.errors import InvalidInputError
 from analytics.governance import onboard
 from analytics.performance import evaluate_scores
@@ -88,6 +89,8 @@ def read_table_file(path: str | Path) -> pd.DataFrame:
     reader = {".parquet": "read_parquet(?)", ".csv": "read_csv(?, header = true)"}.get(suffix)
     if reader is None:
         raise InvalidInputError(f"{target.name}: use a .parquet or .csv file")
+    if suffix == ".csv":
+        check_csv_header(target)
     try:
         with duckdb.connect() as con:
             return con.execute(f"SELECT * FROM {reader}", [str(target)]).df()

@@ -9,7 +9,8 @@ declared column, sensitive attributes included: hence reviewers, approvers and a
 ``records.parquet``
     Apache Parquet (zstd), the logged types kept (times as UTC timestamps without zone).
 ``records.csv``
-    The same rows as UTF-8 CSV with a header; times ISO 8601 UTC; empty fields are missing values.
+    The same rows as UTF-8 CSV with a header; times as ``YYYY-MM-DD HH:MM:SS.ffffff`` in UTC; empty fields are
+    missing values.
 ``audit.csv``
     The audit-trail rows on the model and its versions in the window (the columns of ``vigil audit export``,
     with each row's hash chain).
@@ -114,7 +115,7 @@ def export_records(db: Path, actor: Actor, model: str, *, start: datetime, end: 
                     for f in table.schema if f.name not in described] + input_columns,
         "human_overrides": OVERRIDES_NOTE,
         "files": [{"name": f.name, "sha256": sha256_file(f), "bytes": f.stat().st_size} for f in files],
-        "formats": {"records.parquet": "Apache Parquet, zstd", "records.csv": "CSV, UTF-8, header row, ISO 8601 UTC times",
+        "formats": {"records.parquet": "Apache Parquet, zstd", "records.csv": "CSV, UTF-8, header row, times YYYY-MM-DD HH:MM:SS.ffffff UTC, empty = missing",
                     "audit.csv": "CSV of audit rows with their hash chain (vigil audit export --format csv)"},
     }
     manifest_path = out / "manifest.json"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import shutil
 import subprocess
 from dataclasses import dataclass
 from datetime import datetime
@@ -120,7 +121,11 @@ def write_report(folder: Path, document: str, manifest: dict[str, Any], *, pdf: 
     page.write_text(document, encoding="utf-8")
     files = [page]
     if pdf:
-        files.append(html_to_pdf(document, folder / PDF_FILE))
+        try:
+            files.append(html_to_pdf(document, folder / PDF_FILE))
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)  # no half-written report is left behind
+            raise
     manifest = {**manifest, "files": [{"name": f.name, "sha256": sha256_file(f), "bytes": f.stat().st_size,
                                        "media_type": MEDIA_TYPES[f.suffix]} for f in files]}
     target = folder / MANIFEST

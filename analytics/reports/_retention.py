@@ -28,7 +28,9 @@ import duckdb
 import pandas as pd
 
 from analytics import audit, store
+from analytics.drift import drop_rollups
 from analytics.errors import InvalidInputError
+from analytics.refresh import refresh_after_ingest
 from analytics.registry import get_model, list_models
 from analytics.roles import Actor, require
 from analytics.store._segments import define_predictions_view
@@ -188,6 +190,7 @@ def _remove(con: duckdb.DuckDBPyConnection, actor: Actor, policy: RetentionPolic
                     [policy.model, int(ingest_id), int(part)])
     if len(found.segments):
         define_predictions_view(con, info.name, info.stem, info.schema)
+        drop_rollups(con, info.name)  # a day's drift rollup cannot be un-summed: rebuilt from what remains
     for ingest_id in found.outcome_ingests["ingest_id"]:
         con.execute(f"DELETE FROM {store.outcome_table(info.stem)} WHERE ingest_id = ?", [int(ingest_id)])
     seq = audit.record(con, actor, "retention.apply", "model", policy.model, {
@@ -208,10 +211,11 @@ def _remove(con: duckdb.DuckDBPyConnection, actor: Actor, policy: RetentionPolic
 def apply(db: Path, actor: Actor, *, dry_run: bool = False, now: datetime | None = None) -> list[ModelRemoval]:
     """Enforce every model's policy: remove whole expired prediction segments and outcome ingests.
 
-    Each model's removal is one transaction with its ``retention.apply`` audit row; the segment files
-    are deleted after it commits (a crash in between leaves files no view names, as a failed ingest
-    does). The audit trail is never touched beyond the new rows. ``dry_run`` reports without changing
-    anything.
+    Each model's removal is one transaction with its ``retention.apply`` audit row (the model's drift
+    rollups are dropped in it); the segment files are deleted after it commits (a crash in between
+    leaves files no view names, as a failed ingest does), then the summaries the pages read are
+    rebuilt from what remains (:func:`analytics.refresh.refresh_after_ingest`). The audit trail is
+    never touched beyond the new rows. ``dry_run`` reports without changing anything.
     """
     require(actor, "manage_retention")
     moment = now or _now()
@@ -224,5 +228,7 @@ def apply(db: Path, actor: Actor, *, dry_run: bool = False, now: datetime | None
         removal = store.write(lambda con: _remove(con, actor, policy, moment), db)
         for path in removal.segments["path"]:
             (db.parent / path).unlink(missing_ok=True)
+        if len(removal.segments) or len(removal.outcome_ingests):
+            refresh_after_ingest(db, policy.model)  # the pages' summaries now cover only what is kept
         results.append(removal)
     return results

@@ -152,7 +152,7 @@ def _message(definition: ReportDefinition, row: dict, folder: Path) -> EmailMess
              ""]
     for model, sections in manifest["sections"].items():
         lines.append(f"{model}:")
-        lines.extend(f"  - {s['title']}: {s['summary']}" for s in sections.values())
+        lines.extend(f"  - {sections[k]['title']}: {sections[k]['summary']}" for k in definition.sections if k in sections)
     lines += ["", f"Manifest sha256 (kept in Vigil's audit trail): {row['manifest_sha256']}",
               f"Check the attachments with: vigil reports verify {definition.name} {row['period_label']}"]
     message.set_content("\n".join(lines))

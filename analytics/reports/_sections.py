@@ -131,7 +131,7 @@ def _alerts(db: Path, model: str, period: Period) -> tuple[str, str]:
     fired, incidents = store.read(work, db)
     fired = _overlaps(fired[fired["fired_at"].notna()], "fired_at", "resolved_at", period)
     incidents = _overlaps(incidents, "opened_at", "resolved_at", period)
-    summary = f"{len(fired)} alerts and {len(incidents)} incidents were open during the period."
+    summary = f"Open during the period: {len(fired)} alert(s), {len(incidents)} incident(s)."
     return summary, (html_table(fired, ["alert_id", "state", "severity", "version", "rule_id", "value", "bound",
                                         "fired_at", "resolved_at", "incident_id"], empty="No alert was open.") +
                      html_table(incidents, ["incident_id", "title", "severity", "opened_at", "resolved_at",
@@ -141,7 +141,7 @@ def _alerts(db: Path, model: str, period: Period) -> tuple[str, str]:
 def _governance(db: Path, model: str, period: Period) -> tuple[str, str]:
     trail = store.read(lambda con: audit.search(con, object_id=model, since=period.start, until=period.end), db)
     trail = trail[trail["object_id"].str.split(":").str[0] == model].sort_values("seq")
-    summary = f"{len(trail)} recorded governance actions on {model} and its versions."
+    summary = f"{len(trail)} governance action(s) recorded on {model} and its versions."
     return summary, html_table(trail.assign(details=trail["details"].map(audit.details_text)),
                                ["seq", "occurred_at", "actor", "role", "action", "object_id", "details"],
                                empty="No governance action was recorded in the period.")

@@ -203,6 +203,25 @@ MIGRATIONS: tuple[Migration, ...] = (
               "policies per model", _reports.STATEMENTS),
     Migration(17, "compliance: post-market monitoring plans per version (with their sha256), serious incidents and "
               "their reporting clocks, model reviews, reminders sent", _compliance.STATEMENTS),
+    Migration(18, "paired (shadow) comparison summaries per pair of versions and pair of UTC days: decision cells, "
+              "fine score bins, value counts and the DeLong sample, keyed by the log segments and outcomes", (
+        "CREATE TABLE paired_summary_days (model_name VARCHAR NOT NULL, baseline VARCHAR NOT NULL, candidate VARCHAR "
+        "NOT NULL, day DATE NOT NULL, definition VARCHAR NOT NULL, segments VARCHAR NOT NULL, outcomes_through BIGINT "
+        "NOT NULL, built_at TIMESTAMP NOT NULL, PRIMARY KEY (model_name, baseline, candidate, day))",
+        "CREATE TABLE paired_cells (model_name VARCHAR NOT NULL, baseline VARCHAR NOT NULL, candidate VARCHAR NOT NULL, "
+        "day_a DATE NOT NULL, day_b DATE NOT NULL, label BIGINT, dec_a BIGINT, dec_b BIGINT, n BIGINT NOT NULL)",
+        "CREATE TABLE paired_scores (model_name VARCHAR NOT NULL, baseline VARCHAR NOT NULL, candidate VARCHAR NOT NULL, "
+        "day_a DATE NOT NULL, day_b DATE NOT NULL, side INTEGER NOT NULL, bin INTEGER NOT NULL, n BIGINT NOT NULL)",
+        "CREATE TABLE paired_values (model_name VARCHAR NOT NULL, baseline VARCHAR NOT NULL, candidate VARCHAR NOT NULL, "
+        "day_a DATE NOT NULL, day_b DATE NOT NULL, value_a DOUBLE NOT NULL, value_b DOUBLE NOT NULL, n BIGINT NOT NULL)",
+        "CREATE TABLE paired_sample (model_name VARCHAR NOT NULL, baseline VARCHAR NOT NULL, candidate VARCHAR NOT NULL, "
+        "day_a DATE NOT NULL, day_b DATE NOT NULL, h UBIGINT NOT NULL, label BIGINT NOT NULL, score_a DOUBLE, "
+        "score_b DOUBLE)")),
+    Migration(19, "browser sessions: the SHA-256 of each session token, its user, role at sign-in, method, last "
+                  "activity and end, so a session survives reloads and a sign-out ends it in every tab", (
+        "CREATE TABLE sessions (token_sha256 VARCHAR PRIMARY KEY, username VARCHAR NOT NULL, role VARCHAR NOT NULL, "
+        "method VARCHAR NOT NULL, sign_in_ref VARCHAR NOT NULL DEFAULT '', started_at TIMESTAMP NOT NULL, "
+        "last_seen_at TIMESTAMP NOT NULL, ended_at TIMESTAMP, end_reason VARCHAR)",)),
     Migration(20, "prediction views name their segments relative to the store's folder, so a moved or copied "
               "store reads its own logs", (), (rebuild_views,)),
 )

@@ -23,6 +23,7 @@ from analytics import registry, store
 from analytics.ingest import ingest
 from analytics.logschema import Column, LogSchema
 from analytics.roles import Actor
+from lifecycle_support import put_in_status
 
 ADMIN = Actor("cli:tests", "system")
 MODEL = "churn-scorer"
@@ -60,8 +61,9 @@ def churn(db: Path) -> Path:
 
     def register(con):
         registry.register_model(con, ADMIN, MODEL, SCHEMA, owner="retention team", description="churn")
-        registry.register_version(con, ADMIN, MODEL, "v1", threshold=0.5, owner="retention team", status="champion",
+        registry.register_version(con, ADMIN, MODEL, "v1", threshold=0.5, owner="retention team",
                                   validation_metrics={"roc_auc": 0.8}, at=datetime(2025, 1, 1))
+        put_in_status(con, MODEL, "v1", "champion", at=datetime(2025, 1, 1))
         ref = pd.DataFrame(_rows(800, rng, 24.0))
         ref["label"] = rng.integers(0, 2, 800)
         ref["score"] = np.round(rng.uniform(0, 1, 800), 4)

@@ -19,6 +19,7 @@ from analytics.alerts import Level, Rule
 from analytics.cli import main
 from analytics.errors import InvalidInputError, PermissionDeniedError
 from analytics.roles import Actor
+from lifecycle_support import put_in_status
 
 MODEL = "churn-scorer"
 OPERATOR = Actor("cli:tests", "system")
@@ -284,7 +285,8 @@ def test_a_failed_guardrail_ends_the_canary_only_when_the_model_allows_it(churn,
 
     def canary(con):
         registry.register_version(con, OPERATOR, MODEL, "v2", threshold=0.5, owner="retention team",
-                                  status="approved", at=datetime(2025, 3, 1))
+                                  at=datetime(2025, 3, 1))
+        put_in_status(con, MODEL, "v2", "approved", at=datetime(2025, 3, 1))
         governance.start_canary(con, OPERATOR, MODEL, "v2", 0.2, at=datetime(2025, 3, 5))
         if automatic:
             settings.set_value(con, OPERATOR, "alerts.auto_end_canary", True, model=MODEL)

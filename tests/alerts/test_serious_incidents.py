@@ -8,11 +8,13 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from analytics import alerts, audit, compliance, governance, reports, store, users
+from analytics import alerts, audit, compliance, governance, registry, reports, store, users
 from analytics.alerts import Level, Rule
 from analytics.cli import main
 from analytics.errors import InvalidInputError, PermissionDeniedError
+from analytics.logschema import Column, LogSchema
 from analytics.roles import Actor
+from lifecycle_support import put_in_status
 
 MODEL = "churn-scorer"
 OPERATOR = Actor("cli:tests", "system")
@@ -45,7 +47,25 @@ def incident(churn, http_receiver):
     return int(found[found["family"] == "latency"]["incident_id"].iloc[0])
 
 
-def test_the_plan_lists_rules_with_frequency_thresholds_and_responder_and_is_kept_per_version(churn, http_receiver):
+@pytest.fixture
+def registered(db):
+    """churn-scorer registered (as the ``churn`` fixture, without its traffic: a plan needs none)."""
+    schema = LogSchema(columns=(Column("tenure", "double"), Column("plan", "categorical", role="segment"),
+                                Column("region", "categorical", role="attribute", sensitive=True)),
+                       positive_class="churn", favourable_decision=0)
+
+    def register(con):
+        registry.register_model(con, OPERATOR, MODEL, schema, owner="retention team", description="churn")
+        registry.register_version(con, OPERATOR, MODEL, "v1", threshold=0.5, owner="retention team",
+                                  at=datetime(2025, 1, 1))
+        put_in_status(con, MODEL, "v1", "champion", at=datetime(2025, 1, 1))
+    store.write(register, db)
+    return db
+
+
+def test_the_plan_lists_rules_with_frequency_thresholds_and_responder_and_is_kept_per_version(registered,
+                                                                                            http_receiver):
+    churn = registered
     _setup(churn, http_receiver)
     store.write(lambda con: reports.save_definition(con, OPERATOR, reports.ReportDefinition(
         "weekly-churn", MODEL, "weekly", ("drift", "performance"))), churn)

@@ -23,6 +23,7 @@ from streamlit.testing.v1 import AppTest
 from analytics import ingest, registry, store, users
 from analytics.logschema import Column, LogSchema
 from analytics.roles import ROLES, Actor
+from lifecycle_support import put_in_status
 
 SYSTEM = Actor("cli:app-tests", "system")
 REPO = Path(__file__).resolve().parents[2]
@@ -47,14 +48,17 @@ def build_store(path: Path) -> None:
 
     def register(con):
         registry.register_model(con, SYSTEM, "loan-risk", SCHEMA, owner="risk", description="synthetic")
-        registry.register_version(con, SYSTEM, "loan-risk", "v1", threshold=0.5, owner="risk", status="retired",
+        registry.register_version(con, SYSTEM, "loan-risk", "v1", threshold=0.5, owner="risk",
                                   validation_metrics={"roc_auc": 0.8}, at=now - timedelta(days=200))
-        registry.register_version(con, SYSTEM, "loan-risk", "v2", threshold=0.5, owner="risk", status="champion",
+        put_in_status(con, "loan-risk", "v1", "retired", at=now - timedelta(days=200))
+        registry.register_version(con, SYSTEM, "loan-risk", "v2", threshold=0.5, owner="risk",
                                   parent_version="v1", validation_metrics={"roc_auc": 0.78},
                                   at=now - timedelta(days=100))
+        put_in_status(con, "loan-risk", "v2", "champion", at=now - timedelta(days=100))
         registry.register_model(con, SYSTEM, "churn", SCHEMA, owner="growth", description="synthetic, no outcomes")
-        registry.register_version(con, SYSTEM, "churn", "c1", threshold=0.5, owner="growth", status="in_review",
+        registry.register_version(con, SYSTEM, "churn", "c1", threshold=0.5, owner="growth",
                                   at=now - timedelta(days=50))
+        put_in_status(con, "churn", "c1", "in_review", at=now - timedelta(days=50))
         for role in ROLES:
             users.add_user(con, SYSTEM, role, role, password=PASSWORD, email=f"{role}@example.com")
 
@@ -149,8 +153,9 @@ def register_card_limits(path: Path) -> None:
 
     def register(con):
         registry.register_model(con, SYSTEM, "card-limits", schema, owner="risk")
-        registry.register_version(con, SYSTEM, "card-limits", "v1", threshold=0.5, owner="risk", status="champion",
+        registry.register_version(con, SYSTEM, "card-limits", "v1", threshold=0.5, owner="risk",
                                   at=now - timedelta(days=60))
+        put_in_status(con, "card-limits", "v1", "champion", at=now - timedelta(days=60))
         business.save_definition(con, Actor("admin", "admin"), business.KpiDefinition(
             model="card-limits", currency="NT$", selected_decision=0, selected_label="approved", bad_label=1,
             bad_name="default", amount_column="LIMIT_BAL", value_selected_good=0.05, value_selected_bad=-0.25,

@@ -58,6 +58,7 @@ def test_changing_the_model_drops_its_version_and_segment():
     ({"model": "churn", "version": "v2"}, dict(model="churn", version=None)),  # v2 belongs to loan-risk
     ({"window": "custom", "start": "2026-05-31", "end": "2026-05-01"}, dict(window="90d", date_from=None)),
     ({"window": "custom", "start": "yesterday"}, dict(window="90d")),
+    ({"window": "custom", "start": "1899-12-31", "end": "2026-01-31"}, dict(window="90d", date_from=None)),
     ({"model": "churn", "segment": "region", "segment_value": "north"}, dict(segment=None, segment_value=None)),
     ({"model": "loan-risk", "segment": "region"}, dict(segment=None)),
     ({"model": "loan-risk", "window": "7d", "segment": "region", "segment_value": "x"},
@@ -181,3 +182,15 @@ def test_overview_without_models(empty_db):
     assert not at.exception
     assert any("No model is registered yet" in str(i.value) for i in at.info)
     assert at.selectbox(key="ctx_model_none").disabled
+
+
+@pytest.mark.parametrize("start, end", [("0001-01-01", "9999-12-31"), ("2026-01-01", "2100-01-01")])
+def test_a_custom_window_out_of_range_is_refused_with_a_message(vigil_db, start, end):
+    """Issue 13 item 13: days the picker cannot show (before 1900, after tomorrow) gave an error box."""
+    at = signed_in("viewer", model="loan-risk", window="custom", start=start, end=end)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    warning = " ".join(str(w.value) for w in at.warning)
+    assert f"{start} to {end} is out of range" in warning and "from 1900-01-01" in warning
+    assert at.selectbox(key="ctx_window").value == context.DEFAULT_WINDOW
+    assert at.query_params["window"] == context.DEFAULT_WINDOW
+

@@ -132,3 +132,22 @@ def test_oidc_sign_out_is_audited(vigil_db, monkeypatch):
     log = store.read(lambda con: audit.entries(con), vigil_db)
     assert ((log["actor"] == "carol@example.com") & (log["action"] == "auth.logout")).any()
     assert "vigil_actor" not in at.session_state
+
+
+def test_an_ended_oidc_session_is_not_started_again_from_the_same_id_token(vigil_db, monkeypatch):
+    """Signed out in another tab: this tab is out on its next run, although st.user still holds the ID
+    token; a new sign-in with the provider (a new ID token) starts a new session."""
+    from analytics import sessions
+
+    at = _oidc_app(monkeypatch, {"is_logged_in": True, "email": "bob@example.com", "iat": 5}).run()
+    token = at.session_state[auth.SESSION_TOKEN]
+    assert sessions.resume(token, db=vigil_db).actor == Actor("bob@example.com", "viewer")
+    sessions.end(token, Actor("bob@example.com", "viewer"), db=vigil_db)
+    at.run()
+    assert "vigil_actor" not in at.session_state
+    assert any("another tab" in str(e.value) for e in at.error)
+    at.run()
+    assert "vigil_actor" not in at.session_state, "not signed in again from the same ID token"
+    at.user = {"is_logged_in": True, "email": "bob@example.com", "iat": 6}
+    at.run()
+    assert at.session_state["vigil_actor"] == Actor("bob@example.com", "viewer")

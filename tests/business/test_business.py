@@ -14,6 +14,7 @@ from analytics import audit, business, ingest, registry, settings, store
 from analytics.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from analytics.logschema import Column, LogSchema
 from analytics.roles import Actor
+from lifecycle_support import put_in_status
 
 SYSTEM = Actor("cli:tests", "system")
 ADMIN = Actor("ada", "admin")
@@ -78,10 +79,12 @@ def loan(tmp_path_factory):
 
     def register(con):
         registry.register_model(con, SYSTEM, MODEL, SCHEMA, owner="tests")
-        registry.register_version(con, SYSTEM, MODEL, "v1", threshold=0.5, owner="tests", status="champion",
+        registry.register_version(con, SYSTEM, MODEL, "v1", threshold=0.5, owner="tests",
                                   at=START - timedelta(days=30))
-        registry.register_version(con, SYSTEM, MODEL, "v2", threshold=0.4, owner="tests", status="shadow",
+        put_in_status(con, MODEL, "v1", "champion", at=START - timedelta(days=30))
+        registry.register_version(con, SYSTEM, MODEL, "v2", threshold=0.4, owner="tests",
                                   at=START)
+        put_in_status(con, MODEL, "v2", "shadow", at=START)
         business.save_definition(con, ADMIN, DEFINITION)
 
     store.write(register, db)

@@ -7,6 +7,7 @@ from analytics import audit, business, registry, store, users
 from analytics.cli import main
 from analytics.logschema import Column, LogSchema
 from analytics.roles import Actor
+from lifecycle_support import put_in_status
 
 
 def test_define_show_and_infra_cost(tmp_path, capsys, as_person):
@@ -59,8 +60,9 @@ def test_refresh_builds_the_summaries_of_new_days_only(tmp_path, capsys):
 
     def register(con):
         registry.register_model(con, actor, "m", schema, owner="t")
-        registry.register_version(con, actor, "m", "v1", threshold=0.5, owner="t", status="champion",
+        registry.register_version(con, actor, "m", "v1", threshold=0.5, owner="t",
                                   at=datetime(2025, 1, 1))
+        put_in_status(con, "m", "v1", "champion", at=datetime(2025, 1, 1))
         business.save_definition(con, Actor("ada", "admin"), business.KpiDefinition(
             model="m", currency="USD", selected_decision=0, selected_label="approved", bad_label=1, bad_name="default",
             amount_column="LIMIT_BAL", value_selected_good=0.05, value_selected_bad=-0.25, value_rejected_good=-0.05,
@@ -80,3 +82,28 @@ def test_refresh_builds_the_summaries_of_new_days_only(tmp_path, capsys):
     assert "rebuilt 2 day(s) of serving summaries and 2 day(s) of KPI rollups" in capsys.readouterr().out
     assert main(["--db", str(db), "kpis", "refresh", "m"]) == 0
     assert "rebuilt 0 day(s) of serving summaries and 0 day(s) of KPI rollups" in capsys.readouterr().out
+    _check_kpis_show_is_readable(db, capsys)
+
+
+def _check_kpis_show_is_readable(db, capsys):
+    """Issue 13 item 20: ``vigil kpis show`` prints %, whole counts, whole money and "—" with a reason, never
+    scientific notation or NaN; ``--format json`` carries the values of :func:`business.kpis` unrounded."""
+    from datetime import datetime, timedelta, timezone
+
+    import math
+
+    assert main(["--db", str(db), "kpis", "show", "m", "--days", "36500"]) == 0
+    out = capsys.readouterr().out
+    assert not any(raw in out for raw in ("e+0", "e-0", "NaN", "None", "nan"))
+    rate = next(line for line in out.splitlines() if line.startswith("Approved rate"))
+    assert "%" in rate and "0." not in rate.split()[2]
+    assert next(line for line in out.splitlines() if line.startswith("Predictions  ")).split()[1] == "48"
+    assert "— not computable: no prediction in the window has an outcome yet" in out
+    assert main(["--db", str(db), "kpis", "show", "m", "--days", "36500", "--format", "json"]) == 0
+    shown = {r["key"]: r for r in json.loads(capsys.readouterr().out)}
+    now = datetime.now(timezone.utc).replace(tzinfo=None, second=0, microsecond=0)
+    expected = business.kpis(db, "m", now=now, start=now - timedelta(days=36500)).table.set_index("key")
+    for key, row in shown.items():
+        value = expected.loc[key, "value"]
+        assert (row["value"] is None and math.isnan(value)) or row["value"] == value
+        assert (row["not_computable"] is None) == (row["value"] is not None)

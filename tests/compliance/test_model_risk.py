@@ -16,6 +16,7 @@ from analytics.errors import InvalidInputError, PermissionDeniedError
 from analytics.ingest import ingest
 from analytics.logschema import Column, LogSchema
 from analytics.roles import Actor
+from lifecycle_support import onboard
 
 OPERATOR = Actor("cli:tests", "system")
 MODEL, PLAIN = "loan-risk", "plain-risk"
@@ -48,7 +49,8 @@ def risky(tmp_path_factory):
                                                               positive_class="default", favourable_decision=0))):
             registry.register_model(con, OPERATOR, name, sch, owner="credit team", description="test")
             registry.register_version(con, OPERATOR, name, "v1", threshold=0.3, owner="credit team",
-                                      status="champion", at=datetime(2024, 12, 1))
+                                      at=datetime(2024, 12, 1))
+            onboard(con, name, "v1", at=datetime(2024, 12, 1))  # served before Vigil: no approval
         registry.register_version(con, OPERATOR, MODEL, "v2", threshold=0.3, owner="credit team",
                                   at=datetime(2024, 12, 15))
 
@@ -113,8 +115,8 @@ def test_the_pack_benchmarks_the_challenger_and_the_calendar_reminds_reviews(ris
     assert pack.benchmark.champion == "v1" and pack.benchmark.challenger == "v2"
     assert pack.benchmark.comparison is not None and pack.benchmark.comparison.design == "unpaired"
     assert json.loads(json.dumps(pack.to_dict()))["backtest"]["flagged_periods"] == 1
-    plain = compliance.model_risk_pack(db, PLAIN, now=datetime(2025, 3, 1))
-    assert plain.benchmark.comparison is None and "nothing to benchmark" in plain.benchmark.note
+    plain = compliance.benchmark(db, PLAIN)
+    assert plain.comparison is None and "nothing to benchmark" in plain.note
 
     # No tier: treated as tier 1 (12 months) from the registration; a low tier waits 36 months.
     store.write(lambda con: governance.set_risk_tier(con, OPERATOR, PLAIN, "low", "internal use only"), db)

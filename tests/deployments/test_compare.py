@@ -14,8 +14,9 @@ from sklearn.metrics import f1_score, roc_auc_score
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.proportion import proportions_ztest
 
-from analytics import deployments, governance, registry, settings, store, users
+from analytics import business, deployments, governance, registry, settings, store, users
 from analytics.cli import main
+from analytics.deployments import _paired as _pairs
 from analytics.errors import InvalidInputError
 from analytics.ingest import ingest
 from analytics.roles import Actor
@@ -187,6 +188,14 @@ def test_bad_requests_say_what_to_do(churn_template):
     assert empty.verdict == "keep collecting" and empty.measures == ()
 
 
+def test_low_shadow_coverage_warns():
+    low = deployments.ShadowCoverage(620, 1000, datetime(2026, 1, 1), datetime(2026, 1, 9), 0.9)
+    assert low.share == pytest.approx(0.62) and low.low and "62.0%" in low.message() and "below the 90%" in low.message()
+    ok = deployments.ShadowCoverage(950, 1000, datetime(2026, 1, 1), datetime(2026, 1, 9), 0.9)
+    assert not ok.low and "below" not in ok.message()
+    assert math.isnan(deployments.ShadowCoverage(0, 0, None, None, 0.9).share)
+
+
 def test_verdict_rules():
     v = deployments.verdict
     assert v(0.01, 0.03, 0.001, higher_is_better=True, margin=0.01, alpha=0.05) == "better"
@@ -195,3 +204,98 @@ def test_verdict_rules():
     assert v(-0.05, 0.02, 0.3, higher_is_better=True, margin=0.01, alpha=0.05) == "keep collecting"
     assert v(-0.03, -0.01, 0.001, higher_is_better=False, margin=0.01, alpha=0.05) == "better"
     assert v(math.nan, math.nan, math.nan, higher_is_better=True, margin=0.01, alpha=0.05) == "keep collecting"
+
+
+# --------------------------------------------------------------------------------------------------
+# the shadow comparison from the per-day summaries kept in the store
+
+
+def _same(a, b):
+    """Two comparisons report the same figures (the time taken aside)."""
+    x, y = a.to_dict(), b.to_dict()
+    assert x == y
+
+
+@pytest.fixture(scope="module")
+def summarised(churn_template, tmp_path_factory):
+    """A copy of the churn store with the shadow's paired summaries built (the original has none)."""
+    db, _ = churn_template
+    copy = store.copy_store(db, tmp_path_factory.mktemp("paired") / "s")
+    done = deployments.refresh_paired(copy, MODEL)
+    assert done == {MODEL: {"v1/v2": DAYS}}
+    business.refresh_summaries(copy, MODEL)  # the shadow's coverage then counts whole hours from the serving summaries
+    return copy
+
+
+def test_shadow_from_the_stored_summaries_gives_the_log_s_figures(churn_template, summarised):
+    db, data = churn_template
+    assert store.read(lambda con: con.execute("SELECT count(*) FROM paired_summary_days").fetchone()[0], db) == 0
+    # the whole log (every day from the store) and a window with partial edge days (those from the log)
+    for start, end in [(None, None), (START + timedelta(days=2, hours=7), START + timedelta(days=15, hours=3))]:
+        from_log = deployments.compare(db, MODEL, baseline="v1", candidate="v2", start=start, end=end, sequential=False)
+        stored = deployments.compare(summarised, MODEL, baseline="v1", candidate="v2", start=start, end=end,
+                                     sequential=False)
+        assert stored.to_dict() == from_log.to_dict()
+    # the stored path is pinned to the libraries as the log's is (the last window: days 2-15)
+    inside = data["champion"][(data["champion"]["predicted_at"] >= pd.Timestamp(start))
+                              & (data["champion"]["predicted_at"] < pd.Timestamp(end))].index
+    label, s1, s2 = data["label"][inside], np.round(data["s1"], 4)[inside], np.round(data["s2"], 4)[inside]
+    c1, c2 = (s1 >= 0.5) == label, (s2 >= 0.5) == label
+    ref = mcnemar([[np.sum(c1 & c2), np.sum(c1 & ~c2)], [np.sum(~c1 & c2), np.sum(~c1 & ~c2)]], exact=False,
+                  correction=True)
+    assert stored.rows == {"pairs": len(inside)}
+    # coverage: the champion's rows from the shadow's first to its last row in the window (the shadow logs 100 ms later)
+    shadow_t = data["shadow"]["predicted_at"]
+    shadow_t = shadow_t[(shadow_t >= pd.Timestamp(start)) & (shadow_t < pd.Timestamp(end))]
+    t = data["champion"]["predicted_at"]
+    assert stored.coverage.pairs == len(inside) and stored.coverage.first_at == shadow_t.min()
+    assert stored.coverage.baseline_rows == int(t.between(shadow_t.min(), shadow_t.max()).sum())
+    assert stored.coverage.share == 1.0 and not stored.coverage.low
+    assert _row(stored, "accuracy").p_value == pytest.approx(ref.pvalue, rel=1e-9)
+    assert _row(stored, "roc_auc").result.candidate == pytest.approx(roc_auc_score(label, s2), rel=1e-12)
+
+
+def _both(db, start=None, end=None):
+    """The paired summary from the store (None when no stored day answers) and from the log alone."""
+    def work(con):
+        info = registry.get_model(con, MODEL)
+        return (_pairs.stored(con, info, None, "v1", "v2", start, end),
+                _pairs.from_log(con, info, None, "v1", "v2", start, end))
+    return store.read(work, db)
+
+
+def _assert_same(a, b):
+    assert a.cells == b.cells
+    for name in ("scores", "values", "sample"):
+        pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name), check_dtype=False)
+
+
+def test_stored_summaries_follow_new_rows_late_labels_and_pairs_across_midnight(churn_template, summarised, tmp_path):
+    data = churn_template[1]
+    db = store.copy_store(summarised, tmp_path / "s")
+    # a request scored by v1 just before midnight and by the shadow just after it
+    at = pd.Timestamp(START + timedelta(days=6)) - pd.Timedelta(milliseconds=40)
+    rng = np.random.default_rng(9)
+    pair = pd.concat([_rows([90_000], "v1", "champion", np.array([0.71]), rng, [at], 20.0, ["late-1"]),
+                      _rows([90_000], "v2", "shadow", np.array([0.32]), rng, [at + pd.Timedelta(milliseconds=80)],
+                            26.0, ["late-1"])])
+    assert ingest(MODEL, pair, actor=SYSTEM, db=db).ok
+    fresh, from_log = _both(db)  # days 5 and 6 changed: read from the log, the other 18 from the store
+    assert fresh.stored_days == DAYS - 2 and fresh.pairs == from_log.pairs == len(data["champion"]) + 1
+    _assert_same(fresh, from_log)
+    label = pd.DataFrame({"prediction_id": ["v1-90000"], "observed_at": [at + pd.Timedelta(days=1)], "label": [1],
+                          "business_value": [np.nan]})
+    assert ingest(MODEL, label, kind="outcomes", actor=SYSTEM, db=db).ok
+    assert _both(db)[0] is None  # a late label may change any day: the log answers until a refresh
+    assert deployments.refresh_paired(db, MODEL) == {MODEL: {"v1/v2": 2}}  # days 5 and 6 (the label's day is 5)
+    pairs = {}
+    for start, end in [(None, None), (START + timedelta(days=5), START + timedelta(days=9)),
+                       (START + timedelta(days=6), START + timedelta(days=9))]:
+        stored, from_log = _both(db, start, end)
+        assert stored.stored_days == ((end - start).days if start else DAYS)
+        _assert_same(stored, from_log)
+        pairs[start] = stored.pairs
+    day5 = data["champion"]["predicted_at"].between(pd.Timestamp(START + timedelta(days=5)),
+                                                    pd.Timestamp(START + timedelta(days=6)), inclusive="left")
+    # the pair across midnight counts in a window holding both days, not in one holding only the shadow's day
+    assert pairs[START + timedelta(days=5)] - pairs[START + timedelta(days=6)] == day5.sum() + 1

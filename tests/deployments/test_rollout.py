@@ -84,6 +84,9 @@ def test_vigil_deployments_commands(churn, capsys, as_person):
                  "--format", "json", "--fixed-horizon"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["design"] == "paired" and {m["key"] for m in data["measures"]} >= {"roc_auc", "accuracy", "f1"}
+    assert data["coverage"]["pairs"] == data["rows"]["pairs"] and data["coverage"]["low"] is False
+    assert main(["--db", db, "deployments", "refresh", MODEL]) == 0
+    assert f"{MODEL}: shadow comparison summaries up to date: v1/v2 " in capsys.readouterr().out
     assert main(["--db", db, "deployments", "compare", MODEL, "--baseline", "v1", "--candidate", "v1"]) == 1
     assert "same version" in capsys.readouterr().err
     assert main(["--db", db, "deployments", "plan", MODEL, "v3", "--steps", "0.1:0:10,0.5", *as_person(db, "pat")]) == 0

@@ -21,6 +21,7 @@ from analytics import drift, ingest, registry, store
 from analytics.cli import main as vigil
 from analytics.logschema import Column, LogSchema
 from analytics.roles import Actor
+from lifecycle_support import put_in_status
 
 SYSTEM = Actor("cli:tests", "system")
 MODEL = "segmented-risk"
@@ -47,8 +48,9 @@ def user_model(tmp_path_factory) -> Path:
 
     def register(con):
         registry.register_model(con, SYSTEM, MODEL, SCHEMA, owner="risk", description="segments")
-        registry.register_version(con, SYSTEM, MODEL, "v1", threshold=0.5, owner="risk", status="champion",
+        registry.register_version(con, SYSTEM, MODEL, "v1", threshold=0.5, owner="risk",
                                   at=datetime(2026, 1, 1))
+        put_in_status(con, MODEL, "v1", "champion", at=datetime(2026, 1, 1))
         registry.load_reference(con, SYSTEM, MODEL, "v1", reference)
 
     store.write(register, path)

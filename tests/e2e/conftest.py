@@ -5,7 +5,7 @@
   :func:`analytics.demo.build_demo`, window ending 2026-11-01), so the audit rows written by
   signing in never reach the shared store. Its ``credentials`` are the demo users' random
   passwords. ``VIGIL_E2E_DEMO`` names an existing demo store to copy instead (see ``demo_source``).
-- ``streamlit_server``: ``streamlit run app/main.py`` on a free localhost port with ``VIGIL_DB``
+- ``streamlit_server``: ``streamlit run app/server.py`` on a free localhost port with ``VIGIL_DB``
   pointing at that copy and local sign-in forced; waits for ``/_stcore/health``; stopped at the end.
   :class:`StreamlitServer` starts other servers (the OIDC test starts one with its own secrets).
 - ``browser``: Debian's chromium (``/usr/bin/chromium``) driven by Playwright's sync API; no browser

@@ -1,8 +1,8 @@
 """Helpers of the browser tests: servers (Streamlit, the OIDC provider) and what is done in the page.
 
-Servers: :class:`StreamlitServer` runs ``streamlit run app/main.py`` on a free localhost port in its
-own process group; :func:`wait_until_healthy` and :func:`stop` serve any server a test starts.
-In the page: :func:`settle` waits for Streamlit to finish a run, :func:`sign_in`, :func:`open_page`,
+Servers: :class:`StreamlitServer` runs ``streamlit run app/server.py`` (``app/main.py`` with its
+session-cookie route) on a free localhost port in its own process group; :func:`wait_until_healthy`
+and :func:`stop` serve any server a test starts. In the page: :func:`settle` waits for Streamlit to finish a run, :func:`sign_in`, :func:`open_page`,
 :func:`problems` (exception and error boxes) and :func:`screenshot`.
 
 Not a conftest: test modules import these helpers by name (``from e2e_support import ...``), which
@@ -76,7 +76,7 @@ def stop(process: subprocess.Popen) -> None:
 
 @dataclass
 class StreamlitServer:
-    """``streamlit run app/main.py`` on a free localhost port, in its own process group.
+    """``streamlit run app/server.py`` on a free localhost port, in its own process group.
 
     ``env`` is added to this process's environment; ``secrets`` (a path) replaces
     ``.streamlit/secrets.toml``, so a developer's own secrets never leak into a test.
@@ -103,7 +103,7 @@ class StreamlitServer:
             secrets.write_text("# no secrets: local sign-in\n")
         env = {**os.environ, "VIGIL_DB": str(self.db), "VIGIL_DATA_DIR": str(self.db.parent),
                "VIGIL_LOCK_TIMEOUT": "60", "PYTHONUNBUFFERED": "1", **self.env}
-        command = [sys.executable, "-m", "streamlit", "run", str(REPO / "app" / "main.py"),
+        command = [sys.executable, "-m", "streamlit", "run", str(REPO / "app" / "server.py"),
                    "--server.port", str(self.port), "--server.address", "localhost", "--server.headless", "true",
                    "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
                    "--secrets.files", str(secrets)]

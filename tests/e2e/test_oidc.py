@@ -118,7 +118,8 @@ def test_sign_in_through_st_login_lands_with_the_mapped_role(sub, username, role
     assert page.get_by_text(f"Signed in as {username} · role {role}").count() == 1
     expected = menu(username, role)
     assert nav_titles(page) == expected
-    assert _audit(oidc_server.db, username) == [("auth.login", role, {"method": "oidc"})]
+    via = {"channel": "app", "proof": "oidc"}
+    assert _audit(oidc_server.db, username) == [("auth.login", role, {"method": "oidc", "via": via})]
 
     # Signing out ends the provider's session too (st.logout follows its end_session_endpoint).
     page.get_by_role("button", name=auth.BUTTON_SIGN_OUT).click()

@@ -10,13 +10,15 @@ from __future__ import annotations
 import pytest
 from e2e_support import menu, nav_titles, open_page, problems, screenshot, settle, sign_in
 
-from analytics.roles import ROLES
-from app import navigation
+from analytics import sessions, settings, store, users
+from analytics.roles import ROLES, Actor
+from app import auth, navigation, session_cookie
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
 #: Server log lines that mean something went wrong while a page was drawn.
 LOG_PROBLEMS = ("Traceback", "unexpected error while showing", "Uncaught app execution")
+ADMIN = Actor("cli:e2e", "admin")
 
 
 def _user(credentials: dict[str, tuple[str, str]], role: str) -> tuple[str, str]:
@@ -71,3 +73,55 @@ def test_wrong_password_is_refused_in_plain_words(e2e_store, streamlit_server, p
     assert len(errors) == 1 and "Sign-in failed" in errors[0], errors
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.locator('[data-testid="stSidebarNav"]').count() == 0
+
+
+def _signed_in(tab, username: str) -> None:
+    """Wait until the tab shows who is signed in."""
+    tab.get_by_text(f"Signed in as {username}").wait_for()
+
+
+def _signed_out_because(tab, click: str | None = None) -> str:
+    """Click a page in the menu first (one click: one run of the app) if asked; wait for the sign-in form
+    and return the reason it gives for the sign-out ("" when none)."""
+    if click:
+        tab.locator(f'[data-testid="stSidebarNav"] a:has(span[label="{click}"])').click()
+    tab.get_by_label(auth.LABEL_USERNAME, exact=True).wait_for()
+    return " ".join(tab.locator('[data-testid="stAlertContentWarning"]').all_inner_texts())
+
+
+def test_a_session_survives_reloads_and_tabs_and_ends_everywhere(e2e_store, streamlit_server, page):
+    """Issue 18 section 3, in Chromium: a reload and a new tab stay signed in (HttpOnly cookie); a sign-out in
+    another tab, the idle timeout and a disabled account each sign the user out on the next click."""
+    name, password, db, url = "session.tester", "a session tester's password", e2e_store.db, streamlit_server.url
+    store.write(lambda con: users.add_user(con, ADMIN, name, "viewer", password=password), db)
+    sign_in(page, f"{url}/settings", name, password)  # a deep link to a light page: the test is about sessions
+    cookie = {c["name"]: c for c in page.context.cookies()}[session_cookie.COOKIE]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/"
+    assert session_cookie.COOKIE not in page.evaluate("document.cookie"), "page scripts cannot read it"
+    page.reload()
+    _signed_in(page, name)
+    other = page.context.new_page()
+    other.goto(f"{url}/settings")  # a light page: the second tab only has to show who is signed in
+    _signed_in(other, name)
+    page.get_by_role("button", name=auth.BUTTON_SIGN_OUT).click()
+    assert _signed_out_because(page) == ""
+    assert "another tab" in _signed_out_because(other, click="Drift")
+
+    def resume_in(tab) -> None:
+        """Give the browser a new session of the tester (as a sign-in does) and open the app."""
+        token = sessions.start(Actor(name, "viewer"), "local", db=db)
+        page.context.add_cookies([{"name": session_cookie.COOKIE, "value": token, "url": url, "httpOnly": True}])
+        tab.goto(f"{url}/settings")
+        _signed_in(tab, name)
+
+    resume_in(other)  # idle for longer than the timeout (1 s here; 8 hours by default): out on the next click
+    store.write(lambda con: settings.set_value(con, ADMIN, sessions.IDLE_TIMEOUT.key, 1), db)
+    try:
+        other.wait_for_timeout(1500)
+        assert "idle" in _signed_out_because(other, click="Drift")
+    finally:
+        store.write(lambda con: settings.unset(con, ADMIN, sessions.IDLE_TIMEOUT.key), db)
+    resume_in(other)  # an admin disables the account: out on the next click
+    store.write(lambda con: users.set_disabled(con, ADMIN, name, True), db)
+    assert "disabled" in _signed_out_because(other, click="Drift")
+    other.close()

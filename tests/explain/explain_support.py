@@ -22,6 +22,7 @@ from analytics.artifacts import model_frame, save_lightgbm
 from analytics.explain import _attributions
 from analytics.logschema import Column, LogSchema
 from analytics.roles import ROLES, Actor
+from lifecycle_support import put_in_status
 
 SYSTEM = Actor("cli:explain-tests", "system")
 MODEL = "credit-lite"
@@ -79,10 +80,12 @@ def build(path: Path) -> Path:
 
     def register(con):
         registry.register_model(con, SYSTEM, MODEL, SCHEMA, owner="risk")
-        registry.register_version(con, SYSTEM, MODEL, "v1", threshold=0.5, owner="risk", status="champion",
+        registry.register_version(con, SYSTEM, MODEL, "v1", threshold=0.5, owner="risk",
                                   artifact_path=str(artifact), artifact_sha256=sha, at=now - timedelta(days=60))
-        registry.register_version(con, SYSTEM, MODEL, "v2", threshold=0.5, owner="risk", status="shadow",
+        put_in_status(con, MODEL, "v1", "champion", at=now - timedelta(days=60))
+        registry.register_version(con, SYSTEM, MODEL, "v2", threshold=0.5, owner="risk",
                                   parent_version="v1", at=now - timedelta(days=50))  # no artifact: logged only
+        put_in_status(con, MODEL, "v2", "shadow", at=now - timedelta(days=50))
         registry.load_reference(con, SYSTEM, MODEL, "v1", reference)
         for role in ROLES:
             users.add_user(con, SYSTEM, role, role, password=PASSWORD)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from explain_support import MODEL, lite_template  # noqa: F401 - fixtures
 
-from analytics import cli, explain
+from analytics import cli, explain, store
+from analytics.explain._trace import MASK
 
 
 def test_trace_counterfactuals_errors_and_global(lite_template, capsys):
@@ -20,3 +21,32 @@ def test_trace_counterfactuals_errors_and_global(lite_template, capsys):
     assert cli.main(["--db", db, "explain", "global", MODEL, "--rows", "500", "--fail-on-drift"]) == 0
     assert "no attribution drift" in capsys.readouterr().out
     assert cli.main(["--db", db, "explain", "trace", MODEL, "nope"]) == 1
+
+
+SENSITIVE = ("AGE", "EDUCATION", "MARRIAGE", "SEX")
+
+
+def _masked_lines(out: str) -> dict[str, bool]:
+    """Whether each sensitive feature's row of the printed explanation shows the mask instead of a value."""
+    return {line.split()[0]: MASK in line for line in out.splitlines()
+            if line.split() and line.split()[0] in SENSITIVE}
+
+
+def test_row_level_sensitive_values_only_for_a_proven_role_that_may_see_them(lite_template, tmp_path, capsys,
+                                                                            as_person):
+    """The attack: ``vigil explain trace`` printed a row's AGE and EDUCATION to whoever ran it, and
+    ``vigil explain errors`` grew its tree on them. Now: masked and left out unless a token proves a
+    role with ``see_sensitive_rows``."""
+    db = str(store.copy_store(lite_template, tmp_path / "copy"))
+    pid = explain.find_predictions(db, MODEL, version="v1", decision=1, limit=1)["prediction_id"].iloc[0]
+    for who, masked in ((None, True), ("analyst", True), ("reviewer", False)):
+        proof = as_person(db, who) if who else []
+        if who != "analyst":  # (the analyst's trace masks as the anonymous one does; one trace less to compute)
+            assert cli.main(["--db", db, "explain", "trace", MODEL, pid, *proof]) == 0
+            shown = _masked_lines(capsys.readouterr().out)
+            assert shown and set(shown.values()) == {masked}, (who, shown)
+        assert cli.main(["--db", db, "explain", "errors", MODEL, "--depth", "3", *proof]) == 0
+        out = capsys.readouterr().out
+        assert ("left out of the tree's inputs" in out) == masked, who
+        rules = out.split("tree depth", 1)[1]
+        assert any(f" {name} " in rules for name in SENSITIVE) != masked, (who, rules)

@@ -19,6 +19,7 @@ from analytics.cli import main as vigil
 from analytics.errors import InvalidInputError, PermissionDeniedError
 from analytics.logschema import Column, LogSchema
 from analytics.roles import Actor
+from lifecycle_support import put_in_status
 
 SYSTEM = Actor("cli:tests", "system")
 MODEL = "fair-model"
@@ -75,8 +76,9 @@ def fair_store(tmp_path_factory):
 
     def register(con):
         registry.register_model(con, SYSTEM, MODEL, SCHEMA, owner="tests")
-        registry.register_version(con, SYSTEM, MODEL, "v1", threshold=0.4, owner="tests", status="champion",
+        registry.register_version(con, SYSTEM, MODEL, "v1", threshold=0.4, owner="tests",
                                   at=START - timedelta(days=10))
+        put_in_status(con, MODEL, "v1", "champion", at=START - timedelta(days=10))
 
     store.write(register, path)
     preds, outs = _rows()
@@ -329,8 +331,8 @@ def test_cli_on_the_store_and_errors(fair_store, capsys):
 def test_cells_are_recounted_after_an_ingest(tmp_path):
     path = tmp_path / "vigil.duckdb"
     store.write(lambda con: (registry.register_model(con, SYSTEM, MODEL, SCHEMA, owner="t"),
-                             registry.register_version(con, SYSTEM, MODEL, "v1", threshold=0.4, owner="t",
-                                                       status="champion")), path)
+                             registry.register_version(con, SYSTEM, MODEL, "v1", threshold=0.4, owner="t"),
+                             put_in_status(con, MODEL, "v1", "champion")), path)
     preds, outs = _rows(800, seed=5)
     ingest.ingest(MODEL, preds.iloc[:400], actor=SYSTEM, db=path)
     assert fairness.assess(path, MODEL, n_boot=0).rows == 400

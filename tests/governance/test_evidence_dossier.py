@@ -109,6 +109,8 @@ def test_migration_7_backfills_history_from_the_audit_trail(tmp_path):
     migrate(con, target=6)
     from gov_support import SCHEMA
 
+    con.execute("ALTER TABLE audit_log ADD COLUMN row_mac VARCHAR")  # record() writes today's layout; the
+
     registry.register_model(con, SYSTEM, "old", SCHEMA, owner="o")
     con.execute("INSERT INTO model_versions (model_name, version, created_at, owner, status, threshold) "
                 "VALUES ('old', 'v1', '2025-01-01', 'o', 'retired', 0.5), ('old', 'v2', '2025-02-01', 'o', 'champion', 0.5)")
@@ -119,6 +121,7 @@ def test_migration_7_backfills_history_from_the_audit_trail(tmp_path):
             audit.record(con, SYSTEM, f"version.{step}", "model_version", f"old:{version}",
                          {"from": prev, "to": step}, at=START + timedelta(days=10 * (version == "v2") + i))
             prev = step
+    con.execute("ALTER TABLE audit_log DROP COLUMN row_mac")  # codes are dropped again: a schema-6 store's rows
     con.close()
     history = store.read(lambda c: governance.deployment_history(c, "old"), path)
     assert history[["version", "role"]].values.tolist() == [["v1", "champion"], ["v2", "champion"]]

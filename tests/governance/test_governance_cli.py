@@ -141,3 +141,32 @@ def test_the_workflow_from_the_command_line(loan, tmp_path, capsys, as_person):
     assert vigil(loan, "governance", "dossier", MODEL, "v1", "--html", str(html_path)) == 0
     assert "Governance dossier" in html_path.read_text()
     assert vigil(loan, "audit", "verify") == 0
+
+
+def test_status_is_a_readable_table_and_json_keeps_full_precision(loan, capsys):
+    """Issue 13 item 20: statuses in words, ROC AUC to 3 decimals, no NaN/NaT; ``--format json`` unrounded."""
+    from datetime import datetime
+
+    from analytics import governance, registry
+    from gov_support import SYSTEM
+    from lifecycle_support import put_in_status
+
+    auc = 0.8123456789012345
+    store.write(lambda con: (registry.register_version(
+        con, SYSTEM, MODEL, "v9", threshold=0.5, owner="ana", parent_version="v3",
+        validation_metrics={"roc_auc": auc}, at=datetime(2026, 2, 1)),
+        put_in_status(con, MODEL, "v9", "in_review", at=datetime(2026, 2, 1))), loan)
+    assert vigil(loan, "governance", "status", MODEL) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith(f"{MODEL}  ") and " v9 " in line)
+    assert "in review" in row and "0.812 " in row + " " and "not serving" in row and "2026-02-01 00:00" in row
+    assert "validation ROC AUC" in out and "never deployed" in out
+    assert not any(raw in out for raw in ("NaN", "NaT", "None", "in_review", "0.8123"))
+    assert vigil(loan, "governance", "status", MODEL, "--format", "json") == 0
+    shown = json.loads(capsys.readouterr().out)
+    expected = store.read(governance.registry_table, loan)
+    assert [v["version"] for v in shown["versions"]] == expected["version"].tolist()
+    assert next(v for v in shown["versions"] if v["version"] == "v9")["validation_roc_auc"] == auc
+    assert shown["deployment_history"] == []
+    assert vigil(loan, "governance", "status", "nomodel") == 1
+    assert "'nomodel' is not registered" in capsys.readouterr().err

@@ -19,6 +19,7 @@ from analytics import ingest, performance, registry, settings, store
 from analytics.governance import NOT_EVALUATED, assemble
 from analytics.logschema import Column, LogSchema
 from analytics.roles import Actor
+from lifecycle_support import put_in_status
 
 SYSTEM = Actor("cli:tests", "system")
 MODEL = "label-states"
@@ -48,9 +49,10 @@ def user_model(tmp_path_factory) -> Path:
 
     def register(con):
         registry.register_model(con, SYSTEM, MODEL, SCHEMA, owner="risk", description="label states")
-        registry.register_version(con, SYSTEM, MODEL, "v1", threshold=0.5, owner="risk", status="champion",
+        registry.register_version(con, SYSTEM, MODEL, "v1", threshold=0.5, owner="risk",
                                   validation_metrics={"roc_auc": float(roc_auc_score(ref["label"], ref["score"]))},
                                   at=datetime(2026, 1, 1))
+        put_in_status(con, MODEL, "v1", "champion", at=datetime(2026, 1, 1))
         registry.load_reference(con, SYSTEM, MODEL, "v1", ref)
 
     store.write(register, path)

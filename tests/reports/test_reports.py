@@ -12,12 +12,13 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from analytics import alerts, audit, registry, reports, settings, store, users
+from analytics import alerts, audit, drift, registry, reports, settings, store, users
 from analytics.cli import main
 from analytics.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from analytics.ingest import ingest
 from analytics.roles import Actor
 from analytics.store import copy_store
+from lifecycle_support import put_in_status
 
 SYSTEM = Actor("cli:tests", "system")
 ADMIN, APPROVER, REVIEWER, VIEWER = (Actor("ada", "admin"), Actor("paul", "approver"), Actor("rita", "reviewer"),
@@ -40,8 +41,9 @@ def template(tmp_path_factory, toy_schema, make_predictions, make_outcomes) -> P
 
     def register(con):
         registry.register_model(con, SYSTEM, MODEL, toy_schema, owner="tests", description="toy")
-        registry.register_version(con, SYSTEM, MODEL, "v1", threshold=0.5, owner="tests", status="champion",
+        registry.register_version(con, SYSTEM, MODEL, "v1", threshold=0.5, owner="tests",
                                   validation_metrics={"roc_auc": 0.81}, at=datetime(2025, 1, 1))
+        put_in_status(con, MODEL, "v1", "champion", at=datetime(2025, 1, 1))
         registry.register_version(con, SYSTEM, MODEL, "v2", threshold=0.4, owner="tests", parent_version="v1",
                                   at=datetime(2025, 2, 1))
         registry.load_reference(con, SYSTEM, MODEL, "v1", reference, at=datetime(2025, 1, 1))
@@ -135,6 +137,10 @@ def test_report_content_thresholds_and_a_failed_delivery_retried(vstore, smtp_re
         {"host": "127.0.0.1", "port": port, "sender": "vigil@example.com"})]), vstore)
     [retried] = reports.run_reports(vstore, SYSTEM, as_of=AS_OF, pdf=False)
     assert (retried.status, retried.delivery, len(messages)) == ("delivery retried", "sent", 1)
+    body = next(part for part in email.message_from_string(messages[0]["text"]).walk()
+                if part.get_content_type() == "text/plain" and not part.get_filename()).get_payload(decode=True).decode()
+    positions = [body.index(f"  - {title}: ") for title in reports.SECTIONS.values()]
+    assert positions == sorted(positions)  # the e-mail lists the sections in report order
 
     # Tampering is found: an edited HTML, then a removed manifest.
     (run.folder / "report.html").write_text(page.replace("toy-model", "toy-modeI"))
@@ -223,9 +229,12 @@ def test_retention_removes_only_whole_expired_segments_and_audits_it(vstore):
     removed_file = vstore.parent / dry.segments["path"].iloc[0]
     assert removed_file.is_file()
 
+    drift.refresh_rollups(vstore, MODEL, version="v1")  # daily drift rollups of both batches, as after ingests
     with pytest.raises(PermissionDeniedError):
         reports.apply_retention(vstore, APPROVER, now=now)
     [done] = reports.apply_retention(vstore, ADMIN, now=now)
+    # Drift read from the rollups counts only what is kept (the champion v1: every other row of the recent batch).
+    assert drift.drift_summary(vstore, MODEL, start=datetime(2025, 3, 1), end=WEEK_END).n_current_rows == RECENT_ROWS // 2
     assert store.read(counts, vstore) == (RECENT_ROWS, RECENT_ROWS, 1) and not removed_file.exists()
     ids = store.read(lambda con: con.execute(f"SELECT min(prediction_id), max(prediction_id) FROM {view}").fetchone(),
                      vstore)
@@ -278,6 +287,19 @@ def test_the_command_line(vstore, capsys, monkeypatch, as_person):
     assert main(["reports", "run", "--due", "--no-pdf", "--as-of", "2025-03-12"]) == 0
     assert capsys.readouterr().out == ""  # cron: quiet about periods already reported
     assert main(["reports", "verify", "w", "2025-W10"]) == 0
-    with pytest.raises(SystemExit) as exit_:
-        main(["reports", "run", "--as-of", "yesterday"])
-    assert exit_.value.code == 2 and "is not a date or time" in capsys.readouterr().err
+    for bad, words in (("yesterday", "is not a date or time"), ("9999-12-31", "out of range")):
+        with pytest.raises(SystemExit) as exit_:
+            main(["reports", "run", "--as-of", bad])
+        assert exit_.value.code == 2 and words in capsys.readouterr().err
+
+
+def test_a_report_whose_pdf_cannot_be_printed_leaves_nothing_behind(vstore, monkeypatch):
+    def no_chromium(document, path):
+        raise InvalidInputError("no Chromium to print the PDF with")
+
+    monkeypatch.setattr("analytics.reports._render.html_to_pdf", no_chromium)
+    _define(vstore, name="gov", model=MODEL, sections=("governance",), recipients=(), channel=None)
+    with pytest.raises(InvalidInputError, match="no Chromium"):
+        reports.run_reports(vstore, SYSTEM, as_of=AS_OF)
+    folder = reports.reports_dir(vstore) / "gov"
+    assert not (folder.exists() and any(folder.iterdir())) and reports.runs_table(vstore).empty

@@ -1,0 +1,31 @@
+"""The days Vigil accepts in a window: far enough back and ahead for any log, near enough to compute with.
+
+pandas keeps times in nanoseconds (1677 to 2262) and a window's edges are shifted by days and weeks
+(the baseline before it, the day after its last day), so a day such as ``0001-01-01`` or
+``9999-12-31`` would overflow deep inside a computation. Windows are checked against these bounds
+where they are made (the command line, the app's URL) and refused with a message instead.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from analytics.errors import InvalidInputError
+
+#: The first and last day a window may name (inclusive).
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(2199, 12, 31)
+
+
+def day_in_range(value: date | datetime) -> bool:
+    """Whether ``value`` (a day or a time) falls on a day from :data:`FIRST_DAY` to :data:`LAST_DAY`."""
+    day = value.date() if isinstance(value, datetime) else value
+    return FIRST_DAY <= day <= LAST_DAY
+
+
+def check_day(value: date | datetime, what: str) -> date | datetime:
+    """``value`` unchanged when :func:`day_in_range`, else :class:`InvalidInputError` naming ``what`` and the range."""
+    if not day_in_range(value):
+        raise InvalidInputError(f"{what} {value.isoformat()[:10]} is out of range: use a day from "
+                                f"{FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}")
+    return value
