@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from analytics import config, governance
-from analytics.registry import get_version
+from analytics.registry import get_version, status_text
 from analytics.store import read, write
 from app import auth, queries, theme, widgets
 
@@ -73,7 +73,8 @@ with widgets.error_boundary("the approval queues"):
         tabs = st.tabs([f"{QUEUE_TITLES[q]} ({(queue['queue'] == q).sum()})" for q in queue["queue"].unique()])
         for tab, name in zip(tabs, queue["queue"].unique()):
             with tab:
-                widgets.table(queue[queue["queue"] == name], hide_index=True, key=f"approvals_queue_{name}",
+                shown = queue[queue["queue"] == name].assign(status=lambda f: f["status"].map(status_text))
+                widgets.table(shown, hide_index=True, key=f"approvals_queue_{name}",
                               column_order=["model", "version", "status", "submitted_by", "since", "owner",
                                             "own_submission"],
                               column_config={"since": st.column_config.DatetimeColumn("Last step (UTC)"),
@@ -93,7 +94,7 @@ with widgets.error_boundary("the approval queues"):
     if focus is not None:
         st.session_state[_PICKER] = tuple(focus)
     item = st.selectbox("Version", options, key=_PICKER, on_change=_chosen,
-                        format_func=lambda o: f"{o[0]} {o[1]} ({statuses[o].replace('_', ' ')})",
+                        format_func=lambda o: f"{o[0]} {o[1]} ({status_text(statuses[o])})",
                         help="The page stays on this version after each action; another choice empties the forms")
     model, version = item
     st.session_state[_FOCUS] = item
@@ -158,14 +159,15 @@ with left:
         widgets.table(found, hide_index=True, key="approvals_findings",
                       column_order=["recorded_at", "reviewer", "severity", "topic", "finding"])
 with right:
-    widgets.table(history, hide_index=True, key="approvals_history",
+    words = {c: history[c].map(lambda s: status_text(s) if isinstance(s, str) else s) for c in ("from_status", "to_status")}
+    widgets.table(history.assign(**words), hide_index=True, key="approvals_history",
                   column_order=["occurred_at", "actor", "from_status", "to_status", "comment"],
                   column_config={"occurred_at": st.column_config.DatetimeColumn("When (UTC)")})
 
 # ---- the decision form ---------------------------------------------------------------------------
 st.subheader("Act")
-st.caption(f"{subject} is **{status.replace('_', ' ')}**. Steps open from here: "
-           f"{', '.join(governance.next_states(status)) or 'none (final)'}.")
+st.caption(f"{subject} is **{status_text(status)}**. Steps open from here: "
+           f"{', '.join(map(status_text, governance.next_states(status))) or 'none (final)'}.")
 
 if status == "draft" and actor.can("submit_for_review"):
     with st.form("approvals_submit"):

@@ -37,6 +37,7 @@ with widgets.error_boundary("the explanations"):
         steps.append(queries.Step("SHAP values of the reference sample, for attribution drift", explain.drift_for,
                                   (ctx.model, version), window, optional=True))
     glob = queries.query_steps(steps)[0]
+    title = info.schema.display_name  # inputs by their titles in the model's spec, as the other pages show them
     st.caption(f"**{ctx.model}** version **{version}** ({'chosen' if ctx.version else 'the champion by default'}) "
                f"· {ctx.window_label} · SHAP values in log-odds of '{info.schema.positive_class}' "
                f"on a seeded sample of **{glob.rows:,}** of the window's **{glob.window_rows:,}** predictions "
@@ -51,18 +52,19 @@ with widgets.error_boundary("the explanations"):
 
     with tab_global:
         imp = glob.importance.head(15).iloc[::-1]
-        fig = go.Figure(go.Bar(x=imp["mean_abs"], y=imp["feature"], orientation="h", marker_color=theme.PALETTE[0],
+        fig = go.Figure(go.Bar(x=imp["mean_abs"], y=imp["feature"].map(title), orientation="h", marker_color=theme.PALETTE[0],
                                hovertemplate="%{y}: %{x:.4f} log-odds<extra></extra>"))
         fig.update_layout(title=theme.chart_title("Mean |SHAP| by input", window=ctx.window_label, rows=glob.rows,
                                                   unit="sampled rows"),
                           xaxis_title="Mean |SHAP value| (log-odds)", height=120 + 24 * len(imp), hovermode="closest",
                           yaxis={"rangemode": "normal"})
         widgets.plot(fig, key="xp_importance")
-        explain_views.beeswarm(glob.beeswarm(top=10), key="xp_swarm", title=theme.chart_title(
+        explain_views.beeswarm(glob.beeswarm(top=10).assign(feature=lambda f: f["feature"].map(title)), key="xp_swarm", title=theme.chart_title(
             "Distribution of each input's SHAP values (top 10)", window=ctx.window_label, rows=glob.rows,
             unit="sampled rows"))
-        widgets.table(glob.importance, hide_index=True, key="xp_importance_table", column_config={
-            "feature": "Input", "rank": st.column_config.NumberColumn("Rank", width="small"),
+        widgets.table(glob.importance.assign(input=glob.importance["feature"].map(title)), hide_index=True,
+                      key="xp_importance_table", column_order=["rank", "input", "mean_abs", "share", "mean", "feature"],
+                      column_config={"input": "Input", "feature": "Column in the log", "rank": st.column_config.NumberColumn("Rank", width="small"),
             "mean_abs": st.column_config.NumberColumn("Mean |SHAP|", format="%.4f"),
             "share": st.column_config.ProgressColumn("Share", format="percent", min_value=0.0, max_value=1.0),
             "mean": st.column_config.NumberColumn("Mean SHAP", format="%+.4f")})
@@ -75,22 +77,22 @@ with widgets.error_boundary("the explanations"):
             _, reference, drift = queries.query(explain.drift_for, ctx.model, version, start=ctx.start, end=ctx.end,
                                                 sample_rows=int(rows), seed=int(seed))
             cols = st.columns(3)
-            cols[0].metric("Top input, reference", drift.top_reference, border=True)
-            cols[1].metric("Top input, window", drift.top_window, border=True)
+            cols[0].metric("Top input, reference", title(drift.top_reference), border=True)
+            cols[1].metric("Top input, window", title(drift.top_window), border=True)
             cols[2].metric("Rank correlation (Spearman)", f"{drift.spearman:.3f}", border=True,
                            help="Spearman correlation of the two mean |SHAP| vectors (scipy.stats.spearmanr)")
             if drift.flagged:
                 st.warning("Attribution drift: " + "; ".join(
-                    f"**{r.feature}** {r.reason}" for r in drift.table[drift.table["flagged"]].itertuples()),
+                    f"**{title(r.feature)}** {r.reason}" for r in drift.table[drift.table["flagged"]].itertuples()),
                     icon=":material/warning:")
             else:
                 st.success(f"No input became dominant or gained more than {drift.threshold:.0%} of the total "
                            "attribution against the reference.", icon=":material/check_circle:")
             top = drift.table.head(12).iloc[::-1]
             fig = go.Figure()
-            fig.add_bar(x=top["share_reference"], y=top["feature"], orientation="h", name="reference",
+            fig.add_bar(x=top["share_reference"], y=top["feature"].map(title), orientation="h", name="reference",
                         marker_color=theme.NEUTRAL)
-            fig.add_bar(x=top["share_window"], y=top["feature"], orientation="h", name="window",
+            fig.add_bar(x=top["share_window"], y=top["feature"].map(title), orientation="h", name="window",
                         marker_color=theme.PALETTE[0])
             fig.update_layout(title=theme.chart_title("Share of total mean |SHAP|: reference vs window",
                                                       window=ctx.window_label, rows=glob.rows, unit="share"),
@@ -100,7 +102,8 @@ with widgets.error_boundary("the explanations"):
             st.caption(f"Reference: {reference.rows:,} rows of {version}'s validation data. A feature is flagged when "
                        f"it becomes the top input or its share rises by more than {drift.threshold:.0%} "
                        "(setting explain.drift_share_change).")
-            widgets.table(drift.table, hide_index=True, key="xp_drift_table", column_config={
+            widgets.table(drift.table.assign(feature=drift.table["feature"].map(title)), hide_index=True,
+                          key="xp_drift_table", column_config={"feature": "Input",
                 "share_reference": st.column_config.NumberColumn("Share ref.", format="percent"),
                 "share_window": st.column_config.NumberColumn("Share window", format="percent"),
                 "share_change": st.column_config.NumberColumn("Change", format="%+.3f")})
@@ -108,16 +111,16 @@ with widgets.error_boundary("the explanations"):
     with tab_dep:
         inputs = glob.importance["feature"].tolist()
         context.adopt("explanations_input", "xp_dep_feature", inputs[0], options=inputs)
-        feature = st.selectbox("Input", inputs, key="xp_dep_feature")
+        feature = st.selectbox("Input", inputs, key="xp_dep_feature", format_func=title)
         context.remember("explanations_input", feature)
         dep = glob.dependence(feature)
         fig = go.Figure(go.Scattergl(x=dep["value"].astype(str) if dep["value"].dtype == object else dep["value"],
                                      y=dep["contribution"], mode="markers", marker={"size": 5, "opacity": 0.5,
                                                                                     "color": theme.PALETTE[0]},
-                                     hovertemplate=f"{feature} = %{{x}}<br>SHAP %{{y:+.3f}}<extra></extra>"))
-        fig.update_layout(title=theme.chart_title(f"Dependence: SHAP value of {feature} against its value",
+                                     hovertemplate=f"{title(feature)} = %{{x}}<br>SHAP %{{y:+.3f}}<extra></extra>"))
+        fig.update_layout(title=theme.chart_title(f"Dependence: SHAP value of {title(feature)} against its value",
                                                   window=ctx.window_label, rows=len(dep), unit="sampled rows"),
-                          xaxis_title=feature, yaxis_title=f"SHAP value of {feature} (log-odds)",
+                          xaxis_title=title(feature), yaxis_title=f"SHAP value of {title(feature)} (log-odds)",
                           yaxis={"rangemode": "normal"}, hovermode="closest", height=420)
         widgets.plot(fig, key="xp_dependence")
 

@@ -100,6 +100,13 @@ def test_after_an_action_the_page_stays_on_the_version_with_empty_forms(vigil_db
     at.selectbox(key="approvals_item").select(("churn", "c2")).run()
     assert at.text_area(key="approvals_comment").value == ""
     assert at.button(key="approvals_approve_go").label == "Approve churn c2"
+    # statuses in words, not codes (issue 13 item 19, left alone on this page): queue, history and next steps
+    queued = next(t.value for t in at.dataframe if "own_submission" in t.value.columns)   # tables carry no key
+    history = next(t.value for t in at.dataframe if "to_status" in t.value.columns)
+    assert set(queued["status"]) == {"in review"} and "in review" in history["to_status"].tolist()
+    shown = " ".join(str(c.value) for c in at.caption)
+    assert "churn c2 is **in review**" in shown and "in_review" not in shown
+    assert "in_review" not in " ".join(map(str, [*queued["status"], *history["from_status"], *history["to_status"]]))
     statuses = store.read(lambda con: [registry.get_version(con, "churn", v)["status"] for v in ("c1", "c2", "c3")],
                           vigil_db)
     assert statuses == ["in_review", "in_review", "approved"]

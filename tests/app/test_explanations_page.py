@@ -28,8 +28,33 @@ def test_global_importance_matches_analytics(lite_db):
     assert f"{expected.rows:,}" in caption and "seed 0" in caption
 
 
+def _retitle(db) -> None:
+    """Give every column of the model a title ("Title of income"), as a spec may."""
+    from dataclasses import replace
+
+    from analytics import store
+    from analytics.logschema import LogSchema
+
+    def work(con):
+        schema = LogSchema.from_json(con.execute("SELECT log_schema FROM models WHERE model_name = ?",
+                                                 [MODEL]).fetchone()[0])
+        titled = replace(schema, columns=tuple(replace(c, title=f"Title of {c.name}") for c in schema.columns))
+        con.execute("UPDATE models SET log_schema = ? WHERE model_name = ?", [titled.to_json(), MODEL])
+
+    store.write(work, db)
+
+
 def test_drift_and_error_analysis_render(lite_db):
+    """Also: inputs by the titles of the model's spec, as the other pages show them (issue 13, item 19's
+    'left alone' on this page)."""
+    _retitle(lite_db)
     at = _page()
+    table = table_with(at, "mean_abs", "share", "rank")
+    assert (table["input"] == "Title of " + table["feature"]).all()
+    assert all(str(m.value).startswith("Title of ") for m in at.metric if m.label.startswith("Top input"))
+    assert all(option.startswith("Title of ") for option in at.selectbox(key="xp_dep_feature").options)
+    bars = next(c for c in at.get("plotly_chart") if "Mean |SHAP| by input" in c.proto.spec)
+    assert "Title of " in bars.proto.spec
     assert any("Rank correlation" in m.label for m in at.metric)
     leaves = table_with(at, "rule", "error_rate")
     expected = explain.error_analysis(lite_db, MODEL, "v1", depth=3, seed=0)
@@ -58,3 +83,4 @@ def test_viewers_cannot_reach_it(lite_db, role):
         at.run()
         assert not at.exception
         assert at.title[0].value != "Explanations"
+
