@@ -418,7 +418,7 @@ def _lowest_hashes(con: duckdb.DuckDBPyConnection, where: str, params: list, lab
     """The stored sample rows of lowest hash (at most :data:`DELONG_SAMPLE`) among ``labelled`` pairs.
 
     Hashes are uniform over 64 bits, so the lowest ones lie below ``2**64 * 1.1 * DELONG_SAMPLE / labelled``:
-    reading only those first sorts a sixth of the rows on the 10 M benchmark. If fewer than the sample
+    reading only those first sorts about a third of the rows on the 10 M benchmark. If fewer than the sample
     came back (never expected), the rows are read again without the bound: the answer is the same.
     """
     sql = f"SELECT h, label, score_a, score_b FROM paired_sample WHERE {where}"
