@@ -281,16 +281,21 @@ def backup(db: str | Path, destination: str | Path, actor: Actor) -> BackupResul
     return BackupResult(folder, manifest, held, time.perf_counter() - started)
 
 
+def _damaged(path: Path) -> InvalidInputError:
+    return InvalidInputError(f"{path} differs from the backup's manifest (size or sha256): the backup was changed "
+                             "or damaged; restore another backup")
+
+
 def _check(folder: Path, manifest: BackupManifest) -> None:
-    """Every file of the manifest is in the backup folder with its size and sha256."""
+    """Every file of the manifest is in the backup folder with its size; the artifacts with their sha256
+    too (the other files' sha256 is checked as they are staged)."""
     for entry in manifest.files:
         path = folder / entry.path
         if not path.is_file():
             raise InvalidInputError(f"the backup at {folder} lacks {entry.path}: it is incomplete; restore "
                                     "another backup")
-        if path.stat().st_size != entry.bytes or _sha256(path) != entry.sha256:
-            raise InvalidInputError(f"{path} differs from the backup's manifest (size or sha256): the backup was "
-                                    "changed or damaged; restore another backup")
+        if path.stat().st_size != entry.bytes or (entry in manifest.artifacts and _sha256(path) != entry.sha256):
+            raise _damaged(path)
 
 
 def _store_files(db: Path) -> list[Path]:
@@ -307,7 +312,7 @@ def _artifact_clashes(target_root: Path, manifest: BackupManifest) -> list[Path]
 def restore(source: str | Path, actor: Actor, *, to: str | Path | None = None, force: bool = False) -> RestoreResult:
     """Bring back the backup in ``source`` as the store at ``to`` (default: where it was taken from).
 
-    Every file is checked against the manifest first. An existing store at the target (or its logs,
+    Every file is checked against the manifest (size, sha256) before the target is touched. An existing store at the target (or its logs,
     or its anchor file) is replaced only with ``force``; it is then moved aside, not deleted. The
     restore is audited in the restored store (``store.restore``).
 
@@ -345,8 +350,6 @@ def restore(source: str | Path, actor: Actor, *, to: str | Path | None = None, f
         _stage(folder, manifest, staging, target)
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         aside = target.parent / f"{target.name}.before-restore-{stamp}" if existing or clashes else None
-        if aside is not None:
-            aside.mkdir()
         _move_into_place(staging, target, aside)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -380,7 +383,7 @@ def _stage(folder: Path, manifest: BackupManifest, staging: Path, target: Path) 
     for entry in (*manifest.segments, *((manifest.anchor,) if manifest.anchor else ()), manifest.store):
         name = names.get(entry.path) or new_prefix + entry.path.removeprefix(old_prefix)
         if _copy_file(folder / entry.path, staging / name, name).sha256 != entry.sha256:
-            raise InvalidInputError(f"{folder / entry.path} changed while it was being restored; try again")
+            raise _damaged(folder / entry.path)
     if old_prefix != new_prefix and manifest.segments:
         # A bare connection: opening through Vigil would first run an older store's migrations, whose
         # view rebuild would look for the segments under their old folder name.
@@ -404,6 +407,8 @@ def _move_into_place(staging: Path, target: Path, aside: Path | None) -> None:
     staged_logs, staged_anchor, staged_db = staging / logs.name, staging / anchor.name, staging / target.name
 
     def swap() -> None:
+        if aside is not None:
+            aside.mkdir()
         for current, staged in ((logs, staged_logs), (anchor, staged_anchor)):
             if current.exists():
                 current.replace(aside / current.name)

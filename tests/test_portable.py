@@ -60,12 +60,12 @@ def test_copy_reads_its_own_logs_never_the_originals(filled, tmp_path_factory):
     copy = tmp_path_factory.mktemp("copies") / "copy"
     subprocess.run(["cp", "-a", str(filled.db.parent), str(copy)], check=True)
     db = copy / filled.db.name
-    before = store.read(lambda con: con.execute("SELECT sum(score) FROM predictions_toy_model").fetchone()[0], db)
+    before = store.read(lambda con: con.execute("SELECT round(sum(score), 6) FROM predictions_toy_model").fetchone()[0], db)
     # Alter the original: its segments are replaced by files with other rows.
     for segment in (filled.db.parent / "vigil.logs" / "toy_model").glob("*.parquet"):
         duckdb.sql(f"COPY (SELECT * FROM read_parquet('{segment}') LIMIT 1) TO '{segment}' (FORMAT parquet)")
     assert _visible(db) == 300
-    assert store.read(lambda con: con.execute("SELECT sum(score) FROM predictions_toy_model").fetchone()[0],
+    assert store.read(lambda con: con.execute("SELECT round(sum(score), 6) FROM predictions_toy_model").fetchone()[0],
                       db) == before
     shutil.rmtree(filled.db.parent)
     assert _visible(db) == 300
@@ -114,41 +114,50 @@ def test_moved_store_without_its_logs_says_what_is_missing(filled, tmp_path):
 
 _INGEST_LOOP = r"""
 import sys
+from pathlib import Path
 from analytics.ingest import ingest
-db, files = sys.argv[1], sys.argv[2:]
-for path in files:
-    report = ingest("toy-model", path, db=db, batch_rows=500)
+db, stop, files = sys.argv[1], Path(sys.argv[2]), sys.argv[3:]
+for path in files:  # a stream of ingests, until told to stop
+    if stop.exists():
+        break
+    report = ingest("toy-model", path, db=db, batch_rows=250)
     print(report.status, report.rows_loaded, flush=True)
 """
+ROWS = 500
 
 
-def test_backup_during_a_concurrent_ingest_restores_and_verifies(toy, tmp_path, monkeypatch):
+def test_backup_during_a_concurrent_ingest_restores_and_verifies(toy, tmp_path):
     """``vigil backup`` while another process ingests: the backup holds whole ingests only (its rows
     match its committed ingests and their audit rows), later ingests land in the source meanwhile,
     and the restored copy reads the same and its audit trail verifies. Both commands are audited."""
     files = []
-    for i in range(8):
+    for i in range(40):
         path = tmp_path / f"batch{i}.parquet"
-        toy.predictions(1500, start=i * 1500).to_parquet(path)
+        toy.predictions(ROWS, start=i * ROWS).to_parquet(path)
         files.append(str(path))
+    stop = tmp_path / "stop"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    child = subprocess.Popen([sys.executable, "-c", _INGEST_LOOP, str(toy.db), *files], stdout=subprocess.PIPE,
-                             text=True, env=env)
+    child = subprocess.Popen([sys.executable, "-c", _INGEST_LOOP, str(toy.db), str(stop), *files],
+                             stdout=subprocess.PIPE, text=True, env=env)
     try:
-        assert child.stdout.readline().split() == ["committed", "1500"]  # the ingests are under way
+        assert child.stdout.readline().split() == ["committed", str(ROWS)]  # the ingests are under way
         assert main(["--db", str(toy.db), "backup", str(tmp_path / "backup")]) == 0
+        after = child.stdout.readline().split()  # the stream went on: one more ingest landed after the backup
+        stop.touch()
         rest = child.stdout.read()
     finally:
         child.wait(timeout=120)
     assert child.returncode == 0, rest
-    assert _visible(toy.db) == 8 * 1500
+    assert after == ["committed", str(ROWS)]
+    landed = len(rest.splitlines()) + 2
+    assert landed < len(files) and _visible(toy.db) == landed * ROWS
 
     manifest = json.loads((tmp_path / "backup" / backup.MANIFEST).read_text())
     copied = tmp_path / "backup" / toy.db.name
     in_backup = _visible(copied)
     committed = store.read(lambda con: con.execute(
         "SELECT count(*) FROM ingests WHERE status = 'committed'").fetchone()[0], copied)
-    assert in_backup == committed * 1500 and 1 <= committed < 8  # whole ingests; some landed after it
+    assert in_backup == committed * ROWS and 1 <= committed < landed  # whole ingests; some landed after it
     assert _actions(copied).count("ingest.commit") == committed
     assert len(manifest["segments"]) == store.read(lambda con: con.execute(
         "SELECT count(*) FROM log_segments").fetchone()[0], copied)

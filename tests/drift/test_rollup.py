@@ -80,6 +80,7 @@ def test_rollups_answer_what_the_log_answers(copy):
     over = _over_time_same_as_the_log(db, a, b, "day", ("AGE", "score", "channel"))
     day = a + timedelta(days=5)
     con = duckdb.connect(str(db), read_only=True)
+    store.bind_store_folder(con)
     try:
         ref = con.execute("SELECT AGE FROM reference_credit_default WHERE model_version = 'v1'").df()["AGE"]
         cur = con.execute("SELECT AGE FROM predictions_credit_default WHERE model_version = 'v1' AND predicted_at >= ? "
@@ -97,6 +98,7 @@ def test_a_new_ingest_is_rolled_up_once_and_counted(copy):
     before = _rolled(db)
     # a new day of traffic: yesterday's v1 rows sent again under new ids, one day later
     con = duckdb.connect(str(db), read_only=True)
+    store.bind_store_folder(con)
     try:
         last = con.execute("SELECT max(predicted_at) FROM predictions_credit_default").fetchone()[0]
         day = last.replace(hour=0, minute=0, second=0, microsecond=0)

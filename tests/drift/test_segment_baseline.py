@@ -73,6 +73,7 @@ def user_model(tmp_path_factory) -> Path:
 
 def _query(db, sql, params=()):
     con = duckdb.connect(str(db), read_only=True)
+    store.bind_store_folder(con)
     try:
         return con.execute(sql, list(params)).df()
     finally:
