@@ -66,6 +66,10 @@ CASES = {
     "rules add, not UTF-8": (["rules", "add", "{root}/latin1.json"], "is not UTF-8 text"),
     "rules add, a folder": (["rules", "add", "{root}/folder"], "is a folder"),
     "model card, not UTF-8": (["models", "card", "m", "--file", "{root}/latin1.json"], "is not UTF-8 text"),
+    "fairness, --start after --end": (["fairness", "--model", "m", "--start", "2026-10-05", "--end", "2026-10-01"],
+                                      "--start 2026-10-05 is after --end 2026-10-01"),
+    "fairness, --sensitive with --model": (["fairness", "--model", "m", "--sensitive", "nope"],
+                                           "--sensitive applies only to a DATA file"),
     "silence of an unknown model": (["alerts", "silence", "nomodel", "--hours", "1", "--reason", "r"],
                                     "model 'nomodel' is not registered"),
     "attributions, missing file": (["explain", "log-attributions", "m", "{root}/missing.parquet"], "does not exist"),
@@ -128,3 +132,12 @@ def test_a_header_with_many_unknown_columns_is_refused_quickly(toy):
     with pytest.raises(Exception) as refused:
         ingest.ingest(toy.name, pd.concat([frame, extra], axis=1), db=toy.db)
     assert "and 2,980 more unexpected columns" in str(refused.value)
+
+
+def test_a_fairness_file_has_no_days_to_print(tmp_path, capsys):
+    """A file has no time window: its header said 'days None to None (UTC)'."""
+    data = tmp_path / "fair.csv"
+    data.write_text("y,p,s\n" + "1,1,a\n0,0,b\n" * 40)
+    assert main(["fairness", str(data), "--y-true", "y", "--y-pred", "p", "--sensitive", "s", "--n-boot", "0"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("file: 80 predictions, 80 with outcomes; favourable decision = 1") and "None" not in out

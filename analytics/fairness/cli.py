@@ -16,15 +16,12 @@ import math
 from datetime import datetime, timedelta
 
 from analytics import fairness, store
-from analytics.cli_support import checked_int, store_path, write_json
+from analytics.cli_support import UsageError, checked_day, checked_int, store_path, write_json
 from analytics.errors import InvalidInputError
 
 
 def _day(text: str) -> datetime:
-    try:
-        return datetime.strptime(text, "%Y-%m-%d")
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a day (YYYY-MM-DD)") from None
+    return datetime.combine(checked_day(text), datetime.min.time())
 
 
 def add_commands(subparsers) -> None:
@@ -54,6 +51,14 @@ def _report(args: argparse.Namespace) -> fairness.FairnessReport:
     if args.model:
         if args.data:
             raise InvalidInputError("give either a DATA file or --model, not both")
+        ignored = [flag for flag, value in (("--sensitive", args.sensitive), ("--y-true", args.y_true),
+                                            ("--y-pred", args.y_pred), ("--score", args.score)) if value]
+        if ignored:  # they were silently ignored: the model's spec names its attributes, its log the columns
+            raise UsageError(f"{', '.join(ignored)} {'applies' if len(ignored) == 1 else 'apply'} only to a DATA "
+                             "file; with --model the sensitive attributes come from the model's spec "
+                             "(vigil models show MODEL)")
+        if args.start and args.end and args.start > args.end:
+            raise UsageError(f"--start {args.start:%Y-%m-%d} is after --end {args.end:%Y-%m-%d}")
         db = store_path(args)
         end = args.end + timedelta(days=1) if args.end else None
         return store.read(lambda con: fairness.assess(con, args.model, start=args.start, end=end,
@@ -72,7 +77,8 @@ def _fmt(v) -> str:
 
 def _table(report: fairness.FairnessReport) -> str:
     lines = [f"{report.model or 'file'}{' ' + report.version if report.version else ''}: {report.rows:,} predictions, "
-             f"{report.labelled:,} with outcomes; days {report.first_day} to {report.last_day} (UTC); "
+             f"{report.labelled:,} with outcomes; "
+             + (f"days {report.first_day} to {report.last_day} (UTC); " if report.first_day else "") +
              f"favourable decision = {report.favourable}"]
     t = report.thresholds
     lines.append(f"thresholds: demographic parity ratio >= {t.dp_ratio}, equalized odds difference <= "
