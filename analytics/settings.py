@@ -16,6 +16,7 @@ Example
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -81,7 +82,7 @@ class Setting:
                 converted = kind(value)
         except (TypeError, ValueError):
             raise refused from None
-        if kind is float and converted != converted:  # NaN
+        if kind is float and not math.isfinite(converted):  # NaN, inf and 1e400 (a threshold nothing can reach)
             raise refused
         if self.minimum is not None and converted < self.minimum:
             raise refused

@@ -66,6 +66,8 @@ CASES = {
     "rules add, not UTF-8": (["rules", "add", "{root}/latin1.json"], "is not UTF-8 text"),
     "rules add, a folder": (["rules", "add", "{root}/folder"], "is a folder"),
     "model card, not UTF-8": (["models", "card", "m", "--file", "{root}/latin1.json"], "is not UTF-8 text"),
+    "silence of an unknown model": (["alerts", "silence", "nomodel", "--hours", "1", "--reason", "r"],
+                                    "model 'nomodel' is not registered"),
     "attributions, missing file": (["explain", "log-attributions", "m", "{root}/missing.parquet"], "does not exist"),
     "attributions, not Parquet": (["explain", "log-attributions", "m", "{root}/short.parquet"],
                                   "cannot be read as PARQUET"),

@@ -17,6 +17,8 @@ from analytics import artifacts, audit, audit_reconcile, registry, store
 from analytics.demo import DEMO_USERS, build_demo
 from analytics.demo import _credit as credit
 from analytics import deployments
+from analytics.business._definitions import get_definition
+from analytics.deployments import _paired as _pairs
 from analytics.demo import _employment as employment
 from analytics.errors import InvalidInputError
 
@@ -205,6 +207,11 @@ def test_the_shadow_pairs_by_request_and_the_canary_takes_its_share(demo_store):
     assert abs(shares[2] - employment.CANARY_SHARE) < 0.01
     rollout = store.read(lambda con: deployments.active_rollout(con, "employment"), demo_store.db)
     assert rollout.version == "v3" and rollout.share == employment.CANARY_SHARE and len(rollout.plan.steps) == 3
+    # the demo keeps the shadow's paired summaries: a comparison reads every day from them, covering each pair
+    summary = store.read(lambda con: _pairs.stored(con, registry.get_model(con, "credit-default"),
+                                                   get_definition(con, "credit-default"), "v1", "v2", None, None),
+                         demo_store.db)
+    assert summary is not None and summary.pairs == shares[0] and summary.stored_days > 0
 
 
 def test_employment_years_replay_in_order(demo_store):

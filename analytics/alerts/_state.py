@@ -16,6 +16,7 @@ from analytics.alerts._events import event
 from analytics.alerts._monitor import OPEN_STATES, resolve_alert
 from analytics.alerts._rules import get_rule, metric_family
 from analytics.errors import InvalidInputError, NotFoundError
+from analytics.registry import get_model
 from analytics.roles import Actor, require
 
 ALERT_COLUMNS: tuple[str, ...] = (
@@ -82,6 +83,7 @@ def silence(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, *, hours: 
     reason = _text(reason, "a reason for the silence")
     if not 0 < float(hours) <= 24 * 30:
         raise InvalidInputError("a silence lasts more than 0 and at most 720 hours")
+    get_model(con, model)  # a silence of a model that does not exist mutes nothing and hides a typo
     if rule_id is not None:
         get_rule(con, rule_id)
     when = at or _now()

@@ -35,7 +35,6 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import duckdb
-import numpy as np
 import pandas as pd
 
 from analytics.business._definitions import KpiDefinition, get_definition, has_definition

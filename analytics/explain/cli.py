@@ -10,13 +10,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 
 from analytics import cli_identity, explain, store
 from analytics.input_files import read_table
-from analytics.cli_support import checked_int, records, store_path, write_json
+from analytics.cli_support import EXIT_ERROR, EXIT_NOT_COMPUTABLE, checked_int, records, store_path, write_json
 from analytics.roles import system_actor
 
 
@@ -40,6 +41,11 @@ def cmd_global(args) -> int:
     start, end = _window(args)
     window, reference, drift = explain.drift_for(db, args.model, version, start=start, end=end,
                                                  sample_rows=args.rows, seed=args.seed)
+    if window.rows == 0:  # nothing to explain is not attribution drift (it printed "Spearman nan; ATTRIBUTION DRIFT")
+        where = f"in the last {args.days} days" if args.days else "in its log"
+        print(f"error: no prediction of {args.model}:{version} {where}, so there is nothing to explain or compare; "
+              "choose a longer window (--days) or another version", file=sys.stderr)
+        return EXIT_NOT_COMPUTABLE if args.fail_on_drift else EXIT_ERROR
     print(f"{args.model} {version}: mean |SHAP| (log-odds) on a seeded sample of {window.rows:,} of "
           f"{window.window_rows:,} predictions (seed {args.seed}); reference {reference.rows:,} rows; "
           f"Spearman {drift.spearman:.3f}; {'ATTRIBUTION DRIFT' if drift.flagged else 'no attribution drift'}")

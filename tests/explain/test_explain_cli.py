@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from explain_support import MODEL, lite_template  # noqa: F401 - fixtures
+from explain_support import MODEL, lite_db, lite_template  # noqa: F401 - fixtures
 
 from analytics import cli, explain, store
 from analytics.explain._trace import MASK
@@ -21,6 +21,23 @@ def test_trace_counterfactuals_errors_and_global(lite_template, capsys):
     assert cli.main(["--db", db, "explain", "global", MODEL, "--rows", "500", "--fail-on-drift"]) == 0
     assert "no attribution drift" in capsys.readouterr().out
     assert cli.main(["--db", db, "explain", "trace", MODEL, "nope"]) == 1
+
+
+def test_global_of_a_version_without_predictions_is_not_drift(lite_db, capsys):
+    """It printed "Spearman nan; ATTRIBUTION DRIFT" and failed the gate; nothing to compare cannot be judged (exit 4)."""
+    from analytics import registry, store
+    from analytics.roles import Actor
+
+    def twin(con):  # v3: v1's model and reference, never served
+        v1, actor = registry.get_version(con, MODEL, "v1"), Actor("cli:tests", "system")
+        registry.register_version(con, actor, MODEL, "v3", threshold=0.5, owner="risk",
+                                  artifact_path=v1["artifact_path"], artifact_sha256=v1["artifact_sha256"])
+        registry.load_reference(con, actor, MODEL, "v3", registry.reference_frame(con, MODEL, "v1"))
+
+    store.write(twin, lite_db)
+    assert cli.main(["--db", str(lite_db), "explain", "global", MODEL, "--version", "v3", "--rows", "200",
+                     "--fail-on-drift"]) == 4
+    assert "no prediction of credit-lite:v3 in its log, so there is nothing to explain" in capsys.readouterr().err
 
 
 SENSITIVE = ("AGE", "EDUCATION", "MARRIAGE", "SEX")

@@ -101,6 +101,8 @@ def test_set_get_unset_list_audited_with_old_and_new_values(churn, capsys):
     ("fairness.dp_ratio_threshold", "high", "allowed: a number from 0 to 1"),
     ("explain.error_tree_depth", "2.5", "allowed: an integer from 1 to 6"),
     ("business.latency_sla_percentile", "p90", "allowed: one of p50, p95, p99"),
+    ("drift.psi_threshold", "inf", "allowed: a number of at least 0"),  # a threshold nothing reaches (item 13)
+    ("drift.psi_threshold", "1e400", "allowed: a number of at least 0"),
 ])
 def test_a_bad_value_is_refused_with_the_allowed_range_and_changes_nothing(churn, capsys, key, value, allowed):
     assert _vigil(churn, "settings", "set", key, value) == 1
