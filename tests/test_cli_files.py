@@ -70,6 +70,8 @@ CASES = {
                                       "--start 2026-10-05 is after --end 2026-10-01"),
     "fairness, --sensitive with --model": (["fairness", "--model", "m", "--sensitive", "nope"],
                                            "--sensitive applies only to a DATA file"),
+    "monitor of an unknown model": (["monitor", "--model", "nomodel"], "model 'nomodel' is not registered"),
+    "alerts of an unknown model": (["alerts", "list", "--model", "nomodel"], "model 'nomodel' is not registered"),
     "silence of an unknown model": (["alerts", "silence", "nomodel", "--hours", "1", "--reason", "r"],
                                     "model 'nomodel' is not registered"),
     "attributions, missing file": (["explain", "log-attributions", "m", "{root}/missing.parquet"], "does not exist"),

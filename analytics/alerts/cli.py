@@ -29,7 +29,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from analytics import alerts, store
+from analytics import alerts, registry, store
 from analytics.input_files import read_text
 from analytics.cli_support import checked_float, checked_int, store_path
 from analytics.alerts._rules import Rule
@@ -54,9 +54,16 @@ def _value(text: str):
         return text
 
 
+def _known_model(db, model: str | None) -> None:
+    """Refuse ``--model`` naming no registered model (it evaluated 0 windows, or listed 'no alerts', and exited 0)."""
+    if model:
+        store.read(lambda con: registry.get_model(con, model), db)
+
+
 def cmd_monitor(args: argparse.Namespace) -> int:
     """Run ``vigil monitor``."""
     db = store_path(args)
+    _known_model(db, args.model)
     if args.replay:
         start, end = (_time(t) for t in args.replay)
         if end <= start:
@@ -156,6 +163,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     """Run one ``vigil alerts`` action."""
     db, actor = store_path(args), getattr(args, "actor", None)
     if args.action == "list":
+        _known_model(db, args.model)
         states = None if args.all else ("pending", "firing", "acknowledged")
         frame = store.read(lambda con: alerts.alerts_table(con, model=args.model, states=states), db)
         columns = ["alert_id", "state", "severity", "model", "version", "rule_id", "value", "bound", "window_end",
