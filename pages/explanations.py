@@ -148,14 +148,15 @@ with widgets.error_boundary("the explanations"):
                        f"role ({actor.role}) may not see them for single rows, so no leaf is defined by one and the "
                        "predictions listed below reveal none.")
         widgets.table(errors.leaves, hide_index=True, key="xp_err_leaves", column_config={
-            "leaf": st.column_config.NumberColumn("Leaf", width="small"), "rule": "Segment (the way to the leaf)",
+            "leaf": st.column_config.NumberColumn("Leaf", width="small"), "rule": None,
+            "rule_text": "Segment (the way to the leaf)",
             "rows": st.column_config.NumberColumn("Rows", format="localized"),
             "errors": st.column_config.NumberColumn("Errors", format="localized"),
             "error_rate": st.column_config.ProgressColumn("Error rate", format="percent", min_value=0.0, max_value=1.0),
             "share_of_rows": st.column_config.NumberColumn("Share of rows", format="percent"),
             "share_of_errors": st.column_config.NumberColumn("Share of errors", format="percent")})
         leaf = st.selectbox("Predictions in leaf", errors.leaves["leaf"].tolist(), key="xp_err_leaf",
-                            format_func=lambda n: f"leaf {n}: " + errors.leaves.set_index("leaf").loc[n, "rule"])
+                            format_func=lambda n: f"leaf {n}: " + errors.leaves.set_index("leaf").loc[n, "rule_text"])
         ids = errors.predictions(int(leaf))
         members = errors.assignments[errors.assignments["leaf"] == int(leaf)].head(500).assign(
             open=lambda f: [f"lookup?{urlencode({'model': ctx.model, 'prediction_id': p})}" for p in f["prediction_id"]])

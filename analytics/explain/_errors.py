@@ -13,6 +13,7 @@ label), ``false_negative`` (among actual positives, predicted negative) and ``fa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -46,8 +47,9 @@ class ErrorAnalysis:
     Attributes
     ----------
     leaves : DataFrame
-        ``leaf``, ``rule`` (conditions joined by " and "), ``rows``, ``errors``, ``error_rate``,
-        ``share_of_rows``, ``share_of_errors``; sorted by error rate, highest first.
+        ``leaf``, ``rule`` (conditions joined by " and ", on the log's column names), ``rule_text`` (the
+        same conditions on the columns' titles in the model's spec, for people), ``rows``, ``errors``,
+        ``error_rate``, ``share_of_rows``, ``share_of_errors``; sorted by error rate, highest first.
     assignments : DataFrame
         ``prediction_id``, ``leaf``, ``error`` (0/1) of every sampled row in scope.
     error_rate : float
@@ -89,7 +91,9 @@ def design_matrix(frame: pd.DataFrame, numeric: list[str], categorical: list[str
     return pd.concat(parts, axis=1)
 
 
-def _rules(tree: DecisionTreeClassifier, columns: list[str], with_missing: set[str]) -> dict[int, list[str]]:
+def _rules(tree: DecisionTreeClassifier, columns: list[str], with_missing: set[str],
+           name_of: Callable[[str], str] = str) -> dict[int, list[str]]:
+    """Each leaf's conditions, columns named by ``name_of`` (a column name -> what to call it)."""
     t = tree.tree_
     missing_left = getattr(t, "missing_go_to_left", None)
     rules: dict[int, list[str]] = {}
@@ -102,9 +106,9 @@ def _rules(tree: DecisionTreeClassifier, columns: list[str], with_missing: set[s
         nan_left = bool(missing_left[node]) if missing_left is not None else False
         if SEPARATOR in name:
             column, value = name.split(SEPARATOR, 1)
-            left, right = f"{column} ≠ {value}", f"{column} = {value}"
+            left, right = f"{name_of(column)} ≠ {value}", f"{name_of(column)} = {value}"
         else:
-            left, right = f"{name} ≤ {cut:g}", f"{name} > {cut:g}"
+            left, right = f"{name_of(name)} ≤ {cut:g}", f"{name_of(name)} > {cut:g}"
             if name in with_missing:  # say where missing values go only where there are some
                 left, right = (left + " or missing", right) if nan_left else (left, right + " or missing")
         walk(t.children_left[node], [*path, left])
@@ -169,7 +173,9 @@ def error_analysis(db: DbLike, model: str, version: str, *, start: datetime | No
     tree = DecisionTreeClassifier(max_depth=depth, min_samples_leaf=leaf_min, random_state=seed)
     tree.fit(x.to_numpy(), error)
     leaf = tree.apply(x.to_numpy())
-    rules = _rules(tree, list(x.columns), set(x.columns[x.isna().any()]))
+    with_missing = set(x.columns[x.isna().any()])
+    rules = _rules(tree, list(x.columns), with_missing)
+    rules_text = _rules(tree, list(x.columns), with_missing, info.schema.display_name)
     assignments = pd.DataFrame({"prediction_id": sample["prediction_id"].to_numpy(), "leaf": leaf, "error": error})
     grouped = assignments.groupby("leaf")["error"].agg(rows="size", errors="sum").reset_index()
     grouped["error_rate"] = grouped["errors"] / grouped["rows"]
@@ -177,7 +183,8 @@ def error_analysis(db: DbLike, model: str, version: str, *, start: datetime | No
     total_errors = int(error.sum())
     grouped["share_of_errors"] = grouped["errors"] / total_errors if total_errors else 0.0
     grouped["rule"] = [" and ".join(rules[int(n)]) or "all rows" for n in grouped["leaf"]]
+    grouped["rule_text"] = [" and ".join(rules_text[int(n)]) or "all rows" for n in grouped["leaf"]]
     grouped = grouped.sort_values(["error_rate", "rows"], ascending=[False, False]).reset_index(drop=True)
-    return ErrorAnalysis(grouped[["leaf", "rule", "rows", "errors", "error_rate", "share_of_rows", "share_of_errors"]],
+    return ErrorAnalysis(grouped[["leaf", "rule", "rule_text", "rows", "errors", "error_rate", "share_of_rows", "share_of_errors"]],
                          assignments, float(error.mean()), target, len(sample), labelled, int(depth), seed,
                          left_out)

@@ -108,7 +108,7 @@ def cmd_errors(args) -> int:
     if result.left_out:
         print(f"sensitive attributes left out of the tree's inputs ({', '.join(result.left_out)}): they need a role "
               "that may see sensitive rows (give your API token: $VIGIL_TOKEN or --token-file)")
-    _print(result.leaves, args.json)
+    _print(result.leaves if args.json else result.leaves.drop(columns="rule_text"), args.json)
     return 0
 
 

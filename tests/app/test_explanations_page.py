@@ -57,6 +57,8 @@ def test_drift_and_error_analysis_render(lite_db):
     assert "Title of " in bars.proto.spec
     assert any("Rank correlation" in m.label for m in at.metric)
     leaves = table_with(at, "rule", "error_rate")
+    split = leaves[leaves["rule"] != "all rows"]
+    assert len(split) and split["rule_text"].str.startswith("Title of ").all()  # the leaf's way in words
     expected = explain.error_analysis(lite_db, MODEL, "v1", depth=3, seed=0)
     assert leaves["rows"].sum() == expected.rows
     members = table_with(at, "open", "prediction_id")
