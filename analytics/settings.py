@@ -193,7 +193,7 @@ def set_value(con: duckdb.DuckDBPyConnection, actor: Actor, key: str, value: Any
     scope = model or GLOBAL
     before = get(con, key, model=model)
     con.execute(
-        "INSERT OR REPLACE INTO settings VALUES (?, ?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO settings (scope, key, value, updated_at, updated_by) VALUES (?, ?, ?, ?, ?)",
         [scope, key, json.dumps(converted), datetime.now(timezone.utc).replace(tzinfo=None), actor.username])
     audit.record(con, actor, "setting.change", "setting", f"{scope}:{key}", {"from": before, "to": converted})
     return converted

@@ -45,7 +45,7 @@ def test_every_insert_names_its_columns():
     missing = []
     for path in ANALYTICS.rglob("*.py"):
         text = path.read_text()
-        for match in re.finditer(r"INSERT\s+INTO\s+(\{[^}]+\}|[\w.]+)\s*(\S)", text):
+        for match in re.finditer(r"INSERT\s+(?:OR\s+(?:REPLACE|IGNORE)\s+)?INTO\s+(\{[^}]+\}|[\w.]+)\s*(\S)", text):
             if match.group(2) != "(":
                 missing.append(f"{path.relative_to(ANALYTICS)}: {match.group(0)}")
     assert not missing, missing

@@ -195,7 +195,8 @@ def save_definition(con: duckdb.DuckDBPyConnection, actor: Actor, definition: Kp
     before = con.execute("SELECT definition FROM kpi_definitions WHERE model_name = ?",
                          [definition.model]).fetchone()
     when = (at or datetime.now(timezone.utc)).replace(tzinfo=None)
-    con.execute("INSERT OR REPLACE INTO kpi_definitions VALUES (?, ?, ?, ?)",
+    con.execute("INSERT OR REPLACE INTO kpi_definitions (model_name, definition, updated_at, updated_by) "
+                "VALUES (?, ?, ?, ?)",
                 [definition.model, definition.to_json(), when, actor.username])
     audit.record(con, actor, "kpi_definition.save", "kpi_definition", definition.model,
                  {"from": json.loads(before[0]) if before else None, "to": asdict(definition)}, at=at)

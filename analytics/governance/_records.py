@@ -40,7 +40,8 @@ def set_model_card(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, car
         raise InvalidInputError("the card's data is a list of sources (name, source, licence, role)")
     scope = version or MODEL_LEVEL
     text = json.dumps(card, sort_keys=True)
-    con.execute("INSERT OR REPLACE INTO model_cards VALUES (?, ?, ?, ?, ?)",
+    con.execute("INSERT OR REPLACE INTO model_cards (model_name, version, card, updated_at, updated_by) "
+                "VALUES (?, ?, ?, ?, ?)",
                 [model, scope, text, at or _now(), actor.username])
     audit.record(con, actor, "card.update", "model_card", f"{model}:{scope}", {"fields": sorted(card)}, at=at)
 
@@ -64,7 +65,8 @@ def set_risk_tier(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, tier
     if not rationale.strip():
         raise InvalidInputError("a risk tier needs a rationale")
     before = risk_tier(con, model)
-    con.execute("INSERT OR REPLACE INTO model_risk VALUES (?, ?, ?, ?, ?)",
+    con.execute("INSERT OR REPLACE INTO model_risk (model_name, risk_tier, rationale, updated_at, updated_by) "
+                "VALUES (?, ?, ?, ?, ?)",
                 [model, tier, rationale.strip(), at or _now(), actor.username])
     audit.record(con, actor, "model.risk_tier", "model", model,
                  {"from": before["risk_tier"] if before else None, "to": tier, "rationale": rationale.strip()}, at=at)
