@@ -53,7 +53,8 @@ def record_review(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, *, o
     when = at or _now()
     seq = audit.record(con, actor, "model.review", "model", model, {"outcome": outcome, "note": note}, at=when)
     review_id = con.execute("SELECT nextval('model_review_id_seq')").fetchone()[0]
-    con.execute("INSERT INTO model_reviews VALUES (?, ?, ?, ?, ?, ?, ?)",
+    con.execute("INSERT INTO model_reviews (review_id, model_name, reviewed_at, reviewer, outcome, note, audit_seq) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [review_id, model, when, actor.username, outcome, note, seq])
     return int(review_id)
 

@@ -52,7 +52,8 @@ def _queue(con: duckdb.DuckDBPyConnection, now: datetime, *, kind: str, model: s
         queued += enqueue_notice(con, {**body, "notice": "escalation"}, now)
     audit.record(con, SYSTEM, f"compliance.{kind}_reminder", "model", model,
                  {"subject": subject, "stage": stage, "due_at": body["due_at"], "notifications": queued}, at=now)
-    con.execute("INSERT INTO compliance_reminders VALUES (?, ?, ?, ?, ?, ?, ?)",
+    con.execute("INSERT INTO compliance_reminders (reminder_key, kind, model_name, subject, due_at, queued_at, "
+                "notifications) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [key, kind, model, subject, due_at, now, queued])
     return Reminder(key, kind, model, subject, stage, due_at, summary, queued)
 

@@ -30,7 +30,7 @@ import pandas as pd
 
 from analytics import alerts, cli_identity, compliance, governance, store
 from analytics.alerts.cli import _time
-from analytics.cli_support import records, store_path, write_json
+from analytics.cli_support import checked_int, records, store_path, write_json
 from analytics.roles import Actor
 
 
@@ -169,7 +169,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_plan)
 
     p = cs.add_parser("serious", help="classify an incident as serious (Art. 73): starts the reporting clock")
-    p.add_argument("incident", type=int)
+    p.add_argument("incident", type=checked_int(1))
     p.add_argument("--category", required=True, choices=sorted(compliance.CATEGORIES))
     p.add_argument("--rationale", required=True, help="the harm and the suspected causal link")
     p.add_argument("--aware-at", help="when the provider became aware (UTC, default now)")
@@ -181,13 +181,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_clocks)
 
     p = cs.add_parser("report", help="draft the report of a serious incident to the authority")
-    p.add_argument("incident", type=int)
+    p.add_argument("incident", type=checked_int(1))
     p.add_argument("--format", choices=["markdown", "html", "json"], default="markdown")
     p.add_argument("--output", help="write to this file instead of standard output")
     p.set_defaults(func=cmd_report)
 
     p = cs.add_parser("reported", help="record that a serious incident was reported to the authority")
-    p.add_argument("incident", type=int)
+    p.add_argument("incident", type=checked_int(1))
     p.add_argument("--reference", required=True, help="the authority's reference, or to whom and how it was sent")
     cli_identity.needs_person(p)
     p.set_defaults(func=cmd_reported)

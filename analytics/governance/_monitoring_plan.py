@@ -220,7 +220,8 @@ def record_plan(con: duckdb.DuckDBPyConnection, actor: Actor, plan: MonitoringPl
         return False
     seq = audit.record(con, actor, "plan.record", "model_version", f"{plan.model}:{plan.version}",
                        {"sha256": digest, "rules": len(plan.items), "gaps": list(plan.gaps)})
-    con.execute("INSERT INTO monitoring_plans VALUES (?, ?, ?, ?, ?, ?, ?)",
+    con.execute("INSERT INTO monitoring_plans (model_name, version, plan_sha256, plan, recorded_at, recorded_by, "
+                "audit_seq) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [plan.model, plan.version, digest, json.dumps(plan.to_dict(), sort_keys=True), _now(),
                  actor.username, seq])
     return True
