@@ -28,7 +28,8 @@ from analytics.store import read
 #: Modules that declare settings; a feature with new settings adds its module here.
 SETTING_MODULES: tuple[str, ...] = (
     "analytics.alerts._intervention", "analytics.alerts._monitor", "analytics.alerts._notify",
-    "analytics.business._cost", "analytics.business._latency", "analytics.deployments._compare",
+    "analytics.business._cost", "analytics.business._latency", "analytics.compliance._calendar",
+    "analytics.compliance._incidents", "analytics.compliance._risk", "analytics.deployments._compare",
     "analytics.drift._methods",
     "analytics.drift._multivariate", "analytics.explain._counterfactual", "analytics.explain._errors",
     "analytics.explain._shap", "analytics.fairness", "analytics.governance._evidence", "analytics.ingest._roles",
