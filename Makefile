@@ -21,9 +21,10 @@ install: $(STAMP)
 chromium:
 	@bash scripts/ensure-chromium
 
-## All tests: unit, AppTest and browser end-to-end.
+## All tests: unit, AppTest and browser end-to-end. Three workers on two cores: the browser groups
+## mostly wait on the app server and Chromium, so the third worker keeps both cores busy.
 test: $(STAMP) chromium
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 3 --dist loadgroup
 
 ## Unit and AppTest only (no browser).
 test-fast: $(STAMP)

@@ -20,15 +20,35 @@ import socket
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import atexit  # noqa: E402
+import fcntl  # noqa: E402
+import json  # noqa: E402
 import shutil  # noqa: E402
 import tempfile  # noqa: E402
 
 # The audit trail's key is generated on first use; tests (and the app and CLI processes they start, which
-# inherit the environment) keep theirs in a private temporary folder, never in the home directory.
-_AUDIT_KEY_DIR = tempfile.mkdtemp(prefix="vigil-test-key-")
-atexit.register(shutil.rmtree, _AUDIT_KEY_DIR, ignore_errors=True)
+# inherit the environment) keep theirs in a private temporary folder, never in the home directory. The
+# workers of one xdist run share one key, so that the demo store one worker builds verifies in the others
+# (see ``demo_store``); it is published whole (written aside, then linked into place), never half-written.
+_RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+if _RUN:
+    _AUDIT_KEY_DIR = os.path.join(tempfile.gettempdir(), f"vigil-test-key-{_RUN}")
+    os.makedirs(_AUDIT_KEY_DIR, mode=0o700, exist_ok=True)
+else:
+    _AUDIT_KEY_DIR = tempfile.mkdtemp(prefix="vigil-test-key-")
+    atexit.register(shutil.rmtree, _AUDIT_KEY_DIR, ignore_errors=True)
 AUDIT_KEY_FILE = os.path.join(_AUDIT_KEY_DIR, "audit.key")
 os.environ["VIGIL_AUDIT_KEY_FILE"] = AUDIT_KEY_FILE
+if not os.path.exists(AUDIT_KEY_FILE):
+    import secrets  # noqa: E402
+
+    _draft = f"{AUDIT_KEY_FILE}.{os.getpid()}"
+    with open(os.open(_draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as _handle:
+        _handle.write(secrets.token_hex(32) + "\n")
+    try:
+        os.link(_draft, AUDIT_KEY_FILE)
+    except FileExistsError:  # another worker published first: use theirs
+        pass
+    os.unlink(_draft)
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -251,14 +271,33 @@ DEMO_ROWS = 60_000
 
 @pytest.fixture(scope="session")
 def demo_store(tmp_path_factory: pytest.TempPathFactory):
-    """A demo portfolio built once per test worker (60,000 credit-default rows, window ending 2026-11-01).
+    """A demo portfolio (60,000 credit-default rows, window ending 2026-11-01), built once per test run.
 
-    Returns the :class:`analytics.demo.DemoSummary` (``.db``, ``.credentials``, ``.end``). Treat the store
-    as read-only: other tests share it.
+    Under xdist the first worker that needs it builds it into the run's shared temporary folder (the
+    others wait on a file lock) and every worker gets its own copy of the built store folder, so a build
+    costs one worker ~30 s instead of each. Returns the :class:`analytics.demo.DemoSummary` (``.db``,
+    ``.credentials``, ``.end``) of the copy. Treat the store as read-only: other tests share it.
     """
-    from analytics.demo import build_demo
+    from analytics.demo import DemoSummary, build_demo
+    from analytics.demo._build import credentials_path
 
-    return build_demo(tmp_path_factory.mktemp("demo") / "vigil.duckdb", rows=DEMO_ROWS, end=DEMO_END)
+    if not _RUN:
+        return build_demo(tmp_path_factory.mktemp("demo") / "vigil.duckdb", rows=DEMO_ROWS, end=DEMO_END)
+    shared = tmp_path_factory.getbasetemp().parent / "shared-demo"
+    shared.mkdir(exist_ok=True)
+    built = shared / "built.json"
+    with open(shared / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not built.exists():
+            (shared / "store").mkdir(exist_ok=True)
+            summary = build_demo(shared / "store" / "vigil.duckdb", rows=DEMO_ROWS, end=DEMO_END)
+            built.write_text(json.dumps({"seed": summary.seed, "rows": summary.rows, "outcomes": summary.outcomes,
+                                         "credentials": summary.credentials}))
+    facts = json.loads(built.read_text())
+    db = store.copy_store(shared / "store" / "vigil.duckdb", tmp_path_factory.mktemp("demo") / "store")
+    return DemoSummary(db=db, end=DEMO_END, seed=facts["seed"], rows=facts["rows"], outcomes=facts["outcomes"],
+                       credentials={u: tuple(v) for u, v in facts["credentials"].items()},
+                       credentials_file=credentials_path(db))
 
 
 @pytest.fixture

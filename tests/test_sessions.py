@@ -5,10 +5,11 @@ The browser round trip (cookie, reload, new tab) is in tests/e2e/test_governance
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import asyncio
 
 import pytest
 from starlette.applications import Starlette
@@ -144,7 +145,9 @@ def _call(method: str, body: str = "", *, header: bool = True, scheme: str = "ht
     async def send(message: dict) -> None:
         sent.append(message)
 
-    asyncio.run(app(scope, receive, send))
+    # In a thread of its own: a worker that also runs the browser tests has Playwright's loop running here.
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        thread.submit(asyncio.run, app(scope, receive, send)).result()
     start = sent[0]
     return Answer(start["status"], {k.decode(): v.decode() for k, v in start["headers"]})
 

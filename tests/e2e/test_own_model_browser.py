@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from e2e_support import StreamlitServer, menu, open_page, problems, screenshot, sign_in
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-own-model")]  # its own server: runs beside the demo group
 
 LOG_PROBLEMS = ("Traceback", "unexpected error while showing", "Uncaught app execution")
 

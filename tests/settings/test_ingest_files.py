@@ -57,7 +57,12 @@ def _start_watch(db: Path, folder: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     return subprocess.Popen([sys.executable, "-m", "analytics.cli", "--db", str(db), "ingest", "churn", str(folder),
                              "--watch", "--interval", "0.2", "--no-refresh"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+                            stderr=subprocess.STDOUT, text=True, preexec_fn=_ctrl_c_as_in_a_terminal)
+
+
+def _ctrl_c_as_in_a_terminal() -> None:
+    """Give the watcher Ctrl-C's default handling: xdist workers ignore SIGINT, and children inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_for(predicate, seconds: float = 60.0) -> None:
@@ -79,16 +84,16 @@ def test_watch_takes_new_files_as_they_arrive_and_a_restart_takes_only_new_ones(
     _rows(10).to_parquet(landing / "001.parquet")
     watcher = _start_watch(churn, landing)
     try:
-        _wait_for(lambda: _files(churn) == 1)
+        _wait_for(lambda: _loaded(churn) == 10)  # committed: the watcher is idle again
         _rows(10, start=10).to_parquet(landing / "002.parquet")
-        _wait_for(lambda: _files(churn) == 2)
+        _wait_for(lambda: _loaded(churn) == 20)
     finally:
         out = _stop(watcher)
     assert "watching" in out and out.count("COMMITTED") == 2, out
     _rows(10, start=20).to_parquet(landing / "003.parquet")
     watcher = _start_watch(churn, landing)
     try:
-        _wait_for(lambda: _files(churn) == 3)
+        _wait_for(lambda: _loaded(churn) == 30)
         time.sleep(1.0)  # a few more polls: nothing is taken twice
     finally:
         out = _stop(watcher)
