@@ -42,6 +42,9 @@ PREDICTION_COLUMNS: dict[str, str] = {
 #: ``request_id`` names the serving request: a shadow version's row and the champion's row of the same
 #: request carry the same value, which pairs them for a paired comparison (:mod:`analytics.deployments`).
 OPTIONAL_PREDICTION_COLUMNS: dict[str, str] = {"request_id": "VARCHAR"}
+#: A declared input column of this name holds the decision a human reviewer made on the row (empty where
+#: nobody reviewed it): the model-risk pack's overrides and the records export read it.
+OVERRIDE_COLUMN = "human_decision"
 #: Columns every outcome row carries.
 OUTCOME_COLUMNS: dict[str, str] = {
     "prediction_id": "VARCHAR",

@@ -41,7 +41,7 @@ from analytics import settings
 from analytics.compliance._calendar import review_calendar
 from analytics.deployments import DeploymentComparison, compare
 from analytics.errors import InvalidInputError
-from analytics.logschema import quote
+from analytics.logschema import OVERRIDE_COLUMN, quote
 from analytics.overview import DbLike, _run
 from analytics.registry import champion_version, get_model, get_version
 from analytics.store import outcomes_view, predictions_view
@@ -50,7 +50,6 @@ ALPHA = settings.declare("compliance.backtest_alpha", 0.05, "Significance level 
                          "Hosmer-Lemeshow): a period with a p-value below it is flagged", minimum=0.0001,
                          maximum=0.5)
 PERIODS: tuple[str, ...] = ("month", "week")
-OVERRIDE_COLUMN = "human_decision"
 BACKTEST_COLUMNS: tuple[str, ...] = ("period", "labelled", "expected_rate", "realised_rate", "expected_positives",
                                      "realised_positives", "binomial_p", "hl_statistic", "hl_groups", "hl_p",
                                      "verdict")

@@ -20,7 +20,7 @@ See docs/reports.md.
 from analytics.reports._definitions import (PORTFOLIO, SECTIONS, ReportDefinition, definitions_table, delete_definition,
                                             get_definition, list_definitions, save_definition)
 from analytics.reports._periods import SCHEDULES, Period, last_closed_period
-from analytics.reports._records import OVERRIDES_NOTE, RecordsExport, export_records
+from analytics.reports._records import OVERRIDES_LOGGED, OVERRIDES_NOTE, RecordsExport, export_records
 from analytics.reports._render import MANIFEST, code_version, sha256_file
 from analytics.reports._retention import (DEFAULTS, LEGAL_FLOOR_DAYS, ModelRemoval, RetentionPolicy, get_policy,
                                           policies_table, set_policy)
@@ -32,7 +32,7 @@ from analytics.reports._sections import BACKTEST_WEEKS, Section, build_section
 
 __all__ = [
     "ALREADY_RUN", "ALTERED", "BACKTEST_WEEKS", "DEFAULTS", "FAILED", "LEGAL_FLOOR_DAYS", "MANIFEST", "MISSING",
-    "NOT_SENT", "OVERRIDES_NOTE", "PORTFOLIO", "RENDERED", "SCHEDULES", "SECTIONS", "SENT", "VERIFIED",
+    "NOT_SENT", "OVERRIDES_LOGGED", "OVERRIDES_NOTE", "PORTFOLIO", "RENDERED", "SCHEDULES", "SECTIONS", "SENT", "VERIFIED",
     "ModelRemoval", "Period", "RecordsExport", "ReportDefinition", "ReportRun", "RetentionPolicy", "Section",
     "Verification", "apply_retention", "build_section", "code_version", "definitions_table", "delete_definition",
     "deliver", "export_records", "get_definition", "get_policy", "last_closed_period", "list_definitions",

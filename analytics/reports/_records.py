@@ -18,8 +18,9 @@ declared column, sensitive attributes included: hence reviewers, approvers and a
     Model, window, who exported when, code version, each column's type and meaning, the row count and
     the sha256 of each file. Its own sha256 is recorded in the audit trail with the export.
 
-Human overrides of single decisions: Vigil's store does not record them (a serving system logs the
-decision it acted on); the manifest says so rather than leaving the question open.
+Human overrides of single decisions: exported where the model's log declares the column
+``human_decision`` (the decision a reviewer made; empty where nobody reviewed the row); otherwise the
+store holds none, and the manifest says so rather than leaving the question open.
 """
 
 from __future__ import annotations
@@ -34,13 +35,15 @@ import pyarrow.parquet as pq
 
 from analytics import audit, store
 from analytics.errors import InvalidInputError
-from analytics.logschema import OPTIONAL_PREDICTION_COLUMNS, PREDICTION_COLUMNS, quote
+from analytics.logschema import OPTIONAL_PREDICTION_COLUMNS, OVERRIDE_COLUMN, PREDICTION_COLUMNS, quote
 from analytics.registry import get_model
 from analytics.reports._render import code_version, sha256_file
 from analytics.roles import Actor, require
 
 OVERRIDES_NOTE = ("not recorded: Vigil's store holds the decision the serving system logged; human overrides of "
                   "single decisions are not captured, so none can be exported")
+OVERRIDES_LOGGED = (f"in the column {OVERRIDE_COLUMN}: the decision a human reviewer made on the row (empty where "
+                    "nobody reviewed it); it overrode the model where it differs from decision")
 _MEANINGS = {
     "prediction_id": "the serving system's id of the prediction", "predicted_at": "when it was made (UTC)",
     "model_version": "the model version that made it", "deployment_role": "champion, challenger, shadow or canary",
@@ -113,7 +116,7 @@ def export_records(db: Path, actor: Actor, model: str, *, start: datetime, end: 
         "code_version": code_version(), "rows": table.num_rows, "audit_rows": len(trail),
         "columns": [{"name": f.name, "type": str(f.type), "meaning": _MEANINGS.get(f.name, "")}
                     for f in table.schema if f.name not in described] + input_columns,
-        "human_overrides": OVERRIDES_NOTE,
+        "human_overrides": OVERRIDES_LOGGED if OVERRIDE_COLUMN in described else OVERRIDES_NOTE,
         "files": [{"name": f.name, "sha256": sha256_file(f), "bytes": f.stat().st_size} for f in files],
         "formats": {"records.parquet": "Apache Parquet, zstd", "records.csv": "CSV, UTF-8, header row, times YYYY-MM-DD HH:MM:SS.ffffff UTC, empty = missing",
                     "audit.csv": "CSV of audit rows with their hash chain (vigil audit export --format csv)"},

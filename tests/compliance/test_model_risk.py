@@ -144,3 +144,20 @@ def test_the_pack_benchmarks_the_challenger_and_the_calendar_reminds_reviews(ris
     assert row["due_at"] == pd.Timestamp(at) + pd.DateOffset(months=12)
     trail = store.read(lambda con: audit.entries(con, object_type="model"), db)
     assert {"model.review", "compliance.review_reminder"} <= set(trail["action"])
+
+
+def test_the_records_export_carries_the_logged_overrides_and_says_so(risky, tmp_path):
+    """A model that logs ``human_decision`` exports it, and the manifest names it instead of "not recorded"."""
+    from analytics import reports
+
+    db, rows = risky
+    window = {"start": datetime(2025, 1, 1), "end": datetime(2025, 3, 1)}
+    for name, expected in ((MODEL, reports.OVERRIDES_LOGGED), (PLAIN, reports.OVERRIDES_NOTE)):
+        out = tmp_path / name
+        reports.export_records(db, OPERATOR, name, out=out, **window)
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert manifest["human_overrides"] == expected
+    exported = pd.read_parquet(tmp_path / MODEL / "records.parquet")
+    logged = rows.set_index("prediction_id")["human_decision"]
+    np.testing.assert_array_equal(exported.set_index("prediction_id")["human_decision"].to_numpy(dtype=float),
+                                  logged.loc[exported["prediction_id"]].to_numpy(dtype=float))
