@@ -11,8 +11,10 @@
 - ``browser``: Debian's chromium (``/usr/bin/chromium``) driven by Playwright's sync API; no browser
   is ever downloaded. ``scripts/ensure-chromium`` installs it when missing.
 
-Every e2e module sets ``pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]``: under
-``pytest -n 2 --dist loadgroup`` one worker runs them all, one after the other, against one server.
+Every e2e module sets ``pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group(...)]``: under
+``pytest -n 3 --dist loadgroup`` one worker runs a group's tests one after the other. The modules on the
+session's server share the group ``"e2e"``; the governance and own-model modules start servers of their
+own and are groups of their own, so they run beside it.
 """
 
 from __future__ import annotations

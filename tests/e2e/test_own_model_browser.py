@@ -1,5 +1,6 @@
 """In Chromium: the law-school model onboarded with the command line only (docs/own-model.md) opens on
-every page of an admin's menu without an error (the AppTest half is tests/modelspec/test_own_model.py)."""
+the pages that draw the model's own schema, words and artifact without an error. Every page of the
+admin's menu renders for it in the AppTest half, tests/modelspec/test_own_model.py."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from e2e_support import StreamlitServer, menu, open_page, problems, screenshot, 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-own-model")]  # its own server: runs beside the demo group
 
 LOG_PROBLEMS = ("Traceback", "unexpected error while showing", "Uncaught app execution")
+#: The pages whose content comes from the model's spec, log schema and artifact.
+MODEL_PAGES = ("Overview", "Drift", "Performance", "Fairness", "Explanations", "Counterfactuals", "KPIs", "Registry")
 
 
 def _law_support():
@@ -35,7 +38,9 @@ def test_every_page_of_the_onboarded_model_opens_in_chromium(tmp_path_factory, p
     server = StreamlitServer(db, root, env={"VIGIL_AUTH": "local"}).start()
     try:
         sign_in(page, server.url, "ada", password)
-        for title in menu("ada", "admin"):
+        titles = menu("ada", "admin")
+        assert set(MODEL_PAGES) <= set(titles), titles
+        for title in MODEL_PAGES:
             open_page(page, title)
             shot = screenshot(page, screenshots, f"law-school-{title}")
             assert problems(page) == [], f"{title} ({shot}): {problems(page)}"
