@@ -21,8 +21,9 @@ install: $(STAMP)
 chromium:
 	@bash scripts/ensure-chromium
 
-## All tests: unit, AppTest and browser end-to-end. Three workers on two cores: the browser groups
-## mostly wait on the app server and Chromium, so the third worker keeps both cores busy.
+## All tests: unit, AppTest and browser end-to-end. Three workers on two cores: the three browser groups
+## mostly wait on their app servers and Chromium, so a third worker keeps both cores busy (on a fresh
+## clone: -n 2 692 s, -n 3 492 s, -n 4 545 s).
 test: $(STAMP) chromium
 	$(BIN)/python -m pytest -n 3 --dist loadgroup
 
