@@ -23,7 +23,7 @@ chromium:
 
 ## All tests: unit, AppTest and browser end-to-end. Three workers on two cores: the three browser groups
 ## mostly wait on their app servers and Chromium, so a third worker keeps both cores busy (on a fresh
-## clone: -n 2 692 s, -n 3 492 s, -n 4 545 s).
+## clone of this suite: -n 3 492 s, -n 4 545 s).
 test: $(STAMP) chromium
 	$(BIN)/python -m pytest -n 3 --dist loadgroup
 
