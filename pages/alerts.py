@@ -14,12 +14,13 @@ import pandas as pd
 import streamlit as st
 
 from analytics import alerts, config, users
-from analytics.store import read, write
+from analytics.store import read
+from app.actions import PageActions
 from app import auth, navigation, widgets
 
 actor = auth.require("read")
 db = config.db_path()
-_DONE = "alerts_done"
+actions = PageActions(db, "alerts_done", after=alerts.dispatch)
 #: Where the evidence of each rule family is shown.
 EVIDENCE = {"drift": "pages/drift.py", "performance": "pages/performance.py", "fairness": "pages/fairness.py",
             "kpi": "pages/kpis.py", "cost": "pages/cost_latency.py", "latency": "pages/cost_latency.py",
@@ -28,17 +29,11 @@ EVIDENCE = {"drift": "pages/drift.py", "performance": "pages/performance.py", "f
 st.title("Alerts")
 st.caption("Alerts raised by `vigil monitor` from the alert rules (see Rules and channels). One alert per rule, "
            "model, version and segment; a critical and a warning of the same rule are one alert. Times are UTC.")
-done = st.session_state.pop(_DONE, None)
-if done:
-    st.success(done, icon=":material/task_alt:")
+actions.show_done()
 
 
 def _act(what: str, work, message: str) -> None:
-    with widgets.error_boundary(what):
-        write(work, db)
-        alerts.dispatch(db)
-        st.session_state[_DONE] = message
-        st.rerun()
+    actions.act(what, work, message)
 
 
 with widgets.error_boundary("the alerts"):

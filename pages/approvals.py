@@ -12,12 +12,13 @@ import streamlit as st
 
 from analytics import config, governance
 from analytics.registry import get_version, status_text
-from analytics.store import read, write
+from analytics.store import read
+from app.actions import PageActions
 from app import auth, queries, theme, widgets
 
 actor = auth.require("submit_for_review")
 db = config.db_path()
-_DONE = "approvals_done"
+actions = PageActions(db, "approvals_done")
 _FOCUS = "approvals_focus"    # (model, version) the page stays on, across actions and reruns
 _CLEAR = "approvals_clear"    # set by an action: the next run empties the forms before drawing them
 _PICKER = "approvals_item"
@@ -47,18 +48,11 @@ def _chosen() -> None:
 
 if st.session_state.pop(_CLEAR, False):
     _clear_forms()
-done = st.session_state.pop(_DONE, None)
-if done:
-    st.success(done, icon=":material/task_alt:")
+actions.show_done()
 
 
 def _act(what: str, work, message: str) -> None:
-    with widgets.error_boundary(what):
-        write(work, db)
-        st.session_state[_DONE] = message
-        st.session_state[_FOCUS] = item
-        st.session_state[_CLEAR] = True
-        st.rerun()
+    actions.act(what, work, message, remember={_FOCUS: item, _CLEAR: True})
 
 
 with widgets.error_boundary("the approval queues"):

@@ -16,28 +16,24 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from analytics import alerts, compliance, config, governance
-from analytics.store import read, write
+from analytics.store import read
+from app.actions import PageActions
 from app import auth, context, queries, theme, widgets
 
 actor = auth.require("read")
 ctx = context.current()
 db = config.db_path()
-_DONE = "compliance_done"
+actions = PageActions(db, "compliance_done")
 UTC = {"format": "YYYY-MM-DD HH:mm"}
 
 st.title("Compliance")
 st.caption("The post-market monitoring plan of each model, serious incidents and their reporting clocks, the "
            "model-risk pack and the review calendar. See docs/compliance.md. Times are UTC.")
-done = st.session_state.pop(_DONE, None)
-if done:
-    st.success(done, icon=":material/task_alt:")
+actions.show_done()
 
 
 def _act(what: str, work, message: str) -> None:
-    with widgets.error_boundary(what):
-        write(work, db)
-        st.session_state[_DONE] = message
-        st.rerun()
+    actions.act(what, work, message)
 
 
 with widgets.error_boundary("compliance"):

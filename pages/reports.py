@@ -8,26 +8,22 @@ import streamlit as st
 
 from analytics import alerts, config, registry, reports
 from analytics.errors import NotFoundError
-from analytics.store import read, write
+from analytics.store import read
+from app.actions import PageActions
 from app import auth, widgets
 
 actor = auth.require("read")
 db = config.db_path()
-_DONE = "reports_done"
+actions = PageActions(db, "reports_done")
 
 st.title("Reports")
 st.caption("Scheduled reports are rendered by `vigil reports run --due` (cron) for each closed period, once, as "
            "HTML and PDF with a JSON manifest; the manifest's sha256 is recorded in the audit trail. Times are UTC.")
-done = st.session_state.pop(_DONE, None)
-if done:
-    st.success(done, icon=":material/task_alt:")
+actions.show_done()
 
 
 def _act(what: str, work, message: str) -> None:
-    with widgets.error_boundary(what):
-        write(work, db)
-        st.session_state[_DONE] = message
-        st.rerun()
+    actions.act(what, work, message)
 
 
 definitions_tab, runs_tab, retention_tab = st.tabs(["Definitions", "Past reports", "Retention"])

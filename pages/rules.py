@@ -9,26 +9,22 @@ import streamlit as st
 
 from analytics import alerts, config, registry
 from analytics.errors import InvalidInputError
-from analytics.store import read, write
+from analytics.store import read
+from app.actions import PageActions
 from app import auth, widgets
 
 actor = auth.require("manage_rules")
 db = config.db_path()
-_DONE = "rules_done"
+actions = PageActions(db, "rules_done")
 
 st.title("Rules and channels")
 st.caption("Rules say when an alert fires; channels say who is told. Admins and approvers manage rules, admins "
            "manage channels; every change is audited. The rule file format is in docs/alerts.md. Times are UTC.")
-done = st.session_state.pop(_DONE, None)
-if done:
-    st.success(done, icon=":material/task_alt:")
+actions.show_done()
 
 
 def _act(what: str, work, message: str) -> None:
-    with widgets.error_boundary(what):
-        write(work, db)
-        st.session_state[_DONE] = message
-        st.rerun()
+    actions.act(what, work, message)
 
 
 def _rules_from_text(text: str) -> list:

@@ -1,0 +1,57 @@
+"""Writes from a page: run the audited write, remember what was done, rerun, and say it on the next run.
+
+A page acts through :class:`PageActions` so that every write shows its outcome the same way: the
+write runs inside :func:`app.widgets.error_boundary` (a refused or invalid action becomes a message,
+never a traceback), and the confirmation survives the rerun that redraws the page with the new state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from analytics.store import write
+from app import widgets
+
+
+@dataclass(frozen=True)
+class PageActions:
+    """The writes of one page: its store and the session key its confirmation is kept under.
+
+    Parameters
+    ----------
+    db : Path
+        The store the page writes to.
+    done_key : str
+        Session-state key of the confirmation shown after the rerun (one per page).
+    after : callable, optional
+        Called with ``db`` after each committed write (e.g. sending the notifications it queued).
+    """
+
+    db: Path
+    done_key: str
+    after: Callable[[Path], Any] | None = None
+
+    def show_done(self) -> None:
+        """Show the confirmation of the action that caused this run, once."""
+        done = st.session_state.pop(self.done_key, None)
+        if done:
+            st.success(done, icon=":material/task_alt:")
+
+    def act(self, what: str, work: Callable, message: str, *, remember: Mapping[str, Any] | None = None) -> None:
+        """Run ``work(con)`` as one audited write, then rerun the page showing ``message``.
+
+        ``what`` names the action in an error message; ``remember`` are session-state values to set
+        for the rerun (e.g. which item stays selected).
+        """
+        with widgets.error_boundary(what):
+            write(work, self.db)
+            if self.after is not None:
+                self.after(self.db)
+            st.session_state[self.done_key] = message
+            st.session_state.update(remember or {})
+            st.rerun()
