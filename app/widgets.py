@@ -103,20 +103,9 @@ def fmt_num(value: Any, digits: int = 3) -> str:
 
 
 def fmt_measure(value: Any, unit: str, *, compact: bool = False, signed: bool = False) -> str:
-    """A KPI in one precision per kind of measure, everywhere it is shown.
-
-    Parameters
-    ----------
-    value : float
-        The value; shares as fractions.
-    unit : str
-        The KPI's unit (:func:`analytics.business.kpi_unit`): ``"%"`` (a share: one decimal, a change in
-        percentage points), ``"predictions"`` (a count: whole numbers), ``"min/max"`` (a ratio: two
-        decimals), else a currency (whole units).
-    compact : bool
-        Money short enough for a card (``'NT$ 54.9 M'``).
-    signed : bool
-        A change: with its sign.
+    """A KPI as :func:`analytics.business.format_measure` writes it (the CLI's words too), with the
+    pages' en dash for a missing value and, with ``compact``, money short enough for a card
+    (``'NT$ 54.9 M'``).
 
     >>> fmt_measure(0.1234, "%"), fmt_measure(1234.0, "predictions"), fmt_measure(0.987, "min/max")
     ('12.3%', '1,234', '0.99')
