@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 import traceback
 from datetime import datetime
@@ -122,6 +123,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+class _StopOnCtrlC:
+    """The first Ctrl-C asks a loop to stop after its current step; a second one interrupts at once."""
+
+    def __init__(self) -> None:
+        self._asked = False
+        self._previous = signal.signal(signal.SIGINT, self._ask)
+
+    def _ask(self, signum: int, frame: object) -> None:
+        self._asked = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        print("stopping after the file being taken (Ctrl-C again stops at once)", flush=True)
+
+    def keep_going(self) -> bool:
+        return not self._asked
+
+    def restore(self) -> None:
+        signal.signal(signal.SIGINT, self._previous)
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     from analytics.ingest import ingest_files, watch
     from analytics.refresh import refresh_after_ingest
@@ -142,12 +162,18 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 refreshed(args.model)
 
         print(f"watching {args.path} for new {args.kind} files of {args.model} every {args.interval:g} s "
-              "(Ctrl-C stops; files are never moved or deleted)", flush=True)
+              "(Ctrl-C stops after the file being taken; files are never moved or deleted)", flush=True)
+        stop = _StopOnCtrlC()
         try:
             watch(args.model, args.path, kind=args.kind, on_error=args.on_error, db=db, interval=args.interval,
-                  on_file=on_file)
+                  keep_going=stop.keep_going, on_file=on_file)
         except KeyboardInterrupt:
-            print("stopped watching")
+            print("stopped at once (second Ctrl-C): an ingest not yet committed left nothing behind; a restarted watch "
+                  "takes the file again")
+            return EXIT_ERROR
+        finally:
+            stop.restore()
+        print("stopped watching")
         return 0
     bar = _ProgressBar()
     result = ingest_files(args.model, args.path, kind=args.kind, on_error=args.on_error, batch_rows=args.batch_rows,

@@ -155,8 +155,9 @@ def watch(model: str, folder: str | Path, *, kind: Kind = "predictions", actor: 
 
     Restart-safe: what was taken is read from ``ingested_files`` (by content), so a restarted watch
     takes only files it has not taken, and a file is never taken twice. Files are never moved or
-    deleted. Polls every ``interval`` seconds while ``keep_going()`` is true (Ctrl-C stops the
-    command), calling ``on_file`` with each file's report.
+    deleted. Polls every ``interval`` seconds while ``keep_going()`` is true, calling ``on_file``
+    with each file's report; a file being taken when ``keep_going()`` turns false is finished and
+    reported first.
     """
     source = Path(folder)
     if not source.is_dir():
@@ -168,6 +169,8 @@ def watch(model: str, folder: str | Path, *, kind: Kind = "predictions", actor: 
     hashed: dict[tuple[Path, int, int], str] = {}
     while keep_going():
         for file in sorted(p for p in source.iterdir() if _is_data_file(p)):
+            if not keep_going():
+                break
             stat = file.stat()
             signature = (stat.st_size, stat.st_mtime_ns)
             settled = last_seen.get(file) == signature
@@ -180,6 +183,12 @@ def watch(model: str, folder: str | Path, *, kind: Kind = "predictions", actor: 
                   db=target, retry_rejected=False, report=report)
             if on_file is not None and len(report.reports) > before:
                 on_file(report.reports[-1])
-        if keep_going():
-            time.sleep(interval)
+        _pause(interval, keep_going)
     return report
+
+
+def _pause(seconds: float, keep_going: Callable[[], bool]) -> None:
+    """Sleep ``seconds`` in short slices, returning early once ``keep_going()`` turns false."""
+    deadline = time.monotonic() + seconds
+    while keep_going() and (left := deadline - time.monotonic()) > 0:
+        time.sleep(min(left, 0.1))

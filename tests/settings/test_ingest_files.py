@@ -89,7 +89,8 @@ def test_watch_takes_new_files_as_they_arrive_and_a_restart_takes_only_new_ones(
         _wait_for(lambda: _loaded(churn) == 20)
     finally:
         out = _stop(watcher)
-    assert "watching" in out and out.count("COMMITTED") == 2, out
+    assert "watching" in out and out.count("COMMITTED") == 2 and out.rstrip().endswith("stopped watching"), out
+    assert watcher.returncode == 0
     _rows(10, start=20).to_parquet(landing / "003.parquet")
     watcher = _start_watch(churn, landing)
     try:
