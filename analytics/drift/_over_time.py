@@ -36,8 +36,9 @@ def drift_over_time(db: DbLike, model: str, *, start: datetime | None, end: date
     if freq not in FREQUENCIES:
         raise InvalidInputError(f"frequency {freq!r} is unknown; use day or week")
     baseline = (baseline_start, baseline_end) if baseline_start is not None and baseline_end is not None else None
-    sides, table, _, n_ref, n_cur = store_comparison(
+    done = store_comparison(
         db, model, start=start, end=end, version=version, segment=segment, segment_value=segment_value,
         baseline=baseline, columns=columns, method=method, use_rollups=use_rollups, period=freq)
-    return DriftResult(table.sort_values(["column", "period"], ignore_index=True), {}, sides.reference_label,
-                       f"{sides.current_label}, per {freq}", n_ref, n_cur, sides.left_out)
+    return DriftResult(done.drift.table.sort_values(["column", "period"], ignore_index=True), {},
+                       done.sides.reference_label, f"{done.sides.current_label}, per {freq}", done.drift.n_reference,
+                       done.drift.n_current, done.sides.left_out, done.drift.unsummarised_days)

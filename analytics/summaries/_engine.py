@@ -139,6 +139,21 @@ def _stale(con: duckdb.DuckDBPyConnection, decl: Declaration, model: str, scope:
     return stale, orphans, current
 
 
+def forget(con: duckdb.DuckDBPyConnection, summary: str, model: str) -> int:
+    """Drop every kept day of the model's summary, rows and ledger (in the caller's transaction).
+
+    Returns the rows dropped from the declaration's first table. The next refresh rebuilds them.
+    """
+    decl = _DECLARATIONS[summary]
+    dropped = 0
+    for i, table in enumerate(decl.tables):
+        if i == 0:
+            dropped = int(con.execute(f"SELECT count(*) FROM {table.name} WHERE model_name = ?", [model]).fetchone()[0])
+        con.execute(f"DELETE FROM {table.name} WHERE model_name = ?", [model])
+    con.execute("DELETE FROM summary_ledger WHERE summary = ? AND model_name = ?", [summary, model])
+    return dropped
+
+
 def stale_days(con: duckdb.DuckDBPyConnection, summary: str, model: str, *, scope: str = "",
                key: str | None = None) -> tuple[list[date], list[date]]:
     """What a refresh of the summary would do now: the days it would rebuild and the kept days no segment covers.
