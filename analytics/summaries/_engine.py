@@ -66,8 +66,12 @@ def register(declaration: Declaration) -> Declaration:
 
 
 def declaration(name: str) -> Declaration:
-    """The declared summary called ``name``."""
-    return _DECLARATIONS[name]
+    """The declared summary called ``name`` (a feature declares its summaries when it is imported)."""
+    try:
+        return _DECLARATIONS[name]
+    except KeyError:
+        raise KeyError(f"no summary {name!r} is declared; declared: {', '.join(_DECLARATIONS) or 'none'} "
+                       "(import the feature that declares it)") from None
 
 
 def declarations() -> tuple[Declaration, ...]:
@@ -107,7 +111,7 @@ def coverage(con: duckdb.DuckDBPyConnection, summary: str, model: str, *, scope:
     summary of outcomes whose days have not seen the model's last outcome ingest counts those days as
     unsummarised (the refresh finds the few it labels).
     """
-    decl = _DECLARATIONS[summary]
+    decl = declaration(summary)
     key = decl.key(con, model, scope) if key is None else key
     params = [model, summary, model, scope, key, start, start, end, end]
     through = outcomes_through(con, model) if decl.outcomes else 0
@@ -144,7 +148,7 @@ def forget(con: duckdb.DuckDBPyConnection, summary: str, model: str) -> int:
 
     Returns the rows dropped from the declaration's first table. The next refresh rebuilds them.
     """
-    decl = _DECLARATIONS[summary]
+    decl = declaration(summary)
     dropped = 0
     for i, table in enumerate(decl.tables):
         if i == 0:
@@ -160,7 +164,7 @@ def stale_days(con: duckdb.DuckDBPyConnection, summary: str, model: str, *, scop
 
     ``key`` defaults to the declaration's current key. Reads only.
     """
-    decl = _DECLARATIONS[summary]
+    decl = declaration(summary)
     key = decl.key(con, model, scope) if key is None else key
     stale, orphans, _ = _stale(con, decl, model, scope, key)
     return stale, orphans
