@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analytics import business, deployments, drift, summaries  # noqa: F401 - importing a feature declares its summaries
+from analytics import business, deployments, drift, fairness, summaries  # noqa: F401 - importing a feature declares its summaries
 from analytics.errors import VigilError
 
 

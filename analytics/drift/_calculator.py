@@ -487,7 +487,7 @@ def store_drift(con: duckdb.DuckDBPyConnection, sides: StoreSides, config: Drift
         unsummarised = cover.unsummarised
         if cover.summarised:
             whole = _rollup.RollupSummaries(con, sides.info.name, sides.version, *days, period,
-                                            tuple(c for c, _, _ in sides.columns), exclude=unsummarised)
+                                            tuple(c for c, _, _ in sides.columns), days=tuple(cover.summarised))
             # one side per edge and per run of days not summarised: a time range each, which DuckDB prunes
             # to the segments' row groups that hold it
             ranges = [*edges, *_day_runs(unsummarised)]

@@ -98,7 +98,7 @@ def drop_rollups(con: duckdb.DuckDBPyConnection, model: str) -> int:
 @dataclass
 class RollupSummaries:
     """Summaries of whole UTC days of one version, read from ``drift_rollup`` (one query for all ``columns``),
-    leaving out the days ``exclude`` (not summarised)."""
+    of the ``days`` given (the fresh ones, :func:`analytics.summaries.coverage`; None: every kept day)."""
 
     con: duckdb.DuckDBPyConnection
     model: str
@@ -107,7 +107,7 @@ class RollupSummaries:
     end: datetime | None
     period: str | None = None
     columns: tuple[str, ...] = ()
-    exclude: tuple[date, ...] = ()
+    days: tuple[date, ...] | None = None
     _frame: pd.DataFrame | None = field(default=None, repr=False)
 
     def _where(self) -> tuple[str, list]:
@@ -117,9 +117,9 @@ class RollupSummaries:
         sql = (f"model_name = ? AND model_version = ? AND day >= ? AND day < ? AND column_name IN "
                f"({', '.join('?' * len(wanted))})")
         params = [self.model, self.version, start, end, *wanted]
-        if self.exclude:  # days not (or no longer) summarised: the log answers for them
-            sql += " AND NOT list_contains(?, day)"
-            params.append(list(self.exclude))
+        if self.days is not None:  # only the days summarised now: the log answers for the others
+            sql += " AND list_contains(?, day)"
+            params.append(sorted(self.days))
         return sql, params
 
     def _load(self) -> pd.DataFrame:

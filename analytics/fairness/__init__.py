@@ -34,8 +34,8 @@ import pandas as pd
 from analytics import settings
 from analytics.errors import InvalidInputError
 from analytics.fairness._cells import (
-    AGE_LABELS, Attribute, cached_daily_cells, day_range, favourable_decision, file_cells, file_score_histogram, score_histogram,
-    sensitive_attributes, window,
+    AGE_LABELS, FAIRNESS_CELLS, Attribute, cached_daily_cells, day_range, favourable_decision, file_cells,
+    file_score_histogram, score_histogram, sensitive_attributes, window,
 )
 from analytics.fairness._metrics import (
     FAIL, GROUP_METRICS, JUDGED, PASS, RATE_METRICS, SUPPRESSED, TOO_SMALL, AttributeResult, Disparity, Parity,
@@ -66,7 +66,7 @@ SUPPRESS = settings.declare(
 N_BOOT = 500
 
 __all__ = [
-    "AGE_LABELS", "Attribute", "AttributeResult", "CONSTRAINTS", "Disparity", "FAIL", "FairnessReport",
+    "AGE_LABELS", "FAIRNESS_CELLS", "Attribute", "AttributeResult", "CONSTRAINTS", "Disparity", "FAIL", "FairnessReport",
     "GROUP_METRICS", "JUDGED", "OBJECTIVES", "PASS", "Parity", "RATE_METRICS", "SUPPRESSED", "TOO_SMALL",
     "Thresholds", "WhatIf", "assess", "assess_attribute", "assess_cells", "assess_file", "attach_recommendation",
     "bootstrap_intervals", "counts_by_group", "demographic_parity", "disparity", "favourable_decision",

@@ -235,8 +235,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         "FROM kpi_summary_days",
         "DROP TABLE serving_summary_days",
         "DROP TABLE kpi_summary_days")),
-    Migration(22, "the drift rollups' ledger moves into the summaries engine's: a day stays summarised when every "
-                  "segment overlapping it had been rolled up for the version; the rows of other days are dropped", (
+    Migration(22, "the drift rollups' ledger moves into the summaries engine's (a day stays summarised when every "
+                  "segment overlapping it had been rolled up for the version; the rows of other days are dropped); "
+                  "fairness cells per UTC day, version, group, decision and label kept as a summary", (
         """INSERT INTO summary_ledger
            WITH days AS (
                SELECT s.model_name, s.ingest_id, s.part, CAST(d.day AS DATE) AS day
@@ -254,7 +255,9 @@ MIGRATIONS: tuple[Migration, ...] = (
            HAVING count(r.ingest_id) = count(*)""",
         "DELETE FROM drift_rollup WHERE NOT EXISTS (SELECT 1 FROM summary_ledger l WHERE l.summary = 'drift' "
         "AND l.model_name = drift_rollup.model_name AND l.scope = drift_rollup.model_version AND l.day = drift_rollup.day)",
-        "DROP TABLE drift_rollup_segments")),
+        "DROP TABLE drift_rollup_segments",
+        "CREATE TABLE fairness_cells (model_name VARCHAR NOT NULL, day DATE NOT NULL, version VARCHAR, "
+        "groups VARCHAR[] NOT NULL, decision BIGINT, label BIGINT, n BIGINT NOT NULL, value DOUBLE)")),
 )
 
 LATEST_VERSION = max(m.version for m in MIGRATIONS)

@@ -88,19 +88,22 @@ class Coverage:
     summary : str
         The summary's name.
     summarised : frozenset of date
-        Days of the log whose stored rows are fresh.
+        Days of the log whose stored rows are fresh: read only these from the summary's tables.
     unsummarised : tuple of date
         Days of the log in the window not (or no longer) summarised, sorted: read them from the log.
+    orphaned : tuple of date
+        Days still kept in the summary's tables whose log segments are gone (retention): ignore them.
     """
 
     summary: str
     summarised: frozenset[date]
     unsummarised: tuple[date, ...]
+    orphaned: tuple[date, ...] = ()
 
     @property
     def complete(self) -> bool:
-        """Every day of the window with rows is summarised."""
-        return not self.unsummarised
+        """The summary's tables answer the window alone: every day with rows is summarised, none is orphaned."""
+        return not self.unsummarised and not self.orphaned
 
 
 def coverage(con: duckdb.DuckDBPyConnection, summary: str, model: str, *, scope: str = "", key: str | None = None,
@@ -113,19 +116,22 @@ def coverage(con: duckdb.DuckDBPyConnection, summary: str, model: str, *, scope:
     """
     decl = declaration(summary)
     key = decl.key(con, model, scope) if key is None else key
-    params = [model, summary, model, scope, key, start, start, end, end]
     through = outcomes_through(con, model) if decl.outcomes else 0
     rows = con.execute(
         f"""
         WITH now_ AS ({DAY_SEGMENTS}),
-             kept AS (SELECT day, segments, outcomes_through FROM summary_ledger
-                      WHERE summary = ? AND model_name = ? AND scope = ? AND key IS NOT DISTINCT FROM ?)
-        SELECT now_.day, kept.day IS NOT NULL AND kept.segments = now_.segments AND kept.outcomes_through >= ?
-        FROM now_ LEFT JOIN kept ON kept.day = now_.day
-        WHERE (? IS NULL OR now_.day >= ?) AND (? IS NULL OR now_.day < ?)
+             kept AS (SELECT day, segments, key, outcomes_through FROM summary_ledger
+                      WHERE summary = ? AND model_name = ? AND scope = ?)
+        SELECT coalesce(now_.day, kept.day) AS day, now_.day IS NULL AS orphan,
+               coalesce(kept.segments = now_.segments AND kept.key IS NOT DISTINCT FROM ? AND kept.outcomes_through >= ?,
+                        FALSE) AS fresh
+        FROM now_ FULL OUTER JOIN kept ON kept.day = now_.day
+        WHERE (? IS NULL OR coalesce(now_.day, kept.day) >= ?) AND (? IS NULL OR coalesce(now_.day, kept.day) < ?)
         ORDER BY 1
-        """, [*params[:5], through, *params[5:]]).fetchall()
-    return Coverage(summary, frozenset(d for d, fresh in rows if fresh), tuple(d for d, fresh in rows if not fresh))
+        """, [model, summary, model, scope, key, through, start, start, end, end]).fetchall()
+    return Coverage(summary, frozenset(d for d, orphan, fresh in rows if fresh and not orphan),
+                    tuple(d for d, orphan, fresh in rows if not fresh and not orphan),
+                    tuple(d for d, orphan, _ in rows if orphan))
 
 
 def _stale(con: duckdb.DuckDBPyConnection, decl: Declaration, model: str, scope: str,
