@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics import drift, overview, settings_catalog
+from analytics import drift, settings_catalog
 from app import auth, context, queries, theme, widgets
 from app.widgets import fmt_int, fmt_num
 
@@ -28,12 +28,12 @@ baseline = st.segmented_control("Compare against", list(BASELINES), format_func=
 context.remember("drift_baseline", baseline)
 base_start = base_end = None
 if baseline == "previous":
-    previous = overview.previous_window(ctx.start, ctx.end, ctx.now)
+    previous = ctx.as_window().previous(ctx.now)
     if previous is None:
         widgets.empty_state("'All time' has no window before it.",
                             hint="Choose a bounded window in the sidebar, or compare against the reference data.")
         st.stop()
-    base_start, base_end = previous
+    base_start, base_end = previous.start, previous.end
 
 filters = dict(start=ctx.start, end=ctx.end, version=ctx.version, segment=ctx.segment,
                segment_value=ctx.segment_value)

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.errors import StoreBusyError
-from analytics.overview import split_interval, time_bounds
+from analytics.window import split_interval, time_bounds
 from analytics.registry import ModelInfo
 from analytics.store import predictions_view
 from analytics.store._segments import store_path

@@ -196,10 +196,10 @@ def _set_share(con, actor: Actor, model: str, version: str, baseline: str, share
 
 def evaluate(db, model: str, *, now: datetime | None = None) -> StepEvaluation:
     """Judge the current step of ``model``'s rollout on the rows since the step began (read-only)."""
-    from analytics.overview import _run
+    from analytics.store import run
 
     now = now or _now()
-    rollout = _run(db, lambda con: _require_rollout(con, model))
+    rollout = run(db, lambda con: _require_rollout(con, model))
     step_plan = rollout.plan.steps[rollout.step_index]
     hours = (now - rollout.step_started_at).total_seconds() / 3600
     result = compare(db, model, baseline=rollout.baseline, candidate=rollout.version, start=rollout.step_started_at,
@@ -316,14 +316,14 @@ def rollout_history(con: duckdb.DuckDBPyConnection, model: str) -> pd.DataFrame:
 
 def rollout_timeline(db, model: str) -> pd.DataFrame:
     """:func:`rollout_history` on a store path or connection (for the page and the CLI)."""
-    from analytics.overview import _run
+    from analytics.store import run
 
-    return _run(db, lambda con: rollout_history(con, model))
+    return run(db, lambda con: rollout_history(con, model))
 
 
 def deployable_versions(db, model: str) -> pd.DataFrame:
     """The model's versions with their status and predictions logged, champion first (the page's choices)."""
-    from analytics.overview import _run
+    from analytics.store import run
     from analytics.registry import get_model
     from analytics.store import predictions_view
 
@@ -335,4 +335,4 @@ def deployable_versions(db, model: str) -> pd.DataFrame:
             "ON n.model_version = v.version WHERE v.model_name = ? "
             "ORDER BY v.status = 'champion' DESC, predictions DESC, v.version", [model]).df()
 
-    return _run(db, work)
+    return run(db, work)

@@ -37,7 +37,8 @@ from analytics.drift._result import RESULT_COLUMNS, DriftResult
 from analytics.drift._segment import segment_baseline, window_left_out
 from analytics.input_files import check_csv_header, first_line
 from analytics.errors import InvalidInputError, StoreBusyError
-from analytics.overview import DbLike, _run, _where, split_interval
+from analytics.store import DbLike, run
+from analytics.window import Window, split_interval
 from analytics.registry import champion_version, get_model, get_version
 from analytics.store import predictions_view, transaction, write
 
@@ -384,9 +385,8 @@ def _log_side(info, version: str, start: datetime | None, end: datetime | None, 
               segment: str | None = None, segment_value: str | None = None) -> Side:
     """A version's rows of the log in ``[start, end)`` (of one segment value, if given), grouped by ``period`` (SQL)."""
     view = predictions_view(info.stem)
-    where, params = _where(info.schema, start=start, end=end, version=version, segment=segment,
-                           segment_value=segment_value, alias=view)
-    return Side(view, where, tuple(params), period)
+    window = Window(start, end, version, segment, segment_value).where(info.schema, alias=view)
+    return Side(view, window.sql, tuple(window.params), period)
 
 
 def con_path(con: duckdb.DuckDBPyConnection) -> str:
@@ -414,7 +414,7 @@ def refresh_rollups(db: DbLike, model: str, *, version: str | None = None, start
         frame = _rollup.summarise_segments(con, model, sides.version, list(segments["path"]), profiles)
         return sides.version, key, segments, stale, frame
 
-    prepared = _run(db, prepare)
+    prepared = run(db, prepare)
     if prepared is None:
         return 0
     version_, key, segments, stale, frame = prepared
@@ -546,4 +546,4 @@ def store_comparison(db: DbLike, model: str, *, start: datetime | None, end: dat
         return (sides, *store_drift(con, sides, config, histograms=period is None, rollups=rollups, start=start,
                                     end=end, period=period))
 
-    return _run(db, work)
+    return run(db, work)

@@ -12,7 +12,7 @@ from datetime import datetime
 from analytics.drift._calculator import store_comparison
 from analytics.drift._result import DriftResult
 from analytics.errors import InvalidInputError
-from analytics.overview import DbLike
+from analytics.store import DbLike
 
 FREQUENCIES = ("day", "week")
 

@@ -401,6 +401,6 @@ def latest_pack(con: duckdb.DuckDBPyConnection, model: str, version: str) -> dic
 
 def evidence_for(db, model: str, version: str) -> EvidencePack:
     """:func:`assemble` on a store path or an open connection (the form the app's query cache calls)."""
-    from analytics.overview import _run
+    from analytics.store import run
 
-    return _run(db, lambda con: assemble(con, model, version))
+    return run(db, lambda con: assemble(con, model, version))

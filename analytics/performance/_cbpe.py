@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.errors import InvalidInputError
-from analytics.overview import DbLike, _run
+from analytics.store import DbLike, run
 from analytics.performance._realised import (PERF, _finish, _metrics_sql, evaluate_scores, load, metrics_from_counts,
                                              min_labelled)
 from analytics.performance._sampling import SAMPLING_ERROR_RANGE, AucSamplingError
@@ -226,7 +226,7 @@ def cbpe(db: DbLike, model: str, *, start: datetime | None, end: datetime | None
             con.execute(f"DROP TABLE IF EXISTS {CAL}")
         return row, labels, scores, np.asarray(ref["decision"], float), calibrated, estimated, realised
 
-    row, labels, scores, decisions, calibrated, estimated, realised = _run(db, work)
+    row, labels, scores, decisions, calibrated, estimated, realised = run(db, work)
     estimated = estimated.rename(columns={"_period": "period", "_group": "group"})
     merged = realised.merge(estimated[["period", "group", *(f"est_{m}" for m in ESTIMATED)]],
                             on=["period", "group"], how="left")

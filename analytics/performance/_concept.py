@@ -38,7 +38,7 @@ import pandas as pd
 
 from analytics import settings
 from analytics.drift import drift_over_time
-from analytics.overview import DbLike, _run
+from analytics.store import DbLike, run
 from analytics.performance._realised import realised_metrics, resolve_version
 from analytics.performance._sampling import (ENOUGH, SAMPLING_ERROR_RANGE, SINGLE_CLASS, AucSamplingError)
 from analytics.registry import reference_frame
@@ -61,7 +61,7 @@ def reference_auc_sampling_error(db: DbLike, model: str, version: str | None = N
         ref = reference_frame(con, model, resolve_version(con, model, version)["version"])
         return AucSamplingError.fit(ref["label"].to_numpy(), ref["score"].to_numpy()) if len(ref) else \
             AucSamplingError(float("nan"), 0.0)
-    return _run(db, work)
+    return run(db, work)
 
 
 def drifted_inputs(table: pd.DataFrame) -> pd.Series:
@@ -96,7 +96,7 @@ def concept_drift(db: DbLike, model: str, *, start: datetime | None, end: dateti
                             segment_value=segment_value)
     drift = drift_over_time(db, model, start=start, end=end, version=version, freq=freq, segment=segment,
                             segment_value=segment_value).table
-    tolerance = _run(db, lambda con: float(settings.get(con, AUC_DROP.key, model=model)))
+    tolerance = run(db, lambda con: float(settings.get(con, AUC_DROP.key, model=model)))
     components = reference_auc_sampling_error(db, model, version)
     frame = perf[["period", "version", "rows", "labelled", "positives", "label_state", "roc_auc",
                   "roc_auc_change"]].merge(drifted_inputs(drift), left_on="period", right_index=True, how="left")
@@ -155,7 +155,7 @@ def change_points(db: DbLike, model: str, *, start: datetime | None, end: dateti
     """Page-Hinkley on the daily Brier score: the stream, and the alarm day and start day if any."""
     stream = error_stream(db, model, start=start, end=end, version=version, segment=segment,
                           segment_value=segment_value)
-    delta, lam = _run(db, lambda con: (float(settings.get(con, PH_DELTA.key, model=model)),
+    delta, lam = run(db, lambda con: (float(settings.get(con, PH_DELTA.key, model=model)),
                                        float(settings.get(con, PH_LAMBDA.key, model=model))))
     values = stream["brier"].where(stream["labelled"] > 0).to_numpy(float)
     alarm, began = page_hinkley(values, delta=delta, threshold=lam)

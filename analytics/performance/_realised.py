@@ -27,7 +27,8 @@ import pandas as pd
 from analytics import settings
 from analytics.errors import InvalidInputError
 from analytics.logschema import quote
-from analytics.overview import DbLike, _run, _where
+from analytics.store import DbLike, run
+from analytics.window import Window
 from analytics.performance._sampling import MIN_LABELLED, label_states
 from analytics.registry import champion_version, get_model, get_version
 from analytics.store import outcomes_view, predictions_view
@@ -57,8 +58,8 @@ def load(con: duckdb.DuckDBPyConnection, model: str, *, version: str | None, sta
         raise InvalidInputError(f"frequency {freq!r} is unknown; use day, week or none")
     info = get_model(con, model)
     row = resolve_version(con, model, version)
-    where, params = _where(info.schema, start=start, end=end, version=row["version"], segment=segment,
-                           segment_value=segment_value)
+    window = Window(start, end, row["version"], segment, segment_value).where(info.schema)
+    where, params = window.sql, window.params
     if by is not None and by not in [c.name for c in info.schema.segments]:
         raise InvalidInputError(f"{by!r} is not a segment column of {model}")
     group = f"CAST(p.{quote(by)} AS VARCHAR)" if by else "'all'"
@@ -146,7 +147,7 @@ def realised_metrics(db: DbLike, model: str, *, start: datetime | None, end: dat
             con.execute(f"DROP TABLE IF EXISTS {PERF}")
         return _finish(counts, row, min_labelled(con, model))
 
-    return _run(db, work)
+    return run(db, work)
 
 
 def min_labelled(con: duckdb.DuckDBPyConnection, model: str) -> int:
@@ -156,7 +157,7 @@ def min_labelled(con: duckdb.DuckDBPyConnection, model: str) -> int:
 
 def min_labelled_of(db: DbLike, model: str) -> int:
     """:func:`min_labelled` of a model in a store (what the Performance page states)."""
-    return _run(db, lambda con: min_labelled(con, model))
+    return run(db, lambda con: min_labelled(con, model))
 
 
 def _finish(counts: pd.DataFrame, row: dict, minimum: int) -> pd.DataFrame:
@@ -178,7 +179,7 @@ def _finish(counts: pd.DataFrame, row: dict, minimum: int) -> pd.DataFrame:
 
 def validation_metrics(db: DbLike, model: str, version: str | None = None) -> dict[str, float]:
     """The validation metrics the registry holds for a version (default: the champion)."""
-    return _run(db, lambda con: dict(resolve_version(con, model, version)["validation_metrics"]))
+    return run(db, lambda con: dict(resolve_version(con, model, version)["validation_metrics"]))
 
 
 def calibration_curve(db: DbLike, model: str, *, start: datetime | None, end: datetime | None,
@@ -204,7 +205,7 @@ def calibration_curve(db: DbLike, model: str, *, start: datetime | None, end: da
         finally:
             con.execute(f"DROP TABLE IF EXISTS {PERF}")
 
-    frame = _run(db, work)
+    frame = run(db, work)
     frame["bin_lower"] = frame["bin"] / n_bins
     frame["bin_upper"] = (frame["bin"] + 1) / n_bins
     return frame

@@ -14,7 +14,7 @@ from analytics import drift, store
 from analytics.demo import _credit as credit
 from analytics.drift import _calculator, _rollup
 from analytics.ingest import ingest
-from analytics.overview import ceil_hour, floor_hour
+from analytics.window import ceil_hour, floor_hour
 from analytics.roles import Actor
 
 MODEL = "credit-default"
