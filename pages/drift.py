@@ -35,8 +35,7 @@ if baseline == "previous":
         st.stop()
     base_start, base_end = previous.start, previous.end
 
-filters = dict(start=ctx.start, end=ctx.end, version=ctx.version, segment=ctx.segment,
-               segment_value=ctx.segment_value)
+filters = dict(window=ctx.as_window())
 result = queries.query(drift.drift_summary, ctx.model, baseline_start=base_start, baseline_end=base_end, **filters)
 if result.table.empty:
     widgets.empty_state(f"No predictions of {ctx.model} ({ctx.filter_label}) in the {ctx.window_label}.",

@@ -19,8 +19,7 @@ if not ctx.model:
     widgets.empty_state("No model is registered yet.", hint="Build the demo with `vigil demo`, or register a model.")
     st.stop()
 
-filters = dict(start=ctx.start, end=ctx.end, version=ctx.version, segment=ctx.segment,
-               segment_value=ctx.segment_value)
+filters = dict(window=ctx.as_window())
 LABELS = {"roc_auc": "ROC AUC", "accuracy": "Accuracy", "precision": "Precision", "recall": "Recall", "f1": "F1",
           "brier": "Brier score", "log_loss": "Log loss"}
 

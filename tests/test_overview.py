@@ -18,7 +18,7 @@ from sklearn.metrics import roc_auc_score
 
 from analytics import ingest, overview, registry, store, users
 from analytics.errors import InvalidInputError, NotFoundError
-from analytics.window import Window, previous_window
+from analytics.window import Window
 from analytics.logschema import Column, LogSchema
 from analytics.roles import Actor
 from lifecycle_support import put_in_status
@@ -127,15 +127,6 @@ def _in(frame: pd.DataFrame, start: datetime | None, end: datetime | None) -> pd
 
 
 # --------------------------------------------------------------------------------------------------
-
-
-def test_previous_window():
-    """The previous window has the same length and ends where the window starts; open windows have none."""
-    s, e = datetime(2026, 6, 1), datetime(2026, 6, 11)
-    assert previous_window(s, e, NOW) == (datetime(2026, 5, 22), s)
-    assert previous_window(NOW - timedelta(days=7), None, NOW) == (NOW - timedelta(days=14), NOW - timedelta(days=7))
-    assert previous_window(None, e, NOW) is None
-    assert previous_window(e, s, NOW) is None
 
 
 @pytest.mark.parametrize("days", [1, 7, 30, None])

@@ -478,12 +478,11 @@ def store_drift(con: duckdb.DuckDBPyConnection, sides: StoreSides, config: Drift
     return table, hists, n_ref, n_cur
 
 
-def drift_summary(db: DbLike, model: str, *, start: datetime | None, end: datetime | None,
-                  version: str | None = None, segment: str | None = None, segment_value: str | None = None,
+def drift_summary(db: DbLike, model: str, *, window: Window,
                   baseline_start: datetime | None = None, baseline_end: datetime | None = None,
                   columns: tuple[str, ...] | None = None, method: str = "auto",
                   use_rollups: bool = True) -> DriftResult:
-    """Drift of every declared column and the score in ``[start, end)`` against the reference.
+    """Drift of every declared column and the score in ``window`` against the reference.
 
     Parameters
     ----------
@@ -491,12 +490,9 @@ def drift_summary(db: DbLike, model: str, *, start: datetime | None, end: dateti
         The store.
     model : str
         A registered model.
-    start, end : datetime or None
-        The window (naive UTC, ``[start, end)``; None is open).
-    version : str, optional
-        The version whose rows and reference are compared; default the champion.
-    segment, segment_value : str, optional
-        Only rows of one segment.
+    window : Window
+        The rows compared (:class:`analytics.window.Window`): ``[start, end)``, the version whose rows
+        and reference are compared (default the champion), and optionally one segment's rows.
     baseline_start, baseline_end : datetime, optional
         Compare against this earlier window of the log instead of the version's reference data.
     columns : tuple of str, optional
@@ -521,19 +517,19 @@ def drift_summary(db: DbLike, model: str, *, start: datetime | None, end: dateti
     """
     baseline = (baseline_start, baseline_end) if baseline_start is not None and baseline_end is not None else None
     sides, table, hists, n_ref, n_cur = store_comparison(
-        db, model, start=start, end=end, version=version, segment=segment, segment_value=segment_value,
-        baseline=baseline, columns=columns, method=method, use_rollups=use_rollups)
+        db, model, window=window, baseline=baseline, columns=columns, method=method, use_rollups=use_rollups)
     if n_cur == 0:
         table = table.iloc[0:0]
     return DriftResult(table, hists, sides.reference_label, sides.current_label, n_ref, n_cur, sides.left_out)
 
 
-def store_comparison(db: DbLike, model: str, *, start: datetime | None, end: datetime | None, version: str | None,
-                     segment: str | None, segment_value: str | None, baseline: tuple[datetime, datetime] | None,
+def store_comparison(db: DbLike, model: str, *, window: Window, baseline: tuple[datetime, datetime] | None,
                      columns: tuple[str, ...] | None, method: str, use_rollups: bool, period: str | None = None
                      ) -> tuple[StoreSides, pd.DataFrame, dict[str, pd.DataFrame], int, int]:
     """What :func:`drift_summary` (``period`` None) and drift over time (``"day"``, ``"week"``) run: the rollups
     brought up to date where they will be read, then the comparison in one read of the store."""
+    start, end, version, segment, segment_value = (window.start, window.end, window.version, window.segment,
+                                                   window.segment_value)
     rollups = use_rollups and _use_rollups(baseline, segment)
     if rollups:
         _refresh_quietly(db, model, version, start, end)

@@ -143,16 +143,17 @@ def reconstruction(x_ref: np.ndarray, x_cur: np.ndarray, seed: int = SEED) -> tu
     return error(x_cur), mean, mean - 3 * std, mean + 3 * std, int(pca.n_components_)
 
 
-def multivariate_drift(db: DbLike, model: str, *, start: datetime | None, end: datetime | None,
-                       version: str | None = None, segment: str | None = None, segment_value: str | None = None,
+def multivariate_drift(db: DbLike, model: str, *, window: Window,
                        baseline_start: datetime | None = None, baseline_end: datetime | None = None,
                        sample_rows: int = SAMPLE_ROWS, seed: int = SEED) -> MultivariateResult:
-    """Multivariate drift of the model's inputs (features and segments) in ``[start, end)``.
+    """Multivariate drift of the model's inputs (features and segments) in ``window``.
 
     Against the version's reference data, or, given ``baseline_start`` and ``baseline_end``, against
     that earlier window of the log (same version and segment). Parameters otherwise as
     :func:`analytics.drift.drift_summary`; ``sample_rows`` bounds each side's sample.
     """
+    start, end, version, segment, segment_value = (window.start, window.end, window.version, window.segment,
+                                                   window.segment_value)
     if sample_rows < 50:
         raise InvalidInputError("the multivariate drift needs samples of at least 50 rows")
 

@@ -43,6 +43,7 @@ from analytics import settings
 from analytics.errors import VigilError
 from analytics.registry import champion_version, get_model, get_version, reference_frame
 from analytics.store import outcomes_view, predictions_view
+from analytics.window import Window
 
 PASS, FAIL, NOT_EVALUATED = "pass", "fail", "not_evaluated"
 
@@ -265,8 +266,8 @@ def _check_recent(con: duckdb.DuckDBPyConnection, ctx: EvidenceContext) -> list[
         return [CheckResult(key, title, "recent", NOT_EVALUATED,
                             "the version has served no traffic with labels yet (evaluate it in shadow first)",
                             "roc_auc", None, floor, rows=0)]
-    whole = realised_metrics(con, ctx.model, start=ctx.labelled_start, end=ctx.labelled_end, version=ctx.version,
-                             freq=None)
+    recent = Window(ctx.labelled_start, ctx.labelled_end, ctx.version)
+    whole = realised_metrics(con, ctx.model, window=recent, freq=None)
     labelled = int(whole["labelled"].sum()) if not whole.empty else 0
     window = f"{ctx.labelled_start:%Y-%m-%d %H:%M} to {ctx.labelled_end:%Y-%m-%d %H:%M} UTC"
     positives = int(whole["positives"].sum()) if not whole.empty else 0
@@ -275,8 +276,7 @@ def _check_recent(con: duckdb.DuckDBPyConnection, ctx: EvidenceContext) -> list[
     if why or not math.isfinite(auc):   # an undefined metric is never a failure
         return [CheckResult(key, title, "recent", NOT_EVALUATED, f"{why or 'not evaluable: ROC AUC undefined'} "
                             f"({window})", "roc_auc", None, floor, rows=labelled)]
-    weekly = realised_metrics(con, ctx.model, start=ctx.labelled_start, end=ctx.labelled_end, version=ctx.version,
-                              freq="week")
+    weekly = realised_metrics(con, ctx.model, window=recent, freq="week")
     weekly = weekly[weekly["labelled"] > 0]
     chart = {"kind": "line", "title": f"Weekly realised ROC AUC, {window}", "x_label": "week (UTC)",
              "y_label": "ROC AUC", "x": [f"{pd.Timestamp(p):%Y-%m-%d}" for p in weekly["period"]],
@@ -298,7 +298,7 @@ def _check_drift(con: duckdb.DuckDBPyConnection, ctx: EvidenceContext) -> list[C
     if version is None:
         return [CheckResult(key, title, "recent", NOT_EVALUATED,
                             "the version has no traffic and the model no champion", "drifted columns")]
-    result = drift_summary(con, ctx.model, start=ctx.window_start, end=ctx.window_end, version=version)
+    result = drift_summary(con, ctx.model, window=Window(ctx.window_start, ctx.window_end, version))
     table = result.table
     judged = table[table["drifted"].notna()]
     drifted = judged[judged["drifted"].astype(bool)]
