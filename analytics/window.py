@@ -31,7 +31,6 @@ from analytics.errors import InvalidInputError
 from analytics.logschema import LogSchema, quote
 from analytics.registry import ModelInfo, get_model
 from analytics.store import DbLike, run
-from analytics.timebounds import FIRST_DAY, LAST_DAY, day_in_range
 
 
 @dataclass(frozen=True)
@@ -113,9 +112,6 @@ def _utc(value: Any, what: str) -> datetime | None:
             raise InvalidInputError(f"the window's {what} {value.isoformat()} is not in UTC (offset {offset}): "
                                     "give it in UTC, e.g. value.astimezone(timezone.utc)")
         value = value.replace(tzinfo=None)
-    if not day_in_range(value):
-        raise InvalidInputError(f"the window's {what} {value.isoformat()[:10]} is out of range: use a day from "
-                                f"{FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}")
     return value
 
 
