@@ -32,7 +32,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from analytics import settings
+from analytics.clock import utc_now
 from analytics.errors import VigilError
 from analytics.registry import champion_version, get_model, get_version, reference_frame
 from analytics.store import outcomes_view, predictions_view
@@ -375,7 +376,7 @@ def assemble(con: duckdb.DuckDBPyConnection, model: str, version: str, *,
             results.extend(check.func(con, ctx))
         except VigilError as exc:
             results.append(CheckResult(key, check.title, "", NOT_EVALUATED, f"could not be evaluated: {exc}"))
-    return EvidencePack(model, version, as_of or datetime.now(timezone.utc).replace(tzinfo=None), ctx, results)
+    return EvidencePack(model, version, as_of or utc_now(), ctx, results)
 
 
 def store_pack(con: duckdb.DuckDBPyConnection, pack: EvidencePack, assembled_by: str) -> int:
