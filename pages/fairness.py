@@ -8,15 +8,18 @@ import math
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics import fairness, overview, store
+from analytics import config, fairness, overview
 from analytics.fairness import CONSTRAINTS
 from app import auth, context, queries, theme, widgets
+from app.actions import PageActions
 from app.widgets import fmt_int, fmt_num, fmt_pct
 
 actor = auth.require("read")
 ctx = context.current()
+actions = PageActions(config.db_path(), "fair_done")
 
 st.title("Fairness")
+actions.show_done()
 if not ctx.model:
     widgets.empty_state("No model is registered yet.",
                         hint="Register a model with sensitive attributes in its log schema and ingest its "
@@ -206,12 +209,9 @@ if st.session_state.get("fair_whatif_params") == params:
             note = st.text_area("Note for the review", max_chars=2000, key="fair_note")
             if st.form_submit_button(f"Attach to the review of {report.version} as a recommendation",
                                      icon=":material/attach_file:"):
-                with widgets.error_boundary("attaching the recommendation"):
-                    store.write(lambda con: fairness.attach_recommendation(
-                        con, actor, ctx.model, report.version, {**whatif.to_dict(), "attribute": w_attr},
-                        note=note))
-                    st.success(f"Attached to {ctx.model} {report.version} as a recommendation (audited).",
-                               icon=":material/check_circle:")
+                actions.act("attaching the recommendation", lambda con: fairness.attach_recommendation(
+                    con, actor, ctx.model, report.version, {**whatif.to_dict(), "attribute": w_attr}, note=note),
+                    f"Attached to {ctx.model} {report.version} as a recommendation (audited).")
     else:
         st.caption("Reviewers can attach this result to a review as a recommendation.")
 
