@@ -11,7 +11,6 @@ import pytest
 from analytics import clock, store
 from analytics.errors import InvalidInputError, NotFoundError
 from analytics.window import Window, previous_window
-from conftest import TOY_SCHEMA
 
 START, END = datetime(2026, 5, 1), datetime(2026, 6, 1)
 
@@ -31,17 +30,17 @@ def test_a_bad_window_is_refused_with_what_to_do(kwargs, message):
         Window(**kwargs)
 
 
-def test_a_window_is_normalised_once_and_builds_its_filter():
+def test_a_window_is_normalised_once_and_builds_its_filter(toy_schema):
     """An aware UTC time is made naive, empty names mean "all", values are text; the filter binds every value."""
     window = Window(START.replace(tzinfo=timezone.utc), END, version="", segment="region", segment_value=3)
     assert window == Window(START, END, None, "region", "3")
     assert window.start.tzinfo is None and window.filtered
-    where = window.where(TOY_SCHEMA, alias="q")
+    where = window.where(toy_schema, alias="q")
     assert where.sql == 'q.predicted_at >= ? AND q.predicted_at < ? AND CAST(q."region" AS VARCHAR) = ?'
     assert where.params == [START, END, "3"]
-    assert Window().where(TOY_SCHEMA).sql == "TRUE" and not Window().filtered
+    assert Window().where(toy_schema).sql == "TRUE" and not Window().filtered
     with pytest.raises(InvalidInputError, match="'gender' is not a segment column.*segment columns: region"):
-        Window(segment="gender", segment_value="f").where(TOY_SCHEMA)
+        Window(segment="gender", segment_value="f").where(toy_schema)
 
 
 def test_previous_window_keeps_the_filters():
