@@ -135,7 +135,8 @@ def test_portfolio_matches_pandas(db, frames, days):
     start = NOW - timedelta(days=days) if days else None
     result = overview.portfolio(db, now=NOW, window=Window(start=start)).models.set_index("model")
     assert list(result.index) == ["alpha-risk", "beta-churn"]
-    assert list(overview.portfolio(db, now=NOW, window=Window(start=start)).models.columns) == list(overview.PORTFOLIO_COLUMNS)
+    assert list(overview.portfolio(db, now=NOW,
+                                   window=Window(start=start)).models.columns) == list(overview.PORTFOLIO_COLUMNS)
     joined = _joined(frames)
     for name, preds in (("alpha-risk", joined), ("beta-churn", frames["beta"].assign(label=np.nan))):
         row = result.loc[name]
@@ -218,7 +219,8 @@ def test_realised_auc_on_a_bounded_sample(db, frames):
 def test_model_summary_filters(db, frames):
     """Version and segment filters restrict every figure; the AUC follows the chosen version."""
     start = NOW - timedelta(days=30)
-    got = overview.model_summary(db, "alpha-risk", now=NOW, window=Window(start=start, version="v1", segment="region", segment_value="north"))
+    got = overview.model_summary(db, "alpha-risk", now=NOW, window=Window(start=start, version="v1", segment="region",
+                                                                          segment_value="north"))
     joined = _joined(frames)
     rows = joined[(joined["model_version"] == "v1") & (joined["region"] == "north")]
     window = _in(rows, start, None)
@@ -279,7 +281,8 @@ def test_daily_volume_matches_pandas(db, frames):
     assert got_sorted["labelled"].tolist() == expected["labelled"].tolist()
     assert got["predictions"].sum() == len(window)
 
-    by_version = overview.daily_volume(db, model="alpha-risk", window=Window(start=start, segment="channel", segment_value="web"), by_version=True)
+    by_version = overview.daily_volume(db, model="alpha-risk", window=Window(start=start, segment="channel",
+                                                                             segment_value="web"), by_version=True)
     alpha = _in(_joined(frames), start, None)
     alpha = alpha[alpha["channel"] == "web"]
     exp = alpha.assign(day=alpha["predicted_at"].dt.floor("D")).groupby(["day", "model_version"]).size()
@@ -305,16 +308,20 @@ def test_portfolio_daily_matches_pandas_and_daily_volume(db, frames, days):
     assert daily["version"].tolist() == expected["model_version"].tolist()
     by_model = overview.daily_by_model(daily)
     pd.testing.assert_frame_equal(by_model.reset_index(drop=True),
-                                  overview.daily_volume(db, window=Window(start=start)).reset_index(drop=True), check_dtype=False)
+                                  overview.daily_volume(db, window=Window(start=start)).reset_index(drop=True),
+                                  check_dtype=False)
 
 
 def test_model_view_is_the_summary_and_its_daily_volume(db):
     """model_view gives model_summary's row and daily_volume's by-version frame, from one pass."""
     start = NOW - timedelta(days=45)
-    view = overview.model_view(db, "alpha-risk", now=NOW, window=Window(start=start, segment="region", segment_value="east"))
-    summary = overview.model_summary(db, "alpha-risk", now=NOW, window=Window(start=start, segment="region", segment_value="east"))
+    view = overview.model_view(db, "alpha-risk", now=NOW, window=Window(start=start, segment="region",
+                                                                        segment_value="east"))
+    summary = overview.model_summary(db, "alpha-risk", now=NOW, window=Window(start=start, segment="region",
+                                                                              segment_value="east"))
     assert view.models.iloc[0]["predictions"] == summary["predictions"] == view.daily["predictions"].sum()
-    volume = overview.daily_volume(db, model="alpha-risk", window=Window(start=start, segment="region", segment_value="east"), by_version=True)
+    volume = overview.daily_volume(db, model="alpha-risk", window=Window(start=start, segment="region",
+                                                                         segment_value="east"), by_version=True)
     assert view.daily["predictions"].tolist() == volume["predictions"].tolist()
     assert view.daily["labelled"].tolist() == volume["labelled"].tolist()
 
@@ -358,7 +365,8 @@ def test_context_options_and_segment_values(db, frames):
     with pytest.raises(InvalidInputError, match="not a segment column"):
         overview.segment_values(db, "alpha-risk", "gender")
     with pytest.raises(InvalidInputError, match="not a segment column"):
-        overview.model_summary(db, "alpha-risk", now=NOW, window=Window(segment="income; DROP TABLE models", segment_value="x"))
+        overview.model_summary(db, "alpha-risk", now=NOW, window=Window(segment="income; DROP TABLE models",
+                                                                        segment_value="x"))
     with pytest.raises(NotFoundError):
         overview.model_summary(db, "no-such-model", now=NOW)
 

@@ -37,6 +37,7 @@ def drift_over_time(db: DbLike, model: str, *, window: Window, freq: str = "week
         raise InvalidInputError(f"frequency {freq!r} is unknown; use day or week")
     baseline = (baseline_start, baseline_end) if baseline_start is not None and baseline_end is not None else None
     sides, table, _, n_ref, n_cur = store_comparison(
-        db, model, window=window, baseline=baseline, columns=columns, method=method, use_rollups=use_rollups, period=freq)
+        db, model, window=window, baseline=baseline, columns=columns, method=method, use_rollups=use_rollups,
+        period=freq)
     return DriftResult(table.sort_values(["column", "period"], ignore_index=True), {}, sides.reference_label,
                        f"{sides.current_label}, per {freq}", n_ref, n_cur, sides.left_out)

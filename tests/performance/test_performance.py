@@ -117,7 +117,8 @@ def test_cbpe_is_nannyml_cbpe_on_the_isotonic_calibration(demo):
 
 def test_cbpe_tracks_realised_before_the_concept_shift_and_misses_it_after(demo):
     summary, start = demo
-    got = performance.cbpe(summary.db, MODEL, window=Window(start=start, end=start + timedelta(days=150)), freq="week").table
+    got = performance.cbpe(summary.db, MODEL, window=Window(start=start, end=start + timedelta(days=150)),
+                           freq="week").table
     before = got[(got["period"] < pd.Timestamp(start + timedelta(days=112))) & (got["labelled"] > 500)]
     assert before["err_roc_auc"].abs().max() < 0.05
     after = got[(got["period"] >= pd.Timestamp(start + timedelta(days=126))) & (got["labelled"] > 300)]
@@ -155,7 +156,8 @@ def test_page_hinkley_dates_the_concept_shift(demo):
 def test_concept_drift_found_in_a_segment(demo):
     """region = Kaohsiung (~270 rows a week): the segment's rows against the reference rows of Kaohsiung."""
     summary, start = demo
-    frame = performance.concept_drift(summary.db, MODEL, window=Window(start=start, end=summary.end, segment="region", segment_value="Kaohsiung"), freq="week")
+    frame = performance.concept_drift(summary.db, MODEL, window=Window(start=start, end=summary.end, segment="region",
+                                                                       segment_value="Kaohsiung"), freq="week")
     days = (frame["period"] - pd.Timestamp(start)).dt.days
     concept = frame[frame["verdict"] == "concept drift"]
     assert len(concept) >= 1 and ((concept["period"] - pd.Timestamp(start)).dt.days >= 113).all()
