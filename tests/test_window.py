@@ -9,6 +9,7 @@ import duckdb
 import pytest
 
 from analytics import clock, store
+from analytics.cli import main
 from analytics.errors import InvalidInputError, NotFoundError
 from analytics.window import Window, previous_window
 
@@ -57,7 +58,7 @@ def test_previous_window_keeps_the_filters():
     assert Window(None, END).previous(END) is None
 
 
-def test_of_model_checks_the_registry_and_run_takes_a_path_or_a_connection(toy):
+def test_of_model_checks_the_registry_and_run_takes_a_path_or_a_connection(toy, capsys):
     """Made for a model, the window's version must be registered and its segment declared."""
     assert Window.of_model(toy.db, toy.name, version="v2", segment="region", segment_value="north").version == "v2"
     with pytest.raises(InvalidInputError, match="version 'v9' is not registered for 'toy-model'; its versions: v1, v2"):
@@ -66,6 +67,12 @@ def test_of_model_checks_the_registry_and_run_takes_a_path_or_a_connection(toy):
         Window.of_model(toy.db, toy.name, segment="AGE", segment_value="30")
     with pytest.raises(NotFoundError):
         Window.of_model(toy.db, "no-such-model")
+    # the drift command makes its window this way: an unknown version is named with the model's versions
+    drift = ["--db", str(toy.db), "drift", "--model", toy.name, "--start", "2025-03-01", "--end", "2025-03-02"]
+    assert main([*drift, "--version", "v9"]) == 1
+    assert "version 'v9' is not registered for 'toy-model'; its versions: v1, v2" in capsys.readouterr().err
+    assert main([*drift, "--segment", "AGE=30"]) == 1
+    assert "'AGE' is not a segment column" in capsys.readouterr().err
     # store.run: on a path the store is opened for the unit of work; on a connection the work runs on it
     count = "SELECT count(*) FROM model_versions"
     assert store.run(toy.db, lambda con: con.execute(count).fetchone()[0]) == 2

@@ -86,7 +86,8 @@ def cmd_drift(args: argparse.Namespace) -> int:
         segment, _, segment_value = (args.segment or "").partition("=")
         if args.segment and not (segment and segment_value):
             raise UsageError(f"--segment {args.segment!r}: write COLUMN=VALUE, e.g. --segment region=north")
-        window = Window(start, end, args.version, segment or None, segment_value or None)
+        window = Window.of_model(db, args.model, start=start, end=end, version=args.version,
+                                 segment=segment or None, segment_value=segment_value or None)
         result = drift_summary(db, args.model, window=window, columns=columns, method=args.method)
         if result.n_current_rows == 0 and not args.fail_on_drift:
             raise InvalidInputError(f"{args.model} has no predictions from {args.start} to {args.end}")
