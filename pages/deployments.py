@@ -77,7 +77,7 @@ if r.power.get("rows_needed_baseline"):
     m[1].metric("Rows to detect the margin", fmt_int(r.power["rows_needed_baseline"]),
                 f"about {days:,.1f} days at this traffic" if days else None, delta_color="off", border=True,
                 help=f"Baseline rows needed to detect a difference of {r.power['detectable_difference']:.4g} in "
-                     f"{r.power['measure']} (its non-inferiority margin) with power 0.8 at alpha {r.alpha:g} "
+                     f"{r.power['measure']} (its non-inferiority margin) with power {r.power['power']:g} at alpha {r.alpha:g} "
                      "(two-sided normal test, as statsmodels' NormalIndPower).")
 m[2].metric("Measures judged", fmt_int(sum(1 for x in r.measures if x.verdict)), border=True,
             help="Measures with a direction get a verdict; Holm's correction across them.")

@@ -7,7 +7,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics import business, config, overview, settings_catalog
+from analytics import business, config, overview
+from analytics.fairness import thresholds_for
 from app import auth, context, queries, theme, widgets
 from app.actions import PageActions
 from app.widgets import fmt_int, fmt_measure, fmt_num, fmt_pct, is_missing
@@ -28,7 +29,8 @@ if not ctx.model:
                         "and ingest its prediction log with the `vigil` command line.")
     st.stop()
 
-dp_floor = queries.query(settings_catalog.thresholds, ctx.model).dp_ratio
+parity = queries.read(thresholds_for, ctx.model)
+dp_floor = parity.dp_ratio
 defined = queries.query(business.definition_models)
 if ctx.model not in defined:
     widgets.empty_state(
@@ -106,8 +108,8 @@ else:
              widgets.diff(table.loc["demographic_parity_ratio", "value"],
                           table.loc["demographic_parity_ratio", "previous"], 2),
              help_text=f"Lowest {definition.selected_label} rate of a {schema.display_name(definition.fairness_attribute)} group divided "
-                       f"by the highest (fairlearn's demographic parity ratio; below {dp_floor:g} fails, as on the "
-                       "Fairness page; 0.8 is the four-fifths rule). Groups "
+                       f"by the highest (fairlearn's demographic parity ratio; below {dp_floor:g} fails, "
+                       f"{parity.dp_ratio_rule}, as on the Fairness page). Groups "
                        "too small to judge (the fairness.min_group_size setting) are left out, as on the Fairness "
                        "page, so both pages show the same ratio.")
     card(c[2], "opportunity_cost", money_card("opportunity_cost"),

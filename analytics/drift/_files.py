@@ -44,13 +44,20 @@ def file_relation(path: str | Path) -> str:
     raise InvalidInputError(f"{path}: use a .parquet or .csv file")
 
 
+def _smallest(limit: int) -> str:
+    """SQL aggregate: the ``limit`` categories with the most rows (ties by name), as a list of ``{c, n}``."""
+    if limit <= 0:
+        return "[]"
+    return f"min_by({{'c': category, 'n': n}}, {{'k': -n, 'c': category}}, {int(limit)})"
+
+
 def top_categories(con: duckdb.DuckDBPyConnection, side: Side, column: str, numeric: bool,
                    limit: int = binning.MAX_CATEGORIES) -> tuple[dict[str, int], int]:
     """The ``limit`` most frequent categories of ``column`` (ties by name) and the count of all present values."""
     counted = binning.categories_sql(side.period, column, numeric, side.source)
-    rows = con.execute(f"SELECT category, n, sum(n) OVER () AS present FROM ({counted}) "
-                       f"ORDER BY n DESC, category LIMIT {int(limit)}", list(side.params)).fetchall()
-    return {c: int(n) for c, n, _ in rows}, int(rows[0][2]) if rows else 0
+    top, present = con.execute(f"SELECT {_smallest(limit)}, sum(n) FROM ({counted})", list(side.params)).fetchone()
+    kept = sorted(((d["c"], int(d["n"])) for d in top or ()), key=lambda cn: (-cn[1], cn[0]))
+    return dict(kept), int(present or 0)
 
 
 def pooled_category_counts(con: duckdb.DuckDBPyConnection, side: Side, column: str, numeric: bool,
@@ -58,10 +65,17 @@ def pooled_category_counts(con: duckdb.DuckDBPyConnection, side: Side, column: s
     """Counts of the ``known`` categories and of the ``room`` most frequent others (ties by name); the rest
     summed under the key None (they are pooled as ``(other)``, see ``_categorical_labels``)."""
     counted = binning.categories_sql(side.period, column, numeric, side.source)
-    sql = (f"SELECT CASE WHEN known OR rank <= {int(room)} THEN category END AS category, sum(n)::BIGINT "
-           f"FROM (SELECT category, n, known, row_number() OVER (PARTITION BY known ORDER BY n DESC, category) AS rank "
-           f"FROM (SELECT *, list_contains(?::VARCHAR[], category) AS known FROM ({counted}))) GROUP BY ALL")
-    return {c: int(n) for c, n in con.execute(sql, [*side.params, list(known)]).fetchall()}
+    sql = (f"SELECT list({{'c': category, 'n': n}}) FILTER (WHERE known), {_smallest(room)} FILTER (WHERE NOT known), "
+           f"sum(n) FILTER (WHERE NOT known) FROM (SELECT *, list_contains(?::VARCHAR[], category) AS known "
+           f"FROM ({counted}))")
+    if room <= 0:
+        sql = sql.replace("[] FILTER (WHERE NOT known)", "[]")
+    known_counts, top, others = con.execute(sql, [*side.params, list(known)]).fetchone()
+    out: dict[str | None, int] = {d["c"]: int(d["n"]) for d in (*(known_counts or ()), *(top or ()))}
+    rest = int(others or 0) - sum(int(d["n"]) for d in top or ())
+    if rest:
+        out[None] = rest
+    return out
 
 
 def profile_file(con: duckdb.DuckDBPyConnection, side: Side, columns: list[tuple[str, bool]]) -> dict[str, Profile]:
