@@ -17,8 +17,7 @@ if not ctx.model:
     widgets.empty_state("No model is registered yet.", hint="Build the demo with `vigil demo`, or register a model.")
     st.stop()
 
-filters = dict(start=ctx.start, end=ctx.end, version=ctx.version, segment=ctx.segment,
-               segment_value=ctx.segment_value)
+filters = dict(window=ctx.as_window())
 LABELS = performance_views.LABELS
 
 whole = queries.query(performance.realised_metrics, ctx.model, freq=None, **filters)

@@ -42,7 +42,7 @@ from analytics.compliance._calendar import review_calendar
 from analytics.deployments import DeploymentComparison, compare
 from analytics.errors import InvalidInputError
 from analytics.logschema import OVERRIDE_COLUMN, quote
-from analytics.overview import DbLike, _run
+from analytics.store import DbLike, run
 from analytics.registry import champion_version, get_model, get_version
 from analytics.store import outcomes_view, predictions_view
 
@@ -189,7 +189,7 @@ def backtest(db: DbLike, model: str, *, version: str | None = None, period: str 
         return Backtest(model, chosen, period, alpha, table, int(total), int(table["labelled"].sum()) if rows else 0,
                         start, end, time.perf_counter() - began)
 
-    return _run(db, work)
+    return run(db, work)
 
 
 @dataclass(frozen=True)
@@ -226,7 +226,7 @@ def benchmark(db: DbLike, model: str, *, start: datetime | None = None, end: dat
         champion = champion_version(con, model) if get_model(con, model) else None
         return champion, challenger_version(con, model, champion)
 
-    champion, challenger = _run(db, versions)
+    champion, challenger = run(db, versions)
     if champion is None or challenger is None:
         missing = "no champion" if champion is None else "no challenger, shadow or canary in its log"
         return Benchmark(champion, challenger, None, f"{model} has {missing}: nothing to benchmark against")
@@ -292,7 +292,7 @@ def overrides(db: DbLike, model: str, *, start: datetime | None = None, end: dat
                                f"reviewer; {int(table['override_right'].sum()):,} of the "
                                f"{int(table['overridden_labelled'].sum()):,} with an outcome proved right.", table)
 
-    return _run(db, work)
+    return run(db, work)
 
 
 @dataclass(frozen=True)
@@ -335,7 +335,7 @@ def model_risk_pack(db: DbLike, model: str, *, period: str = "month", now: datet
         frame = review_calendar(con, now=now)
         return frame[frame["model"] == model].iloc[0].to_dict()
 
-    review = _run(db, calendar_row)
+    review = run(db, calendar_row)
     try:
         bt, note = backtest(db, model, period=period), ""
         if bt.labelled == 0:

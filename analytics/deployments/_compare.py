@@ -44,7 +44,7 @@ from analytics.deployments import _paired as _pairs
 from analytics.deployments._paired import amount_sql, value_sql
 from analytics.drift._methods import ks_p_value, psi
 from analytics.errors import InvalidInputError
-from analytics.overview import DbLike, _run
+from analytics.store import DbLike, run
 from analytics.registry import ModelInfo, get_model, list_versions
 from analytics.store import outcomes_view, predictions_view
 
@@ -635,4 +635,4 @@ def compare(db: DbLike, model: str, *, baseline: str, candidate: str, start: dat
                                     tuple(measures), ratio, verdict_, reason, sequential, alpha, power,
                                     time.perf_counter() - began, coverage)
 
-    return _run(db, work)
+    return run(db, work)
