@@ -1,9 +1,9 @@
-"""Business charts, built from the KPI results: the KPIs page draws them.
+"""Business charts, built from the KPI, cost and latency results: the KPIs and Cost pages draw them.
 
 The what-if charts take the result of :func:`analytics.business.threshold_whatif` (its curve, the
 current and the profit-maximising thresholds) and the model's fairness thresholds
-(:func:`analytics.fairness.thresholds_for`), so the parity line and its label come from the settings in
-effect, not from the page.
+(:func:`analytics.fairness.thresholds_for`); the latency chart the SLA of the latency result. So the
+lines and their labels come from the settings in effect, not from the page.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from analytics.business import CostResult, LatencyResult
 from analytics.fairness import Thresholds
 from app import theme
 
@@ -76,4 +77,32 @@ def rate_curve(whatif: Any, parity: Thresholds, *, chosen: float, selected_label
                                               window=window_label, rows=whatif.rows, unit="predictions"),
                       xaxis_title="Threshold", yaxis_title="Share (0-1)", yaxis_range=[0, 1.02], height=400,
                       legend=theme.LEGEND_BELOW)
+    return fig
+
+
+def daily_cost(costs: CostResult, *, window_label: str) -> go.Figure:
+    """Logged prediction cost per UTC day, stacked by version (its deployment role in the legend)."""
+    daily = costs.daily
+    fig = go.Figure()
+    for version, rows in daily.groupby("version", sort=True):
+        fig.add_bar(x=rows["day"], y=rows["cost_usd"], name=f"{version} ({rows['role'].iloc[-1]})",
+                    hovertemplate="USD %{y:,.2f}<extra>" + str(version) + "</extra>")
+    fig.update_layout(barmode="stack", height=340, xaxis_title="Day (UTC)", yaxis_title="Cost per day (USD)",
+                      title=theme.chart_title("Prediction cost per day, by version (USD)", window=window_label,
+                                              rows=int(daily["predictions"].sum()), unit="predictions"))
+    return fig
+
+
+def daily_latency(latency: LatencyResult, *, window_label: str) -> go.Figure:
+    """The SLA percentile's latency per UTC day and version, against the model's SLA (from the result)."""
+    col = f"{latency.sla_percentile}_ms"
+    fig = go.Figure()
+    for version, rows in latency.daily.groupby("version", sort=True):
+        fig.add_scatter(x=rows["day"], y=rows[col], name=str(version), mode="lines",
+                        hovertemplate="%{y:.1f} ms<extra>" + str(version) + "</extra>")
+    fig.add_hline(y=latency.sla_ms, line_dash="dash", line_color=theme.BAD,
+                  annotation_text=f"SLA {latency.sla_ms:g} ms")
+    fig.update_layout(height=340, xaxis_title="Day (UTC)", yaxis_title=f"{latency.sla_percentile} latency (ms)",
+                      title=theme.chart_title(f"Daily {latency.sla_percentile} latency by version against the SLA (ms)",
+                                              window=window_label, rows=latency.rows, unit="predictions"))
     return fig
