@@ -14,7 +14,7 @@ from analytics import drift, store
 from analytics.demo import _credit as credit
 from analytics.drift import _calculator, _rollup
 from analytics.ingest import ingest
-from analytics.overview import ceil_hour, floor_hour
+from analytics.window import Window, ceil_hour, floor_hour
 from analytics.roles import Actor
 
 MODEL = "credit-default"
@@ -65,7 +65,7 @@ def _same_as_the_log(db, result, start, end) -> None:
 
 def _over_time_same_as_the_log(db, start, end, freq, columns):
     """Drift over time equals the same computed from the log; returns it."""
-    over = drift.drift_over_time(db, MODEL, start=start, end=end, freq=freq, columns=columns)
+    over = drift.drift_over_time(db, MODEL, window=Window(start=start, end=end), freq=freq, columns=columns)
     direct = _direct(db, MODEL, start, end, period=freq, columns=list(columns))[0]
     _same(over.table, direct.sort_values(["column", "period"], ignore_index=True))
     return over
@@ -75,12 +75,12 @@ def test_rollups_answer_what_the_log_answers(copy):
     db, start = copy
     a, b = start + timedelta(days=60), start + timedelta(days=90)
     assert _rolled(db) == 0
-    unrolled = drift.drift_summary(db, MODEL, start=a, end=b)
+    unrolled = drift.drift_summary(db, MODEL, window=Window(start=a, end=b))
     assert _rolled(db) == 0  # a reader never writes: the days not summarised are read from the log, and named
     assert len(unrolled.unsummarised_days) == 30
     _same_as_the_log(db, unrolled, a, b)
     assert drift.refresh_rollups(db, MODEL) > 0 and _rolled(db) > 0  # as the ingest (or vigil refresh) does
-    result = drift.drift_summary(db, MODEL, start=a, end=b)
+    result = drift.drift_summary(db, MODEL, window=Window(start=a, end=b))
     assert result.unsummarised_days == ()
     _same_as_the_log(db, result, a, b)
     # and per day, one day pinned to scipy: AGE has one value per fine bin, so W1 is exact
@@ -117,13 +117,13 @@ def test_a_new_ingest_is_rolled_up_once_and_counted(copy):
     rows["predicted_at"] = rows["predicted_at"] + pd.Timedelta(days=1)
     rows["AGE"] = rows["AGE"] + 20  # and much older clients
     ingest(MODEL, rows, actor=ADMIN, db=db)
-    window = dict(start=day + timedelta(days=1), end=day + timedelta(days=2))
-    assert drift.drift_summary(db, MODEL, **window).unsummarised_days == ((day + timedelta(days=1)).date(),)
+    window = Window(day + timedelta(days=1), day + timedelta(days=2))
+    assert drift.drift_summary(db, MODEL, window=window).unsummarised_days == ((day + timedelta(days=1)).date(),)
     assert drift.refresh_rollups(db, MODEL) == 1
-    result = drift.drift_summary(db, MODEL, **window)
+    result = drift.drift_summary(db, MODEL, window=window)
     assert _rolled(db) == before + 1  # only the new segment's day was read
     assert result.n_current_rows == len(rows) and "AGE" in result.drifted_columns
-    _same(result.table, _direct(db, MODEL, window["start"], window["end"])[0])
+    _same(result.table, _direct(db, MODEL, window.start, window.end)[0])
 
 
 def test_stale_rollups_are_rebuilt(copy):
@@ -145,12 +145,12 @@ def test_partial_days_at_the_edges_are_read_from_the_log_and_added(copy, monkeyp
     read = []
     load = _rollup.RollupSummaries._load
     monkeypatch.setattr(_rollup.RollupSummaries, "_load", lambda self: read.append((self.start, self.end)) or load(self))
-    result = drift.drift_summary(db, MODEL, start=a, end=b)
+    result = drift.drift_summary(db, MODEL, window=Window(start=a, end=b))
     assert set(read) == {(ceil_hour(a, "day"), floor_hour(b, "day"))}  # the whole days, from the rollups
     _same_as_the_log(db, result, a, b)
     _over_time_same_as_the_log(db, a, b, "week", ("AGE", "BILL_AMT1", "channel"))
     read.clear()  # a window inside one day has no whole day: the log answers it alone
-    inside = drift.drift_summary(db, MODEL, start=a, end=a + timedelta(hours=3))
+    inside = drift.drift_summary(db, MODEL, window=Window(start=a, end=a + timedelta(hours=3)))
     assert read == [] and inside.n_current_rows == _direct(db, MODEL, a, a + timedelta(hours=3))[3] > 0
 
 
