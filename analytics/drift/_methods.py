@@ -1,8 +1,8 @@
 """Drift methods: registered by key and by the column kinds they accept, as NannyML does.
 
-Every method turns the summaries that DuckDB computed (ECDF distances, counts on fixed bins,
-category counts) into a statistic, a p-value where it has one, and a verdict against its threshold.
-The statistics themselves come from scipy wherever scipy takes summaries; KS D and Wasserstein W1
+Every method turns the summaries that DuckDB computed (fine histograms and the KS and W1 distances
+read off them, counts on fixed bins, category counts) into a statistic, a p-value where it has
+one, and a verdict against its threshold. The statistics themselves come from scipy wherever scipy takes summaries; KS D and Wasserstein W1
 come from fine histograms (:mod:`analytics.drift._binning`): exact when no fine bin holds two
 distinct values, otherwise within a tolerance reported with each result; the tests pin both to scipy.
 
@@ -42,6 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from analytics.drift._ks_exact import ks_exact_p_value
 from analytics.errors import InvalidInputError
 from analytics.settings import declare
 
@@ -166,18 +167,14 @@ def parse_overrides(text: str) -> dict[str, str]:
 def ks_p_value(d: float, n1: int, n2: int) -> float:
     """Two-sided p-value of a KS statistic ``d`` for samples of ``n1`` and ``n2``, as ``ks_2samp`` computes it.
 
-    ``method="auto"``: the exact distribution when both samples have at most 10,000 rows, else
-    Smirnov's asymptotic formula (``scipy.stats.kstwo.sf(d, round(n1 n2 / (n1 + n2)))``).
+    ``method="auto"``: the exact distribution (:func:`analytics.drift._ks_exact.ks_exact_p_value`)
+    when both samples have at most 10,000 rows, else Smirnov's asymptotic formula
+    (``scipy.stats.kstwo.sf(d, round(n1 n2 / (n1 + n2)))``).
     """
     if n1 == 0 or n2 == 0 or not math.isfinite(d):
         return math.nan
     if max(n1, n2) <= 10_000:
-        from scipy.stats._stats_py import _attempt_exact_2kssamp  # what ks_2samp itself calls (imported late:
-                                                                 # scipy.stats costs the CLI a second)
-
-        success, _, prob = _attempt_exact_2kssamp(n1, n2, math.gcd(n1, n2), float(d), "two-sided")
-        if success:
-            return float(np.clip(prob, 0, 1))
+        return ks_exact_p_value(float(d), n1, n2)
     from scipy import stats
 
     m, n = sorted([float(n1), float(n2)], reverse=True)
