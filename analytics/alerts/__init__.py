@@ -29,7 +29,7 @@ import pandas as pd
 from analytics.alerts._defaults import default_rules
 from analytics.alerts._intervention import close_retrain_request, retrain_requests
 from analytics.alerts._metrics import SeriesCache, series
-from analytics.alerts._monitor import MonitorReport, Verdict, classify, fingerprint, monitor
+from analytics.alerts._monitor import ESCALATE_MINUTES, MonitorReport, Verdict, classify, fingerprint, monitor
 from analytics.alerts._notify import (KINDS, add_channel, channels_table, dispatch, email_channel, enqueue_notice, notifications_table,
                                       remove_channel, send_email, signature, try_channel)
 from analytics.alerts._rules import (METRICS, SEVERITIES, Level, Rule, describe_level, get_rule, metric_family,
@@ -38,7 +38,7 @@ from analytics.alerts._state import (SLA_FAMILIES, acknowledge, alerts_table, ge
                                      resolve, service_levels, silence, similar_incidents, timeline)
 
 __all__ = [
-    "KINDS", "METRICS", "SEVERITIES", "SLA_FAMILIES", "Level", "MonitorReport", "Rule", "SeriesCache", "Verdict", "acknowledge", "add_channel",
+    "ESCALATE_MINUTES", "KINDS", "METRICS", "SEVERITIES", "SLA_FAMILIES", "Level", "MonitorReport", "Rule", "SeriesCache", "Verdict", "acknowledge", "add_channel",
     "alerts_table", "channels_table", "classify", "close_retrain_request", "default_rules", "describe_level",
     "dispatch", "email_channel", "enqueue_notice", "evaluations", "fingerprint", "get_alert", "get_rule", "incidents_table", "metric_family", "monitor",
     "noise_report", "notifications_table", "remove_channel", "resolve", "retrain_requests", "rules", "rules_table",

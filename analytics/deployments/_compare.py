@@ -38,11 +38,11 @@ from scipy import stats
 
 from analytics import settings
 from analytics.business import _serving as serving
-from analytics.business._definitions import KpiDefinition, has_definition, get_definition
+from analytics.business import KpiDefinition, get_definition, has_definition
 from analytics.deployments import _methods as m
 from analytics.deployments import _paired as _pairs
 from analytics.deployments._paired import amount_sql, value_sql
-from analytics.drift._methods import ks_p_value, psi
+from analytics.drift import ks_p_value, psi
 from analytics.errors import InvalidInputError
 from analytics.overview import DbLike, _run
 from analytics.registry import ModelInfo, get_model, list_versions

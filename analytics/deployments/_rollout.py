@@ -32,7 +32,7 @@ from analytics.deployments._compare import DeploymentComparison, compare
 from analytics.errors import InvalidInputError, NotFoundError, PermissionDeniedError, Refused
 from analytics.registry import champion_version, get_version
 from analytics.roles import ROLES, Actor, require
-from analytics.store._governance import start_deployment
+from analytics.store import start_deployment
 
 DECISIONS = ("continue", "pause", "roll back", "ready to promote")
 
