@@ -4,6 +4,7 @@
   (``_name``) imported only inside their own package, and no circle among the subpackages and modules
   of analytics. Its graph counts imports inside functions too, so a function-level import cannot hide a
   circle: with the contract kept, no such import dodges one.
+- A package's ``__init__.py`` only imports and declares its API (the logic lives in its modules).
 - An import inside a function is kept only where it spares a start-up cost (a heavy or optional
   library, a package that loads every feature); each is listed below with its reason, and an unlisted
   one fails here. List and count them: ``python tests/test_import_contracts.py``.
@@ -104,9 +105,9 @@ LAZY_PROJECT_IMPORTS = {
     ("analytics/modelspec/cli.py", "analytics.modelspec._versions"): "loads the artifact formats and performance",
     ("analytics/drift/cli.py", "analytics.drift._calculator"): "`vigil drift` on files starts without pandas and "
                                                              "the store's readers",
-    ("analytics/artifacts/__init__.py", "analytics.artifacts._xgboost"): "optional format: imports xgboost",
-    ("analytics/artifacts/__init__.py", "analytics.artifacts._skops"): "optional format: imports skops",
-    ("analytics/artifacts/__init__.py", "analytics.artifacts._onnx"): "optional extra: imports onnxruntime",
+    ("analytics/artifacts/_load.py", "analytics.artifacts._xgboost"): "optional format: imports xgboost",
+    ("analytics/artifacts/_load.py", "analytics.artifacts._skops"): "optional format: imports skops",
+    ("analytics/artifacts/_load.py", "analytics.artifacts._onnx"): "optional extra: imports onnxruntime",
     ("analytics/governance/_evidence.py", "analytics.performance"): "the evidence checks load performance, drift "
                                                                    "and fairness only when a pack is assembled",
     ("analytics/governance/_evidence.py", "analytics.drift"): "as above",
@@ -154,6 +155,16 @@ def test_every_function_level_import_is_listed_with_its_reason():
         unlisted.append(f"{found.path}:{found.line} imports {found.module} inside a function")
     assert not unlisted, ("import it at the top of the module, or list it in tests/test_import_contracts.py with the "
                           "start-up cost it spares:\n" + "\n".join(unlisted))
+
+
+def test_package_init_files_only_import_and_declare():
+    """A package's ``__init__.py`` imports its documented API and declares ``__all__``: no function, no class."""
+    with_logic = []
+    for init in sorted((ROOT / "analytics").rglob("__init__.py")):
+        for line in init.read_text(encoding="utf-8").splitlines():
+            if re.match(r"(?:async\s+)?def\s|class\s", line):
+                with_logic.append(f"{init.relative_to(ROOT).as_posix()}: {line.strip()}")
+    assert not with_logic, "move it into a module of the package:\n" + "\n".join(with_logic)
 
 
 if __name__ == "__main__":

@@ -54,12 +54,12 @@ from analytics.business._kpis import (
 )
 from analytics.business._serving import refresh_store as refresh_summaries
 from analytics.business._latency import PERCENTILES, SLA_MS, SLA_PERCENTILE, LatencyResult, latency, sla
-from analytics.business._whatif import CURVE_COLUMNS, WhatIf, threshold_whatif
+from analytics.business._whatif import CURVE_COLUMNS, ThresholdWhatIf, threshold_whatif
 
 __all__ = [
     "CURVE_COLUMNS", "INFRA_CATEGORIES", "KPI_META", "MONTHLY_BUDGET", "PERCENTILES", "RUN_RATE_DAYS", "SLA_MS",
     "SLA_PERCENTILE", "SUM_COLUMNS", "TARGET_KPIS", "Comparison", "CostResult", "KpiDefinition", "KpiResult",
-    "LatencyResult", "WhatIf", "add_infra_cost", "champion_challenger", "cost", "definition_models",
+    "LatencyResult", "ThresholdWhatIf", "add_infra_cost", "champion_challenger", "cost", "definition_models",
     "breakdown_columns", "delete_infra_cost", "get_definition", "has_definition", "infra_costs", "kpi_label",
     "NOT_COMPUTABLE", "format_measure", "kpi_sums", "kpis", "kpis_from_sums", "latency", "month_bounds", "refresh_summaries", "save_definition",
     "sla",

@@ -15,7 +15,7 @@ from analytics.explain._attributions import record as record_attributions
 from analytics.explain._counterfactual import (
     CounterfactualSet,
     FeatureSpace,
-    WhatIf,
+    EditedRowWhatIf,
     counterfactuals,
     distance,
     feature_space,
@@ -68,7 +68,7 @@ __all__ = [
     "LocalExplanation",
     "PredictionTrace",
     "VersionInfo",
-    "WhatIf",
+    "EditedRowWhatIf",
     "attribution_drift",
     "contributions",
     "counterfactuals",
