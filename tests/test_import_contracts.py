@@ -115,21 +115,11 @@ LAZY_PROJECT_IMPORTS = {
     ("app/queries.py", "analytics.governance"): "the dossier's PDF printer, loaded only when a dossier is printed",
 }
 
-#: Being reworked now (issue 15): the store kernel replaces overview's ``_run`` (files below import it or its
-#: successor inside functions), and the summaries engine replaces the business rollups' knot. Remove an entry
-#: when its file is done; nothing may be added.
+#: Being reworked now (issue 15): the store kernel replaces overview's ``_run``; the files below import it (or its
+#: successor) inside functions until then. Remove an entry when its file is done; nothing may be added.
 IN_REWORK = {
     "analytics/deployments/_rollout.py": {"analytics.overview", "analytics.registry", "analytics.store"},
     "analytics/governance/_evidence.py": {"analytics.overview", "analytics.store"},
-    "analytics/business/_kpi_store.py": {"analytics.store", "analytics.business._rollup",
-                                         "analytics.business._serving", "analytics.business._kpis",
-                                         "analytics.business._whatif"},
-    "analytics/business/_rollup.py": {"analytics.business._kpis", "analytics.business._whatif"},
-    "analytics/business/_serving.py": {"analytics.store", "analytics.business._kpi_store", "analytics.business._rollup",
-                                       "analytics.business._definitions", "analytics.registry"},
-    "analytics/business/_kpis.py": {"analytics.business._rollup"},
-    "analytics/business/_whatif.py": {"analytics.business._rollup"},
-    "analytics/drift/_calculator.py": {"analytics.drift._methods"},
 }
 
 

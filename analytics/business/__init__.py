@@ -52,6 +52,8 @@ from analytics.business._kpis import (
     kpis,
     kpis_from_sums,
 )
+from analytics.business._serving import current as serving_summaries_current
+from analytics.business._serving import hourly_source as serving_hourly_source
 from analytics.business._serving import refresh_store as refresh_summaries
 from analytics.business._latency import PERCENTILES, SLA_MS, SLA_PERCENTILE, LatencyResult, latency, sla
 from analytics.business._whatif import CURVE_COLUMNS, ThresholdWhatIf, threshold_whatif
@@ -62,7 +64,7 @@ __all__ = [
     "LatencyResult", "ThresholdWhatIf", "add_infra_cost", "champion_challenger", "cost", "definition_models",
     "breakdown_columns", "delete_infra_cost", "get_definition", "has_definition", "infra_costs", "kpi_label",
     "NOT_COMPUTABLE", "format_measure", "kpi_sums", "kpis", "kpis_from_sums", "latency", "month_bounds", "refresh_summaries", "save_definition",
-    "sla",
+    "serving_hourly_source", "serving_summaries_current", "sla",
     "threshold_whatif", "with_changes",
 ]
 

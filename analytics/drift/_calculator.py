@@ -32,7 +32,9 @@ from analytics import settings
 from analytics.drift import _binning as binning
 from analytics.drift import _rollup
 from analytics.drift._binning import FineHistogram, Profile, Side
-from analytics.drift._methods import CATEGORICAL, METHOD_OVERRIDES, ColumnComparison, auto_method, get_method, parse_overrides
+from analytics.drift._methods import (
+    CATEGORICAL, METHOD_KEYS, METHOD_OVERRIDES, ColumnComparison, auto_method, get_method, parse_overrides,
+)
 from analytics.drift._result import RESULT_COLUMNS, DriftResult
 from analytics.drift._segment import segment_baseline, window_left_out
 from analytics.input_files import check_csv_header, first_line
@@ -70,8 +72,6 @@ class DriftConfig:
 
 def config_for_model(con: duckdb.DuckDBPyConnection, model: str | None, method: str = "auto") -> DriftConfig:
     """The model's thresholds and per-column overrides from :mod:`analytics.settings`."""
-    from analytics.drift._methods import METHOD_KEYS
-
     thresholds = {k: float(settings.get(con, get_method(k).threshold.key, model=model)) for k in METHOD_KEYS}
     overrides = parse_overrides(settings.get(con, METHOD_OVERRIDES.key, model=model))
     return DriftConfig(method=method, overrides=overrides, thresholds=thresholds)

@@ -31,7 +31,7 @@ import pandas as pd
 from analytics.drift import _binning as binning
 from analytics.drift._binning import FineHistogram, Profile
 from analytics.drift._methods import CATEGORICAL
-from analytics.store._segments import store_path
+from analytics.store import store_path
 from analytics.timebounds import period_sql
 
 ROWS = "*"

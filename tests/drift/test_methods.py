@@ -133,7 +133,7 @@ def test_fine_histogram_and_reference_profile_match_numpy():
     assert profiles["six"].kind == "numerical" and profiles["five"].kind == "categorical"
     # on another side's bins (values outside them land in the tails)
     lo, hi = -20.0, 400.0
-    hist = _binning.fine_histograms(con, side, "x", lo, hi)[_binning.SUMMARY]
+    hist = _binning.fine_histograms(con, side, "x", lo, hi)[_binning.WHOLE_WINDOW]
     bins = _binning.bin_numpy(finite, lo, hi)
     expected = pd.DataFrame({"b": bins, "v": finite}).groupby("b")["v"].agg(["count", "sum", "min", "max"])
     np.testing.assert_array_equal(hist.bins, expected.index.to_numpy())
