@@ -34,6 +34,7 @@ from analytics.explain._model import (
 )
 from analytics.explain._shap import (
     AttributionDrift,
+    WindowAttributionDrift,
     GlobalExplanation,
     LocalExplanation,
     attribution_drift,
@@ -61,6 +62,7 @@ from analytics.explain._trace import (
 __all__ = [
     "ERROR_TARGETS",
     "AttributionDrift",
+    "WindowAttributionDrift",
     "CounterfactualSet",
     "ErrorAnalysis",
     "FeatureSpace",
