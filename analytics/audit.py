@@ -318,6 +318,45 @@ EXPORT_COLUMNS: tuple[str, ...] = ("seq", "occurred_at", "actor", "role", "actio
                                    "details", "prev_hash", "row_hash")
 
 
+@dataclass(frozen=True)
+class SearchChoices:
+    """What the audit trail can be filtered by: the result of :func:`search_choices`.
+
+    ``first`` and ``last`` are the times (naive UTC) of the oldest and newest row, None when the trail
+    is empty (``rows`` 0).
+    """
+
+    actors: tuple[str, ...]
+    actions: tuple[str, ...]
+    first: datetime | None
+    last: datetime | None
+    rows: int
+
+    @property
+    def action_families(self) -> tuple[str, ...]:
+        """The actions' families with their dot (``"approval."``), which :func:`search` takes as a prefix."""
+        return tuple(sorted({a.split(".")[0] + "." for a in self.actions}))
+
+
+def search_choices(con: duckdb.DuckDBPyConnection) -> SearchChoices:
+    """The actors, actions and time span recorded in the audit trail, to offer as :func:`search` filters.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        An open store.
+
+    Returns
+    -------
+    SearchChoices
+        Distinct actors and actions in order, the first and last time and the number of rows.
+    """
+    actors = tuple(r[0] for r in con.execute("SELECT DISTINCT actor FROM audit_log ORDER BY 1").fetchall())
+    actions = tuple(r[0] for r in con.execute("SELECT DISTINCT action FROM audit_log ORDER BY 1").fetchall())
+    first, last, rows = con.execute("SELECT min(occurred_at), max(occurred_at), count(*) FROM audit_log").fetchone()
+    return SearchChoices(actors=actors, actions=actions, first=first, last=last, rows=int(rows))
+
+
 def search(con: duckdb.DuckDBPyConnection, *, actor: str | None = None, action: str | None = None,
            object_id: str | None = None, object_type: str | None = None, since: datetime | None = None,
            until: datetime | None = None, limit: int = 100_000) -> pd.DataFrame:

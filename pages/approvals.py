@@ -12,13 +12,11 @@ import streamlit as st
 
 from analytics import config, governance
 from analytics.registry import get_version, status_text
-from analytics.store import read
 from app.actions import PageActions
 from app import auth, queries, theme, widgets
 
 actor = auth.require("submit_for_review")
-db = config.db_path()
-actions = PageActions(db, "approvals_done")
+actions = PageActions(config.db_path(), "approvals_done")
 _FOCUS = "approvals_focus"    # (model, version) the page stays on, across actions and reruns
 _CLEAR = "approvals_clear"    # set by an action: the next run empties the forms before drawing them
 _PICKER = "approvals_item"
@@ -56,7 +54,7 @@ def _act(what: str, work, message: str) -> None:
 
 
 with widgets.error_boundary("the approval queues"):
-    queue = read(lambda con: governance.queue(con, actor), db)
+    queue = queries.read(governance.queue, actor)
     focus = st.session_state.get(_FOCUS)
     if queue.empty and focus is None:
         widgets.empty_state("Nothing waits on your role right now.",
@@ -83,7 +81,7 @@ with widgets.error_boundary("the approval queues"):
     # version out of the queue (or reorders it) leaves the page on the same version.
     statuses = {(m, v): s for m, v, s in zip(queue["model"], queue["version"], queue["status"])}
     if focus is not None and tuple(focus) not in statuses:
-        statuses[tuple(focus)] = read(lambda con: get_version(con, *focus)["status"], db)
+        statuses[tuple(focus)] = queries.read(get_version, *focus)["status"]
     options = list(statuses)
     if focus is not None:
         st.session_state[_PICKER] = tuple(focus)
@@ -94,11 +92,10 @@ with widgets.error_boundary("the approval queues"):
     st.session_state[_FOCUS] = item
     subject = f"{model} {version}"
 
-    def state(con):
-        return (get_version(con, model, version), governance.latest_pack(con, model, version),
-                governance.findings(con, model, version), governance.approval_history(con, model, version))
-
-    info, stored, found, history = read(state, db)
+    info = queries.read(get_version, model, version)
+    stored = queries.read(governance.latest_pack, model, version)
+    found = queries.read(governance.findings, model, version)
+    history = queries.read(governance.approval_history, model, version)
     status = info["status"]
 
 # ---- the evidence pack ---------------------------------------------------------------------------

@@ -6,15 +6,17 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics import business, settings, store
-from analytics.errors import InvalidInputError
+from analytics import business, config, settings
 from app import auth, context, queries, theme, widgets
+from app.actions import PageActions
 from app.widgets import fmt_int, fmt_pct, is_missing
 
 actor = auth.require("read")
 ctx = context.current()
+actions = PageActions(config.db_path(), "cost_done")
 
 st.title("Cost and latency")
+actions.show_done()
 if not ctx.model:
     widgets.empty_state("No model is registered yet.", hint="Build the demo with `vigil demo`, or register a model "
                         "and ingest its prediction log with the `vigil` command line.")
@@ -171,15 +173,9 @@ if actor.can("change_settings"):
             last = f[3].date_input("To (UTC)", ctx.now.date(), key="infra_to")
             text = st.text_input("Description", key="infra_description")
             if st.form_submit_button("Record", key="infra_submit"):
-                try:
-                    store.write(lambda con: business.add_infra_cost(
-                        con, actor, model=ctx.model, category=category, amount_usd=float(amount), period_start=first,
-                        period_end=last, description=text))
-                except InvalidInputError as exc:
-                    st.error(str(exc), icon=":material/error:")
-                else:
-                    st.success("Recorded; the entry is in the audit trail.", icon=":material/check:")
-                    st.cache_data.clear()
+                actions.act("recording the cost", lambda con: business.add_infra_cost(
+                    con, actor, model=ctx.model, category=category, amount_usd=float(amount), period_start=first,
+                    period_end=last, description=text), "Recorded; the entry is in the audit trail.")
     with st.expander("Budget and SLA (admin)"):
         with st.form("budget_sla"):
             f = st.columns(3)
@@ -193,10 +189,4 @@ if actor.can("change_settings"):
                     settings.set_value(con, actor, business.MONTHLY_BUDGET.key, budget, model=ctx.model)
                     settings.set_value(con, actor, business.SLA_MS.key, target, model=ctx.model)
                     settings.set_value(con, actor, business.SLA_PERCENTILE.key, which, model=ctx.model)
-                try:
-                    store.write(work)
-                except InvalidInputError as exc:
-                    st.error(str(exc), icon=":material/error:")
-                else:
-                    st.success("Saved; the changes are in the audit trail.", icon=":material/check:")
-                    st.cache_data.clear()
+                actions.act("the budget and SLA", work, "Saved; the changes are in the audit trail.")

@@ -7,15 +7,16 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from analytics import config, deployments
-from analytics.store import write
 from app import auth, context, queries, theme, widgets
+from app.actions import PageActions
 from app.widgets import fmt_int
 
 actor = auth.require("read")
 ctx = context.current()
-db = str(config.db_path())
+actions = PageActions(config.db_path(), "dep_done")
 
 st.title("Deployments")
+actions.show_done()
 if not ctx.model:
     widgets.empty_state("No model is registered yet.", hint="Build the demo with `vigil demo`, or register a model.")
     st.stop()
@@ -76,7 +77,7 @@ if r.power.get("rows_needed_baseline"):
     m[1].metric("Rows to detect the margin", fmt_int(r.power["rows_needed_baseline"]),
                 f"about {days:,.1f} days at this traffic" if days else None, delta_color="off", border=True,
                 help=f"Baseline rows needed to detect a difference of {r.power['detectable_difference']:.4g} in "
-                     f"{r.power['measure']} (its non-inferiority margin) with power 0.8 at alpha {r.alpha:g} "
+                     f"{r.power['measure']} (its non-inferiority margin) with power {r.power['power']:g} at alpha {r.alpha:g} "
                      "(two-sided normal test, as statsmodels' NormalIndPower).")
 m[2].metric("Measures judged", fmt_int(sum(1 for x in r.measures if x.verdict)), border=True,
             help="Measures with a direction get a verdict; Holm's correction across them.")
@@ -127,20 +128,15 @@ else:
         b = st.columns(3)
         if b[0].button("Evaluate and apply the current step", key="dep_step", type="primary"):
             with widgets.error_boundary("the rollout step"):
-                evaluation = deployments.evaluate(db, ctx.model)
-                said = write(lambda con: deployments.step(con, actor, evaluation), db)
-                st.success(said)
+                evaluation = deployments.evaluate(str(config.db_path()), ctx.model)
+                actions.act("the rollout step", lambda con: deployments.step(con, actor, evaluation), str)
         with b[1].popover("Promote"):
             comment = st.text_input("Why promote", key="dep_promote_comment")
             if st.button("Promote the candidate", key="dep_promote"):
-                with widgets.error_boundary("the promotion"):
-                    write(lambda con: deployments.promote(con, actor, ctx.model, comment=comment),
-                          db)
-                    st.success("Promoted.")
+                actions.act("the promotion", lambda con: deployments.promote(con, actor, ctx.model,
+                                                                             comment=comment), "Promoted.")
         with b[2].popover("Cancel the rollout"):
             reason = st.text_input("Why cancel", key="dep_cancel_reason")
             if st.button("Cancel the rollout", key="dep_cancel"):
-                with widgets.error_boundary("the cancellation"):
-                    write(lambda con: deployments.cancel(con, actor, ctx.model, reason=reason),
-                          db)
-                    st.success("Cancelled: the champion serves all traffic.")
+                actions.act("the cancellation", lambda con: deployments.cancel(con, actor, ctx.model, reason=reason),
+                            "Cancelled: the champion serves all traffic.")

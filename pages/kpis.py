@@ -7,9 +7,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics import business, overview, settings_catalog, store
-from analytics.errors import InvalidInputError
+from analytics import business, config, overview
+from analytics.fairness import thresholds_for
 from app import auth, context, queries, theme, widgets
+from app.actions import PageActions
 from app.widgets import fmt_int, fmt_measure, fmt_num, fmt_pct, is_missing
 
 #: Short labels of the cards (long KPI names are cut off on a card); the full name heads the card's help.
@@ -19,14 +20,17 @@ CARD_LABELS = {"profit": "Realised profit", "expected_loss": "Expected loss", "e
 
 actor = auth.require("read")
 ctx = context.current()
+actions = PageActions(config.db_path(), "kpis_done")
 
 st.title("Business KPIs")
+actions.show_done()
 if not ctx.model:
     widgets.empty_state("No model is registered yet.", hint="Build the demo with `vigil demo`, or register a model "
                         "and ingest its prediction log with the `vigil` command line.")
     st.stop()
 
-dp_floor = queries.query(settings_catalog.thresholds, ctx.model).dp_ratio
+parity = queries.read(thresholds_for, ctx.model)
+dp_floor = parity.dp_ratio
 defined = queries.query(business.definition_models)
 if ctx.model not in defined:
     widgets.empty_state(
@@ -104,8 +108,8 @@ else:
              widgets.diff(table.loc["demographic_parity_ratio", "value"],
                           table.loc["demographic_parity_ratio", "previous"], 2),
              help_text=f"Lowest {definition.selected_label} rate of a {schema.display_name(definition.fairness_attribute)} group divided "
-                       f"by the highest (fairlearn's demographic parity ratio; below {dp_floor:g} fails, as on the "
-                       "Fairness page; 0.8 is the four-fifths rule). Groups "
+                       f"by the highest (fairlearn's demographic parity ratio; below {dp_floor:g} fails, "
+                       f"{parity.dp_ratio_rule}, as on the Fairness page). Groups "
                        "too small to judge (the fairness.min_group_size setting) are left out, as on the Fairness "
                        "page, so both pages show the same ratio.")
     card(c[2], "opportunity_cost", money_card("opportunity_cost"),
@@ -323,16 +327,12 @@ if actor.can("change_settings"):
                     new_targets[key] = float(value)
             source = st.text_input("Source of the numbers", base.source if base else "", key="kpis_def_source")
             if st.form_submit_button("Save", key="kpis_def_submit"):
-                try:
+                with widgets.error_boundary("the KPI definition"):
                     new = business.KpiDefinition(
                         model=ctx.model, currency=currency.strip(), selected_decision=int(sel_decision),
                         selected_label=sel_label.strip(), bad_label=int(bad_label), bad_name=bad_name.strip(),
                         amount_column=amount.strip() or None, value_selected_good=float(v_sg),
                         value_selected_bad=float(v_sb), value_rejected_good=float(v_rg), value_rejected_bad=float(v_rb),
                         fairness_attribute=fairness.strip() or None, targets=new_targets, source=source.strip())
-                    store.write(lambda con: business.save_definition(con, actor, new))
-                except InvalidInputError as exc:
-                    st.error(str(exc), icon=":material/error:")
-                else:
-                    st.success("Saved; the change is in the audit trail.", icon=":material/check:")
-                    st.cache_data.clear()
+                    actions.act("the KPI definition", lambda con: business.save_definition(con, actor, new),
+                                "Saved; the change is in the audit trail.")

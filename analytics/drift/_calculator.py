@@ -37,15 +37,12 @@ from analytics.drift._methods import (
 )
 from analytics.drift._result import RESULT_COLUMNS, DriftResult
 from analytics.drift._segment import segment_baseline, window_left_out
-from analytics.input_files import check_csv_header, first_line
 from analytics.errors import InvalidInputError, StoreBusyError
 from analytics.overview import DbLike, _run, _where, split_interval
 from analytics.registry import champion_version, get_model, get_version
 from analytics.store import predictions_view, transaction, write
 from analytics.timebounds import WHOLE_WINDOW, period_sql
 
-NUMERIC_TYPES = ("DOUBLE", "FLOAT", "REAL", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT",
-                 "UINTEGER", "USMALLINT", "UTINYINT")
 
 
 @dataclass(frozen=True)
@@ -170,18 +167,21 @@ def reference_profiles(con: duckdb.DuckDBPyConnection, reference: Side, columns:
 
 def _categorical_labels(prof: Profile, current: dict[object, dict[str, int]]):
     """Labels (reference categories, then unseen ones by count, the rest pooled as ``(other)``),
-    the reference counts on them, and each period's counts on them."""
+    the reference counts on them, and each period's counts on them.
+
+    A source may pool categories itself: their rows counted under the key None (files do, in DuckDB).
+    """
     known = set(prof.categories)
     unseen_totals: dict[str, int] = {}
     for counts in current.values():
         for c, n in counts.items():
-            if c not in known:
+            if c not in known and c is not None:
                 unseen_totals[c] = unseen_totals.get(c, 0) + n
     room = max(binning.MAX_CATEGORIES - len(known), 0)
     unseen = sorted(unseen_totals, key=lambda c: (-unseen_totals[c], c))
     labels = list(prof.categories) + unseen[:room]
     ref_other = prof.n - sum(prof.counts)
-    pooled = ref_other > 0 or len(unseen) > room
+    pooled = ref_other > 0 or len(unseen) > room or any(counts.get(None) for counts in current.values())
     if pooled:
         labels.append(binning.OTHER)
     ref_counts = np.array(list(prof.counts) + [0] * (len(labels) - len(prof.counts)), dtype=np.int64)
@@ -199,13 +199,15 @@ def _categorical_labels(prof: Profile, current: dict[object, dict[str, int]]):
 
 def compute(con: duckdb.DuckDBPyConnection, columns: list[tuple[str, bool, str]], config: DriftConfig,
             reference: Side, current: Summaries, *, cache_key: tuple | None = None,
-            histograms: bool = True) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], int]:
+            histograms: bool = True, profiles: dict[str, Profile] | None = None
+            ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], int]:
     """Drift of ``columns`` (name, numeric type, role) between the reference and the current summaries, per period.
 
+    ``profiles``: the reference's profiles when the caller has them (else :func:`reference_profiles`).
     Returns the result table (:data:`RESULT_COLUMNS`), the histograms of the single period (a
     summary, if asked), and the current rows.
     """
-    profiles = reference_profiles(con, reference, columns, cache_key)
+    profiles = profiles if profiles is not None else reference_profiles(con, reference, columns, cache_key)
     sizes = current.rows()
     periods = sorted(sizes, key=lambda p: (p is None, p))
     rows: list[dict[str, Any]] = []
@@ -267,55 +269,6 @@ def _summary(prof: Profile, ref: np.ndarray, cur: np.ndarray, labels: tuple[str,
 
 # --------------------------------------------------------------------------------------------------
 # The sides
-
-
-def _file_relation(path: str | Path) -> str:
-    suffix = Path(path).suffix.lower()
-    literal = "'" + str(path).replace("'", "''") + "'"
-    if suffix == ".parquet":
-        return f"read_parquet({literal})"
-    if suffix in (".csv", ".tsv", ".txt"):
-        return f"read_csv({literal}, auto_detect = true)"
-    raise InvalidInputError(f"{path}: use a .parquet or .csv file")
-
-
-def compare_files(reference: str | Path, current: str | Path, *, columns: list[str] | None = None,
-                  config: DriftConfig | None = None) -> DriftResult:
-    """Drift of every shared column (or of ``columns``) between two Parquet or CSV files.
-
-    Runs in a private in-memory DuckDB; the files are read by DuckDB (only the aggregates reach
-    Python), never into pandas.
-    """
-    config = config or DriftConfig()
-    for path in (reference, current):
-        if not Path(path).is_file():
-            raise InvalidInputError(f"{path}: no such file")
-        if Path(path).suffix.lower() != ".parquet":
-            check_csv_header(Path(path))
-    con = duckdb.connect()
-    con.execute("SET enable_progress_bar = false")  # stdout carries the JSON of the CI gate
-    try:
-        ref_side, cur_side = Side(_file_relation(reference)), Side(_file_relation(current))
-        try:
-            ref_types, cur_types = (dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM "
-                                                     f"{side.relation})").fetchall()) for side in (ref_side, cur_side))
-        except duckdb.Error as exc:
-            raise InvalidInputError(f"cannot read the files: {first_line(exc)}") from None
-        shared = [c for c in ref_types if c in cur_types]
-        if columns:
-            missing = [c for c in columns if c not in shared]
-            if missing:
-                raise InvalidInputError(f"columns not in both files: {', '.join(missing)}; shared: {', '.join(shared)}")
-            shared = list(columns)
-        if not shared:
-            raise InvalidInputError("the two files share no column")
-        spec = [(c, ref_types[c].split("(")[0] in NUMERIC_TYPES or ref_types[c].startswith("DECIMAL"), "column")
-                for c in shared]
-        table, hists, n_cur = compute(con, spec, config, ref_side, DirectSummaries(con, cur_side))
-        n_ref = binning.row_counts(con, ref_side).get(WHOLE_WINDOW, 0)
-    finally:
-        con.close()
-    return DriftResult(table, hists, str(reference), str(current), n_ref, n_cur)
 
 
 def _columns(info, columns: list[str] | None) -> list[tuple[str, bool, str]]:

@@ -70,7 +70,8 @@ def format_table(result: DriftResult) -> str:
 
 def cmd_drift(args: argparse.Namespace) -> int:
     """Run the drift comparison the arguments describe and print it."""
-    from analytics.drift._calculator import DriftConfig, compare_files, drift_summary
+    from analytics.drift._calculator import DriftConfig, drift_summary
+    from analytics.drift._files import compare_files
 
     columns = tuple(args.columns) if args.columns else None
     if args.model:
