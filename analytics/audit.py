@@ -23,6 +23,7 @@ import duckdb
 import pandas as pd
 
 from analytics import audit_anchor, audit_key, config
+from analytics.clock import utc_now
 from analytics.errors import InvalidInputError, Refused
 from analytics.roles import ROLES, Actor, require
 
@@ -69,7 +70,7 @@ def record(con: duckdb.DuckDBPyConnection, actor: Actor, action: str, object_typ
     at : datetime, optional
         When (UTC); defaults to now. Given explicitly only when replaying history (the demo).
     """
-    when = at or datetime.now(timezone.utc)
+    when = at or utc_now()
     if when.tzinfo is None:
         # A naive time is already UTC (as everywhere in the store); astimezone() would read it as local time.
         when = when.replace(tzinfo=timezone.utc)
@@ -96,7 +97,7 @@ REFUSAL_WINDOW = timedelta(minutes=1)
 
 
 def _recent(con: duckdb.DuckDBPyConnection, action: str, actor: str | None, reason: str | None) -> int:
-    since = datetime.now(timezone.utc).replace(tzinfo=None) - REFUSAL_WINDOW
+    since = utc_now() - REFUSAL_WINDOW
     where, params = ["action = ?", "occurred_at >= ?"], [action, since]
     if actor is not None:
         where.append("actor = ?")

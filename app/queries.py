@@ -3,13 +3,13 @@
 Any analytics function whose first parameter is the store (``db``: a path or a connection) can be
 cached without writing a wrapper::
 
-    frame = queries.query(overview.portfolio, now=ctx.now, start=ctx.start, end=ctx.end)
+    frame = queries.query(overview.portfolio, now=ctx.now, window=ctx.as_window(filtered=False))
 
 The key holds the store path, the function's qualified name, the arguments and
 :func:`analytics.overview.data_version` (the last committed ingest and the last governance change),
 so a result is recomputed after an ingest or an approval and reused otherwise. The token itself is
 read at most every :data:`TOKEN_SECONDS`. Arguments must be hashable by ``st.cache_data``
-(strings, numbers, datetimes, tuples) and results picklable (frames, dicts, lists).
+(strings, numbers, datetimes, tuples, frozen dataclasses such as a Window) and results picklable (frames, dicts, lists).
 """
 
 from __future__ import annotations

@@ -7,13 +7,12 @@ four eyes and the override rule are checked there, and each step is written with
 from __future__ import annotations
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from analytics import config, governance
 from analytics.registry import get_version, status_text
 from app.actions import PageActions
-from app import auth, queries, theme, widgets
+from app import auth, governance_views, queries, theme, widgets
 
 actor = auth.require("submit_for_review")
 actions = PageActions(config.db_path(), "approvals_done")
@@ -126,16 +125,8 @@ with widgets.error_boundary("the evidence pack"):
     theme.register()
     charts = [r for r in results if r.chart]
     for col, result in zip(st.columns(max(len(charts), 1)), charts):
-        chart = result.chart
-        fig = go.Figure(go.Bar(x=chart["x"], y=chart["y"]) if chart["kind"] == "bars"
-                        else go.Scatter(x=chart["x"], y=chart["y"], mode="lines"))
-        if chart.get("threshold") is not None:
-            fig.add_hline(y=chart["threshold"], line_dash="dash", line_color=theme.BAD,
-                          annotation_text=f"threshold {chart['threshold']:.2f}")
-        fig.update_layout(title=chart["title"], xaxis_title=chart["x_label"], yaxis_title=chart["y_label"],
-                          height=320, showlegend=False)
         with col:
-            widgets.plot(fig, key=f"approvals_chart_{result.key}")
+            widgets.plot(governance_views.evidence_chart(result), key=f"approvals_chart_{result.key}")
     for result in results:
         if result.table:
             with st.expander(f"{result.title}: details ({len(result.table)} rows)"):

@@ -3,11 +3,10 @@ significance and a verdict per measure, and the guarded rollout of a canary (tim
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from analytics import config, deployments
-from app import auth, context, queries, theme, widgets
+from app import auth, context, governance_views, queries, widgets
 from app.actions import PageActions
 from app.widgets import fmt_int
 
@@ -86,25 +85,9 @@ table = r.table
 if table.empty:
     widgets.empty_state("No rows of both versions in this window.", hint="Choose a longer window in the sidebar.")
 else:
-    judged = table[table["verdict"] != ""]
-    if not judged.empty:
-        fig = go.Figure()
-        for i, row in enumerate(judged.itertuples()):
-            scale = abs(row.baseline) if row.baseline and row.baseline == row.baseline else 1.0
-            rel = lambda v: v / scale * 100  # noqa: E731
-            fig.add_scatter(x=[rel(row.difference)], y=[row.measure], mode="markers", name=row.verdict,
-                            marker={"size": 11, "color": theme.PALETTE[deployments.VERDICTS.index(row.verdict) % len(theme.PALETTE)]},
-                            error_x={"type": "data", "symmetric": False,
-                                     "array": [rel(row.ci_high - row.difference)],
-                                     "arrayminus": [rel(row.difference - row.ci_low)]},
-                            showlegend=row.verdict not in [j.verdict for j in list(judged.itertuples())[:i]],
-                            hovertemplate=f"{row.measure}: %{{x:.2f}}% of the baseline<extra>{row.verdict}</extra>")
-        fig.add_vline(x=0, line_dash="dot")
-        fig.update_layout(height=120 + 45 * len(judged), xaxis_title="Candidate minus baseline, % of the baseline",
-                          legend=theme.LEGEND_BELOW,
-                          title=theme.chart_title("Differences with their intervals", window=period,
-                                                  rows=int(sum(r.rows.values())), unit="rows"))
-        widgets.plot(fig, key="dep_diffs")
+    diffs = governance_views.differences(r, window_label=period)
+    if diffs is not None:
+        widgets.plot(diffs, key="dep_diffs")
     widgets.table(table.drop(columns=["key"]), column_config={
         "ci_low": st.column_config.NumberColumn("Interval low", format="%.4g"),
         "ci_high": st.column_config.NumberColumn("Interval high", format="%.4g"),

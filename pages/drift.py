@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analytics import drift, overview, settings_catalog
+from analytics import drift, settings_catalog
 from app import auth, context, drift_views, queries, widgets
 from app.widgets import fmt_int
 
@@ -27,15 +27,14 @@ baseline = st.segmented_control("Compare against", list(BASELINES), format_func=
 context.remember("drift_baseline", baseline)
 base_start = base_end = None
 if baseline == "previous":
-    previous = overview.previous_window(ctx.start, ctx.end, ctx.now)
+    previous = ctx.as_window().previous(ctx.now)
     if previous is None:
         widgets.empty_state("'All time' has no window before it.",
                             hint="Choose a bounded window in the sidebar, or compare against the reference data.")
         st.stop()
-    base_start, base_end = previous
+    base_start, base_end = previous.start, previous.end
 
-filters = dict(start=ctx.start, end=ctx.end, version=ctx.version, segment=ctx.segment,
-               segment_value=ctx.segment_value)
+filters = dict(window=ctx.as_window())
 result = queries.query(drift.drift_summary, ctx.model, baseline_start=base_start, baseline_end=base_end, **filters)
 if result.table.empty:
     widgets.empty_state(f"No predictions of {ctx.model} ({ctx.filter_label}) in the {ctx.window_label}.",

@@ -4,12 +4,11 @@ the previous period and the business case's targets; by segment; threshold what-
 from __future__ import annotations
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from analytics import business, config, overview
 from analytics.fairness import thresholds_for
-from app import auth, context, queries, theme, widgets
+from app import auth, business_views, context, queries, widgets
 from app.actions import PageActions
 from app.widgets import fmt_int, fmt_measure, fmt_num, fmt_pct, is_missing
 
@@ -30,7 +29,6 @@ if not ctx.model:
     st.stop()
 
 parity = queries.read(thresholds_for, ctx.model)
-dp_floor = parity.dp_ratio
 defined = queries.query(business.definition_models)
 if ctx.model not in defined:
     widgets.empty_state(
@@ -108,7 +106,7 @@ else:
              widgets.diff(table.loc["demographic_parity_ratio", "value"],
                           table.loc["demographic_parity_ratio", "previous"], 2),
              help_text=f"Lowest {definition.selected_label} rate of a {schema.display_name(definition.fairness_attribute)} group divided "
-                       f"by the highest (fairlearn's demographic parity ratio; below {dp_floor:g} fails, "
+                       f"by the highest (fairlearn's demographic parity ratio; below {parity.dp_ratio:g} fails, "
                        f"{parity.dp_ratio_rule}, as on the Fairness page). Groups "
                        "too small to judge (the fairness.min_group_size setting) are left out, as on the Fairness "
                        "page, so both pages show the same ratio.")
@@ -187,17 +185,6 @@ else:
     # ---- threshold what-if ----------------------------------------------------------------------------
     st.subheader("Threshold what-if")
 
-    def threshold_marks(current: float, best: float | None, chosen: float):
-        """Vertical lines of the what-if charts, each labelled once, on alternate sides so labels do not overlap."""
-        best_left = best is not None and best <= current  # the two top labels point away from each other
-        marks = [(current, "current" + (" = chosen" if chosen == current else ""), "dash",
-                  "top right" if best is None or best_left else "top left")]
-        if best is not None:
-            marks.append((best, "profit-max", "dot", "top left" if best_left else "top right"))
-        if chosen != current:
-            marks.append((chosen, "chosen", "solid", "bottom right"))
-        return marks
-
     @st.fragment
     def whatif() -> None:
         w = queries.query(business.threshold_whatif, ctx.model, start=day_start, end=ctx.end, version=ctx.version)
@@ -223,33 +210,12 @@ else:
                     delta_description="vs current threshold")
         curve = w.curve
         left, right = st.columns(2)
-        fig = go.Figure()
-        fig.add_scatter(x=curve["threshold"], y=curve["expected_profit"], name="expected (all rows)")
-        if w.labelled:
-            fig.add_scatter(x=curve["threshold"], y=curve["realised_profit"], name="realised (with outcome)")
-        for x, name, dash, position in threshold_marks(w.current_threshold, w.best_threshold, chosen):
-            fig.add_vline(x=x, line_dash=dash, line_color=theme.NEUTRAL, annotation_text=name,
-                          annotation_position=position)
-        fig.update_layout(title=theme.chart_title(f"Profit by threshold ({cur})", window=ctx.window_label,
-                                                  rows=w.rows, unit="predictions"),
-                          xaxis_title="Threshold (decline when score ≥ threshold)", yaxis_title=f"Profit ({cur})",
-                          yaxis_rangemode="normal", height=400, legend=theme.LEGEND_BELOW)
         with left:
-            widgets.plot(fig, key="kpis_profit_curve")
-        fig = go.Figure()
-        fig.add_scatter(x=curve["threshold"], y=curve["selection_rate"], name=f"{definition.selected_label} rate")
-        fig.add_scatter(x=curve["threshold"], y=curve["demographic_parity_ratio"], name="parity ratio")
-        fig.add_hline(y=dp_floor, line_dash="dot", line_color=theme.BAD,
-                      annotation_text=f"fairness threshold ({dp_floor:g})")
-        for x, name, dash, position in threshold_marks(w.current_threshold, None, chosen):
-            fig.add_vline(x=x, line_dash=dash, line_color=theme.NEUTRAL, annotation_text=name,
-                          annotation_position=position)
-        fig.update_layout(title=theme.chart_title(f"{definition.selected_label.capitalize()} rate and parity ratio",
-                                                  window=ctx.window_label, rows=w.rows, unit="predictions"),
-                          xaxis_title="Threshold", yaxis_title="Share (0-1)", yaxis_range=[0, 1.02], height=400,
-                          legend=theme.LEGEND_BELOW)
+            widgets.plot(business_views.profit_curve(w, chosen=chosen, currency=cur, window_label=ctx.window_label),
+                         key="kpis_profit_curve")
         with right:
-            widgets.plot(fig, key="kpis_rate_curve")
+            widgets.plot(business_views.rate_curve(w, parity, chosen=chosen, selected_label=definition.selected_label,
+                                                   window_label=ctx.window_label), key="kpis_rate_curve")
         st.download_button("Download the curve (CSV)", curve.to_csv(index=False).encode(), "threshold_whatif.csv",
                            "text/csv", key="kpis_curve_download")
 

@@ -116,14 +116,6 @@ LAZY_PROJECT_IMPORTS = {
     ("app/queries.py", "analytics.governance"): "the dossier's PDF printer, loaded only when a dossier is printed",
 }
 
-#: Being reworked now (issue 15): the store kernel replaces overview's ``_run``; the files below import it (or its
-#: successor) inside functions until then. Remove an entry when its file is done; nothing may be added.
-IN_REWORK = {
-    "analytics/deployments/_rollout.py": {"analytics.overview", "analytics.registry", "analytics.store"},
-    "analytics/governance/_evidence.py": {"analytics.overview", "analytics.store"},
-}
-
-
 def test_import_linter_contracts_are_kept():
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     run = subprocess.run(
@@ -139,7 +131,7 @@ def test_every_function_level_import_is_listed_with_its_reason():
     for found in function_imports(ROOT, ("analytics", "app", "pages")):
         top = found.module.split(".")[0]
         if top in ("analytics", "app", "pages"):
-            if (found.path, found.module) in LAZY_PROJECT_IMPORTS or found.module in IN_REWORK.get(found.path, ()):
+            if (found.path, found.module) in LAZY_PROJECT_IMPORTS:
                 continue
         elif top in HEAVY_LIBRARIES or top in sys.stdlib_module_names:
             continue

@@ -35,7 +35,7 @@ from typing import Any
 import duckdb
 
 from analytics import audit
-from analytics.business._common import _run
+from analytics.store import run
 from analytics.errors import InvalidInputError, NotFoundError
 from analytics.logschema import LogSchema
 from analytics.registry import get_model
@@ -185,7 +185,7 @@ def has_definition(con: duckdb.DuckDBPyConnection, model: str) -> bool:
 
 def definition_models(db) -> list[str]:
     """Models with a stored KPI definition."""
-    return _run(db, lambda con: [r[0] for r in con.execute(
+    return run(db, lambda con: [r[0] for r in con.execute(
         "SELECT model_name FROM kpi_definitions ORDER BY model_name").fetchall()])
 
 

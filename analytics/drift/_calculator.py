@@ -38,7 +38,8 @@ from analytics.drift._methods import (
 from analytics.drift._result import RESULT_COLUMNS, DriftResult
 from analytics.drift._segment import segment_baseline, window_left_out
 from analytics.errors import InvalidInputError, StoreBusyError
-from analytics.overview import DbLike, _run, _where, split_interval
+from analytics.store import DbLike, run
+from analytics.window import Window, split_interval
 from analytics.registry import champion_version, get_model, get_version
 from analytics.store import predictions_view, transaction, write
 from analytics.timebounds import WHOLE_WINDOW, period_sql
@@ -338,9 +339,8 @@ def _log_side(info, version: str, start: datetime | None, end: datetime | None, 
               segment: str | None = None, segment_value: str | None = None) -> Side:
     """A version's rows of the log in ``[start, end)`` (of one segment value, if given), grouped by ``period`` (SQL)."""
     view = predictions_view(info.stem)
-    where, params = _where(info.schema, start=start, end=end, version=version, segment=segment,
-                           segment_value=segment_value, alias=view)
-    return Side(view, where, tuple(params), period)
+    window = Window(start, end, version, segment, segment_value).where(info.schema, alias=view)
+    return Side(view, window.sql, tuple(window.params), period)
 
 
 def con_path(con: duckdb.DuckDBPyConnection) -> str:
@@ -368,7 +368,7 @@ def refresh_rollups(db: DbLike, model: str, *, version: str | None = None, start
         frame = _rollup.summarise_segments(con, model, sides.version, list(segments["path"]), profiles)
         return sides.version, key, segments, stale, frame
 
-    prepared = _run(db, prepare)
+    prepared = run(db, prepare)
     if prepared is None:
         return 0
     version_, key, segments, stale, frame = prepared
@@ -432,12 +432,11 @@ def store_drift(con: duckdb.DuckDBPyConnection, sides: StoreSides, config: Drift
     return table, hists, n_ref, n_cur
 
 
-def drift_summary(db: DbLike, model: str, *, start: datetime | None, end: datetime | None,
-                  version: str | None = None, segment: str | None = None, segment_value: str | None = None,
+def drift_summary(db: DbLike, model: str, *, window: Window,
                   baseline_start: datetime | None = None, baseline_end: datetime | None = None,
                   columns: tuple[str, ...] | None = None, method: str = "auto",
                   use_rollups: bool = True) -> DriftResult:
-    """Drift of every declared column and the score in ``[start, end)`` against the reference.
+    """Drift of every declared column and the score in ``window`` against the reference.
 
     Parameters
     ----------
@@ -445,12 +444,9 @@ def drift_summary(db: DbLike, model: str, *, start: datetime | None, end: dateti
         The store.
     model : str
         A registered model.
-    start, end : datetime or None
-        The window (naive UTC, ``[start, end)``; None is open).
-    version : str, optional
-        The version whose rows and reference are compared; default the champion.
-    segment, segment_value : str, optional
-        Only rows of one segment.
+    window : Window
+        The rows compared (:class:`analytics.window.Window`): ``[start, end)``, the version whose rows
+        and reference are compared (default the champion), and optionally one segment's rows.
     baseline_start, baseline_end : datetime, optional
         Compare against this earlier window of the log instead of the version's reference data.
     columns : tuple of str, optional
@@ -475,18 +471,18 @@ def drift_summary(db: DbLike, model: str, *, start: datetime | None, end: dateti
     """
     baseline = (baseline_start, baseline_end) if baseline_start is not None and baseline_end is not None else None
     result = store_comparison(
-        db, model, start=start, end=end, version=version, segment=segment, segment_value=segment_value,
-        baseline=baseline, columns=columns, method=method, use_rollups=use_rollups)
+        db, model, window=window, baseline=baseline, columns=columns, method=method, use_rollups=use_rollups)
     return replace(result, table=result.table.iloc[0:0]) if result.n_current_rows == 0 else result
 
 
-def store_comparison(db: DbLike, model: str, *, start: datetime | None, end: datetime | None, version: str | None,
-                     segment: str | None, segment_value: str | None, baseline: tuple[datetime, datetime] | None,
+def store_comparison(db: DbLike, model: str, *, window: Window, baseline: tuple[datetime, datetime] | None,
                      columns: tuple[str, ...] | None, method: str, use_rollups: bool, period: str | None = None
                      ) -> DriftResult:
     """What :func:`drift_summary` (``period`` None) and drift over time (``"day"``, ``"week"``) run: the rollups
     brought up to date where they will be read, then the comparison in one read of the store (histograms for
     a whole window only)."""
+    start, end, version, segment, segment_value = (window.start, window.end, window.version, window.segment,
+                                                   window.segment_value)
     rollups = use_rollups and _use_rollups(baseline, segment)
     if rollups:
         _refresh_quietly(db, model, version, start, end)
@@ -501,4 +497,4 @@ def store_comparison(db: DbLike, model: str, *, start: datetime | None, end: dat
         return DriftResult(table, histograms, sides.reference_label, sides.current_label, n_reference, n_current,
                            sides.left_out)
 
-    return _run(db, work)
+    return run(db, work)

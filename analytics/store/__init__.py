@@ -4,7 +4,7 @@ Use :func:`read` and :func:`write` (or :func:`connect` with :func:`transaction`)
 so that no process holds the file longer than one unit of work and lock conflicts are retried.
 """
 
-from analytics.store._connection import connect, create, exclusive, read, retry, transaction, write
+from analytics.store._connection import DbLike, connect, create, exclusive, read, retry, run, transaction, write
 from analytics.store._migrations import LATEST_VERSION, MIGRATIONS, migrate, schema_version
 from analytics.store._governance import DEPLOYED_STATES, apply_transition, end_deployment, start_deployment
 from analytics.store._segments import (ROW_GROUP_ROWS, Segment, SegmentWriter, bind_store_folder, copy_store,
@@ -22,6 +22,7 @@ from analytics.store._tables import (
 
 __all__ = [
     "DEPLOYED_STATES",
+    "DbLike",
     "LATEST_VERSION",
     "MIGRATIONS",
     "ROW_GROUP_ROWS",
@@ -52,6 +53,7 @@ __all__ = [
     "rename_logs_folder",
     "reference_table",
     "retry",
+    "run",
     "schema_version",
     "stem_of",
     "transaction",
