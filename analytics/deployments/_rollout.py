@@ -21,6 +21,7 @@ audit row.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
@@ -39,6 +40,10 @@ DECISIONS = ("continue", "pause", "roll back", "ready to promote")
 
 
 
+#: The longest a rollout step may wait before it is judged (a year).
+MAX_STEP_HOURS = 24.0 * 366
+
+
 @dataclass(frozen=True)
 class RolloutStep:
     """One step: the candidate's share of traffic, and how long and how many of its rows before judging."""
@@ -51,8 +56,9 @@ class RolloutStep:
         if not 0.0 < float(self.share) < 1.0:
             raise InvalidInputError(f"a step's share must be strictly between 0 and 1 (got {self.share!r}); "
                                     "the last step is followed by promotion")
-        if self.min_hours < 0 or self.min_rows < 0:
-            raise InvalidInputError("a step's minimum hours and rows cannot be negative")
+        if not (math.isfinite(self.min_hours) and 0 <= self.min_hours <= MAX_STEP_HOURS) or self.min_rows < 0:
+            raise InvalidInputError(f"a step waits 0 to {MAX_STEP_HOURS:g} hours (a year) and a number of rows that "
+                                    f"is not negative (got {self.min_hours!r} hours, {self.min_rows!r} rows)")
 
 
 @dataclass(frozen=True)
