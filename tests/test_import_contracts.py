@@ -95,6 +95,7 @@ HEAVY_LIBRARIES = {
     "skops": "optional artifact format",
     "playwright": "the PDF printer, only when a dossier is printed",
     "tomli_w": "only `vigil models show` writes TOML",
+    "threadpoolctl": "scikit-learn's thread limiter, used only around the multivariate drift's classifier",
     "streamlit": "only the app's own helpers that run inside Streamlit",
 }
 
