@@ -109,6 +109,7 @@ import json, sys, time
 from datetime import timedelta
 import duckdb
 from analytics import drift, store
+from analytics.window import Window
 db = sys.argv[1]
 con = duckdb.connect(db, read_only=True)
 store.bind_store_folder(con)
@@ -120,7 +121,7 @@ for name, baseline in (("reference", {}), ("previous", {"baseline_start": start 
     times = []
     for _ in range(2):
         t, cpu = time.perf_counter(), time.process_time()
-        result = drift.multivariate_drift(db, "credit-default", start=start, end=end, **baseline)
+        result = drift.multivariate_drift(db, "credit-default", window=Window(start, end), **baseline)
         times.append((time.perf_counter() - t, time.process_time() - cpu))
     out[name] = {"cold": times[0], "warm": times[1], "auc": result.domain_auc, "rows": result.n_current_rows}
 print(json.dumps(out))
