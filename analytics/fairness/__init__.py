@@ -46,7 +46,7 @@ from analytics.fairness._whatif import (
     CONSTRAINTS, OBJECTIVES, WhatIf, attach_recommendation, recommendations, search,
 )
 from analytics.registry import champion_version, get_model
-from analytics.store import read
+from analytics.store import run
 
 DP_RATIO = settings.declare(
     "fairness.dp_ratio_threshold", 0.8,
@@ -205,9 +205,7 @@ def assess(db, model: str, *, start: datetime | None = None, end: datetime | Non
         return _report(model, chosen, window(daily, start=start, end=end, version=chosen), start, end, attrs,
                        crosses, thresholds, favourable, n_boot, seed)
 
-    if isinstance(db, duckdb.DuckDBPyConnection):
-        return work(db)
-    return read(work, db)
+    return run(db, work)
 
 
 def _report(model, version, cells, start, end, attrs, crosses, thresholds, favourable, n_boot, seed):
@@ -265,6 +263,4 @@ def what_if(db, model: str, attribute: str, *, start: datetime | None = None, en
         return search(hist, favourable=favourable, constraint=constraint, objective=objective,
                       min_group_size=int(settings.get(con, MIN_GROUP.key, model=model)))
 
-    if isinstance(db, duckdb.DuckDBPyConnection):
-        return work(db)
-    return read(work, db)
+    return run(db, work)
