@@ -4,7 +4,7 @@
 
 The benchmark store is not written to: its DuckDB file is copied to a temporary folder (its views
 read the original Parquet log segments, read-only), and the demo's business definitions, budgets
-and SLAs are seeded into the copy (``analytics.business.seed_demo``), as ``vigil demo`` does.
+and SLAs are seeded into the copy (``analytics.demo.seed_business``), as ``vigil demo`` does.
 
 What is timed is what one run of each page asks the store for, called as the page calls it, for
 credit-default over the default window (the last 90 days up to now, minute-floored, UTC):
@@ -52,6 +52,7 @@ _CHILD = """
 import json, sys, time
 from datetime import datetime, timedelta, timezone
 from analytics import business, store
+from analytics.demo import seed_business
 
 db, repeat = sys.argv[1], int(sys.argv[2])
 model = "credit-default"
@@ -132,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
         copy = Path(folder) / args.db.name
         shutil.copyfile(args.db, copy)
         if not business.definition_models(copy):
-            store.write(lambda con: business.seed_demo(con, Actor("cli:bench", "system"), datetime.now()), copy)
+            store.write(lambda con: seed_business(con, Actor("cli:bench", "system"), datetime.now()), copy)
         rows = store.read(lambda con: con.execute("SELECT count(*) FROM predictions_credit_default").fetchone()[0], copy)
         built, build_s, one_day_s = _build_summaries(copy)
         out = subprocess.run([sys.executable, "-c", _CHILD, str(copy), str(args.repeat)], capture_output=True,

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from analytics import ingest, overview, registry, store, users
+from analytics import governance, ingest, overview, registry, store, users
 from analytics.errors import InvalidInputError, NotFoundError
 from analytics.window import Window
 from analytics.logschema import Column, LogSchema
@@ -411,5 +411,5 @@ def test_data_version_changes_after_ingest_not_after_sign_in(tmp_path):
     ingest.ingest("gamma", preds, actor=SYSTEM, db=path)
     after = store.data_version(path)
     assert after != before
-    store.write(lambda con: registry.set_version_status(con, SYSTEM, "gamma", "g1", "submitted"), path)
+    store.write(lambda con: governance.transition(con, SYSTEM, "gamma", "g1", "submitted"), path)
     assert store.data_version(path) != after

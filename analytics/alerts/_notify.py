@@ -44,6 +44,7 @@ import duckdb
 import pandas as pd
 
 from analytics import audit, settings, store
+from analytics.addresses import check_email_address
 from analytics.alerts._rules import Rule
 from analytics.clock import utc_now
 from analytics.errors import InvalidInputError, NotFoundError
@@ -64,9 +65,7 @@ MAX_PER_DAY = settings.declare("alerts.max_notifications_per_model_day", 50, "No
 def _check_target(kind: str, target: str) -> str:
     target = (target or "").strip()
     if kind == "email":
-        if "@" not in target or " " in target:
-            raise InvalidInputError(f"{target!r} is not an e-mail address")
-        return target
+        return check_email_address(target)
     parts = urlsplit(target)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise InvalidInputError(f"{target!r} is not an http(s) URL; a {kind} channel posts to a URL")

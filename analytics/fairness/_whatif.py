@@ -32,7 +32,7 @@ OBJECTIVES = ("accuracy", "business_value")
 
 
 @dataclass(frozen=True)
-class WhatIf:
+class GroupThresholdWhatIf:
     """Result of :func:`search`: per-group thresholds and what they would cost."""
 
     constraint: str
@@ -72,7 +72,7 @@ def _suffix(a: np.ndarray) -> np.ndarray:
 
 def search(hist: pd.DataFrame, *, favourable: int, constraint: str = "demographic_parity",
            objective: str = "accuracy", min_group_size: int = 30, bins: int = 1000,
-           grid: int = 201) -> WhatIf:
+           grid: int = 201) -> GroupThresholdWhatIf:
     """Find per-group thresholds on a score histogram (see :func:`analytics.fairness.score_histogram`).
 
     Parameters
@@ -168,7 +168,7 @@ def search(hist: pd.DataFrame, *, favourable: int, constraint: str = "demographi
         "value_after": float(per[g]["value"][choice[g]]) if g in judged else per[g]["current_value"],
     } for g in names])
     j = table[table["judged"]]
-    return WhatIf(
+    return GroupThresholdWhatIf(
         constraint=constraint, objective=objective, groups=table, rows=int(rows),
         accuracy_before=float(sum(per[g]["current_correct"] for g in names) / rows),
         accuracy_after=float(correct / rows),
