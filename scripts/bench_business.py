@@ -51,7 +51,7 @@ WARM_TARGET = 1.0
 _CHILD = """
 import json, sys, time
 from datetime import datetime, timedelta, timezone
-from analytics import business, overview
+from analytics import business, store
 from analytics.demo import seed_business
 
 db, repeat = sys.argv[1], int(sys.argv[2])
@@ -63,7 +63,7 @@ day_start = hour_start.replace(hour=0)          # whole UTC days for the what-if
 hour_end = now.replace(minute=0)                # the KPIs end at the last whole hour
 PAGES = {
     "kpis": [
-        ("token", lambda: overview.data_version(db)),
+        ("token", lambda: store.data_version(db)),
         ("definitions", lambda: business.definition_models(db)),
         ("kpis", lambda: business.kpis(db, model, now=now, start=hour_start, end=hour_end)),
         ("columns", lambda: business.breakdown_columns(db, model)),
@@ -72,7 +72,7 @@ PAGES = {
         ("champion_challenger", lambda: business.champion_challenger(db, model, now=now, start=start)),
     ],
     "cost_latency": [
-        ("token", lambda: overview.data_version(db)),
+        ("token", lambda: store.data_version(db)),
         ("cost", lambda: business.cost(db, model, now=now, start=start)),
         ("latency", lambda: business.latency(db, model, start=start)),
         ("infra", lambda: business.infra_costs(db, model)),

@@ -4,7 +4,8 @@
   (``_name``) imported only inside their own package, and no circle among the subpackages and modules
   of analytics. Its graph counts imports inside functions too, so a function-level import cannot hide a
   circle: with the contract kept, no such import dodges one.
-- A package's ``__init__.py`` only imports and declares its API (the logic lives in its modules).
+- A package's ``__init__.py`` only imports and declares its API (the logic lives in its modules), and no
+  two packages export a class of the same name.
 - An import inside a function is kept only where it spares a start-up cost (a heavy or optional
   library, a package that loads every feature); each is listed below with its reason, and an unlisted
   one fails here. List and count them: ``python tests/test_import_contracts.py``.
@@ -149,6 +150,17 @@ def test_package_init_files_only_import_and_declare():
             if re.match(r"(?:async\s+)?def\s|class\s", line):
                 with_logic.append(f"{init.relative_to(ROOT).as_posix()}: {line.strip()}")
     assert not with_logic, "move it into a module of the package:\n" + "\n".join(with_logic)
+
+
+def test_public_classes_have_one_name_across_packages():
+    """No two packages export a class of the same name (there were three ``WhatIf``): a name says which result."""
+    owners: dict[str, list[str]] = {}
+    for init in sorted((ROOT / "analytics").rglob("__init__.py")):
+        declared = re.search(r"__all__\s*=\s*\[(.*?)\]", init.read_text(encoding="utf-8"), re.S)
+        for name in re.findall(r"[\"']([A-Z][a-z]\w*)[\"']", declared.group(1) if declared else ""):
+            owners.setdefault(name, []).append(init.parent.relative_to(ROOT).as_posix())
+    shared = {name: packages for name, packages in owners.items() if len(packages) > 1}
+    assert not shared, f"give each its own name: {shared}"
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from analytics.fairness._metrics import (
 )
 from analytics.fairness._whatif import GroupThresholdWhatIf, search
 from analytics.registry import champion_version, get_model
-from analytics.store import read
+from analytics.store import run
 
 DP_RATIO = settings.declare(
     "fairness.dp_ratio_threshold", 0.8,
@@ -173,9 +173,7 @@ def assess(db, model: str, *, start: datetime | None = None, end: datetime | Non
         return _report(model, chosen, window(daily, start=start, end=end, version=chosen), start, end, attrs,
                        crosses, thresholds, favourable, n_boot, seed)
 
-    if isinstance(db, duckdb.DuckDBPyConnection):
-        return work(db)
-    return read(work, db)
+    return run(db, work)
 
 
 def _report(model, version, cells, start, end, attrs, crosses, thresholds, favourable, n_boot, seed):
@@ -233,6 +231,4 @@ def what_if(db, model: str, attribute: str, *, start: datetime | None = None, en
         return search(hist, favourable=favourable, constraint=constraint, objective=objective,
                       min_group_size=int(settings.get(con, MIN_GROUP.key, model=model)))
 
-    if isinstance(db, duckdb.DuckDBPyConnection):
-        return work(db)
-    return read(work, db)
+    return run(db, work)

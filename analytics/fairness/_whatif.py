@@ -25,7 +25,7 @@ import pandas as pd
 from analytics import audit
 from analytics.errors import InvalidInputError
 from analytics.roles import Actor, require
-from analytics.store import read
+from analytics.store import run
 
 CONSTRAINTS = {"demographic_parity": "selection rate", "true_positive_rate_parity": "true-positive rate"}
 OBJECTIVES = ("accuracy", "business_value")
@@ -198,4 +198,4 @@ def recommendations(db, model: str) -> pd.DataFrame:
         frame = audit.entries(con, object_type="model_version", object_id_prefix=f"{model}:")
         return frame[frame["action"] == ACTION].reset_index(drop=True)
 
-    return work(db) if isinstance(db, duckdb.DuckDBPyConnection) else read(work, db)
+    return run(db, work)
