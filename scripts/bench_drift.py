@@ -109,6 +109,7 @@ import json, sys, time
 from datetime import timedelta
 import duckdb
 from analytics import drift, store
+from analytics.window import Window
 db = sys.argv[1]
 con = duckdb.connect(db, read_only=True)
 store.bind_store_folder(con)
@@ -120,7 +121,7 @@ for name, baseline in (("reference", {}), ("previous", {"baseline_start": start 
     times = []
     for _ in range(2):
         t, cpu = time.perf_counter(), time.process_time()
-        result = drift.multivariate_drift(db, "credit-default", start=start, end=end, **baseline)
+        result = drift.multivariate_drift(db, "credit-default", window=Window(start, end), **baseline)
         times.append((time.perf_counter() - t, time.process_time() - cpu))
     out[name] = {"cold": times[0], "warm": times[1], "auc": result.domain_auc, "rows": result.n_current_rows}
 print(json.dumps(out))
@@ -134,23 +135,32 @@ def _run(code: str, *args: str) -> dict:
     return json.loads(next(line for line in reversed(done.stdout.splitlines()) if line.startswith("{")))
 
 
-def _cut_files(db: Path, folder: Path) -> tuple[Path, Path]:
-    """Two 1M-row Parquet files from the demo log's segments (read directly; the store is not opened)."""
-    import duckdb
+_CUT = r"""
+import sys
+from pathlib import Path
+import duckdb
+db, folder = Path(sys.argv[1]), Path(sys.argv[2])
+con = duckdb.connect(str(db), read_only=True)
+logs = [str(db.parent / p) for (p,) in con.execute(
+    "SELECT path FROM log_segments WHERE model_name = 'credit-default' ORDER BY ingest_id, part").fetchall()]
+con.close()
+con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
+for name, offset in (("reference", 0), ("current", 5_000_000)):
+    con.execute(f"COPY (SELECT * EXCLUDE (prediction_id, predicted_at, model_version, deployment_role) "
+                f"FROM read_parquet({logs}) LIMIT 1000000 OFFSET {offset}) TO '{folder / (name + '.parquet')}'")
+con.close()
+"""
 
-    con = duckdb.connect(str(db), read_only=True)
-    logs = [str(db.parent / p) for (p,) in con.execute(
-        "SELECT path FROM log_segments WHERE model_name = 'credit-default' ORDER BY ingest_id, part").fetchall()]
-    con.close()
-    con = duckdb.connect()
-    paths = []
-    for name, offset in (("reference", 0), ("current", 5_000_000)):
-        path = folder / f"{name}.parquet"
-        con.execute(f"COPY (SELECT * EXCLUDE (prediction_id, predicted_at, model_version, deployment_role) "
-                    f"FROM read_parquet({logs}) LIMIT 1000000 OFFSET {offset}) TO '{path}'")
-        paths.append(path)
-    con.close()
-    return paths[0], paths[1]
+
+def _cut_files(db: Path, folder: Path) -> tuple[Path, Path]:
+    """Two 1M-row Parquet files from the demo log's segments (read directly; the store is not opened).
+
+    Cut in a process of its own: a child's peak memory (``ru_maxrss``) counts its parent's at the
+    fork, so the process that starts ``vigil drift`` must stay small.
+    """
+    subprocess.run([sys.executable, "-c", _CUT, str(db), str(folder)], check=True)
+    return folder / "reference.parquet", folder / "current.parquet"
 
 
 def main(argv: list[str] | None = None) -> None:

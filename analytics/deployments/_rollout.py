@@ -32,10 +32,9 @@ from analytics import audit, governance
 from analytics.clock import utc_now
 from analytics.deployments._compare import DeploymentComparison, compare
 from analytics.errors import InvalidInputError, NotFoundError, PermissionDeniedError, Refused
-from analytics.registry import champion_version, get_version
+from analytics.registry import champion_version, get_model, get_version
 from analytics.roles import ROLES, Actor, require
-from analytics.store import run
-from analytics.store._governance import start_deployment
+from analytics.store import predictions_view, run, start_deployment
 
 DECISIONS = ("continue", "pause", "roll back", "ready to promote")
 
@@ -323,9 +322,6 @@ def rollout_timeline(db, model: str) -> pd.DataFrame:
 
 def deployable_versions(db, model: str) -> pd.DataFrame:
     """The model's versions with their status and predictions logged, champion first (the page's choices)."""
-    from analytics.registry import get_model
-    from analytics.store import predictions_view
-
     def work(con):
         info = get_model(con, model)
         return con.execute(

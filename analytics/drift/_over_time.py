@@ -7,6 +7,7 @@ began.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from analytics.drift._calculator import store_comparison
@@ -36,8 +37,8 @@ def drift_over_time(db: DbLike, model: str, *, window: Window, freq: str = "week
     if freq not in FREQUENCIES:
         raise InvalidInputError(f"frequency {freq!r} is unknown; use day or week")
     baseline = (baseline_start, baseline_end) if baseline_start is not None and baseline_end is not None else None
-    done = store_comparison(
-        db, model, window=window, baseline=baseline, columns=columns, method=method, use_rollups=use_rollups, period=freq)
-    return DriftResult(done.drift.table.sort_values(["column", "period"], ignore_index=True), {},
-                       done.sides.reference_label, f"{done.sides.current_label}, per {freq}", done.drift.n_reference,
-                       done.drift.n_current, done.sides.left_out, done.drift.unsummarised_days)
+    result = store_comparison(
+        db, model, window=window, baseline=baseline, columns=columns, method=method, use_rollups=use_rollups,
+        period=freq)
+    return replace(result, table=result.table.sort_values(["column", "period"], ignore_index=True),
+                   current_label=f"{result.current_label}, per {freq}")
