@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -44,9 +44,9 @@ DEMO_USERS = (
 )
 
 
-@dataclass
+@dataclass(frozen=True)
 class DemoSummary:
-    """What the demo build produced."""
+    """What the demo build produced (its row counts are filled in per model as the build runs)."""
 
     db: Path
     end: datetime
@@ -370,9 +370,9 @@ def build_demo(db: str | Path | None = None, *, seed: int = 7, rows: int | None 
     demo_alerts.replay(building, end)
     report("moving the finished store into place", 0.98)
     _move_into_place(building, target)
-    summary.credentials = {u: (r, passwords[u]) for u, r, _ in DEMO_USERS}
-    summary.credentials_file = _write_credentials(target, summary.credentials)
-    summary.seconds = time.perf_counter() - started
+    credentials = {u: (r, passwords[u]) for u, r, _ in DEMO_USERS}
+    summary = replace(summary, credentials=credentials, credentials_file=_write_credentials(target, credentials),
+                      seconds=time.perf_counter() - started)
     report("done", 1.0)
     return summary
 
