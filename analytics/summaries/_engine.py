@@ -66,8 +66,12 @@ def register(declaration: Declaration) -> Declaration:
 
 
 def declaration(name: str) -> Declaration:
-    """The declared summary called ``name``."""
-    return _DECLARATIONS[name]
+    """The declared summary called ``name`` (a feature declares its summaries when it is imported)."""
+    try:
+        return _DECLARATIONS[name]
+    except KeyError:
+        raise KeyError(f"no summary {name!r} is declared; declared: {', '.join(_DECLARATIONS) or 'none'} "
+                       "(import the feature that declares it)") from None
 
 
 def declarations() -> tuple[Declaration, ...]:
@@ -84,19 +88,22 @@ class Coverage:
     summary : str
         The summary's name.
     summarised : frozenset of date
-        Days of the log whose stored rows are fresh.
+        Days of the log whose stored rows are fresh: read only these from the summary's tables.
     unsummarised : tuple of date
         Days of the log in the window not (or no longer) summarised, sorted: read them from the log.
+    orphaned : tuple of date
+        Days still kept in the summary's tables whose log segments are gone (retention): ignore them.
     """
 
     summary: str
     summarised: frozenset[date]
     unsummarised: tuple[date, ...]
+    orphaned: tuple[date, ...] = ()
 
     @property
     def complete(self) -> bool:
-        """Every day of the window with rows is summarised."""
-        return not self.unsummarised
+        """The summary's tables answer the window alone: every day with rows is summarised, none is orphaned."""
+        return not self.unsummarised and not self.orphaned
 
 
 def coverage(con: duckdb.DuckDBPyConnection, summary: str, model: str, *, scope: str = "", key: str | None = None,
@@ -107,21 +114,24 @@ def coverage(con: duckdb.DuckDBPyConnection, summary: str, model: str, *, scope:
     summary of outcomes whose days have not seen the model's last outcome ingest counts those days as
     unsummarised (the refresh finds the few it labels).
     """
-    decl = _DECLARATIONS[summary]
+    decl = declaration(summary)
     key = decl.key(con, model, scope) if key is None else key
-    params = [model, summary, model, scope, key, start, start, end, end]
     through = outcomes_through(con, model) if decl.outcomes else 0
     rows = con.execute(
         f"""
         WITH now_ AS ({DAY_SEGMENTS}),
-             kept AS (SELECT day, segments, outcomes_through FROM summary_ledger
-                      WHERE summary = ? AND model_name = ? AND scope = ? AND key IS NOT DISTINCT FROM ?)
-        SELECT now_.day, kept.day IS NOT NULL AND kept.segments = now_.segments AND kept.outcomes_through >= ?
-        FROM now_ LEFT JOIN kept ON kept.day = now_.day
-        WHERE (? IS NULL OR now_.day >= ?) AND (? IS NULL OR now_.day < ?)
+             kept AS (SELECT day, segments, key, outcomes_through FROM summary_ledger
+                      WHERE summary = ? AND model_name = ? AND scope = ?)
+        SELECT coalesce(now_.day, kept.day) AS day, now_.day IS NULL AS orphan,
+               coalesce(kept.segments = now_.segments AND kept.key IS NOT DISTINCT FROM ? AND kept.outcomes_through >= ?,
+                        FALSE) AS fresh
+        FROM now_ FULL OUTER JOIN kept ON kept.day = now_.day
+        WHERE (? IS NULL OR coalesce(now_.day, kept.day) >= ?) AND (? IS NULL OR coalesce(now_.day, kept.day) < ?)
         ORDER BY 1
-        """, [*params[:5], through, *params[5:]]).fetchall()
-    return Coverage(summary, frozenset(d for d, fresh in rows if fresh), tuple(d for d, fresh in rows if not fresh))
+        """, [model, summary, model, scope, key, through, start, start, end, end]).fetchall()
+    return Coverage(summary, frozenset(d for d, orphan, fresh in rows if fresh and not orphan),
+                    tuple(d for d, orphan, fresh in rows if not fresh and not orphan),
+                    tuple(d for d, orphan, _ in rows if orphan))
 
 
 def _stale(con: duckdb.DuckDBPyConnection, decl: Declaration, model: str, scope: str,
@@ -139,13 +149,28 @@ def _stale(con: duckdb.DuckDBPyConnection, decl: Declaration, model: str, scope:
     return stale, orphans, current
 
 
+def forget(con: duckdb.DuckDBPyConnection, summary: str, model: str) -> int:
+    """Drop every kept day of the model's summary, rows and ledger (in the caller's transaction).
+
+    Returns the rows dropped from the declaration's first table. The next refresh rebuilds them.
+    """
+    decl = declaration(summary)
+    dropped = 0
+    for i, table in enumerate(decl.tables):
+        if i == 0:
+            dropped = int(con.execute(f"SELECT count(*) FROM {table.name} WHERE model_name = ?", [model]).fetchone()[0])
+        con.execute(f"DELETE FROM {table.name} WHERE model_name = ?", [model])
+    con.execute("DELETE FROM summary_ledger WHERE summary = ? AND model_name = ?", [summary, model])
+    return dropped
+
+
 def stale_days(con: duckdb.DuckDBPyConnection, summary: str, model: str, *, scope: str = "",
                key: str | None = None) -> tuple[list[date], list[date]]:
     """What a refresh of the summary would do now: the days it would rebuild and the kept days no segment covers.
 
     ``key`` defaults to the declaration's current key. Reads only.
     """
-    decl = _DECLARATIONS[summary]
+    decl = declaration(summary)
     key = decl.key(con, model, scope) if key is None else key
     stale, orphans, _ = _stale(con, decl, model, scope, key)
     return stale, orphans
