@@ -28,7 +28,7 @@ FEATURE_COMMANDS: tuple[str, ...] = ("analytics.compliance.cli", "analytics.drif
                                    "analytics.governance.cli", "analytics.business.cli",
                                    "analytics.modelspec.cli", "analytics.alerts.cli", "analytics.deployments.cli",
                                    "analytics.settings_cli", "analytics.reports.cli",
-                                   "analytics.backup_cli")
+                                   "analytics.backup_cli", "analytics.scaleout.cli")
 
 
 class _ProgressBar:

@@ -32,6 +32,7 @@ from analytics import settings
 from analytics.drift import _binning as binning
 from analytics.drift import _rollup
 from analytics.drift._binning import SUMMARY, FineHistogram, Profile, Side
+from analytics.drift._rollup import Summariser
 from analytics.drift._methods import CATEGORICAL, METHOD_OVERRIDES, Summary, auto_method, get_method, parse_overrides
 from analytics.drift._result import RESULT_COLUMNS, DriftResult
 from analytics.drift._segment import segment_baseline, window_left_out
@@ -396,28 +397,46 @@ def con_path(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def refresh_rollups(db: DbLike, model: str, *, version: str | None = None, start: datetime | None = None,
-                    end: datetime | None = None) -> int:
+                    end: datetime | None = None, summariser: Summariser | None = None, rebuild: bool = False) -> int:
     """Roll up the log segments of ``[start, end)`` not yet rolled for a version (default the champion).
 
     Summarises only those segments' rows (one aggregate per column), then merges them into the
     daily rollups in one short write transaction (:mod:`analytics.drift._rollup`). Returns the number
     of segments rolled up (0 when the rollups were current, or another process rolled them first).
+
+    Parameters
+    ----------
+    summariser : callable, optional
+        Computes the rollup rows instead of DuckDB (another engine, e.g. Spark):
+        ``summariser(model, version, paths, columns)`` with the segments' absolute paths and the
+        :class:`RollupColumn` of every column, returning a frame of :data:`ROLLUP_COLUMNS`. It runs
+        outside any store connection.
+    rebuild : bool
+        Drop the version's rollups and roll every segment again.
     """
 
     def prepare(con: duckdb.DuckDBPyConnection):
         sides = store_sides(con, model, version=version, start=start, end=end)
         profiles = reference_profiles(con, sides.reference, sides.columns, sides.cache_key)
         key = _rollup.bins_key(profiles)
-        segments, stale = _rollup.missing_segments(con, model, sides.version, key, start, end)
+        segments, stale = _rollup.missing_segments(con, model, sides.version, key, None if rebuild else start,
+                                                   None if rebuild else end, rebuild=rebuild)
         if segments.empty and not stale:
             return None
+        if summariser is not None:
+            return sides.version, key, segments, stale, _rollup.segment_files(con, segments["path"]), profiles
         frame = _rollup.summarise_segments(con, model, sides.version, list(segments["path"]), profiles)
         return sides.version, key, segments, stale, frame
 
     prepared = _run(db, prepare)
     if prepared is None:
         return 0
-    version_, key, segments, stale, frame = prepared
+    if summariser is not None:
+        version_, key, segments, stale, paths, profiles = prepared
+        frame = summariser(model, version_, paths, _rollup.rollup_columns(profiles))
+        frame = frame.reindex(columns=list(_rollup.ROLLUP_COLUMNS))
+    else:
+        version_, key, segments, stale, frame = prepared
 
     def merge(con: duckdb.DuckDBPyConnection) -> bool:
         return _rollup.merge(con, model, version_, key, segments, frame, stale)

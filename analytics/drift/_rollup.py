@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -36,7 +38,8 @@ from analytics.store._segments import store_path
 ROWS = "*"
 #: Changes whenever the binning changes meaning (then every rollup is rebuilt).
 BINNING = f"asinh-{binning.FINE_BINS}-1"
-_COLUMNS = ("model_name", "model_version", "day", "column_name", "bin", "category", "n", "total", "vmin", "vmax")
+#: The columns of a rollup frame (what :func:`summarise_segments` and another engine's summariser return).
+ROLLUP_COLUMNS = _COLUMNS = ("model_name", "model_version", "day", "column_name", "bin", "category", "n", "total", "vmin", "vmax")
 PERIODS = {None: f"'{SUMMARY}'", "day": "day::TIMESTAMP", "week": "date_trunc('week', day)::TIMESTAMP"}
 
 
@@ -56,9 +59,10 @@ def _segments(con: duckdb.DuckDBPyConnection, model: str, start: datetime | None
 
 
 def missing_segments(con: duckdb.DuckDBPyConnection, model: str, version: str, key: str, start: datetime | None,
-                     end: datetime | None) -> tuple[pd.DataFrame, bool]:
-    """Segments overlapping the window not yet rolled for ``version`` on ``key``; and whether rollups are stale."""
-    stale = bool(con.execute("SELECT count(*) FROM drift_rollup_segments WHERE model_name = ? AND model_version = ? "
+                     end: datetime | None, *, rebuild: bool = False) -> tuple[pd.DataFrame, bool]:
+    """Segments overlapping the window not yet rolled for ``version`` on ``key``; and whether rollups are stale
+    (always with ``rebuild``: every segment is rolled again)."""
+    stale = rebuild or bool(con.execute("SELECT count(*) FROM drift_rollup_segments WHERE model_name = ? AND model_version = ? "
                              "AND bins_key <> ?", [model, version, key]).fetchone()[0])
     segments = _segments(con, model, None if stale else start, None if stale else end)
     done = set() if stale else set(con.execute(
@@ -66,6 +70,63 @@ def missing_segments(con: duckdb.DuckDBPyConnection, model: str, version: str, k
         [model, version]).fetchall())
     keep = [(int(i), int(p)) not in done for i, p in zip(segments["ingest_id"], segments["part"])]
     return segments[keep].reset_index(drop=True), stale
+
+
+@dataclass(frozen=True)
+class RollupColumn:
+    """What another engine needs to roll up one column exactly as :func:`summarise_segments` does.
+
+    Attributes
+    ----------
+    name : str
+        The log's column.
+    categorical : bool
+        Counted per category (``CAST(value AS VARCHAR)``) rather than binned.
+    numeric : bool
+        A numeric column (a categorical numeric column counts finite values only).
+    lo, hi : float
+        The reference's range (numerical columns; NaN otherwise).
+    edges : tuple of float
+        The literal left edges of the inner fine bins (:func:`analytics.drift._binning.exact_edges`;
+        empty for a categorical column): a value ``v`` in ``[lo, hi]`` is in bin ``k`` when
+        ``edges[k] <= v < edges[k + 1]``; below ``lo`` is bin -1, above ``hi`` bin ``FINE_BINS``.
+    scale, origin, per_unit : float
+        The bins' axis (NaN for a categorical column): bin ``k`` is about
+        ``floor((asinh(v / scale) - origin) * per_unit)``, which any engine's ``asinh`` gets right
+        to within one bin; the edges then settle it exactly.
+    """
+
+    name: str
+    categorical: bool
+    numeric: bool
+    lo: float
+    hi: float
+    edges: tuple[float, ...] = ()
+    scale: float = math.nan
+    origin: float = math.nan
+    per_unit: float = math.nan
+
+
+#: Another engine's rollup of some segments: ``(model, version, absolute paths, columns) -> frame of ROLLUP_COLUMNS``.
+Summariser = Callable[[str, str, list[str], tuple[RollupColumn, ...]], pd.DataFrame]
+
+
+def rollup_columns(profiles: dict[str, Profile]) -> tuple[RollupColumn, ...]:
+    """The columns a rollup summarises, with their literal bin edges."""
+    return tuple(_rollup_column(c, p) for c, p in profiles.items())
+
+
+def _rollup_column(column: str, profile: Profile) -> RollupColumn:
+    if profile.kind == CATEGORICAL:
+        return RollupColumn(column, True, profile.numeric, profile.lo, profile.hi)
+    edges = tuple(map(float, binning.exact_edges(profile.lo, profile.hi)))
+    return RollupColumn(column, False, True, profile.lo, profile.hi, edges, *binning.bin_axis(profile.lo, profile.hi))
+
+
+def segment_files(con: duckdb.DuckDBPyConnection, paths) -> list[str]:
+    """The absolute paths of segment files given relative to the store's folder."""
+    root = store_path(con).parent
+    return [str(root / p) for p in paths]
 
 
 def summarise_segments(con: duckdb.DuckDBPyConnection, model: str, version: str, paths: list[str],
