@@ -150,8 +150,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     def refreshed(model: str) -> None:
         if args.no_refresh:
-            print("summaries not refreshed (--no-refresh); pages refresh them on first read, or run "
-                  "'vigil kpis refresh' and 'vigil drift' now")
+            print("summaries not refreshed (--no-refresh); pages read the days not summarised from the log "
+                  "until 'vigil refresh' runs")
         else:
             print(refresh_after_ingest(db, model).summary())
 
@@ -185,6 +185,17 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if result.rejected:
         return EXIT_ERROR
     return EXIT_PARTIAL if result.total("rows_quarantined") else 0
+
+
+def cmd_refresh(args: argparse.Namespace) -> int:
+    from analytics.refresh import refresh_after_ingest
+
+    db = store_path(args)
+    models = [args.model] if args.model else store.read(
+        lambda con: [r[0] for r in con.execute("SELECT model_name FROM models ORDER BY 1").fetchall()], db)
+    for model in models:
+        print(refresh_after_ingest(db, model).summary())
+    return 0
 
 
 def cmd_users(args: argparse.Namespace) -> int:
@@ -317,6 +328,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     ing.add_argument("--batch-rows", type=checked_int(1, 10_000_000), default=DEFAULT_BATCH_ROWS, help="rows per streamed batch")
     ing.add_argument("--progress", action="store_true", help="print rows read as the file streams")
     ing.set_defaults(func=cmd_ingest)
+
+    ref = sub.add_parser("refresh", help="bring the summaries the pages read up to date (the ingest does it after "
+                                         "its commit; pages read days not yet summarised from the log)")
+    ref.add_argument("model", nargs="?", help="one registered model (default: every model)")
+    ref.set_defaults(func=cmd_refresh)
 
     usr = sub.add_parser("users", help="manage local users and their API tokens")
     usr_sub = usr.add_subparsers(dest="users_command", required=True, metavar="ACTION")

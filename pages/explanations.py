@@ -27,16 +27,16 @@ with widgets.error_boundary("the explanations"):
                                     help="A bounded sample keeps SHAP fast; the default is the setting "
                                          "explain.sample_rows.")
         seed = cols[1].number_input("Seed", 0, 10_000, 0, key="xp_seed", help="The same seed draws the same rows.")
-    # The first visit of a window computes SHAP twice (the sample and the reference) and can take tens of
-    # seconds: a progress bar names each step; later visits read the cache.
-    window = {"start": ctx.start, "end": ctx.end, "sample_rows": int(rows), "seed": int(seed)}
+    # The first visit of a window computes SHAP once for the sample and once for the reference: a progress
+    # bar names each step; later visits, and the attribution drift below, read the cache.
+    sample = {"sample_rows": int(rows), "seed": int(seed)}
     info = queries.query(explain.version_info, ctx.model, version)
     steps = [queries.Step(f"SHAP values of up to {int(rows):,} predictions sampled from the {ctx.window_label}",
-                          explain.global_explanation, (ctx.model, version), window)]
+                          explain.global_explanation, (ctx.model, version), {"start": ctx.start, "end": ctx.end, **sample})]
     if info.artifact_path:
-        steps.append(queries.Step("SHAP values of the reference sample, for attribution drift", explain.drift_for,
-                                  (ctx.model, version), window, optional=True))
-    glob = queries.query_steps(steps)[0]
+        steps.append(queries.Step("SHAP values of the reference sample, for attribution drift",
+                                  explain.reference_explanation, (ctx.model, version), sample, optional=True))
+    glob, reference = [*queries.query_steps(steps), None][:2]
     title = info.schema.display_name  # inputs by their titles in the model's spec, as the other pages show them
     st.caption(f"**{ctx.model}** version **{version}** ({'chosen' if ctx.version else 'the champion by default'}) "
                f"· {ctx.window_label} · SHAP values in log-odds of '{info.schema.positive_class}' "
@@ -74,8 +74,9 @@ with widgets.error_boundary("the explanations"):
             widgets.empty_state("Attribution drift compares with the reference data, which needs the model itself.",
                                 hint="Register the version's artifact to compare with its reference data.")
         else:
-            _, reference, drift = queries.query(explain.drift_for, ctx.model, version, start=ctx.start, end=ctx.end,
-                                                sample_rows=int(rows), seed=int(seed))
+            reference = reference or queries.query(explain.reference_explanation, ctx.model, version, **sample)
+            drift = explain.attribution_drift(glob, reference, threshold=queries.query(
+                explain.attribution_drift_threshold, ctx.model))
             cols = st.columns(3)
             cols[0].metric("Top input, reference", title(drift.top_reference), border=True)
             cols[1].metric("Top input, window", title(drift.top_window), border=True)

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 import duckdb
 import pandas as pd
 
-from analytics.business import _kpi_store, _serving
+from analytics.business import _serving
 from analytics.business._common import DbLike, _run, open_model
 from analytics.overview import ceil_hour, floor_hour
 from analytics.business._definitions import get_definition
@@ -90,9 +90,8 @@ def champion_challenger(db: DbLike, model: str, *, now: datetime, start: datetim
 
     def work(con: duckdb.DuckDBPyConnection) -> Comparison:
         info = open_model(con, model)
-        summarised = use_summaries and _serving.ensure(con, info, db)
+        summarised = use_summaries and _serving.current(con, info)
         definition = get_definition(con, model)
-        _kpi_store.ensure(con, info, definition, db)
         champion = champion_version(con, model)
         spans = _spans(con, info, start, end, summarised).set_index("version")
         others = spans.drop(index=[champion], errors="ignore").sort_values("n", ascending=False)

@@ -173,7 +173,7 @@ def cost(db: DbLike, model: str, *, now: datetime, start: datetime | None = None
         info = open_model(con, model)
         selected, selected_label = _selected_expr(con, model, version)
         previous = previous_window(start, end, now)
-        summarised = use_summaries and _serving.ensure(con, info, db)
+        summarised = use_summaries and _serving.current(con, info)
         if summarised and segment is None:
             daily = _daily_from_summaries(con, info, selected, start, end, previous, version)
         else:

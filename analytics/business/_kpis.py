@@ -21,7 +21,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from analytics.business import _kpi_store
+from analytics.business import _rollup
 from analytics.business._common import (
     DbLike,
     _run,
@@ -33,19 +33,13 @@ from analytics.business._common import (
     window_filter,
 )
 from analytics.business._definitions import TARGET_KPIS, KpiDefinition, get_definition
+from analytics.business._sums import SUM_COLUMNS, rollup_dimensions, sum_select
 from analytics.errors import InvalidInputError
 from analytics.fairness import Thresholds, demographic_parity, thresholds_for
 from analytics.logschema import LogSchema
 from analytics.overview import split_interval
 from analytics.registry import ModelInfo
 from analytics.store import predictions_view
-
-#: The additive sums behind every KPI (columns of :func:`kpi_sums` besides the group columns).
-SUM_COLUMNS: tuple[str, ...] = (
-    "n", "selected", "exp_bad_selected", "exp_bad_amount_selected", "exp_good_amount_selected",
-    "labelled", "selected_labelled", "selected_bad", "amount_selected_good", "amount_selected_bad",
-    "amount_rejected_good", "amount_rejected_bad",
-)
 
 #: KPI key -> (kind of unit, higher is better or None when neither, basis of the value).
 KPI_META: dict[str, tuple[str, bool | None, str]] = {
@@ -96,36 +90,6 @@ def kpi_unit(key: str, definition: KpiDefinition) -> str:
 # The aggregation
 
 
-def _expressions(definition: KpiDefinition) -> dict[str, str]:
-    amount = f"CAST(p.{quote(definition.amount_column)} AS DOUBLE)" if definition.amount_column else "1.0"
-    p_bad = "p.score" if definition.bad_label == 1 else "(1.0 - p.score)"
-    return {
-        "sel": f"p.decision = {int(definition.selected_decision)}",
-        "bad": f"o.label = {int(definition.bad_label)}",
-        "good": f"o.label = {1 - int(definition.bad_label)}",
-        "amt": amount,
-        "p_bad": p_bad,
-    }
-
-
-def _sum_select(definition: KpiDefinition) -> str:
-    e = _expressions(definition)
-    sel, bad, good, amt, p_bad = e["sel"], e["bad"], e["good"], e["amt"], e["p_bad"]
-    return f"""
-        count(*) AS n,
-        count(*) FILTER (WHERE {sel}) AS selected,
-        coalesce(sum({p_bad}) FILTER (WHERE {sel}), 0) AS exp_bad_selected,
-        coalesce(sum({p_bad} * {amt}) FILTER (WHERE {sel}), 0) AS exp_bad_amount_selected,
-        coalesce(sum((1.0 - {p_bad}) * {amt}) FILTER (WHERE {sel}), 0) AS exp_good_amount_selected,
-        count(o.label) AS labelled,
-        count(o.label) FILTER (WHERE {sel}) AS selected_labelled,
-        count(*) FILTER (WHERE {sel} AND {bad}) AS selected_bad,
-        coalesce(sum({amt}) FILTER (WHERE {sel} AND {good}), 0) AS amount_selected_good,
-        coalesce(sum({amt}) FILTER (WHERE {sel} AND {bad}), 0) AS amount_selected_bad,
-        coalesce(sum({amt}) FILTER (WHERE NOT ({sel}) AND {good}), 0) AS amount_rejected_good,
-        coalesce(sum({amt}) FILTER (WHERE NOT ({sel}) AND {bad}), 0) AS amount_rejected_bad"""
-
-
 def kpi_sums(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition: KpiDefinition, *, now: datetime,
              start: datetime | None, end: datetime | None, version: str | None = None,
              segment: str | None = None, segment_value: str | None = None, by: str | None = None,
@@ -138,13 +102,11 @@ def kpi_sums(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition: KpiDef
     Whole hours come from the hourly rollup (:mod:`analytics.business._rollup`) unless
     ``use_rollup`` is false or ``by`` is not one of its columns; partial hours from the exact query.
     """
-    from analytics.business import _rollup
-
     if by is not None and by not in {c.name for c in info.schema.columns}:
         raise InvalidInputError(f"{by!r} is not a column of {info.name}")
     previous = previous_window(start, end, now) if with_previous else None
     periods = [("current", start, end)] + ([("previous", *previous)] if previous else [])
-    dims = _rollup.rollup_dimensions(info, definition)
+    dims = rollup_dimensions(info, definition)
     if not use_rollup or (by is not None and by not in dims):
         frames = [_exact_sums(con, info, definition, name, a, b, version, segment, segment_value, by)
                   for name, a, b in periods]
@@ -194,7 +156,7 @@ def _exact_sums(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition: Kpi
                  if definition.fairness_attribute else "'(none)'")
     frame = con.execute(
         f"""
-        SELECT ? AS period, {group} AS "group", {attribute} AS attribute, {_sum_select(definition)}
+        SELECT ? AS period, {group} AS "group", {attribute} AS attribute, {sum_select(definition)}
         FROM {predictions_view(info.stem)} p {join}
         WHERE {where}
         GROUP BY ALL
@@ -359,7 +321,6 @@ def kpis(db: DbLike, model: str, *, now: datetime, start: datetime | None = None
     def work(con: duckdb.DuckDBPyConnection) -> KpiResult:
         info = open_model(con, model)
         definition = get_definition(con, model)
-        _kpi_store.ensure(con, info, definition, db)
         sums = kpi_sums(con, info, definition, now=now, start=start, end=end, version=version, segment=segment,
                         segment_value=segment_value, by=by)
         has_previous = previous_window(start, end, now) is not None

@@ -81,7 +81,7 @@ def latency(db: DbLike, model: str, *, start: datetime | None = None, end: datet
         info = open_model(con, model)
         sla = float(settings.get(con, SLA_MS.key, model=model))
         which = str(settings.get(con, SLA_PERCENTILE.key, model=model))
-        if use_summaries and segment is None and _serving.ensure(con, info, db):
+        if use_summaries and segment is None and _serving.current(con, info):
             per_day = _serving.latency_daily(con, info, start, end, version)
             overall = _serving.latency_by_version(con, info, start, end, version)
             hours, params = _serving.hourly_source(info, start, end, version)

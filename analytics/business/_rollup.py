@@ -1,6 +1,6 @@
 """Hourly rollup of the KPI sums and daily threshold cells of the what-if, held in process memory.
 
-The KPI sums (:data:`analytics.business._kpis.SUM_COLUMNS`) are additive, so any window can be
+The KPI sums (:data:`analytics.business._sums.SUM_COLUMNS`) are additive, so any window can be
 answered from hourly sums: whole hours inside the window from the rollup, and the partial hours at
 its edges (a window that starts "90 days before now" starts mid-hour) by the exact query on those
 few minutes of log. The rollup is grouped by hour, version, deployment role, every segment column
@@ -26,6 +26,7 @@ import duckdb
 import pandas as pd
 
 from analytics.business import _kpi_store
+from analytics.business._sums import SUM_COLUMNS, cell_select, rollup_dimensions, sum_select
 from analytics.logschema import quote
 from analytics.registry import ModelInfo
 from analytics.store import predictions_view
@@ -50,18 +51,8 @@ def model_token(con: duckdb.DuckDBPyConnection, model: str) -> str:
     return f"{count}-{last}"
 
 
-def rollup_dimensions(info: ModelInfo, definition) -> list[str]:
-    """Columns kept in the rollup: the segment columns and the fairness attribute."""
-    dims = [c.name for c in info.schema.segments]
-    if definition.fairness_attribute and definition.fairness_attribute not in dims:
-        dims.append(definition.fairness_attribute)
-    return dims
-
-
 def hourly(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition) -> pd.DataFrame:
     """The model's hourly KPI sums (built once per data version and definition)."""
-    from analytics.business._kpis import SUM_COLUMNS, _sum_select
-
     key = (_database_file(con), model_token(con, info.name), info.stem, definition.to_json())
     with _LOCK:
         if key in _CACHE:
@@ -75,7 +66,7 @@ def hourly(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition) -> pd.Da
         frame = con.execute(
             f"""
             SELECT date_trunc('hour', p.predicted_at) AS hour, p.model_version AS version,
-                   coalesce(p.deployment_role, '') AS role {dim_sql}, {_sum_select(definition)}
+                   coalesce(p.deployment_role, '') AS role {dim_sql}, {sum_select(definition)}
             FROM {predictions_view(info.stem)} p
             LEFT JOIN (SELECT prediction_id, label FROM outcomes_{info.stem}) o ON o.prediction_id = p.prediction_id
             GROUP BY ALL
@@ -97,8 +88,6 @@ def hourly_by(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition, dims:
     A window's KPIs without a breakdown need only the fairness attribute, so they read a frame a
     fraction of the full rollup's size, sliced by hour with a binary search.
     """
-    from analytics.business._kpis import SUM_COLUMNS
-
     full = hourly(con, info, definition)
     key = ("by", _database_file(con), model_token(con, info.name), info.stem, definition.to_json(), tuple(dims))
     with _LOCK:
@@ -117,8 +106,6 @@ def hourly_by(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition, dims:
 
 def daily_cells(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition, steps: int) -> pd.DataFrame:
     """The threshold cells of the what-if per UTC day and version (built once per data version)."""
-    from analytics.business._whatif import _cell_select
-
     key = ("cells", _database_file(con), model_token(con, info.name), info.stem, definition.to_json(), steps)
     with _LOCK:
         if key in _CACHE:
@@ -129,7 +116,7 @@ def daily_cells(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition, ste
     else:
         frame = con.execute(
             f"""
-            SELECT date_trunc('day', p.predicted_at) AS day, p.model_version AS version, {_cell_select(definition, steps)}
+            SELECT date_trunc('day', p.predicted_at) AS day, p.model_version AS version, {cell_select(definition, steps)}
             FROM {predictions_view(info.stem)} p
             LEFT JOIN (SELECT prediction_id, label FROM outcomes_{info.stem}) o ON o.prediction_id = p.prediction_id
             WHERE p.score IS NOT NULL

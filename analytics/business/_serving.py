@@ -2,8 +2,8 @@
 
 The prediction log is a set of immutable Parquet segments (:mod:`analytics.store._segments`): once
 committed, a segment never changes. A UTC day's summary is therefore valid for as long as the set of
-segments whose time range overlaps that day is the same; it is recorded with the day
-(``serving_summary_days.segments``), and a day whose set changed (an ingest added rows to it, or a
+segments whose time range overlaps that day is the same; the summaries engine records it with the
+day (``summary_ledger``, :mod:`analytics.summaries`), and a day whose set changed (an ingest added rows to it, or a
 segment was removed) or that is new is summarised again from the log. Nothing here depends on
 outcomes, KPI definitions or settings, so late labels, a new value matrix or a changed SLA never make
 a summary stale.
@@ -22,97 +22,46 @@ up to floating-point rounding): a percentile over several days is read off the m
 ranks numpy's ``method="linear"`` interpolates between. Windows filtered on a segment column, and
 stores whose log is not in segments, are answered from the log directly.
 
-Summaries are refreshed when a reader finds them stale: :func:`ensure` runs :func:`refresh` in its own
-short write transaction (one per store at a time in a process), which recomputes only the stale days.
+The summary is declared to the summaries engine (:mod:`analytics.summaries`), which keeps its ledger
+and rebuilds its stale days after an ingest and on ``vigil refresh``; readers only read (:func:`current`).
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import duckdb
 import numpy as np
 import pandas as pd
 
-from analytics.errors import StoreBusyError
+from analytics import summaries
 from analytics.overview import split_interval, time_bounds
-from analytics.registry import ModelInfo
+from analytics.registry import ModelInfo, get_model
 from analytics.store import predictions_view
-from analytics.store._segments import store_path
 
 #: The percentiles kept per day and read off the histograms (p50, p95, p99: ``_latency.PERCENTILES``).
 QUANTILES: tuple[float, ...] = (0.5, 0.95, 0.99)
 
-_TABLES = ("serving_hourly", "serving_latency", "serving_latency_daily", "serving_summary_days")
 
-
-# --------------------------------------------------------------------------------------------------
-# Which days are stale
-
-
-_DAY_SEGMENTS = """
-    SELECT CAST(d.day AS DATE) AS day,
-           string_agg(CAST(s.ingest_id AS VARCHAR) || ':' || CAST(s.part AS VARCHAR), ',' ORDER BY s.ingest_id, s.part)
-               AS segments
-    FROM log_segments s,
-         LATERAL (SELECT unnest(generate_series(date_trunc('day', s.min_predicted_at),
-                                                date_trunc('day', s.max_predicted_at), INTERVAL 1 DAY)) AS day) d
-    WHERE s.model_name = ? AND s.rows > 0 AND s.min_predicted_at IS NOT NULL
-    GROUP BY ALL
-"""
-
-
-def _has_segments(con: duckdb.DuckDBPyConnection, model: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM log_segments WHERE model_name = ?", [model]).fetchone()[0])
-
-
-def stale_days(con: duckdb.DuckDBPyConnection, model: str) -> tuple[list[date], list[date]]:
-    """Days to summarise (new, or their set of segments changed) and summarised days no segment covers."""
-    rows = con.execute(
-        f"""
-        WITH now_ AS ({_DAY_SEGMENTS}),
-             kept AS (SELECT day, segments FROM serving_summary_days WHERE model_name = ?)
-        SELECT coalesce(now_.day, kept.day) AS day, now_.day IS NULL AS orphan
-        FROM now_ FULL OUTER JOIN kept ON now_.day = kept.day
-        WHERE now_.segments IS DISTINCT FROM kept.segments
-        ORDER BY 1
-        """, [model, model]).fetchall()
-    return [r[0] for r in rows if not r[1]], [r[0] for r in rows if r[1]]
-
-
-def refresh(con: duckdb.DuckDBPyConnection, info: ModelInfo) -> int:
-    """Summarise the model's stale days again (call inside a write transaction); return how many.
-
-    Each stale day is replaced whole: its rows of every summary table are deleted and recomputed from
-    the log with the segment set it was computed from.
-    """
-    stale, orphans = stale_days(con, info.name)
-    gone = stale + orphans
-    if not gone:
-        return 0
-    for table in _TABLES:
-        con.execute(f"DELETE FROM {table} WHERE model_name = ? AND list_contains(?, CAST({_day_column(table)} AS DATE))",
-                    [info.name, gone])
-    if not stale:
-        return 0
-    view = predictions_view(info.stem)
-    where, params = days_filter(stale)
+def _build(con: duckdb.DuckDBPyConnection, model: str, scope: str, days: list[date]) -> None:
+    """Insert the serving rows of ``days`` computed from the log (the engine dropped the old ones)."""
+    view = predictions_view(get_model(con, model).stem)
+    where, params = summaries.days_filter(days)
     con.execute(
         f"""
         INSERT INTO serving_hourly (model_name, hour, version, role, decision, predictions, cost_usd, first_at, last_at)
         SELECT ?, date_trunc('hour', p.predicted_at), p.model_version, p.deployment_role, p.decision,
                count(*), sum(p.cost), min(p.predicted_at), max(p.predicted_at)
         FROM {view} p WHERE {where} GROUP BY ALL
-        """, [info.name, *params])
+        """, [model, *params])
     con.execute(
         f"""
         INSERT INTO serving_latency (model_name, day, version, latency_ms, n)
         SELECT ?, CAST(p.predicted_at AS DATE), p.model_version, p.latency_ms, count(*)
         FROM {view} p WHERE {where} AND p.latency_ms IS NOT NULL GROUP BY ALL
         ORDER BY 2, 3, 4
-        """, [info.name, *params])
+        """, [model, *params])
     con.execute(
         f"""
         INSERT INTO serving_latency_daily (model_name, day, version, n, p50_ms, p95_ms, p99_ms, max_ms)
@@ -120,98 +69,36 @@ def refresh(con: duckdb.DuckDBPyConnection, info: ModelInfo) -> int:
             SELECT CAST(p.predicted_at AS DATE) AS day, p.model_version AS version, count(*) AS n,
                    quantile_cont(p.latency_ms, {list(QUANTILES)}) AS q, max(p.latency_ms) AS max_ms
             FROM {view} p WHERE {where} AND p.latency_ms IS NOT NULL GROUP BY ALL)
-        """, [info.name, *params])
-    con.execute(
-        f"""
-        INSERT INTO serving_summary_days (model_name, day, segments, built_at)
-        SELECT ?, day, segments, now()::TIMESTAMP FROM ({_DAY_SEGMENTS}) WHERE list_contains(?, day)
-        """, [info.name, info.name, stale])
-    return len(stale)
+        """, [model, *params])
 
 
-def days_filter(days: list[date], alias: str = "p") -> tuple[str, list[Any]]:
-    """WHERE clause over the log for the rows of ``days`` (UTC dates): time bounds first, for row-group
-    pruning on the segments, then the exact list of days when they are not one unbroken run."""
-    low = datetime.combine(min(days), datetime.min.time())
-    high = datetime.combine(max(days), datetime.min.time()) + timedelta(days=1)
-    sql, params = f"{alias}.predicted_at >= ? AND {alias}.predicted_at < ?", [low, high]
-    if len(set(days)) != (high - low).days:
-        sql += f" AND CAST({alias}.predicted_at AS DATE) IN (SELECT unnest(CAST(? AS DATE[])))"
-        params.append(list(days))
-    return sql, params
+#: The serving summary, declared to the summaries engine (which keeps its ledger and refreshes it).
+SERVING = summaries.register(summaries.Declaration(
+    name="serving",
+    tables=(summaries.SummaryTable("serving_hourly", day="hour"), summaries.SummaryTable("serving_latency"),
+            summaries.SummaryTable("serving_latency_daily")),
+    build=_build))
 
 
-def _day_column(table: str) -> str:
-    return "hour" if table == "serving_hourly" else "day"
+def current(con: duckdb.DuckDBPyConnection, info: ModelInfo) -> bool:
+    """Whether the serving summaries answer for every day of the model's log now (reads only).
 
-
-_READY: set[tuple] = set()
-
-
-def ensure(con: duckdb.DuckDBPyConnection, info: ModelInfo, db: Any) -> bool:
-    """Whether the summaries answer for this model now, refreshing stale days first when ``db`` is a path.
-
-    False when the model's log is not in segments, or when the caller passed its own connection and
-    some days are stale (the caller's unit of work is left alone; the answer then comes from the log).
-    Once found current, the summaries stay current until the model's next committed ingest (only a
-    refresh writes them), so the answer is remembered for the model's data token.
+    False when the log is not in segments or some day is not (or no longer) summarised: the caller
+    then reads the log, which gives the same answers, slower, until the next refresh (the ingest's, or
+    ``vigil refresh``).
     """
-    from analytics.business._rollup import _database_file, model_token
-
-    key = (_database_file(con), model_token(con, info.name))
-    if key in _READY:
-        return True
-    if _ensure(con, info, db):
-        if len(_READY) > 256:
-            _READY.clear()
-        _READY.add(key)
-        return True
-    return False
-
-
-def _ensure(con: duckdb.DuckDBPyConnection, info: ModelInfo, db: Any) -> bool:
-    if not _has_segments(con, info.name):
-        return False
-    stale, orphans = stale_days(con, info.name)
-    if not stale and not orphans:
-        return True
-    if isinstance(db, duckdb.DuckDBPyConnection):
-        return False
-    from analytics import store
-
-    path = Path(db) if db is not None else store_path(con)
-    try:
-        store.write(lambda w: refresh(w, info), path)
-    except StoreBusyError:  # the log still answers, only slower
-        return False
-    return True
+    return summaries.has_segments(con, info.name) and summaries.coverage(con, SERVING.name, info.name).complete
 
 
 def refresh_store(db: Any = None, model: str | None = None) -> dict[str, dict[str, int]]:
-    """Bring every business summary of the store (or of one model) up to date; return the days rebuilt.
+    """Bring the business summaries of the store (or of one model) up to date; return the days rebuilt.
 
-    Per model: ``serving`` days (:func:`refresh`) and, for a model with a KPI definition, ``kpi``
-    days (:func:`analytics.business._kpi_store.refresh`). Readers do this themselves when they find
-    a summary stale; run it after an ingest (``vigil kpis refresh``) so that no reader waits.
+    Per model whose log is in segments: ``serving`` days and, for a model with a KPI definition,
+    ``kpi`` days, rebuilt by the summaries engine (:func:`analytics.summaries.refresh_store`). The
+    ingest does it after its commit and ``vigil refresh`` (or ``vigil kpis refresh``) on demand.
     """
-    from analytics import store
-    from analytics.business import _kpi_store
-    from analytics.business._definitions import get_definition, has_definition
-    from analytics.registry import get_model
-
-    def work(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
-        names = [model] if model else [r[0] for r in con.execute("SELECT model_name FROM models ORDER BY 1").fetchall()]
-        done = {}
-        for name in names:
-            info = get_model(con, name)
-            if not _has_segments(con, name):
-                continue
-            done[name] = {"serving": refresh(con, info)}
-            if has_definition(con, name):
-                done[name]["kpi"] = _kpi_store.refresh(con, info, get_definition(con, name))
-        return done
-
-    return store.write(work, db)
+    done = summaries.refresh_store(db, model, names=(SERVING.name, "kpi")).days
+    return {name: days for name, days in done.items() if days}
 
 
 # --------------------------------------------------------------------------------------------------

@@ -21,10 +21,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from analytics.business import _kpi_store
+from analytics.business import _rollup
 from analytics.business._common import DbLike, _run, open_model, outcome_join, quote, window_filter
 from analytics.business._definitions import KpiDefinition, get_definition
-from analytics.business._kpis import _expressions
+from analytics.business._sums import cell_select, expressions
 from analytics.errors import InvalidInputError
 from analytics.fairness import SUPPRESSED, Thresholds, demographic_parity, group_status, thresholds_for
 from analytics.overview import split_interval
@@ -74,21 +74,6 @@ class WhatIf:
         return self.curve.iloc[int((self.curve["threshold"] - threshold).abs().idxmin())]
 
 
-def _cell_select(definition: KpiDefinition, steps: int) -> str:
-    """SELECT list of the threshold cells: ``cell``, ``group``, ``label`` (-1 unknown) and the sums."""
-    e = _expressions(definition)
-    attribute = (f"coalesce(CAST(p.{quote(definition.fairness_attribute)} AS VARCHAR), '(missing)')"
-                 if definition.fairness_attribute else "'(none)'")
-    # floor(score * steps) can be one off near a grid point; compare with the grid values themselves.
-    cell = f"""CASE WHEN p.score < 0 THEN 0 WHEN p.score >= 1 THEN {steps + 1} ELSE
-                 CAST(floor(p.score * {steps}) AS BIGINT) + 1
-                 + CASE WHEN p.score >= (floor(p.score * {steps}) + 1) / {steps}.0 THEN 1 ELSE 0 END
-                 - CASE WHEN p.score < floor(p.score * {steps}) / {steps}.0 THEN 1 ELSE 0 END END"""
-    return f"""{cell} AS cell, {attribute} AS "group", coalesce(o.label, -1) AS label,
-               count(*) AS n, sum({e['amt']}) AS amount,
-               sum({e['p_bad']} * {e['amt']}) AS exp_bad_amount, sum((1.0 - {e['p_bad']}) * {e['amt']}) AS exp_good_amount"""
-
-
 def threshold_cells(con: duckdb.DuckDBPyConnection, info, definition: KpiDefinition, *, start: datetime | None,
                     end: datetime | None, version: str, steps: int = 100, use_rollup: bool = True) -> pd.DataFrame:
     """Counts and amounts per threshold cell, fairness group and outcome (``label`` -1 when unknown).
@@ -96,8 +81,6 @@ def threshold_cells(con: duckdb.DuckDBPyConnection, info, definition: KpiDefinit
     Whole UTC days come from the in-memory daily rollup (:func:`analytics.business._rollup.daily_cells`),
     partial days at the window's edges from the exact query.
     """
-    from analytics.business import _rollup
-
     if not use_rollup:
         return _exact_cells(con, info, definition, start, end, version, steps)
     days, edges = split_interval(start, end, unit="day")
@@ -123,7 +106,7 @@ def _exact_cells(con, info, definition: KpiDefinition, start: datetime | None, e
     join, join_params = outcome_join(info, start)
     return con.execute(
         f"""
-        SELECT {_cell_select(definition, steps)}
+        SELECT {cell_select(definition, steps)}
         FROM {predictions_view(info.stem)} p {join}
         WHERE {where} AND p.score IS NOT NULL
         GROUP BY ALL
@@ -149,7 +132,6 @@ def threshold_whatif(db: DbLike, model: str, *, start: datetime | None = None, e
     def work(con: duckdb.DuckDBPyConnection) -> WhatIf:
         info = open_model(con, model)
         definition = get_definition(con, model)
-        _kpi_store.ensure(con, info, definition, db)
         chosen = version or champion_version(con, model)
         if chosen is None:
             raise InvalidInputError(f"{model} has no champion; choose a version for the threshold what-if")

@@ -365,7 +365,7 @@ def _coverage(con, info: ModelInfo, baseline: str, candidate: str, start: dateti
     """The baseline's rows from the shadow's first to its last row in the window, against the pairs: whole
     hours from the serving summaries when they are current (partial hours from the log), else the log."""
     minimum = float(settings.get(con, COVERAGE_MIN.key, model=info.name))
-    if serving.ensure(con, info, con):  # given its own connection, a reader never refreshes
+    if serving.current(con, info):  # a reader never refreshes
         source, params = serving.hourly_source(info, start, end, candidate)
         first, last = con.execute(f"SELECT min(first_at), max(last_at) FROM {source} p", params).fetchone()
         rows = 0

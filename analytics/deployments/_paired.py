@@ -38,7 +38,7 @@ import duckdb
 import pandas as pd
 
 from analytics.business._definitions import KpiDefinition, get_definition, has_definition
-from analytics.business._serving import _DAY_SEGMENTS
+from analytics.summaries import DAY_SEGMENTS as _DAY_SEGMENTS
 from analytics.logschema import quote
 from analytics.registry import ModelInfo, get_model
 from analytics.store import outcome_table, outcomes_view, predictions_view

@@ -349,5 +349,14 @@ def drift_for(db: DbLike, model: str, version: str, *, start: datetime | None = 
     """The window's and the reference's global explanations and their attribution drift."""
     window = global_explanation(db, model, version, start=start, end=end, sample_rows=sample_rows, seed=seed)
     reference = reference_explanation(db, model, version, sample_rows=sample_rows, seed=seed)
-    threshold = _run(db, lambda con: settings.get(con, DOMINANCE_SHARE_CHANGE.key, model=model))
+    threshold = attribution_drift_threshold(db, model)
     return window, reference, attribution_drift(window, reference, threshold=threshold)
+
+
+def attribution_drift_threshold(db: DbLike, model: str) -> float:
+    """The share change above which :func:`attribution_drift` flags a feature (setting ``explain.drift_share_change``).
+
+    A caller that already holds both explanations (the Explanations page reads each from its cache)
+    compares them with this threshold instead of calling :func:`drift_for`, which computes both again.
+    """
+    return float(_run(db, lambda con: settings.get(con, DOMINANCE_SHARE_CHANGE.key, model=model)))

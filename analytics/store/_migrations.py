@@ -224,6 +224,17 @@ MIGRATIONS: tuple[Migration, ...] = (
         "last_seen_at TIMESTAMP NOT NULL, ended_at TIMESTAMP, end_reason VARCHAR)",)),
     Migration(20, "prediction views name their segments relative to the store's folder, so a moved or copied "
               "store reads its own logs", (), (rebuild_views,)),
+    Migration(21, "one ledger for every summary kept per UTC day (the summaries engine): the segments and key each "
+                  "day was built from; the serving and KPI summaries' own day tables move into it", (
+        "CREATE TABLE summary_ledger (summary VARCHAR NOT NULL, model_name VARCHAR NOT NULL, scope VARCHAR NOT NULL, "
+        "day DATE NOT NULL, segments VARCHAR NOT NULL, key VARCHAR NOT NULL, outcomes_through BIGINT NOT NULL, "
+        "built_at TIMESTAMP NOT NULL, PRIMARY KEY (summary, model_name, scope, day))",
+        "INSERT INTO summary_ledger SELECT 'serving', model_name, '', day, segments, '', 0, built_at "
+        "FROM serving_summary_days",
+        "INSERT INTO summary_ledger SELECT 'kpi', model_name, '', day, segments, definition, outcomes_through, built_at "
+        "FROM kpi_summary_days",
+        "DROP TABLE serving_summary_days",
+        "DROP TABLE kpi_summary_days")),
 )
 
 LATEST_VERSION = max(m.version for m in MIGRATIONS)

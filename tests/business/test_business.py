@@ -91,6 +91,7 @@ def loan(tmp_path_factory):
     preds, outcomes = _frames()
     assert ingest.ingest(MODEL, preds, actor=SYSTEM, db=db).ok
     assert ingest.ingest(MODEL, outcomes, kind="outcomes", actor=SYSTEM, db=db).ok
+    business.refresh_summaries(db, MODEL)  # as `vigil ingest` does after its commit: readers only read them
     joined = preds.merge(outcomes[["prediction_id", "label"]], on="prediction_id", how="left")
     return db, joined
 
@@ -454,13 +455,13 @@ def test_summaries_answer_mid_hour_windows_as_the_log_and_numpy_do(loan):
 
 
 def test_an_ingest_into_summarised_days_refreshes_only_those_days(loan, tmp_path):
-    from analytics.business import _serving
+    from analytics import summaries
 
     db, rows = loan
     path = store.copy_store(db, tmp_path / "s")
-    business.latency(path, MODEL)  # summarises every day
+    business.refresh_summaries(path, MODEL)  # summarises every day
     built = store.read(lambda con: con.execute(
-        "SELECT day, built_at FROM serving_summary_days WHERE model_name = ?", [MODEL]).df(), path)
+        "SELECT day, built_at FROM summary_ledger WHERE summary = 'serving' AND model_name = ?", [MODEL]).df(), path)
     assert len(built) == DAYS
     # Late-logged predictions for days already summarised, far slower and dearer than the rest.
     extra = rows[rows["prediction_id"].str.startswith("c")].iloc[:0].copy()
@@ -475,18 +476,20 @@ def test_an_ingest_into_summarised_days_refreshes_only_those_days(loan, tmp_path
     assert ingest.ingest(MODEL, extra.iloc[:250], actor=SYSTEM, db=path).ok
     assert ingest.ingest(MODEL, extra.iloc[250:], actor=SYSTEM, db=path).ok
     touched = {START.date() + timedelta(days=d) for d in (4, 5, 11, 12)}
-    assert store.read(lambda con: set(_serving.stale_days(con, MODEL)[0]), path) == touched
-    # A caller's own connection is left alone: the answer then comes from the log, still right.
+    assert store.read(lambda con: set(summaries.stale_days(con, "serving", MODEL)[0]), path) == touched
+    # Readers never write: the answer then comes from the log, still right.
     via_connection = store.read(lambda con: business.latency(con, MODEL), path)
-    assert store.read(lambda con: set(_serving.stale_days(con, MODEL)[0]), path) == touched
+    from_log = business.latency(path, MODEL)
+    assert store.read(lambda con: set(summaries.stale_days(con, "serving", MODEL)[0]), path) == touched
+    assert business.refresh_summaries(path, MODEL)[MODEL]["serving"] == len(touched)
     result = business.latency(path, MODEL)
-    assert store.read(lambda con: _serving.stale_days(con, MODEL), path) == ([], [])
+    assert store.read(lambda con: summaries.stale_days(con, "serving", MODEL), path) == ([], [])
     after = store.read(lambda con: con.execute(
-        "SELECT day, built_at FROM serving_summary_days WHERE model_name = ?", [MODEL]).df(), path)
+        "SELECT day, built_at FROM summary_ledger WHERE summary = 'serving' AND model_name = ?", [MODEL]).df(), path)
     changed = after.merge(built, on="day", suffixes=("", "_before")).query("built_at != built_at_before")
     assert set(pd.to_datetime(changed["day"]).dt.date) == touched
     everything = pd.concat([rows, extra], ignore_index=True)
-    for got in (result, via_connection):
+    for got in (result, via_connection, from_log):
         for version, part in everything.groupby("model_version"):
             row = got.by_version.set_index("version").loc[version]
             for q in (50, 95, 99):
@@ -518,9 +521,10 @@ def test_late_outcomes_rebuild_the_days_they_label_and_governance_actions_rebuil
 
     db, rows = loan
     path = store.copy_store(db, tmp_path / "s")
-    before = business.kpis(path, MODEL, now=NOW)  # builds the rollups kept in the store
+    business.refresh_summaries(path, MODEL)  # builds the rollups kept in the store
+    before = business.kpis(path, MODEL, now=NOW)
     stored = store.read(lambda con: con.execute(
-        "SELECT day, built_at FROM kpi_summary_days WHERE model_name = ?", [MODEL]).df(), path)
+        "SELECT day, built_at FROM summary_ledger WHERE summary = 'kpi' AND model_name = ?", [MODEL]).df(), path)
     rollups = {k for k in _rollup._CACHE if str(path) in k}
     assert rollups  # the window's KPIs were read from a rollup of this store
     # A governance action elsewhere (a setting changed, audited) leaves the model's data, and its rollup, alone.
@@ -533,12 +537,14 @@ def test_late_outcomes_rebuild_the_days_they_label_and_governance_actions_rebuil
                          "observed_at": (unlabelled["predicted_at"] + pd.Timedelta(days=40)).to_numpy(),
                          "label": np.tile([1, 0], 200), "business_value": 0.0})
     assert ingest.ingest(MODEL, late, kind="outcomes", actor=SYSTEM, db=path).ok
-    after = business.kpis(path, MODEL, now=NOW)
-    # The late outcomes label predictions of some days: those days, and only those, were rebuilt in the store.
+    after = business.kpis(path, MODEL, now=NOW)  # read from the log: the stored days have not seen the outcomes
     from analytics.business import _kpi_store
     from analytics.business._common import open_model
+    assert not store.read(lambda con: _kpi_store.ready(con, open_model(con, MODEL), DEFINITION), path)
+    business.refresh_summaries(path, MODEL)
+    # The late outcomes label predictions of some days: those days, and only those, were rebuilt in the store.
     kept = store.read(lambda con: con.execute(
-        "SELECT day, built_at FROM kpi_summary_days WHERE model_name = ?", [MODEL]).df(), path)
+        "SELECT day, built_at FROM summary_ledger WHERE summary = 'kpi' AND model_name = ?", [MODEL]).df(), path)
     rebuilt = kept.merge(stored, on="day", suffixes=("", "_before")).query("built_at != built_at_before")
     assert set(pd.to_datetime(rebuilt["day"]).dt.date) == set(unlabelled["predicted_at"].dt.date)
     assert len(rebuilt) < len(kept) == DAYS
