@@ -23,6 +23,7 @@ import duckdb
 import pandas as pd
 
 from analytics import audit_anchor, audit_key, config
+from analytics.clock import utc_now
 from analytics.errors import InvalidInputError, Refused
 from analytics.roles import ROLES, Actor, require
 
@@ -69,7 +70,7 @@ def record(con: duckdb.DuckDBPyConnection, actor: Actor, action: str, object_typ
     at : datetime, optional
         When (UTC); defaults to now. Given explicitly only when replaying history (the demo).
     """
-    when = at or datetime.now(timezone.utc)
+    when = at or utc_now()
     if when.tzinfo is None:
         # A naive time is already UTC (as everywhere in the store); astimezone() would read it as local time.
         when = when.replace(tzinfo=timezone.utc)
@@ -96,7 +97,7 @@ REFUSAL_WINDOW = timedelta(minutes=1)
 
 
 def _recent(con: duckdb.DuckDBPyConnection, action: str, actor: str | None, reason: str | None) -> int:
-    since = datetime.now(timezone.utc).replace(tzinfo=None) - REFUSAL_WINDOW
+    since = utc_now() - REFUSAL_WINDOW
     where, params = ["action = ?", "occurred_at >= ?"], [action, since]
     if actor is not None:
         where.append("actor = ?")
@@ -316,6 +317,45 @@ def entries(con: duckdb.DuckDBPyConnection, *, object_type: str | None = None,
 #: Columns of :func:`search` and of the exports, in order (the hashes let a reader re-check the chain).
 EXPORT_COLUMNS: tuple[str, ...] = ("seq", "occurred_at", "actor", "role", "action", "object_type", "object_id",
                                    "details", "prev_hash", "row_hash")
+
+
+@dataclass(frozen=True)
+class SearchChoices:
+    """What the audit trail can be filtered by: the result of :func:`search_choices`.
+
+    ``first`` and ``last`` are the times (naive UTC) of the oldest and newest row, None when the trail
+    is empty (``rows`` 0).
+    """
+
+    actors: tuple[str, ...]
+    actions: tuple[str, ...]
+    first: datetime | None
+    last: datetime | None
+    rows: int
+
+    @property
+    def action_families(self) -> tuple[str, ...]:
+        """The actions' families with their dot (``"approval."``), which :func:`search` takes as a prefix."""
+        return tuple(sorted({a.split(".")[0] + "." for a in self.actions}))
+
+
+def search_choices(con: duckdb.DuckDBPyConnection) -> SearchChoices:
+    """The actors, actions and time span recorded in the audit trail, to offer as :func:`search` filters.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        An open store.
+
+    Returns
+    -------
+    SearchChoices
+        Distinct actors and actions in order, the first and last time and the number of rows.
+    """
+    actors = tuple(r[0] for r in con.execute("SELECT DISTINCT actor FROM audit_log ORDER BY 1").fetchall())
+    actions = tuple(r[0] for r in con.execute("SELECT DISTINCT action FROM audit_log ORDER BY 1").fetchall())
+    first, last, rows = con.execute("SELECT min(occurred_at), max(occurred_at), count(*) FROM audit_log").fetchone()
+    return SearchChoices(actors=actors, actions=actions, first=first, last=last, rows=int(rows))
 
 
 def search(con: duckdb.DuckDBPyConnection, *, actor: str | None = None, action: str | None = None,

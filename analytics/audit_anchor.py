@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
 
 from analytics import audit_key
+from analytics.clock import utc_now
 from analytics.errors import InvalidInputError
 
 #: The head of an empty trail (the genesis hash of :mod:`analytics.audit`).
@@ -104,7 +104,7 @@ def append(db: str | Path, seq: int, row_hash: str, *, create: bool = False) -> 
     if _last_line(path) == (seq, row_hash):
         return False
     key = audit_key.load_or_create()
-    at = datetime.now(timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    at = utc_now().isoformat(timespec="microseconds") + "Z"
     text = f"{seq}\t{row_hash}\t{at}"
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:

@@ -10,6 +10,7 @@ import argparse
 import importlib
 import os
 import signal
+import time
 import sys
 import traceback
 from datetime import datetime
@@ -24,7 +25,7 @@ from analytics.roles import ROLES, require
 
 #: Feature modules that add their own subcommands: each has ``add_commands(subparsers)``, which adds
 #: parsers whose ``func(args) -> int`` receives ``args.db`` (a path or None). Add a feature with one line.
-FEATURE_COMMANDS: tuple[str, ...] = ("analytics.scaleout.cli", "analytics.compliance.cli", "analytics.drift.cli", "analytics.fairness.cli", "analytics.explain.cli",
+FEATURE_COMMANDS: tuple[str, ...] = ("analytics.drift.cli", "analytics.scaleout.cli", "analytics.compliance.cli", "analytics.fairness.cli", "analytics.explain.cli",
                                    "analytics.governance.cli", "analytics.business.cli",
                                    "analytics.modelspec.cli", "analytics.alerts.cli", "analytics.deployments.cli",
                                    "analytics.settings_cli", "analytics.reports.cli",
@@ -37,10 +38,12 @@ class _ProgressBar:
     def __init__(self, width: int = 30) -> None:
         self.width = width
         self.tty = sys.stderr.isatty()
+        self.started = time.monotonic()
 
     def __call__(self, message: str, fraction: float) -> None:
         filled = int(round(self.width * fraction))
-        line = f"[{'#' * filled}{'.' * (self.width - filled)}] {fraction:4.0%}  {message}"
+        minutes, seconds = divmod(int(time.monotonic() - self.started), 60)
+        line = f"[{'#' * filled}{'.' * (self.width - filled)}] {fraction:4.0%} {minutes:3d}:{seconds:02d}  {message}"
         if self.tty:
             sys.stderr.write("\r\033[K" + line + ("\n" if fraction >= 1 else ""))
         else:

@@ -1,15 +1,17 @@
 """The portfolio overview: one row per model, its traffic, outcome coverage and realised performance.
 
-Every function here is pure: it takes the store (a path, or an open DuckDB connection) and plain
-parameters, aggregates inside DuckDB, and returns a small pandas frame or dict. Nothing here knows
-about Streamlit; the app caches these results keyed by their parameters and :func:`data_version`.
+Every function here is pure: it takes the store (a path, or an open DuckDB connection, run through
+:func:`analytics.store.run`) and a :class:`analytics.window.Window` (the time span, version and
+segment value; it builds its own SQL filter), aggregates inside DuckDB, and returns a small pandas
+frame or dict. Nothing here knows about Streamlit; the app caches these results keyed by their
+parameters and :func:`data_version`.
 
 Conventions
 -----------
 - Times are naive UTC ``datetime`` values, as stored. A window is ``[start, end)``; ``None`` means
   open on that side.
 - The *previous window* of ``[start, end)`` is the window of equal length just before it
-  (:func:`previous_window`); deltas compare the two.
+  (:func:`analytics.window.previous_window`); deltas compare the two.
 - Predictions and outcomes are read through the ``predictions_<stem>`` and ``outcomes_<stem>``
   views, so rows of an ingest that is still running are never counted.
 - Each model costs one scan of its predictions (traffic counts, no join) and one join of the
@@ -26,11 +28,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -38,10 +38,8 @@ import pandas as pd
 from analytics.errors import InvalidInputError
 from analytics.logschema import LogSchema, quote
 from analytics.registry import ModelInfo, get_model, list_models
-from analytics.store import outcomes_view, predictions_view, read
-
-T = TypeVar("T")
-DbLike = str | Path | duckdb.DuckDBPyConnection | None
+from analytics.store import DbLike, outcomes_view, predictions_view, run
+from analytics.window import Window, previous_window, segment_columns
 
 #: Columns of :func:`portfolio`, in order.
 PORTFOLIO_COLUMNS: tuple[str, ...] = (
@@ -58,28 +56,8 @@ PORTFOLIO_COLUMNS: tuple[str, ...] = (
 AUC_SAMPLE_ROWS = 250_000
 
 
-def _run(db: DbLike, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
-    """Run ``work`` on an open connection, or open the store at ``db`` for one unit of work."""
-    if isinstance(db, duckdb.DuckDBPyConnection):
-        return work(db)
-    return read(work, db)
-
-
 # --------------------------------------------------------------------------------------------------
-# Windows and the data-version token
-
-
-def previous_window(start: datetime | None, end: datetime | None, now: datetime) -> tuple[datetime, datetime] | None:
-    """Return the window of equal length just before ``[start, end)``, or ``None`` when unbounded.
-
-    An open ``end`` stands for ``now``.
-    """
-    if start is None:
-        return None
-    stop = end or now
-    if stop <= start:
-        return None
-    return start - (stop - start), start
+# The data-version token
 
 
 def data_version(db: DbLike = None) -> str:
@@ -96,86 +74,15 @@ def data_version(db: DbLike = None) -> str:
             "SELECT coalesce(max(seq), 0) FROM audit_log WHERE NOT starts_with(action, 'auth.')").fetchone()[0]
         return f"i{ingest}-a{seq}"
 
-    return _run(db, work)
-
-
-# --------------------------------------------------------------------------------------------------
-# Filters
-
-
-def segment_columns(schema: LogSchema) -> list[str]:
-    """The declared segment columns of a model (role ``segment``), usable as a segment filter."""
-    return [c.name for c in schema.segments]
-
-
-def time_bounds(column: str, start: Any = None, end: Any = None) -> tuple[str, list[Any]]:
-    """SQL ``column >= ? AND column < ?`` for the bounds given (``TRUE`` when neither), and its parameters."""
-    clauses, params = [], []
-    if start is not None:
-        clauses.append(f"{column} >= ?")
-        params.append(start)
-    if end is not None:
-        clauses.append(f"{column} < ?")
-        params.append(end)
-    return (" AND ".join(clauses) or "TRUE"), params
-
-
-def floor_hour(at: datetime, unit: str = "hour") -> datetime:
-    """The whole hour (or day, ``unit="day"``) at or before ``at``."""
-    floor = at.replace(minute=0, second=0, microsecond=0)
-    return floor.replace(hour=0) if unit == "day" else floor
-
-
-def ceil_hour(at: datetime, unit: str = "hour") -> datetime:
-    """The first whole hour (or day) at or after ``at``."""
-    floor = floor_hour(at, unit)
-    return floor if floor == at else floor + (timedelta(days=1) if unit == "day" else timedelta(hours=1))
-
-
-def split_interval(a: datetime | None, b: datetime | None, unit: str = "hour") -> tuple[tuple | None, list[tuple]]:
-    """``[a, b)`` as whole hours (or days) ``(first, stop)`` (either None = open; None overall when there
-    are none) and the partial edges, to be answered exactly."""
-    first = ceil_hour(a, unit) if a is not None else None
-    stop = floor_hour(b, unit) if b is not None else None
-    if first is not None and stop is not None and stop <= first:
-        return None, [(a, b)]
-    edges = []
-    if a is not None and first != a:
-        edges.append((a, first))
-    if b is not None and stop != b:
-        edges.append((stop, b))
-    return (first, stop), edges
-
-
-def _where(schema: LogSchema, *, start: datetime | None = None, end: datetime | None = None,
-           version: str | None = None, segment: str | None = None, segment_value: str | None = None,
-           alias: str = "p") -> tuple[str, list[Any]]:
-    """Build a parameterised WHERE clause over the prediction view (aliased ``alias``)."""
-    bounds, params = time_bounds(f"{alias}.predicted_at", start, end)
-    clauses: list[str] = [bounds] if params else []
-    if version:
-        clauses.append(f"{alias}.model_version = ?")
-        params.append(version)
-    if segment:
-        if segment not in segment_columns(schema):
-            raise InvalidInputError(
-                f"{segment!r} is not a segment column of this model; segment columns: "
-                f"{', '.join(segment_columns(schema)) or 'none declared'}")
-        if segment_value is None:
-            raise InvalidInputError(f"choose a value of the segment {segment!r}")
-        clauses.append(f"CAST({alias}.{quote(segment)} AS VARCHAR) = ?")
-        params.append(str(segment_value))
-    return (" AND ".join(clauses) if clauses else "TRUE"), params
+    return run(db, work)
 
 
 # --------------------------------------------------------------------------------------------------
 # Realised ROC AUC inside DuckDB
 
 
-def realised_auc(con: duckdb.DuckDBPyConnection, info: ModelInfo, *, start: datetime | None = None,
-                 end: datetime | None = None, version: str | None = None, segment: str | None = None,
-                 segment_value: str | None = None) -> dict[str, Any]:
-    """ROC AUC of the labelled predictions in a window, computed exactly in SQL.
+def realised_auc(con: duckdb.DuckDBPyConnection, info: ModelInfo, window: Window = Window()) -> dict[str, Any]:
+    """ROC AUC of the labelled predictions in ``window``, computed exactly in SQL.
 
     With the scores grouped into distinct values, each group of ``n`` rows whose ``below`` rows
     have lower scores holds the average rank ``below + (n + 1) / 2``; the AUC is
@@ -187,15 +94,14 @@ def realised_auc(con: duckdb.DuckDBPyConnection, info: ModelInfo, *, start: date
     dict
         ``auc`` (NaN when fewer than one positive and one negative), ``rows`` and ``positives``.
     """
-    where, params = _where(info.schema, start=start, end=end, version=version, segment=segment,
-                           segment_value=segment_value)
-    outcomes_sql, outcome_params = _labelled_outcomes(info, start)
+    where = window.where(info.schema)
+    outcomes_sql, outcome_params = _labelled_outcomes(info, window.start)
     row = con.execute(
         f"""
         WITH labelled AS (
             SELECT p.score, o.label
             FROM {predictions_view(info.stem)} p JOIN ({outcomes_sql}) o ON o.prediction_id = p.prediction_id
-            WHERE {where} AND p.score IS NOT NULL AND o.label IS NOT NULL
+            WHERE {where.sql} AND p.score IS NOT NULL AND o.label IS NOT NULL
         ), grouped AS (
             SELECT score, count(*)::DOUBLE AS n, sum(label)::DOUBLE AS pos FROM labelled GROUP BY score
         ), ranked AS (
@@ -205,7 +111,7 @@ def realised_auc(con: duckdb.DuckDBPyConnection, info: ModelInfo, *, start: date
         SELECT coalesce(sum(n), 0), coalesce(sum(pos), 0), coalesce(sum(pos * (below + (n + 1) / 2.0)), 0)
         FROM ranked
         """,
-        [*outcome_params, *params],
+        [*outcome_params, *where.params],
     ).fetchone()
     return _auc_from_ranks(*(float(v) for v in row))
 
@@ -279,9 +185,7 @@ TRAFFIC_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _traffic_pass(con: duckdb.DuckDBPyConnection, info: ModelInfo, *, now: datetime, start: datetime | None,
-                  end: datetime | None, version: str | None, segment: str | None,
-                  segment_value: str | None) -> dict[str, Any]:
+def _traffic_pass(con: duckdb.DuckDBPyConnection, info: ModelInfo, *, now: datetime, window: Window) -> dict[str, Any]:
     """One scan of the recent part of the prediction view with conditional counts, no join.
 
     Only rows from the earliest time a count needs are read (the 7 days before ``now``, or the
@@ -289,15 +193,15 @@ def _traffic_pass(con: duckdb.DuckDBPyConnection, info: ModelInfo, *, now: datet
     statistics; the last prediction time is looked up over the whole log only when no recent row
     exists.
     """
-    previous = previous_window(start, end, now)
+    previous = previous_window(window.start, window.end, now)
     lower = now - timedelta(days=7)
     if previous is not None:
         lower = min(lower, previous[0])
-    base_where, base_params = _where(info.schema, start=lower, version=version, segment=segment,
-                                     segment_value=segment_value)
+    base = window.between(lower, None).where(info.schema)
     prev_where, prev_params = ("FALSE", [])
     if previous is not None:
-        prev_where, prev_params = _where(info.schema, start=previous[0], end=previous[1])
+        before = Window(*previous).where(info.schema)
+        prev_where, prev_params = before.sql, before.params
     p24, p_prev24, p7d, in_previous, last_at = con.execute(
         f"""
         SELECT count(*) FILTER (WHERE p.predicted_at >= ?),
@@ -305,15 +209,15 @@ def _traffic_pass(con: duckdb.DuckDBPyConnection, info: ModelInfo, *, now: datet
                count(*) FILTER (WHERE p.predicted_at >= ?),
                count(*) FILTER (WHERE {prev_where}),
                max(p.predicted_at)
-        FROM {predictions_view(info.stem)} p WHERE {base_where}
+        FROM {predictions_view(info.stem)} p WHERE {base.sql}
         """,
         [now - timedelta(hours=24), now - timedelta(hours=48), now - timedelta(hours=24),
-         now - timedelta(days=7), *prev_params, *base_params],
+         now - timedelta(days=7), *prev_params, *base.params],
     ).fetchone()
     if last_at is None:
-        where, params = _where(info.schema, version=version, segment=segment, segment_value=segment_value)
-        last_at = con.execute(f"SELECT max(p.predicted_at) FROM {predictions_view(info.stem)} p WHERE {where}",
-                              params).fetchone()[0]
+        where = window.between(None, None).where(info.schema)
+        last_at = con.execute(f"SELECT max(p.predicted_at) FROM {predictions_view(info.stem)} p WHERE {where.sql}",
+                              where.params).fetchone()[0]
     return {
         "model": info.name,
         "predictions_24h": int(p24),
@@ -324,8 +228,7 @@ def _traffic_pass(con: duckdb.DuckDBPyConnection, info: ModelInfo, *, now: datet
     }
 
 
-def _window_pass(con: duckdb.DuckDBPyConnection, info: ModelInfo, *, start: datetime | None,
-                 end: datetime | None, version: str | None, segment: str | None, segment_value: str | None,
+def _window_pass(con: duckdb.DuckDBPyConnection, info: ModelInfo, *, window: Window,
                  auc_sample_rows: int) -> tuple[dict[str, Any], pd.DataFrame]:
     """Registry state, and the window joined once with its outcomes: daily counts per version and the
     ROC AUC of one version (see :func:`realised_auc`), from the same materialised rows."""
@@ -333,16 +236,15 @@ def _window_pass(con: duckdb.DuckDBPyConnection, info: ModelInfo, *, start: date
     champions = versions[versions["status"] == "champion"]
     champion = str(champions.iloc[-1]["version"]) if len(champions) else None
     latest = versions.iloc[-1] if len(versions) else None
-    auc_version = version or champion or (str(latest["version"]) if latest is not None else None)
-    where, params = _where(info.schema, start=start, end=end, version=version, segment=segment,
-                           segment_value=segment_value)
-    outcomes_sql, outcome_params = _labelled_outcomes(info, start)
+    auc_version = window.version or champion or (str(latest["version"]) if latest is not None else None)
+    where = window.where(info.schema)
+    outcomes_sql, outcome_params = _labelled_outcomes(info, window.start)
     rows = con.execute(
         f"""
         WITH joined AS MATERIALIZED (
             SELECT p.predicted_at, p.model_version, p.score, o.label, hash(p.prediction_id) AS h
             FROM {predictions_view(info.stem)} p LEFT JOIN ({outcomes_sql}) o ON o.prediction_id = p.prediction_id
-            WHERE {where}
+            WHERE {where.sql}
         ), daily AS (
             SELECT date_trunc('day', predicted_at) AS day, model_version AS version,
                    count(*) AS predictions, count(label) AS labelled
@@ -370,7 +272,7 @@ def _window_pass(con: duckdb.DuckDBPyConnection, info: ModelInfo, *, start: date
         UNION ALL
         SELECT NULL, NULL, NULL, NULL, n, pos, rank_sum, (SELECT labelled FROM bound) FROM auc
         """,
-        [*outcome_params, *params, auc_version, float(auc_sample_rows)],
+        [*outcome_params, *where.params, auc_version, float(auc_sample_rows)],
     ).fetchall()
     daily_rows = [r[:4] for r in rows if r[0] is not None]
     n_rows, positives, rank_sum, auc_labelled = next((r[4:] for r in rows if r[0] is None), (0.0, 0.0, 0.0, 0))
@@ -422,9 +324,8 @@ def _auc_from_ranks(rows: float, positives: float, rank_sum: float) -> dict[str,
     return {"auc": auc, "rows": int(rows), "positives": int(positives)}
 
 
-def model_summary(db: DbLike, model: str, *, now: datetime, start: datetime | None = None,
-                  end: datetime | None = None, version: str | None = None, segment: str | None = None,
-                  segment_value: str | None = None, auc_sample_rows: int = AUC_SAMPLE_ROWS) -> dict[str, Any]:
+def model_summary(db: DbLike, model: str, *, now: datetime, window: Window = Window(),
+                  auc_sample_rows: int = AUC_SAMPLE_ROWS) -> dict[str, Any]:
     """Summarise one model: registry state, traffic, outcome coverage and realised ROC AUC.
 
     Parameters
@@ -435,10 +336,9 @@ def model_summary(db: DbLike, model: str, *, now: datetime, start: datetime | No
         A registered model.
     now : datetime
         The reference time (naive UTC) of "last 24 hours" and "last 7 days".
-    start, end : datetime, optional
-        The window ``[start, end)`` of the window figures; ``None`` leaves that side open.
-    version, segment, segment_value : str, optional
-        Restrict every figure to one version, or to the rows whose segment column equals a value.
+    window : Window
+        The window ``[start, end)`` of the window figures, and the version or segment value every
+        figure is restricted to (see :class:`analytics.window.Window`); all rows by default.
     auc_sample_rows : int
         Bound on the labelled rows behind the ROC AUC (see :data:`AUC_SAMPLE_ROWS`).
 
@@ -453,56 +353,55 @@ def model_summary(db: DbLike, model: str, *, now: datetime, start: datetime | No
         (fewer only when sampled); ``validation_auc`` is that
         version's ``validation_metrics['roc_auc']`` in the registry; NaN where undefined.
     """
-    return model_view(db, model, now=now, start=start, end=end, version=version, segment=segment,
-                      segment_value=segment_value, auc_sample_rows=auc_sample_rows).models.iloc[0].to_dict()
+    return model_view(db, model, now=now, window=window,
+                      auc_sample_rows=auc_sample_rows).models.iloc[0].to_dict()
 
 
-def model_view(db: DbLike, model: str, *, now: datetime, start: datetime | None = None,
-               end: datetime | None = None, version: str | None = None, segment: str | None = None,
-               segment_value: str | None = None, auc_sample_rows: int = AUC_SAMPLE_ROWS) -> Portfolio:
+def model_view(db: DbLike, model: str, *, now: datetime, window: Window = Window(),
+               auc_sample_rows: int = AUC_SAMPLE_ROWS) -> Portfolio:
     """:func:`model_summary` and the model's daily volume by version, in one unit of work."""
     _check_bound(auc_sample_rows)
 
     def work(con: duckdb.DuckDBPyConnection) -> Portfolio:
-        return combine(traffic(con, now=now, start=start, end=end, model=model, version=version, segment=segment,
-                               segment_value=segment_value),
-                       window_view(con, start=start, end=end, model=model, version=version, segment=segment,
-                                   segment_value=segment_value, auc_sample_rows=auc_sample_rows))
+        return combine(traffic(con, now=now, window=window, model=model),
+                       window_view(con, window=window, model=model, auc_sample_rows=auc_sample_rows))
 
-    return _run(db, work)
+    return run(db, work)
 
 
 # --------------------------------------------------------------------------------------------------
 # The portfolio, and its two halves (cached separately by the app)
 
 
-def portfolio(db: DbLike = None, *, now: datetime, start: datetime | None = None,
-              end: datetime | None = None, auc_sample_rows: int = AUC_SAMPLE_ROWS) -> Portfolio:
+def portfolio(db: DbLike = None, *, now: datetime, window: Window = Window(),
+              auc_sample_rows: int = AUC_SAMPLE_ROWS) -> Portfolio:
     """Every registered model, by name: one summary row each and the daily volume by version.
 
     The same as ``combine(traffic(...), window_view(...))``: per model one scan (traffic) and one
     join (the window); see :func:`model_summary` for the columns. With no model registered both
-    frames are empty, with their documented columns.
+    frames are empty, with their documented columns. ``window`` gives the time span only (a version
+    or segment belongs to one model: see :func:`model_view`).
     """
     _check_bound(auc_sample_rows)
 
     def work(con: duckdb.DuckDBPyConnection) -> Portfolio:
-        return combine(traffic(con, now=now, start=start, end=end),
-                       window_view(con, start=start, end=end, auc_sample_rows=auc_sample_rows))
+        return combine(traffic(con, now=now, window=window),
+                       window_view(con, window=window, auc_sample_rows=auc_sample_rows))
 
-    return _run(db, work)
+    return run(db, work)
 
 
-def _one_or_all(con: duckdb.DuckDBPyConnection, model: str | None, version: str | None,
-                segment: str | None) -> list[ModelInfo]:
-    if model is None and (version or segment):
-        raise InvalidInputError("a version or segment filter needs a model")
+def _one_or_all(con: duckdb.DuckDBPyConnection, model: str | None, window: Window) -> list[ModelInfo]:
+    _check_filter_has_model(model, window)
     return [get_model(con, model)] if model else list_models(con)
 
 
-def traffic(db: DbLike = None, *, now: datetime, start: datetime | None = None, end: datetime | None = None,
-            model: str | None = None, version: str | None = None, segment: str | None = None,
-            segment_value: str | None = None) -> pd.DataFrame:
+def _check_filter_has_model(model: str | None, window: Window) -> None:
+    if model is None and window.filtered:
+        raise InvalidInputError("a version or segment filter needs a model: choose a model, or drop the filter")
+
+
+def traffic(db: DbLike = None, *, now: datetime, window: Window = Window(), model: str | None = None) -> pd.DataFrame:
     """The cheap half of a summary, which moves with ``now``: one scan per model, no join.
 
     Returns
@@ -510,21 +409,19 @@ def traffic(db: DbLike = None, *, now: datetime, start: datetime | None = None, 
     DataFrame
         :data:`TRAFFIC_COLUMNS`, one row per model (all, or ``model``): predictions in the 24 hours
         before ``now``, in the 24 hours before those, in the 7 days before ``now``, in the window
-        before ``[start, end)`` (NaN when unbounded), and the first and last prediction times.
+        before ``window`` (NaN when unbounded), and the last prediction time; each restricted to the
+        window's version and segment value.
     """
 
     def work(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-        rows = [_traffic_pass(con, info, now=now, start=start, end=end, version=version, segment=segment,
-                              segment_value=segment_value)
-                for info in _one_or_all(con, model, version, segment)]
+        rows = [_traffic_pass(con, info, now=now, window=window) for info in _one_or_all(con, model, window)]
         return pd.DataFrame(rows, columns=list(TRAFFIC_COLUMNS))
 
-    return _run(db, work)
+    return run(db, work)
 
 
-def window_view(db: DbLike = None, *, start: datetime | None = None, end: datetime | None = None,
-                model: str | None = None, version: str | None = None, segment: str | None = None,
-                segment_value: str | None = None, auc_sample_rows: int = AUC_SAMPLE_ROWS) -> Portfolio:
+def window_view(db: DbLike = None, *, window: Window = Window(), model: str | None = None,
+                auc_sample_rows: int = AUC_SAMPLE_ROWS) -> Portfolio:
     """The costly half, which depends only on the window: one join of predictions and outcomes per model.
 
     Returns
@@ -538,9 +435,8 @@ def window_view(db: DbLike = None, *, start: datetime | None = None, end: dateti
 
     def work(con: duckdb.DuckDBPyConnection) -> Portfolio:
         rows, days = [], []
-        for info in _one_or_all(con, model, version, segment):
-            summary, daily = _window_pass(con, info, start=start, end=end, version=version, segment=segment,
-                                          segment_value=segment_value, auc_sample_rows=auc_sample_rows)
+        for info in _one_or_all(con, model, window):
+            summary, daily = _window_pass(con, info, window=window, auc_sample_rows=auc_sample_rows)
             rows.append(summary)
             days.append(daily)
         models = pd.DataFrame(rows, columns=list(PORTFOLIO_COLUMNS))
@@ -548,7 +444,7 @@ def window_view(db: DbLike = None, *, start: datetime | None = None, end: dateti
             else _empty_daily()
         return Portfolio(models, daily[list(DAILY_COLUMNS)])
 
-    return _run(db, work)
+    return run(db, work)
 
 
 def combine(traffic_frame: pd.DataFrame, window: Portfolio) -> Portfolio:
@@ -599,16 +495,17 @@ def daily_by_model(daily: pd.DataFrame) -> pd.DataFrame:
 # Volume over time
 
 
-def daily_volume(db: DbLike = None, *, start: datetime | None = None, end: datetime | None = None,
-                 model: str | None = None, version: str | None = None, segment: str | None = None,
-                 segment_value: str | None = None, by_version: bool = False) -> pd.DataFrame:
+def daily_volume(db: DbLike = None, *, window: Window = Window(), model: str | None = None,
+                 by_version: bool = False) -> pd.DataFrame:
     """Predictions and labelled predictions per UTC day, per model (and per version if asked).
 
     Parameters
     ----------
+    window : Window
+        The rows counted (see :class:`analytics.window.Window`); all rows by default.
     model : str, optional
-        One model; all registered models when omitted (then ``version`` and ``segment`` must be
-        omitted too, since they belong to one model).
+        One model; all registered models when omitted (then the window may not name a version or
+        segment, since they belong to one model).
     by_version : bool
         Split each day by ``model_version``.
 
@@ -618,16 +515,13 @@ def daily_volume(db: DbLike = None, *, start: datetime | None = None, end: datet
         ``day`` (midnight UTC), ``model``, [``version``,] ``predictions``, ``labelled``, ordered by
         model, day (and version). Days without predictions are absent.
     """
-    if model is None and (version or segment):
-        raise InvalidInputError("a version or segment filter needs a model")
+    _check_filter_has_model(model, window)
 
     def work(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-        infos = [get_model(con, model)] if model else list_models(con)
         frames = []
-        for info in infos:
-            where, params = _where(info.schema, start=start, end=end, version=version, segment=segment,
-                                   segment_value=segment_value)
-            outcomes_sql, outcome_params = _labelled_outcomes(info, start)
+        for info in _one_or_all(con, model, window):
+            where = window.where(info.schema)
+            outcomes_sql, outcome_params = _labelled_outcomes(info, window.start)
             split = ", p.model_version AS version" if by_version else ""
             frames.append(con.execute(
                 f"""
@@ -635,10 +529,10 @@ def daily_volume(db: DbLike = None, *, start: datetime | None = None, end: datet
                        count(*) AS predictions, count(o.prediction_id) AS labelled
                 FROM {predictions_view(info.stem)} p
                 LEFT JOIN ({outcomes_sql}) o ON o.prediction_id = p.prediction_id
-                WHERE {where}
+                WHERE {where.sql}
                 GROUP BY ALL ORDER BY ALL
                 """,
-                [info.name, *outcome_params, *params],
+                [info.name, *outcome_params, *where.params],
             ).df())
         columns = ["day", "model", *(["version"] if by_version else []), "predictions", "labelled"]
         if not frames:
@@ -647,7 +541,7 @@ def daily_volume(db: DbLike = None, *, start: datetime | None = None, end: datet
         out = pd.concat(frames, ignore_index=True)[columns]
         return out.astype({"predictions": "int64", "labelled": "int64"})
 
-    return _run(db, work)
+    return run(db, work)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -671,7 +565,7 @@ def context_options(db: DbLike = None) -> list[dict[str, Any]]:
             })
         return out
 
-    return _run(db, work)
+    return run(db, work)
 
 
 def segment_values(db: DbLike, model: str, segment: str, *, limit: int = 200) -> list[str]:
@@ -691,9 +585,9 @@ def segment_values(db: DbLike, model: str, segment: str, *, limit: int = 200) ->
             f"WHERE {col} IS NOT NULL GROUP BY 1 ORDER BY n DESC, v LIMIT ?", [limit]).fetchall()
         return [r[0] for r in rows]
 
-    return _run(db, work)
+    return run(db, work)
 
 
 def model_schema(db: DbLike, model: str) -> LogSchema:
     """The declared log schema of ``model``: its columns' titles and its words for decisions and outcomes."""
-    return _run(db, lambda con: get_model(con, model).schema)
+    return run(db, lambda con: get_model(con, model).schema)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import duckdb
 import pandas as pd
 
 from analytics import audit
+from analytics.clock import utc_now
 from analytics.errors import InvalidInputError, NotFoundError
 from analytics.logschema import LogSchema, check_model_name
 from analytics.roles import Actor, require
@@ -49,10 +50,6 @@ class ModelInfo:
     created_at: datetime
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
 def sha256_of_file(path: str | Path) -> str:
     """Return the hex sha256 of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
@@ -76,7 +73,7 @@ def register_model(con: duckdb.DuckDBPyConnection, actor: Actor, name: str, sche
     if con.execute("SELECT 1 FROM models WHERE model_name = ?", [name]).fetchone():
         raise InvalidInputError(f"model {name!r} is already registered")
     stem = stem_of(name)
-    created = at or _now()
+    created = at or utc_now()
     con.execute(
         "INSERT INTO models (model_name, table_stem, owner, description, log_schema, created_at) VALUES (?, ?, ?, ?, ?, ?)",
         [name, stem, owner, description, schema.to_json(), created],
@@ -132,7 +129,7 @@ def register_version(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, v
         get_version(con, model, parent_version)
     con.execute(
         "INSERT INTO model_versions (model_name, version, created_at, owner, status, threshold, parent_version, training_fingerprint, hyperparameters, validation_metrics, artifact_path, artifact_sha256, description) VALUES (?, ?, ?, ?, 'draft', ?, ?, ?, ?, ?, ?, ?, ?)",
-        [model, version, at or _now(), owner, float(threshold), parent_version, training_fingerprint,
+        [model, version, at or utc_now(), owner, float(threshold), parent_version, training_fingerprint,
          json.dumps(hyperparameters or {}, sort_keys=True), json.dumps(validation_metrics or {}, sort_keys=True),
          artifact_path, artifact_sha256, description],
     )

@@ -26,12 +26,13 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
 
 from analytics import audit, settings
+from analytics.clock import utc_now
 from analytics.errors import InvalidInputError
 from analytics.roles import Actor, check_role
 from analytics.store import read, write
@@ -88,10 +89,6 @@ class SessionStatus:
         return self.actor is not None
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
 def token_digest(token: str) -> str:
     """The SHA-256 (hex) of a session token: what the store keeps instead of the token."""
     return hashlib.sha256(token.encode()).hexdigest()
@@ -134,7 +131,7 @@ def start(actor: Actor, method: str, *, sign_in_ref: str = "", db: str | Path | 
         raise InvalidInputError(f"sign-in method {method!r} is unknown; use one of {', '.join(METHODS)}")
     check_role(actor.role)
     token = secrets.token_urlsafe(32)
-    at = now or _now()
+    at = now or utc_now()
 
     def work(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("DELETE FROM sessions WHERE COALESCE(ended_at, last_seen_at) < ?",
@@ -208,7 +205,7 @@ def resume(token: str, *, db: str | Path | None = None, now: datetime | None = N
     if not isinstance(token, str) or not token:
         return SessionStatus(None, ENDED_UNKNOWN)
     digest = token_digest(token)
-    at = now or _now()
+    at = now or utc_now()
     status, change = read(lambda con: _status(con, digest, at), db)
     if not change:
         return status
@@ -231,7 +228,7 @@ def end(token: str | None, actor: Actor, *, db: str | Path | None = None, now: d
     ``token`` may be None (a session without a token, as the app's tests make): the sign-out is
     still audited.
     """
-    at = now or _now()
+    at = now or utc_now()
 
     def work(con: duckdb.DuckDBPyConnection) -> None:
         if token:

@@ -18,13 +18,13 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 import duckdb
 import pandas as pd
 
 from analytics import audit
+from analytics.clock import utc_now
 from analytics.errors import InvalidInputError
 from analytics.registry import get_model
 from analytics.roles import Actor, require
@@ -194,7 +194,7 @@ def set_value(con: duckdb.DuckDBPyConnection, actor: Actor, key: str, value: Any
     before = get(con, key, model=model)
     con.execute(
         "INSERT OR REPLACE INTO settings (scope, key, value, updated_at, updated_by) VALUES (?, ?, ?, ?, ?)",
-        [scope, key, json.dumps(converted), datetime.now(timezone.utc).replace(tzinfo=None), actor.username])
+        [scope, key, json.dumps(converted), utc_now(), actor.username])
     audit.record(con, actor, "setting.change", "setting", f"{scope}:{key}", {"from": before, "to": converted})
     return converted
 

@@ -77,6 +77,18 @@ class Thresholds:
     eo_difference: float
     auc_drop: float
 
+    @property
+    def domain_classifier_band(self) -> str:
+        """The domain classifier's band for a reader, saying whether it is the declared default
+        (``'0.45-0.65 (NannyML's default band)'``) or set apart from it."""
+        known = catalog()
+        band = f"{self.domain_classifier_auc_lower:g}-{self.domain_classifier_auc_upper:g}"
+        defaults = tuple(known[_THRESHOLD_KEYS[name]].default
+                         for name in ("domain_classifier_auc_lower", "domain_classifier_auc_upper"))
+        if (self.domain_classifier_auc_lower, self.domain_classifier_auc_upper) == defaults:
+            return f"{band} (NannyML's default band)"
+        return f"{band} (set in the settings; NannyML's default band is {defaults[0]:g}-{defaults[1]:g})"
+
 
 _THRESHOLD_KEYS: dict[str, str] = {
     "psi": "drift.psi_threshold", "psi_warning": "drift.psi_warning", "ks_p_value": "drift.ks_p_value",

@@ -17,13 +17,14 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
 from analytics import audit
+from analytics.clock import utc_now
 from analytics.errors import AuthenticationError, InvalidInputError, NotFoundError, PermissionDeniedError, Refused
 from analytics.roles import Actor, require
 from analytics.store import read
@@ -43,10 +44,6 @@ class IssuedToken:
     username: str
     text: str
     expires_at: datetime
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def _digest(secret: str) -> str:
@@ -72,7 +69,7 @@ def issue_token(con: duckdb.DuckDBPyConnection, actor: Actor, username: str, *, 
         raise InvalidInputError(f"user {username!r} is disabled; enable them before issuing a token")
     if not 1 <= int(days) <= MAX_DAYS:
         raise InvalidInputError(f"a token lives 1 to {MAX_DAYS} days (got {days})")
-    when = at or _now()
+    when = at or utc_now()
     expires = when + timedelta(days=int(days))
     token_id = int(con.execute("SELECT nextval('api_token_id_seq')").fetchone()[0])
     secret = secrets.token_urlsafe(32)
@@ -97,7 +94,7 @@ def revoke_token(con: duckdb.DuckDBPyConnection, actor: Actor, token_id: int) ->
     if row[1] is not None:
         raise InvalidInputError(f"token #{token_id} was already revoked on {row[1]:%Y-%m-%d %H:%M} UTC")
     con.execute("UPDATE api_tokens SET revoked_at = ?, revoked_by = ? WHERE token_id = ?",
-                [_now(), actor.username, int(token_id)])
+                [utc_now(), actor.username, int(token_id)])
     audit.record(con, actor, "token.revoke", "user", row[0], {"token_id": int(token_id)})
 
 
@@ -135,7 +132,7 @@ def authenticate_token(text: str, *, db: str | Path | None = None, channel: str 
     if revoked_at is not None:
         raise AuthenticationError(f"API token #{token_id} was revoked on {revoked_at:%Y-%m-%d} UTC; ask an admin "
                                   "for a new one")
-    if expires_at <= _now():
+    if expires_at <= utc_now():
         raise AuthenticationError(f"API token #{token_id} expired on {expires_at:%Y-%m-%d} UTC; ask an admin for "
                                   "a new one ('vigil users token NAME')")
     if disabled:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -20,6 +20,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from analytics import audit
+from analytics.clock import utc_now
 from analytics.errors import AuthenticationError, InvalidInputError, NotFoundError
 from analytics.roles import Actor, check_role, require
 from analytics.store import read, write
@@ -29,10 +30,6 @@ LOCKOUT_MINUTES = 15
 MIN_PASSWORD_LENGTH = 12
 _USERNAME = re.compile(r"[a-z][a-z0-9._-]{1,63}")
 _hasher = PasswordHasher()
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def generate_password() -> str:
@@ -71,7 +68,7 @@ def add_user(con: duckdb.DuckDBPyConnection, actor: Actor, username: str, role: 
     con.execute(
         "INSERT INTO users (username, display_name, email, role, password_hash, disabled, created_at, "
         "failed_attempts) VALUES (?, ?, ?, ?, ?, FALSE, ?, 0)",
-        [username, display_name or username, email, role, hashed, at or _now()],
+        [username, display_name or username, email, role, hashed, at or utc_now()],
     )
     audit.record(con, actor, "user.add", "user", username, {"role": role, "email": email}, at=at)
     return password
@@ -166,7 +163,7 @@ def authenticate(username: str, password: str, *, db: str | Path | None = None,
     AuthenticationError
         With a message that does not reveal whether the user exists.
     """
-    now = _now()
+    now = utc_now()
 
     def work(con: duckdb.DuckDBPyConnection) -> tuple[Actor | None, str]:
         row = con.execute(

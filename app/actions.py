@@ -15,7 +15,7 @@ from typing import Any
 import streamlit as st
 
 from analytics.store import write
-from app import widgets
+from app import queries, widgets
 
 
 @dataclass(frozen=True)
@@ -42,16 +42,30 @@ class PageActions:
         if done:
             st.success(done, icon=":material/task_alt:")
 
-    def act(self, what: str, work: Callable, message: str, *, remember: Mapping[str, Any] | None = None) -> None:
+    def act(self, what: str, work: Callable[[Any], Any], message: str | Callable[[Any], str], *,
+            remember: Mapping[str, Any] | Callable[[Any], Mapping[str, Any]] | None = None) -> None:
         """Run ``work(con)`` as one audited write, then rerun the page showing ``message``.
 
-        ``what`` names the action in an error message; ``remember`` are session-state values to set
-        for the rerun (e.g. which item stays selected).
+        Parameters
+        ----------
+        what : str
+            Names the action in an error message ("saving the setting").
+        work : callable
+            ``work(con)``, the analytics write; it checks the permission and audits in its transaction.
+        message : str or callable
+            The confirmation shown after the rerun, or a function of ``work``'s result that returns it
+            (an empty text shows nothing).
+        remember : mapping or callable, optional
+            Session-state values to set for the rerun (e.g. which item stays selected), or a function of
+            ``work``'s result that returns them.
+
+        Cached queries (:mod:`app.queries`) see the write on the rerun.
         """
         with widgets.error_boundary(what):
-            write(work, self.db)
+            result = write(work, self.db)
             if self.after is not None:
                 self.after(self.db)
-            st.session_state[self.done_key] = message
-            st.session_state.update(remember or {})
+            queries.refresh()
+            st.session_state[self.done_key] = message(result) if callable(message) else message
+            st.session_state.update((remember(result) if callable(remember) else remember) or {})
             st.rerun()

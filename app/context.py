@@ -32,13 +32,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import streamlit as st
 
-from analytics import overview, registry
+from analytics import clock, overview, registry
 from analytics.timebounds import FIRST_DAY
+from analytics.window import Window
 from app import queries
 
 KEYS: tuple[str, ...] = ("model", "version", "window", "start", "end", "segment", "segment_value")
@@ -64,8 +65,9 @@ _PAGE_KEPT = "ctx_page_kept"  # page parameter -> the choice, kept while the use
 
 
 def utc_now() -> datetime:
-    """The current time, naive UTC, floored to the minute (so cached queries are reused within it)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None, second=0, microsecond=0)
+    """The current time (:func:`analytics.clock.utc_now`, naive UTC) floored to the minute, so cached
+    queries are reused within it."""
+    return clock.utc_now().replace(second=0, microsecond=0)
 
 
 def resolve_window(window: str, now: datetime, date_from: date | None = None,
@@ -109,6 +111,25 @@ class Context:
     def end(self) -> datetime | None:
         """End of the window (exclusive, naive UTC), or None when it runs to now."""
         return resolve_window(self.window, self.now, self.date_from, self.date_to)[1]
+
+    def as_window(self, *, filtered: bool = True) -> Window:
+        """The rows this context shows, as the :class:`~analytics.window.Window` the readers take.
+
+        Parameters
+        ----------
+        filtered : bool
+            Keep the version and segment filter (default); ``False`` gives the time span alone, for
+            views of every model (the portfolio).
+
+        Returns
+        -------
+        Window
+            Built here, at the edge, from the pickers' values (which :func:`from_query_params` and the
+            pickers already restrict to the registry's versions and segments).
+        """
+        if not filtered:
+            return Window(self.start, self.end)
+        return Window(self.start, self.end, self.version, self.segment, self.segment_value)
 
     @property
     def window_label(self) -> str:

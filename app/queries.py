@@ -3,13 +3,13 @@
 Any analytics function whose first parameter is the store (``db``: a path or a connection) can be
 cached without writing a wrapper::
 
-    frame = queries.query(overview.portfolio, now=ctx.now, start=ctx.start, end=ctx.end)
+    frame = queries.query(overview.portfolio, now=ctx.now, window=ctx.as_window(filtered=False))
 
 The key holds the store path, the function's qualified name, the arguments and
 :func:`analytics.overview.data_version` (the last committed ingest and the last governance change),
 so a result is recomputed after an ingest or an approval and reused otherwise. The token itself is
 read at most every :data:`TOKEN_SECONDS`. Arguments must be hashable by ``st.cache_data``
-(strings, numbers, datetimes, tuples) and results picklable (frames, dicts, lists).
+(strings, numbers, datetimes, tuples, frozen dataclasses such as a Window) and results picklable (frames, dicts, lists).
 """
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import streamlit as st
 
 from analytics import config, overview
 from analytics.errors import VigilError
+from analytics.store import read as read_store
 
 T = TypeVar("T")
 TOKEN_SECONDS = 2
@@ -54,6 +55,22 @@ def query(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     db = str(config.db_path())
     name = f"{fn.__module__}:{fn.__qualname__}"
     return _cached(name, db, data_token(db), tuple(args), tuple(sorted(kwargs.items())))
+
+
+def refresh() -> None:
+    """Forget the data-version token so that the next :func:`query` sees a write this session just made
+    (otherwise the token is re-read only after :data:`TOKEN_SECONDS`)."""
+    data_token.clear()
+
+
+def read(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call ``fn(con, *args, **kwargs)`` on the configured store for one unit of work, uncached.
+
+    For governance state a page must show as it is now (queues, alerts, users, settings, the audit
+    trail): cheap reads whose result changes with each action, sign-in included. ``fn`` is a public
+    analytics function whose first parameter is an open connection.
+    """
+    return read_store(lambda con: fn(con, *args, **kwargs), config.db_path())
 
 
 @dataclass(frozen=True)
@@ -88,6 +105,26 @@ def query_steps(steps: Sequence[Step]) -> list[Any]:
             results.append(None)
     bar.empty()
     return results
+
+
+class Dossier(NamedTuple):
+    """A version's governance dossier as prepared for download: its HTML, and its PDF or why none was printed."""
+
+    model: str
+    version: str
+    html: str
+    pdf: bytes | None
+    pdf_problem: str | None
+
+
+def printed_dossier(model: str, version: str, document: str) -> Dossier:
+    """The dossier ``document`` of ``model`` ``version`` with its PDF, printed once per content
+    (:func:`dossier_pdf`); a failure to print is kept as its reason, so the page keeps the result in
+    its session and a rerun neither retries nor relaunches Chromium."""
+    try:
+        return Dossier(model, version, document, dossier_pdf(document), None)
+    except Exception as exc:  # noqa: BLE001 - the HTML is still offered, with the reason
+        return Dossier(model, version, document, None, str(exc) or type(exc).__name__)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

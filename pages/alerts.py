@@ -14,13 +14,11 @@ import pandas as pd
 import streamlit as st
 
 from analytics import alerts, config, users
-from analytics.store import read
 from app.actions import PageActions
-from app import auth, navigation, widgets
+from app import auth, navigation, queries, widgets
 
 actor = auth.require("read")
-db = config.db_path()
-actions = PageActions(db, "alerts_done", after=alerts.dispatch)
+actions = PageActions(config.db_path(), "alerts_done", after=alerts.dispatch)
 #: Where the evidence of each rule family is shown.
 EVIDENCE = {"drift": "pages/drift.py", "performance": "pages/performance.py", "fairness": "pages/fairness.py",
             "kpi": "pages/kpis.py", "cost": "pages/cost_latency.py", "latency": "pages/cost_latency.py",
@@ -37,7 +35,7 @@ def _act(what: str, work, message: str) -> None:
 
 
 with widgets.error_boundary("the alerts"):
-    inbox = read(lambda con: alerts.alerts_table(con), db)
+    inbox = queries.read(alerts.alerts_table)
     if inbox.empty:
         widgets.empty_state("No alert has fired yet.", hint="Alerts appear when `vigil monitor` finds a rule's "
                             "figure past its level; an admin or approver manages the rules.",
@@ -74,12 +72,10 @@ with widgets.error_boundary("the alerts"):
     alert = shown.iloc[labels.index(choice)]
     alert_id = int(alert["alert_id"])
 
-    def details(con):
-        rule = alerts.get_rule(con, alert["rule_id"])
-        return (rule, alerts.timeline(con, alert_id=alert_id), alerts.similar_incidents(con, alert_id),
-                users.list_users(con) if actor.can("acknowledge_alert") else pd.DataFrame())
-
-    rule, events, similar, people = read(details, db)
+    rule = queries.read(alerts.get_rule, alert["rule_id"])
+    events = queries.read(alerts.timeline, alert_id=alert_id)
+    similar = queries.read(alerts.similar_incidents, alert_id)
+    people = queries.read(users.list_users) if actor.can("acknowledge_alert") else pd.DataFrame()
 
 st.subheader(f"Alert #{alert_id}: {rule.rule_id}")
 st.markdown(f"**{alert['severity'].capitalize()}**, {alert['state']}. {rule.description or rule.metric} "

@@ -7,18 +7,15 @@ four eyes and the override rule are checked there, and each step is written with
 from __future__ import annotations
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from analytics import config, governance
 from analytics.registry import get_version, status_text
-from analytics.store import read
 from app.actions import PageActions
-from app import auth, queries, theme, widgets
+from app import auth, governance_views, queries, theme, widgets
 
 actor = auth.require("submit_for_review")
-db = config.db_path()
-actions = PageActions(db, "approvals_done")
+actions = PageActions(config.db_path(), "approvals_done")
 _FOCUS = "approvals_focus"    # (model, version) the page stays on, across actions and reruns
 _CLEAR = "approvals_clear"    # set by an action: the next run empties the forms before drawing them
 _PICKER = "approvals_item"
@@ -56,7 +53,7 @@ def _act(what: str, work, message: str) -> None:
 
 
 with widgets.error_boundary("the approval queues"):
-    queue = read(lambda con: governance.queue(con, actor), db)
+    queue = queries.read(governance.queue, actor)
     focus = st.session_state.get(_FOCUS)
     if queue.empty and focus is None:
         widgets.empty_state("Nothing waits on your role right now.",
@@ -83,7 +80,7 @@ with widgets.error_boundary("the approval queues"):
     # version out of the queue (or reorders it) leaves the page on the same version.
     statuses = {(m, v): s for m, v, s in zip(queue["model"], queue["version"], queue["status"])}
     if focus is not None and tuple(focus) not in statuses:
-        statuses[tuple(focus)] = read(lambda con: get_version(con, *focus)["status"], db)
+        statuses[tuple(focus)] = queries.read(get_version, *focus)["status"]
     options = list(statuses)
     if focus is not None:
         st.session_state[_PICKER] = tuple(focus)
@@ -94,11 +91,10 @@ with widgets.error_boundary("the approval queues"):
     st.session_state[_FOCUS] = item
     subject = f"{model} {version}"
 
-    def state(con):
-        return (get_version(con, model, version), governance.latest_pack(con, model, version),
-                governance.findings(con, model, version), governance.approval_history(con, model, version))
-
-    info, stored, found, history = read(state, db)
+    info = queries.read(get_version, model, version)
+    stored = queries.read(governance.latest_pack, model, version)
+    found = queries.read(governance.findings, model, version)
+    history = queries.read(governance.approval_history, model, version)
     status = info["status"]
 
 # ---- the evidence pack ---------------------------------------------------------------------------
@@ -129,16 +125,8 @@ with widgets.error_boundary("the evidence pack"):
     theme.register()
     charts = [r for r in results if r.chart]
     for col, result in zip(st.columns(max(len(charts), 1)), charts):
-        chart = result.chart
-        fig = go.Figure(go.Bar(x=chart["x"], y=chart["y"]) if chart["kind"] == "bars"
-                        else go.Scatter(x=chart["x"], y=chart["y"], mode="lines"))
-        if chart.get("threshold") is not None:
-            fig.add_hline(y=chart["threshold"], line_dash="dash", line_color=theme.BAD,
-                          annotation_text=f"threshold {chart['threshold']:.2f}")
-        fig.update_layout(title=chart["title"], xaxis_title=chart["x_label"], yaxis_title=chart["y_label"],
-                          height=320, showlegend=False)
         with col:
-            widgets.plot(fig, key=f"approvals_chart_{result.key}")
+            widgets.plot(governance_views.evidence_chart(result), key=f"approvals_chart_{result.key}")
     for result in results:
         if result.table:
             with st.expander(f"{result.title}: details ({len(result.table)} rows)"):

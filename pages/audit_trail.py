@@ -7,12 +7,10 @@ from datetime import datetime, time, timedelta
 
 import streamlit as st
 
-from analytics import audit, config
-from analytics.store import read
-from app import auth, widgets
+from analytics import audit
+from app import auth, queries, widgets
 
 actor = auth.require("view_audit")
-db = config.db_path()
 
 st.title("Audit trail")
 st.caption("Append-only. Each row carries the sha256 of its content chained to the previous row's hash, so an "
@@ -20,21 +18,15 @@ st.caption("Append-only. Each row carries the sha256 of its content chained to t
            "`vigil audit verify`). Times are UTC.")
 
 with widgets.error_boundary("the audit trail"):
-    def choices(con):
-        actors = [r[0] for r in con.execute("SELECT DISTINCT actor FROM audit_log ORDER BY 1").fetchall()]
-        actions = [r[0] for r in con.execute("SELECT DISTINCT action FROM audit_log ORDER BY 1").fetchall()]
-        span = con.execute("SELECT min(occurred_at), max(occurred_at), count(*) FROM audit_log").fetchone()
-        return actors, actions, span
-
-    actors, actions, (first, last, total) = read(choices, db)
+    choices = queries.read(audit.search_choices)
+    first, last, total = choices.first, choices.last, choices.rows
     if not total:
         widgets.empty_state("The audit trail is empty.", hint="Every sign-in and change is recorded here.")
         st.stop()
 
     cols = st.columns([1, 1, 1, 1.4])
-    who = cols[0].selectbox("Actor", ["(all)", *actors], key="audit_actor")
-    families = sorted({a.split(".")[0] + "." for a in actions})
-    what = cols[1].selectbox("Action", ["(all)", *families, *actions], key="audit_action",
+    who = cols[0].selectbox("Actor", ["(all)", *choices.actors], key="audit_actor")
+    what = cols[1].selectbox("Action", ["(all)", *choices.action_families, *choices.actions], key="audit_action",
                              help="An action, or a family of actions ending in '.'")
     obj = cols[2].text_input("Object id starts with", key="audit_object", placeholder="credit-default:v2")
     days = cols[3].date_input("Days (UTC)", value=(first.date(), last.date()), min_value=first.date(),
@@ -43,9 +35,9 @@ with widgets.error_boundary("the audit trail"):
     if isinstance(days, tuple) and len(days) == 2:
         since, until = datetime.combine(days[0], time()), datetime.combine(days[1], time()) + timedelta(days=1)
 
-    frame = read(lambda con: audit.search(con, actor=None if who == "(all)" else who,
-                                          action=None if what == "(all)" else what, object_id=obj.strip() or None,
-                                          since=since, until=until), db)
+    frame = queries.read(audit.search, actor=None if who == "(all)" else who,
+                         action=None if what == "(all)" else what, object_id=obj.strip() or None,
+                         since=since, until=until)
     st.caption(f"{len(frame):,} of {total:,} rows match, newest first.")
     if frame.empty:
         widgets.empty_state("No audit row matches these filters.", hint="Widen the days or clear a filter.")
@@ -67,7 +59,7 @@ with widgets.error_boundary("the audit trail"):
 
     st.subheader("Chain verification")
     if st.button("Verify the whole chain", type="primary", key="audit_verify"):
-        status = read(audit.verify, db)
+        status = queries.read(audit.verify)
         if status.intact:
             st.success(f"Intact: {status.rows:,} rows, every hash chained to the previous one; "
                        f"{status.assurance} (see docs/security.md).", icon=":material/verified:")

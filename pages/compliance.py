@@ -16,14 +16,12 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from analytics import alerts, compliance, config, governance
-from analytics.store import read
 from app.actions import PageActions
 from app import auth, context, queries, theme, widgets
 
 actor = auth.require("read")
 ctx = context.current()
-db = config.db_path()
-actions = PageActions(db, "compliance_done")
+actions = PageActions(config.db_path(), "compliance_done")
 UTC = {"format": "YYYY-MM-DD HH:mm"}
 
 st.title("Compliance")
@@ -37,7 +35,7 @@ def _act(what: str, work, message: str) -> None:
 
 
 with widgets.error_boundary("compliance"):
-    models = read(lambda con: governance.registry_table(con)["model"].drop_duplicates().sort_values().tolist(), db)
+    models = sorted(queries.read(governance.registry_table)["model"].unique())
     if not models:
         widgets.empty_state("No model is registered yet.", hint="Build the demo with `vigil demo`.",
                             icon=":material/gavel:")
@@ -51,8 +49,8 @@ section = st.segmented_control("Section", SECTIONS, default=SECTIONS[0], key="co
 
 if section == "Monitoring plan":
     with widgets.error_boundary("the monitoring plan"):
-        plan = read(lambda con: compliance.monitoring_plan(con, model), db)
-        kept = read(lambda con: governance.recorded_plan(con, model, plan.version), db)
+        plan = queries.read(compliance.monitoring_plan, model)
+        kept = queries.read(governance.recorded_plan, model, plan.version)
         st.markdown(f"Plan of **{model} {plan.version}**, generated now from the live alert rules, service levels and "
                     f"report schedule. sha256 `{plan.sha256[:16]}…`")
         if kept is None:
@@ -85,7 +83,7 @@ if section == "Monitoring plan":
 
 if section == "Serious incidents":
     with widgets.error_boundary("the serious incidents"):
-        clocks = read(lambda con: compliance.reporting_clocks(con), db)
+        clocks = queries.read(compliance.reporting_clocks)
         st.caption("EU AI Act Art. 73: report a serious incident within 15 days of becoming aware of it (73(2)); "
                    "within 2 days for a widespread infringement or a serious and irreversible disruption of critical "
                    "infrastructure (73(3)); within 10 days after a death (73(4)). Deadlines in UTC.")
@@ -100,7 +98,7 @@ if section == "Serious incidents":
                                          "hours_left": st.column_config.NumberColumn("Hours left", format="%.1f")})
             chosen = st.selectbox("Draft the report of incident", clocks["incident_id"].tolist(),
                                   key="compliance_report_pick")
-            report = read(lambda con: compliance.draft_report(con, int(chosen)), db)
+            report = queries.read(compliance.draft_report, int(chosen))
             cols = st.columns(3)
             formats = (("Markdown", "md", "text/markdown"), ("HTML", "html", "text/html"),
                        ("JSON", "json", "application/json"))
@@ -108,7 +106,7 @@ if section == "Serious incidents":
                 text = {"md": report.to_markdown, "html": report.to_html, "json": report.to_json}[fmt]()
                 col.download_button(f"Report (draft, {label})", text, file_name=f"incident-{chosen}-report.{fmt}",
                                     mime=mime, key=f"compliance_report_{fmt}")
-        incidents = read(lambda con: alerts.incidents_table(con, model=model), db)
+        incidents = queries.read(alerts.incidents_table, model=model)
         if actor.can("approve") and not incidents.empty:
             with st.form("compliance_serious"):
                 st.markdown(f"**Classify an incident of {model} as serious** (starts the reporting clock; audited)")
@@ -175,7 +173,7 @@ if section == "Model-risk pack":
 
 if section == "Review calendar":
     with widgets.error_boundary("the review calendar"):
-        calendar = read(lambda con: compliance.review_calendar(con), db)
+        calendar = queries.read(compliance.review_calendar)
         st.caption("Each model is reviewed again within the interval of its risk tier: high (tier 1) every 12 months, "
                    "medium 24, low 36; a model without a tier counts as high. Reminders go out through the alert "
                    "channels (`vigil compliance remind`).")

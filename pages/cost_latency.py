@@ -3,18 +3,19 @@ with its month-end forecast, recorded infrastructure costs; latency percentiles 
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
 import streamlit as st
 
-from analytics import business, settings, store
-from analytics.errors import InvalidInputError
-from app import auth, context, queries, theme, widgets
+from analytics import business, config, settings
+from app import auth, business_views, context, queries, widgets
+from app.actions import PageActions
 from app.widgets import fmt_int, fmt_pct, is_missing
 
 actor = auth.require("read")
 ctx = context.current()
+actions = PageActions(config.db_path(), "cost_done")
 
 st.title("Cost and latency")
+actions.show_done()
 if not ctx.model:
     widgets.empty_state("No model is registered yet.", hint="Build the demo with `vigil demo`, or register a model "
                         "and ingest its prediction log with the `vigil` command line.")
@@ -70,14 +71,7 @@ daily = costs.daily
 if daily.empty:
     widgets.empty_state(f"No predictions in the {ctx.window_label}.", hint="Choose a longer window in the sidebar.")
 else:
-    fig = go.Figure()
-    for version, rows in daily.groupby("version", sort=True):
-        fig.add_bar(x=rows["day"], y=rows["cost_usd"], name=f"{version} ({rows['role'].iloc[-1]})",
-                    hovertemplate="USD %{y:,.2f}<extra>" + str(version) + "</extra>")
-    fig.update_layout(barmode="stack", height=340, xaxis_title="Day (UTC)", yaxis_title="Cost per day (USD)",
-                      title=theme.chart_title("Prediction cost per day, by version (USD)", window=ctx.window_label,
-                                              rows=int(daily["predictions"].sum()), unit="predictions"))
-    widgets.plot(fig, key="cost_daily")
+    widgets.plot(business_views.daily_cost(costs, window_label=ctx.window_label), key="cost_daily")
     widgets.table(costs.by_version, hide_index=True,
                   column_order=["version", "role", "predictions", "cost_usd", "cost_per_1000_usd", "selected",
                                 "cost_per_selected_usd"],
@@ -111,16 +105,7 @@ else:
         cards[2 * i + 1].metric(f"Throughput of {row['version']}", f"{row['mean_per_second']:.3f} /s",
                                 f"peak hour {row['peak_per_second']:.3f} /s", delta_color="off", border=True,
                                 help="Mean predictions per second over the days with traffic; the busiest UTC hour.")
-    d = lat.daily
-    fig = go.Figure()
-    for version, rows in d.groupby("version", sort=True):
-        fig.add_scatter(x=rows["day"], y=rows[col], name=str(version), mode="lines",
-                        hovertemplate="%{y:.1f} ms<extra>" + str(version) + "</extra>")
-    fig.add_hline(y=lat.sla_ms, line_dash="dash", line_color=theme.BAD, annotation_text=f"SLA {lat.sla_ms:g} ms")
-    fig.update_layout(height=340, xaxis_title="Day (UTC)", yaxis_title=f"{lat.sla_percentile} latency (ms)",
-                      title=theme.chart_title(f"Daily {lat.sla_percentile} latency by version against the SLA (ms)",
-                                              window=ctx.window_label, rows=lat.rows, unit="predictions"))
-    widgets.plot(fig, key="latency_daily")
+    widgets.plot(business_views.daily_latency(lat, window_label=ctx.window_label), key="latency_daily")
     widgets.table(lat.by_version, hide_index=True,
                   column_order=["version", "role", "predictions", "p50_ms", "p95_ms", "p99_ms", "max_ms",
                                 "mean_per_second", "peak_per_second", "breach"],
@@ -171,15 +156,9 @@ if actor.can("change_settings"):
             last = f[3].date_input("To (UTC)", ctx.now.date(), key="infra_to")
             text = st.text_input("Description", key="infra_description")
             if st.form_submit_button("Record", key="infra_submit"):
-                try:
-                    store.write(lambda con: business.add_infra_cost(
-                        con, actor, model=ctx.model, category=category, amount_usd=float(amount), period_start=first,
-                        period_end=last, description=text))
-                except InvalidInputError as exc:
-                    st.error(str(exc), icon=":material/error:")
-                else:
-                    st.success("Recorded; the entry is in the audit trail.", icon=":material/check:")
-                    st.cache_data.clear()
+                actions.act("recording the cost", lambda con: business.add_infra_cost(
+                    con, actor, model=ctx.model, category=category, amount_usd=float(amount), period_start=first,
+                    period_end=last, description=text), "Recorded; the entry is in the audit trail.")
     with st.expander("Budget and SLA (admin)"):
         with st.form("budget_sla"):
             f = st.columns(3)
@@ -193,10 +172,4 @@ if actor.can("change_settings"):
                     settings.set_value(con, actor, business.MONTHLY_BUDGET.key, budget, model=ctx.model)
                     settings.set_value(con, actor, business.SLA_MS.key, target, model=ctx.model)
                     settings.set_value(con, actor, business.SLA_PERCENTILE.key, which, model=ctx.model)
-                try:
-                    store.write(work)
-                except InvalidInputError as exc:
-                    st.error(str(exc), icon=":material/error:")
-                else:
-                    st.success("Saved; the changes are in the audit trail.", icon=":material/check:")
-                    st.cache_data.clear()
+                actions.act("the budget and SLA", work, "Saved; the changes are in the audit trail.")

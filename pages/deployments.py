@@ -3,19 +3,19 @@ significance and a verdict per measure, and the guarded rollout of a canary (tim
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from analytics import config, deployments
-from analytics.store import write
-from app import auth, context, queries, theme, widgets
+from app import auth, context, governance_views, queries, widgets
+from app.actions import PageActions
 from app.widgets import fmt_int
 
 actor = auth.require("read")
 ctx = context.current()
-db = str(config.db_path())
+actions = PageActions(config.db_path(), "dep_done")
 
 st.title("Deployments")
+actions.show_done()
 if not ctx.model:
     widgets.empty_state("No model is registered yet.", hint="Build the demo with `vigil demo`, or register a model.")
     st.stop()
@@ -76,7 +76,7 @@ if r.power.get("rows_needed_baseline"):
     m[1].metric("Rows to detect the margin", fmt_int(r.power["rows_needed_baseline"]),
                 f"about {days:,.1f} days at this traffic" if days else None, delta_color="off", border=True,
                 help=f"Baseline rows needed to detect a difference of {r.power['detectable_difference']:.4g} in "
-                     f"{r.power['measure']} (its non-inferiority margin) with power 0.8 at alpha {r.alpha:g} "
+                     f"{r.power['measure']} (its non-inferiority margin) with power {r.power['power']:g} at alpha {r.alpha:g} "
                      "(two-sided normal test, as statsmodels' NormalIndPower).")
 m[2].metric("Measures judged", fmt_int(sum(1 for x in r.measures if x.verdict)), border=True,
             help="Measures with a direction get a verdict; Holm's correction across them.")
@@ -85,25 +85,9 @@ table = r.table
 if table.empty:
     widgets.empty_state("No rows of both versions in this window.", hint="Choose a longer window in the sidebar.")
 else:
-    judged = table[table["verdict"] != ""]
-    if not judged.empty:
-        fig = go.Figure()
-        for i, row in enumerate(judged.itertuples()):
-            scale = abs(row.baseline) if row.baseline and row.baseline == row.baseline else 1.0
-            rel = lambda v: v / scale * 100  # noqa: E731
-            fig.add_scatter(x=[rel(row.difference)], y=[row.measure], mode="markers", name=row.verdict,
-                            marker={"size": 11, "color": theme.PALETTE[deployments.VERDICTS.index(row.verdict) % len(theme.PALETTE)]},
-                            error_x={"type": "data", "symmetric": False,
-                                     "array": [rel(row.ci_high - row.difference)],
-                                     "arrayminus": [rel(row.difference - row.ci_low)]},
-                            showlegend=row.verdict not in [j.verdict for j in list(judged.itertuples())[:i]],
-                            hovertemplate=f"{row.measure}: %{{x:.2f}}% of the baseline<extra>{row.verdict}</extra>")
-        fig.add_vline(x=0, line_dash="dot")
-        fig.update_layout(height=120 + 45 * len(judged), xaxis_title="Candidate minus baseline, % of the baseline",
-                          legend=theme.LEGEND_BELOW,
-                          title=theme.chart_title("Differences with their intervals", window=period,
-                                                  rows=int(sum(r.rows.values())), unit="rows"))
-        widgets.plot(fig, key="dep_diffs")
+    diffs = governance_views.differences(r, window_label=period)
+    if diffs is not None:
+        widgets.plot(diffs, key="dep_diffs")
     widgets.table(table.drop(columns=["key"]), column_config={
         "ci_low": st.column_config.NumberColumn("Interval low", format="%.4g"),
         "ci_high": st.column_config.NumberColumn("Interval high", format="%.4g"),
@@ -127,20 +111,15 @@ else:
         b = st.columns(3)
         if b[0].button("Evaluate and apply the current step", key="dep_step", type="primary"):
             with widgets.error_boundary("the rollout step"):
-                evaluation = deployments.evaluate(db, ctx.model)
-                said = write(lambda con: deployments.step(con, actor, evaluation), db)
-                st.success(said)
+                evaluation = deployments.evaluate(str(config.db_path()), ctx.model)
+                actions.act("the rollout step", lambda con: deployments.step(con, actor, evaluation), str)
         with b[1].popover("Promote"):
             comment = st.text_input("Why promote", key="dep_promote_comment")
             if st.button("Promote the candidate", key="dep_promote"):
-                with widgets.error_boundary("the promotion"):
-                    write(lambda con: deployments.promote(con, actor, ctx.model, comment=comment),
-                          db)
-                    st.success("Promoted.")
+                actions.act("the promotion", lambda con: deployments.promote(con, actor, ctx.model,
+                                                                             comment=comment), "Promoted.")
         with b[2].popover("Cancel the rollout"):
             reason = st.text_input("Why cancel", key="dep_cancel_reason")
             if st.button("Cancel the rollout", key="dep_cancel"):
-                with widgets.error_boundary("the cancellation"):
-                    write(lambda con: deployments.cancel(con, actor, ctx.model, reason=reason),
-                          db)
-                    st.success("Cancelled: the champion serves all traffic.")
+                actions.act("the cancellation", lambda con: deployments.cancel(con, actor, ctx.model, reason=reason),
+                            "Cancelled: the champion serves all traffic.")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
 import streamlit as st
 
-from analytics import drift, overview, settings_catalog
-from app import auth, context, queries, theme, widgets
-from app.widgets import fmt_int, fmt_num
+from analytics import drift, settings_catalog
+from app import auth, context, drift_views, queries, widgets
+from app.widgets import fmt_int
 
 auth.require("read")
 ctx = context.current()
@@ -28,15 +27,14 @@ baseline = st.segmented_control("Compare against", list(BASELINES), format_func=
 context.remember("drift_baseline", baseline)
 base_start = base_end = None
 if baseline == "previous":
-    previous = overview.previous_window(ctx.start, ctx.end, ctx.now)
+    previous = ctx.as_window().previous(ctx.now)
     if previous is None:
         widgets.empty_state("'All time' has no window before it.",
                             hint="Choose a bounded window in the sidebar, or compare against the reference data.")
         st.stop()
-    base_start, base_end = previous
+    base_start, base_end = previous.start, previous.end
 
-filters = dict(start=ctx.start, end=ctx.end, version=ctx.version, segment=ctx.segment,
-               segment_value=ctx.segment_value)
+filters = dict(window=ctx.as_window())
 result = queries.query(drift.drift_summary, ctx.model, baseline_start=base_start, baseline_end=base_end, **filters)
 if result.table.empty:
     widgets.empty_state(f"No predictions of {ctx.model} ({ctx.filter_label}) in the {ctx.window_label}.",
@@ -98,23 +96,11 @@ columns = list(table["column"])
 context.adopt("drift_column", "drift_column", drifted[0] if drifted else columns[0], options=columns)
 picked = st.selectbox("Column", columns, key="drift_column")
 context.remember("drift_column", picked)
-hist = result.histograms.get(picked)
-row = table.set_index("column").loc[picked]
-if hist is None or hist.empty:
+distribution = drift_views.distribution(result, picked, window_label=ctx.window_label)
+if distribution is None:
     widgets.empty_state(f"{picked} has no values to draw.")
 else:
-    fig = go.Figure()
-    fig.add_bar(x=hist["bin"], y=hist["reference_share"], name="baseline", marker_color=theme.PALETTE[0],
-                customdata=hist["reference_count"], hovertemplate="%{y:.1%} (%{customdata:,} values)<extra>baseline</extra>")
-    fig.add_bar(x=hist["bin"], y=hist["current_share"], name="current", marker_color=theme.PALETTE[1],
-                customdata=hist["current_count"], hovertemplate="%{y:.1%} (%{customdata:,} values)<extra>current</extra>")
-    binning = "categories" if row["kind"] == "categorical" else "the baseline's deciles"
-    fig.update_layout(
-        barmode="group",
-        title=theme.chart_title(f"{picked}: share of values on {binning} · {row['method']} {fmt_num(row['statistic'], 4)}",
-                                window=ctx.window_label, rows=int(row["n_current"]), unit="current values"),
-        xaxis_title=picked, yaxis_title="Share of non-missing values", yaxis_tickformat=".0%", height=380)
-    widgets.plot(fig, key="drift_hist")
+    widgets.plot(distribution, key="drift_hist")
 
 # ---- drift over time ----------------------------------------------------------------------------
 
@@ -133,25 +119,10 @@ def over_time() -> None:
         return
     over = queries.query(drift.drift_over_time, ctx.model, freq=freq, columns=tuple(chosen),
                          baseline_start=base_start, baseline_end=base_end, **filters)
-    frame = over.table
-    if frame.empty:
+    if over.table.empty:
         widgets.empty_state("No rows in this window.")
         return
-    methods = frame.groupby("method")
-    for method, rows in methods:
-        fig = go.Figure()
-        for i, (column, part) in enumerate(rows.groupby("column", sort=False)):
-            fig.add_scatter(x=part["period"], y=part["statistic"], name=column, mode="lines+markers",
-                            line={"color": theme.PALETTE[i % len(theme.PALETTE)]},
-                            customdata=part["n_current"], hovertemplate="%{y:.4f} (%{customdata:,} values)")
-        threshold = float(rows["threshold"].iloc[0])
-        fig.add_hline(y=threshold, line_dash="dash", line_color=theme.BAD,
-                      annotation_text=f"threshold {threshold:g}", annotation_position="top left")
-        label = drift.get_method(method).label
-        fig.update_layout(title=theme.chart_title(f"{label} per {freq}, against {over.reference_label}",
-                                                  window=ctx.window_label, rows=int(rows["n_current"].sum()),
-                                                  unit="values"),
-                          xaxis_title=f"{freq.capitalize()} (UTC)", yaxis_title=label, height=360)
+    for method, fig in drift_views.over_time(over, freq=freq, window_label=ctx.window_label).items():
         widgets.plot(fig, key=f"drift_time_{method}")
 
 
@@ -189,4 +160,4 @@ st.caption(f"Thresholds for {ctx.model} (admins change them on the Settings page
            f"({th.psi_warning:g} a moderate shift), KS p < {th.ks_p_value:g}, chi-square "
            f"p < {th.chisquare_p_value:g}, Jensen-Shannon distance {th.jensenshannon:g}, "
            f"normalised Wasserstein {th.wasserstein:g}, domain classifier AUC outside "
-           f"{th.domain_classifier_auc_lower:g}-{th.domain_classifier_auc_upper:g} (NannyML's default band).")
+           f"{th.domain_classifier_band}.")

@@ -3,20 +3,20 @@ each disparity per week against its threshold, and a what-if that changes nothin
 
 from __future__ import annotations
 
-import math
-
-import plotly.graph_objects as go
 import streamlit as st
 
-from analytics import fairness, overview, store
+from analytics import config, fairness, overview
 from analytics.fairness import CONSTRAINTS
-from app import auth, context, queries, theme, widgets
+from app import auth, context, fairness_views, queries, widgets
+from app.actions import PageActions
 from app.widgets import fmt_int, fmt_num, fmt_pct
 
 actor = auth.require("read")
 ctx = context.current()
+actions = PageActions(config.db_path(), "fair_done")
 
 st.title("Fairness")
+actions.show_done()
 if not ctx.model:
     widgets.empty_state("No model is registered yet.",
                         hint="Register a model with sensitive attributes in its log schema and ingest its "
@@ -31,7 +31,7 @@ st.caption(
     f"over whole UTC days {report.first_day} to {report.last_day}: {fmt_int(report.rows)} predictions, "
     f"{fmt_int(report.labelled)} with an outcome. Rates are of the favourable decision (decision "
     f"{report.favourable}: {decision}); selection rate uses every prediction, the other rates only labelled ones. "
-    f"Thresholds: demographic parity ratio ≥ {th.dp_ratio} (four-fifths rule), equalized odds difference ≤ "
+    f"Thresholds: demographic parity ratio ≥ {th.dp_ratio} ({th.dp_ratio_rule}), equalized odds difference ≤ "
     f"{th.eo_difference}; groups under {th.min_group_size} predictions are too small to judge, under "
     f"{th.suppress_below} suppressed. Segment filters do not apply here. Aggregates only: no single "
     "person's attributes are shown on this page.")
@@ -46,7 +46,8 @@ counts = verdicts["verdict"].value_counts()
 st.subheader("Verdicts")
 cards = st.columns(3)
 cards[0].metric("Fail", int(counts.get(fairness.FAIL, 0)), border=True,
-                help="Attributes or intersections failing the four-fifths rule or the equalized odds threshold")
+                help=f"Attributes or intersections failing {th.dp_ratio_rule} (parity ratio below {th.dp_ratio:g}) "
+                     f"or the equalized odds threshold ({th.eo_difference:g})")
 cards[1].metric("Pass", int(counts.get(fairness.PASS, 0)), border=True)
 cards[2].metric("Too small to judge", int(counts.get(fairness.TOO_SMALL, 0)), border=True,
                 help=f"Fewer than two groups with {th.min_group_size} predictions")
@@ -75,8 +76,7 @@ widgets.table(
 # ---- per-group metrics ---------------------------------------------------------------------------
 st.subheader("Groups")
 names = [r.name for r in report.results]
-METRICS = {"selection_rate": "Selection rate", "true_positive_rate": "True-positive rate",
-           "false_positive_rate": "False-positive rate", "precision": "Precision", "accuracy": "Accuracy"}
+METRICS = fairness_views.METRICS
 left, right = st.columns(2)
 context.adopt("fairness_attribute", "fair_attr", names[0], options=names)
 name = left.selectbox("Attribute or intersection", names, key="fair_attr")
@@ -90,27 +90,7 @@ shown = groups[groups["status"] != "suppressed"]
 if shown.empty:
     widgets.empty_state("Every group is suppressed (too few predictions to show).")
 else:
-    colours = [theme.BAD if s != "judged" else theme.GOOD for s in shown["status"]]
-    fig = go.Figure(go.Bar(
-        x=shown["group"], y=shown[metric], marker_color=colours,
-        error_y={"type": "data", "symmetric": False, "array": shown[f"{metric}_high"] - shown[metric],
-                 "arrayminus": shown[metric] - shown[f"{metric}_low"], "color": theme.TEXT},
-        customdata=shown[["count", "labelled", "status"]],
-        hovertemplate="%{x}: %{y:.3f}<br>%{customdata[0]:,.0f} predictions, %{customdata[1]:,.0f} labelled"
-                      "<br>%{customdata[2]}<extra></extra>"))
-    if metric == "selection_rate" and shown["selection_rate"].notna().any():
-        bar = th.dp_ratio * shown.loc[shown["status"] == "judged", "selection_rate"].max()
-        if not math.isnan(bar):
-            fig.add_hline(y=bar, line_dash="dash", line_color=theme.NEUTRAL,
-                          annotation_text=f"{th.dp_ratio:g} × highest judged group")
-    fig.update_layout(
-        title=theme.chart_title(f"{METRICS[metric]} by {name}, with 95% bootstrap intervals",
-                                window=f"UTC days {report.first_day} to {report.last_day}",
-                                rows=int(shown["labelled" if metric != "selection_rate" else "count"].sum()),
-                                unit="labelled predictions" if metric != "selection_rate" else "predictions"),
-        xaxis_title=name, yaxis_title=f"{METRICS[metric]} (share)", yaxis_range=[0, 1.05], height=380,
-        hovermode="closest")
-    widgets.plot(fig, key="fair_groups")
+    widgets.plot(fairness_views.groups(report, name, metric), key="fair_groups")
     st.caption("Blue bars: groups judged; orange: too small to judge. Intervals: percentile bootstrap "
                f"({fairness.N_BOOT} resamples of the window's predictions, seed 0).")
 ci_cols = {f"{m}_{e}": st.column_config.NumberColumn(f"{METRICS[m]} {'low' if e == 'low' else 'high'}",
@@ -133,29 +113,14 @@ widgets.table(
 # ---- over time -----------------------------------------------------------------------------------
 st.subheader("Over time")
 trend = result.over_time
-TREND = {"demographic_parity_ratio": ("Demographic parity ratio", th.dp_ratio, "below"),
-         "equalized_odds_difference": ("Equalized odds difference", th.eo_difference, "above"),
-         "demographic_parity_difference": ("Demographic parity difference", None, ""),
-         "equal_opportunity_difference": ("Equal opportunity difference", None, "")}
-which = st.radio("Disparity", list(TREND), format_func=lambda k: TREND[k][0], horizontal=True, key="fair_trend")
+TREND = fairness_views.disparities(report)
+which = st.radio("Disparity", list(TREND), format_func=lambda k: TREND[k].label, horizontal=True, key="fair_trend")
 if trend.empty or trend[which].isna().all():
     widgets.empty_state(f"No week has two groups of {name} large enough to judge"
                         + (" with outcomes" if which != "demographic_parity_ratio" else "") + ".",
                         hint="Outcomes arrive weeks after predictions; choose a longer or earlier window.")
 else:
-    label, limit, side = TREND[which]
-    fig = go.Figure(go.Scatter(x=trend["window_start"], y=trend[which], mode="lines+markers", name=label,
-                               customdata=trend[["rows", "labelled"]],
-                               hovertemplate="week of %{x|%Y-%m-%d}: %{y:.3f}<br>%{customdata[0]:,} predictions, "
-                                             "%{customdata[1]:,} labelled<extra></extra>"))
-    if limit is not None:
-        fig.add_hline(y=limit, line_dash="dash", line_color=theme.BAD,
-                      annotation_text=f"threshold {limit:g} (fails {side})")
-    fig.update_layout(title=theme.chart_title(f"{label} of {name} per UTC week (Monday start)",
-                                              window=f"UTC days {report.first_day} to {report.last_day}",
-                                              rows=int(trend["rows"].sum()), unit="predictions"),
-                      xaxis_title="Week starting (UTC)", yaxis_title=f"{label} (share)", height=340)
-    widgets.plot(fig, key="fair_trend_chart")
+    widgets.plot(fairness_views.trend(report, name, which), key="fair_trend_chart")
 
 # ---- what-if -------------------------------------------------------------------------------------
 st.subheader("What-if: per-group thresholds")
@@ -206,12 +171,9 @@ if st.session_state.get("fair_whatif_params") == params:
             note = st.text_area("Note for the review", max_chars=2000, key="fair_note")
             if st.form_submit_button(f"Attach to the review of {report.version} as a recommendation",
                                      icon=":material/attach_file:"):
-                with widgets.error_boundary("attaching the recommendation"):
-                    store.write(lambda con: fairness.attach_recommendation(
-                        con, actor, ctx.model, report.version, {**whatif.to_dict(), "attribute": w_attr},
-                        note=note))
-                    st.success(f"Attached to {ctx.model} {report.version} as a recommendation (audited).",
-                               icon=":material/check_circle:")
+                actions.act("attaching the recommendation", lambda con: fairness.attach_recommendation(
+                    con, actor, ctx.model, report.version, {**whatif.to_dict(), "attribute": w_attr}, note=note),
+                    f"Attached to {ctx.model} {report.version} as a recommendation (audited).")
     else:
         st.caption("Reviewers can attach this result to a review as a recommendation.")
 

@@ -6,19 +6,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analytics import alerts, compliance, config
-from analytics.store import read
-from app import auth, widgets
+from analytics import alerts, compliance
+from app import auth, queries, widgets
 
 actor = auth.require("read")
-db = config.db_path()
 
 st.title("Incidents")
 st.caption("An incident groups the alerts of one model and rule family while any of them is open; it closes when "
            "the last one resolves. Resolved incidents form the knowledge base. Times are UTC.")
 
 with widgets.error_boundary("the incidents"):
-    everything = read(lambda con: alerts.incidents_table(con), db)
+    everything = queries.read(alerts.incidents_table)
     if everything.empty:
         widgets.empty_state("No incident yet.", hint="An incident opens when an alert fires.",
                             icon=":material/emergency:")
@@ -36,8 +34,8 @@ with widgets.error_boundary("the incidents"):
                       zip(shown["incident_id"], shown["title"], shown["opened_at"])]
             choice = st.selectbox("Incident", labels, key="incidents_pick")
             incident_id = int(shown.iloc[labels.index(choice)]["incident_id"])
-            events = read(lambda con: alerts.timeline(con, incident_id=incident_id), db)
-            clock = read(lambda con: compliance.reporting_clocks(con, incident_id=incident_id), db)
+            events = queries.read(alerts.timeline, incident_id=incident_id)
+            clock = queries.read(compliance.reporting_clocks, incident_id=incident_id)
             if not clock.empty:
                 c = clock.iloc[0]
                 say = st.info if str(c["status"]).startswith("reported") else st.error
@@ -56,9 +54,9 @@ with widgets.error_boundary("the incidents"):
         rules = sorted({r for rs in everything["rules"] for r in rs})
         rule = cols[2].selectbox("Rule", ["Any", *rules], key="kb_rule")
         column = cols[3].text_input("Column", key="kb_column")
-        found = read(lambda con: alerts.incidents_table(
-            con, model=None if model == "Any" else model, rule_id=None if rule == "Any" else rule,
-            column=column.strip() or None, text=text.strip() or None, resolved_only=True), db)
+        found = queries.read(alerts.incidents_table, model=None if model == "Any" else model,
+                             rule_id=None if rule == "Any" else rule, column=column.strip() or None,
+                             text=text.strip() or None, resolved_only=True)
         st.caption(f"{len(found):,} resolved incidents match.")
         widgets.table(found.drop(columns=["notes"]), hide_index=True, key="kb_table",
                       column_config={"resolution_note": st.column_config.TextColumn("What fixed it", width="large"),

@@ -4,12 +4,12 @@ the previous period and the business case's targets; by segment; threshold what-
 from __future__ import annotations
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
-from analytics import business, overview, settings_catalog, store
-from analytics.errors import InvalidInputError
-from app import auth, context, queries, theme, widgets
+from analytics import business, config, overview
+from analytics.fairness import thresholds_for
+from app import auth, business_views, context, queries, widgets
+from app.actions import PageActions
 from app.widgets import fmt_int, fmt_measure, fmt_num, fmt_pct, is_missing
 
 #: Short labels of the cards (long KPI names are cut off on a card); the full name heads the card's help.
@@ -19,14 +19,16 @@ CARD_LABELS = {"profit": "Realised profit", "expected_loss": "Expected loss", "e
 
 actor = auth.require("read")
 ctx = context.current()
+actions = PageActions(config.db_path(), "kpis_done")
 
 st.title("Business KPIs")
+actions.show_done()
 if not ctx.model:
     widgets.empty_state("No model is registered yet.", hint="Build the demo with `vigil demo`, or register a model "
                         "and ingest its prediction log with the `vigil` command line.")
     st.stop()
 
-dp_floor = queries.query(settings_catalog.thresholds, ctx.model).dp_ratio
+parity = queries.read(thresholds_for, ctx.model)
 defined = queries.query(business.definition_models)
 if ctx.model not in defined:
     widgets.empty_state(
@@ -104,8 +106,8 @@ else:
              widgets.diff(table.loc["demographic_parity_ratio", "value"],
                           table.loc["demographic_parity_ratio", "previous"], 2),
              help_text=f"Lowest {definition.selected_label} rate of a {schema.display_name(definition.fairness_attribute)} group divided "
-                       f"by the highest (fairlearn's demographic parity ratio; below {dp_floor:g} fails, as on the "
-                       "Fairness page; 0.8 is the four-fifths rule). Groups "
+                       f"by the highest (fairlearn's demographic parity ratio; below {parity.dp_ratio:g} fails, "
+                       f"{parity.dp_ratio_rule}, as on the Fairness page). Groups "
                        "too small to judge (the fairness.min_group_size setting) are left out, as on the Fairness "
                        "page, so both pages show the same ratio.")
     card(c[2], "opportunity_cost", money_card("opportunity_cost"),
@@ -183,17 +185,6 @@ else:
     # ---- threshold what-if ----------------------------------------------------------------------------
     st.subheader("Threshold what-if")
 
-    def threshold_marks(current: float, best: float | None, chosen: float):
-        """Vertical lines of the what-if charts, each labelled once, on alternate sides so labels do not overlap."""
-        best_left = best is not None and best <= current  # the two top labels point away from each other
-        marks = [(current, "current" + (" = chosen" if chosen == current else ""), "dash",
-                  "top right" if best is None or best_left else "top left")]
-        if best is not None:
-            marks.append((best, "profit-max", "dot", "top left" if best_left else "top right"))
-        if chosen != current:
-            marks.append((chosen, "chosen", "solid", "bottom right"))
-        return marks
-
     @st.fragment
     def whatif() -> None:
         w = queries.query(business.threshold_whatif, ctx.model, start=day_start, end=ctx.end, version=ctx.version)
@@ -219,33 +210,12 @@ else:
                     delta_description="vs current threshold")
         curve = w.curve
         left, right = st.columns(2)
-        fig = go.Figure()
-        fig.add_scatter(x=curve["threshold"], y=curve["expected_profit"], name="expected (all rows)")
-        if w.labelled:
-            fig.add_scatter(x=curve["threshold"], y=curve["realised_profit"], name="realised (with outcome)")
-        for x, name, dash, position in threshold_marks(w.current_threshold, w.best_threshold, chosen):
-            fig.add_vline(x=x, line_dash=dash, line_color=theme.NEUTRAL, annotation_text=name,
-                          annotation_position=position)
-        fig.update_layout(title=theme.chart_title(f"Profit by threshold ({cur})", window=ctx.window_label,
-                                                  rows=w.rows, unit="predictions"),
-                          xaxis_title="Threshold (decline when score ≥ threshold)", yaxis_title=f"Profit ({cur})",
-                          yaxis_rangemode="normal", height=400, legend=theme.LEGEND_BELOW)
         with left:
-            widgets.plot(fig, key="kpis_profit_curve")
-        fig = go.Figure()
-        fig.add_scatter(x=curve["threshold"], y=curve["selection_rate"], name=f"{definition.selected_label} rate")
-        fig.add_scatter(x=curve["threshold"], y=curve["demographic_parity_ratio"], name="parity ratio")
-        fig.add_hline(y=dp_floor, line_dash="dot", line_color=theme.BAD,
-                      annotation_text=f"fairness threshold ({dp_floor:g})")
-        for x, name, dash, position in threshold_marks(w.current_threshold, None, chosen):
-            fig.add_vline(x=x, line_dash=dash, line_color=theme.NEUTRAL, annotation_text=name,
-                          annotation_position=position)
-        fig.update_layout(title=theme.chart_title(f"{definition.selected_label.capitalize()} rate and parity ratio",
-                                                  window=ctx.window_label, rows=w.rows, unit="predictions"),
-                          xaxis_title="Threshold", yaxis_title="Share (0-1)", yaxis_range=[0, 1.02], height=400,
-                          legend=theme.LEGEND_BELOW)
+            widgets.plot(business_views.profit_curve(w, chosen=chosen, currency=cur, window_label=ctx.window_label),
+                         key="kpis_profit_curve")
         with right:
-            widgets.plot(fig, key="kpis_rate_curve")
+            widgets.plot(business_views.rate_curve(w, parity, chosen=chosen, selected_label=definition.selected_label,
+                                                   window_label=ctx.window_label), key="kpis_rate_curve")
         st.download_button("Download the curve (CSV)", curve.to_csv(index=False).encode(), "threshold_whatif.csv",
                            "text/csv", key="kpis_curve_download")
 
@@ -323,16 +293,12 @@ if actor.can("change_settings"):
                     new_targets[key] = float(value)
             source = st.text_input("Source of the numbers", base.source if base else "", key="kpis_def_source")
             if st.form_submit_button("Save", key="kpis_def_submit"):
-                try:
+                with widgets.error_boundary("the KPI definition"):
                     new = business.KpiDefinition(
                         model=ctx.model, currency=currency.strip(), selected_decision=int(sel_decision),
                         selected_label=sel_label.strip(), bad_label=int(bad_label), bad_name=bad_name.strip(),
                         amount_column=amount.strip() or None, value_selected_good=float(v_sg),
                         value_selected_bad=float(v_sb), value_rejected_good=float(v_rg), value_rejected_bad=float(v_rb),
                         fairness_attribute=fairness.strip() or None, targets=new_targets, source=source.strip())
-                    store.write(lambda con: business.save_definition(con, actor, new))
-                except InvalidInputError as exc:
-                    st.error(str(exc), icon=":material/error:")
-                else:
-                    st.success("Saved; the change is in the audit trail.", icon=":material/check:")
-                    st.cache_data.clear()
+                    actions.act("the KPI definition", lambda con: business.save_definition(con, actor, new),
+                                "Saved; the change is in the audit trail.")

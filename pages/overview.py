@@ -20,8 +20,8 @@ st.caption(f"Every registered model over the **{ctx.window_label}**, as of {ctx.
 
 # The costly half (one join per model) depends on the window only and is cached for the hour; the
 # traffic half (one scan per model) moves with the minute.
-result = overview.combine(queries.query(overview.traffic, now=ctx.now, start=ctx.start, end=ctx.end),
-                          queries.query(overview.window_view, start=ctx.start, end=ctx.end))
+result = overview.combine(queries.query(overview.traffic, now=ctx.now, window=ctx.as_window(filtered=False)),
+                          queries.query(overview.window_view, window=ctx.as_window(filtered=False)))
 frame = result.models
 if frame.empty:
     widgets.empty_state(
@@ -152,11 +152,9 @@ if ctx.model:
     st.subheader(f"In focus: {ctx.model}")
     st.caption(f"{ctx.filter_label} · {ctx.window_label}. Change the model, version or segment in the sidebar.")
     if ctx.version or ctx.segment:  # filtered: one more pass over this model's log
-        filters = {"model": ctx.model, "version": ctx.version, "segment": ctx.segment,
-                   "segment_value": ctx.segment_value}
         focus = overview.combine(
-            queries.query(overview.traffic, now=ctx.now, start=ctx.start, end=ctx.end, **filters),
-            queries.query(overview.window_view, start=ctx.start, end=ctx.end, **filters))
+            queries.query(overview.traffic, now=ctx.now, window=ctx.as_window(), model=ctx.model),
+            queries.query(overview.window_view, window=ctx.as_window(), model=ctx.model))
     else:  # unfiltered: the portfolio already holds it
         focus = overview.Portfolio(frame[frame["model"] == ctx.model],
                                    result.daily[result.daily["model"] == ctx.model])

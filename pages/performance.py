@@ -3,12 +3,10 @@ and the concept-drift episodes marked."""
 
 from __future__ import annotations
 
-import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from analytics import overview, performance, settings_catalog
-from app import auth, context, queries, theme, widgets
+from app import auth, context, performance_views, queries, widgets
 from app.widgets import fmt_int, fmt_num, fmt_pct
 
 auth.require("read")
@@ -19,10 +17,8 @@ if not ctx.model:
     widgets.empty_state("No model is registered yet.", hint="Build the demo with `vigil demo`, or register a model.")
     st.stop()
 
-filters = dict(start=ctx.start, end=ctx.end, version=ctx.version, segment=ctx.segment,
-               segment_value=ctx.segment_value)
-LABELS = {"roc_auc": "ROC AUC", "accuracy": "Accuracy", "precision": "Precision", "recall": "Recall", "f1": "F1",
-          "brier": "Brier score", "log_loss": "Log loss"}
+filters = dict(window=ctx.as_window())
+LABELS = performance_views.LABELS
 
 whole = queries.query(performance.realised_metrics, ctx.model, freq=None, **filters)
 if whole.empty or int(whole["rows"].sum()) == 0:
@@ -63,50 +59,15 @@ def over_time() -> None:
     cbpe = queries.query(performance.cbpe, ctx.model, freq=freq, **filters)
     estimated = cbpe.table
 
-    def _mark_episodes(fig: go.Figure) -> None:
-        step = {"week": 7, "day": 1}[freq]
-        for period in verdicts.loc[verdicts["verdict"] == "concept drift", "period"]:
-            fig.add_vrect(x0=period, x1=period + pd.Timedelta(days=step), fillcolor=theme.BAD,
-                          opacity=0.12, line_width=0)
-        for period in verdicts.loc[verdicts["verdict"].str.startswith("covariate"), "period"]:
-            fig.add_vrect(x0=period, x1=period + pd.Timedelta(days=step), fillcolor=theme.PALETTE[4],
-                          opacity=0.12, line_width=0)
-
     st.subheader("Realised and estimated performance")
     context.adopt("performance_metric", "perf_metric", next(iter(performance.ESTIMATED)),
                   options=list(performance.ESTIMATED))
     metric = st.selectbox("Metric", list(performance.ESTIMATED), format_func=LABELS.get, key="perf_metric")
     context.remember("performance_metric", metric)
     judged = estimated["label_state"].eq(performance.ENOUGH)
-    fig = go.Figure()
-    fig.add_scatter(x=estimated["period"], y=estimated[metric].where(judged), name="realised", mode="lines+markers",
-                    line={"color": theme.PALETTE[0]}, customdata=estimated["labelled"],
-                    hovertemplate="%{y:.3f} (%{customdata:,} labelled)")
-    fig.add_scatter(x=estimated["period"], y=estimated[f"est_{metric}"], name="estimated (CBPE)", mode="lines+markers",
-                    line={"color": theme.PALETTE[1], "dash": "dot"}, customdata=estimated["rows"],
-                    hovertemplate="%{y:.3f} (%{customdata:,} predictions)")
-    if metric == "roc_auc":
-        band = estimated[["period", "lower_confidence_roc_auc", "upper_confidence_roc_auc"]].dropna()
-        fig.add_scatter(x=list(band["period"]) + list(band["period"])[::-1],
-                        y=list(band["upper_confidence_roc_auc"]) + list(band["lower_confidence_roc_auc"])[::-1],
-                        fill="toself", fillcolor=theme.PALETTE[1], opacity=0.15, line={"width": 0},
-                        name="estimate ± 3 sampling errors", hoverinfo="skip")
-    lower, upper = cbpe.thresholds.get(metric, (None, None))
-    for value, side in ((lower, "lower"), (upper, "upper")):
-        if value is not None and pd.notna(value):
-            fig.add_hline(y=value, line_dash="dot", line_color=theme.BAD,
-                          annotation_text=f"{side} alert threshold {value:.3f}", annotation_position="top right")
-    if validation.get(metric) is not None:
-        fig.add_hline(y=validation[metric], line_dash="dash", line_color=theme.NEUTRAL,
-                      annotation_text=f"validation {validation[metric]:.3f}", annotation_position="bottom left")
-    _mark_episodes(fig)
-    fig.update_layout(title=theme.chart_title(f"{LABELS[metric]} per {freq}: realised vs estimated · shaded: vermillion "
-                                              "= concept drift, sky blue = covariate drift",
-                                              window=ctx.window_label, rows=int(estimated["rows"].sum()),
-                                              unit="predictions"),
-                      xaxis_title=f"{freq.capitalize()} (UTC)", yaxis_title=LABELS[metric], height=440,
-                      legend=theme.LEGEND_BELOW)
-    widgets.plot(fig, key="perf_realised_estimated")
+    widgets.plot(performance_views.realised_and_estimated(cbpe, verdicts, validation, metric=metric, freq=freq,
+                                                          window_label=ctx.window_label),
+                 key="perf_realised_estimated")
     labelled = estimated[judged]
     if not labelled.empty:
         st.caption(f"CBPE error where labels exist (estimated minus realised {LABELS[metric]}): mean absolute "
@@ -144,19 +105,7 @@ def over_time() -> None:
     points = queries.query(performance.change_points, ctx.model, **filters)
     stream = points["stream"]
     if stream["labelled"].sum() > 0:
-        fig = go.Figure()
-        fig.add_scatter(x=stream["period"], y=stream["brier"], mode="lines", name="daily Brier score",
-                        line={"color": theme.PALETTE[0]}, customdata=stream["labelled"],
-                        hovertemplate="%{y:.3f} (%{customdata:,} labelled)")
-        if points["began_at"] is not None:
-            fig.add_vline(x=points["began_at"], line_dash="dash", line_color=theme.BAD)
-            fig.add_annotation(x=points["began_at"], y=1, yref="paper", showarrow=False, xanchor="left",
-                               text=f"change began {points['began_at']:%Y-%m-%d} (alarm {points['alarm_at']:%Y-%m-%d})")
-        fig.update_layout(title=theme.chart_title(
-            f"Labelled error stream and its Page-Hinkley change point (δ {points['delta']:g}, λ {points['lambda']:g})",
-            window=ctx.window_label, rows=int(stream["labelled"].sum()), unit="labelled predictions"),
-            xaxis_title="Day (UTC)", yaxis_title="Brier score (lower is better)", height=340)
-        widgets.plot(fig, key="perf_change_points")
+        widgets.plot(performance_views.change_point(points, window_label=ctx.window_label), key="perf_change_points")
         if points["began_at"] is None:
             st.caption("No change point: the daily error stream shows no sustained increase.")
 
@@ -173,17 +122,7 @@ with left:
         widgets.empty_state("No labelled predictions in this window.", hint="Outcomes arrive 30-60 days late; "
                             "choose an earlier or longer window.")
     else:
-        fig = go.Figure()
-        fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated",
-                        line={"color": theme.NEUTRAL, "dash": "dash"})
-        fig.add_scatter(x=cal["mean_predicted"], y=cal["fraction_positive"], mode="lines+markers", name="model",
-                        line={"color": theme.PALETTE[0]}, customdata=cal["rows"],
-                        hovertemplate="%{y:.3f} observed (%{customdata:,} rows)")
-        fig.update_layout(title=theme.chart_title("Reliability (10 equal-width bins)", window=ctx.window_label,
-                                                  rows=int(cal["rows"].sum()), unit="labelled"),
-                          xaxis_title="Mean predicted probability", yaxis_title="Observed share positive",
-                          height=400, hovermode="closest", legend=theme.LEGEND_BELOW)
-        widgets.plot(fig, key="perf_calibration")
+        widgets.plot(performance_views.calibration(cal, window_label=ctx.window_label), key="perf_calibration")
 with right:
     st.subheader("Segments")
     options = [o for o in queries.query(overview.context_options) if o["model"] == ctx.model]

@@ -8,19 +8,19 @@ import plotly.express as px
 import streamlit as st
 
 from analytics import config, governance, registry
-from analytics.store import read, write
 from app import auth, context, queries, theme, widgets
+from app.actions import PageActions
 
 actor = auth.require("read")
 ctx = context.current()
-db = config.db_path()
+actions = PageActions(config.db_path(), "registry_card_done")
 
 st.title("Registry")
 st.caption("Every registered model and version: lifecycle status, lineage, risk tier, model card and which version "
            "served which role when. Lifecycle steps are taken on the Approvals page. Times are UTC.")
 
 with widgets.error_boundary("the registry"):
-    table = read(governance.registry_table, db)
+    table = queries.read(governance.registry_table)
     if table.empty:
         widgets.empty_state("No model is registered yet.",
                             hint="Build the demo with `vigil demo`, or register a model with the `vigil` CLI.",
@@ -32,11 +32,10 @@ with widgets.error_boundary("the registry"):
                          key="registry_model")
     versions = table[table["model"] == model]
 
-    def details(con):
-        return (governance.risk_tier(con, model), governance.model_card(con, model),
-                governance.deployment_history(con, model), governance.approval_history(con, model))
-
-    tier, card, deployments, history = read(details, db)
+    tier = queries.read(governance.risk_tier, model)
+    card = queries.read(governance.model_card, model)
+    deployments = queries.read(governance.deployment_history, model)
+    history = queries.read(governance.approval_history, model)
 
     cols = st.columns(4)
     champion = versions[versions["status"] == "champion"]["version"].tolist()
@@ -112,18 +111,15 @@ with widgets.error_boundary("the registry"):
             st.caption("The card as a card file (TOML; fields and an example in docs/model-card.md, the same file "
                        f"`vigil models card {model} --file card.toml` reads). The card needs a role that registers "
                        "models, the [risk] table one that approves; every change is audited.")
-            text = st.text_area("Card file", read(lambda con: governance.card_to_toml(con, model), db), height=320,
+            text = st.text_area("Card file", queries.read(governance.card_to_toml, model), height=320,
                                 key=f"registry_card_text_{model}")
             if st.button("Save the card", key="registry_card_save", type="primary"):
                 with widgets.error_boundary("the model card"):
                     checked = governance.parse_card(text)
-                    changed = write(lambda con: governance.apply_card(con, actor, model, checked), db)
-                    st.session_state["registry_card_done"] = ("; ".join(changed) + " (audited)") if changed else \
-                        "Nothing changed: the stored card is already as written."
-                    st.rerun()
-    done = st.session_state.pop("registry_card_done", None)
-    if done:
-        st.success(done, icon=":material/task_alt:")
+                    actions.act("the model card", lambda con: governance.apply_card(con, actor, model, checked),
+                                lambda changed: ("; ".join(changed) + " (audited)") if changed else
+                                "Nothing changed: the stored card is already as written.")
+    actions.show_done()
 
     st.subheader("Lifecycle history")
     widgets.table(history.assign(from_status=history["from_status"].map(registry.status_text, na_action="ignore"),
@@ -144,25 +140,25 @@ with widgets.error_boundary("the registry"):
         with st.status(f"Preparing the dossier of {model} {version}…", expanded=True) as progress:
             st.write("Reading the model card, the stored evidence pack, the approval and deployment history and "
                      "the audit extract, and verifying the audit chain…")
-            document = read(lambda con: governance.dossier_html(con, model, version), db)
-            st.session_state["registry_dossier"] = (model, version, document)
+            document = queries.read(governance.dossier_html, model, version)
             st.write("Printing the PDF with headless Chromium…")
-            try:
-                queries.dossier_pdf(document)
+            prepared = queries.printed_dossier(model, version, document)
+            st.session_state["registry_dossier"] = prepared
+            if prepared.pdf is not None:
                 progress.update(label=f"The dossier of {model} {version} is ready", state="complete",
                                 expanded=False)
-            except Exception:  # noqa: BLE001 - the HTML is still offered; the message is shown below
+            else:
                 progress.update(label=f"The HTML dossier of {model} {version} is ready; the PDF could not be "
                                       "printed", state="error", expanded=False)
+    # Reruns offer what was prepared; only the button above reads the store for it and prints it.
     prepared = st.session_state.get("registry_dossier")
-    if prepared and prepared[:2] == (model, version):
-        html_doc = prepared[2]
+    if prepared and (prepared.model, prepared.version) == (model, version):
         left, right = st.columns(2)
-        left.download_button("Download HTML", html_doc, file_name=f"dossier-{model}-{version}.html",
+        left.download_button("Download HTML", prepared.html, file_name=f"dossier-{model}-{version}.html",
                              mime="text/html", key="registry_dossier_html")
-        try:
-            pdf = queries.dossier_pdf(html_doc)
-            right.download_button("Download PDF", pdf, file_name=f"dossier-{model}-{version}.pdf",
+        if prepared.pdf is not None:
+            right.download_button("Download PDF", prepared.pdf, file_name=f"dossier-{model}-{version}.pdf",
                                   mime="application/pdf", key="registry_dossier_pdf")
-        except Exception as exc:  # noqa: BLE001 - the HTML is still offered
-            right.warning(f"The PDF could not be printed here ({exc}); the HTML prints to PDF from any browser.")
+        else:
+            right.warning(f"The PDF could not be printed here ({prepared.pdf_problem}); the HTML prints to PDF "
+                          "from any browser.")

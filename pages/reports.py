@@ -8,9 +8,8 @@ import streamlit as st
 
 from analytics import alerts, config, registry, reports
 from analytics.errors import NotFoundError
-from analytics.store import read
 from app.actions import PageActions
-from app import auth, widgets
+from app import auth, queries, widgets
 
 actor = auth.require("read")
 db = config.db_path()
@@ -28,7 +27,7 @@ def _act(what: str, work, message: str) -> None:
 
 definitions_tab, runs_tab, retention_tab = st.tabs(["Definitions", "Past reports", "Retention"])
 with definitions_tab, widgets.error_boundary("the report definitions"):
-    table = read(reports.definitions_table, db)
+    table = queries.read(reports.definitions_table)
     if table.empty:
         widgets.empty_state("No report is defined yet.",
                             hint="Approvers and admins define one below, or with 'vigil reports add'.")
@@ -36,8 +35,8 @@ with definitions_tab, widgets.error_boundary("the report definitions"):
         widgets.table(table, hide_index=True, key="reports_definitions",
                       column_config={"updated_at": st.column_config.DatetimeColumn("Changed (UTC)")})
     if actor.can("manage_reports"):
-        models = read(lambda con: [m.name for m in registry.list_models(con)], db)
-        channels = read(lambda con: alerts.channels_table(con, actor), db)
+        models = [m.name for m in queries.read(registry.list_models)]
+        channels = queries.read(alerts.channels_table, actor)
         email = channels.loc[channels["kind"] == "email", "name"].tolist() if not channels.empty else []
         with st.form("reports_add"):
             cols = st.columns(3)
@@ -104,7 +103,7 @@ with retention_tab, widgets.error_boundary("the retention policies"):
     st.caption(f"Prediction logs and outcomes are kept at least {reports.LEGAL_FLOOR_DAYS} days (six months: EU AI "
                "Act Art. 19(1) and 26(6)); `vigil retention apply` removes whole expired segments and records it in "
                "the audit trail, which it never deletes.")
-    policies = read(reports.policies_table, db)
+    policies = queries.read(reports.policies_table)
     widgets.table(policies, hide_index=True, key="reports_retention",
                   column_config={"updated_at": st.column_config.DatetimeColumn("Changed (UTC)"),
                                  "stored": st.column_config.CheckboxColumn("Set (else default)")})

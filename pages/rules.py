@@ -9,9 +9,8 @@ import streamlit as st
 
 from analytics import alerts, config, registry
 from analytics.errors import InvalidInputError
-from analytics.store import read
 from app.actions import PageActions
-from app import auth, widgets
+from app import auth, queries, widgets
 
 actor = auth.require("manage_rules")
 db = config.db_path()
@@ -37,7 +36,7 @@ def _rules_from_text(text: str) -> list:
 
 rules_tab, channels_tab, outbox_tab, retrain_tab = st.tabs(["Rules", "Channels", "Notifications", "Retraining requests"])
 with rules_tab, widgets.error_boundary("the rules"):
-    table = read(lambda con: alerts.rules_table(con), db)
+    table = queries.read(alerts.rules_table)
     widgets.table(table, hide_index=True, key="rules_table",
                   column_config={"updated_at": st.column_config.DatetimeColumn("Changed (UTC)"),
                                  "runbook": st.column_config.TextColumn("Runbook", width="large")})
@@ -49,8 +48,8 @@ with rules_tab, widgets.error_boundary("the rules"):
         if cols[2].button("Enable", key="rules_enable"):
             _act("enabling the rule", lambda con: alerts.set_enabled(con, actor, rule_id, True), f"{rule_id} enabled.")
         with st.expander(f"Rule {rule_id} as JSON (edit and save below)"):
-            st.code(json.dumps(read(lambda con: alerts.get_rule(con, rule_id), db).to_dict(), indent=2), language="json")
-    models = read(lambda con: [m.name for m in registry.list_models(con)], db)
+            st.code(json.dumps(queries.read(alerts.get_rule, rule_id).to_dict(), indent=2), language="json")
+    models = [m.name for m in queries.read(registry.list_models)]
     left, right = st.columns(2)
     with left, st.form("rules_add"):
         text = st.text_area("Add or replace rules (a JSON object or list)", height=220, key="rules_json")
@@ -67,7 +66,7 @@ with rules_tab, widgets.error_boundary("the rules"):
                  f"Default rules of {model} saved.")
 
 with channels_tab, widgets.error_boundary("the channels"):
-    channels = read(lambda con: alerts.channels_table(con, actor), db)
+    channels = queries.read(alerts.channels_table, actor)
     if channels.empty:
         st.caption("No channel yet: alerts are only shown in the app.")
     else:
@@ -105,14 +104,14 @@ with channels_tab, widgets.error_boundary("the channels"):
         st.caption("Only admins add, test or remove channels; targets are shown without their path.")
 
 with outbox_tab, widgets.error_boundary("the notifications"):
-    outbox = read(lambda con: alerts.notifications_table(con), db)
+    outbox = queries.read(alerts.notifications_table)
     st.caption(f"{len(outbox):,} notifications: each firing is sent once, then its escalation and resolution.")
     widgets.table(outbox, hide_index=True, key="rules_outbox",
                   column_config={"queued_at": st.column_config.DatetimeColumn("Queued (UTC)"),
                                  "sent_at": st.column_config.DatetimeColumn("Sent (UTC)")})
 
 with retrain_tab, widgets.error_boundary("the retraining requests"):
-    requests = read(lambda con: alerts.retrain_requests(con), db)
+    requests = queries.read(alerts.retrain_requests)
     if requests.empty:
         st.caption("No retraining request: rules with action retrain open one when their critical level fires.")
     else:

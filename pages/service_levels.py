@@ -6,12 +6,10 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
-from analytics import alerts, config
-from analytics.store import read
-from app import auth, theme, widgets
+from analytics import alerts
+from app import auth, queries, theme, widgets
 
 actor = auth.require("read")
-db = config.db_path()
 
 st.title("Service levels")
 st.caption("From the windows `vigil monitor` evaluated: a month meets a service level when none of its windows "
@@ -21,7 +19,7 @@ st.caption("From the windows `vigil monitor` evaluated: a month meets a service 
 with widgets.error_boundary("the service levels"):
     families = st.multiselect("Rule families", ["latency", "freshness", "drift", "performance", "fairness", "kpi",
                                                 "cost"], default=list(alerts.SLA_FAMILIES), key="sla_families")
-    report = read(lambda con: alerts.service_levels(con, families=tuple(families)), db)
+    report = queries.read(alerts.service_levels, families=tuple(families))
     if report.empty:
         widgets.empty_state("No evaluated window yet for these families.",
                             hint="Service levels appear once `vigil monitor` has evaluated their rules.",

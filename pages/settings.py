@@ -10,12 +10,12 @@ from __future__ import annotations
 import streamlit as st
 
 from analytics import config, registry, settings, settings_catalog
-from analytics.store import read, write
-from app import auth, widgets
+from app import auth, queries, widgets
+from app.actions import PageActions
 
 actor = auth.require("read")
 db = config.db_path()
-_DONE = "settings_done"
+actions = PageActions(db, "settings_done")
 
 st.title("Settings")
 st.caption("Thresholds and targets the pages and checks use. A model's own value wins over the global value, "
@@ -23,9 +23,7 @@ st.caption("Thresholds and targets the pages and checks use. A model's own value
            + ("You are an admin: change or reset values below; each change is audited with its old and new value."
               if actor.can("change_settings") else "Read-only: only admins change settings."))
 
-done = st.session_state.pop(_DONE, None)
-if done:
-    st.success(done, icon=":material/task_alt:")
+actions.show_done()
 
 with widgets.error_boundary("the settings"):
     table = settings_catalog.overview(db)
@@ -40,13 +38,13 @@ with widgets.error_boundary("the settings"):
     if actor.can("change_settings"):
         st.subheader("Change a setting")
         known = settings_catalog.catalog()
-        models = [m.name for m in read(registry.list_models, db)]
+        models = [m.name for m in queries.read(registry.list_models)]
         left, right = st.columns(2)
         key = left.selectbox("Setting", sorted(known), key="settings_key")
         scope = right.selectbox("For", ["all models (global)", *models], key="settings_scope")
         model = None if scope.startswith("all models") else scope
         setting = known[key]
-        current = read(lambda con: settings.get(con, key, model=model), db)
+        current = queries.read(settings.get, key, model=model)
         st.caption(f"{setting.description}. Allowed: {setting.allowed()}. Now "
                    f"{settings.format_value(setting, current)}; default {settings.format_value(setting, setting.default)}.")
         text = st.text_input("New value", key="settings_value", placeholder=str(current))
@@ -54,14 +52,11 @@ with widgets.error_boundary("the settings"):
         if set_col.button("Save", key="settings_save", type="primary"):
             with widgets.error_boundary("the setting"):
                 value = setting.parse(text)
-                write(lambda con: settings.set_value(con, actor, key, value, model=model), db)
-                st.session_state[_DONE] = (f"{key} = {settings.format_value(setting, value)} "
-                                           f"{'for ' + model if model else 'globally'} (audited).")
-                st.rerun()
+                actions.act("the setting", lambda con: settings.set_value(con, actor, key, value, model=model),
+                            f"{key} = {settings.format_value(setting, value)} "
+                            f"{'for ' + model if model else 'globally'} (audited).")
         if unset_col.button("Reset", key="settings_unset", help="remove this value: a model falls back to the global "
                             "value, the global value to the default"):
-            with widgets.error_boundary("the setting"):
-                after = write(lambda con: settings.unset(con, actor, key, model=model), db)
-                st.session_state[_DONE] = (f"{key} reset {'for ' + model if model else 'globally'}; now "
-                                           f"{settings.format_value(setting, after)} (audited).")
-                st.rerun()
+            actions.act("the setting", lambda con: settings.unset(con, actor, key, model=model),
+                        lambda after: f"{key} reset {'for ' + model if model else 'globally'}; now "
+                                      f"{settings.format_value(setting, after)} (audited).")

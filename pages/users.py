@@ -10,11 +10,11 @@ import streamlit as st
 
 from analytics import config, users
 from analytics.roles import ROLES
-from analytics.store import read, write
-from app import auth, widgets
+from app import auth, queries, widgets
+from app.actions import PageActions
 
 actor = auth.require("manage_users")
-db = config.db_path()
+actions = PageActions(config.db_path(), "users_done")
 _NEW_PASSWORD = "users_new_password"
 
 st.title("Users and roles")
@@ -28,8 +28,9 @@ if created:
     st.success(f"User **{name}** was created. Give them this password now: it is shown only once and "
                "cannot be recovered (an admin can only create a new account).", icon=":material/key:")
     st.code(password, language=None)
+actions.show_done()
 
-frame = read(users.list_users, db)
+frame = queries.read(users.list_users)
 
 if frame.empty:
     widgets.empty_state("There are no local users yet.",
@@ -71,13 +72,11 @@ with add:
         role = st.selectbox("Role", ROLES, key="users_add_role")
         submitted = st.form_submit_button("Create user", type="primary", key="users_add_submit")
     if submitted:
-        with widgets.error_boundary("adding the user"):
-            name = username.strip()
-            password = write(lambda con: users.add_user(con, actor, name, role,
-                                                        display_name=display_name.strip() or None,
-                                                        email=email.strip() or None), db)
-            st.session_state[_NEW_PASSWORD] = (name, password)
-            st.rerun()
+        name = username.strip()
+        actions.act("adding the user", lambda con: users.add_user(con, actor, name, role,
+                                                                  display_name=display_name.strip() or None,
+                                                                  email=email.strip() or None),
+                    "", remember=lambda password: {_NEW_PASSWORD: (name, password)})
 
 # ---- change a role ------------------------------------------------------------------------------
 with change:
@@ -90,10 +89,8 @@ with change:
             new_role = st.selectbox("New role", ROLES, key="users_role_role")
             submitted = st.form_submit_button("Set role", key="users_role_submit")
         if submitted:
-            with widgets.error_boundary("changing the role"):
-                write(lambda con: users.set_role(con, actor, who, new_role), db)
-                st.toast(f"{who} is now {new_role}.", icon=":material/check:")
-                st.rerun()
+            actions.act("changing the role", lambda con: users.set_role(con, actor, who, new_role),
+                        f"{who} is now {new_role}.")
 
 # ---- disable or enable --------------------------------------------------------------------------
 with access:
@@ -107,8 +104,7 @@ with access:
             disable = left.form_submit_button("Disable", key="users_disable_submit")
             enable = right.form_submit_button("Enable", key="users_enable_submit")
         if disable or enable:
-            with widgets.error_boundary("changing the account"):
-                write(lambda con: users.set_disabled(con, actor, who, disabled=bool(disable)), db)
-                st.toast(f"{who} is {'disabled' if disable else 'enabled'}.", icon=":material/check:")
-                st.rerun()
+            actions.act("changing the account", lambda con: users.set_disabled(con, actor, who,
+                                                                               disabled=bool(disable)),
+                        f"{who} is {'disabled' if disable else 'enabled'}.")
         st.caption("A disabled user cannot sign in. Enabling also clears a lock-out after failed sign-ins.")

@@ -52,6 +52,7 @@ import json, resource, sys, time
 from datetime import timedelta
 import duckdb
 from analytics import drift, store
+from analytics.window import Window
 db, days, shift, use_rollups = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4] == "1"
 con = duckdb.connect(db, read_only=True)
 store.bind_store_folder(con)
@@ -62,7 +63,7 @@ start = end - timedelta(days=days)
 times = []
 for _ in range(2):
     t = time.perf_counter()
-    result = drift.drift_summary(db, "credit-default", start=start, end=end, use_rollups=use_rollups)
+    result = drift.drift_summary(db, "credit-default", window=Window(start, end), use_rollups=use_rollups)
     times.append(time.perf_counter() - t)
 print(json.dumps({"cold": times[0], "warm": times[1], "rows": result.n_current_rows, "columns": len(result.table),
                   "drifted": result.drifted_columns, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

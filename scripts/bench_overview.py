@@ -45,6 +45,7 @@ import json, logging, sys, time
 logging.disable(logging.WARNING)  # streamlit warns that there is no runtime: the cache is not used here
 import duckdb
 from analytics import overview
+from analytics.window import Window
 from app.context import resolve_window, utc_now
 
 db, window, repeat = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -56,9 +57,9 @@ def page_run():
     cpu = time.process_time()
     t = time.perf_counter(); overview.data_version(db); times["token"] = time.perf_counter() - t
     t = time.perf_counter(); overview.context_options(db); times["options"] = time.perf_counter() - t
-    t = time.perf_counter(); traffic = overview.traffic(db, now=now, start=start, end=end)
+    t = time.perf_counter(); traffic = overview.traffic(db, now=now, window=Window(start, end))
     times["traffic"] = time.perf_counter() - t
-    t = time.perf_counter(); window_part = overview.window_view(db, start=start, end=end)
+    t = time.perf_counter(); window_part = overview.window_view(db, window=Window(start, end))
     times["window"] = time.perf_counter() - t
     result = overview.combine(traffic, window_part)
     times["total"] = sum(times.values())

@@ -20,8 +20,6 @@ import socket
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import atexit  # noqa: E402
-import fcntl  # noqa: E402
-import json  # noqa: E402
 import shutil  # noqa: E402
 import tempfile  # noqa: E402
 
@@ -273,28 +271,21 @@ DEMO_ROWS = 60_000
 def demo_store(tmp_path_factory: pytest.TempPathFactory):
     """A demo portfolio (60,000 credit-default rows, window ending 2026-11-01), built once per test run.
 
-    Under xdist the first worker that needs it builds it into the run's shared temporary folder (the
-    others wait on a file lock) and every worker gets its own copy of the built store folder, so a build
-    costs one worker ~30 s instead of each. Returns the :class:`analytics.demo.DemoSummary` (``.db``,
+    The first worker that needs it builds it (``shared_build.built_once``; ~30 s) and every worker gets
+    its own copy of the built store folder. Returns the :class:`analytics.demo.DemoSummary` (``.db``,
     ``.credentials``, ``.end``) of the copy. Treat the store as read-only: other tests share it.
     """
     from analytics.demo import DemoSummary, build_demo
     from analytics.demo._build import credentials_path
+    from shared_build import built_once
 
-    if not _RUN:
-        return build_demo(tmp_path_factory.mktemp("demo") / "vigil.duckdb", rows=DEMO_ROWS, end=DEMO_END)
-    shared = tmp_path_factory.getbasetemp().parent / "shared-demo"
-    shared.mkdir(exist_ok=True)
-    built = shared / "built.json"
-    with open(shared / "lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not built.exists():
-            (shared / "store").mkdir(exist_ok=True)
-            summary = build_demo(shared / "store" / "vigil.duckdb", rows=DEMO_ROWS, end=DEMO_END)
-            built.write_text(json.dumps({"seed": summary.seed, "rows": summary.rows, "outcomes": summary.outcomes,
-                                         "credentials": summary.credentials}))
-    facts = json.loads(built.read_text())
-    db = store.copy_store(shared / "store" / "vigil.duckdb", tmp_path_factory.mktemp("demo") / "store")
+    def build(folder: Path) -> dict:
+        summary = build_demo(folder / "vigil.duckdb", rows=DEMO_ROWS, end=DEMO_END)
+        return {"seed": summary.seed, "rows": summary.rows, "outcomes": summary.outcomes,
+                "credentials": summary.credentials}
+
+    folder, facts = built_once(tmp_path_factory, "demo", build)
+    db = store.copy_store(folder / "vigil.duckdb", tmp_path_factory.mktemp("demo") / "store")
     return DemoSummary(db=db, end=DEMO_END, seed=facts["seed"], rows=facts["rows"], outcomes=facts["outcomes"],
                        credentials={u: tuple(v) for u, v in facts["credentials"].items()},
                        credentials_file=credentials_path(db))

@@ -259,6 +259,25 @@ def test_same_seed_same_data(tmp_path):
     assert not first[1].equals(other[1]) and not np.array_equal(first[2], other[2])
 
 
+def test_big_logs_are_simulated_a_day_at_a_time_from_jittered_versions_of_each_client():
+    """Up to 10 M rows a chunk is 15 days as before; at 100 M one day. Above 10 M rows a drawn client is one
+    of its jittered versions, made once (so scored once): the row carries that version's inputs exactly."""
+    from analytics.demo._datasets import credit_card_clients
+
+    start = credit.window_start(DEMO_END)
+    assert [credit.chunk_days(credit.traffic_plan(rows, start)) for rows in (10_000_000, 100_000_000)] == [15, 1]
+    pool = credit.split(credit_card_clients(), 7).pool.iloc[:40]
+    variants = credit.jitter_variants(pool, 7, variants=3)
+    counts = np.zeros(credit.DAYS, dtype=int)
+    counts[:2] = 200
+    frame = pd.concat(credit.simulate(pool, counts, start, 7, variants=variants), ignore_index=True)
+    chosen = variants.iloc[frame["variant"].to_numpy()].reset_index(drop=True)
+    pd.testing.assert_frame_equal(frame[credit.AMOUNT_COLUMNS + ["LIMIT_BAL", "AGE", "PAY_0"]],
+                                  chosen[credit.AMOUNT_COLUMNS + ["LIMIT_BAL", "AGE", "PAY_0"]])
+    assert frame["variant"].nunique() > len(pool)  # several versions of a client are drawn
+    assert (variants["BILL_AMT1"].to_numpy() != pool["BILL_AMT1"].repeat(3).to_numpy()).mean() > 0.5
+
+
 def test_too_small_a_demo_is_refused(tmp_path):
     """Fewer than 10,000 rows cannot hold the story; the message says so."""
     with pytest.raises(InvalidInputError, match="at least 10,000"):

@@ -18,6 +18,7 @@ from sklearn.metrics import roc_auc_score
 
 from analytics import ingest, overview, registry, store, users
 from analytics.errors import InvalidInputError, NotFoundError
+from analytics.window import Window
 from analytics.logschema import Column, LogSchema
 from analytics.roles import Actor
 from lifecycle_support import put_in_status
@@ -128,22 +129,14 @@ def _in(frame: pd.DataFrame, start: datetime | None, end: datetime | None) -> pd
 # --------------------------------------------------------------------------------------------------
 
 
-def test_previous_window():
-    """The previous window has the same length and ends where the window starts; open windows have none."""
-    s, e = datetime(2026, 6, 1), datetime(2026, 6, 11)
-    assert overview.previous_window(s, e, NOW) == (datetime(2026, 5, 22), s)
-    assert overview.previous_window(NOW - timedelta(days=7), None, NOW) == (NOW - timedelta(days=14), NOW - timedelta(days=7))
-    assert overview.previous_window(None, e, NOW) is None
-    assert overview.previous_window(e, s, NOW) is None
-
-
 @pytest.mark.parametrize("days", [1, 7, 30, None])
 def test_portfolio_matches_pandas(db, frames, days):
     """Traffic, outcome coverage and previous-window counts equal a pandas count on the same rows."""
     start = NOW - timedelta(days=days) if days else None
-    result = overview.portfolio(db, now=NOW, start=start).models.set_index("model")
+    result = overview.portfolio(db, now=NOW, window=Window(start=start)).models.set_index("model")
     assert list(result.index) == ["alpha-risk", "beta-churn"]
-    assert list(overview.portfolio(db, now=NOW, start=start).models.columns) == list(overview.PORTFOLIO_COLUMNS)
+    assert list(overview.portfolio(db, now=NOW,
+                                   window=Window(start=start)).models.columns) == list(overview.PORTFOLIO_COLUMNS)
     joined = _joined(frames)
     for name, preds in (("alpha-risk", joined), ("beta-churn", frames["beta"].assign(label=np.nan))):
         row = result.loc[name]
@@ -190,7 +183,7 @@ def test_registry_columns(db):
 def test_realised_auc_matches_sklearn(db, frames, days):
     """The SQL ROC AUC of the champion's labelled rows equals roc_auc_score, tied scores included."""
     start = NOW - timedelta(days=days) if days else None
-    row = overview.portfolio(db, now=NOW, start=start).models.set_index("model").loc["alpha-risk"]
+    row = overview.portfolio(db, now=NOW, window=Window(start=start)).models.set_index("model").loc["alpha-risk"]
     joined = _joined(frames)
     rows = _in(joined[(joined["model_version"] == "v2") & joined["label"].notna()], start, None)
     assert rows["score"].duplicated().any(), "the data should contain tied scores"
@@ -203,8 +196,8 @@ def test_realised_auc_matches_sklearn(db, frames, days):
 def test_realised_auc_on_a_bounded_sample(db, frames):
     """Above the bound, the AUC is exact on a deterministic hash-chosen sample of about that size."""
     start = NOW - timedelta(days=60)
-    got = overview.model_summary(db, "alpha-risk", now=NOW, start=start, auc_sample_rows=500)
-    again = overview.model_summary(db, "alpha-risk", now=NOW, start=start, auc_sample_rows=500)
+    got = overview.model_summary(db, "alpha-risk", now=NOW, window=Window(start=start), auc_sample_rows=500)
+    again = overview.model_summary(db, "alpha-risk", now=NOW, window=Window(start=start), auc_sample_rows=500)
     joined = _joined(frames)
     labelled = _in(joined[(joined["model_version"] == "v2") & joined["label"].notna()], start, None)
     assert got["auc_labelled"] == len(labelled) and 300 < got["auc_rows"] < 700
@@ -216,7 +209,7 @@ def test_realised_auc_on_a_bounded_sample(db, frames):
     sample = labelled[labelled["prediction_id"].isin(chosen["prediction_id"])]
     assert got["auc_rows"] == len(sample)
     assert got["realised_auc"] == pytest.approx(roc_auc_score(sample["label"].astype(int), sample["score"]), abs=1e-12)
-    full = overview.model_summary(db, "alpha-risk", now=NOW, start=start)
+    full = overview.model_summary(db, "alpha-risk", now=NOW, window=Window(start=start))
     assert full["auc_rows"] == full["auc_labelled"] == len(labelled)
     assert abs(got["realised_auc"] - full["realised_auc"]) < 0.1
     with pytest.raises(InvalidInputError):
@@ -226,8 +219,8 @@ def test_realised_auc_on_a_bounded_sample(db, frames):
 def test_model_summary_filters(db, frames):
     """Version and segment filters restrict every figure; the AUC follows the chosen version."""
     start = NOW - timedelta(days=30)
-    got = overview.model_summary(db, "alpha-risk", now=NOW, start=start, version="v1", segment="region",
-                                 segment_value="north")
+    got = overview.model_summary(db, "alpha-risk", now=NOW, window=Window(start=start, version="v1", segment="region",
+                                                                          segment_value="north"))
     joined = _joined(frames)
     rows = joined[(joined["model_version"] == "v1") & (joined["region"] == "north")]
     window = _in(rows, start, None)
@@ -242,7 +235,7 @@ def test_model_summary_filters(db, frames):
 def test_custom_window_with_end(db, frames):
     """A closed window [start, end) counts only its rows; its previous window has the same length."""
     start, end = datetime(2026, 5, 1), datetime(2026, 5, 15)
-    got = overview.model_summary(db, "alpha-risk", now=NOW, start=start, end=end)
+    got = overview.model_summary(db, "alpha-risk", now=NOW, window=Window(start=start, end=end))
     joined = _joined(frames)
     assert got["predictions"] == len(_in(joined, start, end))
     assert got["predictions_previous"] == len(_in(joined, datetime(2026, 4, 17), start))
@@ -274,7 +267,7 @@ def test_realised_auc_undefined_with_one_class(tmp_path):
 def test_daily_volume_matches_pandas(db, frames):
     """Daily counts per model (and per version) equal a pandas group-by on the same rows."""
     start = NOW - timedelta(days=30)
-    got = overview.daily_volume(db, start=start)
+    got = overview.daily_volume(db, window=Window(start=start))
     joined = pd.concat([_joined(frames).assign(model="alpha-risk"), frames["beta"].assign(model="beta-churn", label=np.nan)])
     window = _in(joined, start, None)
     expected = (window.assign(day=window["predicted_at"].dt.floor("D"))
@@ -288,8 +281,8 @@ def test_daily_volume_matches_pandas(db, frames):
     assert got_sorted["labelled"].tolist() == expected["labelled"].tolist()
     assert got["predictions"].sum() == len(window)
 
-    by_version = overview.daily_volume(db, model="alpha-risk", start=start, by_version=True, segment="channel",
-                                       segment_value="web")
+    by_version = overview.daily_volume(db, model="alpha-risk", window=Window(start=start, segment="channel",
+                                                                             segment_value="web"), by_version=True)
     alpha = _in(_joined(frames), start, None)
     alpha = alpha[alpha["channel"] == "web"]
     exp = alpha.assign(day=alpha["predicted_at"].dt.floor("D")).groupby(["day", "model_version"]).size()
@@ -302,7 +295,7 @@ def test_daily_volume_matches_pandas(db, frames):
 def test_portfolio_daily_matches_pandas_and_daily_volume(db, frames, days):
     """The portfolio's daily frame (by version) equals pandas, and daily_volume, on the same rows."""
     start = NOW - timedelta(days=days) if days else None
-    daily = overview.portfolio(db, now=NOW, start=start).daily
+    daily = overview.portfolio(db, now=NOW, window=Window(start=start)).daily
     assert list(daily.columns) == list(overview.DAILY_COLUMNS)
     joined = pd.concat([_joined(frames).assign(model="alpha-risk"),
                         frames["beta"].assign(model="beta-churn", label=np.nan)])
@@ -315,17 +308,20 @@ def test_portfolio_daily_matches_pandas_and_daily_volume(db, frames, days):
     assert daily["version"].tolist() == expected["model_version"].tolist()
     by_model = overview.daily_by_model(daily)
     pd.testing.assert_frame_equal(by_model.reset_index(drop=True),
-                                  overview.daily_volume(db, start=start).reset_index(drop=True), check_dtype=False)
+                                  overview.daily_volume(db, window=Window(start=start)).reset_index(drop=True),
+                                  check_dtype=False)
 
 
 def test_model_view_is_the_summary_and_its_daily_volume(db):
     """model_view gives model_summary's row and daily_volume's by-version frame, from one pass."""
     start = NOW - timedelta(days=45)
-    view = overview.model_view(db, "alpha-risk", now=NOW, start=start, segment="region", segment_value="east")
-    summary = overview.model_summary(db, "alpha-risk", now=NOW, start=start, segment="region", segment_value="east")
+    view = overview.model_view(db, "alpha-risk", now=NOW, window=Window(start=start, segment="region",
+                                                                        segment_value="east"))
+    summary = overview.model_summary(db, "alpha-risk", now=NOW, window=Window(start=start, segment="region",
+                                                                              segment_value="east"))
     assert view.models.iloc[0]["predictions"] == summary["predictions"] == view.daily["predictions"].sum()
-    volume = overview.daily_volume(db, model="alpha-risk", start=start, by_version=True, segment="region",
-                                   segment_value="east")
+    volume = overview.daily_volume(db, model="alpha-risk", window=Window(start=start, segment="region",
+                                                                         segment_value="east"), by_version=True)
     assert view.daily["predictions"].tolist() == volume["predictions"].tolist()
     assert view.daily["labelled"].tolist() == volume["labelled"].tolist()
 
@@ -334,20 +330,20 @@ def test_the_two_halves_combine_into_the_portfolio(db):
     """traffic (moves with now) + window_view (depends on the window) == portfolio, whatever now is."""
     start = NOW.replace(minute=0) - timedelta(days=30)
     later = NOW + timedelta(minutes=17)
-    window = overview.window_view(db, start=start)
+    window = overview.window_view(db, window=Window(start=start))
     assert window.models[["predictions_24h", "predictions_7d"]].isna().all().all()
-    halves = overview.combine(overview.traffic(db, now=later, start=start), window)
-    whole = overview.portfolio(db, now=later, start=start)
+    halves = overview.combine(overview.traffic(db, now=later, window=Window(start=start)), window)
+    whole = overview.portfolio(db, now=later, window=Window(start=start))
     pd.testing.assert_frame_equal(halves.models, whole.models)
     pd.testing.assert_frame_equal(halves.daily, whole.daily)
     assert list(overview.traffic(db, now=NOW).columns) == list(overview.TRAFFIC_COLUMNS)
     with pytest.raises(InvalidInputError, match="needs a model"):
-        overview.traffic(db, now=NOW, version="v1")
+        overview.traffic(db, now=NOW, window=Window(version="v1"))
 
 
 def test_totals(db):
     """Portfolio totals sum the per-model counts; shares are ratios of the sums."""
-    frame = overview.portfolio(db, now=NOW, start=NOW - timedelta(days=30)).models
+    frame = overview.portfolio(db, now=NOW, window=Window(start=NOW - timedelta(days=30))).models
     t = overview.totals(frame)
     assert t["models"] == 2 and t["with_champion"] == 1
     assert t["predictions"] == frame["predictions"].sum()
@@ -369,7 +365,8 @@ def test_context_options_and_segment_values(db, frames):
     with pytest.raises(InvalidInputError, match="not a segment column"):
         overview.segment_values(db, "alpha-risk", "gender")
     with pytest.raises(InvalidInputError, match="not a segment column"):
-        overview.model_summary(db, "alpha-risk", now=NOW, segment="income; DROP TABLE models", segment_value="x")
+        overview.model_summary(db, "alpha-risk", now=NOW, window=Window(segment="income; DROP TABLE models",
+                                                                        segment_value="x"))
     with pytest.raises(NotFoundError):
         overview.model_summary(db, "no-such-model", now=NOW)
 

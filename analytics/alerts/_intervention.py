@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -22,6 +22,7 @@ import pandas as pd
 from analytics import audit, governance, settings
 from analytics.alerts._events import event
 from analytics.alerts._rules import Rule
+from analytics.clock import utc_now
 from analytics.errors import InvalidInputError
 from analytics.roles import Actor, require
 
@@ -85,7 +86,7 @@ def close_retrain_request(con: duckdb.DuckDBPyConnection, actor: Actor, request_
     row = con.execute("SELECT model_name, state FROM retrain_requests WHERE request_id = ?", [request_id]).fetchone()
     if row is None or row[1] != "open":
         raise InvalidInputError(f"retraining request {request_id} is not open")
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = utc_now()
     con.execute("UPDATE retrain_requests SET state = 'closed', closed_at = ?, closed_by = ?, note = ? "
                 "WHERE request_id = ?", [now, actor.username, note.strip(), request_id])
     audit.record(con, actor, "retrain.close", "model", row[0], {"request_id": request_id, "note": note.strip()})

@@ -20,6 +20,7 @@ import pandas as pd
 from analytics import business, drift, fairness, performance, store
 from analytics.alerts._rules import Rule
 from analytics.registry import get_model
+from analytics.window import Window
 
 SERIES_COLUMNS: tuple[str, ...] = ("window_end", "value", "rows")
 _STEP = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(days=7)}
@@ -134,8 +135,8 @@ def _pick(frame: pd.DataFrame, ends: list[datetime], step: timedelta, *, column:
 
 
 def _drift(db: Path, rule: Rule, version: str, start: datetime, end: datetime) -> pd.DataFrame:
-    result = drift.drift_over_time(db, rule.model, start=start, end=end, freq=rule.window, version=version,
-                                   segment=rule.segment, segment_value=rule.segment_value)
+    window = Window(start, end, version, rule.segment, rule.segment_value)
+    result = drift.drift_over_time(db, rule.model, window=window, freq=rule.window)
     table = result.table
     if table.empty:
         return pd.DataFrame(columns=["period", "column", "value", "rows"])
@@ -149,8 +150,8 @@ def _drift(db: Path, rule: Rule, version: str, start: datetime, end: datetime) -
 
 
 def _performance(db: Path, rule: Rule, version: str, start: datetime, end: datetime) -> pd.DataFrame:
-    frame = performance.cbpe(db, rule.model, start=start, end=end, version=version, freq=rule.window,
-                             segment=rule.segment, segment_value=rule.segment_value).table
+    window = Window(start, end, version, rule.segment, rule.segment_value)
+    frame = performance.cbpe(db, rule.model, window=window, freq=rule.window).table
     parts = []
     for name in [c for c in frame.columns if c in performance.METRICS or c.startswith("est_")]:
         rows = frame["rows"] if name.startswith("est_") else frame["labelled"]

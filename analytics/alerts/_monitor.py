@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from analytics.alerts import _intervention, _notify
 from analytics.alerts._events import event
 from analytics.alerts._metrics import SeriesCache, series, window_end_at, window_length
 from analytics.alerts._rules import Level, Rule, get_rule, rules
+from analytics.clock import utc_now
 from analytics.errors import VigilError
 from analytics.roles import Actor
 
@@ -156,10 +157,6 @@ class MonitorReport:
                  f"notifications: {self.sent} sent, {self.failed} failed, {self.throttled} throttled "
                  f"({self.seconds:.1f} s)"]
         return "\n".join(lines + self.messages)
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def _ends(rule: Rule, at: datetime, since: datetime | None) -> list[datetime]:
@@ -284,7 +281,7 @@ def monitor(db: str | Path | None = None, *, at: datetime | None = None, model: 
 
     started = time.perf_counter()
     path = Path(db) if db is not None else config.db_path()
-    at = at or _now()
+    at = at or utc_now()
     todo = store.read(lambda con: plan(con, at=at, model=model, since=since), path)
     cache = cache if cache is not None else SeriesCache(path)
     evaluations: list[Evaluation] = []

@@ -34,7 +34,7 @@ import smtplib
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ import pandas as pd
 
 from analytics import audit, settings, store
 from analytics.alerts._rules import Rule
+from analytics.clock import utc_now
 from analytics.errors import InvalidInputError, NotFoundError
 from analytics.roles import Actor, require
 
@@ -58,10 +59,6 @@ SYSTEM = Actor("svc:monitor", "system")
 MAX_PER_DAY = settings.declare("alerts.max_notifications_per_model_day", 50, "Notifications sent per model and "
                                "UTC day at most; later ones are kept as throttled (alert fatigue)",
                                unit="notifications", minimum=1)
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def _check_target(kind: str, target: str) -> str:
@@ -100,7 +97,7 @@ def add_channel(con: duckdb.DuckDBPyConnection, actor: Actor, name: str, kind: s
         raise InvalidInputError(f"a channel named {name!r} exists; remove it first or choose another name")
     con.execute("INSERT INTO channels (name, kind, target, secret, options, enabled, failures, created_at, created_by) "
                 "VALUES (?, ?, ?, ?, ?, TRUE, 0, ?, ?)",
-                [name, kind, target, secret, json.dumps(options, sort_keys=True), at or _now(), actor.username])
+                [name, kind, target, secret, json.dumps(options, sort_keys=True), at or utc_now(), actor.username])
     audit.record(con, actor, "channel.add", "channel", name,
                  {"kind": kind, "target": masked_target(kind, target), "secret": bool(secret), "options": options},
                  at=at)
@@ -297,7 +294,7 @@ class DispatchResult:
 
 def dispatch(db: str | Path | None = None, *, now: datetime | None = None) -> DispatchResult:
     """Send every queued notification that is due; record each outcome (retries, throttling, disabling)."""
-    now = now or _now()
+    now = now or utc_now()
     result = DispatchResult()
 
     def due(con):

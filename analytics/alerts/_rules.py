@@ -22,13 +22,14 @@ import json
 import math
 import re
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import duckdb
 import pandas as pd
 
 from analytics import audit
+from analytics.clock import utc_now
 from analytics.errors import InvalidInputError, NotFoundError
 from analytics.registry import get_model
 from analytics.roles import Actor, require
@@ -171,10 +172,6 @@ class Rule:
             raise InvalidInputError(f"rule is missing a field: {exc}") from None
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
 def _check_columns(con: duckdb.DuckDBPyConnection, rule: Rule) -> None:
     info = get_model(con, rule.model)
     names = {c.name for c in info.schema.columns}
@@ -188,7 +185,7 @@ def save_rule(con: duckdb.DuckDBPyConnection, actor: Actor, rule: Rule, *, at: d
     """Add a rule, or replace the rule with the same id (admins and approvers). Audited; returns ``added`` or ``edited``."""
     require(actor, "manage_rules")
     _check_columns(con, rule)
-    when = at or _now()
+    when = at or utc_now()
     before = con.execute("SELECT spec, created_at, created_by, enabled FROM alert_rules WHERE rule_id = ?",
                          [rule.rule_id]).fetchone()
     spec = json.dumps(rule.to_dict(), sort_keys=True)
@@ -211,7 +208,7 @@ def set_enabled(con: duckdb.DuckDBPyConnection, actor: Actor, rule_id: str, enab
     require(actor, "manage_rules")
     get_rule(con, rule_id)
     con.execute("UPDATE alert_rules SET enabled = ?, updated_at = ?, updated_by = ? WHERE rule_id = ?",
-                [bool(enabled), at or _now(), actor.username, rule_id])
+                [bool(enabled), at or utc_now(), actor.username, rule_id])
     audit.record(con, actor, "rule.enable" if enabled else "rule.disable", "alert_rule", rule_id, {}, at=at)
 
 

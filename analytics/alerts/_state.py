@@ -5,7 +5,7 @@ and the alerts, incidents and knowledge base read back as tidy frames. Every cha
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import duckdb
 import pandas as pd
@@ -15,6 +15,7 @@ from analytics.alerts import _notify
 from analytics.alerts._events import event
 from analytics.alerts._monitor import OPEN_STATES, resolve_alert
 from analytics.alerts._rules import get_rule, metric_family
+from analytics.clock import utc_now
 from analytics.errors import InvalidInputError, NotFoundError
 from analytics.registry import get_model
 from analytics.roles import Actor, require
@@ -23,10 +24,6 @@ ALERT_COLUMNS: tuple[str, ...] = (
     "alert_id", "state", "severity", "model", "version", "segment_value", "family", "rule_id", "value", "bound",
     "window_start", "window_end", "opened_at", "fired_at", "assignee", "ack_comment", "acknowledged_at",
     "escalated_at", "resolved_at", "resolution_note", "incident_id", "muted_by", "fingerprint")
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def _text(value: str | None, what: str) -> str:
@@ -56,7 +53,7 @@ def acknowledge(con: duckdb.DuckDBPyConnection, actor: Actor, alert_id: int, *, 
         raise InvalidInputError(f"alert {alert_id} is {alert['state']}; only a firing alert can be acknowledged")
     if not con.execute("SELECT 1 FROM users WHERE username = ? AND NOT disabled", [assignee]).fetchone():
         raise InvalidInputError(f"{assignee!r} is not an active user; assign the alert to a user of Vigil")
-    when = at or _now()
+    when = at or utc_now()
     con.execute("UPDATE alerts SET state = 'acknowledged', assignee = ?, ack_comment = ?, acknowledged_at = ?, "
                 "acknowledged_by = ?, updated_at = ? WHERE alert_id = ?",
                 [assignee, comment, when, actor.username, when, int(alert_id)])
@@ -73,7 +70,7 @@ def resolve(con: duckdb.DuckDBPyConnection, actor: Actor, alert_id: int, *, note
     alert = get_alert(con, alert_id)
     if alert["state"] not in OPEN_STATES:
         raise InvalidInputError(f"alert {alert_id} is already {alert['state']}")
-    resolve_alert(con, actor, int(alert_id), at or _now(), _text(note, "a resolution note"))
+    resolve_alert(con, actor, int(alert_id), at or utc_now(), _text(note, "a resolution note"))
 
 
 def silence(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, *, hours: float, reason: str,
@@ -86,7 +83,7 @@ def silence(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, *, hours: 
     get_model(con, model)  # a silence of a model that does not exist mutes nothing and hides a typo
     if rule_id is not None:
         get_rule(con, rule_id)
-    when = at or _now()
+    when = at or utc_now()
     silence_id = con.execute("SELECT nextval('silence_id_seq')").fetchone()[0]
     con.execute("INSERT INTO silences (silence_id, model_name, rule_id, starts_at, ends_at, reason, created_by) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -55,6 +55,7 @@ from analytics.business._kpis import (
 from analytics.business._serving import refresh_store as refresh_summaries
 from analytics.business._latency import PERCENTILES, SLA_MS, SLA_PERCENTILE, LatencyResult, latency, sla
 from analytics.business._whatif import CURVE_COLUMNS, WhatIf, threshold_whatif
+from analytics.store import run
 
 __all__ = [
     "CURVE_COLUMNS", "INFRA_CATEGORIES", "KPI_META", "MONTHLY_BUDGET", "PERCENTILES", "RUN_RATE_DAYS", "SLA_MS",
@@ -69,7 +70,5 @@ __all__ = [
 
 def definition_models(db) -> list[str]:
     """Models with a stored KPI definition."""
-    from analytics.business._common import _run
-
-    return _run(db, lambda con: [r[0] for r in con.execute(
+    return run(db, lambda con: [r[0] for r in con.execute(
         "SELECT model_name FROM kpi_definitions ORDER BY model_name").fetchall()])

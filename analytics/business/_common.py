@@ -8,11 +8,12 @@ from typing import Any
 import duckdb
 
 from analytics.logschema import quote
-from analytics.overview import DbLike, _run, _where, previous_window  # noqa: F401 - one filter for every page
+from analytics.store import DbLike
+from analytics.window import Window, previous_window
 from analytics.registry import ModelInfo, get_model
 from analytics.store import outcomes_view, predictions_view
 
-__all__ = ["DbLike", "_run", "live_rows", "previous_window", "window_filter", "outcome_join", "get_model",
+__all__ = ["DbLike", "live_rows", "previous_window", "window_filter", "outcome_join", "get_model",
            "predictions_view", "quote"]
 
 
@@ -25,8 +26,8 @@ def window_filter(info: ModelInfo, *, start: datetime | None, end: datetime | No
                   segment: str | None = None, segment_value: str | None = None,
                   include_shadow: bool = False) -> tuple[str, list[Any]]:
     """WHERE clause over ``predictions_<stem> p`` for a window, version and segment."""
-    where, params = _where(info.schema, start=start, end=end, version=version, segment=segment,
-                           segment_value=segment_value)
+    window = Window(start, end, version, segment, segment_value).where(info.schema)
+    where, params = window.sql, window.params
     if not include_shadow:
         where = f"{where} AND {live_rows(version)}"
     return where, params

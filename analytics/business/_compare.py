@@ -19,8 +19,9 @@ import duckdb
 import pandas as pd
 
 from analytics.business import _serving
-from analytics.business._common import DbLike, _run, open_model
-from analytics.overview import ceil_hour, floor_hour
+from analytics.business._common import DbLike, open_model
+from analytics.store import run
+from analytics.window import ceil_hour, floor_hour
 from analytics.business._definitions import get_definition
 from analytics.business._kpis import KPI_META, kpi_label, kpi_sums, kpi_unit, kpis_from_sums
 from analytics.errors import InvalidInputError
@@ -131,4 +132,4 @@ def champion_challenger(db: DbLike, model: str, *, now: datetime, start: datetim
         return Comparison(table, champion, other, shared_start, shared_end,
                           {v: int(shared.loc[v, "n"]) for v in (champion, other)})
 
-    return _run(db, work)
+    return run(db, work)

@@ -22,7 +22,8 @@ import pandas as pd
 
 from analytics import audit, settings
 from analytics.business import _serving
-from analytics.business._common import DbLike, _run, live_rows, open_model, previous_window, window_filter
+from analytics.business._common import DbLike, live_rows, open_model, previous_window, window_filter
+from analytics.store import run
 from analytics.business._definitions import get_definition, has_definition
 from analytics.errors import InvalidInputError
 from analytics.roles import Actor, require
@@ -92,7 +93,7 @@ def delete_infra_cost(con: duckdb.DuckDBPyConnection, actor: Actor, entry_id: in
 def infra_costs(db: DbLike, model: str | None = None) -> pd.DataFrame:
     """Infrastructure cost entries (of one model and the shared ones, or all), newest period first."""
     clause, params = ("WHERE model_name = ? OR model_name IS NULL", [model]) if model else ("", [])
-    return _run(db, lambda con: con.execute(
+    return run(db, lambda con: con.execute(
         f"SELECT entry_id, model_name, category, amount_usd, period_start, period_end, "
         f"datediff('day', period_start, period_end) + 1 AS days, description, entered_at, entered_by "
         f"FROM infra_costs {clause} ORDER BY period_start DESC, entry_id DESC", params).df())
@@ -197,7 +198,7 @@ def cost(db: DbLike, model: str, *, now: datetime, start: datetime | None = None
         budget = _budget(con, info, model, now, summarised)
         return CostResult(summary, cur[list(DAILY_COLUMNS)], by_version, budget, selected_label)
 
-    return _run(db, work)
+    return run(db, work)
 
 
 def _daily_from_log(con: duckdb.DuckDBPyConnection, info, selected: str, start: datetime | None,

@@ -24,8 +24,6 @@ import pandas as pd
 from analytics.business import _rollup
 from analytics.business._common import (
     DbLike,
-    _run,
-    _where,
     open_model,
     outcome_join,
     previous_window,
@@ -37,9 +35,9 @@ from analytics.business._sums import SUM_COLUMNS, rollup_dimensions, sum_select
 from analytics.errors import InvalidInputError
 from analytics.fairness import Thresholds, demographic_parity, thresholds_for
 from analytics.logschema import LogSchema
-from analytics.overview import split_interval
+from analytics.window import Window, split_interval
 from analytics.registry import ModelInfo
-from analytics.store import predictions_view
+from analytics.store import predictions_view, run
 
 #: KPI key -> (kind of unit, higher is better or None when neither, basis of the value).
 KPI_META: dict[str, tuple[str, bool | None, str]] = {
@@ -113,7 +111,7 @@ def kpi_sums(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition: KpiDef
         return _combine(frames)
     attribute = definition.fairness_attribute
     if segment:
-        _where(info.schema, segment=segment, segment_value=segment_value)  # validates the segment
+        Window(segment=segment, segment_value=segment_value).where(info.schema)  # validates the segment
     roll = _rollup.hourly_by(con, info, definition, [d for d in dict.fromkeys((by, segment, attribute)) if d])
     hour = roll["hour"].to_numpy()
     frames = []
@@ -341,7 +339,7 @@ def kpis(db: DbLike, model: str, *, now: datetime, start: datetime | None = None
         return KpiResult(definition, table, segments, int(current["n"].sum()), int(current["labelled"].sum()),
                          int(previous["n"].sum()), has_previous)
 
-    return _run(db, work)
+    return run(db, work)
 
 
 def breakdown_columns(db: DbLike, model: str) -> list[str]:
@@ -351,4 +349,4 @@ def breakdown_columns(db: DbLike, model: str) -> list[str]:
         schema = open_model(con, model).schema
         return [c.name for c in schema.segments] + [c.name for c in schema.columns if c.role == "attribute"]
 
-    return _run(db, work)
+    return run(db, work)

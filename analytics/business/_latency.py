@@ -23,7 +23,8 @@ import pandas as pd
 
 from analytics import settings
 from analytics.business import _serving
-from analytics.business._common import DbLike, _run, open_model, window_filter
+from analytics.business._common import DbLike, open_model, window_filter
+from analytics.store import run
 from analytics.store import predictions_view
 
 SLA_MS = settings.declare("business.latency_sla_ms", 100.0,
@@ -101,7 +102,7 @@ def latency(db: DbLike, model: str, *, start: datetime | None = None, end: datet
         per_day, overall = per_day.reset_index(drop=True), overall.sort_values("version").reset_index(drop=True)
         return _result(per_day, overall, sla, which)
 
-    return _run(db, work)
+    return run(db, work)
 
 
 def _from_log(con: duckdb.DuckDBPyConnection, info, start: datetime | None, end: datetime | None,
@@ -156,5 +157,5 @@ def _result(per_day: pd.DataFrame, overall: pd.DataFrame, sla: float, which: str
 
 def sla(db: DbLike, model: str) -> dict[str, Any]:
     """The model's SLA: ``{"ms": target, "percentile": "p95"}``."""
-    return _run(db, lambda con: {"ms": float(settings.get(con, SLA_MS.key, model=model)),
+    return run(db, lambda con: {"ms": float(settings.get(con, SLA_MS.key, model=model)),
                                  "percentile": str(settings.get(con, SLA_PERCENTILE.key, model=model))})

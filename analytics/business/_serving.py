@@ -36,8 +36,8 @@ import numpy as np
 import pandas as pd
 
 from analytics import summaries
-from analytics.overview import split_interval, time_bounds
 from analytics.registry import ModelInfo, get_model
+from analytics.window import split_interval, time_bounds
 from analytics.store import predictions_view
 
 #: The percentiles kept per day and read off the histograms (p50, p95, p99: ``_latency.PERCENTILES``).

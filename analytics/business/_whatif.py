@@ -22,12 +22,13 @@ import numpy as np
 import pandas as pd
 
 from analytics.business import _rollup
-from analytics.business._common import DbLike, _run, open_model, outcome_join, quote, window_filter
+from analytics.business._common import DbLike, open_model, outcome_join, quote, window_filter
+from analytics.store import run
 from analytics.business._definitions import KpiDefinition, get_definition
 from analytics.business._sums import cell_select, expressions
 from analytics.errors import InvalidInputError
 from analytics.fairness import SUPPRESSED, Thresholds, demographic_parity, group_status, thresholds_for
-from analytics.overview import split_interval
+from analytics.window import split_interval
 from analytics.registry import champion_version, get_version
 from analytics.store import predictions_view
 
@@ -139,7 +140,7 @@ def threshold_whatif(db: DbLike, model: str, *, start: datetime | None = None, e
         cells = threshold_cells(con, info, definition, start=start, end=end, version=chosen, steps=steps)
         return _curves(cells, definition, chosen, current, steps, thresholds_for(con, model))
 
-    return _run(db, work)
+    return run(db, work)
 
 
 def _curves(cells: pd.DataFrame, definition: KpiDefinition, version: str, current: float, steps: int,

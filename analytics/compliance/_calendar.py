@@ -10,12 +10,13 @@ the last approval of any of its versions, else the model's registration. A revie
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 import duckdb
 import pandas as pd
 
 from analytics import audit, settings
+from analytics.clock import utc_now
 from analytics.errors import InvalidInputError
 from analytics.registry import get_model
 from analytics.roles import Actor, require
@@ -27,10 +28,6 @@ DUE_SOON = settings.declare("compliance.review_due_soon_days", 30, "A periodic m
                             "reminded) this many days before its date", unit="days", minimum=1, maximum=365)
 CALENDAR_COLUMNS: tuple[str, ...] = ("model", "owner", "risk_tier", "interval_months", "last_review_at",
                                      "last_review_kind", "last_reviewer", "due_at", "days_left", "status")
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def review_interval_months(tier: str | None) -> int:
@@ -50,7 +47,7 @@ def record_review(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, *, o
     note = (note or "").strip()
     if not note:
         raise InvalidInputError("a review needs a note saying what was reviewed and found")
-    when = at or _now()
+    when = at or utc_now()
     seq = audit.record(con, actor, "model.review", "model", model, {"outcome": outcome, "note": note}, at=when)
     review_id = con.execute("SELECT nextval('model_review_id_seq')").fetchone()[0]
     con.execute("INSERT INTO model_reviews (review_id, model_name, reviewed_at, reviewer, outcome, note, audit_seq) "
@@ -72,7 +69,7 @@ def review_calendar(con: duckdb.DuckDBPyConnection, *, now: datetime | None = No
     ``status`` is ``overdue``, ``due soon`` (within ``compliance.review_due_soon_days``) or ``scheduled``;
     rows are ordered most urgent first. Dates are naive UTC; ``days_left`` is negative when overdue.
     """
-    now = now or _now()
+    now = now or utc_now()
     frame = con.execute("""
         WITH last_review AS (SELECT model_name, max(reviewed_at) AS at, arg_max(reviewer, reviewed_at) AS who
                              FROM model_reviews GROUP BY ALL),

@@ -20,13 +20,14 @@ from __future__ import annotations
 import html
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
 import pandas as pd
 
 from analytics import alerts, audit, settings
+from analytics.clock import utc_now
 from analytics.errors import InvalidInputError, NotFoundError
 from analytics.governance import recorded_plan, risk_tier
 from analytics.registry import get_model
@@ -56,10 +57,6 @@ WARN_DAYS = settings.declare("compliance.report_deadline_warning_days", 3.0, "A 
 CLOCK_COLUMNS: tuple[str, ...] = ("incident_id", "model", "title", "category", "article", "days", "aware_at",
                                   "deadline_at", "hours_left", "status", "classified_by", "classified_at",
                                   "rationale", "reported_at", "reported_by", "report_reference")
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def _incident(con: duckdb.DuckDBPyConnection, incident_id: int) -> dict[str, Any]:
@@ -94,7 +91,7 @@ def classify_serious(con: duckdb.DuckDBPyConnection, actor: Actor, incident_id: 
     rationale = (rationale or "").strip()
     if not rationale:
         raise InvalidInputError("a serious incident needs a rationale: the harm and the suspected causal link")
-    when = at or _now()
+    when = at or utc_now()
     aware = aware_at or when
     if aware > when + timedelta(minutes=5):
         raise InvalidInputError("the provider cannot become aware in the future; give --aware-at in the past (UTC)")
@@ -128,7 +125,7 @@ def record_reported(con: duckdb.DuckDBPyConnection, actor: Actor, incident_id: i
     reference = (reference or "").strip()
     if not reference:
         raise InvalidInputError("give the authority's reference (or how and to whom the report was sent)")
-    when = at or _now()
+    when = at or utc_now()
     audit.record(con, actor, "incident.reported", "incident", str(int(incident_id)), {"reference": reference}, at=when)
     con.execute("UPDATE serious_incidents SET reported_at = ?, reported_by = ?, report_reference = ? "
                 "WHERE incident_id = ?", [when, actor.username, reference, int(incident_id)])
@@ -145,7 +142,7 @@ def clock_status(deadline_at: datetime, reported_at: datetime | None, now: datet
 def reporting_clocks(con: duckdb.DuckDBPyConnection, *, now: datetime | None = None,
                      incident_id: int | None = None) -> pd.DataFrame:
     """Serious incidents with their reporting clock (:data:`CLOCK_COLUMNS`), most urgent first. Times UTC."""
-    now = now or _now()
+    now = now or utc_now()
     frame = con.execute(
         "SELECT s.incident_id, i.model_name AS model, i.title, s.category, s.aware_at, s.deadline_at, "
         "s.classified_by, s.classified_at, s.rationale, s.reported_at, s.reported_by, s.report_reference "
@@ -288,7 +285,7 @@ def draft_report(con: duckdb.DuckDBPyConnection, incident_id: int, *, now: datet
     InvalidInputError
         The incident is not classified as serious.
     """
-    now = now or _now()
+    now = now or utc_now()
     incident = _incident(con, incident_id)
     clocks = reporting_clocks(con, now=now, incident_id=incident_id)
     if clocks.empty:

@@ -7,7 +7,7 @@ the store holds report definitions), and the review interval of its risk tier.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import duckdb
@@ -16,6 +16,7 @@ from analytics import settings
 from analytics.alerts import SLA_FAMILIES, Rule, describe_level, rules
 from analytics.alerts._monitor import ESCALATE_MINUTES
 from analytics.alerts._rules import METRICS
+from analytics.clock import utc_now
 from analytics.compliance._calendar import review_interval_months
 from analytics.errors import InvalidInputError
 from analytics.governance import MonitoringPlan, PlanItem, risk_tier
@@ -149,4 +150,4 @@ def monitoring_plan(con: duckdb.DuckDBPyConnection, model: str, version: str | N
         escalation_minutes=float(settings.get(con, ESCALATE_MINUTES.key, model=model)),
         review_interval_months=review_interval_months(tier_row["risk_tier"] if tier_row else None),
         gaps=_gaps(items, channels, has_sensitive, tier),
-        generated_at=now or datetime.now(timezone.utc).replace(tzinfo=None))
+        generated_at=now or utc_now())

@@ -11,13 +11,14 @@ cron next to ``vigil monitor``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 import duckdb
 import pandas as pd
 
 from analytics import audit
 from analytics.alerts import enqueue_notice
+from analytics.clock import utc_now
 from analytics.compliance._calendar import review_calendar
 from analytics.compliance._incidents import reporting_clocks
 from analytics.roles import Actor
@@ -65,7 +66,7 @@ def remind(con: duckdb.DuckDBPyConnection, *, now: datetime | None = None) -> li
       and ``overdue`` stages, each a critical reminder, escalated.
     - A model review: ``due soon`` (a warning) and ``overdue`` (critical, escalated).
     """
-    now = now or datetime.now(timezone.utc).replace(tzinfo=None)
+    now = now or utc_now()
     out: list[Reminder] = []
     for row in reporting_clocks(con, now=now).to_dict("records"):
         if row["status"] not in ("due soon", "overdue"):

@@ -42,7 +42,8 @@ from analytics.compliance._calendar import review_calendar
 from analytics.deployments import DeploymentComparison, compare
 from analytics.errors import InvalidInputError
 from analytics.logschema import OVERRIDE_COLUMN, quote
-from analytics.overview import DbLike, _run
+from analytics.store import DbLike, run
+from analytics.window import Window
 from analytics.registry import champion_version, get_model, get_version
 from analytics.store import outcomes_view, predictions_view
 
@@ -106,17 +107,6 @@ def hosmer_lemeshow(observed: np.ndarray, expected: np.ndarray, n: np.ndarray) -
     return statistic, float(stats.chi2.sf(statistic, len(m) - 2))
 
 
-def _window(start: datetime | None, end: datetime | None) -> tuple[str, list]:
-    clauses, params = [], []
-    if start is not None:
-        clauses.append("p.predicted_at >= ?")
-        params.append(start)
-    if end is not None:
-        clauses.append("p.predicted_at < ?")
-        params.append(end)
-    return "".join(f" AND {c}" for c in clauses), params
-
-
 def backtest(db: DbLike, model: str, *, version: str | None = None, period: str = "month",
              start: datetime | None = None, end: datetime | None = None, groups: int = 10,
              min_rows: int = 100) -> Backtest:
@@ -153,19 +143,18 @@ def backtest(db: DbLike, model: str, *, version: str | None = None, period: str 
             raise InvalidInputError(f"{model} has no champion; give the version to back-test")
         get_version(con, model, chosen)
         alpha = float(settings.get(con, ALPHA.key, model=model))
-        where, params = _window(start, end)
+        rows_of = Window(start, end, chosen).where(info.schema)
         pv, ov = predictions_view(info.stem), outcomes_view(info.stem)
-        total = con.execute(f"SELECT count(*) FROM {pv} p WHERE p.model_version = ?{where}",
-                            [chosen, *params]).fetchone()[0]
+        total = con.execute(f"SELECT count(*) FROM {pv} p WHERE {rows_of.sql}", rows_of.params).fetchone()[0]
         cells = con.execute(f"""
             WITH labelled AS (
                 SELECT date_trunc('{period}', p.predicted_at) AS period, p.score, o.label,
                        ntile({groups}) OVER (PARTITION BY date_trunc('{period}', p.predicted_at)
                                              ORDER BY p.score, p.prediction_id) AS grp
                 FROM {pv} p JOIN {ov} o USING (prediction_id)
-                WHERE p.model_version = ? AND o.label IS NOT NULL AND p.score IS NOT NULL{where})
+                WHERE {rows_of.sql} AND o.label IS NOT NULL AND p.score IS NOT NULL)
             SELECT period, grp, count(*) AS n, sum(score) AS expected, sum(label) AS observed
-            FROM labelled GROUP BY ALL ORDER BY period, grp""", [chosen, *params]).df()
+            FROM labelled GROUP BY ALL ORDER BY period, grp""", rows_of.params).df()
         rows = []
         for when, part in cells.groupby("period", sort=True):
             n, expected, observed = int(part["n"].sum()), float(part["expected"].sum()), int(part["observed"].sum())
@@ -189,7 +178,7 @@ def backtest(db: DbLike, model: str, *, version: str | None = None, period: str 
         return Backtest(model, chosen, period, alpha, table, int(total), int(table["labelled"].sum()) if rows else 0,
                         start, end, time.perf_counter() - began)
 
-    return _run(db, work)
+    return run(db, work)
 
 
 @dataclass(frozen=True)
@@ -226,7 +215,7 @@ def benchmark(db: DbLike, model: str, *, start: datetime | None = None, end: dat
         champion = champion_version(con, model) if get_model(con, model) else None
         return champion, challenger_version(con, model, champion)
 
-    champion, challenger = _run(db, versions)
+    champion, challenger = run(db, versions)
     if champion is None or challenger is None:
         missing = "no champion" if champion is None else "no challenger, shadow or canary in its log"
         return Benchmark(champion, challenger, None, f"{model} has {missing}: nothing to benchmark against")
@@ -269,7 +258,7 @@ def overrides(db: DbLike, model: str, *, start: datetime | None = None, end: dat
         if fav is None:
             return Overrides(False, f"{model} logs '{OVERRIDE_COLUMN}' but declares no favourable decision, so "
                                     "whether an override proved right cannot be judged.", pd.DataFrame())
-        where, params = _window(start, end)
+        rows_of = Window(start, end).where(info.schema)
         human = f"CAST(p.{quote(OVERRIDE_COLUMN)} AS INTEGER)"
         # A decision is right when it is unfavourable exactly for the positive (bad) cases.
         right = "(({d}) <> {fav}) = (o.label = 1)"
@@ -282,7 +271,7 @@ def overrides(db: DbLike, model: str, *, start: datetime | None = None, end: dat
                    count(*) FILTER (WHERE {human} <> p.decision AND o.label IS NOT NULL
                                     AND {right.format(d='p.decision', fav=fav)}) AS override_wrong
             FROM {predictions_view(info.stem)} p LEFT JOIN {outcomes_view(info.stem)} o USING (prediction_id)
-            WHERE TRUE{where} GROUP BY ALL ORDER BY version""", params).df()
+            WHERE {rows_of.sql} GROUP BY ALL ORDER BY version""", rows_of.params).df()
         table["override_rate"] = table["overridden"] / table["rows"]
         table["override_rate_reviewed"] = table["overridden"] / table["reviewed"].where(table["reviewed"] > 0)
         table["right_share"] = table["override_right"] / table["overridden_labelled"].where(
@@ -292,7 +281,7 @@ def overrides(db: DbLike, model: str, *, start: datetime | None = None, end: dat
                                f"reviewer; {int(table['override_right'].sum()):,} of the "
                                f"{int(table['overridden_labelled'].sum()):,} with an outcome proved right.", table)
 
-    return _run(db, work)
+    return run(db, work)
 
 
 @dataclass(frozen=True)
@@ -335,7 +324,7 @@ def model_risk_pack(db: DbLike, model: str, *, period: str = "month", now: datet
         frame = review_calendar(con, now=now)
         return frame[frame["model"] == model].iloc[0].to_dict()
 
-    review = _run(db, calendar_row)
+    review = run(db, calendar_row)
     try:
         bt, note = backtest(db, model, period=period), ""
         if bt.labelled == 0:

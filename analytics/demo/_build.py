@@ -189,22 +189,26 @@ def _build_credit(db: Path, seed: int, end: datetime, rows: int, progress: Progr
 
     store.write(governance, db)
     counts = credit.traffic_plan(rows, start)
+    variants = None
+    if rows > credit.VARIANTS_ABOVE_ROWS:
+        progress("credit-default: scoring each client's jittered versions once per model", 0.18)
+        variants = credit.jitter_variants(split.pool, seed)
+    score = _Scores(models, variants)
     rng = np.random.default_rng(seed + 3)
     next_id = 1
     summary.rows[credit.MODEL] = summary.outcomes[credit.MODEL] = 0
-    for chunk in credit.simulate(split.pool, counts, start, seed):
+    for chunk in credit.simulate(split.pool, counts, start, seed, variants=variants):
         day = int(chunk["day"].iloc[-1])
         progress(f"credit-default: logging traffic up to day {day + 1} of {credit.DAYS}",
                  0.2 + 0.5 * (day + 1) / credit.DAYS)
         label = chunk["default"].to_numpy()
-        champion = credit.log_rows(chunk, models["v1"].booster.predict(_inputs(chunk, credit.SCHEMA)), "v1",
-                                   "champion", credit.THRESHOLD, rng, "cd-", next_id)
+        champion = credit.log_rows(chunk, score("v1", chunk), "v1", "champion", credit.THRESHOLD, rng, "cd-", next_id)
         logs, outcomes = [champion], [credit.outcome_rows(champion, label, end, rng, with_value=True)]
         shadow_rows = chunk["day"].to_numpy() >= credit.SHADOW_FROM_DAY
         if shadow_rows.any():
             mirrored = chunk[shadow_rows]
-            shadow = credit.log_rows(mirrored, models["v2"].booster.predict(_inputs(mirrored, credit.SCHEMA)), "v2",
-                                     "shadow", credit.THRESHOLD, rng, "cd-s", next_id)
+            shadow = credit.log_rows(mirrored, score("v2", mirrored), "v2", "shadow", credit.THRESHOLD, rng, "cd-s",
+                                     next_id)
             logs.append(shadow)
             outcomes.append(credit.outcome_rows(shadow, label[shadow_rows], end, rng, with_value=False))
         next_id += len(chunk)
@@ -212,6 +216,24 @@ def _build_credit(db: Path, seed: int, end: datetime, rows: int, progress: Progr
         summary.outcomes[credit.MODEL] += _ingest(db, credit.MODEL, pd.concat(outcomes, ignore_index=True), "outcomes")
     progress("credit-default: submitting v4 for review with its evidence pack", 0.71)
     _replay_pending(db, credit.MODEL, "v4", start + timedelta(days=170), _APPROVED_PATH[:1])
+
+
+class _Scores:
+    """A credit-default version's scores of simulated applicants: predicted row by row, or, with jitter
+    variants (:func:`analytics.demo._credit.jitter_variants`), predicted once per variant and looked up."""
+
+    def __init__(self, models: dict[str, TrainedModel], variants: pd.DataFrame | None) -> None:
+        self.models = models
+        self.variants = variants
+        self.by_variant: dict[str, np.ndarray] = {}
+
+    def __call__(self, version: str, applicants: pd.DataFrame) -> np.ndarray:
+        booster = self.models[version].booster
+        if self.variants is None:
+            return booster.predict(_inputs(applicants, credit.SCHEMA))
+        if version not in self.by_variant:
+            self.by_variant[version] = booster.predict(_inputs(self.variants, credit.SCHEMA))
+        return self.by_variant[version][applicants["variant"].to_numpy()]
 
 
 def _inputs(frame: pd.DataFrame, schema) -> pd.DataFrame:
@@ -336,11 +358,13 @@ def build_demo(db: str | Path | None = None, *, seed: int = 7, rows: int | None 
     _build_credit(building, seed, end, rows, report, summary)
     _build_employment(building, seed, end, report, summary)
     store.write(lambda con: business.seed_demo(con, _actor("ada.admin"), end), building)  # value matrices, budgets, SLAs
-    report("summarising each day for the drift, KPI and cost pages", 0.97)
     for model in (credit.MODEL, employment.MODEL):
+        report(f"{model}: summarising each day for the drift page", 0.96)
         drift.refresh_rollups(building, model)
+    report("summarising each day for the KPI and cost pages", 0.965)
     business.refresh_summaries(building)
-    deployments.refresh_paired(building)  # the shadow v2 against the champion, per day
+    report("pairing the shadow v2 with the champion, per day", 0.97)
+    deployments.refresh_paired(building)
     report("replaying the alert monitor over the production window", 0.975)
     demo_alerts.replay(building, end)
     report("moving the finished store into place", 0.98)

@@ -4,7 +4,8 @@ Story (180 days of production, day 0 = ``end - 180 days``):
 
 - The 30,000 real clients are shuffled with the seed. 12,000 form the *lab* part: 9,000 train the
   champion ``v1`` and 3,000 are its validation (reference) set. The other 18,000 are the held-out
-  pool from which production applicants are drawn (with replacement; bill amounts jittered by 3%).
+  pool from which production applicants are drawn (with replacement; bill amounts jittered by 3%;
+  above 10 M rows, each drawn client takes one of 64 jittered versions of itself, made once).
 - ``region`` and ``channel`` are simulated segments (the UCI data has none).
 - Covariate-drift episode, days 60-89: an online campaign brings younger applicants with lower
   credit limits (applicants are drawn with weights favouring AGE < 30; 70% arrive online). The
@@ -37,6 +38,14 @@ CONCEPT_DAYS = (120, 180)
 SHADOW_FROM_DAY = 120
 CONCEPT_FLIP_PROBABILITY = 0.25
 DEFAULT_ROWS = 240_000
+#: Most applicants simulated (and held in memory) at once: a chunk of days is cut so that it stays below
+#: this, whatever the log's size. Up to 10 M rows a chunk is 15 days, as it always was (same data).
+CHUNK_ROWS = 800_000
+#: Above this many rows, a drawn client's jittered bill amounts are one of :data:`JITTER_VARIANTS` versions
+#: made once per client (each scored once per model), not drawn afresh for every row: a 100 M-row log then
+#: costs no model evaluation per row. Up to this size every row is jittered afresh, as it always was.
+VARIANTS_ABOVE_ROWS = 10_000_000
+JITTER_VARIANTS = 64
 THRESHOLD = 0.5
 REGIONS = ("Taipei", "New Taipei", "Taichung", "Kaohsiung", "Tainan")
 REGION_WEIGHTS = (0.35, 0.20, 0.17, 0.16, 0.12)
@@ -135,28 +144,55 @@ def _campaign_weights(pool: pd.DataFrame) -> np.ndarray:
     return weights / weights.sum()
 
 
+def chunk_days(counts: np.ndarray, most_days: int = 15) -> int:
+    """Days simulated at once: ``most_days``, fewer when that many days would exceed :data:`CHUNK_ROWS`
+    applicants (at least one day, however busy), so memory stays bounded as the log grows."""
+    return int(max(1, min(most_days, CHUNK_ROWS // max(1, int(counts.max())))))
+
+
+def jitter_variants(pool: pd.DataFrame, seed: int, *, variants: int = JITTER_VARIANTS,
+                    jitter: float = 0.03) -> pd.DataFrame:
+    """``variants`` copies of every client of the pool, each with its own jittered bill amounts; the copies
+    of client ``i`` are rows ``i * variants`` to ``(i + 1) * variants - 1``."""
+    rng = np.random.default_rng(seed + 5)
+    copies = pool.iloc[np.repeat(np.arange(len(pool)), variants)].reset_index(drop=True)
+    for column in AMOUNT_COLUMNS:
+        copies[column] = traffic.jitter_amounts(rng, copies[column].to_numpy(float), jitter)
+    return copies
+
+
 def simulate(pool: pd.DataFrame, counts: np.ndarray, start: datetime, seed: int, *,
-             jitter: float = 0.03, chunk_days: int = 15) -> Iterator[pd.DataFrame]:
-    """Yield production applicants day-chunk by day-chunk, with their true label.
+             jitter: float = 0.03, variants: pd.DataFrame | None = None) -> Iterator[pd.DataFrame]:
+    """Yield production applicants chunk of days by chunk of days (:func:`chunk_days`), with their true label.
 
     Each frame has the declared columns, ``predicted_at``, ``day`` and ``default`` (the label
-    after the concept-drift episode's shock).
+    after the concept-drift episode's shock). With ``variants`` (:func:`jitter_variants` of the pool), a
+    drawn client's bill amounts are those of one of its variants, drawn at random, and the frame has
+    ``variant``, that variant's row in ``variants``; otherwise they are jittered afresh for each row.
     """
     rng = np.random.default_rng(seed + 1)
+    step = chunk_days(counts)
     normal = np.full(len(pool), 1.0 / len(pool))
     campaign = _campaign_weights(pool)
     on_time = pool["PAY_0"].to_numpy() <= 0
-    for first in range(0, DAYS, chunk_days):
-        days = np.arange(first, min(first + chunk_days, DAYS))
+    for first in range(0, DAYS, step):
+        days = np.arange(first, min(first + step, DAYS))
         day_index = np.repeat(days, counts[days])
         in_campaign = (day_index >= COVARIATE_DAYS[0]) & (day_index < COVARIATE_DAYS[1])
         picks = np.where(in_campaign, rng.choice(len(pool), size=day_index.size, p=campaign),
                          rng.choice(len(pool), size=day_index.size, p=normal))
-        frame = pool.iloc[picks].reset_index(drop=True)
+        if variants is None:
+            frame = pool.iloc[picks].reset_index(drop=True)
+        else:
+            per_client = len(variants) // len(pool)
+            variant = picks * per_client + rng.integers(0, per_client, size=picks.size)
+            frame = variants.iloc[variant].reset_index(drop=True)
+            frame["variant"] = variant
         frame["channel"] = np.where(in_campaign, rng.choice(CHANNELS, size=day_index.size, p=CAMPAIGN_CHANNEL_WEIGHTS),
                                     frame["channel"].to_numpy())
-        for column in AMOUNT_COLUMNS:
-            frame[column] = traffic.jitter_amounts(rng, frame[column].to_numpy(float), jitter)
+        if variants is None:
+            for column in AMOUNT_COLUMNS:
+                frame[column] = traffic.jitter_amounts(rng, frame[column].to_numpy(float), jitter)
         stamps, order = traffic.arrival_times(rng, start, day_index)
         frame = frame.iloc[order].reset_index(drop=True)
         frame["day"] = day_index[order]

@@ -44,7 +44,8 @@ from analytics.deployments import _paired as _pairs
 from analytics.deployments._paired import amount_sql, value_sql
 from analytics.drift._methods import ks_p_value, psi
 from analytics.errors import InvalidInputError
-from analytics.overview import DbLike, _run
+from analytics.store import DbLike, run
+from analytics.window import time_bounds
 from analytics.registry import ModelInfo, get_model, list_versions
 from analytics.store import outcomes_view, predictions_view
 
@@ -302,22 +303,11 @@ def _judge(measures: list[Measure], alpha: float) -> list[Measure]:
 # SQL
 
 
-def _window(start: datetime | None, end: datetime | None, alias: str = "p") -> tuple[str, list]:
-    clauses, params = ["TRUE"], []
-    if start is not None:
-        clauses.append(f"{alias}.predicted_at >= ?")
-        params.append(start)
-    if end is not None:
-        clauses.append(f"{alias}.predicted_at < ?")
-        params.append(end)
-    return " AND ".join(clauses), params
-
-
 def _shared_period(con: duckdb.DuckDBPyConnection, info: ModelInfo, baseline: str, candidate: str,
                    start: datetime | None, end: datetime | None) -> tuple[datetime | None, datetime | None]:
     """The part of ``[start, end)`` in which both versions logged: from the later first row to just after
     the earlier last row (a canary is compared with the champion's rows of its own period)."""
-    where, params = _window(start, end)
+    where, params = time_bounds("p.predicted_at", start, end)
     row = con.execute(f"SELECT max(first_at), min(last_at), count(*) FROM (SELECT model_version, min(predicted_at) AS "
                       f"first_at, max(predicted_at) AS last_at FROM {predictions_view(info.stem)} p WHERE {where} "
                       "AND p.model_version IN (?, ?) GROUP BY 1)", [*params, baseline, candidate]).fetchone()
@@ -373,7 +363,7 @@ def _coverage(con, info: ModelInfo, baseline: str, candidate: str, start: dateti
             source, params = serving.hourly_source(info, first, last + timedelta(microseconds=1), baseline)
             rows = con.execute(f"SELECT coalesce(sum(predictions), 0) FROM {source} p", params).fetchone()[0]
         return ShadowCoverage(int(pairs), int(rows), first, last, minimum)
-    where, params = _window(start, end)
+    where, params = time_bounds("p.predicted_at", start, end)
     view = predictions_view(info.stem)
     first, last, rows = con.execute(
         f"""WITH c AS (SELECT min(predicted_at) AS lo, max(predicted_at) AS hi FROM {view} p
@@ -616,10 +606,10 @@ def compare(db: DbLike, model: str, *, baseline: str, candidate: str, start: dat
         share, overrides = _margins(con, model)
         overrides = {**overrides, **(margins or {})}
         opts = {"sequential": sequential, "alpha": alpha, "margin_share": share, "overrides": overrides}
-        where, params = _window(start, end)
+        where, params = time_bounds("p.predicted_at", start, end)
         paired = design == "paired" or (design == "auto" and _has_pairs(con, info, baseline, candidate, where, params))
         lo, hi = (start, end) if paired else _shared_period(con, info, baseline, candidate, start, end)
-        where, params = _window(lo, hi)
+        where, params = time_bounds("p.predicted_at", lo, hi)
         ratio = coverage = None
         if paired:
             measures, rows, coverage = _paired(con, info, d, baseline, candidate, lo, hi, opts)
@@ -635,4 +625,4 @@ def compare(db: DbLike, model: str, *, baseline: str, candidate: str, start: dat
                                     tuple(measures), ratio, verdict_, reason, sequential, alpha, power,
                                     time.perf_counter() - began, coverage)
 
-    return _run(db, work)
+    return run(db, work)

@@ -42,6 +42,7 @@ from analytics.summaries import DAY_SEGMENTS as _DAY_SEGMENTS
 from analytics.logschema import quote
 from analytics.registry import ModelInfo, get_model
 from analytics.store import outcome_table, outcomes_view, predictions_view
+from analytics.window import time_bounds
 
 #: Pairs sampled (the lowest ``hash(request_id)`` of the labelled pairs) for DeLong's test.
 DELONG_SAMPLE = 200_000
@@ -112,17 +113,6 @@ Span = tuple[datetime | None, datetime | None]
 _ALL: Span = (None, None)
 
 
-def _span_sql(span: Span, alias: str = "p") -> tuple[str, list]:
-    clause, params = ["TRUE"], []
-    if span[0] is not None:
-        clause.append(f"{alias}.predicted_at >= ?")
-        params.append(span[0])
-    if span[1] is not None:
-        clause.append(f"{alias}.predicted_at < ?")
-        params.append(span[1])
-    return " AND ".join(clause), params
-
-
 def _midnight(day: date) -> datetime:
     return datetime.combine(day, time.min)
 
@@ -175,12 +165,12 @@ def _join_pairs(con: duckdb.DuckDBPyConnection, info: ModelInfo, d: KpiDefinitio
     value_b = value_sql(d, "b.decision", "o.label", amount_sql(d, "a")) if d else "NULL::DOUBLE"
     selects, params = [], []
     for a_span, b_span in parts:
-        a_where, a_params = _span_sql(a_span)
-        b_where, b_params = _span_sql(b_span)
+        a_where, a_params = time_bounds("p.predicted_at", *a_span)
+        b_where, b_params = time_bounds("p.predicted_at", *b_span)
         if _length(a_span) < _length(b_span):
             # the baseline's side is the narrower: keep only the candidate rows of its requests (a semi-join
             # DuckDB builds on the narrow side) before the join
-            q_where, q_params = _span_sql(a_span, "q")
+            q_where, q_params = time_bounds("q.predicted_at", *a_span)
             b_where += f" AND p.request_id IN (SELECT request_id FROM {view} q WHERE {q_where} AND q.model_version = ?)"
             b_params = [*b_params, *q_params, baseline]
         selects.append(f"""

@@ -22,16 +22,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
 import duckdb
 import pandas as pd
 
 from analytics import audit, governance
+from analytics.clock import utc_now
 from analytics.deployments._compare import DeploymentComparison, compare
 from analytics.errors import InvalidInputError, NotFoundError, PermissionDeniedError, Refused
 from analytics.registry import champion_version, get_version
 from analytics.roles import ROLES, Actor, require
+from analytics.store import run
 from analytics.store._governance import start_deployment
 
 DECISIONS = ("continue", "pause", "roll back", "ready to promote")
@@ -124,10 +126,6 @@ class StepEvaluation:
                 "comparison": self.comparison.to_dict() if self.comparison else None}
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
 def active_rollout(con: duckdb.DuckDBPyConnection, model: str) -> Rollout | None:
     """The model's rollout in progress (status ``active`` or ``ready``), if any."""
     row = con.execute("SELECT plan_id, model_name, version, baseline, plan, status, step_index, step_started_at "
@@ -168,7 +166,7 @@ def start_rollout(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, vers
     if baseline is None:
         raise InvalidInputError(f"{model} has no champion to roll {version} out against; promote a version first")
     status = get_version(con, model, version)["status"]
-    when = at or _now()
+    when = at or utc_now()
     if status != "canary":
         governance.start_canary(con, actor, model, version, plan.steps[0].share, at=when)
     else:
@@ -196,10 +194,8 @@ def _set_share(con, actor: Actor, model: str, version: str, baseline: str, share
 
 def evaluate(db, model: str, *, now: datetime | None = None) -> StepEvaluation:
     """Judge the current step of ``model``'s rollout on the rows since the step began (read-only)."""
-    from analytics.overview import _run
-
-    now = now or _now()
-    rollout = _run(db, lambda con: _require_rollout(con, model))
+    now = now or utc_now()
+    rollout = run(db, lambda con: _require_rollout(con, model))
     step_plan = rollout.plan.steps[rollout.step_index]
     hours = (now - rollout.step_started_at).total_seconds() / 3600
     result = compare(db, model, baseline=rollout.baseline, candidate=rollout.version, start=rollout.step_started_at,
@@ -242,7 +238,7 @@ def step(con: duckdb.DuckDBPyConnection, actor: Actor, evaluation: StepEvaluatio
     current = _require_rollout(con, evaluation.rollout.model)
     if (current.plan_id, current.step_index) != (evaluation.rollout.plan_id, evaluation.rollout.step_index):
         raise InvalidInputError("the rollout moved on since this evaluation; evaluate the current step again")
-    when = at or _now()
+    when = at or utc_now()
     evidence = evaluation.evidence()
     reason = "; ".join(evaluation.reasons)
     r = current
@@ -285,7 +281,7 @@ def promote(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, *, comment
         raise InvalidInputError("to promote, give a comment that explains the decision")
     last = con.execute("SELECT evidence FROM rollout_events WHERE plan_id = ? AND decision = 'ready to promote' "
                        "ORDER BY occurred_at DESC LIMIT 1", [r.plan_id]).fetchone()
-    when = at or _now()
+    when = at or utc_now()
     seq = governance.promote(con, actor, model, r.version,
                              reason=f"{text} (rollout plan {r.plan_id}, evidence in the rollout events)", at=when)
     _event(con, actor, r, "promoted", 1.0, text, json.loads(last[0]) if last else {}, when, seq)
@@ -297,7 +293,7 @@ def cancel(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, *, reason: 
            at: datetime | None = None) -> int:
     """Cancel a rollout: the canary ends (back to shadow) and the champion serves all traffic."""
     r = _require_rollout(con, model)
-    when = at or _now()
+    when = at or utc_now()
     seq = governance.end_canary(con, actor, r.model, r.version, reason=f"rollout cancelled: {reason}",
                                 evidence={"plan_id": r.plan_id}, at=when)
     _event(con, actor, r, "cancelled", 0.0, reason.strip(), {}, when, seq)
@@ -316,14 +312,11 @@ def rollout_history(con: duckdb.DuckDBPyConnection, model: str) -> pd.DataFrame:
 
 def rollout_timeline(db, model: str) -> pd.DataFrame:
     """:func:`rollout_history` on a store path or connection (for the page and the CLI)."""
-    from analytics.overview import _run
-
-    return _run(db, lambda con: rollout_history(con, model))
+    return run(db, lambda con: rollout_history(con, model))
 
 
 def deployable_versions(db, model: str) -> pd.DataFrame:
     """The model's versions with their status and predictions logged, champion first (the page's choices)."""
-    from analytics.overview import _run
     from analytics.registry import get_model
     from analytics.store import predictions_view
 
@@ -335,4 +328,4 @@ def deployable_versions(db, model: str) -> pd.DataFrame:
             "ON n.model_version = v.version WHERE v.model_name = ? "
             "ORDER BY v.status = 'champion' DESC, predictions DESC, v.version", [model]).df()
 
-    return _run(db, work)
+    return run(db, work)

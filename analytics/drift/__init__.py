@@ -20,7 +20,8 @@ Heavy work runs inside DuckDB (histograms on the reference's fixed bins, categor
 ECDFs); scipy receives those summaries. See :mod:`analytics.drift._binning`.
 """
 
-from analytics.drift._calculator import DriftConfig, compare_files, config_for_model, drift_summary, refresh_rollups
+from analytics.drift._calculator import DriftConfig, config_for_model, drift_summary, refresh_rollups
+from analytics.drift._files import compare_files
 from analytics.drift._methods import METHOD_KEYS, auto_method, get_method, ks_p_value, psi
 from analytics.drift._multivariate import MultivariateResult, multivariate_drift
 from analytics.drift._over_time import drift_over_time

@@ -353,12 +353,12 @@ def profile_reference(con: duckdb.DuckDBPyConnection, side: Side,
     (its fine histogram on its own range); any other column is categorical. One pass per numeric
     column counts its rows per distinct value (:func:`counted_values_sql`); its size, range, spread
     and number of distinct values are read off those counts, and its fine histogram bins them
-    (:func:`_profile_numeric`).
+    (:func:`profile_numeric`).
     """
     rows = row_counts(con, side).get(SUMMARY, 0)
     out: dict[str, Profile] = {}
     for c, is_numeric in columns:
-        numerical = _profile_numeric(con, side, c, rows) if is_numeric else None
+        numerical = profile_numeric(con, side, c, rows) if is_numeric else None
         if numerical is not None:
             out[c] = numerical
             continue
@@ -373,7 +373,7 @@ def profile_reference(con: duckdb.DuckDBPyConnection, side: Side,
 _TEMP_NAMES = itertools.count()
 
 
-def _profile_numeric(con: duckdb.DuckDBPyConnection, side: Side, column: str, rows: int) -> Profile | None:
+def profile_numeric(con: duckdb.DuckDBPyConnection, side: Side, column: str, rows: int) -> Profile | None:
     """The numerical profile of a numeric column; None if it has at most :data:`AUTO_NUMERIC_UNIQUE`
     distinct finite values (it is then categorical).
 

@@ -36,14 +36,12 @@ from analytics.drift._rollup import Summariser
 from analytics.drift._methods import CATEGORICAL, METHOD_OVERRIDES, Summary, auto_method, get_method, parse_overrides
 from analytics.drift._result import RESULT_COLUMNS, DriftResult
 from analytics.drift._segment import segment_baseline, window_left_out
-from analytics.input_files import check_csv_header, first_line
 from analytics.errors import InvalidInputError, StoreBusyError
-from analytics.overview import DbLike, _run, _where, split_interval
+from analytics.store import DbLike, run
+from analytics.window import Window, split_interval
 from analytics.registry import champion_version, get_model, get_version
 from analytics.store import predictions_view, transaction, write
 
-NUMERIC_TYPES = ("DOUBLE", "FLOAT", "REAL", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT",
-                 "UINTEGER", "USMALLINT", "UTINYINT")
 PERIODS = {None: f"'{SUMMARY}'", "day": "date_trunc('day', predicted_at)", "week": "date_trunc('week', predicted_at)"}
 
 
@@ -171,18 +169,21 @@ def reference_profiles(con: duckdb.DuckDBPyConnection, reference: Side, columns:
 
 def _categorical_labels(prof: Profile, current: dict[object, dict[str, int]]):
     """Labels (reference categories, then unseen ones by count, the rest pooled as ``(other)``),
-    the reference counts on them, and each period's counts on them."""
+    the reference counts on them, and each period's counts on them.
+
+    A source may pool categories itself: their rows counted under the key None (files do, in DuckDB).
+    """
     known = set(prof.categories)
     unseen_totals: dict[str, int] = {}
     for counts in current.values():
         for c, n in counts.items():
-            if c not in known:
+            if c not in known and c is not None:
                 unseen_totals[c] = unseen_totals.get(c, 0) + n
     room = max(binning.MAX_CATEGORIES - len(known), 0)
     unseen = sorted(unseen_totals, key=lambda c: (-unseen_totals[c], c))
     labels = list(prof.categories) + unseen[:room]
     ref_other = prof.n - sum(prof.counts)
-    pooled = ref_other > 0 or len(unseen) > room
+    pooled = ref_other > 0 or len(unseen) > room or any(counts.get(None) for counts in current.values())
     if pooled:
         labels.append(binning.OTHER)
     ref_counts = np.array(list(prof.counts) + [0] * (len(labels) - len(prof.counts)), dtype=np.int64)
@@ -200,13 +201,15 @@ def _categorical_labels(prof: Profile, current: dict[object, dict[str, int]]):
 
 def compute(con: duckdb.DuckDBPyConnection, columns: list[tuple[str, bool, str]], config: DriftConfig,
             reference: Side, current: Summaries, *, cache_key: tuple | None = None,
-            histograms: bool = True) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], int]:
+            histograms: bool = True, profiles: dict[str, Profile] | None = None
+            ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], int]:
     """Drift of ``columns`` (name, numeric type, role) between the reference and the current summaries, per period.
 
+    ``profiles``: the reference's profiles when the caller has them (else :func:`reference_profiles`).
     Returns the result table (:data:`RESULT_COLUMNS`), the histograms of the single period (a
     summary, if asked), and the current rows.
     """
-    profiles = reference_profiles(con, reference, columns, cache_key)
+    profiles = profiles if profiles is not None else reference_profiles(con, reference, columns, cache_key)
     sizes = current.rows()
     periods = sorted(sizes, key=lambda p: (p is None, p))
     rows: list[dict[str, Any]] = []
@@ -267,55 +270,6 @@ def _summary(prof: Profile, ref: np.ndarray, cur: np.ndarray, labels: tuple[str,
 
 # --------------------------------------------------------------------------------------------------
 # The sides
-
-
-def _file_relation(path: str | Path) -> str:
-    suffix = Path(path).suffix.lower()
-    literal = "'" + str(path).replace("'", "''") + "'"
-    if suffix == ".parquet":
-        return f"read_parquet({literal})"
-    if suffix in (".csv", ".tsv", ".txt"):
-        return f"read_csv({literal}, auto_detect = true)"
-    raise InvalidInputError(f"{path}: use a .parquet or .csv file")
-
-
-def compare_files(reference: str | Path, current: str | Path, *, columns: list[str] | None = None,
-                  config: DriftConfig | None = None) -> DriftResult:
-    """Drift of every shared column (or of ``columns``) between two Parquet or CSV files.
-
-    Runs in a private in-memory DuckDB; the files are read by DuckDB (only the aggregates reach
-    Python), never into pandas.
-    """
-    config = config or DriftConfig()
-    for path in (reference, current):
-        if not Path(path).is_file():
-            raise InvalidInputError(f"{path}: no such file")
-        if Path(path).suffix.lower() != ".parquet":
-            check_csv_header(Path(path))
-    con = duckdb.connect()
-    con.execute("SET enable_progress_bar = false")  # stdout carries the JSON of the CI gate
-    try:
-        ref_side, cur_side = Side(_file_relation(reference)), Side(_file_relation(current))
-        try:
-            ref_types, cur_types = (dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM "
-                                                     f"{side.relation})").fetchall()) for side in (ref_side, cur_side))
-        except duckdb.Error as exc:
-            raise InvalidInputError(f"cannot read the files: {first_line(exc)}") from None
-        shared = [c for c in ref_types if c in cur_types]
-        if columns:
-            missing = [c for c in columns if c not in shared]
-            if missing:
-                raise InvalidInputError(f"columns not in both files: {', '.join(missing)}; shared: {', '.join(shared)}")
-            shared = list(columns)
-        if not shared:
-            raise InvalidInputError("the two files share no column")
-        spec = [(c, ref_types[c].split("(")[0] in NUMERIC_TYPES or ref_types[c].startswith("DECIMAL"), "column")
-                for c in shared]
-        table, hists, n_cur = compute(con, spec, config, ref_side, DirectSummaries(con, cur_side))
-        n_ref = binning.row_counts(con, ref_side).get(SUMMARY, 0)
-    finally:
-        con.close()
-    return DriftResult(table, hists, str(reference), str(current), n_ref, n_cur)
 
 
 def _columns(info, columns: list[str] | None) -> list[tuple[str, bool, str]]:
@@ -385,9 +339,8 @@ def _log_side(info, version: str, start: datetime | None, end: datetime | None, 
               segment: str | None = None, segment_value: str | None = None) -> Side:
     """A version's rows of the log in ``[start, end)`` (of one segment value, if given), grouped by ``period`` (SQL)."""
     view = predictions_view(info.stem)
-    where, params = _where(info.schema, start=start, end=end, version=version, segment=segment,
-                           segment_value=segment_value, alias=view)
-    return Side(view, where, tuple(params), period)
+    window = Window(start, end, version, segment, segment_value).where(info.schema, alias=view)
+    return Side(view, window.sql, tuple(window.params), period)
 
 
 def con_path(con: duckdb.DuckDBPyConnection) -> str:
@@ -428,7 +381,7 @@ def refresh_rollups(db: DbLike, model: str, *, version: str | None = None, start
         frame = _rollup.summarise_segments(con, model, sides.version, list(segments["path"]), profiles)
         return sides.version, key, segments, stale, frame
 
-    prepared = _run(db, prepare)
+    prepared = run(db, prepare)
     if prepared is None:
         return 0
     if summariser is not None:
@@ -497,12 +450,11 @@ def store_drift(con: duckdb.DuckDBPyConnection, sides: StoreSides, config: Drift
     return table, hists, n_ref, n_cur
 
 
-def drift_summary(db: DbLike, model: str, *, start: datetime | None, end: datetime | None,
-                  version: str | None = None, segment: str | None = None, segment_value: str | None = None,
+def drift_summary(db: DbLike, model: str, *, window: Window,
                   baseline_start: datetime | None = None, baseline_end: datetime | None = None,
                   columns: tuple[str, ...] | None = None, method: str = "auto",
                   use_rollups: bool = True) -> DriftResult:
-    """Drift of every declared column and the score in ``[start, end)`` against the reference.
+    """Drift of every declared column and the score in ``window`` against the reference.
 
     Parameters
     ----------
@@ -510,12 +462,9 @@ def drift_summary(db: DbLike, model: str, *, start: datetime | None, end: dateti
         The store.
     model : str
         A registered model.
-    start, end : datetime or None
-        The window (naive UTC, ``[start, end)``; None is open).
-    version : str, optional
-        The version whose rows and reference are compared; default the champion.
-    segment, segment_value : str, optional
-        Only rows of one segment.
+    window : Window
+        The rows compared (:class:`analytics.window.Window`): ``[start, end)``, the version whose rows
+        and reference are compared (default the champion), and optionally one segment's rows.
     baseline_start, baseline_end : datetime, optional
         Compare against this earlier window of the log instead of the version's reference data.
     columns : tuple of str, optional
@@ -540,19 +489,19 @@ def drift_summary(db: DbLike, model: str, *, start: datetime | None, end: dateti
     """
     baseline = (baseline_start, baseline_end) if baseline_start is not None and baseline_end is not None else None
     sides, table, hists, n_ref, n_cur = store_comparison(
-        db, model, start=start, end=end, version=version, segment=segment, segment_value=segment_value,
-        baseline=baseline, columns=columns, method=method, use_rollups=use_rollups)
+        db, model, window=window, baseline=baseline, columns=columns, method=method, use_rollups=use_rollups)
     if n_cur == 0:
         table = table.iloc[0:0]
     return DriftResult(table, hists, sides.reference_label, sides.current_label, n_ref, n_cur, sides.left_out)
 
 
-def store_comparison(db: DbLike, model: str, *, start: datetime | None, end: datetime | None, version: str | None,
-                     segment: str | None, segment_value: str | None, baseline: tuple[datetime, datetime] | None,
+def store_comparison(db: DbLike, model: str, *, window: Window, baseline: tuple[datetime, datetime] | None,
                      columns: tuple[str, ...] | None, method: str, use_rollups: bool, period: str | None = None
                      ) -> tuple[StoreSides, pd.DataFrame, dict[str, pd.DataFrame], int, int]:
     """What :func:`drift_summary` (``period`` None) and drift over time (``"day"``, ``"week"``) run: the rollups
     brought up to date where they will be read, then the comparison in one read of the store."""
+    start, end, version, segment, segment_value = (window.start, window.end, window.version, window.segment,
+                                                   window.segment_value)
     rollups = use_rollups and _use_rollups(baseline, segment)
     if rollups:
         _refresh_quietly(db, model, version, start, end)
@@ -565,4 +514,4 @@ def store_comparison(db: DbLike, model: str, *, start: datetime | None, end: dat
         return (sides, *store_drift(con, sides, config, histograms=period is None, rollups=rollups, start=start,
                                     end=end, period=period))
 
-    return _run(db, work)
+    return run(db, work)

@@ -33,7 +33,8 @@ import pandas as pd
 from analytics import settings
 from analytics.errors import InvalidInputError
 from analytics.logschema import quote
-from analytics.overview import DbLike, _run, _where
+from analytics.store import DbLike, run
+from analytics.window import Window
 from analytics.registry import champion_version, get_model
 from analytics.settings import declare
 from analytics.drift._segment import segment_baseline, window_left_out
@@ -142,16 +143,17 @@ def reconstruction(x_ref: np.ndarray, x_cur: np.ndarray, seed: int = SEED) -> tu
     return error(x_cur), mean, mean - 3 * std, mean + 3 * std, int(pca.n_components_)
 
 
-def multivariate_drift(db: DbLike, model: str, *, start: datetime | None, end: datetime | None,
-                       version: str | None = None, segment: str | None = None, segment_value: str | None = None,
+def multivariate_drift(db: DbLike, model: str, *, window: Window,
                        baseline_start: datetime | None = None, baseline_end: datetime | None = None,
                        sample_rows: int = SAMPLE_ROWS, seed: int = SEED) -> MultivariateResult:
-    """Multivariate drift of the model's inputs (features and segments) in ``[start, end)``.
+    """Multivariate drift of the model's inputs (features and segments) in ``window``.
 
     Against the version's reference data, or, given ``baseline_start`` and ``baseline_end``, against
     that earlier window of the log (same version and segment). Parameters otherwise as
     :func:`analytics.drift.drift_summary`; ``sample_rows`` bounds each side's sample.
     """
+    start, end, version, segment, segment_value = (window.start, window.end, window.version, window.segment,
+                                                   window.segment_value)
     if sample_rows < 50:
         raise InvalidInputError("the multivariate drift needs samples of at least 50 rows")
 
@@ -168,8 +170,8 @@ def multivariate_drift(db: DbLike, model: str, *, start: datetime | None, end: d
         used = [c for c in info.schema.columns if c.role in ("feature", "segment") and c.name not in left_out]
         cols = ", ".join(quote(c.name) for c in used)
         def window_sample(a, b):
-            where, params = _where(info.schema, start=a, end=b, version=ver, segment=segment,
-                                   segment_value=segment_value)
+            window = Window(a, b, ver, segment, segment_value).where(info.schema)
+            where, params = window.sql, window.params
             n = con.execute(f"SELECT count(*) FROM {predictions_view(info.stem)} p WHERE {where}", params).fetchone()[0]
             rows = con.execute(
                 f"SELECT {cols} FROM {predictions_view(info.stem)} p WHERE {where} "
@@ -189,7 +191,7 @@ def multivariate_drift(db: DbLike, model: str, *, start: datetime | None, end: d
                      float(settings.get(con, DOMAIN_AUC_UPPER.key, model=model)))
         return ref, cur, n_ref, n_cur, threshold, used, left_out
 
-    ref, cur, n_ref, n_cur, threshold, used, left_out = _run(db, work)
+    ref, cur, n_ref, n_cur, threshold, used, left_out = run(db, work)
     if len(ref) < 10 or len(cur) < 10:
         raise InvalidInputError(f"the multivariate drift needs at least 10 rows on each side; the window has "
                                 f"{len(cur)} and the reference {len(ref)}")

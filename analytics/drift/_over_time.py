@@ -12,17 +12,17 @@ from datetime import datetime
 from analytics.drift._calculator import store_comparison
 from analytics.drift._result import DriftResult
 from analytics.errors import InvalidInputError
-from analytics.overview import DbLike
+from analytics.store import DbLike
+from analytics.window import Window
 
 FREQUENCIES = ("day", "week")
 
 
-def drift_over_time(db: DbLike, model: str, *, start: datetime | None, end: datetime | None, freq: str = "week",
-                    version: str | None = None, segment: str | None = None, segment_value: str | None = None,
+def drift_over_time(db: DbLike, model: str, *, window: Window, freq: str = "week",
                     baseline_start: datetime | None = None, baseline_end: datetime | None = None,
                     columns: tuple[str, ...] | None = None, method: str = "auto",
                     use_rollups: bool = True) -> DriftResult:
-    """Drift of each column per ``freq`` (``"day"`` or ``"week"``, UTC) against the chosen baseline.
+    """Drift of each column of ``window`` per ``freq`` (``"day"`` or ``"week"``, UTC) against the chosen baseline.
 
     The baseline is the version's reference data (of the segment, see
     :mod:`analytics.drift._segment`), or, given ``baseline_start`` and ``baseline_end``, that earlier
@@ -37,7 +37,7 @@ def drift_over_time(db: DbLike, model: str, *, start: datetime | None, end: date
         raise InvalidInputError(f"frequency {freq!r} is unknown; use day or week")
     baseline = (baseline_start, baseline_end) if baseline_start is not None and baseline_end is not None else None
     sides, table, _, n_ref, n_cur = store_comparison(
-        db, model, start=start, end=end, version=version, segment=segment, segment_value=segment_value,
-        baseline=baseline, columns=columns, method=method, use_rollups=use_rollups, period=freq)
+        db, model, window=window, baseline=baseline, columns=columns, method=method, use_rollups=use_rollups,
+        period=freq)
     return DriftResult(table.sort_values(["column", "period"], ignore_index=True), {}, sides.reference_label,
                        f"{sides.current_label}, per {freq}", n_ref, n_cur, sides.left_out)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from analytics.drift._binning import Side
-from analytics.overview import _where
+from analytics.window import Window
 from analytics.store import reference_table
 
 
@@ -68,7 +68,8 @@ def segment_baseline(con: duckdb.DuckDBPyConnection, info, version: str, segment
     whole = Side(table, "model_version = ?", (version,))
     if segment is None:
         return SegmentBaseline(whole, f"reference data of {version}")
-    where, params = _where(info.schema, version=version, segment=segment, segment_value=segment_value, alias=table)
+    window = Window(version=version, segment=segment, segment_value=segment_value).where(info.schema, alias=table)
+    where, params = window.sql, window.params
     held = con.execute(f"SELECT count(*) FROM {table} WHERE {where}", params).fetchone()[0]
     if held:
         return SegmentBaseline(Side(table, where, tuple(params)),

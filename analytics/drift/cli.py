@@ -29,6 +29,7 @@ from analytics.cli_support import EXIT_NOT_COMPUTABLE, UsageError, store_path, w
 from analytics.drift._result import verdict_word
 from analytics.errors import InvalidInputError
 from analytics.timebounds import FIRST_DAY, LAST_DAY, day_in_range
+from analytics.window import Window
 
 if TYPE_CHECKING:
     from analytics.drift._result import DriftResult
@@ -70,7 +71,8 @@ def format_table(result: DriftResult) -> str:
 
 def cmd_drift(args: argparse.Namespace) -> int:
     """Run the drift comparison the arguments describe and print it."""
-    from analytics.drift._calculator import DriftConfig, compare_files, drift_summary
+    from analytics.drift._calculator import DriftConfig, drift_summary
+    from analytics.drift._files import compare_files
 
     columns = tuple(args.columns) if args.columns else None
     if args.model:
@@ -84,9 +86,9 @@ def cmd_drift(args: argparse.Namespace) -> int:
         segment, _, segment_value = (args.segment or "").partition("=")
         if args.segment and not (segment and segment_value):
             raise UsageError(f"--segment {args.segment!r}: write COLUMN=VALUE, e.g. --segment region=north")
-        result = drift_summary(db, args.model, start=start, end=end, version=args.version,
-                               segment=segment or None, segment_value=segment_value or None,
-                               columns=columns, method=args.method)
+        window = Window.of_model(db, args.model, start=start, end=end, version=args.version,
+                                 segment=segment or None, segment_value=segment_value or None)
+        result = drift_summary(db, args.model, window=window, columns=columns, method=args.method)
         if result.n_current_rows == 0 and not args.fail_on_drift:
             raise InvalidInputError(f"{args.model} has no predictions from {args.start} to {args.end}")
     else:

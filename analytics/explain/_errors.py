@@ -23,7 +23,8 @@ import pandas as pd
 
 from analytics import settings
 from analytics.errors import InvalidInputError, NotFoundError
-from analytics.explain._model import DbLike, _run, version_info
+from analytics.explain._model import DbLike, version_info
+from analytics.store import run
 from analytics.explain._sample import sample_window
 
 if TYPE_CHECKING:
@@ -146,7 +147,7 @@ def error_analysis(db: DbLike, model: str, version: str, *, start: datetime | No
         d = depth or settings.get(con, TREE_DEPTH.key, model=model)
         return d, sample_window(con, info, start, end, n, seed, labelled=True)
 
-    depth, sample = _run(db, work)
+    depth, sample = run(db, work)
     if sample.empty:
         raise NotFoundError(f"no labelled prediction of {model}:{version} in this window; outcomes arrive weeks "
                             "after the decision, so choose an older or longer window")

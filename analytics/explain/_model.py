@@ -21,9 +21,7 @@ from analytics.artifacts import ModelArtifact, check_sha256, load_artifact, mode
 from analytics.errors import InvalidInputError, NotFoundError
 from analytics.logschema import LogSchema
 from analytics.registry import sha256_of_file
-from analytics.store import read
-
-DbLike = str | Path | duckdb.DuckDBPyConnection | None
+from analytics.store import DbLike, run
 
 #: Reference rows (seeded sample) kept as background for model-agnostic explainers.
 BACKGROUND_ROWS = 100
@@ -93,12 +91,6 @@ class LoadedModel:
         return (np.asarray(score) >= self.info.threshold).astype(np.int8)
 
 
-def _run(db: DbLike, work):
-    if isinstance(db, duckdb.DuckDBPyConnection):
-        return work(db)
-    return read(work, db)
-
-
 def version_info(db: DbLike, model: str, version: str) -> VersionInfo:
     """Return the registry facts of ``model`` ``version`` needed to explain it."""
 
@@ -108,7 +100,7 @@ def version_info(db: DbLike, model: str, version: str) -> VersionInfo:
         return VersionInfo(model, version, info.stem, info.schema, float(row["threshold"]),
                            row.get("artifact_path") or None, row.get("artifact_sha256") or None)
 
-    return _run(db, work)
+    return run(db, work)
 
 
 def store_path(db: DbLike) -> Path:
@@ -177,7 +169,7 @@ def load_model(db: DbLike, model: str, version: str, *, info: VersionInfo | None
                                 f"{', '.join(missing)}")
     background = None
     if artifact.needs_background:
-        reference = _run(db, lambda con: registry.reference_frame(con, model, version))
+        reference = run(db, lambda con: registry.reference_frame(con, model, version))
         if reference.empty:
             raise NotFoundError(f"{model}:{version} has no reference rows, which explaining this model needs")
         background = reference.sample(n=min(BACKGROUND_ROWS, len(reference)), random_state=0)
@@ -207,4 +199,4 @@ def default_version(db: DbLike, model: str, version: str | None = None) -> str:
             raise NotFoundError(f"model {model!r} has no registered version")
         return str(versions["version"].iloc[-1])
 
-    return _run(db, work)
+    return run(db, work)

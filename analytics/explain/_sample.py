@@ -12,7 +12,7 @@ from datetime import datetime
 import duckdb
 import pandas as pd
 
-from analytics.overview import time_bounds
+from analytics.window import time_bounds
 from analytics.explain._model import VersionInfo
 from analytics.store import outcomes_view, predictions_view, reference_table
 

@@ -24,7 +24,8 @@ import pandas as pd
 from analytics import settings
 from analytics.errors import InvalidInputError, NotFoundError
 from analytics.explain import _attributions as logged
-from analytics.explain._model import DbLike, LoadedModel, _run, can_load, load_model, version_info
+from analytics.explain._model import DbLike, LoadedModel, can_load, load_model, version_info
+from analytics.store import run
 from analytics.explain._sample import count_window, sample_reference, sample_window
 
 SAMPLE_ROWS = settings.declare(
@@ -247,7 +248,7 @@ def global_explanation(db: DbLike, model: str, version: str, *, start: datetime 
             return n, window_rows, sample, None
         return n, window_rows, sample, logged.for_predictions(con, model, sample["prediction_id"].tolist())
 
-    n, window_rows, sample, attributions = _run(db, work)
+    n, window_rows, sample, attributions = run(db, work)
     if loadable:
         return _explain_frame(loaded, sample, window_rows, "model", seed)
     if attributions is None or attributions.empty:
@@ -271,7 +272,7 @@ def reference_explanation(db: DbLike, model: str, version: str, *, sample_rows: 
     def work(con):
         return sample_reference(con, info, _sample_size(con, model, loaded, sample_rows), seed)
 
-    frame = _run(db, work)
+    frame = run(db, work)
     if frame.empty:
         raise NotFoundError(f"{model}:{version} has no reference data to compare attributions with")
     return _explain_frame(loaded, frame, len(frame), "reference", seed)
@@ -359,4 +360,4 @@ def attribution_drift_threshold(db: DbLike, model: str) -> float:
     A caller that already holds both explanations (the Explanations page reads each from its cache)
     compares them with this threshold instead of calling :func:`drift_for`, which computes both again.
     """
-    return float(_run(db, lambda con: settings.get(con, DOMINANCE_SHARE_CHANGE.key, model=model)))
+    return float(run(db, lambda con: settings.get(con, DOMINANCE_SHARE_CHANGE.key, model=model)))

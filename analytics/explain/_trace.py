@@ -21,7 +21,8 @@ from analytics.errors import NotFoundError, VigilError
 from analytics.explain import _attributions as logged
 from analytics.explain._counterfactual import (ANSWERS, CounterfactualSet, FeatureSpace, counterfactuals,
                                                feature_space)
-from analytics.explain._model import DbLike, LoadedModel, VersionInfo, _run, load_model, version_info
+from analytics.explain._model import DbLike, LoadedModel, VersionInfo, load_model, version_info
+from analytics.store import run
 from analytics.explain._sample import sample_reference
 from analytics.explain._shap import LocalExplanation, explain_logged, explain_row
 from analytics.logschema import LogSchema
@@ -86,7 +87,7 @@ def find_predictions(db: DbLike, model: str, *, prediction_id: str | None = None
             f"LEFT JOIN {outcomes_view(info.stem)} o USING (prediction_id) WHERE {' AND '.join(where)} "
             "ORDER BY p.predicted_at DESC, p.prediction_id LIMIT ?", [*params, limit]).df()
 
-    return _run(db, work)
+    return run(db, work)
 
 
 def prediction_row(db: DbLike, model: str, prediction_id: str) -> pd.Series:
@@ -101,7 +102,7 @@ def prediction_row(db: DbLike, model: str, prediction_id: str) -> pd.Series:
                               "WHERE prediction_id = ? ORDER BY observed_at LIMIT 1", [prediction_id]).fetchone()
         return found, outcome
 
-    frame, outcome = _run(db, work)
+    frame, outcome = run(db, work)
     if frame.empty:
         raise NotFoundError(f"no prediction {prediction_id!r} in the log of {model}")
     row = frame.iloc[0].copy()
@@ -117,7 +118,7 @@ def reference_space(db: DbLike, model: str, version: str) -> tuple[LoadedModel, 
     with _SPACES_LOCK:
         space = _SPACES.get(key)
     if space is None:
-        reference = _run(db, lambda con: sample_reference(con, info, 1_000_000, 0))
+        reference = run(db, lambda con: sample_reference(con, info, 1_000_000, 0))
         space = feature_space(loaded, reference)
         with _SPACES_LOCK:
             _SPACES[key] = space
@@ -170,7 +171,7 @@ def mask_counterfactuals(db: DbLike, model: str, cfs: CounterfactualSet, actor: 
     """``cfs`` with the raw sensitive values of its row hidden unless ``actor`` may see them."""
     if actor.can("see_sensitive_rows"):
         return cfs
-    return _masked_counterfactuals(cfs, _run(db, lambda con: registry.get_model(con, model).schema), actor)
+    return _masked_counterfactuals(cfs, run(db, lambda con: registry.get_model(con, model).schema), actor)
 
 
 def trace(db: DbLike, model: str, prediction_id: str, *, actor: Actor, with_counterfactuals: bool = True,
@@ -179,7 +180,7 @@ def trace(db: DbLike, model: str, prediction_id: str, *, actor: Actor, with_coun
     row = prediction_row(db, model, prediction_id)
     version = str(row["model_version"])
     info = version_info(db, model, version)
-    facts, entries = _run(db, lambda con: _version_facts(con, info))
+    facts, entries = run(db, lambda con: _version_facts(con, info))
     threshold = float(info.threshold)
     label = row.get("label")
     record = {
@@ -204,7 +205,7 @@ def trace(db: DbLike, model: str, prediction_id: str, *, actor: Actor, with_coun
         note = (f"TreeSHAP from the registered artifact (sha256 {info.artifact_sha256[:12]}… verified); re-scored "
                 f"{explanation.score:.6f} against {float(row['score']):.6f} logged")
     except VigilError as exc:
-        attributions = _run(db, lambda con: logged.for_predictions(con, model, [prediction_id]))
+        attributions = run(db, lambda con: logged.for_predictions(con, model, [prediction_id]))
         if attributions.empty:
             note = f"No explanation: {exc}"
         else:

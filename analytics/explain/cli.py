@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pandas as pd
 
 from analytics import cli_identity, explain, store
+from analytics.clock import utc_now
 from analytics.input_files import read_table
 from analytics.cli_support import EXIT_ERROR, EXIT_NOT_COMPUTABLE, checked_int, records, store_path, write_json
 from analytics.roles import system_actor
@@ -24,7 +25,7 @@ from analytics.roles import system_actor
 def _window(args) -> tuple[datetime | None, None]:
     if not args.days:
         return None, None
-    return datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(days=args.days), None
+    return utc_now() - timedelta(days=args.days), None
 
 
 def _print(frame: pd.DataFrame, as_json: bool) -> None:

@@ -24,14 +24,27 @@ JUDGED, SUPPRESSED = "judged", "suppressed"
 SEP = " × "
 
 
+#: The demographic parity ratio of the four-fifths rule (US EEOC Uniform Guidelines, 29 CFR 1607.4(D)).
+FOUR_FIFTHS = 0.8
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """What a verdict compares against (see the ``fairness.*`` settings)."""
 
-    dp_ratio: float = 0.8
+    dp_ratio: float = FOUR_FIFTHS
     eo_difference: float = 0.1
     min_group_size: int = 30
     suppress_below: int = 10
+
+    @property
+    def dp_ratio_rule(self) -> str:
+        """The parity threshold's name for a reader: ``'the four-fifths rule'`` at 0.8, else a ratio set
+        apart from it (``'a ratio of 0.9, stricter than the four-fifths rule'``)."""
+        if self.dp_ratio == FOUR_FIFTHS:
+            return "the four-fifths rule"
+        return (f"a ratio of {self.dp_ratio:g}, {'stricter' if self.dp_ratio > FOUR_FIFTHS else 'laxer'} "
+                f"than the four-fifths rule ({FOUR_FIFTHS:g})")
 
 
 def _safe(num: np.ndarray, den: np.ndarray) -> np.ndarray:

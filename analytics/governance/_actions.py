@@ -11,9 +11,10 @@ from typing import Any
 import duckdb
 
 from analytics import audit
+from analytics.clock import utc_now
 from analytics.errors import InvalidInputError, NotFoundError
 from analytics.governance._evidence import EvidencePack, assemble, store_pack
-from analytics.governance._lifecycle import _now, check_four_eyes, transition
+from analytics.governance._lifecycle import check_four_eyes, transition
 from analytics.registry import champion_version, get_version
 from analytics.roles import Actor, require
 from analytics.store._governance import start_deployment
@@ -66,7 +67,7 @@ def record_finding(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, ver
         raise InvalidInputError(f"severity {severity!r} is unknown; use one of {', '.join(SEVERITIES)}")
     check_four_eyes(con, actor, model, version, "review")
     text = _text(finding, "the finding")
-    when = at or _now()
+    when = at or utc_now()
     seq = audit.record(con, actor, "version.finding", "model_version", f"{model}:{version}",
                        {"severity": severity, "topic": topic.strip(), "finding": text}, at=when)
     finding_id = con.execute("SELECT nextval('finding_id_seq')").fetchone()[0]
@@ -107,7 +108,7 @@ def start_canary(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, versi
         share = float(share)
     except (TypeError, ValueError):
         raise InvalidInputError(f"traffic share {share!r} is not a number") from None
-    when = at or _now()
+    when = at or utc_now()
     seq = transition(con, actor, model, version, "canary", details={"traffic_share": share, "champion": champion},
                      at=when)
     start_deployment(con, model, champion, "champion", 1.0 - share, when, actor.username, seq)
@@ -146,7 +147,7 @@ def end_canary(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, version
     status = get_version(con, model, version)["status"]
     if status != "canary":
         raise InvalidInputError(f"{model}:{version} is {status}, not a canary; there is no canary to end")
-    when = at or _now()
+    when = at or utc_now()
     details: dict[str, Any] = {"reason": text, "traffic_share": 1.0, "mode": "mirrors champion traffic"}
     if evidence:
         details["evidence"] = evidence
@@ -172,7 +173,7 @@ def _restore_champion_share(con: duckdb.DuckDBPyConnection, actor: Actor, model:
 def promote(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, version: str, *, reason: str = "",
             at: datetime | None = None) -> int:
     """Make a version (approved, shadow or canary) the champion; the current champion is retired in the same step."""
-    when = at or _now()
+    when = at or utc_now()
     previous = champion_version(con, model)
     if previous == version:
         raise InvalidInputError(f"{model}:{version} is already the champion")
@@ -212,7 +213,7 @@ def rollback(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, *, reason
     if target_status != "retired":
         raise InvalidInputError(f"the previous champion {model}:{target} is {target_status}, not retired; "
                                 "promote it instead")
-    when = at or _now()
+    when = at or utc_now()
     transition(con, actor, model, current, "retired", details={"rolled_back_to": target, "reason": text}, at=when)
     seq = transition(con, actor, model, target, "champion",
                      details={"traffic_share": 1.0, "rollback_of": current, "reason": text}, at=when)
@@ -223,7 +224,7 @@ def rollback(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, *, reason
 def retire(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, version: str, *, reason: str,
            at: datetime | None = None) -> int:
     """Retire a version (it stops serving); a canary's traffic returns to the champion."""
-    when = at or _now()
+    when = at or utc_now()
     seq = transition(con, actor, model, version, "retired", details={"reason": _text(reason, "a reason")}, at=when)
     _restore_champion_share(con, actor, model, when, seq)
     return seq

@@ -13,7 +13,7 @@ import html
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import duckdb
 import pandas as pd
 
 from analytics import audit
+from analytics.clock import utc_now
 from analytics.errors import InvalidInputError
 from analytics.governance._evidence import FAIL, PASS, CheckResult, assemble, latest_pack
 from analytics.governance._monitoring_plan import plan_section_html
@@ -182,7 +183,7 @@ def dossier_html(con: duckdb.DuckDBPyConnection, model: str, version: str, *, au
     trail = audit.entries(con, object_id_prefix=f"{model}:{version}", limit=audit_rows)
     trail = trail[trail["object_id"] == f"{model}:{version}"]
     tier = risk_tier(con, model)
-    generated = datetime.now(timezone.utc).replace(tzinfo=None)
+    generated = utc_now()
     failed = sum(r.status == FAIL for r in results)
     summary = pd.DataFrame([{"check": r.title, "scope": r.scope, "status": r.status, "metric": r.metric,
                              "value": r.value, "threshold": r.threshold} for r in results])

@@ -32,7 +32,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -40,9 +40,11 @@ import numpy as np
 import pandas as pd
 
 from analytics import settings
+from analytics.clock import utc_now
 from analytics.errors import VigilError
 from analytics.registry import champion_version, get_model, get_version, reference_frame
 from analytics.store import outcomes_view, predictions_view
+from analytics.window import Window
 
 PASS, FAIL, NOT_EVALUATED = "pass", "fail", "not_evaluated"
 
@@ -265,8 +267,8 @@ def _check_recent(con: duckdb.DuckDBPyConnection, ctx: EvidenceContext) -> list[
         return [CheckResult(key, title, "recent", NOT_EVALUATED,
                             "the version has served no traffic with labels yet (evaluate it in shadow first)",
                             "roc_auc", None, floor, rows=0)]
-    whole = realised_metrics(con, ctx.model, start=ctx.labelled_start, end=ctx.labelled_end, version=ctx.version,
-                             freq=None)
+    recent = Window(ctx.labelled_start, ctx.labelled_end, ctx.version)
+    whole = realised_metrics(con, ctx.model, window=recent, freq=None)
     labelled = int(whole["labelled"].sum()) if not whole.empty else 0
     window = f"{ctx.labelled_start:%Y-%m-%d %H:%M} to {ctx.labelled_end:%Y-%m-%d %H:%M} UTC"
     positives = int(whole["positives"].sum()) if not whole.empty else 0
@@ -275,8 +277,7 @@ def _check_recent(con: duckdb.DuckDBPyConnection, ctx: EvidenceContext) -> list[
     if why or not math.isfinite(auc):   # an undefined metric is never a failure
         return [CheckResult(key, title, "recent", NOT_EVALUATED, f"{why or 'not evaluable: ROC AUC undefined'} "
                             f"({window})", "roc_auc", None, floor, rows=labelled)]
-    weekly = realised_metrics(con, ctx.model, start=ctx.labelled_start, end=ctx.labelled_end, version=ctx.version,
-                              freq="week")
+    weekly = realised_metrics(con, ctx.model, window=recent, freq="week")
     weekly = weekly[weekly["labelled"] > 0]
     chart = {"kind": "line", "title": f"Weekly realised ROC AUC, {window}", "x_label": "week (UTC)",
              "y_label": "ROC AUC", "x": [f"{pd.Timestamp(p):%Y-%m-%d}" for p in weekly["period"]],
@@ -298,7 +299,7 @@ def _check_drift(con: duckdb.DuckDBPyConnection, ctx: EvidenceContext) -> list[C
     if version is None:
         return [CheckResult(key, title, "recent", NOT_EVALUATED,
                             "the version has no traffic and the model no champion", "drifted columns")]
-    result = drift_summary(con, ctx.model, start=ctx.window_start, end=ctx.window_end, version=version)
+    result = drift_summary(con, ctx.model, window=Window(ctx.window_start, ctx.window_end, version))
     table = result.table
     judged = table[table["drifted"].notna()]
     drifted = judged[judged["drifted"].astype(bool)]
@@ -375,7 +376,7 @@ def assemble(con: duckdb.DuckDBPyConnection, model: str, version: str, *,
             results.extend(check.func(con, ctx))
         except VigilError as exc:
             results.append(CheckResult(key, check.title, "", NOT_EVALUATED, f"could not be evaluated: {exc}"))
-    return EvidencePack(model, version, as_of or datetime.now(timezone.utc).replace(tzinfo=None), ctx, results)
+    return EvidencePack(model, version, as_of or utc_now(), ctx, results)
 
 
 def store_pack(con: duckdb.DuckDBPyConnection, pack: EvidencePack, assembled_by: str) -> int:
@@ -401,6 +402,6 @@ def latest_pack(con: duckdb.DuckDBPyConnection, model: str, version: str) -> dic
 
 def evidence_for(db, model: str, version: str) -> EvidencePack:
     """:func:`assemble` on a store path or an open connection (the form the app's query cache calls)."""
-    from analytics.overview import _run
+    from analytics.store import run
 
-    return _run(db, lambda con: assemble(con, model, version))
+    return run(db, lambda con: assemble(con, model, version))

@@ -31,12 +31,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import duckdb
 
 from analytics import audit
+from analytics.clock import utc_now
 from analytics.errors import InvalidInputError, PermissionDeniedError, Refused
 from analytics.roles import Actor, require
 from analytics.store._governance import DEPLOYED_STATES, apply_transition
@@ -94,10 +95,6 @@ ONBOARD = Step("onboarding declaration (already serving; not an approval)", "reg
 def next_states(status: str) -> list[str]:
     """The states reachable in one step from ``status``."""
     return [to for (frm, to) in TRANSITIONS if frm == status]
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def check_step(status: str, to: str, *, subject: str = "this version") -> Step:
@@ -262,7 +259,7 @@ def transition(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, version
         require(actor, capability)
     info = dict(details or {})
     _guard(con, actor, model, version, status, to, step, info)
-    when = at or _now()
+    when = at or utc_now()
     payload = {"from": status, "to": to, "step": step.name, **info}
     return _record(con, actor, model, version, status, to, payload, f"version.{to}", when, when, info.get("traffic_share"))
 
@@ -311,7 +308,7 @@ def onboard(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, version: s
     if current:
         raise IllegalTransitionError(f"{model} already has a champion ({current[0]}); a newer version goes "
                                      "through review and 'promote' instead of an onboarding declaration")
-    when = at or _now()
+    when = at or utc_now()
     if serving_since > when:
         raise IllegalTransitionError(f"serving since {serving_since:%Y-%m-%d} lies in the future")
     payload = {"from": status, "to": "champion", "step": ONBOARD.name, "onboarding": True,

@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 
 from analytics import audit
-from analytics.governance._lifecycle import _now
+from analytics.clock import utc_now
 from analytics.registry import get_version
 from analytics.roles import Actor, require
 
@@ -222,7 +222,7 @@ def record_plan(con: duckdb.DuckDBPyConnection, actor: Actor, plan: MonitoringPl
                        {"sha256": digest, "rules": len(plan.items), "gaps": list(plan.gaps)})
     con.execute("INSERT INTO monitoring_plans (model_name, version, plan_sha256, plan, recorded_at, recorded_by, "
                 "audit_seq) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [plan.model, plan.version, digest, json.dumps(plan.to_dict(), sort_keys=True), _now(),
+                [plan.model, plan.version, digest, json.dumps(plan.to_dict(), sort_keys=True), utc_now(),
                  actor.username, seq])
     return True
 

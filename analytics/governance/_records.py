@@ -9,8 +9,8 @@ import duckdb
 import pandas as pd
 
 from analytics import audit
+from analytics.clock import utc_now
 from analytics.errors import InvalidInputError
-from analytics.governance._lifecycle import _now
 from analytics.registry import get_model, get_version
 from analytics.roles import Actor, require
 
@@ -42,7 +42,7 @@ def set_model_card(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, car
     text = json.dumps(card, sort_keys=True)
     con.execute("INSERT OR REPLACE INTO model_cards (model_name, version, card, updated_at, updated_by) "
                 "VALUES (?, ?, ?, ?, ?)",
-                [model, scope, text, at or _now(), actor.username])
+                [model, scope, text, at or utc_now(), actor.username])
     audit.record(con, actor, "card.update", "model_card", f"{model}:{scope}", {"fields": sorted(card)}, at=at)
 
 
@@ -67,7 +67,7 @@ def set_risk_tier(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, tier
     before = risk_tier(con, model)
     con.execute("INSERT OR REPLACE INTO model_risk (model_name, risk_tier, rationale, updated_at, updated_by) "
                 "VALUES (?, ?, ?, ?, ?)",
-                [model, tier, rationale.strip(), at or _now(), actor.username])
+                [model, tier, rationale.strip(), at or utc_now(), actor.username])
     audit.record(con, actor, "model.risk_tier", "model", model,
                  {"from": before["risk_tier"] if before else None, "to": tier, "rationale": rationale.strip()}, at=at)
 

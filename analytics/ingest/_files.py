@@ -15,10 +15,10 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 from analytics import config
+from analytics.clock import utc_now
 from analytics.errors import InvalidInputError
 from analytics.ingest._ingest import DEFAULT_BATCH_ROWS, IngestReport, Kind, OnError, ingest
 from analytics.ingest._sources import SUPPORTED_SUFFIXES
@@ -143,7 +143,7 @@ def _take(model: str, file: Path, sha256: str, *, kind: Kind, actor: Actor | Non
         "INSERT OR REPLACE INTO ingested_files (model_name, kind, path, bytes, sha256, ingest_id, status, taken_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [model, kind, str(file.resolve()), size, sha256, None if result.ingest_id < 0 else result.ingest_id,
-         result.status, datetime.now(timezone.utc).replace(tzinfo=None)]), db)
+         result.status, utc_now()]), db)
     report.reports.append(result)
 
 

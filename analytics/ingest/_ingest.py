@@ -35,7 +35,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -45,6 +45,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from analytics import audit, config
+from analytics.clock import utc_now
 from analytics.errors import InvalidInputError, StoreBusyError
 from analytics.ingest._checks import Rules, typed_select
 from analytics.ingest._roles import RoleCheck, role_check, role_mismatches
@@ -288,7 +289,7 @@ class _Run:
         self.stored: list[tuple[Path, str, str]] = []  # committed segments: path, min id, max id
         self.work = duckdb.connect()  # private, in memory: validation holds no store lock
         self.work.execute("SET TimeZone = 'UTC'")
-        self.latest = datetime.now(timezone.utc).replace(tzinfo=None) + FUTURE_TOLERANCE
+        self.latest = utc_now() + FUTURE_TOLERANCE
         self.now_literal = f"TIMESTAMP '{self.latest.isoformat(sep=' ')}'"
         self.rejecting = False
         self.role_check: RoleCheck | None = None

@@ -30,14 +30,14 @@ Where labels exist the realised metrics are returned beside the estimates, with 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import duckdb
 import numpy as np
 import pandas as pd
 
 from analytics.errors import InvalidInputError
-from analytics.overview import DbLike, _run
+from analytics.store import DbLike, run
+from analytics.window import Window
 from analytics.performance._realised import (PERF, _finish, _metrics_sql, evaluate_scores, load, metrics_from_counts,
                                              min_labelled)
 from analytics.performance._sampling import SAMPLING_ERROR_RANGE, AucSamplingError
@@ -198,9 +198,9 @@ def estimate_from_expected(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def cbpe(db: DbLike, model: str, *, start: datetime | None, end: datetime | None, version: str | None = None,
-         freq: str | None = "week", segment: str | None = None, segment_value: str | None = None) -> CBPEResult:
-    """Estimated performance per period, beside the realised one where labels exist.
+def cbpe(db: DbLike, model: str, *, window: Window, freq: str | None = "week") -> CBPEResult:
+    """Estimated performance per period of ``window`` (version: default the champion), beside the realised
+    one where labels exist.
 
     Returns
     -------
@@ -209,8 +209,7 @@ def cbpe(db: DbLike, model: str, *, start: datetime | None, end: datetime | None
     """
 
     def work(con: duckdb.DuckDBPyConnection):
-        row = load(con, model, version=version, start=start, end=end, freq=freq, segment=segment,
-                   segment_value=segment_value)
+        row = load(con, model, window=window, freq=freq)
         try:
             info = get_model(con, model)
             ref = con.execute(f"SELECT score, label, decision FROM {reference_table(info.stem)} "
@@ -226,7 +225,7 @@ def cbpe(db: DbLike, model: str, *, start: datetime | None, end: datetime | None
             con.execute(f"DROP TABLE IF EXISTS {CAL}")
         return row, labels, scores, np.asarray(ref["decision"], float), calibrated, estimated, realised
 
-    row, labels, scores, decisions, calibrated, estimated, realised = _run(db, work)
+    row, labels, scores, decisions, calibrated, estimated, realised = run(db, work)
     estimated = estimated.rename(columns={"_period": "period", "_group": "group"})
     merged = realised.merge(estimated[["period", "group", *(f"est_{m}" for m in ESTIMATED)]],
                             on=["period", "group"], how="left")

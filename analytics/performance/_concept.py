@@ -31,14 +31,14 @@ when ``m_t - min_{i<=t} m_i > lambda``; the change is dated at the day after the
 
 from __future__ import annotations
 
-from datetime import datetime
 
 import numpy as np
 import pandas as pd
 
 from analytics import settings
 from analytics.drift import drift_over_time
-from analytics.overview import DbLike, _run
+from analytics.store import DbLike, run
+from analytics.window import Window
 from analytics.performance._realised import realised_metrics, resolve_version
 from analytics.performance._sampling import (ENOUGH, SAMPLING_ERROR_RANGE, SINGLE_CLASS, AucSamplingError)
 from analytics.registry import reference_frame
@@ -61,7 +61,7 @@ def reference_auc_sampling_error(db: DbLike, model: str, version: str | None = N
         ref = reference_frame(con, model, resolve_version(con, model, version)["version"])
         return AucSamplingError.fit(ref["label"].to_numpy(), ref["score"].to_numpy()) if len(ref) else \
             AucSamplingError(float("nan"), 0.0)
-    return _run(db, work)
+    return run(db, work)
 
 
 def drifted_inputs(table: pd.DataFrame) -> pd.Series:
@@ -80,10 +80,8 @@ def _state_words(state: str, positives: int) -> str:
     return f"not evaluable: all labels are {1 if positives else 0}" if state == SINGLE_CLASS else state
 
 
-def concept_drift(db: DbLike, model: str, *, start: datetime | None, end: datetime | None,
-                  version: str | None = None, freq: str = "week", segment: str | None = None,
-                  segment_value: str | None = None) -> pd.DataFrame:
-    """Per window: realised AUC, its change and sampling error, drifted inputs, and the verdict (module docstring).
+def concept_drift(db: DbLike, model: str, *, window: Window, freq: str = "week") -> pd.DataFrame:
+    """Per period of ``window``: realised AUC, its change and sampling error, drifted inputs, and the verdict (module docstring).
 
     Returns
     -------
@@ -92,12 +90,10 @@ def concept_drift(db: DbLike, model: str, *, start: datetime | None, end: dateti
         ``roc_auc_change``, ``sampling_error`` (of the ROC AUC at the window's labels), ``drifted_inputs``,
         ``n_drifted_inputs``, ``performance_falls``, ``verdict`` and ``tolerance``.
     """
-    perf = realised_metrics(db, model, start=start, end=end, version=version, freq=freq, segment=segment,
-                            segment_value=segment_value)
-    drift = drift_over_time(db, model, start=start, end=end, version=version, freq=freq, segment=segment,
-                            segment_value=segment_value).table
-    tolerance = _run(db, lambda con: float(settings.get(con, AUC_DROP.key, model=model)))
-    components = reference_auc_sampling_error(db, model, version)
+    perf = realised_metrics(db, model, window=window, freq=freq)
+    drift = drift_over_time(db, model, window=window, freq=freq).table
+    tolerance = run(db, lambda con: float(settings.get(con, AUC_DROP.key, model=model)))
+    components = reference_auc_sampling_error(db, model, window.version)
     frame = perf[["period", "version", "rows", "labelled", "positives", "label_state", "roc_auc",
                   "roc_auc_change"]].merge(drifted_inputs(drift), left_on="period", right_index=True, how="left")
     frame["sampling_error"] = components.at(frame["labelled"])
@@ -138,24 +134,18 @@ def page_hinkley(values: np.ndarray, *, delta: float, threshold: float) -> tuple
     return None, None
 
 
-def error_stream(db: DbLike, model: str, *, start: datetime | None, end: datetime | None,
-                 version: str | None = None, segment: str | None = None,
-                 segment_value: str | None = None) -> pd.DataFrame:
-    """The daily labelled error stream: per UTC day, labelled rows, Brier score and error rate."""
-    daily = realised_metrics(db, model, start=start, end=end, version=version, freq="day", segment=segment,
-                             segment_value=segment_value)
+def error_stream(db: DbLike, model: str, *, window: Window) -> pd.DataFrame:
+    """The daily labelled error stream of ``window``: per UTC day, labelled rows, Brier score and error rate."""
+    daily = realised_metrics(db, model, window=window, freq="day")
     out = daily[["period", "labelled", "brier", "accuracy"]].copy()
     out["error_rate"] = 1 - out["accuracy"]
     return out.drop(columns="accuracy")
 
 
-def change_points(db: DbLike, model: str, *, start: datetime | None, end: datetime | None,
-                  version: str | None = None, segment: str | None = None,
-                  segment_value: str | None = None) -> dict:
-    """Page-Hinkley on the daily Brier score: the stream, and the alarm day and start day if any."""
-    stream = error_stream(db, model, start=start, end=end, version=version, segment=segment,
-                          segment_value=segment_value)
-    delta, lam = _run(db, lambda con: (float(settings.get(con, PH_DELTA.key, model=model)),
+def change_points(db: DbLike, model: str, *, window: Window) -> dict:
+    """Page-Hinkley on the daily Brier score of ``window``: the stream, and the alarm day and start day if any."""
+    stream = error_stream(db, model, window=window)
+    delta, lam = run(db, lambda con: (float(settings.get(con, PH_DELTA.key, model=model)),
                                        float(settings.get(con, PH_LAMBDA.key, model=model))))
     values = stream["brier"].where(stream["labelled"] > 0).to_numpy(float)
     alarm, began = page_hinkley(values, delta=delta, threshold=lam)

@@ -18,7 +18,7 @@ Only labelled rows enter a metric; ``rows`` and ``labelled`` say how many there 
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import replace
 
 import duckdb
 import numpy as np
@@ -27,7 +27,8 @@ import pandas as pd
 from analytics import settings
 from analytics.errors import InvalidInputError
 from analytics.logschema import quote
-from analytics.overview import DbLike, _run, _where
+from analytics.store import DbLike, run
+from analytics.window import Window
 from analytics.performance._sampling import MIN_LABELLED, label_states
 from analytics.registry import champion_version, get_model, get_version
 from analytics.store import outcomes_view, predictions_view
@@ -49,16 +50,15 @@ def resolve_version(con: duckdb.DuckDBPyConnection, model: str, version: str | N
     return get_version(con, model, version)
 
 
-def load(con: duckdb.DuckDBPyConnection, model: str, *, version: str | None, start: datetime | None,
-         end: datetime | None, freq: str | None, segment: str | None = None, segment_value: str | None = None,
-         by: str | None = None, labelled_only: bool = False) -> dict:
+def load(con: duckdb.DuckDBPyConnection, model: str, *, window: Window, freq: str | None, by: str | None = None,
+         labelled_only: bool = False) -> dict:
     """Create the temp table of the window's rows with labels; return the version's registry row."""
     if freq not in PERIODS:
         raise InvalidInputError(f"frequency {freq!r} is unknown; use day, week or none")
     info = get_model(con, model)
-    row = resolve_version(con, model, version)
-    where, params = _where(info.schema, start=start, end=end, version=row["version"], segment=segment,
-                           segment_value=segment_value)
+    row = resolve_version(con, model, window.version)
+    rows = replace(window, version=row["version"]).where(info.schema)
+    where, params = rows.sql, rows.params
     if by is not None and by not in [c.name for c in info.schema.segments]:
         raise InvalidInputError(f"{by!r} is not a segment column of {model}")
     group = f"CAST(p.{quote(by)} AS VARCHAR)" if by else "'all'"
@@ -116,15 +116,18 @@ def metrics_from_counts(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def realised_metrics(db: DbLike, model: str, *, start: datetime | None, end: datetime | None,
-                     version: str | None = None, freq: str | None = "week", segment: str | None = None,
-                     segment_value: str | None = None, by: str | None = None) -> pd.DataFrame:
+def realised_metrics(db: DbLike, model: str, *, window: Window, freq: str | None = "week",
+                     by: str | None = None) -> pd.DataFrame:
     """Realised metrics per period (``freq``: ``"day"``, ``"week"`` or None for the whole window).
 
     Parameters
     ----------
-    db, model, start, end, version, segment, segment_value
-        As :func:`analytics.drift.drift_summary` (version defaults to the champion).
+    db, model
+        The store and a registered model.
+    window : Window
+        The rows measured (:class:`analytics.window.Window`); its version defaults to the champion.
+    freq : str or None
+        ``"day"``, ``"week"`` or None for one row for the whole window.
     by : str, optional
         A segment column: one row per period and value of it (``group``); default one group ``all``.
 
@@ -138,15 +141,14 @@ def realised_metrics(db: DbLike, model: str, *, start: datetime | None, end: dat
     """
 
     def work(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-        row = load(con, model, version=version, start=start, end=end, freq=freq, segment=segment,
-                   segment_value=segment_value, by=by)
+        row = load(con, model, window=window, freq=freq, by=by)
         try:
             counts = con.execute(_metrics_sql()).df()
         finally:
             con.execute(f"DROP TABLE IF EXISTS {PERF}")
         return _finish(counts, row, min_labelled(con, model))
 
-    return _run(db, work)
+    return run(db, work)
 
 
 def min_labelled(con: duckdb.DuckDBPyConnection, model: str) -> int:
@@ -156,7 +158,7 @@ def min_labelled(con: duckdb.DuckDBPyConnection, model: str) -> int:
 
 def min_labelled_of(db: DbLike, model: str) -> int:
     """:func:`min_labelled` of a model in a store (what the Performance page states)."""
-    return _run(db, lambda con: min_labelled(con, model))
+    return run(db, lambda con: min_labelled(con, model))
 
 
 def _finish(counts: pd.DataFrame, row: dict, minimum: int) -> pd.DataFrame:
@@ -178,13 +180,12 @@ def _finish(counts: pd.DataFrame, row: dict, minimum: int) -> pd.DataFrame:
 
 def validation_metrics(db: DbLike, model: str, version: str | None = None) -> dict[str, float]:
     """The validation metrics the registry holds for a version (default: the champion)."""
-    return _run(db, lambda con: dict(resolve_version(con, model, version)["validation_metrics"]))
+    return run(db, lambda con: dict(resolve_version(con, model, version)["validation_metrics"]))
 
 
-def calibration_curve(db: DbLike, model: str, *, start: datetime | None, end: datetime | None,
-                      version: str | None = None, segment: str | None = None, segment_value: str | None = None,
-                      n_bins: int = 10) -> pd.DataFrame:
-    """Reliability curve of the labelled rows: per non-empty bin, mean score, share positive, rows.
+def calibration_curve(db: DbLike, model: str, *, window: Window, n_bins: int = 10) -> pd.DataFrame:
+    """Reliability curve of the labelled rows of ``window`` (version: default the champion): per non-empty
+    bin, mean score, share positive, rows.
 
     Bins as :func:`sklearn.calibration.calibration_curve` (``strategy="uniform"``): ``n_bins``
     equal-width bins on [0, 1]; a score on an inner edge belongs to the lower bin.
@@ -195,8 +196,7 @@ def calibration_curve(db: DbLike, model: str, *, start: datetime | None, end: da
     index = " + ".join(f"(score > {float(e)!r})::INTEGER" for e in inner)
 
     def work(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-        load(con, model, version=version, start=start, end=end, freq=None, segment=segment,
-             segment_value=segment_value, labelled_only=True)
+        load(con, model, window=window, freq=None, labelled_only=True)
         try:
             return con.execute(
                 f"SELECT {index} AS bin, avg(score) AS mean_predicted, avg(label) AS fraction_positive, "
@@ -204,7 +204,7 @@ def calibration_curve(db: DbLike, model: str, *, start: datetime | None, end: da
         finally:
             con.execute(f"DROP TABLE IF EXISTS {PERF}")
 
-    frame = _run(db, work)
+    frame = run(db, work)
     frame["bin_lower"] = frame["bin"] / n_bins
     frame["bin_upper"] = (frame["bin"] + 1) / n_bins
     return frame

@@ -7,13 +7,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 import duckdb
 import pandas as pd
 
 from analytics import audit
 from analytics.alerts import email_channel
+from analytics.clock import utc_now
 from analytics.errors import InvalidInputError, NotFoundError
 from analytics.registry import get_model
 from analytics.reports._periods import check_schedule
@@ -77,10 +78,6 @@ class ReportDefinition:
                 "recipients": list(self.recipients), "channel": self.channel, "enabled": self.enabled}
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
 def _check(con: duckdb.DuckDBPyConnection, definition: ReportDefinition) -> ReportDefinition:
     if not _NAME.fullmatch(definition.name or ""):
         raise InvalidInputError(f"report name {definition.name!r}: use 1 to 64 lower-case letters, digits, '-' or "
@@ -119,7 +116,7 @@ def save_definition(con: duckdb.DuckDBPyConnection, actor: Actor, definition: Re
     """
     require(actor, "manage_reports")
     checked = _check(con, definition)
-    when = at or _now()
+    when = at or utc_now()
     before = _get(con, checked.name)
     values = [checked.model, checked.schedule, json.dumps(list(checked.sections)), json.dumps(list(checked.recipients)),
               checked.channel, checked.enabled, when, actor.username]

@@ -34,6 +34,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from analytics import audit, store
+from analytics.clock import utc_now
 from analytics.errors import InvalidInputError
 from analytics.logschema import OPTIONAL_PREDICTION_COLUMNS, OVERRIDE_COLUMN, PREDICTION_COLUMNS, quote
 from analytics.registry import get_model
@@ -112,7 +113,7 @@ def export_records(db: Path, actor: Actor, model: str, *, start: datetime, end: 
     manifest = {
         "model": model, "window": {"start": start.isoformat(), "end": end.isoformat(), "end_excluded": True,
                                    "timezone": "UTC"},
-        "exported_at": datetime.now(timezone.utc).replace(tzinfo=None).isoformat() + "Z", "exported_by": actor.username,
+        "exported_at": utc_now().isoformat() + "Z", "exported_by": actor.username,
         "code_version": code_version(), "rows": table.num_rows, "audit_rows": len(trail),
         "columns": [{"name": f.name, "type": str(f.type), "meaning": _MEANINGS.get(f.name, "")}
                     for f in table.schema if f.name not in described] + input_columns,

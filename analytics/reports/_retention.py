@@ -21,13 +21,14 @@ removed in the audit trail in the same transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
 from analytics import audit, store
+from analytics.clock import utc_now
 from analytics.drift import drop_rollups
 from analytics.errors import InvalidInputError
 from analytics.refresh import refresh_after_ingest
@@ -109,10 +110,6 @@ class ModelRemoval:
                 + (f"; audit row {self.audit_seq}" if self.audit_seq else ""))
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
 def get_policy(con: duckdb.DuckDBPyConnection, model: str) -> RetentionPolicy:
     """The policy of ``model`` (the stored one, else :data:`DEFAULTS`)."""
     get_model(con, model)
@@ -151,7 +148,7 @@ def set_policy(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, *, pred
         reason = None  # nothing is overridden: keep no stale reason
     con.execute("INSERT OR REPLACE INTO retention_policies (model_name, predictions_days, outcomes_days, audit_days, "
                 "override_reason, updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [model, predictions_days, outcomes_days, audit_days, reason, _now(), actor.username])
+                [model, predictions_days, outcomes_days, audit_days, reason, utc_now(), actor.username])
     audit.record(con, actor, "retention.set", "model", model,
                  {**days, "override_reason": reason, "below_legal_floor": under,
                   "before": {k: getattr(before, k) for k in KINDS} | {"stored": before.stored}})
@@ -218,7 +215,7 @@ def apply(db: Path, actor: Actor, *, dry_run: bool = False, now: datetime | None
     never touched beyond the new rows. ``dry_run`` reports without changing anything.
     """
     require(actor, "manage_retention")
-    moment = now or _now()
+    moment = now or utc_now()
     policies = store.read(lambda con: [get_policy(con, m.name) for m in list_models(con)], db)
     results = []
     for policy in policies:

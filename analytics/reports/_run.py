@@ -18,6 +18,7 @@ import pandas as pd
 
 from analytics import audit, store
 from analytics.alerts import email_channel, send_email
+from analytics.clock import utc_now
 from analytics.errors import InvalidInputError, NotFoundError
 from analytics.registry import list_models
 from analytics.reports._definitions import ReportDefinition, get_definition, list_definitions
@@ -76,10 +77,6 @@ class Verification:
     detail: str
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
 def reports_dir(db: Path) -> Path:
     """Folder of a store's reports: ``<store folder>/<store name>.reports/``."""
     return db.parent / f"{db.stem}.reports"
@@ -103,7 +100,7 @@ def render(db: Path, definition: ReportDefinition, period: Period, *, actor: Act
     another process finished it first).
     """
     models = _models(db, definition)
-    generated_at = _now()
+    generated_at = utc_now()
     parts = [ModelPart(m, tuple(build_section(db, key, m, period) for key in definition.sections)) for m in models]
     thresholds = store.read(lambda con: thresholds_in_force(con, models), db)
     version = code_version()
@@ -188,7 +185,7 @@ def deliver(db: Path, actor: Actor, name: str, period_start: datetime) -> str:
 
     def record(con):
         con.execute("UPDATE report_runs SET delivery_status = ?, delivered_at = ?, delivery_detail = ? WHERE name = ? "
-                    "AND period_start = ?", [status, _now() if status == SENT else None, detail, name, period_start])
+                    "AND period_start = ?", [status, utc_now() if status == SENT else None, detail, name, period_start])
         audit.record(con, actor, "report.deliver", "report", f"{name}:{row['period_label']}",
                      {"status": status, "detail": detail, "recipients": list(definition.recipients),
                       "channel": definition.channel, "manifest_sha256": row["manifest_sha256"]})
@@ -220,7 +217,7 @@ def run_reports(db: Path, actor: Actor, *, as_of: datetime | None = None, names:
         E-mail the report to its recipients.
     """
     require(actor, "manage_reports")
-    moment = as_of or _now()
+    moment = as_of or utc_now()
     definitions = store.read(lambda con: [get_definition(con, n) for n in names] if names else
                              [d for d in list_definitions(con) if d.enabled], db)
     done = []

@@ -23,6 +23,7 @@ from analytics.performance import realised_metrics
 from analytics.registry import champion_version, get_version
 from analytics.reports._definitions import SECTIONS
 from analytics.reports._periods import Period
+from analytics.window import Window
 
 #: Weeks of realised performance shown before the period's end (labels arrive late: back-testing looks back).
 BACKTEST_WEEKS = 12
@@ -52,7 +53,7 @@ class Section:
 
 
 def _drift(db: Path, model: str, period: Period) -> tuple[str, str]:
-    result = drift_summary(db, model, start=period.start, end=period.end)
+    result = drift_summary(db, model, window=Window(period.start, period.end))
     table = result.table.assign(verdict=[verdict_word(d) for d in result.table["drifted"]])
     drifted = int((table["verdict"] == "drift").sum())
     summary = (f"{drifted} of {len(table)} columns drifted ({result.current_label} against "
@@ -64,8 +65,9 @@ def _drift(db: Path, model: str, period: Period) -> tuple[str, str]:
 def _performance(db: Path, model: str, period: Period) -> tuple[str, str]:
     columns = ["period", "version", "rows", "labelled", "labelled_share", "roc_auc", "accuracy", "precision", "recall",
                "brier", "threshold"]
-    now = realised_metrics(db, model, start=period.start, end=period.end, freq=None)
-    back = realised_metrics(db, model, start=period.end - timedelta(weeks=BACKTEST_WEEKS), end=period.end, freq="week")
+    now = realised_metrics(db, model, window=Window(period.start, period.end), freq=None)
+    back = realised_metrics(db, model, window=Window(period.end - timedelta(weeks=BACKTEST_WEEKS), period.end),
+                            freq="week")
     expected = store.read(lambda con: _validation_auc(con, model), db)
     labelled = int(now["labelled"].sum()) if len(now) else 0
     summary = (f"{labelled:,} of {int(now['rows'].sum()) if len(now) else 0:,} predictions of the period have an "

@@ -4,7 +4,7 @@ Use :func:`read` and :func:`write` (or :func:`connect` with :func:`transaction`)
 so that no process holds the file longer than one unit of work and lock conflicts are retried.
 """
 
-from analytics.store._connection import connect, create, exclusive, read, retry, transaction, write
+from analytics.store._connection import DbLike, connect, create, exclusive, read, retry, run, transaction, write
 from analytics.store._migrations import LATEST_VERSION, MIGRATIONS, migrate, schema_version
 from analytics.store._segments import (bind_store_folder, copy_store, define_predictions_view, logs_dir, rebuild_views,
                                        rename_logs_folder)
@@ -19,6 +19,7 @@ from analytics.store._tables import (
 )
 
 __all__ = [
+    "DbLike",
     "LATEST_VERSION",
     "MIGRATIONS",
     "bind_store_folder",
@@ -39,6 +40,7 @@ __all__ = [
     "rename_logs_folder",
     "reference_table",
     "retry",
+    "run",
     "schema_version",
     "stem_of",
     "transaction",

@@ -30,6 +30,9 @@ from analytics.store._segments import bind_store_folder
 
 T = TypeVar("T")
 
+#: Where a unit of work runs: a store path (``None`` = the configured store) or an open connection.
+DbLike = str | Path | duckdb.DuckDBPyConnection | None
+
 _LOCK_MESSAGES = ("could not set lock", "conflicting lock", "database is locked")
 _CONFLICT_MESSAGES = ("write-write conflict", "conflict on", "transactioncontext error")
 
@@ -221,3 +224,25 @@ def read(work: Callable[[duckdb.DuckDBPyConnection], T], path: str | Path | None
     """Open the store, run ``work(con)``, close. Lock conflicts are retried by :func:`connect`."""
     with connect(path) as con:
         return work(con)
+
+
+def run(db: DbLike, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+    """Run one unit of reading work on the store, whichever way the caller holds it.
+
+    Parameters
+    ----------
+    db : str, Path, DuckDBPyConnection or None
+        An open connection (``work`` runs on it, inside whatever transaction the caller holds), or
+        the path of a store (``None``: the configured one), opened with :func:`read` for this unit
+        of work (lock conflicts retried, the file released afterwards).
+    work : callable
+        ``work(con)``: the queries to run.
+
+    Returns
+    -------
+    object
+        What ``work`` returns.
+    """
+    if isinstance(db, duckdb.DuckDBPyConnection):
+        return work(db)
+    return read(work, db)

@@ -266,3 +266,29 @@ def test_bad_input_is_a_clear_error(tmp_path):
         drift.compare_files(*paths, columns=["zzz"])
     with pytest.raises(InvalidInputError, match="unknown"):
         drift.DriftConfig(method="magic")
+
+
+def test_files_pool_many_categories_in_duckdb_as_the_store_side_does(tmp_path):
+    """An id-like column (more categories than a table keeps, ties among them, unseen ones beyond the room
+    left): the files side pools in DuckDB (issue 15: a million ids never reach Python) and gets the
+    same labels, counts and statistics as the generic path, which pools in Python."""
+    import duckdb
+
+    from analytics.drift import _binning, _calculator
+    from analytics.drift import _files as files_side
+
+    rng = np.random.default_rng(5)
+    ref = pd.DataFrame({"id": [f"r{i}" for i in rng.integers(0, 45, 3_000)], "x": rng.normal(size=3_000)})
+    cur = pd.DataFrame({"id": [f"r{i}" for i in rng.integers(30, 120, 2_000)] + ["t1", "t2"] * 50,
+                        "x": rng.normal(size=2_100)})
+    paths = _files(tmp_path, ref, cur)
+    pooled = drift.compare_files(*paths, config=drift.DriftConfig(method="chisquare"))
+    con = duckdb.connect()
+    sides = [_binning.Side(files_side.file_relation(p)) for p in paths]
+    spec = [("id", False, "column"), ("x", True, "column")]
+    table, hists, _ = _calculator.compute(con, spec, drift.DriftConfig(method="chisquare"), sides[0],
+                                          _calculator.DirectSummaries(con, sides[1]))
+    pd.testing.assert_frame_equal(pooled.histograms["id"], hists["id"])
+    labels = pooled.histograms["id"]["bin"].tolist()
+    assert labels[45:47] == ["t1", "t2"] and labels[-1] == _binning.OTHER and len(labels) == 51
+    pd.testing.assert_frame_equal(pooled.table.reset_index(drop=True), table.reset_index(drop=True))

@@ -14,7 +14,7 @@ from analytics import drift, store
 from analytics.demo import _credit as credit
 from analytics.drift import _calculator, _rollup
 from analytics.ingest import ingest
-from analytics.overview import ceil_hour, floor_hour
+from analytics.window import Window, ceil_hour, floor_hour
 from analytics.roles import Actor
 
 MODEL = "credit-default"
@@ -63,7 +63,7 @@ def _same_as_the_log(db, result, start, end) -> None:
 
 def _over_time_same_as_the_log(db, start, end, freq, columns):
     """Drift over time equals the same computed from the log; returns it."""
-    over = drift.drift_over_time(db, MODEL, start=start, end=end, freq=freq, columns=columns)
+    over = drift.drift_over_time(db, MODEL, window=Window(start=start, end=end), freq=freq, columns=columns)
     direct = _direct(db, MODEL, start, end, period=freq, columns=list(columns))[0]
     _same(over.table, direct.sort_values(["column", "period"], ignore_index=True))
     return over
@@ -73,7 +73,7 @@ def test_rollups_answer_what_the_log_answers(copy):
     db, start = copy
     a, b = start + timedelta(days=60), start + timedelta(days=90)
     assert _rolled(db) == 0
-    result = drift.drift_summary(db, MODEL, start=a, end=b)
+    result = drift.drift_summary(db, MODEL, window=Window(start=a, end=b))
     assert _rolled(db) > 0  # the summary rolled the segments up first, then read the rollups
     _same_as_the_log(db, result, a, b)
     # and per day, one day pinned to scipy: AGE has one value per fine bin, so W1 is exact
@@ -110,11 +110,11 @@ def test_a_new_ingest_is_rolled_up_once_and_counted(copy):
     rows["predicted_at"] = rows["predicted_at"] + pd.Timedelta(days=1)
     rows["AGE"] = rows["AGE"] + 20  # and much older clients
     ingest(MODEL, rows, actor=ADMIN, db=db)
-    window = dict(start=day + timedelta(days=1), end=day + timedelta(days=2))
-    result = drift.drift_summary(db, MODEL, **window)
+    window = Window(day + timedelta(days=1), day + timedelta(days=2))
+    result = drift.drift_summary(db, MODEL, window=window)
     assert _rolled(db) == before + 1  # only the new segment was read
     assert result.n_current_rows == len(rows) and "AGE" in result.drifted_columns
-    _same(result.table, _direct(db, MODEL, window["start"], window["end"])[0])
+    _same(result.table, _direct(db, MODEL, window.start, window.end)[0])
 
 
 def test_stale_rollups_are_rebuilt(copy):
@@ -135,12 +135,12 @@ def test_partial_days_at_the_edges_are_read_from_the_log_and_added(copy, monkeyp
     read = []
     load = _rollup.RollupSummaries._load
     monkeypatch.setattr(_rollup.RollupSummaries, "_load", lambda self: read.append((self.start, self.end)) or load(self))
-    result = drift.drift_summary(db, MODEL, start=a, end=b)
+    result = drift.drift_summary(db, MODEL, window=Window(start=a, end=b))
     assert set(read) == {(ceil_hour(a, "day"), floor_hour(b, "day"))}  # the whole days, from the rollups
     _same_as_the_log(db, result, a, b)
     _over_time_same_as_the_log(db, a, b, "week", ("AGE", "BILL_AMT1", "channel"))
     read.clear()  # a window inside one day has no whole day: the log answers it alone
-    inside = drift.drift_summary(db, MODEL, start=a, end=a + timedelta(hours=3))
+    inside = drift.drift_summary(db, MODEL, window=Window(start=a, end=a + timedelta(hours=3)))
     assert read == [] and inside.n_current_rows == _direct(db, MODEL, a, a + timedelta(hours=3))[3] > 0
 
 

@@ -21,6 +21,7 @@ from analytics import drift, ingest, registry, store
 from analytics.cli import main as vigil
 from analytics.logschema import Column, LogSchema
 from analytics.roles import Actor
+from analytics.window import Window
 from lifecycle_support import put_in_status
 
 SYSTEM = Actor("cli:tests", "system")
@@ -90,7 +91,8 @@ def _expected(method, ref, cur):
 
 def test_a_segment_is_compared_with_the_reference_rows_of_that_segment(user_model):
     a, b = START, START + timedelta(days=14)
-    result = drift.drift_summary(user_model, MODEL, start=a, end=b, segment="region", segment_value="north")
+    result = drift.drift_summary(user_model, MODEL, window=Window(start=a, end=b, segment="region",
+                                                                  segment_value="north"))
     table = result.table.set_index("column")
     assert "region" not in table.index and "region" in result.left_out
     assert "region = north" in result.reference_label and "on both sides" in result.left_out["region"]
@@ -105,16 +107,17 @@ def test_a_segment_is_compared_with_the_reference_rows_of_that_segment(user_mode
 
 
 def test_a_segment_value_the_reference_lacks_is_compared_with_the_whole_reference(user_model):
-    result = drift.drift_summary(user_model, MODEL, start=START, end=START + timedelta(days=28),
-                                 segment="region", segment_value="east")
+    result = drift.drift_summary(user_model, MODEL, window=Window(start=START, end=START + timedelta(days=28),
+                                                                  segment="region", segment_value="east"))
     assert "region" not in set(result.table["column"])
     assert "no rows of region = east" in result.left_out["region"] and "all of it" in result.reference_label
     assert result.n_reference_rows == 2000
 
 
 def test_multivariate_drift_of_a_segment_leaves_the_segment_column_out(user_model):
-    mv = drift.multivariate_drift(user_model, MODEL, start=START, end=START + timedelta(days=14), segment="region",
-                                  segment_value="north", sample_rows=400)
+    mv = drift.multivariate_drift(user_model, MODEL, window=Window(start=START, end=START + timedelta(days=14),
+                                                                   segment="region", segment_value="north"),
+                                  sample_rows=400)
     assert mv.columns == ("income", "tenure") and "region" in mv.left_out
     # NannyML's default band for the domain classifier: drifted below 0.45 or above 0.65
     assert (mv.domain_lower, mv.domain_upper) == (0.45, 0.65)
@@ -126,12 +129,14 @@ def test_multivariate_drift_of_a_segment_leaves_the_segment_column_out(user_mode
 
 def test_drift_over_time_uses_the_chosen_baseline(user_model):
     base = (START, START + timedelta(days=14))
-    over = drift.drift_over_time(user_model, MODEL, start=START + timedelta(days=14), end=START + timedelta(days=28),
-                                 freq="week", segment="region", segment_value="north", columns=("income",),
-                                 baseline_start=base[0], baseline_end=base[1])
+    over = drift.drift_over_time(user_model, MODEL, window=Window(start=START + timedelta(days=14),
+                                                                  end=START + timedelta(days=28), segment="region",
+                                                                  segment_value="north"), freq="week",
+                                 columns=("income",), baseline_start=base[0], baseline_end=base[1])
     assert "2026-03-02 00:00 to 2026-03-16 00:00" in over.reference_label and "region = north" in over.reference_label
-    whole = drift.drift_summary(user_model, MODEL, start=START + timedelta(days=14), end=START + timedelta(days=28),
-                                segment="region", segment_value="north", columns=("income",),
+    whole = drift.drift_summary(user_model, MODEL, window=Window(start=START + timedelta(days=14),
+                                                                 end=START + timedelta(days=28), segment="region",
+                                                                 segment_value="north"), columns=("income",),
                                 baseline_start=base[0], baseline_end=base[1])
     assert over.reference_label == whole.reference_label       # the chart's title and the table name one baseline
     ref = _query(user_model, "SELECT income FROM predictions_segmented_risk WHERE region = 'north' AND "

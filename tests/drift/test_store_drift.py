@@ -17,6 +17,7 @@ from analytics import store
 from analytics.cli import main as vigil
 from analytics.demo import _credit as credit
 from analytics.roles import Actor
+from analytics.window import Window
 
 MODEL = "credit-default"
 ADMIN = Actor("cli:tests", "system")
@@ -44,7 +45,7 @@ def _day(start, n):
 def test_summary_matches_scipy_on_the_demo(demo):
     summary, start = demo
     a, b = _day(start, 60), _day(start, 90)
-    result = drift.drift_summary(summary.db, MODEL, start=a, end=b)
+    result = drift.drift_summary(summary.db, MODEL, window=Window(start=a, end=b))
     ref = _rows(summary.db, "SELECT * FROM reference_credit_default WHERE model_version = 'v1'")
     cur = _rows(summary.db, "SELECT * FROM predictions_credit_default WHERE model_version = 'v1' "
                             "AND predicted_at >= ? AND predicted_at < ?", [a, b])
@@ -67,7 +68,8 @@ def test_summary_matches_scipy_on_the_demo(demo):
     # the covariate episode: AGE, LIMIT_BAL and channel drift
     assert {"AGE", "LIMIT_BAL", "channel"} <= set(result.drifted_columns)
     # KS on the store, forced: the same as ks_2samp on the same rows
-    ks = drift.drift_summary(summary.db, MODEL, start=a, end=b, columns=("AGE",), method="ks").table.iloc[0]
+    ks = drift.drift_summary(summary.db, MODEL, window=Window(start=a, end=b), columns=("AGE",),
+                             method="ks").table.iloc[0]
     expected = stats.ks_2samp(ref["AGE"], cur["AGE"])
     assert ks["statistic"] == pytest.approx(expected.statistic, abs=1e-12)
     assert ks["p_value"] == pytest.approx(expected.pvalue, rel=1e-6, abs=1e-300)
@@ -75,16 +77,16 @@ def test_summary_matches_scipy_on_the_demo(demo):
 
 def test_a_quiet_window_has_no_input_drift(demo):
     summary, start = demo
-    result = drift.drift_summary(summary.db, MODEL, start=_day(start, 10), end=_day(start, 40))
+    result = drift.drift_summary(summary.db, MODEL, window=Window(start=_day(start, 10), end=_day(start, 40)))
     inputs = result.table[result.table["role"].isin(["feature", "segment"])]
     assert not inputs["drifted"].eq(True).any(), inputs[inputs["drifted"].eq(True)]
 
 
 def test_baseline_window_segment_and_settings(demo, tmp_path):
     summary, start = demo
-    result = drift.drift_summary(summary.db, MODEL, start=_day(start, 60), end=_day(start, 90),
-                                 baseline_start=_day(start, 20), baseline_end=_day(start, 50),
-                                 segment="region", segment_value="Taipei", columns=("AGE",))
+    result = drift.drift_summary(summary.db, MODEL, window=Window(start=_day(start, 60), end=_day(start, 90),
+                                                                  segment="region", segment_value="Taipei"),
+                                 baseline_start=_day(start, 20), baseline_end=_day(start, 50), columns=("AGE",))
     ref = _rows(summary.db, "SELECT AGE FROM predictions_credit_default WHERE model_version = 'v1' AND region = "
                             "'Taipei' AND predicted_at >= ? AND predicted_at < ?", [_day(start, 20), _day(start, 50)])
     assert result.table.iloc[0]["n_reference"] == len(ref)
@@ -92,16 +94,17 @@ def test_baseline_window_segment_and_settings(demo, tmp_path):
     # a threshold changed by an admin is used (copy the store: the demo is shared)
     db = store.copy_store(summary.db, tmp_path / "copy")
     store.write(lambda con: settings.set_value(con, ADMIN, "drift.wasserstein_threshold", 5.0, model=MODEL), db)
-    strict = drift.drift_summary(db, MODEL, start=_day(start, 60), end=_day(start, 90), columns=("AGE",))
+    strict = drift.drift_summary(db, MODEL, window=Window(start=_day(start, 60), end=_day(start, 90)), columns=("AGE",))
     assert strict.table.iloc[0]["threshold"] == 5.0 and strict.table.iloc[0]["drifted"] is False
     store.write(lambda con: settings.set_value(con, ADMIN, "drift.method_overrides", "AGE=psi", model=MODEL), db)
-    assert drift.drift_summary(db, MODEL, start=_day(start, 60), end=_day(start, 90),
+    assert drift.drift_summary(db, MODEL, window=Window(start=_day(start, 60), end=_day(start, 90)),
                                columns=("AGE",)).table.iloc[0]["method"] == "psi"
 
 
 def test_over_time_shows_when_the_drift_began(demo):
     summary, start = demo
-    result = drift.drift_over_time(summary.db, MODEL, start=start, end=summary.end, freq="day", columns=("AGE",))
+    result = drift.drift_over_time(summary.db, MODEL, window=Window(start=start, end=summary.end), freq="day",
+                                   columns=("AGE",))
     table = result.table
     days = (table["period"] - pd.Timestamp(start)).dt.days
     episode = days.between(60, 89)
@@ -126,15 +129,18 @@ def test_multivariate_drift(demo):
     """
     summary, start = demo
     base = dict(baseline_start=_day(start, 0), baseline_end=_day(start, 30), sample_rows=800)
-    quiet = drift.multivariate_drift(summary.db, MODEL, start=_day(start, 30), end=_day(start, 60), **base)
-    shifted = drift.multivariate_drift(summary.db, MODEL, start=_day(start, 60), end=_day(start, 90), **base)
+    quiet = drift.multivariate_drift(summary.db, MODEL, window=Window(start=_day(start, 30), end=_day(start, 60)),
+                                     **base)
+    shifted = drift.multivariate_drift(summary.db, MODEL, window=Window(start=_day(start, 60), end=_day(start, 90)),
+                                       **base)
     assert quiet.n_reference_sample == 800 and quiet.n_current_sample == 800
     assert quiet.domain_auc < 0.55 < shifted.domain_auc and shifted.domain_drifted and not quiet.domain_drifted
     for result in (quiet, shifted):
         assert result.reconstruction_lower <= result.reconstruction_reference_mean <= result.reconstruction_upper
         assert result.reconstruction_drifted == (not result.reconstruction_lower <= result.reconstruction_error
                                                  <= result.reconstruction_upper)
-    again = drift.multivariate_drift(summary.db, MODEL, start=_day(start, 60), end=_day(start, 90), **base)
+    again = drift.multivariate_drift(summary.db, MODEL, window=Window(start=_day(start, 60), end=_day(start, 90)),
+                                     **base)
     assert again.domain_auc == shifted.domain_auc  # seeded: the same sample, the same folds
 
 

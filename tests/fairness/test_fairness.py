@@ -267,6 +267,9 @@ def test_thresholds_are_settings_changed_by_admins_only(fair_store, tmp_path):
     after = fairness.assess(path, MODEL, attributes=("SEX",), intersections=(), n_boot=0)
     assert after.thresholds.dp_ratio == 0.999
     assert before.demographic_parity_ratio < 0.999 and after.result("SEX").disparity.four_fifths_verdict == "fail"
+    # the pages name the threshold from the result: the four-fifths rule only at its 0.8
+    assert (fairness.Thresholds().dp_ratio_rule, after.thresholds.dp_ratio_rule) == (
+        "the four-fifths rule", "a ratio of 0.999, stricter than the four-fifths rule (0.8)")
     trail = store.read(lambda con: audit.entries(con, object_type="setting"), path)
     assert trail.iloc[0]["object_id"] == f"{MODEL}:fairness.dp_ratio_threshold"
 

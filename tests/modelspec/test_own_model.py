@@ -17,15 +17,14 @@ from streamlit.testing.v1 import AppTest
 
 from analytics.roles import Actor
 from app import navigation
-from law_support import END, MODEL, build_law_store, law_files, vigil  # noqa: F401 - fixture
+from law_support import END, MODEL, law_files, law_store_copy, vigil  # noqa: F401 - fixture
 
 MAIN = navigation.__file__.replace("navigation.py", "main.py")
 
 
 @pytest.fixture(scope="module")
 def law_store(law_files, tmp_path_factory):
-    db = tmp_path_factory.mktemp("own-model") / "vigil.duckdb"
-    return db, build_law_store(db, law_files)
+    return law_store_copy(tmp_path_factory, law_files)
 
 
 @pytest.fixture

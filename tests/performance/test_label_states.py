@@ -19,6 +19,7 @@ from analytics import ingest, performance, registry, settings, store
 from analytics.governance import NOT_EVALUATED, assemble
 from analytics.logschema import Column, LogSchema
 from analytics.roles import Actor
+from analytics.window import Window
 from lifecycle_support import put_in_status
 
 SYSTEM = Actor("cli:tests", "system")
@@ -77,7 +78,8 @@ def user_model(tmp_path_factory) -> Path:
 
 
 def test_label_states_of_the_weeks(user_model):
-    got = performance.realised_metrics(user_model, MODEL, start=START, end=START + timedelta(days=21), freq="week")
+    got = performance.realised_metrics(user_model, MODEL, window=Window(start=START, end=START + timedelta(days=21)),
+                                       freq="week")
     assert list(got["labelled"]) == list(WEEKS)
     assert list(got["label_state"]) == [performance.ENOUGH, performance.TOO_FEW, performance.SINGLE_CLASS]
     assert performance.not_evaluable(300, 300, 200) == "not evaluable: all labels are 1 (300 labelled)"
@@ -86,7 +88,8 @@ def test_label_states_of_the_weeks(user_model):
 
 
 def test_concept_drift_table_uses_the_same_rule(user_model):
-    frame = performance.concept_drift(user_model, MODEL, start=START, end=START + timedelta(days=21), freq="week")
+    frame = performance.concept_drift(user_model, MODEL, window=Window(start=START, end=START + timedelta(days=21)),
+                                      freq="week")
     assert list(frame["label_state"]) == [performance.ENOUGH, performance.TOO_FEW, performance.SINGLE_CLASS]
     assert frame["verdict"].iloc[1] in ("too few labels", "covariate drift (too few labels)")
     assert frame["verdict"].iloc[2].endswith("not evaluable: all labels are 1") or \
@@ -142,7 +145,8 @@ def test_calibration_only_where_nannyml_calibrates():
 
 def test_cbpe_band_and_thresholds_are_nannymls(user_model):
     ref = reference_rows()
-    result = performance.cbpe(user_model, MODEL, start=START, end=START + timedelta(days=21), freq="week")
+    result = performance.cbpe(user_model, MODEL, window=Window(start=START, end=START + timedelta(days=21)),
+                              freq="week")
     assert result.calibrated is True and "calibrated on the reference" in result.calibration_note
     for metric, expected in NANNYML_THRESHOLDS.items():
         assert result.thresholds[metric] == pytest.approx(expected, rel=1e-12)

@@ -14,6 +14,7 @@ from sklearn.isotonic import IsotonicRegression
 
 from analytics import performance, store
 from analytics.demo import _credit as credit
+from analytics.window import Window
 
 MODEL = "credit-default"
 
@@ -47,7 +48,7 @@ def _sklearn(frame: pd.DataFrame, threshold: float = 0.5) -> dict[str, float]:
 def test_realised_metrics_match_sklearn(demo):
     summary, start = demo
     a, b = start + timedelta(days=100), start + timedelta(days=140)
-    got = performance.realised_metrics(summary.db, MODEL, start=a, end=b, freq=None)
+    got = performance.realised_metrics(summary.db, MODEL, window=Window(start=a, end=b), freq=None)
     rows = _labelled(summary.db, a, b)
     assert len(got) == 1 and got.loc[0, "labelled"] == len(rows)
     for metric, value in _sklearn(rows).items():
@@ -60,7 +61,7 @@ def test_realised_metrics_match_sklearn(demo):
 def test_metrics_per_week_and_segment_match_sklearn(demo):
     summary, start = demo
     a, b = start + timedelta(days=7), start + timedelta(days=35)
-    got = performance.realised_metrics(summary.db, MODEL, start=a, end=b, freq="week", by="region")
+    got = performance.realised_metrics(summary.db, MODEL, window=Window(start=a, end=b), freq="week", by="region")
     rows = _labelled(summary.db, a, b)
     rows["period"] = rows["predicted_at"].dt.to_period("W-SUN").dt.start_time
     checked = 0
@@ -75,7 +76,7 @@ def test_metrics_per_week_and_segment_match_sklearn(demo):
 def test_calibration_curve_matches_sklearn(demo):
     summary, start = demo
     a, b = start, start + timedelta(days=60)
-    got = performance.calibration_curve(summary.db, MODEL, start=a, end=b)
+    got = performance.calibration_curve(summary.db, MODEL, window=Window(start=a, end=b))
     rows = _labelled(summary.db, a, b)
     prob_true, prob_pred = calibration_curve(rows["label"], rows["score"], n_bins=10)
     np.testing.assert_allclose(got["fraction_positive"], prob_true, rtol=1e-9)
@@ -87,7 +88,7 @@ def test_cbpe_is_nannyml_cbpe_on_the_isotonic_calibration(demo):
     """Expected confusion matrix and expected AUC pinned to numpy/sklearn on the same rows."""
     summary, start = demo
     a, b = start + timedelta(days=150), start + timedelta(days=180)   # no labels yet
-    result = performance.cbpe(summary.db, MODEL, start=a, end=b, freq=None)
+    result = performance.cbpe(summary.db, MODEL, window=Window(start=a, end=b), freq=None)
     got = result.table
     con = duckdb.connect(str(summary.db), read_only=True)
     store.bind_store_folder(con)
@@ -116,7 +117,8 @@ def test_cbpe_is_nannyml_cbpe_on_the_isotonic_calibration(demo):
 
 def test_cbpe_tracks_realised_before_the_concept_shift_and_misses_it_after(demo):
     summary, start = demo
-    got = performance.cbpe(summary.db, MODEL, start=start, end=start + timedelta(days=150), freq="week").table
+    got = performance.cbpe(summary.db, MODEL, window=Window(start=start, end=start + timedelta(days=150)),
+                           freq="week").table
     before = got[(got["period"] < pd.Timestamp(start + timedelta(days=112))) & (got["labelled"] > 500)]
     assert before["err_roc_auc"].abs().max() < 0.05
     after = got[(got["period"] >= pd.Timestamp(start + timedelta(days=126))) & (got["labelled"] > 300)]
@@ -125,7 +127,7 @@ def test_cbpe_tracks_realised_before_the_concept_shift_and_misses_it_after(demo)
 
 def test_concept_drift_found_and_covariate_episode_told_apart(demo):
     summary, start = demo
-    frame = performance.concept_drift(summary.db, MODEL, start=start, end=summary.end, freq="week")
+    frame = performance.concept_drift(summary.db, MODEL, window=Window(start=start, end=summary.end), freq="week")
     days = (frame["period"] - pd.Timestamp(start)).dt.days
     concept = frame[frame["verdict"] == "concept drift"]
     assert len(concept) >= 3
@@ -140,7 +142,7 @@ def test_concept_drift_found_and_covariate_episode_told_apart(demo):
 
 def test_page_hinkley_dates_the_concept_shift(demo):
     summary, start = demo
-    found = performance.change_points(summary.db, MODEL, start=start, end=summary.end)
+    found = performance.change_points(summary.db, MODEL, window=Window(start=start, end=summary.end))
     began = (found["began_at"] - pd.Timestamp(start)).days
     assert 118 <= began <= 123
     assert (found["alarm_at"] - found["began_at"]).days <= 7
@@ -154,8 +156,8 @@ def test_page_hinkley_dates_the_concept_shift(demo):
 def test_concept_drift_found_in_a_segment(demo):
     """region = Kaohsiung (~270 rows a week): the segment's rows against the reference rows of Kaohsiung."""
     summary, start = demo
-    frame = performance.concept_drift(summary.db, MODEL, start=start, end=summary.end, freq="week",
-                                      segment="region", segment_value="Kaohsiung")
+    frame = performance.concept_drift(summary.db, MODEL, window=Window(start=start, end=summary.end, segment="region",
+                                                                       segment_value="Kaohsiung"), freq="week")
     days = (frame["period"] - pd.Timestamp(start)).dt.days
     concept = frame[frame["verdict"] == "concept drift"]
     assert len(concept) >= 1 and ((concept["period"] - pd.Timestamp(start)).dt.days >= 113).all()

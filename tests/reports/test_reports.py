@@ -18,6 +18,7 @@ from analytics.errors import InvalidInputError, NotFoundError, PermissionDeniedE
 from analytics.ingest import ingest
 from analytics.roles import Actor
 from analytics.store import copy_store
+from analytics.window import Window
 from lifecycle_support import put_in_status
 
 SYSTEM = Actor("cli:tests", "system")
@@ -234,7 +235,8 @@ def test_retention_removes_only_whole_expired_segments_and_audits_it(vstore):
         reports.apply_retention(vstore, APPROVER, now=now)
     [done] = reports.apply_retention(vstore, ADMIN, now=now)
     # Drift read from the rollups counts only what is kept (the champion v1: every other row of the recent batch).
-    assert drift.drift_summary(vstore, MODEL, start=datetime(2025, 3, 1), end=WEEK_END).n_current_rows == RECENT_ROWS // 2
+    assert drift.drift_summary(vstore, MODEL, window=Window(start=datetime(2025, 3, 1),
+                                                            end=WEEK_END)).n_current_rows == RECENT_ROWS // 2
     assert store.read(counts, vstore) == (RECENT_ROWS, RECENT_ROWS, 1) and not removed_file.exists()
     ids = store.read(lambda con: con.execute(f"SELECT min(prediction_id), max(prediction_id) FROM {view}").fetchone(),
                      vstore)

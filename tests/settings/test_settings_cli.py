@@ -203,3 +203,18 @@ def test_a_bad_card_names_every_problem_and_changes_nothing(churn, tmp_path, cap
     assert _vigil(churn, "models", "card", "churn", "--file", str(card), *as_person(churn, "ann")) == 1
     assert "may not" in capsys.readouterr().err
     assert store.read(lambda con: con.execute("SELECT count(*) FROM model_cards").fetchone()[0], churn) == 0
+
+
+def test_the_domain_classifier_band_is_named_only_at_its_default():
+    """The Drift page quotes the band from the thresholds: NannyML's name only for NannyML's band."""
+    from dataclasses import fields, replace
+
+    from analytics.settings_catalog import Thresholds
+
+    known = catalog()
+    default = Thresholds(**{f.name: 0.0 for f in fields(Thresholds)})
+    default = replace(default, domain_classifier_auc_lower=known["drift.domain_classifier_auc_lower"].default,
+                      domain_classifier_auc_upper=known["drift.domain_classifier_auc_upper"].default)
+    assert default.domain_classifier_band == "0.45-0.65 (NannyML's default band)"
+    assert replace(default, domain_classifier_auc_upper=0.7).domain_classifier_band == (
+        "0.45-0.7 (set in the settings; NannyML's default band is 0.45-0.65)")

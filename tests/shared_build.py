@@ -1,0 +1,40 @@
+"""Build an expensive fixture once per test run, shared by the xdist workers.
+
+Under xdist the first worker that needs a build makes it in the run's shared temporary folder while the
+others wait on a file lock; every worker then reads the built folder (copying what it will change).
+Without xdist the build is made once in the session's own temporary folder.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+#: Set by pytest-xdist for every worker of one run (absent without xdist).
+RUN_ID = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+
+
+def built_once(tmp_path_factory: pytest.TempPathFactory, name: str,
+               build: Callable[[Path], dict]) -> tuple[Path, dict]:
+    """The folder of the build called ``name`` and the JSON-able facts ``build`` returned for it.
+
+    ``build(folder)`` writes into an empty ``folder`` and returns facts about what it built (paths
+    relative to the folder, passwords, counts); it runs once per test run.
+    """
+    if not RUN_ID:
+        folder = tmp_path_factory.mktemp(name)
+        return folder, build(folder)
+    shared = tmp_path_factory.getbasetemp().parent / f"shared-{name}"
+    shared.mkdir(exist_ok=True)
+    done = shared / "built.json"
+    with open(shared / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            (shared / "build").mkdir(exist_ok=True)
+            done.write_text(json.dumps(build(shared / "build")))
+    return shared / "build", json.loads(done.read_text())
