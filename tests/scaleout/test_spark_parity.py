@@ -23,6 +23,7 @@ from analytics.errors import InvalidInputError
 from analytics.registry import get_model
 from analytics.scaleout import EngineUnavailableError, java_missing, open_engine, summarise
 from analytics.store import predictions_view
+from analytics.window import Window
 
 MODEL = "credit-default"
 _WHY_NOT = java_missing() or (None if importlib.util.find_spec("pyspark") else
@@ -95,16 +96,17 @@ def test_spark_writes_the_duckdb_engines_rollup_rows_and_ledger(stores):
 def test_drift_figures_read_from_sparks_rollups_are_the_duckdb_ones(stores, demo_store):
     duck, by_spark, *_ = stores
     start = demo_store.end - timedelta(days=30)
-    a = drift.drift_summary(duck, MODEL, start=start, end=demo_store.end)
-    b = drift.drift_summary(by_spark, MODEL, start=start, end=demo_store.end)
+    window = Window(start=start, end=demo_store.end)
+    a = drift.drift_summary(duck, MODEL, window=window)
+    b = drift.drift_summary(by_spark, MODEL, window=window)
     assert (a.n_reference_rows, a.n_current_rows) == (b.n_reference_rows, b.n_current_rows)
     assert a.n_current_rows > 0
     exact = ["column", "kind", "method", "n_reference", "n_current", "missing_current", "drifted"]
     pd.testing.assert_frame_equal(a.table[exact], b.table[exact])
     np.testing.assert_allclose(a.table["statistic"].to_numpy(float), b.table["statistic"].to_numpy(float),
                                rtol=1e-9, atol=1e-12)
-    daily_a = drift.drift_over_time(duck, MODEL, start=start, end=demo_store.end, freq="day")
-    daily_b = drift.drift_over_time(by_spark, MODEL, start=start, end=demo_store.end, freq="day")
+    daily_a = drift.drift_over_time(duck, MODEL, window=window, freq="day")
+    daily_b = drift.drift_over_time(by_spark, MODEL, window=window, freq="day")
     pd.testing.assert_frame_equal(daily_a.table, daily_b.table, rtol=1e-9)
 
 
