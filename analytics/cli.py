@@ -15,12 +15,13 @@ import sys
 import traceback
 from datetime import datetime
 
-from analytics import __version__, audit, audit_anchor, audit_reconcile, cli_identity, config, store, tokens, users
+from analytics import (__version__, audit, audit_anchor, audit_reconcile, cli_identity, config, registry, store, tokens,
+                       users)
 from analytics.cli_support import (EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_NOT_COMPUTABLE, EXIT_PARTIAL, EXIT_USAGE,
                                    UsageError, checked_day, checked_float, checked_int, store_path)
 from analytics.input_files import os_error_text
 from analytics.errors import VigilError
-from analytics.ingest import DEFAULT_BATCH_ROWS
+from analytics.ingest import DEFAULT_BATCH_ROWS, ingest_files, watch
 from analytics.roles import ROLES, require
 
 #: Feature modules that add their own subcommands: each has ``add_commands(subparsers)``, which adds
@@ -79,8 +80,6 @@ def _print_trust_files(target) -> None:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from analytics import registry
-
     def work(con):
         lines = [f"store: {store_path(args)} (schema version {store.schema_version(con)})"]
         for info in registry.list_models(con):
@@ -98,7 +97,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from analytics.demo import build_demo
+    from analytics.demo import build_demo  # imported when run: the demo package loads LightGBM and the data sets
 
     target = store_path(args, must_exist=False)
     if target.exists() and args.if_missing:
@@ -145,9 +144,24 @@ class _StopOnCtrlC:
         signal.signal(signal.SIGINT, self._previous)
 
 
+def cmd_demo_cards(args: argparse.Namespace) -> int:
+    """``vigil governance demo-cards``: the demo's cards, added here so that governance knows nothing of the demo."""
+    from analytics.demo import write_cards  # imported when run: the demo package loads LightGBM and the data sets
+
+    store.write(lambda con: write_cards(con, args.actor), store_path(args))
+    print("wrote the model cards and risk tiers of the demo models registered in the store")
+    return 0
+
+
+def _add_demo_cards(governance: argparse.ArgumentParser) -> None:
+    actions = next(a for a in governance._actions if isinstance(a, argparse._SubParsersAction))
+    cards = actions.add_parser("demo-cards", help="write the demo models' cards and risk tiers into an existing store")
+    cli_identity.needs_person(cards)
+    cards.set_defaults(func=cmd_demo_cards)
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from analytics.ingest import ingest_files, watch
-    from analytics.refresh import refresh_after_ingest
+    from analytics.refresh import refresh_after_ingest  # imported when run: it loads every feature (5 s)
 
     db = store_path(args)
 
@@ -387,6 +401,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         if command is not None and command in sub.choices and command not in core:
             break
         importlib.import_module(module).add_commands(sub)
+    if "governance" in sub.choices:
+        _add_demo_cards(sub.choices["governance"])
     return parser
 
 

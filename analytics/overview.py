@@ -4,7 +4,7 @@ Every function here is pure: it takes the store (a path, or an open DuckDB conne
 :func:`analytics.store.run`) and a :class:`analytics.window.Window` (the time span, version and
 segment value; it builds its own SQL filter), aggregates inside DuckDB, and returns a small pandas
 frame or dict. Nothing here knows about Streamlit; the app caches these results keyed by their
-parameters and :func:`data_version`.
+parameters and :func:`analytics.store.data_version`.
 
 Conventions
 -----------
@@ -54,27 +54,6 @@ PORTFOLIO_COLUMNS: tuple[str, ...] = (
 #: about this size (rows whose prediction-id hash falls in the lowest fraction of the hash range). At
 #: 250,000 rows the sampling error of an AUC is about 0.001, below what monitoring acts on.
 AUC_SAMPLE_ROWS = 250_000
-
-
-# --------------------------------------------------------------------------------------------------
-# The data-version token
-
-
-def data_version(db: DbLike = None) -> str:
-    """A token that changes whenever the data or the governance state behind a page changes.
-
-    It combines the highest committed ingest id with the highest audit sequence number of
-    non-sign-in actions (registrations, approvals, deployments, role changes ...), so a cache keyed
-    on it refreshes after an ingest or a lifecycle change but not after every sign-in.
-    """
-
-    def work(con: duckdb.DuckDBPyConnection) -> str:
-        ingest = con.execute("SELECT coalesce(max(ingest_id), 0) FROM ingests WHERE status = 'committed'").fetchone()[0]
-        seq = con.execute(
-            "SELECT coalesce(max(seq), 0) FROM audit_log WHERE NOT starts_with(action, 'auth.')").fetchone()[0]
-        return f"i{ingest}-a{seq}"
-
-    return run(db, work)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -166,20 +166,6 @@ def list_versions(con: duckdb.DuckDBPyConnection, model: str | None = None) -> p
     ).df()
 
 
-def set_version_status(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, version: str, status: str,
-                       *, capability: str | None = None, details: dict[str, Any] | None = None,
-                       at: datetime | None = None) -> None:
-    """Move a version to a new lifecycle status through the state machine of :mod:`analytics.governance`.
-
-    The step must be legal, the actor's role must hold its capability (and ``capability``, if given),
-    four eyes apply to reviews and decisions; the change, its transition row, the deployment history
-    and its audit row are written in the caller's transaction.
-    """
-    from analytics.governance._lifecycle import transition
-
-    transition(con, actor, model, version, status, details=details, capability=capability, at=at)
-
-
 def champion_version(con: duckdb.DuckDBPyConnection, model: str) -> str | None:
     """Return the version currently in the champion state, if any."""
     row = con.execute(

@@ -23,7 +23,7 @@ import pandas as pd
 
 from analytics import settings
 from analytics.settings import Setting
-from analytics.store import read
+from analytics.store import run
 
 #: Modules that declare settings; a feature with new settings adds its module here.
 SETTING_MODULES: tuple[str, ...] = (
@@ -107,7 +107,7 @@ def thresholds(db: str | Path | duckdb.DuckDBPyConnection, model: str | None = N
     def work(con: duckdb.DuckDBPyConnection) -> Thresholds:
         return Thresholds(**{name: float(settings.get(con, key, model=model)) for name, key in _THRESHOLD_KEYS.items()})
 
-    return work(db) if isinstance(db, duckdb.DuckDBPyConnection) else read(work, db)
+    return run(db, work)
 
 
 def overview(db: str | Path | duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -134,4 +134,4 @@ def overview(db: str | Path | duckdb.DuckDBPyConnection) -> pd.DataFrame:
                                                 for m, v in settings.overrides(con, key).items())})
         return pd.DataFrame(rows)
 
-    return work(db) if isinstance(db, duckdb.DuckDBPyConnection) else read(work, db)
+    return run(db, work)

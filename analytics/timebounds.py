@@ -29,3 +29,23 @@ def check_day(value: date | datetime, what: str) -> date | datetime:
         raise InvalidInputError(f"{what} {value.isoformat()[:10]} is out of range: use a day from "
                                 f"{FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}")
     return value
+
+
+#: How a result is grouped in time: ``None`` for the whole window, ``"day"`` per UTC day, ``"week"`` per
+#: week starting on Monday.
+PERIODS: tuple[str | None, ...] = (None, "day", "week")
+#: The label of the one group of a whole window.
+WHOLE_WINDOW = "window"
+
+
+def period_sql(period: str | None, time_column: str) -> str:
+    """The SQL expression of a row's group in time: :data:`WHOLE_WINDOW` or the start of its day or week.
+
+    ``time_column`` is a UTC ``TIMESTAMP`` or ``DATE`` column (the log's ``predicted_at``, a summary's
+    ``day``); a day or week comes back as a ``TIMESTAMP``.
+    """
+    if period is None:
+        return f"'{WHOLE_WINDOW}'"
+    if period not in PERIODS:
+        raise InvalidInputError(f"period {period!r} is unknown; use day or week")
+    return f"date_trunc('{period}', {time_column})::TIMESTAMP"

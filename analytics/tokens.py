@@ -27,7 +27,7 @@ from analytics import audit
 from analytics.clock import utc_now
 from analytics.errors import AuthenticationError, InvalidInputError, NotFoundError, PermissionDeniedError, Refused
 from analytics.roles import Actor, require
-from analytics.store import read
+from analytics.store import read, write
 
 DEFAULT_DAYS = 90
 MAX_DAYS = 366
@@ -127,14 +127,28 @@ def authenticate_token(text: str, *, db: str | Path | None = None, channel: str 
     # Compare against a digest even when there is no row, so that a wrong id answers as fast as a wrong secret.
     stored = row[0] if row else _digest("no such token")
     if not hmac.compare_digest(stored, _digest(secret)) or row is None:
-        raise AuthenticationError(_INVALID)
+        _refuse(db, token_id, None if row is None else row[3:5], "unknown or wrong token", _INVALID)
     _, expires_at, revoked_at, username, role, disabled = row
     if revoked_at is not None:
-        raise AuthenticationError(f"API token #{token_id} was revoked on {revoked_at:%Y-%m-%d} UTC; ask an admin "
-                                  "for a new one")
+        _refuse(db, token_id, (username, role), "revoked",
+                f"API token #{token_id} was revoked on {revoked_at:%Y-%m-%d} UTC; ask an admin for a new one")
     if expires_at <= utc_now():
-        raise AuthenticationError(f"API token #{token_id} expired on {expires_at:%Y-%m-%d} UTC; ask an admin for "
-                                  "a new one ('vigil users token NAME')")
+        _refuse(db, token_id, (username, role), "expired",
+                f"API token #{token_id} expired on {expires_at:%Y-%m-%d} UTC; ask an admin for a new one "
+                "('vigil users token NAME')")
     if disabled:
-        raise AuthenticationError(f"the account of API token #{token_id} is disabled; ask an admin")
+        _refuse(db, token_id, (username, role), "account disabled",
+                f"the account of API token #{token_id} is disabled; ask an admin")
     return Actor(username, role, channel=channel, proof=f"API token #{token_id}")
+
+
+def _refuse(db: str | Path | None, token_id: int, holder: tuple[str, str] | None, reason: str, message: str) -> None:
+    """Record a refused token in the audit trail (rate-limited, as refusals are) and raise ``message``.
+
+    A token whose id names no token is recorded under the actor ``unknown token``; a wrong secret of a
+    real token under the token's holder, so that guessing at someone's token shows in their trail.
+    """
+    username, role = holder or ("unknown token", "viewer")
+    attempt = Refused(username, role, "auth.token_refused", "api_token", str(token_id) if token_id >= 0 else "malformed")
+    write(lambda con: audit.record_refusal(con, attempt, reason), db)
+    raise AuthenticationError(message)

@@ -20,6 +20,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from analytics import audit
+from analytics.addresses import check_email_address
 from analytics.clock import utc_now
 from analytics.errors import AuthenticationError, InvalidInputError, NotFoundError
 from analytics.roles import Actor, check_role, require
@@ -64,6 +65,7 @@ def add_user(con: duckdb.DuckDBPyConnection, actor: Actor, username: str, role: 
         password = generate_password()
     if password and len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInputError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    email = check_email_address(email) if email else None
     hashed = _hasher.hash(password) if password else None
     con.execute(
         "INSERT INTO users (username, display_name, email, role, password_hash, disabled, created_at, "

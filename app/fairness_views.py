@@ -21,7 +21,7 @@ METRICS = {"selection_rate": "Selection rate", "true_positive_rate": "True-posit
 
 
 @dataclass(frozen=True)
-class Disparity:
+class DisparityTrend:
     """A disparity charted per week: its name, and the threshold it fails against (None: not judged)."""
 
     label: str
@@ -29,13 +29,13 @@ class Disparity:
     fails: str = ""
 
 
-def disparities(report: FairnessReport) -> dict[str, Disparity]:
+def disparity_trends(report: FairnessReport) -> dict[str, DisparityTrend]:
     """The disparities of :attr:`AttributeResult.over_time` a reader can chart, with the report's thresholds."""
     th = report.thresholds
-    return {"demographic_parity_ratio": Disparity("Demographic parity ratio", th.dp_ratio, "below"),
-            "equalized_odds_difference": Disparity("Equalized odds difference", th.eo_difference, "above"),
-            "demographic_parity_difference": Disparity("Demographic parity difference", None),
-            "equal_opportunity_difference": Disparity("Equal opportunity difference", None)}
+    return {"demographic_parity_ratio": DisparityTrend("Demographic parity ratio", th.dp_ratio, "below"),
+            "equalized_odds_difference": DisparityTrend("Equalized odds difference", th.eo_difference, "above"),
+            "demographic_parity_difference": DisparityTrend("Demographic parity difference", None),
+            "equal_opportunity_difference": DisparityTrend("Equal opportunity difference", None)}
 
 
 def _days(report: FairnessReport) -> str:
@@ -75,7 +75,7 @@ def groups(report: FairnessReport, name: str, metric: str) -> go.Figure:
 def trend(report: FairnessReport, name: str, which: str) -> go.Figure:
     """Disparity ``which`` of attribute ``name`` per UTC week, with its threshold (from the report) dashed."""
     weeks: pd.DataFrame = report.result(name).over_time
-    disparity = disparities(report)[which]
+    disparity = disparity_trends(report)[which]
     fig = go.Figure(go.Scatter(x=weeks["window_start"], y=weeks[which], mode="lines+markers", name=disparity.label,
                                customdata=weeks[["rows", "labelled"]],
                                hovertemplate="week of %{x|%Y-%m-%d}: %{y:.3f}<br>%{customdata[0]:,} predictions, "

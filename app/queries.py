@@ -6,7 +6,7 @@ cached without writing a wrapper::
     frame = queries.query(overview.portfolio, now=ctx.now, window=ctx.as_window(filtered=False))
 
 The key holds the store path, the function's qualified name, the arguments and
-:func:`analytics.overview.data_version` (the last committed ingest and the last governance change),
+:func:`analytics.store.data_version` (the last committed ingest and the last governance change),
 so a result is recomputed after an ingest or an approval and reused otherwise. The token itself is
 read at most every :data:`TOKEN_SECONDS`. Arguments must be hashable by ``st.cache_data``
 (strings, numbers, datetimes, tuples, frozen dataclasses such as a Window) and results picklable (frames, dicts, lists).
@@ -21,9 +21,8 @@ from typing import Any, NamedTuple, TypeVar
 
 import streamlit as st
 
-from analytics import config, overview
+from analytics import config, store
 from analytics.errors import VigilError
-from analytics.store import read as read_store
 
 T = TypeVar("T")
 TOKEN_SECONDS = 2
@@ -32,7 +31,7 @@ TOKEN_SECONDS = 2
 @st.cache_data(ttl=TOKEN_SECONDS, show_spinner=False, max_entries=16)
 def data_token(db: str) -> str:
     """The store's data-version token, re-read at most every :data:`TOKEN_SECONDS` seconds."""
-    return overview.data_version(db)
+    return store.data_version(db)
 
 
 def _resolve(name: str) -> Callable[..., Any]:
@@ -70,7 +69,7 @@ def read(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     trail): cheap reads whose result changes with each action, sign-in included. ``fn`` is a public
     analytics function whose first parameter is an open connection.
     """
-    return read_store(lambda con: fn(con, *args, **kwargs), config.db_path())
+    return store.read(lambda con: fn(con, *args, **kwargs), config.db_path())
 
 
 @dataclass(frozen=True)

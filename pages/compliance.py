@@ -12,12 +12,11 @@ from dataclasses import asdict, fields
 from datetime import datetime, time, timezone
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from analytics import alerts, compliance, config, governance
 from app.actions import PageActions
-from app import auth, context, queries, theme, widgets
+from app import auth, context, governance_views, queries, widgets
 
 actor = auth.require("read")
 ctx = context.current()
@@ -141,19 +140,7 @@ if section == "Model-risk pack":
                        f"rate per {bt.period} of prediction time, with a binomial and a "
                        f"Hosmer-Lemeshow test at alpha {bt.alpha:g}; {bt.labelled:,} labelled of {bt.predictions:,} "
                        f"predictions; {bt.flagged} period(s) flagged.")
-            fig = go.Figure()
-            fig.add_scatter(x=bt.table["period"], y=bt.table["expected_rate"], name="expected (mean score)",
-                            mode="lines+markers", line={"color": theme.NEUTRAL, "dash": "dash"})
-            fig.add_scatter(x=bt.table["period"], y=bt.table["realised_rate"], name="realised", mode="lines+markers",
-                            line={"color": theme.GOOD})
-            flagged = bt.table[~bt.table["verdict"].isin(["consistent", "insufficient data"])]
-            fig.add_scatter(x=flagged["period"], y=flagged["realised_rate"], name="flagged", mode="markers",
-                            marker={"color": theme.BAD, "size": 12, "symbol": "x"})
-            fig.update_layout(title=theme.chart_title(f"Expected and realised positive rate per {bt.period}",
-                                                      window=f"each {bt.period} (UTC)", rows=bt.labelled,
-                                                      unit="labelled rows"),
-                              yaxis_title="share of labelled rows", yaxis_tickformat=".0%")
-            widgets.plot(fig, key="compliance_backtest_chart")
+            widgets.plot(governance_views.backtest(bt), key="compliance_backtest_chart")
             widgets.table(bt.table, hide_index=True, key="compliance_backtest",
                           column_config={"period": st.column_config.DatetimeColumn("Period (UTC)", format="YYYY-MM-DD"),
                                          "expected_rate": st.column_config.NumberColumn(format="%.4f"),

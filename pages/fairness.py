@@ -113,7 +113,7 @@ widgets.table(
 # ---- over time -----------------------------------------------------------------------------------
 st.subheader("Over time")
 trend = result.over_time
-TREND = fairness_views.disparities(report)
+TREND = fairness_views.disparity_trends(report)
 which = st.radio("Disparity", list(TREND), format_func=lambda k: TREND[k].label, horizontal=True, key="fair_trend")
 if trend.empty or trend[which].isna().all():
     widgets.empty_state(f"No week has two groups of {name} large enough to judge"

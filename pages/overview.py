@@ -4,11 +4,10 @@ and the model in the context in focus (its version and segment filters applied).
 from __future__ import annotations
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from analytics import overview, registry
-from app import auth, context, navigation, queries, theme, widgets
+from app import auth, context, navigation, overview_views, queries, widgets
 from app.widgets import fmt_int, fmt_num, fmt_pct, is_missing
 
 actor = auth.require("read")
@@ -115,16 +114,7 @@ if daily.empty:
                         hint="Choose a longer time window in the sidebar, or ingest prediction logs with "
                              "`vigil ingest`.")
 else:
-    fig = go.Figure()
-    for model, rows in daily.groupby("model", sort=True):
-        fig.add_scatter(x=rows["day"], y=rows["predictions"], name=model,
-                        mode="lines+markers" if len(rows) <= 45 else "lines",
-                        hovertemplate="%{y:,} predictions<extra>" + model + "</extra>")
-    fig.update_layout(
-        title=theme.chart_title("Predictions per day, by model", window=ctx.window_label,
-                                rows=int(daily["predictions"].sum()), unit="predictions"),
-        xaxis_title="Day (UTC)", yaxis_title="Predictions per day (count)", height=360)
-    widgets.plot(fig, key="overview_volume")
+    widgets.plot(overview_views.volume_by_model(daily, window_label=ctx.window_label), key="overview_volume")
     statuses = {o["model"]: o["statuses"] for o in queries.query(overview.context_options)}
     shadow = [(m, v, int(n)) for (m, v), n in result.daily.groupby(["model", "version"])["predictions"].sum().items()
               if statuses.get(m, {}).get(v) == "shadow" and n]
@@ -189,13 +179,5 @@ if ctx.model:
         widgets.empty_state(f"No predictions of {ctx.model} ({ctx.filter_label}) in the {ctx.window_label}.",
                             hint="Choose a longer time window or another version or segment in the sidebar.")
     else:
-        fig = go.Figure()
-        for version, rows in by_version.groupby("version", sort=True):
-            fig.add_bar(x=rows["day"], y=rows["predictions"], name=str(version),
-                        hovertemplate="%{y:,} predictions<extra>" + str(version) + "</extra>")
-        fig.update_layout(
-            barmode="stack",
-            title=theme.chart_title(f"Predictions per day of {ctx.model}, by version", window=ctx.window_label,
-                                    rows=int(by_version["predictions"].sum()), unit="predictions"),
-            xaxis_title="Day (UTC)", yaxis_title="Predictions per day (count)", height=340)
-        widgets.plot(fig, key="overview_focus_volume")
+        widgets.plot(overview_views.volume_by_version(by_version, ctx.model, window_label=ctx.window_label),
+                     key="overview_focus_volume")

@@ -4,11 +4,10 @@ history, and each version's governance dossier (HTML, PDF) to download."""
 from __future__ import annotations
 
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
 from analytics import config, governance, registry
-from app import auth, context, queries, theme, widgets
+from app import auth, context, governance_views, queries, theme, widgets
 from app.actions import PageActions
 
 actor = auth.require("read")
@@ -72,16 +71,7 @@ with widgets.error_boundary("the registry"):
                             hint="Promote an approved version on the Approvals page.")
     else:
         theme.register()
-        shown = deployments.assign(until=deployments["ended_at"].fillna(pd.Timestamp(ctx.now)),
-                                   label=lambda f: f["version"] + " · " + f["role"])
-        fig = px.timeline(shown, x_start="started_at", x_end="until", y="version", color="role",
-                          hover_data={"traffic_share": ":.0%", "started_by": True, "ended_by": True},
-                          color_discrete_map={"champion": theme.PALETTE[0], "canary": theme.PALETTE[1],
-                                              "shadow": theme.PALETTE[4]})
-        fig.update_yaxes(autorange="reversed", title="version")
-        fig.update_layout(title=f"Which version served which role, {len(deployments)} periods (UTC; open periods "
-                                f"drawn to {ctx.now:%Y-%m-%d %H:%M})", xaxis_title="time (UTC)", height=300)
-        widgets.plot(fig, key="registry_timeline")
+        widgets.plot(governance_views.deployment_timeline(deployments, now=ctx.now), key="registry_timeline")
         widgets.table(deployments, hide_index=True, key="registry_deployments",
                       column_order=["version", "role", "traffic_share", "started_at", "ended_at", "started_by",
                                     "ended_by"],

@@ -3,11 +3,10 @@ data freshness) was met, with the windows and minutes in breach, from the monito
 
 from __future__ import annotations
 
-import plotly.express as px
 import streamlit as st
 
 from analytics import alerts
-from app import auth, queries, theme, widgets
+from app import auth, governance_views, queries, theme, widgets
 
 actor = auth.require("read")
 
@@ -31,7 +30,4 @@ with widgets.error_boundary("the service levels"):
                                                                                     format="%.0f"),
                                  "met": st.column_config.CheckboxColumn("Met")})
     theme.register()
-    fig = px.bar(report, x="month", y="minutes_in_breach", color="rule_id", barmode="group",
-                 labels={"month": "Month (UTC)", "minutes_in_breach": "Minutes in breach", "rule_id": "Rule"},
-                 title=f"Minutes in breach per month and rule ({int(report['windows'].sum()):,} windows evaluated)")
-    widgets.plot(fig, key="sla_chart")
+    widgets.plot(governance_views.breach_minutes(report), key="sla_chart")

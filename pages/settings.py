@@ -14,8 +14,7 @@ from app import auth, queries, widgets
 from app.actions import PageActions
 
 actor = auth.require("read")
-db = config.db_path()
-actions = PageActions(db, "settings_done")
+actions = PageActions(config.db_path(), "settings_done")
 
 st.title("Settings")
 st.caption("Thresholds and targets the pages and checks use. A model's own value wins over the global value, "
@@ -26,7 +25,7 @@ st.caption("Thresholds and targets the pages and checks use. A model's own value
 actions.show_done()
 
 with widgets.error_boundary("the settings"):
-    table = settings_catalog.overview(db)
+    table = queries.read(settings_catalog.overview)
     widgets.table(table, hide_index=True, key="settings_table",
                   column_order=["key", "global_value", "default", "overrides", "allowed", "description"],
                   column_config={"key": st.column_config.TextColumn("Setting", pinned=True),

@@ -4,7 +4,7 @@
 
 The benchmark store is not written to: its DuckDB file is copied to a temporary folder (its views
 read the original Parquet log segments, read-only), and the demo's business definitions, budgets
-and SLAs are seeded into the copy (``analytics.business.seed_demo``), as ``vigil demo`` does.
+and SLAs are seeded into the copy (``analytics.demo.seed_business``), as ``vigil demo`` does.
 
 What is timed is what one run of each page asks the store for, called as the page calls it, for
 credit-default over the default window (the last 90 days up to now, minute-floored, UTC):
@@ -51,7 +51,8 @@ WARM_TARGET = 1.0
 _CHILD = """
 import json, sys, time
 from datetime import datetime, timedelta, timezone
-from analytics import business, overview
+from analytics import business, store
+from analytics.demo import seed_business
 
 db, repeat = sys.argv[1], int(sys.argv[2])
 model = "credit-default"
@@ -62,7 +63,7 @@ day_start = hour_start.replace(hour=0)          # whole UTC days for the what-if
 hour_end = now.replace(minute=0)                # the KPIs end at the last whole hour
 PAGES = {
     "kpis": [
-        ("token", lambda: overview.data_version(db)),
+        ("token", lambda: store.data_version(db)),
         ("definitions", lambda: business.definition_models(db)),
         ("kpis", lambda: business.kpis(db, model, now=now, start=hour_start, end=hour_end)),
         ("columns", lambda: business.breakdown_columns(db, model)),
@@ -71,7 +72,7 @@ PAGES = {
         ("champion_challenger", lambda: business.champion_challenger(db, model, now=now, start=start)),
     ],
     "cost_latency": [
-        ("token", lambda: overview.data_version(db)),
+        ("token", lambda: store.data_version(db)),
         ("cost", lambda: business.cost(db, model, now=now, start=start)),
         ("latency", lambda: business.latency(db, model, start=start)),
         ("infra", lambda: business.infra_costs(db, model)),
@@ -132,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
         copy = Path(folder) / args.db.name
         shutil.copyfile(args.db, copy)
         if not business.definition_models(copy):
-            store.write(lambda con: business.seed_demo(con, Actor("cli:bench", "system"), datetime.now()), copy)
+            store.write(lambda con: seed_business(con, Actor("cli:bench", "system"), datetime.now()), copy)
         rows = store.read(lambda con: con.execute("SELECT count(*) FROM predictions_credit_default").fetchone()[0], copy)
         built, build_s, one_day_s = _build_summaries(copy)
         out = subprocess.run([sys.executable, "-c", _CHILD, str(copy), str(args.repeat)], capture_output=True,

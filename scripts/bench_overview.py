@@ -3,7 +3,7 @@
     python scripts/bench_overview.py [--db data/bench/demo10m.duckdb] [--repeat 3]
 
 What is timed is what one run of the Overview page asks the store for, called as the page calls
-it: the data-version token (``overview.data_version``, the cache key of ``app/queries.py``), the
+it: the data-version token (``store.data_version``, the cache key of ``app/queries.py``), the
 sidebar's options (``overview.context_options``), the cheap traffic scan (``overview.traffic``,
 which moves with the minute) and the costly window join (``overview.window_view``, per model one
 join of predictions and outcomes), over the page's default window: the last 90 days from the start
@@ -44,7 +44,7 @@ _CHILD = """
 import json, logging, sys, time
 logging.disable(logging.WARNING)  # streamlit warns that there is no runtime: the cache is not used here
 import duckdb
-from analytics import overview
+from analytics import overview, store
 from analytics.window import Window
 from app.context import resolve_window, utc_now
 
@@ -55,7 +55,7 @@ start, end = resolve_window(window, now)  # the page's window: a preset starts o
 def page_run():
     times = {}
     cpu = time.process_time()
-    t = time.perf_counter(); overview.data_version(db); times["token"] = time.perf_counter() - t
+    t = time.perf_counter(); store.data_version(db); times["token"] = time.perf_counter() - t
     t = time.perf_counter(); overview.context_options(db); times["options"] = time.perf_counter() - t
     t = time.perf_counter(); traffic = overview.traffic(db, now=now, window=Window(start, end))
     times["traffic"] = time.perf_counter() - t

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from analytics import ingest, overview, registry, store, users
+from analytics import governance, ingest, overview, registry, store, users
 from analytics.errors import InvalidInputError, NotFoundError
 from analytics.window import Window
 from analytics.logschema import Column, LogSchema
@@ -401,15 +401,15 @@ def test_data_version_changes_after_ingest_not_after_sign_in(tmp_path):
         registry.register_version(con, SYSTEM, "gamma", "g1", threshold=0.5, owner="o")
 
     store.write(register, path)
-    before = overview.data_version(path)
+    before = store.data_version(path)
     users.record_sign_in(Actor("someone", "viewer"), "oidc", db=path)
-    assert overview.data_version(path) == before
+    assert store.data_version(path) == before
     preds = pd.DataFrame({
         "prediction_id": ["x1"], "predicted_at": [datetime(2026, 1, 1)], "model_version": ["g1"],
         "deployment_role": ["champion"], "score": [0.5], "decision": [1], "latency_ms": [1.0], "cost": [0.0],
         "usage": [1.0]})
     ingest.ingest("gamma", preds, actor=SYSTEM, db=path)
-    after = overview.data_version(path)
+    after = store.data_version(path)
     assert after != before
-    store.write(lambda con: registry.set_version_status(con, SYSTEM, "gamma", "g1", "submitted"), path)
-    assert overview.data_version(path) != after
+    store.write(lambda con: governance.transition(con, SYSTEM, "gamma", "g1", "submitted"), path)
+    assert store.data_version(path) != after

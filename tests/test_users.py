@@ -86,6 +86,14 @@ def test_add_user_refuses_duplicates_and_unknown_roles(bob):
         store.write(lambda con: users.add_user(con, ADMIN, "eve", "superuser", password=PASSWORD), bob)
 
 
+@pytest.mark.parametrize("email", ["garbage", "two@at@example.com", "a b@example.com", "@example.com"])
+def test_an_address_that_is_not_an_email_is_refused_and_nothing_is_written(db, email):
+    """OIDC sign-in matches users by e-mail: an address that can never match is refused, not stored."""
+    with pytest.raises(InvalidInputError, match="is not an e-mail address: write it as name@domain"):
+        store.write(lambda con: users.add_user(con, ADMIN, "erin", "viewer", password=PASSWORD, email=email), db)
+    assert "erin" not in store.read(users.list_users, db)["username"].tolist()
+
+
 def test_sign_in_returns_the_actor_with_its_role(bob):
     """The right password returns Actor(username, role), records the login time and an auth.login row."""
     before = datetime.now(timezone.utc).replace(tzinfo=None)

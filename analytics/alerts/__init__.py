@@ -23,37 +23,22 @@ Every state change is written with its audit row in the caller's transaction (th
 call these through :func:`analytics.store.write`).
 """
 
-import duckdb
-import pandas as pd
-
 from analytics.alerts._defaults import default_rules
 from analytics.alerts._intervention import close_retrain_request, retrain_requests
 from analytics.alerts._metrics import SeriesCache, series
-from analytics.alerts._monitor import MonitorReport, Verdict, classify, fingerprint, monitor
+from analytics.alerts._monitor import ESCALATE_MINUTES, MonitorReport, Verdict, classify, fingerprint, monitor
 from analytics.alerts._notify import (KINDS, add_channel, channels_table, dispatch, email_channel, enqueue_notice, notifications_table,
                                       remove_channel, send_email, signature, try_channel)
 from analytics.alerts._rules import (METRICS, SEVERITIES, Level, Rule, describe_level, get_rule, metric_family,
                                      rules, rules_table, save_rule, set_enabled)
-from analytics.alerts._state import (SLA_FAMILIES, acknowledge, alerts_table, get_alert, incidents_table, noise_report,
+from analytics.alerts._state import (SLA_FAMILIES, acknowledge, evaluations, alerts_table, get_alert, incidents_table, noise_report,
                                      resolve, service_levels, silence, similar_incidents, timeline)
 
 __all__ = [
-    "KINDS", "METRICS", "SEVERITIES", "SLA_FAMILIES", "Level", "MonitorReport", "Rule", "SeriesCache", "Verdict", "acknowledge", "add_channel",
+    "ESCALATE_MINUTES", "KINDS", "METRICS", "SEVERITIES", "SLA_FAMILIES", "Level", "MonitorReport", "Rule", "SeriesCache", "Verdict", "acknowledge", "add_channel",
     "alerts_table", "channels_table", "classify", "close_retrain_request", "default_rules", "describe_level",
     "dispatch", "email_channel", "enqueue_notice", "evaluations", "fingerprint", "get_alert", "get_rule", "incidents_table", "metric_family", "monitor",
     "noise_report", "notifications_table", "remove_channel", "resolve", "retrain_requests", "rules", "rules_table",
     "save_rule", "send_email", "series", "service_levels", "set_enabled", "signature", "silence", "similar_incidents", "timeline", "try_channel",
 ]
 
-
-def evaluations(con: duckdb.DuckDBPyConnection, *, model: str | None = None, rule_id: str | None = None) -> pd.DataFrame:
-    """Every evaluated window (value, baseline, bounds, rows, status), oldest first: the history behind the alerts."""
-    where, params = [], []
-    for clause, value in (("model_name = ?", model), ("rule_id = ?", rule_id)):
-        if value:
-            where.append(clause)
-            params.append(value)
-    text = f"WHERE {' AND '.join(where)}" if where else ""
-    return con.execute("SELECT rule_id, fingerprint, model_name AS model, version, segment_value, window_start, "
-                       "window_end, value, baseline, warning_bound, critical_bound, rows, status, evaluated_at "
-                       f"FROM rule_evaluations {text} ORDER BY window_end, rule_id", params).df()

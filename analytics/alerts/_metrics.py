@@ -187,13 +187,9 @@ def _newest(db: Path, rule: Rule, start: datetime, end: datetime) -> np.ndarray:
 
     def work(con):
         info = get_model(con, rule.model)
-        params: list = [start - timedelta(days=30), end]
-        where = "predicted_at >= ? AND predicted_at < ?"
-        if rule.segment is not None:
-            where += f' AND CAST("{rule.segment}" AS VARCHAR) = ?'
-            params.append(rule.segment_value)
-        return con.execute(f"SELECT max(predicted_at) AS newest FROM {store.predictions_view(info.stem)} "
-                           f"WHERE {where} GROUP BY date_trunc('hour', predicted_at) ORDER BY 1", params).df()
+        rows = Window(start - timedelta(days=30), end, None, rule.segment, rule.segment_value).where(info.schema)
+        return con.execute(f"SELECT max(p.predicted_at) AS newest FROM {store.predictions_view(info.stem)} p "
+                           f"WHERE {rows.sql} GROUP BY date_trunc('hour', p.predicted_at) ORDER BY 1", rows.params).df()
 
     hours = store.read(work, db)
     return pd.to_datetime(hours["newest"]).to_numpy() if len(hours) else np.array([], dtype="datetime64[us]")

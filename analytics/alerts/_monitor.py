@@ -135,6 +135,15 @@ def fingerprint(rule: Rule, version: str) -> str:
 
 
 @dataclass
+class _Tally:
+    """What a pass has done so far inside its write (counted afresh when the write is retried)."""
+
+    evaluated: int = 0
+    skipped: int = 0
+    transitions: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
 class MonitorReport:
     """What one pass did: evaluations written, alert transitions, notifications sent or failed, and time."""
 
@@ -292,19 +301,16 @@ def monitor(db: str | Path | None = None, *, at: datetime | None = None, model: 
         except VigilError as exc:  # one rule that cannot be evaluated does not stop the others; retried next pass
             problems.append(f"rule {rule.rule_id} ({version}) was not evaluated: {exc}")
     evaluations.sort(key=lambda e: (e.window_end, e.rule.rule_id, e.version))
-    report = MonitorReport()
-    store.write(lambda con: _apply(con, actor, evaluations, at=at, replay=since is not None, report=report), path)
-    report.messages.extend(problems)
-    if send:
-        result = _notify.dispatch(path, now=at)
-        report.sent, report.failed, report.throttled = result.sent, result.failed, result.throttled
-        report.messages.extend(result.messages)
-    report.seconds = time.perf_counter() - started
-    return report
+    tally = _Tally()
+    store.write(lambda con: _apply(con, actor, evaluations, at=at, replay=since is not None, report=tally), path)
+    sent = _notify.dispatch(path, now=at) if send else _notify.DispatchResult()
+    return MonitorReport(evaluated=tally.evaluated, skipped=tally.skipped, transitions=tally.transitions,
+                         sent=sent.sent, failed=sent.failed, throttled=sent.throttled,
+                         messages=problems + list(sent.messages), seconds=time.perf_counter() - started)
 
 
 def _apply(con: duckdb.DuckDBPyConnection, actor: Actor, evaluations: list[Evaluation], *, at: datetime,
-           replay: bool, report: MonitorReport) -> None:
+           replay: bool, report: _Tally) -> None:
     """Write the evaluations and step the alerts they touch, in window order (in the caller's transaction)."""
     report.evaluated, report.skipped, report.transitions = 0, 0, []
     if not evaluations:
@@ -352,7 +358,7 @@ def _apply(con: duckdb.DuckDBPyConnection, actor: Actor, evaluations: list[Evalu
     _escalate(con, actor, last_when or at, report)
 
 
-def _t(report: MonitorReport | None) -> list | None:
+def _t(report: _Tally | None) -> list | None:
     return None if report is None else report.transitions
 
 
@@ -365,7 +371,7 @@ def _open_alert(con: duckdb.DuckDBPyConnection, fp: str) -> dict | None:
     return None if frame.empty else frame.iloc[0].to_dict()
 
 
-def _step(con: duckdb.DuckDBPyConnection, actor: Actor, ev: Evaluation, when: datetime, report: MonitorReport) -> None:
+def _step(con: duckdb.DuckDBPyConnection, actor: Actor, ev: Evaluation, when: datetime, report: _Tally) -> None:
     rule, v = ev.rule, ev.verdict
     if v.status == "insufficient":
         return
@@ -419,7 +425,7 @@ def _step(con: duckdb.DuckDBPyConnection, actor: Actor, ev: Evaluation, when: da
         resolve_alert(con, actor, alert_id, when, "condition cleared", report, notify=True)
 
 
-def _fire(con, actor: Actor, alert_id: int, rule: Rule, when: datetime, report: MonitorReport, facts: dict) -> None:
+def _fire(con, actor: Actor, alert_id: int, rule: Rule, when: datetime, report: _Tally, facts: dict) -> None:
     incident = _incident_for(con, rule, when)
     con.execute("UPDATE alerts SET state = 'firing', fired_at = ?, incident_id = ? WHERE alert_id = ?",
                 [when, incident, alert_id])
@@ -470,7 +476,7 @@ def _incident_for(con: duckdb.DuckDBPyConnection, rule: Rule, when: datetime) ->
 
 
 def resolve_alert(con: duckdb.DuckDBPyConnection, actor: Actor, alert_id: int, when: datetime, note: str,
-                  report: MonitorReport | None = None, *, notify: bool = True) -> None:
+                  report: _Tally | None = None, *, notify: bool = True) -> None:
     """Resolve an open alert with a note; close its incident when it was the last open alert. Audited."""
     alert = con.execute("SELECT * FROM alerts WHERE alert_id = ?", [alert_id]).df().iloc[0].to_dict()
     con.execute("UPDATE alerts SET state = 'resolved', resolved_at = ?, resolved_by = ?, resolution_note = ?, "
@@ -494,7 +500,7 @@ def _is_nat(value: Any) -> bool:
         return False
 
 
-def _escalate(con: duckdb.DuckDBPyConnection, actor: Actor, when: datetime, report: MonitorReport) -> int:
+def _escalate(con: duckdb.DuckDBPyConnection, actor: Actor, when: datetime, report: _Tally) -> int:
     """Critical alerts firing unacknowledged past ``alerts.escalate_after_minutes`` go to the escalation channels.
 
     Returns how many critical alerts still wait (0: nothing to check until an alert changes).

@@ -44,6 +44,7 @@ import duckdb
 import pandas as pd
 
 from analytics import audit, settings, store
+from analytics.addresses import check_email_address
 from analytics.alerts._rules import Rule
 from analytics.clock import utc_now
 from analytics.errors import InvalidInputError, NotFoundError
@@ -64,9 +65,7 @@ MAX_PER_DAY = settings.declare("alerts.max_notifications_per_model_day", 50, "No
 def _check_target(kind: str, target: str) -> str:
     target = (target or "").strip()
     if kind == "email":
-        if "@" not in target or " " in target:
-            raise InvalidInputError(f"{target!r} is not an e-mail address")
-        return target
+        return check_email_address(target)
     parts = urlsplit(target)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise InvalidInputError(f"{target!r} is not an http(s) URL; a {kind} channel posts to a URL")
@@ -282,7 +281,7 @@ def email_channel(con: duckdb.DuckDBPyConnection, name: str) -> dict[str, Any]:
     return channel
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class DispatchResult:
     """Notifications sent, failed (this attempt) and throttled by one :func:`dispatch`, and what an admin must know."""
 
@@ -295,7 +294,8 @@ class DispatchResult:
 def dispatch(db: str | Path | None = None, *, now: datetime | None = None) -> DispatchResult:
     """Send every queued notification that is due; record each outcome (retries, throttling, disabling)."""
     now = now or utc_now()
-    result = DispatchResult()
+    sent = failed = throttled = 0
+    messages: list[str] = []
 
     def due(con):
         return con.execute("SELECT n.notification_id, n.channel, n.model_name, n.payload, n.attempts, n.queued_at "
@@ -306,16 +306,16 @@ def dispatch(db: str | Path | None = None, *, now: datetime | None = None) -> Di
         def throttle(con) -> bool:
             cap = int(settings.get(con, MAX_PER_DAY.key, model=model))
             day = queued_at.replace(hour=0, minute=0, second=0, microsecond=0)
-            sent = con.execute("SELECT count(*) FROM notifications WHERE model_name = ? AND status = 'sent' AND "
+            already = con.execute("SELECT count(*) FROM notifications WHERE model_name = ? AND status = 'sent' AND "
                                "queued_at >= ? AND queued_at < ?", [model, day, day + timedelta(days=1)]).fetchone()[0]
-            if sent >= cap:
+            if already >= cap:
                 con.execute("UPDATE notifications SET status = 'throttled', detail = ? WHERE notification_id = ?",
                             [f"over {cap} notifications for {model} that day", notification_id])
                 return True
             return False
 
         if store.write(throttle, db):
-            result.throttled += 1
+            throttled += 1
             continue
         channel = store.read(lambda con: _channel(con, name), db)
         if not channel["enabled"]:  # disabled by an earlier failure of this dispatch
@@ -349,12 +349,12 @@ def dispatch(db: str | Path | None = None, *, now: datetime | None = None) -> Di
 
         message = store.write(record, db)
         if error is None:
-            result.sent += 1
+            sent += 1
         else:
-            result.failed += 1
+            failed += 1
         if message:
-            result.messages.append(message)
-    return result
+            messages.append(message)
+    return DispatchResult(sent=sent, failed=failed, throttled=throttled, messages=messages)
 
 
 def try_channel(db: str | Path | None, actor: Actor, name: str) -> str:

@@ -229,3 +229,16 @@ def service_levels(con: duckdb.DuckDBPyConnection, *, model: str | None = None,
     frame = frame[frame["family"].isin(families)].reset_index(drop=True)
     frame["met"] = frame["breached"] == 0
     return frame
+
+
+def evaluations(con: duckdb.DuckDBPyConnection, *, model: str | None = None, rule_id: str | None = None) -> pd.DataFrame:
+    """Every evaluated window (value, baseline, bounds, rows, status), oldest first: the history behind the alerts."""
+    where, params = [], []
+    for clause, value in (("model_name = ?", model), ("rule_id = ?", rule_id)):
+        if value:
+            where.append(clause)
+            params.append(value)
+    text = f"WHERE {' AND '.join(where)}" if where else ""
+    return con.execute("SELECT rule_id, fingerprint, model_name AS model, version, segment_value, window_start, "
+                       "window_end, value, baseline, warning_bound, critical_bound, rows, status, evaluated_at "
+                       f"FROM rule_evaluations {text} ORDER BY window_end, rule_id", params).df()

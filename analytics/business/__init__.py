@@ -35,13 +35,13 @@ from analytics.business._cost import (
 from analytics.business._definitions import (
     TARGET_KPIS,
     KpiDefinition,
+    definition_models,
     get_definition,
     has_definition,
     save_definition,
     with_changes,
 )
 from analytics.business._format import NOT_COMPUTABLE, format_measure
-from analytics.business._demo import demo_definitions, seed_demo
 from analytics.business._kpis import (
     KPI_META,
     SUM_COLUMNS,
@@ -52,23 +52,19 @@ from analytics.business._kpis import (
     kpis,
     kpis_from_sums,
 )
+from analytics.business._serving import current as serving_summaries_current
+from analytics.business._serving import hourly_source as serving_hourly_source
 from analytics.business._serving import refresh_store as refresh_summaries
 from analytics.business._latency import PERCENTILES, SLA_MS, SLA_PERCENTILE, LatencyResult, latency, sla
-from analytics.business._whatif import CURVE_COLUMNS, WhatIf, threshold_whatif
-from analytics.store import run
+from analytics.business._whatif import CURVE_COLUMNS, ThresholdWhatIf, threshold_whatif
 
 __all__ = [
     "CURVE_COLUMNS", "INFRA_CATEGORIES", "KPI_META", "MONTHLY_BUDGET", "PERCENTILES", "RUN_RATE_DAYS", "SLA_MS",
     "SLA_PERCENTILE", "SUM_COLUMNS", "TARGET_KPIS", "Comparison", "CostResult", "KpiDefinition", "KpiResult",
-    "LatencyResult", "WhatIf", "add_infra_cost", "champion_challenger", "cost", "definition_models",
-    "breakdown_columns", "delete_infra_cost", "demo_definitions", "get_definition", "has_definition", "infra_costs", "kpi_label",
-    "NOT_COMPUTABLE", "format_measure", "kpi_sums", "kpis", "kpis_from_sums", "latency", "month_bounds", "refresh_summaries", "save_definition", "seed_demo",
-    "sla",
+    "LatencyResult", "ThresholdWhatIf", "add_infra_cost", "champion_challenger", "cost", "definition_models",
+    "breakdown_columns", "delete_infra_cost", "get_definition", "has_definition", "infra_costs", "kpi_label",
+    "NOT_COMPUTABLE", "format_measure", "kpi_sums", "kpis", "kpis_from_sums", "latency", "month_bounds", "refresh_summaries", "save_definition",
+    "serving_hourly_source", "serving_summaries_current", "sla",
     "threshold_whatif", "with_changes",
 ]
 
-
-def definition_models(db) -> list[str]:
-    """Models with a stored KPI definition."""
-    return run(db, lambda con: [r[0] for r in con.execute(
-        "SELECT model_name FROM kpi_definitions ORDER BY model_name").fetchall()])

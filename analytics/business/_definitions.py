@@ -35,8 +35,10 @@ from typing import Any
 import duckdb
 
 from analytics import audit
+from analytics.store import run
 from analytics.errors import InvalidInputError, NotFoundError
 from analytics.logschema import LogSchema
+from analytics.registry import get_model
 from analytics.roles import Actor, require
 
 #: KPI keys that may carry a target, with whether higher is better.
@@ -181,12 +183,16 @@ def has_definition(con: duckdb.DuckDBPyConnection, model: str) -> bool:
     return con.execute("SELECT count(*) FROM kpi_definitions WHERE model_name = ?", [model]).fetchone()[0] > 0
 
 
+def definition_models(db) -> list[str]:
+    """Models with a stored KPI definition."""
+    return run(db, lambda con: [r[0] for r in con.execute(
+        "SELECT model_name FROM kpi_definitions ORDER BY model_name").fetchall()])
+
+
 def save_definition(con: duckdb.DuckDBPyConnection, actor: Actor, definition: KpiDefinition, *,
                     at: datetime | None = None) -> KpiDefinition:
     """Store (insert or replace) a model's KPI definition; admins only, audited in the caller's transaction."""
     require(actor, "change_settings")
-    from analytics.registry import get_model
-
     info = get_model(con, definition.model)
     names = {c.name for c in info.schema.columns}
     for column in (definition.amount_column, definition.fairness_attribute):

@@ -32,13 +32,13 @@ from analytics.window import split_interval
 from analytics.registry import champion_version, get_version
 from analytics.store import predictions_view
 
-#: Columns of :attr:`WhatIf.curve`.
+#: Columns of :attr:`ThresholdWhatIf.curve`.
 CURVE_COLUMNS: tuple[str, ...] = ("threshold", "selection_rate", "selected", "expected_profit", "realised_profit",
                                   "bad_rate_selected", "demographic_parity_ratio")
 
 
 @dataclass(frozen=True)
-class WhatIf:
+class ThresholdWhatIf:
     """The threshold curves of one version over a window.
 
     Attributes
@@ -117,7 +117,7 @@ def _exact_cells(con, info, definition: KpiDefinition, start: datetime | None, e
 
 
 def threshold_whatif(db: DbLike, model: str, *, start: datetime | None = None, end: datetime | None = None,
-                     version: str | None = None, steps: int = 100) -> WhatIf:
+                     version: str | None = None, steps: int = 100) -> ThresholdWhatIf:
     """Approval rate, expected and realised profit, bad rate and demographic parity ratio per threshold.
 
     Parameters
@@ -130,7 +130,7 @@ def threshold_whatif(db: DbLike, model: str, *, start: datetime | None = None, e
     if not 10 <= steps <= 1000:
         raise InvalidInputError("steps must be between 10 and 1000")
 
-    def work(con: duckdb.DuckDBPyConnection) -> WhatIf:
+    def work(con: duckdb.DuckDBPyConnection) -> ThresholdWhatIf:
         info = open_model(con, model)
         definition = get_definition(con, model)
         chosen = version or champion_version(con, model)
@@ -144,7 +144,7 @@ def threshold_whatif(db: DbLike, model: str, *, start: datetime | None = None, e
 
 
 def _curves(cells: pd.DataFrame, definition: KpiDefinition, version: str, current: float, steps: int,
-            rule: Thresholds) -> WhatIf:
+            rule: Thresholds) -> ThresholdWhatIf:
     d = definition
     thresholds = np.arange(steps + 1) / steps
     cell_index = np.arange(steps + 2)
@@ -197,4 +197,4 @@ def _curves(cells: pd.DataFrame, definition: KpiDefinition, version: str, curren
     best = float(candidates.iloc[int((candidates - current).abs().to_numpy().argmin())])
     group_rates = pd.concat(group_rows, ignore_index=True) if group_rows else pd.DataFrame(
         columns=["threshold", "group", "rate", "n", "status"])
-    return WhatIf(definition, curve, group_rates, version, current, best, basis, int(n), labelled)
+    return ThresholdWhatIf(definition, curve, group_rates, version, current, best, basis, int(n), labelled)

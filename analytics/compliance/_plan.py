@@ -14,8 +14,7 @@ import duckdb
 
 from analytics import settings
 from analytics.alerts import SLA_FAMILIES, Rule, describe_level, rules
-from analytics.alerts._monitor import ESCALATE_MINUTES
-from analytics.alerts._rules import METRICS
+from analytics.alerts import ESCALATE_MINUTES, METRICS
 from analytics.clock import utc_now
 from analytics.compliance._calendar import review_interval_months
 from analytics.errors import InvalidInputError

@@ -50,7 +50,8 @@ from analytics.store import outcomes_view, predictions_view
 ALPHA = settings.declare("compliance.backtest_alpha", 0.05, "Significance level of the back-tests (binomial and "
                          "Hosmer-Lemeshow): a period with a p-value below it is flagged", minimum=0.0001,
                          maximum=0.5)
-PERIODS: tuple[str, ...] = ("month", "week")
+#: The periods a back-test is grouped by (calendar months or weeks, UTC).
+BACKTEST_PERIODS: tuple[str, ...] = ("month", "week")
 BACKTEST_COLUMNS: tuple[str, ...] = ("period", "labelled", "expected_rate", "realised_rate", "expected_positives",
                                      "realised_positives", "binomial_p", "hl_statistic", "hl_groups", "hl_p",
                                      "verdict")
@@ -130,8 +131,8 @@ def backtest(db: DbLike, model: str, *, version: str | None = None, period: str 
     InvalidInputError
         Unknown period, fewer than 3 groups, no version given and no champion.
     """
-    if period not in PERIODS:
-        raise InvalidInputError(f"period {period!r} is unknown; use {' or '.join(PERIODS)}")
+    if period not in BACKTEST_PERIODS:
+        raise InvalidInputError(f"period {period!r} is unknown; use {' or '.join(BACKTEST_PERIODS)}")
     if not isinstance(groups, int) or groups < 3:
         raise InvalidInputError("the Hosmer-Lemeshow test needs at least 3 score groups")
     began = time.perf_counter()

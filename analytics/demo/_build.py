@@ -17,13 +17,16 @@ import numpy as np
 import pandas as pd
 
 from analytics import business, config, deployments, drift, governance, registry, store, users
+from analytics.artifacts import model_frame
 from analytics.demo import _alerts as demo_alerts
 from analytics.demo import _credit as credit
 from analytics.demo import _employment as employment
+from analytics.demo._business import seed_business
 from analytics.demo._cards import write_cards
 from analytics.demo._datasets import credit_card_clients, employment_massachusetts
 from analytics.demo._training import TrainedModel, train
 from analytics.errors import InvalidInputError
+from analytics.governance import transition
 from analytics.ingest import ingest
 from analytics.roles import Actor
 
@@ -95,7 +98,7 @@ _APPROVED_PATH = [
 
 def _history(con, model: str, version: str, start: datetime, steps: list[tuple], days_apart: float = 2.0) -> None:
     for i, (status, username, capability, details) in enumerate(steps):
-        registry.set_version_status(con, _actor(username), model, version, status, capability=capability,
+        transition(con, _actor(username), model, version, status, capability=capability,
                                     details=details, at=start + timedelta(days=days_apart * (i + 1)))
 
 
@@ -161,26 +164,26 @@ def _build_credit(db: Path, seed: int, end: datetime, rows: int, progress: Progr
         _register(con, credit.MODEL, "v0", models["v0"], credit.THRESHOLD, start - timedelta(days=400), None,
                   "first production model: a small tree ensemble")
         _history(con, credit.MODEL, "v0", start - timedelta(days=400), _APPROVED_PATH)
-        registry.set_version_status(con, _actor("paul.approver"), credit.MODEL, "v0", "champion", capability="deploy",
+        transition(con, _actor("paul.approver"), credit.MODEL, "v0", "champion", capability="deploy",
                                     details={"traffic_share": 1.0}, at=start - timedelta(days=390))
         _register(con, credit.MODEL, "v1", models["v1"], credit.THRESHOLD, start - timedelta(days=30), "v0",
                   "retrained with more trees and bagging")
         _history(con, credit.MODEL, "v1", start - timedelta(days=30), _APPROVED_PATH, days_apart=7)
-        registry.set_version_status(con, _actor("paul.approver"), credit.MODEL, "v0", "retired", capability="deploy",
+        transition(con, _actor("paul.approver"), credit.MODEL, "v0", "retired", capability="deploy",
                                     details={"replaced_by": "v1"}, at=start)
-        registry.set_version_status(con, _actor("paul.approver"), credit.MODEL, "v1", "champion", capability="deploy",
+        transition(con, _actor("paul.approver"), credit.MODEL, "v1", "champion", capability="deploy",
                                     details={"traffic_share": 1.0, "previous_champion": "v0"}, at=start)
         _register(con, credit.MODEL, "v3", models["v3"], credit.THRESHOLD, start + timedelta(days=95), "v1",
                   "deep trees, tuned for ROC AUC")
         _history(con, credit.MODEL, "v3", start + timedelta(days=95), _APPROVED_PATH[:2])
-        registry.set_version_status(
+        transition(
             con, _actor("paul.approver"), credit.MODEL, "v3", "rejected", capability="approve",
             details={"comment": "overfits: validation ROC AUC below the champion's and unstable across "
                                 "segments; not approved"}, at=start + timedelta(days=102))
         _register(con, credit.MODEL, "v2", models["v2"], credit.THRESHOLD, start + timedelta(days=110), "v1",
                   "retrained on the lab data plus 3,000 newer clients")
         _history(con, credit.MODEL, "v2", start + timedelta(days=110), _APPROVED_PATH, days_apart=3)
-        registry.set_version_status(con, _actor("paul.approver"), credit.MODEL, "v2", "shadow", capability="deploy",
+        transition(con, _actor("paul.approver"), credit.MODEL, "v2", "shadow", capability="deploy",
                                     details={"traffic_share": 1.0, "mode": "mirrors champion traffic"},
                                     at=start + timedelta(days=credit.SHADOW_FROM_DAY))
         _register(con, credit.MODEL, "v4", models["v4"], credit.THRESHOLD, start + timedelta(days=170), "v2",
@@ -237,8 +240,6 @@ class _Scores:
 
 
 def _inputs(frame: pd.DataFrame, schema) -> pd.DataFrame:
-    from analytics.artifacts import model_frame
-
     return model_frame(frame, schema)
 
 
@@ -276,7 +277,7 @@ def _build_employment(db: Path, seed: int, end: datetime, progress: Progress, su
         _register(con, employment.MODEL, "v1", v1, employment.THRESHOLD, start - timedelta(days=40), None,
                   "trained on the 2015 survey")
         _history(con, employment.MODEL, "v1", start - timedelta(days=40), _APPROVED_PATH, days_apart=5)
-        registry.set_version_status(con, _actor("paul.approver"), employment.MODEL, "v1", "champion",
+        transition(con, _actor("paul.approver"), employment.MODEL, "v1", "champion",
                                     capability="deploy", details={"traffic_share": 1.0}, at=start)
         _register(con, employment.MODEL, "v2", v2, employment.THRESHOLD, start + timedelta(days=150), "v1",
                   "retrained on the 2015 and 2016 surveys")
@@ -357,7 +358,7 @@ def build_demo(db: str | Path | None = None, *, seed: int = 7, rows: int | None 
     passwords = store.write(lambda con: _people(con, end - timedelta(days=600)), building)
     _build_credit(building, seed, end, rows, report, summary)
     _build_employment(building, seed, end, report, summary)
-    store.write(lambda con: business.seed_demo(con, _actor("ada.admin"), end), building)  # value matrices, budgets, SLAs
+    store.write(lambda con: seed_business(con, _actor("ada.admin"), end), building)  # value matrices, budgets, SLAs
     for model in (credit.MODEL, employment.MODEL):
         report(f"{model}: summarising each day for the drift page", 0.96)
         drift.refresh_rollups(building, model)

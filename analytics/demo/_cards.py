@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from analytics import governance
 from analytics.roles import Actor
 
 CARDS: dict[str, dict] = {
@@ -60,8 +61,6 @@ RISK: dict[str, tuple[str, str]] = {
 
 def write_cards(con, actor: Actor, at: datetime | None = None, models: tuple[str, ...] | None = None) -> None:
     """Write the demo models' cards and risk tiers (those registered in the store)."""
-    from analytics import governance
-
     registered = {r[0] for r in con.execute("SELECT model_name FROM models").fetchall()}
     for model in models or tuple(CARDS):
         if model not in registered:

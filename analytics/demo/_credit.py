@@ -158,7 +158,9 @@ def jitter_variants(pool: pd.DataFrame, seed: int, *, variants: int = JITTER_VAR
     copies = pool.iloc[np.repeat(np.arange(len(pool)), variants)].reset_index(drop=True)
     for column in AMOUNT_COLUMNS:
         copies[column] = traffic.jitter_amounts(rng, copies[column].to_numpy(float), jitter)
-    return copies
+    # Text columns as categories: drawing a day's applicants then moves small codes, not strings.
+    text = [c for c in copies.columns if pd.api.types.is_string_dtype(copies[c]) or copies[c].dtype == object]
+    return copies.astype({c: "category" for c in text})
 
 
 def simulate(pool: pd.DataFrame, counts: np.ndarray, start: datetime, seed: int, *,

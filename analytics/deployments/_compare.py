@@ -37,12 +37,12 @@ import pandas as pd
 from scipy import stats
 
 from analytics import settings
-from analytics.business import _serving as serving
-from analytics.business._definitions import KpiDefinition, has_definition, get_definition
+from analytics.business import (KpiDefinition, get_definition, has_definition, serving_hourly_source,
+                                serving_summaries_current)
 from analytics.deployments import _methods as m
 from analytics.deployments import _paired as _pairs
 from analytics.deployments._paired import amount_sql, value_sql
-from analytics.drift._methods import ks_p_value, psi
+from analytics.drift import ks_p_value, psi
 from analytics.errors import InvalidInputError
 from analytics.store import DbLike, run
 from analytics.window import time_bounds
@@ -355,12 +355,12 @@ def _coverage(con, info: ModelInfo, baseline: str, candidate: str, start: dateti
     """The baseline's rows from the shadow's first to its last row in the window, against the pairs: whole
     hours from the serving summaries when they are current (partial hours from the log), else the log."""
     minimum = float(settings.get(con, COVERAGE_MIN.key, model=info.name))
-    if serving.current(con, info):  # a reader never refreshes
-        source, params = serving.hourly_source(info, start, end, candidate)
+    if serving_summaries_current(con, info):  # a reader never refreshes
+        source, params = serving_hourly_source(info, start, end, candidate)
         first, last = con.execute(f"SELECT min(first_at), max(last_at) FROM {source} p", params).fetchone()
         rows = 0
         if first is not None:
-            source, params = serving.hourly_source(info, first, last + timedelta(microseconds=1), baseline)
+            source, params = serving_hourly_source(info, first, last + timedelta(microseconds=1), baseline)
             rows = con.execute(f"SELECT coalesce(sum(predictions), 0) FROM {source} p", params).fetchone()[0]
         return ShadowCoverage(int(pairs), int(rows), first, last, minimum)
     where, params = time_bounds("p.predicted_at", start, end)

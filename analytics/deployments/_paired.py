@@ -37,7 +37,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from analytics.business._definitions import KpiDefinition, get_definition, has_definition
+from analytics import store
+from analytics.business import KpiDefinition, get_definition, has_definition
 from analytics.summaries import DAY_SEGMENTS as _DAY_SEGMENTS
 from analytics.logschema import quote
 from analytics.registry import ModelInfo, get_model
@@ -425,8 +426,6 @@ def refresh_store(db: Any = None, model: str | None = None) -> dict[str, dict[st
 
     Run after an ingest (:func:`analytics.refresh.refresh_after_ingest` does) so that no reader joins the log.
     """
-    from analytics import store
-
     def work(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
         names = [model] if model else [r[0] for r in con.execute("SELECT model_name FROM models ORDER BY 1").fetchall()]
         done = {}

@@ -21,6 +21,7 @@ audit row.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
@@ -31,13 +32,16 @@ from analytics import audit, governance
 from analytics.clock import utc_now
 from analytics.deployments._compare import DeploymentComparison, compare
 from analytics.errors import InvalidInputError, NotFoundError, PermissionDeniedError, Refused
-from analytics.registry import champion_version, get_version
+from analytics.registry import champion_version, get_model, get_version
 from analytics.roles import ROLES, Actor, require
-from analytics.store import run
-from analytics.store._governance import start_deployment
+from analytics.store import predictions_view, run, start_deployment
 
 DECISIONS = ("continue", "pause", "roll back", "ready to promote")
 
+
+
+#: The longest a rollout step may wait before it is judged (a year).
+MAX_STEP_HOURS = 24.0 * 366
 
 
 @dataclass(frozen=True)
@@ -52,8 +56,9 @@ class RolloutStep:
         if not 0.0 < float(self.share) < 1.0:
             raise InvalidInputError(f"a step's share must be strictly between 0 and 1 (got {self.share!r}); "
                                     "the last step is followed by promotion")
-        if self.min_hours < 0 or self.min_rows < 0:
-            raise InvalidInputError("a step's minimum hours and rows cannot be negative")
+        if not (math.isfinite(self.min_hours) and 0 <= self.min_hours <= MAX_STEP_HOURS) or self.min_rows < 0:
+            raise InvalidInputError(f"a step waits 0 to {MAX_STEP_HOURS:g} hours (a year) and a number of rows that "
+                                    f"is not negative (got {self.min_hours!r} hours, {self.min_rows!r} rows)")
 
 
 @dataclass(frozen=True)
@@ -317,9 +322,6 @@ def rollout_timeline(db, model: str) -> pd.DataFrame:
 
 def deployable_versions(db, model: str) -> pd.DataFrame:
     """The model's versions with their status and predictions logged, champion first (the page's choices)."""
-    from analytics.registry import get_model
-    from analytics.store import predictions_view
-
     def work(con):
         info = get_model(con, model)
         return con.execute(

@@ -16,8 +16,10 @@ Public API
     Results, configuration and the method registry (:mod:`analytics.drift._methods` documents every
     method, its threshold and the automatic choice).
 
-Heavy work runs inside DuckDB (histograms on the reference's fixed bins, category counts, exact
-ECDFs); scipy receives those summaries. See :mod:`analytics.drift._binning`.
+Heavy work runs inside DuckDB: fine histograms of each numerical column (KS D and W1 are read off
+them, exact or within a reported tolerance) and category counts; scipy and the vendored exact KS
+distribution (:mod:`analytics.drift._ks_exact`) receive those summaries. See
+:mod:`analytics.drift._binning`.
 """
 
 from analytics.drift._calculator import DriftConfig, config_for_model, drift_summary, refresh_rollups

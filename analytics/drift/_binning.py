@@ -54,6 +54,7 @@ import numpy as np
 
 from analytics.drift._methods import AUTO_NUMERIC_UNIQUE, CATEGORICAL, NUMERICAL
 from analytics.logschema import quote_any
+from analytics.timebounds import WHOLE_WINDOW
 
 #: Equal-width bins between the reference's minimum and maximum (plus one open bin on each side).
 FINE_BINS = 1_000
@@ -62,8 +63,6 @@ LOW_TAIL, HIGH_TAIL = -1, FINE_BINS
 #: the rest are pooled as "(other)" so that a free-text column cannot blow up a table.
 MAX_CATEGORIES = 50
 OTHER = "(other)"
-#: The period of a drift summary (one window).
-SUMMARY = "window"
 
 
 def double(x: float) -> str:
@@ -161,7 +160,7 @@ class Side:
     relation: str
     where: str = "TRUE"
     params: tuple = ()
-    period: str = f"'{SUMMARY}'"
+    period: str = f"'{WHOLE_WINDOW}'"
 
     @property
     def source(self) -> str:
@@ -355,14 +354,14 @@ def profile_reference(con: duckdb.DuckDBPyConnection, side: Side,
     and number of distinct values are read off those counts, and its fine histogram bins them
     (:func:`profile_numeric`).
     """
-    rows = row_counts(con, side).get(SUMMARY, 0)
+    rows = row_counts(con, side).get(WHOLE_WINDOW, 0)
     out: dict[str, Profile] = {}
     for c, is_numeric in columns:
         numerical = profile_numeric(con, side, c, rows) if is_numeric else None
         if numerical is not None:
             out[c] = numerical
             continue
-        counts = category_counts(con, side, c, is_numeric).get(SUMMARY, {})
+        counts = category_counts(con, side, c, is_numeric).get(WHOLE_WINDOW, {})
         kept = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_CATEGORIES]
         present = sum(counts.values())
         out[c] = Profile(c, CATEGORICAL, is_numeric, present, rows - present, math.nan,
@@ -391,8 +390,8 @@ def profile_numeric(con: duckdb.DuckDBPyConnection, side: Side, column: str, row
             f"bool_and(v = floor(v)) FROM {table}, m").fetchone()
         if distinct <= AUTO_NUMERIC_UNIQUE:
             return None
-        hist = _by_period(con.execute(binned_sql(f"SELECT '{SUMMARY}' AS p, v, n FROM {table}", lo, hi))
-                          .fetchall()).get(SUMMARY, FineHistogram())
+        hist = _by_period(con.execute(binned_sql(f"SELECT '{WHOLE_WINDOW}' AS p, v, n FROM {table}", lo, hi))
+                          .fetchall()).get(WHOLE_WINDOW, FineHistogram())
         return Profile(column, NUMERICAL, True, int(count), rows - int(count), float(std), float(lo), float(hi), hist,
                        coarse_edges(hist), integral=bool(integral))
     finally:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,9 +31,11 @@ import pandas as pd
 from analytics import settings
 from analytics.drift import _binning as binning
 from analytics.drift import _rollup
-from analytics.drift._binning import SUMMARY, FineHistogram, Profile, Side
+from analytics.drift._binning import FineHistogram, Profile, Side
+from analytics.drift._methods import (
+    CATEGORICAL, METHOD_KEYS, METHOD_OVERRIDES, ColumnComparison, auto_method, get_method, parse_overrides,
+)
 from analytics.drift._rollup import Summariser
-from analytics.drift._methods import CATEGORICAL, METHOD_OVERRIDES, Summary, auto_method, get_method, parse_overrides
 from analytics.drift._result import RESULT_COLUMNS, DriftResult
 from analytics.drift._segment import segment_baseline, window_left_out
 from analytics.errors import InvalidInputError, StoreBusyError
@@ -41,8 +43,8 @@ from analytics.store import DbLike, run
 from analytics.window import Window, split_interval
 from analytics.registry import champion_version, get_model, get_version
 from analytics.store import predictions_view, transaction, write
+from analytics.timebounds import WHOLE_WINDOW, period_sql
 
-PERIODS = {None: f"'{SUMMARY}'", "day": "date_trunc('day', predicted_at)", "week": "date_trunc('week', predicted_at)"}
 
 
 @dataclass(frozen=True)
@@ -69,8 +71,6 @@ class DriftConfig:
 
 def config_for_model(con: duckdb.DuckDBPyConnection, model: str | None, method: str = "auto") -> DriftConfig:
     """The model's thresholds and per-column overrides from :mod:`analytics.settings`."""
-    from analytics.drift._methods import METHOD_KEYS
-
     thresholds = {k: float(settings.get(con, get_method(k).threshold.key, model=model)) for k in METHOD_KEYS}
     overrides = parse_overrides(settings.get(con, METHOD_OVERRIDES.key, model=model))
     return DriftConfig(method=method, overrides=overrides, thresholds=thresholds)
@@ -260,12 +260,13 @@ def compute(con: duckdb.DuckDBPyConnection, columns: list[tuple[str, bool, str]]
 
 
 def _summary(prof: Profile, ref: np.ndarray, cur: np.ndarray, labels: tuple[str, ...], fine: FineHistogram | None,
-             method_key: str) -> Summary:
-    """The :class:`~analytics.drift._methods.Summary` of one column and period (distances only when needed)."""
+             method_key: str) -> ColumnComparison:
+    """The :class:`~analytics.drift._methods.ColumnComparison` of one column and period (distances only when needed)."""
     fine = fine if fine is not None else FineHistogram()
     d, d_tol = binning.ks_distance(prof.histogram, fine) if method_key == "ks" else (math.nan, 0.0)
     w1, w1_tol = binning.wasserstein_w1(prof.histogram, fine) if method_key == "wasserstein" else (math.nan, 0.0)
-    return Summary(prof.kind, prof.n, int(cur.sum()), ref, cur, labels, d, w1, prof.std, d_tol, w1_tol)
+    return ColumnComparison(kind=prof.kind, n_reference=prof.n, n_current=int(cur.sum()), ref_counts=ref, cur_counts=cur,
+                            labels=labels, ks_d=d, w1=w1, ref_std=prof.std, ks_tolerance=d_tol, w1_tolerance=w1_tol)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -324,12 +325,12 @@ def store_sides(con: duckdb.DuckDBPyConnection, model: str, *, version: str | No
             raise InvalidInputError(f"{model}:{version} has no reference data; compare against an earlier window")
         cache_key = (con_path(con), model, version, *((segment, segment_value) if chosen.filtered else ()))
     else:
-        reference = _log_side(info, version, *baseline, PERIODS[None], segment, segment_value)
+        reference = _log_side(info, version, *baseline, period_sql(None, 'predicted_at'), segment, segment_value)
         ref_label, cache_key = f"{version}, {_label(*baseline)}", None
         ref_label += f", {segment} = {segment_value}" if segment else ""
         left_out = window_left_out(segment, segment_value)
     spec = [c for c in spec if c[0] not in left_out]
-    current = _log_side(info, version, start, end, PERIODS[period], segment, segment_value)
+    current = _log_side(info, version, start, end, period_sql(period, 'predicted_at'), segment, segment_value)
     segment_text = f", {segment} = {segment_value}" if segment else ""
     return StoreSides(info, version, spec, reference, current, cache_key, ref_label,
                       f"{version}, {_label(start, end)}{segment_text}", left_out)
@@ -446,7 +447,7 @@ def store_drift(con: duckdb.DuckDBPyConnection, sides: StoreSides, config: Drift
             current = CombinedSummaries((whole, *(DirectSummaries(con, side) for side in edge_sides)))
     table, hists, n_cur = compute(con, sides.columns, config, sides.reference, current,
                                   cache_key=sides.cache_key, histograms=histograms)
-    n_ref = binning.row_counts(con, sides.reference).get(SUMMARY, 0)
+    n_ref = binning.row_counts(con, sides.reference).get(WHOLE_WINDOW, 0)
     return table, hists, n_ref, n_cur
 
 
@@ -488,18 +489,17 @@ def drift_summary(db: DbLike, model: str, *, window: Window,
     give the same numbers.
     """
     baseline = (baseline_start, baseline_end) if baseline_start is not None and baseline_end is not None else None
-    sides, table, hists, n_ref, n_cur = store_comparison(
+    result = store_comparison(
         db, model, window=window, baseline=baseline, columns=columns, method=method, use_rollups=use_rollups)
-    if n_cur == 0:
-        table = table.iloc[0:0]
-    return DriftResult(table, hists, sides.reference_label, sides.current_label, n_ref, n_cur, sides.left_out)
+    return replace(result, table=result.table.iloc[0:0]) if result.n_current_rows == 0 else result
 
 
 def store_comparison(db: DbLike, model: str, *, window: Window, baseline: tuple[datetime, datetime] | None,
                      columns: tuple[str, ...] | None, method: str, use_rollups: bool, period: str | None = None
-                     ) -> tuple[StoreSides, pd.DataFrame, dict[str, pd.DataFrame], int, int]:
+                     ) -> DriftResult:
     """What :func:`drift_summary` (``period`` None) and drift over time (``"day"``, ``"week"``) run: the rollups
-    brought up to date where they will be read, then the comparison in one read of the store."""
+    brought up to date where they will be read, then the comparison in one read of the store (histograms for
+    a whole window only)."""
     start, end, version, segment, segment_value = (window.start, window.end, window.version, window.segment,
                                                    window.segment_value)
     rollups = use_rollups and _use_rollups(baseline, segment)
@@ -511,7 +511,9 @@ def store_comparison(db: DbLike, model: str, *, window: Window, baseline: tuple[
         sides = store_sides(con, model, version=version, start=start, end=end, segment=segment,
                             segment_value=segment_value, baseline=baseline, columns=list(columns) if columns else None,
                             period=period)
-        return (sides, *store_drift(con, sides, config, histograms=period is None, rollups=rollups, start=start,
-                                    end=end, period=period))
+        table, histograms, n_reference, n_current = store_drift(
+            con, sides, config, histograms=period is None, rollups=rollups, start=start, end=end, period=period)
+        return DriftResult(table, histograms, sides.reference_label, sides.current_label, n_reference, n_current,
+                           sides.left_out)
 
     return run(db, work)

@@ -22,12 +22,13 @@ from pathlib import Path
 import duckdb
 
 from analytics.drift import _binning as binning
-from analytics.drift._binning import SUMMARY, FineHistogram, Profile, Side
+from analytics.drift._binning import FineHistogram, Profile, Side
 from analytics.drift._calculator import DirectSummaries, DriftConfig, compute
 from analytics.drift._methods import CATEGORICAL
 from analytics.drift._result import DriftResult
 from analytics.errors import InvalidInputError
 from analytics.input_files import check_csv_header, first_line
+from analytics.timebounds import WHOLE_WINDOW
 
 NUMERIC_TYPES = ("DOUBLE", "FLOAT", "REAL", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT",
                  "UINTEGER", "USMALLINT", "UTINYINT")
@@ -80,7 +81,7 @@ def pooled_category_counts(con: duckdb.DuckDBPyConnection, side: Side, column: s
 
 def profile_file(con: duckdb.DuckDBPyConnection, side: Side, columns: list[tuple[str, bool]]) -> dict[str, Profile]:
     """:func:`analytics.drift._binning.profile_reference` of a file, its categories cut to the most frequent."""
-    rows = binning.row_counts(con, side).get(SUMMARY, 0)
+    rows = binning.row_counts(con, side).get(WHOLE_WINDOW, 0)
     out: dict[str, Profile] = {}
     for c, is_numeric in columns:
         numerical = binning.profile_numeric(con, side, c, rows) if is_numeric else None
@@ -111,7 +112,7 @@ class FileSummaries:
         known = self.profiles[column].categories
         room = max(binning.MAX_CATEGORIES - len(known), 0)
         counts = pooled_category_counts(self.con, self.side, column, numeric, known, room)
-        return {SUMMARY: counts} if counts else {}
+        return {WHOLE_WINDOW: counts} if counts else {}
 
 
 def compare_files(reference: str | Path, current: str | Path, *, columns: list[str] | None = None,
@@ -149,7 +150,7 @@ def compare_files(reference: str | Path, current: str | Path, *, columns: list[s
         profiles = profile_file(con, ref_side, [(c, numeric) for c, numeric, _ in spec])
         table, hists, n_cur = compute(con, spec, config, ref_side, FileSummaries(con, cur_side, profiles),
                                       profiles=profiles)
-        n_ref = binning.row_counts(con, ref_side).get(SUMMARY, 0)
+        n_ref = binning.row_counts(con, ref_side).get(WHOLE_WINDOW, 0)
     finally:
         con.close()
     return DriftResult(table, hists, str(reference), str(current), n_ref, n_cur)

@@ -1,8 +1,8 @@
 """Drift methods: registered by key and by the column kinds they accept, as NannyML does.
 
-Every method turns the summaries that DuckDB computed (ECDF distances, counts on fixed bins,
-category counts) into a statistic, a p-value where it has one, and a verdict against its threshold.
-The statistics themselves come from scipy wherever scipy takes summaries; KS D and Wasserstein W1
+Every method turns the summaries that DuckDB computed (fine histograms and the KS and W1 distances
+read off them, counts on fixed bins, category counts) into a statistic, a p-value where it has
+one, and a verdict against its threshold. The statistics themselves come from scipy wherever scipy takes summaries; KS D and Wasserstein W1
 come from fine histograms (:mod:`analytics.drift._binning`): exact when no fine bin holds two
 distinct values, otherwise within a tolerance reported with each result; the tests pin both to scipy.
 
@@ -42,6 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from analytics.drift._ks_exact import ks_exact_p_value
 from analytics.errors import InvalidInputError
 from analytics.settings import declare
 
@@ -70,9 +71,9 @@ METHOD_OVERRIDES = declare("drift.method_overrides", "",
                            "per-column method, e.g. 'AGE=psi, channel=chisquare' (empty: automatic)")
 
 
-@dataclass(frozen=True)
-class Summary:
-    """What DuckDB computed for one column and one window: the inputs of every method.
+@dataclass(frozen=True, kw_only=True)
+class ColumnComparison:
+    """One column of the reference and of the window side by side, as DuckDB counted them: every method's input.
 
     ``ref_counts``/``cur_counts`` are counts on the reference's coarse bins (numerical) or on the
     union of categories (categorical, labelled by ``labels``); ``ks_d``/``w1`` are the distances
@@ -97,9 +98,9 @@ class Summary:
 class Method:
     """A drift method: its key, the kinds it accepts, how it computes, and its threshold setting.
 
-    ``compute(summary) -> (statistic, p_value)``; a method without a p-value returns NaN for it.
+    ``compute(comparison) -> (statistic, p_value)``; a method without a p-value returns NaN for it.
     ``p_value`` methods drift when the p-value falls below the threshold, the others when the
-    statistic reaches it. ``tolerance(summary)`` bounds the distance of the statistic to its exact
+    statistic reaches it. ``tolerance(comparison)`` bounds the distance of the statistic to its exact
     value (zero when exact).
     """
 
@@ -108,8 +109,8 @@ class Method:
     kinds: frozenset[str]
     threshold: object  # an analytics.settings.Setting
     uses_p_value: bool
-    compute: Callable[[Summary], tuple[float, float]]
-    tolerance: Callable[[Summary], float] = lambda summary: 0.0
+    compute: Callable[[ColumnComparison], tuple[float, float]]
+    tolerance: Callable[[ColumnComparison], float] = lambda comparison: 0.0
 
     def drifted(self, statistic: float, p_value: float, threshold: float) -> bool | None:
         """The verdict, or None when the statistic is undefined (no rows to compare)."""
@@ -166,18 +167,14 @@ def parse_overrides(text: str) -> dict[str, str]:
 def ks_p_value(d: float, n1: int, n2: int) -> float:
     """Two-sided p-value of a KS statistic ``d`` for samples of ``n1`` and ``n2``, as ``ks_2samp`` computes it.
 
-    ``method="auto"``: the exact distribution when both samples have at most 10,000 rows, else
-    Smirnov's asymptotic formula (``scipy.stats.kstwo.sf(d, round(n1 n2 / (n1 + n2)))``).
+    ``method="auto"``: the exact distribution (:func:`analytics.drift._ks_exact.ks_exact_p_value`)
+    when both samples have at most 10,000 rows, else Smirnov's asymptotic formula
+    (``scipy.stats.kstwo.sf(d, round(n1 n2 / (n1 + n2)))``).
     """
     if n1 == 0 or n2 == 0 or not math.isfinite(d):
         return math.nan
     if max(n1, n2) <= 10_000:
-        from scipy.stats._stats_py import _attempt_exact_2kssamp  # what ks_2samp itself calls (imported late:
-                                                                 # scipy.stats costs the CLI a second)
-
-        success, _, prob = _attempt_exact_2kssamp(n1, n2, math.gcd(n1, n2), float(d), "two-sided")
-        if success:
-            return float(np.clip(prob, 0, 1))
+        return ks_exact_p_value(float(d), n1, n2)
     from scipy import stats
 
     m, n = sorted([float(n1), float(n2)], reverse=True)
@@ -208,25 +205,25 @@ def jensenshannon_distance(p_counts: np.ndarray, q_counts: np.ndarray) -> float:
     return float(np.sqrt(max(divergence, 0.0) / 2))
 
 
-def _ks(s: Summary) -> tuple[float, float]:
+def _ks(s: ColumnComparison) -> tuple[float, float]:
     return s.ks_d, ks_p_value(s.ks_d, s.n_reference, s.n_current)
 
 
-def _wasserstein(s: Summary) -> tuple[float, float]:
+def _wasserstein(s: ColumnComparison) -> tuple[float, float]:
     if not s.n_reference or not s.n_current:
         return math.nan, math.nan
     return s.w1 / max(s.ref_std, WASSERSTEIN_STD_FLOOR), math.nan
 
 
-def _wasserstein_tolerance(s: Summary) -> float:
+def _wasserstein_tolerance(s: ColumnComparison) -> float:
     return s.w1_tolerance / max(s.ref_std, WASSERSTEIN_STD_FLOOR)
 
 
-def _psi(s: Summary) -> tuple[float, float]:
+def _psi(s: ColumnComparison) -> tuple[float, float]:
     return psi(s.ref_counts, s.cur_counts), math.nan
 
 
-def _chisquare(s: Summary) -> tuple[float, float]:
+def _chisquare(s: ColumnComparison) -> tuple[float, float]:
     if not s.n_reference or not s.n_current:
         return math.nan, math.nan
     table = np.vstack([s.ref_counts, s.cur_counts]).astype(float)
@@ -237,7 +234,7 @@ def _chisquare(s: Summary) -> tuple[float, float]:
     return float(result.statistic), float(result.pvalue)
 
 
-def _jensenshannon(s: Summary) -> tuple[float, float]:
+def _jensenshannon(s: ColumnComparison) -> tuple[float, float]:
     if not s.n_reference or not s.n_current:
         return math.nan, math.nan
     return jensenshannon_distance(s.ref_counts, s.cur_counts), math.nan

@@ -7,6 +7,7 @@ began.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from analytics.drift._calculator import store_comparison
@@ -36,8 +37,8 @@ def drift_over_time(db: DbLike, model: str, *, window: Window, freq: str = "week
     if freq not in FREQUENCIES:
         raise InvalidInputError(f"frequency {freq!r} is unknown; use day or week")
     baseline = (baseline_start, baseline_end) if baseline_start is not None and baseline_end is not None else None
-    sides, table, _, n_ref, n_cur = store_comparison(
+    result = store_comparison(
         db, model, window=window, baseline=baseline, columns=columns, method=method, use_rollups=use_rollups,
         period=freq)
-    return DriftResult(table.sort_values(["column", "period"], ignore_index=True), {}, sides.reference_label,
-                       f"{sides.current_label}, per {freq}", n_ref, n_cur, sides.left_out)
+    return replace(result, table=result.table.sort_values(["column", "period"], ignore_index=True),
+                   current_label=f"{result.current_label}, per {freq}")

@@ -31,16 +31,16 @@ import numpy as np
 import pandas as pd
 
 from analytics.drift import _binning as binning
-from analytics.drift._binning import SUMMARY, FineHistogram, Profile
+from analytics.drift._binning import FineHistogram, Profile
 from analytics.drift._methods import CATEGORICAL
-from analytics.store._segments import store_path
+from analytics.store import store_path
+from analytics.timebounds import period_sql
 
 ROWS = "*"
 #: Changes whenever the binning changes meaning (then every rollup is rebuilt).
 BINNING = f"asinh-{binning.FINE_BINS}-1"
 #: The columns of a rollup frame (what :func:`summarise_segments` and another engine's summariser return).
 ROLLUP_COLUMNS = _COLUMNS = ("model_name", "model_version", "day", "column_name", "bin", "category", "n", "total", "vmin", "vmax")
-PERIODS = {None: f"'{SUMMARY}'", "day": "day::TIMESTAMP", "week": "date_trunc('week', day)::TIMESTAMP"}
 
 
 def bins_key(profiles: dict[str, Profile]) -> str:
@@ -225,7 +225,7 @@ class RollupSummaries:
         if self._frame is None:
             where, params = self._where()
             self._frame = self.con.execute(
-                f"SELECT {PERIODS[self.period]} AS p, column_name, bin, category, sum(n)::BIGINT AS n, sum(total) AS total,"
+                f"SELECT {period_sql(self.period, 'day')} AS p, column_name, bin, category, sum(n)::BIGINT AS n, sum(total) AS total,"
                 f" min(vmin) AS vmin, max(vmax) AS vmax FROM drift_rollup WHERE {where} GROUP BY ALL "
                 "ORDER BY column_name, p, bin", params).df()
         return self._frame

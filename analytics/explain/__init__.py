@@ -15,7 +15,7 @@ from analytics.explain._attributions import record as record_attributions
 from analytics.explain._counterfactual import (
     CounterfactualSet,
     FeatureSpace,
-    WhatIf,
+    EditedRowWhatIf,
     counterfactuals,
     distance,
     feature_space,
@@ -34,6 +34,7 @@ from analytics.explain._model import (
 )
 from analytics.explain._shap import (
     AttributionDrift,
+    WindowAttributionDrift,
     GlobalExplanation,
     LocalExplanation,
     attribution_drift,
@@ -61,6 +62,7 @@ from analytics.explain._trace import (
 __all__ = [
     "ERROR_TARGETS",
     "AttributionDrift",
+    "WindowAttributionDrift",
     "CounterfactualSet",
     "ErrorAnalysis",
     "FeatureSpace",
@@ -69,7 +71,7 @@ __all__ = [
     "LocalExplanation",
     "PredictionTrace",
     "VersionInfo",
-    "WhatIf",
+    "EditedRowWhatIf",
     "attribution_drift",
     "attribution_drift_threshold",
     "contributions",

@@ -16,8 +16,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from analytics import audit
+from analytics import audit, registry
 from analytics.errors import InvalidInputError
+from analytics.explain._sample import window_filter
 from analytics.roles import Actor, require
 from analytics.store import predictions_view
 
@@ -36,8 +37,6 @@ def record(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, frame: pd.D
     model and every prediction id is in its log; writes the rows and their audit row in the
     caller's transaction. Returns the rows written.
     """
-    from analytics import registry
-
     require(actor, "ingest")
     if not present(con):
         raise InvalidInputError("this store has no logged_attributions table yet; upgrade it (migration 8)")
@@ -89,8 +88,6 @@ def for_predictions(con: duckdb.DuckDBPyConnection, model: str, prediction_ids: 
 def sample_logged(con: duckdb.DuckDBPyConnection, info, start: datetime | None, end: datetime | None,
                   n: int, seed: int) -> pd.DataFrame:
     """Up to ``n`` predictions of the window that have logged attributions, seeded."""
-    from analytics.explain._sample import window_filter
-
     if not present(con):
         return pd.DataFrame()
     where, params = window_filter(info, start, end)

@@ -345,7 +345,7 @@ def counterfactuals(model: LoadedModel, row: pd.Series | pd.DataFrame, space: di
 
 
 @dataclass(frozen=True)
-class WhatIf:
+class EditedRowWhatIf:
     """An edited row scored by the model: its score, decision, explanation and constraint notes."""
 
     score: float
@@ -355,7 +355,7 @@ class WhatIf:
 
 
 def what_if(model: LoadedModel, row: pd.Series | pd.DataFrame, changes: dict[str, Any],
-            space: dict[str, FeatureSpace] | None = None) -> WhatIf:
+            space: dict[str, FeatureSpace] | None = None) -> EditedRowWhatIf:
     """Score ``row`` with ``changes`` applied; list the constraints they break (informational)."""
     original = (row.iloc[0] if isinstance(row, pd.DataFrame) else row).copy()
     unknown = [k for k in changes if k not in model.features]
@@ -366,4 +366,4 @@ def what_if(model: LoadedModel, row: pd.Series | pd.DataFrame, changes: dict[str
         edited[name] = value
     explanation = explain_row(model, edited.to_frame().T)
     notes = tuple(violations(space, original, edited)) if space else ()
-    return WhatIf(explanation.score, int(model.decide(explanation.score)), explanation, notes)
+    return EditedRowWhatIf(explanation.score, int(model.decide(explanation.score)), explanation, notes)

@@ -344,14 +344,22 @@ def attribution_drift(window: GlobalExplanation, reference: GlobalExplanation, *
     return AttributionDrift(table, float(rho), top_ref, top_win, float(threshold))
 
 
+@dataclass(frozen=True)
+class WindowAttributionDrift:
+    """A window's global explanation against its version's reference: both explanations and their drift."""
+
+    window: GlobalExplanation
+    reference: GlobalExplanation
+    drift: AttributionDrift
+
+
 def drift_for(db: DbLike, model: str, version: str, *, start: datetime | None = None, end: datetime | None = None,
-              sample_rows: int | None = None, seed: int = 0) -> tuple[GlobalExplanation, GlobalExplanation,
-                                                                       AttributionDrift]:
+              sample_rows: int | None = None, seed: int = 0) -> WindowAttributionDrift:
     """The window's and the reference's global explanations and their attribution drift."""
     window = global_explanation(db, model, version, start=start, end=end, sample_rows=sample_rows, seed=seed)
     reference = reference_explanation(db, model, version, sample_rows=sample_rows, seed=seed)
     threshold = attribution_drift_threshold(db, model)
-    return window, reference, attribution_drift(window, reference, threshold=threshold)
+    return WindowAttributionDrift(window, reference, attribution_drift(window, reference, threshold=threshold))
 
 
 def attribution_drift_threshold(db: DbLike, model: str) -> float:

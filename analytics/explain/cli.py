@@ -40,8 +40,8 @@ def cmd_global(args) -> int:
     db = store_path(args)
     version = explain.default_version(db, args.model, args.version)
     start, end = _window(args)
-    window, reference, drift = explain.drift_for(db, args.model, version, start=start, end=end,
-                                                 sample_rows=args.rows, seed=args.seed)
+    compared = explain.drift_for(db, args.model, version, start=start, end=end, sample_rows=args.rows, seed=args.seed)
+    window, reference, drift = compared.window, compared.reference, compared.drift
     if window.rows == 0:  # nothing to explain is not attribution drift (it printed "Spearman nan; ATTRIBUTION DRIFT")
         where = f"in the last {args.days} days" if args.days else "in its log"
         print(f"error: no prediction of {args.model}:{version} {where}, so there is nothing to explain or compare; "

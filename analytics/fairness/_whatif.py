@@ -25,13 +25,14 @@ import pandas as pd
 from analytics import audit
 from analytics.errors import InvalidInputError
 from analytics.roles import Actor, require
+from analytics.store import run
 
 CONSTRAINTS = {"demographic_parity": "selection rate", "true_positive_rate_parity": "true-positive rate"}
 OBJECTIVES = ("accuracy", "business_value")
 
 
 @dataclass(frozen=True)
-class WhatIf:
+class GroupThresholdWhatIf:
     """Result of :func:`search`: per-group thresholds and what they would cost."""
 
     constraint: str
@@ -71,7 +72,7 @@ def _suffix(a: np.ndarray) -> np.ndarray:
 
 def search(hist: pd.DataFrame, *, favourable: int, constraint: str = "demographic_parity",
            objective: str = "accuracy", min_group_size: int = 30, bins: int = 1000,
-           grid: int = 201) -> WhatIf:
+           grid: int = 201) -> GroupThresholdWhatIf:
     """Find per-group thresholds on a score histogram (see :func:`analytics.fairness.score_histogram`).
 
     Parameters
@@ -167,7 +168,7 @@ def search(hist: pd.DataFrame, *, favourable: int, constraint: str = "demographi
         "value_after": float(per[g]["value"][choice[g]]) if g in judged else per[g]["current_value"],
     } for g in names])
     j = table[table["judged"]]
-    return WhatIf(
+    return GroupThresholdWhatIf(
         constraint=constraint, objective=objective, groups=table, rows=int(rows),
         accuracy_before=float(sum(per[g]["current_correct"] for g in names) / rows),
         accuracy_after=float(correct / rows),
@@ -193,10 +194,8 @@ def attach_recommendation(con: duckdb.DuckDBPyConnection, actor: Actor, model: s
 
 def recommendations(db, model: str) -> pd.DataFrame:
     """Recommendations attached to any version of ``model``, newest first (``db``: a path or a connection)."""
-    from analytics.store import read
-
     def work(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         frame = audit.entries(con, object_type="model_version", object_id_prefix=f"{model}:")
         return frame[frame["action"] == ACTION].reset_index(drop=True)
 
-    return work(db) if isinstance(db, duckdb.DuckDBPyConnection) else read(work, db)
+    return run(db, work)

@@ -14,10 +14,10 @@ from analytics import audit
 from analytics.clock import utc_now
 from analytics.errors import InvalidInputError, NotFoundError
 from analytics.governance._evidence import EvidencePack, assemble, store_pack
-from analytics.governance._lifecycle import check_four_eyes, transition
+from analytics.governance._lifecycle import check_four_eyes, check_step, transition
 from analytics.registry import champion_version, get_version
 from analytics.roles import Actor, require
-from analytics.store._governance import start_deployment
+from analytics.store import start_deployment
 
 SEVERITIES: tuple[str, ...] = ("observation", "minor", "major", "critical")
 
@@ -179,8 +179,6 @@ def promote(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, version: s
         raise InvalidInputError(f"{model}:{version} is already the champion")
     if previous is not None:
         # Check the promotion is legal before retiring anyone (the transaction would roll back anyway).
-        from analytics.governance._lifecycle import check_step
-
         check_step(get_version(con, model, version)["status"], "champion", subject=f"{model}:{version}")
         transition(con, actor, model, previous, "retired", details={"replaced_by": version, "reason": reason},
                    at=when)

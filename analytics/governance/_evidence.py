@@ -43,7 +43,7 @@ from analytics import settings
 from analytics.clock import utc_now
 from analytics.errors import VigilError
 from analytics.registry import champion_version, get_model, get_version, reference_frame
-from analytics.store import outcomes_view, predictions_view
+from analytics.store import outcomes_view, predictions_view, run
 from analytics.window import Window
 
 PASS, FAIL, NOT_EVALUATED = "pass", "fail", "not_evaluated"
@@ -402,6 +402,4 @@ def latest_pack(con: duckdb.DuckDBPyConnection, model: str, version: str) -> dic
 
 def evidence_for(db, model: str, version: str) -> EvidencePack:
     """:func:`assemble` on a store path or an open connection (the form the app's query cache calls)."""
-    from analytics.store import run
-
     return run(db, lambda con: assemble(con, model, version))

@@ -39,8 +39,9 @@ import duckdb
 from analytics import audit
 from analytics.clock import utc_now
 from analytics.errors import InvalidInputError, PermissionDeniedError, Refused
+from analytics.registry import get_version
 from analytics.roles import Actor, require
-from analytics.store._governance import DEPLOYED_STATES, apply_transition
+from analytics.store import DEPLOYED_STATES, apply_transition
 
 #: Lifecycle states of a model version, in their usual order.
 STATES: tuple[str, ...] = (
@@ -250,8 +251,6 @@ def transition(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, version
     ------
     IllegalTransitionError, FourEyesError, PermissionDeniedError, InvalidInputError, NotFoundError
     """
-    from analytics.registry import get_version
-
     row = get_version(con, model, version)
     status = row["status"]
     step = check_step(status, to, subject=f"{model}:{version}")
@@ -295,8 +294,6 @@ def onboard(con: duckdb.DuckDBPyConnection, actor: Actor, model: str, version: s
     PermissionDeniedError
         If the actor may not register models.
     """
-    from analytics.registry import get_version
-
     require(actor, ONBOARD.capability)
     subject = f"{model}:{version}"
     status = get_version(con, model, version)["status"]

@@ -133,9 +133,7 @@ def cmd_review(args: argparse.Namespace) -> int:
     actor, db = _actor(args), store_path(args)
 
     def work(con):
-        from analytics.registry import get_version
-
-        if get_version(con, args.model, args.version)["status"] == "submitted":
+        if registry.get_version(con, args.model, args.version)["status"] == "submitted":
             governance.start_review(con, actor, args.model, args.version)
         if args.finding:
             governance.record_finding(con, actor, args.model, args.version, args.finding, severity=args.severity,
@@ -193,14 +191,6 @@ def cmd_dossier(args: argparse.Namespace) -> int:
         governance.html_to_pdf(document, args.pdf)
         print(f"wrote {args.pdf}")
     return 0
-
-
-def cmd_demo_cards(args: argparse.Namespace) -> int:
-    from analytics.demo._cards import write_cards
-
-    actor = _actor(args)
-    store.write(lambda con: write_cards(con, actor), store_path(args))
-    return _done("wrote the model cards and risk tiers of the demo models registered in the store")
 
 
 def _time(text: str | None) -> datetime | None:
@@ -337,10 +327,6 @@ def add_commands(sub) -> None:
     do.add_argument("--html")
     do.add_argument("--pdf")
     do.set_defaults(func=cmd_dossier)
-
-    dc = g.add_parser("demo-cards", help="write the demo models' cards and risk tiers into an existing store")
-    cli_identity.needs_person(dc)
-    dc.set_defaults(func=cmd_demo_cards)
 
     audit_parser = sub.choices["audit"]
     audit_sub = next(a for a in audit_parser._actions if isinstance(a, argparse._SubParsersAction))

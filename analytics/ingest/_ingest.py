@@ -55,7 +55,7 @@ from analytics.logschema import DEPLOYMENT_ROLES, OPTIONAL_PREDICTION_COLUMNS, O
 from analytics.registry import ModelInfo, get_model
 from analytics.roles import Actor, require, system_actor
 from analytics.store import log_table, outcome_table, predictions_view, read, write
-from analytics.store._segments import (
+from analytics.store import (
     ROW_GROUP_ROWS,
     Segment,
     delete_ingest_files,

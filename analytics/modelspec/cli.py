@@ -105,7 +105,7 @@ def _day(text: str) -> date:
 
 
 def cmd_add_version(args: argparse.Namespace) -> int:
-    from analytics.modelspec._versions import add_version
+    from analytics.modelspec._versions import add_version  # imported when run: it loads the artifact formats
 
     result = add_version(store_path(args), _actor(args), args.model, args.version, reference=args.reference,
                          artifact=args.artifact, threshold=args.threshold, serving_since=args.serving_since,

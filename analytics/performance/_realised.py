@@ -32,6 +32,7 @@ from analytics.window import Window
 from analytics.performance._sampling import MIN_LABELLED, label_states
 from analytics.registry import champion_version, get_model, get_version
 from analytics.store import outcomes_view, predictions_view
+from analytics.timebounds import PERIODS, period_sql
 
 PERF = "_vigil_perf"
 EPS = float(np.finfo(np.float64).eps)
@@ -39,7 +40,6 @@ METRICS: tuple[str, ...] = ("roc_auc", "accuracy", "precision", "recall", "f1", 
 #: Whether a higher value is better, per metric.
 HIGHER_IS_BETTER = {"roc_auc": True, "accuracy": True, "precision": True, "recall": True, "f1": True,
                     "brier": False, "log_loss": False}
-PERIODS = {None: "'window'", "day": "date_trunc('day', p.predicted_at)", "week": "date_trunc('week', p.predicted_at)"}
 
 
 def resolve_version(con: duckdb.DuckDBPyConnection, model: str, version: str | None) -> dict:
@@ -65,7 +65,7 @@ def load(con: duckdb.DuckDBPyConnection, model: str, *, window: Window, freq: st
     join = "JOIN" if labelled_only else "LEFT JOIN"
     con.execute(f"DROP TABLE IF EXISTS {PERF}")
     con.execute(
-        f"CREATE TEMP TABLE {PERF} AS SELECT {PERIODS[freq]} AS _period, {group} AS _group, p.score, "
+        f"CREATE TEMP TABLE {PERF} AS SELECT {period_sql(freq, 'p.predicted_at')} AS _period, {group} AS _group, p.score, "
         f"(p.score >= {float(row['threshold'])!r})::INTEGER AS d, o.label::INTEGER AS label "
         f"FROM {predictions_view(info.stem)} p {join} (SELECT prediction_id, any_value(label) AS label "
         f"FROM {outcomes_view(info.stem)} GROUP BY ALL) o USING (prediction_id) WHERE {where}", params)

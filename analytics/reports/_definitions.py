@@ -13,6 +13,7 @@ import duckdb
 import pandas as pd
 
 from analytics import audit
+from analytics.addresses import check_email_address
 from analytics.alerts import email_channel
 from analytics.clock import utc_now
 from analytics.errors import InvalidInputError, NotFoundError
@@ -32,7 +33,6 @@ SECTIONS: dict[str, str] = {
 }
 PORTFOLIO = "portfolio"
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
-_ADDRESS = re.compile(r"[^@\s]+@[^@\s]+")
 
 
 @dataclass(frozen=True)
@@ -90,9 +90,8 @@ def _check(con: duckdb.DuckDBPyConnection, definition: ReportDefinition) -> Repo
     if unknown or not sections:
         raise InvalidInputError(f"sections {', '.join(unknown) or '(none)'}: choose one or more of "
                                 f"{', '.join(SECTIONS)}")
-    bad = [r for r in definition.recipients if not _ADDRESS.fullmatch(r)]
-    if bad:
-        raise InvalidInputError(f"{', '.join(map(repr, bad))}: not an e-mail address")
+    for recipient in definition.recipients:
+        check_email_address(recipient)
     if definition.recipients and not definition.channel:
         raise InvalidInputError("recipients need an e-mail channel to send through: name one with --channel "
                                 "(an email channel of 'vigil channels list')")

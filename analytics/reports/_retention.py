@@ -34,7 +34,7 @@ from analytics.errors import InvalidInputError
 from analytics.refresh import refresh_after_ingest
 from analytics.registry import get_model, list_models
 from analytics.roles import Actor, require
-from analytics.store._segments import define_predictions_view
+from analytics.store import define_predictions_view
 
 #: Six calendar months are at most 184 days (July to December: 31 + 31 + 30 + 31 + 30 + 31).
 LEGAL_FLOOR_DAYS = 184

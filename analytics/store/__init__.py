@@ -4,10 +4,13 @@ Use :func:`read` and :func:`write` (or :func:`connect` with :func:`transaction`)
 so that no process holds the file longer than one unit of work and lock conflicts are retried.
 """
 
-from analytics.store._connection import DbLike, connect, create, exclusive, read, retry, run, transaction, write
+from analytics.store._connection import (DbLike, connect, create, data_version, exclusive, read, retry, run, transaction,
+                                        write)
 from analytics.store._migrations import LATEST_VERSION, MIGRATIONS, migrate, schema_version
-from analytics.store._segments import (bind_store_folder, copy_store, define_predictions_view, logs_dir, rebuild_views,
-                                       rename_logs_folder)
+from analytics.store._governance import DEPLOYED_STATES, apply_transition, end_deployment, start_deployment
+from analytics.store._segments import (ROW_GROUP_ROWS, Segment, SegmentWriter, bind_store_folder, copy_store,
+                                       define_predictions_view, delete_ingest_files, logs_dir, rebuild_views,
+                                       register_segments, rename_logs_folder, segments_dir, store_path)
 from analytics.store._tables import (
     create_model_tables,
     log_table,
@@ -19,14 +22,26 @@ from analytics.store._tables import (
 )
 
 __all__ = [
+    "DEPLOYED_STATES",
     "DbLike",
     "LATEST_VERSION",
     "MIGRATIONS",
+    "ROW_GROUP_ROWS",
+    "Segment",
+    "SegmentWriter",
+    "apply_transition",
+    "delete_ingest_files",
+    "end_deployment",
+    "register_segments",
+    "segments_dir",
+    "start_deployment",
+    "store_path",
     "bind_store_folder",
     "connect",
     "copy_store",
     "create",
     "create_model_tables",
+    "data_version",
     "define_predictions_view",
     "exclusive",
     "log_table",

@@ -246,3 +246,30 @@ def run(db: DbLike, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
     if isinstance(db, duckdb.DuckDBPyConnection):
         return work(db)
     return read(work, db)
+
+
+def data_version(db: DbLike = None) -> str:
+    """A token that changes whenever the data or the governance state behind a page changes.
+
+    It combines the highest committed ingest id with the highest audit sequence number of
+    non-sign-in actions (registrations, approvals, deployments, role changes ...), so a cache keyed
+    on it refreshes after an ingest or a lifecycle change but not after every sign-in.
+
+    Parameters
+    ----------
+    db : str, Path, DuckDBPyConnection or None
+        The store (see :func:`run`).
+
+    Returns
+    -------
+    str
+        ``i<ingest id>-a<audit sequence number>``.
+    """
+
+    def work(con: duckdb.DuckDBPyConnection) -> str:
+        ingest = con.execute("SELECT coalesce(max(ingest_id), 0) FROM ingests WHERE status = 'committed'").fetchone()[0]
+        seq = con.execute(
+            "SELECT coalesce(max(seq), 0) FROM audit_log WHERE NOT starts_with(action, 'auth.')").fetchone()[0]
+        return f"i{ingest}-a{seq}"
+
+    return run(db, work)

@@ -229,9 +229,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE TABLE summary_ledger (summary VARCHAR NOT NULL, model_name VARCHAR NOT NULL, scope VARCHAR NOT NULL, "
         "day DATE NOT NULL, segments VARCHAR NOT NULL, key VARCHAR NOT NULL, outcomes_through BIGINT NOT NULL, "
         "built_at TIMESTAMP NOT NULL, PRIMARY KEY (summary, model_name, scope, day))",
-        "INSERT INTO summary_ledger SELECT 'serving', model_name, '', day, segments, '', 0, built_at "
+        "INSERT INTO summary_ledger (summary, model_name, scope, day, segments, key, outcomes_through, built_at) "
+        "SELECT 'serving', model_name, '', day, segments, '', 0, built_at "
         "FROM serving_summary_days",
-        "INSERT INTO summary_ledger SELECT 'kpi', model_name, '', day, segments, definition, outcomes_through, built_at "
+        "INSERT INTO summary_ledger (summary, model_name, scope, day, segments, key, outcomes_through, built_at) "
+        "SELECT 'kpi', model_name, '', day, segments, definition, outcomes_through, built_at "
         "FROM kpi_summary_days",
         "DROP TABLE serving_summary_days",
         "DROP TABLE kpi_summary_days")),

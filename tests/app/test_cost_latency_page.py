@@ -51,6 +51,10 @@ def test_admin_records_an_infrastructure_cost(vigil_db):
     assert not at.exception and not at.error, [e.value for e in at.error]
     entries = business.infra_costs(vigil_db, "loan-risk")
     assert entries["amount_usd"].tolist() == [12.5] and entries["description"].tolist() == ["GPU node"]
+    # the rerun after the write says so and shows the entry (PageActions refreshes the cached queries)
+    assert any("the entry is in the audit trail" in str(m.value) for m in at.success)
+    shown = [d.value for d in at.dataframe if "description" in d.value.columns]
+    assert shown and shown[-1]["description"].tolist() == ["GPU node"]
     log = store.read(lambda con: audit.entries(con, object_type="infra_cost"), vigil_db)
     assert log["actor"].tolist() == ["admin"]
 

@@ -99,3 +99,6 @@ def test_vigil_deployments_commands(churn, capsys, as_person):
     assert "cancelled" in out and "plan" in out
     assert main(["--db", db, "deployments", "plan", MODEL, "v3", "--steps", "0.5,0.1", *as_person(db, "pat")]) == 1
     assert "must grow" in capsys.readouterr().err
+    for steps in ("0.1:inf:1", "0.1:nan", "nan", "0.1:-1"):
+        assert main(["--db", db, "deployments", "plan", MODEL, "v3", "--steps", steps, *as_person(db, "pat")]) == 1
+        assert "a step" in capsys.readouterr().err, steps

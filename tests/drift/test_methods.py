@@ -52,7 +52,7 @@ def samples():
 
 @pytest.mark.parametrize("n_ref, n_cur", [(800, 650), (12_000, 11_000), (800, 3)])
 def test_ks_matches_scipy(tmp_path, n_ref, n_cur):
-    """D from the SQL ECDFs and the p-value match ks_2samp (exact and asymptotic modes, a 3-row window)."""
+    """D from the SQL fine histograms and the p-value match ks_2samp (exact and asymptotic modes, a 3-row window)."""
     rng = np.random.default_rng(n_ref + n_cur)
     ref = pd.DataFrame({"x": np.round(rng.normal(0, 1, n_ref), 2)})
     cur = pd.DataFrame({"x": np.round(rng.normal(0.05, 1.1, n_cur), 2)})
@@ -133,7 +133,7 @@ def test_fine_histogram_and_reference_profile_match_numpy():
     assert profiles["six"].kind == "numerical" and profiles["five"].kind == "categorical"
     # on another side's bins (values outside them land in the tails)
     lo, hi = -20.0, 400.0
-    hist = _binning.fine_histograms(con, side, "x", lo, hi)[_binning.SUMMARY]
+    hist = _binning.fine_histograms(con, side, "x", lo, hi)[_binning.WHOLE_WINDOW]
     bins = _binning.bin_numpy(finite, lo, hi)
     expected = pd.DataFrame({"b": bins, "v": finite}).groupby("b")["v"].agg(["count", "sum", "min", "max"])
     np.testing.assert_array_equal(hist.bins, expected.index.to_numpy())
@@ -249,11 +249,17 @@ def test_edge_cases_are_reported_not_fatal(tmp_path):
 
 
 def test_ks_p_value_function_matches_ks_2samp():
+    """The vendored exact distribution and the asymptotic one give ks_2samp's p-values, ties included."""
     rng = np.random.default_rng(3)
-    for n1, n2 in [(5, 7), (300, 200), (20_000, 15)]:
+    for n1, n2 in [(5, 7), (1, 1), (3, 9), (300, 200), (250, 250), (40, 60), (20_000, 15)]:
         a, b = rng.normal(size=n1), rng.normal(0.3, 1, size=n2)
-        expected = stats.ks_2samp(a, b)
+        if n1 == 40:  # heavy ties: a handful of distinct values
+            a, b = np.round(a), np.round(b)
+        method = "exact" if max(n1, n2) <= 10_000 else "asymp"
+        expected = stats.ks_2samp(a, b, method=method)
         assert drift.ks_p_value(expected.statistic, n1, n2) == pytest.approx(expected.pvalue, rel=1e-9)
+    tiny = stats.ks_2samp(np.arange(60.0), np.arange(30.0, 110.0), method="exact")  # p ~ 1e-12 keeps its digits
+    assert drift.ks_p_value(tiny.statistic, 60, 80) == pytest.approx(tiny.pvalue, rel=1e-9)
     assert math.isnan(drift.ks_p_value(0.5, 0, 10))
 
 

@@ -107,7 +107,8 @@ def test_attribution_drift_flags_a_feature_that_becomes_dominant():
 
 
 def test_window_against_reference_on_the_real_model(lite_template):
-    window, reference, drift = explain.drift_for(lite_template, MODEL, "v1", sample_rows=1000)
+    compared = explain.drift_for(lite_template, MODEL, "v1", sample_rows=1000)
+    reference, drift = compared.reference, compared.drift
     assert reference.source == "reference" and reference.rows == 1000
     assert drift.top_reference == drift.top_window == "late"  # same process: no dominance change
     assert not drift.flagged

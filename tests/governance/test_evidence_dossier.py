@@ -78,9 +78,9 @@ def test_verdicts_follow_the_thresholds_and_the_champion(loan):
     relaxed = _checks(store.read(lambda con: governance.assemble(con, MODEL, "v3"), loan))
     assert relaxed["performance.reference"].threshold == 0.5
     # with v1 as champion, v3 is compared against it and fails; v2 (as strong) passes
-    store.write(lambda con: registry.set_version_status(con, SYSTEM, MODEL, "v1", "submitted"), loan)
+    store.write(lambda con: governance.transition(con, SYSTEM, MODEL, "v1", "submitted"), loan)
     for who, to in (("rob", "in_review"), ("pat", "approved"), ("pat", "champion")):
-        store.write(lambda con: registry.set_version_status(con, person(who), MODEL, "v1", to,
+        store.write(lambda con: governance.transition(con, person(who), MODEL, "v1", to,
                                                             details={"comment": "ok"}), loan)
     v3 = _checks(store.read(lambda con: governance.assemble(con, MODEL, "v3"), loan))["performance.vs_champion"]
     v2 = _checks(store.read(lambda con: governance.assemble(con, MODEL, "v2"), loan))["performance.vs_champion"]

@@ -114,6 +114,12 @@ def test_revoked_expired_and_disabled_tokens_are_refused(loan, no_token, tmp_pat
     assert vigil(loan, "governance", "submit", MODEL, "v3", "--token-file", str(forged), "--justification", "x") == 1
     assert "not valid" in capsys.readouterr().err
     assert _status(loan, "v3") == "draft"
+    refused = store.read(lambda con: con.execute(
+        "SELECT actor, object_id, json_extract_string(details, '$.reason') FROM audit_log "
+        "WHERE action = 'auth.token_refused' ORDER BY seq").fetchall(), loan)
+    assert refused == [("pia", str(revoked_id), "revoked"), ("pia", str(revoked_id + 1), "expired"),
+                       ("ann", str(revoked_id + 2), "account disabled"),
+                       ("unknown token", str(revoked_id + 100), "unknown or wrong token")]
 
 
 def test_a_token_acts_in_the_role_its_user_has_now(loan, no_token, tmp_path, capsys):
@@ -149,8 +155,10 @@ NO_PERSON = {
     "init", "info", "demo", "ingest", "audit verify", "audit list", "audit export", "audit anchor export", "drift", "fairness",
     "explain global", "explain trace", "explain counterfactuals", "explain errors", "explain log-attributions",
     "governance status", "governance evidence", "governance dossier", "models list", "models show", "models card",
-    "monitor", "rules list", "alerts list", "deployments refresh", "kpis", "deployments compare", "deployments status",
+    "monitor", "rules list", "alerts list", "refresh", "deployments refresh", "kpis", "deployments compare", "deployments status",
     "settings list", "settings get",
+    # the stored summaries brought up to date from the log (as "deployments refresh" and "kpis refresh"): no decision
+    "refresh",
     # compliance: reads; ``plan --record`` proves a person itself (as ``models card --file``); ``remind`` queues
     # and sends notifications as the service process, like ``monitor``.
     "compliance plan", "compliance clocks", "compliance report", "compliance risk", "compliance calendar",

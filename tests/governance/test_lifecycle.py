@@ -71,7 +71,7 @@ def test_refusal_reaches_every_caller_and_changes_nothing(db):
     store.write(lambda con: _model_in_state(con, "m", "rejected"), db)
     before = store.read(lambda con: con.execute("SELECT count(*) FROM audit_log").fetchone()[0], db)
     with pytest.raises(IllegalTransitionError, match="rejected is final"):
-        store.write(lambda con: registry.set_version_status(con, SYSTEM, "m", "v", "approved",
+        store.write(lambda con: governance.transition(con, SYSTEM, "m", "v", "approved",
                                                             details={"comment": "x"}), db)
     assert store.read(lambda con: registry.get_version(con, "m", "v")["status"], db) == "rejected"
     assert store.read(lambda con: con.execute("SELECT count(*) FROM audit_log").fetchone()[0], db) == before
@@ -233,7 +233,7 @@ def test_a_refused_promotion_retires_nobody(loan):
         store.write(lambda con: governance.promote(con, person("pat"), MODEL, "v3"), loan)
     assert store.read(lambda con: registry.champion_version(con, MODEL), loan) == "v1"
     with pytest.raises(IllegalTransitionError, match="already has a champion"):
-        store.write(lambda con: registry.set_version_status(con, SYSTEM, MODEL, "v2", "champion"), loan)
+        store.write(lambda con: governance.transition(con, SYSTEM, MODEL, "v2", "champion"), loan)
 
 
 def test_roll_back_needs_a_previous_champion_and_the_deploy_role(loan):

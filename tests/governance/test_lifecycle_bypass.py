@@ -61,8 +61,6 @@ def test_no_public_function_makes_a_second_champion(loan):
                              for who, to in ((person("ana"), "submitted"), (person("rob"), "in_review"),
                                              (person("pat"), "approved"))], loan)
     attempts = {
-        "registry.set_version_status": lambda con: registry.set_version_status(con, person("adm"), MODEL, "v2",
-                                                                               "champion"),
         "governance.transition": lambda con: governance.transition(con, person("adm"), MODEL, "v2", "champion"),
         "governance.onboard": lambda con: governance.onboard(con, person("adm"), MODEL, "v3", datetime(2026, 1, 1)),
     }

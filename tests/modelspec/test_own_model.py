@@ -99,3 +99,51 @@ def test_drift_statistic_matches_scipy_on_the_same_rows(law_env, law_files, caps
     assert lsat["statistic"] == pytest.approx(expected.statistic, abs=1e-9)
     assert lsat["p_value"] == pytest.approx(expected.pvalue, rel=1e-6)
     assert np.isfinite(lsat["statistic"])
+
+
+def test_compliance_records_and_backup_work_on_the_onboarded_model(law_files, tmp_path_factory, tmp_path,
+                                                                   as_person, capsys, monkeypatch):
+    """The governance records of a model declared from a spec: its monitoring plan knows its sensitive
+    attributes, its back-test is scipy's binomial test on its own labelled rows, its records export
+    carries its columns with the spec's meanings, and a backup of its store restores to a store whose
+    audit trail verifies."""
+    db, _ = law_store_copy(tmp_path_factory, law_files)
+    monkeypatch.setenv("VIGIL_DB", str(db))
+    capsys.readouterr()
+    assert vigil(db, "compliance", "plan", "--model", MODEL, "--format", "json") == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert (plan["model"], plan["version"]) == (MODEL, "v1")
+    assert "the model logs sensitive attributes but no enabled fairness rule watches them" in plan["gaps"]
+
+    assert vigil(db, "compliance", "risk", "--model", MODEL, "--format", "json") == 0
+    backtest = json.loads(capsys.readouterr().out)["backtest"]
+    log = pd.read_parquet(law_files["lightgbm"]["predictions"])
+    labelled = log.merge(pd.read_parquet(law_files["lightgbm"]["outcomes"]), on="prediction_id")
+    labelled = labelled[labelled["label"].notna()]
+    assert backtest["predictions"] == len(log) and backtest["labelled"] == len(labelled)
+    month = labelled["predicted_at"].dt.to_period("M")
+    for row in backtest["table"]:
+        part = labelled[month == pd.Timestamp(row["period"]).to_period("M")]
+        expected = stats.binomtest(int(part["label"].sum()), len(part), part["score"].mean()).pvalue
+        assert row["labelled"] == len(part) and row["binomial_p"] == pytest.approx(expected, rel=1e-9)
+
+    start, end = f"{END - pd.Timedelta(days=90):%Y-%m-%d}", f"{END:%Y-%m-%d}"
+    assert vigil(db, "records", "export", "--model", MODEL, "--start", start, "--end", end,
+                 "--out", str(tmp_path / "export"), *as_person(db, "ada")) == 0
+    manifest = json.loads((tmp_path / "export" / "manifest.json").read_text())
+    in_window = log[(log["predicted_at"] >= pd.Timestamp(start)) & (log["predicted_at"] < pd.Timestamp(end))]
+    assert manifest["rows"] == len(in_window) == len(pd.read_parquet(tmp_path / "export" / "records.parquet"))
+    columns = {c["name"]: c for c in manifest["columns"]}
+    assert columns["LSAT"]["meaning"].startswith("Law School Admission Test score")  # the spec's words
+    assert {name for name, c in columns.items() if c.get("sensitive")} == {"race", "sex"}
+
+    assert vigil(db, "backup", str(tmp_path / "backup")) == 0
+    assert "6 artifact(s)" in capsys.readouterr().out  # every version's model file
+    restored = tmp_path / "restored" / "vigil.duckdb"
+    assert vigil(db, "restore", str(tmp_path / "backup"), "--to", str(restored)) == 0
+    capsys.readouterr()
+    assert vigil(restored, "audit", "verify") == 0
+    assert "audit trail intact" in capsys.readouterr().out
+    assert vigil(restored, "drift", "--model", MODEL, "--version", "v1", "--start", start, "--end", end,
+                 "--method", "ks", "--format", "json", "--columns", "LSAT") == 0
+    assert json.loads(capsys.readouterr().out)[0]["n_current"] == len(in_window)  # the log came back too

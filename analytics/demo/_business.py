@@ -1,4 +1,4 @@
-"""The demo portfolio's business definitions: value matrices, targets, budgets and SLAs, entered as an admin would."""
+"""The demo portfolio's business case (the demo owns it; :mod:`analytics.business` knows no model): value matrices, targets, budgets and SLAs, entered as an admin would."""
 
 from __future__ import annotations
 
@@ -7,16 +7,13 @@ from datetime import date, datetime, timedelta
 import duckdb
 
 from analytics import settings
-from analytics.business._cost import MONTHLY_BUDGET, add_infra_cost
-from analytics.business._definitions import KpiDefinition, save_definition
-from analytics.business._latency import SLA_MS, SLA_PERCENTILE
+from analytics.business import MONTHLY_BUDGET, SLA_MS, SLA_PERCENTILE, KpiDefinition, add_infra_cost, save_definition
+from analytics.demo import _credit as credit
 from analytics.roles import Actor
 
 
 def demo_definitions() -> list[KpiDefinition]:
     """The KPI definitions of the demo models (credit-default from its story's ``VALUE_*`` constants)."""
-    from analytics.demo import _credit as credit
-
     return [
         KpiDefinition(
             model=credit.MODEL, currency="NT$", selected_decision=0, selected_label="approved", bad_label=1,
@@ -39,7 +36,7 @@ def demo_definitions() -> list[KpiDefinition]:
     ]
 
 
-def seed_demo(con: duckdb.DuckDBPyConnection, actor: Actor, at: datetime, models: set[str] | None = None) -> None:
+def seed_business(con: duckdb.DuckDBPyConnection, actor: Actor, at: datetime, models: set[str] | None = None) -> None:
     """Store the demo definitions, budgets, SLAs and a few infrastructure costs (audited, as ``actor``)."""
     for definition in demo_definitions():
         if models is not None and definition.model not in models:
