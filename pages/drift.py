@@ -52,6 +52,8 @@ cards[0].metric("Columns drifted", f"{len(drifted)} of {len(table)}", border=Tru
 cards[1].metric("Current rows", fmt_int(result.n_current_rows), border=True, help=result.current_label)
 cards[2].metric("Baseline rows", fmt_int(result.n_reference_rows), border=True, help=result.reference_label)
 st.caption(f"Baseline: {result.reference_label}. Current: {result.current_label}.")
+if result.summary_note:
+    st.caption(result.summary_note)
 for column, why in result.left_out.items():
     st.info(f"**{column}** is left out: {why}.", icon=":material/filter_alt:")
 

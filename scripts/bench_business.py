@@ -107,9 +107,8 @@ def _build_summaries(db: Path) -> tuple[int, float, float]:
     build_s = time.perf_counter() - t
 
     def make_one_day_stale(con):
-        for table in ("serving_summary_days", "kpi_summary_days"):
-            con.execute(f"UPDATE {table} SET segments = 'stale' WHERE model_name = 'credit-default' "
-                        f"AND day = (SELECT max(day) - 1 FROM {table})")
+        con.execute("UPDATE summary_ledger SET segments = 'stale' WHERE model_name = 'credit-default' "
+                    "AND summary IN ('serving', 'kpi') AND day = (SELECT max(day) - 1 FROM summary_ledger)")
 
     store.write(make_one_day_stale, db)
     t = time.perf_counter()

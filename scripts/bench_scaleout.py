@@ -26,7 +26,7 @@ _KEY = ["day", "column_name", "bin", "category"]
 
 
 def _drop(db) -> None:
-    store.write(lambda con: con.execute("DELETE FROM drift_rollup; DELETE FROM drift_rollup_segments"), db)
+    store.write(lambda con: con.execute("DELETE FROM drift_rollup; DELETE FROM summary_ledger WHERE summary = 'drift'"), db)
 
 
 def _rows(db) -> pd.DataFrame:
@@ -62,7 +62,7 @@ def main() -> None:
             engine = open_engine(name, args.master)
             started = time.monotonic() - began
             try:
-                segments = summarise(db, args.model, engine=engine).segments
+                segments = summarise(db, args.model, engine=engine).days
             finally:
                 engine.close()
         seconds = time.monotonic() - began
@@ -70,7 +70,7 @@ def main() -> None:
         if reference is None:
             reference = written
         same = "reference" if written is reference else ("identical" if _same(reference, written) else "DIFFERENT")
-        print(f"{name:7s} {seconds:7.1f} s (engine start {started:5.1f} s)  {segments} segments  "
+        print(f"{name:7s} {seconds:7.1f} s (engine start {started:5.1f} s)  {segments} days  "
               f"{len(written):,} rollup rows  {same}")
 
 

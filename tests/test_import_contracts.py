@@ -5,7 +5,8 @@
   of analytics. Its graph counts imports inside functions too, so a function-level import cannot hide a
   circle: with the contract kept, no such import dodges one.
 - A package's ``__init__.py`` only imports and declares its API (the logic lives in its modules), and no
-  two packages export a class of the same name.
+  two packages export a class of the same name; an exported dataclass is frozen unless it holds state on
+  purpose (:data:`NOT_RESULTS`).
 - An import inside a function is kept only where it spares a start-up cost (a heavy or optional
   library, a package that loads every feature); each is listed below with its reason, and an unlisted
   one fails here. List and count them: ``python tests/test_import_contracts.py``.
@@ -164,6 +165,29 @@ def test_public_classes_have_one_name_across_packages():
             owners.setdefault(name, []).append(init.parent.relative_to(ROOT).as_posix())
     shared = {name: packages for name, packages in owners.items() if len(packages) > 1}
     assert not shared, f"give each its own name: {shared}"
+
+
+#: Exported dataclasses that are not results: they hold state on purpose.
+NOT_RESULTS = {"SeriesCache": "the alert monitor's cache of metric series, filled as rules ask for them"}
+
+
+def _exported_classes() -> set[str]:
+    names: set[str] = set()
+    for init in (ROOT / "analytics").rglob("__init__.py"):
+        declared = re.search(r"__all__\s*=\s*\[(.*?)\]", init.read_text(encoding="utf-8"), re.S)
+        names |= set(re.findall(r"[\"']([A-Z][a-z]\w*)[\"']", declared.group(1) if declared else ""))
+    return names
+
+
+def test_exported_results_are_frozen_dataclasses():
+    """A result handed across packages cannot be changed by whoever receives it."""
+    exported, mutable = _exported_classes(), []
+    for file in sorted((ROOT / "analytics").rglob("*.py")):
+        for match in re.finditer(r"^@dataclass(\([^)]*\))?\s*\nclass (\w+)", file.read_text(encoding="utf-8"), re.M):
+            name = match.group(2)
+            if name in exported and name not in NOT_RESULTS and "frozen=True" not in (match.group(1) or ""):
+                mutable.append(f"{file.relative_to(ROOT).as_posix()}: {name}")
+    assert not mutable, "make it @dataclass(frozen=True), or build it at the end:\n" + "\n".join(mutable)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ def test_moved_store_reads_its_logs_and_takes_new_ingests(filled, tmp_path_facto
     moved = tmp_path_factory.mktemp("elsewhere") / "moved"
     filled.db.parent.rename(moved)
     db = moved / filled.db.name
+    store.create(db)  # `vigil init` applies the migration (a read never upgrades)
     assert _visible(db) == 300
     ingest(filled.name, filled.predictions(10, prefix="m"), db=db)
     assert _visible(db) == 310
@@ -97,6 +98,7 @@ def test_store_with_absolute_views_is_upgraded_by_its_migration(filled, tmp_path
     moved = tmp_path_factory.mktemp("elsewhere") / "moved"
     filled.db.parent.rename(moved)
     db = moved / filled.db.name
+    store.create(db)  # `vigil init` applies the migration (a read never upgrades)
     assert _visible(db) == 300
     sql = store.read(lambda con: con.execute(
         "SELECT sql FROM duckdb_views() WHERE view_name = 'predictions_toy_model'").fetchone()[0], db)

@@ -126,6 +126,19 @@ def test_migrate_stops_at_target(db):
         con.close()
 
 
+def test_a_read_never_upgrades_an_older_store_vigil_init_does(db):
+    """A reader refuses a store lacking a migration, leaving the file as it was; ``create`` (vigil init) upgrades it."""
+    con = duckdb.connect(str(db))
+    store.migrate(con, target=2)
+    con.close()
+    before = _sha256(db)
+    with pytest.raises(StoreVersionError, match="vigil init"):
+        store.read(lambda con: None, db)
+    assert _sha256(db) == before
+    assert store.create(db) == store.LATEST_VERSION
+    assert store.read(store.schema_version, db) == store.LATEST_VERSION
+
+
 def test_newer_file_is_refused_and_left_unmodified(db):
     """A file whose schema_version is above LATEST_VERSION raises StoreVersionError and is not touched."""
     con = duckdb.connect(str(db))

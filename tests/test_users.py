@@ -16,12 +16,21 @@ WRONG = "incorrect horse battery"
 GENERIC = "unknown user or wrong password"
 
 
-@pytest.fixture
-def bob(db):
-    """A store with one analyst, 'bob', whose password is PASSWORD."""
+@pytest.fixture(scope="module")
+def bob_template(tmp_path_factory):
+    """A store with one analyst, 'bob', built once per module: his argon2 hash costs ~0.2 CPU-s."""
+    path = tmp_path_factory.mktemp("bob") / "vigil.duckdb"
     assert store.write(lambda con: users.add_user(con, ADMIN, "bob", "analyst", password=PASSWORD,
-                                                  display_name="Bob", email="bob@example.org"), db) == PASSWORD
-    return db
+                                                  display_name="Bob", email="bob@example.org"), path) == PASSWORD
+    return path
+
+
+@pytest.fixture
+def bob(db, bob_template, tmp_path, monkeypatch):
+    """A private copy of the store with one analyst, 'bob', whose password is PASSWORD."""
+    path = store.copy_store(bob_template, tmp_path / "bob")
+    monkeypatch.setenv("VIGIL_DB", str(path))
+    return path
 
 
 def _user(db, username="bob"):

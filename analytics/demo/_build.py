@@ -9,14 +9,14 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from analytics import business, config, deployments, drift, governance, registry, store, users
+from analytics import business, config, deployments, drift, fairness, governance, registry, store, summaries, users
 from analytics.artifacts import model_frame
 from analytics.demo import _alerts as demo_alerts
 from analytics.demo import _credit as credit
@@ -44,9 +44,9 @@ DEMO_USERS = (
 )
 
 
-@dataclass
+@dataclass(frozen=True)
 class DemoSummary:
-    """What the demo build produced."""
+    """What the demo build produced (its row counts are filled in per model as the build runs)."""
 
     db: Path
     end: datetime
@@ -364,15 +364,17 @@ def build_demo(db: str | Path | None = None, *, seed: int = 7, rows: int | None 
         drift.refresh_rollups(building, model)
     report("summarising each day for the KPI and cost pages", 0.965)
     business.refresh_summaries(building)
+    report("summarising each day for the fairness page", 0.967)
+    summaries.refresh_store(building, names=(fairness.FAIRNESS_CELLS.name,))
     report("pairing the shadow v2 with the champion, per day", 0.97)
     deployments.refresh_paired(building)
     report("replaying the alert monitor over the production window", 0.975)
     demo_alerts.replay(building, end)
     report("moving the finished store into place", 0.98)
     _move_into_place(building, target)
-    summary.credentials = {u: (r, passwords[u]) for u, r, _ in DEMO_USERS}
-    summary.credentials_file = _write_credentials(target, summary.credentials)
-    summary.seconds = time.perf_counter() - started
+    credentials = {u: (r, passwords[u]) for u, r, _ in DEMO_USERS}
+    summary = replace(summary, credentials=credentials, credentials_file=_write_credentials(target, credentials),
+                      seconds=time.perf_counter() - started)
     report("done", 1.0)
     return summary
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -28,15 +28,15 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from analytics import settings
+from analytics import settings, summaries
 from analytics.drift import _binning as binning
 from analytics.drift import _rollup
 from analytics.drift._binning import FineHistogram, Profile, Side
 from analytics.drift._methods import (
     CATEGORICAL, METHOD_KEYS, METHOD_OVERRIDES, ColumnComparison, auto_method, get_method, parse_overrides,
 )
-from analytics.drift._rollup import Summariser
 from analytics.drift._result import RESULT_COLUMNS, DriftResult
+from analytics.drift._rollup import Summariser
 from analytics.drift._segment import segment_baseline, window_left_out
 from analytics.errors import InvalidInputError, StoreBusyError
 from analytics.store import DbLike, run
@@ -350,72 +350,94 @@ def con_path(con: duckdb.DuckDBPyConnection) -> str:
     return str(row[0]) if row else ""
 
 
-def refresh_rollups(db: DbLike, model: str, *, version: str | None = None, start: datetime | None = None,
-                    end: datetime | None = None, summariser: Summariser | None = None, rebuild: bool = False) -> int:
-    """Roll up the log segments of ``[start, end)`` not yet rolled for a version (default the champion).
+def _rollup_profiles(con: duckdb.DuckDBPyConnection, model: str, version: str) -> dict[str, Profile]:
+    """The reference profiles of every declared column of ``version``: what its daily rollups are binned on."""
+    sides = store_sides(con, model, version=version, start=None, end=None)
+    return reference_profiles(con, sides.reference, _columns(sides.info, None), sides.cache_key)
 
-    Summarises only those segments' rows (one aggregate per column), then merges them into the
-    daily rollups in one short write transaction (:mod:`analytics.drift._rollup`). Returns the number
-    of segments rolled up (0 when the rollups were current, or another process rolled them first).
+
+def _rollup_key(con: duckdb.DuckDBPyConnection, model: str, version: str) -> str:
+    return _rollup.bins_key(_rollup_profiles(con, model, version))
+
+
+def _build_rollups(con: duckdb.DuckDBPyConnection, model: str, version: str, days: list[date]) -> None:
+    view = predictions_view(get_model(con, model).stem)
+    frame = _rollup.summarise_days(con, model, version, view, days, _rollup_profiles(con, model, version))
+    _rollup.insert(con, frame)
+
+
+def _rolled_versions(con: duckdb.DuckDBPyConnection, model: str) -> tuple[str, ...]:
+    """The versions kept rolled up by default: the champion (others are read from the log, or refreshed by name)."""
+    champion = champion_version(con, model)
+    return (champion,) if champion else ()
+
+
+#: The daily drift rollups, declared to the summaries engine: scoped by version, keyed by the bins.
+DRIFT_ROLLUPS = summaries.register(summaries.Declaration(
+    name="drift", tables=(summaries.SummaryTable("drift_rollup", scope_column="model_version"),),
+    build=_build_rollups, key=_rollup_key, scopes=_rolled_versions))
+
+
+def refresh_rollups(db: DbLike, model: str, *, version: str | None = None, summariser: Summariser | None = None,
+                    rebuild: bool = False) -> int:
+    """Rebuild the days of the daily rollups of a version (default the champion) that are stale or new.
+
+    Runs the summaries engine's refresh (:mod:`analytics.summaries`) for this summary in one write
+    transaction (in the caller's, given a connection). Returns the number of days rolled up (0 when
+    the rollups were current).
 
     Parameters
     ----------
     summariser : callable, optional
-        Computes the rollup rows instead of DuckDB (another engine, e.g. Spark):
-        ``summariser(model, version, paths, columns)`` with the segments' absolute paths and the
-        :class:`RollupColumn` of every column, returning a frame of :data:`ROLLUP_COLUMNS`. It runs
-        outside any store connection.
+        Computes the rows instead of the store's DuckDB (another engine, e.g. Spark):
+        ``summariser(model, version, paths, columns, days)`` with the absolute paths of the segments
+        overlapping the stale days, the :class:`RollupColumn` of every column and the days, returning a
+        frame of :data:`ROLLUP_COLUMNS`. It runs before, and outside, the write transaction; if the
+        stale days changed meanwhile (an ingest), nothing is written and the error says to run again.
     rebuild : bool
-        Drop the version's rollups and roll every segment again.
+        Forget the version's rollups first, so that every day is rolled up again.
     """
+    names = (DRIFT_ROLLUPS.name,)
+    if rebuild:
+        if isinstance(db, duckdb.DuckDBPyConnection):
+            with transaction(db):
+                summaries.forget(db, DRIFT_ROLLUPS.name, model)
+        else:
+            write(lambda con: summaries.forget(con, DRIFT_ROLLUPS.name, model), db)
+    build = None if summariser is None else _built_elsewhere(db, model, version, summariser)
 
-    def prepare(con: duckdb.DuckDBPyConnection):
-        sides = store_sides(con, model, version=version, start=start, end=end)
-        profiles = reference_profiles(con, sides.reference, sides.columns, sides.cache_key)
-        key = _rollup.bins_key(profiles)
-        segments, stale = _rollup.missing_segments(con, model, sides.version, key, None if rebuild else start,
-                                                   None if rebuild else end, rebuild=rebuild)
-        if segments.empty and not stale:
-            return None
-        if summariser is not None:
-            return sides.version, key, segments, stale, _rollup.segment_files(con, segments["path"]), profiles
-        frame = _rollup.summarise_segments(con, model, sides.version, list(segments["path"]), profiles)
-        return sides.version, key, segments, stale, frame
-
-    prepared = run(db, prepare)
-    if prepared is None:
-        return 0
-    if summariser is not None:
-        version_, key, segments, stale, paths, profiles = prepared
-        frame = summariser(model, version_, paths, _rollup.rollup_columns(profiles))
-        frame = frame.reindex(columns=list(_rollup.ROLLUP_COLUMNS))
-    else:
-        version_, key, segments, stale, frame = prepared
-
-    def merge(con: duckdb.DuckDBPyConnection) -> bool:
-        return _rollup.merge(con, model, version_, key, segments, frame, stale)
+    def refresh(con: duckdb.DuckDBPyConnection) -> int:
+        return summaries.refresh(con, model, names=names, scope=version, build=build).get(DRIFT_ROLLUPS.name, 0)
 
     if isinstance(db, duckdb.DuckDBPyConnection):
         with transaction(db):
-            merged = merge(db)
-    else:
-        merged = write(merge, db)
-    return len(segments) if merged else 0
+            return refresh(db)
+    return write(refresh, db)
 
 
-def _refresh_quietly(db: DbLike, model: str, version: str | None, start: datetime | None,
-                     end: datetime | None) -> None:
-    """Bring the rollups up to date if the store lets us now; if not, the direct queries answer instead.
+def _built_elsewhere(db: DbLike, model: str, version: str | None, summariser: Summariser):
+    """Run ``summariser`` on the stale days now; return the build that inserts its rows in the refresh."""
 
-    On a caller's connection (perhaps inside its transaction) nothing is written: the rollups answer
-    if they are current, else the log does.
-    """
-    if isinstance(db, duckdb.DuckDBPyConnection):
-        return
-    try:
-        refresh_rollups(db, model, version=version, start=start, end=end)
-    except (StoreBusyError, duckdb.TransactionException):
-        pass
+    def prepare(con: duckdb.DuckDBPyConnection):
+        chosen = version or champion_version(con, model)
+        if chosen is None:
+            raise InvalidInputError(f"{model} has no champion version; choose a version")
+        profiles = _rollup_profiles(con, model, chosen)
+        stale, _ = summaries.stale_days(con, DRIFT_ROLLUPS.name, model, scope=chosen, key=_rollup.bins_key(profiles))
+        return chosen, profiles, stale, _rollup.segment_files(con, model, stale)
+
+    chosen, profiles, stale, paths = run(db, prepare)
+    frame = (summariser(model, chosen, paths, _rollup.rollup_columns(profiles), stale) if stale
+             else pd.DataFrame(columns=list(_rollup.ROLLUP_COLUMNS)))
+    frame = frame.reindex(columns=list(_rollup.ROLLUP_COLUMNS))
+
+    def build(con: duckdb.DuckDBPyConnection, model_: str, scope: str, days: list[date]) -> None:
+        if scope != chosen or set(days) - set(stale):
+            raise StoreBusyError("the log changed while the rollups were computed elsewhere: run the command again")
+        wanted = pd.to_datetime(frame["day"]).dt.date.isin(set(days))
+        _rollup.insert(con, frame[wanted])
+
+    return build
 
 
 def _use_rollups(baseline, segment) -> bool:
@@ -423,32 +445,61 @@ def _use_rollups(baseline, segment) -> bool:
     return baseline is None and segment is None
 
 
+@dataclass(frozen=True)
+class StoreDrift:
+    """A store comparison's outcome: the table, histograms, rows on each side, and the days read from the log
+    because they were not summarised yet."""
+
+    table: pd.DataFrame
+    histograms: dict[str, pd.DataFrame]
+    n_reference: int
+    n_current: int
+    unsummarised_days: tuple[date, ...] = ()
+
+
+def _day_runs(days: tuple[date, ...]) -> list[tuple[datetime, datetime]]:
+    """Consecutive UTC days as ``[start, end)`` windows."""
+    runs: list[tuple[datetime, datetime]] = []
+    for d in sorted(days):
+        start = datetime.combine(d, datetime.min.time())
+        if runs and runs[-1][1] == start:
+            runs[-1] = (runs[-1][0], start + timedelta(days=1))
+        else:
+            runs.append((start, start + timedelta(days=1)))
+    return runs
+
+
 def store_drift(con: duckdb.DuckDBPyConnection, sides: StoreSides, config: DriftConfig, *, histograms: bool,
                 rollups: bool = False, start: datetime | None = None, end: datetime | None = None,
-                period: str | None = None) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], int, int]:
-    """Run a store comparison: the table, histograms, reference rows and current rows.
+                period: str | None = None) -> StoreDrift:
+    """Run a store comparison (reads only).
 
-    With ``rollups``, the whole UTC days of the window are read from the daily rollups when they
-    cover them (for every declared column), and the partial days at its edges from the log; else
-    the whole window is read from the log.
+    With ``rollups``, the whole UTC days of the window that the daily rollups summarise are read from
+    them; the partial days at its edges, and the days not summarised yet, from the log (and named in
+    :attr:`StoreDrift.unsummarised_days`); else the whole window is read from the log.
     """
     current: Summaries = DirectSummaries(con, sides.current)
     days, edges = split_interval(start, end, unit="day")
+    unsummarised: tuple[date, ...] = ()
     if rollups and days is not None:
         everything = _columns(sides.info, None)
         profiles = reference_profiles(con, sides.reference, everything, sides.cache_key)
-        segments, stale = _rollup.missing_segments(con, sides.info.name, sides.version, _rollup.bins_key(profiles),
-                                                   *days)
-        if segments.empty and not stale:
+        cover = summaries.coverage(con, DRIFT_ROLLUPS.name, sides.info.name, scope=sides.version,
+                                   key=_rollup.bins_key(profiles), start=days[0].date() if days[0] else None,
+                                   end=days[1].date() if days[1] else None)
+        unsummarised = cover.unsummarised
+        if cover.summarised:
             whole = _rollup.RollupSummaries(con, sides.info.name, sides.version, *days, period,
-                                            tuple(c for c, _, _ in sides.columns))
-            # one side per edge: a time range each, which DuckDB prunes to the segments' row groups that hold it
-            edge_sides = (_log_side(sides.info, sides.version, a, b, sides.current.period) for a, b in edges)
-            current = CombinedSummaries((whole, *(DirectSummaries(con, side) for side in edge_sides)))
+                                            tuple(c for c, _, _ in sides.columns), days=tuple(cover.summarised))
+            # one side per edge and per run of days not summarised: a time range each, which DuckDB prunes
+            # to the segments' row groups that hold it
+            ranges = [*edges, *_day_runs(unsummarised)]
+            log_sides = (_log_side(sides.info, sides.version, a, b, sides.current.period) for a, b in ranges)
+            current = CombinedSummaries((whole, *(DirectSummaries(con, side) for side in log_sides)))
     table, hists, n_cur = compute(con, sides.columns, config, sides.reference, current,
                                   cache_key=sides.cache_key, histograms=histograms)
     n_ref = binning.row_counts(con, sides.reference).get(WHOLE_WINDOW, 0)
-    return table, hists, n_ref, n_cur
+    return StoreDrift(table, hists, n_ref, n_cur, unsummarised)
 
 
 def drift_summary(db: DbLike, model: str, *, window: Window,
@@ -484,9 +535,10 @@ def drift_summary(db: DbLike, model: str, *, window: Window,
     Notes
     -----
     A comparison with the reference data, without a segment filter, reads the window's whole UTC
-    days from the daily rollups (brought up to date first, :func:`refresh_rollups`) and only the
-    partial days at its edges from the log; any other comparison is computed from the log. Both
-    give the same numbers.
+    days from the daily rollups where they are fresh and the partial days at its edges, and the days
+    not summarised yet (:attr:`DriftResult.unsummarised_days`), from the log; any other comparison is
+    computed from the log. Both give the same numbers. Nothing is written (the rollups are refreshed
+    after an ingest and by ``vigil refresh``, :func:`refresh_rollups`).
     """
     baseline = (baseline_start, baseline_end) if baseline_start is not None and baseline_end is not None else None
     result = store_comparison(
@@ -497,23 +549,21 @@ def drift_summary(db: DbLike, model: str, *, window: Window,
 def store_comparison(db: DbLike, model: str, *, window: Window, baseline: tuple[datetime, datetime] | None,
                      columns: tuple[str, ...] | None, method: str, use_rollups: bool, period: str | None = None
                      ) -> DriftResult:
-    """What :func:`drift_summary` (``period`` None) and drift over time (``"day"``, ``"week"``) run: the rollups
-    brought up to date where they will be read, then the comparison in one read of the store (histograms for
-    a whole window only)."""
+    """What :func:`drift_summary` (``period`` None) and drift over time (``"day"``, ``"week"``) run, in one read
+    of the store: whole days from the rollups where they are fresh, the rest from the log (histograms for a
+    whole window only)."""
     start, end, version, segment, segment_value = (window.start, window.end, window.version, window.segment,
                                                    window.segment_value)
     rollups = use_rollups and _use_rollups(baseline, segment)
-    if rollups:
-        _refresh_quietly(db, model, version, start, end)
 
-    def work(con: duckdb.DuckDBPyConnection):
+    def work(con: duckdb.DuckDBPyConnection) -> DriftResult:
         config = config_for_model(con, model, method)
         sides = store_sides(con, model, version=version, start=start, end=end, segment=segment,
                             segment_value=segment_value, baseline=baseline, columns=list(columns) if columns else None,
                             period=period)
-        table, histograms, n_reference, n_current = store_drift(
-            con, sides, config, histograms=period is None, rollups=rollups, start=start, end=end, period=period)
-        return DriftResult(table, histograms, sides.reference_label, sides.current_label, n_reference, n_current,
-                           sides.left_out)
+        done = store_drift(con, sides, config, histograms=period is None, rollups=rollups, start=start, end=end,
+                           period=period)
+        return DriftResult(done.table, done.histograms, sides.reference_label, sides.current_label, done.n_reference,
+                           done.n_current, sides.left_out, done.unsummarised_days)
 
     return run(db, work)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import date
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +56,9 @@ class DriftResult:
     left_out : dict of str to str
         Declared columns left out of the comparison, each with the reason (a segment filter's own
         column: see :mod:`analytics.drift._segment`).
+    unsummarised_days : tuple of date
+        Whole UTC days of the window read from the log because the daily rollups did not summarise
+        them yet (the next refresh does; the numbers are the same, only slower to get).
     """
 
     table: pd.DataFrame
@@ -64,6 +68,17 @@ class DriftResult:
     n_reference_rows: int = 0
     n_current_rows: int = 0
     left_out: dict[str, str] = field(default_factory=dict)
+    unsummarised_days: tuple[date, ...] = ()
+
+    @property
+    def summary_note(self) -> str:
+        """A sentence for the page when some whole days were read from the log (empty when none were)."""
+        days = self.unsummarised_days
+        if not days:
+            return ""
+        span = f"{days[0]:%Y-%m-%d}" + (f" to {days[-1]:%Y-%m-%d}" if len(days) > 1 else "")
+        return (f"{len(days)} day(s) of this window ({span}, UTC) are not summarised yet and were read from the "
+                "log: the same numbers, slower. The next ingest or `vigil refresh` summarises them.")
 
     @property
     def drifted_columns(self) -> list[str]:

@@ -6,15 +6,13 @@ it read ~30 days x 27 columns x a few hundred bins instead, whatever the traffic
 and the answer is the one the direct query gives (counts and minima exactly; sums up to
 floating-point order).
 
-Bookkeeping: the prediction log is a set of immutable Parquet segments (``log_segments``); a
-segment, once rolled up for a version, is recorded in ``drift_rollup_segments`` with the key of the
-bins it was rolled on (:func:`bins_key`: the version's reference ranges and the binning itself).
-Before a window is read, the segments overlapping it that are not yet rolled are summarised (one
-aggregate per column over those files only) and merged into ``drift_rollup`` in one short write
-transaction; a new ingest therefore costs one pass over its own rows, once. If the key changes (a
-new binning), the version's rollups are dropped and rebuilt. Rows of ``drift_rollup``: one per
-(version, day, column, fine bin or category), plus one per day with ``column_name = '*'`` counting
-the rows.
+The rollup is a summary of the summaries engine (:mod:`analytics.summaries`; declared by
+:mod:`analytics.drift._calculator`), scoped by version and keyed by the bins it was rolled on
+(:func:`bins_key`: the version's reference ranges and the binning itself): the engine's ledger says
+which days are fresh, its refresh (after an ingest, ``vigil refresh``) rebuilds the stale days with
+:func:`summarise_days`, and a reader sums the fresh days (:class:`RollupSummaries`) and reads the
+others from the log. Rows of ``drift_rollup``: one per (version, day, column, fine bin or category),
+plus one per day with ``column_name = '*'`` counting the rows.
 """
 
 from __future__ import annotations
@@ -30,6 +28,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from analytics import summaries
 from analytics.drift import _binning as binning
 from analytics.drift._binning import FineHistogram, Profile
 from analytics.drift._methods import CATEGORICAL
@@ -39,7 +38,7 @@ from analytics.timebounds import period_sql
 ROWS = "*"
 #: Changes whenever the binning changes meaning (then every rollup is rebuilt).
 BINNING = f"asinh-{binning.FINE_BINS}-1"
-#: The columns of a rollup frame (what :func:`summarise_segments` and another engine's summariser return).
+#: The columns of a rollup frame (what :func:`summarise_days` and another engine's summariser return).
 ROLLUP_COLUMNS = _COLUMNS = ("model_name", "model_version", "day", "column_name", "bin", "category", "n", "total", "vmin", "vmax")
 
 
@@ -49,32 +48,9 @@ def bins_key(profiles: dict[str, Profile]) -> str:
     return hashlib.sha256(json.dumps(spec).encode()).hexdigest()[:16]
 
 
-def _segments(con: duckdb.DuckDBPyConnection, model: str, start: datetime | None,
-              end: datetime | None) -> pd.DataFrame:
-    """The model's committed segments that may hold rows of ``[start, end)``."""
-    return con.execute(
-        "SELECT ingest_id, part, path FROM log_segments WHERE model_name = ? AND (? IS NULL OR max_predicted_at >= ?) "
-        "AND (? IS NULL OR min_predicted_at < ?) ORDER BY ingest_id, part",
-        [model, start, start, end, end]).df()
-
-
-def missing_segments(con: duckdb.DuckDBPyConnection, model: str, version: str, key: str, start: datetime | None,
-                     end: datetime | None, *, rebuild: bool = False) -> tuple[pd.DataFrame, bool]:
-    """Segments overlapping the window not yet rolled for ``version`` on ``key``; and whether rollups are stale
-    (always with ``rebuild``: every segment is rolled again)."""
-    stale = rebuild or bool(con.execute("SELECT count(*) FROM drift_rollup_segments WHERE model_name = ? AND model_version = ? "
-                             "AND bins_key <> ?", [model, version, key]).fetchone()[0])
-    segments = _segments(con, model, None if stale else start, None if stale else end)
-    done = set() if stale else set(con.execute(
-        "SELECT ingest_id, part FROM drift_rollup_segments WHERE model_name = ? AND model_version = ?",
-        [model, version]).fetchall())
-    keep = [(int(i), int(p)) not in done for i, p in zip(segments["ingest_id"], segments["part"])]
-    return segments[keep].reset_index(drop=True), stale
-
-
 @dataclass(frozen=True)
 class RollupColumn:
-    """What another engine needs to roll up one column exactly as :func:`summarise_segments` does.
+    """What another engine needs to roll up one column exactly as :func:`summarise_days` does.
 
     Attributes
     ----------
@@ -87,7 +63,7 @@ class RollupColumn:
     lo, hi : float
         The reference's range (numerical columns; NaN otherwise).
     edges : tuple of float
-        The literal left edges of the inner fine bins (:func:`analytics.drift._binning.exact_edges`;
+        The exact left edges of the inner fine bins (:func:`analytics.drift._binning.exact_edges`;
         empty for a categorical column): a value ``v`` in ``[lo, hi]`` is in bin ``k`` when
         ``edges[k] <= v < edges[k + 1]``; below ``lo`` is bin -1, above ``hi`` bin ``FINE_BINS``.
     scale, origin, per_unit : float
@@ -107,12 +83,13 @@ class RollupColumn:
     per_unit: float = math.nan
 
 
-#: Another engine's rollup of some segments: ``(model, version, absolute paths, columns) -> frame of ROLLUP_COLUMNS``.
-Summariser = Callable[[str, str, list[str], tuple[RollupColumn, ...]], pd.DataFrame]
+#: Another engine's rollup: ``(model, version, absolute segment paths, columns, UTC days) -> frame of ROLLUP_COLUMNS``
+#: holding the rows of exactly those days.
+Summariser = Callable[[str, str, list[str], tuple[RollupColumn, ...], list[date]], pd.DataFrame]
 
 
 def rollup_columns(profiles: dict[str, Profile]) -> tuple[RollupColumn, ...]:
-    """The columns a rollup summarises, with their literal bin edges."""
+    """The columns a rollup summarises, with their exact bin edges."""
     return tuple(_rollup_column(c, p) for c, p in profiles.items())
 
 
@@ -123,25 +100,31 @@ def _rollup_column(column: str, profile: Profile) -> RollupColumn:
     return RollupColumn(column, False, True, profile.lo, profile.hi, edges, *binning.bin_axis(profile.lo, profile.hi))
 
 
-def segment_files(con: duckdb.DuckDBPyConnection, paths) -> list[str]:
-    """The absolute paths of segment files given relative to the store's folder."""
+def segment_files(con: duckdb.DuckDBPyConnection, model: str, days: list[date]) -> list[str]:
+    """The absolute paths of the model's segments holding rows of any of ``days`` (UTC dates)."""
+    if not days:
+        return []
+    first = datetime.combine(min(days), datetime.min.time())
+    last = datetime.combine(max(days), datetime.min.time()) + timedelta(days=1)
+    rows = con.execute("SELECT path FROM log_segments WHERE model_name = ? AND rows > 0 AND max_predicted_at >= ? "
+                       "AND min_predicted_at < ? ORDER BY ingest_id, part", [model, first, last]).fetchall()
     root = store_path(con).parent
-    return [str(root / p) for p in paths]
+    return [str(root / r[0]) for r in rows]
 
 
-def summarise_segments(con: duckdb.DuckDBPyConnection, model: str, version: str, paths: list[str],
-                       profiles: dict[str, Profile]) -> pd.DataFrame:
-    """The rollup rows of ``version``'s rows in the given segment files (relative to the store's folder).
+def summarise_days(con: duckdb.DuckDBPyConnection, model: str, version: str, relation: str, days: list[date],
+                   profiles: dict[str, Profile]) -> pd.DataFrame:
+    """The rollup rows of ``version``'s rows of ``relation`` (the model's log) on ``days`` (UTC dates).
 
     The same aggregates as :func:`analytics.drift._binning.fine_histograms` and
     :func:`~analytics.drift._binning.category_counts`, grouped by UTC day and fetched as frames.
     """
-    root = store_path(con).parent
-    files = "[" + ", ".join("'" + str(root / p).replace("'", "''") + "'" for p in paths) + "]"
-    source = f"FROM read_parquet({files}) WHERE model_version = ?"
+    where, params = summaries.days_filter(days)
+    source = f"FROM {relation} p WHERE p.model_version = ? AND {where}"
+    params = [version, *params]
     day = "CAST(predicted_at AS DATE)"
     frames = [con.execute(f"SELECT {day} AS day, '{ROWS}' AS column_name, count(*) AS n {source} GROUP BY ALL",
-                          [version]).df()]
+                          params).df()]
     for column, prof in profiles.items():
         name = column.replace("'", "''")
         if prof.kind == CATEGORICAL:
@@ -150,9 +133,9 @@ def summarise_segments(con: duckdb.DuckDBPyConnection, model: str, version: str,
         else:
             sql = (f"SELECT p AS day, '{name}' AS column_name, bin, n, total, vmin, vmax "
                    f"FROM ({binning.histogram_sql(day, column, source, prof.lo, prof.hi)})")
-        frames.append(con.execute(sql, [version]).df())
+        frames.append(con.execute(sql, params).df())
     filled = [f for f in frames if len(f)]
-    if not filled:  # no row of this version in these segments (a version not serving yet): nothing to roll up
+    if not filled:  # no row of this version on these days (a version not serving yet): nothing to roll up
         return pd.DataFrame(columns=list(_COLUMNS))
     frame = pd.concat(filled, ignore_index=True)
     frame.insert(0, "model_version", version)
@@ -160,50 +143,30 @@ def summarise_segments(con: duckdb.DuckDBPyConnection, model: str, version: str,
     return frame.reindex(columns=list(_COLUMNS))
 
 
+def insert(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> None:
+    """Insert rollup rows (:func:`summarise_days`) in the caller's transaction."""
+    if frame.empty:
+        return
+    con.register("_vigil_drift_new", frame)
+    try:
+        con.execute(f"INSERT INTO drift_rollup ({', '.join(_COLUMNS)}) SELECT {', '.join(_COLUMNS)} FROM _vigil_drift_new")
+    finally:
+        con.unregister("_vigil_drift_new")
+
+
 def drop_rollups(con: duckdb.DuckDBPyConnection, model: str) -> int:
     """Drop every version's rollups of ``model`` (in the caller's transaction); return the rows dropped.
 
-    For when log segments are removed (retention): a day's rollup is the sum over the segments that
-    covered it, which cannot be un-summed, so the next read (or :func:`analytics.drift.refresh_rollups`)
-    rebuilds them from the segments that remain.
+    For when log segments are removed (retention): the next refresh rebuilds the days from the
+    segments that remain (the engine would find those days stale anyway).
     """
-    dropped = con.execute("SELECT count(*) FROM drift_rollup WHERE model_name = ?", [model]).fetchone()[0]
-    con.execute("DELETE FROM drift_rollup WHERE model_name = ?", [model])
-    con.execute("DELETE FROM drift_rollup_segments WHERE model_name = ?", [model])
-    return int(dropped)
-
-
-def merge(con: duckdb.DuckDBPyConnection, model: str, version: str, key: str, segments: pd.DataFrame,
-          frame: pd.DataFrame, stale: bool) -> bool:
-    """Merge the rows of newly rolled segments (in the caller's transaction); False if another process did it first."""
-    if stale:
-        con.execute("DELETE FROM drift_rollup WHERE model_name = ? AND model_version = ?", [model, version])
-        con.execute("DELETE FROM drift_rollup_segments WHERE model_name = ? AND model_version = ?", [model, version])
-    done = set(con.execute("SELECT ingest_id, part FROM drift_rollup_segments WHERE model_name = ? AND "
-                           "model_version = ?", [model, version]).fetchall())
-    if any((int(i), int(p)) in done for i, p in zip(segments["ingest_id"], segments["part"])):
-        return False
-    con.register("_vigil_drift_new", frame)
-    try:
-        days = "SELECT DISTINCT day FROM _vigil_drift_new"
-        con.execute(f"CREATE TEMP TABLE _vigil_drift_merged AS SELECT model_name, model_version, day, column_name, bin, "
-                    f"category, sum(n)::BIGINT AS n, sum(total) AS total, min(vmin) AS vmin, max(vmax) AS vmax FROM ("
-                    f"SELECT * FROM drift_rollup WHERE model_name = ? AND model_version = ? AND day IN ({days}) "
-                    f"UNION ALL SELECT {', '.join(_COLUMNS)} FROM _vigil_drift_new) GROUP BY ALL", [model, version])
-        con.execute(f"DELETE FROM drift_rollup WHERE model_name = ? AND model_version = ? AND day IN ({days})",
-                    [model, version])
-        con.execute("INSERT INTO drift_rollup (model_name, model_version, day, column_name, bin, category, n, total, vmin, vmax) SELECT * FROM _vigil_drift_merged")
-        con.execute("DROP TABLE _vigil_drift_merged")
-    finally:
-        con.unregister("_vigil_drift_new")
-    con.executemany("INSERT INTO drift_rollup_segments (model_name, model_version, ingest_id, part, bins_key, rolled_at) VALUES (?, ?, ?, ?, ?, now()::TIMESTAMP)",
-                    [[model, version, int(i), int(p), key] for i, p in zip(segments["ingest_id"], segments["part"])])
-    return True
+    return summaries.forget(con, "drift", model)
 
 
 @dataclass
 class RollupSummaries:
-    """Summaries of whole UTC days of one version, read from ``drift_rollup`` (one query for all ``columns``)."""
+    """Summaries of whole UTC days of one version, read from ``drift_rollup`` (one query for all ``columns``),
+    of the ``days`` given (the fresh ones, :func:`analytics.summaries.coverage`; None: every kept day)."""
 
     con: duckdb.DuckDBPyConnection
     model: str
@@ -212,14 +175,20 @@ class RollupSummaries:
     end: datetime | None
     period: str | None = None
     columns: tuple[str, ...] = ()
+    days: tuple[date, ...] | None = None
     _frame: pd.DataFrame | None = field(default=None, repr=False)
 
     def _where(self) -> tuple[str, list]:
         start = self.start.date() if self.start else date.min
         end = self.end.date() if self.end else date.max - timedelta(days=1)
         wanted = [ROWS, *self.columns]
-        return (f"model_name = ? AND model_version = ? AND day >= ? AND day < ? AND column_name IN "
-                f"({', '.join('?' * len(wanted))})", [self.model, self.version, start, end, *wanted])
+        sql = (f"model_name = ? AND model_version = ? AND day >= ? AND day < ? AND column_name IN "
+               f"({', '.join('?' * len(wanted))})")
+        params = [self.model, self.version, start, end, *wanted]
+        if self.days is not None:  # only the days summarised now: the log answers for the others
+            sql += " AND list_contains(?, day)"
+            params.append(sorted(self.days))
+        return sql, params
 
     def _load(self) -> pd.DataFrame:
         if self._frame is None:

@@ -10,6 +10,8 @@ is answered by summing cells, never by re-reading the log.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from analytics import summaries
 from analytics.input_files import check_csv_header, first_line
 from analytics.errors import InvalidInputError
 from analytics.logschema import LogSchema, quote_any
@@ -103,8 +106,50 @@ def _categorical(values: pd.Series, banded: bool) -> pd.Series:
     return values.astype("category")
 
 
-def daily_cells(con: duckdb.DuckDBPyConnection, stem: str, schema: LogSchema, favourable: int) -> pd.DataFrame:
-    """Cells per version and UTC day over a model's whole log: one join of predictions with outcomes.
+def _cells_sql(stem: str, attrs: list[Attribute], where: str = "TRUE") -> str:
+    """The cells of the log (``p``) joined with its outcomes (``o``): per version, UTC day, group of each
+    attribute (a list, in ``attrs`` order), raw decision and label, the rows and the summed business value."""
+    groups = "[" + ", ".join(a.sql() for a in attrs) + "]"
+    return f"""
+        SELECT p.model_version AS version, CAST(p.predicted_at AS DATE) AS day, {groups} AS groups,
+               p.decision AS decision, o.label AS label, count(*) AS n, sum(o.business_value) AS value
+        FROM {predictions_view(stem)} p LEFT JOIN {outcomes_view(stem)} o ON o.prediction_id = p.prediction_id
+        WHERE p.decision IS NOT NULL AND {where}
+        GROUP BY ALL"""
+
+
+def _summary_key(con: duckdb.DuckDBPyConnection, model: str, scope: str) -> str | None:
+    """What the kept cells depend on besides the log: the attributes and their bands (None: none declared)."""
+    row = con.execute("SELECT log_schema FROM models WHERE model_name = ?", [model]).fetchone()
+    attrs = sensitive_attributes(LogSchema.from_json(row[0])) if row else []
+    if not attrs:
+        return None
+    spec = [[a.key, a.column, a.banded] for a in attrs] + [list(AGE_EDGES), list(AGE_LABELS), MISSING]
+    return hashlib.sha256(json.dumps(spec).encode()).hexdigest()[:16]
+
+
+def _build(con: duckdb.DuckDBPyConnection, model: str, scope: str, days: list[date]) -> None:
+    """Insert the cells of ``days`` computed from the log (the engine dropped the old ones)."""
+    stem, schema = con.execute("SELECT table_stem, log_schema FROM models WHERE model_name = ?", [model]).fetchone()
+    where, params = summaries.days_filter(days)
+    con.execute(f"INSERT INTO fairness_cells (model_name, version, day, groups, decision, label, n, value) "
+                f"SELECT ?, * FROM ({_cells_sql(stem, sensitive_attributes(LogSchema.from_json(schema)), where)})",
+                [model, *params])
+
+
+#: The cells kept per UTC day in the store, declared to the summaries engine (outcomes arrive late).
+FAIRNESS_CELLS = summaries.register(summaries.Declaration(
+    name="fairness", tables=(summaries.SummaryTable("fairness_cells"),), build=_build, key=_summary_key,
+    outcomes=True))
+
+
+def daily_cells(con: duckdb.DuckDBPyConnection, stem: str, schema: LogSchema, favourable: int,
+                model: str | None = None) -> pd.DataFrame:
+    """Cells per version and UTC day over a model's whole log.
+
+    Given the ``model``, the days the store keeps summarised (:data:`FAIRNESS_CELLS`) are read from
+    ``fairness_cells`` and only the others from the log (one join of predictions with outcomes over
+    those days); else the whole log is joined.
 
     Returns
     -------
@@ -113,16 +158,26 @@ def daily_cells(con: duckdb.DuckDBPyConnection, stem: str, schema: LogSchema, fa
         ``n`` (rows) and ``value`` (summed business value of the labelled rows).
     """
     attrs = sensitive_attributes(schema)
-    groups = ", ".join(f"{a.sql()} AS {quote_any(a.key)}" for a in attrs)
+    parts, params = [], []
+    cover = (summaries.coverage(con, FAIRNESS_CELLS.name, model)
+             if model is not None and attrs and summaries.has_segments(con, model) else None)
+    if cover is not None and cover.summarised:
+        parts.append("SELECT version, day, groups, decision, label, n, value FROM fairness_cells "
+                     "WHERE model_name = ? AND list_contains(?, day)")
+        params += [model, sorted(cover.summarised)]
+        if cover.unsummarised:
+            where, log_params = summaries.days_filter(list(cover.unsummarised))
+            parts.append(_cells_sql(stem, attrs, where))
+            params += log_params
+    else:
+        parts.append(_cells_sql(stem, attrs))
+    groups = ", ".join(f"groups[{i + 1}] AS {quote_any(a.key)}" for i, a in enumerate(attrs))
     frame = con.execute(
         f"""
-        SELECT p.model_version AS version, CAST(date_trunc('day', p.predicted_at) AS TIMESTAMP) AS day,
-               CAST(date_trunc('week', p.predicted_at) AS TIMESTAMP) AS week, {groups},
-               p.decision AS decision, o.label AS label, count(*) AS n, sum(o.business_value) AS value
-        FROM {predictions_view(stem)} p LEFT JOIN {outcomes_view(stem)} o ON o.prediction_id = p.prediction_id
-        WHERE p.decision IS NOT NULL
-        GROUP BY ALL
-        """).df()
+        SELECT version, CAST(day AS TIMESTAMP) AS day, CAST(date_trunc('week', day) AS TIMESTAMP) AS week, {groups},
+               decision, label, n, value
+        FROM ({" UNION ALL ".join(f"({p})" for p in parts)})
+        """, params).df()
     for a in attrs:
         frame[a.key] = _categorical(frame[a.key], a.banded)
     frame["version"] = frame["version"].astype(object).astype("category")
@@ -156,7 +211,7 @@ def cached_daily_cells(con: duckdb.DuckDBPyConnection, db_key: str, model: str, 
         if hit and hit[0] == token:
             _CACHE.move_to_end(key)
             return hit[1]
-    cells = daily_cells(con, stem, schema, favourable)
+    cells = daily_cells(con, stem, schema, favourable, model)
     with _CACHE_LOCK:
         _CACHE[key] = (token, cells)
         _CACHE.move_to_end(key)

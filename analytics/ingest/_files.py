@@ -27,7 +27,7 @@ from analytics.roles import Actor
 from analytics.store import read, write
 
 
-@dataclass
+@dataclass(frozen=True)
 class FilesReport:
     """What an ingest of several files did.
 

@@ -34,7 +34,7 @@ from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -73,7 +73,7 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 MAX_PROBLEMS_LISTED = 20
 
 
-@dataclass
+@dataclass(frozen=True)
 class IngestReport:
     """What an ingest did.
 
@@ -142,6 +142,31 @@ class IngestReport:
             lines.append("  first rows:")
             lines += [f"    {p}" for p in self.problems[:MAX_PROBLEMS_LISTED]]
         return "\n".join(lines)
+
+
+@dataclass
+class _IngestTally:
+    """The counts of an ingest while it runs (its :class:`IngestReport` is made from them at the end)."""
+
+    ingest_id: int
+    model: str
+    kind: str
+    source: str
+    status: str = "running"
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_duplicate: int = 0
+    rows_quarantined: int = 0
+    problems: list[str] = field(default_factory=list)
+    problem_counts: dict[str, int] = field(default_factory=dict)
+    rows_role_mismatch: int = 0
+    role_warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    message: str = ""
+
+    def report(self) -> IngestReport:
+        """The finished ingest as its frozen report."""
+        return IngestReport(**{f.name: getattr(self, f.name) for f in fields(IngestReport)})
 
 
 # --------------------------------------------------------------------------------------------------
@@ -270,7 +295,7 @@ def _rules(kind: Kind, info: ModelInfo, versions: tuple[str, ...]) -> Rules:
 class _Run:
     """State of one ingest while it streams; see the module docstring for the steps."""
 
-    def __init__(self, db: Path, info: ModelInfo, kind: Kind, source: Source, rules: Rules, report: IngestReport,
+    def __init__(self, db: Path, info: ModelInfo, kind: Kind, source: Source, rules: Rules, report: _IngestTally,
                  on_error: OnError, batch_rows: int, progress: Callable[[int], None] | None) -> None:
         self.db, self.info, self.kind, self.source, self.rules = db, info, kind, source, rules
         self.report, self.on_error, self.batch_rows, self.progress = report, on_error, batch_rows, progress
@@ -693,7 +718,7 @@ def ingest(model: str, data: Any, *, kind: Kind = "predictions", actor: Actor | 
             return info, versions, ingest_id, stored, role_check(con, model) if kind == "predictions" else None
 
         info, versions, ingest_id, stored, roles = write(begin, target)
-        report = IngestReport(ingest_id, model, kind, source.description)
+        report = _IngestTally(ingest_id, model, kind, source.description)
         rules = _rules(kind, info, versions)
         run = _Run(target, info, kind, source, rules, report, on_error, batch_rows, progress)
         run.stored = stored
@@ -728,10 +753,10 @@ def ingest(model: str, data: Any, *, kind: Kind = "predictions", actor: Actor | 
                                   "table with their reasons; the other rows were loaded")
         _finish(target, report, actor, info, run.segments)
         report.seconds = time.perf_counter() - started
-        return report
+        return report.report()
 
 
-def _finish(db: Path, report: IngestReport, actor: Actor, info: ModelInfo, segments: list[Segment]) -> None:
+def _finish(db: Path, report: _IngestTally, actor: Actor, info: ModelInfo, segments: list[Segment]) -> None:
     """Commit or roll back the ingest, with its audit row, in one transaction.
 
     A committed ingest of predictions registers its segments and redefines the predictions view in

@@ -29,7 +29,6 @@ import pandas as pd
 
 from analytics import audit, store
 from analytics.clock import utc_now
-from analytics.drift import drop_rollups
 from analytics.errors import InvalidInputError
 from analytics.refresh import refresh_after_ingest
 from analytics.registry import get_model, list_models
@@ -187,7 +186,6 @@ def _remove(con: duckdb.DuckDBPyConnection, actor: Actor, policy: RetentionPolic
                     [policy.model, int(ingest_id), int(part)])
     if len(found.segments):
         define_predictions_view(con, info.name, info.stem, info.schema)
-        drop_rollups(con, info.name)  # a day's drift rollup cannot be un-summed: rebuilt from what remains
     for ingest_id in found.outcome_ingests["ingest_id"]:
         con.execute(f"DELETE FROM {store.outcome_table(info.stem)} WHERE ingest_id = ?", [int(ingest_id)])
     seq = audit.record(con, actor, "retention.apply", "model", policy.model, {
@@ -208,10 +206,10 @@ def _remove(con: duckdb.DuckDBPyConnection, actor: Actor, policy: RetentionPolic
 def apply(db: Path, actor: Actor, *, dry_run: bool = False, now: datetime | None = None) -> list[ModelRemoval]:
     """Enforce every model's policy: remove whole expired prediction segments and outcome ingests.
 
-    Each model's removal is one transaction with its ``retention.apply`` audit row (the model's drift
-    rollups are dropped in it); the segment files are deleted after it commits (a crash in between
+    Each model's removal is one transaction with its ``retention.apply`` audit row; the segment files are deleted after it commits (a crash in between
     leaves files no view names, as a failed ingest does), then the summaries the pages read are
-    rebuilt from what remains (:func:`analytics.refresh.refresh_after_ingest`). The audit trail is
+    rebuilt from what remains (:func:`analytics.refresh.refresh_after_ingest`: the summaries engine finds
+    the days whose segments changed). The audit trail is
     never touched beyond the new rows. ``dry_run`` reports without changing anything.
     """
     require(actor, "manage_retention")

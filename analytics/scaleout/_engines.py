@@ -8,9 +8,10 @@ a UTC day whatever the cluster's clock says).
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import ibis
@@ -23,6 +24,8 @@ from analytics.errors import InvalidInputError, VigilError
 ENGINES: tuple[str, ...] = ("duckdb", "spark")
 #: Spark's master when none is given: this machine, two cores.
 LOCAL_MASTER = "local[2]"
+#: Numbers the temporary views of the logs Spark reads.
+_VIEW_NUMBERS = itertools.count(1)
 
 
 class EngineUnavailableError(VigilError):
@@ -40,14 +43,13 @@ def java_missing() -> str | None:
             "openjdk-17-jre-headless package) or set JAVA_HOME")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Engine:
     """An Ibis backend that reads Parquet logs; :func:`open_engine` makes one, :meth:`close` ends it."""
 
     name: str
     backend: Any
     session: Any = None
-    _views: int = field(default=0, repr=False)
 
     def log(self, paths: list[str]) -> ir.Table:
         """The prediction log in ``paths`` (Parquet files, or folders of a partitioned dataset) as one table."""
@@ -55,8 +57,7 @@ class Engine:
             raise InvalidInputError("no Parquet file to summarise")
         if self.session is None:
             return self.backend.read_parquet(paths)
-        self._views += 1
-        name = f"vigil_log_{self._views}"
+        name = f"vigil_log_{next(_VIEW_NUMBERS)}"
         self.session.read.parquet(*paths).createOrReplaceTempView(name)
         return self.backend.table(name)
 

@@ -21,6 +21,8 @@ dominated when each column was a job of its own).
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta
+
 import ibis
 import numpy as np
 import pandas as pd
@@ -39,8 +41,14 @@ _ROLLUP_TYPES = {"day": "date", "column_name": "string", "bin": "int32", "catego
                  "total": "float64", "vmin": "float64", "vmax": "float64"}
 
 
-def _version_rows(log: ir.Table, version: str) -> ir.Table:
-    return log.filter(log.model_version == version)
+def _version_rows(log: ir.Table, version: str, days: list[date]) -> ir.Table:
+    """The version's rows of ``days`` (UTC dates): time bounds first (row-group pruning), then the exact days."""
+    low = datetime.combine(min(days), datetime.min.time())
+    high = datetime.combine(max(days), datetime.min.time()) + timedelta(days=1)
+    rows = log.filter(log.model_version == version, log.predicted_at >= low, log.predicted_at < high)
+    if len(set(days)) != (high - low).days:
+        rows = rows.filter(_day(rows).isin(sorted(set(days))))
+    return rows
 
 
 def _day(log: ir.Table) -> ir.DateValue:
@@ -57,9 +65,9 @@ def _slot(i: int) -> str:
     return f"c{i}"
 
 
-def day_rows(log: ir.Table, version: str) -> ir.Table:
-    """Rows of ``version`` per UTC day: columns ``day, column_name, n``."""
-    rows = _version_rows(log, version)
+def day_rows(log: ir.Table, version: str, days: list[date]) -> ir.Table:
+    """Rows of ``version`` per UTC day of ``days``: columns ``day, column_name, n``."""
+    rows = _version_rows(log, version, days)
     return rows.group_by(day=_day(rows)).aggregate(n=_.count()).mutate(column_name=ibis.literal(ROWS))
 
 
@@ -85,14 +93,15 @@ def _bin_tables(columns: tuple[RollupColumn, ...]) -> tuple[ir.Table, ir.Table]:
     return ibis.memtable(axes), ibis.memtable(edges)
 
 
-def _unpivoted(log: ir.Table, version: str, values: dict[str, ir.Value], value_name: str) -> ir.Table:
-    """``(day, slot, <value_name>)``: one row per log row and column (``values``: slot -> expression)."""
-    rows = _version_rows(log, version)
+def _unpivoted(log: ir.Table, version: str, days: list[date], values: dict[str, ir.Value],
+               value_name: str) -> ir.Table:
+    """``(day, slot, <value_name>)``: one row per log row of ``days`` and column (``values``: slot -> expression)."""
+    rows = _version_rows(log, version, days)
     wide = rows.select(day=_day(rows), **{slot: expr(rows) for slot, expr in values.items()})
     return wide.pivot_longer(list(values), names_to="slot", values_to=value_name)
 
 
-def fine_histograms(log: ir.Table, version: str, columns: tuple[RollupColumn, ...]) -> ir.Table:
+def fine_histograms(log: ir.Table, version: str, days: list[date], columns: tuple[RollupColumn, ...]) -> ir.Table:
     """The numerical columns' fine histograms per UTC day: columns ``day, column_name, bin, n, total, vmin, vmax``.
 
     Each finite value's bin is estimated on its column's asinh axis (right to within one bin in any
@@ -101,7 +110,7 @@ def fine_histograms(log: ir.Table, version: str, columns: tuple[RollupColumn, ..
     """
     bins = len(columns[0].edges) - 1
     values = {_slot(i): (lambda rows, name=c.name: rows[name].cast("float64")) for i, c in enumerate(columns)}
-    long = _unpivoted(log, version, values, "v")
+    long = _unpivoted(log, version, days, values, "v")
     long = long.filter(_finite(long.v))
     axes, edges = _bin_tables(columns)
     placed = long.join(axes, "slot")
@@ -117,7 +126,7 @@ def fine_histograms(log: ir.Table, version: str, columns: tuple[RollupColumn, ..
             .aggregate(n=_.count(), total=_.v.sum(), vmin=_.v.min(), vmax=_.v.max()))
 
 
-def category_counts(log: ir.Table, version: str, columns: tuple[RollupColumn, ...]) -> ir.Table:
+def category_counts(log: ir.Table, version: str, days: list[date], columns: tuple[RollupColumn, ...]) -> ir.Table:
     """The categorical columns' rows per category and UTC day: columns ``day, column_name, category, n``
     (missing values excluded: NULL, and NaN or infinities of a numeric column)."""
     def category(column: RollupColumn):
@@ -128,24 +137,24 @@ def category_counts(log: ir.Table, version: str, columns: tuple[RollupColumn, ..
             return raw.cast("string")
         return of
 
-    long = _unpivoted(log, version, {_slot(i): category(c) for i, c in enumerate(columns)}, "category")
+    long = _unpivoted(log, version, days, {_slot(i): category(c) for i, c in enumerate(columns)}, "category")
     long = long.filter(long.category.notnull())
     names = ibis.memtable(pd.DataFrame({"slot": _strings(_slot(i) for i in range(len(columns))),
                                         "column_name": _strings(c.name for c in columns)}))
     return long.join(names, "slot").group_by("day", "column_name", "category").aggregate(n=_.count())
 
 
-def rollup_query(log: ir.Table, version: str, columns: tuple[RollupColumn, ...]) -> ir.Table:
-    """Every row of one version's rollup in one query (one job on Spark), on the columns
+def rollup_query(log: ir.Table, version: str, days: list[date], columns: tuple[RollupColumn, ...]) -> ir.Table:
+    """Every row of one version's rollup of ``days`` in one query (one job on Spark), on the columns
     ``day, column_name, bin, category, n, total, vmin, vmax``: the rows per day, the numerical columns'
     histograms and the categorical columns' counts."""
     numerical = tuple(c for c in columns if not c.categorical)
     categorical = tuple(c for c in columns if c.categorical)
-    parts = [day_rows(log, version)]
+    parts = [day_rows(log, version, days)]
     if numerical:
-        parts.append(fine_histograms(log, version, numerical))
+        parts.append(fine_histograms(log, version, days, numerical))
     if categorical:
-        parts.append(category_counts(log, version, categorical))
+        parts.append(category_counts(log, version, days, categorical))
     return ibis.union(*(_as_rollup_rows(part) for part in parts))
 
 

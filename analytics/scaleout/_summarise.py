@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -34,8 +35,8 @@ class SummariseReport:
         The model and the version summarised.
     engine : str
         ``duckdb`` or ``spark``.
-    segments : int
-        Log segments newly summarised (0 when the summaries were current).
+    days : int
+        UTC days newly summarised (0 when the summaries were current).
     summary_rows : int
         Rows of drift rollups the engine computed.
     seconds : float
@@ -45,22 +46,22 @@ class SummariseReport:
     model: str
     version: str
     engine: str
-    segments: int
+    days: int
     summary_rows: int
     seconds: float
 
     def summary(self) -> str:
         """One line for a terminal."""
-        if not self.segments:
+        if not self.days:
             return f"drift rollups of {self.model} {self.version} already current ({self.engine}, {self.seconds:.1f} s)"
-        return (f"drift rollups of {self.model} {self.version}: {self.segments} segments summarised by {self.engine} "
+        return (f"drift rollups of {self.model} {self.version}: {self.days} days summarised by {self.engine} "
                 f"into {self.summary_rows} rows, merged into the store in {self.seconds:.1f} s")
 
 
-def rollup_frame(engine: Engine, paths: list[str], model: str, version: str,
-                 columns: tuple[RollupColumn, ...]) -> pd.DataFrame:
-    """The drift rollup rows of ``version`` in the Parquet ``paths``, computed by ``engine``."""
-    frame = engine.frame(rollup_query(engine.log(paths), version, columns))
+def rollup_frame(engine: Engine, paths: list[str], model: str, version: str, columns: tuple[RollupColumn, ...],
+                 days: list[date]) -> pd.DataFrame:
+    """The drift rollup rows of ``version``'s rows of ``days`` in the Parquet ``paths``, computed by ``engine``."""
+    frame = engine.frame(rollup_query(engine.log(paths), version, days, columns))
     if frame.empty:
         return pd.DataFrame(columns=list(ROLLUP_COLUMNS))
     frame["day"] = pd.to_datetime(frame["day"])
@@ -115,17 +116,17 @@ def summarise(db: str | Path, model: str, *, engine: str | Engine = "duckdb", ve
                 raise InvalidInputError(f"{logs} holds {held:,} rows but the store's log of {model} holds {expected:,}: "
                                         "point --logs at a copy of the same log")
 
-        def summarise_on_engine(model_: str, version_: str, paths: list[str], columns) -> pd.DataFrame:
-            frame = rollup_frame(running, [logs] if logs is not None else paths, model_, version_, columns)
+        def summarise_on_engine(model_: str, version_: str, paths: list[str], columns, days) -> pd.DataFrame:
+            frame = rollup_frame(running, [logs] if logs is not None else paths, model_, version_, columns, days)
             computed.append(len(frame))
             return frame
 
         chosen = version or read(lambda con: champion_version(con, model), db)
         if chosen is None:
             raise InvalidInputError(f"{model} has no champion version: name one with --version")
-        segments = drift.refresh_rollups(db, model, version=chosen, summariser=summarise_on_engine,
-                                         rebuild=logs is not None)
+        days = drift.refresh_rollups(db, model, version=chosen, summariser=summarise_on_engine,
+                                     rebuild=logs is not None)
     finally:
         if running is not engine:
             running.close()
-    return SummariseReport(model, chosen, running.name, segments, sum(computed), time.monotonic() - began)
+    return SummariseReport(model, chosen, running.name, days, sum(computed), time.monotonic() - began)

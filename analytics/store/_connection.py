@@ -25,7 +25,7 @@ import duckdb
 
 from analytics import audit, audit_anchor, config
 from analytics.errors import PermissionDeniedError, StoreBusyError
-from analytics.store._migrations import ensure_schema, schema_version
+from analytics.store._migrations import ensure_schema, require_schema, schema_version
 from analytics.store._segments import bind_store_folder
 
 T = TypeVar("T")
@@ -104,13 +104,16 @@ def _open(path: Path) -> duckdb.DuckDBPyConnection:
 
 
 @contextmanager
-def connect(path: str | Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+def connect(path: str | Path | None = None, *, upgrade: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the store for one unit of work, upgraded to the current schema, and close it after.
 
     Parameters
     ----------
     path : str or Path, optional
         The DuckDB file; defaults to :func:`analytics.config.db_path`.
+    upgrade : bool, default True
+        Upgrade an older store in place; False (a reader) refuses it instead, saying to run
+        ``vigil init`` (:func:`analytics.store._migrations.require_schema`).
 
     Yields
     ------
@@ -127,7 +130,10 @@ def connect(path: str | Path | None = None) -> Iterator[duckdb.DuckDBPyConnectio
     target = Path(path) if path is not None else config.db_path()
     con = retry(lambda: _open(target), is_transient=_is_lock_error, what=f"opening {target}")
     try:
-        ensure_schema(con)
+        if upgrade:
+            ensure_schema(con)
+        else:
+            require_schema(con)
         yield con
     finally:
         con.close()
@@ -221,8 +227,12 @@ def create(path: str | Path) -> int:
 
 
 def read(work: Callable[[duckdb.DuckDBPyConnection], T], path: str | Path | None = None) -> T:
-    """Open the store, run ``work(con)``, close. Lock conflicts are retried by :func:`connect`."""
-    with connect(path) as con:
+    """Open the store, run ``work(con)``, close. Lock conflicts are retried by :func:`connect`.
+
+    A reader never upgrades the store: one that lacks a migration of this Vigil is refused with a
+    :class:`~analytics.errors.StoreVersionError` saying to run ``vigil init`` (a write upgrades it too).
+    """
+    with connect(path, upgrade=False) as con:
         return work(con)
 
 

@@ -237,6 +237,29 @@ MIGRATIONS: tuple[Migration, ...] = (
         "FROM kpi_summary_days",
         "DROP TABLE serving_summary_days",
         "DROP TABLE kpi_summary_days")),
+    Migration(22, "the drift rollups' ledger moves into the summaries engine's (a day stays summarised when every "
+                  "segment overlapping it had been rolled up for the version; the rows of other days are dropped); "
+                  "fairness cells per UTC day, version, group, decision and label kept as a summary", (
+        """INSERT INTO summary_ledger
+           WITH days AS (
+               SELECT s.model_name, s.ingest_id, s.part, CAST(d.day AS DATE) AS day
+               FROM log_segments s, LATERAL (SELECT unnest(generate_series(date_trunc('day', s.min_predicted_at),
+                    date_trunc('day', s.max_predicted_at), INTERVAL 1 DAY)) AS day) d
+               WHERE s.rows > 0 AND s.min_predicted_at IS NOT NULL),
+                scopes AS (SELECT DISTINCT model_name, model_version, bins_key FROM drift_rollup_segments)
+           SELECT 'drift', k.model_name, k.model_version, d.day,
+                  string_agg(CAST(d.ingest_id AS VARCHAR) || ':' || CAST(d.part AS VARCHAR), ',' ORDER BY d.ingest_id, d.part),
+                  k.bins_key, 0, now()::TIMESTAMP
+           FROM days d JOIN scopes k ON k.model_name = d.model_name
+           LEFT JOIN drift_rollup_segments r ON r.model_name = d.model_name AND r.model_version = k.model_version
+                AND r.ingest_id = d.ingest_id AND r.part = d.part AND r.bins_key = k.bins_key
+           GROUP BY k.model_name, k.model_version, k.bins_key, d.day
+           HAVING count(r.ingest_id) = count(*)""",
+        "DELETE FROM drift_rollup WHERE NOT EXISTS (SELECT 1 FROM summary_ledger l WHERE l.summary = 'drift' "
+        "AND l.model_name = drift_rollup.model_name AND l.scope = drift_rollup.model_version AND l.day = drift_rollup.day)",
+        "DROP TABLE drift_rollup_segments",
+        "CREATE TABLE fairness_cells (model_name VARCHAR NOT NULL, day DATE NOT NULL, version VARCHAR, "
+        "groups VARCHAR[] NOT NULL, decision BIGINT, label BIGINT, n BIGINT NOT NULL, value DOUBLE)")),
 )
 
 LATEST_VERSION = max(m.version for m in MIGRATIONS)
@@ -315,3 +338,25 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Upgrade the store in place if it lacks a migration of this Vigil; refuse it if it is newer."""
     if applied_versions(con) != _KNOWN_VERSIONS:
         migrate(con)
+
+
+def require_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """For a reader: refuse a store that lacks a migration of this Vigil, instead of upgrading it.
+
+    Upgrading is a write: ``vigil init`` does it, and so does the store's first write
+    (:func:`ensure_schema`). A new, empty file is created at the current schema, as before (nothing
+    to upgrade); a newer store is refused as :func:`migrate` refuses it.
+    """
+    done = applied_versions(con)
+    if done == _KNOWN_VERSIONS:
+        return
+    current = schema_version(con)
+    if current == 0 or current > LATEST_VERSION:
+        migrate(con)  # creates a new store; refuses a newer one without touching it
+        return
+    missing = sorted(_KNOWN_VERSIONS - done)
+    raise StoreVersionError(
+        f"this store lacks schema version(s) {', '.join(map(str, missing))} of this Vigil and is not upgraded "
+        "by a read. Run 'vigil init' to upgrade it in place (any write, such as signing in, also does); "
+        "it was not modified.")
+

@@ -10,11 +10,11 @@ the ingest right after its commit and by ``vigil refresh``) rebuilds the stale d
 """
 
 from analytics.summaries._engine import (Coverage, Declaration, RefreshResult, SummaryTable, coverage, declaration,
-                                         declarations, refresh, refresh_store, register, stale_days)
+                                         declarations, forget, refresh, refresh_store, register, stale_days)
 from analytics.summaries._ledger import DAY_SEGMENTS, days_filter, has_segments, outcomes_through
 
 __all__ = [
     "DAY_SEGMENTS", "Coverage", "Declaration", "RefreshResult", "SummaryTable", "coverage", "declaration",
-    "declarations", "days_filter", "has_segments", "outcomes_through", "refresh", "refresh_store", "register",
+    "declarations", "days_filter", "forget", "has_segments", "outcomes_through", "refresh", "refresh_store", "register",
     "stale_days",
 ]

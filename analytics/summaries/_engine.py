@@ -66,8 +66,12 @@ def register(declaration: Declaration) -> Declaration:
 
 
 def declaration(name: str) -> Declaration:
-    """The declared summary called ``name``."""
-    return _DECLARATIONS[name]
+    """The declared summary called ``name`` (a feature declares its summaries when it is imported)."""
+    try:
+        return _DECLARATIONS[name]
+    except KeyError:
+        raise KeyError(f"no summary {name!r} is declared; declared: {', '.join(_DECLARATIONS) or 'none'} "
+                       "(import the feature that declares it)") from None
 
 
 def declarations() -> tuple[Declaration, ...]:
@@ -84,19 +88,22 @@ class Coverage:
     summary : str
         The summary's name.
     summarised : frozenset of date
-        Days of the log whose stored rows are fresh.
+        Days of the log whose stored rows are fresh: read only these from the summary's tables.
     unsummarised : tuple of date
         Days of the log in the window not (or no longer) summarised, sorted: read them from the log.
+    orphaned : tuple of date
+        Days still kept in the summary's tables whose log segments are gone (retention): ignore them.
     """
 
     summary: str
     summarised: frozenset[date]
     unsummarised: tuple[date, ...]
+    orphaned: tuple[date, ...] = ()
 
     @property
     def complete(self) -> bool:
-        """Every day of the window with rows is summarised."""
-        return not self.unsummarised
+        """The summary's tables answer the window alone: every day with rows is summarised, none is orphaned."""
+        return not self.unsummarised and not self.orphaned
 
 
 def coverage(con: duckdb.DuckDBPyConnection, summary: str, model: str, *, scope: str = "", key: str | None = None,
@@ -107,21 +114,24 @@ def coverage(con: duckdb.DuckDBPyConnection, summary: str, model: str, *, scope:
     summary of outcomes whose days have not seen the model's last outcome ingest counts those days as
     unsummarised (the refresh finds the few it labels).
     """
-    decl = _DECLARATIONS[summary]
+    decl = declaration(summary)
     key = decl.key(con, model, scope) if key is None else key
-    params = [model, summary, model, scope, key, start, start, end, end]
     through = outcomes_through(con, model) if decl.outcomes else 0
     rows = con.execute(
         f"""
         WITH now_ AS ({DAY_SEGMENTS}),
-             kept AS (SELECT day, segments, outcomes_through FROM summary_ledger
-                      WHERE summary = ? AND model_name = ? AND scope = ? AND key IS NOT DISTINCT FROM ?)
-        SELECT now_.day, kept.day IS NOT NULL AND kept.segments = now_.segments AND kept.outcomes_through >= ?
-        FROM now_ LEFT JOIN kept ON kept.day = now_.day
-        WHERE (? IS NULL OR now_.day >= ?) AND (? IS NULL OR now_.day < ?)
+             kept AS (SELECT day, segments, key, outcomes_through FROM summary_ledger
+                      WHERE summary = ? AND model_name = ? AND scope = ?)
+        SELECT coalesce(now_.day, kept.day) AS day, now_.day IS NULL AS orphan,
+               coalesce(kept.segments = now_.segments AND kept.key IS NOT DISTINCT FROM ? AND kept.outcomes_through >= ?,
+                        FALSE) AS fresh
+        FROM now_ FULL OUTER JOIN kept ON kept.day = now_.day
+        WHERE (? IS NULL OR coalesce(now_.day, kept.day) >= ?) AND (? IS NULL OR coalesce(now_.day, kept.day) < ?)
         ORDER BY 1
-        """, [*params[:5], through, *params[5:]]).fetchall()
-    return Coverage(summary, frozenset(d for d, fresh in rows if fresh), tuple(d for d, fresh in rows if not fresh))
+        """, [model, summary, model, scope, key, through, start, start, end, end]).fetchall()
+    return Coverage(summary, frozenset(d for d, orphan, fresh in rows if fresh and not orphan),
+                    tuple(d for d, orphan, fresh in rows if not fresh and not orphan),
+                    tuple(d for d, orphan, _ in rows if orphan))
 
 
 def _stale(con: duckdb.DuckDBPyConnection, decl: Declaration, model: str, scope: str,
@@ -139,19 +149,35 @@ def _stale(con: duckdb.DuckDBPyConnection, decl: Declaration, model: str, scope:
     return stale, orphans, current
 
 
+def forget(con: duckdb.DuckDBPyConnection, summary: str, model: str) -> int:
+    """Drop every kept day of the model's summary, rows and ledger (in the caller's transaction).
+
+    Returns the rows dropped from the declaration's first table. The next refresh rebuilds them.
+    """
+    decl = declaration(summary)
+    dropped = 0
+    for i, table in enumerate(decl.tables):
+        if i == 0:
+            dropped = int(con.execute(f"SELECT count(*) FROM {table.name} WHERE model_name = ?", [model]).fetchone()[0])
+        con.execute(f"DELETE FROM {table.name} WHERE model_name = ?", [model])
+    con.execute("DELETE FROM summary_ledger WHERE summary = ? AND model_name = ?", [summary, model])
+    return dropped
+
+
 def stale_days(con: duckdb.DuckDBPyConnection, summary: str, model: str, *, scope: str = "",
                key: str | None = None) -> tuple[list[date], list[date]]:
     """What a refresh of the summary would do now: the days it would rebuild and the kept days no segment covers.
 
     ``key`` defaults to the declaration's current key. Reads only.
     """
-    decl = _DECLARATIONS[summary]
+    decl = declaration(summary)
     key = decl.key(con, model, scope) if key is None else key
     stale, orphans, _ = _stale(con, decl, model, scope, key)
     return stale, orphans
 
 
-def _refresh_scope(con: duckdb.DuckDBPyConnection, decl: Declaration, model: str, scope: str) -> int | None:
+def _refresh_scope(con: duckdb.DuckDBPyConnection, decl: Declaration, model: str, scope: str,
+                   build: Callable[[duckdb.DuckDBPyConnection, str, str, list[date]], None] | None = None) -> int | None:
     """Rebuild one scope's stale days; the number rebuilt (None when the model keeps no such summary)."""
     key = decl.key(con, model, scope)
     if key is None:
@@ -169,7 +195,7 @@ def _refresh_scope(con: duckdb.DuckDBPyConnection, decl: Declaration, model: str
         con.execute("DELETE FROM summary_ledger WHERE summary = ? AND model_name = ? AND scope = ? "
                     "AND list_contains(?, day)", [decl.name, model, scope, gone])
     if stale:
-        decl.build(con, model, scope, stale)
+        (build or decl.build)(con, model, scope, stale)
         con.execute(
             f"""
             INSERT INTO summary_ledger (summary, model_name, scope, day, segments, key, outcomes_through, built_at)
@@ -182,7 +208,8 @@ def _refresh_scope(con: duckdb.DuckDBPyConnection, decl: Declaration, model: str
 
 
 def refresh(con: duckdb.DuckDBPyConnection, model: str, *, names: tuple[str, ...] | None = None,
-            scope: str | None = None) -> dict[str, int]:
+            scope: str | None = None,
+            build: Callable[[duckdb.DuckDBPyConnection, str, str, list[date]], None] | None = None) -> dict[str, int]:
     """Rebuild the stale days of the model's summaries (call inside a write transaction).
 
     Parameters
@@ -195,6 +222,10 @@ def refresh(con: duckdb.DuckDBPyConnection, model: str, *, names: tuple[str, ...
         Only these summaries (default: every declared one).
     scope : str, optional
         Only this scope (default: each declaration's own scopes).
+    build : callable, optional
+        Inserts the rows instead of the declaration's ``build`` (same signature): rows another engine
+        (Spark, :mod:`analytics.scaleout`) computed outside the transaction; it raises if asked for a
+        day it did not compute. Use it with one name in ``names``.
 
     Returns
     -------
@@ -209,7 +240,7 @@ def refresh(con: duckdb.DuckDBPyConnection, model: str, *, names: tuple[str, ...
             continue
         scopes = decl.scopes(con, model) if scope is None else (scope,)
         for each in scopes:
-            days = _refresh_scope(con, decl, model, each)
+            days = _refresh_scope(con, decl, model, each, build)
             if days is not None:
                 done[decl.name] = done.get(decl.name, 0) + days
     return done

@@ -25,7 +25,7 @@ ADMIN = Actor("cli:tests", "system")
 def copy(demo_store, tmp_path_factory):
     """A private copy of the demo store (these tests write rollups and ingest)."""
     db = store.copy_store(demo_store.db, tmp_path_factory.mktemp("rollup") / "store")
-    store.write(lambda con: con.execute("DELETE FROM drift_rollup; DELETE FROM drift_rollup_segments"), db)
+    store.write(lambda con: con.execute("DELETE FROM drift_rollup; DELETE FROM summary_ledger WHERE summary = 'drift'"), db)
     return db, demo_store.end - timedelta(days=credit.DAYS)
 
 
@@ -36,13 +36,15 @@ def _direct(db, model, start, end, period=None, columns=None):
         config = _calculator.config_for_model(con, model)
         sides = _calculator.store_sides(con, model, version=None, start=start, end=end, period=period,
                                         columns=columns)
-        return _calculator.store_drift(con, sides, config, histograms=True)
+        done = _calculator.store_drift(con, sides, config, histograms=True)
+        return done.table, done.histograms, done.n_reference, done.n_current
 
     return store.read(work, db)
 
 
 def _rolled(db):
-    return store.read(lambda con: con.execute("SELECT count(*) FROM drift_rollup_segments").fetchone()[0], db)
+    return store.read(lambda con: con.execute("SELECT count(*) FROM summary_ledger WHERE summary = 'drift'").fetchone()[0],
+                      db)
 
 
 def _same(a: pd.DataFrame, b: pd.DataFrame) -> None:
@@ -73,8 +75,13 @@ def test_rollups_answer_what_the_log_answers(copy):
     db, start = copy
     a, b = start + timedelta(days=60), start + timedelta(days=90)
     assert _rolled(db) == 0
+    unrolled = drift.drift_summary(db, MODEL, window=Window(start=a, end=b))
+    assert _rolled(db) == 0  # a reader never writes: the days not summarised are read from the log, and named
+    assert len(unrolled.unsummarised_days) == 30
+    _same_as_the_log(db, unrolled, a, b)
+    assert drift.refresh_rollups(db, MODEL) > 0 and _rolled(db) > 0  # as the ingest (or vigil refresh) does
     result = drift.drift_summary(db, MODEL, window=Window(start=a, end=b))
-    assert _rolled(db) > 0  # the summary rolled the segments up first, then read the rollups
+    assert result.unsummarised_days == ()
     _same_as_the_log(db, result, a, b)
     # and per day, one day pinned to scipy: AGE has one value per fine bin, so W1 is exact
     over = _over_time_same_as_the_log(db, a, b, "day", ("AGE", "score", "channel"))
@@ -111,8 +118,10 @@ def test_a_new_ingest_is_rolled_up_once_and_counted(copy):
     rows["AGE"] = rows["AGE"] + 20  # and much older clients
     ingest(MODEL, rows, actor=ADMIN, db=db)
     window = Window(day + timedelta(days=1), day + timedelta(days=2))
+    assert drift.drift_summary(db, MODEL, window=window).unsummarised_days == ((day + timedelta(days=1)).date(),)
+    assert drift.refresh_rollups(db, MODEL) == 1
     result = drift.drift_summary(db, MODEL, window=window)
-    assert _rolled(db) == before + 1  # only the new segment was read
+    assert _rolled(db) == before + 1  # only the new segment's day was read
     assert result.n_current_rows == len(rows) and "AGE" in result.drifted_columns
     _same(result.table, _direct(db, MODEL, window.start, window.end)[0])
 
@@ -121,10 +130,11 @@ def test_stale_rollups_are_rebuilt(copy):
     db, start = copy
     drift.refresh_rollups(db, MODEL)
     rows = store.read(lambda con: con.execute("SELECT count(*), sum(n) FROM drift_rollup").fetchone(), db)
-    store.write(lambda con: con.execute("UPDATE drift_rollup_segments SET bins_key = 'an-older-binning'"), db)
+    store.write(lambda con: con.execute("UPDATE summary_ledger SET key = 'an-older-binning' WHERE summary = 'drift'"), db)
     assert drift.refresh_rollups(db, MODEL) > 0
     assert store.read(lambda con: con.execute("SELECT count(*), sum(n) FROM drift_rollup").fetchone(), db) == rows
-    keys = store.read(lambda con: con.execute("SELECT DISTINCT bins_key FROM drift_rollup_segments").fetchall(), db)
+    keys = store.read(lambda con: con.execute("SELECT DISTINCT key FROM summary_ledger WHERE summary = 'drift'").fetchall(),
+                      db)
     assert keys != [("an-older-binning",)] and len(keys) == 1
 
 

@@ -123,6 +123,7 @@ def test_migration_7_backfills_history_from_the_audit_trail(tmp_path):
             prev = step
     con.execute("ALTER TABLE audit_log DROP COLUMN row_mac")  # codes are dropped again: a schema-6 store's rows
     con.close()
+    store.create(path)  # `vigil init` upgrades it (a read never does)
     history = store.read(lambda c: governance.deployment_history(c, "old"), path)
     assert history[["version", "role"]].values.tolist() == [["v1", "champion"], ["v2", "champion"]]
     assert history["ended_at"].isna().tolist() == [False, True]

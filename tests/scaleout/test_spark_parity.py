@@ -44,7 +44,7 @@ def spark():
 
 def _copy_without_rollups(demo_store, tmp_path_factory, name: str):
     db = store.copy_store(demo_store.db, tmp_path_factory.mktemp(name) / "store")
-    store.write(lambda con: con.execute("DELETE FROM drift_rollup; DELETE FROM drift_rollup_segments"), db)
+    store.write(lambda con: con.execute("DELETE FROM drift_rollup; DELETE FROM summary_ledger WHERE summary = 'drift'"), db)
     return db
 
 
@@ -69,8 +69,8 @@ def _rollups(db) -> pd.DataFrame:
 
 
 def _ledger(db) -> pd.DataFrame:
-    return store.read(lambda con: con.execute("SELECT model_name, model_version, ingest_id, part, bins_key FROM "
-                                              "drift_rollup_segments ORDER BY ALL").df(), db)
+    return store.read(lambda con: con.execute("SELECT summary, model_name, scope, day, segments, key FROM summary_ledger "
+                                              "WHERE summary = 'drift' ORDER BY ALL").df(), db)
 
 
 def _same_rollups(a: pd.DataFrame, b: pd.DataFrame) -> None:
@@ -82,7 +82,7 @@ def _same_rollups(a: pd.DataFrame, b: pd.DataFrame) -> None:
 
 def test_spark_writes_the_duckdb_engines_rollup_rows_and_ledger(stores):
     duck, by_spark, rolled, report, _ = stores
-    assert rolled > 0 and report.segments == rolled and report.engine == "spark"
+    assert rolled > 0 and report.days == rolled and report.engine == "spark"
     a, b = _rollups(duck), _rollups(by_spark)
     assert len(a) == report.summary_rows > 1000
     assert set(a["column_name"]) > {"*"}  # binned and counted columns, not only the rows
@@ -90,7 +90,7 @@ def test_spark_writes_the_duckdb_engines_rollup_rows_and_ledger(stores):
     _same_rollups(a, b)
     pd.testing.assert_frame_equal(_ledger(duck), _ledger(by_spark))
     # A second run finds nothing left to summarise.
-    assert summarise(by_spark, MODEL, engine="duckdb").segments == 0
+    assert summarise(by_spark, MODEL, engine="duckdb").days == 0
 
 
 def test_drift_figures_read_from_sparks_rollups_are_the_duckdb_ones(stores, demo_store):
@@ -122,7 +122,7 @@ def test_the_cli_runs_the_same_queries_on_duckdb_over_the_stores_segments(demo_s
     duck, *_ = stores
     db = _copy_without_rollups(demo_store, tmp_path_factory, "cli")
     assert main(["--db", str(db), "summarise", MODEL, "--engine", "duckdb"]) == 0
-    assert "segments summarised by duckdb" in capsys.readouterr().out
+    assert "days summarised by duckdb" in capsys.readouterr().out
     _same_rollups(_rollups(duck), _rollups(db))
     assert main(["--db", str(db), "summarise", MODEL, "--master", "local[2]"]) != 0
     assert "--master is Spark's" in capsys.readouterr().err
