@@ -56,8 +56,9 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from argon2 import PasswordHasher, profiles
 
-from analytics import registry, store
+from analytics import registry, store, users
 from analytics.logschema import Column, LogSchema
 from analytics.roles import Actor
 
@@ -79,6 +80,28 @@ TOY_SCHEMA = LogSchema(
     ),
     positive_class="default", favourable_decision=0,
 )
+
+
+#: The application's password hasher (argon2id, 64 MiB, 3 passes, 4 lanes: ~0.2 CPU-s per hash or check).
+_PRODUCTION_HASHER = users._hasher
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing():
+    """argon2id at argon2's cheapest parameters (its profile for tests) in the test process: every sign-in
+    and user in the suite would otherwise cost ~0.2 CPU-s. A hash carries its parameters, so hashes made
+    either way verify; :func:`production_hasher` pins the application's parameters."""
+    patch = pytest.MonkeyPatch()
+    patch.setattr(users, "_hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))
+    yield
+    patch.undo()
+
+
+@pytest.fixture
+def production_hasher(monkeypatch: pytest.MonkeyPatch) -> PasswordHasher:
+    """The application's own argon2 hasher, put back in place for one test."""
+    monkeypatch.setattr(users, "_hasher", _PRODUCTION_HASHER)
+    return _PRODUCTION_HASHER
 
 
 @pytest.fixture
@@ -130,10 +153,19 @@ def register_toy_model(path: Path) -> ToyModel:
     return ToyModel(path)
 
 
+@pytest.fixture(scope="session")
+def toy_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The toy model's store, registered once per test process (a fresh store and its registration cost
+    ~0.12 CPU-s; copying the folder ~2 ms). Tests get private copies through :func:`toy`."""
+    return register_toy_model(tmp_path_factory.mktemp("toy") / "vigil.duckdb").db
+
+
 @pytest.fixture
-def toy(db: Path) -> ToyModel:
-    """A store holding the registered toy model with versions v1 and v2."""
-    return register_toy_model(db)
+def toy(db: Path, toy_template: Path) -> ToyModel:
+    """A store holding the registered toy model with versions v1 and v2: a private copy of
+    :func:`toy_template` at ``db`` (the store file and its audit anchor beside it)."""
+    shutil.copytree(toy_template.parent, db.parent, dirs_exist_ok=True)
+    return ToyModel(db)
 
 
 def predictions(n: int, *, start: int = 0, prefix: str = "p") -> pd.DataFrame:

@@ -49,6 +49,14 @@ def _sign_in(db, password, username="bob"):
     return users.authenticate(username, password, db=db, sleep=False)
 
 
+def test_the_application_hashes_with_argon2id_at_full_cost(db, production_hasher):
+    """The application's hasher (the suite otherwise runs argon2 at its cheapest): argon2id, 64 MiB, 3 passes,
+    4 lanes, and a sign-in checks against that hash."""
+    store.write(lambda con: users.add_user(con, ADMIN, "bob", "analyst", password=PASSWORD), db)
+    assert _user(db)[1].startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert _sign_in(db, PASSWORD) == Actor("bob", "analyst")
+
+
 def test_only_an_argon2_hash_is_stored(bob):
     """The password is stored as an argon2id hash, never in clear, anywhere in the users row."""
     role, hashed, disabled, failures, locked, last_login = _user(bob)

@@ -14,6 +14,7 @@ import pandas as pd
 
 from analytics.window import time_bounds
 from analytics.explain._model import VersionInfo
+from analytics.logschema import quote
 from analytics.store import outcomes_view, predictions_view, reference_table
 
 
@@ -32,15 +33,21 @@ def count_window(con: duckdb.DuckDBPyConnection, info: VersionInfo, start: datet
 
 
 def sample_window(con: duckdb.DuckDBPyConnection, info: VersionInfo, start: datetime | None,
-                  end: datetime | None, n: int, seed: int, *, labelled: bool = False) -> pd.DataFrame:
-    """Up to ``n`` predictions of the version in the window (with their label when ``labelled``)."""
+                  end: datetime | None, n: int, seed: int, *, labelled: bool = False,
+                  columns: list[str] | None = None) -> pd.DataFrame:
+    """Up to ``n`` predictions of the version in the window (with their label when ``labelled``).
+
+    ``columns``: only these columns of the log (default all); the same rows either way, and fewer
+    columns to decode for every row of the window (global SHAP needs the inputs and the id only).
+    """
     where, params = window_filter(info, start, end)
+    picked = "p.*" if columns is None else ", ".join(f"p.{quote(c)}" for c in columns)
     if labelled:
-        sql = (f"SELECT p.*, o.label FROM {predictions_view(info.stem)} p "
+        sql = (f"SELECT {picked}, o.label FROM {predictions_view(info.stem)} p "
                f"JOIN {outcomes_view(info.stem)} o USING (prediction_id) WHERE {where} AND o.label IS NOT NULL "
                "ORDER BY hash(p.prediction_id, ?), p.prediction_id LIMIT ?")
     else:
-        sql = (f"SELECT p.* FROM {predictions_view(info.stem)} p WHERE {where} "
+        sql = (f"SELECT {picked} FROM {predictions_view(info.stem)} p WHERE {where} "
                "ORDER BY hash(p.prediction_id, ?), p.prediction_id LIMIT ?")
     return con.execute(sql, [*params, int(seed), int(n)]).df()
 

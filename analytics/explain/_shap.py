@@ -242,7 +242,8 @@ def global_explanation(db: DbLike, model: str, version: str, *, start: datetime 
         n = _sample_size(con, model, loaded, sample_rows)
         window_rows = count_window(con, info, start, end)
         if loadable:
-            return n, window_rows, sample_window(con, info, start, end, n, seed), None
+            inputs = ["prediction_id", *(c.name for c in info.schema.features)]
+            return n, window_rows, sample_window(con, info, start, end, n, seed, columns=inputs), None
         sample = logged.sample_logged(con, info, start, end, n, seed)
         if sample.empty:
             return n, window_rows, sample, None

@@ -47,10 +47,12 @@ def _rows(n: int, *, start: int = 0, day: int = 10, version: str = "v1", role: s
     })
 
 
-@pytest.fixture
-def churn(db, tmp_path, act_as):
-    """The store set up by its owner (the model, its versions, the first admin ``ada``); commands then act
-    for ada through her API token in VIGIL_TOKEN."""
+@pytest.fixture(scope="module")
+def churn_template(tmp_path_factory):
+    """The store set up by its owner (the model, its versions, the first admin ``ada``), built once per module."""
+    tmp_path = tmp_path_factory.mktemp("churn")
+    db = tmp_path / "store" / "vigil.duckdb"
+    db.parent.mkdir()
     spec = tmp_path / "churn.toml"
     spec.write_text(SPEC)
     assert _vigil(db, "models", "register", str(spec)) == 0
@@ -64,8 +66,16 @@ def churn(db, tmp_path, act_as):
                   "--serving-since", "2026-03-01") == 0
     assert _vigil(db, "models", "add-version", "churn", "v2", "--reference", str(reference)) == 0
     assert _vigil(db, "users", "add", "ada", "--role", "admin") == 0
-    act_as(db, "ada")
     return db
+
+
+@pytest.fixture
+def churn(db, tmp_path, act_as, churn_template, monkeypatch):
+    """A private copy of :func:`churn_template`; commands then act for ada through her API token in VIGIL_TOKEN."""
+    path = store.copy_store(churn_template, tmp_path / "churn-store")
+    monkeypatch.setenv("VIGIL_DB", str(path))
+    act_as(path, "ada")
+    return path
 
 
 def test_set_get_unset_list_audited_with_old_and_new_values(churn, capsys):
