@@ -34,11 +34,21 @@ def _rows(db) -> pd.DataFrame:
     return frame.sort_values(_KEY, na_position="first").reset_index(drop=True)
 
 
-def _same(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+def _same(a: pd.DataFrame, b: pd.DataFrame) -> str:
+    """``identical``, or what differs: keys, counts, minima, maxima exactly; sums within 1e-9 relative."""
     exact = ["model_name", "model_version", *_KEY, "n", "vmin", "vmax"]
-    if len(a) != len(b) or not a[exact].astype(str).equals(b[exact].astype(str)):
-        return False
-    return bool(np.allclose(a["total"].to_numpy(float), b["total"].to_numpy(float), rtol=1e-9, atol=0))
+    if len(a) != len(b):
+        return f"DIFFERENT ({len(a)} vs {len(b)} rows)"
+    unequal = [c for c in exact if not a[c].astype(str).equals(b[c].astype(str))]
+    if unequal:
+        return f"DIFFERENT in {', '.join(unequal)}"
+    ta, tb = a["total"].to_numpy(float), b["total"].to_numpy(float)
+    off = ~np.isclose(ta, tb, rtol=1e-9, atol=0, equal_nan=True)
+    if off.any():
+        worst = np.nanmax(np.abs(ta - tb)[off] / np.abs(ta)[off])
+        return (f"counts, bins, minima and maxima identical; sums of {int(off.sum())} bins beyond 1e-9 relative "
+                f"(worst {worst:.1e}, columns {sorted(set(a.loc[off, 'column_name']))})")
+    return "identical"
 
 
 def main() -> None:
@@ -69,7 +79,7 @@ def main() -> None:
         written = _rows(db)
         if reference is None:
             reference = written
-        same = "reference" if written is reference else ("identical" if _same(reference, written) else "DIFFERENT")
+        same = "reference" if written is reference else _same(reference, written)
         print(f"{name:7s} {seconds:7.1f} s (engine start {started:5.1f} s)  {segments} days  "
               f"{len(written):,} rollup rows  {same}")
 
