@@ -190,6 +190,17 @@ def test_exported_results_are_frozen_dataclasses():
     assert not mutable, "make it @dataclass(frozen=True), or build it at the end:\n" + "\n".join(mutable)
 
 
+
+def test_no_test_module_imports_from_conftest():
+    """Under xdist another folder's ``conftest.py`` (tests/e2e) can be the module named ``conftest``: tests
+    reach shared helpers through fixtures or a helper module (tests/shared_build.py, tests/app/app_support.py)."""
+    offenders = [f"{file.relative_to(ROOT).as_posix()}:{number}"
+                 for file in sorted((ROOT / "tests").rglob("*.py")) if file.name != "conftest.py"
+                 for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1)
+                 if re.match(r"\s*(from conftest import|import conftest\b)", line)]
+    assert not offenders, offenders
+
+
 if __name__ == "__main__":
     listed = function_imports(ROOT, ("analytics", "app", "pages"))
     for item in listed:
