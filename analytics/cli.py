@@ -26,7 +26,7 @@ from analytics.roles import ROLES, require
 
 #: Feature modules that add their own subcommands: each has ``add_commands(subparsers)``, which adds
 #: parsers whose ``func(args) -> int`` receives ``args.db`` (a path or None). Add a feature with one line.
-FEATURE_COMMANDS: tuple[str, ...] = ("analytics.drift.cli", "analytics.compliance.cli", "analytics.fairness.cli", "analytics.explain.cli",
+FEATURE_COMMANDS: tuple[str, ...] = ("analytics.drift.cli", "analytics.scaleout.cli", "analytics.compliance.cli", "analytics.fairness.cli", "analytics.explain.cli",
                                    "analytics.governance.cli", "analytics.business.cli",
                                    "analytics.modelspec.cli", "analytics.alerts.cli", "analytics.deployments.cli",
                                    "analytics.settings_cli", "analytics.reports.cli",

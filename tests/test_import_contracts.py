@@ -97,6 +97,7 @@ HEAVY_LIBRARIES = {
     "skops": "optional artifact format",
     "playwright": "the PDF printer, only when a dossier is printed",
     "tomli_w": "only `vigil models show` writes TOML",
+    "pyspark": "optional extra (spark), loaded when `vigil summarise --engine spark` starts Spark",
     "threadpoolctl": "scikit-learn's thread limiter, used only around the multivariate drift's classifier",
     "streamlit": "only the app's own helpers that run inside Streamlit",
 }
@@ -109,6 +110,8 @@ LAZY_PROJECT_IMPORTS = {
     ("analytics/drift/cli.py", "analytics.drift._calculator"): "`vigil drift` (and every other command, whose parser "
                                                              "imports this module) starts without the store's readers",
     ("analytics/drift/cli.py", "analytics.drift._files"): "as above: the file gate's reader, loaded when it runs",
+    ("analytics/scaleout/cli.py", "analytics.scaleout"): "Ibis and the engines load only for `vigil summarise` "
+                                                         "(every command's parser imports this module)",
     ("analytics/artifacts/_load.py", "analytics.artifacts._xgboost"): "optional format: imports xgboost",
     ("analytics/artifacts/_load.py", "analytics.artifacts._skops"): "optional format: imports skops",
     ("analytics/artifacts/_load.py", "analytics.artifacts._onnx"): "optional extra: imports onnxruntime",
@@ -185,6 +188,17 @@ def test_exported_results_are_frozen_dataclasses():
             if name in exported and name not in NOT_RESULTS and "frozen=True" not in (match.group(1) or ""):
                 mutable.append(f"{file.relative_to(ROOT).as_posix()}: {name}")
     assert not mutable, "make it @dataclass(frozen=True), or build it at the end:\n" + "\n".join(mutable)
+
+
+
+def test_no_test_module_imports_from_conftest():
+    """Under xdist another folder's ``conftest.py`` (tests/e2e) can be the module named ``conftest``: tests
+    reach shared helpers through fixtures or a helper module (tests/shared_build.py, tests/app/app_support.py)."""
+    offenders = [f"{file.relative_to(ROOT).as_posix()}:{number}"
+                 for file in sorted((ROOT / "tests").rglob("*.py")) if file.name != "conftest.py"
+                 for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1)
+                 if re.match(r"\s*(from conftest import|import conftest\b)", line)]
+    assert not offenders, offenders
 
 
 if __name__ == "__main__":

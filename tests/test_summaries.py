@@ -13,7 +13,6 @@ from analytics.cli import main
 from analytics.ingest import ingest
 from analytics.roles import Actor
 from analytics.window import Window
-from conftest import BASE_TIME
 
 ADMIN = Actor("cli:tests", "system")
 
@@ -30,7 +29,7 @@ def test_readers_never_write_and_name_the_days_they_read_from_the_log(toy, capsy
     rows = toy.predictions(3000)  # 50 hours
     assert ingest(toy.name, rows, db=toy.db, actor=ADMIN).status == "committed"
     assert ingest(toy.name, toy.outcomes(rows), kind="outcomes", db=toy.db, actor=ADMIN).status == "committed"
-    start = BASE_TIME.replace(hour=0)
+    start = rows["predicted_at"].min().normalize().to_pydatetime()  # the toy log's first day (UTC)
     days = tuple((start + timedelta(days=i)).date() for i in range(3))
     window = Window(start=start, end=start + timedelta(days=3), version="v1")
 

@@ -8,6 +8,8 @@ Public API
     The same per day or week, with the thresholds.
 :func:`compare_files`
     Two Parquet or CSV files (the ``vigil drift`` CI gate).
+:func:`refresh_rollups`, :class:`RollupColumn`, :data:`ROLLUP_COLUMNS`
+    The daily rollups; another engine (Spark, :mod:`analytics.scaleout`) may compute their rows.
 :func:`multivariate_drift`
     Domain classifier (cross-validated ROC AUC) and PCA reconstruction error on bounded, seeded samples.
 :class:`DriftResult`, :class:`DriftConfig`, :data:`METHOD_KEYS`, :func:`auto_method`
@@ -26,10 +28,10 @@ from analytics.drift._methods import METHOD_KEYS, auto_method, get_method, ks_p_
 from analytics.drift._multivariate import MultivariateResult, multivariate_drift
 from analytics.drift._over_time import drift_over_time
 from analytics.drift._result import JSON_FIELDS, RESULT_COLUMNS, VERDICT_WORDS, DriftResult, verdict_word
-from analytics.drift._rollup import drop_rollups
+from analytics.drift._rollup import ROLLUP_COLUMNS, RollupColumn, Summariser, drop_rollups
 
 __all__ = [
     "DriftConfig", "DriftResult", "JSON_FIELDS", "METHOD_KEYS", "MultivariateResult", "RESULT_COLUMNS",
-    "VERDICT_WORDS",    "auto_method", "compare_files", "config_for_model", "drift_over_time", "drop_rollups", "drift_summary", "get_method",
+    "ROLLUP_COLUMNS", "RollupColumn", "Summariser", "VERDICT_WORDS",    "auto_method", "compare_files", "config_for_model", "drift_over_time", "drop_rollups", "drift_summary", "get_method",
     "ks_p_value", "multivariate_drift", "psi", "refresh_rollups", "verdict_word",
 ]

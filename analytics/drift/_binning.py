@@ -75,7 +75,7 @@ def asinh_scale(lo: float, hi: float) -> float:
     return max(abs(lo), abs(hi)) * 1e-4 or 1.0
 
 
-def _axis(lo: float, hi: float, bins: int) -> tuple[float, float, float]:
+def bin_axis(lo: float, hi: float, bins: int = FINE_BINS) -> tuple[float, float, float]:
     """``(s, asinh(lo / s), bins / (asinh(hi / s) - asinh(lo / s)))`` with libm's asinh, as DuckDB computes it."""
     scale = asinh_scale(lo, hi)
     t_lo, t_hi = math.asinh(lo / scale), math.asinh(hi / scale)
@@ -84,7 +84,7 @@ def _axis(lo: float, hi: float, bins: int) -> tuple[float, float, float]:
 
 def bin_sql(value: str, lo: float, hi: float, bins: int = FINE_BINS) -> str:
     """SQL for the fine bin of the DOUBLE expression ``value`` (see the module docstring)."""
-    scale, t_lo, k = _axis(lo, hi, bins)
+    scale, t_lo, k = bin_axis(lo, hi, bins)
     return (f"CASE WHEN {value} < {double(lo)} THEN {LOW_TAIL} WHEN {value} > {double(hi)} THEN {bins} "
             f"ELSE least({bins - 1}, floor((asinh({value} / {double(scale)}) - {double(t_lo)}) * {double(k)}))"
             f"::INTEGER END")
@@ -93,16 +93,59 @@ def bin_sql(value: str, lo: float, hi: float, bins: int = FINE_BINS) -> str:
 def bin_numpy(values: np.ndarray, lo: float, hi: float, bins: int = FINE_BINS) -> np.ndarray:
     """The fine bins of ``values`` as :func:`bin_sql` computes them (libm's asinh; for tests and checks)."""
     values = np.asarray(values, dtype=float)
-    scale, t_lo, k = _axis(lo, hi, bins)
+    scale, t_lo, k = bin_axis(lo, hi, bins)
     t = np.frompyfunc(math.asinh, 1, 1)(values / scale).astype(float)
     with np.errstate(invalid="ignore"):
         inner = np.minimum(bins - 1, np.floor((t - t_lo) * k))
     return np.where(values < lo, LOW_TAIL, np.where(values > hi, bins, inner)).astype(np.int64)
 
 
+def _ordered(x: np.ndarray) -> np.ndarray:
+    """Doubles as int64 keys in the same order (so that bisection on the keys walks adjacent doubles)."""
+    bits = np.asarray(x, dtype=np.float64).view(np.int64)
+    return np.where(bits < 0, np.int64(-(2**63)) - bits, bits)
+
+
+def _unordered(keys: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`_ordered`."""
+    keys = np.asarray(keys, dtype=np.int64)
+    return np.where(keys < 0, np.int64(-(2**63)) - keys, keys).view(np.float64)
+
+
+def _apart(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """``high - low > 1`` for int64 keys, without overflowing."""
+    half = high // 2 - low // 2
+    return (half > 1) | (2 * np.minimum(half, 1) + (high % 2 - low % 2) > 1)
+
+
+def exact_edges(lo: float, hi: float, bins: int = FINE_BINS) -> np.ndarray:
+    """The literal left edges of the inner fine bins: ``edges[k]`` is the least double in ``[lo, hi]``
+    that :func:`bin_sql` puts in bin ``k`` or above (``edges[0] = lo``; ``bins + 1`` values, the last
+    one, like any bin no value reaches, the double just above ``hi``).
+
+    Binning on these edges (the number of edges at or below a value, minus one, for a value in
+    ``[lo, hi]``) gives every value the bin DuckDB's libm formula gives it, with nothing but
+    comparisons: an engine whose ``asinh`` rounds differently (Spark's) bins on the edges and gets the
+    same histograms bit for bit. Found by bisection over adjacent doubles with :func:`bin_numpy`.
+    """
+    wanted = np.arange(1, bins)
+    low = np.full(len(wanted), _ordered(np.array([lo]))[0])
+    high = np.full(len(wanted), _ordered(np.array([hi]))[0] + 1)
+    while np.any(_apart(low, high)):
+        # invariant: bin(low) < k <= bin(high) (high past hi counts as bin 'bins')
+        mid = low // 2 + high // 2 + (low % 2 + high % 2) // 2
+        at_mid = bin_numpy(_unordered(mid), lo, hi, bins)
+        above = at_mid >= wanted
+        high = np.where(above, mid, high)
+        low = np.where(above, low, mid)
+    past = np.nextafter(float(hi), math.inf)
+    inner = np.where(high > _ordered(np.array([hi]))[0], past, _unordered(high))
+    return np.concatenate([[float(lo)], inner, [past]])
+
+
 def boundary_values(lo: float, hi: float, boundaries, bins: int = FINE_BINS) -> np.ndarray:
     """The values of fine-bin boundaries ``k`` (0 is ``lo``, ``bins`` is ``hi``)."""
-    scale, t_lo, k = _axis(lo, hi, bins)
+    scale, t_lo, k = bin_axis(lo, hi, bins)
     return scale * np.sinh(t_lo + np.asarray(boundaries, dtype=float) / k)
 
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -30,18 +32,84 @@ from analytics import summaries
 from analytics.drift import _binning as binning
 from analytics.drift._binning import FineHistogram, Profile
 from analytics.drift._methods import CATEGORICAL
+from analytics.store import store_path
 from analytics.timebounds import period_sql
 
 ROWS = "*"
 #: Changes whenever the binning changes meaning (then every rollup is rebuilt).
 BINNING = f"asinh-{binning.FINE_BINS}-1"
-_COLUMNS = ("model_name", "model_version", "day", "column_name", "bin", "category", "n", "total", "vmin", "vmax")
+#: The columns of a rollup frame (what :func:`summarise_days` and another engine's summariser return).
+ROLLUP_COLUMNS = _COLUMNS = ("model_name", "model_version", "day", "column_name", "bin", "category", "n", "total", "vmin", "vmax")
 
 
 def bins_key(profiles: dict[str, Profile]) -> str:
     """What the rolled bins depend on: the binning and every column's kind and reference range."""
     spec = [BINNING, *sorted((c, p.kind, repr(p.lo), repr(p.hi)) for c, p in profiles.items())]
     return hashlib.sha256(json.dumps(spec).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class RollupColumn:
+    """What another engine needs to roll up one column exactly as :func:`summarise_days` does.
+
+    Attributes
+    ----------
+    name : str
+        The log's column.
+    categorical : bool
+        Counted per category (``CAST(value AS VARCHAR)``) rather than binned.
+    numeric : bool
+        A numeric column (a categorical numeric column counts finite values only).
+    lo, hi : float
+        The reference's range (numerical columns; NaN otherwise).
+    edges : tuple of float
+        The exact left edges of the inner fine bins (:func:`analytics.drift._binning.exact_edges`;
+        empty for a categorical column): a value ``v`` in ``[lo, hi]`` is in bin ``k`` when
+        ``edges[k] <= v < edges[k + 1]``; below ``lo`` is bin -1, above ``hi`` bin ``FINE_BINS``.
+    scale, origin, per_unit : float
+        The bins' axis (NaN for a categorical column): bin ``k`` is about
+        ``floor((asinh(v / scale) - origin) * per_unit)``, which any engine's ``asinh`` gets right
+        to within one bin; the edges then settle it exactly.
+    """
+
+    name: str
+    categorical: bool
+    numeric: bool
+    lo: float
+    hi: float
+    edges: tuple[float, ...] = ()
+    scale: float = math.nan
+    origin: float = math.nan
+    per_unit: float = math.nan
+
+
+#: Another engine's rollup: ``(model, version, absolute segment paths, columns, UTC days) -> frame of ROLLUP_COLUMNS``
+#: holding the rows of exactly those days.
+Summariser = Callable[[str, str, list[str], tuple[RollupColumn, ...], list[date]], pd.DataFrame]
+
+
+def rollup_columns(profiles: dict[str, Profile]) -> tuple[RollupColumn, ...]:
+    """The columns a rollup summarises, with their exact bin edges."""
+    return tuple(_rollup_column(c, p) for c, p in profiles.items())
+
+
+def _rollup_column(column: str, profile: Profile) -> RollupColumn:
+    if profile.kind == CATEGORICAL:
+        return RollupColumn(column, True, profile.numeric, profile.lo, profile.hi)
+    edges = tuple(map(float, binning.exact_edges(profile.lo, profile.hi)))
+    return RollupColumn(column, False, True, profile.lo, profile.hi, edges, *binning.bin_axis(profile.lo, profile.hi))
+
+
+def segment_files(con: duckdb.DuckDBPyConnection, model: str, days: list[date]) -> list[str]:
+    """The absolute paths of the model's segments holding rows of any of ``days`` (UTC dates)."""
+    if not days:
+        return []
+    first = datetime.combine(min(days), datetime.min.time())
+    last = datetime.combine(max(days), datetime.min.time()) + timedelta(days=1)
+    rows = con.execute("SELECT path FROM log_segments WHERE model_name = ? AND rows > 0 AND max_predicted_at >= ? "
+                       "AND min_predicted_at < ? ORDER BY ingest_id, part", [model, first, last]).fetchall()
+    root = store_path(con).parent
+    return [str(root / r[0]) for r in rows]
 
 
 def summarise_days(con: duckdb.DuckDBPyConnection, model: str, version: str, relation: str, days: list[date],

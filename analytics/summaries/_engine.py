@@ -176,7 +176,8 @@ def stale_days(con: duckdb.DuckDBPyConnection, summary: str, model: str, *, scop
     return stale, orphans
 
 
-def _refresh_scope(con: duckdb.DuckDBPyConnection, decl: Declaration, model: str, scope: str) -> int | None:
+def _refresh_scope(con: duckdb.DuckDBPyConnection, decl: Declaration, model: str, scope: str,
+                   build: Callable[[duckdb.DuckDBPyConnection, str, str, list[date]], None] | None = None) -> int | None:
     """Rebuild one scope's stale days; the number rebuilt (None when the model keeps no such summary)."""
     key = decl.key(con, model, scope)
     if key is None:
@@ -194,7 +195,7 @@ def _refresh_scope(con: duckdb.DuckDBPyConnection, decl: Declaration, model: str
         con.execute("DELETE FROM summary_ledger WHERE summary = ? AND model_name = ? AND scope = ? "
                     "AND list_contains(?, day)", [decl.name, model, scope, gone])
     if stale:
-        decl.build(con, model, scope, stale)
+        (build or decl.build)(con, model, scope, stale)
         con.execute(
             f"""
             INSERT INTO summary_ledger (summary, model_name, scope, day, segments, key, outcomes_through, built_at)
@@ -207,7 +208,8 @@ def _refresh_scope(con: duckdb.DuckDBPyConnection, decl: Declaration, model: str
 
 
 def refresh(con: duckdb.DuckDBPyConnection, model: str, *, names: tuple[str, ...] | None = None,
-            scope: str | None = None) -> dict[str, int]:
+            scope: str | None = None,
+            build: Callable[[duckdb.DuckDBPyConnection, str, str, list[date]], None] | None = None) -> dict[str, int]:
     """Rebuild the stale days of the model's summaries (call inside a write transaction).
 
     Parameters
@@ -220,6 +222,10 @@ def refresh(con: duckdb.DuckDBPyConnection, model: str, *, names: tuple[str, ...
         Only these summaries (default: every declared one).
     scope : str, optional
         Only this scope (default: each declaration's own scopes).
+    build : callable, optional
+        Inserts the rows instead of the declaration's ``build`` (same signature): rows another engine
+        (Spark, :mod:`analytics.scaleout`) computed outside the transaction; it raises if asked for a
+        day it did not compute. Use it with one name in ``names``.
 
     Returns
     -------
@@ -234,7 +240,7 @@ def refresh(con: duckdb.DuckDBPyConnection, model: str, *, names: tuple[str, ...
             continue
         scopes = decl.scopes(con, model) if scope is None else (scope,)
         for each in scopes:
-            days = _refresh_scope(con, decl, model, each)
+            days = _refresh_scope(con, decl, model, each, build)
             if days is not None:
                 done[decl.name] = done.get(decl.name, 0) + days
     return done

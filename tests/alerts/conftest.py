@@ -9,6 +9,7 @@ and PagerDuty shapes) and an SMTP server (aiosmtpd) recording every message (``s
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -54,9 +55,11 @@ def traffic() -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-@pytest.fixture
-def churn(db: Path) -> Path:
-    """A fresh store with ``churn-scorer`` registered, its reference, and its eight days of predictions."""
+@pytest.fixture(scope="session")
+def churn_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store with ``churn-scorer`` registered, its reference, and its eight days of predictions, built once
+    per test process (copy it per test: :func:`churn`)."""
+    db = tmp_path_factory.mktemp("churn") / "vigil.duckdb"
     rng = np.random.default_rng(3)
 
     def register(con):
@@ -73,6 +76,14 @@ def churn(db: Path) -> Path:
     store.write(register, db)
     report = ingest(MODEL, traffic(), db=db, actor=ADMIN)
     assert report.status == "committed", report.summary()
+    return db
+
+
+@pytest.fixture
+def churn(db: Path, churn_template: Path) -> Path:
+    """A fresh store with ``churn-scorer`` registered, its reference, and its eight days of predictions: a
+    private copy of :func:`churn_template` at ``db`` (the store, its log segments and audit anchor)."""
+    shutil.copytree(churn_template.parent, db.parent, dirs_exist_ok=True)
     return db
 
 

@@ -157,8 +157,6 @@ NO_PERSON = {
     "governance status", "governance evidence", "governance dossier", "models list", "models show", "models card",
     "monitor", "rules list", "alerts list", "refresh", "deployments refresh", "kpis", "deployments compare", "deployments status",
     "settings list", "settings get",
-    # the stored summaries brought up to date from the log (as "deployments refresh" and "kpis refresh"): no decision
-    "refresh",
     # compliance: reads; ``plan --record`` proves a person itself (as ``models card --file``); ``remind`` queues
     # and sends notifications as the service process, like ``monitor``.
     "compliance plan", "compliance clocks", "compliance report", "compliance risk", "compliance calendar",

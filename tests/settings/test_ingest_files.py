@@ -16,7 +16,7 @@ from analytics import store
 from analytics.cli import main
 from analytics.ingest import ingest_files
 
-from test_settings_cli import _rows, churn  # noqa: F401 - fixture
+from test_settings_cli import _rows, churn, churn_template  # noqa: F401 - fixtures
 
 
 def _loaded(db) -> int:

@@ -1,0 +1,22 @@
+"""The stored summaries computed by another engine: DuckDB here, or Apache Spark when a log outgrows one machine.
+
+The summary queries are written once, as Ibis expressions (:mod:`analytics.scaleout._queries`), and
+run by DuckDB or by PySpark over the model's Parquet log; the partial summaries are additive, so
+this process merges them into the store (with the ledger of the segments they cover) and every page
+reads them as it reads the summaries an ingest writes. See docs/scale-out.md.
+
+Public API
+----------
+:func:`summarise`, :class:`SummariseReport`
+    Compute a model's drift rollups with an engine and merge them into the store.
+:func:`open_engine`, :class:`Engine`, :data:`ENGINES`, :func:`java_missing`, :class:`EngineUnavailableError`
+    The engines (DuckDB, Spark) and why Spark cannot start on a machine.
+:func:`rollup_frame`
+    The rollup rows an engine computes for some Parquet files (what the parity test compares).
+"""
+
+from analytics.scaleout._engines import ENGINES, LOCAL_MASTER, Engine, EngineUnavailableError, java_missing, open_engine
+from analytics.scaleout._summarise import SummariseReport, rollup_frame, summarise
+
+__all__ = ["ENGINES", "LOCAL_MASTER", "Engine", "EngineUnavailableError", "SummariseReport", "java_missing",
+           "open_engine", "rollup_frame", "summarise"]

@@ -1,0 +1,108 @@
+"""The two engines that run the summary queries: DuckDB in this process, or Apache Spark.
+
+An engine opens the model's Parquet log as an Ibis table (:meth:`Engine.log`) and runs an Ibis
+expression into a pandas frame (:meth:`Engine.frame`). Spark starts small here: ``local[2]`` unless a
+master URL is given, no web UI, few shuffle partitions, the session's time zone UTC (so that a day is
+a UTC day whatever the cluster's clock says).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from dataclasses import dataclass
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from analytics.errors import InvalidInputError, VigilError
+
+#: The engines ``vigil summarise --engine`` accepts.
+ENGINES: tuple[str, ...] = ("duckdb", "spark")
+#: Spark's master when none is given: this machine, two cores.
+LOCAL_MASTER = "local[2]"
+#: Numbers the temporary views of the logs Spark reads.
+_VIEW_NUMBERS = itertools.count(1)
+
+
+class EngineUnavailableError(VigilError):
+    """The engine cannot start here (Spark without pyspark or without Java)."""
+
+
+def java_missing() -> str | None:
+    """Why Spark cannot start on this machine (no Java), or None when a ``java`` is found."""
+    home = os.environ.get("JAVA_HOME")
+    if home and os.path.exists(os.path.join(home, "bin", "java")):
+        return None
+    if shutil.which("java"):
+        return None
+    return ("Spark needs a Java runtime (17 or later) and none was found: install one (e.g. the "
+            "openjdk-17-jre-headless package) or set JAVA_HOME")
+
+
+@dataclass(frozen=True)
+class Engine:
+    """An Ibis backend that reads Parquet logs; :func:`open_engine` makes one, :meth:`close` ends it."""
+
+    name: str
+    backend: Any
+    session: Any = None
+
+    def log(self, paths: list[str]) -> ir.Table:
+        """The prediction log in ``paths`` (Parquet files, or folders of a partitioned dataset) as one table."""
+        if not paths:
+            raise InvalidInputError("no Parquet file to summarise")
+        if self.session is None:
+            return self.backend.read_parquet(paths)
+        name = f"vigil_log_{next(_VIEW_NUMBERS)}"
+        self.session.read.parquet(*paths).createOrReplaceTempView(name)
+        return self.backend.table(name)
+
+    def frame(self, expression: ir.Table) -> pd.DataFrame:
+        """Run ``expression`` on this engine; its rows as a pandas frame."""
+        return self.backend.to_pandas(expression)
+
+    def close(self) -> None:
+        """Stop Spark's session (DuckDB's in-memory connection just closes)."""
+        if self.session is not None:
+            self.session.stop()
+        else:
+            self.backend.disconnect()
+
+
+def open_engine(name: str, master: str | None = None) -> Engine:
+    """Start ``name`` (one of :data:`ENGINES`); ``master`` is Spark's master URL (default ``local[2]``)."""
+    if name not in ENGINES:
+        raise InvalidInputError(f"unknown engine {name!r}: choose one of {', '.join(ENGINES)}")
+    if name == "duckdb":
+        if master:
+            raise InvalidInputError("--master is Spark's: use it with --engine spark")
+        return Engine(name, ibis.duckdb.connect())
+    session = spark_session(master or LOCAL_MASTER)
+    return Engine(name, ibis.pyspark.connect(session), session)
+
+
+def spark_session(master: str) -> Any:
+    """A Spark session on ``master``, kept small when local (no UI, 2 shuffle partitions, loopback only, 1 GB)."""
+    why = java_missing()
+    if why:
+        raise EngineUnavailableError(why)
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise EngineUnavailableError("the Spark engine needs pyspark: pip install 'vigil[spark]'") from None
+    builder = (SparkSession.builder.master(master).appName("vigil-summarise")
+               .config("spark.ui.enabled", "false")
+               .config("spark.sql.session.timeZone", "UTC")
+               .config("spark.ui.showConsoleProgress", "false")
+               .config("spark.sql.shuffle.partitions", "2" if master.startswith("local") else "200")
+               .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
+    if master.startswith("local"):
+        builder = (builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+                   .config("spark.driver.memory", "1g").config("spark.default.parallelism", "2"))
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session

@@ -1,0 +1,41 @@
+"""``vigil summarise``: compute a model's stored summaries with DuckDB or with Apache Spark.
+
+Usage::
+
+    vigil summarise MODEL [--version V]                               # DuckDB, in this process
+    vigil summarise --engine spark MODEL                              # local Spark (local[2])
+    vigil summarise --engine spark --master spark://host:7077 --logs /data/logs/credit MODEL
+
+The engine computes the summaries of the log segments not yet summarised (of every segment when
+``--logs`` names where the engine reads the log); this process merges them into the store.
+See docs/scale-out.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from analytics.cli_support import store_path
+
+
+def cmd_summarise(args: argparse.Namespace) -> int:
+    """Run :func:`analytics.scaleout.summarise` and print its one-line report."""
+    from analytics.scaleout import summarise  # Ibis and the engines load only for this command
+
+    report = summarise(str(store_path(args)), args.model, engine=args.engine, version=args.version,
+                       logs=args.logs, master=args.master)
+    print(report.summary())
+    return 0
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``vigil summarise``."""
+    p = subparsers.add_parser("summarise", help="compute a model's stored summaries with DuckDB or Apache Spark",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", help="registered model name")
+    p.add_argument("--engine", default="duckdb", choices=("duckdb", "spark"), help="who computes (default duckdb)")
+    p.add_argument("--master", help="Spark's master URL (default local[2]); with --engine spark")
+    p.add_argument("--logs", metavar="PATH",
+                   help="where the engine reads the model's Parquet log (default: the store's segments)")
+    p.add_argument("--version", help="the version (default: the champion)")
+    p.set_defaults(func=cmd_summarise)
