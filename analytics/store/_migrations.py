@@ -240,7 +240,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(22, "the drift rollups' ledger moves into the summaries engine's (a day stays summarised when every "
                   "segment overlapping it had been rolled up for the version; the rows of other days are dropped); "
                   "fairness cells per UTC day, version, group, decision and label kept as a summary", (
-        """INSERT INTO summary_ledger
+        """INSERT INTO summary_ledger (summary, model_name, scope, day, segments, key, outcomes_through, built_at)
            WITH days AS (
                SELECT s.model_name, s.ingest_id, s.part, CAST(d.day AS DATE) AS day
                FROM log_segments s, LATERAL (SELECT unnest(generate_series(date_trunc('day', s.min_predicted_at),

@@ -155,7 +155,7 @@ NO_PERSON = {
     "init", "info", "demo", "ingest", "audit verify", "audit list", "audit export", "audit anchor export", "drift", "fairness",
     "explain global", "explain trace", "explain counterfactuals", "explain errors", "explain log-attributions",
     "governance status", "governance evidence", "governance dossier", "models list", "models show", "models card",
-    "monitor", "rules list", "alerts list", "refresh", "deployments refresh", "kpis", "deployments compare", "deployments status",
+    "monitor", "rules list", "alerts list", "refresh", "summarise", "deployments refresh", "kpis", "deployments compare", "deployments status",
     "settings list", "settings get",
     # compliance: reads; ``plan --record`` proves a person itself (as ``models card --file``); ``remind`` queues
     # and sends notifications as the service process, like ``monitor``.
