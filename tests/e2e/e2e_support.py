@@ -146,7 +146,7 @@ BOUNDARY_TEXT = "something went wrong"
 def settle(page: Page, timeout: float = 90.0, quiet_checks: int = 4) -> None:
     """Wait until the app is connected, its script has finished and nothing on screen is stale.
 
-    "Settled" must hold for ``quiet_checks`` polls in a row (250 ms apart), since a rerun can
+    "Settled" must hold for ``quiet_checks`` polls in a row (150 ms apart), since a rerun can
     start a moment after a click. Plotly charts draw after the script ends, so the SVG of every
     visible chart is waited for too.
     """
@@ -169,7 +169,7 @@ def settle(page: Page, timeout: float = 90.0, quiet_checks: int = 4) -> None:
                        || skeleton > 0 || undrawn > 0;
             }""")
         quiet = 0 if busy else quiet + 1
-        page.wait_for_timeout(250)
+        page.wait_for_timeout(150)
 
 
 def sign_in(page: Page, base_url: str, username: str, password: str) -> None:
