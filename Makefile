@@ -21,9 +21,9 @@ install: $(STAMP)
 chromium:
 	@bash scripts/ensure-chromium
 
-## All tests: unit, AppTest and browser end-to-end. Three workers on two cores: the three browser groups
-## mostly wait on their app servers and Chromium, so a third worker keeps both cores busy (on a fresh
-## clone of this suite: -n 3 492 s, -n 4 545 s).
+## All tests: unit, AppTest, browser end-to-end and the Spark parity test. Three workers on two cores: the
+## browser groups and the Spark group mostly wait on their app servers, Chromium and the JVM, so a third
+## worker keeps both cores busy (fresh clone, 2026-12-06: -n 3 468 s; at the stop before, -n 4 was slower).
 test: $(STAMP) chromium
 	$(BIN)/python -m pytest -n 3 --dist loadgroup
 
