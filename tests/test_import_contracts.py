@@ -201,6 +201,18 @@ def test_no_test_module_imports_from_conftest():
     assert not offenders, offenders
 
 
+
+def test_the_project_points_at_nothing_outside_its_own_tree():
+    """A clone stands on its own: no document, code or setting refers to a folder beside the checkout."""
+    outside = "../" + "shared"
+    places = [ROOT / "README.md", ROOT / "pyproject.toml", ROOT / "Makefile"]
+    places += [p for folder in ("docs", "analytics", "app", "pages", "scripts", ".streamlit", "examples")
+               for p in (ROOT / folder).rglob("*") if p.is_file() and p.suffix in (".md", ".py", ".toml", ".sh", "")]
+    found = [p.relative_to(ROOT).as_posix() for p in places
+             if p.is_file() and outside in p.read_text(encoding="utf-8", errors="ignore")]
+    assert not found, found
+
+
 if __name__ == "__main__":
     listed = function_imports(ROOT, ("analytics", "app", "pages"))
     for item in listed:
