@@ -34,7 +34,7 @@ from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, make_dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -144,29 +144,16 @@ class IngestReport:
         return "\n".join(lines)
 
 
-@dataclass
-class _IngestTally:
-    """The counts of an ingest while it runs (its :class:`IngestReport` is made from them at the end)."""
+def _report(tally: object) -> IngestReport:
+    """The finished ingest as its frozen report."""
+    return IngestReport(**{f.name: getattr(tally, f.name) for f in fields(IngestReport)})
 
-    ingest_id: int
-    model: str
-    kind: str
-    source: str
-    status: str = "running"
-    rows_read: int = 0
-    rows_loaded: int = 0
-    rows_duplicate: int = 0
-    rows_quarantined: int = 0
-    problems: list[str] = field(default_factory=list)
-    problem_counts: dict[str, int] = field(default_factory=dict)
-    rows_role_mismatch: int = 0
-    role_warnings: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    message: str = ""
 
-    def report(self) -> IngestReport:
-        """The finished ingest as its frozen report."""
-        return IngestReport(**{f.name: getattr(self, f.name) for f in fields(IngestReport)})
+#: The counts of an ingest while it runs: the fields (and defaults) of :class:`IngestReport`, mutable, so the
+#: two can never list different fields; ``tally.report()`` makes the frozen report at the end.
+_IngestTally = make_dataclass(
+    "_IngestTally", [(f.name, f.type, field(default=f.default, default_factory=f.default_factory))
+                     for f in fields(IngestReport)], namespace={"report": _report})
 
 
 # --------------------------------------------------------------------------------------------------
