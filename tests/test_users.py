@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -262,7 +263,15 @@ def test_unknown_and_known_names_get_the_same_answer_work_and_wait(bob, monkeypa
             return real.verify(hashed, password)
 
     monkeypatch.setattr(users, "_hasher", Counting())
-    monkeypatch.setattr(users.time, "sleep", waited.append)
+    this_thread, real_sleep = threading.current_thread(), users.time.sleep
+
+    def sleep(seconds):  # time.sleep is process-wide: only this thread's waits are counted (and skipped)
+        if threading.current_thread() is this_thread:
+            waited.append(seconds)
+        else:
+            real_sleep(seconds)
+
+    monkeypatch.setattr(users.time, "sleep", sleep)
     store.write(lambda con: users.add_user(con, ADMIN, "oidc.only", "viewer", password=""), bob)
     answers = {}
     for name, password in (("nobody", WRONG), ("bob", WRONG), ("oidc.only", WRONG)):
