@@ -268,3 +268,33 @@ class Window:
     def between(self, start: datetime | None, end: datetime | None) -> Window:
         """The same version and segment over ``[start, end)``."""
         return replace(self, start=start, end=end)
+
+    def all_rows(self) -> Window:
+        """The same time span and version, every row (no segment filter)."""
+        return replace(self, segment=None, segment_value=None)
+
+    def require_no_filter(self, reader: str, *, version_allowed: bool = False) -> Window:
+        """This window, once it names no segment (and, unless ``version_allowed``, no version).
+
+        For readers that cannot honour that part of a window (fairness reads every row of a version;
+        a comparison of two versions names them itself): a filter they would silently ignore is refused.
+
+        Parameters
+        ----------
+        reader : str
+            What reads the window, in words (``"the fairness assessment"``), for the message.
+        version_allowed : bool
+            Whether the reader takes the window's version.
+
+        Raises
+        ------
+        InvalidInputError
+            Saying which part of the window the reader cannot apply and what to do.
+        """
+        if self.segment is not None:
+            raise InvalidInputError(f"{reader} reads every row, not one segment: drop the segment filter "
+                                    f"({self.segment} = {self.segment_value})")
+        if self.version is not None and not version_allowed:
+            raise InvalidInputError(f"{reader} names its versions itself: drop the window's version "
+                                    f"({self.version})")
+        return self

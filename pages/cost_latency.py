@@ -26,10 +26,8 @@ def usd(value: float, digits: int = 2) -> str:
     return "–" if is_missing(value) else f"USD {value:,.{digits}f}"
 
 
-costs = queries.query(business.cost, ctx.model, now=ctx.now, start=ctx.start, end=ctx.end, version=ctx.version,
-                      segment=ctx.segment, segment_value=ctx.segment_value)
-lat = queries.query(business.latency, ctx.model, start=ctx.start, end=ctx.end, version=ctx.version,
-                    segment=ctx.segment, segment_value=ctx.segment_value)
+costs = queries.query(business.cost, ctx.model, now=ctx.now, window=ctx.as_window())
+lat = queries.query(business.latency, ctx.model, window=ctx.as_window())
 s, b = costs.summary, costs.budget
 st.caption(f"**{ctx.model}** · {ctx.filter_label} · {ctx.window_label}, as of {ctx.now:%Y-%m-%d %H:%M} UTC · "
            f"{fmt_int(s['predictions'])} predictions, shadow traffic included (it is paid for). Cost in USD as "

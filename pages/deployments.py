@@ -38,8 +38,8 @@ fixed = c[2].toggle("Fixed horizon", value=False, key="dep_fixed",
                          "test, valid only when the sample size was fixed in advance.")
 
 with st.spinner(f"Comparing {candidate} with {baseline} in DuckDB…"):
-    r = queries.query(deployments.compare, ctx.model, baseline=baseline, candidate=candidate, start=ctx.start,
-                      end=ctx.end, sequential=not fixed)
+    r = queries.query(deployments.compare, ctx.model, baseline=baseline, candidate=candidate,
+                      window=ctx.as_window(filtered=False), sequential=not fixed)
 
 period = (f"{r.start:%Y-%m-%d %H:%M} to {r.end:%Y-%m-%d %H:%M} UTC" if r.start and r.end else ctx.window_label)
 st.caption(f"**{ctx.model}** · {candidate} against {baseline} · "

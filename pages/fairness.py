@@ -23,7 +23,7 @@ if not ctx.model:
                              "predictions and outcomes (`vigil ingest`); or build the demo with `vigil demo`.")
     st.stop()
 
-report = queries.query(fairness.assess, ctx.model, start=ctx.start, end=ctx.end, version=ctx.version)
+report = queries.query(fairness.assess, ctx.model, window=ctx.as_window().all_rows())
 th = report.thresholds
 decision = queries.query(overview.model_schema, ctx.model).decision_text(report.favourable)
 st.caption(
@@ -141,8 +141,8 @@ if run:
     st.session_state["fair_whatif_params"] = params
 if st.session_state.get("fair_whatif_params") == params:
     with st.spinner("Searching per-group thresholds on the window's labelled predictions…"):
-        whatif = queries.query(fairness.what_if, ctx.model, w_attr, start=ctx.start, end=ctx.end,
-                               version=report.version, constraint=w_constraint, objective=w_objective)
+        whatif = queries.query(fairness.what_if, ctx.model, w_attr, window=ctx.as_window().all_rows(),
+                               constraint=w_constraint, objective=w_objective)
     cards = st.columns(3)
     cards[0].metric("Accuracy", fmt_pct(whatif.accuracy_after, 2),
                     widgets.pp_change(whatif.accuracy_after, whatif.accuracy_before), border=True,

@@ -41,8 +41,8 @@ else:
     start = ctx.start.replace(minute=0) if ctx.start else None
     end = ctx.end or ctx.now.replace(minute=0)  # the last whole hour; the previous period is whole hours too
     day_start = start.replace(hour=0) if start else None
-    result = queries.query(business.kpis, ctx.model, now=ctx.now, start=start, end=end, version=ctx.version,
-                           segment=ctx.segment, segment_value=ctx.segment_value)
+    hours = ctx.as_window().between(start, end)
+    result = queries.query(business.kpis, ctx.model, now=ctx.now, window=hours)
     definition = result.definition
     schema = queries.query(overview.model_schema, ctx.model)
     cur = definition.currency
@@ -155,8 +155,7 @@ else:
         by = st.selectbox("Break down by", options, key="kpis_by", format_func=schema.display_name)
         context.remember("kpis_by", by)
     if by:
-        seg = queries.query(business.kpis, ctx.model, now=ctx.now, start=start, end=end, version=ctx.version,
-                            segment=ctx.segment, segment_value=ctx.segment_value, by=by).segments
+        seg = queries.query(business.kpis, ctx.model, now=ctx.now, window=hours, by=by).segments
         if seg.empty:
             widgets.empty_state(f"No predictions in the {ctx.window_label}.", hint="Choose a longer window.")
         else:
@@ -187,7 +186,7 @@ else:
 
     @st.fragment
     def whatif() -> None:
-        w = queries.query(business.threshold_whatif, ctx.model, start=day_start, end=ctx.end, version=ctx.version)
+        w = queries.query(business.threshold_whatif, ctx.model, window=ctx.as_window().all_rows().between(day_start, ctx.end))
         since = f" (whole UTC days from {day_start:%Y-%m-%d})" if day_start else ""
         st.caption(f"Version {w.version}'s {fmt_int(w.rows)} predictions in the {ctx.window_label}{since} re-decided at "
                    f"each threshold (decline when score ≥ threshold); {fmt_int(w.labelled)} have an outcome. Current "
@@ -223,7 +222,7 @@ else:
 
     # ---- champion vs challenger ---------------------------------------------------------------------
     st.subheader("Champion against challenger")
-    comp = queries.query(business.champion_challenger, ctx.model, now=ctx.now, start=ctx.start, end=ctx.end)
+    comp = queries.query(business.champion_challenger, ctx.model, now=ctx.now, window=ctx.as_window(filtered=False))
     if comp.table.empty:
         widgets.empty_state(f"No champion and challenger both served in the {ctx.window_label}.",
                             hint="A shadow or challenger version appears here once it logs predictions beside the "

@@ -53,6 +53,7 @@ import json, sys, time
 from datetime import datetime, timedelta, timezone
 from analytics import business, store
 from analytics.demo import seed_business
+from analytics.window import Window
 
 db, repeat = sys.argv[1], int(sys.argv[2])
 model = "credit-default"
@@ -65,16 +66,16 @@ PAGES = {
     "kpis": [
         ("token", lambda: store.data_version(db)),
         ("definitions", lambda: business.definition_models(db)),
-        ("kpis", lambda: business.kpis(db, model, now=now, start=hour_start, end=hour_end)),
+        ("kpis", lambda: business.kpis(db, model, now=now, window=Window(hour_start, hour_end))),
         ("columns", lambda: business.breakdown_columns(db, model)),
-        ("by_region", lambda: business.kpis(db, model, now=now, start=hour_start, end=hour_end, by="region")),
-        ("whatif", lambda: business.threshold_whatif(db, model, start=day_start)),
-        ("champion_challenger", lambda: business.champion_challenger(db, model, now=now, start=start)),
+        ("by_region", lambda: business.kpis(db, model, now=now, window=Window(hour_start, hour_end), by="region")),
+        ("whatif", lambda: business.threshold_whatif(db, model, window=Window(day_start))),
+        ("champion_challenger", lambda: business.champion_challenger(db, model, now=now, window=Window(start))),
     ],
     "cost_latency": [
         ("token", lambda: store.data_version(db)),
-        ("cost", lambda: business.cost(db, model, now=now, start=start)),
-        ("latency", lambda: business.latency(db, model, start=start)),
+        ("cost", lambda: business.cost(db, model, now=now, window=Window(start))),
+        ("latency", lambda: business.latency(db, model, window=Window(start))),
         ("infra", lambda: business.infra_costs(db, model)),
     ],
 }
@@ -90,7 +91,7 @@ out = {}
 for page, calls in PAGES.items():
     cold = page_run(calls)
     out[page] = {"cold": cold, "warm": [page_run(calls) for _ in range(repeat)]}
-out["rows_in_window"] = int(business.kpis(db, model, now=now, start=hour_start, end=hour_end).rows)
+out["rows_in_window"] = int(business.kpis(db, model, now=now, window=Window(hour_start, hour_end)).rows)
 print(json.dumps(out))
 """
 

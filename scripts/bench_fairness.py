@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.disable(logging.WARNING)  # streamlit warns that there is no runtime: its cache is not used here
     from analytics import fairness, store
+    from analytics.window import Window
     from app.context import utc_now
 
     now = utc_now()
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         timed.cpu = time.process_time() - c
         return time.perf_counter() - t, out
 
-    cold, report = timed(lambda: fairness.assess(args.db, args.model, start=now - timedelta(days=90)))
+    cold, report = timed(lambda: fairness.assess(args.db, args.model, window=Window(start=now - timedelta(days=90))))
     print(f"  cold (first call, cells counted in DuckDB): {cold:.2f} s; window {report.first_day} to "
           f"{report.last_day}: {report.rows:,} predictions, {report.labelled:,} labelled, "
           f"{len(report.results)} attributes/intersections")
@@ -74,14 +75,14 @@ def main(argv: list[str] | None = None) -> int:
     for days in (90, 30):
         runs, cpus = [], []
         for _ in range(args.repeat):
-            runs.append(timed(lambda: fairness.assess(args.db, args.model, start=now - timedelta(days=days)))[0])
+            runs.append(timed(lambda: fairness.assess(args.db, args.model, window=Window(start=now - timedelta(days=days))))[0])
             cpus.append(timed.cpu)
         median = statistics.median(runs)
         worst = max(worst, median)
         print(f"  warm, last {days} days: median {median:.3f} s wall, {statistics.median(cpus):.3f} s CPU of this "
               f"process (runs {', '.join(f'{r:.3f}' for r in runs)})")
     attr = report.results[0].name
-    whatif, result = timed(lambda: fairness.what_if(args.db, args.model, attr, start=now - timedelta(days=90)))
+    whatif, result = timed(lambda: fairness.what_if(args.db, args.model, attr, window=Window(start=now - timedelta(days=90))))
     print(f"  what-if on {attr} (on demand): {whatif:.2f} s over {result.rows:,} labelled predictions")
     verdict = "meets" if worst < WARM_TARGET else "misses"
     print(f"  warm page queries {verdict} the {WARM_TARGET:.0f} s target (worst median {worst:.3f} s)")

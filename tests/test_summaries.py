@@ -37,7 +37,7 @@ def test_readers_never_write_and_name_the_days_they_read_from_the_log(toy, capsy
     from_log = drift.drift_summary(toy.db, toy.name, window=window)
     latency = business.latency(toy.db, toy.name)
     cost = business.cost(toy.db, toy.name, now=window.end)
-    fair = fairness.assess(toy.db, toy.name, version="v1", n_boot=0)
+    fair = fairness.assess(toy.db, toy.name, window=Window(version="v1"), n_boot=0)
     assert _state(toy.db) == before  # nothing written, not even the ledger
     assert from_log.unsummarised_days == days
     assert store.read(lambda con: summaries.coverage(con, "serving", toy.name).unsummarised, toy.db) == days
@@ -54,6 +54,6 @@ def test_readers_never_write_and_name_the_days_they_read_from_the_log(toy, capsy
     assert business.cost(toy.db, toy.name, now=window.end).summary["cost_usd"] == cost.summary["cost_usd"]
     fairness_cells = store.read(lambda con: con.execute("SELECT sum(n) FROM fairness_cells").fetchone()[0], toy.db)
     # on a connection of its own: not the process's cache of the log's cells, the cells kept in the store
-    stored = store.read(lambda con: fairness.assess(con, toy.name, version="v1", n_boot=0), toy.db)
+    stored = store.read(lambda con: fairness.assess(con, toy.name, window=Window(version="v1"), n_boot=0), toy.db)
     assert fairness_cells == 3000 and (stored.rows, stored.labelled) == (fair.rows, fair.labelled) == (1500, 1500)
     pd.testing.assert_frame_equal(stored.verdicts(), fair.verdicts())

@@ -86,3 +86,19 @@ def test_the_clock_can_be_pinned():
         assert pinned == clock.utc_now() == at
     now = clock.utc_now()
     assert now.tzinfo is None and abs(now - datetime.now(timezone.utc).replace(tzinfo=None)) < timedelta(seconds=5)
+
+
+def test_a_reader_refuses_the_part_of_a_window_it_cannot_apply():
+    """Fairness reads every row of a version, a comparison names its versions: a filter they would ignore is
+    refused with what to drop; all_rows() keeps the span and the version."""
+    from analytics import business, deployments, fairness
+
+    window = Window(START, END, "v1", "region", "north")
+    assert window.all_rows() == Window(START, END, "v1")
+    assert Window(START, END, "v1").require_no_filter("x", version_allowed=True) == Window(START, END, "v1")
+    with pytest.raises(InvalidInputError, match=r"the fairness assessment reads every row.*\(region = north\)"):
+        fairness.assess(None, "any", window=window)
+    with pytest.raises(InvalidInputError, match=r"the threshold what-if reads every row"):
+        business.threshold_whatif(None, "any", window=window)
+    with pytest.raises(InvalidInputError, match=r"the deployment comparison names its versions itself.*\(v1\)"):
+        deployments.compare(None, "any", baseline="v1", candidate="v2", window=window.all_rows())

@@ -10,7 +10,7 @@ fairness or latency over other windows are asked once per window. :class:`Series
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -99,28 +99,29 @@ def series(cache: SeriesCache, rule: Rule, version: str, ends: list[datetime]) -
         start, end = cache.span
     family, metric = rule.family, rule.metric
     seg = (rule.segment, rule.segment_value)
+    span = Window(start, end, version, rule.segment, rule.segment_value)
     if family == "drift":
         frame = cache.get(("drift", rule.model, version, seg, rule.window, start, end),
-                          lambda: _drift(cache.db, rule, version, start, end))
+                          lambda: _drift(cache.db, rule, span))
         return _pick(frame, ends, step, column=rule.column if metric == "drift.statistic" else "*")
     if family == "performance":
         frame = cache.get(("performance", rule.model, version, seg, rule.window, start, end),
-                          lambda: _performance(cache.db, rule, version, start, end))
+                          lambda: _performance(cache.db, rule, span))
         name = metric.split(".", 1)[1]
         return _pick(frame, ends, step, column=name)
     if family == "fairness" and rule.window == "week":
         frame = cache.get(("fairness", rule.model, version, rule.column, start, end),
-                          lambda: _fairness(cache.db, rule, version, start, end))
+                          lambda: _fairness(cache.db, rule, span))
         return _pick(frame, ends, step, column=metric.split(".", 1)[1])
     if family == "latency" and rule.window == "day" and rule.segment is None:
         frame = cache.get(("latency", rule.model, version, start, end),
-                          lambda: _latency(cache.db, rule, version, start, end))
+                          lambda: _latency(cache.db, rule, span))
         return _pick(frame, ends, step, column=metric.split(".", 1)[1])
     if family == "freshness":
-        newest = cache.get(("freshness", rule.model, seg, start, end), lambda: _newest(cache.db, rule, start, end))
+        newest = cache.get(("freshness", rule.model, seg, start, end), lambda: _newest(cache.db, rule, span))
         return _freshness(newest, ends)
     values = [cache.get((metric, rule.model, version, seg, rule.column, e - step, e),
-                        lambda e=e: _one_window(cache.db, rule, version, e - step, e)) for e in ends]
+                        lambda e=e: _one_window(cache.db, rule, span.between(e - step, e))) for e in ends]
     return pd.concat([v for v in values if len(v)], ignore_index=True) if any(len(v) for v in values) else _empty()
 
 
@@ -134,8 +135,7 @@ def _pick(frame: pd.DataFrame, ends: list[datetime], step: timedelta, *, column:
     return out[out["window_end"].isin(wanted)].reset_index(drop=True)
 
 
-def _drift(db: Path, rule: Rule, version: str, start: datetime, end: datetime) -> pd.DataFrame:
-    window = Window(start, end, version, rule.segment, rule.segment_value)
+def _drift(db: Path, rule: Rule, window: Window) -> pd.DataFrame:
     result = drift.drift_over_time(db, rule.model, window=window, freq=rule.window)
     table = result.table
     if table.empty:
@@ -149,8 +149,7 @@ def _drift(db: Path, rule: Rule, version: str, start: datetime, end: datetime) -
     return pd.concat([per_column, share[["period", "column", "value", "rows"]]], ignore_index=True)
 
 
-def _performance(db: Path, rule: Rule, version: str, start: datetime, end: datetime) -> pd.DataFrame:
-    window = Window(start, end, version, rule.segment, rule.segment_value)
+def _performance(db: Path, rule: Rule, window: Window) -> pd.DataFrame:
     frame = performance.cbpe(db, rule.model, window=window, freq=rule.window).table
     parts = []
     for name in [c for c in frame.columns if c in performance.METRICS or c.startswith("est_")]:
@@ -160,9 +159,10 @@ def _performance(db: Path, rule: Rule, version: str, start: datetime, end: datet
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["period", "column", "value", "rows"])
 
 
-def _fairness(db: Path, rule: Rule, version: str, start: datetime, end: datetime) -> pd.DataFrame:
-    """Both disparities of one attribute per UTC week (Monday to Sunday) from one assessment of the span."""
-    report = fairness.assess(db, rule.model, start=start, end=end, version=version, attributes=(rule.column,),
+def _fairness(db: Path, rule: Rule, window: Window) -> pd.DataFrame:
+    """Both disparities of one attribute per UTC week (Monday to Sunday) from one assessment of the span
+    (every row of the version: fairness takes no segment)."""
+    report = fairness.assess(db, rule.model, window=window.all_rows(), attributes=(rule.column,),
                              intersections=(), n_boot=0)
     if not report.results or report.results[0].over_time.empty:  # no row of this version in the span
         return pd.DataFrame(columns=["period", "column", "value", "rows"])
@@ -173,21 +173,21 @@ def _fairness(db: Path, rule: Rule, version: str, start: datetime, end: datetime
                                          ("equalized_odds_difference", "labelled"))], ignore_index=True)
 
 
-def _latency(db: Path, rule: Rule, version: str, start: datetime, end: datetime) -> pd.DataFrame:
-    daily = business.latency(db, rule.model, start=start, end=end, version=version).daily
-    daily = daily[daily["version"] == version]
+def _latency(db: Path, rule: Rule, window: Window) -> pd.DataFrame:
+    daily = business.latency(db, rule.model, window=window).daily
+    daily = daily[daily["version"] == window.version]
     parts = [pd.DataFrame({"period": pd.to_datetime(daily["day"]), "column": name,
                            "value": daily[name].astype(float), "rows": daily["predictions"]})
              for name in ("p50_ms", "p95_ms", "p99_ms")]
     return pd.concat(parts, ignore_index=True)
 
 
-def _newest(db: Path, rule: Rule, start: datetime, end: datetime) -> np.ndarray:
-    """The newest prediction time of each UTC hour of ``[start - 30 days, end)`` (any version)."""
+def _newest(db: Path, rule: Rule, window: Window) -> np.ndarray:
+    """The newest prediction time of each UTC hour of ``window`` and the 30 days before it (any version)."""
 
     def work(con):
         info = get_model(con, rule.model)
-        rows = Window(start - timedelta(days=30), end, None, rule.segment, rule.segment_value).where(info.schema)
+        rows = replace(window, start=window.start - timedelta(days=30), version=None).where(info.schema)
         return con.execute(f"SELECT max(p.predicted_at) AS newest FROM {store.predictions_view(info.stem)} p "
                            f"WHERE {rows.sql} GROUP BY date_trunc('hour', p.predicted_at) ORDER BY 1", rows.params).df()
 
@@ -207,27 +207,25 @@ def _freshness(newest: np.ndarray, ends: list[datetime]) -> pd.DataFrame:
     return _frame(out_ends, values, [1] * len(values))
 
 
-def _one_window(db: Path, rule: Rule, version: str, start: datetime, end: datetime) -> pd.DataFrame:
-    family = rule.family
+def _one_window(db: Path, rule: Rule, window: Window) -> pd.DataFrame:
+    family, end = rule.family, window.end
     if family == "fairness":
-        report = fairness.assess(db, rule.model, start=start, end=end, version=version,
-                                 attributes=(rule.column,), intersections=(), n_boot=0)
+        report = fairness.assess(db, rule.model, window=window.all_rows(), attributes=(rule.column,),
+                                 intersections=(), n_boot=0)
         verdicts = report.verdicts()
         name = rule.metric.split(".", 1)[1]
         value = float(verdicts[name].iloc[0]) if len(verdicts) else float("nan")
         return _frame([end], [value], [report.rows])
     if family == "kpi":
-        result = business.kpis(db, rule.model, now=end, start=start, end=end, version=version,
-                               segment=rule.segment, segment_value=rule.segment_value)
+        result = business.kpis(db, rule.model, now=end, window=window)
         return _frame([end], [result.value(rule.metric.split(".", 1)[1])], [result.rows])
     if family == "cost":
-        result = business.cost(db, rule.model, now=end, start=start, end=end)
+        result = business.cost(db, rule.model, now=end, window=Window(window.start, window.end))
         return _frame([end], [float(result.budget.get("forecast_share", float("nan")))],
                       [int(result.summary.get("predictions", 0))])
     if family == "latency":
-        result = business.latency(db, rule.model, start=start, end=end, version=version, segment=rule.segment,
-                                  segment_value=rule.segment_value)
-        row = result.by_version[result.by_version["version"] == version]
+        result = business.latency(db, rule.model, window=window)
+        row = result.by_version[result.by_version["version"] == window.version]
         if row.empty:
             return _empty()
         return _frame([end], [float(row[rule.metric.split(".", 1)[1]].iloc[0])], [int(row["predictions"].iloc[0])])

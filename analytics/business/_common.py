@@ -1,4 +1,4 @@
-"""Shared pieces of the business package: the window filter, the store runner, the previous window."""
+"""Shared pieces of the business package: the window filter, the outcome join, the previous window."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import duckdb
 
 from analytics.logschema import quote
 from analytics.store import DbLike
-from analytics.window import Window, previous_window
+from analytics.window import SqlFilter, Window, previous_window
 from analytics.registry import ModelInfo, get_model
 from analytics.store import outcomes_view, predictions_view
 
@@ -22,15 +22,13 @@ def live_rows(version: str | None, alias: str = "p") -> str:
     return "TRUE" if version else f"{alias}.deployment_role IS DISTINCT FROM 'shadow'"
 
 
-def window_filter(info: ModelInfo, *, start: datetime | None, end: datetime | None, version: str | None,
-                  segment: str | None = None, segment_value: str | None = None,
-                  include_shadow: bool = False) -> tuple[str, list[Any]]:
-    """WHERE clause over ``predictions_<stem> p`` for a window, version and segment."""
-    window = Window(start, end, version, segment, segment_value).where(info.schema)
-    where, params = window.sql, window.params
-    if not include_shadow:
-        where = f"{where} AND {live_rows(version)}"
-    return where, params
+def window_filter(info: ModelInfo, window: Window, *, include_shadow: bool = False) -> SqlFilter:
+    """The condition on ``predictions_<stem> p`` of ``window``: its span, version and segment, and unless
+    ``include_shadow`` only the rows whose decisions count (:func:`live_rows`)."""
+    where = window.where(info.schema)
+    if include_shadow:
+        return where
+    return SqlFilter(f"{where.sql} AND {live_rows(window.version)}", where.params)
 
 
 def outcome_join(info: ModelInfo, start: datetime | None) -> tuple[str, list[Any]]:

@@ -21,7 +21,7 @@ import pandas as pd
 from analytics.business import _serving
 from analytics.business._common import DbLike, open_model
 from analytics.store import run
-from analytics.window import ceil_hour, floor_hour
+from analytics.window import Window, ceil_hour, floor_hour, time_bounds
 from analytics.business._definitions import get_definition
 from analytics.business._kpis import KPI_META, kpi_label, kpi_sums, kpi_unit, kpis_from_sums
 from analytics.errors import InvalidInputError
@@ -67,27 +67,23 @@ def _spans(con: duckdb.DuckDBPyConnection, info, start: datetime | None, end: da
                        CAST(sum(predictions) AS BIGINT) AS n, min(first_at) AS first_at, max(last_at) AS last_at,
                        sum(cost) AS cost_usd
                 FROM {source} p GROUP BY ALL""", params).df()
-    clauses, params = ["TRUE"], []
-    if start is not None:
-        clauses.append("predicted_at >= ?")
-        params.append(start)
-    if end is not None:
-        clauses.append("predicted_at < ?")
-        params.append(end)
+    where, params = time_bounds("predicted_at", start, end)
     return con.execute(
         f"""SELECT model_version AS version, any_value(deployment_role) AS role, count(*) AS n,
                    min(predicted_at) AS first_at, max(predicted_at) AS last_at, sum(cost) AS cost_usd
-            FROM {predictions_view(info.stem)} WHERE {' AND '.join(clauses)} GROUP BY ALL""", params).df()
+            FROM {predictions_view(info.stem)} WHERE {where} GROUP BY ALL""", params).df()
 
 
-def champion_challenger(db: DbLike, model: str, *, now: datetime, start: datetime | None = None,
-                        end: datetime | None = None, challenger: str | None = None,
-                        use_summaries: bool = True) -> Comparison:
+def champion_challenger(db: DbLike, model: str, *, now: datetime, window: Window = Window(),
+                        challenger: str | None = None, use_summaries: bool = True) -> Comparison:
     """Compare the champion with a challenger (default: the busiest other version in the window).
 
-    Traffic, first and last prediction and cost per version come from the serving summaries
+    ``window`` is a time span only (the comparison names its versions; a segment is refused). Traffic,
+    first and last prediction and cost per version come from the serving summaries
     (:mod:`analytics.business._serving`; partial hours from the log) unless ``use_summaries`` is false.
     """
+    window.require_no_filter("the champion-challenger comparison")
+    start, end = window.start, window.end
 
     def work(con: duckdb.DuckDBPyConnection) -> Comparison:
         info = open_model(con, model)
@@ -110,7 +106,7 @@ def champion_challenger(db: DbLike, model: str, *, now: datetime, start: datetim
         shared = _spans(con, info, shared_start, shared_end, summarised).set_index("version")
         values: dict[str, dict[str, float]] = {}
         for version in (champion, other):
-            sums = kpi_sums(con, info, definition, now=now, start=shared_start, end=shared_end, version=version,
+            sums = kpi_sums(con, info, definition, now=now, window=Window(shared_start, shared_end, version),
                             with_previous=False)
             k = kpis_from_sums(sums, definition, thresholds_for(con, model))
             row = shared.loc[version]

@@ -22,11 +22,12 @@ import pandas as pd
 
 from analytics import audit, settings
 from analytics.business import _serving
-from analytics.business._common import DbLike, live_rows, open_model, previous_window, window_filter
+from analytics.business._common import DbLike, live_rows, open_model, window_filter
 from analytics.store import run
 from analytics.business._definitions import get_definition, has_definition
 from analytics.errors import InvalidInputError
 from analytics.roles import Actor, require
+from analytics.window import Window
 from analytics.store import predictions_view
 
 MONTHLY_BUDGET = settings.declare(
@@ -159,32 +160,30 @@ def _selected_expr(con: duckdb.DuckDBPyConnection, model: str, version: str | No
     return "FALSE", "selected"
 
 
-def cost(db: DbLike, model: str, *, now: datetime, start: datetime | None = None, end: datetime | None = None,
-         version: str | None = None, segment: str | None = None, segment_value: str | None = None,
+def cost(db: DbLike, model: str, *, now: datetime, window: Window = Window(),
          use_summaries: bool = True) -> CostResult:
-    """Prediction and infrastructure cost of ``model`` over a window, per day and version, and its budget.
+    """Prediction and infrastructure cost of ``model`` over ``window``, per day and version, and its budget.
 
-    Every row counts (shadow included: it was paid for). The budget is that of the month of ``now``
-    (setting ``business.monthly_budget_usd``), for the whole model whatever the filters. Unless a
-    segment is chosen (or ``use_summaries`` is false), whole hours come from the serving summaries
-    (:mod:`analytics.business._serving`) and only the partial hours at the edges from the log.
+    Every row of the window counts (shadow included: it was paid for). The budget is that of the month
+    of ``now`` (setting ``business.monthly_budget_usd``), for the whole model whatever the filters.
+    Unless the window has a segment (or ``use_summaries`` is false), whole hours come from the serving
+    summaries (:mod:`analytics.business._serving`) and only the partial hours at the edges from the log.
     """
 
     def work(con: duckdb.DuckDBPyConnection) -> CostResult:
         info = open_model(con, model)
-        selected, selected_label = _selected_expr(con, model, version)
-        previous = previous_window(start, end, now)
+        selected, selected_label = _selected_expr(con, model, window.version)
+        previous = window.previous(now)
         summarised = use_summaries and _serving.current(con, info)
-        if summarised and segment is None:
-            daily = _daily_from_summaries(con, info, selected, start, end, previous, version)
+        if summarised and window.segment is None:
+            daily = _daily_from_summaries(con, info, selected, window, previous)
         else:
-            daily = _daily_from_log(con, info, selected, start, end, previous, version, segment, segment_value)
+            daily = _daily_from_log(con, info, selected, window, previous)
         cur, prev = daily[daily["period"] == "current"], daily[daily["period"] == "previous"]
-        stop = end or now
-        summary = {**_summary(cur, _infra_between(con, model, start, stop) if start or end else
-                              _infra_between(con, model, None, stop)),
+        stop = window.end or now
+        summary = {**_summary(cur, _infra_between(con, model, window.start, stop)),
                    **{f"{k}_previous": v for k, v in _summary(
-                       prev, _infra_between(con, model, *previous) if previous else 0.0).items()}}
+                       prev, _infra_between(con, model, previous.start, previous.end) if previous else 0.0).items()}}
         if previous is None:
             summary.update({k: float("nan") for k in summary if k.endswith("_previous")})
         cur = cur.drop(columns="period").reset_index(drop=True)
@@ -201,13 +200,11 @@ def cost(db: DbLike, model: str, *, now: datetime, start: datetime | None = None
     return run(db, work)
 
 
-def _daily_from_log(con: duckdb.DuckDBPyConnection, info, selected: str, start: datetime | None,
-                    end: datetime | None, previous: tuple | None, version: str | None, segment: str | None,
-                    segment_value: str | None) -> pd.DataFrame:
+def _daily_from_log(con: duckdb.DuckDBPyConnection, info, selected: str, window: Window,
+                    previous: Window | None) -> pd.DataFrame:
     """Predictions, cost and selected decisions per period, day and version, straight from the log."""
-    lower = previous[0] if previous else start
-    where, params = window_filter(info, start=lower, end=end, version=version, segment=segment,
-                                  segment_value=segment_value, include_shadow=True)
+    both = window.between(previous.start, window.end) if previous else window
+    where = window_filter(info, both, include_shadow=True)
     period = "CASE WHEN p.predicted_at >= ? THEN 'current' ELSE 'previous' END" if previous else "'current'"
     return con.execute(
         f"""
@@ -215,18 +212,18 @@ def _daily_from_log(con: duckdb.DuckDBPyConnection, info, selected: str, start: 
                p.model_version AS version, any_value(p.deployment_role) AS role,
                count(*) AS predictions, coalesce(sum(p.cost), 0) AS cost_usd,
                count(*) FILTER (WHERE {selected}) AS selected
-        FROM {predictions_view(info.stem)} p WHERE {where}
+        FROM {predictions_view(info.stem)} p WHERE {where.sql}
         GROUP BY ALL ORDER BY day, version
-        """, [*([start] if previous else []), *params]).df()
+        """, [*([window.start] if previous else []), *where.params]).df()
 
 
-def _daily_from_summaries(con: duckdb.DuckDBPyConnection, info, selected: str, start: datetime | None,
-                          end: datetime | None, previous: tuple | None, version: str | None) -> pd.DataFrame:
+def _daily_from_summaries(con: duckdb.DuckDBPyConnection, info, selected: str, window: Window,
+                          previous: Window | None) -> pd.DataFrame:
     """The same frame as :func:`_daily_from_log`, from the hourly serving summary (and the partial hours)."""
-    periods = [("current", start, end)] + ([("previous", *previous)] if previous else [])
+    periods = [("current", window)] + ([("previous", previous)] if previous else [])
     sources, params = [], []
-    for name, a, b in periods:
-        sql, ps = _serving.hourly_source(info, a, b, version)
+    for name, period in periods:
+        sql, ps = _serving.hourly_source(info, period.start, period.end, period.version)
         sources.append(f"SELECT '{name}' AS period, * FROM {sql}")
         params += ps
     return con.execute(

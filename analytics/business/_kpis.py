@@ -26,7 +26,6 @@ from analytics.business._common import (
     DbLike,
     open_model,
     outcome_join,
-    previous_window,
     quote,
     window_filter,
 )
@@ -89,47 +88,43 @@ def kpi_unit(key: str, definition: KpiDefinition) -> str:
 
 
 def kpi_sums(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition: KpiDefinition, *, now: datetime,
-             start: datetime | None, end: datetime | None, version: str | None = None,
-             segment: str | None = None, segment_value: str | None = None, by: str | None = None,
-             with_previous: bool = True, use_rollup: bool = True) -> pd.DataFrame:
+             window: Window, by: str | None = None, with_previous: bool = True,
+             use_rollup: bool = True) -> pd.DataFrame:
     """The additive sums of :data:`SUM_COLUMNS` per ``period``, ``group`` (values of ``by``) and ``attribute``.
 
-    ``period`` is ``current`` for ``[start, end)`` and ``previous`` for the window of equal length
-    before it (when ``with_previous`` and the window is bounded). ``attribute`` holds the
-    definition's fairness attribute (``'(none)'`` when it has none; ``'(missing)'`` for NULL).
-    Whole hours come from the hourly rollup (:mod:`analytics.business._rollup`) unless
-    ``use_rollup`` is false or ``by`` is not one of its columns; partial hours from the exact query.
+    ``period`` is ``current`` for ``window`` and ``previous`` for the window of equal length before it
+    (when ``with_previous`` and the window is bounded). ``attribute`` holds the definition's fairness
+    attribute (``'(none)'`` when it has none; ``'(missing)'`` for NULL). Whole hours come from the
+    hourly rollup (:mod:`analytics.business._rollup`) unless ``use_rollup`` is false or ``by`` is not
+    one of its columns; partial hours from the exact query.
     """
     if by is not None and by not in {c.name for c in info.schema.columns}:
         raise InvalidInputError(f"{by!r} is not a column of {info.name}")
-    previous = previous_window(start, end, now) if with_previous else None
-    periods = [("current", start, end)] + ([("previous", *previous)] if previous else [])
+    previous = window.previous(now) if with_previous else None
+    periods = [("current", window)] + ([("previous", previous)] if previous else [])
     dims = rollup_dimensions(info, definition)
     if not use_rollup or (by is not None and by not in dims):
-        frames = [_exact_sums(con, info, definition, name, a, b, version, segment, segment_value, by)
-                  for name, a, b in periods]
-        return _combine(frames)
-    attribute = definition.fairness_attribute
+        return _combine([_exact_sums(con, info, definition, name, period, by) for name, period in periods])
+    attribute, segment = definition.fairness_attribute, window.segment
     if segment:
-        Window(segment=segment, segment_value=segment_value).where(info.schema)  # validates the segment
+        window.where(info.schema)  # validates the segment
     roll = _rollup.hourly_by(con, info, definition, [d for d in dict.fromkeys((by, segment, attribute)) if d])
     hour = roll["hour"].to_numpy()
     frames = []
-    for name, a, b in periods:
-        hours, edges = split_interval(a, b)
+    for name, period in periods:
+        hours, edges = split_interval(period.start, period.end)
         if hours is not None:
             lo = 0 if hours[0] is None else int(hour.searchsorted(np.datetime64(hours[0]), side="left"))
             hi = len(hour) if hours[1] is None else int(hour.searchsorted(np.datetime64(hours[1]), side="left"))
             part = roll.iloc[lo:hi]
-            keep = part["version"] == version if version else part["role"] != "shadow"
+            keep = part["version"] == window.version if window.version else part["role"] != "shadow"
             if segment:
-                keep &= part[segment] == str(segment_value)
+                keep &= part[segment] == window.segment_value
             part = part[keep]
             part = part.assign(period=name, group=part[by] if by else "(all)",
                                attribute=part[attribute] if attribute else "(none)")
             frames.append(part[["period", "group", "attribute", *SUM_COLUMNS]])
-        frames += [_exact_sums(con, info, definition, name, ea, eb, version, segment, segment_value, by)
-                   for ea, eb in edges]
+        frames += [_exact_sums(con, info, definition, name, period.between(a, b), by) for a, b in edges]
     return _combine(frames)
 
 
@@ -143,12 +138,10 @@ def _combine(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def _exact_sums(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition: KpiDefinition, period: str,
-                start: datetime | None, end: datetime | None, version: str | None, segment: str | None,
-                segment_value: str | None, by: str | None) -> pd.DataFrame:
-    """The sums of one period straight from the log joined with its outcomes."""
-    where, params = window_filter(info, start=start, end=end, version=version, segment=segment,
-                                  segment_value=segment_value)
-    join, join_params = outcome_join(info, start)
+                window: Window, by: str | None) -> pd.DataFrame:
+    """The sums of one period (``window``) straight from the log joined with its outcomes."""
+    where = window_filter(info, window)
+    join, join_params = outcome_join(info, window.start)
     group = f"coalesce(CAST(p.{quote(by)} AS VARCHAR), '(missing)')" if by else "'(all)'"
     attribute = (f"coalesce(CAST(p.{quote(definition.fairness_attribute)} AS VARCHAR), '(missing)')"
                  if definition.fairness_attribute else "'(none)'")
@@ -156,10 +149,10 @@ def _exact_sums(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition: Kpi
         f"""
         SELECT ? AS period, {group} AS "group", {attribute} AS attribute, {sum_select(definition)}
         FROM {predictions_view(info.stem)} p {join}
-        WHERE {where}
+        WHERE {where.sql}
         GROUP BY ALL
         """,
-        [period, *join_params, *params],
+        [period, *join_params, *where.params],
     ).df()
     for column in SUM_COLUMNS:
         frame[column] = frame[column].astype(float)
@@ -293,10 +286,8 @@ def _table(current: dict[str, float], previous: dict[str, float] | None, definit
     return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
 
 
-def kpis(db: DbLike, model: str, *, now: datetime, start: datetime | None = None, end: datetime | None = None,
-         version: str | None = None, segment: str | None = None, segment_value: str | None = None,
-         by: str | None = None) -> KpiResult:
-    """Business KPIs of ``model`` over ``[start, end)``, against the previous period and the targets.
+def kpis(db: DbLike, model: str, *, now: datetime, window: Window = Window(), by: str | None = None) -> KpiResult:
+    """Business KPIs of ``model`` over ``window``, against the previous period and the targets.
 
     Parameters
     ----------
@@ -306,12 +297,9 @@ def kpis(db: DbLike, model: str, *, now: datetime, start: datetime | None = None
         A model with a stored :class:`KpiDefinition`.
     now : datetime
         Naive UTC "now": the end of an open window, for the previous period.
-    start, end : datetime, optional
-        The window (naive UTC, ``end`` exclusive); None is open.
-    version : str, optional
-        One version's rows (even in shadow); default every row not logged in shadow.
-    segment, segment_value : str, optional
-        Keep only rows whose segment column equals this value.
+    window : Window
+        The rows (:class:`analytics.window.Window`; default the whole log): its version's rows (even in
+        shadow), or with no version every row not logged in shadow; with a segment, only its value's rows.
     by : str, optional
         A column (a segment or attribute) to break the KPIs down by, in :attr:`KpiResult.segments`.
     """
@@ -319,9 +307,8 @@ def kpis(db: DbLike, model: str, *, now: datetime, start: datetime | None = None
     def work(con: duckdb.DuckDBPyConnection) -> KpiResult:
         info = open_model(con, model)
         definition = get_definition(con, model)
-        sums = kpi_sums(con, info, definition, now=now, start=start, end=end, version=version, segment=segment,
-                        segment_value=segment_value, by=by)
-        has_previous = previous_window(start, end, now) is not None
+        sums = kpi_sums(con, info, definition, now=now, window=window, by=by)
+        has_previous = window.previous(now) is not None
         rule = thresholds_for(con, model)
         current = sums[sums["period"] == "current"]
         previous = sums[sums["period"] == "previous"]

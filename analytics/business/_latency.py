@@ -15,7 +15,6 @@ day, and the busiest hour of the window.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import duckdb
@@ -26,6 +25,7 @@ from analytics.business import _serving
 from analytics.business._common import DbLike, open_model, window_filter
 from analytics.store import run
 from analytics.store import predictions_view
+from analytics.window import Window
 
 SLA_MS = settings.declare("business.latency_sla_ms", 100.0,
                           "latency target of the serving SLA, for the percentile below", unit="ms", minimum=0.0)
@@ -67,12 +67,10 @@ class LatencyResult:
         return int(self.by_version["predictions"].sum()) if len(self.by_version) else 0
 
 
-def latency(db: DbLike, model: str, *, start: datetime | None = None, end: datetime | None = None,
-            version: str | None = None, segment: str | None = None, segment_value: str | None = None,
-            use_summaries: bool = True) -> LatencyResult:
-    """Latency percentiles per version and per day against the model's SLA, and throughput.
+def latency(db: DbLike, model: str, *, window: Window = Window(), use_summaries: bool = True) -> LatencyResult:
+    """Latency percentiles per version and per day of ``window`` against the model's SLA, and throughput.
 
-    Unless a segment is chosen (or ``use_summaries`` is false), whole days and hours come from the
+    Every row of the window counts (shadow included). Unless the window has a segment (or ``use_summaries`` is false), whole days and hours come from the
     serving summaries (:mod:`analytics.business._serving`: per-day percentiles, exact per-day latency
     histograms merged for the window's percentiles, hourly counts) and only the partial days and
     hours at the window's edges from the log.
@@ -82,7 +80,8 @@ def latency(db: DbLike, model: str, *, start: datetime | None = None, end: datet
         info = open_model(con, model)
         sla = float(settings.get(con, SLA_MS.key, model=model))
         which = str(settings.get(con, SLA_PERCENTILE.key, model=model))
-        if use_summaries and segment is None and _serving.current(con, info):
+        if use_summaries and window.segment is None and _serving.current(con, info):
+            start, end, version = window.start, window.end, window.version
             per_day = _serving.latency_daily(con, info, start, end, version)
             overall = _serving.latency_by_version(con, info, start, end, version)
             hours, params = _serving.hourly_source(info, start, end, version)
@@ -95,7 +94,7 @@ def latency(db: DbLike, model: str, *, start: datetime | None = None, end: datet
             overall = roles.merge(overall, on="version")[["version", "role", "predictions", "q", "max_ms"]]
             per_day = per_day[["day", "version", "predictions", "q"]]
         else:
-            per_day, overall, peaks = _from_log(con, info, start, end, version, segment, segment_value)
+            per_day, overall, peaks = _from_log(con, info, window)
         per_day = per_day.sort_values(["day", "version"])
         days = per_day.groupby("version").size().rename("days").reset_index()  # a frame: an empty window merges too
         overall = overall.merge(days, on="version").merge(peaks, on="version", how="left")
@@ -105,11 +104,10 @@ def latency(db: DbLike, model: str, *, start: datetime | None = None, end: datet
     return run(db, work)
 
 
-def _from_log(con: duckdb.DuckDBPyConnection, info, start: datetime | None, end: datetime | None,
-              version: str | None, segment: str | None, segment_value: str | None):
+def _from_log(con: duckdb.DuckDBPyConnection, info, window: Window):
     """Per-day and per-version percentiles and the busiest hour, straight from the log."""
-    where, params = window_filter(info, start=start, end=end, version=version, segment=segment,
-                                  segment_value=segment_value, include_shadow=True)
+    rows = window_filter(info, window, include_shadow=True)
+    where, params = rows.sql, rows.params
     view = predictions_view(info.stem)
     # One scan for the percentiles per day and version and per version (grouping sets), one
     # count-only scan for the busiest hour.

@@ -14,8 +14,7 @@ threshold nearest the current one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
 
 import duckdb
 import numpy as np
@@ -28,7 +27,7 @@ from analytics.business._definitions import KpiDefinition, get_definition
 from analytics.business._sums import cell_select, expressions
 from analytics.errors import InvalidInputError
 from analytics.fairness import SUPPRESSED, Thresholds, demographic_parity, group_status, thresholds_for
-from analytics.window import split_interval
+from analytics.window import Window, split_interval
 from analytics.registry import champion_version, get_version
 from analytics.store import predictions_view
 
@@ -75,69 +74,69 @@ class ThresholdWhatIf:
         return self.curve.iloc[int((self.curve["threshold"] - threshold).abs().idxmin())]
 
 
-def threshold_cells(con: duckdb.DuckDBPyConnection, info, definition: KpiDefinition, *, start: datetime | None,
-                    end: datetime | None, version: str, steps: int = 100, use_rollup: bool = True) -> pd.DataFrame:
+def threshold_cells(con: duckdb.DuckDBPyConnection, info, definition: KpiDefinition, *, window: Window,
+                    steps: int = 100, use_rollup: bool = True) -> pd.DataFrame:
     """Counts and amounts per threshold cell, fairness group and outcome (``label`` -1 when unknown).
 
-    Whole UTC days come from the in-memory daily rollup (:func:`analytics.business._rollup.daily_cells`),
-    partial days at the window's edges from the exact query.
+    ``window`` names one version and no segment. Whole UTC days come from the in-memory daily rollup
+    (:func:`analytics.business._rollup.daily_cells`), partial days at the window's edges from the exact query.
     """
     if not use_rollup:
-        return _exact_cells(con, info, definition, start, end, version, steps)
-    days, edges = split_interval(start, end, unit="day")
+        return _exact_cells(con, info, definition, window, steps)
+    days, edges = split_interval(window.start, window.end, unit="day")
     frames = []
     if days is not None:
         part = _rollup.daily_cells(con, info, definition, steps)
-        part = part[part["version"] == version]
+        part = part[part["version"] == window.version]
         if days[0] is not None:
             part = part[part["day"] >= pd.Timestamp(days[0])]
         if days[1] is not None:
             part = part[part["day"] < pd.Timestamp(days[1])]
         frames.append(part.drop(columns=["day", "version"]))
-    frames += [_exact_cells(con, info, definition, a, b, version, steps) for a, b in edges]
+    frames += [_exact_cells(con, info, definition, window.between(a, b), steps) for a, b in edges]
     frames = [f for f in frames if len(f)]
     if not frames:
-        return _exact_cells(con, info, definition, start, end, version, steps).iloc[:0]
+        return _exact_cells(con, info, definition, window, steps).iloc[:0]
     return pd.concat(frames, ignore_index=True).groupby(["cell", "group", "label"], as_index=False).sum()
 
 
-def _exact_cells(con, info, definition: KpiDefinition, start: datetime | None, end: datetime | None, version: str,
-                 steps: int) -> pd.DataFrame:
-    where, params = window_filter(info, start=start, end=end, version=version)
-    join, join_params = outcome_join(info, start)
+def _exact_cells(con, info, definition: KpiDefinition, window: Window, steps: int) -> pd.DataFrame:
+    rows = window_filter(info, window)
+    join, join_params = outcome_join(info, window.start)
     return con.execute(
         f"""
         SELECT {cell_select(definition, steps)}
         FROM {predictions_view(info.stem)} p {join}
-        WHERE {where} AND p.score IS NOT NULL
+        WHERE {rows.sql} AND p.score IS NOT NULL
         GROUP BY ALL
         """,
-        [*join_params, *params],
+        [*join_params, *rows.params],
     ).df()
 
 
-def threshold_whatif(db: DbLike, model: str, *, start: datetime | None = None, end: datetime | None = None,
-                     version: str | None = None, steps: int = 100) -> ThresholdWhatIf:
+def threshold_whatif(db: DbLike, model: str, *, window: Window = Window(), steps: int = 100) -> ThresholdWhatIf:
     """Approval rate, expected and realised profit, bad rate and demographic parity ratio per threshold.
 
     Parameters
     ----------
-    version : str, optional
-        Default: the champion. Its rows in the window are re-decided at every threshold.
+    window : Window
+        The rows re-decided at every threshold: the window's version (default: the champion), every
+        row of it (a segment is refused: the stored cells have none).
     steps : int, default 100
         Grid of thresholds ``0, 1/steps, ..., 1``.
     """
     if not 10 <= steps <= 1000:
         raise InvalidInputError("steps must be between 10 and 1000")
+    window.require_no_filter("the threshold what-if", version_allowed=True)
 
     def work(con: duckdb.DuckDBPyConnection) -> ThresholdWhatIf:
         info = open_model(con, model)
         definition = get_definition(con, model)
-        chosen = version or champion_version(con, model)
+        chosen = window.version or champion_version(con, model)
         if chosen is None:
             raise InvalidInputError(f"{model} has no champion; choose a version for the threshold what-if")
         current = float(get_version(con, model, chosen)["threshold"])
-        cells = threshold_cells(con, info, definition, start=start, end=end, version=chosen, steps=steps)
+        cells = threshold_cells(con, info, definition, window=replace(window, version=chosen), steps=steps)
         return _curves(cells, definition, chosen, current, steps, thresholds_for(con, model))
 
     return run(db, work)

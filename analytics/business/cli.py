@@ -16,7 +16,7 @@ import argparse
 import time
 from datetime import date, datetime, timedelta, timezone
 
-from analytics import cli_identity, registry, store
+from analytics import cli_identity, store
 from analytics.input_files import read_json_object
 from analytics.cli_support import checked_float, checked_int, records, store_path, write_json
 from analytics.cli_tables import TextColumn, text_table
@@ -26,6 +26,7 @@ from analytics.business._format import NOT_COMPUTABLE, format_measure
 from analytics.business._kpis import KpiResult, kpis
 from analytics.business._serving import refresh_store
 from analytics.errors import InvalidInputError
+from analytics.window import Window
 
 
 def _day(text: str) -> date:
@@ -73,10 +74,10 @@ def cmd_kpis(args: argparse.Namespace) -> int:
     """Run one ``vigil kpis`` action."""
     db = store_path(args)
     if args.action == "show":
-        if args.version:  # an unknown version is refused, not shown as zeros
-            store.read(lambda con: registry.get_version(con, args.model, args.version), db)
         now = datetime.now(timezone.utc).replace(tzinfo=None, second=0, microsecond=0)
-        result = kpis(db, args.model, now=now, start=now - timedelta(days=args.days), version=args.version)
+        # an unknown version is refused here, not shown as zeros
+        window = Window.of_model(db, args.model, start=now - timedelta(days=args.days), version=args.version)
+        result = kpis(db, args.model, now=now, window=window)
         if args.format == "json":
             write_json(kpi_records(result))
         else:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import duckdb
@@ -108,19 +108,17 @@ def hosmer_lemeshow(observed: np.ndarray, expected: np.ndarray, n: np.ndarray) -
     return statistic, float(stats.chi2.sf(statistic, len(m) - 2))
 
 
-def backtest(db: DbLike, model: str, *, version: str | None = None, period: str = "month",
-             start: datetime | None = None, end: datetime | None = None, groups: int = 10,
+def backtest(db: DbLike, model: str, *, window: Window = Window(), period: str = "month", groups: int = 10,
              min_rows: int = 100) -> Backtest:
-    """Back-test ``model:version`` (default the champion) per ``period`` of prediction time (UTC).
+    """Back-test the window's version of ``model`` (default the champion) per ``period`` of prediction time (UTC).
 
     Parameters
     ----------
     db : path, connection or None
     model : str
-    version : str, optional
+    window : Window
+        The prediction times, the version (default the champion) and optionally a segment's rows.
     period : {"month", "week"}
-    start, end : datetime, optional
-        The window of prediction times (naive UTC, end exclusive).
     groups : int, default 10
         Score groups of the Hosmer-Lemeshow test (deciles).
     min_rows : int, default 100
@@ -139,12 +137,12 @@ def backtest(db: DbLike, model: str, *, version: str | None = None, period: str 
 
     def work(con: duckdb.DuckDBPyConnection) -> Backtest:
         info = get_model(con, model)
-        chosen = version or champion_version(con, model)
+        chosen = window.version or champion_version(con, model)
         if chosen is None:
             raise InvalidInputError(f"{model} has no champion; give the version to back-test")
         get_version(con, model, chosen)
         alpha = float(settings.get(con, ALPHA.key, model=model))
-        rows_of = Window(start, end, chosen).where(info.schema)
+        rows_of = replace(window, version=chosen).where(info.schema)
         pv, ov = predictions_view(info.stem), outcomes_view(info.stem)
         total = con.execute(f"SELECT count(*) FROM {pv} p WHERE {rows_of.sql}", rows_of.params).fetchone()[0]
         cells = con.execute(f"""
@@ -177,7 +175,7 @@ def backtest(db: DbLike, model: str, *, version: str | None = None, period: str 
                          "hl_groups": int(len(part)), "hl_p": hl_p, "verdict": verdict})
         table = pd.DataFrame(rows, columns=list(BACKTEST_COLUMNS))
         return Backtest(model, chosen, period, alpha, table, int(total), int(table["labelled"].sum()) if rows else 0,
-                        start, end, time.perf_counter() - began)
+                        window.start, window.end, time.perf_counter() - began)
 
     return run(db, work)
 
@@ -210,8 +208,9 @@ def challenger_version(con: duckdb.DuckDBPyConnection, model: str, champion: str
     return None if row is None else str(row[0])
 
 
-def benchmark(db: DbLike, model: str, *, start: datetime | None = None, end: datetime | None = None) -> Benchmark:
-    """Compare the champion of ``model`` with its challenger (:func:`analytics.deployments.compare`)."""
+def benchmark(db: DbLike, model: str, *, window: Window = Window()) -> Benchmark:
+    """Compare the champion of ``model`` with its challenger (:func:`analytics.deployments.compare`) over
+    ``window`` (a time span: the comparison names its two versions)."""
     def versions(con):
         champion = champion_version(con, model) if get_model(con, model) else None
         return champion, challenger_version(con, model, champion)
@@ -220,7 +219,7 @@ def benchmark(db: DbLike, model: str, *, start: datetime | None = None, end: dat
     if champion is None or challenger is None:
         missing = "no champion" if champion is None else "no challenger, shadow or canary in its log"
         return Benchmark(champion, challenger, None, f"{model} has {missing}: nothing to benchmark against")
-    result = compare(db, model, baseline=champion, candidate=challenger, start=start, end=end)
+    result = compare(db, model, baseline=champion, candidate=challenger, window=window)
     return Benchmark(champion, challenger, result,
                      f"challenger {challenger} against champion {champion} ({result.design}): {result.verdict} — "
                      f"{result.reason}")

@@ -45,7 +45,7 @@ from analytics.deployments._paired import amount_sql, value_sql
 from analytics.drift import ks_p_value, psi
 from analytics.errors import InvalidInputError
 from analytics.store import DbLike, run
-from analytics.window import time_bounds
+from analytics.window import Window, time_bounds
 from analytics.registry import ModelInfo, get_model, list_versions
 from analytics.store import outcomes_view, predictions_view
 
@@ -561,10 +561,10 @@ def _power(con, info: ModelInfo, measures: list[Measure], rows: dict[str, int], 
             "days_needed_at_current_traffic": _finite(days), "power": 0.8, "alpha": alpha}
 
 
-def compare(db: DbLike, model: str, *, baseline: str, candidate: str, start: datetime | None = None,
-            end: datetime | None = None, design: str = "auto", sequential: bool = True,
+def compare(db: DbLike, model: str, *, baseline: str, candidate: str, window: Window = Window(),
+            design: str = "auto", sequential: bool = True,
             margins: dict[str, float] | None = None) -> DeploymentComparison:
-    """Compare ``candidate`` with ``baseline`` on ``model``'s log in ``[start, end)`` (naive UTC).
+    """Compare ``candidate`` with ``baseline`` on ``model``'s log in ``window``.
 
     Parameters
     ----------
@@ -572,8 +572,9 @@ def compare(db: DbLike, model: str, *, baseline: str, candidate: str, start: dat
         The store.
     model, baseline, candidate : str
         The model and its two versions.
-    start, end : datetime, optional
-        The window (UTC, end exclusive); unbounded when None.
+    window : Window
+        The time span (default the whole log); it names no version (``baseline`` and ``candidate`` do)
+        and no segment.
     design : {"auto", "paired", "unpaired"}, default "auto"
         ``auto`` pairs the versions when the candidate's rows carry a ``request_id``.
     sequential : bool, default True
@@ -585,14 +586,14 @@ def compare(db: DbLike, model: str, *, baseline: str, candidate: str, start: dat
     Raises
     ------
     InvalidInputError
-        Same versions, an unknown version, a window that ends before it starts, an unknown design.
+        Same versions, an unknown version, a window with a version or a segment, an unknown design.
     """
     if baseline == candidate:
         raise InvalidInputError("baseline and candidate are the same version; compare two different versions")
     if design not in ("auto", "paired", "unpaired"):
         raise InvalidInputError(f"design {design!r} is unknown; use auto, paired or unpaired")
-    if start is not None and end is not None and end <= start:
-        raise InvalidInputError("the window ends before it starts; give --start before --end")
+    window.require_no_filter("the deployment comparison")
+    start, end = window.start, window.end
     began = time.perf_counter()
 
     def work(con: duckdb.DuckDBPyConnection) -> DeploymentComparison:

@@ -35,6 +35,7 @@ from analytics.errors import InvalidInputError, NotFoundError, PermissionDeniedE
 from analytics.registry import champion_version, get_model, get_version
 from analytics.roles import ROLES, Actor, require
 from analytics.store import predictions_view, run, start_deployment
+from analytics.window import Window
 
 DECISIONS = ("continue", "pause", "roll back", "ready to promote")
 
@@ -203,8 +204,8 @@ def evaluate(db, model: str, *, now: datetime | None = None) -> StepEvaluation:
     rollout = run(db, lambda con: _require_rollout(con, model))
     step_plan = rollout.plan.steps[rollout.step_index]
     hours = (now - rollout.step_started_at).total_seconds() / 3600
-    result = compare(db, model, baseline=rollout.baseline, candidate=rollout.version, start=rollout.step_started_at,
-                     end=now, design="unpaired",
+    result = compare(db, model, baseline=rollout.baseline, candidate=rollout.version,
+                     window=Window(rollout.step_started_at, now), design="unpaired",
                      margins={k: v for k, v in rollout.plan.guardrails.items() if v is not None})
     reasons: list[str] = []
     if result.ratio is not None and result.ratio.mismatch:

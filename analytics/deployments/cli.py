@@ -24,6 +24,7 @@ import json
 from analytics import cli_identity, deployments, store
 from analytics.deployments import _rollout
 from analytics.errors import InvalidInputError
+from analytics.window import Window
 from analytics.cli_support import store_path
 from analytics.governance.cli import _actor, _time
 
@@ -68,9 +69,10 @@ def format_comparison(r: deployments.DeploymentComparison) -> str:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    r = deployments.compare(store_path(args), args.model, baseline=args.baseline, candidate=args.candidate,
-                            start=_time(args.start), end=_time(args.end), design=args.design,
-                            sequential=not args.fixed_horizon)
+    db = store_path(args)
+    window = Window.of_model(db, args.model, start=_time(args.start), end=_time(args.end))
+    r = deployments.compare(db, args.model, baseline=args.baseline, candidate=args.candidate, window=window,
+                            design=args.design, sequential=not args.fixed_horizon)
     print(json.dumps(r.to_dict(), indent=2, default=str) if args.format == "json" else format_comparison(r))
     return EXIT_WORSE if r.verdict == "worse" else 0
 

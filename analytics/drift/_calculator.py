@@ -285,10 +285,12 @@ def _columns(info, columns: list[str] | None) -> list[tuple[str, bool, str]]:
     return declared
 
 
-def _label(start: datetime | None, end: datetime | None) -> str:
-    a = f"{start:%Y-%m-%d %H:%M}" if start else "the first prediction"
-    b = f"{end:%Y-%m-%d %H:%M}" if end else "now"
-    return f"{a} to {b} UTC"
+def _label(window: Window) -> str:
+    """``'v2, 2026-05-01 00:00 to now UTC, region = north'``: the version, the span and the segment."""
+    a = f"{window.start:%Y-%m-%d %H:%M}" if window.start else "the first prediction"
+    b = f"{window.end:%Y-%m-%d %H:%M}" if window.end else "now"
+    segment = f", {window.segment} = {window.segment_value}" if window.segment else ""
+    return f"{window.version}, {a} to {b} UTC{segment}"
 
 
 @dataclass(frozen=True)
@@ -306,42 +308,40 @@ class StoreSides:
     left_out: dict[str, str] = field(default_factory=dict)
 
 
-def store_sides(con: duckdb.DuckDBPyConnection, model: str, *, version: str | None, start: datetime | None,
-                end: datetime | None, segment: str | None = None, segment_value: str | None = None,
-                baseline: tuple[datetime, datetime] | None = None, columns: list[str] | None = None,
-                period: str | None = None) -> StoreSides:
-    """The two sides of a store comparison (``period``: ``None`` for one summary, ``"day"`` or ``"week"``)."""
+def store_sides(con: duckdb.DuckDBPyConnection, model: str, *, window: Window, baseline: Window | None = None,
+                columns: list[str] | None = None, period: str | None = None) -> StoreSides:
+    """The two sides of a store comparison: ``window``'s rows (its version, default the champion) against the
+    version's reference data, or against ``baseline``, an earlier window of the log (same version and
+    segment as ``window``; its own are not read). ``period``: ``None`` for one summary, ``"day"`` or ``"week"``."""
     info = get_model(con, model)
-    version = version or champion_version(con, model)
+    version = window.version or champion_version(con, model)
     if version is None:
         raise InvalidInputError(f"{model} has no champion version; choose a version")
     get_version(con, model, version)
+    window = replace(window, version=version)
     con.execute("SET enable_progress_bar = false")  # never print into the CLI's JSON
     spec = _columns(info, columns)
     if baseline is None:
-        chosen = segment_baseline(con, info, version, segment, segment_value)
+        chosen = segment_baseline(con, info, window)
         reference, ref_label, left_out = chosen.reference, chosen.label, chosen.left_out
         if not con.execute(f"SELECT count(*) {reference.source}", list(reference.params)).fetchone()[0]:
             raise InvalidInputError(f"{model}:{version} has no reference data; compare against an earlier window")
-        cache_key = (con_path(con), model, version, *((segment, segment_value) if chosen.filtered else ()))
+        cache_key = (con_path(con), model, version, *((window.segment, window.segment_value) if chosen.filtered else ()))
     else:
-        reference = _log_side(info, version, *baseline, period_sql(None, 'predicted_at'), segment, segment_value)
-        ref_label, cache_key = f"{version}, {_label(*baseline)}", None
-        ref_label += f", {segment} = {segment_value}" if segment else ""
-        left_out = window_left_out(segment, segment_value)
+        earlier = window.between(baseline.start, baseline.end)
+        reference = _log_side(info, earlier, period_sql(None, 'predicted_at'))
+        ref_label, cache_key = _label(earlier), None
+        left_out = window_left_out(window)
     spec = [c for c in spec if c[0] not in left_out]
-    current = _log_side(info, version, start, end, period_sql(period, 'predicted_at'), segment, segment_value)
-    segment_text = f", {segment} = {segment_value}" if segment else ""
-    return StoreSides(info, version, spec, reference, current, cache_key, ref_label,
-                      f"{version}, {_label(start, end)}{segment_text}", left_out)
+    current = _log_side(info, window, period_sql(period, 'predicted_at'))
+    return StoreSides(info, version, spec, reference, current, cache_key, ref_label, _label(window), left_out)
 
 
-def _log_side(info, version: str, start: datetime | None, end: datetime | None, period: str,
-              segment: str | None = None, segment_value: str | None = None) -> Side:
-    """A version's rows of the log in ``[start, end)`` (of one segment value, if given), grouped by ``period`` (SQL)."""
+def _log_side(info, window: Window, period: str) -> Side:
+    """The rows of the log in ``window``, grouped by ``period`` (SQL)."""
     view = predictions_view(info.stem)
-    window = Window(start, end, version, segment, segment_value).where(info.schema, alias=view)
-    return Side(view, window.sql, tuple(window.params), period)
+    where = window.where(info.schema, alias=view)
+    return Side(view, where.sql, tuple(where.params), period)
 
 
 def con_path(con: duckdb.DuckDBPyConnection) -> str:
@@ -352,7 +352,7 @@ def con_path(con: duckdb.DuckDBPyConnection) -> str:
 
 def _rollup_profiles(con: duckdb.DuckDBPyConnection, model: str, version: str) -> dict[str, Profile]:
     """The reference profiles of every declared column of ``version``: what its daily rollups are binned on."""
-    sides = store_sides(con, model, version=version, start=None, end=None)
+    sides = store_sides(con, model, window=Window(version=version))
     return reference_profiles(con, sides.reference, _columns(sides.info, None), sides.cache_key)
 
 
@@ -440,9 +440,9 @@ def _built_elsewhere(db: DbLike, model: str, version: str | None, summariser: Su
     return build
 
 
-def _use_rollups(baseline, segment) -> bool:
+def _use_rollups(baseline: Window | None, window: Window) -> bool:
     """The rollups answer comparisons with the reference data without a segment filter."""
-    return baseline is None and segment is None
+    return baseline is None and window.segment is None
 
 
 @dataclass(frozen=True)
@@ -470,16 +470,16 @@ def _day_runs(days: tuple[date, ...]) -> list[tuple[datetime, datetime]]:
 
 
 def store_drift(con: duckdb.DuckDBPyConnection, sides: StoreSides, config: DriftConfig, *, histograms: bool,
-                rollups: bool = False, start: datetime | None = None, end: datetime | None = None,
-                period: str | None = None) -> StoreDrift:
+                rollups: bool = False, window: Window = Window(), period: str | None = None) -> StoreDrift:
     """Run a store comparison (reads only).
 
-    With ``rollups``, the whole UTC days of the window that the daily rollups summarise are read from
-    them; the partial days at its edges, and the days not summarised yet, from the log (and named in
-    :attr:`StoreDrift.unsummarised_days`); else the whole window is read from the log.
+    With ``rollups``, the whole UTC days of ``window`` (the time span of ``sides.current``) that the
+    daily rollups summarise are read from them; the partial days at its edges, and the days not
+    summarised yet, from the log (and named in :attr:`StoreDrift.unsummarised_days`); else the whole
+    window is read from the log.
     """
     current: Summaries = DirectSummaries(con, sides.current)
-    days, edges = split_interval(start, end, unit="day")
+    days, edges = split_interval(window.start, window.end, unit="day")
     unsummarised: tuple[date, ...] = ()
     if rollups and days is not None:
         everything = _columns(sides.info, None)
@@ -494,7 +494,7 @@ def store_drift(con: duckdb.DuckDBPyConnection, sides: StoreSides, config: Drift
             # one side per edge and per run of days not summarised: a time range each, which DuckDB prunes
             # to the segments' row groups that hold it
             ranges = [*edges, *_day_runs(unsummarised)]
-            log_sides = (_log_side(sides.info, sides.version, a, b, sides.current.period) for a, b in ranges)
+            log_sides = (_log_side(sides.info, Window(a, b, sides.version), sides.current.period) for a, b in ranges)
             current = CombinedSummaries((whole, *(DirectSummaries(con, side) for side in log_sides)))
     table, hists, n_cur = compute(con, sides.columns, config, sides.reference, current,
                                   cache_key=sides.cache_key, histograms=histograms)
@@ -540,28 +540,26 @@ def drift_summary(db: DbLike, model: str, *, window: Window,
     computed from the log. Both give the same numbers. Nothing is written (the rollups are refreshed
     after an ingest and by ``vigil refresh``, :func:`refresh_rollups`).
     """
-    baseline = (baseline_start, baseline_end) if baseline_start is not None and baseline_end is not None else None
+    baseline = window.between(baseline_start, baseline_end) if baseline_start is not None and baseline_end is not None else None
     result = store_comparison(
         db, model, window=window, baseline=baseline, columns=columns, method=method, use_rollups=use_rollups)
     return replace(result, table=result.table.iloc[0:0]) if result.n_current_rows == 0 else result
 
 
-def store_comparison(db: DbLike, model: str, *, window: Window, baseline: tuple[datetime, datetime] | None,
+def store_comparison(db: DbLike, model: str, *, window: Window, baseline: Window | None,
                      columns: tuple[str, ...] | None, method: str, use_rollups: bool, period: str | None = None
                      ) -> DriftResult:
     """What :func:`drift_summary` (``period`` None) and drift over time (``"day"``, ``"week"``) run, in one read
     of the store: whole days from the rollups where they are fresh, the rest from the log (histograms for a
-    whole window only)."""
-    start, end, version, segment, segment_value = (window.start, window.end, window.version, window.segment,
-                                                   window.segment_value)
-    rollups = use_rollups and _use_rollups(baseline, segment)
+    whole window only). ``baseline``: an earlier time span compared with instead of the reference data
+    (``window``'s version and segment apply to it)."""
+    rollups = use_rollups and _use_rollups(baseline, window)
 
     def work(con: duckdb.DuckDBPyConnection) -> DriftResult:
         config = config_for_model(con, model, method)
-        sides = store_sides(con, model, version=version, start=start, end=end, segment=segment,
-                            segment_value=segment_value, baseline=baseline, columns=list(columns) if columns else None,
+        sides = store_sides(con, model, window=window, baseline=baseline, columns=list(columns) if columns else None,
                             period=period)
-        done = store_drift(con, sides, config, histograms=period is None, rollups=rollups, start=start, end=end,
+        done = store_drift(con, sides, config, histograms=period is None, rollups=rollups, window=window,
                            period=period)
         return DriftResult(done.table, done.histograms, sides.reference_label, sides.current_label, done.n_reference,
                            done.n_current, sides.left_out, done.unsummarised_days)

@@ -23,7 +23,7 @@ chunks; the current error drifts when it leaves mean +/- 3 standard deviations o
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import duckdb
@@ -161,26 +161,25 @@ def multivariate_drift(db: DbLike, model: str, *, window: Window,
     that earlier window of the log (same version and segment). Parameters otherwise as
     :func:`analytics.drift.drift_summary`; ``sample_rows`` bounds each side's sample.
     """
-    start, end, version, segment, segment_value = (window.start, window.end, window.version, window.segment,
-                                                   window.segment_value)
     if sample_rows < 50:
         raise InvalidInputError("the multivariate drift needs samples of at least 50 rows")
 
     def work(con: duckdb.DuckDBPyConnection) -> MultivariateResult:
         info = get_model(con, model)
-        ver = version or champion_version(con, model)
+        ver = window.version or champion_version(con, model)
         if ver is None:
             raise InvalidInputError(f"{model} has no champion version; choose a version")
+        current = replace(window, version=ver)
         if baseline_start is not None and baseline_end is not None:
-            left_out = window_left_out(segment, segment_value)
+            left_out = window_left_out(current)
         else:
-            chosen = segment_baseline(con, info, ver, segment, segment_value)
+            chosen = segment_baseline(con, info, current)
             left_out = chosen.left_out
         used = [c for c in info.schema.columns if c.role in ("feature", "segment") and c.name not in left_out]
         cols = ", ".join(quote(c.name) for c in used)
         def window_sample(a, b):
-            window = Window(a, b, ver, segment, segment_value).where(info.schema)
-            where, params = window.sql, window.params
+            sampled = current.between(a, b).where(info.schema)
+            where, params = sampled.sql, sampled.params
             n = con.execute(f"SELECT count(*) FROM {predictions_view(info.stem)} p WHERE {where}", params).fetchone()[0]
             rows = con.execute(
                 f"SELECT {cols} FROM {predictions_view(info.stem)} p WHERE {where} "
@@ -195,7 +194,7 @@ def multivariate_drift(db: DbLike, model: str, *, window: Window,
             ref = con.execute(
                 f"SELECT {cols} FROM (SELECT *, row_number() OVER () AS _rn {side.source}) "
                 f"ORDER BY hash(_rn + {int(seed)}), _rn LIMIT {int(sample_rows)}", list(side.params)).df()
-        n_cur, cur = window_sample(start, end)
+        n_cur, cur = window_sample(window.start, window.end)
         threshold = (float(settings.get(con, DOMAIN_AUC_LOWER.key, model=model)),
                      float(settings.get(con, DOMAIN_AUC_UPPER.key, model=model)))
         return ref, cur, n_ref, n_cur, threshold, used, left_out

@@ -36,7 +36,7 @@ def drift_over_time(db: DbLike, model: str, *, window: Window, freq: str = "week
     """
     if freq not in FREQUENCIES:
         raise InvalidInputError(f"frequency {freq!r} is unknown; use day or week")
-    baseline = (baseline_start, baseline_end) if baseline_start is not None and baseline_end is not None else None
+    baseline = window.between(baseline_start, baseline_end) if baseline_start is not None and baseline_end is not None else None
     result = store_comparison(
         db, model, window=window, baseline=baseline, columns=columns, method=method, use_rollups=use_rollups,
         period=freq)

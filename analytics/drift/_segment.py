@@ -49,9 +49,8 @@ class SegmentBaseline:
     filtered: bool = False
 
 
-def segment_baseline(con: duckdb.DuckDBPyConnection, info, version: str, segment: str | None,
-                     segment_value: str | None) -> SegmentBaseline:
-    """The version's reference data for a segment filter (see the module docstring).
+def segment_baseline(con: duckdb.DuckDBPyConnection, info, window: Window) -> SegmentBaseline:
+    """The reference data of ``window``'s version for its segment filter (see the module docstring).
 
     Parameters
     ----------
@@ -59,17 +58,17 @@ def segment_baseline(con: duckdb.DuckDBPyConnection, info, version: str, segment
         An open store.
     info : analytics.registry.ModelInfo
         The model.
-    version : str
-        The version whose reference data are read.
-    segment, segment_value : str or None
-        The segment filter of the current side (None: all rows).
+    window : Window
+        The current side: its version (required) names the reference data read, its segment (if any)
+        the rows compared; its time span does not apply to the reference.
     """
+    version, segment, segment_value = window.version, window.segment, window.segment_value
     table = reference_table(info.stem)
     whole = Side(table, "model_version = ?", (version,))
     if segment is None:
         return SegmentBaseline(whole, f"reference data of {version}")
-    window = Window(version=version, segment=segment, segment_value=segment_value).where(info.schema, alias=table)
-    where, params = window.sql, window.params
+    rows = Window(version=version, segment=segment, segment_value=segment_value).where(info.schema, alias=table)
+    where, params = rows.sql, rows.params
     held = con.execute(f"SELECT count(*) FROM {table} WHERE {where}", params).fetchone()[0]
     if held:
         return SegmentBaseline(Side(table, where, tuple(params)),
@@ -81,8 +80,8 @@ def segment_baseline(con: duckdb.DuckDBPyConnection, info, version: str, segment
                   f"compared with the whole reference, without {segment}"})
 
 
-def window_left_out(segment: str | None, segment_value: str | None) -> dict[str, str]:
-    """What an earlier window of the log as baseline leaves out: the segment column it is filtered by."""
-    if segment is None:
+def window_left_out(window: Window) -> dict[str, str]:
+    """What an earlier window of the log as baseline leaves out: the segment column ``window`` is filtered by."""
+    if window.segment is None:
         return {}
-    return {segment: f"the segment filter: {segment} is {segment_value} on both sides"}
+    return {window.segment: f"the segment filter: {window.segment} is {window.segment_value} on both sides"}

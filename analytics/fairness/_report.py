@@ -7,7 +7,6 @@ the package's docstring (:mod:`analytics.fairness`) describes what is computed a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -17,14 +16,16 @@ from analytics import settings
 from analytics.errors import InvalidInputError
 from analytics.fairness._cells import (
     Attribute, cached_daily_cells, day_range, favourable_decision, file_cells, file_score_histogram,
-    score_histogram, sensitive_attributes, window,
+    score_histogram, sensitive_attributes,
 )
+from analytics.fairness._cells import window as window_cells
 from analytics.fairness._metrics import (
     FAIL, PASS, TOO_SMALL, AttributeResult, Thresholds, assess_attribute, demographic_parity, disparity,
 )
 from analytics.fairness._whatif import GroupThresholdWhatIf, search
 from analytics.registry import champion_version, get_model
 from analytics.store import run
+from analytics.window import Window
 
 DP_RATIO = settings.declare(
     "fairness.dp_ratio_threshold", 0.8,
@@ -135,16 +136,18 @@ def assess_cells(cells: pd.DataFrame, attributes: list[str], intersections: list
             for keys in [(a,) for a in attributes] + [tuple(i) for i in intersections]]
 
 
-def assess(db, model: str, *, start: datetime | None = None, end: datetime | None = None,
-           version: str | None = None, attributes: tuple[str, ...] | None = None,
+def assess(db, model: str, *, window: Window = Window(), attributes: tuple[str, ...] | None = None,
            intersections: tuple[tuple[str, ...], ...] | None = None, n_boot: int = N_BOOT,
            seed: int = 0) -> FairnessReport:
-    """Fairness of a model version (default: the champion) over the whole UTC days covering ``[start, end)``.
+    """Fairness of a model version (default: the champion) over the whole UTC days covering ``window``.
 
     Parameters
     ----------
     db : path or connection
         The store.
+    window : Window
+        The time span and version (default: the champion's whole log). Every row of the version is
+        assessed: a window with a segment is refused (the groups are the sensitive attributes').
     attributes : tuple of str, optional
         Attribute keys (default: every declared sensitive attribute; ages as ``<name>_band`` unless a
         banded twin is declared).
@@ -153,9 +156,11 @@ def assess(db, model: str, *, start: datetime | None = None, end: datetime | Non
     n_boot : int
         Bootstrap resamples for the intervals (0: none).
     """
+    window.require_no_filter("the fairness assessment", version_allowed=True)
+
     def work(con: duckdb.DuckDBPyConnection) -> FairnessReport:
         info = get_model(con, model)
-        chosen = version or champion_version(con, model)
+        chosen = window.version or champion_version(con, model)
         keys = [a.key for a in sensitive_attributes(info.schema)]
         if not keys:
             raise InvalidInputError(f"{model} declares no sensitive attribute; mark columns sensitive=True in "
@@ -170,8 +175,9 @@ def assess(db, model: str, *, start: datetime | None = None, end: datetime | Non
         thresholds = thresholds_for(con, model)
         db_key = str(db) if not isinstance(db, duckdb.DuckDBPyConnection) else str(id(db))
         daily = cached_daily_cells(con, db_key, model, info.stem, info.schema, favourable)
-        return _report(model, chosen, window(daily, start=start, end=end, version=chosen), start, end, attrs,
-                       crosses, thresholds, favourable, n_boot, seed)
+        cells = window_cells(daily, start=window.start, end=window.end, version=chosen)
+        return _report(model, chosen, cells, window.start, window.end, attrs, crosses, thresholds, favourable,
+                       n_boot, seed)
 
     return run(db, work)
 
@@ -214,19 +220,22 @@ def what_if_file(path: str | Path, *, y_true: str, y_pred: str, score: str, sens
     return search(hist, favourable=1, constraint=constraint, objective=objective, min_group_size=min_group_size)
 
 
-def what_if(db, model: str, attribute: str, *, start: datetime | None = None, end: datetime | None = None,
-            version: str | None = None, constraint: str = "demographic_parity",
+def what_if(db, model: str, attribute: str, *, window: Window = Window(), constraint: str = "demographic_parity",
             objective: str = "accuracy") -> GroupThresholdWhatIf:
-    """Per-group thresholds for one attribute of a model version that equalise ``constraint``; see :func:`search`."""
+    """Per-group thresholds for one attribute of a model version that equalise ``constraint``; see :func:`search`.
+
+    ``window``: the time span and version (default the champion), every row (a segment is refused).
+    """
+    window.require_no_filter("the fairness what-if", version_allowed=True)
 
     def work(con: duckdb.DuckDBPyConnection) -> GroupThresholdWhatIf:
         info = get_model(con, model)
-        chosen = version or champion_version(con, model)
+        chosen = window.version or champion_version(con, model)
         attrs = {a.key: a for a in sensitive_attributes(info.schema)}
         if attribute not in attrs:
             raise InvalidInputError(f"{attribute!r} is not a sensitive attribute of {model}; use {', '.join(attrs)}")
         favourable = favourable_decision(info.schema, model)
-        hist = score_histogram(con, info.stem, attrs[attribute], start=start, end=end, version=chosen,
+        hist = score_histogram(con, info.stem, attrs[attribute], start=window.start, end=window.end, version=chosen,
                                favourable=favourable)
         return search(hist, favourable=favourable, constraint=constraint, objective=objective,
                       min_group_size=int(settings.get(con, MIN_GROUP.key, model=model)))

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from analytics import fairness, store
 from analytics.cli_support import UsageError, checked_day, checked_int, store_path, write_json
 from analytics.errors import InvalidInputError
+from analytics.window import Window
 
 
 def _day(text: str) -> datetime:
@@ -61,8 +62,9 @@ def _report(args: argparse.Namespace) -> fairness.FairnessReport:
             raise UsageError(f"--start {args.start:%Y-%m-%d} is after --end {args.end:%Y-%m-%d}")
         db = store_path(args)
         end = args.end + timedelta(days=1) if args.end else None
-        return store.read(lambda con: fairness.assess(con, args.model, start=args.start, end=end,
-                                                      version=args.version, n_boot=args.n_boot, seed=args.seed), db)
+        return store.read(lambda con: fairness.assess(
+            con, args.model, window=Window.of_model(con, args.model, start=args.start, end=end, version=args.version),
+            n_boot=args.n_boot, seed=args.seed), db)
     if not args.data:
         raise InvalidInputError("give a DATA file (with --y-true, --y-pred and --sensitive) or --model NAME")
     if not args.y_true or not args.y_pred:

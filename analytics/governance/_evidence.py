@@ -331,7 +331,7 @@ def _check_fairness(con: duckdb.DuckDBPyConnection, ctx: EvidenceContext) -> lis
                             "the version has served no traffic yet: fairness is judged on its own decisions",
                             "failing attributes")]
     try:
-        report = assess(con, ctx.model, start=ctx.window_start, end=ctx.window_end, version=ctx.version, n_boot=0)
+        report = assess(con, ctx.model, window=Window(ctx.window_start, ctx.window_end, ctx.version), n_boot=0)
     except VigilError as exc:
         return [CheckResult(key, title, "recent", NOT_EVALUATED, str(exc), "failing attributes")]
     verdicts = report.verdicts()

@@ -87,7 +87,7 @@ def _validation_auc(con, model: str) -> float | None:
 
 
 def _fairness(db: Path, model: str, period: Period) -> tuple[str, str]:
-    report = fairness.assess(db, model, start=period.start, end=period.end, n_boot=0)
+    report = fairness.assess(db, model, window=Window(period.start, period.end), n_boot=0)
     verdicts = report.verdicts()
     failing = int((verdicts["verdict"] == fairness.FAIL).sum()) if len(verdicts) else 0
     summary = (f"{failing} of {len(verdicts)} attributes and intersections fail (demographic parity ratio below "
@@ -97,7 +97,7 @@ def _fairness(db: Path, model: str, period: Period) -> tuple[str, str]:
 
 
 def _kpis(db: Path, model: str, period: Period) -> tuple[str, str]:
-    result = business.kpis(db, model, now=period.end, start=period.start, end=period.end)
+    result = business.kpis(db, model, now=period.end, window=Window(period.start, period.end))
     table = result.table
     missed = int((table["meets_target"] == False).sum())  # noqa: E712 - None means no target
     summary = f"{len(table)} KPIs over {result.rows:,} predictions ({result.labelled:,} labelled); {missed} miss their target."
@@ -105,8 +105,9 @@ def _kpis(db: Path, model: str, period: Period) -> tuple[str, str]:
 
 
 def _cost_sla(db: Path, model: str, period: Period) -> tuple[str, str]:
-    cost = business.cost(db, model, now=period.end, start=period.start, end=period.end)
-    latency = business.latency(db, model, start=period.start, end=period.end)
+    window = Window(period.start, period.end)
+    cost = business.cost(db, model, now=period.end, window=window)
+    latency = business.latency(db, model, window=window)
     breaches = int(latency.by_version["breach"].sum()) if len(latency.by_version) else 0
     keys = ("predictions", "cost_usd", "cost_per_1000_usd", "infra_usd", "total_usd")
     money = pd.DataFrame([{"measure": k.replace("_", " "), "period": cost.summary.get(k),

@@ -19,6 +19,7 @@ from analytics.alerts import Level, Rule
 from analytics.cli import main
 from analytics.errors import InvalidInputError, PermissionDeniedError
 from analytics.roles import Actor
+from analytics.window import Window
 from lifecycle_support import put_in_status
 
 MODEL = "churn-scorer"
@@ -319,7 +320,7 @@ def test_weekly_fairness_of_one_pass_equals_the_assessment_of_each_week(churn):
     ends = [datetime(2025, 3, 3), datetime(2025, 3, 10)]
     frame = alerts.series(cache, rule, "v1", ends)
     for end, value, rows in zip(frame["window_end"], frame["value"], frame["rows"]):
-        week = fairness.assess(churn, MODEL, start=end - timedelta(days=7), end=end, version="v1",
+        week = fairness.assess(churn, MODEL, window=Window(start=end - timedelta(days=7), end=end, version="v1"),
                                attributes=("region",), intersections=(), n_boot=0)
         assert value == pytest.approx(week.verdicts()["demographic_parity_ratio"].iloc[0]) and rows == week.rows
     assert len(frame) == 2

@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from analytics import audit, business, store
 from analytics.roles import Actor
+from analytics.window import Window
 from app import auth, context
 
 PAGE = str(context.__file__).replace("app/context.py", "pages/cost_latency.py")
@@ -31,8 +32,8 @@ def _ctx(window: str = "30d") -> context.Context:
 def test_viewer_sees_cost_budget_and_latency(vigil_db):
     ctx = _ctx()
     at = _page("viewer", ctx)
-    costs = business.cost(vigil_db, "loan-risk", now=ctx.now, start=ctx.start)
-    lat = business.latency(vigil_db, "loan-risk", start=ctx.start)
+    costs = business.cost(vigil_db, "loan-risk", now=ctx.now, window=Window(start=ctx.start))
+    lat = business.latency(vigil_db, "loan-risk", window=Window(start=ctx.start))
     cards = {m.label: m for m in at.metric}
     assert cards["Cost per 1,000 predictions"].value == f"USD {costs.summary['cost_per_1000_usd']:,.3f}"
     assert abs(costs.summary["cost_per_1000_usd"] - 1.0) < 1e-9  # every call logged at USD 0.001

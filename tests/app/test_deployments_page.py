@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from analytics import deployments
 from analytics.roles import Actor
+from analytics.window import Window
 from app import auth, context
 
 PAGE = str(context.__file__).replace("app/context.py", "pages/deployments.py")
@@ -28,7 +29,7 @@ def test_viewer_sees_the_verdict_and_the_numbers_of_analytics(vigil_db):
     at = _page("viewer", "loan-risk")
     assert not at.error or "Verdict" in at.error[0].value
     ctx = at.session_state["ctx_current"]
-    r = deployments.compare(vigil_db, "loan-risk", baseline="v2", candidate="v1", start=ctx.start, end=ctx.end)
+    r = deployments.compare(vigil_db, "loan-risk", baseline="v2", candidate="v1", window=Window(start=ctx.start, end=ctx.end))
     shown = [m.value for m in (*at.success, *at.info, *at.warning, *at.error)]
     assert any(f"Verdict: {r.verdict}" in v for v in shown)
     frame = at.dataframe[0].value

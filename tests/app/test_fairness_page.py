@@ -7,6 +7,7 @@ import pytest
 from app_support import signed_in, template_store, vigil_db  # noqa: F401 - fixtures
 
 from analytics import audit, fairness, store
+from analytics.window import Window
 
 PAGE = "../pages/fairness.py"
 
@@ -25,7 +26,7 @@ def _button(at, label: str):
 
 def test_verdicts_and_groups_match_analytics(vigil_db):
     at = _open("viewer")
-    report = fairness.assess(vigil_db, "loan-risk", start=None, end=None, version="v2")
+    report = fairness.assess(vigil_db, "loan-risk", window=Window(version="v2"))
     metrics = {m.label: m.value for m in at.metric}
     assert set(metrics) >= {"Fail", "Pass", "Too small to judge"}
     verdicts = at.dataframe[0].value

@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from analytics import audit, business, store
 from analytics.roles import Actor
+from analytics.window import Window
 from app import auth, context, widgets
 from app.widgets import fmt_pct
 
@@ -42,8 +43,7 @@ def defined(vigil_db):
 def test_viewer_sees_the_kpis_of_the_stored_definition(defined):
     ctx = context.Context(now=_now(), window="30d", model="loan-risk")
     at = _page("viewer", ctx)
-    result = business.kpis(defined, "loan-risk", now=ctx.now, start=ctx.start.replace(minute=0),
-                           end=ctx.now.replace(minute=0))  # as the page: whole hours
+    result = business.kpis(defined, "loan-risk", now=ctx.now, window=Window(start=ctx.start.replace(minute=0), end=ctx.now.replace(minute=0)))  # as the page: whole hours
     cards = {m.label: m for m in reversed(at.metric)}  # the headline card, not the what-if's of the same name
     assert at.metric[0].label == "Approved rate"
     assert cards["Approved rate"].value == fmt_pct(result.value("selection_rate"))
@@ -136,7 +136,7 @@ def test_parity_is_the_fairness_pages_with_its_small_group_rule(defined):
 
     now = _now()
     _small_groups(defined, now)
-    report = fairness.assess(defined, "loan-risk", version="v2", n_boot=50)
+    report = fairness.assess(defined, "loan-risk", window=Window(version="v2"), n_boot=50)
     parity = report.result("gender").disparity.demographic_parity_ratio
     stem = store.read(lambda con: registry.get_model(con, "loan-risk"), defined).stem
     rows = store.read(lambda con: con.execute(
@@ -147,7 +147,7 @@ def test_parity_is_the_fairness_pages_with_its_small_group_rule(defined):
     expected = demographic_parity_ratio(judged["decision"], (judged["decision"] == 0).astype(int),
                                         sensitive_features=judged["gender"])
     assert parity == pytest.approx(expected, rel=1e-12)
-    kpi = business.kpis(defined, "loan-risk", now=now, version="v2").value("demographic_parity_ratio")
+    kpi = business.kpis(defined, "loan-risk", now=now, window=Window(version="v2")).value("demographic_parity_ratio")
     assert kpi == pytest.approx(expected, rel=1e-12)
     groups = report.result("gender").groups.set_index("group")
     assert groups.loc[["x", "y"], ["selection_rate", "selection_rate_low", "selection_rate_high"]].isna().all().all()

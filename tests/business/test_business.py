@@ -14,6 +14,7 @@ from analytics import audit, business, ingest, registry, settings, store
 from analytics.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from analytics.logschema import Column, LogSchema
 from analytics.roles import Actor
+from analytics.window import Window
 from lifecycle_support import put_in_status
 
 SYSTEM = Actor("cli:tests", "system")
@@ -142,7 +143,7 @@ def _window(rows: pd.DataFrame, start: datetime | None, end: datetime | None, ve
 def test_kpis_match_pandas_and_fairlearn_with_previous_period_and_targets(loan):
     db, rows = loan
     start = NOW - timedelta(days=8)
-    result = business.kpis(db, MODEL, now=NOW, start=start)
+    result = business.kpis(db, MODEL, now=NOW, window=Window(start=start))
     table = result.table.set_index("key")
     expected = _reference_kpis(_window(rows, start, None))
     before = _reference_kpis(_window(rows, start - (NOW - start), start))
@@ -169,7 +170,7 @@ def test_kpis_per_segment_and_for_a_shadow_version(loan):
         for key in ("selection_rate", "profit", "expected_loss", "bad_rate_selected", "demographic_parity_ratio"):
             assert seg.loc[region, key] == pytest.approx(ref[key], rel=1e-9), (region, key)
     assert not result.has_previous and np.isnan(result.table.set_index("key").loc["profit", "previous"])
-    shadow = business.kpis(db, MODEL, now=NOW, version="v2", segment="region", segment_value="north")
+    shadow = business.kpis(db, MODEL, now=NOW, window=Window(version="v2", segment="region", segment_value="north"))
     ref = _reference_kpis(_window(rows, None, None, "v2").query("region == 'north'"))
     assert shadow.value("profit") == pytest.approx(ref["profit"], rel=1e-9)
     assert shadow.value("predictions") == ref["predictions"]
@@ -244,7 +245,7 @@ def test_threshold_whatif_matches_pandas_and_fairlearn_at_every_grid_threshold(l
 def test_cost_per_day_version_and_decision_match_pandas(loan):
     db, rows = loan
     start = NOW - timedelta(days=8)
-    result = business.cost(db, MODEL, now=NOW, start=start)
+    result = business.cost(db, MODEL, now=NOW, window=Window(start=start))
     window = rows[rows["predicted_at"] >= pd.Timestamp(start)]
     live_selected = ((window["decision"] == 0) & (window["deployment_role"] != "shadow")).sum()
     s = result.summary
@@ -291,7 +292,7 @@ def test_budget_forecast_and_infrastructure_entries(loan, tmp_path):
     assert entries["amount_usd"].tolist() == [31.0] and entries["days"].tolist() == [31]
     log = store.read(lambda con: audit.entries(con, object_type="infra_cost"), path)
     assert log["action"].tolist() == ["infra_cost.add"] and log["actor"].tolist() == ["ada"]
-    window = business.cost(path, MODEL, now=NOW, start=datetime(2025, 1, 11), end=datetime(2025, 1, 21))
+    window = business.cost(path, MODEL, now=NOW, window=Window(start=datetime(2025, 1, 11), end=datetime(2025, 1, 21)))
     assert window.summary["infra_usd"] == pytest.approx(10.0)
 
 
@@ -357,18 +358,19 @@ def test_hourly_rollup_answers_a_mid_hour_window_exactly(loan):
     db, rows = loan
     start, end = NOW - timedelta(days=6, minutes=17, seconds=5), NOW - timedelta(hours=30, minutes=41)
 
-    def sums(use_rollup: bool, **kw):
+    def sums(use_rollup: bool, by=None, **filters):
         def work(con):
             from analytics.business._common import open_model
             info = open_model(con, MODEL)
-            return business.kpi_sums(con, info, DEFINITION, now=NOW, start=start, end=end, use_rollup=use_rollup, **kw)
+            return business.kpi_sums(con, info, DEFINITION, now=NOW, window=Window(start, end, **filters), by=by,
+                                     use_rollup=use_rollup)
         return store.read(work, db)
 
     for kw in ({}, {"by": "region"}, {"version": "v2", "segment": "region", "segment_value": "east"}):
         fast, exact = sums(True, **kw), sums(False, **kw)
         assert fast[["period", "group", "attribute"]].values.tolist() == exact[["period", "group", "attribute"]].values.tolist()
         pd.testing.assert_frame_equal(fast[list(business.SUM_COLUMNS)], exact[list(business.SUM_COLUMNS)], rtol=1e-12)
-    result = business.kpis(db, MODEL, now=NOW, start=start, end=end)
+    result = business.kpis(db, MODEL, now=NOW, window=Window(start=start, end=end))
     ref = _reference_kpis(_window(rows, start, end))
     for key, value in ref.items():
         assert result.value(key) == pytest.approx(value, rel=1e-9), key
@@ -383,7 +385,7 @@ def test_daily_rollup_of_the_what_if_equals_the_exact_cells(loan):
 
     def cells(use_rollup):
         def work(con):
-            frame = threshold_cells(con, open_model(con, MODEL), DEFINITION, start=start, end=end, version="v2",
+            frame = threshold_cells(con, open_model(con, MODEL), DEFINITION, window=Window(start=start, end=end, version="v2"),
                                     use_rollup=use_rollup)
             return frame.sort_values(["cell", "group", "label"]).reset_index(drop=True)
         return store.read(work, db)
@@ -430,12 +432,12 @@ def test_summaries_answer_mid_hour_windows_as_the_log_and_numpy_do(loan):
                (NOW - timedelta(days=12, minutes=41), NOW - timedelta(days=2, hours=6, minutes=5), "v2"),
                (None, NOW - timedelta(days=15, minutes=1), None)]
     for start, end, version in windows:
-        _same(business.cost(db, MODEL, now=NOW, start=start, end=end, version=version),
-              business.cost(db, MODEL, now=NOW, start=start, end=end, version=version, use_summaries=False))
-        fast = business.latency(db, MODEL, start=start, end=end, version=version)
-        _same(fast, business.latency(db, MODEL, start=start, end=end, version=version, use_summaries=False))
-        _same(business.champion_challenger(db, MODEL, now=NOW, start=start, end=end),
-              business.champion_challenger(db, MODEL, now=NOW, start=start, end=end, use_summaries=False))
+        _same(business.cost(db, MODEL, now=NOW, window=Window(start=start, end=end, version=version)),
+              business.cost(db, MODEL, now=NOW, window=Window(start=start, end=end, version=version), use_summaries=False))
+        fast = business.latency(db, MODEL, window=Window(start=start, end=end, version=version))
+        _same(fast, business.latency(db, MODEL, window=Window(start=start, end=end, version=version), use_summaries=False))
+        _same(business.champion_challenger(db, MODEL, now=NOW, window=Window(start=start, end=end)),
+              business.champion_challenger(db, MODEL, now=NOW, window=Window(start=start, end=end), use_summaries=False))
         # and both are numpy's percentiles of the window's rows (partial first and last days included)
         window = rows[(rows["predicted_at"] >= pd.Timestamp(start or datetime.min))
                       & (rows["predicted_at"] < pd.Timestamp(end or datetime.max))]
@@ -498,7 +500,7 @@ def test_an_ingest_into_summarised_days_refreshes_only_those_days(loan, tmp_path
         for day in touched:
             part = everything[(everything["predicted_at"].dt.date == day) & (everything["model_version"] == "v1")]
             assert daily.loc[(pd.Timestamp(day), "v1"), "p99_ms"] == pytest.approx(np.percentile(part["latency_ms"], 99))
-    cost = business.cost(path, MODEL, now=NOW, start=START + timedelta(days=4, hours=12))
+    cost = business.cost(path, MODEL, now=NOW, window=Window(start=START + timedelta(days=4, hours=12)))
     window = everything[everything["predicted_at"] >= pd.Timestamp(START + timedelta(days=4, hours=12))]
     assert cost.summary["cost_usd"] == pytest.approx(window["cost"].sum())
     assert cost.summary["predictions"] == len(window)
@@ -507,10 +509,10 @@ def test_an_ingest_into_summarised_days_refreshes_only_those_days(loan, tmp_path
 def test_a_segment_filter_is_answered_from_the_log(loan):
     db, rows = loan
     start = NOW - timedelta(days=6, minutes=30)
-    got = business.cost(db, MODEL, now=NOW, start=start, segment="region", segment_value="north")
+    got = business.cost(db, MODEL, now=NOW, window=Window(start=start, segment="region", segment_value="north"))
     window = rows[(rows["predicted_at"] >= pd.Timestamp(start)) & (rows["region"] == "north")]
     assert got.summary["cost_usd"] == pytest.approx(window["cost"].sum()) and got.summary["predictions"] == len(window)
-    lat = business.latency(db, MODEL, start=start, segment="region", segment_value="north")
+    lat = business.latency(db, MODEL, window=Window(start=start, segment="region", segment_value="north"))
     for version, part in window.groupby("model_version"):
         assert lat.by_version.set_index("version").loc[version, "p95_ms"] == pytest.approx(
             np.percentile(part["latency_ms"], 95), abs=1e-9)
@@ -557,7 +559,7 @@ def test_late_outcomes_rebuild_the_days_they_label_and_governance_actions_rebuil
         assert after.value(key) == pytest.approx(expected[key], rel=1e-9), key
     # A fresh process reads the rollups from the store: the same KPIs, the same what-if cells as the log's.
     _rollup._CACHE.clear()
-    fresh = business.kpis(path, MODEL, now=NOW, start=NOW - timedelta(days=9, minutes=20))
+    fresh = business.kpis(path, MODEL, now=NOW, window=Window(start=NOW - timedelta(days=9, minutes=20)))
     ref = _reference_kpis(_window(relabelled.reset_index(), NOW - timedelta(days=9, minutes=20), None))
     for key, value in ref.items():
         assert fresh.value(key) == pytest.approx(value, rel=1e-9), key
@@ -565,7 +567,7 @@ def test_late_outcomes_rebuild_the_days_they_label_and_governance_actions_rebuil
 
     def cells(use_rollup):
         return store.read(lambda con: threshold_cells(
-            con, open_model(con, MODEL), DEFINITION, start=None, end=None, version="v1", use_rollup=use_rollup
+            con, open_model(con, MODEL), DEFINITION, window=Window(version="v1"), use_rollup=use_rollup
         ).sort_values(["cell", "group", "label"]).reset_index(drop=True), path)
 
     pd.testing.assert_frame_equal(cells(True), cells(False), check_dtype=False, rtol=1e-12)
@@ -581,5 +583,5 @@ def test_latency_of_a_window_without_traffic_is_empty_not_an_error(toy):
 
     assert ingest_rows(toy.name, toy.predictions(120), db=toy.db, actor=toy.actor).status == "committed"
     start = toy.predictions(1)["predicted_at"].iloc[0].to_pydatetime() - timedelta(days=3)
-    result = business.latency(toy.db, toy.name, start=start, end=start + timedelta(days=1), version="v1")
+    result = business.latency(toy.db, toy.name, window=Window(start=start, end=start + timedelta(days=1), version="v1"))
     assert result.rows == 0 and result.daily.empty and result.by_version.empty

@@ -7,6 +7,7 @@ from analytics import audit, business, registry, store, users
 from analytics.cli import main
 from analytics.logschema import Column, LogSchema
 from analytics.roles import Actor
+from analytics.window import Window
 from lifecycle_support import put_in_status
 
 
@@ -102,7 +103,7 @@ def _check_kpis_show_is_readable(db, capsys):
     assert main(["--db", str(db), "kpis", "show", "m", "--days", "36500", "--format", "json"]) == 0
     shown = {r["key"]: r for r in json.loads(capsys.readouterr().out)}
     now = datetime.now(timezone.utc).replace(tzinfo=None, second=0, microsecond=0)
-    expected = business.kpis(db, "m", now=now, start=now - timedelta(days=36500)).table.set_index("key")
+    expected = business.kpis(db, "m", now=now, window=Window(start=now - timedelta(days=36500))).table.set_index("key")
     for key, row in shown.items():
         value = expected.loc[key, "value"]
         assert (row["value"] is None and math.isnan(value)) or row["value"] == value

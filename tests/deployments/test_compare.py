@@ -20,6 +20,7 @@ from analytics.deployments import _paired as _pairs
 from analytics.errors import InvalidInputError
 from analytics.ingest import ingest
 from analytics.roles import Actor
+from analytics.window import Window
 
 SPEC = """\
 name = "churn-risk"
@@ -141,7 +142,7 @@ def test_shadow_is_paired_by_request_and_pinned_to_the_libraries(churn_template)
 def test_canary_is_unpaired_with_a_sample_ratio_check_pinned_to_the_libraries(churn_template):
     db, data = churn_template
     start = START + timedelta(days=CANARY_FROM)
-    r = deployments.compare(db, MODEL, baseline="v1", candidate="v3", start=start, end=START + timedelta(days=DAYS),
+    r = deployments.compare(db, MODEL, baseline="v1", candidate="v3", window=Window(start=start, end=START + timedelta(days=DAYS)),
                             sequential=False)
     # the shared period: from the canary's first row to just after the earlier of the two last rows
     assert r.start >= start and r.end <= START + timedelta(days=DAYS)
@@ -184,7 +185,7 @@ def test_bad_requests_say_what_to_do(churn_template):
         deployments.compare(db, MODEL, baseline="v1", candidate="v1")
     with pytest.raises(InvalidInputError, match="no version 'v9'"):
         deployments.compare(db, MODEL, baseline="v1", candidate="v9")
-    empty = deployments.compare(db, MODEL, baseline="v1", candidate="v3", end=START)
+    empty = deployments.compare(db, MODEL, baseline="v1", candidate="v3", window=Window(end=START))
     assert empty.verdict == "keep collecting" and empty.measures == ()
 
 
@@ -232,8 +233,8 @@ def test_shadow_from_the_stored_summaries_gives_the_log_s_figures(churn_template
     assert store.read(lambda con: con.execute("SELECT count(*) FROM paired_summary_days").fetchone()[0], db) == 0
     # the whole log (every day from the store) and a window with partial edge days (those from the log)
     for start, end in [(None, None), (START + timedelta(days=2, hours=7), START + timedelta(days=15, hours=3))]:
-        from_log = deployments.compare(db, MODEL, baseline="v1", candidate="v2", start=start, end=end, sequential=False)
-        stored = deployments.compare(summarised, MODEL, baseline="v1", candidate="v2", start=start, end=end,
+        from_log = deployments.compare(db, MODEL, baseline="v1", candidate="v2", window=Window(start=start, end=end), sequential=False)
+        stored = deployments.compare(summarised, MODEL, baseline="v1", candidate="v2", window=Window(start=start, end=end),
                                      sequential=False)
         assert stored.to_dict() == from_log.to_dict()
     # the stored path is pinned to the libraries as the log's is (the last window: days 2-15)

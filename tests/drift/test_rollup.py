@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import duckdb
 import numpy as np
@@ -34,7 +34,7 @@ def _direct(db, model, start, end, period=None, columns=None):
 
     def work(con):
         config = _calculator.config_for_model(con, model)
-        sides = _calculator.store_sides(con, model, version=None, start=start, end=end, period=period,
+        sides = _calculator.store_sides(con, model, window=Window(start=start, end=end, version=None), period=period,
                                         columns=columns)
         done = _calculator.store_drift(con, sides, config, histograms=True)
         return done.table, done.histograms, done.n_reference, done.n_current
@@ -156,9 +156,10 @@ def test_partial_days_at_the_edges_are_read_from_the_log_and_added(copy, monkeyp
 
 
 def test_a_baseline_window_or_a_segment_is_read_from_the_log():
-    assert _calculator._use_rollups(None, None)
-    assert not _calculator._use_rollups((1, 2), None)
-    assert not _calculator._use_rollups(None, "region")
+    window = Window(datetime(2026, 5, 2), datetime(2026, 5, 9))
+    assert _calculator._use_rollups(None, window)
+    assert not _calculator._use_rollups(Window(datetime(2026, 5, 1), datetime(2026, 5, 2)), window)
+    assert not _calculator._use_rollups(None, Window(segment="region", segment_value="north"))
 
 
 def test_a_version_without_rows_in_the_segments_rolls_up_nothing(toy):

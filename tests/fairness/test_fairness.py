@@ -19,6 +19,7 @@ from analytics.cli import main as vigil
 from analytics.errors import InvalidInputError, PermissionDeniedError
 from analytics.logschema import Column, LogSchema
 from analytics.roles import Actor
+from analytics.window import Window
 from lifecycle_support import put_in_status
 
 SYSTEM = Actor("cli:tests", "system")
@@ -194,7 +195,7 @@ def test_over_time_matches_fairlearn_per_week(fair_store):
 
 def test_window_is_whole_utc_days(fair_store):
     db, raw = fair_store
-    report = fairness.assess(db, MODEL, start=START + timedelta(days=7, hours=5), end=START + timedelta(days=14),
+    report = fairness.assess(db, MODEL, window=Window(start=START + timedelta(days=7, hours=5), end=START + timedelta(days=14)),
                              attributes=("SEX",), intersections=(), n_boot=0)
     inside = raw[(raw["predicted_at"] >= START + timedelta(days=7)) & (raw["predicted_at"] < START + timedelta(days=14))]
     assert report.rows == len(inside)
