@@ -1,4 +1,4 @@
-"""The drift calculator: summarises both sides in DuckDB and runs the methods on the summaries.
+"""The drift calculator: counts both sides in DuckDB and runs the methods on the counts.
 
 Sides (:class:`~analytics.drift._binning.Side`):
 
@@ -7,11 +7,11 @@ Sides (:class:`~analytics.drift._binning.Side`):
 - files: two Parquet or CSV files (the ``vigil drift`` gate of a CI pipeline).
 
 The reference is profiled once (kind, range, fine histogram or category counts; cached per version,
-whose reference never changes). The current side is summarised per period (one constant for a
-summary, a day or a week for drift over time) by a :class:`Summaries` source: straight from the log
-(:class:`DirectSummaries`), or, for one version against its reference, the window's whole UTC
-days from the daily rollups (:mod:`analytics.drift._rollup`) and its partial edge days from the
-log, summed (:class:`CombinedSummaries`): the same numbers, reading a day or two of the log at most.
+whose reference never changes). The current side is counted per period (:data:`WHOLE_WINDOW` for the
+whole window, a day or a week for drift over time) by a :class:`Counts` source: straight from the log
+(:class:`LogCounts`), or, for one version against its reference, the window's whole UTC days from
+the daily rollups (:class:`~analytics.drift._rollup.RollupCounts`) and its partial edge days from the
+log, added (:class:`MixedCounts`): the same numbers, reading a day or two of the log at most.
 No rows are copied: every query is an aggregate over the relation itself.
 """
 
@@ -87,8 +87,8 @@ def _choose(column: str, kind: str, n_reference: int, config: DriftConfig) -> tu
     return chosen, f"{wanted} needs a numerical column; used {chosen}"
 
 
-class Summaries(Protocol):
-    """Where the current side's summaries come from (the log itself, or the daily rollups)."""
+class Counts(Protocol):
+    """Where the current side's counts per period come from (the log, the daily rollups, a file, or a mix)."""
 
     def rows(self) -> dict[object, int]:
         """Rows per period."""
@@ -101,8 +101,8 @@ class Summaries(Protocol):
 
 
 @dataclass(frozen=True)
-class DirectSummaries:
-    """Summaries computed from a side's rows (one aggregate query per column)."""
+class LogCounts:
+    """Counts computed from a side's rows (one aggregate query per column)."""
 
     con: duckdb.DuckDBPyConnection
     side: Side
@@ -118,10 +118,10 @@ class DirectSummaries:
 
 
 @dataclass(frozen=True)
-class CombinedSummaries:
-    """The sum of summaries of disjoint sets of rows (whole days from the rollups, partial days from the log)."""
+class MixedCounts:
+    """The sum of the counts of disjoint sets of rows (whole days from the rollups, partial days from the log)."""
 
-    parts: tuple[Summaries, ...]
+    parts: tuple[Counts, ...]
 
     def rows(self) -> dict[object, int]:
         out: dict[object, int] = {}
@@ -199,15 +199,32 @@ def _categorical_labels(prof: Profile, current: dict[object, dict[str, int]]):
     return tuple(labels), ref_counts, out
 
 
+@dataclass(frozen=True)
+class ComputedDrift:
+    """What :func:`compute` returns.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per column and period (:data:`RESULT_COLUMNS`).
+    histograms : dict of str to pandas.DataFrame
+        Per column, the reference and current counts on its bins, when asked and there is one period.
+    n_current : int
+        The current side's rows.
+    """
+
+    table: pd.DataFrame
+    histograms: dict[str, pd.DataFrame]
+    n_current: int
+
+
 def compute(con: duckdb.DuckDBPyConnection, columns: list[tuple[str, bool, str]], config: DriftConfig,
-            reference: Side, current: Summaries, *, cache_key: tuple | None = None,
-            histograms: bool = True, profiles: dict[str, Profile] | None = None
-            ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], int]:
-    """Drift of ``columns`` (name, numeric type, role) between the reference and the current summaries, per period.
+            reference: Side, current: Counts, *, cache_key: tuple | None = None,
+            histograms: bool = True, profiles: dict[str, Profile] | None = None) -> ComputedDrift:
+    """Drift of ``columns`` (name, numeric type, role) between the reference and the current counts, per period.
 
     ``profiles``: the reference's profiles when the caller has them (else :func:`reference_profiles`).
-    Returns the result table (:data:`RESULT_COLUMNS`), the histograms of the single period (a
-    summary, if asked), and the current rows.
+    ``histograms``: also return each column's bins when there is one period.
     """
     profiles = profiles if profiles is not None else reference_profiles(con, reference, columns, cache_key)
     sizes = current.rows()
@@ -230,8 +247,8 @@ def compute(con: duckdb.DuckDBPyConnection, columns: list[tuple[str, bool, str]]
         for period in periods:
             cur_arr = cur_by_period.get(period, np.zeros(len(labels), dtype=np.int64))
             n_cur = int(cur_arr.sum())
-            summary = _summary(prof, ref_arr, cur_arr, labels, fine.get(period), method_key)
-            statistic, p_value = method.compute(summary)
+            comparison = _comparison(prof, ref_arr, cur_arr, labels, fine.get(period), method_key)
+            statistic, p_value = method.compute(comparison)
             unseen = [labels[i] for i in range(seen, len(labels)) if cur_arr[i] > 0 and labels[i] != binning.OTHER] \
                 if prof.kind == CATEGORICAL else []
             notes = [note] if note else []
@@ -247,7 +264,7 @@ def compute(con: duckdb.DuckDBPyConnection, columns: list[tuple[str, bool, str]]
                 "drifted": method.drifted(statistic, p_value, threshold), "n_reference": prof.n, "n_current": n_cur,
                 "period": period, "role": role, "missing_reference": prof.missing,
                 "missing_current": sizes[period] - n_cur, "unseen_categories": ", ".join(unseen),
-                "note": "; ".join(notes), "tolerance": method.tolerance(summary) if math.isfinite(statistic) else 0.0,
+                "note": "; ".join(notes), "tolerance": method.tolerance(comparison) if math.isfinite(statistic) else 0.0,
             })
             if histograms and len(periods) == 1:
                 hists[column] = pd.DataFrame({
@@ -256,10 +273,10 @@ def compute(con: duckdb.DuckDBPyConnection, columns: list[tuple[str, bool, str]]
                     "current_share": cur_arr / cur_arr.sum() if cur_arr.sum() else np.nan})
     table = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
     table["drifted"] = table["drifted"].astype(object)
-    return table, hists, sum(sizes.values())
+    return ComputedDrift(table, hists, sum(sizes.values()))
 
 
-def _summary(prof: Profile, ref: np.ndarray, cur: np.ndarray, labels: tuple[str, ...], fine: FineHistogram | None,
+def _comparison(prof: Profile, ref: np.ndarray, cur: np.ndarray, labels: tuple[str, ...], fine: FineHistogram | None,
              method_key: str) -> ColumnComparison:
     """The :class:`~analytics.drift._methods.ColumnComparison` of one column and period (distances only when needed)."""
     fine = fine if fine is not None else FineHistogram()
@@ -312,7 +329,7 @@ def store_sides(con: duckdb.DuckDBPyConnection, model: str, *, window: Window, b
                 columns: list[str] | None = None, period: str | None = None) -> StoreSides:
     """The two sides of a store comparison: ``window``'s rows (its version, default the champion) against the
     version's reference data, or against ``baseline``, an earlier window of the log (same version and
-    segment as ``window``; its own are not read). ``period``: ``None`` for one summary, ``"day"`` or ``"week"``."""
+    segment as ``window``; its own are not read). ``period``: ``None`` for the whole window, ``"day"`` or ``"week"``."""
     info = get_model(con, model)
     version = window.version or champion_version(con, model)
     if version is None:
@@ -478,7 +495,7 @@ def store_drift(con: duckdb.DuckDBPyConnection, sides: StoreSides, config: Drift
     summarised yet, from the log (and named in :attr:`StoreDrift.unsummarised_days`); else the whole
     window is read from the log.
     """
-    current: Summaries = DirectSummaries(con, sides.current)
+    current: Counts = LogCounts(con, sides.current)
     days, edges = split_interval(window.start, window.end, unit="day")
     unsummarised: tuple[date, ...] = ()
     if rollups and days is not None:
@@ -489,17 +506,17 @@ def store_drift(con: duckdb.DuckDBPyConnection, sides: StoreSides, config: Drift
                                    end=days[1].date() if days[1] else None)
         unsummarised = cover.unsummarised
         if cover.summarised:
-            whole = _rollup.RollupSummaries(con, sides.info.name, sides.version, *days, period,
-                                            tuple(c for c, _, _ in sides.columns), days=tuple(cover.summarised))
+            whole = _rollup.RollupCounts(con, sides.info.name, sides.version, *days, period,
+                                         tuple(c for c, _, _ in sides.columns), days=tuple(cover.summarised))
             # one side per edge and per run of days not summarised: a time range each, which DuckDB prunes
             # to the segments' row groups that hold it
             ranges = [*edges, *_day_runs(unsummarised)]
             log_sides = (_log_side(sides.info, Window(a, b, sides.version), sides.current.period) for a, b in ranges)
-            current = CombinedSummaries((whole, *(DirectSummaries(con, side) for side in log_sides)))
-    table, hists, n_cur = compute(con, sides.columns, config, sides.reference, current,
-                                  cache_key=sides.cache_key, histograms=histograms)
+            current = MixedCounts((whole, *(LogCounts(con, side) for side in log_sides)))
+    done = compute(con, sides.columns, config, sides.reference, current, cache_key=sides.cache_key,
+                   histograms=histograms)
     n_ref = binning.row_counts(con, sides.reference).get(WHOLE_WINDOW, 0)
-    return StoreDrift(table, hists, n_ref, n_cur, unsummarised)
+    return StoreDrift(done.table, done.histograms, n_ref, done.n_current, unsummarised)
 
 
 def drift_summary(db: DbLike, model: str, *, window: Window,

@@ -23,7 +23,7 @@ import duckdb
 
 from analytics.drift import _binning as binning
 from analytics.drift._binning import FineHistogram, Profile, Side
-from analytics.drift._calculator import DirectSummaries, DriftConfig, compute
+from analytics.drift._calculator import DriftConfig, LogCounts, compute
 from analytics.drift._methods import CATEGORICAL
 from analytics.drift._result import DriftResult
 from analytics.errors import InvalidInputError
@@ -95,8 +95,8 @@ def profile_file(con: duckdb.DuckDBPyConnection, side: Side, columns: list[tuple
 
 
 @dataclass(frozen=True)
-class FileSummaries:
-    """The current file's summaries: fine histograms as a store side's, categories pooled in DuckDB."""
+class FileCounts:
+    """The current file's counts: fine histograms as a store side's, categories pooled in DuckDB."""
 
     con: duckdb.DuckDBPyConnection
     side: Side
@@ -106,7 +106,7 @@ class FileSummaries:
         return binning.row_counts(self.con, self.side)
 
     def numeric(self, column: str, lo: float, hi: float) -> dict[object, FineHistogram]:
-        return DirectSummaries(self.con, self.side).numeric(column, lo, hi)
+        return LogCounts(self.con, self.side).numeric(column, lo, hi)
 
     def categories(self, column: str, numeric: bool) -> dict[object, dict[str | None, int]]:
         known = self.profiles[column].categories
@@ -148,9 +148,8 @@ def compare_files(reference: str | Path, current: str | Path, *, columns: list[s
         spec = [(c, ref_types[c].split("(")[0] in NUMERIC_TYPES or ref_types[c].startswith("DECIMAL"), "column")
                 for c in shared]
         profiles = profile_file(con, ref_side, [(c, numeric) for c, numeric, _ in spec])
-        table, hists, n_cur = compute(con, spec, config, ref_side, FileSummaries(con, cur_side, profiles),
-                                      profiles=profiles)
+        done = compute(con, spec, config, ref_side, FileCounts(con, cur_side, profiles), profiles=profiles)
         n_ref = binning.row_counts(con, ref_side).get(WHOLE_WINDOW, 0)
     finally:
         con.close()
-    return DriftResult(table, hists, str(reference), str(current), n_ref, n_cur)
+    return DriftResult(done.table, done.histograms, str(reference), str(current), n_ref, done.n_current)

@@ -1,8 +1,8 @@
 """Drift methods: registered by key and by the column kinds they accept, as NannyML does.
 
-Every method turns the summaries that DuckDB computed (fine histograms and the KS and W1 distances
+Every method turns the counts that DuckDB computed (fine histograms and the KS and W1 distances
 read off them, counts on fixed bins, category counts) into a statistic, a p-value where it has
-one, and a verdict against its threshold. The statistics themselves come from scipy wherever scipy takes summaries; KS D and Wasserstein W1
+one, and a verdict against its threshold. The statistics themselves come from scipy wherever scipy takes counts; KS D and Wasserstein W1
 come from fine histograms (:mod:`analytics.drift._binning`): exact when no fine bin holds two
 distinct values, otherwise within a tolerance reported with each result; the tests pin both to scipy.
 

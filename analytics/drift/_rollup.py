@@ -10,7 +10,7 @@ The rollup is a summary of the summaries engine (:mod:`analytics.summaries`; dec
 :mod:`analytics.drift._calculator`), scoped by version and keyed by the bins it was rolled on
 (:func:`bins_key`: the version's reference ranges and the binning itself): the engine's ledger says
 which days are fresh, its refresh (after an ingest, ``vigil refresh``) rebuilds the stale days with
-:func:`summarise_days`, and a reader sums the fresh days (:class:`RollupSummaries`) and reads the
+:func:`summarise_days`, and a reader sums the fresh days (:class:`RollupCounts`) and reads the
 others from the log. Rows of ``drift_rollup``: one per (version, day, column, fine bin or category),
 plus one per day with ``column_name = '*'`` counting the rows.
 """
@@ -164,8 +164,8 @@ def drop_rollups(con: duckdb.DuckDBPyConnection, model: str) -> int:
 
 
 @dataclass
-class RollupSummaries:
-    """Summaries of whole UTC days of one version, read from ``drift_rollup`` (one query for all ``columns``),
+class RollupCounts:
+    """Counts of whole UTC days of one version, read from ``drift_rollup`` (one query for all ``columns``),
     of the ``days`` given (the fresh ones, :func:`analytics.summaries.coverage`; None: every kept day)."""
 
     con: duckdb.DuckDBPyConnection
@@ -223,5 +223,5 @@ class RollupSummaries:
 
 
 def _period(p) -> object:
-    """A period as the direct queries return it (a naive datetime, or the summary constant)."""
+    """A period as the direct queries return it (a naive datetime, or :data:`~analytics.timebounds.WHOLE_WINDOW`)."""
     return p.to_pydatetime() if isinstance(p, pd.Timestamp) else p

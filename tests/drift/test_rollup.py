@@ -144,8 +144,8 @@ def test_partial_days_at_the_edges_are_read_from_the_log_and_added(copy, monkeyp
     a = floor_hour(start + timedelta(days=60), "day") + timedelta(hours=7, minutes=30)
     b = floor_hour(start + timedelta(days=75), "day") + timedelta(hours=13)
     read = []
-    load = _rollup.RollupSummaries._load
-    monkeypatch.setattr(_rollup.RollupSummaries, "_load", lambda self: read.append((self.start, self.end)) or load(self))
+    load = _rollup.RollupCounts._load
+    monkeypatch.setattr(_rollup.RollupCounts, "_load", lambda self: read.append((self.start, self.end)) or load(self))
     result = drift.drift_summary(db, MODEL, window=Window(start=a, end=b))
     assert set(read) == {(ceil_hour(a, "day"), floor_hour(b, "day"))}  # the whole days, from the rollups
     _same_as_the_log(db, result, a, b)
