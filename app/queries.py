@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 import streamlit as st
 
@@ -106,7 +106,8 @@ def query_steps(steps: Sequence[Step]) -> list[Any]:
     return results
 
 
-class Dossier(NamedTuple):
+@dataclass(frozen=True)
+class Dossier:
     """A version's governance dossier as prepared for download: its HTML, and its PDF or why none was printed."""
 
     model: str

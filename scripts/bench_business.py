@@ -36,13 +36,13 @@ Target (issue 7): each page under 1 s warm. The machine is shared: figures depen
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from _bench import run_child
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DB = REPO / "data" / "bench" / "demo10m.duckdb"
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
     if not args.db.is_file():
-        sys.exit(f"no store at {args.db}: build it with `vigil demo --rows 10000000 --db {args.db}`")
+        sys.exit(f"no store at {args.db}: build it with `vigil --db {args.db} demo --rows 10000000`")
     from datetime import datetime
 
     from analytics import business, store
@@ -136,11 +136,7 @@ def main(argv: list[str] | None = None) -> None:
             store.write(lambda con: seed_business(con, Actor("cli:bench", "system"), datetime.now()), copy)
         rows = store.read(lambda con: con.execute("SELECT count(*) FROM predictions_credit_default").fetchone()[0], copy)
         built, build_s, one_day_s = _build_summaries(copy)
-        out = subprocess.run([sys.executable, "-c", _CHILD, str(copy), str(args.repeat)], capture_output=True,
-                             text=True, cwd=REPO)
-    if out.returncode != 0:
-        sys.exit(f"the benchmark child failed:\n{out.stderr[-3000:]}")
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+        result = run_child(_CHILD, copy, args.repeat)
     print(f"Business pages' queries on a copy of {args.db} ({rows:,} credit-default predictions; "
           f"{result['rows_in_window']:,} decisions in the last 90 days); warm target < {WARM_TARGET} s per page")
     print(f"    summaries: {build_s:6.2f} s to build {built} model-days of serving and KPI summaries (once per store); "

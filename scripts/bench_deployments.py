@@ -3,7 +3,7 @@ comparison of credit-default v1 and v2 and the canary comparison of employment v
 
     python scripts/bench_deployments.py [--db data/bench/bench.duckdb] [--repeat 5]
 
-Build the store once with ``vigil demo --rows 10000000 --db data/bench/bench.duckdb`` (about 11 minutes).
+Build the store once with ``vigil --db data/bench/bench.duckdb demo --rows 10000000`` (about 11 minutes).
 Prints the verdicts with their numbers (the issue's figures) and the times; the target is < 1 s warm.
 """
 

@@ -37,6 +37,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _bench import run_child
+
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DB = REPO / "data" / "bench" / "demo10m.duckdb"
 
@@ -128,13 +130,6 @@ print(json.dumps(out))
 """
 
 
-def _run(code: str, *args: str) -> dict:
-    done = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True)
-    if done.returncode:
-        raise SystemExit(f"benchmark step failed: {done.stderr.strip().splitlines()[-1:]}")
-    return json.loads(next(line for line in reversed(done.stdout.splitlines()) if line.startswith("{")))
-
-
 _CUT = r"""
 import sys
 from pathlib import Path
@@ -172,24 +167,24 @@ def main(argv: list[str] | None = None) -> None:
     if not db.exists():
         print(f"{db} is missing: build it with 'vigil --db {db} demo --rows 10000000'")
         return
-    refresh = _run(_REFRESH, str(db))
+    refresh = run_child(_REFRESH, str(db))
     print(f"rollups: {refresh['segments']} log segments rolled up in {refresh['seconds']:.2f} s "
           f"(0 when the store's rollups were current), peak RSS {refresh['peak_mb']:,.0f} MB")
-    ours = _run(_SUMMARY, str(db), str(args.days), "0", "1")
+    ours = run_child(_SUMMARY, str(db), str(args.days), "0", "1")
     print(f"drift summary, last {args.days} whole days ({ours['rows']:,} rows, {ours['columns']} columns) vs "
           f"reference, from the daily rollups:")
     print(f"  cold {ours['cold']:.2f} s (target < 3 s), warm {ours['warm']:.2f} s (target < 1 s), "
           f"peak RSS {ours['peak_mb']:,.0f} MB (target < 1,536 MB); drifted: {', '.join(ours['drifted']) or 'none'}; "
           f"largest tolerance of a binned statistic {ours['max_tolerance']:.4f}")
-    edges = _run(_SUMMARY, str(db), str(args.days), str(9.5 * 3600), "1")
+    edges = run_child(_SUMMARY, str(db), str(args.days), str(9.5 * 3600), "1")
     print(f"the same length ending 09:30 h before midnight, partial days at both edges from the log "
           f"({edges['rows']:,} rows): cold {edges['cold']:.2f} s, warm {edges['warm']:.2f} s, "
           f"peak RSS {edges['peak_mb']:,.0f} MB")
-    direct = _run(_SUMMARY, str(db), str(args.days), "0", "0")
+    direct = run_child(_SUMMARY, str(db), str(args.days), "0", "0")
     print(f"the whole-day window from the log alone (use_rollups=False, as with a segment filter; "
           f"{direct['rows']:,} rows): cold {direct['cold']:.2f} s, warm {direct['warm']:.2f} s, "
           f"peak RSS {direct['peak_mb']:,.0f} MB")
-    usual = _run(_USUAL, str(db), ours["start"], ours["end"])
+    usual = run_child(_USUAL, str(db), ours["start"], ours["end"])
     print(f"usual way (pandas + scipy): {usual['seconds']:.2f} s ({usual['pull']:.2f} s pulling {usual['rows']:,} "
           f"rows), peak RSS {usual['peak_mb']:,.0f} MB; ratio usual / Vigil: {usual['seconds'] / ours['warm']:.0f}x "
           f"warm, {usual['seconds'] / ours['cold']:.0f}x cold (rollups); {usual['seconds'] / direct['warm']:.1f}x "
@@ -198,7 +193,7 @@ def main(argv: list[str] | None = None) -> None:
     worst = max(gaps, key=gaps.get)
     print(f"  agreement with scipy on the raw rows: largest |Vigil - scipy| {gaps[worst]:.5f} ({worst}), "
           f"within the stated tolerance for every column: {all(gaps[c] <= ours['tolerances'][c] + 1e-9 for c in gaps)}")
-    mv = _run(_MULTIVARIATE, str(db))
+    mv = run_child(_MULTIVARIATE, str(db))
     for name, label in (("reference", "against the reference"), ("previous", "against the 90 days before")):
         f = mv[name]
         print(f"multivariate drift of the page's default window (last 90 days, {f['rows']:,} rows) {label}: "

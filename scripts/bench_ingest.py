@@ -10,14 +10,12 @@ before the run: on a shared machine other work slows the wall clock, not the CPU
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
+from _bench import run_child
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH_DIR = REPO / "data" / "bench"
@@ -87,9 +85,7 @@ def run(sizes: list[int]) -> None:
         db = BENCH_DIR / "ingest.duckdb"
         _fresh_store(db)
         load = os.getloadavg()[0]
-        out = subprocess.run([sys.executable, "-c", _CHILD, str(parquet), str(db)], capture_output=True, text=True,
-                             check=True)
-        result = json.loads(out.stdout.strip().splitlines()[-1])
+        result = run_child(_CHILD, parquet, db)
         print(f"{rows:>12,} {result['seconds']:>9.2f} {rows / result['seconds']:>12,.0f} "
               f"{result['peak_mb']:>9,.0f} {result['cpu_seconds']:>7.1f} {load:>5.2f}  "
               f"{result['status']}, {result['rows']:,} loaded")

@@ -18,11 +18,10 @@ It prints figures and asserts nothing. The target: a pass < 5 s.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
 from pathlib import Path
+
+from _bench import run_child
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DB = REPO / "data" / "bench" / "demo10m.duckdb"
@@ -107,21 +106,11 @@ def main(argv: list[str] | None = None) -> None:
     added = store.write(ensure_rules, db)
     if added:
         print(f"added the {added} default rules of the two demo models")
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    setup = subprocess.run([sys.executable, "-c", _HISTORY, str(db)], capture_output=True, text=True, cwd=REPO,
-                           env=env)
-    if setup.returncode:
-        print(setup.stderr[-2000:])
-        return
-    history = json.loads(setup.stdout.strip().splitlines()[-1])
+    history = run_child(_HISTORY, db)
     if history["evaluated"]:
         print(f"history: the {history['days']} days before the last window replayed once ({history['evaluated']:,} "
               f"rule windows) in {history['seconds']:.1f} s, so a pass reads its baselines from the store")
-    out = subprocess.run([sys.executable, "-c", _PASS, str(db)], capture_output=True, text=True, cwd=REPO, env=env)
-    if out.returncode:
-        print(out.stderr[-2000:])
-        return
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_child(_PASS, db)
     print(f"vigil monitor, one pass of the window ending {result['end']} UTC on {result['rows']:,} credit-default "
           f"rows: cold {result['cold']:.2f} s, warm {result['warm']:.2f} s (target < 5 s); "
           f"{result['evaluated']} rule windows evaluated; peak RSS {result['peak_mb']:,.0f} MB")

@@ -29,12 +29,12 @@ the same file (a benchmark, an ingest) makes a call wait.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 from pathlib import Path
+
+from _bench import run_child
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DB = REPO / "data" / "bench" / "demo10m.duckdb"
@@ -86,11 +86,7 @@ def _log_rows(db: Path) -> int:
 
 def measure(db: Path, window: str, repeat: int) -> dict:
     """Run one fresh child process: the cold page run, then ``repeat`` warm ones."""
-    out = subprocess.run([sys.executable, "-c", _CHILD, str(db), window, str(repeat)], capture_output=True,
-                         text=True, cwd=REPO)
-    if out.returncode != 0:
-        sys.exit(f"the benchmark child failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_child(_CHILD, db, window, repeat)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -99,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
     if not args.db.is_file():
-        sys.exit(f"no store at {args.db}: build it with `vigil demo --rows 10000000 --db {args.db}`")
+        sys.exit(f"no store at {args.db}: build it with `vigil --db {args.db} demo --rows 10000000`")
     print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
     print(f"Overview queries on {args.db} ({_log_rows(args.db):,} logged predictions); cold = first call in a "
           "fresh process, warm = median raw query time of the next calls (no cache)")

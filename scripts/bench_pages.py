@@ -25,13 +25,13 @@ average is printed with them, and the CPU seconds of each cold run beside it. No
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from _bench import ChildFailed, run_child
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DB = REPO / "data" / "bench" / "demo10m.duckdb"
@@ -113,13 +113,11 @@ def page_files() -> list[tuple[str, str, bool]]:
 def measure(db: Path, user: str, page: str, model: str, repeat: int) -> dict:
     """One fresh process: sign in, the page's cold run, then ``repeat`` warm runs."""
     with tempfile.TemporaryDirectory() as data_dir:  # the sign-in's session lives in the store, nothing here
-        env = dict(os.environ, VIGIL_DB=str(db), VIGIL_AUTH="local", VIGIL_DATA_DIR=data_dir,
-                   PYTHONPATH=str(REPO))
-        out = subprocess.run([sys.executable, "-c", _CHILD, page, user, password_of(db, user), model, str(repeat)],
-                             capture_output=True, text=True, cwd=REPO, env=env)
-    if out.returncode != 0:
-        return {"failed": (out.stderr.strip() or out.stdout.strip())[-400:]}
-    return json.loads(out.stdout.strip().splitlines()[-1])
+        env = {"VIGIL_DB": str(db), "VIGIL_AUTH": "local", "VIGIL_DATA_DIR": data_dir}
+        try:
+            return run_child(_CHILD, page, user, password_of(db, user), model, repeat, env=env)
+        except ChildFailed as failed:
+            return {"failed": str(failed)[-400:]}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -131,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--user", default=ADMIN, help="who signs in (an admin sees every page)")
     args = parser.parse_args(argv)
     if not args.db.is_file():
-        sys.exit(f"no store at {args.db}: build it with `vigil demo --rows 10000000 --db {args.db}`")
+        sys.exit(f"no store at {args.db}: build it with `vigil --db {args.db} demo --rows 10000000`")
     wanted = {w.strip().lower() for w in args.pages.split(",") if w.strip()}
     pages = [p for p in page_files() if not wanted or p[0].lower() in wanted or Path(p[1]).stem in wanted]
     print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs; store {args.db}; "

@@ -8,13 +8,13 @@
   least 0.03 (warning); critical when also below the version's validation ROC AUC minus 0.05
   (or 0.65 without one), two days in a row; kept firing two clear days; opens a retraining request;
 - ``est-auc``: the CBPE estimate of ROC AUC per day (no labels needed), same band, warning only;
-- ``fairness``: demographic parity ratio of the first sensitive attribute per week, below 0.8
-  (the four-fifths rule), warning;
+- ``fairness``: demographic parity ratio of the first sensitive attribute per week, below the model's
+  ``fairness.dp_ratio_threshold`` (0.8 by default: the four-fifths rule), warning;
 - ``latency``: the SLA percentile per day past the SLA (warning) or twice it (critical);
 - ``freshness``: minutes since the newest prediction at the end of each hour, past 360 (warning)
   or 1,440 (critical).
 
-Thresholds follow the README's conventions (drift and fairness) and the model's SLA setting.
+Thresholds follow the README's conventions (drift) and the model's fairness and SLA settings.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import duckdb
 from analytics import settings
 from analytics.alerts._rules import Level, Rule
 from analytics.business import SLA_MS, SLA_PERCENTILE
-from analytics.fairness import sensitive_attributes
+from analytics.fairness import DP_RATIO, Thresholds, sensitive_attributes
 from analytics.registry import champion_version, get_model, get_version
 
 RUNBOOK_DRIFT = ("Open the Drift page for the alert's window: which columns drifted, since when, in which segment. "
@@ -64,7 +64,8 @@ def default_rules(con: duckdb.DuckDBPyConnection, model: str) -> list[Rule]:
     ]
     sensitive = [a.key for a in sensitive_attributes(info.schema)]
     if sensitive:
+        parity = Thresholds(dp_ratio=float(settings.get(con, DP_RATIO.key, model=model)))
         out.append(Rule(f"{model}:fairness", model, "fairness.demographic_parity_ratio", "below",
-                        column=sensitive[0], warning=Level(bound=0.8), window="week", min_rows=500,
-                        description=f"four-fifths rule on {sensitive[0]}"))
+                        column=sensitive[0], warning=Level(bound=parity.dp_ratio), window="week", min_rows=500,
+                        description=f"{parity.dp_ratio_rule} on {sensitive[0]}"))
     return out

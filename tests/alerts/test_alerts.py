@@ -310,6 +310,22 @@ def test_a_failed_guardrail_ends_the_canary_only_when_the_model_allows_it(churn,
         assert "churn:guard" in ended["details"].iloc[0] and ended["actor"].iloc[0] == "svc:monitor"
 
 
+def test_the_default_fairness_rule_reads_the_models_parity_threshold(churn):
+    """The default fairness rule's bound is the model's ``fairness.dp_ratio_threshold``, not a written 0.8."""
+    from analytics import settings
+
+    def fairness_rule():
+        rules = store.read(lambda con: alerts.default_rules(con, MODEL), churn)
+        return next(r for r in rules if r.rule_id == f"{MODEL}:fairness")
+
+    assert (fairness_rule().warning.bound, fairness_rule().description) == (0.8, "the four-fifths rule on region")
+    store.write(lambda con: settings.set_value(con, Actor("ada", "admin"), "fairness.dp_ratio_threshold", 0.9,
+                                               model=MODEL), churn)
+    rule = fairness_rule()
+    assert (rule.warning.bound, rule.column) == (0.9, "region")
+    assert rule.description == "a ratio of 0.9, stricter than the four-fifths rule (0.8) on region"
+
+
 def test_weekly_fairness_of_one_pass_equals_the_assessment_of_each_week(churn):
     """The bulk weekly disparities a rule reads are fairness.assess's value for that one week."""
     from analytics import fairness

@@ -44,7 +44,7 @@ def test_the_dossier_is_offered_for_download(vigil_db):
     at.selectbox(key="registry_dossier_version").select("v2").run()
     at.button(key="registry_dossier_prepare").click().run()
     assert not at.exception and not at.error
-    html_doc = at.session_state["registry_dossier"][2]
+    html_doc = at.session_state["registry_dossier"].html
     assert "Governance dossier: loan-risk v2" in html_doc and "Evidence pack" in html_doc
     # issue 13 item 17: the seconds of work say what they do, and end saying so
     status = at.status[0]
