@@ -1,37 +1,58 @@
 """The files side of drift: two Parquet or CSV files compared column by column (the ``vigil drift`` gate).
 
-The same methods and numbers as a store comparison (:func:`analytics.drift._calculator.compute`),
-with two differences in how the files are read, both for speed on wide files of millions of rows:
+The same methods and numbers as a store comparison (:func:`analytics.drift._calculator.compute`):
+the same reference profiles (kind, range, spread, fine histogram or category counts) and the same
+current counts, computed in a way that suits two files of millions of rows:
 
-- every column is read once per file: a numerical column by one aggregate that counts its rows per
-  distinct value (:func:`analytics.drift._binning.counted_values_sql`), a categorical column by one
-  aggregate that counts its categories;
-- a categorical column keeps in DuckDB what a comparison never shows: the reference's
-  :data:`~analytics.drift._binning.MAX_CATEGORIES` most frequent categories are fetched (not all of
-  them), and the current side's categories outside the reference and beyond the room left in the
-  table arrive already pooled (:func:`pooled_category_counts`). A free-text or id column of a
-  million distinct values no longer reaches Python.
+- **numerical columns**: each file's numeric columns are read in one query (in batches of
+  :data:`FETCH_BYTES` for a very wide file) as DOUBLE arrays; each column's finite values are sorted,
+  and everything is read off the sorted values: size, range, number of distinct values, spread, and
+  the fine histogram, whose bins are runs of the sorted array (:func:`sorted_histogram`: each bin's
+  start is looked up by its boundary value and checked on both sides with
+  :func:`~analytics.drift._binning.bin_numpy`, the libm formula of DuckDB's
+  :func:`~analytics.drift._binning.bin_sql`, so every value gets DuckDB's bin).
+  A sort of a million doubles costs a few milliseconds; DuckDB's count per distinct value (the store
+  side's way, :func:`~analytics.drift._binning.counted_values_sql`) costs about ten times more on a
+  column of amounts whose values are nearly all distinct. A file too large for that
+  (:data:`FETCH_BYTES` per column) is counted in DuckDB as the store side does;
+- **categorical columns**: the reference's :data:`~analytics.drift._binning.MAX_CATEGORIES` most
+  frequent categories are fetched (not all of them), and the current side's categories outside the
+  reference and beyond the room left in the table arrive already pooled
+  (:func:`pooled_category_counts`). A column whose values are all distinct (an id: checked exactly,
+  by sorting the 64-bit hashes of its values, after its first :data:`ID_PROBE_ROWS` rows suggest
+  it) skips DuckDB's count per category: every category counts one row, so the most frequent ones
+  are the first by name (:func:`id_categories`, :func:`pooled_id_counts`). A million ids never
+  reach Python.
+
+``tests/drift/test_files.py`` pins every path to the store side's generic one on the same files.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import numpy as np
 
 from analytics.drift import _binning as binning
 from analytics.drift._binning import FineHistogram, Profile, Side
-from analytics.drift._calculator import DriftConfig, LogCounts, compute
-from analytics.drift._methods import CATEGORICAL
+from analytics.drift._calculator import DriftConfig, compute
+from analytics.drift._methods import AUTO_NUMERIC_UNIQUE, CATEGORICAL, NUMERICAL
 from analytics.drift._result import DriftResult
 from analytics.errors import InvalidInputError
 from analytics.input_files import check_csv_header, first_line
+from analytics.logschema import quote_any
 from analytics.timebounds import WHOLE_WINDOW
 
 NUMERIC_TYPES = ("DOUBLE", "FLOAT", "REAL", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT",
                  "UINTEGER", "USMALLINT", "UTINYINT")
+#: Bytes of numeric values (8 per value) fetched from a file at once: a file's numerical columns are read
+#: in batches of this size; a column larger than this on its own is counted in DuckDB instead.
+FETCH_BYTES = 64 * 2**20
+#: A categorical column whose first rows hold this many values, all distinct, is checked for being an id.
+ID_PROBE_ROWS = 10_000
 
 
 def file_relation(path: str | Path) -> str:
@@ -43,6 +64,88 @@ def file_relation(path: str | Path) -> str:
     if suffix in (".csv", ".tsv", ".txt"):
         return f"read_csv({literal}, auto_detect = true)"
     raise InvalidInputError(f"{path}: use a .parquet or .csv file")
+
+
+# --------------------------------------------------------------------------------------------------
+# Numerical columns: sorted values
+
+
+def sorted_columns(con: duckdb.DuckDBPyConnection, side: Side, columns: list[str], rows: int):
+    """Yield ``(column, values)``: the finite values of each column as DOUBLE, sorted (NULL, NaN and
+    infinities dropped: they are missing values). One query per batch of :data:`FETCH_BYTES`."""
+    per_batch = max(1, FETCH_BYTES // max(8 * rows, 1))
+    for start in range(0, len(columns), per_batch):
+        batch = columns[start:start + per_batch]
+        picked = ", ".join(f"coalesce({quote_any(c)}::DOUBLE, 'NaN'::DOUBLE) AS c{i}" for i, c in enumerate(batch))
+        arrays = con.execute(f"SELECT {picked} {side.source}", list(side.params)).fetchnumpy()
+        for i, column in enumerate(batch):
+            values = np.asarray(arrays.pop(f"c{i}"), dtype=np.float64)
+            values.sort()  # -inf first, then the finite values, +inf, NaN last
+            yield column, values[np.searchsorted(values, -np.inf, side="right"):
+                                 np.searchsorted(values, np.inf, side="left")]
+
+
+def _bin_starts(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Where each fine bin starts in the sorted ``values``: ``FINE_BINS + 3`` indices, the starts of
+    bins -1 (below ``lo``), 0, ..., ``FINE_BINS`` (above ``hi``) and the end.
+
+    Bin ``k``'s start is first guessed from its boundary value, then checked with :func:`bin_numpy`
+    (the value there is in bin ``k`` or above, the one before it below ``k``): the bins grow with the
+    values, so the check settles it. A guess that fails (the boundary's value rounded across a value
+    of the data) is replaced by the start of the least double in bin ``k``
+    (:func:`~analytics.drift._binning.exact_edges`).
+    """
+    below = int(np.searchsorted(values, lo, side="left"))
+    above = int(np.searchsorted(values, hi, side="right"))
+    inner = values[below:above]
+    wanted = np.arange(1, binning.FINE_BINS)
+    at = np.searchsorted(inner, binning.boundary_values(lo, hi, wanted), side="left")
+    if len(inner):
+        last = len(inner) - 1
+        here = binning.bin_numpy(inner[np.minimum(at, last)], lo, hi)
+        before = binning.bin_numpy(inner[np.maximum(at - 1, 0)], lo, hi)
+        settled = ((at > last) | (here >= wanted)) & ((at == 0) | (before < wanted))
+        if not settled.all():
+            exact = np.searchsorted(inner, binning.exact_edges(lo, hi)[1:-1], side="left")
+            at = np.where(settled, at, exact)
+    return np.concatenate([[0, below], below + at, [above, len(values)]])
+
+
+def sorted_histogram(values: np.ndarray, lo: float, hi: float) -> FineHistogram:
+    """The fine histogram on the bins of ``[lo, hi]`` of sorted finite ``values``: every bin's count,
+    sum, minimum and maximum, the bins :func:`~analytics.drift._binning.bin_sql` gives each value."""
+    starts = _bin_starts(values, lo, hi)
+    counts = np.diff(starts)
+    kept = np.flatnonzero(counts)
+    if not len(kept):
+        return FineHistogram()
+    first = starts[kept]
+    return FineHistogram(bins=(kept - 1).astype(np.int64), n=counts[kept].astype(np.int64),
+                         total=np.add.reduceat(values, first), vmin=values[first],
+                         vmax=values[starts[kept + 1] - 1])
+
+
+def sorted_profile(column: str, values: np.ndarray, rows: int) -> Profile | None:
+    """:func:`analytics.drift._binning.profile_numeric` read off a column's sorted finite values
+    (``rows``: the side's rows, missing values included); None when it is categorical."""
+    distinct = int(np.count_nonzero(values[1:] != values[:-1])) + 1 if len(values) else 0
+    if distinct <= AUTO_NUMERIC_UNIQUE:
+        return None
+    lo, hi, count = float(values[0]), float(values[-1]), len(values)
+    deviations = values - float(values.sum()) / count
+    std = math.sqrt(float(np.square(deviations, out=deviations).sum()) / count)
+    hist = sorted_histogram(values, lo, hi)
+    return Profile(column, NUMERICAL, True, count, rows - count, std, lo, hi, hist, binning.coarse_edges(hist),
+                   integral=_integral(values))
+
+
+def _integral(values: np.ndarray) -> bool:
+    """Every value is a whole number (its first thousand values first: amounts fail there)."""
+    return bool(np.all(values[:1000] == np.floor(values[:1000])) and np.all(values == np.floor(values)))
+
+
+# --------------------------------------------------------------------------------------------------
+# Categorical columns
 
 
 def _smallest(limit: int) -> str:
@@ -79,16 +182,94 @@ def pooled_category_counts(con: duckdb.DuckDBPyConnection, side: Side, column: s
     return out
 
 
-def profile_file(con: duckdb.DuckDBPyConnection, side: Side, columns: list[tuple[str, bool]]) -> dict[str, Profile]:
-    """:func:`analytics.drift._binning.profile_reference` of a file, its categories cut to the most frequent."""
-    rows = binning.row_counts(con, side).get(WHOLE_WINDOW, 0)
-    out: dict[str, Profile] = {}
-    for c, is_numeric in columns:
-        numerical = binning.profile_numeric(con, side, c, rows) if is_numeric else None
-        if numerical is not None:
-            out[c] = numerical
+def id_columns(con: duckdb.DuckDBPyConnection, side: Side, columns: list[str]) -> dict[str, int]:
+    """The columns whose present values are all distinct (ids), each with its count of present values.
+
+    Only a column whose first :data:`ID_PROBE_ROWS` rows hold more than
+    :data:`~analytics.drift._binning.MAX_CATEGORIES` values, all distinct, is checked; the check is
+    exact: the 64-bit hashes of its values (as text) are sorted and none repeats (equal values
+    share a hash; a hash shared by two different values sends the column the usual way).
+    """
+    if not columns:
+        return {}
+    probe = ", ".join(f"count(DISTINCT c{i}), count(c{i})" for i in range(len(columns)))
+    picked = ", ".join(f"{quote_any(c)} AS c{i}" for i, c in enumerate(columns))
+    counts = con.execute(f"SELECT {probe} FROM (SELECT {picked} {side.source} LIMIT {ID_PROBE_ROWS})",
+                         list(side.params)).fetchone()
+    out: dict[str, int] = {}
+    for i, column in enumerate(columns):
+        distinct, present = counts[2 * i], counts[2 * i + 1]
+        if present <= binning.MAX_CATEGORIES or distinct < present:
             continue
-        kept, present = top_categories(con, side, c, is_numeric)
+        text = f"CAST({quote_any(column)} AS VARCHAR)"
+        hashes = con.execute(f"SELECT hash({text}) AS h {side.source} AND {text} IS NOT NULL",
+                             list(side.params)).fetchnumpy()["h"]
+        hashes = np.sort(np.asarray(hashes))
+        if not np.any(hashes[1:] == hashes[:-1]):
+            out[column] = len(hashes)
+    return out
+
+
+def id_categories(con: duckdb.DuckDBPyConnection, side: Side, column: str, present: int,
+                  limit: int = binning.MAX_CATEGORIES) -> dict[str, int]:
+    """:func:`top_categories` of an id column (every value distinct): the first ``limit`` values by name."""
+    text = f"CAST({quote_any(column)} AS VARCHAR)"
+    first = con.execute(f"SELECT min({text}, {int(limit)}) {side.source}", list(side.params)).fetchone()[0]
+    return {c: 1 for c in first or ()} if present else {}
+
+
+def pooled_id_counts(con: duckdb.DuckDBPyConnection, side: Side, column: str, present: int,
+                     known: tuple[str, ...], room: int) -> dict[str | None, int]:
+    """:func:`pooled_category_counts` of an id column (every value distinct): the ``known`` values present,
+    the first ``room`` others by name, and the count of the rest under None."""
+    text = f"CAST({quote_any(column)} AS VARCHAR)"
+    first = f"min({text}, {int(room + len(known))})"
+    seen = {c for (c,) in con.execute(f"SELECT {text} {side.source} AND {text} IN (SELECT unnest(?::VARCHAR[]))",
+                                       [*side.params, list(known)]).fetchall()}
+    smallest = con.execute(f"SELECT {first} {side.source}", list(side.params)).fetchone()[0] if room > 0 else []
+    others = [c for c in smallest or () if c not in seen][:max(room, 0)]
+    out: dict[str | None, int] = {c: 1 for c in (*sorted(seen), *others)}
+    rest = present - len(out)
+    if rest:
+        out[None] = rest
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# The two sides
+
+
+def _in_memory(rows: int) -> bool:
+    """A file's numerical columns are read off sorted values (else counted in DuckDB, as the store side does)."""
+    return 8 * rows <= FETCH_BYTES
+
+
+def profile_file(con: duckdb.DuckDBPyConnection, side: Side, columns: list[tuple[str, bool]],
+                 rows: int | None = None) -> dict[str, Profile]:
+    """:func:`analytics.drift._binning.profile_reference` of a file, its categories cut to the most frequent.
+
+    ``rows``: the file's rows, when the caller has counted them.
+    """
+    rows = binning.row_counts(con, side).get(WHOLE_WINDOW, 0) if rows is None else rows
+    out: dict[str, Profile] = {}
+    numeric = [c for c, is_numeric in columns if is_numeric]
+    if _in_memory(rows):
+        for c, values in sorted_columns(con, side, numeric, rows):
+            numerical = sorted_profile(c, values, rows)
+            if numerical is not None:
+                out[c] = numerical
+    else:
+        for c in numeric:
+            numerical = binning.profile_numeric(con, side, c, rows)
+            if numerical is not None:
+                out[c] = numerical
+    categorical = [(c, is_numeric) for c, is_numeric in columns if c not in out]
+    ids = id_columns(con, side, [c for c, is_numeric in categorical if not is_numeric])
+    for c, is_numeric in categorical:
+        if c in ids:
+            kept, present = id_categories(con, side, c, ids[c]), ids[c]
+        else:
+            kept, present = top_categories(con, side, c, is_numeric)
         out[c] = Profile(c, CATEGORICAL, is_numeric, present, rows - present, math.nan,
                          categories=tuple(kept), counts=tuple(kept.values()))
     return out
@@ -96,31 +277,56 @@ def profile_file(con: duckdb.DuckDBPyConnection, side: Side, columns: list[tuple
 
 @dataclass(frozen=True)
 class FileCounts:
-    """The current file's counts: fine histograms as a store side's, categories pooled in DuckDB."""
+    """The current file's counts, computed up front: fine histograms on the reference's bins, and
+    category counts pooled in DuckDB (see :func:`read_current`)."""
 
-    con: duckdb.DuckDBPyConnection
-    side: Side
-    profiles: dict[str, Profile]
+    n_rows: int
+    histograms: dict[str, FineHistogram] = field(default_factory=dict)
+    category_counts: dict[str, dict[str | None, int]] = field(default_factory=dict)
 
     def rows(self) -> dict[object, int]:
-        return binning.row_counts(self.con, self.side)
+        return {WHOLE_WINDOW: self.n_rows}
 
     def numeric(self, column: str, lo: float, hi: float) -> dict[object, FineHistogram]:
-        return LogCounts(self.con, self.side).numeric(column, lo, hi)
+        hist = self.histograms[column]
+        return {WHOLE_WINDOW: hist} if hist.count else {}
 
     def categories(self, column: str, numeric: bool) -> dict[object, dict[str | None, int]]:
-        known = self.profiles[column].categories
-        room = max(binning.MAX_CATEGORIES - len(known), 0)
-        counts = pooled_category_counts(self.con, self.side, column, numeric, known, room)
+        counts = self.category_counts[column]
         return {WHOLE_WINDOW: counts} if counts else {}
+
+
+def read_current(con: duckdb.DuckDBPyConnection, side: Side, columns: list[tuple[str, bool]],
+                 profiles: dict[str, Profile], rows: int | None = None) -> FileCounts:
+    """The current file's counts of ``columns`` (name, numeric) on the reference's ``profiles``."""
+    rows = binning.row_counts(con, side).get(WHOLE_WINDOW, 0) if rows is None else rows
+    numerical = [c for c, _ in columns if profiles[c].kind != CATEGORICAL]
+    hists: dict[str, FineHistogram] = {}
+    if _in_memory(rows):
+        for c, values in sorted_columns(con, side, numerical, rows):
+            hists[c] = sorted_histogram(values, profiles[c].lo, profiles[c].hi)
+    else:
+        for c in numerical:
+            hists[c] = binning.fine_histograms(con, side, c, profiles[c].lo, profiles[c].hi).get(
+                WHOLE_WINDOW, FineHistogram())
+    categorical = [(c, is_numeric) for c, is_numeric in columns if profiles[c].kind == CATEGORICAL]
+    ids = id_columns(con, side, [c for c, is_numeric in categorical if not is_numeric])
+    counts: dict[str, dict[str | None, int]] = {}
+    for c, is_numeric in categorical:
+        known = profiles[c].categories
+        room = max(binning.MAX_CATEGORIES - len(known), 0)
+        counts[c] = (pooled_id_counts(con, side, c, ids[c], known, room) if c in ids
+                     else pooled_category_counts(con, side, c, is_numeric, known, room))
+    return FileCounts(rows, hists, counts)
 
 
 def compare_files(reference: str | Path, current: str | Path, *, columns: list[str] | None = None,
                   config: DriftConfig | None = None) -> DriftResult:
     """Drift of every shared column (or of ``columns``) between two Parquet or CSV files.
 
-    Runs in a private in-memory DuckDB; the files are read by DuckDB (only the aggregates reach
-    Python), never into pandas; each column once per file.
+    Runs in a private in-memory DuckDB; the files are read by DuckDB, never into pandas; each
+    file's numerical columns in one query (:data:`FETCH_BYTES` at a time), each categorical column
+    in one aggregate. See the module docstring.
     """
     config = config or DriftConfig()
     for path in (reference, current):
@@ -147,9 +353,11 @@ def compare_files(reference: str | Path, current: str | Path, *, columns: list[s
             raise InvalidInputError("the two files share no column")
         spec = [(c, ref_types[c].split("(")[0] in NUMERIC_TYPES or ref_types[c].startswith("DECIMAL"), "column")
                 for c in shared]
-        profiles = profile_file(con, ref_side, [(c, numeric) for c, numeric, _ in spec])
-        done = compute(con, spec, config, ref_side, FileCounts(con, cur_side, profiles), profiles=profiles)
-        n_ref = binning.row_counts(con, ref_side).get(WHOLE_WINDOW, 0)
+        wanted = [(c, numeric) for c, numeric, _ in spec]
+        n_ref, n_cur = (binning.row_counts(con, side).get(WHOLE_WINDOW, 0) for side in (ref_side, cur_side))
+        profiles = profile_file(con, ref_side, wanted, n_ref)
+        done = compute(con, spec, config, ref_side, read_current(con, cur_side, wanted, profiles, n_cur),
+                       profiles=profiles)
     finally:
         con.close()
     return DriftResult(done.table, done.histograms, str(reference), str(current), n_ref, done.n_current)

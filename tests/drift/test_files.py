@@ -1,0 +1,151 @@
+"""The files side's own counts (sorted values, id columns) against the store side's generic SQL path.
+
+:func:`analytics.drift.compare_files` reads a file's numerical columns into sorted arrays and an id
+column by its hashes (issue 15: the ``vigil drift`` gate); the store side computes the same counts
+in DuckDB (:func:`analytics.drift._calculator.compute` with :class:`~analytics.drift._calculator.LogCounts`). Both must
+give the same result: the same kinds, methods, bins, labels and counts, the statistics to the last
+few bits (the per-bin sums are added in another order), and ``tests/drift/test_methods.py`` pins the
+statistics themselves to scipy.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from analytics import drift
+from analytics.drift import _binning, _calculator
+from analytics.drift import _files as files_side
+
+
+def _write(tmp_path, ref: pd.DataFrame, cur: pd.DataFrame) -> list:
+    paths = [tmp_path / "ref.parquet", tmp_path / "cur.parquet"]
+    ref.to_parquet(paths[0], index=False)
+    cur.to_parquet(paths[1], index=False)
+    return paths
+
+
+def _generic(paths, config: drift.DriftConfig):
+    """The store side's path on the two files: every count an aggregate in DuckDB."""
+    con = duckdb.connect()
+    sides = [_binning.Side(files_side.file_relation(p)) for p in paths]
+    types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {sides[0].relation})")
+                 .fetchall())
+    spec = [(c, t.split("(")[0] in files_side.NUMERIC_TYPES, "column") for c, t in types.items()]
+    done = _calculator.compute(con, spec, config, sides[0], _calculator.LogCounts(con, sides[1]))
+    return done.table, done.histograms
+
+
+def _assert_same(result: drift.DriftResult, table: pd.DataFrame, hists: dict) -> None:
+    got, want = result.table.reset_index(drop=True), table.reset_index(drop=True)
+    numbers = ["statistic", "p_value", "tolerance"]
+    pd.testing.assert_frame_equal(got.drop(columns=numbers), want.drop(columns=numbers))
+    np.testing.assert_allclose(got[numbers].to_numpy(float), want[numbers].to_numpy(float), rtol=1e-12, atol=1e-15)
+    assert set(result.histograms) == set(hists)
+    for column, frame in hists.items():
+        pd.testing.assert_frame_equal(result.histograms[column], frame, check_exact=True, obj=column)
+
+
+@pytest.fixture
+def mixed():
+    """Numeric and categorical columns, missing values of every kind, a constant, a five-valued integer
+    (categorical), whole numbers, ties, heavy tails, values beyond the reference's range, an id column."""
+    rng = np.random.default_rng(15)
+
+    def frame(n: int, shift: float) -> pd.DataFrame:
+        amount = np.round(rng.lognormal(8 + shift, 1.5, n), 2)
+        amount[rng.random(n) < 0.05] = np.nan
+        spiky = rng.normal(shift, 1, n)
+        spiky[:3] = [np.inf, -np.inf, np.nan]
+        return pd.DataFrame({
+            "amount": amount,
+            "spiky": spiky,
+            "age": rng.integers(18, 80, n).astype(np.int64),
+            "grade": rng.integers(0, 5, n),                                     # five values: categorical
+            "constant": np.full(n, 7.0),
+            "negative": -rng.exponential(3, n) + shift * 3,
+            "nullable_int": pd.array(np.where(rng.random(n) < 0.2, None, rng.integers(0, 1000, n)), dtype="Int64"),
+            "channel": rng.choice(["web", "branch", "phone", None], n, p=[0.5, 0.3, 0.15, 0.05]),
+            "request_id": [f"req-{shift}-{i:06d}" for i in rng.permutation(n)],
+            "all_missing": np.full(n, np.nan),
+        })
+
+    return frame(1_500, 0.0), frame(1_200, 0.3)
+
+
+@pytest.mark.parametrize("method", ["auto", "ks", "psi"])
+def test_sorted_values_give_the_generic_paths_result(tmp_path, mixed, method):
+    """Numerical, categorical, null-containing, constant and id columns: the files side's result is the
+    store side's (bins, labels, counts and histograms exactly; statistics within 1e-12)."""
+    paths = _write(tmp_path, *mixed)
+    config = drift.DriftConfig(method=method)
+    result = drift.compare_files(*paths, config=config)
+    _assert_same(result, *_generic(paths, config))
+    kinds = dict(zip(result.table["column"], result.table["kind"]))
+    assert kinds["amount"] == kinds["age"] == kinds["nullable_int"] == "numerical"
+    assert kinds["grade"] == kinds["constant"] == kinds["channel"] == kinds["request_id"] == "categorical"
+
+
+def test_the_duckdb_way_for_a_file_too_large_to_sort_and_batches_of_one_column(tmp_path, mixed, monkeypatch):
+    """A file whose columns do not fit :data:`FETCH_BYTES` is counted in DuckDB; columns are fetched
+    in batches when a few fit: the same result either way."""
+    paths = _write(tmp_path, *mixed)
+    expected = _generic(paths, drift.DriftConfig())
+    monkeypatch.setattr(files_side, "FETCH_BYTES", 8 * 1_500)  # one column of the reference at a time
+    _assert_same(drift.compare_files(*paths), *expected)
+    monkeypatch.setattr(files_side, "FETCH_BYTES", 8)
+    _assert_same(drift.compare_files(*paths), *expected)
+
+
+def test_sorted_histogram_bins_every_value_as_sql_does():
+    """Values on, and one double either side of, every fine-bin boundary, both tails and ``hi`` itself: the
+    bins, counts, minima and maxima of :func:`sorted_histogram` are those of the SQL histogram; so they are
+    when every boundary guess fails and the exact edges settle the bins."""
+    lo, hi = -3.7, 12.9
+    boundaries = _binning.boundary_values(lo, hi, np.arange(1, _binning.FINE_BINS))
+    rng = np.random.default_rng(2)
+    values = np.sort(np.r_[boundaries, np.nextafter(boundaries, -np.inf), np.nextafter(boundaries, np.inf),
+                           _binning.exact_edges(lo, hi), rng.uniform(-10, 20, 5_000), lo, hi, lo, hi])
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT unnest(?::DOUBLE[]) AS v", [values.tolist()])
+    sql = _binning.fine_histograms(con, _binning.Side("t"), "v", lo, hi)[_binning.WHOLE_WINDOW]
+
+    def same(hist):
+        np.testing.assert_array_equal(hist.bins, sql.bins)
+        np.testing.assert_array_equal(hist.n, sql.n)
+        np.testing.assert_array_equal(hist.vmin, sql.vmin)
+        np.testing.assert_array_equal(hist.vmax, sql.vmax)
+        np.testing.assert_allclose(hist.total, sql.total, rtol=1e-12)
+
+    same(files_side.sorted_histogram(values, lo, hi))
+    real = _binning.boundary_values
+    try:
+        _binning.boundary_values = lambda lo_, hi_, k: real(lo_, hi_, k) + 1e-3  # every guess misses
+        same(files_side.sorted_histogram(values, lo, hi))
+    finally:
+        _binning.boundary_values = real
+    assert len(files_side.sorted_histogram(values[:0], lo, hi).bins) == 0
+
+
+def test_id_columns_are_checked_exactly_and_pooled_as_the_generic_path_pools(tmp_path):
+    """An id column takes the short way only when every value is distinct (one repeated value sends it the
+    usual way); a window of new ids against a reference of a few categories keeps the room left in the
+    table for the first unseen ones by name, and pools the rest, as the generic path does."""
+    rng = np.random.default_rng(4)
+    ids = [f"id{i:05d}" for i in rng.permutation(4_000)]
+    ref = pd.DataFrame({"unique": ids[:2_000], "repeated": ids[:1_999] + ids[:1], "few": rng.choice(list("abc"), 2_000)})
+    cur = pd.DataFrame({"unique": ids[1_000:3_000], "repeated": ids[1_000:3_000],
+                        "few": [f"n{i}" for i in range(2_000)]})
+    paths = _write(tmp_path, ref, cur)
+    con = duckdb.connect()
+    sides = [_binning.Side(files_side.file_relation(p)) for p in paths]
+    assert files_side.id_columns(con, sides[0], ["unique", "repeated", "few"]) == {"unique": 2_000}
+    assert files_side.id_columns(con, sides[1], ["unique", "repeated", "few"]) == {
+        "unique": 2_000, "repeated": 2_000, "few": 2_000}
+    config = drift.DriftConfig(method="jensenshannon")
+    result = drift.compare_files(*paths, config=config)
+    _assert_same(result, *_generic(paths, config))
+    labels = result.histograms["few"]["bin"].tolist()
+    assert sorted(labels[:3]) == ["a", "b", "c"] and labels[3:5] == ["n0", "n1"] and labels[-1] == _binning.OTHER
