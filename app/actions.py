@@ -69,3 +69,20 @@ class PageActions:
             st.session_state[self.done_key] = message(result) if callable(message) else message
             st.session_state.update((remember(result) if callable(remember) else remember) or {})
             st.rerun()
+
+    def attempt(self, what: str, effect: Callable[[Path], str]) -> None:
+        """Run ``effect(db)``, an action that writes nothing to the store, and show what it returns now.
+
+        For an action that must not hold the store while it waits on something else, such as a test
+        notification sent to a channel (analytics reads what it needs from ``db`` and lets go before
+        it sends). Nothing in the store changed, so the page is not rerun.
+
+        Parameters
+        ----------
+        what : str
+            Names the action in an error message ("the test notification").
+        effect : callable
+            ``effect(db)`` with the page's store; returns the confirmation to show.
+        """
+        with widgets.error_boundary(what):
+            st.success(effect(self.db), icon=":material/task_alt:")

@@ -111,7 +111,7 @@ else:
         b = st.columns(3)
         if b[0].button("Evaluate and apply the current step", key="dep_step", type="primary"):
             with widgets.error_boundary("the rollout step"):
-                evaluation = deployments.evaluate(str(config.db_path()), ctx.model)
+                evaluation = queries.read(deployments.evaluate, ctx.model)
                 actions.act("the rollout step", lambda con: deployments.step(con, actor, evaluation), str)
         with b[1].popover("Promote"):
             comment = st.text_input("Why promote", key="dep_promote_comment")

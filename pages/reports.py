@@ -12,17 +12,12 @@ from app.actions import PageActions
 from app import auth, queries, widgets
 
 actor = auth.require("read")
-db = config.db_path()
-actions = PageActions(db, "reports_done")
+actions = PageActions(config.db_path(), "reports_done")
 
 st.title("Reports")
 st.caption("Scheduled reports are rendered by `vigil reports run --due` (cron) for each closed period, once, as "
            "HTML and PDF with a JSON manifest; the manifest's sha256 is recorded in the audit trail. Times are UTC.")
 actions.show_done()
-
-
-def _act(what: str, work, message: str) -> None:
-    actions.act(what, work, message)
 
 
 definitions_tab, runs_tab, retention_tab = st.tabs(["Definitions", "Past reports", "Retention"])
@@ -54,19 +49,19 @@ with definitions_tab, widgets.error_boundary("the report definitions"):
                     name.strip(), None if scope == reports.PORTFOLIO else scope, schedule, tuple(sections),
                     tuple(r.strip() for r in recipients.split(",") if r.strip()),
                     None if channel == "(none)" else channel)
-                _act("saving the definition", lambda con: reports.save_definition(con, actor, definition),
-                     f"Report {definition.name} saved (audited).")
+                actions.act("saving the definition", lambda con: reports.save_definition(con, actor, definition),
+                            f"Report {definition.name} saved (audited).")
         if not table.empty:
             cols = st.columns([3, 1])
             chosen = cols[0].selectbox("Definition", table["name"].tolist(), key="reports_pick")
             if cols[1].button("Remove", key="reports_remove"):
-                _act("removing the definition", lambda con: reports.delete_definition(con, actor, chosen),
-                     f"Report {chosen} removed; its past reports are kept.")
+                actions.act("removing the definition", lambda con: reports.delete_definition(con, actor, chosen),
+                            f"Report {chosen} removed; its past reports are kept.")
     else:
         st.caption("Approvers and admins create and change report definitions.")
 
 with runs_tab, widgets.error_boundary("the past reports"):
-    runs = reports.runs_table(db)
+    runs = queries.read(reports.runs_table)
     if runs.empty:
         widgets.empty_state("No report has been run yet.", hint="Run 'vigil reports run --due' (for example daily "
                             "from cron).")
@@ -92,7 +87,7 @@ with runs_tab, widgets.error_boundary("the past reports"):
         for col, file_name, mime in zip(cols, ("report.html", "report.pdf", reports.MANIFEST),
                                         ("text/html", "application/pdf", "application/json")):
             try:
-                data = reports.report_file(db, row["name"], row["period_label"], file_name)
+                data = queries.read(reports.report_file, row["name"], row["period_label"], file_name)
             except NotFoundError:
                 col.caption(f"No {file_name}.")
                 continue
@@ -117,6 +112,6 @@ with retention_tab, widgets.error_boundary("the retention policies"):
                     for i, kind in enumerate(("predictions_days", "outcomes_days", "audit_days"))}
             reason = st.text_input("Reason for a period under the legal floor (admins only)", key="retention_reason")
             if st.form_submit_button("Save the policy"):
-                _act("saving the policy", lambda con: reports.set_policy(
+                actions.act("saving the policy", lambda con: reports.set_policy(
                     con, actor, model, **{k: int(v) for k, v in days.items()}, override_reason=reason or None),
-                     f"Retention policy of {model} saved (audited).")
+                            f"Retention policy of {model} saved (audited).")

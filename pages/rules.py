@@ -13,17 +13,12 @@ from app.actions import PageActions
 from app import auth, queries, widgets
 
 actor = auth.require("manage_rules")
-db = config.db_path()
-actions = PageActions(db, "rules_done")
+actions = PageActions(config.db_path(), "rules_done")
 
 st.title("Rules and channels")
 st.caption("Rules say when an alert fires; channels say who is told. Admins and approvers manage rules, admins "
            "manage channels; every change is audited. The rule file format is in docs/alerts.md. Times are UTC.")
 actions.show_done()
-
-
-def _act(what: str, work, message: str) -> None:
-    actions.act(what, work, message)
 
 
 def _rules_from_text(text: str) -> list:
@@ -44,9 +39,11 @@ with rules_tab, widgets.error_boundary("the rules"):
         cols = st.columns([3, 1, 1])
         rule_id = cols[0].selectbox("Rule", table["rule_id"].tolist(), key="rules_pick")
         if cols[1].button("Disable", key="rules_disable"):
-            _act("disabling the rule", lambda con: alerts.set_enabled(con, actor, rule_id, False), f"{rule_id} disabled.")
+            actions.act("disabling the rule", lambda con: alerts.set_enabled(con, actor, rule_id, False),
+                        f"{rule_id} disabled.")
         if cols[2].button("Enable", key="rules_enable"):
-            _act("enabling the rule", lambda con: alerts.set_enabled(con, actor, rule_id, True), f"{rule_id} enabled.")
+            actions.act("enabling the rule", lambda con: alerts.set_enabled(con, actor, rule_id, True),
+                        f"{rule_id} enabled.")
         with st.expander(f"Rule {rule_id} as JSON (edit and save below)"):
             st.code(json.dumps(queries.read(alerts.get_rule, rule_id).to_dict(), indent=2), language="json")
     models = [m.name for m in queries.read(registry.list_models)]
@@ -54,16 +51,16 @@ with rules_tab, widgets.error_boundary("the rules"):
     with left, st.form("rules_add"):
         text = st.text_area("Add or replace rules (a JSON object or list)", height=220, key="rules_json")
         if st.form_submit_button("Save rules"):
-            _act("saving the rules", lambda con: [alerts.save_rule(con, actor, r) for r in _rules_from_text(text)],
-                 "Rules saved.")
+            actions.act("saving the rules",
+                        lambda con: [alerts.save_rule(con, actor, r) for r in _rules_from_text(text)], "Rules saved.")
     with right, st.form("rules_defaults"):
         model = st.selectbox("Model", models, key="rules_defaults_model")
         st.caption("Drift share, realised and estimated ROC AUC, latency against the SLA, freshness, and the "
                    "four-fifths rule on the first sensitive attribute (docs/alerts.md).")
         if st.form_submit_button("Add the default rules", disabled=not models):
-            _act("adding the default rules", lambda con: [alerts.save_rule(con, actor, r)
-                                                          for r in alerts.default_rules(con, model)],
-                 f"Default rules of {model} saved.")
+            actions.act("adding the default rules", lambda con: [alerts.save_rule(con, actor, r)
+                                                                 for r in alerts.default_rules(con, model)],
+                        f"Default rules of {model} saved.")
 
 with channels_tab, widgets.error_boundary("the channels"):
     channels = queries.read(alerts.channels_table, actor)
@@ -91,15 +88,16 @@ with channels_tab, widgets.error_boundary("the channels"):
                         raise InvalidInputError(f"options are not valid JSON: {exc}") from None
                     alerts.add_channel(con, actor, name.strip(), kind, target, secret=secret or None, options=parsed)
 
-                _act("adding the channel", add, f"Channel {name} added.")
+                actions.act("adding the channel", add, f"Channel {name} added.")
         if not channels.empty:
             cols = st.columns([3, 1, 1])
             chosen = cols[0].selectbox("Channel", channels["name"].tolist(), key="channels_pick")
             if cols[1].button("Send a test", key="channels_test"):
-                with widgets.error_boundary("the test notification"):
-                    st.success(f"{chosen}: {alerts.try_channel(db, actor, chosen)}")
+                actions.attempt("the test notification",
+                                lambda db: f"{chosen}: {alerts.try_channel(db, actor, chosen)}")
             if cols[2].button("Remove", key="channels_remove"):
-                _act("removing the channel", lambda con: alerts.remove_channel(con, actor, chosen), f"{chosen} removed.")
+                actions.act("removing the channel", lambda con: alerts.remove_channel(con, actor, chosen),
+                            f"{chosen} removed.")
     else:
         st.caption("Only admins add, test or remove channels; targets are shown without their path.")
 
@@ -124,6 +122,6 @@ with retrain_tab, widgets.error_boundary("the retraining requests"):
                 request_id = st.selectbox("Open request", open_ids, key="retrain_pick")
                 note = st.text_input("What was done (a new version trained, or why not)", key="retrain_note")
                 if st.form_submit_button("Close the request"):
-                    _act("closing the request",
-                         lambda con: alerts.close_retrain_request(con, actor, int(request_id), note),
-                         f"Retraining request {request_id} closed.")
+                    actions.act("closing the request",
+                                lambda con: alerts.close_retrain_request(con, actor, int(request_id), note),
+                                f"Retraining request {request_id} closed.")

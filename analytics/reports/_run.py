@@ -245,21 +245,22 @@ def _recorded_hash(con: duckdb.DuckDBPyConnection, name: str, label: str) -> str
     return None if trail.empty else json.loads(trail.iloc[0]["details"]).get("manifest_sha256")
 
 
-def verify_run(db: Path, name: str, label: str) -> Verification:
+def _run_folder(con: duckdb.DuckDBPyConnection, name: str, label: str) -> Path:
+    """The folder of a past report's files (beside the store)."""
+    row = con.execute("SELECT folder FROM report_runs WHERE name = ? AND period_label = ?", [name, label]).fetchone()
+    if row is None:
+        raise NotFoundError(f"no report {name} for period {label}; 'vigil reports runs' lists them")
+    return store.store_path(con).parent / row[0]
+
+
+def verify_run(db: store.DbLike, name: str, label: str) -> Verification:
     """Check a past report's files against the manifest hash recorded in the audit trail.
 
-    ``verified``: the manifest's sha256 is the one the audit trail recorded, and every file has the
-    sha256 the manifest lists. ``altered``: one of them differs (the detail says which). ``missing``: a
-    file is gone.
+    ``db``: the store's path or an open connection. ``verified``: the manifest's sha256 is the one the
+    audit trail recorded, and every file has the sha256 the manifest lists. ``altered``: one of them
+    differs (the detail says which). ``missing``: a file is gone.
     """
-    def load(con):
-        row = con.execute("SELECT folder FROM report_runs WHERE name = ? AND period_label = ?", [name, label]).fetchone()
-        if row is None:
-            raise NotFoundError(f"no report {name} for period {label}; 'vigil reports runs' lists them")
-        return row[0], _recorded_hash(con, name, label)
-
-    folder, expected = store.read(load, db)
-    path = db.parent / folder
+    path, expected = store.run(db, lambda con: (_run_folder(con, name, label), _recorded_hash(con, name, label)))
     manifest_path = path / MANIFEST
     if not manifest_path.is_file():
         return Verification(name, label, MISSING, f"{manifest_path} is gone")
@@ -280,29 +281,31 @@ def verify_run(db: Path, name: str, label: str) -> Verification:
     return Verification(name, label, VERIFIED, f"manifest and {len(files)} files match the audit trail's hash")
 
 
-def runs_table(db: Path, *, verify: bool = True) -> pd.DataFrame:
+def runs_table(db: store.DbLike, *, verify: bool = True) -> pd.DataFrame:
     """Past reports, newest first: name, period, when generated, manifest hash, delivery, and (``verify``) the
-    :func:`verify_run` status and detail of each."""
-    frame = store.read(lambda con: con.execute(
-        "SELECT name, period_label, period_start, period_end, generated_at, generated_by, manifest_sha256, "
-        "delivery_status, delivered_at, delivery_detail, folder FROM report_runs "
-        "ORDER BY generated_at DESC, name").df(), db)
-    if verify and len(frame):
-        checks = [verify_run(db, n, lab) for n, lab in zip(frame["name"], frame["period_label"])]
-        frame["verification"] = [c.status for c in checks]
-        frame["verification_detail"] = [c.detail for c in checks]
-    return frame
+    :func:`verify_run` status and detail of each. ``db``: the store's path or an open connection."""
+
+    def work(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+        frame = con.execute(
+            "SELECT name, period_label, period_start, period_end, generated_at, generated_by, manifest_sha256, "
+            "delivery_status, delivered_at, delivery_detail, folder FROM report_runs "
+            "ORDER BY generated_at DESC, name").df()
+        if verify and len(frame):
+            checks = [verify_run(con, n, lab) for n, lab in zip(frame["name"], frame["period_label"])]
+            frame["verification"] = [c.status for c in checks]
+            frame["verification_detail"] = [c.detail for c in checks]
+        return frame
+
+    return store.run(db, work)
 
 
-def report_file(db: Path, name: str, label: str, file_name: str) -> bytes:
-    """The bytes of one file of a past report (``report.html``, ``report.pdf`` or ``manifest.json``)."""
+def report_file(db: store.DbLike, name: str, label: str, file_name: str) -> bytes:
+    """The bytes of one file of a past report (``report.html``, ``report.pdf`` or ``manifest.json``).
+
+    ``db``: the store's path or an open connection."""
     if file_name not in ("report.html", "report.pdf", MANIFEST):
         raise InvalidInputError(f"{file_name!r} is not a report file; use report.html, report.pdf or {MANIFEST}")
-    folder = store.read(lambda con: con.execute("SELECT folder FROM report_runs WHERE name = ? AND period_label = ?",
-                                                [name, label]).fetchone(), db)
-    if folder is None:
-        raise NotFoundError(f"no report {name} for period {label}")
-    target = db.parent / folder[0] / file_name
+    target = store.run(db, lambda con: _run_folder(con, name, label)) / file_name
     if not target.is_file():
         raise NotFoundError(f"{file_name} of report {name} {label} is not there (not rendered, or removed)")
     return target.read_bytes()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import threading
 from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from app_support import signed_in, template_store, vigil_db  # noqa: F401 - fixtures
@@ -65,3 +68,31 @@ def test_rules_page_for_approvers_and_channels_for_admins(fired):
     at.text_input(key="channels_target").input("ftp://nowhere")
     at.button(key="FormSubmitter:channels_add-Add channel").click().run()
     assert not at.exception and any("not an http(s) URL" in str(e.value) for e in at.error)
+
+
+def test_an_admin_sends_a_test_notification_to_a_channel(vigil_db):
+    """The test send goes through the page's actions (the page holds no store path) and shows the receipt."""
+    received = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's name
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        store.write(lambda con: alerts.add_channel(con, SYSTEM, "hook", "webhook", url), vigil_db)
+        at = _open("admin", "rules")
+        at.button(key="channels_test").click().run()
+        assert not at.exception and not at.error
+        assert [s.value for s in at.success] == ["hook: HTTP 200"]
+        assert [body["notice"] for body in received] == ["test"]
+    finally:
+        server.shutdown()
+        server.server_close()
