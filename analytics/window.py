@@ -41,8 +41,17 @@ class SqlFilter:
     params: list[Any] = field(default_factory=list)
 
 
-def time_bounds(column: str, start: Any = None, end: Any = None) -> tuple[str, list[Any]]:
-    """SQL ``column >= ? AND column < ?`` for the bounds given (``TRUE`` when neither), and its parameters."""
+@dataclass(frozen=True)
+class Query:
+    """A parameterised SQL relation or clause (a subquery, a join): ``sql`` with one ``?`` per entry of
+    ``params``, in order."""
+
+    sql: str
+    params: list[Any] = field(default_factory=list)
+
+
+def time_bounds(column: str, start: Any = None, end: Any = None) -> SqlFilter:
+    """The condition ``column >= ? AND column < ?`` for the bounds given (``TRUE`` when neither)."""
     clauses, params = [], []
     if start is not None:
         clauses.append(f"{column} >= ?")
@@ -50,7 +59,7 @@ def time_bounds(column: str, start: Any = None, end: Any = None) -> tuple[str, l
     if end is not None:
         clauses.append(f"{column} < ?")
         params.append(end)
-    return (" AND ".join(clauses) or "TRUE"), params
+    return SqlFilter(" AND ".join(clauses) or "TRUE", params)
 
 
 def floor_hour(at: datetime, unit: str = "hour") -> datetime:
@@ -247,8 +256,8 @@ class Window:
             ``TRUE`` with no parameters for an unfiltered, unbounded window.
         """
         self._check_segment(schema)
-        bounds, params = time_bounds(f"{alias}.predicted_at", self.start, self.end)
-        clauses: list[str] = [bounds] if params else []
+        bounds = time_bounds(f"{alias}.predicted_at", self.start, self.end)
+        clauses, params = ([bounds.sql] if bounds.params else []), list(bounds.params)
         if self.version is not None:
             clauses.append(f"{alias}.model_version = ?")
             params.append(self.version)

@@ -9,7 +9,7 @@ import duckdb
 
 from analytics.logschema import quote
 from analytics.store import DbLike
-from analytics.window import SqlFilter, Window, previous_window
+from analytics.window import Query, SqlFilter, Window, previous_window
 from analytics.registry import ModelInfo, get_model
 from analytics.store import outcomes_view, predictions_view
 
@@ -31,7 +31,7 @@ def window_filter(info: ModelInfo, window: Window, *, include_shadow: bool = Fal
     return SqlFilter(f"{where.sql} AND {live_rows(window.version)}", where.params)
 
 
-def outcome_join(info: ModelInfo, start: datetime | None) -> tuple[str, list[Any]]:
+def outcome_join(info: ModelInfo, start: datetime | None) -> Query:
     """``LEFT JOIN`` of the outcomes (aliased ``o``) that can belong to predictions made from ``start`` on.
 
     An outcome is never observed before its prediction, so outcomes observed before ``start`` cannot
@@ -42,7 +42,7 @@ def outcome_join(info: ModelInfo, start: datetime | None) -> tuple[str, list[Any
     if start is not None:
         sql += " WHERE observed_at >= ?"
         params.append(start)
-    return f"LEFT JOIN ({sql}) o ON o.prediction_id = p.prediction_id", params
+    return Query(f"LEFT JOIN ({sql}) o ON o.prediction_id = p.prediction_id", params)
 
 
 def open_model(con: duckdb.DuckDBPyConnection, model: str) -> ModelInfo:

@@ -61,17 +61,17 @@ def _spans(con: duckdb.DuckDBPyConnection, info, start: datetime | None, end: da
            summarised: bool) -> pd.DataFrame:
     """Per version in ``[start, end)``: ``role``, ``n``, ``first_at``, ``last_at``, ``cost_usd``."""
     if summarised:
-        source, params = _serving.hourly_source(info, start, end)
+        source = _serving.hourly_source(info, start, end)
         return con.execute(
             f"""SELECT model_version AS version, any_value(deployment_role) AS role,
                        CAST(sum(predictions) AS BIGINT) AS n, min(first_at) AS first_at, max(last_at) AS last_at,
                        sum(cost) AS cost_usd
-                FROM {source} p GROUP BY ALL""", params).df()
-    where, params = time_bounds("predicted_at", start, end)
+                FROM {source.sql} p GROUP BY ALL""", source.params).df()
+    where = time_bounds("predicted_at", start, end)
     return con.execute(
         f"""SELECT model_version AS version, any_value(deployment_role) AS role, count(*) AS n,
                    min(predicted_at) AS first_at, max(predicted_at) AS last_at, sum(cost) AS cost_usd
-            FROM {predictions_view(info.stem)} WHERE {where} GROUP BY ALL""", params).df()
+            FROM {predictions_view(info.stem)} WHERE {where.sql} GROUP BY ALL""", where.params).df()
 
 
 def champion_challenger(db: DbLike, model: str, *, now: datetime, window: Window = Window(),

@@ -223,9 +223,9 @@ def _daily_from_summaries(con: duckdb.DuckDBPyConnection, info, selected: str, w
     periods = [("current", window)] + ([("previous", previous)] if previous else [])
     sources, params = [], []
     for name, period in periods:
-        sql, ps = _serving.hourly_source(info, period.start, period.end, period.version)
-        sources.append(f"SELECT '{name}' AS period, * FROM {sql}")
-        params += ps
+        source = _serving.hourly_source(info, period.start, period.end, period.version)
+        sources.append(f"SELECT '{name}' AS period, * FROM {source.sql}")
+        params += source.params
     return con.execute(
         f"""
         SELECT period, CAST(date_trunc('day', p.hour) AS DATE) AS day,
@@ -257,11 +257,10 @@ def _budget(con: duckdb.DuckDBPyConnection, info, model: str, now: datetime, use
     first, following = month_bounds(now)
     run_from = now - timedelta(days=RUN_RATE_DAYS)
     if use_summaries:
-        (mtd_sql, mtd_params), (recent_sql, recent_params) = (_serving.hourly_source(info, first, now),
-                                                              _serving.hourly_source(info, run_from, now))
+        mtd, recent = _serving.hourly_source(info, first, now), _serving.hourly_source(info, run_from, now)
         log_mtd, log_recent = con.execute(
-            f"SELECT (SELECT coalesce(sum(cost), 0) FROM {mtd_sql}), (SELECT coalesce(sum(cost), 0) FROM {recent_sql})",
-            [*mtd_params, *recent_params]).fetchone()
+            f"SELECT (SELECT coalesce(sum(cost), 0) FROM {mtd.sql}), (SELECT coalesce(sum(cost), 0) FROM {recent.sql})",
+            [*mtd.params, *recent.params]).fetchone()
     else:
         log_mtd, log_recent = con.execute(
             f"""SELECT coalesce(sum(cost) FILTER (WHERE predicted_at >= ?), 0), coalesce(sum(cost) FILTER (WHERE predicted_at >= ?), 0)

@@ -141,18 +141,18 @@ def _exact_sums(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition: Kpi
                 window: Window, by: str | None) -> pd.DataFrame:
     """The sums of one period (``window``) straight from the log joined with its outcomes."""
     where = window_filter(info, window)
-    join, join_params = outcome_join(info, window.start)
+    join = outcome_join(info, window.start)
     group = f"coalesce(CAST(p.{quote(by)} AS VARCHAR), '(missing)')" if by else "'(all)'"
     attribute = (f"coalesce(CAST(p.{quote(definition.fairness_attribute)} AS VARCHAR), '(missing)')"
                  if definition.fairness_attribute else "'(none)'")
     frame = con.execute(
         f"""
         SELECT ? AS period, {group} AS "group", {attribute} AS attribute, {sum_select(definition)}
-        FROM {predictions_view(info.stem)} p {join}
+        FROM {predictions_view(info.stem)} p {join.sql}
         WHERE {where.sql}
         GROUP BY ALL
         """,
-        [period, *join_params, *where.params],
+        [period, *join.params, *where.params],
     ).df()
     for column in SUM_COLUMNS:
         frame[column] = frame[column].astype(float)

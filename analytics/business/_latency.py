@@ -84,13 +84,13 @@ def latency(db: DbLike, model: str, *, window: Window = Window(), use_summaries:
             start, end, version = window.start, window.end, window.version
             per_day = _serving.latency_daily(con, info, start, end, version)
             overall = _serving.latency_by_version(con, info, start, end, version)
-            hours, params = _serving.hourly_source(info, start, end, version)
-            roles = con.execute(f"SELECT model_version AS version, any_value(deployment_role) AS role FROM {hours} p "
-                                "GROUP BY ALL", params).df()
+            hours = _serving.hourly_source(info, start, end, version)
+            roles = con.execute(f"SELECT model_version AS version, any_value(deployment_role) AS role FROM {hours.sql} p "
+                                "GROUP BY ALL", hours.params).df()
             peaks = con.execute(
                 f"""SELECT version, max(n) / 3600.0 AS peak_per_second FROM (
-                        SELECT p.model_version AS version, p.hour, sum(p.predictions) AS n FROM {hours} p GROUP BY ALL)
-                    GROUP BY version""", params).df()
+                        SELECT p.model_version AS version, p.hour, sum(p.predictions) AS n FROM {hours.sql} p GROUP BY ALL)
+                    GROUP BY version""", hours.params).df()
             overall = roles.merge(overall, on="version")[["version", "role", "predictions", "q", "max_ms"]]
             per_day = per_day[["day", "version", "predictions", "q"]]
         else:

@@ -37,7 +37,7 @@ import pandas as pd
 
 from analytics import summaries
 from analytics.registry import ModelInfo, get_model
-from analytics.window import split_interval, time_bounds
+from analytics.window import Query, split_interval, time_bounds
 from analytics.store import predictions_view
 
 #: The percentiles kept per day and read off the histograms (p50, p95, p99: ``_latency.PERCENTILES``).
@@ -106,7 +106,7 @@ def refresh_store(db: Any = None, model: str | None = None) -> dict[str, dict[st
 
 
 def hourly_source(info: ModelInfo, start: datetime | None, end: datetime | None,
-                  version: str | None = None) -> tuple[str, list[Any]]:
+                  version: str | None = None) -> Query:
     """A subquery of ``[start, end)`` per hour, version, role and decision, shaped like the log (alias it ``p``).
 
     Columns ``hour``, ``model_version``, ``deployment_role``, ``decision``, ``predictions``, ``cost``
@@ -123,45 +123,45 @@ def hourly_source(info: ModelInfo, start: datetime | None, end: datetime | None,
 
 def _whole_and_partial(info: ModelInfo, start: datetime | None, end: datetime | None, version: str | None, *,
                        unit: str, summary: str, log: str, columns: tuple[str, ...],
-                       log_filter: str = "") -> tuple[str, list[Any]]:
+                       log_filter: str = "") -> Query:
     """A subquery of ``[start, end)``: its whole hours or days (``unit``, also the summary table's time column)
     from ``summary`` (a ``SELECT ... FROM`` table with ``model_name`` and ``version``), and the partial
     ones at the edges from the log, ``log`` (a ``SELECT`` list, grouped by all), both with ``columns``."""
     units, edges = split_interval(start, end, unit=unit)
-    parts: list[tuple[str, list[Any]]] = []
+    parts: list[Query] = []
     versions = [version] if version else []
     if units is not None:
         bounds = units if unit == "hour" else tuple(d.date() if d is not None else None for d in units)
-        where, params = time_bounds(unit, *bounds)
-        parts.append((f"{summary} WHERE model_name = ? AND {where}" + (" AND version = ?" if version else ""),
-                      [info.name, *params, *versions]))
+        where = time_bounds(unit, *bounds)
+        parts.append(Query(f"{summary} WHERE model_name = ? AND {where.sql}" + (" AND version = ?" if version else ""),
+                           [info.name, *where.params, *versions]))
     for a, b in edges:
-        where, params = time_bounds("predicted_at", a, b)
-        parts.append((f"{log} FROM {predictions_view(info.stem)} WHERE {where}"
-                      + (" AND model_version = ?" if version else "") + f"{log_filter} GROUP BY ALL",
-                      [*params, *versions]))
+        where = time_bounds("predicted_at", a, b)
+        parts.append(Query(f"{log} FROM {predictions_view(info.stem)} WHERE {where.sql}"
+                           + (" AND model_version = ?" if version else "") + f"{log_filter} GROUP BY ALL",
+                           [*where.params, *versions]))
     return _union(parts, columns)
 
 
-def _union(parts: list[tuple[str, list[Any]]], columns: tuple[str, ...]) -> tuple[str, list[Any]]:
+def _union(parts: list[Query], columns: tuple[str, ...]) -> Query:
     names = ", ".join(f"{c}" for c in columns)
     # An empty first branch fixes the column names (and is free).
     head = f"SELECT * FROM (VALUES ({', '.join('NULL' for _ in columns)})) AS t({names}) WHERE FALSE"
-    sql = " UNION ALL ".join([head, *(f"({s})" for s, _ in parts)])
-    return f"({sql})", [p for _, ps in parts for p in ps]
+    sql = " UNION ALL ".join([head, *(f"({part.sql})" for part in parts)])
+    return Query(f"({sql})", [p for part in parts for p in part.params])
 
 
 def latency_daily(con: duckdb.DuckDBPyConnection, info: ModelInfo, start: datetime | None, end: datetime | None,
                   version: str | None = None) -> pd.DataFrame:
     """Per UTC day and version of ``[start, end)``: ``day``, ``version``, ``predictions`` (with a latency),
     ``q`` (``[p50, p95, p99]`` in ms, DuckDB's ``quantile_cont``), ``max_ms``; partial days from the log."""
-    sql, params = _whole_and_partial(
+    source = _whole_and_partial(
         info, start, end, version, unit="day",
         summary="SELECT day, version, n, [p50_ms, p95_ms, p99_ms], max_ms FROM serving_latency_daily",
         log=f"SELECT CAST(predicted_at AS DATE), model_version, count(*), quantile_cont(latency_ms, {list(QUANTILES)}), "
             "max(latency_ms)",
         columns=("day", "version", "predictions", "q", "max_ms"), log_filter=" AND latency_ms IS NOT NULL")
-    return con.execute(f"SELECT * FROM {sql} ORDER BY version, day", params).df()
+    return con.execute(f"SELECT * FROM {source.sql} ORDER BY version, day", source.params).df()
 
 
 def latency_by_version(con: duckdb.DuckDBPyConnection, info: ModelInfo, start: datetime | None,
@@ -174,12 +174,12 @@ def latency_by_version(con: duckdb.DuckDBPyConnection, info: ModelInfo, start: d
     ``floor(h) + 1`` with ``h = (n - 1) q``, as ``numpy.percentile(method="linear")`` and DuckDB's
     ``quantile_cont`` do.
     """
-    sql, params = _whole_and_partial(
+    source = _whole_and_partial(
         info, start, end, version, unit="day", summary="SELECT version, latency_ms, n FROM serving_latency",
         log="SELECT model_version, latency_ms, count(*)", columns=("version", "latency_ms", "n"),
         log_filter=" AND latency_ms IS NOT NULL")
-    hist = con.execute(f"SELECT version, latency_ms, sum(n) AS n FROM {sql} GROUP BY ALL ORDER BY version, latency_ms",
-                       params).df()
+    hist = con.execute(f"SELECT version, latency_ms, sum(n) AS n FROM {source.sql} GROUP BY ALL "
+                       "ORDER BY version, latency_ms", source.params).df()
     rows = []
     for name, part in hist.groupby("version", sort=True):
         values = part["latency_ms"].to_numpy(float)

@@ -102,15 +102,15 @@ def threshold_cells(con: duckdb.DuckDBPyConnection, info, definition: KpiDefinit
 
 def _exact_cells(con, info, definition: KpiDefinition, window: Window, steps: int) -> pd.DataFrame:
     rows = window_filter(info, window)
-    join, join_params = outcome_join(info, window.start)
+    join = outcome_join(info, window.start)
     return con.execute(
         f"""
         SELECT {cell_select(definition, steps)}
-        FROM {predictions_view(info.stem)} p {join}
+        FROM {predictions_view(info.stem)} p {join.sql}
         WHERE {rows.sql} AND p.score IS NOT NULL
         GROUP BY ALL
         """,
-        [*join_params, *rows.params],
+        [*join.params, *rows.params],
     ).df()
 
 

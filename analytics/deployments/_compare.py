@@ -45,7 +45,7 @@ from analytics.deployments._paired import amount_sql, value_sql
 from analytics.drift import ks_p_value, psi
 from analytics.errors import InvalidInputError
 from analytics.store import DbLike, run
-from analytics.window import Window, time_bounds
+from analytics.window import SqlFilter, Window, time_bounds
 from analytics.registry import ModelInfo, get_model, list_versions
 from analytics.store import outcomes_view, predictions_view
 
@@ -307,20 +307,20 @@ def _shared_period(con: duckdb.DuckDBPyConnection, info: ModelInfo, baseline: st
                    start: datetime | None, end: datetime | None) -> tuple[datetime | None, datetime | None]:
     """The part of ``[start, end)`` in which both versions logged: from the later first row to just after
     the earlier last row (a canary is compared with the champion's rows of its own period)."""
-    where, params = time_bounds("p.predicted_at", start, end)
+    where = time_bounds("p.predicted_at", start, end)
     row = con.execute(f"SELECT max(first_at), min(last_at), count(*) FROM (SELECT model_version, min(predicted_at) AS "
-                      f"first_at, max(predicted_at) AS last_at FROM {predictions_view(info.stem)} p WHERE {where} "
-                      "AND p.model_version IN (?, ?) GROUP BY 1)", [*params, baseline, candidate]).fetchone()
+                      f"first_at, max(predicted_at) AS last_at FROM {predictions_view(info.stem)} p WHERE {where.sql} "
+                      "AND p.model_version IN (?, ?) GROUP BY 1)", [*where.params, baseline, candidate]).fetchone()
     if row is None or row[2] < 2:
         return start, end
     first, last = row[0], row[1] + timedelta(microseconds=1)
     return (first if start is None or first > start else start), (last if end is None or last < end else end)
 
 
-def _has_pairs(con: duckdb.DuckDBPyConnection, info: ModelInfo, baseline: str, candidate: str, where: str,
-               params: list) -> bool:
-    row = con.execute(f"SELECT 1 FROM {predictions_view(info.stem)} p WHERE {where} AND p.model_version = ? "
-                      "AND p.request_id IS NOT NULL LIMIT 1", [*params, candidate]).fetchone()
+def _has_pairs(con: duckdb.DuckDBPyConnection, info: ModelInfo, baseline: str, candidate: str,
+               where: SqlFilter) -> bool:
+    row = con.execute(f"SELECT 1 FROM {predictions_view(info.stem)} p WHERE {where.sql} AND p.model_version = ? "
+                      "AND p.request_id IS NOT NULL LIMIT 1", [*where.params, candidate]).fetchone()
     return row is not None
 
 
@@ -356,21 +356,21 @@ def _coverage(con, info: ModelInfo, baseline: str, candidate: str, start: dateti
     hours from the serving summaries when they are current (partial hours from the log), else the log."""
     minimum = float(settings.get(con, COVERAGE_MIN.key, model=info.name))
     if serving_summaries_current(con, info):  # a reader never refreshes
-        source, params = serving_hourly_source(info, start, end, candidate)
-        first, last = con.execute(f"SELECT min(first_at), max(last_at) FROM {source} p", params).fetchone()
+        source = serving_hourly_source(info, start, end, candidate)
+        first, last = con.execute(f"SELECT min(first_at), max(last_at) FROM {source.sql} p", source.params).fetchone()
         rows = 0
         if first is not None:
-            source, params = serving_hourly_source(info, first, last + timedelta(microseconds=1), baseline)
-            rows = con.execute(f"SELECT coalesce(sum(predictions), 0) FROM {source} p", params).fetchone()[0]
+            source = serving_hourly_source(info, first, last + timedelta(microseconds=1), baseline)
+            rows = con.execute(f"SELECT coalesce(sum(predictions), 0) FROM {source.sql} p", source.params).fetchone()[0]
         return ShadowCoverage(int(pairs), int(rows), first, last, minimum)
-    where, params = time_bounds("p.predicted_at", start, end)
+    where = time_bounds("p.predicted_at", start, end)
     view = predictions_view(info.stem)
     first, last, rows = con.execute(
         f"""WITH c AS (SELECT min(predicted_at) AS lo, max(predicted_at) AS hi FROM {view} p
-                       WHERE {where} AND p.model_version = ?)
-            SELECT lo, hi, (SELECT count(*) FROM {view} p WHERE {where} AND p.model_version = ?
+                       WHERE {where.sql} AND p.model_version = ?)
+            SELECT lo, hi, (SELECT count(*) FROM {view} p WHERE {where.sql} AND p.model_version = ?
                             AND p.predicted_at >= c.lo AND p.predicted_at <= c.hi) FROM c""",
-        [*params, candidate, *params, baseline]).fetchone()
+        [*where.params, candidate, *where.params, baseline]).fetchone()
     return ShadowCoverage(int(pairs), int(rows or 0), first, last, minimum)
 
 
@@ -482,8 +482,9 @@ def _f1_bootstrap(labelled: list, alpha: float) -> m.TestResult:
                         "resampling pairs = drawing counts of the (label, decision, decision) cells")
 
 
-def _unpaired(con, info: ModelInfo, d: KpiDefinition | None, baseline: str, candidate: str, where: str,
-              params: list, opts: dict) -> tuple[list[Measure], dict[str, int]]:
+def _unpaired(con, info: ModelInfo, d: KpiDefinition | None, baseline: str, candidate: str, rows_in: SqlFilter,
+              opts: dict) -> tuple[list[Measure], dict[str, int]]:
+    where, params = rows_in.sql, rows_in.params
     view = predictions_view(info.stem)
     favourable = info.schema.favourable_decision
     chosen = d.selected_decision if d else (1 if favourable is None else favourable)
@@ -607,15 +608,14 @@ def compare(db: DbLike, model: str, *, baseline: str, candidate: str, window: Wi
         share, overrides = _margins(con, model)
         overrides = {**overrides, **(margins or {})}
         opts = {"sequential": sequential, "alpha": alpha, "margin_share": share, "overrides": overrides}
-        where, params = time_bounds("p.predicted_at", start, end)
-        paired = design == "paired" or (design == "auto" and _has_pairs(con, info, baseline, candidate, where, params))
+        paired = design == "paired" or (design == "auto" and _has_pairs(
+            con, info, baseline, candidate, time_bounds("p.predicted_at", start, end)))
         lo, hi = (start, end) if paired else _shared_period(con, info, baseline, candidate, start, end)
-        where, params = time_bounds("p.predicted_at", lo, hi)
         ratio = coverage = None
         if paired:
             measures, rows, coverage = _paired(con, info, d, baseline, candidate, lo, hi, opts)
         else:
-            measures, rows = _unpaired(con, info, d, baseline, candidate, where, params, opts)
+            measures, rows = _unpaired(con, info, d, baseline, candidate, time_bounds("p.predicted_at", lo, hi), opts)
             planned = _planned_shares(con, model, baseline, candidate, lo, hi)
             if planned is not None and rows[baseline] + rows[candidate] > 0:
                 ratio = m.srm((rows[baseline], rows[candidate]), planned)

@@ -43,7 +43,7 @@ from analytics.summaries import DAY_SEGMENTS as _DAY_SEGMENTS
 from analytics.logschema import quote
 from analytics.registry import ModelInfo, get_model
 from analytics.store import outcome_table, outcomes_view, predictions_view
-from analytics.window import time_bounds
+from analytics.window import SqlFilter, time_bounds
 
 #: Pairs sampled (the lowest ``hash(request_id)`` of the labelled pairs) for DeLong's test.
 DELONG_SAMPLE = 200_000
@@ -166,24 +166,23 @@ def _join_pairs(con: duckdb.DuckDBPyConnection, info: ModelInfo, d: KpiDefinitio
     value_b = value_sql(d, "b.decision", "o.label", amount_sql(d, "a")) if d else "NULL::DOUBLE"
     selects, params = [], []
     for a_span, b_span in parts:
-        a_where, a_params = time_bounds("p.predicted_at", *a_span)
-        b_where, b_params = time_bounds("p.predicted_at", *b_span)
+        a_rows, b_rows = time_bounds("p.predicted_at", *a_span), time_bounds("p.predicted_at", *b_span)
         if _length(a_span) < _length(b_span):
             # the baseline's side is the narrower: keep only the candidate rows of its requests (a semi-join
             # DuckDB builds on the narrow side) before the join
-            q_where, q_params = time_bounds("q.predicted_at", *a_span)
-            b_where += f" AND p.request_id IN (SELECT request_id FROM {view} q WHERE {q_where} AND q.model_version = ?)"
-            b_params = [*b_params, *q_params, baseline]
+            requests = time_bounds("q.predicted_at", *a_span)
+            b_rows = SqlFilter(f"{b_rows.sql} AND p.request_id IN (SELECT request_id FROM {view} q WHERE "
+                               f"{requests.sql} AND q.model_version = ?)", [*b_rows.params, *requests.params, baseline])
         selects.append(f"""
             SELECT CAST(a.predicted_at AS DATE) AS day_a, CAST(b.predicted_at AS DATE) AS day_b,
                    hash(request_id) AS h, a.score AS score_a, b.score AS score_b, a.decision AS dec_a,
                    b.decision AS dec_b, o.label, {value_a} AS value_a, {value_b} AS value_b
             FROM (SELECT request_id, prediction_id, predicted_at, score, decision{amount_column} FROM {view} p
-                  WHERE {a_where} AND p.model_version = ? AND p.request_id IS NOT NULL) a
-            JOIN (SELECT request_id, predicted_at, score, decision FROM {view} p WHERE {b_where}
+                  WHERE {a_rows.sql} AND p.model_version = ? AND p.request_id IS NOT NULL) a
+            JOIN (SELECT request_id, predicted_at, score, decision FROM {view} p WHERE {b_rows.sql}
                   AND p.model_version = ? AND p.request_id IS NOT NULL) b USING (request_id)
             LEFT JOIN {outcomes_view(info.stem)} o ON o.prediction_id = a.prediction_id""")
-        params += [*a_params, baseline, *b_params, candidate]
+        params += [*a_rows.params, baseline, *b_rows.params, candidate]
     con.execute(f"CREATE OR REPLACE TEMP TABLE {_PAIRS} AS " + " UNION ALL ".join(selects), params)
 
 

@@ -21,8 +21,8 @@ from analytics.store import outcomes_view, predictions_view, reference_table
 def window_filter(info: VersionInfo, start: datetime | None, end: datetime | None,
                   alias: str = "p") -> tuple[str, list]:
     """SQL condition and parameters for one version's predictions in ``[start, end)``."""
-    bounds, params = time_bounds(f"{alias}.predicted_at", start, end)
-    return f"{alias}.model_version = ? AND {bounds}", [info.version, *params]
+    bounds = time_bounds(f"{alias}.predicted_at", start, end)
+    return f"{alias}.model_version = ? AND {bounds.sql}", [info.version, *bounds.params]
 
 
 def count_window(con: duckdb.DuckDBPyConnection, info: VersionInfo, start: datetime | None,
