@@ -246,8 +246,9 @@ class Overrides:
     table: pd.DataFrame
 
 
-def overrides(db: DbLike, model: str, *, start: datetime | None = None, end: datetime | None = None) -> Overrides:
-    """The override rate of human reviewers per version, and how often the overrides proved right."""
+def overrides(db: DbLike, model: str, *, window: Window = Window()) -> Overrides:
+    """The override rate of human reviewers per version, and how often the overrides proved right, over the
+    rows of ``window`` (default: the whole log; its version and segment apply)."""
     def work(con: duckdb.DuckDBPyConnection) -> Overrides:
         info = get_model(con, model)
         if OVERRIDE_COLUMN not in {c.name for c in info.schema.columns}:
@@ -258,7 +259,7 @@ def overrides(db: DbLike, model: str, *, start: datetime | None = None, end: dat
         if fav is None:
             return Overrides(False, f"{model} logs '{OVERRIDE_COLUMN}' but declares no favourable decision, so "
                                     "whether an override proved right cannot be judged.", pd.DataFrame())
-        rows_of = Window(start, end).where(info.schema)
+        rows_of = window.where(info.schema)
         human = f"CAST(p.{quote(OVERRIDE_COLUMN)} AS INTEGER)"
         # A decision is right when it is unfavourable exactly for the positive (bad) cases.
         right = "(({d}) <> {fav}) = (o.label = 1)"
