@@ -20,6 +20,7 @@ import pandas as pd
 from analytics import business, drift, fairness, performance, store
 from analytics.alerts._rules import Rule
 from analytics.registry import get_model
+from analytics.timebounds import period_sql
 from analytics.window import Window
 
 SERIES_COLUMNS: tuple[str, ...] = ("window_end", "value", "rows")
@@ -149,8 +150,43 @@ def _drift(db: Path, rule: Rule, window: Window) -> pd.DataFrame:
     return pd.concat([per_column, share[["period", "column", "value", "rows"]]], ignore_index=True)
 
 
+#: Rows of the log one CBPE call of a pass reads at most (whole periods; a period with more rows is read alone):
+#: CBPE joins a window's rows with their outcomes in DuckDB, so a replay over a long log asks for its span in
+#: parts and its memory follows the rows of a part, not of the log.
+PERFORMANCE_PART_ROWS = 1_000_000
+
+
+def performance_parts(db: Path, rule: Rule, window: Window, limit: int | None = None) -> list[Window]:
+    """``window`` cut at the starts of its periods (``rule.window``: day or week, UTC) into consecutive windows of
+    at most ``limit`` rows each (default :data:`PERFORMANCE_PART_ROWS`; a period with more rows alone): every
+    period's rows fall in exactly one part."""
+    limit = PERFORMANCE_PART_ROWS if limit is None else limit
+
+    def work(con):
+        info = get_model(con, rule.model)
+        rows = window.where(info.schema)
+        return con.execute(f"SELECT {period_sql(rule.window, 'p.predicted_at')} AS period, count(*) "
+                           f"FROM {store.predictions_view(info.stem)} p WHERE {rows.sql} GROUP BY 1 ORDER BY 1",
+                           rows.params).fetchall()
+
+    periods = store.read(work, db)
+    if not periods:
+        return [window]
+    cuts, held = [], 0
+    for period, n in periods:
+        if held and held + n > limit:
+            cuts.append(period)
+            held = 0
+        held += n
+    edges = [window.start, *cuts, window.end]
+    return [window.between(a, b) for a, b in zip(edges[:-1], edges[1:])]
+
+
 def _performance(db: Path, rule: Rule, window: Window) -> pd.DataFrame:
-    frame = performance.cbpe(db, rule.model, window=window, freq=rule.window).table
+    """CBPE and the realised metrics per period, one part of the window at a time (:func:`performance_parts`)."""
+    tables = [performance.cbpe(db, rule.model, window=part, freq=rule.window).table
+              for part in performance_parts(db, rule, window)]
+    frame = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
     parts = []
     for name in [c for c in frame.columns if c in performance.METRICS or c.startswith("est_")]:
         rows = frame["rows"] if name.startswith("est_") else frame["labelled"]

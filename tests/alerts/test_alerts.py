@@ -12,6 +12,7 @@ import statistics
 from datetime import datetime, timedelta
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from analytics import alerts, audit, store, users
@@ -355,3 +356,23 @@ def test_a_live_pass_reads_its_baseline_from_the_stored_evaluations(churn):
     recomputed = alerts._monitor.evaluate(alerts.SeriesCache(churn), rule, "v1", ends)[0].verdict
     assert from_store == recomputed and from_store.status == "warning"  # 03-06's 300 ms against ~58 ms
     assert [k[0] for k in cache.frames] == ["latency"] and all(k[3] >= datetime(2025, 3, 6) for k in cache.frames)
+
+
+def test_performance_is_read_in_parts_of_whole_days_with_the_same_figures(churn, monkeypatch):
+    """A replay asks CBPE for its span in parts of at most PERFORMANCE_PART_ROWS rows (memory bounded by a part,
+    not the log): cut at day starts, each day's rows in one part, and the same figures as one call over the span."""
+    from analytics.alerts import _metrics
+
+    rule = Rule("churn:est", MODEL, "performance.est_roc_auc", "below", warning=Level(k=3.0), min_rows=1)
+    span = Window(datetime(2025, 3, 1, 12), END, "v1")
+    monkeypatch.setattr(_metrics, "PERFORMANCE_PART_ROWS", 500)  # two days of 240 rows per part
+    parts = _metrics.performance_parts(churn, rule, span)
+    assert [(p.start, p.end) for p in parts] == [
+        (datetime(2025, 3, 1, 12), datetime(2025, 3, 3)), (datetime(2025, 3, 3), datetime(2025, 3, 5)),
+        (datetime(2025, 3, 5), datetime(2025, 3, 7)), (datetime(2025, 3, 7), END)]
+    in_parts = _metrics._performance(churn, rule, span)
+    monkeypatch.setattr(_metrics, "PERFORMANCE_PART_ROWS", 10_000)
+    assert len(_metrics.performance_parts(churn, rule, span)) == 1
+    whole = _metrics._performance(churn, rule, span)
+    assert len(whole) and whole["value"].notna().any()
+    pd.testing.assert_frame_equal(in_parts, whole, check_exact=False, rtol=1e-12)
