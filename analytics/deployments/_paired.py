@@ -374,14 +374,60 @@ def stored(con: duckdb.DuckDBPyConnection, info: ModelInfo, d: KpiDefinition | N
     covered = set(whole)
     edges = [span for span in _outside(start, end, runs)
              if any(day not in covered and _overlaps(span, day) for day in logged)]
-    if edges:  # pairs with a row outside the stored days: the baseline's row there, or the candidate's
-        _join_pairs(con, info, d, baseline, candidate,
-                    [(edge, (start, end)) for edge in edges] + [(run, edge) for run in runs for edge in edges])
+    edge_parts = _edge_parts(con, info.name, baseline, candidate, (start, end), runs, edges, set(current), logged)
+    if edge_parts:  # pairs with a row outside the stored days: the baseline's row there, or the candidate's
+        _join_pairs(con, info, d, baseline, candidate, edge_parts)
         try:
             parts.append(_aggregate(con, per_day=False))
         finally:
             con.execute(f"DROP TABLE IF EXISTS {_PAIRS}")
     return _summary(parts, stored_days=len(whole))
+
+
+def _day_of(span: Span) -> date | None:
+    """The one UTC day a bounded span lies in (None when it is open or crosses midnight)."""
+    lo, hi = span
+    if lo is None or hi is None or hi <= lo:
+        return None
+    day = lo.date()
+    return day if hi <= _midnight(day) + timedelta(days=1) else None
+
+
+def _clipped(days: set[date], span: Span) -> list[Span]:
+    """The runs of ``days`` within ``span`` (empty parts left out)."""
+    out = []
+    for lo, hi in _runs(sorted(days)):
+        lo = lo if span[0] is None else max(lo, span[0])
+        hi = hi if span[1] is None else min(hi, span[1])
+        if lo < hi:
+            out.append((lo, hi))
+    return out
+
+
+def _edge_parts(con: duckdb.DuckDBPyConnection, model: str, baseline: str, candidate: str, window: Span,
+                runs: list[tuple[datetime, datetime]], edges: list[Span], current: set[date],
+                logged: list[date]) -> list[tuple[Span, Span]]:
+    """The parts of the pairs with a row in an edge of the window (the baseline's row in the edge and the
+    candidate's anywhere in the window, or the baseline's in a stored run and the candidate's in the edge).
+
+    An edge inside one day whose stored summary is current pairs only with the days that summary names
+    (its pairs per pair of days), and with any day not current: the other side is read on those days only,
+    not over the whole window, so the edges cost what a day of the log costs (the same pairs).
+    """
+    unsure = set(logged) - current
+    parts: list[tuple[Span, Span]] = []
+    for edge in edges:
+        day = _day_of(edge)
+        if day is None or day not in current:
+            parts += [(edge, window)] + [(run, edge) for run in runs]
+            continue
+        (candidate_days,), (baseline_days,) = (
+            con.execute(f"SELECT list(DISTINCT {other}) FROM paired_cells WHERE {_KEY} AND {this} = ?",
+                        [model, baseline, candidate, day]).fetchone()
+            for this, other in (("day_a", "day_b"), ("day_b", "day_a")))
+        parts += [(edge, span) for span in _clipped(set(candidate_days or ()) | unsure, window)]
+        parts += [(span, edge) for run in runs for span in _clipped(set(baseline_days or ()) | unsure, run)]
+    return parts
 
 
 def _read_days(con: duckdb.DuckDBPyConnection, model: str, baseline: str, candidate: str,

@@ -29,6 +29,7 @@ import duckdb
 import pandas as pd
 
 from analytics import audit, governance
+from analytics.business import serving_summaries_current
 from analytics.clock import utc_now
 from analytics.deployments._compare import DeploymentComparison, compare
 from analytics.errors import InvalidInputError, NotFoundError, PermissionDeniedError, Refused
@@ -322,13 +323,20 @@ def rollout_timeline(db, model: str) -> pd.DataFrame:
 
 
 def deployable_versions(db, model: str) -> pd.DataFrame:
-    """The model's versions with their status and predictions logged, champion first (the page's choices)."""
+    """The model's versions with their status and predictions logged, champion first (the page's choices).
+
+    The predictions per version are the serving summaries' hourly counts when they cover every day of the log
+    (the same numbers), else a count of the log.
+    """
     def work(con):
         info = get_model(con, model)
+        summarised = serving_summaries_current(con, info)
+        counts = ("SELECT version AS model_version, sum(predictions) AS rows FROM serving_hourly "
+                  "WHERE model_name = ? GROUP BY 1" if summarised else
+                  f"SELECT model_version, count(*) AS rows FROM {predictions_view(info.stem)} GROUP BY 1")
         return con.execute(
-            f"SELECT v.version, v.status, coalesce(n.rows, 0) AS predictions FROM model_versions v "
-            f"LEFT JOIN (SELECT model_version, count(*) AS rows FROM {predictions_view(info.stem)} GROUP BY 1) n "
-            "ON n.model_version = v.version WHERE v.model_name = ? "
-            "ORDER BY v.status = 'champion' DESC, predictions DESC, v.version", [model]).df()
+            f"SELECT v.version, v.status, coalesce(n.rows, 0)::BIGINT AS predictions FROM model_versions v "
+            f"LEFT JOIN ({counts}) n ON n.model_version = v.version WHERE v.model_name = ? "
+            "ORDER BY v.status = 'champion' DESC, predictions DESC, v.version", [model] * (2 if summarised else 1)).df()
 
     return run(db, work)

@@ -300,3 +300,32 @@ def test_stored_summaries_follow_new_rows_late_labels_and_pairs_across_midnight(
                                                     pd.Timestamp(START + timedelta(days=6)), inclusive="left")
     # the pair across midnight counts in a window holding both days, not in one holding only the shadow's day
     assert pairs[START + timedelta(days=5)] - pairs[START + timedelta(days=6)] == day5.sum() + 1
+    # partial edge days: an edge inside a stored day pairs only with the days its stored summary names (day 5's
+    # baseline rows with days 5 and 6, for the pair across midnight), and the figures are the log's
+    for start, end in [(START + timedelta(days=5, hours=23), START + timedelta(days=9)),
+                       (START + timedelta(days=3), START + timedelta(days=6, hours=1))]:
+        stored, from_log = _both(db, start, end)
+        assert stored.stored_days == 3
+        _assert_same(stored, from_log)
+    edge = (START + timedelta(days=5, hours=23), START + timedelta(days=6))
+    run = (START + timedelta(days=6), START + timedelta(days=9))
+    parts = store.read(lambda con: _pairs._edge_parts(con, MODEL, "v1", "v2", (edge[0], run[1]), [run], [edge],
+                                                       {(START + timedelta(days=i)).date() for i in range(DAYS)},
+                                                       [(START + timedelta(days=i)).date() for i in range(DAYS)]), db)
+    # the candidate's rows on days 5 and 6 within the window, not the whole window
+    assert parts == [(edge, (edge[0], START + timedelta(days=7)))]
+
+
+def test_deployable_versions_count_from_the_serving_summaries_as_from_the_log(churn_template, summarised, monkeypatch):
+    """The page's version picker counts each version's predictions from the serving summaries (every day
+    summarised) with the log's numbers."""
+    from analytics.deployments import _rollout
+
+    data = churn_template[1]
+    assert store.read(lambda con: business.serving_summaries_current(con, registry.get_model(con, MODEL)), summarised)
+    from_summaries = deployments.deployable_versions(summarised, MODEL)
+    monkeypatch.setattr(_rollout, "serving_summaries_current", lambda con, info: False)
+    from_log = deployments.deployable_versions(summarised, MODEL)
+    pd.testing.assert_frame_equal(from_summaries, from_log)
+    counts = dict(zip(from_log["version"], from_log["predictions"]))
+    assert counts["v1"] == len(data["champion"]) and counts["v2"] == len(data["shadow"]) and counts["v3"] > 0
