@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -46,6 +46,80 @@ def test_fresh_file_gets_latest_version(db):
         "SELECT version FROM schema_version ORDER BY version").fetchall(), db)
     assert [v[0] for v in versions] == [m.version for m in store.MIGRATIONS]
     assert CORE_TABLES <= set(_tables(db))
+
+
+def _catalogue_and_rows(path: Path) -> dict:
+    """Everything a store's file holds: its tables, views, sequences, indexes and constraints as DuckDB
+    describes them, and every table's rows (``schema_version`` without its dates)."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        def rows(sql: str) -> list:
+            return sorted(con.execute(sql).fetchall(), key=repr)
+
+        mine = "database_name = current_database()"
+        tables = [r[0] for r in con.execute(f"SELECT table_name FROM duckdb_tables() WHERE {mine}").fetchall()]
+        found = {
+            "tables": rows(f"SELECT table_name, sql, column_count, has_primary_key, index_count, "
+                           f"check_constraint_count FROM duckdb_tables() WHERE {mine}"),
+            "columns": rows(f"SELECT table_name, column_index, column_name, data_type, column_default, is_nullable "
+                            f"FROM duckdb_columns() WHERE {mine}"),
+            "constraints": rows(f"SELECT table_name, constraint_type, constraint_text, constraint_column_names "
+                                f"FROM duckdb_constraints() WHERE {mine}"),
+            "views": rows(f"SELECT view_name, sql FROM duckdb_views() WHERE {mine} AND NOT internal"),
+            "sequences": rows(f"SELECT sequence_name, start_value, min_value, max_value, increment_by, cycle, "
+                              f"last_value, sql FROM duckdb_sequences() WHERE {mine}"),
+            "indexes": rows(f"SELECT index_name, table_name, sql FROM duckdb_indexes() WHERE {mine}"),
+            "macros": rows(f"SELECT function_name FROM duckdb_functions() WHERE {mine} AND NOT internal"),
+        }
+        for table in tables:
+            columns = "version, description" if table == "schema_version" else "*"
+            found[f"rows of {table}"] = rows(f'SELECT {columns} FROM "{table}"')
+        return found
+    finally:
+        con.close()
+
+
+def test_a_new_store_is_made_in_one_step_and_equals_one_migrated_from_nothing(tmp_path, monkeypatch):
+    """A new store is a copy of one this process migrated from nothing (analytics/store/_fresh.py): no
+    migration runs for it, and it holds the same catalogue, rows and files beside it as a store whose every
+    migration ran on it, with the migrations dated when it was made and its audit trail anchored."""
+    from analytics import audit, audit_anchor
+    from analytics.store import _migrations
+
+    migrated = tmp_path / "migrated" / "vigil.duckdb"
+    migrated.parent.mkdir()
+    con = duckdb.connect(str(migrated))
+    assert store.migrate(con) == [m.version for m in store.MIGRATIONS]
+    con.close()
+
+    store.create(tmp_path / "warm-up" / "vigil.duckdb")  # the process's template exists from here on
+    made = tmp_path / "made" / "vigil.duckdb"
+    started = datetime.now(UTC).replace(tzinfo=None)
+    with monkeypatch.context() as patch:
+        patch.setattr(_migrations, "migrate", lambda *a, **k: pytest.fail("a new store ran its migrations"))
+        assert store.create(made) == store.LATEST_VERSION
+
+    assert _catalogue_and_rows(made) == _catalogue_and_rows(migrated)
+    assert sorted(p.name for p in made.parent.iterdir()) == sorted(p.name for p in migrated.parent.iterdir())
+    dates = store.read(lambda con: con.execute("SELECT min(applied_at) FROM schema_version").fetchone()[0], made)
+    assert dates >= started - timedelta(seconds=1), "the migrations are dated when this store was made"
+    assert [(a.seq, a.row_hash) for a in audit_anchor.read(audit_anchor.anchor_path(made))] == \
+        [(a.seq, a.row_hash) for a in audit_anchor.read(audit_anchor.anchor_path(migrated))] == [audit_anchor.EMPTY_HEAD]
+    status = store.read(audit.verify, made)
+    assert status.intact and status.anchored_seq == 0, status.summary()
+
+
+def test_a_new_store_is_created_once_and_an_existing_file_is_never_replaced(tmp_path):
+    """A creation that finds a file in place (another process or thread made it first) keeps that store and
+    its rows, and leaves no draft behind."""
+    from analytics.store import _fresh
+
+    path = tmp_path / "vigil.duckdb"
+    store.create(path)
+    store.write(lambda con: con.execute("INSERT INTO settings VALUES ('s', 'k', '1', now()::TIMESTAMP, 'me')"), path)
+    assert _fresh.create_new(path) is False
+    assert store.read(lambda con: con.execute("SELECT count(*) FROM settings").fetchone()[0], path) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["vigil.duckdb", "vigil.duckdb.anchor"]
 
 
 def test_default_path_comes_from_vigil_db(db):

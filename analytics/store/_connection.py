@@ -25,6 +25,7 @@ import duckdb
 
 from analytics import audit, audit_anchor, config
 from analytics.errors import PermissionDeniedError, StoreBusyError
+from analytics.store._fresh import create_new, finish_new
 from analytics.store._migrations import ensure_schema, require_schema, schema_version
 from analytics.store._segments import bind_store_folder
 
@@ -128,8 +129,11 @@ def connect(path: str | Path | None = None, *, upgrade: bool = True) -> Iterator
         When the file was written by a newer Vigil.
     """
     target = Path(path) if path is not None else config.db_path()
+    created = not target.exists() and create_new(target)
     con = retry(lambda: _open(target), is_transient=_is_lock_error, what=f"opening {target}")
     try:
+        if created:
+            finish_new(con, target)
         if upgrade:
             ensure_schema(con)
         else:
