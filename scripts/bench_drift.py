@@ -1,6 +1,6 @@
 """Drift benchmark (issue 4): a 30-day drift summary on the 10M-row demo, against the usual pandas+scipy way.
 
-    python scripts/bench_drift.py [--db data/bench/demo10m.duckdb] [--days 30]
+    python scripts/bench_drift.py [--db data/bench/demo10m.duckdb] [--days 30] [--only summary|multivariate|files]
 
 Measures, each in a fresh subprocess (so peak resident memory, ru_maxrss, is its own):
 
@@ -18,12 +18,15 @@ Measures, each in a fresh subprocess (so peak resident memory, ru_maxrss, is its
 3. the same computation done the usual way: the window's rows pulled into pandas, then scipy per
    column (``wasserstein_distance`` / ``jensenshannon`` on value counts) - and the ratios;
 4. ``analytics.drift.multivariate_drift`` of the page's default window (the last 90 days) against the
-   reference and against the 90 days before, twice each in one process;
+   reference and against the 90 days before, twice each in one process, after the summaries engine
+   has kept the champion's window samples per day (``vigil refresh`` does it; timed here), and once
+   more with ``use_summaries=False`` (every sample read from the log, as before issue 15);
 5. ``vigil drift REFERENCE CURRENT --format json`` end to end (process start included, CPU seconds and
    peak memory of the process) on two 1M-row Parquet files cut from the demo log.
 
-It writes the rollups into the store it measures (as the app would) and prints figures; it asserts
-nothing. The targets: summary < 1 s warm and < 3 s cold, peak memory < 1.5 GB; the CLI < 3 s.
+It writes the rollups and the kept samples into the store it measures (as the app would: copy the
+shared benchmark store first) and prints figures; it asserts nothing. ``--only`` runs one part (1-3,
+4 or 5). The targets: summary < 1 s warm and < 3 s cold, peak memory < 1.5 GB; the CLI < 3 s.
 """
 
 from __future__ import annotations
@@ -106,13 +109,24 @@ print(json.dumps({"seconds": time.perf_counter() - t, "pull": pulled, "rows": le
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "stats": out}))
 """
 
+_KEEP_SAMPLES = r"""
+import json, resource, sys, time
+from analytics import drift, summaries
+from analytics.drift import _multivariate
+t, cpu = time.perf_counter(), time.process_time()
+done = summaries.refresh_store(sys.argv[1], "credit-default", names=(_multivariate.SAMPLES.name,))
+print(json.dumps({"seconds": time.perf_counter() - t, "cpu": time.process_time() - cpu,
+                  "days": done.of("credit-default").get("multivariate", 0),
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
 _MULTIVARIATE = r"""
 import json, sys, time
 from datetime import timedelta
 import duckdb
 from analytics import drift, store
 from analytics.window import Window
-db = sys.argv[1]
+db, use_summaries = sys.argv[1], sys.argv[2] == "1"
 con = duckdb.connect(db, read_only=True)
 store.bind_store_folder(con)
 end = con.execute("SELECT date_trunc('hour', max(predicted_at)) + INTERVAL 1 HOUR FROM predictions_credit_default").fetchone()[0]
@@ -123,7 +137,8 @@ for name, baseline in (("reference", {}), ("previous", {"baseline_start": start 
     times = []
     for _ in range(2):
         t, cpu = time.perf_counter(), time.process_time()
-        result = drift.multivariate_drift(db, "credit-default", window=Window(start, end), **baseline)
+        result = drift.multivariate_drift(db, "credit-default", window=Window(start, end), use_summaries=use_summaries,
+                                          **baseline)
         times.append((time.perf_counter() - t, time.process_time() - cpu))
     out[name] = {"cold": times[0], "warm": times[1], "auc": result.domain_auc, "rows": result.n_current_rows}
 print(json.dumps(out))
@@ -162,11 +177,21 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", default=str(DEFAULT_DB))
     parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--only", choices=["summary", "multivariate", "files"], help="run one part")
     args = parser.parse_args(argv)
     db = Path(args.db)
     if not db.exists():
         print(f"{db} is missing: build it with 'vigil --db {db} demo --rows 10000000'")
         return
+    for part, measure in (("summary", _summary), ("multivariate", _multivariate), ("files", _files)):
+        if args.only in (None, part):
+            measure(db, args)
+    print(f"load average (1 min) at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores "
+          "(above ~0.5, other work shared the cores and the figures are slower than on a quiet machine)")
+
+
+def _summary(db: Path, args: argparse.Namespace) -> None:
+    """Parts 0-3: rollups, the drift summary from the rollups and from the log, the usual way."""
     refresh = run_child(_REFRESH, str(db))
     print(f"rollups: {refresh['segments']} log segments rolled up in {refresh['seconds']:.2f} s "
           f"(0 when the store's rollups were current), peak RSS {refresh['peak_mb']:,.0f} MB")
@@ -193,12 +218,24 @@ def main(argv: list[str] | None = None) -> None:
     worst = max(gaps, key=gaps.get)
     print(f"  agreement with scipy on the raw rows: largest |Vigil - scipy| {gaps[worst]:.5f} ({worst}), "
           f"within the stated tolerance for every column: {all(gaps[c] <= ours['tolerances'][c] + 1e-9 for c in gaps)}")
-    mv = run_child(_MULTIVARIATE, str(db))
-    for name, label in (("reference", "against the reference"), ("previous", "against the 90 days before")):
-        f = mv[name]
-        print(f"multivariate drift of the page's default window (last 90 days, {f['rows']:,} rows) {label}: "
-              f"{f['cold'][0]:.2f} s cold ({f['cold'][1]:.2f} CPU-s), {f['warm'][0]:.2f} s warm ({f['warm'][1]:.2f} "
-              f"CPU-s) (target < 3 s); domain classifier AUC {f['auc']:.4f}")
+
+
+def _multivariate(db: Path, args: argparse.Namespace) -> None:
+    """Part 4: multivariate drift, from the kept samples and from the log."""
+    kept = run_child(_KEEP_SAMPLES, str(db))
+    print(f"window samples kept for {kept['days']} days in {kept['seconds']:.2f} s ({kept['cpu']:.2f} CPU-s; 0 days "
+          f"when they were current), peak RSS {kept['peak_mb']:,.0f} MB")
+    for use, how in (("1", "from the kept samples"), ("0", "every sample from the log")):
+        mv = run_child(_MULTIVARIATE, str(db), use)
+        for name, label in (("reference", "against the reference"), ("previous", "against the 90 days before")):
+            f = mv[name]
+            print(f"multivariate drift of the page's default window (last 90 days, {f['rows']:,} rows) {label}, {how}: "
+                  f"{f['cold'][0]:.2f} s cold ({f['cold'][1]:.2f} CPU-s), {f['warm'][0]:.2f} s warm "
+                  f"({f['warm'][1]:.2f} CPU-s) (target < 3 s); domain classifier AUC {f['auc']:.4f}")
+
+
+def _files(db: Path, args: argparse.Namespace) -> None:
+    """Part 5: the ``vigil drift`` gate on two 1M-row Parquet files."""
     with tempfile.TemporaryDirectory() as tmp:
         reference, current = _cut_files(db, Path(tmp))
         started = time.perf_counter()
@@ -213,8 +250,6 @@ def main(argv: list[str] | None = None) -> None:
         print(f"vigil drift on two 1M-row Parquet files: {seconds:.2f} s end to end (target <= 1 s), "
               f"{usage.ru_utime + usage.ru_stime:.2f} CPU-s, peak RSS {usage.ru_maxrss / 1024:,.0f} MB; "
               f"{columns} columns, exit code {code}")
-    print(f"load average (1 min) at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores "
-          "(above ~0.5, other work shared the cores and the figures are slower than on a quiet machine)")
 
 
 if __name__ == "__main__":

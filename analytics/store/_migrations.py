@@ -260,6 +260,10 @@ MIGRATIONS: tuple[Migration, ...] = (
         "DROP TABLE drift_rollup_segments",
         "CREATE TABLE fairness_cells (model_name VARCHAR NOT NULL, day DATE NOT NULL, version VARCHAR, "
         "groups VARCHAR[] NOT NULL, decision BIGINT, label BIGINT, n BIGINT NOT NULL, value DOUBLE)")),
+    Migration(25, "multivariate drift's window samples kept per version and UTC day: each day's first rows by the "
+                  "sample's seeded hash of the prediction id, with the values the domain classifier and the PCA read", (
+        "CREATE TABLE multivariate_sample (model_name VARCHAR NOT NULL, version VARCHAR NOT NULL, day DATE NOT NULL, "
+        "h UBIGINT NOT NULL, prediction_id VARCHAR NOT NULL, numbers DOUBLE[] NOT NULL, texts VARCHAR[] NOT NULL)",)),
 )
 
 LATEST_VERSION = max(m.version for m in MIGRATIONS)
