@@ -10,15 +10,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import numpy as np
 import pytest
 
-from analytics import drift, store, summaries
+from analytics import drift, registry, store, summaries
 from analytics.demo import _credit as credit
 from analytics.drift import _multivariate
+from analytics.ingest import ingest
 from analytics.registry import get_model
+from analytics.roles import Actor
 from analytics.window import Window
 
 MODEL = "credit-default"
+ADMIN = Actor("cli:tests", "system")
 
 
 @pytest.fixture(scope="module")
@@ -33,10 +37,10 @@ def kept(demo_store, tmp_path_factory):
     return db, demo_store.end - timedelta(days=credit.DAYS)
 
 
-def _samples(db, window: Window, rows: int) -> tuple[list, list]:
+def _samples(db, window: Window, rows: int, model: str = MODEL) -> tuple[list, list]:
     """The window's sample from the kept rows and from the log alone."""
     def work(con):
-        info = get_model(con, MODEL)
+        info = get_model(con, model)
         used = _multivariate._used_columns(info, {})
         part = window if window.version else Window(window.start, window.end, "v1")
         return [_multivariate._window_sample(con, info, part, used, _multivariate.SEED, rows, stored)[0]
@@ -94,3 +98,24 @@ def test_a_stale_key_or_a_segment_reads_the_log(kept, monkeypatch):
     segment = Window(start=window.start, end=window.end, version="v1", segment="region", segment_value="Taipei")
     from_kept, from_log = _samples(db, segment, 100)
     assert from_kept == from_log
+
+
+def test_a_declared_models_kept_samples_are_its_logs(toy, monkeypatch):
+    """The toy model, declared from a LogSchema (numbers, text, a boolean): its days keep their first rows
+    at a refresh, and its windows' samples and results read from them are the log's."""
+    monkeypatch.setattr(_multivariate, "DAY_SAMPLE_ROWS", 100)
+    reference = toy.predictions(200)[["AGE", "income", "region", "is_member", "gender", "score", "decision"]]
+    reference["label"] = np.arange(200) % 2
+    store.write(lambda con: registry.load_reference(con, ADMIN, toy.name, "v1", reference), toy.db)
+    rows = toy.predictions(3000)  # 50 hours, v1 and v2 in turn
+    assert ingest(toy.name, rows, db=toy.db, actor=ADMIN).status == "committed"
+    done = summaries.refresh_store(toy.db, toy.name, names=(_multivariate.SAMPLES.name,), scope="v1")
+    assert done.of(toy.name) == {"multivariate": 3}
+    start = rows["predicted_at"].min().normalize().to_pydatetime()
+    window = Window(start=start, end=start + timedelta(days=2), version="v1")
+    from_kept, from_log = _samples(toy.db, window, 300, toy.name)  # more than the two days kept: read again
+    assert from_kept == from_log and len(from_kept) == 300
+    results = [drift.multivariate_drift(toy.db, toy.name, window=window, sample_rows=100, use_summaries=use)
+               for use in (True, False)]
+    assert results[0] == results[1] and results[0].n_current_sample == 100 and results[0].unsummarised_days == ()
+    assert "is_member" in results[0].columns
