@@ -258,7 +258,8 @@ def _window_sample(con: duckdb.DuckDBPyConnection, info, window: Window, used, s
     come after the ``limit``-th and the sample is exact.
     """
     days, edges = split_interval(window.start, window.end, unit="day")
-    if not stored or days is None or seed != SEED or window.segment is not None:
+    kept_columns = used == _used_columns(info, {})  # the kept rows hold every feature and segment
+    if not stored or days is None or seed != SEED or window.segment is not None or not kept_columns:
         return _log_sample(con, info, window, used, seed, limit), ()
     key = _sample_key(con, info.name, window.version)
     cover = summaries.coverage(con, SAMPLES.name, info.name, scope=window.version, key=key,
