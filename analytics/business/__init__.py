@@ -11,6 +11,10 @@
 
 - :func:`refresh_summaries`: bring the per-day summaries kept in the store up to date (readers do it
   themselves when they find a day stale; ``vigil kpis refresh`` does it after an ingest).
+- :data:`SERVING`, :data:`KPI`, :data:`QUANTILES`, :data:`STORED_STEPS`, :func:`rollup_dimensions`: the
+  serving and KPI summaries declared to the summaries engine, what they keep (the daily latency
+  percentiles, the what-if grid) and the KPI rollup's dimensions, for another engine that computes
+  their rows (Spark, :mod:`analytics.scaleout`).
 
 Every aggregation runs in DuckDB; the functions take the store (path or connection) first and
 return small frames, so the app caches them with ``app.queries.query``. Windows are answered from
@@ -52,18 +56,22 @@ from analytics.business._kpis import (
     kpis,
     kpis_from_sums,
 )
+from analytics.business._kpi_store import KPI, STORED_STEPS
+from analytics.business._serving import QUANTILES, SERVING
 from analytics.business._serving import current as serving_summaries_current
 from analytics.business._serving import hourly_source as serving_hourly_source
 from analytics.business._serving import refresh_store as refresh_summaries
 from analytics.business._latency import PERCENTILES, SLA_MS, SLA_PERCENTILE, LatencyResult, latency, sla
+from analytics.business._sums import rollup_dimensions
 from analytics.business._whatif import CURVE_COLUMNS, ThresholdWhatIf, threshold_whatif
 
 __all__ = [
-    "CURVE_COLUMNS", "INFRA_CATEGORIES", "KPI_META", "MONTHLY_BUDGET", "PERCENTILES", "RUN_RATE_DAYS", "SLA_MS",
+    "CURVE_COLUMNS", "INFRA_CATEGORIES", "KPI", "KPI_META", "QUANTILES", "SERVING", "STORED_STEPS", "MONTHLY_BUDGET", "PERCENTILES", "RUN_RATE_DAYS", "SLA_MS",
     "SLA_PERCENTILE", "SUM_COLUMNS", "TARGET_KPIS", "Comparison", "CostResult", "KpiDefinition", "KpiResult",
     "LatencyResult", "ThresholdWhatIf", "add_infra_cost", "champion_challenger", "cost", "definition_models",
     "breakdown_columns", "delete_infra_cost", "get_definition", "has_definition", "infra_costs", "kpi_label",
-    "NOT_COMPUTABLE", "format_measure", "kpi_sums", "kpis", "kpis_from_sums", "latency", "month_bounds", "refresh_summaries", "save_definition",
+    "NOT_COMPUTABLE", "format_measure", "kpi_sums", "kpis", "kpis_from_sums", "latency", "month_bounds", "refresh_summaries",
+    "rollup_dimensions", "save_definition",
     "serving_hourly_source", "serving_summaries_current", "sla",
     "threshold_whatif", "with_changes",
 ]

@@ -8,7 +8,7 @@ Public API
     The same per day or week, with the thresholds.
 :func:`compare_files`
     Two Parquet or CSV files (the ``vigil drift`` CI gate).
-:func:`refresh_rollups`, :class:`RollupColumn`, :data:`ROLLUP_COLUMNS`
+:data:`DRIFT_ROLLUPS`, :func:`refresh_rollups`, :func:`rollup_columns`, :class:`RollupColumn`, :data:`ROLLUP_COLUMNS`
     The daily rollups; another engine (Spark, :mod:`analytics.scaleout`) may compute their rows.
 :func:`multivariate_drift`
     Domain classifier (cross-validated ROC AUC) and PCA reconstruction error on bounded, seeded samples.
@@ -22,16 +22,17 @@ distribution (:mod:`analytics.drift._ks_exact`) receive those summaries. See
 :mod:`analytics.drift._binning`.
 """
 
-from analytics.drift._calculator import DriftConfig, config_for_model, drift_summary, refresh_rollups
+from analytics.drift._calculator import (DRIFT_ROLLUPS, DriftConfig, config_for_model, drift_summary, refresh_rollups,
+                                         rollup_columns)
 from analytics.drift._files import compare_files
 from analytics.drift._methods import METHOD_KEYS, auto_method, get_method, ks_p_value, psi
 from analytics.drift._multivariate import MultivariateResult, multivariate_drift
 from analytics.drift._over_time import drift_over_time
 from analytics.drift._result import JSON_FIELDS, RESULT_COLUMNS, VERDICT_WORDS, DriftResult, verdict_word
-from analytics.drift._rollup import ROLLUP_COLUMNS, RollupColumn, Summariser, drop_rollups
+from analytics.drift._rollup import ROLLUP_COLUMNS, RollupColumn, drop_rollups
 
 __all__ = [
-    "DriftConfig", "DriftResult", "JSON_FIELDS", "METHOD_KEYS", "MultivariateResult", "RESULT_COLUMNS",
-    "ROLLUP_COLUMNS", "RollupColumn", "Summariser", "VERDICT_WORDS",    "auto_method", "compare_files", "config_for_model", "drift_over_time", "drop_rollups", "drift_summary", "get_method",
-    "ks_p_value", "multivariate_drift", "psi", "refresh_rollups", "verdict_word",
+    "DRIFT_ROLLUPS", "DriftConfig", "DriftResult", "JSON_FIELDS", "METHOD_KEYS", "MultivariateResult", "RESULT_COLUMNS",
+    "ROLLUP_COLUMNS", "RollupColumn", "VERDICT_WORDS", "auto_method", "compare_files", "config_for_model", "drift_over_time", "drop_rollups", "drift_summary", "get_method",
+    "ks_p_value", "multivariate_drift", "psi", "refresh_rollups", "rollup_columns", "verdict_word",
 ]

@@ -36,9 +36,8 @@ from analytics.drift._methods import (
     CATEGORICAL, METHOD_KEYS, METHOD_OVERRIDES, ColumnComparison, auto_method, get_method, parse_overrides,
 )
 from analytics.drift._result import RESULT_COLUMNS, DriftResult
-from analytics.drift._rollup import Summariser
 from analytics.drift._segment import segment_baseline, window_left_out
-from analytics.errors import InvalidInputError, StoreBusyError
+from analytics.errors import InvalidInputError
 from analytics.store import DbLike, run
 from analytics.window import Window, split_interval
 from analytics.registry import champion_version, get_model, get_version
@@ -395,36 +394,15 @@ DRIFT_ROLLUPS = summaries.register(summaries.Declaration(
     build=_build_rollups, key=_rollup_key, scopes=_rolled_versions))
 
 
-def refresh_rollups(db: DbLike, model: str, *, version: str | None = None, summariser: Summariser | None = None,
-                    rebuild: bool = False) -> int:
+def refresh_rollups(db: DbLike, model: str, *, version: str | None = None) -> int:
     """Rebuild the days of the daily rollups of a version (default the champion) that are stale or new.
 
     Runs the summaries engine's refresh (:mod:`analytics.summaries`) for this summary in one write
     transaction (in the caller's, given a connection). Returns the number of days rolled up (0 when
     the rollups were current).
-
-    Parameters
-    ----------
-    summariser : callable, optional
-        Computes the rows instead of the store's DuckDB (another engine, e.g. Spark):
-        ``summariser(model, version, paths, columns, days)`` with the absolute paths of the segments
-        overlapping the stale days, the :class:`RollupColumn` of every column and the days, returning a
-        frame of :data:`ROLLUP_COLUMNS`. It runs before, and outside, the write transaction; if the
-        stale days changed meanwhile (an ingest), nothing is written and the error says to run again.
-    rebuild : bool
-        Forget the version's rollups first, so that every day is rolled up again.
     """
-    names = (DRIFT_ROLLUPS.name,)
-    if rebuild:
-        if isinstance(db, duckdb.DuckDBPyConnection):
-            with transaction(db):
-                summaries.forget(db, DRIFT_ROLLUPS.name, model)
-        else:
-            write(lambda con: summaries.forget(con, DRIFT_ROLLUPS.name, model), db)
-    build = None if summariser is None else _built_elsewhere(db, model, version, summariser)
-
     def refresh(con: duckdb.DuckDBPyConnection) -> int:
-        return summaries.refresh(con, model, names=names, scope=version, build=build).get(DRIFT_ROLLUPS.name, 0)
+        return summaries.refresh(con, model, names=(DRIFT_ROLLUPS.name,), scope=version).get(DRIFT_ROLLUPS.name, 0)
 
     if isinstance(db, duckdb.DuckDBPyConnection):
         with transaction(db):
@@ -432,29 +410,10 @@ def refresh_rollups(db: DbLike, model: str, *, version: str | None = None, summa
     return write(refresh, db)
 
 
-def _built_elsewhere(db: DbLike, model: str, version: str | None, summariser: Summariser):
-    """Run ``summariser`` on the stale days now; return the build that inserts its rows in the refresh."""
-
-    def prepare(con: duckdb.DuckDBPyConnection):
-        chosen = version or champion_version(con, model)
-        if chosen is None:
-            raise InvalidInputError(f"{model} has no champion version; choose a version")
-        profiles = _rollup_profiles(con, model, chosen)
-        stale, _ = summaries.stale_days(con, DRIFT_ROLLUPS.name, model, scope=chosen, key=_rollup.bins_key(profiles))
-        return chosen, profiles, stale, _rollup.segment_files(con, model, stale)
-
-    chosen, profiles, stale, paths = run(db, prepare)
-    frame = (summariser(model, chosen, paths, _rollup.rollup_columns(profiles), stale) if stale
-             else pd.DataFrame(columns=list(_rollup.ROLLUP_COLUMNS)))
-    frame = frame.reindex(columns=list(_rollup.ROLLUP_COLUMNS))
-
-    def build(con: duckdb.DuckDBPyConnection, model_: str, scope: str, days: list[date]) -> None:
-        if scope != chosen or set(days) - set(stale):
-            raise StoreBusyError("the log changed while the rollups were computed elsewhere: run the command again")
-        wanted = pd.to_datetime(frame["day"]).dt.date.isin(set(days))
-        _rollup.insert(con, frame[wanted])
-
-    return build
+def rollup_columns(con: duckdb.DuckDBPyConnection, model: str, version: str) -> tuple[_rollup.RollupColumn, ...]:
+    """What another engine (Spark, :mod:`analytics.scaleout`) needs to roll up ``version``'s columns exactly as
+    the store does: each column's kind, reference range and exact fine-bin edges (reads only)."""
+    return _rollup.rollup_columns(_rollup_profiles(con, model, version))
 
 
 def _use_rollups(baseline: Window | None, window: Window) -> bool:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -32,7 +31,6 @@ from analytics import summaries
 from analytics.drift import _binning as binning
 from analytics.drift._binning import FineHistogram, Profile
 from analytics.drift._methods import CATEGORICAL
-from analytics.store import store_path
 from analytics.timebounds import period_sql
 
 ROWS = "*"
@@ -83,11 +81,6 @@ class RollupColumn:
     per_unit: float = math.nan
 
 
-#: Another engine's rollup: ``(model, version, absolute segment paths, columns, UTC days) -> frame of ROLLUP_COLUMNS``
-#: holding the rows of exactly those days.
-Summariser = Callable[[str, str, list[str], tuple[RollupColumn, ...], list[date]], pd.DataFrame]
-
-
 def rollup_columns(profiles: dict[str, Profile]) -> tuple[RollupColumn, ...]:
     """The columns a rollup summarises, with their exact bin edges."""
     return tuple(_rollup_column(c, p) for c, p in profiles.items())
@@ -98,18 +91,6 @@ def _rollup_column(column: str, profile: Profile) -> RollupColumn:
         return RollupColumn(column, True, profile.numeric, profile.lo, profile.hi)
     edges = tuple(map(float, binning.exact_edges(profile.lo, profile.hi)))
     return RollupColumn(column, False, True, profile.lo, profile.hi, edges, *binning.bin_axis(profile.lo, profile.hi))
-
-
-def segment_files(con: duckdb.DuckDBPyConnection, model: str, days: list[date]) -> list[str]:
-    """The absolute paths of the model's segments holding rows of any of ``days`` (UTC dates)."""
-    if not days:
-        return []
-    first = datetime.combine(min(days), datetime.min.time())
-    last = datetime.combine(max(days), datetime.min.time()) + timedelta(days=1)
-    rows = con.execute("SELECT path FROM log_segments WHERE model_name = ? AND rows > 0 AND max_predicted_at >= ? "
-                       "AND min_predicted_at < ? ORDER BY ingest_id, part", [model, first, last]).fetchall()
-    root = store_path(con).parent
-    return [str(root / r[0]) for r in rows]
 
 
 def summarise_days(con: duckdb.DuckDBPyConnection, model: str, version: str, relation: str, days: list[date],

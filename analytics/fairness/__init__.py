@@ -23,7 +23,7 @@ they are suppressed (blank counts and rates).
 """
 
 from analytics.fairness._cells import (
-    AGE_LABELS, FAIRNESS_CELLS, Attribute, cached_daily_cells, day_range, favourable_decision, file_cells,
+    AGE_EDGES, AGE_LABELS, FAIRNESS_CELLS, MISSING, Attribute, cached_daily_cells, day_range, favourable_decision, file_cells,
     file_score_histogram, score_histogram, sensitive_attributes, window,
 )
 from analytics.fairness._metrics import (
@@ -40,7 +40,7 @@ from analytics.fairness._whatif import (
 )
 
 __all__ = [
-    "AGE_LABELS", "DP_RATIO", "FAIRNESS_CELLS", "EO_DIFFERENCE", "MIN_GROUP", "N_BOOT", "SUPPRESS", "Attribute", "AttributeResult", "CONSTRAINTS", "Disparity", "FAIL", "FairnessReport",
+    "AGE_EDGES", "AGE_LABELS", "MISSING", "DP_RATIO", "FAIRNESS_CELLS", "EO_DIFFERENCE", "MIN_GROUP", "N_BOOT", "SUPPRESS", "Attribute", "AttributeResult", "CONSTRAINTS", "Disparity", "FAIL", "FairnessReport",
     "GROUP_METRICS", "JUDGED", "OBJECTIVES", "PASS", "Parity", "RATE_METRICS", "SUPPRESSED", "TOO_SMALL",
     "Thresholds", "GroupThresholdWhatIf", "assess", "assess_attribute", "assess_cells", "assess_file", "attach_recommendation",
     "bootstrap_intervals", "counts_by_group", "demographic_parity", "disparity", "favourable_decision",

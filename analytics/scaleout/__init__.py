@@ -1,14 +1,17 @@
 """The stored summaries computed by another engine: DuckDB here, or Apache Spark when a log outgrows one machine.
 
-The summary queries are written once, as Ibis expressions (:mod:`analytics.scaleout._queries`), and
-run by DuckDB or by PySpark over the model's Parquet log; the partial summaries are additive, so
-this process merges them into the store (with the ledger of the segments they cover) and every page
-reads them as it reads the summaries an ingest writes. See docs/scale-out.md.
+The summary queries are written once, as Ibis expressions (drift rollups in
+:mod:`analytics.scaleout._queries`, serving and KPI rows in :mod:`~analytics.scaleout._business_queries`,
+fairness cells in :mod:`~analytics.scaleout._fairness_queries`), and run by DuckDB or by PySpark over the
+model's Parquet log and outcomes, all in one query (:mod:`~analytics.scaleout._packing`); the partial
+summaries are additive, so this process merges them into the store (with the ledger of the segments
+they cover, :mod:`~analytics.scaleout._plans`) and every page reads them as it reads the summaries an
+ingest writes. See docs/scale-out.md.
 
 Public API
 ----------
 :func:`summarise`, :class:`SummariseReport`
-    Compute a model's drift rollups with an engine and merge them into the store.
+    Compute a model's stored summaries (drift, serving, KPI, fairness) with an engine and merge them into the store.
 :func:`open_engine`, :class:`Engine`, :data:`ENGINES`, :func:`java_missing`, :class:`EngineUnavailableError`
     The engines (DuckDB, Spark) and why Spark cannot start on a machine.
 :func:`rollup_frame`

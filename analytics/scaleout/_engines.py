@@ -1,9 +1,10 @@
 """The two engines that run the summary queries: DuckDB in this process, or Apache Spark.
 
-An engine opens the model's Parquet log as an Ibis table (:meth:`Engine.log`) and runs an Ibis
-expression into a pandas frame (:meth:`Engine.frame`). Spark starts small here: ``local[2]`` unless a
-master URL is given, no web UI, few shuffle partitions, the session's time zone UTC (so that a day is
-a UTC day whatever the cluster's clock says).
+An engine opens Parquet files (the model's log, its outcomes) as an Ibis table (:meth:`Engine.table`)
+and runs an Ibis expression into an Arrow table (:meth:`Engine.arrow`) or a pandas frame
+(:meth:`Engine.frame`). Spark starts small here: ``local[2]`` unless a master URL is given, no web UI,
+few shuffle partitions, the session's time zone UTC (so that a day is a UTC day whatever the
+cluster's clock says).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
+import pyarrow as pa
 
 from analytics.errors import InvalidInputError, VigilError
 
@@ -51,8 +53,8 @@ class Engine:
     backend: Any
     session: Any = None
 
-    def log(self, paths: list[str]) -> ir.Table:
-        """The prediction log in ``paths`` (Parquet files, or folders of a partitioned dataset) as one table."""
+    def table(self, paths: list[str]) -> ir.Table:
+        """The Parquet files (or folders of a partitioned dataset) in ``paths`` as one table."""
         if not paths:
             raise InvalidInputError("no Parquet file to summarise")
         if self.session is None:
@@ -64,6 +66,10 @@ class Engine:
     def frame(self, expression: ir.Table) -> pd.DataFrame:
         """Run ``expression`` on this engine; its rows as a pandas frame."""
         return self.backend.to_pandas(expression)
+
+    def arrow(self, expression: ir.Table) -> pa.Table:
+        """Run ``expression`` on this engine; its rows as an Arrow table of the expression's types."""
+        return self.backend.to_pyarrow(expression)
 
     def close(self) -> None:
         """Stop Spark's session (DuckDB's in-memory connection just closes)."""

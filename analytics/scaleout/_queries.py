@@ -41,17 +41,24 @@ _ROLLUP_TYPES = {"day": "date", "column_name": "string", "bin": "int32", "catego
                  "total": "float64", "vmin": "float64", "vmax": "float64"}
 
 
-def _version_rows(log: ir.Table, version: str, days: list[date]) -> ir.Table:
-    """The version's rows of ``days`` (UTC dates): time bounds first (row-group pruning), then the exact days."""
+def rows_of_days(log: ir.Table, days: list[date]) -> ir.Table:
+    """The log's rows of ``days`` (UTC dates): time bounds first (row-group pruning), then the exact days
+    when they are not one unbroken run (as :func:`analytics.summaries.days_filter`)."""
     low = datetime.combine(min(days), datetime.min.time())
     high = datetime.combine(max(days), datetime.min.time()) + timedelta(days=1)
-    rows = log.filter(log.model_version == version, log.predicted_at >= low, log.predicted_at < high)
+    rows = log.filter(log.predicted_at >= low, log.predicted_at < high)
     if len(set(days)) != (high - low).days:
-        rows = rows.filter(_day(rows).isin(sorted(set(days))))
+        rows = rows.filter(day_of(rows).isin(sorted(set(days))))
     return rows
 
 
-def _day(log: ir.Table) -> ir.DateValue:
+def _version_rows(log: ir.Table, version: str, days: list[date]) -> ir.Table:
+    """The version's rows of ``days`` (UTC dates)."""
+    rows = rows_of_days(log, days)
+    return rows.filter(rows.model_version == version)
+
+
+def day_of(log: ir.Table) -> ir.DateValue:
     """The UTC day of a prediction (the log's ``predicted_at`` is a UTC timestamp)."""
     return log.predicted_at.cast("date")
 
@@ -68,7 +75,7 @@ def _slot(i: int) -> str:
 def day_rows(log: ir.Table, version: str, days: list[date]) -> ir.Table:
     """Rows of ``version`` per UTC day of ``days``: columns ``day, column_name, n``."""
     rows = _version_rows(log, version, days)
-    return rows.group_by(day=_day(rows)).aggregate(n=_.count()).mutate(column_name=ibis.literal(ROWS))
+    return rows.group_by(day=day_of(rows)).aggregate(n=_.count()).mutate(column_name=ibis.literal(ROWS))
 
 
 def _strings(values) -> pd.Series:
@@ -97,7 +104,7 @@ def _unpivoted(log: ir.Table, version: str, days: list[date], values: dict[str, 
                value_name: str) -> ir.Table:
     """``(day, slot, <value_name>)``: one row per log row of ``days`` and column (``values``: slot -> expression)."""
     rows = _version_rows(log, version, days)
-    wide = rows.select(day=_day(rows), **{slot: expr(rows) for slot, expr in values.items()})
+    wide = rows.select(day=day_of(rows), **{slot: expr(rows) for slot, expr in values.items()})
     return wide.pivot_longer(list(values), names_to="slot", values_to=value_name)
 
 

@@ -4,10 +4,12 @@ Usage::
 
     vigil summarise MODEL [--version V]                               # DuckDB, in this process
     vigil summarise --engine spark MODEL                              # local Spark (local[2])
-    vigil summarise --engine spark --master spark://host:7077 --logs /data/logs/credit MODEL
+    vigil summarise --engine spark --master spark://host:7077 --logs /data/logs/credit \
+                    --outcomes /data/outcomes/credit MODEL
 
-The engine computes the summaries of the log segments not yet summarised (of every segment when
-``--logs`` names where the engine reads the log); this process merges them into the store.
+The engine computes the summaries (drift rollups, serving, KPI, fairness) of the days not yet
+summarised (of every day when ``--logs`` names where the engine reads the log); this process merges
+them into the store.
 See docs/scale-out.md.
 """
 
@@ -23,7 +25,7 @@ def cmd_summarise(args: argparse.Namespace) -> int:
     from analytics.scaleout import summarise  # Ibis and the engines load only for this command
 
     report = summarise(str(store_path(args)), args.model, engine=args.engine, version=args.version,
-                       logs=args.logs, master=args.master)
+                       logs=args.logs, outcomes=args.outcomes, master=args.master)
     print(report.summary())
     return 0
 
@@ -37,5 +39,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--master", help="Spark's master URL (default local[2]); with --engine spark")
     p.add_argument("--logs", metavar="PATH",
                    help="where the engine reads the model's Parquet log (default: the store's segments)")
-    p.add_argument("--version", help="the version (default: the champion)")
+    p.add_argument("--outcomes", metavar="PATH",
+                   help="where the engine reads the model's outcomes as Parquet (default: an export of the store's)")
+    p.add_argument("--version", help="the version whose drift rollups to compute (default: the champion)")
     p.set_defaults(func=cmd_summarise)
