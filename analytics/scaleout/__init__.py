@@ -14,12 +14,13 @@ Public API
     Compute a model's stored summaries (drift, serving, KPI, fairness) with an engine and merge them into the store.
 :func:`open_engine`, :class:`Engine`, :data:`ENGINES`, :func:`java_missing`, :class:`EngineUnavailableError`
     The engines (DuckDB, Spark) and why Spark cannot start on a machine.
-:func:`rollup_frame`
-    The rollup rows an engine computes for some Parquet files (what the parity test compares).
+:func:`summary_rows`, :func:`differences`, :data:`SUMS`
+    Two stores' summary rows, and whether they are the same (what the parity test and the benchmark compare).
 """
 
 from analytics.scaleout._engines import ENGINES, LOCAL_MASTER, Engine, EngineUnavailableError, java_missing, open_engine
-from analytics.scaleout._summarise import SummariseReport, rollup_frame, summarise
+from analytics.scaleout._parity import SUMS, differences, summary_rows
+from analytics.scaleout._summarise import SummariseReport, summarise
 
 __all__ = ["ENGINES", "LOCAL_MASTER", "Engine", "EngineUnavailableError", "SummariseReport", "java_missing",
-           "open_engine", "rollup_frame", "summarise"]
+           "SUMS", "differences", "open_engine", "summarise", "summary_rows"]

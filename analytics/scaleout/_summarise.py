@@ -16,17 +16,14 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 import pyarrow as pa
 
 from analytics import drift, summaries
-from analytics.drift import ROLLUP_COLUMNS, RollupColumn
 from analytics.errors import InvalidInputError, StoreBusyError
 from analytics.registry import get_model
 from analytics.scaleout._engines import Engine, open_engine
 from analytics.scaleout._packing import pack, unpack
 from analytics.scaleout._plans import Plan, plans
-from analytics.scaleout._queries import rollup_query
 from analytics.store import DbLike, outcomes_view, read, run, store_path, write
 
 
@@ -62,17 +59,6 @@ class SummariseReport:
         done = ", ".join(f"{name} {days} days" for name, days in self.days.items() if days)
         return (f"summaries of {self.model} ({done}; drift of {self.version}) computed by {self.engine} into "
                 f"{sum(self.rows.values())} rows, merged into the store in {self.seconds:.1f} s")
-
-
-def rollup_frame(engine: Engine, paths: list[str], model: str, version: str, columns: tuple[RollupColumn, ...],
-                 days: list[date]) -> pd.DataFrame:
-    """The drift rollup rows of ``version``'s rows of ``days`` in the Parquet ``paths``, computed by ``engine``."""
-    frame = engine.frame(rollup_query(engine.table(paths), version, days, columns))
-    if frame.empty:
-        return pd.DataFrame(columns=list(ROLLUP_COLUMNS))
-    frame["day"] = pd.to_datetime(frame["day"])
-    frame["model_name"], frame["model_version"] = model, version
-    return frame.reindex(columns=list(ROLLUP_COLUMNS))
 
 
 def _rows(engine: Engine, path: str) -> int:
