@@ -106,13 +106,21 @@ def production_hasher(monkeypatch: pytest.MonkeyPatch) -> PasswordHasher:
 
 @pytest.fixture
 def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Path of a fresh store file in ``tmp_path``; ``VIGIL_DB`` points at it, ``VIGIL_AUDIT_KEY_FILE`` at the
+    """Path of a store file not created yet in ``tmp_path`` (see :func:`created_db`); ``VIGIL_DB`` points at it, ``VIGIL_AUDIT_KEY_FILE`` at the
     test session's audit key (outside the home directory)."""
     path = tmp_path / "vigil.duckdb"
     monkeypatch.setenv("VIGIL_DB", str(path))
     monkeypatch.setenv("VIGIL_AUDIT_KEY_FILE", AUDIT_KEY_FILE)
     monkeypatch.setenv("VIGIL_LOCK_TIMEOUT", "60")
     return path
+
+
+@pytest.fixture
+def created_db(db: Path) -> Path:
+    """``db`` created at the current schema, as ``vigil init`` leaves it: for a test that reads before it
+    writes (a read never creates a store)."""
+    store.create(db)
+    return db
 
 
 @dataclass(frozen=True)

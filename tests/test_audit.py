@@ -48,9 +48,9 @@ def test_intact_chain_verifies_with_its_count(chain):
                                                                 anchored_seq=ROWS)
 
 
-def test_empty_chain_is_intact(db):
+def test_empty_chain_is_intact(created_db):
     """No rows is an intact chain of length 0."""
-    assert store.read(audit.verify, db) == audit.ChainStatus(True, 0, anchored_seq=0)
+    assert store.read(audit.verify, created_db) == audit.ChainStatus(True, 0, anchored_seq=0)
 
 
 def test_rows_link_to_their_predecessor(chain):

@@ -113,7 +113,7 @@ def _hold_the_file(db: str, holding, release) -> None:
 def test_a_locked_store_is_waited_for_then_reported_busy(tmp_path, monkeypatch):
     """While another process holds the file, a unit of work waits; past VIGIL_LOCK_TIMEOUT it says 'busy'."""
     db = tmp_path / "vigil.duckdb"
-    store.read(lambda con: None, db)
+    store.create(db)
     ctx = mp.get_context("spawn")
     holding, release = ctx.Event(), ctx.Event()
     holder = ctx.Process(target=_hold_the_file, args=(str(db), holding, release))
@@ -143,7 +143,7 @@ def test_a_locked_store_is_waited_for_then_reported_busy(tmp_path, monkeypatch):
 def test_threads_of_one_process_write_audit_rows_without_losing_any(tmp_path):
     """Threads of one process (as the app's sessions are) append audit rows at once: all land, in one chain."""
     db = tmp_path / "vigil.duckdb"
-    store.read(lambda con: None, db)
+    store.create(db)
     errors, per_thread = [], 25
 
     def worker(k: int) -> None:

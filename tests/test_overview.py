@@ -383,6 +383,7 @@ def test_functions_accept_an_open_connection(db):
 def test_empty_store(tmp_path):
     """A store without models gives empty frames with the documented columns."""
     path = tmp_path / "empty.duckdb"
+    store.create(path)  # vigil init: a read never creates a store
     result = overview.portfolio(path, now=NOW)
     assert result.models.empty and list(result.models.columns) == list(overview.PORTFOLIO_COLUMNS)
     assert result.daily.empty and list(result.daily.columns) == list(overview.DAILY_COLUMNS)

@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from analytics import store
-from analytics.errors import StoreBusyError, StoreVersionError
+from analytics.errors import NotFoundError, StoreBusyError, StoreVersionError
 from analytics.logschema import PREDICTION_COLUMNS
 
 
@@ -39,8 +39,9 @@ def test_latest_version_is_the_last_migration():
 
 
 def test_fresh_file_gets_latest_version(db):
-    """Opening a new file creates every migration's row and the tables, at LATEST_VERSION."""
+    """Creating a store (vigil init) writes every migration's row and the tables, at LATEST_VERSION."""
     assert not db.exists()
+    assert store.create(db) == store.LATEST_VERSION
     assert store.read(store.schema_version, db) == store.LATEST_VERSION
     versions = store.read(lambda con: con.execute(
         "SELECT version FROM schema_version ORDER BY version").fetchall(), db)
@@ -124,8 +125,20 @@ def test_a_new_store_is_created_once_and_an_existing_file_is_never_replaced(tmp_
 
 def test_default_path_comes_from_vigil_db(db):
     """Without a path, the store is the file named by VIGIL_DB."""
-    store.read(lambda con: None)
+    store.write(lambda con: None)
     assert db.is_file()
+
+
+def test_a_read_never_creates_a_store(db):
+    """A read of a missing store, or of a database without Vigil's tables, says to run vigil init and writes nothing."""
+    with pytest.raises(NotFoundError, match=f"there is no store at {db}.*'vigil --db {db} init'.*'make run'"):
+        store.read(lambda con: None, db)
+    assert not db.exists() and list(db.parent.iterdir()) == []
+    duckdb.connect(str(db)).close()  # an empty database file
+    before = _sha256(db)
+    with pytest.raises(StoreVersionError, match="holds no Vigil store yet.*'vigil init'"):
+        store.read(lambda con: None, db)
+    assert _sha256(db) == before
 
 
 def _add_version_1_model(con, schema) -> None:
@@ -246,9 +259,9 @@ def test_foreign_duckdb_file_is_refused(db):
     assert _tables(db) == ["sales"]
 
 
-def test_connections_use_utc(db):
+def test_connections_use_utc(created_db):
     """Every unit of work runs with the session time zone set to UTC."""
-    assert store.read(lambda con: con.execute("SELECT current_setting('TimeZone')").fetchone()[0], db) == "UTC"
+    assert store.read(lambda con: con.execute("SELECT current_setting('TimeZone')").fetchone()[0], created_db) == "UTC"
 
 
 def test_write_is_one_transaction(db):

@@ -24,7 +24,7 @@ from typing import TypeVar
 import duckdb
 
 from analytics import audit, audit_anchor, config
-from analytics.errors import PermissionDeniedError, StoreBusyError
+from analytics.errors import NotFoundError, PermissionDeniedError, StoreBusyError
 from analytics.store._fresh import create_new, finish_new
 from analytics.store._migrations import ensure_schema, require_schema, schema_version
 from analytics.store._segments import bind_store_folder
@@ -113,8 +113,8 @@ def connect(path: str | Path | None = None, *, upgrade: bool = True) -> Iterator
     path : str or Path, optional
         The DuckDB file; defaults to :func:`analytics.config.db_path`.
     upgrade : bool, default True
-        Upgrade an older store in place; False (a reader) refuses it instead, saying to run
-        ``vigil init`` (:func:`analytics.store._migrations.require_schema`).
+        Create a missing store and upgrade an older one in place; False (a reader) refuses both
+        instead, saying to run ``vigil init`` (:func:`analytics.store._migrations.require_schema`).
 
     Yields
     ------
@@ -123,12 +123,18 @@ def connect(path: str | Path | None = None, *, upgrade: bool = True) -> Iterator
 
     Raises
     ------
+    NotFoundError
+        When ``upgrade`` is False and there is no file at the path.
     StoreBusyError
         When another process held the file for longer than ``VIGIL_LOCK_TIMEOUT``.
     StoreVersionError
         When the file was written by a newer Vigil.
     """
     target = Path(path) if path is not None else config.db_path()
+    if not upgrade and not target.exists():
+        raise NotFoundError(f"there is no store at {target}: a read does not create one. Create it with "
+                            f"'vigil --db {target} init' (an empty store) or 'vigil --db {target} demo' "
+                            "('make run' builds the demo and serves the app), or point VIGIL_DB at an existing store")
     created = not target.exists() and create_new(target)
     con = retry(lambda: _open(target), is_transient=_is_lock_error, what=f"opening {target}")
     try:
@@ -233,8 +239,10 @@ def create(path: str | Path) -> int:
 def read(work: Callable[[duckdb.DuckDBPyConnection], T], path: str | Path | None = None) -> T:
     """Open the store, run ``work(con)``, close. Lock conflicts are retried by :func:`connect`.
 
-    A reader never upgrades the store: one that lacks a migration of this Vigil is refused with a
-    :class:`~analytics.errors.StoreVersionError` saying to run ``vigil init`` (a write upgrades it too).
+    A reader never creates or upgrades the store: a missing store is refused with a
+    :class:`~analytics.errors.NotFoundError`, one that lacks a migration of this Vigil with a
+    :class:`~analytics.errors.StoreVersionError`, each saying to run ``vigil init`` (a write upgrades
+    a store too).
     """
     with connect(path, upgrade=False) as con:
         return work(con)

@@ -348,16 +348,19 @@ def require_schema(con: duckdb.DuckDBPyConnection) -> None:
     """For a reader: refuse a store that lacks a migration of this Vigil, instead of upgrading it.
 
     Upgrading is a write: ``vigil init`` does it, and so does the store's first write
-    (:func:`ensure_schema`). A new, empty file is created at the current schema, as before (nothing
-    to upgrade); a newer store is refused as :func:`migrate` refuses it.
+    (:func:`ensure_schema`). A database file without Vigil's tables is refused likewise (a read does
+    not create a store); a newer store is refused as :func:`migrate` refuses it.
     """
     done = applied_versions(con)
     if done == _KNOWN_VERSIONS:
         return
     current = schema_version(con)
-    if current == 0 or current > LATEST_VERSION:
-        migrate(con)  # creates a new store; refuses a newer one without touching it
-        return
+    if current > LATEST_VERSION:
+        migrate(con)  # refuses a newer store without touching it
+    if current == 0:
+        raise StoreVersionError(
+            "this database holds no Vigil store yet, and a read does not create one. Run 'vigil init' to "
+            "create it (or 'make run' for the demo); it was not modified.")
     missing = sorted(_KNOWN_VERSIONS - done)
     raise StoreVersionError(
         f"this store lacks schema version(s) {', '.join(map(str, missing))} of this Vigil and is not upgraded "

@@ -102,7 +102,7 @@ def test_register_list_show_round_trip(db, spec_file, tmp_path, capsys):
     assert info.schema.column("income").display_name == "yearly income"
 
 
-def test_bad_spec_lists_every_problem_and_changes_nothing(db, tmp_path, capsys):
+def test_bad_spec_lists_every_problem_and_changes_nothing(created_db, tmp_path, capsys):
     bad = tmp_path / "bad.toml"
     bad.write_text('name = "loan-default"\nowner = "me"\npositive_class = "default"\n'
                    '[[columns]]\nname = "AGE"\ntype = "int"\n'
@@ -110,13 +110,13 @@ def test_bad_spec_lists_every_problem_and_changes_nothing(db, tmp_path, capsys):
                    '[[columns]]\nname = "income"\ntype = "double"\n'
                    '[[columns]]\nname = "Score"\ntype = "double"\n'
                    '[[columns]]\nname = "region\\n"\ntype = "categorical"\n')
-    assert _vigil(db, "models", "register", str(bad)) == 1
+    assert _vigil(created_db, "models", "register", str(bad)) == 1
     err = capsys.readouterr().err
     assert "6 problems; nothing was changed" in err
     for words in ("favourable_decision is missing", "type 'int' is unknown", "role 'input' is unknown",
                   "'income' is declared more than once", "'Score' is reserved", "'region\\n' is not allowed"):
         assert words in err, words
-    assert store.read(lambda con: con.execute("SELECT count(*) FROM models").fetchone()[0], db) == 0
+    assert store.read(lambda con: con.execute("SELECT count(*) FROM models").fetchone()[0], created_db) == 0
 
 
 def test_toml_syntax_error_names_its_line(tmp_path):
