@@ -38,6 +38,7 @@ from analytics.drift._methods import (
 from analytics.drift._result import RESULT_COLUMNS, DriftResult
 from analytics.drift._segment import segment_baseline, window_left_out
 from analytics.errors import InvalidInputError
+from analytics.logschema import quote
 from analytics.store import DbLike, run
 from analytics.window import Window, split_interval
 from analytics.registry import champion_version, get_model, get_version
@@ -445,6 +446,20 @@ def _day_runs(days: tuple[date, ...]) -> list[tuple[datetime, datetime]]:
     return runs
 
 
+_EDGES = "_vigil_drift_edges"
+
+
+def _edge_rows(con: duckdb.DuckDBPyConnection, sides: StoreSides, edges: list[tuple[datetime, datetime]]) -> Side:
+    """The current side's rows in the partial days at a window's edges (at most two partial days of one
+    version), copied into a temp table with the compared columns, as a side grouped like the current one."""
+    view = predictions_view(sides.info.stem)
+    rows = [Window(a, b, sides.version).where(sides.info.schema, alias=view) for a, b in edges]
+    columns = ", ".join(quote(c) for c in dict.fromkeys(["predicted_at", *(c for c, _, _ in sides.columns)]))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_EDGES} AS SELECT {columns} FROM {view} WHERE "
+                + " OR ".join(f"({r.sql})" for r in rows), [p for r in rows for p in r.params])
+    return Side(_EDGES, period=sides.current.period)
+
+
 def store_drift(con: duckdb.DuckDBPyConnection, sides: StoreSides, config: DriftConfig, *, histograms: bool,
                 rollups: bool = False, window: Window = Window(), period: str | None = None) -> StoreDrift:
     """Run a store comparison (reads only).
@@ -467,13 +482,19 @@ def store_drift(con: duckdb.DuckDBPyConnection, sides: StoreSides, config: Drift
         if cover.summarised:
             whole = _rollup.RollupCounts(con, sides.info.name, sides.version, *days, period,
                                          tuple(c for c, _, _ in sides.columns), days=tuple(cover.summarised))
-            # one side per edge and per run of days not summarised: a time range each, which DuckDB prunes
-            # to the segments' row groups that hold it
-            ranges = [*edges, *_day_runs(unsummarised)]
-            log_sides = (_log_side(sides.info, Window(a, b, sides.version), sides.current.period) for a, b in ranges)
+            # the partial days at the edges copied once (every column's aggregate then reads them, not the log's
+            # row groups again); one side per run of days not summarised: a time range each, which DuckDB
+            # prunes to the segments' row groups that hold it
+            log_sides = [_log_side(sides.info, Window(a, b, sides.version), sides.current.period)
+                         for a, b in _day_runs(unsummarised)]
+            if edges:
+                log_sides.insert(0, _edge_rows(con, sides, edges))
             current = MixedCounts((whole, *(LogCounts(con, side) for side in log_sides)))
-    done = compute(con, sides.columns, config, sides.reference, current, cache_key=sides.cache_key,
-                   histograms=histograms)
+    try:
+        done = compute(con, sides.columns, config, sides.reference, current, cache_key=sides.cache_key,
+                       histograms=histograms)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {_EDGES}")
     n_ref = binning.row_counts(con, sides.reference).get(WHOLE_WINDOW, 0)
     return StoreDrift(done.table, done.histograms, n_ref, done.n_current, unsummarised)
 
