@@ -1,7 +1,7 @@
 """After an ingest: bring the summaries the pages read up to date, so that no reader reads the log for them.
 
 Every summary declared to the summaries engine (:mod:`analytics.summaries`: the daily drift rollups of
-the champion, the serving and KPI summaries) is refreshed, each in its own short write transaction,
+the champion, the serving and KPI summaries, the champion's explanation sample) is refreshed, each in its own short write transaction,
 and so are the paired summaries of each shadow and its champion
 (:func:`analytics.deployments.refresh_paired`). Readers never write: until this runs, they read the
 days not yet summarised from the log and say so. ``vigil ingest`` runs it after its commit unless
@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analytics import business, deployments, drift, fairness, summaries  # noqa: F401 - importing a feature declares its summaries
+from analytics import business, deployments, drift, explain, fairness, summaries  # noqa: F401 - importing a feature declares its summaries
 from analytics.errors import VigilError
 
 

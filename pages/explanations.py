@@ -30,9 +30,10 @@ with widgets.error_boundary("the explanations"):
     # The first visit of a window computes SHAP once for the sample and once for the reference: a progress
     # bar names each step; later visits, and the attribution drift below, read the cache.
     sample = {"sample_rows": int(rows), "seed": int(seed)}
+    window = ctx.as_window()  # its version: the champion when none is chosen
     info = queries.query(explain.version_info, ctx.model, version)
     steps = [queries.Step(f"SHAP values of up to {int(rows):,} predictions sampled from the {ctx.window_label}",
-                          explain.global_explanation, (ctx.model, version), {"start": ctx.start, "end": ctx.end, **sample})]
+                          explain.global_explanation, (ctx.model, window), sample)]
     if info.artifact_path:
         steps.append(queries.Step("SHAP values of the reference sample, for attribution drift",
                                   explain.reference_explanation, (ctx.model, version), sample, optional=True))
@@ -41,7 +42,8 @@ with widgets.error_boundary("the explanations"):
     st.caption(f"**{ctx.model}** version **{version}** ({'chosen' if ctx.version else 'the champion by default'}) "
                f"· {ctx.window_label} · SHAP values in log-odds of '{info.schema.positive_class}' "
                f"on a seeded sample of **{glob.rows:,}** of the window's **{glob.window_rows:,}** predictions "
-               f"(seed {glob.seed}; source: {'the registered model, hash verified' if glob.source == 'model' else 'attributions logged by the serving system'}).")
+               f"(seed {glob.seed}; source: {'the registered model, hash verified' if glob.source == 'model' else 'attributions logged by the serving system'}). "
+               + glob.summary_note)
     if glob.rows == 0:
         widgets.empty_state(f"No prediction of {version} in the {ctx.window_label}.",
                             hint="Choose a longer window or another version in the sidebar.")
@@ -134,7 +136,7 @@ with widgets.error_boundary("the explanations"):
         depth = cols[1].slider("Tree depth", 1, 5, 3, key="xp_err_depth")
         try:
             with st.spinner("Fitting the error tree to the window's labelled predictions…", show_time=True):
-                errors = queries.query(explain.error_analysis, ctx.model, version, start=ctx.start, end=ctx.end,
+                errors = queries.query(explain.error_analysis, ctx.model, window,
                                        target=target, depth=int(depth), seed=int(seed),
                                        sensitive_inputs=actor.can("see_sensitive_rows"))
         except NotFoundError as exc:  # no labels in the window
@@ -143,7 +145,7 @@ with widgets.error_boundary("the explanations"):
         st.caption(f"A decision tree (depth {errors.depth}, scikit-learn) fitted to whether the model erred "
                    f"({explain.ERROR_TARGETS[errors.target]}), on {errors.rows:,} labelled predictions sampled from "
                    f"the {ctx.window_label} (seed {errors.seed}); overall rate **{errors.error_rate:.1%}**. Leaves "
-                   "sorted by error rate.")
+                   "sorted by error rate. " + errors.summary_note)
         if errors.left_out:
             st.caption(f"Sensitive attributes ({', '.join(errors.left_out)}) are left out of the tree's inputs: your "
                        f"role ({actor.role}) may not see them for single rows, so no leaf is defined by one and the "

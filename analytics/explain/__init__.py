@@ -3,12 +3,16 @@
 Models are loaded from their registered artifact only when its sha256 matches (:func:`load_model`).
 
 - :func:`global_explanation`, :func:`reference_explanation`, :func:`drift_for` -> global SHAP on a
-  seeded sample of a window, and attribution drift against the reference;
+  seeded sample of a window (an :class:`analytics.window.Window`; version default the champion), and
+  attribution drift against the reference;
   :func:`explain_row` -> one prediction's waterfall with the additivity check.
 - :func:`feature_space`, :func:`counterfactuals`, :func:`what_if` -> constrained counterfactuals.
 - :func:`error_analysis` -> a shallow decision tree on the model's errors, leaf by leaf.
 - :func:`find_predictions`, :func:`trace` -> a prediction's full record for an investigation.
 - :mod:`analytics.explain._attributions` -> attributions logged by a serving system (migration 8).
+- :data:`EXPLAIN_SAMPLE` -> the explanation sample kept per version and UTC day with its SHAP values
+  (summary ``explain``, migration 24; see docs/summaries.md), from which the readers above draw a
+  window's sample: the same rows and numbers as from the log.
 """
 
 from analytics.explain._attributions import record as record_attributions
@@ -24,6 +28,7 @@ from analytics.explain._counterfactual import (
 )
 from analytics.explain._errors import TARGETS as ERROR_TARGETS
 from analytics.explain._errors import ErrorAnalysis, error_analysis
+from analytics.explain._kept import EXPLAIN_SAMPLE, KEPT_ROWS
 from analytics.explain._model import (
     LoadedModel,
     VersionInfo,
@@ -61,6 +66,8 @@ from analytics.explain._trace import (
 
 __all__ = [
     "ERROR_TARGETS",
+    "EXPLAIN_SAMPLE",
+    "KEPT_ROWS",
     "AttributionDrift",
     "WindowAttributionDrift",
     "CounterfactualSet",

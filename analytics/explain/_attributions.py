@@ -10,8 +10,6 @@ artifact; the additivity check then compares them with the logged score.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import duckdb
 import numpy as np
 import pandas as pd
@@ -21,6 +19,7 @@ from analytics.errors import InvalidInputError
 from analytics.explain._sample import window_filter
 from analytics.roles import Actor, require
 from analytics.store import predictions_view
+from analytics.window import Window
 
 TABLE = "logged_attributions"
 COLUMNS = ("prediction_id", "feature", "contribution", "base_value")
@@ -85,13 +84,12 @@ def for_predictions(con: duckdb.DuckDBPyConnection, model: str, prediction_ids: 
         con.unregister("wanted_ids")
 
 
-def sample_logged(con: duckdb.DuckDBPyConnection, info, start: datetime | None, end: datetime | None,
-                  n: int, seed: int) -> pd.DataFrame:
+def sample_logged(con: duckdb.DuckDBPyConnection, info, window: Window | None, n: int, seed: int) -> pd.DataFrame:
     """Up to ``n`` predictions of the window that have logged attributions, seeded."""
     if not present(con):
         return pd.DataFrame()
-    where, params = window_filter(info, start, end)
+    where = window_filter(info, window)
     return con.execute(
-        f"SELECT p.* FROM {predictions_view(info.stem)} p WHERE {where} AND p.prediction_id IN "
+        f"SELECT p.* FROM {predictions_view(info.stem)} p WHERE {where.sql} AND p.prediction_id IN "
         f"(SELECT prediction_id FROM {TABLE} WHERE model_name = ?) "
-        "ORDER BY hash(p.prediction_id, ?), p.prediction_id LIMIT ?", [*params, info.model, int(seed), int(n)]).df()
+        "ORDER BY hash(p.prediction_id, ?), p.prediction_id LIMIT ?", [*where.params, info.model, int(seed), int(n)]).df()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,9 +23,10 @@ import pandas as pd
 
 from analytics import settings
 from analytics.errors import InvalidInputError, NotFoundError
-from analytics.explain._model import DbLike, version_info
+from analytics.explain._kept import kept_columns, sample_note, window_sample
+from analytics.explain._model import DbLike, default_version, version_info
 from analytics.store import run
-from analytics.explain._sample import sample_window
+from analytics.window import Window
 
 if TYPE_CHECKING:
     from sklearn.tree import DecisionTreeClassifier
@@ -61,6 +62,11 @@ class ErrorAnalysis:
         Rows in scope of the target in the sample, and labelled rows sampled.
     left_out : tuple of str
         Sensitive attributes left out of the tree's inputs (``sensitive_inputs=False``); empty otherwise.
+    version : str
+        The version analysed.
+    kept : bool, log_days : tuple of date
+        Whether the sample was taken from the explanation sample the store keeps per day, and the UTC days
+        of the window read from the log instead (as :class:`~analytics.explain.GlobalExplanation` says).
     """
 
     leaves: pd.DataFrame
@@ -72,6 +78,14 @@ class ErrorAnalysis:
     depth: int
     seed: int
     left_out: tuple[str, ...] = ()
+    version: str = ""
+    kept: bool = False
+    log_days: tuple[date, ...] = ()
+
+    @property
+    def summary_note(self) -> str:
+        """Where the labelled sample came from: the kept sample, the log, or both."""
+        return sample_note(self.kept, self.log_days)
 
     def predictions(self, leaf: int) -> list[str]:
         """Prediction ids of the sampled rows in ``leaf``."""
@@ -119,14 +133,20 @@ def _rules(tree: DecisionTreeClassifier, columns: list[str], with_missing: set[s
     return rules
 
 
-def error_analysis(db: DbLike, model: str, version: str, *, start: datetime | None = None,
-                   end: datetime | None = None, target: str = "error", depth: int | None = None,
-                   sample_rows: int | None = None, min_leaf: int | None = None, seed: int = 0,
+def error_analysis(db: DbLike, model: str, window: Window | None = None, *, target: str = "error",
+                   depth: int | None = None, sample_rows: int | None = None, min_leaf: int | None = None, seed: int = 0,
                    sensitive_inputs: bool = True) -> ErrorAnalysis:
     """Fit the error tree on a seeded sample of the window's labelled predictions of one version.
 
+    The sample is the window's first labelled predictions in the order of ``hash(prediction_id, seed)``.
+    It is taken from the explanation sample the store keeps per day (summary ``explain``) joined with
+    the outcomes, for the days that answer the window, and from the log's join for the others: the
+    same rows as the join of the whole window with its outcomes, which it replaces.
+
     Parameters
     ----------
+    window : Window, optional
+        Its span and segment; its version (default: the champion).
     sensitive_inputs : bool, default True
         Whether the tree may split on the model's sensitive attributes. Pass
         ``actor.can("see_sensitive_rows")``: for a role that may not see them, the tree is grown
@@ -140,14 +160,16 @@ def error_analysis(db: DbLike, model: str, version: str, *, start: datetime | No
     """
     if target not in TARGETS:
         raise InvalidInputError(f"target {target!r} is unknown; use one of {', '.join(TARGETS)}")
+    version = default_version(db, model, window.version if window else None)
     info = version_info(db, model, version)
 
     def work(con):
         n = sample_rows or settings.get(con, ERROR_SAMPLE.key, model=model)
         d = depth or settings.get(con, TREE_DEPTH.key, model=model)
-        return d, sample_window(con, info, start, end, n, seed, labelled=True)
+        return d, window_sample(con, info, window, n, seed, columns=kept_columns(info.schema), labelled=True)
 
-    depth, sample = run(db, work)
+    depth, drawn = run(db, work)
+    sample = drawn.rows
     if sample.empty:
         raise NotFoundError(f"no labelled prediction of {model}:{version} in this window; outcomes arrive weeks "
                             "after the decision, so choose an older or longer window")
@@ -188,4 +210,4 @@ def error_analysis(db: DbLike, model: str, version: str, *, start: datetime | No
     grouped = grouped.sort_values(["error_rate", "rows"], ascending=[False, False]).reset_index(drop=True)
     return ErrorAnalysis(grouped[["leaf", "rule", "rule_text", "rows", "errors", "error_rate", "share_of_rows", "share_of_errors"]],
                          assignments, float(error.mean()), target, len(sample), labelled, int(depth), seed,
-                         left_out)
+                         left_out, version, drawn.kept, drawn.log_days)

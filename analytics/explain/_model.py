@@ -137,6 +137,23 @@ def resolve_artifact(info: VersionInfo, db: DbLike) -> Path:
                         f"and {beside}")
 
 
+def verify_artifact(db: DbLike, info: VersionInfo) -> tuple[Path, str]:
+    """The version's artifact file and its sha256, once the hash is the registry's (nothing is loaded).
+
+    Raises
+    ------
+    NotFoundError
+        No artifact registered, or the file is missing.
+    InvalidInputError
+        The file's sha256 differs from the registry's (the artifact was changed).
+    """
+    path = resolve_artifact(info, db)
+    actual = sha256_of_file(path)
+    if actual != info.artifact_sha256:
+        check_sha256(path, info.artifact_sha256)  # raises with the standard message
+    return path, actual
+
+
 def load_model(db: DbLike, model: str, version: str, *, info: VersionInfo | None = None) -> LoadedModel:
     """Load the registered artifact of a version after checking its sha256.
 
@@ -151,10 +168,7 @@ def load_model(db: DbLike, model: str, version: str, *, info: VersionInfo | None
         The file's sha256 differs from the registry's (the artifact was changed).
     """
     info = info or version_info(db, model, version)
-    path = resolve_artifact(info, db)
-    actual = sha256_of_file(path)
-    if actual != info.artifact_sha256:
-        check_sha256(path, info.artifact_sha256)  # raises with the standard message
+    path, actual = verify_artifact(db, info)
     with _CACHE_LOCK:
         artifact = _CACHE.get(actual)
     if artifact is None:

@@ -1,55 +1,89 @@
 """Bounded, seeded samples of a model's prediction log and reference data, drawn inside DuckDB.
 
-Rows are ordered by ``hash(prediction_id, seed)`` and the first ``n`` kept: the same seed gives the
-same rows on every run and every thread count (DuckDB's ``REPEATABLE`` sampling is deterministic
-only single-threaded), and the cost is one scan of the window with a top-n.
+Rows are ordered by ``hash(prediction_id, seed)`` (then ``prediction_id``) and the first ``n`` kept:
+the same seed gives the same rows on every run and every thread count (DuckDB's ``REPEATABLE``
+sampling is deterministic only single-threaded), and the cost is one scan of the window with a
+top-n. Because the order is a property of each row, the first ``n`` rows of a window are among the
+first ``n`` rows of each of its days: the kept sample (:mod:`analytics.explain._kept`) stores each
+day's lowest-hash rows and draws a window's sample from them, the same rows as from the log.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import replace
+from datetime import date
 
 import duckdb
 import pandas as pd
 
-from analytics.window import time_bounds
+from analytics import settings
 from analytics.explain._model import VersionInfo
 from analytics.logschema import quote
 from analytics.store import outcomes_view, predictions_view, reference_table
+from analytics.summaries import days_filter
+from analytics.window import SqlFilter, Window
+
+SAMPLE_ROWS = settings.declare(
+    "explain.sample_rows", 5000, "Rows of the window sampled (seeded) for global SHAP and attribution drift",
+    unit="rows", minimum=100, maximum=50_000)
+AGNOSTIC_SAMPLE_ROWS = settings.declare(
+    "explain.agnostic_sample_rows", 300, "Rows sampled for global SHAP of a model explained by shap's exact or "
+    "permutation explainer (no tree explainer): each row costs thousands of model calls", unit="rows",
+    minimum=20, maximum=50_000)
+#: The column of a sampled frame holding each row's ``hash(prediction_id, seed)``, its place in the sample order.
+HASH = "sample_hash"
 
 
-def window_filter(info: VersionInfo, start: datetime | None, end: datetime | None,
-                  alias: str = "p") -> tuple[str, list]:
-    """SQL condition and parameters for one version's predictions in ``[start, end)``."""
-    bounds = time_bounds(f"{alias}.predicted_at", start, end)
-    return f"{alias}.model_version = ? AND {bounds.sql}", [info.version, *bounds.params]
+def version_window(info: VersionInfo, window: Window | None) -> Window:
+    """``window`` (default: all time) on the version being explained."""
+    return replace(window or Window(), version=info.version)
 
 
-def count_window(con: duckdb.DuckDBPyConnection, info: VersionInfo, start: datetime | None,
-                 end: datetime | None) -> int:
+def window_filter(info: VersionInfo, window: Window | None, alias: str = "p",
+                  days: list[date] | None = None) -> SqlFilter:
+    """The version's predictions in ``window`` (its span and segment), optionally only on ``days`` (UTC)."""
+    where = version_window(info, window).where(info.schema, alias=alias)
+    if days is None:
+        return where
+    on_days, params = days_filter(days, alias)
+    return SqlFilter(f"{where.sql} AND {on_days}", [*where.params, *params])
+
+
+def count_window(con: duckdb.DuckDBPyConnection, info: VersionInfo, window: Window | None) -> int:
     """Predictions of the version in the window."""
-    where, params = window_filter(info, start, end)
-    return int(con.execute(f"SELECT count(*) FROM {predictions_view(info.stem)} p WHERE {where}", params).fetchone()[0])
+    where = window_filter(info, window)
+    return int(con.execute(f"SELECT count(*) FROM {predictions_view(info.stem)} p WHERE {where.sql}",
+                           where.params).fetchone()[0])
 
 
-def sample_window(con: duckdb.DuckDBPyConnection, info: VersionInfo, start: datetime | None,
-                  end: datetime | None, n: int, seed: int, *, labelled: bool = False,
-                  columns: list[str] | None = None) -> pd.DataFrame:
-    """Up to ``n`` predictions of the version in the window (with their label when ``labelled``).
+def sample_window(con: duckdb.DuckDBPyConnection, info: VersionInfo, window: Window | None, n: int, seed: int, *,
+                  labelled: bool = False, columns: list[str] | None = None,
+                  days: list[date] | None = None) -> pd.DataFrame:
+    """Up to ``n`` predictions of the version in the window (with their label when ``labelled``), in sample order.
 
-    ``columns``: only these columns of the log (default all); the same rows either way, and fewer
-    columns to decode for every row of the window (global SHAP needs the inputs and the id only).
+    Parameters
+    ----------
+    columns : list of str, optional
+        Only these columns of the log (default all); the same rows either way, and fewer columns to
+        decode for every row of the window (global SHAP needs the inputs and the id only).
+    days : list of date, optional
+        Only the window's rows on these UTC days (the days a kept sample does not answer).
+
+    Returns
+    -------
+    DataFrame
+        :data:`HASH` (the sample order), the columns, and ``label`` when ``labelled``.
     """
-    where, params = window_filter(info, start, end)
+    where = window_filter(info, window, days=days)
     picked = "p.*" if columns is None else ", ".join(f"p.{quote(c)}" for c in columns)
+    source = f"{predictions_view(info.stem)} p"
     if labelled:
-        sql = (f"SELECT {picked}, o.label FROM {predictions_view(info.stem)} p "
-               f"JOIN {outcomes_view(info.stem)} o USING (prediction_id) WHERE {where} AND o.label IS NOT NULL "
-               "ORDER BY hash(p.prediction_id, ?), p.prediction_id LIMIT ?")
-    else:
-        sql = (f"SELECT {picked} FROM {predictions_view(info.stem)} p WHERE {where} "
-               "ORDER BY hash(p.prediction_id, ?), p.prediction_id LIMIT ?")
-    return con.execute(sql, [*params, int(seed), int(n)]).df()
+        picked += ", o.label"
+        source += f" JOIN {outcomes_view(info.stem)} o USING (prediction_id)"
+        where = SqlFilter(f"{where.sql} AND o.label IS NOT NULL", where.params)
+    sql = (f"SELECT hash(p.prediction_id, ?) AS {HASH}, {picked} FROM {source} WHERE {where.sql} "
+           f"ORDER BY {HASH}, p.prediction_id LIMIT ?")
+    return con.execute(sql, [int(seed), *where.params, int(n)]).df()
 
 
 def sample_reference(con: duckdb.DuckDBPyConnection, info: VersionInfo, n: int, seed: int) -> pd.DataFrame:
@@ -59,3 +93,11 @@ def sample_reference(con: duckdb.DuckDBPyConnection, info: VersionInfo, n: int, 
     if len(frame) > n:
         frame = frame.sample(n=n, random_state=seed)
     return frame.reset_index(drop=True)
+
+
+def sample_size(con: duckdb.DuckDBPyConnection, model: str, sample_rows: int | None, *, agnostic: bool) -> int:
+    """Rows to explain: as asked, else the setting; capped for model-agnostic explainers (``agnostic``)."""
+    n = sample_rows or settings.get(con, SAMPLE_ROWS.key, model=model)
+    if agnostic:
+        n = min(int(n), int(settings.get(con, AGNOSTIC_SAMPLE_ROWS.key, model=model)))
+    return int(n)

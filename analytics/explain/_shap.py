@@ -16,25 +16,21 @@ When a version's artifact cannot be loaded here, attributions logged by the serv
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date
 
 import numpy as np
 import pandas as pd
 
 from analytics import settings
+from analytics.artifacts import model_frame
 from analytics.errors import InvalidInputError, NotFoundError
 from analytics.explain import _attributions as logged
-from analytics.explain._model import DbLike, LoadedModel, can_load, load_model, version_info
+from analytics.explain._kept import kept_reference_shap, kept_version, sample_note, window_sample
+from analytics.explain._model import (DbLike, LoadedModel, VersionInfo, can_load, default_version, load_model,
+                                      verify_artifact, version_info)
+from analytics.explain._sample import count_window, sample_reference, sample_size
 from analytics.store import run
-from analytics.explain._sample import count_window, sample_reference, sample_window
-
-SAMPLE_ROWS = settings.declare(
-    "explain.sample_rows", 5000, "Rows of the window sampled (seeded) for global SHAP and attribution drift",
-    unit="rows", minimum=100, maximum=50_000)
-AGNOSTIC_SAMPLE_ROWS = settings.declare(
-    "explain.agnostic_sample_rows", 300, "Rows sampled for global SHAP of a model explained by shap's exact or "
-    "permutation explainer (no tree explainer): each row costs thousands of model calls", unit="rows",
-    minimum=20, maximum=50_000)
+from analytics.window import Window
 DOMINANCE_SHARE_CHANGE = settings.declare(
     "explain.drift_share_change", 0.10,
     "Attribution drift: a feature is flagged when its share of total mean |SHAP| rises by more than this "
@@ -157,6 +153,18 @@ class GlobalExplanation:
         Rows in the sample, and predictions in the window it was drawn from.
     source : str
         ``"model"``, ``"logged"`` or ``"reference"``.
+    seed : int
+        The sample's seed.
+    notes : tuple of str
+        What a reader should know about how it was computed.
+    version : str
+        The version explained.
+    kept : bool
+        Whether the version keeps an explanation sample for this seed (summary ``explain``): the
+        window's sample was then taken from the kept rows of the days the store has summarised.
+    log_days : tuple of date
+        With :attr:`kept`: the UTC days of the window whose rows were read from the log and explained
+        now (not summarised yet, or with too few rows kept for this window).
     """
 
     importance: pd.DataFrame
@@ -168,6 +176,14 @@ class GlobalExplanation:
     source: str
     seed: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
+    version: str = ""
+    kept: bool = False
+    log_days: tuple[date, ...] = ()
+
+    @property
+    def summary_note(self) -> str:
+        """Where the window's sample came from: the kept sample, the log, or both (empty for logged attributions)."""
+        return sample_note(self.kept, self.log_days) if self.source == "model" else ""
 
     def beeswarm(self, top: int = 12) -> pd.DataFrame:
         """Long frame for a beeswarm: ``feature``, ``contribution``, ``value`` and ``value_rank`` (0-1).
@@ -209,23 +225,38 @@ def importance_frame(values: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _explain_frame(model: LoadedModel, frame: pd.DataFrame, window_rows: int, source: str,
-                   seed: int) -> GlobalExplanation:
-    values, base = contributions(model, frame)
-    inputs = model.inputs(frame)
+def _explanation(values: pd.DataFrame, inputs: pd.DataFrame, base: float, window_rows: int, source: str, seed: int,
+                 **extra) -> GlobalExplanation:
+    values, inputs = values.reset_index(drop=True), inputs.reset_index(drop=True)
+    return GlobalExplanation(importance_frame(values), values, inputs, float(base), len(values), window_rows, source,
+                             seed, **extra)
+
+
+def _inputs(info: VersionInfo, features: list[str], frame: pd.DataFrame) -> pd.DataFrame:
+    """The model's inputs of sampled rows (as :meth:`LoadedModel.inputs`), with ``prediction_id`` when from the log."""
+    inputs = model_frame(frame, info.schema)[features]
     if "prediction_id" in frame:
         inputs = inputs.assign(prediction_id=frame["prediction_id"].to_numpy())
-    return GlobalExplanation(importance_frame(values), values.reset_index(drop=True), inputs.reset_index(drop=True),
-                             base, len(frame), window_rows, source, seed)
+    return inputs
 
 
-def global_explanation(db: DbLike, model: str, version: str, *, start: datetime | None = None,
-                       end: datetime | None = None, sample_rows: int | None = None,
+def global_explanation(db: DbLike, model: str, window: Window | None = None, *, sample_rows: int | None = None,
                        seed: int = 0) -> GlobalExplanation:
-    """Global SHAP of a version on a seeded sample of its predictions in ``[start, end)``.
+    """Global SHAP of a version on a seeded sample of its predictions in a window.
 
     Uses the registered artifact when it can be loaded (hash checked), else the attributions logged
-    by the serving system for the sampled predictions.
+    by the serving system for the sampled predictions. The sample is taken from the explanation sample
+    the store keeps per day (:mod:`analytics.explain._kept`) for the days it has summarised, and from
+    the log for the others: the same rows, and the same SHAP values, as from the log alone.
+
+    Parameters
+    ----------
+    window : Window, optional
+        Its span and segment; its version (default: the champion, :func:`default_version`).
+    sample_rows : int, optional
+        Rows sampled (default: the setting ``explain.sample_rows``).
+    seed : int
+        The sample's seed.
 
     Raises
     ------
@@ -234,57 +265,94 @@ def global_explanation(db: DbLike, model: str, version: str, *, start: datetime 
     InvalidInputError
         The artifact's hash does not match (it is never used then).
     """
+    version = default_version(db, model, window.version if window else None)
     info = version_info(db, model, version)
-    loadable = can_load(db, info)
-    loaded = load_model(db, model, version, info=info) if loadable else None
+    if not can_load(db, info):
+        return _logged_explanation(db, info, window, sample_rows, seed)
+    verify_artifact(db, info)
+    inputs = [c.name for c in info.schema.features]
+
+    kept = run(db, lambda con: kept_version(con, info, seed))
+    loaded = None if kept is not None and kept.explained else load_model(db, model, version, info=info)
 
     def work(con):
-        n = _sample_size(con, model, loaded, sample_rows)
-        window_rows = count_window(con, info, start, end)
-        if loadable:
-            inputs = ["prediction_id", *(c.name for c in info.schema.features)]
-            return n, window_rows, sample_window(con, info, start, end, n, seed, columns=inputs), None
-        sample = logged.sample_logged(con, info, start, end, n, seed)
-        if sample.empty:
-            return n, window_rows, sample, None
-        return n, window_rows, sample, logged.for_predictions(con, model, sample["prediction_id"].tolist())
+        n = sample_size(con, model, sample_rows, agnostic=loaded is not None and loaded.artifact.needs_background)
+        return count_window(con, info, window), window_sample(con, info, window, n, seed, columns=inputs,
+                                                              with_shap=True)
 
-    n, window_rows, sample, attributions = run(db, work)
-    if loadable:
-        return _explain_frame(loaded, sample, window_rows, "model", seed)
+    window_rows, sample = run(db, work)
+    rows, shap, base = sample.rows, sample.shap, sample.base_value
+    features = list(sample.features)
+    missing = sample.from_log
+    if missing.any():
+        loaded = loaded or load_model(db, model, version, info=info)
+        computed, base = loaded.contributions(rows[missing])
+        features = loaded.features
+        if shap is None:
+            shap = np.asarray(computed, dtype=float)
+        else:
+            shap[missing] = computed
+    if not features:  # an empty sample of a version that keeps none
+        features = (loaded or load_model(db, model, version, info=info)).features
+        shap = np.empty((0, len(features)))
+    values = pd.DataFrame(shap, columns=features)
+    return _explanation(values, _inputs(info, features, rows), base if base is not None else float("nan"),
+                        window_rows, "model", seed, version=version, kept=sample.kept, log_days=sample.log_days)
+
+
+def _logged_explanation(db: DbLike, info: VersionInfo, window: Window | None, sample_rows: int | None,
+                        seed: int) -> GlobalExplanation:
+    """Global attributions from those the serving system logged for the sampled predictions."""
+    model, version = info.model, info.version
+
+    def work(con):
+        n = sample_size(con, model, sample_rows, agnostic=False)
+        sample = logged.sample_logged(con, info, window, n, seed)
+        attributions = None if sample.empty else logged.for_predictions(con, model, sample["prediction_id"].tolist())
+        return count_window(con, info, window), sample, attributions
+
+    window_rows, sample, attributions = run(db, work)
     if attributions is None or attributions.empty:
         raise NotFoundError(f"{model}:{version} cannot be loaded here and the serving system logged no "
                             "attributions for its predictions in this window")
     features = [c.name for c in info.schema.features]
     wide = attributions.pivot(index="prediction_id", columns="feature", values="contribution")
-    wide = wide.reindex(index=sample["prediction_id"], columns=features).fillna(0.0).reset_index(drop=True)
-    inputs = sample[features].assign(prediction_id=sample["prediction_id"].to_numpy()).reset_index(drop=True)
-    base = float(attributions["base_value"].mean())
-    return GlobalExplanation(importance_frame(wide), wide, inputs, base, len(sample), window_rows, "logged", seed,
-                             ("attributions logged by the serving system",))
+    wide = wide.reindex(index=sample["prediction_id"], columns=features).fillna(0.0)
+    inputs = sample[features].assign(prediction_id=sample["prediction_id"].to_numpy())
+    return _explanation(wide, inputs, float(attributions["base_value"].mean()), window_rows, "logged", seed,
+                        notes=("attributions logged by the serving system",), version=version)
 
 
 def reference_explanation(db: DbLike, model: str, version: str, *, sample_rows: int | None = None,
                           seed: int = 0) -> GlobalExplanation:
-    """Global SHAP of a version on (a seeded sample of) its reference data."""
+    """Global SHAP of a version on (a seeded sample of) its reference data.
+
+    The SHAP values of the reference sample are kept once per version (summary ``explain``) and read
+    when the sample is the one they were computed on (same rows, checked by their fingerprint).
+    """
     info = version_info(db, model, version)
-    loaded = load_model(db, model, version, info=info)
+    verify_artifact(db, info)
 
     def work(con):
-        return sample_reference(con, info, _sample_size(con, model, loaded, sample_rows), seed)
+        kept = kept_version(con, info, seed)
+        if kept is not None and kept.explained:
+            frame = sample_reference(con, info, sample_size(con, model, sample_rows, agnostic=False), seed)
+            shap = kept_reference_shap(con, info, kept, frame)
+            if shap is not None:
+                return frame, pd.DataFrame(shap, columns=list(kept.features)), kept.base_value
+        return None, None, None
 
-    frame = run(db, work)
+    frame, values, base = run(db, work)
+    if values is None:
+        loaded = load_model(db, model, version, info=info)
+        frame = run(db, lambda con: sample_reference(
+            con, info, sample_size(con, model, sample_rows, agnostic=loaded.artifact.needs_background), seed))
+        if not frame.empty:
+            values, base = contributions(loaded, frame)
     if frame.empty:
         raise NotFoundError(f"{model}:{version} has no reference data to compare attributions with")
-    return _explain_frame(loaded, frame, len(frame), "reference", seed)
-
-
-def _sample_size(con, model: str, loaded: LoadedModel | None, sample_rows: int | None) -> int:
-    """Rows to explain: as asked, else the setting; capped for model-agnostic explainers."""
-    n = sample_rows or settings.get(con, SAMPLE_ROWS.key, model=model)
-    if loaded is not None and loaded.artifact.needs_background:
-        n = min(int(n), int(settings.get(con, AGNOSTIC_SAMPLE_ROWS.key, model=model)))
-    return int(n)
+    return _explanation(values, _inputs(info, list(values.columns), frame), base, len(frame), "reference", seed,
+                        version=version)
 
 
 @dataclass(frozen=True)
@@ -354,13 +422,16 @@ class WindowAttributionDrift:
     drift: AttributionDrift
 
 
-def drift_for(db: DbLike, model: str, version: str, *, start: datetime | None = None, end: datetime | None = None,
-              sample_rows: int | None = None, seed: int = 0) -> WindowAttributionDrift:
-    """The window's and the reference's global explanations and their attribution drift."""
-    window = global_explanation(db, model, version, start=start, end=end, sample_rows=sample_rows, seed=seed)
-    reference = reference_explanation(db, model, version, sample_rows=sample_rows, seed=seed)
+def drift_for(db: DbLike, model: str, window: Window | None = None, *, sample_rows: int | None = None,
+              seed: int = 0) -> WindowAttributionDrift:
+    """The window's and the reference's global explanations and their attribution drift.
+
+    ``window``: as for :func:`global_explanation` (its version defaults to the champion).
+    """
+    explained = global_explanation(db, model, window, sample_rows=sample_rows, seed=seed)
+    reference = reference_explanation(db, model, explained.version, sample_rows=sample_rows, seed=seed)
     threshold = attribution_drift_threshold(db, model)
-    return WindowAttributionDrift(window, reference, attribution_drift(window, reference, threshold=threshold))
+    return WindowAttributionDrift(explained, reference, attribution_drift(explained, reference, threshold=threshold))
 
 
 def attribution_drift_threshold(db: DbLike, model: str) -> float:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pandas as pd
 
@@ -20,12 +20,14 @@ from analytics.clock import utc_now
 from analytics.input_files import read_table
 from analytics.cli_support import EXIT_ERROR, EXIT_NOT_COMPUTABLE, checked_int, records, store_path, write_json
 from analytics.roles import system_actor
+from analytics.window import Window
 
 
-def _window(args) -> tuple[datetime | None, None]:
-    if not args.days:
-        return None, None
-    return utc_now() - timedelta(days=args.days), None
+def _window(args, db) -> Window:
+    """The window of ``--days`` (default all time) on ``--version`` (default the champion), checked."""
+    start = utc_now() - timedelta(days=args.days) if args.days else None
+    version = explain.default_version(db, args.model, args.version)
+    return Window.of_model(db, args.model, start=start, version=version)
 
 
 def _print(frame: pd.DataFrame, as_json: bool) -> None:
@@ -38,9 +40,9 @@ def _print(frame: pd.DataFrame, as_json: bool) -> None:
 
 def cmd_global(args) -> int:
     db = store_path(args)
-    version = explain.default_version(db, args.model, args.version)
-    start, end = _window(args)
-    compared = explain.drift_for(db, args.model, version, start=start, end=end, sample_rows=args.rows, seed=args.seed)
+    chosen = _window(args, db)
+    version = chosen.version
+    compared = explain.drift_for(db, args.model, chosen, sample_rows=args.rows, seed=args.seed)
     window, reference, drift = compared.window, compared.reference, compared.drift
     if window.rows == 0:  # nothing to explain is not attribution drift (it printed "Spearman nan; ATTRIBUTION DRIFT")
         where = f"in the last {args.days} days" if args.days else "in its log"
@@ -98,10 +100,10 @@ def cmd_counterfactuals(args) -> int:
 
 def cmd_errors(args) -> int:
     db = store_path(args)
-    version = explain.default_version(db, args.model, args.version)
-    start, end = _window(args)
+    window = _window(args, db)
+    version = window.version
     reader = cli_identity.reader(args)
-    result = explain.error_analysis(db, args.model, version, start=start, end=end, target=args.target,
+    result = explain.error_analysis(db, args.model, window, target=args.target,
                                     depth=args.depth, seed=args.seed,
                                     sensitive_inputs=reader.can("see_sensitive_rows"))
     print(f"{args.model} {version}: {result.target} rate {result.error_rate:.2%} on {result.rows:,} labelled "

@@ -260,6 +260,18 @@ MIGRATIONS: tuple[Migration, ...] = (
         "DROP TABLE drift_rollup_segments",
         "CREATE TABLE fairness_cells (model_name VARCHAR NOT NULL, day DATE NOT NULL, version VARCHAR, "
         "groups VARCHAR[] NOT NULL, decision BIGINT, label BIGINT, n BIGINT NOT NULL, value DOUBLE)")),
+    Migration(24, "the explanation sample kept per version and UTC day (each day's lowest-hash predictions with "
+                  "their SHAP values) and the reference sample's SHAP values once per version", (
+        "CREATE TABLE explain_versions (model_name VARCHAR NOT NULL, version VARCHAR NOT NULL, key VARCHAR NOT NULL, "
+        "columns VARCHAR[] NOT NULL, features VARCHAR[] NOT NULL, explained BOOLEAN NOT NULL, base_value DOUBLE, "
+        "reference_fingerprint VARCHAR, built_at TIMESTAMP NOT NULL, PRIMARY KEY (model_name, version))",
+        "CREATE TABLE explain_reference (model_name VARCHAR NOT NULL, version VARCHAR NOT NULL, row_no BIGINT NOT NULL, "
+        "shap DOUBLE[] NOT NULL)",
+        "CREATE TABLE explain_sample (model_name VARCHAR NOT NULL, version VARCHAR NOT NULL, day DATE NOT NULL, "
+        "prediction_id VARCHAR NOT NULL, predicted_at TIMESTAMP NOT NULL, hash UBIGINT NOT NULL, "
+        "\"values\" VARCHAR[] NOT NULL, shap DOUBLE[])",
+        "CREATE TABLE explain_sample_days (model_name VARCHAR NOT NULL, version VARCHAR NOT NULL, day DATE NOT NULL, "
+        "rows BIGINT NOT NULL, kept BIGINT NOT NULL, max_hash UBIGINT)")),
     Migration(25, "multivariate drift's window samples kept per version and UTC day: each day's first rows by the "
                   "sample's seeded hash of the prediction id, with the values the domain classifier and the PCA read", (
         "CREATE TABLE multivariate_sample (model_name VARCHAR NOT NULL, version VARCHAR NOT NULL, day DATE NOT NULL, "

@@ -8,7 +8,10 @@ from app_support import signed_in
 from explain_pages_support import MODEL, lite_db, lite_template, table_with  # noqa: F401 - fixtures
 
 from analytics import explain
+from analytics.window import Window
 
+
+V1 = Window(version="v1")
 
 def _page(role="analyst"):
     at = signed_in(role, model=MODEL, window="all")
@@ -27,7 +30,7 @@ def test_global_importance_matches_analytics(lite_db, monkeypatch):
     # drift compares the two cached results (it computed the window's sample a second time).
     assert len(explained) == 2, explained
     assert not at.error
-    expected = explain.global_explanation(lite_db, MODEL, "v1", sample_rows=5000, seed=0)
+    expected = explain.global_explanation(lite_db, MODEL, V1, sample_rows=5000, seed=0)
     table = table_with(at, "mean_abs", "share", "rank")
     assert table["feature"].tolist() == expected.importance["feature"].tolist()
     np.testing.assert_allclose(table["mean_abs"], expected.importance["mean_abs"], atol=1e-12)
@@ -66,7 +69,7 @@ def test_drift_and_error_analysis_render(lite_db):
     leaves = table_with(at, "rule", "error_rate")
     split = leaves[leaves["rule"] != "all rows"]
     assert len(split) and split["rule_text"].str.startswith("Title of ").all()  # the leaf's way in words
-    expected = explain.error_analysis(lite_db, MODEL, "v1", depth=3, seed=0)
+    expected = explain.error_analysis(lite_db, MODEL, V1, depth=3, seed=0)
     assert leaves["rows"].sum() == expected.rows
     members = table_with(at, "open", "prediction_id")
     assert members["open"].str.startswith("lookup?").all()

@@ -14,7 +14,10 @@ from analytics import explain, store
 from analytics.artifacts import model_frame
 from analytics.errors import InvalidInputError
 from analytics.explain._counterfactual import _Encoder
+from analytics.window import Window
 
+
+V1 = Window(version="v1")
 
 def _reference(db):
     return store.read(lambda con: con.execute(
@@ -113,7 +116,7 @@ def _holds(frame: pd.DataFrame, condition: str) -> pd.Series:
 
 @pytest.mark.parametrize("target", ["error", "false_negative"])
 def test_error_tree_leaves_match_their_rules_and_the_labels(lite_template, target):
-    result = explain.error_analysis(lite_template, MODEL, "v1", target=target, depth=3, seed=2)
+    result = explain.error_analysis(lite_template, MODEL, V1, target=target, depth=3, seed=2)
     labelled = store.read(lambda con: con.execute(
         "SELECT p.*, o.label FROM predictions_credit_lite p JOIN outcomes_credit_lite o USING (prediction_id) "
         "WHERE p.model_version = 'v1'").df(), lite_template).set_index("prediction_id")

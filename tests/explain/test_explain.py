@@ -17,8 +17,11 @@ from analytics import audit, explain, store
 from analytics.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from analytics.explain import _attributions
 from analytics.roles import Actor
+from analytics.window import Window
 
 ANALYST, REVIEWER = Actor("ana", "analyst"), Actor("rev", "reviewer")
+
+V1 = Window(version="v1")
 
 
 def _rows(db, n=200, version="v1"):
@@ -72,9 +75,9 @@ def test_lightgbm_treeshap_equals_shaps_own_algorithm():
 def test_global_sample_is_bounded_seeded_and_in_the_window(lite_template):
     rows = _rows(lite_template, 5000)
     start = rows["predicted_at"].quantile(0.5)
-    a = explain.global_explanation(lite_template, MODEL, "v1", start=start, sample_rows=300, seed=4)
-    b = explain.global_explanation(lite_template, MODEL, "v1", start=start, sample_rows=300, seed=4)
-    c = explain.global_explanation(lite_template, MODEL, "v1", start=start, sample_rows=300, seed=5)
+    a = explain.global_explanation(lite_template, MODEL, Window(start, version="v1"), sample_rows=300, seed=4)
+    b = explain.global_explanation(lite_template, MODEL, Window(start, version="v1"), sample_rows=300, seed=4)
+    c = explain.global_explanation(lite_template, MODEL, Window(start, version="v1"), sample_rows=300, seed=5)
     assert a.rows == 300 and a.window_rows == int((rows["predicted_at"] >= start).sum())
     assert a.inputs["prediction_id"].tolist() == b.inputs["prediction_id"].tolist()
     assert set(a.inputs["prediction_id"]) != set(c.inputs["prediction_id"])
@@ -107,7 +110,7 @@ def test_attribution_drift_flags_a_feature_that_becomes_dominant():
 
 
 def test_window_against_reference_on_the_real_model(lite_template):
-    compared = explain.drift_for(lite_template, MODEL, "v1", sample_rows=1000)
+    compared = explain.drift_for(lite_template, MODEL, V1, sample_rows=1000)
     reference, drift = compared.reference, compared.drift
     assert reference.source == "reference" and reference.rows == 1000
     assert drift.top_reference == drift.top_window == "late"  # same process: no dominance change
@@ -115,7 +118,7 @@ def test_window_against_reference_on_the_real_model(lite_template):
 
 
 def test_logged_attributions_stand_in_for_a_model_that_cannot_be_loaded(lite_template):
-    glob = explain.global_explanation(lite_template, MODEL, "v2", sample_rows=100)
+    glob = explain.global_explanation(lite_template, MODEL, Window(version="v2"), sample_rows=100)
     assert glob.source == "logged" and glob.rows == 100
     logged = store.read(lambda con: con.execute(
         "SELECT prediction_id, feature, contribution FROM logged_attributions").df(), lite_template)
@@ -131,7 +134,7 @@ def test_logged_attributions_stand_in_for_a_model_that_cannot_be_loaded(lite_tem
 def test_no_artifact_and_no_logged_attributions_is_a_clear_error(lite_db):
     store.write(lambda con: con.execute("DROP TABLE logged_attributions"), lite_db)  # a store before migration 8
     with pytest.raises(NotFoundError, match="logged no attributions"):
-        explain.global_explanation(lite_db, MODEL, "v2", sample_rows=100)
+        explain.global_explanation(lite_db, MODEL, Window(version="v2"), sample_rows=100)
     traced = explain.trace(lite_db, MODEL, "cs000007", actor=REVIEWER)
     assert traced.explanation is None and "no registered model artifact" in traced.explanation_note
 
@@ -159,7 +162,7 @@ def test_tampered_artifact_is_refused(lite_db):
     with pytest.raises(InvalidInputError, match="sha256"):
         explain.load_model(lite_db, MODEL, "v1")
     with pytest.raises(InvalidInputError, match="sha256"):
-        explain.global_explanation(lite_db, MODEL, "v1", sample_rows=100)
+        explain.global_explanation(lite_db, MODEL, V1, sample_rows=100)
     traced = explain.trace(lite_db, MODEL, "cl000001", actor=REVIEWER)
     assert traced.explanation is None and "sha256" in traced.explanation_note
 

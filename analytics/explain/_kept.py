@@ -1,0 +1,332 @@
+"""The explanation sample kept in the store: each UTC day's lowest-hash predictions with their SHAP values.
+
+A window's global explanation is SHAP on the window's first ``n`` predictions in the order of
+``hash(prediction_id, seed)`` (:mod:`analytics.explain._sample`). That order is a property of each row,
+so the window's first ``n`` rows are among the first ``n`` rows of each of its days. The summaries
+engine (:mod:`analytics.summaries`, summary ``explain``, scope = the version) therefore keeps, per version
+and UTC day, the day's first :data:`KEPT_ROWS` predictions for seed :data:`SEED` with the columns the
+explanations read (the decision, the inputs and the segments, as text) and their SHAP values, and once
+per version the SHAP values of the reference sample. A reader takes a window's sample from the kept rows
+of the days the ledger calls fresh, and is exact by construction:
+
+- the kept rows of a day are all of its rows whose hash is at most the day's largest kept hash
+  (``explain_sample_days.max_hash``; every row when ``kept = rows``);
+- let ``h`` be the ``n``-th smallest hash among the kept rows in the window (after the window's time
+  bounds, segment and, for error analysis, "labelled"). The window's true first ``n`` rows all hash at
+  most ``h``, so a day whose largest kept hash exceeds ``h`` holds all of them; any other day with rows
+  left out (``kept < rows``) is read from the log, and so is every day not summarised yet;
+- the sample is the first ``n`` rows of the kept and the log rows together: the same rows as from the
+  log alone, with the same SHAP values (the kept ones were computed by the same model on the same rows).
+
+Rows kept: ``explain.kept_rows_per_day`` (1,000 by default: a window of a week or more is answered by
+the kept rows alone for the default 5,000-row sample). Only the champion is kept by default, as for drift.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from analytics import registry, settings, summaries
+from analytics.explain._model import VersionInfo, can_load, load_model, version_info
+from analytics.explain._sample import HASH, SAMPLE_ROWS, sample_reference, sample_size, sample_window, version_window
+from analytics.logschema import LogSchema, quote
+from analytics.store import outcomes_view, predictions_view
+from analytics.window import Window
+
+KEPT_ROWS = settings.declare(
+    "explain.kept_rows_per_day", 1000, "Predictions kept per version and UTC day, with their SHAP values, from which "
+    "the Explanations page draws a window's sample (0: keep none; every window is then read from the log)",
+    unit="rows", minimum=0, maximum=50_000)
+#: The seed of the kept sample (the pages' default); another seed reads the log.
+SEED = 0
+
+
+def kept_columns(schema: LogSchema) -> list[str]:
+    """The log columns kept with each row: the decision, the inputs and the segments (what the explanations read)."""
+    return list(dict.fromkeys(["decision", *(c.name for c in schema.features), *(c.name for c in schema.segments)]))
+
+
+def _key(con: duckdb.DuckDBPyConnection, model: str, version: str) -> str | None:
+    """What the kept rows depend on besides the log: the artifact, the columns, the rows per day, the seed and
+    the reference sample's size (None: nothing kept for this version: no artifact here, or 0 rows per day)."""
+    info = version_info(con, model, version)
+    rows = int(settings.get(con, KEPT_ROWS.key, model=model))
+    if not rows or not can_load(con, info):
+        return None
+    spec = [info.artifact_sha256, kept_columns(info.schema), rows, SEED, int(settings.get(con, SAMPLE_ROWS.key, model=model))]
+    return hashlib.sha256(json.dumps(spec).encode()).hexdigest()[:16]
+
+
+def _champion(con: duckdb.DuckDBPyConnection, model: str) -> tuple[str, ...]:
+    """The versions kept by default: the champion (the page's default version)."""
+    champion = registry.champion_version(con, model)
+    return (champion,) if champion else ()
+
+
+def fingerprint(frame: pd.DataFrame) -> str:
+    """A fingerprint of a frame's values, row by row in order (which reference rows were sampled)."""
+    digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()[:32]
+
+
+def _shap_frame(values: np.ndarray) -> pd.DataFrame:
+    """SHAP values as ``row_no`` and one column per input (``s0``, ``s1``...), to be packed into a list in SQL."""
+    frame = pd.DataFrame(np.asarray(values, dtype=float), columns=[f"s{j}" for j in range(values.shape[1])])
+    return frame.assign(row_no=np.arange(len(frame)))
+
+
+def _packed(width: int, alias: str = "s") -> str:
+    return "[" + ", ".join(f"{alias}.s{j}" for j in range(width)) + "]"
+
+
+def _keep_version(con: duckdb.DuckDBPyConnection, info: VersionInfo, key: str, loaded) -> None:
+    """Record what the version's kept rows mean and keep the reference sample's SHAP values (when the key changed)."""
+    row = con.execute("SELECT key FROM explain_versions WHERE model_name = ? AND version = ?",
+                      [info.model, info.version]).fetchone()
+    if row is not None and row[0] == key:
+        return
+    con.execute("DELETE FROM explain_versions WHERE model_name = ? AND version = ?", [info.model, info.version])
+    con.execute("DELETE FROM explain_reference WHERE model_name = ? AND version = ?", [info.model, info.version])
+    explained = not loaded.artifact.needs_background
+    reference = sample_reference(con, info, sample_size(con, info.model, None, agnostic=not explained), SEED)
+    base, mark = None, None
+    if explained and not reference.empty:
+        values, base = loaded.contributions(reference)
+        mark = fingerprint(reference[loaded.features])
+        con.register("explain_reference_in", _shap_frame(values))
+        try:
+            con.execute(f"INSERT INTO explain_reference SELECT ?, ?, s.row_no, {_packed(values.shape[1])} "
+                        "FROM explain_reference_in s", [info.model, info.version])
+        finally:
+            con.unregister("explain_reference_in")
+    con.execute("INSERT INTO explain_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+                [info.model, info.version, key, kept_columns(info.schema), loaded.features, explained,
+                 None if base is None else float(base), mark])
+
+
+def _build(con: duckdb.DuckDBPyConnection, model: str, version: str, days: list[date]) -> None:
+    """Keep the first rows of each of ``days`` for ``version``, with their SHAP values (the engine dropped the old)."""
+    info = version_info(con, model, version)
+    loaded = load_model(con, model, version, info=info)
+    _keep_version(con, info, _key(con, model, version), loaded)
+    columns = kept_columns(info.schema)
+    inputs = [c.name for c in info.schema.features]
+    on_days, params = summaries.days_filter(days)
+    day, order = "CAST(p.predicted_at AS DATE)", f"hash(p.prediction_id, {SEED}), p.prediction_id"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE explain_kept_in AS
+        SELECT row_number() OVER (ORDER BY {day}, {order}) AS row_no, {day} AS day, p.prediction_id,
+               p.predicted_at, hash(p.prediction_id, {SEED}) AS hash, count(*) OVER (PARTITION BY {day}) AS day_rows,
+               [{", ".join(f"CAST(p.{quote(c)} AS VARCHAR)" for c in columns)}] AS "values",
+               {", ".join(f"p.{quote(c)}" for c in inputs)}
+        FROM {predictions_view(info.stem)} p
+        WHERE p.model_version = ? AND {on_days}
+        QUALIFY row_number() OVER (PARTITION BY {day} ORDER BY {order}) <= ?
+        """, [version, *params, int(settings.get(con, KEPT_ROWS.key, model=model))])
+    registered = False
+    try:
+        shap, join = "NULL", ""
+        frame = con.execute(f"SELECT row_no, {', '.join(quote(c) for c in inputs)} FROM explain_kept_in "
+                            "ORDER BY row_no").df()
+        if len(frame) and not loaded.artifact.needs_background:
+            values, base = loaded.contributions(frame)
+            con.register("explain_shap_in", _shap_frame(values).assign(row_no=frame["row_no"].to_numpy()))
+            registered = True
+            shap, join = _packed(values.shape[1]), "JOIN explain_shap_in s USING (row_no)"
+            con.execute("UPDATE explain_versions SET base_value = ? WHERE model_name = ? AND version = ? "
+                        "AND base_value IS NULL", [float(base), model, version])
+        con.execute(f"""INSERT INTO explain_sample SELECT ?, ?, k.day, k.prediction_id, k.predicted_at, k.hash,
+                        k."values", {shap} FROM explain_kept_in k {join}""", [model, version])
+        con.execute("INSERT INTO explain_sample_days SELECT ?, ?, day, max(day_rows), count(*), max(hash) "
+                    "FROM explain_kept_in GROUP BY day", [model, version])
+    finally:
+        if registered:
+            con.unregister("explain_shap_in")
+        con.execute("DROP TABLE IF EXISTS explain_kept_in")
+
+
+#: The kept explanation sample, declared to the summaries engine: scoped by version (the champion by default).
+EXPLAIN_SAMPLE = summaries.register(summaries.Declaration(
+    name="explain", tables=(summaries.SummaryTable("explain_sample", scope_column="version"),
+                            summaries.SummaryTable("explain_sample_days", scope_column="version")),
+    build=_build, key=_key, scopes=_champion))
+
+
+@dataclass(frozen=True)
+class KeptVersion:
+    """What a version's kept rows mean: the columns of ``values``, the inputs of ``shap``, the base value."""
+
+    key: str
+    columns: tuple[str, ...]
+    features: tuple[str, ...]
+    explained: bool
+    base_value: float | None
+    reference_fingerprint: str | None
+
+
+def kept_version(con: duckdb.DuckDBPyConnection, info: VersionInfo, seed: int) -> KeptVersion | None:
+    """The version's kept sample when it answers ``seed`` and was built with the current key, else None."""
+    if seed != SEED or not summaries.has_segments(con, info.model):
+        return None
+    key = _key(con, info.model, info.version)
+    row = con.execute("SELECT key, columns, features, explained, base_value, reference_fingerprint FROM explain_versions "
+                      "WHERE model_name = ? AND version = ?", [info.model, info.version]).fetchone()
+    if key is None or row is None or row[0] != key:
+        return None
+    return KeptVersion(row[0], tuple(row[1]), tuple(row[2]), bool(row[3]), row[4], row[5])
+
+
+def kept_reference_shap(con: duckdb.DuckDBPyConnection, info: VersionInfo, kept: KeptVersion,
+                        frame: pd.DataFrame) -> np.ndarray | None:
+    """The kept SHAP values of the reference sample ``frame`` when it is the sample they were computed on, else None."""
+    if not kept.explained or kept.reference_fingerprint != fingerprint(frame[list(kept.features)]):
+        return None
+    rows = con.execute("SELECT shap FROM explain_reference WHERE model_name = ? AND version = ? ORDER BY row_no",
+                       [info.model, info.version]).fetchall()
+    return np.array([r[0] for r in rows], dtype=float).reshape(len(rows), len(kept.features))
+
+
+@dataclass(frozen=True)
+class WindowSample:
+    """A window's seeded sample and where each part came from.
+
+    Attributes
+    ----------
+    rows : DataFrame
+        The sampled predictions in sample order: :data:`~analytics.explain._sample.HASH`, ``prediction_id``,
+        the columns asked for, and ``label`` when labelled.
+    shap : ndarray, optional
+        The kept SHAP values of each row (rows x :attr:`features`; NaN for rows read from the log), or
+        None when none were asked for or none are kept.
+    features : tuple of str
+        The inputs of :attr:`shap`, in the model's order.
+    base_value : float, optional
+        The kept base value (log-odds).
+    kept : bool
+        Whether the version keeps a sample for this seed (else everything was read from the log).
+    log_days : tuple of date
+        With :attr:`kept`: the UTC days of the window read from the log (not summarised yet, or with
+        too few rows kept for this window).
+    """
+
+    rows: pd.DataFrame
+    shap: np.ndarray | None = None
+    features: tuple[str, ...] = ()
+    base_value: float | None = None
+    kept: bool = False
+    log_days: tuple[date, ...] = ()
+
+    @property
+    def from_log(self) -> np.ndarray:
+        """Which rows were read from the log (their SHAP values are computed when explained)."""
+        if self.shap is None:
+            return np.ones(len(self.rows), dtype=bool)
+        return np.isnan(self.shap).any(axis=1) if self.shap.size else np.zeros(len(self.rows), dtype=bool)
+
+
+def sample_note(kept: bool, log_days: tuple[date, ...]) -> str:
+    """One sentence for a reader: was a window's sample taken from the kept sample, the log, or both."""
+    if not kept:
+        return ("Sampled from the log: the store keeps an explanation sample of the champion for seed 0 "
+                "(built by 'vigil refresh' and after each ingest).")
+    if log_days:
+        shown = ", ".join(f"{d:%Y-%m-%d}" for d in log_days[:3]) + (f" and {len(log_days) - 3} more" if len(log_days) > 3 else "")
+        return (f"{len(log_days)} day(s) of the window ({shown}) were read from the log: not summarised yet "
+                "(run 'vigil refresh'), or too few rows kept for this window; the rest from the kept sample.")
+    return "Sampled from the explanation sample the store keeps per day: the same rows as from the log."
+
+
+def window_days(window: Window) -> tuple[date | None, date | None]:
+    """The UTC days covering ``[start, end)``: the first (inclusive) and the day after the last (None: open)."""
+    first = window.start.date() if window.start is not None else None
+    if window.end is None:
+        return first, None
+    return first, window.end.date() + (timedelta(days=1) if window.end.time() != time() else timedelta())
+
+
+def _log_types(con: duckdb.DuckDBPyConnection, stem: str) -> dict[str, str]:
+    return {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {predictions_view(stem)}").fetchall()}
+
+
+def _kept_rows(con: duckdb.DuckDBPyConnection, info: VersionInfo, kept: KeptVersion, window: Window, days: list[date],
+               n: int, columns: list[str], labelled: bool, with_shap: bool) -> pd.DataFrame:
+    """The first ``n`` kept rows of ``days`` in the window, decoded to the log's types."""
+    types = _log_types(con, info.stem)
+    position = {c: i + 1 for i, c in enumerate(kept.columns)}
+    decoded = [f"CAST(s.\"values\"[{position[c]}] AS {types[c]}) AS {quote(c)}" for c in columns if c != "prediction_id"]
+    clauses, params = ["s.model_name = ?", "s.version = ?", "list_contains(?, s.day)"], [info.model, info.version, days]
+    if window.start is not None:
+        clauses.append("s.predicted_at >= ?")
+        params.append(window.start)
+    if window.end is not None:
+        clauses.append("s.predicted_at < ?")
+        params.append(window.end)
+    if window.segment is not None:
+        clauses.append(f"s.\"values\"[{position[window.segment]}] = ?")
+        params.append(window.segment_value)
+    source, extra = "explain_sample s", ""
+    if labelled:
+        source += f" JOIN {outcomes_view(info.stem)} o ON o.prediction_id = s.prediction_id"
+        clauses.append("o.label IS NOT NULL")
+        extra = ", o.label"
+    picked = ", ".join([f"s.hash AS {HASH}", "s.day AS kept_day", "s.prediction_id", *decoded])
+    return con.execute(f"SELECT {picked}{extra}{', s.shap' if with_shap else ''} FROM {source} "
+                       f"WHERE {' AND '.join(clauses)} ORDER BY s.hash, s.prediction_id LIMIT ?", [*params, int(n)]).df()
+
+
+def window_sample(con: duckdb.DuckDBPyConnection, info: VersionInfo, window: Window | None, n: int, seed: int, *,
+                  columns: list[str], labelled: bool = False, with_shap: bool = False) -> WindowSample:
+    """The window's first ``n`` rows for ``seed`` (``prediction_id`` and ``columns``), from the kept sample where it
+    answers and from the log elsewhere: the rows :func:`~analytics.explain._sample.sample_window` reads from the log.
+
+    Parameters
+    ----------
+    columns : list of str
+        Log columns wanted (``prediction_id`` and kept columns: decision, inputs, segments).
+    labelled : bool
+        Only labelled predictions, with their ``label``.
+    with_shap : bool
+        Return the kept SHAP values (only when the version's kept rows have them).
+    """
+    window = version_window(info, window)
+    columns = list(dict.fromkeys(["prediction_id", *columns]))
+    kept = kept_version(con, info, seed)
+    if kept is None or not set(columns) <= {"prediction_id", *kept.columns} or (with_shap and not kept.explained):
+        return WindowSample(sample_window(con, info, window, n, seed, labelled=labelled, columns=columns))
+    first, stop = window_days(window)
+    cover = summaries.coverage(con, EXPLAIN_SAMPLE.name, info.model, scope=info.version, key=kept.key,
+                               start=first, end=stop)
+    days = sorted(cover.summarised)
+    rows = _kept_rows(con, info, kept, window, days, n, columns, labelled, with_shap) if days else pd.DataFrame()
+    cut = int(rows[HASH].iloc[-1]) if len(rows) == n else None
+    short = [r[0] for r in con.execute(
+        "SELECT day FROM explain_sample_days WHERE model_name = ? AND version = ? AND list_contains(?, day) "
+        "AND kept < rows AND (CAST(? AS UBIGINT) IS NULL OR max_hash <= CAST(? AS UBIGINT)) ORDER BY day",
+        [info.model, info.version, days, cut, cut]).fetchall()] if days else []
+    log_days = sorted({*cover.unsummarised, *short})
+    parts = []
+    if len(rows):
+        parts.append(rows[~pd.to_datetime(rows["kept_day"]).dt.date.isin(set(short))].drop(columns="kept_day"))
+    if log_days:
+        parts.append(sample_window(con, info, window, n, seed, labelled=labelled, columns=columns, days=log_days))
+    merged = (pd.concat(parts, ignore_index=True) if parts else
+              sample_window(con, info, window, 0, seed, labelled=labelled, columns=columns))
+    merged = merged.sort_values([HASH, "prediction_id"], kind="stable").head(n).reset_index(drop=True)
+    shap = None
+    if with_shap:
+        width = len(kept.features)
+        shap = np.full((len(merged), width), np.nan)
+        if "shap" in merged:
+            stored = merged["shap"].notna().to_numpy()
+            if stored.any():
+                shap[stored] = np.vstack([np.asarray(v, dtype=float) for v in merged.loc[stored, "shap"]])
+            merged = merged.drop(columns="shap")
+    return WindowSample(merged, shap, kept.features, kept.base_value, True, tuple(log_days))
