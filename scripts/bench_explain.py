@@ -1,13 +1,19 @@
 """Explanations benchmark (issue 6): local and global SHAP, counterfactual speed and validity.
 
     python scripts/bench_explain.py [--db data/vigil.duckdb] [--model credit-default] [--version v1]
-                                    [--global-rows 5000] [--applicants 200] [--seed 11]
+                                    [--global-rows 5000] [--applicants 200] [--seed 11] [--first-visit-only]
 
 Reads the demo store (never writes it). Targets: one local explanation under 300 ms; global SHAP on a
 5,000-row sample under 5 s; counterfactuals of one prediction under 2 s with at least 95% validity
 over 200 randomly chosen rejected applicants (validity = share of answers whose decision really
 flips when the model re-scores them; coverage = share of applicants with at least one answer).
 Timings include reading the rows from the store. Prints figures; asserts nothing.
+
+The Explanations page's first visit (issue 15; target < 3 s) is timed as the page makes its calls, on the
+champion over the last 90 days with seed 0: global SHAP of the window's sample, the reference's, their
+attribution drift, and the error analysis (all tabs are drawn on a first visit). The samples come from
+the explanation sample the store keeps per day (``vigil refresh`` builds it) where it answers; the
+figure says how many days were read from the log instead. ``--first-visit-only`` times only that.
 """
 
 from __future__ import annotations
@@ -24,6 +30,43 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from analytics.window import Window  # noqa: E402
+
+
+def first_visit(db: Path, model: str) -> None:
+    """Time the Explanations page's analytics on a first visit: the calls it makes, in its order."""
+    from analytics import explain, store
+
+    version = explain.default_version(db, model)
+    stem = explain.version_info(db, model, version).stem
+    end = store.read(lambda con: con.execute(
+        f"SELECT date_trunc('hour', max(predicted_at)) + INTERVAL 1 HOUR FROM predictions_{stem}").fetchone()[0], db)
+    window = Window(end - timedelta(days=90), end)  # the page's default window; its version: the champion
+    steps = []
+
+    def step(name, call):
+        t, cpu = time.perf_counter(), time.process_time()
+        result = call()
+        steps.append((name, time.perf_counter() - t, time.process_time() - cpu))
+        return result
+
+    t, cpu = time.perf_counter(), time.process_time()
+    explained = step("global SHAP", lambda: explain.global_explanation(db, model, window))
+    reference = step("reference SHAP", lambda: explain.reference_explanation(db, model, version))
+    step("attribution drift", lambda: explain.attribution_drift(
+        explained, reference, threshold=explain.attribution_drift_threshold(db, model)))
+    errors = step("error analysis", lambda: explain.error_analysis(db, model, window, depth=3, seed=0))
+    wall, used = time.perf_counter() - t, time.process_time() - cpu
+    print(f"Explanations page's first visit (issue 15), its analytics on {model}:{version} over the last 90 days: "
+          f"{wall:.2f} s wall, {used:.2f} s CPU (target < 3 s); load average {os.getloadavg()[0]:.1f} on "
+          f"{os.cpu_count()} cores")
+    for name, seconds, cpu_s in steps:
+        print(f"  {name:<18} {seconds:6.2f} s wall {cpu_s:6.2f} s CPU")
+    print(f"  window sample: {explained.rows:,} of {explained.window_rows:,} predictions; kept sample used: "
+          f"{explained.kept}, days read from the log: {len(explained.log_days)}; reference {reference.rows:,} rows")
+    print(f"  error analysis: {errors.rows:,} labelled predictions; kept sample used: {errors.kept}, days read "
+          f"from the log: {len(errors.log_days)}")
+
 
 def main(argv: list[str] | None = None) -> int:
     from analytics import explain, store
@@ -35,8 +78,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--global-rows", type=int, default=5000)
     parser.add_argument("--applicants", type=int, default=200)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--first-visit-only", action="store_true", help="time only the Explanations page's first visit")
     args = parser.parse_args(argv)
     db = Path(args.db)
+    first_visit(db, args.model)
+    if args.first_visit_only:
+        return 0
 
     t = time.perf_counter()
     model = explain.load_model(db, args.model, args.version)
@@ -68,24 +115,13 @@ def main(argv: list[str] | None = None) -> int:
           f"log by id: median {statistics.median(reads) * 1000:.0f} ms, max {max(reads) * 1000:.0f} ms")
 
     t, cpu = time.perf_counter(), time.process_time()
-    glob = explain.global_explanation(db, args.model, args.version, sample_rows=args.global_rows, seed=args.seed)
+    glob = explain.global_explanation(db, args.model, Window(version=args.version), sample_rows=args.global_rows,
+                                      seed=args.seed)
     global_s, global_cpu = time.perf_counter() - t, time.process_time() - cpu
-    print(f"global SHAP on a {glob.rows:,}-row seeded sample of {glob.window_rows:,} predictions: {global_s:.2f} s wall, "
-          f"{global_cpu:.2f} s CPU over all threads (target < 5 s); load average {os.getloadavg()[0]:.1f} on "
-          f"{os.cpu_count()} cores; top inputs: {', '.join(glob.importance['feature'].head(3))}")
-
-    t, cpu = time.perf_counter(), time.process_time()
-    end = store.read(lambda con: con.execute(
-        f"SELECT date_trunc('hour', max(predicted_at)) + INTERVAL 1 HOUR FROM predictions_{stem}").fetchone()[0], db)
-    window = explain.global_explanation(db, args.model, args.version, start=end - timedelta(days=90), end=end,
-                                        sample_rows=args.global_rows, seed=args.seed)
-    reference = explain.reference_explanation(db, args.model, args.version, sample_rows=args.global_rows,
-                                              seed=args.seed)
-    explain.attribution_drift(window, reference, threshold=explain.attribution_drift_threshold(db, args.model))
-    print(f"Explanations page's first visit (issue 15), its analytics: SHAP of {window.rows:,} rows sampled from the "
-          f"last 90 days ({window.window_rows:,} predictions) and of {reference.rows:,} reference rows, then their "
-          f"attribution drift: {time.perf_counter() - t:.2f} s wall, {time.process_time() - cpu:.2f} s CPU (target "
-          f"< 3 s; it computed the window's SHAP twice before issue 15)")
+    print(f"global SHAP on a {glob.rows:,}-row seeded sample (seed {args.seed}: read from the log) of "
+          f"{glob.window_rows:,} predictions: {global_s:.2f} s wall, {global_cpu:.2f} s CPU over all threads "
+          f"(target < 5 s); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; top inputs: "
+          f"{', '.join(glob.importance['feature'].head(3))}")
 
     t = time.perf_counter()
     _, space = explain.reference_space(db, args.model, args.version)

@@ -96,3 +96,24 @@ def test_viewers_cannot_reach_it(lite_db, role):
         assert not at.exception
         assert at.title[0].value != "Explanations"
 
+
+
+def test_a_first_visit_after_the_refresh_reads_the_kept_sample(lite_db, lite_template, monkeypatch):
+    """Issue 15: once 'vigil refresh' (or an ingest) kept each day's sample with its SHAP values, a first visit
+    computes no SHAP value; the numbers are those computed from the log, and the page says where they come from."""
+    from analytics import summaries
+
+    summaries.refresh_store(lite_db, MODEL, names=(explain.EXPLAIN_SAMPLE.name,))
+    explained = []
+    real = explain.LoadedModel.contributions
+    monkeypatch.setattr(explain.LoadedModel, "contributions",
+                        lambda self, frame: explained.append(len(frame)) or real(self, frame))
+    at = _page()
+    assert explained == [] and not at.error
+    from_log = explain.global_explanation(lite_template, MODEL, V1, sample_rows=5000, seed=0)  # nothing kept there
+    assert not from_log.kept and len(explained) == 1
+    table = table_with(at, "mean_abs", "share", "rank")
+    assert table["feature"].tolist() == from_log.importance["feature"].tolist()
+    np.testing.assert_allclose(table["mean_abs"], from_log.importance["mean_abs"], atol=1e-12)
+    captions = " ".join(c.value for c in at.caption)
+    assert captions.count("Sampled from the explanation sample the store keeps per day") == 2  # SHAP and errors
