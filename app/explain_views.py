@@ -10,7 +10,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics.explain import CounterfactualSet, LocalExplanation
+from collections.abc import Callable
+
+from analytics.explain import AttributionDrift, CounterfactualSet, GlobalExplanation, LocalExplanation
 from analytics.logschema import LogSchema
 from app import theme, widgets
 
@@ -100,4 +102,49 @@ def beeswarm(frame: pd.DataFrame, *, title: str, key: str) -> None:
     fig.update_layout(title=title, xaxis_title="SHAP value (log-odds)", height=120 + 32 * len(order),
                       yaxis={"tickvals": list(range(len(order))), "ticktext": order, "autorange": "reversed",
                              "rangemode": "normal"}, hovermode="closest")
+    widgets.plot(fig, key=key)
+
+
+def importance_bars(explained: GlobalExplanation, *, name: Callable[[str], str], window: str, key: str,
+                    top: int = 15) -> None:
+    """Mean |SHAP| of the ``top`` inputs (named by ``name``, e.g. their titles in the model's spec), largest on top."""
+    imp = explained.importance.head(top).iloc[::-1]
+    fig = go.Figure(go.Bar(x=imp["mean_abs"], y=imp["feature"].map(name), orientation="h", marker_color=theme.PALETTE[0],
+                           hovertemplate="%{y}: %{x:.4f} log-odds<extra></extra>"))
+    fig.update_layout(title=theme.chart_title("Mean |SHAP| by input", window=window, rows=explained.rows,
+                                              unit="sampled rows"),
+                      xaxis_title="Mean |SHAP value| (log-odds)", height=120 + 24 * len(imp), hovermode="closest",
+                      yaxis={"rangemode": "normal"})
+    widgets.plot(fig, key=key)
+
+
+def attribution_drift_bars(drift: AttributionDrift, *, name: Callable[[str], str], window: str, rows: int, key: str,
+                           top: int = 12) -> None:
+    """Each input's share of the total mean |SHAP|, reference against window, for the window's ``top`` inputs."""
+    head = drift.table.head(top).iloc[::-1]
+    fig = go.Figure()
+    fig.add_bar(x=head["share_reference"], y=head["feature"].map(name), orientation="h", name="reference",
+                marker_color=theme.NEUTRAL)
+    fig.add_bar(x=head["share_window"], y=head["feature"].map(name), orientation="h", name="window",
+                marker_color=theme.PALETTE[0])
+    fig.update_layout(title=theme.chart_title("Share of total mean |SHAP|: reference vs window", window=window,
+                                              rows=rows, unit="share"),
+                      barmode="group", xaxis_title="Share of total mean |SHAP|", xaxis_tickformat=".0%",
+                      height=160 + 36 * len(head), hovermode="y unified", yaxis={"rangemode": "normal"})
+    widgets.plot(fig, key=key)
+
+
+def dependence_scatter(explained: GlobalExplanation, feature: str, *, name: Callable[[str], str], window: str,
+                       key: str) -> None:
+    """The SHAP value of ``feature`` against its value, one point per sampled row."""
+    dep = explained.dependence(feature)
+    title = name(feature)
+    fig = go.Figure(go.Scattergl(x=dep["value"].astype(str) if dep["value"].dtype == object else dep["value"],
+                                 y=dep["contribution"], mode="markers",
+                                 marker={"size": 5, "opacity": 0.5, "color": theme.PALETTE[0]},
+                                 hovertemplate=f"{title} = %{{x}}<br>SHAP %{{y:+.3f}}<extra></extra>"))
+    fig.update_layout(title=theme.chart_title(f"Dependence: SHAP value of {title} against its value",
+                                              window=window, rows=len(dep), unit="sampled rows"),
+                      xaxis_title=title, yaxis_title=f"SHAP value of {title} (log-odds)",
+                      yaxis={"rangemode": "normal"}, hovermode="closest", height=420)
     widgets.plot(fig, key=key)

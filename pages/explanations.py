@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from analytics import explain
@@ -53,14 +52,7 @@ with widgets.error_boundary("the explanations"):
         ["Global importance", "Attribution drift", "Dependence", "Error analysis"])
 
     with tab_global:
-        imp = glob.importance.head(15).iloc[::-1]
-        fig = go.Figure(go.Bar(x=imp["mean_abs"], y=imp["feature"].map(title), orientation="h", marker_color=theme.PALETTE[0],
-                               hovertemplate="%{y}: %{x:.4f} log-odds<extra></extra>"))
-        fig.update_layout(title=theme.chart_title("Mean |SHAP| by input", window=ctx.window_label, rows=glob.rows,
-                                                  unit="sampled rows"),
-                          xaxis_title="Mean |SHAP value| (log-odds)", height=120 + 24 * len(imp), hovermode="closest",
-                          yaxis={"rangemode": "normal"})
-        widgets.plot(fig, key="xp_importance")
+        explain_views.importance_bars(glob, name=title, window=ctx.window_label, key="xp_importance")
         explain_views.beeswarm(glob.beeswarm(top=10).assign(feature=lambda f: f["feature"].map(title)), key="xp_swarm", title=theme.chart_title(
             "Distribution of each input's SHAP values (top 10)", window=ctx.window_label, rows=glob.rows,
             unit="sampled rows"))
@@ -91,17 +83,8 @@ with widgets.error_boundary("the explanations"):
             else:
                 st.success(f"No input became dominant or gained more than {drift.threshold:.0%} of the total "
                            "attribution against the reference.", icon=":material/check_circle:")
-            top = drift.table.head(12).iloc[::-1]
-            fig = go.Figure()
-            fig.add_bar(x=top["share_reference"], y=top["feature"].map(title), orientation="h", name="reference",
-                        marker_color=theme.NEUTRAL)
-            fig.add_bar(x=top["share_window"], y=top["feature"].map(title), orientation="h", name="window",
-                        marker_color=theme.PALETTE[0])
-            fig.update_layout(title=theme.chart_title("Share of total mean |SHAP|: reference vs window",
-                                                      window=ctx.window_label, rows=glob.rows, unit="share"),
-                              barmode="group", xaxis_title="Share of total mean |SHAP|", xaxis_tickformat=".0%",
-                              height=160 + 36 * len(top), hovermode="y unified", yaxis={"rangemode": "normal"})
-            widgets.plot(fig, key="xp_drift")
+            explain_views.attribution_drift_bars(drift, name=title, window=ctx.window_label, rows=glob.rows,
+                                                 key="xp_drift")
             st.caption(f"Reference: {reference.rows:,} rows of {version}'s validation data. A feature is flagged when "
                        f"it becomes the top input or its share rises by more than {drift.threshold:.0%} "
                        "(setting explain.drift_share_change).")
@@ -116,16 +99,7 @@ with widgets.error_boundary("the explanations"):
         context.adopt("explanations_input", "xp_dep_feature", inputs[0], options=inputs)
         feature = st.selectbox("Input", inputs, key="xp_dep_feature", format_func=title)
         context.remember("explanations_input", feature)
-        dep = glob.dependence(feature)
-        fig = go.Figure(go.Scattergl(x=dep["value"].astype(str) if dep["value"].dtype == object else dep["value"],
-                                     y=dep["contribution"], mode="markers", marker={"size": 5, "opacity": 0.5,
-                                                                                    "color": theme.PALETTE[0]},
-                                     hovertemplate=f"{title(feature)} = %{{x}}<br>SHAP %{{y:+.3f}}<extra></extra>"))
-        fig.update_layout(title=theme.chart_title(f"Dependence: SHAP value of {title(feature)} against its value",
-                                                  window=ctx.window_label, rows=len(dep), unit="sampled rows"),
-                          xaxis_title=title(feature), yaxis_title=f"SHAP value of {title(feature)} (log-odds)",
-                          yaxis={"rangemode": "normal"}, hovermode="closest", height=420)
-        widgets.plot(fig, key="xp_dependence")
+        explain_views.dependence_scatter(glob, feature, name=title, window=ctx.window_label, key="xp_dependence")
 
     with tab_errors:
         cols = st.columns(2)
