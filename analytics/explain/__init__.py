@@ -28,7 +28,7 @@ from analytics.explain._counterfactual import (
 )
 from analytics.explain._errors import TARGETS as ERROR_TARGETS
 from analytics.explain._errors import ErrorAnalysis, error_analysis
-from analytics.explain._kept import EXPLAIN_SAMPLE, KEPT_ROWS
+from analytics.explain._kept import EXPLAIN_SAMPLE, KEPT_ROWS, KEPT_SHAP_ROWS
 from analytics.explain._model import (
     LoadedModel,
     VersionInfo,
@@ -68,6 +68,7 @@ __all__ = [
     "ERROR_TARGETS",
     "EXPLAIN_SAMPLE",
     "KEPT_ROWS",
+    "KEPT_SHAP_ROWS",
     "AttributionDrift",
     "WindowAttributionDrift",
     "CounterfactualSet",

@@ -18,8 +18,12 @@ of the days the ledger calls fresh, and is exact by construction:
 - the sample is the first ``n`` rows of the kept and the log rows together: the same rows as from the
   log alone, with the same SHAP values (the kept ones were computed by the same model on the same rows).
 
-Rows kept: ``explain.kept_rows_per_day`` (1,000 by default: a window of a week or more is answered by
-the kept rows alone for the default 5,000-row sample). Only the champion is kept by default, as for drift.
+Rows kept: ``explain.kept_rows_per_day`` (1,000 by default), the first ``explain.kept_shap_rows_per_day``
+of them (250) with their SHAP values: SHAP costs about 0.65 ms a row for the demo's model, so keeping
+them all would cost 2 minutes of CPU per 180 days, while the pages' windows of 30 and 90 days need
+fewer than 250 rows a day for the default 5,000-row sample (a shorter window's other rows are explained
+when read). The error analysis's 20,000 labelled rows need more rows a day than SHAP does, hence the two
+numbers. Only the champion is kept by default, as for drift.
 """
 
 from __future__ import annotations
@@ -41,8 +45,12 @@ from analytics.store import outcomes_view, predictions_view
 from analytics.window import Window
 
 KEPT_ROWS = settings.declare(
-    "explain.kept_rows_per_day", 1000, "Predictions kept per version and UTC day, with their SHAP values, from which "
-    "the Explanations page draws a window's sample (0: keep none; every window is then read from the log)",
+    "explain.kept_rows_per_day", 1000, "Predictions kept per version and UTC day (their decision, inputs and segments), "
+    "from which the Explanations page draws a window's sample and the error analysis its labelled rows (0: keep "
+    "none; every window is then read from the log)", unit="rows", minimum=0, maximum=50_000)
+KEPT_SHAP_ROWS = settings.declare(
+    "explain.kept_shap_rows_per_day", 250, "Of the predictions kept per version and day, how many (the first) are "
+    "kept with their SHAP values; SHAP values of the others a window's sample needs are computed when it is read",
     unit="rows", minimum=0, maximum=50_000)
 #: The seed of the kept sample (the pages' default); another seed reads the log.
 SEED = 0
@@ -60,7 +68,8 @@ def _key(con: duckdb.DuckDBPyConnection, model: str, version: str) -> str | None
     rows = int(settings.get(con, KEPT_ROWS.key, model=model))
     if not rows or not can_load(con, info):
         return None
-    spec = [info.artifact_sha256, kept_columns(info.schema), rows, SEED, int(settings.get(con, SAMPLE_ROWS.key, model=model))]
+    spec = [info.artifact_sha256, kept_columns(info.schema), rows, int(settings.get(con, KEPT_SHAP_ROWS.key, model=model)),
+            SEED, int(settings.get(con, SAMPLE_ROWS.key, model=model))]
     return hashlib.sha256(json.dumps(spec).encode()).hexdigest()[:16]
 
 
@@ -112,35 +121,44 @@ def _keep_version(con: duckdb.DuckDBPyConnection, info: VersionInfo, key: str, l
 
 
 def _build(con: duckdb.DuckDBPyConnection, model: str, version: str, days: list[date]) -> None:
-    """Keep the first rows of each of ``days`` for ``version``, with their SHAP values (the engine dropped the old)."""
+    """Keep the first rows of each of ``days`` for ``version``, the first of them with their SHAP values (the engine
+    dropped the old rows)."""
     info = version_info(con, model, version)
     loaded = load_model(con, model, version, info=info)
     _keep_version(con, info, _key(con, model, version), loaded)
     columns = kept_columns(info.schema)
     inputs = [c.name for c in info.schema.features]
     on_days, params = summaries.days_filter(days)
-    day, order = "CAST(p.predicted_at AS DATE)", f"hash(p.prediction_id, {SEED}), p.prediction_id"
+    kept, explained = (int(settings.get(con, s.key, model=model)) for s in (KEPT_ROWS, KEPT_SHAP_ROWS))
+    order = f"{{'hash': hash(p.prediction_id, {SEED}), 'id': p.prediction_id}}"
+    view = predictions_view(info.stem)
+    # The first rows of each day by a top-n aggregate (no sort of the day), then only those rows are read whole.
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE explain_kept_in AS
-        SELECT row_number() OVER (ORDER BY {day}, {order}) AS row_no, {day} AS day, p.prediction_id,
-               p.predicted_at, hash(p.prediction_id, {SEED}) AS hash, count(*) OVER (PARTITION BY {day}) AS day_rows,
+        WITH firsts AS (
+            SELECT CAST(p.predicted_at AS DATE) AS day, count(*) AS day_rows, min_by({order}, {order}, ?) AS kept
+            FROM {view} p WHERE p.model_version = ? AND {on_days} GROUP BY 1),
+             ids AS (SELECT day, day_rows, unnest(kept, recursive := true) FROM firsts)
+        SELECT row_number() OVER (ORDER BY i.day, i.hash, i.id) AS row_no,
+               row_number() OVER (PARTITION BY i.day ORDER BY i.hash, i.id) AS place,
+               i.day, p.prediction_id, p.predicted_at, i.hash, i.day_rows,
                [{", ".join(f"CAST(p.{quote(c)} AS VARCHAR)" for c in columns)}] AS "values",
                {", ".join(f"p.{quote(c)}" for c in inputs)}
-        FROM {predictions_view(info.stem)} p
+        FROM {view} p JOIN ids i ON p.prediction_id = i.id
         WHERE p.model_version = ? AND {on_days}
-        QUALIFY row_number() OVER (PARTITION BY {day} ORDER BY {order}) <= ?
-        """, [version, *params, int(settings.get(con, KEPT_ROWS.key, model=model))])
+        """, [kept, version, *params, version, *params])
     registered = False
     try:
         shap, join = "NULL", ""
         frame = con.execute(f"SELECT row_no, {', '.join(quote(c) for c in inputs)} FROM explain_kept_in "
-                            "ORDER BY row_no").df()
+                            "WHERE place <= ? ORDER BY row_no", [explained]).df()
         if len(frame) and not loaded.artifact.needs_background:
             values, base = loaded.contributions(frame)
             con.register("explain_shap_in", _shap_frame(values).assign(row_no=frame["row_no"].to_numpy()))
             registered = True
-            shap, join = _packed(values.shape[1]), "JOIN explain_shap_in s USING (row_no)"
+            shap = f"CASE WHEN s.row_no IS NULL THEN NULL ELSE {_packed(values.shape[1])} END"
+            join = "LEFT JOIN explain_shap_in s USING (row_no)"
             con.execute("UPDATE explain_versions SET base_value = ? WHERE model_name = ? AND version = ? "
                         "AND base_value IS NULL", [float(base), model, version])
         con.execute(f"""INSERT INTO explain_sample SELECT ?, ?, k.day, k.prediction_id, k.predicted_at, k.hash,
@@ -204,8 +222,8 @@ class WindowSample:
         The sampled predictions in sample order: :data:`~analytics.explain._sample.HASH`, ``prediction_id``,
         the columns asked for, and ``label`` when labelled.
     shap : ndarray, optional
-        The kept SHAP values of each row (rows x :attr:`features`; NaN for rows read from the log), or
-        None when none were asked for or none are kept.
+        The kept SHAP values of each row (rows x :attr:`features`; NaN for rows read from the log and
+        kept rows beyond ``explain.kept_shap_rows_per_day``), or None when none were asked for or none are kept.
     features : tuple of str
         The inputs of :attr:`shap`, in the model's order.
     base_value : float, optional
@@ -225,8 +243,8 @@ class WindowSample:
     log_days: tuple[date, ...] = ()
 
     @property
-    def from_log(self) -> np.ndarray:
-        """Which rows were read from the log (their SHAP values are computed when explained)."""
+    def unexplained(self) -> np.ndarray:
+        """Which rows have no kept SHAP values (read from the log, or kept without): computed when explained."""
         if self.shap is None:
             return np.ones(len(self.rows), dtype=bool)
         return np.isnan(self.shap).any(axis=1) if self.shap.size else np.zeros(len(self.rows), dtype=bool)

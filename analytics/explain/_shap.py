@@ -283,7 +283,7 @@ def global_explanation(db: DbLike, model: str, window: Window | None = None, *, 
     window_rows, sample = run(db, work)
     rows, shap, base = sample.rows, sample.shap, sample.base_value
     features = list(sample.features)
-    missing = sample.from_log
+    missing = sample.unexplained
     if missing.any():
         loaded = loaded or load_model(db, model, version, info=info)
         computed, base = loaded.contributions(rows[missing])

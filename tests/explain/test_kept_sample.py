@@ -89,6 +89,19 @@ def test_kept_rows_give_the_logs_sample_and_shap_values(lite_db, monkeypatch):
             assert "the same rows as from the log" in kept.summary_note
 
 
+def test_rows_kept_without_shap_values_are_explained_when_read(lite_db, monkeypatch):
+    _set(lite_db, explain.KEPT_ROWS.key, 30)
+    _set(lite_db, explain.KEPT_SHAP_ROWS.key, 3)  # the all-time window needs ~8 rows a day: ~5 explained when read
+    _refresh(lite_db)
+    explained = []
+    real = explain.LoadedModel.contributions
+    monkeypatch.setattr(explain.LoadedModel, "contributions",
+                        lambda self, frame: explained.append(len(frame)) or real(self, frame))
+    kept = explain.global_explanation(lite_db, MODEL, V1, sample_rows=300)
+    assert kept.log_days == () and len(explained) == 1 and 0 < explained[0] < 300
+    _same_explanation(kept, _from_log(lite_db, lambda: explain.global_explanation(lite_db, MODEL, V1, sample_rows=300)))
+
+
 def test_kept_values_are_shaps_own(lite_db):
     _refresh(lite_db)
     kept = explain.global_explanation(lite_db, MODEL, V1, sample_rows=400)
