@@ -160,15 +160,15 @@ def error_analysis(db: DbLike, model: str, window: Window | None = None, *, targ
     """
     if target not in TARGETS:
         raise InvalidInputError(f"target {target!r} is unknown; use one of {', '.join(TARGETS)}")
-    version = default_version(db, model, window.version if window else None)
-    info = version_info(db, model, version)
 
-    def work(con):
+    def work(con):  # one connection for the whole read
+        info = version_info(con, model, default_version(con, model, window.version if window else None))
         n = sample_rows or settings.get(con, ERROR_SAMPLE.key, model=model)
         d = depth or settings.get(con, TREE_DEPTH.key, model=model)
-        return d, window_sample(con, info, window, n, seed, columns=kept_columns(info.schema), labelled=True)
+        return info, d, window_sample(con, info, window, n, seed, columns=kept_columns(info.schema), labelled=True)
 
-    depth, drawn = run(db, work)
+    info, depth, drawn = run(db, work)
+    version = info.version
     sample = drawn.rows
     if sample.empty:
         raise NotFoundError(f"no labelled prediction of {model}:{version} in this window; outcomes arrive weeks "

@@ -265,22 +265,22 @@ def global_explanation(db: DbLike, model: str, window: Window | None = None, *, 
     InvalidInputError
         The artifact's hash does not match (it is never used then).
     """
-    version = default_version(db, model, window.version if window else None)
-    info = version_info(db, model, version)
-    if not can_load(db, info):
-        return _logged_explanation(db, info, window, sample_rows, seed)
-    verify_artifact(db, info)
-    inputs = [c.name for c in info.schema.features]
-
-    kept = run(db, lambda con: kept_version(con, info, seed))
-    loaded = None if kept is not None and kept.explained else load_model(db, model, version, info=info)
-
-    def work(con):
+    def work(con):  # one connection for the whole read
+        info = version_info(con, model, default_version(con, model, window.version if window else None))
+        if not can_load(con, info):
+            return info, None, None, None
+        verify_artifact(con, info)
+        kept = kept_version(con, info, seed)
+        loaded = None if kept is not None and kept.explained else load_model(con, model, info.version, info=info)
         n = sample_size(con, model, sample_rows, agnostic=loaded is not None and loaded.artifact.needs_background)
-        return count_window(con, info, window), window_sample(con, info, window, n, seed, columns=inputs,
-                                                              with_shap=True)
+        inputs = [c.name for c in info.schema.features]
+        return info, loaded, count_window(con, info, window), window_sample(con, info, window, n, seed,
+                                                                            columns=inputs, with_shap=True)
 
-    window_rows, sample = run(db, work)
+    info, loaded, window_rows, sample = run(db, work)
+    version = info.version
+    if sample is None:
+        return _logged_explanation(db, info, window, sample_rows, seed)
     rows, shap, base = sample.rows, sample.shap, sample.base_value
     features = list(sample.features)
     missing = sample.unexplained
@@ -330,19 +330,18 @@ def reference_explanation(db: DbLike, model: str, version: str, *, sample_rows: 
     The SHAP values of the reference sample are kept once per version (summary ``explain``) and read
     when the sample is the one they were computed on (same rows, checked by their fingerprint).
     """
-    info = version_info(db, model, version)
-    verify_artifact(db, info)
-
-    def work(con):
+    def work(con):  # one connection for the whole read
+        info = version_info(con, model, version)
+        verify_artifact(con, info)
         kept = kept_version(con, info, seed)
         if kept is not None and kept.explained:
             frame = sample_reference(con, info, sample_size(con, model, sample_rows, agnostic=False), seed)
             shap = kept_reference_shap(con, info, kept, frame)
             if shap is not None:
-                return frame, pd.DataFrame(shap, columns=list(kept.features)), kept.base_value
-        return None, None, None
+                return info, frame, pd.DataFrame(shap, columns=list(kept.features)), kept.base_value
+        return info, None, None, None
 
-    frame, values, base = run(db, work)
+    info, frame, values, base = run(db, work)
     if values is None:
         loaded = load_model(db, model, version, info=info)
         frame = run(db, lambda con: sample_reference(
