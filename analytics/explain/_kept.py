@@ -111,11 +111,13 @@ def _keep_version(con: duckdb.DuckDBPyConnection, info: VersionInfo, key: str, l
         mark = fingerprint(reference[loaded.features])
         con.register("explain_reference_in", _shap_frame(values))
         try:
-            con.execute(f"INSERT INTO explain_reference SELECT ?, ?, s.row_no, {_packed(values.shape[1])} "
+            con.execute(f"INSERT INTO explain_reference (model_name, version, row_no, shap) SELECT ?, ?, s.row_no, "
+                        f"{_packed(values.shape[1])} "
                         "FROM explain_reference_in s", [info.model, info.version])
         finally:
             con.unregister("explain_reference_in")
-    con.execute("INSERT INTO explain_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+    con.execute("INSERT INTO explain_versions (model_name, version, key, columns, features, explained, base_value, "
+                "reference_fingerprint, built_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
                 [info.model, info.version, key, kept_columns(info.schema), loaded.features, explained,
                  None if base is None else float(base), mark])
 
@@ -161,9 +163,11 @@ def _build(con: duckdb.DuckDBPyConnection, model: str, version: str, days: list[
             join = "LEFT JOIN explain_shap_in s USING (row_no)"
             con.execute("UPDATE explain_versions SET base_value = ? WHERE model_name = ? AND version = ? "
                         "AND base_value IS NULL", [float(base), model, version])
-        con.execute(f"""INSERT INTO explain_sample SELECT ?, ?, k.day, k.prediction_id, k.predicted_at, k.hash,
+        con.execute(f"""INSERT INTO explain_sample (model_name, version, day, prediction_id, predicted_at, hash, "values",
+                        shap) SELECT ?, ?, k.day, k.prediction_id, k.predicted_at, k.hash,
                         k."values", {shap} FROM explain_kept_in k {join}""", [model, version])
-        con.execute("INSERT INTO explain_sample_days SELECT ?, ?, day, max(day_rows), count(*), max(hash) "
+        con.execute("INSERT INTO explain_sample_days (model_name, version, day, rows, kept, max_hash) "
+                    "SELECT ?, ?, day, max(day_rows), count(*), max(hash) "
                     "FROM explain_kept_in GROUP BY day", [model, version])
     finally:
         if registered:
