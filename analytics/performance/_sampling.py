@@ -8,7 +8,8 @@ and :func:`not_evaluable` says so in words ("not evaluable: all labels are 1").
 
 **Sampling error of ROC AUC**, as NannyML 0.13 computes it
 (``nannyml.sampling_error.binary_classification.auroc_sampling_error``): from the reference data,
-the standard deviation ``s`` of the Mann-Whitney components of the minority class and its share
+the standard deviation ``s`` of the Mann-Whitney components of the minority class (ties counted one
+half, see :meth:`AucSamplingError.fit`) and its share
 ``f``; a window of ``n`` rows then has the sampling error ``s / sqrt(n f)``. NannyML draws its
 confidence band at +/- 3 sampling errors (``SAMPLING_ERROR_RANGE``).
 """
@@ -75,20 +76,25 @@ class AucSamplingError:
 
     @classmethod
     def fit(cls, labels: np.ndarray, scores: np.ndarray) -> AucSamplingError:
-        """The components of a reference (``nannyml...auroc_sampling_error_components``)."""
+        """The components of a reference (``nannyml...auroc_sampling_error_components``).
+
+        Each minority-class row's Mann-Whitney component is its placement value: the share of the
+        other class scored below it, a tie counting one half (so the components' mean is
+        ``sklearn.metrics.roc_auc_score``). On scores without ties this is NannyML's value; NannyML
+        orders tied scores by ``np.argsort``, whose order among ties differs between machines, and it
+        drops a minority row ranked first overall (component 0), which is kept here.
+        """
         y = np.asarray(labels, dtype=float)
         s = np.asarray(scores, dtype=float)
         if len(y) == 0 or len(np.unique(y)) < 2:
             return cls(float("nan"), 0.0)
         if np.mean(y) > 0.5:
             y, s = np.abs(y - 1), 1 - s
-        order = np.argsort(s)
-        y = y[order]
-        positive_ranks = y * np.arange(len(y))
-        indexes = np.unique(positive_ranks)[1:]
-        ser = indexes - np.arange(len(indexes))
-        n_pos = np.sum(y)
-        return cls(float(np.std(ser / (len(y) - n_pos))), float(n_pos / len(y)))
+        minority, other = s[y == 1], np.sort(s[y == 0])
+        below = np.searchsorted(other, minority, side="left")
+        tied = np.searchsorted(other, minority, side="right") - below
+        components = (below + tied / 2) / len(other)
+        return cls(float(np.std(components)), float(len(minority) / len(y)))
 
     def at(self, n: np.ndarray | pd.Series | int) -> np.ndarray:
         """The sampling error of a window of ``n`` rows (NaN for an empty window)."""
