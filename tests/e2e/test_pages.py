@@ -1,8 +1,11 @@
-"""In a real browser: each demo user signs in with the local backend and opens every page of their role.
+"""In a real browser: the demo users sign in with the local backend and open the pages of their role.
 
-For each role: the sidebar lists exactly the pages the role may see (app.navigation), each page opens
-from the menu without an exception box, an error box or the error boundary's apology, the server
-logs no error while it is shown, and a screenshot of it goes to ``tests/e2e/screenshots/`` (git-ignored).
+The admin, who sees every page, opens each one from the menu. Every other role checks that its menu lists
+exactly the pages it may see (app.navigation) and opens its landing page and the pages where its view
+differs from the admin's (:data:`OWN_VIEWS`). Every page of every role is also rendered by the AppTests
+(tests/app/test_app_navigation.py), at a fraction of the cost of a browser visit. Each page opened shows no
+exception box, error box or the error boundary's apology and draws a heading, the server logs no error
+while it is shown, and a screenshot of it goes to ``tests/e2e/screenshots/`` (git-ignored).
 """
 
 from __future__ import annotations
@@ -19,6 +22,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 #: Server log lines that mean something went wrong while a page was drawn.
 LOG_PROBLEMS = ("Traceback", "unexpected error while showing", "Uncaught app execution")
 ADMIN = Actor("cli:e2e", "admin")
+#: Pages each role other than the admin opens in the browser, besides its landing page: where its view is not
+#: the admin's (read-only alerts, masked sensitive values, the reviewer's recommendation form, the approver's
+#: plan approval). The governance browser tests open the Approvals, Registry and Explanations pages as each role.
+OWN_VIEWS = {"viewer": ("Alerts", "Settings"), "analyst": ("Counterfactuals",), "reviewer": ("Fairness",),
+             "approver": ("Compliance",)}
 
 
 def _user(credentials: dict[str, tuple[str, str]], role: str) -> tuple[str, str]:
@@ -27,52 +35,46 @@ def _user(credentials: dict[str, tuple[str, str]], role: str) -> tuple[str, str]
     return users[0]
 
 
-def pages_to_open(role: str) -> list[str]:
-    """The pages ``role`` opens in the browser, in menu order.
-
-    The admin opens every page. Each page the other roles can see is opened by one of them: the role
-    that sees it with the fewest pages given so far (ties in ``ROLES`` order), plus each role's landing
-    page. Every page of every role is also rendered by the AppTests (tests/app/test_app_navigation.py),
-    at a fraction of the cost of a browser visit.
-    """
-    menus = {r: menu(f"x.{r}", r) for r in ROLES}
-    if role == "admin":
-        return menus[role]
-    others = [r for r in ROLES if r != "admin"]
-    given: dict[str, set[str]] = {r: {menus[r][0]} for r in others}
-    for title in dict.fromkeys(t for r in others for t in menus[r]):
-        if not any(title in given[r] for r in others):
-            seeing = [r for r in others if title in menus[r]]
-            given[min(seeing, key=lambda r: len(given[r]))].add(title)
-    return [t for t in menus[role] if t in given[role]]
+def test_the_admin_sees_every_page_and_each_role_opens_its_own_views():
+    """The admin's walk opens every page of the app; each other role's own views are in its menu and not in a
+    role's menu with more rights than it has (the views differ from the admin's)."""
+    assert menu("x.admin", "admin") == [spec.title for group in navigation.GROUPS for spec in navigation.PAGES
+                                        if spec.group == group]
+    assert sorted(OWN_VIEWS) == sorted(r for r in ROLES if r != "admin")
+    for role, titles in OWN_VIEWS.items():
+        assert set(titles) <= set(menu(f"x.{role}", role)), role
 
 
-def test_between_them_the_roles_open_every_page_any_of_them_sees():
-    """The share-out above leaves no page out, and no role opens more than half its menu again."""
-    non_admin = [r for r in ROLES if r != "admin"]
-    seen = {t for r in non_admin for t in menu(f"x.{r}", r)}
-    assert {t for r in non_admin for t in pages_to_open(r)} == seen
-    assert pages_to_open("admin") == menu("x.admin", "admin")
-    assert all(len(pages_to_open(r)) <= len(menu(f"x.{r}", r)) // 2 for r in non_admin)
+def _walk(role, titles, credentials, server, page, screenshots) -> None:
+    """Sign in as ``role``; check the menu and the landing page, then open ``titles`` from the menu."""
+    username, password = _user(credentials, role)
+    log_start = len(server.log_text())
 
-
-@pytest.mark.parametrize("role", ROLES)
-def test_every_page_of_a_role_opens_without_error(role, e2e_store, streamlit_server, page, screenshots):
-    username, password = _user(e2e_store.credentials, role)
-    expected = menu(username, role)
-    log_start = len(streamlit_server.log_text())
-
-    sign_in(page, streamlit_server.url, username, password)
+    sign_in(page, server.url, username, password)
     assert page.get_by_text(f"Signed in as {username}").count() == 1
-    assert nav_titles(page) == expected, "the menu must list exactly the pages this role may see"
+    assert nav_titles(page) == menu(username, role), "the menu must list exactly the pages this role may see"
 
-    for title in pages_to_open(role):
-        open_page(page, title)
+    landing = page.locator('[data-testid="stSidebarNav"] a[aria-current="page"] span[label]')
+    assert landing.count() == 1, "the menu marks the page signing in lands on"
+    opened = list(dict.fromkeys([landing.get_attribute("label"), *titles]))  # the landing page is already open
+    for i, title in enumerate(opened):
+        if i:
+            open_page(page, title)
         shot = screenshot(page, screenshots, f"{role}-{title}")
         assert problems(page) == [], f"{title} as {role} ({shot}): {problems(page)}"
         assert page.locator('[data-testid="stMain"] h1').count() >= 1, f"{title} as {role} drew no heading ({shot})"
-    log = streamlit_server.log_text()[log_start:]
+    log = server.log_text()[log_start:]
     assert not [line for line in log.splitlines() if any(p in line for p in LOG_PROBLEMS)], log[-4000:]
+
+
+def test_the_admin_opens_every_page_without_error(e2e_store, streamlit_server, page, screenshots):
+    _walk("admin", menu("x.admin", "admin"), e2e_store.credentials, streamlit_server, page, screenshots)
+
+
+@pytest.mark.parametrize("role", sorted(OWN_VIEWS, key=ROLES.index))
+def test_each_role_sees_its_menu_and_its_own_views_without_error(role, e2e_store, streamlit_server, page,
+                                                                  screenshots):
+    _walk(role, OWN_VIEWS[role], e2e_store.credentials, streamlit_server, page, screenshots)
 
 
 def test_a_page_the_role_may_not_see_is_not_reachable_by_url(e2e_store, streamlit_server, page, screenshots):

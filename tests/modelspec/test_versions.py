@@ -52,7 +52,13 @@ def _shap_reference(fmt: str, model: explain.LoadedModel, rows: pd.DataFrame):
     return np.asarray(explanation.values, dtype=float), float(np.ravel(explanation.base_values)[0])
 
 
-@pytest.mark.parametrize("fmt", ["lightgbm", "xgboost", "xgboost-ubj", "skops", "skops-linear", "onnx"])
+#: The formats explained by shap's model-agnostic explainers, whose numba functions compile once per process (about
+#: 10 CPU-s): one worker runs both.
+_AGNOSTIC = pytest.mark.xdist_group("shap-agnostic")
+
+
+@pytest.mark.parametrize("fmt", ["lightgbm", "xgboost", "xgboost-ubj", "skops",
+                                 pytest.param("skops-linear", marks=_AGNOSTIC), pytest.param("onnx", marks=_AGNOSTIC)])
 def test_each_format_registers_reproduces_explains_and_finds_counterfactuals(db, law_files, fmt, capsys):
     files = law_files[fmt]
     assert _register(db, files) == 0
