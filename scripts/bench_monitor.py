@@ -176,16 +176,12 @@ _ALERT_STATE = ("rule_evaluations", "alert_events", "alerts", "incidents", "noti
                 "alert_rules")
 
 
-def replay(db: Path, env: dict, *, steps: bool) -> None:
+def replay(db: Path, *, steps: bool) -> None:
     """Delete the store's alerting state and replay the demo's alert history in a fresh process (see the docstring)."""
     from analytics import store
 
     store.write(lambda con: [con.execute(f"DELETE FROM {table}") for table in _ALERT_STATE], db)
-    out = subprocess.run([sys.executable, "-c", _REPLAY, str(db), "steps" if steps else "whole"], capture_output=True, text=True, cwd=REPO, env=env)
-    if out.returncode:
-        print(out.stderr[-3000:])
-        return
-    r = json.loads(out.stdout.strip().splitlines()[-1])
+    r = run_child(_REPLAY, db, "steps" if steps else "whole")
     print(f"demo alert replay (180 days, 3 passes) on {r['rows']:,} credit-default rows, ending {r['end']} UTC: "
           f"{r['seconds']:.1f} s wall, {r['cpu']:.1f} CPU-s; peak RSS {r['peak_mb']:,.0f} MB")
     for name in sorted(r["spent"], key=lambda n: -r["spent"][n]):
@@ -208,7 +204,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{db} is missing: build it with 'vigil --db {db} demo --rows 10000000'")
         return
     if args.replay:
-        replay(db, {**os.environ, "PYTHONPATH": str(REPO)}, steps=args.steps)
+        replay(db, steps=args.steps)
         return
     from analytics import alerts, store
 
