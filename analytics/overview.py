@@ -14,14 +14,16 @@ Conventions
   (:func:`analytics.window.previous_window`); deltas compare the two.
 - Predictions and outcomes are read through the ``predictions_<stem>`` and ``outcomes_<stem>``
   views, so rows of an ingest that is still running are never counted.
-- Each model costs one scan of its predictions (traffic counts, no join) and one join of the
-  window's predictions with their outcomes, materialised once and aggregated twice: daily counts
-  per version, and the ROC AUC.
-- The realised ROC AUC is computed inside DuckDB from the rank-sum (Mann-Whitney) identity, with
-  tied scores given their average rank, which is what :func:`sklearn.metrics.roc_auc_score`
-  computes. Only labelled rows count; above :data:`AUC_SAMPLE_ROWS` of them it uses a
-  deterministic sample chosen by the hash of the prediction id. The rows, positives and labelled
-  rows behind it are returned with it.
+- Each model costs one scan of its recent predictions (traffic counts, no join) and one read of the
+  window's score cells (:func:`analytics.performance.window_cells`: the performance summary for the
+  whole UTC days it holds, the log joined with the outcomes for the partial days at the window's
+  edges and the days not summarised yet), aggregated twice: daily counts per version, and the ROC AUC.
+- The realised ROC AUC is read off the score histogram of each label of those cells
+  (:class:`analytics.performance.HistogramAuc`): every labelled row counts; pairs of a positive and a
+  negative in one fine score bin count one half, so it lies within ``auc_bound`` of
+  :func:`sklearn.metrics.roc_auc_score` on the same rows (exactly equal when no two distinct scores
+  share a bin, e.g. scores with up to four decimals). The rows and positives behind it are returned
+  with it.
 """
 
 from __future__ import annotations
@@ -35,10 +37,11 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from analytics import performance
 from analytics.errors import InvalidInputError
 from analytics.logschema import LogSchema, quote
 from analytics.registry import ModelInfo, get_model, list_models
-from analytics.store import DbLike, outcomes_view, predictions_view, run
+from analytics.store import DbLike, predictions_view, run
 from analytics.window import Window, previous_window, segment_columns
 
 #: Columns of :func:`portfolio`, in order.
@@ -47,13 +50,8 @@ PORTFOLIO_COLUMNS: tuple[str, ...] = (
     "predictions_24h", "predictions_prev_24h", "predictions_7d",
     "predictions", "predictions_previous", "labelled", "labelled_share",
     "last_prediction_at",
-    "auc_version", "validation_auc", "realised_auc", "auc_rows", "auc_positives", "auc_labelled", "auc_delta",
+    "auc_version", "validation_auc", "realised_auc", "auc_rows", "auc_positives", "auc_bound", "auc_delta",
 )
-
-#: The realised ROC AUC uses every labelled row up to this many; above it, a deterministic sample of
-#: about this size (rows whose prediction-id hash falls in the lowest fraction of the hash range). At
-#: 250,000 rows the sampling error of an AUC is about 0.001, below what monitoring acts on.
-AUC_SAMPLE_ROWS = 250_000
 
 
 # --------------------------------------------------------------------------------------------------
@@ -61,38 +59,18 @@ AUC_SAMPLE_ROWS = 250_000
 
 
 def realised_auc(con: duckdb.DuckDBPyConnection, info: ModelInfo, window: Window = Window()) -> dict[str, Any]:
-    """ROC AUC of the labelled predictions in ``window``, computed exactly in SQL.
-
-    With the scores grouped into distinct values, each group of ``n`` rows whose ``below`` rows
-    have lower scores holds the average rank ``below + (n + 1) / 2``; the AUC is
-    ``(R+ - P (P + 1) / 2) / (P N)`` where ``R+`` sums the ranks of the ``P`` positives and ``N``
-    counts the negatives. This equals :func:`sklearn.metrics.roc_auc_score` (ties count one half).
+    """ROC AUC of the labelled predictions in ``window``, read off the score histogram of each label.
 
     Returns
     -------
     dict
-        ``auc`` (NaN when fewer than one positive and one negative), ``rows`` and ``positives``.
+        ``auc`` (NaN when fewer than one positive and one negative), ``bound`` (the most it differs from
+        :func:`sklearn.metrics.roc_auc_score` on the same rows, see
+        :class:`analytics.performance.HistogramAuc`), ``rows`` and ``positives``.
     """
-    where = window.where(info.schema)
-    outcomes_sql, outcome_params = _labelled_outcomes(info, window.start)
-    row = con.execute(
-        f"""
-        WITH labelled AS (
-            SELECT p.score, o.label
-            FROM {predictions_view(info.stem)} p JOIN ({outcomes_sql}) o ON o.prediction_id = p.prediction_id
-            WHERE {where.sql} AND p.score IS NOT NULL AND o.label IS NOT NULL
-        ), grouped AS (
-            SELECT score, count(*)::DOUBLE AS n, sum(label)::DOUBLE AS pos FROM labelled GROUP BY score
-        ), ranked AS (
-            SELECT n, pos, sum(n) OVER (ORDER BY score ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - n AS below
-            FROM grouped
-        )
-        SELECT coalesce(sum(n), 0), coalesce(sum(pos), 0), coalesce(sum(pos * (below + (n + 1) / 2.0)), 0)
-        FROM ranked
-        """,
-        [*outcome_params, *where.params],
-    ).fetchone()
-    return _auc_from_ranks(*(float(v) for v in row))
+    cells = performance.window_cells(con, info, window)
+    row = con.execute(performance.auc_sql(f"({cells.sql})"), cells.params).fetchone()
+    return _auc(*row)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -145,18 +123,6 @@ def _empty_daily() -> pd.DataFrame:
         "labelled": pd.Series(dtype="int64")})
 
 
-def _labelled_outcomes(info: ModelInfo, start: datetime | None) -> tuple[str, list[Any]]:
-    """The outcomes that can belong to predictions made from ``start`` on.
-
-    An outcome is never observed before its prediction (ingest quarantines such rows), so when the
-    window has a start, outcomes observed before it cannot match and are left out of the join: a
-    smaller hash table, the same counts.
-    """
-    if start is None:
-        return f"SELECT prediction_id, label FROM {outcomes_view(info.stem)}", []
-    return f"SELECT prediction_id, label FROM {outcomes_view(info.stem)} WHERE observed_at >= ?", [start]
-
-
 #: Columns of :func:`traffic` (the part of a summary that moves with ``now``).
 TRAFFIC_COLUMNS: tuple[str, ...] = (
     "model", "predictions_24h", "predictions_prev_24h", "predictions_7d", "predictions_previous",
@@ -207,59 +173,33 @@ def _traffic_pass(con: duckdb.DuckDBPyConnection, info: ModelInfo, *, now: datet
     }
 
 
-def _window_pass(con: duckdb.DuckDBPyConnection, info: ModelInfo, *, window: Window,
-                 auc_sample_rows: int) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Registry state, and the window joined once with its outcomes: daily counts per version and the
-    ROC AUC of one version (see :func:`realised_auc`), from the same materialised rows."""
+def _window_pass(con: duckdb.DuckDBPyConnection, info: ModelInfo, *, window: Window) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Registry state, and the window's score cells read once: daily counts per version and the ROC AUC of
+    one version (see :func:`realised_auc`)."""
     versions = _versions(con, info.name)
     champions = versions[versions["status"] == "champion"]
     champion = str(champions.iloc[-1]["version"]) if len(champions) else None
     latest = versions.iloc[-1] if len(versions) else None
     auc_version = window.version or champion or (str(latest["version"]) if latest is not None else None)
-    where = window.where(info.schema)
-    outcomes_sql, outcome_params = _labelled_outcomes(info, window.start)
+    cells = performance.window_cells(con, info, window)
     rows = con.execute(
         f"""
-        WITH joined AS MATERIALIZED (
-            SELECT p.predicted_at, p.model_version, p.score, o.label, hash(p.prediction_id) AS h
-            FROM {predictions_view(info.stem)} p LEFT JOIN ({outcomes_sql}) o ON o.prediction_id = p.prediction_id
-            WHERE {where.sql}
-        ), daily AS (
-            SELECT date_trunc('day', predicted_at) AS day, model_version AS version,
-                   count(*) AS predictions, count(label) AS labelled
-            FROM joined GROUP BY ALL
-        ), scored AS (
-            SELECT score, label, h FROM joined WHERE label IS NOT NULL AND score IS NOT NULL AND model_version = ?
-        ), bound AS (
-            -- keep rows whose id hash falls below this fraction of the hash range: all rows up to the bound,
-            -- a deterministic sample of about the bound's size above it
-            SELECT count(*) AS labelled, least(1.0, ? / greatest(count(*), 1)) AS fraction FROM scored
-        ), grouped AS (
-            SELECT score, count(*)::DOUBLE AS n, sum(label)::DOUBLE AS pos FROM scored, bound
-            WHERE bound.fraction >= 1.0 OR h::DOUBLE < bound.fraction * 18446744073709551616.0
-            GROUP BY score
-        ), ranked AS (
-            SELECT n, pos, sum(n) OVER (ORDER BY score ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - n AS below
-            FROM grouped
-        ), auc AS (
-            SELECT coalesce(sum(n), 0) AS n, coalesce(sum(pos), 0) AS pos,
-                   coalesce(sum(pos * (below + (n + 1) / 2.0)), 0) AS rank_sum
-            FROM ranked
-        )
-        SELECT day, version, predictions, labelled, NULL::DOUBLE, NULL::DOUBLE, NULL::DOUBLE, NULL::BIGINT
-        FROM daily
+        WITH cells AS MATERIALIZED ({cells.sql})
+        SELECT CAST(day AS TIMESTAMP) AS day, version, sum(n) AS predictions,
+               coalesce(sum(n) FILTER (WHERE label IS NOT NULL), 0) AS labelled,
+               NULL::DOUBLE, NULL::DOUBLE, NULL::DOUBLE, NULL::DOUBLE
+        FROM cells GROUP BY ALL
         UNION ALL
-        SELECT NULL, NULL, NULL, NULL, n, pos, rank_sum, (SELECT labelled FROM bound) FROM auc
+        SELECT NULL, NULL, NULL, NULL, * FROM ({performance.auc_sql("(SELECT * FROM cells WHERE version = ?)")})
         """,
-        [*outcome_params, *where.params, auc_version, float(auc_sample_rows)],
+        [*cells.params, auc_version],
     ).fetchall()
     daily_rows = [r[:4] for r in rows if r[0] is not None]
-    n_rows, positives, rank_sum, auc_labelled = next((r[4:] for r in rows if r[0] is None), (0.0, 0.0, 0.0, 0))
+    auc = _auc(*next((r[4:] for r in rows if r[0] is None), (0.0, 0.0, 0.0, 0.0)))
     daily = pd.DataFrame(daily_rows, columns=["day", "version", "predictions", "labelled"])
     daily.insert(1, "model", info.name)
     daily = (daily.sort_values(["day", "version"]).reset_index(drop=True)
              .astype({"predictions": "int64", "labelled": "int64"}) if len(daily) else _empty_daily())
-    auc = _auc_from_ranks(float(n_rows), float(positives), float(rank_sum))
 
     in_window, labelled = int(daily["predictions"].sum()), int(daily["labelled"].sum())
     validation = math.nan
@@ -283,28 +223,21 @@ def _window_pass(con: duckdb.DuckDBPyConnection, info: ModelInfo, *, window: Win
         "realised_auc": auc["auc"],
         "auc_rows": auc["rows"],
         "auc_positives": auc["positives"],
-        "auc_labelled": int(auc_labelled or 0),
+        "auc_bound": auc["bound"],
         "auc_delta": auc["auc"] - validation,
     }
     return summary, daily[list(DAILY_COLUMNS)]
 
 
-def _check_bound(rows: int) -> None:
-    if not isinstance(rows, int) or rows < 1:
-        raise InvalidInputError("auc_sample_rows must be a positive number of rows")
+def _auc(positives: Any, negatives: Any, auc_pairs: Any, tied_pairs: Any) -> dict[str, Any]:
+    """The ROC AUC, its bound, labelled rows and positives from the sums of :func:`analytics.performance.auc_sql`."""
+    positives, negatives = float(positives or 0), float(negatives or 0)
+    auc = performance.HistogramAuc.of(positives, negatives, auc_pairs, tied_pairs)
+    return {"auc": float(auc.auc), "bound": float(auc.bound), "rows": int(positives + negatives),
+            "positives": int(positives)}
 
 
-def _auc_from_ranks(rows: float, positives: float, rank_sum: float) -> dict[str, Any]:
-    negatives = rows - positives
-    if positives == 0 or negatives == 0:
-        auc = math.nan
-    else:
-        auc = (rank_sum - positives * (positives + 1) / 2.0) / (positives * negatives)
-    return {"auc": auc, "rows": int(rows), "positives": int(positives)}
-
-
-def model_summary(db: DbLike, model: str, *, now: datetime, window: Window = Window(),
-                  auc_sample_rows: int = AUC_SAMPLE_ROWS) -> dict[str, Any]:
+def model_summary(db: DbLike, model: str, *, now: datetime, window: Window = Window()) -> dict[str, Any]:
     """Summarise one model: registry state, traffic, outcome coverage and realised ROC AUC.
 
     Parameters
@@ -318,32 +251,27 @@ def model_summary(db: DbLike, model: str, *, now: datetime, window: Window = Win
     window : Window
         The window ``[start, end)`` of the window figures, and the version or segment value every
         figure is restricted to (see :class:`analytics.window.Window`); all rows by default.
-    auc_sample_rows : int
-        Bound on the labelled rows behind the ROC AUC (see :data:`AUC_SAMPLE_ROWS`).
 
     Returns
     -------
     dict
         The keys of :data:`PORTFOLIO_COLUMNS`. ``predictions`` and ``labelled`` count the window;
         ``predictions_previous`` the window of equal length before it (NaN when the window is
-        unbounded). ``realised_auc`` is computed on the labelled rows of ``auc_version`` in the
-        window (the chosen version, else the champion, else the latest version) from
-        ``auc_rows`` rows of which ``auc_positives`` positive, out of ``auc_labelled`` labelled rows
-        (fewer only when sampled); ``validation_auc`` is that
+        unbounded). ``realised_auc`` is read off the score histograms of the labelled rows of
+        ``auc_version`` in the window (the chosen version, else the champion, else the latest
+        version): ``auc_rows`` rows of which ``auc_positives`` positive; it lies within
+        ``auc_bound`` of the exact ROC AUC of those rows; ``validation_auc`` is that
         version's ``validation_metrics['roc_auc']`` in the registry; NaN where undefined.
     """
-    return model_view(db, model, now=now, window=window,
-                      auc_sample_rows=auc_sample_rows).models.iloc[0].to_dict()
+    return model_view(db, model, now=now, window=window).models.iloc[0].to_dict()
 
 
-def model_view(db: DbLike, model: str, *, now: datetime, window: Window = Window(),
-               auc_sample_rows: int = AUC_SAMPLE_ROWS) -> Portfolio:
+def model_view(db: DbLike, model: str, *, now: datetime, window: Window = Window()) -> Portfolio:
     """:func:`model_summary` and the model's daily volume by version, in one unit of work."""
-    _check_bound(auc_sample_rows)
 
     def work(con: duckdb.DuckDBPyConnection) -> Portfolio:
         return combine(traffic(con, now=now, window=window, model=model),
-                       window_view(con, window=window, model=model, auc_sample_rows=auc_sample_rows))
+                       window_view(con, window=window, model=model))
 
     return run(db, work)
 
@@ -352,8 +280,7 @@ def model_view(db: DbLike, model: str, *, now: datetime, window: Window = Window
 # The portfolio, and its two halves (cached separately by the app)
 
 
-def portfolio(db: DbLike = None, *, now: datetime, window: Window = Window(),
-              auc_sample_rows: int = AUC_SAMPLE_ROWS) -> Portfolio:
+def portfolio(db: DbLike = None, *, now: datetime, window: Window = Window()) -> Portfolio:
     """Every registered model, by name: one summary row each and the daily volume by version.
 
     The same as ``combine(traffic(...), window_view(...))``: per model one scan (traffic) and one
@@ -361,11 +288,10 @@ def portfolio(db: DbLike = None, *, now: datetime, window: Window = Window(),
     frames are empty, with their documented columns. ``window`` gives the time span only (a version
     or segment belongs to one model: see :func:`model_view`).
     """
-    _check_bound(auc_sample_rows)
 
     def work(con: duckdb.DuckDBPyConnection) -> Portfolio:
         return combine(traffic(con, now=now, window=window),
-                       window_view(con, window=window, auc_sample_rows=auc_sample_rows))
+                       window_view(con, window=window))
 
     return run(db, work)
 
@@ -399,8 +325,7 @@ def traffic(db: DbLike = None, *, now: datetime, window: Window = Window(), mode
     return run(db, work)
 
 
-def window_view(db: DbLike = None, *, window: Window = Window(), model: str | None = None,
-                auc_sample_rows: int = AUC_SAMPLE_ROWS) -> Portfolio:
+def window_view(db: DbLike = None, *, window: Window = Window(), model: str | None = None) -> Portfolio:
     """The costly half, which depends only on the window: one join of predictions and outcomes per model.
 
     Returns
@@ -410,12 +335,10 @@ def window_view(db: DbLike = None, *, window: Window = Window(), model: str | No
         (the traffic columns are NaN until :func:`combine`); ``daily`` the window's counts per day
         and version.
     """
-    _check_bound(auc_sample_rows)
-
     def work(con: duckdb.DuckDBPyConnection) -> Portfolio:
         rows, days = [], []
         for info in _one_or_all(con, model, window):
-            summary, daily = _window_pass(con, info, window=window, auc_sample_rows=auc_sample_rows)
+            summary, daily = _window_pass(con, info, window=window)
             rows.append(summary)
             days.append(daily)
         models = pd.DataFrame(rows, columns=list(PORTFOLIO_COLUMNS))
@@ -499,19 +422,16 @@ def daily_volume(db: DbLike = None, *, window: Window = Window(), model: str | N
     def work(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         frames = []
         for info in _one_or_all(con, model, window):
-            where = window.where(info.schema)
-            outcomes_sql, outcome_params = _labelled_outcomes(info, window.start)
-            split = ", p.model_version AS version" if by_version else ""
+            cells = performance.window_cells(con, info, window)
+            split = ", version" if by_version else ""
             frames.append(con.execute(
                 f"""
-                SELECT date_trunc('day', p.predicted_at) AS day, ? AS model{split},
-                       count(*) AS predictions, count(o.prediction_id) AS labelled
-                FROM {predictions_view(info.stem)} p
-                LEFT JOIN ({outcomes_sql}) o ON o.prediction_id = p.prediction_id
-                WHERE {where.sql}
+                SELECT CAST(day AS TIMESTAMP) AS day, ? AS model{split},
+                       sum(n) AS predictions, coalesce(sum(n) FILTER (WHERE label IS NOT NULL), 0) AS labelled
+                FROM ({cells.sql})
                 GROUP BY ALL ORDER BY ALL
                 """,
-                [info.name, *outcome_params, *where.params],
+                [info.name, *cells.params],
             ).df())
         columns = ["day", "model", *(["version"] if by_version else []), "predictions", "labelled"]
         if not frames:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analytics import business, deployments, drift, explain, fairness, summaries  # noqa: F401 - importing a feature declares its summaries
+from analytics import business, deployments, drift, explain, fairness, performance, summaries  # noqa: F401 - importing a feature declares its summaries
 from analytics.errors import VigilError
 
 

@@ -161,11 +161,10 @@ if ctx.model:
     _metric(cards[2], "Share with outcomes", fmt_pct(summary["labelled_share"]), None, "",
             f"{fmt_int(summary['labelled'])} of {fmt_int(summary['predictions'])} predictions in the window have an "
             "outcome.")
-    sampled = (f" (a deterministic sample of {fmt_int(summary['auc_labelled'])} labelled predictions)"
-               if summary["auc_rows"] < summary["auc_labelled"] else "")
     auc_help = (f"ROC AUC of {fmt_int(summary['auc_rows'])} labelled predictions of version "
-                f"{summary['auc_version']} in the window{sampled}, {fmt_int(summary['auc_positives'])} of them "
-                "positive, against the validation ROC AUC recorded in the registry.")
+                f"{summary['auc_version']} in the window, {fmt_int(summary['auc_positives'])} of them "
+                f"positive (read off fine score histograms: within {fmt_num(summary['auc_bound'], 5)} of the exact "
+                "value), against the validation ROC AUC recorded in the registry.")
     _metric(cards[3], f"ROC AUC of {summary['auc_version'] or '–'}", fmt_num(summary["realised_auc"]),
             widgets.diff(summary["realised_auc"], summary["validation_auc"]),
             f"vs validation {fmt_num(summary['validation_auc'])}", auc_help, judged=True)

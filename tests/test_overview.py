@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from analytics import governance, ingest, overview, registry, store, users
+from analytics import governance, ingest, overview, performance, registry, store, summaries, users
 from analytics.errors import InvalidInputError, NotFoundError
 from analytics.window import Window
 from analytics.logschema import Column, LogSchema
@@ -108,6 +108,14 @@ def db(built) -> Path:
     return built[0]
 
 
+@pytest.fixture(scope="module")
+def refreshed(built, tmp_path_factory) -> Path:
+    """A copy of the store whose summaries are brought up to date (the store itself has none)."""
+    copy = store.copy_store(built[0], tmp_path_factory.mktemp("overview-refreshed") / "store")
+    summaries.refresh_store(copy, names=(performance.PERFORMANCE_CELLS.name,))
+    return copy
+
+
 @pytest.fixture
 def frames(built) -> dict[str, pd.DataFrame]:
     return built[1]
@@ -193,27 +201,28 @@ def test_realised_auc_matches_sklearn(db, frames, days):
     assert row["auc_delta"] == pytest.approx(expected - 0.77, abs=1e-12)
 
 
-def test_realised_auc_on_a_bounded_sample(db, frames):
-    """Above the bound, the AUC is exact on a deterministic hash-chosen sample of about that size."""
-    start = NOW - timedelta(days=60)
-    got = overview.model_summary(db, "alpha-risk", now=NOW, window=Window(start=start), auc_sample_rows=500)
-    again = overview.model_summary(db, "alpha-risk", now=NOW, window=Window(start=start), auc_sample_rows=500)
+def test_window_read_from_the_summary_equals_the_log(db, refreshed, frames):
+    """After a refresh the whole days come from the performance summary, the edges from the log: the same
+    figures as the log alone; the AUC lies within its bound of roc_auc_score on every labelled row."""
+    window = Window(start=NOW - timedelta(days=60, hours=5), end=NOW - timedelta(days=2, hours=3))
+    read = {path: store.read(lambda con: performance.window_cells(con, registry.get_model(con, "alpha-risk"), window),
+                             path) for path in (db, refreshed)}
+    assert len(read[db].unsummarised_days) == 57 and "performance_cells" not in read[db].sql
+    assert not read[refreshed].unsummarised_days and "performance_cells" in read[refreshed].sql
+    from_log = overview.window_view(db, window=window)
+    summarised = overview.window_view(refreshed, window=window)
+    pd.testing.assert_frame_equal(from_log.daily, summarised.daily)
+    log_row, row = (p.models.set_index("model").loc["alpha-risk"] for p in (from_log, summarised))
+    for column in ("predictions", "labelled", "auc_rows", "auc_positives"):
+        assert row[column] == log_row[column], column
+    assert row["realised_auc"] == pytest.approx(log_row["realised_auc"], abs=1e-12)
     joined = _joined(frames)
-    labelled = _in(joined[(joined["model_version"] == "v2") & joined["label"].notna()], start, None)
-    assert got["auc_labelled"] == len(labelled) and 300 < got["auc_rows"] < 700
-    assert got["realised_auc"] == again["realised_auc"]
-    fraction = 500 / len(labelled)
-    chosen = store.read(lambda con: con.execute(
-        "SELECT prediction_id FROM predictions_alpha_risk WHERE hash(prediction_id)::DOUBLE < ? * 18446744073709551616.0",
-        [fraction]).df(), db)
-    sample = labelled[labelled["prediction_id"].isin(chosen["prediction_id"])]
-    assert got["auc_rows"] == len(sample)
-    assert got["realised_auc"] == pytest.approx(roc_auc_score(sample["label"].astype(int), sample["score"]), abs=1e-12)
-    full = overview.model_summary(db, "alpha-risk", now=NOW, window=Window(start=start))
-    assert full["auc_rows"] == full["auc_labelled"] == len(labelled)
-    assert abs(got["realised_auc"] - full["realised_auc"]) < 0.1
-    with pytest.raises(InvalidInputError):
-        overview.portfolio(db, now=NOW, auc_sample_rows=0)
+    labelled = _in(joined[(joined["model_version"] == "v2") & joined["label"].notna()], window.start, window.end)
+    assert row["auc_rows"] == len(labelled)
+    assert 0 <= row["auc_bound"] < 0.1
+    assert abs(row["realised_auc"] - roc_auc_score(labelled["label"].astype(int), labelled["score"])) <= row["auc_bound"]
+    assert overview.daily_volume(refreshed, window=window, by_version=True).equals(
+        overview.daily_volume(db, window=window, by_version=True))
 
 
 def test_model_summary_filters(db, frames):

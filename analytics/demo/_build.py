@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analytics import business, config, deployments, drift, explain, fairness, governance, registry, store, summaries, users
+from analytics import (business, config, deployments, drift, explain, fairness, governance, performance, registry, store,
+                       summaries, users)
 from analytics.artifacts import model_frame
 from analytics.demo import _alerts as demo_alerts
 from analytics.demo import _credit as credit
@@ -368,6 +369,8 @@ def build_demo(db: str | Path | None = None, *, seed: int = 7, rows: int | None 
     summaries.refresh_store(building, names=(fairness.FAIRNESS_CELLS.name,))
     report("keeping each day's explanation sample with its SHAP values", 0.968)
     summaries.refresh_store(building, names=(explain.EXPLAIN_SAMPLE.name,))
+    report("summarising each day for the performance page", 0.969)
+    summaries.refresh_store(building, names=(performance.PERFORMANCE_CELLS.name,))
     report("pairing the shadow v2 with the champion, per day", 0.97)
     deployments.refresh_paired(building)
     report("replaying the alert monitor over the production window", 0.975)

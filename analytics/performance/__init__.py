@@ -11,23 +11,34 @@ Public API
     Confidence-based performance estimation (NannyML's CBPE) beside the realised metrics.
 :func:`concept_drift`, :func:`change_points`, :func:`page_hinkley`
     Windows where performance falls while the inputs are stable; Page-Hinkley on the daily error stream.
+:func:`window_cells`, :func:`auc_sql`, :class:`HistogramAuc`
+    A window's score cells (kept summary and log) and the ROC AUC read off them, for other readers
+    (the Overview).
 :func:`label_states`, :func:`not_evaluable`, :class:`AucSamplingError`
     The one rule for when a window's labels can be judged, and NannyML's sampling error of ROC AUC.
 
-Every metric is aggregated inside DuckDB; tests pin each to scikit-learn.
+Every metric is aggregated inside DuckDB from score cells per UTC day (:data:`PERFORMANCE_CELLS`, a
+summary kept by the summaries engine: confusion counts and a fine score histogram per label, see
+:mod:`analytics.performance._cells`); tests pin each to scikit-learn, ROC AUC within the bound the
+result states (``roc_auc_bound``).
 """
 
 from analytics.performance._cbpe import (ESTIMATED, CBPEResult, cbpe, estimate_from_expected, fit_calibrator,
                                          needs_calibration, reference_thresholds)
 from analytics.performance._concept import (change_points, concept_drift, drifted_inputs, error_stream, page_hinkley,
                                             reference_auc_sampling_error)
-from analytics.performance._realised import (HIGHER_IS_BETTER, METRICS, calibration_curve, evaluate_scores,
-                                             min_labelled_of, realised_metrics, validation_metrics)
+from analytics.performance._cells import (BINS, PERFORMANCE_CELLS, SEGMENT_BINS, HistogramAuc, WindowCells, auc_sql,
+                                          window_cells)
+from analytics.performance._realised import (HIGHER_IS_BETTER, METRICS, UNSUMMARISED, calibration_curve,
+                                             evaluate_scores, min_labelled_of, realised_metrics, summary_note,
+                                             validation_metrics)
 from analytics.performance._sampling import (ENOUGH, LABEL_STATES, MIN_LABELLED, NO_LABELS, SAMPLING_ERROR_RANGE,
                                              SINGLE_CLASS, TOO_FEW, AucSamplingError, label_state, label_states,
                                              not_evaluable)
 
 __all__ = [
+    "BINS", "PERFORMANCE_CELLS", "SEGMENT_BINS", "UNSUMMARISED", "HistogramAuc", "WindowCells", "auc_sql", "summary_note",
+    "window_cells",
     "ENOUGH", "LABEL_STATES", "MIN_LABELLED", "NO_LABELS", "SAMPLING_ERROR_RANGE", "SINGLE_CLASS", "TOO_FEW",
     "AucSamplingError", "CBPEResult", "needs_calibration", "reference_thresholds", "drifted_inputs", "label_state", "label_states", "min_labelled_of", "not_evaluable",
     "reference_auc_sampling_error",

@@ -7,14 +7,18 @@
    equal-count bins) is lower after calibration, the isotonic regression of the label on the score
    (:class:`sklearn.isotonic.IsotonicRegression`, ``out_of_bounds="clip"``) fitted on the whole
    reference is used; else the scores themselves. :attr:`CBPEResult.calibrated` says which.
-2. Apply it inside DuckDB: the fitted step function (its thresholds, linearly interpolated as
-   ``IsotonicRegression.predict`` does) is joined to every row with an ASOF join, giving each row
-   the calibrated probability ``p`` that its label is 1.
+2. Apply it inside DuckDB to the window's score cells (:mod:`analytics.performance._cells`: rows per
+   fine score bin and decision, with their summed scores): the fitted step function (its thresholds,
+   linearly interpolated as ``IsotonicRegression.predict`` does) is joined to each cell's mean score
+   with an ASOF join, giving its rows the calibrated probability ``p`` that their label is 1. Where
+   the function is linear across a cell this is the rows' own mean ``p``; it differs where a step of
+   the calibration falls inside a score bin (tested within 1e-3 of the per-row values).
 3. Per window, the expected confusion matrix at the version's threshold (``d`` = the decision):
    ``TP = sum(p d)``, ``FP = sum((1 - p) d)``, ``FN = sum(p (1 - d))``, ``TN = sum((1 - p)(1 - d))``;
    accuracy, precision, recall and F1 follow from it. The expected ROC AUC counts every row as a
-   positive of weight ``p`` and a negative of weight ``1 - p`` ranked by its score, which is
-   ``roc_auc_score(y=[1]*n + [0]*n, score=[s, s], sample_weight=[p, 1 - p])``.
+   positive of weight ``p`` and a negative of weight ``1 - p`` ranked by its score bin, which is
+   ``roc_auc_score(y=[1]*n + [0]*n, score=[s, s], sample_weight=[p, 1 - p])`` with pairs in one bin
+   counted as ties.
 
 Where labels exist the realised metrics are returned beside the estimates, with the error
 (estimated minus realised), so that a reviewer sees how far to trust the unlabelled windows.
@@ -30,6 +34,7 @@ Where labels exist the realised metrics are returned beside the estimates, with 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 import duckdb
 import numpy as np
@@ -38,8 +43,8 @@ import pandas as pd
 from analytics.errors import InvalidInputError
 from analytics.store import DbLike, run
 from analytics.window import Window
-from analytics.performance._realised import (PERF, _finish, _metrics_sql, evaluate_scores, load, metrics_from_counts,
-                                             min_labelled)
+from analytics.performance._realised import (PERF, UNSUMMARISED, _finish, _metrics_sql, load, min_labelled,
+                                             threshold_metrics)
 from analytics.performance._sampling import SAMPLING_ERROR_RANGE, AucSamplingError
 from analytics.registry import get_model
 from analytics.store import reference_table
@@ -95,17 +100,32 @@ def needs_calibration(labels: np.ndarray, scores: np.ndarray) -> bool:
     return _ece(truth_all, raw_all) > _ece(truth_all, calibrated_all)
 
 
+def _chunk_metrics(chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The :data:`ESTIMATED` metrics of each chunk of (labels, scores, decisions): ROC AUC by
+    :func:`sklearn.metrics.roc_auc_score` (NaN with one class), the others from the chunk's confusion
+    counts (:func:`~analytics.performance._realised.threshold_metrics`, scikit-learn's formulas)."""
+    from sklearn import config_context
+    from sklearn.metrics import roc_auc_score
+
+    counts = np.array([[np.sum((d == 1) & (y == 1)), np.sum((d == 1) & (y == 0)), np.sum((d == 0) & (y == 1)),
+                        np.sum((d == 0) & (y == 0))] for y, _, d in chunks], float).reshape(-1, 4)
+    out = threshold_metrics(*counts.T)
+    with config_context(skip_parameter_validation=True):
+        out["roc_auc"] = np.array([roc_auc_score(y, s) if len(np.unique(y)) == 2 else np.nan for y, s, _ in chunks])
+    return out
+
+
 def reference_thresholds(labels: np.ndarray, scores: np.ndarray, decisions: np.ndarray
                          ) -> dict[str, tuple[float, float]]:
     """NannyML's alert thresholds per estimated metric: mean +/- 3 std of 10 reference chunks, within [0, 1]."""
     size = len(labels) // REFERENCE_CHUNKS
     if size == 0:
         return {m: (np.nan, np.nan) for m in ESTIMATED}
-    chunks = [evaluate_scores(labels[i:i + size], scores[i:i + size], decisions[i:i + size])
-              for i in range(0, len(labels), size)]
+    chunks = _chunk_metrics([(labels[i:i + size], scores[i:i + size], decisions[i:i + size])
+                             for i in range(0, len(labels), size)])
     out = {}
     for m in ESTIMATED:
-        values = np.array([c[m] for c in chunks], float)
+        values = chunks[m]
         mean, std = np.nanmean(values), np.nanstd(values)
         out[m] = (max(mean - SAMPLING_ERROR_RANGE * std, 0.0), min(mean + SAMPLING_ERROR_RANGE * std, 1.0))
     return out
@@ -127,11 +147,14 @@ class CBPEResult:
         Whether the scores were calibrated (isotonic, on the reference) before estimating.
     thresholds : dict of str to (float, float)
         Per metric, NannyML's alert thresholds from the reference chunks.
+    unsummarised_days : tuple of date
+        Whole UTC days of the window read from the log because the summary did not hold them yet.
     """
 
     table: pd.DataFrame
     calibrated: bool
     thresholds: dict[str, tuple[float, float]] = field(default_factory=dict)
+    unsummarised_days: tuple[date, ...] = ()
 
     @property
     def calibration_note(self) -> str:
@@ -160,29 +183,32 @@ def _load_calibrator(con: duckdb.DuckDBPyConnection, calibrator) -> None:
 
 
 def _calibrated_sql() -> str:
-    """Each row of the performance table with its calibrated probability ``p`` (clip + interpolation)."""
+    """Each cell of the performance table with the calibrated probability ``p`` of its mean score (clip +
+    interpolation)."""
     return f"""
-    SELECT t._period, t._group, t.score, t.d, t.label,
+    SELECT t._period, t._group, t.bin, t.d, t.n,
            CASE WHEN c.x IS NULL THEN (SELECT y FROM {CAL} ORDER BY x LIMIT 1)
                 WHEN c.nx IS NULL OR c.nx = c.x THEN c.y
-                ELSE c.y + (t.score - c.x) * (c.ny - c.y) / (c.nx - c.x) END AS p
-    FROM {PERF} t ASOF LEFT JOIN {CAL} c ON t.score >= c.x
+                ELSE c.y + (t.m - c.x) * (c.ny - c.y) / (c.nx - c.x) END AS p
+    FROM {PERF} t ASOF LEFT JOIN {CAL} c ON t.m >= c.x
     """
 
 
 def _estimate_sql() -> str:
     return f"""
     WITH cal AS ({_calibrated_sql()}),
-    c AS (SELECT _period, _group, count(*) AS rows, sum(p * d) AS etp, sum((1 - p) * d) AS efp,
-                 sum(p * (1 - d)) AS efn, sum((1 - p) * (1 - d)) AS etn, sum(p) AS w1, sum(1 - p) AS w0
+    c AS (SELECT _period, _group, sum(n) AS rows, sum(n * p * d) AS etp, sum(n * (1 - p) * d) AS efp,
+                 sum(n * p * (1 - d)) AS efn, sum(n * (1 - p) * (1 - d)) AS etn, sum(n * p) AS w1,
+                 sum(n * (1 - p)) AS w0
           FROM cal GROUP BY ALL),
-    s AS (SELECT _period, _group, score, sum(p) AS w1, sum(1 - p) AS w0 FROM cal GROUP BY ALL),
+    s AS (SELECT _period, _group, bin, sum(n * p) AS w1, sum(n * (1 - p)) AS w0 FROM cal GROUP BY ALL),
     r AS (SELECT _period, _group, w1, w0,
-                 coalesce(sum(w0) OVER (PARTITION BY _period, _group ORDER BY score
+                 coalesce(sum(w0) OVER (PARTITION BY _period, _group ORDER BY bin
                                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS w0_below
           FROM s),
     a AS (SELECT _period, _group, sum(w1 * (w0_below + w0 / 2)) AS auc_num FROM r GROUP BY ALL)
-    SELECT c.*, a.auc_num FROM c JOIN a USING (_period, _group) ORDER BY 1, 2
+    SELECT c.*, a.auc_num FROM c JOIN a ON a._period = c._period AND a._group IS NOT DISTINCT FROM c._group
+    ORDER BY 1, 2
     """
 
 
@@ -209,23 +235,23 @@ def cbpe(db: DbLike, model: str, *, window: Window, freq: str | None = "week") -
     """
 
     def work(con: duckdb.DuckDBPyConnection):
-        row = load(con, model, window=window, freq=freq)
+        loaded = load(con, model, window=window, freq=freq)
         try:
             info = get_model(con, model)
             ref = con.execute(f"SELECT score, label, decision FROM {reference_table(info.stem)} "
-                              "WHERE model_version = ?", [row["version"]]).fetchnumpy()
+                              "WHERE model_version = ?", [loaded.version["version"]]).fetchnumpy()
             scores, labels = np.asarray(ref["score"], float), np.asarray(ref["label"], float)
             calibrator = fit_calibrator(scores, labels)
             calibrated = needs_calibration(labels, scores)
             _load_calibrator(con, calibrator if calibrated else None)
             estimated = estimate_from_expected(con.execute(_estimate_sql()).df())
-            realised = _finish(con.execute(_metrics_sql()).df(), row, min_labelled(con, model))
+            realised = _finish(con.execute(_metrics_sql()).df(), loaded, min_labelled(con, model))
         finally:
             con.execute(f"DROP TABLE IF EXISTS {PERF}")
             con.execute(f"DROP TABLE IF EXISTS {CAL}")
-        return row, labels, scores, np.asarray(ref["decision"], float), calibrated, estimated, realised
+        return labels, scores, np.asarray(ref["decision"], float), calibrated, estimated, realised
 
-    row, labels, scores, decisions, calibrated, estimated, realised = run(db, work)
+    labels, scores, decisions, calibrated, estimated, realised = run(db, work)
     estimated = estimated.rename(columns={"_period": "period", "_group": "group"})
     merged = realised.merge(estimated[["period", "group", *(f"est_{m}" for m in ESTIMATED)]],
                             on=["period", "group"], how="left")
@@ -239,7 +265,7 @@ def cbpe(db: DbLike, model: str, *, window: Window, freq: str | None = "week") -
     merged["sampling_error_roc_auc"] = error
     merged["lower_confidence_roc_auc"] = (merged["est_roc_auc"] - SAMPLING_ERROR_RANGE * error).clip(lower=0.0)
     merged["upper_confidence_roc_auc"] = (merged["est_roc_auc"] + SAMPLING_ERROR_RANGE * error).clip(upper=1.0)
-    return CBPEResult(merged, calibrated, thresholds)
+    return CBPEResult(merged, calibrated, thresholds, realised.attrs[UNSUMMARISED])
 
 
-__all__ = ["ESTIMATED", "CBPEResult", "cbpe", "needs_calibration", "reference_thresholds", "estimate_from_expected", "fit_calibrator", "metrics_from_counts"]
+__all__ = ["ESTIMATED", "CBPEResult", "cbpe", "needs_calibration", "reference_thresholds", "estimate_from_expected", "fit_calibrator"]

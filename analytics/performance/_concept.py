@@ -39,7 +39,7 @@ from analytics import settings
 from analytics.drift import drift_over_time
 from analytics.store import DbLike, run
 from analytics.window import Window
-from analytics.performance._realised import realised_metrics, resolve_version
+from analytics.performance._realised import UNSUMMARISED, realised_metrics, resolve_version
 from analytics.performance._sampling import (ENOUGH, SAMPLING_ERROR_RANGE, SINGLE_CLASS, AucSamplingError)
 from analytics.registry import reference_frame
 from analytics.settings import declare
@@ -88,7 +88,8 @@ def concept_drift(db: DbLike, model: str, *, window: Window, freq: str = "week")
     pandas.DataFrame
         ``period``, ``version``, ``rows``, ``labelled``, ``positives``, ``label_state``, ``roc_auc``,
         ``roc_auc_change``, ``sampling_error`` (of the ROC AUC at the window's labels), ``drifted_inputs``,
-        ``n_drifted_inputs``, ``performance_falls``, ``verdict`` and ``tolerance``.
+        ``n_drifted_inputs``, ``performance_falls``, ``verdict`` and ``tolerance``;
+        ``attrs["unsummarised_days"]`` as :func:`~analytics.performance.realised_metrics`.
     """
     perf = realised_metrics(db, model, window=window, freq=freq)
     drift = drift_over_time(db, model, window=window, freq=freq).table
@@ -111,7 +112,9 @@ def concept_drift(db: DbLike, model: str, *, window: Window, freq: str = "week")
         ["covariate drift (" + words + ")", words, "concept drift", "covariate drift, performance falls",
          "covariate drift"], default="stable")
     frame["tolerance"] = tolerance
-    return frame.reset_index(drop=True)
+    frame = frame.reset_index(drop=True)
+    frame.attrs[UNSUMMARISED] = perf.attrs[UNSUMMARISED]
+    return frame
 
 
 def page_hinkley(values: np.ndarray, *, delta: float, threshold: float) -> tuple[int | None, int | None]:
@@ -139,7 +142,9 @@ def error_stream(db: DbLike, model: str, *, window: Window) -> pd.DataFrame:
     daily = realised_metrics(db, model, window=window, freq="day")
     out = daily[["period", "labelled", "brier", "accuracy"]].copy()
     out["error_rate"] = 1 - out["accuracy"]
-    return out.drop(columns="accuracy")
+    out = out.drop(columns="accuracy")
+    out.attrs[UNSUMMARISED] = daily.attrs[UNSUMMARISED]
+    return out
 
 
 def change_points(db: DbLike, model: str, *, window: Window) -> dict:

@@ -1,24 +1,32 @@
-"""Realised performance with labels, computed inside DuckDB from confusion counts and score ranks.
+"""Realised performance with labels, computed inside DuckDB from the window's score cells.
 
-The window's predictions of one version are joined with their outcomes once into a temp table
-(period, group, score, decision at the version's threshold, label); every metric is then an
-aggregate of it, per period and per group (a segment column's values):
+The window's rows of one version are counted into score cells (:mod:`analytics.performance._cells`:
+the kept summary for whole UTC days, the log for the rest), aggregated once into a temp table per
+period, group (a segment column's values), label, decision at the version's threshold and score bin;
+every metric is then an aggregate of it:
 
 - accuracy, precision, recall, F1 from the confusion counts at the version's threshold
   (``decision = score >= threshold``), with scikit-learn's convention that an undefined precision,
-  recall or F1 (no predicted or no actual positives) is 0;
-- ROC AUC from the rank-sum identity with tied scores given their average rank
-  (:func:`sklearn.metrics.roc_auc_score`); undefined (NaN) with a single class;
-- Brier score ``mean((score - label)^2)`` and log loss with scores clipped to
-  ``[eps, 1 - eps]`` (``eps`` of float64), as :func:`sklearn.metrics.log_loss`;
-- the calibration curve on 10 equal-width bins, as :func:`sklearn.calibration.calibration_curve`.
+  recall or F1 (no predicted or no actual positives) is 0: exact;
+- ROC AUC read off the score histogram of each label (pairs in one bin count one half, as ties do),
+  with ``roc_auc_bound``, the most it can differ from :func:`sklearn.metrics.roc_auc_score` on the
+  same rows: half the share of positive-negative pairs that share a bin; undefined (NaN) with a
+  single class;
+- Brier score ``mean((score - label)^2)`` and log loss with scores clipped to ``[eps, 1 - eps]``
+  (``eps`` of float64), as :func:`sklearn.metrics.log_loss`, from the cells' sums;
+- the calibration curve on ``n_bins`` equal-width bins, as :func:`sklearn.calibration.calibration_curve`
+  (a sum of whole kept bins when ``n_bins`` divides their number).
 
-Only labelled rows enter a metric; ``rows`` and ``labelled`` say how many there were.
+Only labelled rows enter a metric; ``rows`` and ``labelled`` say how many there were. The whole UTC
+days read from the log because the summary did not hold them yet are in the result's
+``attrs["unsummarised_days"]`` (:func:`summary_note` words them).
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -26,20 +34,20 @@ import pandas as pd
 
 from analytics import settings
 from analytics.errors import InvalidInputError
-from analytics.logschema import quote
-from analytics.store import DbLike, run
-from analytics.window import Window
+from analytics.performance._cells import HistogramAuc, auc_sql, kept_bins, window_cells
 from analytics.performance._sampling import MIN_LABELLED, label_states
 from analytics.registry import champion_version, get_model, get_version
-from analytics.store import outcomes_view, predictions_view
+from analytics.store import DbLike, run
 from analytics.timebounds import PERIODS, period_sql
+from analytics.window import Window
 
 PERF = "_vigil_perf"
-EPS = float(np.finfo(np.float64).eps)
 METRICS: tuple[str, ...] = ("roc_auc", "accuracy", "precision", "recall", "f1", "brier", "log_loss")
 #: Whether a higher value is better, per metric.
 HIGHER_IS_BETTER = {"roc_auc": True, "accuracy": True, "precision": True, "recall": True, "f1": True,
                     "brier": False, "log_loss": False}
+#: Where a result frame names the whole UTC days it read from the log (``frame.attrs[UNSUMMARISED]``).
+UNSUMMARISED = "unsummarised_days"
 
 
 def resolve_version(con: duckdb.DuckDBPyConnection, model: str, version: str | None) -> dict:
@@ -50,70 +58,92 @@ def resolve_version(con: duckdb.DuckDBPyConnection, model: str, version: str | N
     return get_version(con, model, version)
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """The window's cells loaded into the temp table :data:`PERF`: the version's registry row and the
+    whole UTC days read from the log because the summary did not hold them yet."""
+
+    version: dict
+    unsummarised_days: tuple[date, ...] = ()
+
+
 def load(con: duckdb.DuckDBPyConnection, model: str, *, window: Window, freq: str | None, by: str | None = None,
-         labelled_only: bool = False) -> dict:
-    """Create the temp table of the window's rows with labels; return the version's registry row."""
+         bins: int | None = None) -> Loaded:
+    """Create the temp table :data:`PERF` of the window's cells of one version (default the champion).
+
+    Its rows: ``_period``, ``_group`` (the value of ``by``, or ``all``), ``label`` (NULL: no outcome
+    yet), ``d`` (the decision at the version's threshold), ``bin`` (of ``bins`` score bins), ``n`` (rows),
+    ``s`` (summed scores), ``m`` (their mean), ``se`` (summed squared errors), ``ll`` (summed log losses).
+    ``bins`` defaults to the kept ones (:func:`analytics.performance.window_cells`).
+    """
     if freq not in PERIODS:
         raise InvalidInputError(f"frequency {freq!r} is unknown; use day, week or none")
     info = get_model(con, model)
     row = resolve_version(con, model, window.version)
-    rows = replace(window, version=row["version"]).where(info.schema)
-    where, params = rows.sql, rows.params
     if by is not None and by not in [c.name for c in info.schema.segments]:
         raise InvalidInputError(f"{by!r} is not a segment column of {model}")
-    group = f"CAST(p.{quote(by)} AS VARCHAR)" if by else "'all'"
-    join = "JOIN" if labelled_only else "LEFT JOIN"
+    cells = window_cells(con, info, replace(window, version=row["version"]), by=by, bins=bins)
+    group = "segment_value" if by else "'all'"
     con.execute(f"DROP TABLE IF EXISTS {PERF}")
     con.execute(
-        f"CREATE TEMP TABLE {PERF} AS SELECT {period_sql(freq, 'p.predicted_at')} AS _period, {group} AS _group, p.score, "
-        f"(p.score >= {float(row['threshold'])!r})::INTEGER AS d, o.label::INTEGER AS label "
-        f"FROM {predictions_view(info.stem)} p {join} (SELECT prediction_id, any_value(label) AS label "
-        f"FROM {outcomes_view(info.stem)} GROUP BY ALL) o USING (prediction_id) WHERE {where}", params)
-    return row
+        f"CREATE TEMP TABLE {PERF} AS SELECT {period_sql(freq, 'day')} AS _period, {group} AS _group, label, "
+        f"decision AS d, bin, sum(n) AS n, sum(score_sum) AS s, sum(score_sum) / sum(n) AS m, "
+        f"sum(sq_error_sum) AS se, sum(log_loss_sum) AS ll FROM ({cells.sql}) GROUP BY ALL", cells.params)
+    return Loaded(row, cells.unsummarised_days)
 
 
 def _metrics_sql() -> str:
     return f"""
     WITH c AS (
-      SELECT _period, _group, count(*) AS rows, count(label) AS labelled, sum(label) AS positives,
-             sum(d * label) AS tp, sum(d * (1 - label)) AS fp, sum((1 - d) * label) AS fn,
-             sum((1 - d) * (1 - label)) AS tn,
-             avg(CASE WHEN label IS NOT NULL THEN (score - label) ^ 2 END) AS brier,
-             -avg(CASE WHEN label IS NOT NULL THEN label * ln(greatest(least(score, 1 - {EPS!r}), {EPS!r}))
-                  + (1 - label) * ln(1 - greatest(least(score, 1 - {EPS!r}), {EPS!r})) END) AS log_loss
+      SELECT _period, _group, sum(n) AS rows, coalesce(sum(n) FILTER (WHERE label IS NOT NULL), 0) AS labelled,
+             coalesce(sum(n) FILTER (WHERE label = 1), 0) AS positives,
+             coalesce(sum(n) FILTER (WHERE d = 1 AND label = 1), 0) AS tp,
+             coalesce(sum(n) FILTER (WHERE d = 1 AND label = 0), 0) AS fp,
+             coalesce(sum(n) FILTER (WHERE d = 0 AND label = 1), 0) AS fn,
+             coalesce(sum(n) FILTER (WHERE d = 0 AND label = 0), 0) AS tn,
+             sum(se) AS sq_error_sum, sum(ll) AS log_loss_sum
       FROM {PERF} GROUP BY ALL),
-    s AS (SELECT _period, _group, score, count(*) AS n, sum(label) AS pos FROM {PERF}
-          WHERE label IS NOT NULL GROUP BY ALL),
-    r AS (SELECT _period, _group, pos,
-                 sum(n) OVER (PARTITION BY _period, _group ORDER BY score
-                              ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - n + (n + 1) / 2.0 AS avg_rank
-          FROM s),
-    a AS (SELECT _period, _group, sum(pos * avg_rank) AS rank_sum FROM r GROUP BY ALL)
-    SELECT c.*, a.rank_sum FROM c LEFT JOIN a USING (_period, _group) ORDER BY 1, 2
+    a AS ({auc_sql(PERF, "_period, _group")})
+    SELECT c.*, a.auc_pairs, a.tied_pairs
+    FROM c LEFT JOIN a ON a._period = c._period AND a._group IS NOT DISTINCT FROM c._group ORDER BY 1, 2
     """
 
 
-def _div(a: pd.Series, b: pd.Series) -> pd.Series:
-    a, b = a.astype(float), b.astype(float)
-    return (a / b.where(b > 0)).fillna(0.0)
+def threshold_metrics(tp: Any, fp: Any, fn: Any, tn: Any) -> dict[str, np.ndarray]:
+    """Accuracy, precision, recall and F1 from confusion counts (arrays, elementwise), with scikit-learn's
+    formulas and its convention that an undefined precision, recall or F1 is 0; every metric is NaN
+    without rows."""
+    tp, fp, fn, tn = (np.asarray(v, float) for v in (tp, fp, fn, tn))
+    n = tp + fp + fn + tn
+
+    def div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(n > 0, np.where(b > 0, a / np.where(b > 0, b, 1.0), 0.0), np.nan)
+
+    return {"accuracy": div(tp + tn, n), "precision": div(tp, tp + fp), "recall": div(tp, tp + fn),
+            "f1": div(2 * tp, 2 * tp + fp + fn)}
 
 
 def metrics_from_counts(frame: pd.DataFrame) -> pd.DataFrame:
-    """Add accuracy, precision, recall, F1 and ROC AUC to a frame of counts (tp, fp, fn, tn, rank_sum ...)."""
+    """Add the :data:`METRICS` and ``roc_auc_bound`` to a frame of counts and sums (see :func:`_metrics_sql`)."""
     out = frame.copy()
     labelled = out["labelled"].astype(float)
-    out["accuracy"] = ((out["tp"] + out["tn"]) / labelled.where(labelled > 0)).astype(float)
-    out["precision"] = _div(out["tp"], out["tp"] + out["fp"])
-    out["recall"] = _div(out["tp"], out["tp"] + out["fn"])
-    out["f1"] = _div(2 * out["tp"], 2 * out["tp"] + out["fp"] + out["fn"])
-    positives = out["positives"].astype(float)
-    negatives = labelled - positives
-    both = (positives > 0) & (negatives > 0)
-    auc = (out["rank_sum"].astype(float) - positives * (positives + 1) / 2) / (positives * negatives)
-    out["roc_auc"] = auc.where(both)
-    for col in ("accuracy", "precision", "recall", "f1"):
-        out[col] = out[col].where(labelled > 0)
+    for name, values in threshold_metrics(out["tp"], out["fp"], out["fn"], out["tn"]).items():
+        out[name] = values
+    auc = HistogramAuc.of(out["positives"], labelled - out["positives"], out["auc_pairs"], out["tied_pairs"])
+    out["roc_auc"], out["roc_auc_bound"] = auc.auc, auc.bound
+    out["brier"] = out["sq_error_sum"].astype(float) / labelled.where(labelled > 0)
+    out["log_loss"] = out["log_loss_sum"].astype(float) / labelled.where(labelled > 0)
     return out
+
+
+def summary_note(days: tuple[date, ...]) -> str:
+    """A sentence for a page when whole days of its window were read from the log (empty when none were)."""
+    if not days:
+        return ""
+    span = f"{days[0]:%Y-%m-%d}" + (f" to {days[-1]:%Y-%m-%d}" if len(days) > 1 else "")
+    return (f"{len(days)} day(s) of this window ({span}, UTC) are not summarised yet and were read from the log: "
+            "the same numbers, slower. The next ingest or `vigil refresh` summarises them.")
 
 
 def realised_metrics(db: DbLike, model: str, *, window: Window, freq: str | None = "week",
@@ -136,17 +166,19 @@ def realised_metrics(db: DbLike, model: str, *, window: Window, freq: str | None
     pandas.DataFrame
         ``period``, ``group``, ``rows``, ``labelled``, ``labelled_share``, ``positives``,
         ``label_state`` (:func:`analytics.performance.label_states`: a metric is judged only with
-        ``enough labels``), the :data:`METRICS`, ``threshold``, ``version``, and per metric its
+        ``enough labels``), the :data:`METRICS`, ``roc_auc_bound`` (the most the ROC AUC read off the
+        score histogram can differ from the exact one), ``threshold``, ``version``, and per metric its
         change against the validation metrics of the registry (``<metric>_change``).
+        ``attrs["unsummarised_days"]``: the whole UTC days read from the log (not summarised yet).
     """
 
     def work(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-        row = load(con, model, window=window, freq=freq, by=by)
+        loaded = load(con, model, window=window, freq=freq, by=by)
         try:
             counts = con.execute(_metrics_sql()).df()
         finally:
             con.execute(f"DROP TABLE IF EXISTS {PERF}")
-        return _finish(counts, row, min_labelled(con, model))
+        return _finish(counts, loaded, min_labelled(con, model))
 
     return run(db, work)
 
@@ -161,7 +193,8 @@ def min_labelled_of(db: DbLike, model: str) -> int:
     return run(db, lambda con: min_labelled(con, model))
 
 
-def _finish(counts: pd.DataFrame, row: dict, minimum: int) -> pd.DataFrame:
+def _finish(counts: pd.DataFrame, loaded: Loaded, minimum: int) -> pd.DataFrame:
+    row = loaded.version
     frame = metrics_from_counts(counts).rename(columns={"_period": "period", "_group": "group"})
     frame["labelled_share"] = frame["labelled"] / frame["rows"]
     frame["threshold"] = float(row["threshold"])
@@ -171,11 +204,13 @@ def _finish(counts: pd.DataFrame, row: dict, minimum: int) -> pd.DataFrame:
         ref = validation.get(metric)
         frame[f"{metric}_change"] = frame[metric] - float(ref) if ref is not None else np.nan
     columns = ["period", "group", "version", "rows", "labelled", "labelled_share", "positives", "label_state",
-               *METRICS, "threshold", *(f"{m}_change" for m in METRICS)]
+               *METRICS, "roc_auc_bound", "threshold", *(f"{m}_change" for m in METRICS)]
     for c in ("rows", "labelled", "positives"):
         frame[c] = frame[c].fillna(0).astype("int64")
     frame["label_state"] = label_states(frame["labelled"], frame["positives"], minimum)
-    return frame[columns]
+    out = frame[columns].reset_index(drop=True)
+    out.attrs[UNSUMMARISED] = loaded.unsummarised_days
+    return out
 
 
 def validation_metrics(db: DbLike, model: str, version: str | None = None) -> dict[str, float]:
@@ -188,21 +223,27 @@ def calibration_curve(db: DbLike, model: str, *, window: Window, n_bins: int = 1
     bin, mean score, share positive, rows.
 
     Bins as :func:`sklearn.calibration.calibration_curve` (``strategy="uniform"``): ``n_bins``
-    equal-width bins on [0, 1]; a score on an inner edge belongs to the lower bin.
+    equal-width bins on [0, 1]; a score on an inner edge belongs to the lower bin (the edges are the
+    doubles nearest to ``k / n_bins``; NumPy's ``linspace`` may put an edge one unit in the last place
+    higher, so a score exactly there may fall in the other bin). With ``n_bins`` dividing the number
+    of kept score bins (2,000 for all rows, 200 for a segment value), the curve sums whole kept bins;
+    otherwise the window is counted from the log on ``n_bins`` bins.
     """
     if not 2 <= n_bins <= 100:
         raise InvalidInputError("choose between 2 and 100 calibration bins")
-    inner = np.linspace(0.0, 1.0, n_bins + 1)[1:-1]
-    index = " + ".join(f"(score > {float(e)!r})::INTEGER" for e in inner)
+    kept = kept_bins(window.segment)
+    bins, per = (kept, kept // n_bins) if kept % n_bins == 0 else (n_bins, 1)
 
     def work(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-        load(con, model, window=window, freq=None, labelled_only=True)
+        loaded = load(con, model, window=window, freq=None, bins=bins)
         try:
-            return con.execute(
-                f"SELECT {index} AS bin, avg(score) AS mean_predicted, avg(label) AS fraction_positive, "
-                f"count(*) AS rows FROM {PERF} GROUP BY ALL ORDER BY bin").df()
+            frame = con.execute(
+                f"SELECT bin // {per} AS bin, sum(s) / sum(n) AS mean_predicted, sum(n * label) / sum(n) AS "
+                f"fraction_positive, sum(n) AS rows FROM {PERF} WHERE label IS NOT NULL GROUP BY 1 ORDER BY 1").df()
         finally:
             con.execute(f"DROP TABLE IF EXISTS {PERF}")
+        frame.attrs[UNSUMMARISED] = loaded.unsummarised_days
+        return frame
 
     frame = run(db, work)
     frame["bin_lower"] = frame["bin"] / n_bins

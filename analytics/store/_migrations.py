@@ -260,6 +260,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "DROP TABLE drift_rollup_segments",
         "CREATE TABLE fairness_cells (model_name VARCHAR NOT NULL, day DATE NOT NULL, version VARCHAR, "
         "groups VARCHAR[] NOT NULL, decision BIGINT, label BIGINT, n BIGINT NOT NULL, value DOUBLE)")),
+    Migration(23, "performance cells per UTC day, version, segment value, label, decision and fine score bin, kept as "
+                  "a summary (confusion counts, score histogram per label, sums of scores, squared errors and log losses)", (
+        "CREATE TABLE performance_cells (model_name VARCHAR NOT NULL, day DATE NOT NULL, version VARCHAR NOT NULL, "
+        "segment VARCHAR NOT NULL, segment_value VARCHAR, label TINYINT, decision TINYINT, bin INTEGER, "
+        "n BIGINT NOT NULL, score_sum DOUBLE, sq_error_sum DOUBLE, log_loss_sum DOUBLE)",)),
     Migration(24, "the explanation sample kept per version and UTC day (each day's lowest-hash predictions with "
                   "their SHAP values) and the reference sample's SHAP values once per version", (
         "CREATE TABLE explain_versions (model_name VARCHAR NOT NULL, version VARCHAR NOT NULL, key VARCHAR NOT NULL, "

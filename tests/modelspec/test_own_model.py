@@ -13,9 +13,13 @@ import pandas as pd
 import pytest
 from fairlearn.metrics import MetricFrame, demographic_parity_ratio, selection_rate
 from scipy import stats
+from sklearn import metrics
+from sklearn.calibration import calibration_curve
 from streamlit.testing.v1 import AppTest
 
+from analytics import overview, performance
 from analytics.roles import Actor
+from analytics.window import Window
 from app import navigation
 from law_support import END, MODEL, law_files, law_store_copy, vigil  # noqa: F401 - fixture
 
@@ -99,6 +103,33 @@ def test_drift_statistic_matches_scipy_on_the_same_rows(law_env, law_files, caps
     assert lsat["statistic"] == pytest.approx(expected.statistic, abs=1e-9)
     assert lsat["p_value"] == pytest.approx(expected.pvalue, rel=1e-6)
     assert np.isfinite(lsat["statistic"])
+
+
+def test_performance_read_from_the_summary_matches_sklearn(law_env, law_files):
+    """The ingest's refresh kept the performance cells: counts exact, ROC AUC within its stated bound."""
+    db, _ = law_env
+    files = law_files["lightgbm"]
+    log = pd.read_parquet(files["predictions"]).merge(pd.read_parquet(files["outcomes"])[["prediction_id", "label"]],
+                                                      on="prediction_id")
+    window = Window(version="v1")
+    got = performance.realised_metrics(db, MODEL, window=window, freq=None)
+    assert got.attrs[performance.UNSUMMARISED] == ()  # every day from the summary
+    row = got.iloc[0]
+    y, s = log["label"].to_numpy(int), log["score"].to_numpy(float)
+    d = (s >= 0.8).astype(int)  # v1's threshold (law_support)
+    assert row["labelled"] == len(log) and row["positives"] == y.sum()
+    assert row["accuracy"] == metrics.accuracy_score(y, d) and row["f1"] == metrics.f1_score(y, d)
+    assert row["precision"] == metrics.precision_score(y, d) and row["recall"] == metrics.recall_score(y, d)
+    assert row["brier"] == pytest.approx(metrics.brier_score_loss(y, s), rel=1e-9)
+    assert row["log_loss"] == pytest.approx(metrics.log_loss(y, s), rel=1e-9)
+    assert abs(row["roc_auc"] - metrics.roc_auc_score(y, s)) <= row["roc_auc_bound"] <= 1e-3
+    curve = performance.calibration_curve(db, MODEL, window=window)
+    prob_true, prob_pred = calibration_curve(y, s, n_bins=10)
+    np.testing.assert_allclose(curve["fraction_positive"], prob_true, rtol=1e-9)
+    np.testing.assert_allclose(curve["mean_predicted"], prob_pred, rtol=1e-9)
+    summary = overview.model_summary(db, MODEL, now=END, window=window)
+    assert summary["labelled"] == len(log) and summary["auc_rows"] == len(log)
+    assert summary["realised_auc"] == pytest.approx(row["roc_auc"], abs=1e-12)
 
 
 def test_compliance_records_and_backup_work_on_the_onboarded_model(law_files, tmp_path_factory, tmp_path,

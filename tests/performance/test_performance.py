@@ -1,4 +1,10 @@
-"""Performance metrics pinned to scikit-learn; CBPE pinned to its definition; the demo's concept drift found."""
+"""Performance metrics pinned to scikit-learn; CBPE pinned to its definition; the demo's concept drift found.
+
+The metrics are read from the performance summary (score cells per UTC day, kept by the demo build's
+refresh): counts, accuracy, precision, recall and F1 exactly as scikit-learn, Brier score and log loss
+up to the order of summation, ROC AUC within the bound each result states (``roc_auc_bound``, half the
+share of positive-negative pairs sharing one of 2,000 score bins: below 1e-3 here).
+"""
 
 from __future__ import annotations
 
@@ -36,6 +42,17 @@ def _labelled(db, a, b, version="v1"):
         con.close()
 
 
+def _assert_metrics(row, frame: pd.DataFrame, where, bound: float = 1e-3) -> None:
+    """Every metric of a result row against scikit-learn on the same rows: ROC AUC within the stated bound
+    (itself at most ``bound``: about half the bin width, 1 / 4,000 for all rows, 1 / 400 per segment value)."""
+    for metric, value in _sklearn(frame).items():
+        if metric == "roc_auc":
+            assert 0 <= row["roc_auc_bound"] <= bound, where
+            assert abs(row[metric] - value) <= row["roc_auc_bound"], (where, metric)
+        else:
+            assert row[metric] == pytest.approx(value, rel=1e-9), (where, metric)
+
+
 def _sklearn(frame: pd.DataFrame, threshold: float = 0.5) -> dict[str, float]:
     y, s = frame["label"].to_numpy(int), frame["score"].to_numpy(float)
     d = (s >= threshold).astype(int)
@@ -50,9 +67,12 @@ def test_realised_metrics_match_sklearn(demo):
     a, b = start + timedelta(days=100), start + timedelta(days=140)
     got = performance.realised_metrics(summary.db, MODEL, window=Window(start=a, end=b), freq=None)
     rows = _labelled(summary.db, a, b)
+    assert got.attrs[performance.UNSUMMARISED] == ()  # whole days, every one summarised by the demo build
     assert len(got) == 1 and got.loc[0, "labelled"] == len(rows)
-    for metric, value in _sklearn(rows).items():
-        assert got.loc[0, metric] == pytest.approx(value, rel=1e-9), metric
+    _assert_metrics(got.loc[0], rows, "window")
+    y, s = rows["label"].to_numpy(int), rows["score"].to_numpy(float)
+    for metric in ("accuracy", "precision", "recall", "f1"):  # exact: ratios of the same confusion counts
+        assert got.loc[0, metric] == getattr(metrics, f"{metric}_score")(y, (s >= 0.5).astype(int)), metric
     assert 0 < got.loc[0, "labelled_share"] <= 1
     validation = performance.validation_metrics(summary.db, MODEL)
     assert got.loc[0, "roc_auc_change"] == pytest.approx(got.loc[0, "roc_auc"] - validation["roc_auc"])
@@ -67,8 +87,7 @@ def test_metrics_per_week_and_segment_match_sklearn(demo):
     checked = 0
     for (period, region), part in rows.groupby(["period", "region"]):
         row = got[(got["period"] == period) & (got["group"] == region)].iloc[0]
-        for metric, value in _sklearn(part).items():
-            assert row[metric] == pytest.approx(value, rel=1e-9), (period, region, metric)
+        _assert_metrics(row, part, (period, region), bound=1e-2)
         checked += 1
     assert checked == len(got) >= 10
 
@@ -85,7 +104,8 @@ def test_calibration_curve_matches_sklearn(demo):
 
 
 def test_cbpe_is_nannyml_cbpe_on_the_isotonic_calibration(demo):
-    """Expected confusion matrix and expected AUC pinned to numpy/sklearn on the same rows."""
+    """Expected confusion matrix and expected AUC pinned to numpy/sklearn on the same rows, within 1e-3: the
+    calibration is applied to each score cell's mean score (exact where it is linear across the cell)."""
     summary, start = demo
     a, b = start + timedelta(days=150), start + timedelta(days=180)   # no labels yet
     result = performance.cbpe(summary.db, MODEL, window=Window(start=a, end=b), freq=None)
@@ -105,14 +125,14 @@ def test_cbpe_is_nannyml_cbpe_on_the_isotonic_calibration(demo):
     tp, fp, fn, tn = (p * d).sum(), ((1 - p) * d).sum(), (p * (1 - d)).sum(), ((1 - p) * (1 - d)).sum()
     row = got.iloc[0]
     assert row["labelled"] == 0 and np.isnan(row["roc_auc"])
-    assert row["est_accuracy"] == pytest.approx((tp + tn) / len(p), rel=1e-9)
-    assert row["est_precision"] == pytest.approx(tp / (tp + fp), rel=1e-9)
-    assert row["est_recall"] == pytest.approx(tp / (tp + fn), rel=1e-9)
-    assert row["est_f1"] == pytest.approx(2 * tp / (2 * tp + fp + fn), rel=1e-9)
+    assert row["est_accuracy"] == pytest.approx((tp + tn) / len(p), abs=1e-3)
+    assert row["est_precision"] == pytest.approx(tp / (tp + fp), abs=1e-3)
+    assert row["est_recall"] == pytest.approx(tp / (tp + fn), abs=1e-3)
+    assert row["est_f1"] == pytest.approx(2 * tp / (2 * tp + fp + fn), abs=1e-3)
     s = cur["score"].to_numpy()
     expected_auc = metrics.roc_auc_score(np.r_[np.ones(len(s)), np.zeros(len(s))], np.r_[s, s],
                                          sample_weight=np.r_[p, 1 - p])
-    assert row["est_roc_auc"] == pytest.approx(expected_auc, rel=1e-9)
+    assert row["est_roc_auc"] == pytest.approx(expected_auc, abs=1e-3)
 
 
 def test_cbpe_tracks_realised_before_the_concept_shift_and_misses_it_after(demo):
