@@ -5,10 +5,12 @@
 What is timed is what one run of the Overview page asks the store for, called as the page calls
 it: the data-version token (``store.data_version``, the cache key of ``app/queries.py``), the
 sidebar's options (``overview.context_options``), the cheap traffic scan (``overview.traffic``,
-which moves with the minute) and the costly window join (``overview.window_view``, per model one
-join of predictions and outcomes), over the page's default window: the last 90 days from the start
-of the current hour (``app.context.resolve_window``), UTC. The model in focus is drawn from those
-rows, with no further query, unless a version or segment is chosen.
+which moves with the minute) and the window's counts and ROC AUC (``overview.window_view``: per model
+the performance summary, ``performance_cells``, for the whole UTC days it holds, the log joined with
+its outcomes for the partial days at the window's edges; "log days" counts the whole days the summary
+did not hold yet, 0 once ``vigil refresh`` has run), over the page's default window: the last 90 days
+from the start of the current hour (``app.context.resolve_window``), UTC. The model in focus is drawn
+from those rows, with no further query, unless a version or segment is chosen.
 
 - **cold**: a fresh Python process (modules imported first, not timed), first call: DuckDB opens
   the file, reads its catalogue and scans the Parquet segments for the first time. The operating
@@ -68,8 +70,13 @@ def page_run():
 
 cold, result = page_run()
 warm = [page_run()[0] for _ in range(repeat)]
+# whole days the performance summary did not hold (read from the log): 0 once `vigil refresh` has run
+from analytics import performance
+from analytics.registry import list_models
+from_log = store.read(lambda con: sum(len(performance.window_cells(con, info, Window(start, end)).unsummarised_days)
+                                      for info in list_models(con)), db)
 print(json.dumps({"cold": cold, "warm": warm, "rows_in_window": int(result.models["predictions"].sum()),
-                  "models": len(result.models), "duckdb": duckdb.__version__}))
+                  "models": len(result.models), "days_from_log": from_log, "duckdb": duckdb.__version__}))
 """
 
 
@@ -99,7 +106,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
     print(f"Overview queries on {args.db} ({_log_rows(args.db):,} logged predictions); cold = first call in a "
           "fresh process, warm = median raw query time of the next calls (no cache)")
-    print(f"{'window':>8} {'in window':>11} {'cold s':>8} {'warm s':>8} {'minute s':>9} {'cold cpu':>9} {'warm cpu':>9}  "
+    print(f"{'window':>8} {'in window':>11} {'cold s':>8} {'warm s':>8} {'minute s':>9} {'cold cpu':>9} {'warm cpu':>9} "
+          f"{'log days':>8}  "
           f"cold: token+options+traffic+window   (targets: cold < {COLD_TARGET} s, warm < {WARM_TARGET} s)")
     for window in ("90d", "all"):
         r = measure(args.db, window, args.repeat)
@@ -110,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
         label = "last 90 days (the page's default)" if window == "90d" else "all time"
         warm_cpu = statistics.median(w["cpu"] for w in r["warm"])
         print(f"{window:>8} {r['rows_in_window']:>11,} {cold['total']:>8.2f} {warm:>8.2f} {minute:>9.3f} "
-              f"{cold['cpu']:>9.2f} {warm_cpu:>9.2f}  "
+              f"{cold['cpu']:>9.2f} {warm_cpu:>9.2f} {r['days_from_log']:>8}  "
               f"{cold['token']:.2f}+{cold['options']:.2f}+{cold['traffic']:.2f}+{cold['window']:.2f}   "
               f"{label}: targets {verdict}")
 
