@@ -41,7 +41,7 @@ from analytics.store import DbLike, run
 from analytics.window import Window
 from analytics.performance._realised import UNSUMMARISED, realised_metrics, resolve_version
 from analytics.performance._sampling import (ENOUGH, SAMPLING_ERROR_RANGE, SINGLE_CLASS, AucSamplingError)
-from analytics.registry import reference_frame
+from analytics.registry import get_model, reference_frame
 from analytics.settings import declare
 
 AUC_DROP = declare("performance.auc_drop", 0.05,
@@ -92,7 +92,8 @@ def concept_drift(db: DbLike, model: str, *, window: Window, freq: str = "week")
         ``attrs["unsummarised_days"]`` as :func:`~analytics.performance.realised_metrics`.
     """
     perf = realised_metrics(db, model, window=window, freq=freq)
-    drift = drift_over_time(db, model, window=window, freq=freq).table
+    inputs = run(db, lambda con: tuple(c.name for c in get_model(con, model).schema.columns if c.role in INPUT_ROLES))
+    drift = drift_over_time(db, model, window=window, freq=freq, columns=inputs or None).table
     tolerance = run(db, lambda con: float(settings.get(con, AUC_DROP.key, model=model)))
     components = reference_auc_sampling_error(db, model, window.version)
     frame = perf[["period", "version", "rows", "labelled", "positives", "label_state", "roc_auc",
