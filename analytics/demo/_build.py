@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analytics import (business, config, deployments, drift, explain, fairness, governance, performance, registry, store,
-                       summaries, users)
+from analytics import (business, config, deployments, drift, explain, fairness, governance, performance, registry,
+                       store, summaries, users)
 from analytics.artifacts import model_frame
 from analytics.demo import _alerts as demo_alerts
 from analytics.demo import _credit as credit
