@@ -32,7 +32,8 @@ SETTING_MODULES: tuple[str, ...] = (
     "analytics.compliance._incidents", "analytics.compliance._risk", "analytics.deployments._compare",
     "analytics.drift._methods",
     "analytics.drift._multivariate", "analytics.explain._counterfactual", "analytics.explain._errors",
-    "analytics.explain._shap", "analytics.fairness._report", "analytics.governance._evidence", "analytics.ingest._roles",
+    "analytics.explain._kept", "analytics.explain._sample", "analytics.explain._shap", "analytics.fairness._report",
+    "analytics.governance._evidence", "analytics.ingest._roles",
     "analytics.performance._concept", "analytics.performance._sampling", "analytics.sessions",
 )
 
