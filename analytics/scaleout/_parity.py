@@ -10,8 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analytics.business import SUM_COLUMNS
+from analytics import drift, fairness
+from analytics.business import KPI, SERVING, SUM_COLUMNS
 from analytics.store import DbLike, read
+
+#: The summaries both engines build (the ledger's other summaries, such as the kept samples of
+#: multivariate drift and explanations, are built by DuckDB's refresh alone and are not compared).
+SUMMARIES: tuple[str, ...] = (drift.DRIFT_ROLLUPS.name, SERVING.name, KPI.name, fairness.FAIRNESS_CELLS.name)
 
 #: Per summary table, its columns that are sums of doubles (compared within a tolerance).
 SUMS: dict[str, tuple[str, ...]] = {
@@ -28,7 +33,8 @@ _LISTS = {"kpi_hourly": "dims", "fairness_cells": "groups"}
 
 
 def summary_rows(db: DbLike, model: str) -> dict[str, pd.DataFrame]:
-    """Every summary table's rows of ``model`` (lists as text), sorted, and its ledger rows (without ``built_at``)."""
+    """Every summary table's rows of ``model`` (lists as text), sorted, and its ledger rows of :data:`SUMMARIES`
+    (without ``built_at``)."""
     def work(con) -> dict[str, pd.DataFrame]:
         out = {}
         for table in SUMS:
@@ -37,7 +43,8 @@ def summary_rows(db: DbLike, model: str) -> dict[str, pd.DataFrame]:
             out[table] = con.execute(f"SELECT *{listed} FROM {table} WHERE model_name = ? ORDER BY "
                                      f"{', '.join(f'{chr(34)}{k}{chr(34)}' for k in keys)}", [model]).df()
         out["summary_ledger"] = con.execute("SELECT * EXCLUDE (built_at) FROM summary_ledger WHERE model_name = ? "
-                                            "ORDER BY ALL", [model]).df()
+                                            "AND list_contains(?, summary) ORDER BY ALL",
+                                            [model, list(SUMMARIES)]).df()
         return out
     return read(work, db)
 
