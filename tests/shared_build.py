@@ -8,6 +8,7 @@ Without xdist the build is made once in the session's own temporary folder.
 from __future__ import annotations
 
 import fcntl
+import importlib.util
 import json
 import os
 from collections.abc import Callable
@@ -38,3 +39,13 @@ def built_once(tmp_path_factory: pytest.TempPathFactory, name: str,
             (shared / "build").mkdir(exist_ok=True)
             done.write_text(json.dumps(build(shared / "build")))
     return shared / "build", json.loads(done.read_text())
+
+
+def law_support(name: str):
+    """The law-school example's fixtures (``tests/modelspec/law_support.py``), loaded from their file as
+    module ``name`` (a test folder outside ``tests/modelspec`` cannot import it by name)."""
+    path = Path(__file__).resolve().parent / "modelspec" / "law_support.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

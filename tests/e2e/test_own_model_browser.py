@@ -4,10 +4,9 @@ admin's menu renders for it in the AppTest half, tests/modelspec/test_own_model.
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import pytest
+from shared_build import law_support
 from e2e_support import StreamlitServer, menu, open_page, problems, screenshot, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-own-model")]  # its own server: runs beside the demo group
@@ -17,15 +16,7 @@ LOG_PROBLEMS = ("Traceback", "unexpected error while showing", "Uncaught app exe
 MODEL_PAGES = ("Overview", "Drift", "Performance", "Fairness", "Explanations", "Counterfactuals", "KPIs", "Registry")
 
 
-def _law_support():
-    path = Path(__file__).resolve().parents[1] / "modelspec" / "law_support.py"
-    spec = importlib.util.spec_from_file_location("law_support_e2e", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_support = _law_support()
+_support = law_support("law_support_e2e")
 law_files = _support.law_files  # the fixture: the example's files, written once per test run
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 import shap
 
+from shared_build import law_support
 from explain_support import MODEL, SYSTEM, lite_db, lite_template  # noqa: F401 - fixtures
 
 from analytics import explain, settings, store, summaries
@@ -160,18 +161,7 @@ def test_a_day_not_summarised_is_read_from_the_log_and_said(lite_db):
     assert _refresh(lite_db) == {"explain": 1}  # the refresh builds only that day
 
 
-def _law_support():
-    """The law-school example's fixtures (tests/modelspec/law_support.py), loaded from their file."""
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[1] / "modelspec" / "law_support.py"
-    spec = importlib.util.spec_from_file_location("law_support_explain", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_law = _law_support()
+_law = law_support("law_support_explain")
 law_files = _law.law_files  # the fixture: the example's files, written once per test run
 
 
