@@ -20,7 +20,7 @@ from analytics import (__version__, audit, audit_anchor, audit_reconcile, cli_id
 from analytics.cli_support import (EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_NOT_COMPUTABLE, EXIT_PARTIAL, EXIT_USAGE,
                                    UsageError, checked_day, checked_float, checked_int, store_path)
 from analytics.input_files import os_error_text
-from analytics.errors import VigilError
+from analytics.errors import InvalidInputError, VigilError
 from analytics.ingest import DEFAULT_BATCH_ROWS, ingest_files, watch
 from analytics.roles import ROLES, require
 
@@ -96,6 +96,19 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _setting_values(assignments: list[str]) -> dict[str, object]:
+    """``KEY=VALUE`` arguments as setting values, each parsed as ``vigil settings set`` parses it."""
+    from analytics import settings
+
+    values = {}
+    for assignment in assignments:
+        key, equals, text = assignment.partition("=")
+        if not equals:
+            raise InvalidInputError(f"--set {assignment!r}: write KEY=VALUE, e.g. explain.kept_shap_rows_per_day=20")
+        values[key.strip()] = settings.lookup(key.strip()).parse(text)
+    return values
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from analytics.demo import build_demo  # imported when run: the demo package loads LightGBM and the data sets
 
@@ -109,7 +122,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     cli_identity.store_owner(target)
     end = datetime.combine(args.end, datetime.min.time()) if args.end else None
-    summary = build_demo(target, seed=args.seed, rows=args.rows, end=end, progress=_ProgressBar())
+    summary = build_demo(target, seed=args.seed, rows=args.rows, end=end, progress=_ProgressBar(),
+                         setting_values=_setting_values(args.set))
     _audit_setup(target, "store.demo", {"seed": summary.seed, "end": f"{summary.end:%Y-%m-%d}"})
     print(f"Built the demo portfolio in {summary.seconds:.1f} s: {target}")
     print(f"Production window ends {summary.end:%Y-%m-%d} 00:00 UTC (seed {summary.seed}).")
@@ -325,6 +339,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=checked_int(0, 2**32 - 1), default=7, help="random seed (default 7)")
     demo.add_argument("--rows", type=checked_int(1, 100_000_000), help="rows of the credit-default log (default 240,000)")
     demo.add_argument("--end", type=checked_day, help="last day of the production window, YYYY-MM-DD (default today, UTC)")
+    demo.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                      help="a store-wide setting the build follows (repeatable; 'vigil settings list' names them), "
+                           "e.g. explain.kept_shap_rows_per_day=20 keeps fewer SHAP values and builds faster")
     group = demo.add_mutually_exclusive_group()
     group.add_argument("--force", action="store_true", help="replace an existing store")
     group.add_argument("--if-missing", action="store_true", help="do nothing if the store exists")

@@ -158,7 +158,14 @@ def declared() -> dict[str, Setting]:
     return dict(_DECLARED)
 
 
-def _setting(key: str) -> Setting:
+def lookup(key: str) -> Setting:
+    """The declared setting ``key``.
+
+    Raises
+    ------
+    InvalidInputError
+        If no setting of that key is declared (the message lists the known keys).
+    """
     try:
         return _DECLARED[key]
     except KeyError:
@@ -167,7 +174,7 @@ def _setting(key: str) -> Setting:
 
 def get(con: duckdb.DuckDBPyConnection, key: str, *, model: str | None = None) -> Any:
     """Return the value of ``key`` for ``model`` (its own, else the global one, else the default)."""
-    setting = _setting(key)
+    setting = lookup(key)
     scopes = [model, GLOBAL] if model else [GLOBAL]
     rows = dict(con.execute(
         f"SELECT scope, value FROM settings WHERE key = ? AND scope IN ({', '.join('?' * len(scopes))})",
@@ -186,7 +193,7 @@ def set_value(con: duckdb.DuckDBPyConnection, actor: Actor, key: str, value: Any
     transaction, so the change and its record land together or not at all.
     """
     require(actor, "change_settings")
-    setting = _setting(key)
+    setting = lookup(key)
     converted = setting.validate(value)
     if model is not None:
         get_model(con, model)
@@ -209,7 +216,7 @@ def unset(con: duckdb.DuckDBPyConnection, actor: Actor, key: str, *, model: str 
         When the setting has no value at that scope (nothing to remove).
     """
     require(actor, "change_settings")
-    _setting(key)
+    lookup(key)
     if model is not None:
         get_model(con, model)
     scope = model or GLOBAL
@@ -225,7 +232,7 @@ def unset(con: duckdb.DuckDBPyConnection, actor: Actor, key: str, *, model: str 
 
 def overrides(con: duckdb.DuckDBPyConnection, key: str) -> dict[str, Any]:
     """The models that set ``key`` for themselves, with their values, by model name."""
-    setting = _setting(key)
+    setting = lookup(key)
     return {scope: setting.validate(json.loads(value)) for scope, value in con.execute(
         "SELECT scope, value FROM settings WHERE key = ? AND scope <> ? ORDER BY scope", [key, GLOBAL]).fetchall()}
 

@@ -20,6 +20,7 @@ import socket
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import atexit  # noqa: E402
+import functools  # noqa: E402
 import shutil  # noqa: E402
 import tempfile  # noqa: E402
 
@@ -93,6 +94,23 @@ def cheap_password_hashing():
     either way verify; :func:`production_hasher` pins the application's parameters."""
     patch = pytest.MonkeyPatch()
     patch.setattr(users, "_hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))
+    yield
+    patch.undo()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_component_scan_per_process():
+    """Streamlit's scan of every installed distribution for v2 components, made once per test process.
+
+    Each new ``AppTest`` scans the metadata of all installed packages for component manifests (Streamlit
+    1.67, ``BidiComponentManager.discover_and_register_components``): ~0.7 CPU-s per AppTest, ~150 CPU-s
+    over the suite. The installed packages do not change while the tests run, so the first scan's answer
+    serves the others; the app servers the browser tests start scan once each, as in production."""
+    from streamlit.components.v2 import manifest_scanner
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(manifest_scanner, "scan_component_manifests",
+                  functools.cache(manifest_scanner.scan_component_manifests))
     yield
     patch.undo()
 
@@ -305,11 +323,15 @@ def store_counts():
 #: End of the production window of the test demo: fixed, so the demo's data are the same every run.
 DEMO_END = datetime(2026, 11, 1)
 DEMO_ROWS = 60_000
+#: Store-wide settings of the test demo: 20 SHAP values kept per version and day instead of 250 (the kept SHAP
+#: values were 90 of the build's 145 CPU-s; the Explanations page computes the others a window needs).
+DEMO_SETTINGS = {"explain.kept_shap_rows_per_day": 20}
 
 
 @pytest.fixture(scope="session")
 def demo_store(tmp_path_factory: pytest.TempPathFactory):
-    """A demo portfolio (60,000 credit-default rows, window ending 2026-11-01), built once per test run.
+    """A demo portfolio (60,000 credit-default rows, window ending 2026-11-01, :data:`DEMO_SETTINGS`), built once
+    per test run.
 
     The first worker that needs it builds it (``shared_build.built_once``; ~30 s) and every worker gets
     its own copy of the built store folder. Returns the :class:`analytics.demo.DemoSummary` (``.db``,
@@ -320,7 +342,7 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory):
     from shared_build import built_once
 
     def build(folder: Path) -> dict:
-        summary = build_demo(folder / "vigil.duckdb", rows=DEMO_ROWS, end=DEMO_END)
+        summary = build_demo(folder / "vigil.duckdb", rows=DEMO_ROWS, end=DEMO_END, setting_values=DEMO_SETTINGS)
         return {"seed": summary.seed, "rows": summary.rows, "outcomes": summary.outcomes,
                 "credentials": summary.credentials}
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from analytics import artifacts, audit, audit_reconcile, registry, store
+from analytics import artifacts, audit, audit_reconcile, registry, settings, store
 from analytics.demo import DEMO_USERS, build_demo
 from analytics.demo import _credit as credit
 from analytics import deployments
@@ -282,6 +282,38 @@ def test_too_small_a_demo_is_refused(tmp_path):
     """Fewer than 10,000 rows cannot hold the story; the message says so."""
     with pytest.raises(InvalidInputError, match="at least 10,000"):
         build_demo(tmp_path / "small.duckdb", rows=500)
+
+
+def test_a_setting_the_build_cannot_take_is_refused_before_anything_is_built(tmp_path, capsys):
+    """An unknown key or a value out of range ends the build before it starts, in Python and on the CLI."""
+    from analytics.cli import main
+
+    target = tmp_path / "demo.duckdb"
+    with pytest.raises(InvalidInputError, match="unknown"):
+        build_demo(target, setting_values={"explain.no_such_setting": 1})
+    with pytest.raises(InvalidInputError, match="refused"):
+        build_demo(target, setting_values={"explain.kept_shap_rows_per_day": -1})
+    assert main(["--db", str(target), "demo", "--set", "explain.kept_shap_rows_per_day"]) != 0
+    assert "KEY=VALUE" in capsys.readouterr().err
+    assert main(["--db", str(target), "demo", "--set", "explain.kept_shap_rows_per_day=many"]) != 0
+    assert "explain.kept_shap_rows_per_day" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_builds_setting_values_are_the_stores_set_by_its_admin_and_followed(demo_store):
+    """The test demo is built keeping 20 SHAP values per day (``setting_values``): the value is the store's, its
+    audit row names the demo's admin, and no kept day holds more SHAP values than that."""
+    key = "explain.kept_shap_rows_per_day"
+    value, by, audited, most = store.read(lambda con: (
+        settings.get(con, key),
+        con.execute("SELECT updated_by FROM settings WHERE key = ?", [key]).fetchone()[0],
+        con.execute("SELECT actor, details FROM audit_log WHERE action = 'setting.change' AND object_id = ?",
+                    [f"{settings.GLOBAL}:{key}"]).fetchall(),
+        con.execute("SELECT max(n) FROM (SELECT count(shap) AS n FROM explain_sample GROUP BY ALL)").fetchone()[0],
+    ), demo_store.db)
+    assert value == 20 and by == "ada.admin"
+    assert [(actor, json.loads(details)["to"]) for actor, details in audited] == [("ada.admin", 20)]
+    assert 0 < most <= 20
 
 
 def test_credit_clients_decoded_as_uci_documents():

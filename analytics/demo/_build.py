@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from analytics import (business, config, deployments, drift, explain, fairness, governance, performance, registry,
-                       store, summaries, users)
+                       settings, store, summaries, users)
 from analytics.artifacts import model_frame
 from analytics.demo import _alerts as demo_alerts
 from analytics.demo import _credit as credit
@@ -321,7 +321,8 @@ def _build_employment(db: Path, seed: int, end: datetime, progress: Progress, su
 
 
 def build_demo(db: str | Path | None = None, *, seed: int = 7, rows: int | None = None,
-               end: datetime | None = None, progress: Progress | None = None) -> DemoSummary:
+               end: datetime | None = None, progress: Progress | None = None,
+               setting_values: Mapping[str, object] | None = None) -> DemoSummary:
     """Build the demo portfolio into ``db`` (replacing it) and return a summary.
 
     Parameters
@@ -337,6 +338,15 @@ def build_demo(db: str | Path | None = None, *, seed: int = 7, rows: int | None 
         End of the production window (UTC, naive); defaults to today's midnight UTC.
     progress : callable, optional
         Called with a message and the fraction done (0 to 1).
+    setting_values : mapping, optional
+        Store-wide setting values (key to value, as ``vigil settings set`` takes them) set by the demo's
+        admin before anything is logged, so that the build's summaries follow them; for example
+        ``{"explain.kept_shap_rows_per_day": 20}`` keeps fewer SHAP values per day and builds faster.
+
+    Raises
+    ------
+    InvalidInputError
+        If ``rows`` is below 10,000, or a setting is unknown or its value out of range (before anything is built).
     """
     import time
 
@@ -346,6 +356,8 @@ def build_demo(db: str | Path | None = None, *, seed: int = 7, rows: int | None 
     rows = rows or credit.DEFAULT_ROWS
     if rows < 10_000:
         raise InvalidInputError("the demo needs at least 10,000 credit-default rows")
+    for key, value in (setting_values or {}).items():
+        settings.lookup(key).validate(value)
     report = progress or (lambda message, fraction: None)
     building = target.with_name(target.name + ".building")
     for leftover in (building, Path(f"{building}.wal"), Path(f"{building}.anchor")):
@@ -357,6 +369,8 @@ def build_demo(db: str | Path | None = None, *, seed: int = 7, rows: int | None 
     employment_massachusetts()
     report("creating the store and the demo users", 0.08)
     passwords = store.write(lambda con: _people(con, end - timedelta(days=600)), building)
+    store.write(lambda con: [settings.set_value(con, _actor("ada.admin"), key, value)
+                             for key, value in (setting_values or {}).items()], building)
     _build_credit(building, seed, end, rows, report, summary)
     _build_employment(building, seed, end, report, summary)
     store.write(lambda con: seed_business(con, _actor("ada.admin"), end), building)  # value matrices, budgets, SLAs
