@@ -15,8 +15,8 @@ import sys
 import traceback
 from datetime import datetime
 
-from analytics import (__version__, audit, audit_anchor, audit_reconcile, cli_identity, config, registry, store, tokens,
-                       users)
+from analytics import (__version__, audit, audit_anchor, audit_reconcile, cli_identity, config, registry, settings,
+                       store, tokens, users)
 from analytics.cli_support import (EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_NOT_COMPUTABLE, EXIT_PARTIAL, EXIT_USAGE,
                                    UsageError, checked_day, checked_float, checked_int, store_path)
 from analytics.input_files import os_error_text
@@ -98,8 +98,6 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def _setting_values(assignments: list[str]) -> dict[str, object]:
     """``KEY=VALUE`` arguments as setting values, each parsed as ``vigil settings set`` parses it."""
-    from analytics import settings
-
     values = {}
     for assignment in assignments:
         key, equals, text = assignment.partition("=")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analytics import config
+from analytics import config, store
 from app import auth, context, navigation, theme, widgets
 
 config.share_cores()
@@ -49,5 +49,6 @@ def main() -> None:
         page.run()
 
 
-with widgets.error_boundary("Vigil"):  # the last line of defence: never a traceback in the browser
+# One DuckDB instance for the whole run: a page's units of work connect to it instead of opening the file each.
+with widgets.error_boundary("Vigil"), store.held(config.db_path()):  # the boundary: never a traceback in the browser
     main()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -333,3 +335,45 @@ def test_table_names_of_a_model():
             store.outcomes_view(stem), store.reference_table(stem)) == (
         "log_credit_default", "outcome_log_credit_default", "predictions_credit_default",
         "outcomes_credit_default", "reference_credit_default")
+
+
+def _another_process_can_open(path: Path) -> bool:
+    """Whether a separate process can open the store file right now (DuckDB locks a file per process)."""
+    probe = subprocess.run([sys.executable, "-c", "import duckdb, sys; duckdb.connect(sys.argv[1]).close()", str(path)],
+                           capture_output=True, text=True, timeout=60)
+    assert probe.returncode == 0 or "lock" in probe.stderr.lower(), probe.stderr
+    return probe.returncode == 0
+
+
+def test_a_held_store_stays_open_between_units_of_work_and_is_released_after(created_db):
+    """Inside ``held`` (nested or not) the process keeps the file between units of work, each unit still has a
+    connection of its own (a unit's temporary table is gone in the next), and the file is free after the block."""
+    with store.held(created_db):
+        store.write(lambda con: con.execute("CREATE TEMP TABLE scratch AS SELECT 1 AS x"), created_db)
+        assert store.read(lambda con: con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'scratch'").fetchone()[0], created_db) == 0
+        with store.held(created_db):
+            assert store.read(lambda con: con.execute("SELECT current_setting('TimeZone')").fetchone()[0],
+                              created_db) == "UTC"
+        assert not _another_process_can_open(created_db)  # the outer hold still has it
+    assert _another_process_can_open(created_db)
+
+
+def test_holding_a_missing_store_creates_nothing_and_a_busy_one_is_waited_for_per_unit(tmp_path, created_db):
+    """Holding is only an optimisation: a missing file stays missing; a file another process has is not held,
+    and each unit of work waits its turn as without the hold."""
+    missing = tmp_path / "none" / "vigil.duckdb"
+    with store.held(missing):
+        pass
+    assert not missing.parent.exists()
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+                               "print('open', flush=True); time.sleep(1.5); c.close()", str(created_db)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        with store.held(created_db):
+            assert store.read(lambda con: con.execute("SELECT 42").fetchone()[0], created_db) == 42
+        assert holder.wait(timeout=60) == 0
+    finally:
+        holder.kill()
+    assert _another_process_can_open(created_db)

@@ -4,8 +4,8 @@ Use :func:`read` and :func:`write` (or :func:`connect` with :func:`transaction`)
 so that no process holds the file longer than one unit of work and lock conflicts are retried.
 """
 
-from analytics.store._connection import (DbLike, connect, create, data_version, exclusive, read, retry, run, transaction,
-                                        write)
+from analytics.store._connection import (DbLike, connect, create, data_version, exclusive, held, read, retry, run,
+                                        transaction, write)
 from analytics.store._migrations import LATEST_VERSION, MIGRATIONS, migrate, schema_version
 from analytics.store._governance import DEPLOYED_STATES, apply_transition, end_deployment, start_deployment
 from analytics.store._segments import (ROW_GROUP_ROWS, Segment, SegmentWriter, bind_store_folder, copy_store,
@@ -44,6 +44,7 @@ __all__ = [
     "data_version",
     "define_predictions_view",
     "exclusive",
+    "held",
     "log_table",
     "logs_dir",
     "migrate",

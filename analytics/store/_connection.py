@@ -9,6 +9,12 @@ Within one process (the app serves every session from threads of one process), c
 file share one DuckDB database, where two write transactions may race: both read the last audit
 sequence number and one then fails on the primary key. :func:`write` therefore runs one write
 transaction per store at a time in a process.
+
+Opening the file is not free: DuckDB creates a database instance (registering its built-in functions)
+and reads the catalog, ~35 ms of CPU, while a connection to an instance the process already has open
+costs ~0.3 ms. A sequence of units of work that belong together (one run of an app page, the demo
+build) therefore runs inside :func:`held`, which keeps the instance open for the sequence: each unit
+still gets its own connection and transaction, and the file is released when the sequence ends.
 """
 
 from __future__ import annotations
@@ -102,6 +108,59 @@ def _open(path: Path) -> duckdb.DuckDBPyConnection:
         con.close()
         raise
     return con
+
+
+_held: dict[str, tuple[duckdb.DuckDBPyConnection, int]] = {}
+_held_guard = threading.Lock()
+
+
+def _key(path: Path) -> str:
+    return str(path.resolve())
+
+
+@contextmanager
+def held(path: str | Path | None = None) -> Iterator[None]:
+    """Keep the store's DuckDB instance open in this process for the block (nested and concurrent holds share it).
+
+    Every unit of work of the block (:func:`read`, :func:`write`, :func:`connect`, from any thread) then
+    opens a connection to the open instance instead of opening the file: ~0.3 ms instead of ~35 ms of
+    CPU. The price is that the file stays locked against other processes for the whole block, not only
+    for each unit of work: hold it for a sequence that belongs together and ends soon (one run of a page,
+    the demo build), never for a loop that waits on something else.
+
+    Holding is an optimisation only: when there is no file at the path, or another process holds it,
+    the block runs without the hold and every unit of work opens the file (and waits its turn) as usual.
+    Nothing is created, upgraded or checked here; each unit of work still does that.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        The DuckDB file; defaults to :func:`analytics.config.db_path`.
+    """
+    target = Path(path) if path is not None else config.db_path()
+    key = _key(target) if target.is_file() else None
+    with _held_guard:
+        if key is not None and key in _held:
+            con, holders = _held[key]
+            _held[key] = (con, holders + 1)
+        elif key is not None:
+            try:
+                _held[key] = (_open(target), 1)
+            except duckdb.Error as exc:
+                if not _is_lock_error(exc):
+                    raise
+                key = None  # another process has it: run as usual, each unit of work waiting its turn
+    try:
+        yield
+    finally:
+        if key is not None:
+            with _held_guard:
+                con, holders = _held[key]
+                if holders == 1:
+                    del _held[key]
+                    con.close()
+                else:
+                    _held[key] = (con, holders - 1)
 
 
 @contextmanager
