@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -110,7 +111,17 @@ def _open(path: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
-_held: dict[str, tuple[duckdb.DuckDBPyConnection, int]] = {}
+@dataclass
+class _Hold:
+    """A store instance this process holds open: its root connection, how many blocks hold it, and whether a
+    unit of work has found its schema current (it cannot change while held: no other process can write)."""
+
+    root: duckdb.DuckDBPyConnection
+    holders: int = 1
+    current: bool = False
+
+
+_held: dict[str, _Hold] = {}
 _held_guard = threading.Lock()
 
 
@@ -124,13 +135,14 @@ def held(path: str | Path | None = None) -> Iterator[None]:
 
     Every unit of work of the block (:func:`read`, :func:`write`, :func:`connect`, from any thread) then
     opens a connection to the open instance instead of opening the file: ~0.3 ms instead of ~35 ms of
-    CPU. The price is that the file stays locked against other processes for the whole block, not only
-    for each unit of work: hold it for a sequence that belongs together and ends soon (one run of a page,
-    the demo build), never for a loop that waits on something else.
+    CPU, and the schema is checked by the first unit only. The price is that the file stays locked against
+    other processes for the whole block, not only for each unit of work: hold it for a sequence that
+    belongs together and ends soon (one run of a page, the demo build), never for a loop that waits on
+    something else.
 
     Holding is an optimisation only: when there is no file at the path, or another process holds it,
     the block runs without the hold and every unit of work opens the file (and waits its turn) as usual.
-    Nothing is created, upgraded or checked here; each unit of work still does that.
+    Nothing is created or upgraded here; each unit of work still does that.
 
     Parameters
     ----------
@@ -141,11 +153,10 @@ def held(path: str | Path | None = None) -> Iterator[None]:
     key = _key(target) if target.is_file() else None
     with _held_guard:
         if key is not None and key in _held:
-            con, holders = _held[key]
-            _held[key] = (con, holders + 1)
+            _held[key].holders += 1
         elif key is not None:
             try:
-                _held[key] = (_open(target), 1)
+                _held[key] = _Hold(_open(target))
             except duckdb.Error as exc:
                 if not _is_lock_error(exc):
                     raise
@@ -155,12 +166,11 @@ def held(path: str | Path | None = None) -> Iterator[None]:
     finally:
         if key is not None:
             with _held_guard:
-                con, holders = _held[key]
-                if holders == 1:
+                hold = _held[key]
+                hold.holders -= 1
+                if not hold.holders:
                     del _held[key]
-                    con.close()
-                else:
-                    _held[key] = (con, holders - 1)
+                    hold.root.close()
 
 
 @contextmanager
@@ -199,10 +209,14 @@ def connect(path: str | Path | None = None, *, upgrade: bool = True) -> Iterator
     try:
         if created:
             finish_new(con, target)
-        if upgrade:
-            ensure_schema(con)
-        else:
-            require_schema(con)
+        hold = _held.get(_key(target)) if _held else None
+        if hold is None or not hold.current:
+            if upgrade:
+                ensure_schema(con)
+            else:
+                require_schema(con)
+            if hold is not None:
+                hold.current = True
         yield con
     finally:
         con.close()
