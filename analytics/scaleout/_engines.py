@@ -79,20 +79,46 @@ class Engine:
             self.backend.disconnect()
 
 
-def open_engine(name: str, master: str | None = None) -> Engine:
-    """Start ``name`` (one of :data:`ENGINES`); ``master`` is Spark's master URL (default ``local[2]``)."""
+def open_engine(name: str, master: str | None = None, driver_memory: str | None = None) -> Engine:
+    """Start ``name`` (one of :data:`ENGINES`); ``master`` is Spark's master URL (default ``local[2]``),
+    ``driver_memory`` its driver's heap (see :func:`spark_session`)."""
     if name not in ENGINES:
         raise InvalidInputError(f"unknown engine {name!r}: choose one of {', '.join(ENGINES)}")
     if name == "duckdb":
-        if master:
-            raise InvalidInputError("--master is Spark's: use it with --engine spark")
+        if master or driver_memory:
+            raise InvalidInputError("--master and --driver-memory are Spark's: use them with --engine spark")
         return Engine(name, ibis.duckdb.connect())
-    session = spark_session(master or LOCAL_MASTER)
+    session = spark_session(master or LOCAL_MASTER, driver_memory)
     return Engine(name, ibis.pyspark.connect(session), session)
 
 
-def spark_session(master: str) -> Any:
-    """A Spark session on ``master``, kept small when local (no UI, 2 shuffle partitions, loopback only, 1 GB)."""
+def local_driver_memory(physical_bytes: int | None = None) -> str:
+    """The heap of a local Spark session by default: a quarter of the machine's memory, between 1 and 8 GB.
+
+    In ``local`` mode the driver's heap is also the executors' memory; Spark's own default (1 GB) ran out
+    at 10 M log rows, 3 GB sufficed (docs/scale-out.md).
+
+    Parameters
+    ----------
+    physical_bytes : int, optional
+        The machine's memory; read from the operating system when not given.
+
+    Returns
+    -------
+    str
+        A Spark memory size in whole gigabytes, e.g. ``"6g"``.
+    """
+    if physical_bytes is None:
+        physical_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return f"{min(8, max(1, physical_bytes // 4 // 2**30))}g"
+
+
+def spark_session(master: str, driver_memory: str | None = None) -> Any:
+    """A Spark session on ``master``, kept small when local (no UI, 2 shuffle partitions, loopback only).
+
+    ``driver_memory`` (e.g. ``"4g"``) sets ``spark.driver.memory``; when local it defaults to
+    :func:`local_driver_memory`, otherwise to the cluster's configuration.
+    """
     why = java_missing()
     if why:
         raise EngineUnavailableError(why)
@@ -108,7 +134,10 @@ def spark_session(master: str) -> Any:
                .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
     if master.startswith("local"):
         builder = (builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
-                   .config("spark.driver.memory", "1g").config("spark.default.parallelism", "2"))
+                   .config("spark.default.parallelism", "2"))
+        driver_memory = driver_memory or local_driver_memory()
+    if driver_memory:
+        builder = builder.config("spark.driver.memory", driver_memory)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session

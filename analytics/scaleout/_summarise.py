@@ -152,7 +152,8 @@ def _tables(plan: Plan) -> set[str]:
 
 
 def summarise(db: DbLike, model: str, *, engine: str | Engine = "duckdb", version: str | None = None,
-              logs: str | None = None, outcomes: str | None = None, master: str | None = None) -> SummariseReport:
+              logs: str | None = None, outcomes: str | None = None, master: str | None = None,
+              driver_memory: str | None = None) -> SummariseReport:
     """Compute ``model``'s stored summaries with ``engine`` and merge them into the store.
 
     The summaries: the drift rollups of ``version`` (default the champion), serving traffic, cost and
@@ -177,6 +178,8 @@ def summarise(db: DbLike, model: str, *, engine: str | Engine = "duckdb", versio
         to a Parquet file in a scratch folder beside the store (removed afterwards) when a summary needs them.
     master : str, optional
         Spark's master URL (``local[2]`` when not given; ``spark://host:7077``, ``yarn``, ...).
+    driver_memory : str, optional
+        Spark's driver heap (``"4g"``); a local session defaults to a quarter of the machine's memory, 1-8 GB.
 
     Raises
     ------
@@ -193,7 +196,7 @@ def summarise(db: DbLike, model: str, *, engine: str | Engine = "duckdb", versio
     rebuild = logs is not None
     every = run(db, lambda con: plans(con, model, version=version, rebuild=rebuild))
     todo = tuple(p for p in every if p.days)
-    running = engine if isinstance(engine, Engine) else open_engine(engine, master)
+    running = engine if isinstance(engine, Engine) else open_engine(engine, master, driver_memory)
     sources = None
     try:
         sources = read(lambda con: _sources(con, model, todo, logs, outcomes), db) if todo else None

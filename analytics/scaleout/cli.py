@@ -16,8 +16,16 @@ See docs/scale-out.md.
 from __future__ import annotations
 
 import argparse
+import re
 
 from analytics.cli_support import store_path
+
+
+def _memory_size(text: str) -> str:
+    """A Spark memory size such as ``512m`` or ``4g``."""
+    if not re.fullmatch(r"[1-9][0-9]*[kmgt]", text.strip().lower()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a memory size: write a whole number and k, m, g or t, e.g. 4g")
+    return text.strip().lower()
 
 
 def cmd_summarise(args: argparse.Namespace) -> int:
@@ -25,7 +33,8 @@ def cmd_summarise(args: argparse.Namespace) -> int:
     from analytics.scaleout import summarise  # Ibis and the engines load only for this command
 
     report = summarise(str(store_path(args)), args.model, engine=args.engine, version=args.version,
-                       logs=args.logs, outcomes=args.outcomes, master=args.master)
+                       logs=args.logs, outcomes=args.outcomes, master=args.master,
+                       driver_memory=args.driver_memory)
     print(report.summary())
     return 0
 
@@ -37,6 +46,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("model", help="registered model name")
     p.add_argument("--engine", default="duckdb", choices=("duckdb", "spark"), help="who computes (default duckdb)")
     p.add_argument("--master", help="Spark's master URL (default local[2]); with --engine spark")
+    p.add_argument("--driver-memory", metavar="SIZE", type=_memory_size,
+                   help="Spark driver's heap, e.g. 4g (local default: a quarter of this machine's memory, 1-8 GB; "
+                        "otherwise the cluster's setting); with --engine spark")
     p.add_argument("--logs", metavar="PATH",
                    help="where the engine reads the model's Parquet log (default: the store's segments)")
     p.add_argument("--outcomes", metavar="PATH",
