@@ -64,7 +64,7 @@ def needs_person(parser: argparse.ArgumentParser, *,
         ``parser``, for chaining.
     """
     identity_options(parser)
-    parser.set_defaults(needs_person=True, owner_during_setup=owner_during_setup)
+    parser.set_defaults(needs_person=True, owner_during_setup=owner_during_setup, resolve_actor=resolve)
     return parser
 
 

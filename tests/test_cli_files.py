@@ -106,13 +106,13 @@ def test_demo_end_out_of_range_is_a_usage_error(capsys):
 
 def test_an_os_error_names_the_file(tmp_path, capsys, monkeypatch):
     """The last-resort handler: a file error the commands did not foresee still names the file."""
-    import analytics.cli as cli
+    from analytics import cli_core
 
     def fails(args):
         raise PermissionError(13, "Permission denied", str(tmp_path / "locked.csv"))
 
-    monkeypatch.setattr(cli, "cmd_info", fails)
-    assert cli.main(["--db", str(tmp_path / "x.duckdb"), "info"]) == 1
+    monkeypatch.setattr(cli_core, "cmd_info", fails)
+    assert main(["--db", str(tmp_path / "x.duckdb"), "info"]) == 1
     err = capsys.readouterr().err
     assert "locked.csv" in err and "permission denied" in err and "unexpected" not in err
 

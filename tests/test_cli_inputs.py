@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -77,3 +80,29 @@ def test_out_of_range_numbers_are_usage_errors(argv, capsys):
         main(argv)
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and ("out of range" in err or "not a" in err)
+
+
+def _commands(parser) -> dict:
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+
+
+def test_every_command_parses_from_its_own_parser_and_the_full_one_lists_them_all():
+    """``vigil --help`` lists every command, the core ones (:data:`analytics.cli.CORE_COMMANDS`, exactly those
+    :mod:`analytics.cli_core` adds) first; each command's own parser (``vigil COMMAND --help``) has it with the
+    same actions as the full parser's."""
+    from analytics import cli
+
+    full = _commands(cli.build_parser())
+    core = [name for name in full if name in cli.CORE_COMMANDS]
+    assert tuple(list(full)[:len(cli.CORE_COMMANDS)]) == cli.CORE_COMMANDS == tuple(core)
+    for name, parser in full.items():
+        own = _commands(cli.build_parser(name))[name]
+        assert own.format_help() == parser.format_help(), name
+
+
+def test_the_drift_gate_builds_its_parser_without_the_core_commands():
+    """``vigil drift`` (the CI gate) imports neither the core commands' module nor the ingest, users or tokens."""
+    code = ("import sys; from analytics.cli import build_parser; build_parser('drift'); "
+            "print(sorted(m for m in ('analytics.cli_core', 'analytics.ingest', 'analytics.users', 'analytics.tokens', "
+            "'analytics.governance') if m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"

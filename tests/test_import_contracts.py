@@ -104,8 +104,8 @@ HEAVY_LIBRARIES = {
 
 #: Project modules imported inside a function: (file, module) -> why.
 LAZY_PROJECT_IMPORTS = {
-    ("analytics/cli.py", "analytics.demo"): "the demo package loads LightGBM and the public data sets",
-    ("analytics/cli.py", "analytics.refresh"): "refresh loads every feature (5 s); only an ingest needs it",
+    ("analytics/cli_core.py", "analytics.demo"): "the demo package loads LightGBM and the public data sets",
+    ("analytics/cli_core.py", "analytics.refresh"): "refresh loads every feature (5 s); only an ingest needs it",
     ("analytics/modelspec/cli.py", "analytics.modelspec._versions"): "loads the artifact formats and performance",
     ("analytics/drift/cli.py", "analytics.drift._calculator"): "`vigil drift` (and every other command, whose parser "
                                                              "imports this module) starts without the store's readers",

@@ -328,6 +328,8 @@ def add_commands(sub) -> None:
     do.add_argument("--pdf")
     do.set_defaults(func=cmd_dossier)
 
+    if "audit" not in sub.choices:  # the parser of a later feature's command alone (see analytics.cli.build_parser)
+        return
     audit_parser = sub.choices["audit"]
     audit_sub = next(a for a in audit_parser._actions if isinstance(a, argparse._SubParsersAction))
     lst = audit_sub.add_parser("list", help="audit rows, newest first, filtered")
