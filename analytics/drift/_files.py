@@ -35,6 +35,9 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from analytics.drift import _binning as binning
 from analytics.drift._binning import FineHistogram, Profile, Side
@@ -70,19 +73,50 @@ def file_relation(path: str | Path) -> str:
 # Numerical columns: sorted values
 
 
-def sorted_columns(con: duckdb.DuckDBPyConnection, side: Side, columns: list[str], rows: int):
+def sorted_columns(con: duckdb.DuckDBPyConnection, side: Side, columns: list[str], rows: int,
+                   parquet: Path | None = None):
     """Yield ``(column, values)``: the finite values of each column as DOUBLE, sorted (NULL, NaN and
-    infinities dropped: they are missing values). One query per batch of :data:`FETCH_BYTES`."""
+    infinities dropped: they are missing values). One query per batch of :data:`FETCH_BYTES`.
+
+    ``parquet``: the file ``side`` reads, when it is a whole Parquet file; its columns are then read by
+    pyarrow, one column at a time (:func:`parquet_reader`, :func:`doubles`: the same values as DuckDB's, for
+    about half the CPU and a column in memory instead of a batch).
+    """
     per_batch = max(1, FETCH_BYTES // max(8 * rows, 1))
     for start in range(0, len(columns), per_batch):
         batch = columns[start:start + per_batch]
-        picked = ", ".join(f"coalesce({quote_any(c)}::DOUBLE, 'NaN'::DOUBLE) AS c{i}" for i, c in enumerate(batch))
-        arrays = con.execute(f"SELECT {picked} {side.source}", list(side.params)).fetchnumpy()
+        reader = parquet_reader(parquet, batch) if parquet is not None else None
+        if reader is None:
+            picked = ", ".join(f"coalesce({quote_any(c)}::DOUBLE, 'NaN'::DOUBLE) AS c{i}" for i, c in enumerate(batch))
+            arrays = con.execute(f"SELECT {picked} {side.source}", list(side.params)).fetchnumpy()
         for i, column in enumerate(batch):
-            values = np.asarray(arrays.pop(f"c{i}"), dtype=np.float64)
+            values = (doubles(reader.read(columns=[column]).column(0)) if reader is not None
+                      else np.asarray(arrays.pop(f"c{i}"), dtype=np.float64))
             values.sort()  # -inf first, then the finite values, +inf, NaN last
             yield column, values[np.searchsorted(values, -np.inf, side="right"):
                                  np.searchsorted(values, np.inf, side="left")]
+
+
+#: Parquet column types whose values pyarrow turns into doubles exactly as DuckDB's ``::DOUBLE`` does
+#: (integers round to the nearest double, floats widen exactly); others (decimals) are read by DuckDB.
+_PYARROW_DOUBLES = (pa.types.is_integer, lambda t: pa.types.is_float32(t) or pa.types.is_float64(t))
+
+
+def parquet_reader(path: Path, columns: list[str]) -> pq.ParquetFile | None:
+    """pyarrow's reader of a Parquet file whose ``columns`` it turns into DuckDB's doubles (see :func:`doubles`);
+    None when a column is not a plain top-level integer or float column (DuckDB reads them then)."""
+    reader = pq.ParquetFile(path)
+    schema = reader.schema_arrow
+    if any("." in c or schema.names.count(c) != 1 or not any(ok(schema.field(c).type) for ok in _PYARROW_DOUBLES)
+           for c in columns):
+        return None
+    return reader
+
+
+def doubles(column: pa.ChunkedArray) -> np.ndarray:
+    """A column's values as a writable array of doubles, NULL as NaN: DuckDB's ``coalesce(c::DOUBLE, 'NaN')``."""
+    values = pc.fill_null(column.cast(pa.float64(), safe=False), math.nan).to_numpy()
+    return values if values.flags.writeable else values.copy()
 
 
 def _bin_starts(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -245,16 +279,16 @@ def _in_memory(rows: int) -> bool:
 
 
 def profile_file(con: duckdb.DuckDBPyConnection, side: Side, columns: list[tuple[str, bool]],
-                 rows: int | None = None) -> dict[str, Profile]:
+                 rows: int | None = None, parquet: Path | None = None) -> dict[str, Profile]:
     """:func:`analytics.drift._binning.profile_reference` of a file, its categories cut to the most frequent.
 
-    ``rows``: the file's rows, when the caller has counted them.
+    ``rows``: the file's rows, when the caller has counted them; ``parquet``: see :func:`sorted_columns`.
     """
     rows = binning.row_counts(con, side).get(WHOLE_WINDOW, 0) if rows is None else rows
     out: dict[str, Profile] = {}
     numeric = [c for c, is_numeric in columns if is_numeric]
     if _in_memory(rows):
-        for c, values in sorted_columns(con, side, numeric, rows):
+        for c, values in sorted_columns(con, side, numeric, rows, parquet):
             numerical = sorted_profile(c, values, rows)
             if numerical is not None:
                 out[c] = numerical
@@ -297,13 +331,14 @@ class FileCounts:
 
 
 def read_current(con: duckdb.DuckDBPyConnection, side: Side, columns: list[tuple[str, bool]],
-                 profiles: dict[str, Profile], rows: int | None = None) -> FileCounts:
-    """The current file's counts of ``columns`` (name, numeric) on the reference's ``profiles``."""
+                 profiles: dict[str, Profile], rows: int | None = None, parquet: Path | None = None) -> FileCounts:
+    """The current file's counts of ``columns`` (name, numeric) on the reference's ``profiles``
+    (``parquet``: see :func:`sorted_columns`)."""
     rows = binning.row_counts(con, side).get(WHOLE_WINDOW, 0) if rows is None else rows
     numerical = [c for c, _ in columns if profiles[c].kind != CATEGORICAL]
     hists: dict[str, FineHistogram] = {}
     if _in_memory(rows):
-        for c, values in sorted_columns(con, side, numerical, rows):
+        for c, values in sorted_columns(con, side, numerical, rows, parquet):
             hists[c] = sorted_histogram(values, profiles[c].lo, profiles[c].hi)
     else:
         for c in numerical:
@@ -336,6 +371,9 @@ def compare_files(reference: str | Path, current: str | Path, *, columns: list[s
             check_csv_header(Path(path))
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")  # stdout carries the JSON of the CI gate
+    # Every count here is order-free (values are sorted, categories counted or sorted by name): DuckDB
+    # may hand the rows over as its threads finish them (about a tenth less CPU fetching the numbers).
+    con.execute("SET preserve_insertion_order = false")
     try:
         ref_side, cur_side = Side(file_relation(reference)), Side(file_relation(current))
         try:
@@ -355,8 +393,10 @@ def compare_files(reference: str | Path, current: str | Path, *, columns: list[s
                 for c in shared]
         wanted = [(c, numeric) for c, numeric, _ in spec]
         n_ref, n_cur = (binning.row_counts(con, side).get(WHOLE_WINDOW, 0) for side in (ref_side, cur_side))
-        profiles = profile_file(con, ref_side, wanted, n_ref)
-        done = compute(con, spec, config, ref_side, read_current(con, cur_side, wanted, profiles, n_cur),
+        ref_parquet, cur_parquet = (Path(p) if Path(p).suffix.lower() == ".parquet" else None
+                                    for p in (reference, current))
+        profiles = profile_file(con, ref_side, wanted, n_ref, ref_parquet)
+        done = compute(con, spec, config, ref_side, read_current(con, cur_side, wanted, profiles, n_cur, cur_parquet),
                        profiles=profiles)
     finally:
         con.close()
