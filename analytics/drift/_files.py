@@ -4,8 +4,10 @@ The same methods and numbers as a store comparison (:func:`analytics.drift._calc
 the same reference profiles (kind, range, spread, fine histogram or category counts) and the same
 current counts, computed in a way that suits two files of millions of rows:
 
-- **numerical columns**: each file's numeric columns are read in one query (in batches of
-  :data:`FETCH_BYTES` for a very wide file) as DOUBLE arrays; each column's finite values are sorted,
+- **numerical columns**: a Parquet file's integer and float columns are read by pyarrow, one column
+  at a time, as the doubles DuckDB would give (:func:`doubles`); other files' (CSV) and a batch with
+  a decimal column in one DuckDB query (in batches of :data:`FETCH_BYTES` for a very wide file) as
+  DOUBLE arrays; each column's finite values are sorted,
   and everything is read off the sorted values: size, range, number of distinct values, spread, and
   the fine histogram, whose bins are runs of the sorted array (:func:`sorted_histogram`: each bin's
   start is looked up by its boundary value and checked on both sides with
@@ -359,9 +361,9 @@ def compare_files(reference: str | Path, current: str | Path, *, columns: list[s
                   config: DriftConfig | None = None) -> DriftResult:
     """Drift of every shared column (or of ``columns``) between two Parquet or CSV files.
 
-    Runs in a private in-memory DuckDB; the files are read by DuckDB, never into pandas; each
-    file's numerical columns in one query (:data:`FETCH_BYTES` at a time), each categorical column
-    in one aggregate. See the module docstring.
+    Runs in a private in-memory DuckDB; the files are read by DuckDB (a Parquet file's numerical
+    columns by pyarrow, a column at a time), never into pandas; each categorical column in one
+    aggregate. See the module docstring.
     """
     config = config or DriftConfig()
     for path in (reference, current):
