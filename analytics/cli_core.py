@@ -13,7 +13,8 @@ import sys
 import time
 from datetime import datetime
 
-from analytics import audit, audit_anchor, audit_reconcile, cli_identity, config, registry, store, tokens, users
+from analytics import (audit, audit_anchor, audit_reconcile, cli_identity, config, registry, settings, store, tokens,
+                       users)
 from analytics.cli_support import EXIT_ERROR, EXIT_NOT_COMPUTABLE, EXIT_PARTIAL, checked_day, checked_float, checked_int, store_path
 from analytics.errors import InvalidInputError
 from analytics.ingest import DEFAULT_BATCH_ROWS, ingest_files, watch
@@ -84,8 +85,6 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def _setting_values(assignments: list[str]) -> dict[str, object]:
     """``KEY=VALUE`` arguments as setting values, each parsed as ``vigil settings set`` parses it."""
-    from analytics import settings
-
     values = {}
     for assignment in assignments:
         key, equals, text = assignment.partition("=")
