@@ -14,10 +14,11 @@ Conventions
   (:func:`analytics.window.previous_window`); deltas compare the two.
 - Predictions and outcomes are read through the ``predictions_<stem>`` and ``outcomes_<stem>``
   views, so rows of an ingest that is still running are never counted.
-- Each model costs one scan of its recent predictions (traffic counts, no join) and one read of the
-  window's score cells (:func:`analytics.performance.window_cells`: the performance summary for the
-  whole UTC days it holds, the log joined with the outcomes for the partial days at the window's
-  edges and the days not summarised yet), aggregated twice: daily counts per version, and the ROC AUC.
+- Each model costs one scan of its predictions since 7 days before ``now`` (traffic counts, no
+  join), and two reads of score cells (:func:`analytics.performance.window_cells`: the performance
+  summary for the whole UTC days it holds, the log joined with the outcomes for the partial days at
+  the window's edges and the days not summarised yet): the previous window's, summed to its count,
+  and the window's, aggregated twice: daily counts per version, and the ROC AUC.
 - The realised ROC AUC is read off the score histogram of each label of those cells
   (:class:`analytics.performance.HistogramAuc`): every labelled row counts; pairs of a positive and a
   negative in one fine score bin count one half, so it lies within ``auc_bound`` of
@@ -42,7 +43,7 @@ from analytics.errors import InvalidInputError
 from analytics.logschema import LogSchema, quote
 from analytics.registry import ModelInfo, get_model, list_models
 from analytics.store import DbLike, predictions_view, run
-from analytics.window import Window, previous_window, segment_columns
+from analytics.window import Window, segment_columns
 
 #: Columns of :func:`portfolio`, in order.
 PORTFOLIO_COLUMNS: tuple[str, ...] = (
@@ -131,46 +132,62 @@ TRAFFIC_COLUMNS: tuple[str, ...] = (
 
 
 def _traffic_pass(con: duckdb.DuckDBPyConnection, info: ModelInfo, *, now: datetime, window: Window) -> dict[str, Any]:
-    """One scan of the recent part of the prediction view with conditional counts, no join.
+    """The counts relative to ``now`` from one scan of the recent rows, and the previous window's count.
 
-    Only rows from the earliest time a count needs are read (the 7 days before ``now``, or the
-    previous window if it starts earlier), so time-ordered segments are pruned by their
-    statistics; the last prediction time is looked up over the whole log only when no recent row
-    exists.
+    The 24-hour and 7-day counts are not day-aligned: one scan of the prediction view from 7 days
+    before ``now`` (no join) answers them, time-ordered segments pruned by their statistics; the last
+    prediction time is looked up over the whole log only when no recent row exists. The previous
+    window's count is the sum of its score cells (:func:`predictions_in`), not a scan of its rows.
     """
-    previous = previous_window(window.start, window.end, now)
-    lower = now - timedelta(days=7)
-    if previous is not None:
-        lower = min(lower, previous[0])
-    base = window.between(lower, None).where(info.schema)
-    prev_where, prev_params = ("FALSE", [])
-    if previous is not None:
-        before = Window(*previous).where(info.schema)
-        prev_where, prev_params = before.sql, before.params
-    p24, p_prev24, p7d, in_previous, last_at = con.execute(
+    recent = window.between(now - timedelta(days=7), None).where(info.schema)
+    p24, p_prev24, p7d, last_at = con.execute(
         f"""
         SELECT count(*) FILTER (WHERE p.predicted_at >= ?),
                count(*) FILTER (WHERE p.predicted_at >= ? AND p.predicted_at < ?),
-               count(*) FILTER (WHERE p.predicted_at >= ?),
-               count(*) FILTER (WHERE {prev_where}),
+               count(*),
                max(p.predicted_at)
-        FROM {predictions_view(info.stem)} p WHERE {base.sql}
+        FROM {predictions_view(info.stem)} p WHERE {recent.sql}
         """,
-        [now - timedelta(hours=24), now - timedelta(hours=48), now - timedelta(hours=24),
-         now - timedelta(days=7), *prev_params, *base.params],
+        [now - timedelta(hours=24), now - timedelta(hours=48), now - timedelta(hours=24), *recent.params],
     ).fetchone()
     if last_at is None:
         where = window.between(None, None).where(info.schema)
         last_at = con.execute(f"SELECT max(p.predicted_at) FROM {predictions_view(info.stem)} p WHERE {where.sql}",
                               where.params).fetchone()[0]
+    previous = window.previous(now)
     return {
         "model": info.name,
         "predictions_24h": int(p24),
         "predictions_prev_24h": int(p_prev24),
         "predictions_7d": int(p7d),
-        "predictions_previous": int(in_previous) if previous is not None else math.nan,
+        "predictions_previous": predictions_in(con, info, previous) if previous is not None else math.nan,
         "last_prediction_at": last_at,
     }
+
+
+def predictions_in(con: duckdb.DuckDBPyConnection, info: ModelInfo, window: Window) -> int:
+    """The number of predictions of ``window`` (its time span, version and segment value).
+
+    Read as the sum of the window's score cells (:func:`analytics.performance.window_cells`): the
+    performance summary for the whole UTC days it holds fresh, the log for the partial days at the
+    window's edges and the days not summarised yet; the same number as a count over the log.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        An open store.
+    info : ModelInfo
+        The model.
+    window : Window
+        The rows counted.
+
+    Returns
+    -------
+    int
+        The count (0 when the window holds no prediction).
+    """
+    cells = performance.window_cells(con, info, window)
+    return int(con.execute(f"SELECT coalesce(sum(n), 0) FROM ({cells.sql})", cells.params).fetchone()[0])
 
 
 def _window_pass(con: duckdb.DuckDBPyConnection, info: ModelInfo, *, window: Window) -> tuple[dict[str, Any], pd.DataFrame]:
@@ -307,7 +324,9 @@ def _check_filter_has_model(model: str | None, window: Window) -> None:
 
 
 def traffic(db: DbLike = None, *, now: datetime, window: Window = Window(), model: str | None = None) -> pd.DataFrame:
-    """The cheap half of a summary, which moves with ``now``: one scan per model, no join.
+    """The cheap half of a summary, which moves with ``now``: per model one scan of its recent rows, no join.
+
+    The previous window's count is read from its score cells (:func:`predictions_in`).
 
     Returns
     -------

@@ -58,6 +58,16 @@ def _predictions(rng: np.random.Generator, n: int, prefix: str, versions: list[s
     })
 
 
+def _alpha_predictions(rng: np.random.Generator, n: int, prefix: str) -> pd.DataFrame:
+    return _predictions(rng, n, prefix, ["v1", "v2"], ["challenger", "champion"], {
+        "income": lambda n: np.round(rng.uniform(1000, 9000, n), 2),
+        "tenure": lambda n: rng.integers(0, 30, n),
+        "region": lambda n: rng.choice(["north", "south", "east"], n, p=[0.5, 0.3, 0.2]),
+        "channel": lambda n: rng.choice(["web", "branch"], n),
+        "gender": lambda n: rng.choice(["f", "m"], n),
+    })
+
+
 def _build(path: Path) -> dict[str, pd.DataFrame]:
     rng = np.random.default_rng(20260630)
 
@@ -74,13 +84,7 @@ def _build(path: Path) -> dict[str, pd.DataFrame]:
                                   at=datetime(2026, 3, 1))
 
     store.write(register, path)
-    alpha = _predictions(rng, 6000, "a", ["v1", "v2"], ["challenger", "champion"], {
-        "income": lambda n: np.round(rng.uniform(1000, 9000, n), 2),
-        "tenure": lambda n: rng.integers(0, 30, n),
-        "region": lambda n: rng.choice(["north", "south", "east"], n, p=[0.5, 0.3, 0.2]),
-        "channel": lambda n: rng.choice(["web", "branch"], n),
-        "gender": lambda n: rng.choice(["f", "m"], n),
-    })
+    alpha = _alpha_predictions(rng, 6000, "a")
     beta = _predictions(rng, 1500, "b", ["b1"], ["shadow"], {"usage": lambda n: np.round(rng.uniform(0, 5, n), 3)})
     labelled = alpha[rng.uniform(0, 1, len(alpha)) < 0.6]
     outcomes = pd.DataFrame({
@@ -113,6 +117,24 @@ def refreshed(built, tmp_path_factory) -> Path:
     """A copy of the store whose summaries are brought up to date (the store itself has none)."""
     copy = store.copy_store(built[0], tmp_path_factory.mktemp("overview-refreshed") / "store")
     summaries.refresh_store(copy, names=(performance.PERFORMANCE_CELLS.name,))
+    return copy
+
+
+#: The newest whole day, logged again after the refresh of :func:`stale_newest_day`.
+NEWEST_DAY = datetime(2026, 6, 29)
+
+
+@pytest.fixture(scope="module")
+def stale_newest_day(built, tmp_path_factory) -> Path:
+    """A refreshed copy of the store that then logged more predictions on its newest whole day (and the
+    partial day after it): the summary does not hold that day fresh any more."""
+    copy = store.copy_store(built[0], tmp_path_factory.mktemp("overview-stale") / "store")
+    summaries.refresh_store(copy, names=(performance.PERFORMANCE_CELLS.name,))
+    late = _alpha_predictions(np.random.default_rng(29), 400, "late")
+    late["predicted_at"] = pd.Timestamp(NEWEST_DAY) + pd.to_timedelta(
+        np.sort(np.random.default_rng(30).integers(0, 35 * 3600, size=len(late))), unit="s")
+    report = ingest.ingest("alpha-risk", late, kind="predictions", actor=SYSTEM, db=copy)
+    assert report.status == "committed" and report.rows_loaded == len(late), report.summary()
     return copy
 
 
@@ -249,6 +271,53 @@ def test_custom_window_with_end(db, frames):
     assert got["predictions"] == len(_in(joined, start, end))
     assert got["predictions_previous"] == len(_in(joined, datetime(2026, 4, 17), start))
     assert got["labelled"] == _in(joined, start, end)["label"].notna().sum()
+
+
+def _log_count(path: Path, start: datetime, end: datetime | None, version: str | None = None,
+               region: str | None = None) -> int:
+    """A plain count of alpha-risk's predictions in ``[start, end)`` over its log (no summary)."""
+    sql = "SELECT count(*) FROM predictions_alpha_risk WHERE predicted_at >= ?"
+    params: list = [start]
+    for clause, value in (("predicted_at < ?", end), ("model_version = ?", version), ("region = ?", region)):
+        if value is not None:
+            sql += f" AND {clause}"
+            params.append(value)
+    return store.read(lambda con: con.execute(sql, params).fetchone()[0], path)
+
+
+#: Windows whose previous window is counted: not day-aligned and open-ended, filtered by a version, by a
+#: segment value, by both, and two whose previous window holds the newest whole day (one filtered).
+PREVIOUS_CASES = [
+    dict(start=NOW - timedelta(days=30, hours=5)),
+    dict(start=NOW - timedelta(days=20, minutes=7), version="v1"),
+    dict(start=NOW - timedelta(days=45), segment="region", segment_value="north"),
+    dict(start=NOW - timedelta(days=9, hours=1), version="v2", segment="region", segment_value="east"),
+    dict(start=NEWEST_DAY + timedelta(days=1), end=NOW + timedelta(hours=36)),
+    dict(start=NEWEST_DAY + timedelta(days=1, hours=3), end=NOW + timedelta(days=2), version="v2", segment="region",
+         segment_value="north"),
+]
+
+
+@pytest.mark.parametrize("case", PREVIOUS_CASES, ids=range(len(PREVIOUS_CASES)))
+@pytest.mark.parametrize("which", ["log only", "refreshed", "newest day stale"])
+def test_previous_window_count_is_the_log_count(built, refreshed, stale_newest_day, case, which):
+    """The previous window's count, read from score cells (summary and log), and the 24-hour and 7-day
+    counts equal a plain count over the log: unsummarised, refreshed, and refreshed before more rows of the
+    newest whole day were logged."""
+    path = {"log only": built[0], "refreshed": refreshed, "newest day stale": stale_newest_day}[which]
+    window = Window(**case)
+    got = overview.traffic(path, now=NOW, window=window, model="alpha-risk").iloc[0]
+    before = window.previous(NOW)
+    region = case.get("segment_value")
+    assert got["predictions_previous"] == _log_count(path, before.start, before.end, window.version, region)
+    assert got["predictions_24h"] == _log_count(path, NOW - timedelta(hours=24), None, window.version, region)
+    assert got["predictions_prev_24h"] == _log_count(path, NOW - timedelta(hours=48), NOW - timedelta(hours=24),
+                                                     window.version, region)
+    assert got["predictions_7d"] == _log_count(path, NOW - timedelta(days=7), None, window.version, region)
+    cells = store.read(lambda con: performance.window_cells(con, registry.get_model(con, "alpha-risk"), before), path)
+    assert ("performance_cells" in cells.sql) == (which != "log only")
+    if which == "newest day stale" and before.start <= NEWEST_DAY and before.end >= NEWEST_DAY + timedelta(days=1):
+        assert cells.unsummarised_days == (NEWEST_DAY.date(),)
 
 
 def test_realised_auc_undefined_with_one_class(tmp_path):
