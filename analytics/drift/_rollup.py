@@ -158,6 +158,7 @@ class RollupCounts:
     columns: tuple[str, ...] = ()
     days: tuple[date, ...] | None = None
     _frame: pd.DataFrame | None = field(default=None, repr=False)
+    _by_column: dict[str, pd.DataFrame] | None = field(default=None, repr=False)
 
     def _where(self) -> tuple[str, list]:
         start = self.start.date() if self.start else date.min
@@ -181,20 +182,24 @@ class RollupCounts:
         return self._frame
 
     def _column(self, column: str) -> pd.DataFrame:
+        """The rows of one column (the frame is split by column once, not filtered again per column)."""
         frame = self._load()
-        return frame[frame["column_name"] == column]
+        if self._by_column is None:
+            self._by_column = {str(c): part for c, part in frame.groupby("column_name", sort=False)}
+        return self._by_column.get(column, frame.iloc[0:0])
 
     def rows(self) -> dict[object, int]:
         rows = self._column(ROWS)
         return {_period(p): int(n) for p, n in zip(rows["p"], rows["n"])}
 
     def numeric(self, column: str, lo: float, hi: float) -> dict[object, FineHistogram]:
-        out = {}
-        for p, g in self._column(column).groupby("p", sort=True):
-            out[_period(p)] = FineHistogram(g["bin"].to_numpy(np.int64), g["n"].to_numpy(np.int64),
-                                            g["total"].to_numpy(float), g["vmin"].to_numpy(float),
-                                            g["vmax"].to_numpy(float))
-        return out
+        part = self._column(column)  # ordered by period, then bin
+        periods = part["p"].to_numpy()
+        arrays = (part["bin"].to_numpy(np.int64), part["n"].to_numpy(np.int64), part["total"].to_numpy(float),
+                  part["vmin"].to_numpy(float), part["vmax"].to_numpy(float))
+        starts = np.flatnonzero(np.r_[True, periods[1:] != periods[:-1]]) if len(periods) else np.zeros(0, int)
+        ends = np.r_[starts[1:], len(periods)]
+        return {_period(part["p"].iloc[a]): FineHistogram(*(x[a:b] for x in arrays)) for a, b in zip(starts, ends)}
 
     def categories(self, column: str, numeric: bool) -> dict[object, dict[str, int]]:
         out: dict[object, dict[str, int]] = {}
