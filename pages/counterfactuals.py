@@ -31,7 +31,8 @@ with widgets.error_boundary("the counterfactuals"):
         st.stop()
     row = queries.query(explain.prediction_row, ctx.model, pid)
     served = str(row["model_version"])
-    model, space = explain.reference_space(None, ctx.model, served)
+    ref = explain.reference_space(None, ctx.model, served)
+    model, space = ref.model, ref.space
     info = model.info
     answers = st.slider("Answers", 1, 5, 3, key="cf_answers", help="Diverse answers: each later one may not use the "
                         "input changed most by an earlier one.")

@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{', '.join(glob.importance['feature'].head(3))}")
 
     t = time.perf_counter()
-    _, space = explain.reference_space(db, args.model, args.version)
+    space = explain.reference_space(db, args.model, args.version).space
     print(f"counterfactual feature space from the reference data: {(time.perf_counter() - t) * 1000:.0f} ms (once)")
     times, cpus, answers, covered = [], [], [], 0
     for pid in ids:

@@ -58,24 +58,24 @@ def _build(con: duckdb.DuckDBPyConnection, model: str, scope: str, days: list[da
     dims = rollup_dimensions(info, definition)
     dim_select = "".join(f", coalesce(CAST(p.{quote(d)} AS VARCHAR), '(missing)') AS d{i}" for i, d in enumerate(dims))
     dim_list = "[" + ", ".join(f"d{i}" for i in range(len(dims))) + "]"  # built after grouping: lists hash slowly
-    where, where_params = summaries.days_filter(days)
+    on_days = summaries.days_filter(days)
     # An outcome is never observed before its prediction: older outcomes cannot match these days.
     join = (f"LEFT JOIN (SELECT prediction_id, label FROM {outcomes_view(info.stem)} WHERE observed_at >= ?) o "
             "ON o.prediction_id = p.prediction_id")
-    params = [datetime.combine(min(days), datetime.min.time()), *where_params]
+    params = [datetime.combine(min(days), datetime.min.time()), *on_days.params]
     con.execute(
         f"""
         INSERT INTO kpi_hourly (model_name, day, hour, version, role, dims, n, selected, exp_bad_selected, exp_bad_amount_selected, exp_good_amount_selected, labelled, selected_labelled, selected_bad, amount_selected_good, amount_selected_bad, amount_rejected_good, amount_rejected_bad)
         SELECT ?, CAST(hour AS DATE), hour, version, role, CAST({dim_list} AS VARCHAR[]), {', '.join(SUM_COLUMNS)} FROM (
             SELECT date_trunc('hour', p.predicted_at) AS hour, p.model_version AS version,
                    coalesce(p.deployment_role, '') AS role {dim_select}, {sum_select(definition)}
-            FROM {predictions_view(info.stem)} p {join} WHERE {where} GROUP BY ALL)
+            FROM {predictions_view(info.stem)} p {join} WHERE {on_days.sql} GROUP BY ALL)
         """, [info.name, *params])
     con.execute(
         f"""
         INSERT INTO kpi_cells_daily (model_name, day, version, cell, "group", label, n, amount, exp_bad_amount, exp_good_amount)
         SELECT ?, CAST(date_trunc('day', p.predicted_at) AS DATE), p.model_version, {cell_select(definition, STORED_STEPS)}
-        FROM {predictions_view(info.stem)} p {join} WHERE {where} AND p.score IS NOT NULL GROUP BY ALL
+        FROM {predictions_view(info.stem)} p {join} WHERE {on_days.sql} AND p.score IS NOT NULL GROUP BY ALL
         """, [info.name, *params])
 
 

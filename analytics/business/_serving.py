@@ -47,29 +47,29 @@ QUANTILES: tuple[float, ...] = (0.5, 0.95, 0.99)
 def _build(con: duckdb.DuckDBPyConnection, model: str, scope: str, days: list[date]) -> None:
     """Insert the serving rows of ``days`` computed from the log (the engine dropped the old ones)."""
     view = predictions_view(get_model(con, model).stem)
-    where, params = summaries.days_filter(days)
+    on_days = summaries.days_filter(days)
     con.execute(
         f"""
         INSERT INTO serving_hourly (model_name, hour, version, role, decision, predictions, cost_usd, first_at, last_at)
         SELECT ?, date_trunc('hour', p.predicted_at), p.model_version, p.deployment_role, p.decision,
                count(*), sum(p.cost), min(p.predicted_at), max(p.predicted_at)
-        FROM {view} p WHERE {where} GROUP BY ALL
-        """, [model, *params])
+        FROM {view} p WHERE {on_days.sql} GROUP BY ALL
+        """, [model, *on_days.params])
     con.execute(
         f"""
         INSERT INTO serving_latency (model_name, day, version, latency_ms, n)
         SELECT ?, CAST(p.predicted_at AS DATE), p.model_version, p.latency_ms, count(*)
-        FROM {view} p WHERE {where} AND p.latency_ms IS NOT NULL GROUP BY ALL
+        FROM {view} p WHERE {on_days.sql} AND p.latency_ms IS NOT NULL GROUP BY ALL
         ORDER BY 2, 3, 4
-        """, [model, *params])
+        """, [model, *on_days.params])
     con.execute(
         f"""
         INSERT INTO serving_latency_daily (model_name, day, version, n, p50_ms, p95_ms, p99_ms, max_ms)
         SELECT ?, day, version, n, q[1], q[2], q[3], max_ms FROM (
             SELECT CAST(p.predicted_at AS DATE) AS day, p.model_version AS version, count(*) AS n,
                    quantile_cont(p.latency_ms, {list(QUANTILES)}) AS q, max(p.latency_ms) AS max_ms
-            FROM {view} p WHERE {where} AND p.latency_ms IS NOT NULL GROUP BY ALL)
-        """, [model, *params])
+            FROM {view} p WHERE {on_days.sql} AND p.latency_ms IS NOT NULL GROUP BY ALL)
+        """, [model, *on_days.params])
 
 
 #: The serving summary, declared to the summaries engine (which keeps its ledger and refreshes it).

@@ -223,7 +223,7 @@ def _sample_key(con: duckdb.DuckDBPyConnection, model: str, scope: str) -> str |
 def _build_samples(con: duckdb.DuckDBPyConnection, model: str, scope: str, days: list[date]) -> None:
     """Insert each day's first :data:`DAY_SAMPLE_ROWS` rows of version ``scope`` by the seeded hash."""
     info = get_model(con, model)
-    where, params = summaries.days_filter(days)
+    on_days = summaries.days_filter(days)
     row = "{'h': h, 'prediction_id': prediction_id, 'numbers': numbers, 'texts': texts}"
     con.execute(
         f"""
@@ -233,9 +233,9 @@ def _build_samples(con: duckdb.DuckDBPyConnection, model: str, scope: str, days:
               FROM (SELECT CAST(predicted_at AS DATE) AS day,
                            min_by({row}, {{'h': h, 'id': prediction_id}}, {DAY_SAMPLE_ROWS}) AS first
                     FROM (SELECT predicted_at, prediction_id, {_sample_key_sql(SEED)} AS h, {_values_sql(_used_columns(info, {}))}
-                          FROM {predictions_view(info.stem)} p WHERE p.model_version = ? AND {where})
+                          FROM {predictions_view(info.stem)} p WHERE p.model_version = ? AND {on_days.sql})
                     GROUP BY 1))
-        """, [model, scope, scope, *params])
+        """, [model, scope, scope, *on_days.params])
 
 
 #: The window samples kept per version and UTC day, declared to the summaries engine (scoped by version,

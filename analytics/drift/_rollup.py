@@ -100,9 +100,9 @@ def summarise_days(con: duckdb.DuckDBPyConnection, model: str, version: str, rel
     The same aggregates as :func:`analytics.drift._binning.fine_histograms` and
     :func:`~analytics.drift._binning.category_counts`, grouped by UTC day and fetched as frames.
     """
-    where, params = summaries.days_filter(days)
-    source = f"FROM {relation} p WHERE p.model_version = ? AND {where}"
-    params = [version, *params]
+    on_days = summaries.days_filter(days)
+    source = f"FROM {relation} p WHERE p.model_version = ? AND {on_days.sql}"
+    params = [version, *on_days.params]
     day = "CAST(predicted_at AS DATE)"
     frames = [con.execute(f"SELECT {day} AS day, '{ROWS}' AS column_name, count(*) AS n {source} GROUP BY ALL",
                           params).df()]

@@ -55,6 +55,7 @@ from analytics.explain._shap import (
 )
 from analytics.explain._trace import (
     PredictionTrace,
+    ReferenceSpace,
     counterfactuals_for,
     find_predictions,
     mask_counterfactuals,
@@ -78,6 +79,7 @@ __all__ = [
     "LoadedModel",
     "LocalExplanation",
     "PredictionTrace",
+    "ReferenceSpace",
     "VersionInfo",
     "EditedRowWhatIf",
     "attribution_drift",

@@ -130,7 +130,7 @@ def _build(con: duckdb.DuckDBPyConnection, model: str, version: str, days: list[
     _keep_version(con, info, _key(con, model, version), loaded)
     columns = kept_columns(info.schema)
     inputs = [c.name for c in info.schema.features]
-    on_days, params = summaries.days_filter(days)
+    on_days = summaries.days_filter(days)
     kept, explained = (int(settings.get(con, s.key, model=model)) for s in (KEPT_ROWS, KEPT_SHAP_ROWS))
     order = f"{{'hash': hash(p.prediction_id, {SEED}), 'id': p.prediction_id}}"
     view = predictions_view(info.stem)
@@ -140,7 +140,7 @@ def _build(con: duckdb.DuckDBPyConnection, model: str, version: str, days: list[
         CREATE OR REPLACE TEMP TABLE explain_kept_in AS
         WITH firsts AS (
             SELECT CAST(p.predicted_at AS DATE) AS day, count(*) AS day_rows, min_by({order}, {order}, ?) AS kept
-            FROM {view} p WHERE p.model_version = ? AND {on_days} GROUP BY 1),
+            FROM {view} p WHERE p.model_version = ? AND {on_days.sql} GROUP BY 1),
              ids AS (SELECT day, day_rows, unnest(kept, recursive := true) FROM firsts)
         SELECT row_number() OVER (ORDER BY i.day, i.hash, i.id) AS row_no,
                row_number() OVER (PARTITION BY i.day ORDER BY i.hash, i.id) AS place,
@@ -148,8 +148,8 @@ def _build(con: duckdb.DuckDBPyConnection, model: str, version: str, days: list[
                [{", ".join(f"CAST(p.{quote(c)} AS VARCHAR)" for c in columns)}] AS "values",
                {", ".join(f"p.{quote(c)}" for c in inputs)}
         FROM {view} p JOIN ids i ON p.prediction_id = i.id
-        WHERE p.model_version = ? AND {on_days}
-        """, [kept, version, *params, version, *params])
+        WHERE p.model_version = ? AND {on_days.sql}
+        """, [kept, version, *on_days.params, version, *on_days.params])
     registered = False
     try:
         shap, join = "NULL", ""

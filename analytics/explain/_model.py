@@ -137,8 +137,36 @@ def resolve_artifact(info: VersionInfo, db: DbLike) -> Path:
                         f"and {beside}")
 
 
-def verify_artifact(db: DbLike, info: VersionInfo) -> tuple[Path, str]:
+@dataclass(frozen=True)
+class VerifiedArtifact:
+    """A version's artifact file whose sha256 is the registry's (nothing loaded yet).
+
+    Attributes
+    ----------
+    path : Path
+        Where the file was found (:func:`resolve_artifact`).
+    sha256 : str
+        Its sha256, computed when it was verified.
+    """
+
+    path: Path
+    sha256: str
+
+
+def verify_artifact(db: DbLike, info: VersionInfo) -> VerifiedArtifact:
     """The version's artifact file and its sha256, once the hash is the registry's (nothing is loaded).
+
+    Parameters
+    ----------
+    db : path or connection
+        The store (its folder is searched first, see :func:`resolve_artifact`).
+    info : VersionInfo
+        The version's registry facts.
+
+    Returns
+    -------
+    VerifiedArtifact
+        The file and its sha256.
 
     Raises
     ------
@@ -151,7 +179,7 @@ def verify_artifact(db: DbLike, info: VersionInfo) -> tuple[Path, str]:
     actual = sha256_of_file(path)
     if actual != info.artifact_sha256:
         check_sha256(path, info.artifact_sha256)  # raises with the standard message
-    return path, actual
+    return VerifiedArtifact(path, actual)
 
 
 def load_model(db: DbLike, model: str, version: str, *, info: VersionInfo | None = None) -> LoadedModel:
@@ -163,20 +191,21 @@ def load_model(db: DbLike, model: str, version: str, *, info: VersionInfo | None
     Raises
     ------
     NotFoundError
-        No artifact registered, or the file is missing.
+        As :func:`verify_artifact`; or the version's model needs reference rows (a model-agnostic
+        explainer's background) and has none.
     InvalidInputError
-        The file's sha256 differs from the registry's (the artifact was changed).
+        As :func:`verify_artifact`; or the artifact expects inputs the schema does not declare.
     """
     info = info or version_info(db, model, version)
-    path, actual = verify_artifact(db, info)
+    verified = verify_artifact(db, info)
     with _CACHE_LOCK:
-        artifact = _CACHE.get(actual)
+        artifact = _CACHE.get(verified.sha256)
     if artifact is None:
-        artifact = load_artifact(path, info.artifact_sha256, info.schema)
+        artifact = load_artifact(verified.path, info.artifact_sha256, info.schema)
         with _CACHE_LOCK:
             if len(_CACHE) >= _CACHE_SIZE:
                 _CACHE.pop(next(iter(_CACHE)))
-            _CACHE[actual] = artifact
+            _CACHE[verified.sha256] = artifact
     missing = [f for f in artifact.features if f not in {c.name for c in info.schema.features}]
     if missing:
         raise InvalidInputError(f"the artifact of {model}:{version} expects inputs the schema does not declare: "
@@ -187,7 +216,7 @@ def load_model(db: DbLike, model: str, version: str, *, info: VersionInfo | None
         if reference.empty:
             raise NotFoundError(f"{model}:{version} has no reference rows, which explaining this model needs")
         background = reference.sample(n=min(BACKGROUND_ROWS, len(reference)), random_state=0)
-    return LoadedModel(info, artifact, path, background)
+    return LoadedModel(info, artifact, verified.path, background)
 
 
 def can_load(db: DbLike, info: VersionInfo) -> bool:

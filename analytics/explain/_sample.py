@@ -45,8 +45,8 @@ def window_filter(info: VersionInfo, window: Window | None, alias: str = "p",
     where = version_window(info, window).where(info.schema, alias=alias)
     if days is None:
         return where
-    on_days, params = days_filter(days, alias)
-    return SqlFilter(f"{where.sql} AND {on_days}", [*where.params, *params])
+    on_days = days_filter(days, alias)
+    return SqlFilter(f"{where.sql} AND {on_days.sql}", [*where.params, *on_days.params])
 
 
 def count_window(con: duckdb.DuckDBPyConnection, info: VersionInfo, window: Window | None) -> int:

@@ -110,8 +110,42 @@ def prediction_row(db: DbLike, model: str, prediction_id: str) -> pd.Series:
     return row
 
 
-def reference_space(db: DbLike, model: str, version: str) -> tuple[LoadedModel, dict[str, FeatureSpace]]:
-    """The loaded model (hash checked) and its counterfactual feature space (kept per artifact hash)."""
+@dataclass(frozen=True, eq=False)
+class ReferenceSpace:
+    """A version's loaded model and the counterfactual feature space of its reference data.
+
+    Attributes
+    ----------
+    model : LoadedModel
+        The version's registered artifact, its sha256 checked.
+    space : dict of str to FeatureSpace
+        Per model input, the values a counterfactual may give it (:func:`feature_space`).
+    """
+
+    model: LoadedModel
+    space: dict[str, FeatureSpace]
+
+
+def reference_space(db: DbLike, model: str, version: str) -> ReferenceSpace:
+    """The loaded model (hash checked) and its counterfactual feature space (kept per artifact hash).
+
+    Parameters
+    ----------
+    db : path or connection
+        The store.
+    model, version : str
+        A registered model and version with a loadable artifact.
+
+    Returns
+    -------
+    ReferenceSpace
+        The model and its feature space.
+
+    Raises
+    ------
+    NotFoundError, InvalidInputError
+        As :func:`~analytics.explain.load_model`.
+    """
     info = version_info(db, model, version)
     loaded = load_model(db, model, version, info=info)
     key = (model, version, info.artifact_sha256)
@@ -122,19 +156,19 @@ def reference_space(db: DbLike, model: str, version: str) -> tuple[LoadedModel, 
         space = feature_space(loaded, reference)
         with _SPACES_LOCK:
             _SPACES[key] = space
-    return loaded, space
+    return ReferenceSpace(loaded, space)
 
 
 def counterfactuals_for(db: DbLike, model: str, prediction_id: str, *, answers: int | None = None,
                         changes: dict[str, Any] | None = None) -> CounterfactualSet:
     """Counterfactuals of a logged prediction (optionally after the what-if ``changes``)."""
     row = prediction_row(db, model, prediction_id)
-    loaded, space = reference_space(db, model, str(row["model_version"]))
+    ref = reference_space(db, model, str(row["model_version"]))
     if changes:
         row = row.copy()
         for name, value in changes.items():
             row[name] = value
-    return counterfactuals(loaded, row, space, answers=answers or ANSWERS.default)
+    return counterfactuals(ref.model, row, ref.space, answers=answers or ANSWERS.default)
 
 
 @dataclass(frozen=True)

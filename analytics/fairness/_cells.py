@@ -131,10 +131,10 @@ def _summary_key(con: duckdb.DuckDBPyConnection, model: str, scope: str) -> str 
 def _build(con: duckdb.DuckDBPyConnection, model: str, scope: str, days: list[date]) -> None:
     """Insert the cells of ``days`` computed from the log (the engine dropped the old ones)."""
     stem, schema = con.execute("SELECT table_stem, log_schema FROM models WHERE model_name = ?", [model]).fetchone()
-    where, params = summaries.days_filter(days)
+    on_days = summaries.days_filter(days)
     con.execute(f"INSERT INTO fairness_cells (model_name, version, day, groups, decision, label, n, value) "
-                f"SELECT ?, * FROM ({_cells_sql(stem, sensitive_attributes(LogSchema.from_json(schema)), where)})",
-                [model, *params])
+                f"SELECT ?, * FROM ({_cells_sql(stem, sensitive_attributes(LogSchema.from_json(schema)), on_days.sql)})",
+                [model, *on_days.params])
 
 
 #: The cells kept per UTC day in the store, declared to the summaries engine (outcomes arrive late).
@@ -166,9 +166,9 @@ def daily_cells(con: duckdb.DuckDBPyConnection, stem: str, schema: LogSchema, fa
                      "WHERE model_name = ? AND list_contains(?, day)")
         params += [model, sorted(cover.summarised)]
         if cover.unsummarised:
-            where, log_params = summaries.days_filter(list(cover.unsummarised))
-            parts.append(_cells_sql(stem, attrs, where))
-            params += log_params
+            on_days = summaries.days_filter(list(cover.unsummarised))
+            parts.append(_cells_sql(stem, attrs, on_days.sql))
+            params += on_days.params
     else:
         parts.append(_cells_sql(stem, attrs))
     groups = ", ".join(f"groups[{i + 1}] AS {quote_any(a.key)}" for i, a in enumerate(attrs))

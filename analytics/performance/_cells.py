@@ -45,7 +45,7 @@ from analytics import summaries
 from analytics.logschema import LogSchema, quote
 from analytics.registry import ModelInfo, get_model
 from analytics.store import outcomes_view, predictions_view
-from analytics.window import Window, split_interval
+from analytics.window import SqlFilter, Window, split_interval
 
 #: Equal-width score bins on [0, 1] of the kept cells of all rows.
 BINS = 2_000
@@ -176,10 +176,10 @@ def _key(con: duckdb.DuckDBPyConnection, model: str, scope: str) -> str | None:
 def _build(con: duckdb.DuckDBPyConnection, model: str, scope: str, days: list[date]) -> None:
     """Insert the cells of ``days`` computed from the log (the engine dropped the old ones)."""
     info = get_model(con, model)
-    where, params = summaries.days_filter(days)
+    on_days = summaries.days_filter(days)
     con.execute(f"INSERT INTO {TABLE} (model_name, day, version, segment, segment_value, {', '.join(CELL_COLUMNS)}) "
-                f"SELECT ?, * FROM ({log_cells_sql(info, where, _segments(info.schema), observed_from=True)})",
-                [model, *params, model, params[0]])
+                f"SELECT ?, * FROM ({log_cells_sql(info, on_days.sql, _segments(info.schema), observed_from=True)})",
+                [model, *on_days.params, model, on_days.params[0]])
 
 
 #: The cells kept per UTC day in the store, declared to the summaries engine (outcomes arrive late).
@@ -252,11 +252,12 @@ def window_cells(con: duckdb.DuckDBPyConnection, info: ModelInfo, window: Window
     bins = bins or kept
     value = window.segment_value if window.segment and segment == window.segment else None
 
-    def from_log(part: Window, extra: str = "TRUE", extra_params: list | None = None) -> tuple[str, list]:
+    def from_log(part: Window, days: SqlFilter | None = None) -> tuple[str, list]:
         where = part.where(info.schema)
-        sql = log_cells_sql(info, f"{where.sql} AND {extra}", (by,) if by else (), bins=bins, segment_bins=bins,
+        extra = days or SqlFilter("TRUE")
+        sql = log_cells_sql(info, f"{where.sql} AND {extra.sql}", (by,) if by else (), bins=bins, segment_bins=bins,
                             observed_from=part.start is not None)
-        params = [*where.params, *(extra_params or []), info.name, *([part.start] if part.start is not None else [])]
+        params = [*where.params, *extra.params, info.name, *([part.start] if part.start is not None else [])]
         return (f"SELECT day, version, segment_value, {', '.join(CELL_COLUMNS)} FROM ({sql}) "
                 f"WHERE segment = ?", [*params, by or ""])
 
@@ -277,9 +278,9 @@ def window_cells(con: duckdb.DuckDBPyConnection, info: ModelInfo, window: Window
     for a, b in edges:
         parts.append(from_log(window.between(a, b)))
     if cover.unsummarised:
-        where, params = summaries.days_filter(list(cover.unsummarised))
+        on_days = summaries.days_filter(list(cover.unsummarised))
         low = datetime.combine(min(cover.unsummarised), datetime.min.time())
-        parts.append(from_log(window.between(low, None), where, params))
+        parts.append(from_log(window.between(low, None), on_days))
     if not parts:
         parts.append(from_log(window))
     sql = " UNION ALL ".join(f"({p})" for p, _ in parts)

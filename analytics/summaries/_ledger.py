@@ -10,11 +10,11 @@ after ``summary_ledger.outcomes_through`` labels a prediction of the day.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any
 
 import duckdb
 
 from analytics.store import outcome_table, predictions_view
+from analytics.window import SqlFilter
 
 #: Per UTC day of a model's log (parameter: the model), the segments overlapping it, as ``ingest:part,...``.
 DAY_SEGMENTS = """
@@ -69,13 +69,26 @@ def labelled_days(con: duckdb.DuckDBPyConnection, model: str, after: int) -> set
     return {r[0] for r in rows}
 
 
-def days_filter(days: list[date], alias: str = "p") -> tuple[str, list[Any]]:
-    """WHERE clause over the log for the rows of ``days`` (UTC dates): time bounds first, for row-group
-    pruning on the segments, then the exact list of days when they are not one unbroken run."""
+def days_filter(days: list[date], alias: str = "p") -> SqlFilter:
+    """The condition on the log (aliased ``alias``) for the rows of ``days``.
+
+    Parameters
+    ----------
+    days : list of date
+        UTC days, at least one.
+    alias : str
+        The alias of the prediction view in the query.
+
+    Returns
+    -------
+    SqlFilter
+        Time bounds first, for row-group pruning on the segments (its first parameter is the first
+        day's midnight), then the exact list of days when they are not one unbroken run.
+    """
     low = datetime.combine(min(days), datetime.min.time())
     high = datetime.combine(max(days), datetime.min.time()) + timedelta(days=1)
     sql, params = f"{alias}.predicted_at >= ? AND {alias}.predicted_at < ?", [low, high]
     if len(set(days)) != (high - low).days:
         sql += f" AND CAST({alias}.predicted_at AS DATE) IN (SELECT unnest(CAST(? AS DATE[])))"
         params.append(list(days))
-    return sql, params
+    return SqlFilter(sql, params)

@@ -25,7 +25,8 @@ def _reference(db):
 
 
 def test_every_counterfactual_respects_every_constraint_and_really_flips(lite_template):
-    model, space = explain.reference_space(lite_template, MODEL, "v1")
+    ref = explain.reference_space(lite_template, MODEL, "v1")
+    model, space = ref.model, ref.space
     reference = _reference(lite_template)
     rejected = explain.find_predictions(lite_template, MODEL, version="v1", decision=1, limit=40)
     answered = 0
@@ -59,7 +60,8 @@ def test_every_counterfactual_respects_every_constraint_and_really_flips(lite_te
 
 
 def test_the_constraint_checker_catches_each_breach(lite_template):
-    model, space = explain.reference_space(lite_template, MODEL, "v1")
+    ref = explain.reference_space(lite_template, MODEL, "v1")
+    model, space = ref.model, ref.space
     row = explain.prediction_row(lite_template, MODEL, "cl000003")
     cases = {
         "MARRIAGE": ("others" if row["MARRIAGE"] != "others" else "single", "immutable"),
@@ -78,7 +80,8 @@ def test_the_constraint_checker_catches_each_breach(lite_template):
 
 
 def test_what_if_scores_the_edited_row(lite_template):
-    model, space = explain.reference_space(lite_template, MODEL, "v1")
+    ref = explain.reference_space(lite_template, MODEL, "v1")
+    model, space = ref.model, ref.space
     row = explain.prediction_row(lite_template, MODEL, "cl000010")
     result = explain.what_if(model, row, {"late": -1, "debt": 100.0}, space)
     edited = row.copy()

@@ -84,7 +84,7 @@ def test_each_format_registers_reproduces_explains_and_finds_counterfactuals(db,
 
     # a declined applicant: counterfactuals that the model itself re-scores as admitted
     declined = reference[reference["decision"] == 0].head(1)
-    _, space = explain.reference_space(db, MODEL, "v1")
+    space = explain.reference_space(db, MODEL, "v1").space
     found = explain.counterfactuals(model, declined, space, answers=2)
     assert len(found.answers) >= 1 and found.answers["valid"].all()
     assert (model.score(found.rows) >= float(THRESHOLD)).all()
