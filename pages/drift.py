@@ -153,7 +153,8 @@ def multivariate() -> None:
     st.caption(f"Samples: {fmt_int(mv.n_reference_sample)} of {fmt_int(mv.n_reference_rows)} baseline rows and "
                f"{fmt_int(mv.n_current_sample)} of {fmt_int(mv.n_current_rows)} current rows (seed {mv.seed}); "
                f"{len(mv.columns)} input columns. Fold AUCs: {', '.join(f'{a:.3f}' for a in mv.domain_auc_folds)}."
-               + "".join(f" {column} is left out: {why}." for column, why in mv.left_out.items()))
+               + "".join(f" {column} is left out: {why}." for column, why in mv.left_out.items())
+               + (f" {mv.summary_note}" if mv.summary_note else ""))
 
 
 multivariate()

@@ -90,6 +90,11 @@ class MultivariateResult:
     left_out: dict[str, str] = field(default_factory=dict)
     unsummarised_days: tuple[date, ...] = ()
 
+    @property
+    def summary_note(self) -> str:
+        """A sentence for the page when some whole days were read from the log (empty when none were)."""
+        return summaries.unsummarised_note(self.unsummarised_days)
+
     def as_frame(self) -> pd.DataFrame:
         """Two rows (one per method) for a table."""
         return pd.DataFrame([

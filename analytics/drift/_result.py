@@ -9,6 +9,8 @@ from typing import Any
 
 import pandas as pd
 
+from analytics.summaries import unsummarised_note
+
 #: Columns of :attr:`DriftResult.table`, in order. The first nine are the CLI's JSON fields.
 RESULT_COLUMNS: tuple[str, ...] = (
     "column", "kind", "method", "statistic", "p_value", "threshold", "drifted", "n_reference", "n_current",
@@ -73,12 +75,7 @@ class DriftResult:
     @property
     def summary_note(self) -> str:
         """A sentence for the page when some whole days were read from the log (empty when none were)."""
-        days = self.unsummarised_days
-        if not days:
-            return ""
-        span = f"{days[0]:%Y-%m-%d}" + (f" to {days[-1]:%Y-%m-%d}" if len(days) > 1 else "")
-        return (f"{len(days)} day(s) of this window ({span}, UTC) are not summarised yet and were read from the "
-                "log: the same numbers, slower. The next ingest or `vigil refresh` summarises them.")
+        return unsummarised_note(self.unsummarised_days)
 
     @property
     def drifted_columns(self) -> list[str]:

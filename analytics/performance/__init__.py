@@ -30,14 +30,14 @@ from analytics.performance._concept import (change_points, concept_drift, drifte
 from analytics.performance._cells import (BINS, PERFORMANCE_CELLS, SEGMENT_BINS, HistogramAuc, WindowCells, auc_sql,
                                           window_cells)
 from analytics.performance._realised import (HIGHER_IS_BETTER, METRICS, UNSUMMARISED, calibration_curve,
-                                             evaluate_scores, min_labelled_of, realised_metrics, summary_note,
+                                             evaluate_scores, min_labelled_of, realised_metrics,
                                              validation_metrics)
 from analytics.performance._sampling import (ENOUGH, LABEL_STATES, MIN_LABELLED, NO_LABELS, SAMPLING_ERROR_RANGE,
                                              SINGLE_CLASS, TOO_FEW, AucSamplingError, label_state, label_states,
                                              not_evaluable)
 
 __all__ = [
-    "BINS", "PERFORMANCE_CELLS", "SEGMENT_BINS", "UNSUMMARISED", "HistogramAuc", "WindowCells", "auc_sql", "summary_note",
+    "BINS", "PERFORMANCE_CELLS", "SEGMENT_BINS", "UNSUMMARISED", "HistogramAuc", "WindowCells", "auc_sql",
     "window_cells",
     "ENOUGH", "LABEL_STATES", "MIN_LABELLED", "NO_LABELS", "SAMPLING_ERROR_RANGE", "SINGLE_CLASS", "TOO_FEW",
     "AucSamplingError", "CBPEResult", "needs_calibration", "reference_thresholds", "drifted_inputs", "label_state", "label_states", "min_labelled_of", "not_evaluable",

@@ -19,7 +19,7 @@ every metric is then an aggregate of it:
 
 Only labelled rows enter a metric; ``rows`` and ``labelled`` say how many there were. The whole UTC
 days read from the log because the summary did not hold them yet are in the result's
-``attrs["unsummarised_days"]`` (:func:`summary_note` words them).
+``attrs["unsummarised_days"]`` (:func:`analytics.summaries.unsummarised_note` words them).
 """
 
 from __future__ import annotations
@@ -135,15 +135,6 @@ def metrics_from_counts(frame: pd.DataFrame) -> pd.DataFrame:
     out["brier"] = out["sq_error_sum"].astype(float) / labelled.where(labelled > 0)
     out["log_loss"] = out["log_loss_sum"].astype(float) / labelled.where(labelled > 0)
     return out
-
-
-def summary_note(days: tuple[date, ...]) -> str:
-    """A sentence for a page when whole days of its window were read from the log (empty when none were)."""
-    if not days:
-        return ""
-    span = f"{days[0]:%Y-%m-%d}" + (f" to {days[-1]:%Y-%m-%d}" if len(days) > 1 else "")
-    return (f"{len(days)} day(s) of this window ({span}, UTC) are not summarised yet and were read from the log: "
-            "the same numbers, slower. The next ingest or `vigil refresh` summarises them.")
 
 
 def realised_metrics(db: DbLike, model: str, *, window: Window, freq: str | None = "week",

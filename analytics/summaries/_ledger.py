@@ -69,6 +69,26 @@ def labelled_days(con: duckdb.DuckDBPyConnection, model: str, after: int) -> set
     return {r[0] for r in rows}
 
 
+def unsummarised_note(days: tuple[date, ...]) -> str:
+    """A sentence for a reader when whole days of its window were read from the log (empty when none were).
+
+    Parameters
+    ----------
+    days : tuple of date
+        The window's whole UTC days read from the log because no fresh summary held them, in order.
+
+    Returns
+    -------
+    str
+        How many days, their span, and that the next refresh summarises them; ``""`` for no day.
+    """
+    if not days:
+        return ""
+    span = f"{days[0]:%Y-%m-%d}" + (f" to {days[-1]:%Y-%m-%d}" if len(days) > 1 else "")
+    return (f"{len(days)} day(s) of this window ({span}, UTC) are not summarised yet and were read from the log: "
+            "the same numbers, slower. The next ingest or `vigil refresh` summarises them.")
+
+
 def days_filter(days: list[date], alias: str = "p") -> SqlFilter:
     """The condition on the log (aliased ``alias``) for the rows of ``days``.
 
