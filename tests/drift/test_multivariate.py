@@ -92,7 +92,7 @@ def test_a_stale_key_or_a_segment_reads_the_log(kept, monkeypatch):
     db, start = kept
     window = Window(start=start + timedelta(days=40), end=start + timedelta(days=50))
     result = drift.multivariate_drift(db, MODEL, window=window, sample_rows=100)
-    assert len(result.unsummarised_days) == 10
+    assert len(result.unsummarised_days) == 10 and result.summary_note.startswith("10 day(s) of this window")
     monkeypatch.setattr(_multivariate, "DAY_SAMPLE_ROWS", 100)
     assert drift.multivariate_drift(db, MODEL, window=window, sample_rows=100).unsummarised_days == ()
     segment = Window(start=window.start, end=window.end, version="v1", segment="region", segment_value="Taipei")
