@@ -25,17 +25,15 @@ context.adopt("drift_baseline", "drift_baseline", "reference", options=list(BASE
 baseline = st.segmented_control("Compare against", list(BASELINES), format_func=BASELINES.get,
                                 key="drift_baseline") or "reference"
 context.remember("drift_baseline", baseline)
-base_start = base_end = None
-if baseline == "previous":
-    previous = ctx.as_window().previous(ctx.now)
-    if previous is None:
-        widgets.empty_state("'All time' has no window before it.",
-                            hint="Choose a bounded window in the sidebar, or compare against the reference data.")
-        st.stop()
-    base_start, base_end = previous.start, previous.end
+window = ctx.as_window()
+earlier = window.previous(ctx.now) if baseline == "previous" else None
+if baseline == "previous" and earlier is None:
+    widgets.empty_state("'All time' has no window before it.",
+                        hint="Choose a bounded window in the sidebar, or compare against the reference data.")
+    st.stop()
 
-filters = dict(window=ctx.as_window())
-result = queries.query(drift.drift_summary, ctx.model, baseline_start=base_start, baseline_end=base_end, **filters)
+filters = dict(window=window, baseline=earlier)
+result = queries.query(drift.drift_summary, ctx.model, **filters)
 if result.table.empty:
     widgets.empty_state(f"No predictions of {ctx.model} ({ctx.filter_label}) in the {ctx.window_label}.",
                         hint="Choose a longer time window, or another version or segment, in the sidebar.")
@@ -119,8 +117,7 @@ def over_time() -> None:
     if not chosen:
         widgets.empty_state("Choose at least one column.")
         return
-    over = queries.query(drift.drift_over_time, ctx.model, freq=freq, columns=tuple(chosen),
-                         baseline_start=base_start, baseline_end=base_end, **filters)
+    over = queries.query(drift.drift_over_time, ctx.model, freq=freq, columns=tuple(chosen), **filters)
     if over.table.empty:
         widgets.empty_state("No rows in this window.")
         return
@@ -143,8 +140,7 @@ def multivariate() -> None:
         return
     with st.spinner("Training the domain classifier (5 folds) and fitting the PCA reconstruction on samples of "
                     "the baseline and current rows…", show_time=True):
-        mv = queries.query(drift.multivariate_drift, ctx.model, baseline_start=base_start, baseline_end=base_end,
-                           **filters)
+        mv = queries.query(drift.multivariate_drift, ctx.model, **filters)
     widgets.table(mv.as_frame(), hide_index=True, column_config={
         "method": st.column_config.TextColumn("Method"),
         "statistic": st.column_config.NumberColumn("Value", format="%.4f"),

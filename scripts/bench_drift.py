@@ -133,7 +133,7 @@ end = con.execute("SELECT date_trunc('hour', max(predicted_at)) + INTERVAL 1 HOU
 con.close()
 start = end - timedelta(days=90)
 out = {}
-for name, baseline in (("reference", {}), ("previous", {"baseline_start": start - timedelta(days=90), "baseline_end": start})):
+for name, baseline in (("reference", {}), ("previous", {"baseline": Window(start - timedelta(days=90), start)})):
     times = []
     for _ in range(2):
         t, cpu = time.perf_counter(), time.process_time()

@@ -417,6 +417,41 @@ def rollup_columns(con: duckdb.DuckDBPyConnection, model: str, version: str) -> 
     return _rollup.rollup_columns(_rollup_profiles(con, model, version))
 
 
+def checked_baseline(window: Window, baseline: Window | None) -> Window | None:
+    """``baseline``, an earlier span of ``window``'s own rows, once it names the same version and segment.
+
+    Parameters
+    ----------
+    window : Window
+        The rows compared.
+    baseline : Window, optional
+        The rows compared with instead of the reference data: ``window``'s version and segment over
+        another span (``window.between(start, end)``, ``window.previous(now)``); a side may be open.
+
+    Returns
+    -------
+    Window or None
+        ``baseline`` (None: compare with the reference data).
+
+    Raises
+    ------
+    InvalidInputError
+        ``baseline`` names another version or segment than ``window`` (the baseline's rows are the
+        window's version and segment; another would not be read).
+    """
+    if baseline is None:
+        return None
+    mine, theirs = ((w.version, w.segment, w.segment_value) for w in (window, baseline))
+    if mine != theirs:
+        def said(version, segment, value):
+            return (f"version {version or 'the champion'}, "
+                    + (f"segment {segment} = {value}" if segment else "every segment"))
+        raise InvalidInputError(f"the baseline ({said(*theirs)}) is not the window's ({said(*mine)}): a baseline is "
+                                "the window's own rows over another span; make it with window.between(start, end) "
+                                "or window.previous(now)")
+    return baseline
+
+
 def _use_rollups(baseline: Window | None, window: Window) -> bool:
     """The rollups answer comparisons with the reference data without a segment filter."""
     return baseline is None and window.segment is None
@@ -499,8 +534,7 @@ def store_drift(con: duckdb.DuckDBPyConnection, sides: StoreSides, config: Drift
     return StoreDrift(done.table, done.histograms, n_ref, done.n_current, unsummarised)
 
 
-def drift_summary(db: DbLike, model: str, *, window: Window,
-                  baseline_start: datetime | None = None, baseline_end: datetime | None = None,
+def drift_summary(db: DbLike, model: str, *, window: Window, baseline: Window | None = None,
                   columns: tuple[str, ...] | None = None, method: str = "auto",
                   use_rollups: bool = True) -> DriftResult:
     """Drift of every declared column and the score in ``window`` against the reference.
@@ -514,8 +548,9 @@ def drift_summary(db: DbLike, model: str, *, window: Window,
     window : Window
         The rows compared (:class:`analytics.window.Window`): ``[start, end)``, the version whose rows
         and reference are compared (default the champion), and optionally one segment's rows.
-    baseline_start, baseline_end : datetime, optional
-        Compare against this earlier window of the log instead of the version's reference data.
+    baseline : Window, optional
+        Compare against these rows of the log instead of the version's reference data: ``window``'s
+        version and segment over another span (:func:`checked_baseline`), e.g. ``window.previous(now)``.
     columns : tuple of str, optional
         Only these columns (default: every declared column and ``score``).
     method : str, default "auto"
@@ -537,9 +572,8 @@ def drift_summary(db: DbLike, model: str, *, window: Window,
     computed from the log. Both give the same numbers. Nothing is written (the rollups are refreshed
     after an ingest and by ``vigil refresh``, :func:`refresh_rollups`).
     """
-    baseline = window.between(baseline_start, baseline_end) if baseline_start is not None and baseline_end is not None else None
-    result = store_comparison(
-        db, model, window=window, baseline=baseline, columns=columns, method=method, use_rollups=use_rollups)
+    result = store_comparison(db, model, window=window, baseline=checked_baseline(window, baseline), columns=columns,
+                              method=method, use_rollups=use_rollups)
     return replace(result, table=result.table.iloc[0:0]) if result.n_current_rows == 0 else result
 
 

@@ -35,14 +35,14 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date
 
 import duckdb
 import numpy as np
 import pandas as pd
 
 from analytics import settings, summaries
-from analytics.drift._calculator import _day_runs, _rolled_versions
+from analytics.drift._calculator import _day_runs, _rolled_versions, checked_baseline
 from analytics.drift._segment import segment_baseline, window_left_out
 from analytics.errors import InvalidInputError
 from analytics.logschema import quote
@@ -292,20 +292,20 @@ def _window_sample(con: duckdb.DuckDBPyConnection, info, window: Window, used, s
     return rows, tuple(cover.unsummarised)
 
 
-def multivariate_drift(db: DbLike, model: str, *, window: Window,
-                       baseline_start: datetime | None = None, baseline_end: datetime | None = None,
+def multivariate_drift(db: DbLike, model: str, *, window: Window, baseline: Window | None = None,
                        sample_rows: int = SAMPLE_ROWS, seed: int = SEED, use_summaries: bool = True
                        ) -> MultivariateResult:
     """Multivariate drift of the model's inputs (features and segments) in ``window``.
 
-    Against the version's reference data, or, given ``baseline_start`` and ``baseline_end``, against
-    that earlier window of the log (same version and segment). Parameters otherwise as
+    Against the version's reference data, or, given ``baseline``, against those rows of the log (the
+    window's version and segment over another span). Parameters otherwise as
     :func:`analytics.drift.drift_summary`; ``sample_rows`` bounds each side's sample;
     ``use_summaries`` False reads every window sample from the log (the same rows; see the module
     docstring).
     """
     if sample_rows < 50:
         raise InvalidInputError("the multivariate drift needs samples of at least 50 rows")
+    baseline = checked_baseline(window, baseline)
 
     def work(con: duckdb.DuckDBPyConnection):
         info = get_model(con, model)
@@ -313,7 +313,7 @@ def multivariate_drift(db: DbLike, model: str, *, window: Window,
         if ver is None:
             raise InvalidInputError(f"{model} has no champion version; choose a version")
         current = replace(window, version=ver)
-        if baseline_start is not None and baseline_end is not None:
+        if baseline is not None:
             left_out = window_left_out(current)
         else:
             chosen = segment_baseline(con, info, current)
@@ -329,8 +329,8 @@ def multivariate_drift(db: DbLike, model: str, *, window: Window,
             rows, unsummarised = _window_sample(con, info, part, used, seed, sample_rows, stored)
             return n, _frame(rows, used), unsummarised
 
-        if baseline_start is not None and baseline_end is not None:
-            n_ref, ref, ref_unsummarised = sample(baseline_start, baseline_end)
+        if baseline is not None:
+            n_ref, ref, ref_unsummarised = sample(baseline.start, baseline.end)
         else:
             side, ref_unsummarised = chosen.reference, ()
             n_ref = con.execute(f"SELECT count(*) {side.source}", list(side.params)).fetchone()[0]

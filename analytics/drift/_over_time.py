@@ -8,9 +8,8 @@ began.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
 
-from analytics.drift._calculator import store_comparison
+from analytics.drift._calculator import checked_baseline, store_comparison
 from analytics.drift._result import DriftResult
 from analytics.errors import InvalidInputError
 from analytics.store import DbLike
@@ -19,15 +18,14 @@ from analytics.window import Window
 FREQUENCIES = ("day", "week")
 
 
-def drift_over_time(db: DbLike, model: str, *, window: Window, freq: str = "week",
-                    baseline_start: datetime | None = None, baseline_end: datetime | None = None,
+def drift_over_time(db: DbLike, model: str, *, window: Window, freq: str = "week", baseline: Window | None = None,
                     columns: tuple[str, ...] | None = None, method: str = "auto",
                     use_rollups: bool = True) -> DriftResult:
     """Drift of each column of ``window`` per ``freq`` (``"day"`` or ``"week"``, UTC) against the chosen baseline.
 
     The baseline is the version's reference data (of the segment, see
-    :mod:`analytics.drift._segment`), or, given ``baseline_start`` and ``baseline_end``, that earlier
-    window of the log: every period is compared with the same baseline as :func:`drift_summary`
+    :mod:`analytics.drift._segment`), or, given ``baseline``, those rows of the log (the window's
+    version and segment over another span): every period is compared with the same baseline as :func:`drift_summary`
     compares the whole window with, and :attr:`DriftResult.reference_label` names it.
 
     Returns a :class:`DriftResult` whose table has one row per column and period (``period`` is the
@@ -36,9 +34,8 @@ def drift_over_time(db: DbLike, model: str, *, window: Window, freq: str = "week
     """
     if freq not in FREQUENCIES:
         raise InvalidInputError(f"frequency {freq!r} is unknown; use day or week")
-    baseline = window.between(baseline_start, baseline_end) if baseline_start is not None and baseline_end is not None else None
     result = store_comparison(
-        db, model, window=window, baseline=baseline, columns=columns, method=method, use_rollups=use_rollups,
+        db, model, window=window, baseline=checked_baseline(window, baseline), columns=columns, method=method, use_rollups=use_rollups,
         period=freq)
     return replace(result, table=result.table.sort_values(["column", "period"], ignore_index=True),
                    current_label=f"{result.current_label}, per {freq}")

@@ -80,7 +80,7 @@ def test_the_kept_samples_give_the_logs_result(kept, monkeypatch):
     db, start = kept
     monkeypatch.setattr(_multivariate, "DAY_SAMPLE_ROWS", 100)
     window = Window(start=start + timedelta(days=60, hours=5), end=start + timedelta(days=90, hours=5))
-    base = dict(baseline_start=start, baseline_end=start + timedelta(days=30), sample_rows=400)
+    base = dict(baseline=window.between(start, start + timedelta(days=30)), sample_rows=400)
     from_log = drift.multivariate_drift(db, MODEL, window=window, use_summaries=False, **base)
     from_kept = drift.multivariate_drift(db, MODEL, window=window, **base)
     assert from_kept == from_log and from_kept.unsummarised_days == () and from_kept.n_current_sample == 400

@@ -8,6 +8,7 @@ log holds a third region, east, that the reference does not.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from scipy import stats
 
 from analytics import drift, ingest, registry, store
 from analytics.cli import main as vigil
+from analytics.errors import InvalidInputError
 from analytics.logschema import Column, LogSchema
 from analytics.roles import Actor
 from analytics.window import Window
@@ -129,15 +131,12 @@ def test_multivariate_drift_of_a_segment_leaves_the_segment_column_out(user_mode
 
 def test_drift_over_time_uses_the_chosen_baseline(user_model):
     base = (START, START + timedelta(days=14))
-    over = drift.drift_over_time(user_model, MODEL, window=Window(start=START + timedelta(days=14),
-                                                                  end=START + timedelta(days=28), segment="region",
-                                                                  segment_value="north"), freq="week",
-                                 columns=("income",), baseline_start=base[0], baseline_end=base[1])
+    window = Window(start=START + timedelta(days=14), end=START + timedelta(days=28), segment="region",
+                    segment_value="north")
+    over = drift.drift_over_time(user_model, MODEL, window=window, freq="week", columns=("income",),
+                                 baseline=window.between(*base))
     assert "2026-03-02 00:00 to 2026-03-16 00:00" in over.reference_label and "region = north" in over.reference_label
-    whole = drift.drift_summary(user_model, MODEL, window=Window(start=START + timedelta(days=14),
-                                                                 end=START + timedelta(days=28), segment="region",
-                                                                 segment_value="north"), columns=("income",),
-                                baseline_start=base[0], baseline_end=base[1])
+    whole = drift.drift_summary(user_model, MODEL, window=window, columns=("income",), baseline=window.between(*base))
     assert over.reference_label == whole.reference_label       # the chart's title and the table name one baseline
     ref = _query(user_model, "SELECT income FROM predictions_segmented_risk WHERE region = 'north' AND "
                              "predicted_at >= ? AND predicted_at < ?", list(base))["income"]
@@ -148,6 +147,17 @@ def test_drift_over_time_uses_the_chosen_baseline(user_model):
                                  "predicted_at >= ? AND predicted_at < ?", [week, week + timedelta(days=7)])["income"]
         assert row["statistic"] == pytest.approx(_expected(row["method"], ref, cur), abs=row["tolerance"] + 1e-9)
         assert row["drifted"] is True                          # +900 against the first two weeks
+
+
+def test_a_baseline_of_other_rows_than_the_windows_is_refused(user_model):
+    """A baseline is the window's own version and segment over another span: another one would not be read."""
+    window = Window(start=START + timedelta(days=14), end=START + timedelta(days=28), segment="region",
+                    segment_value="north")
+    for other in (Window(START, START + timedelta(days=14)), window.between(START, None).all_rows(),
+                  replace(window, version="v1", start=START, end=START + timedelta(days=14))):
+        for read in (drift.drift_summary, drift.drift_over_time, drift.multivariate_drift):
+            with pytest.raises(InvalidInputError, match="is not the window's"):
+                read(user_model, MODEL, window=window, baseline=other)
 
 
 def test_cli_segment_option(user_model, capsys):

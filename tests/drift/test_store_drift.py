@@ -84,9 +84,9 @@ def test_a_quiet_window_has_no_input_drift(demo):
 
 def test_baseline_window_segment_and_settings(demo, tmp_path):
     summary, start = demo
-    result = drift.drift_summary(summary.db, MODEL, window=Window(start=_day(start, 60), end=_day(start, 90),
-                                                                  segment="region", segment_value="Taipei"),
-                                 baseline_start=_day(start, 20), baseline_end=_day(start, 50), columns=("AGE",))
+    window = Window(start=_day(start, 60), end=_day(start, 90), segment="region", segment_value="Taipei")
+    result = drift.drift_summary(summary.db, MODEL, window=window, baseline=window.between(_day(start, 20), _day(start, 50)),
+                                 columns=("AGE",))
     ref = _rows(summary.db, "SELECT AGE FROM predictions_credit_default WHERE model_version = 'v1' AND region = "
                             "'Taipei' AND predicted_at >= ? AND predicted_at < ?", [_day(start, 20), _day(start, 50)])
     assert result.table.iloc[0]["n_reference"] == len(ref)
@@ -128,7 +128,7 @@ def test_multivariate_drift(demo):
     jittered and rounded to NT$10 while the reference keeps the raw UCI amounts.)
     """
     summary, start = demo
-    base = dict(baseline_start=_day(start, 0), baseline_end=_day(start, 30), sample_rows=800)
+    base = dict(baseline=Window(_day(start, 0), _day(start, 30)), sample_rows=800)
     quiet = drift.multivariate_drift(summary.db, MODEL, window=Window(start=_day(start, 30), end=_day(start, 60)),
                                      **base)
     shifted = drift.multivariate_drift(summary.db, MODEL, window=Window(start=_day(start, 60), end=_day(start, 90)),

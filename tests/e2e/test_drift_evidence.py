@@ -63,9 +63,8 @@ def test_drift_over_time_is_against_the_chosen_baseline(e2e_store, streamlit_ser
     assert problems(page) == [], shot
     charts = page.evaluate(OVER_TIME)
     assert charts, f"no drift-over-time chart ({shot})"
-    expected = drift.drift_over_time(e2e_store.db, MODEL, window=Window(start=START, end=END, segment="region",
-                                                                        segment_value="Kaohsiung"), freq="week",
-                                     baseline_start=PREVIOUS[0], baseline_end=PREVIOUS[1])
+    window = Window(start=START, end=END, segment="region", segment_value="Kaohsiung")
+    expected = drift.drift_over_time(e2e_store.db, MODEL, window=window, freq="week", baseline=window.between(*PREVIOUS))
     assert "2026-07-04 00:00 to 2026-08-03 00:00 UTC" in expected.reference_label
     table = expected.table.set_index(["column", "period"])
     checked = 0
