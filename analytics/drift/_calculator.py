@@ -102,16 +102,29 @@ class Counts(Protocol):
 
 @dataclass(frozen=True)
 class LogCounts:
-    """Counts computed from a side's rows (one aggregate query per column)."""
+    """Counts computed from a side's rows (one aggregate query per column).
+
+    ``batch``: numerical columns with their bins (``column, lo, hi``) whose fine histograms are computed
+    together, in one query, when the first of them is asked for (a few hours of rows: the per-query cost
+    dominates); any other is computed on its own.
+    """
 
     con: duckdb.DuckDBPyConnection
     side: Side
+    batch: tuple[tuple[str, float, float], ...] = ()
+    _batched: dict[tuple[str, float, float], dict[object, FineHistogram]] = field(
+        default_factory=dict, repr=False, compare=False)
 
     def rows(self) -> dict[object, int]:
         return binning.row_counts(self.con, self.side)
 
     def numeric(self, column: str, lo: float, hi: float) -> dict[object, FineHistogram]:
-        return binning.fine_histograms(self.con, self.side, column, lo, hi)
+        spec = (column, lo, hi)
+        if spec not in self.batch:
+            return binning.fine_histograms(self.con, self.side, column, lo, hi)
+        if not self._batched:
+            self._batched.update(zip(self.batch, binning.fine_histograms_of(self.con, self.side, self.batch)))
+        return self._batched[spec]
 
     def categories(self, column: str, numeric: bool) -> dict[object, dict[str, int]]:
         return binning.category_counts(self.con, self.side, column, numeric)
@@ -524,7 +537,9 @@ def store_drift(con: duckdb.DuckDBPyConnection, sides: StoreSides, config: Drift
                          for a, b in _day_runs(unsummarised)]
             if edges:
                 log_sides.insert(0, _edge_rows(con, sides, edges))
-            current = MixedCounts((whole, *(LogCounts(con, side) for side in log_sides)))
+            batch = tuple((c, profiles[c].lo, profiles[c].hi) for c, _, _ in sides.columns
+                          if profiles[c].kind != CATEGORICAL)
+            current = MixedCounts((whole, *(LogCounts(con, side, batch) for side in log_sides)))
     try:
         done = compute(con, sides.columns, config, sides.reference, current, cache_key=sides.cache_key,
                        histograms=histograms)
