@@ -204,15 +204,30 @@ def pooled_category_counts(con: duckdb.DuckDBPyConnection, side: Side, column: s
                            known: tuple[str, ...], room: int) -> dict[str | None, int]:
     """Counts of the ``known`` categories and of the ``room`` most frequent others (ties by name); the rest
     summed under the key None (they are pooled as ``(other)``, see ``_categorical_labels``)."""
+    if room <= 0:  # no room for unseen categories: count the known ones, not every category (an id-like column)
+        return _known_category_counts(con, side, column, numeric, known)
     counted = binning.categories_sql(side.period, column, numeric, side.source)
     sql = (f"SELECT list({{'c': category, 'n': n}}) FILTER (WHERE known), {_smallest(room)} FILTER (WHERE NOT known), "
            f"sum(n) FILTER (WHERE NOT known) FROM (SELECT *, list_contains(?::VARCHAR[], category) AS known "
            f"FROM ({counted}))")
-    if room <= 0:
-        sql = sql.replace("[] FILTER (WHERE NOT known)", "[]")
     known_counts, top, others = con.execute(sql, [*side.params, list(known)]).fetchone()
     out: dict[str | None, int] = {d["c"]: int(d["n"]) for d in (*(known_counts or ()), *(top or ()))}
     rest = int(others or 0) - sum(int(d["n"]) for d in top or ())
+    if rest:
+        out[None] = rest
+    return out
+
+
+def _known_category_counts(con: duckdb.DuckDBPyConnection, side: Side, column: str, numeric: bool,
+                           known: tuple[str, ...]) -> dict[str | None, int]:
+    """:func:`pooled_category_counts` with no room for unseen categories: the ``known`` categories' counts and
+    every other present value under None, in one pass without a count per category (a semi-join with ``known``)."""
+    present = "isfinite(v::DOUBLE)" if numeric else "v IS NOT NULL"
+    sql = (f"SELECT histogram(category) FILTER (WHERE category IN (SELECT unnest(?::VARCHAR[]))), count(*) FROM "
+           f"(SELECT CAST(v AS VARCHAR) AS category FROM (SELECT {quote_any(column)} AS v {side.source}) WHERE {present})")
+    counts, total = con.execute(sql, [list(known), *side.params]).fetchone()
+    out: dict[str | None, int] = {c: int(n) for c, n in (counts or {}).items()}
+    rest = int(total) - sum(out.values())
     if rest:
         out[None] = rest
     return out

@@ -132,12 +132,15 @@ def test_sorted_histogram_bins_every_value_as_sql_does():
 def test_id_columns_are_checked_exactly_and_pooled_as_the_generic_path_pools(tmp_path):
     """An id column takes the short way only when every value is distinct (one repeated value sends it the
     usual way); a window of new ids against a reference of a few categories keeps the room left in the
-    table for the first unseen ones by name, and pools the rest, as the generic path does."""
+    table for the first unseen ones by name, and pools the rest, as the generic path does; a current side
+    with no room left (a reference of ids, a window of repeated ids) counts only the known categories."""
     rng = np.random.default_rng(4)
     ids = [f"id{i:05d}" for i in rng.permutation(4_000)]
-    ref = pd.DataFrame({"unique": ids[:2_000], "repeated": ids[:1_999] + ids[:1], "few": rng.choice(list("abc"), 2_000)})
+    ref = pd.DataFrame({"unique": ids[:2_000], "repeated": ids[:1_999] + ids[:1], "few": rng.choice(list("abc"), 2_000),
+                        "again": ids[:2_000]})
     cur = pd.DataFrame({"unique": ids[1_000:3_000], "repeated": ids[1_000:3_000],
-                        "few": [f"n{i}" for i in range(2_000)]})
+                        "few": [f"n{i}" for i in range(2_000)],
+                        "again": ids[:1_000] + ids[500:1_500]})  # some ids twice: not an id column
     paths = _write(tmp_path, ref, cur)
     con = duckdb.connect()
     sides = [_binning.Side(files_side.file_relation(p)) for p in paths]
