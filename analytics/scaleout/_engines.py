@@ -85,8 +85,9 @@ def open_engine(name: str, master: str | None = None, driver_memory: str | None 
     if name not in ENGINES:
         raise InvalidInputError(f"unknown engine {name!r}: choose one of {', '.join(ENGINES)}")
     if name == "duckdb":
-        if master or driver_memory:
-            raise InvalidInputError("--master and --driver-memory are Spark's: use them with --engine spark")
+        for option, value in (("--master", master), ("--driver-memory", driver_memory)):
+            if value:
+                raise InvalidInputError(f"{option} is Spark's: use it with --engine spark")
         return Engine(name, ibis.duckdb.connect())
     session = spark_session(master or LOCAL_MASTER, driver_memory)
     return Engine(name, ibis.pyspark.connect(session), session)

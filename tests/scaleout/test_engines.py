@@ -22,5 +22,5 @@ def test_driver_memory_is_refused_when_it_is_not_a_size_or_not_for_spark(tmp_pat
     with pytest.raises(SystemExit):
         main(["--db", str(tmp_path / "x.duckdb"), "summarise", "m", "--engine", "spark", "--driver-memory", "lots"])
     assert "not a memory size" in capsys.readouterr().err
-    with pytest.raises(InvalidInputError, match="Spark's"):
+    with pytest.raises(InvalidInputError, match="--driver-memory is Spark.s"):
         open_engine("duckdb", driver_memory="4g")
