@@ -24,6 +24,7 @@ from analytics import ingest, registry, store, users
 from analytics.logschema import Column, LogSchema
 from analytics.roles import ROLES, Actor
 from lifecycle_support import put_in_status
+from shared_build import store_built_once
 
 SYSTEM = Actor("cli:app-tests", "system")
 REPO = Path(__file__).resolve().parents[2]
@@ -108,9 +109,8 @@ def signed_in(role: str, **query: str) -> AppTest:
 
 @pytest.fixture(scope="session")
 def template_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("app-store") / "vigil.duckdb"
-    build_store(path)
-    return path
+    """The store of :func:`build_store`, built once per test run (``shared_build.store_built_once``); tests copy it."""
+    return store_built_once(tmp_path_factory, "app-store", build_store)
 
 
 def _private_copy(template: Path, target_dir: Path) -> Path:

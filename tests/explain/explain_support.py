@@ -23,6 +23,7 @@ from analytics.explain import _attributions
 from analytics.logschema import Column, LogSchema
 from analytics.roles import ROLES, Actor
 from lifecycle_support import put_in_status
+from shared_build import store_built_once
 
 SYSTEM = Actor("cli:explain-tests", "system")
 MODEL = "credit-lite"
@@ -125,9 +126,8 @@ def copy_store(template: Path, target_dir: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def lite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("explain-store") / "vigil.duckdb"
-    build(path)
-    return path
+    """The store of :func:`build`, built once per test run (``shared_build.store_built_once``); tests copy it."""
+    return store_built_once(tmp_path_factory, "explain-store", build)
 
 
 @pytest.fixture

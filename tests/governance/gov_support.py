@@ -15,6 +15,7 @@ import pandas as pd
 from analytics import ingest, registry, store, users
 from analytics.logschema import Column, LogSchema
 from analytics.roles import Actor
+from shared_build import store_built_once
 
 SYSTEM = Actor("cli:gov-tests", "system")
 MODEL = "loan"
@@ -85,5 +86,6 @@ def private_copy(template: Path, target_dir: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def loan_template(tmp_path_factory) -> Path:
-    """The store of :func:`build` with traffic of v1, built once per session (copy it per test)."""
-    return build(tmp_path_factory.mktemp("loan") / "loan.duckdb")
+    """The store of :func:`build` with traffic of v1, built once per test run (``shared_build.store_built_once``;
+    copy it per test)."""
+    return store_built_once(tmp_path_factory, "loan", build, "loan.duckdb")
