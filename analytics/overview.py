@@ -15,10 +15,12 @@ Conventions
 - Predictions and outcomes are read through the ``predictions_<stem>`` and ``outcomes_<stem>``
   views, so rows of an ingest that is still running are never counted.
 - Each model costs one scan of its predictions since 7 days before ``now`` (traffic counts, no
-  join), and two reads of score cells (:func:`analytics.performance.window_cells`: the performance
-  summary for the whole UTC days it holds, the log joined with the outcomes for the partial days at
-  the window's edges and the days not summarised yet): the previous window's, summed to its count,
-  and the window's, aggregated twice: daily counts per version, and the ROC AUC.
+  join), one count of the previous window's predictions (:func:`analytics.performance.window_count`:
+  the performance summary's cells for the whole UTC days it holds, a plain count of the log for the
+  rest), and one read of the window's score cells (:func:`analytics.performance.window_cells`: the
+  performance summary for the whole UTC days it holds, the log joined with the outcomes for the partial
+  days at the window's edges and the days not summarised yet), aggregated twice: daily counts per
+  version, and the ROC AUC.
 - The realised ROC AUC is read off the score histogram of each label of those cells
   (:class:`analytics.performance.HistogramAuc`): every labelled row counts; pairs of a positive and a
   negative in one fine score bin count one half, so it lies within ``auc_bound`` of
@@ -137,7 +139,8 @@ def _traffic_pass(con: duckdb.DuckDBPyConnection, info: ModelInfo, *, now: datet
     The 24-hour and 7-day counts are not day-aligned: one scan of the prediction view from 7 days
     before ``now`` (no join) answers them, time-ordered segments pruned by their statistics; the last
     prediction time is looked up over the whole log only when no recent row exists. The previous
-    window's count is the sum of its score cells (:func:`predictions_in`), not a scan of its rows.
+    window's count is :func:`analytics.performance.window_count` (its kept cells for the whole days they
+    hold, a plain count of the log for the rest), not a scan of its rows.
     """
     recent = window.between(now - timedelta(days=7), None).where(info.schema)
     p24, p_prev24, p7d, last_at = con.execute(
@@ -160,34 +163,9 @@ def _traffic_pass(con: duckdb.DuckDBPyConnection, info: ModelInfo, *, now: datet
         "predictions_24h": int(p24),
         "predictions_prev_24h": int(p_prev24),
         "predictions_7d": int(p7d),
-        "predictions_previous": predictions_in(con, info, previous) if previous is not None else math.nan,
+        "predictions_previous": performance.window_count(con, info, previous) if previous is not None else math.nan,
         "last_prediction_at": last_at,
     }
-
-
-def predictions_in(con: duckdb.DuckDBPyConnection, info: ModelInfo, window: Window) -> int:
-    """The number of predictions of ``window`` (its time span, version and segment value).
-
-    Read as the sum of the window's score cells (:func:`analytics.performance.window_cells`): the
-    performance summary for the whole UTC days it holds fresh, the log for the partial days at the
-    window's edges and the days not summarised yet; the same number as a count over the log.
-
-    Parameters
-    ----------
-    con : duckdb.DuckDBPyConnection
-        An open store.
-    info : ModelInfo
-        The model.
-    window : Window
-        The rows counted.
-
-    Returns
-    -------
-    int
-        The count (0 when the window holds no prediction).
-    """
-    cells = performance.window_cells(con, info, window)
-    return int(con.execute(f"SELECT coalesce(sum(n), 0) FROM ({cells.sql})", cells.params).fetchone()[0])
 
 
 def _window_pass(con: duckdb.DuckDBPyConnection, info: ModelInfo, *, window: Window) -> tuple[dict[str, Any], pd.DataFrame]:
@@ -326,7 +304,7 @@ def _check_filter_has_model(model: str | None, window: Window) -> None:
 def traffic(db: DbLike = None, *, now: datetime, window: Window = Window(), model: str | None = None) -> pd.DataFrame:
     """The cheap half of a summary, which moves with ``now``: per model one scan of its recent rows, no join.
 
-    The previous window's count is read from its score cells (:func:`predictions_in`).
+    The previous window's count is read by :func:`analytics.performance.window_count`.
 
     Returns
     -------

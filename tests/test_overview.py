@@ -320,6 +320,33 @@ def test_previous_window_count_is_the_log_count(built, refreshed, stale_newest_d
         assert cells.unsummarised_days == (NEWEST_DAY.date(),)
 
 
+@pytest.mark.parametrize("case", [PREVIOUS_CASES[0], PREVIOUS_CASES[3]], ids=["all rows", "version and segment"])
+def test_window_count_reads_the_kept_cells_for_whole_days(refreshed, case):
+    """performance.window_count takes the whole days' counts from the kept cells and the edges' from the
+    log: a kept cell of a whole day changed (in a transaction rolled back) moves the count by as much,
+    one of a day outside the window does not."""
+    window = Window(**case).previous(NOW)
+    inside, outside = window.start.date() + timedelta(days=2), window.start.date() - timedelta(days=2)
+    logged = _log_count(refreshed, window.start, window.end, window.version, window.segment_value)
+    with store.connect(refreshed) as con:
+        info = registry.get_model(con, "alpha-risk")
+        before = performance.window_count(con, info, window)
+        assert before == logged
+        con.execute("BEGIN")
+        try:
+            for day, extra in ((inside, 1000), (outside, 1)):
+                changed = con.execute(
+                    "UPDATE performance_cells SET n = n + ? WHERE rowid = (SELECT min(rowid) FROM performance_cells "
+                    "WHERE model_name = 'alpha-risk' AND day = ? AND segment = ? AND segment_value = ? "
+                    "AND version = coalesce(?, version))",
+                    [extra, day, window.segment or "", window.segment_value or "", window.version]).fetchone()[0]
+                assert changed == 1
+            assert performance.window_count(con, info, window) == before + 1000
+        finally:
+            con.execute("ROLLBACK")
+        assert performance.window_count(con, info, window) == before
+
+
 def test_realised_auc_undefined_with_one_class(tmp_path):
     """With only positives (or no labelled rows) the AUC is NaN, as roc_auc_score refuses it."""
     path = tmp_path / "one.duckdb"

@@ -28,7 +28,7 @@ from analytics.performance._cbpe import (ESTIMATED, CBPEResult, cbpe, estimate_f
 from analytics.performance._concept import (change_points, concept_drift, drifted_inputs, error_stream, page_hinkley,
                                             reference_auc_sampling_error)
 from analytics.performance._cells import (BINS, PERFORMANCE_CELLS, SEGMENT_BINS, HistogramAuc, WindowCells, auc_sql,
-                                          window_cells)
+                                          window_cells, window_count)
 from analytics.performance._realised import (HIGHER_IS_BETTER, METRICS, UNSUMMARISED, calibration_curve,
                                              evaluate_scores, min_labelled_of, realised_metrics,
                                              validation_metrics)
@@ -38,7 +38,7 @@ from analytics.performance._sampling import (ENOUGH, LABEL_STATES, MIN_LABELLED,
 
 __all__ = [
     "BINS", "PERFORMANCE_CELLS", "SEGMENT_BINS", "UNSUMMARISED", "HistogramAuc", "WindowCells", "auc_sql",
-    "window_cells",
+    "window_cells", "window_count",
     "ENOUGH", "LABEL_STATES", "MIN_LABELLED", "NO_LABELS", "SAMPLING_ERROR_RANGE", "SINGLE_CLASS", "TOO_FEW",
     "AucSamplingError", "CBPEResult", "needs_calibration", "reference_thresholds", "drifted_inputs", "label_state", "label_states", "min_labelled_of", "not_evaluable",
     "reference_auc_sampling_error",

@@ -224,6 +224,51 @@ def _pick(segment: str, value: str | None) -> tuple[str, list]:
     return sql, params
 
 
+@dataclass(frozen=True)
+class _Sources:
+    """Where the rows of a window are read: the kept cells of ``summarised`` days, and the log for ``log``.
+
+    ``log`` holds each part read from the log: a window (the partial day at an edge, or the span from the
+    first unsummarised day on) and, for the unsummarised days, the filter to those days.
+    """
+
+    summarised: tuple[date, ...]
+    log: tuple[tuple[Window, SqlFilter], ...]
+    unsummarised: tuple[date, ...] = ()
+
+
+def _sources(con: duckdb.DuckDBPyConnection, info: ModelInfo, window: Window, *, usable: bool = True) -> _Sources:
+    """The kept days and log parts of ``window`` (the log alone unless the kept cells are ``usable``)."""
+    days, edges = split_interval(window.start, window.end, unit="day")
+    if not usable or days is None or not summaries.has_segments(con, info.name):
+        return _Sources((), ((window, SqlFilter("TRUE")),))
+    first, stop = (d.date() if d is not None else None for d in days)
+    cover = summaries.coverage(con, PERFORMANCE_CELLS.name, info.name, start=first, end=stop)
+    log = [(window.between(a, b), SqlFilter("TRUE")) for a, b in edges]
+    if cover.unsummarised:
+        low = datetime.combine(min(cover.unsummarised), datetime.min.time())
+        log.append((window.between(low, None), summaries.days_filter(list(cover.unsummarised))))
+    if not cover.summarised and not log:
+        log.append((window, SqlFilter("TRUE")))
+    return _Sources(tuple(sorted(cover.summarised)), tuple(log), cover.unsummarised)
+
+
+def _kept_sql(info: ModelInfo, window: Window, days: tuple[date, ...], columns: str, segment: str,
+              value: str | None) -> tuple[str, list]:
+    """``SELECT columns`` of the kept cells of ``days`` of ``window``'s version (all when it names none),
+    of ``segment`` (``''``: all rows) and, given, its ``value``."""
+    pick, pick_params = _pick(segment, value)
+    version = " AND version = ?" if window.version else ""
+    return (f"SELECT {columns} FROM {TABLE} WHERE model_name = ? AND list_contains(?, day) AND {pick}{version}",
+            [info.name, list(days), *pick_params, *([window.version] if window.version else [])])
+
+
+def _log_filter(info: ModelInfo, part: Window, days: SqlFilter) -> SqlFilter:
+    """The condition on the prediction view ``p`` for the rows of a log part (:class:`_Sources`)."""
+    where = part.where(info.schema)
+    return SqlFilter(f"{where.sql} AND {days.sql}", [*where.params, *days.params])
+
+
 def window_cells(con: duckdb.DuckDBPyConnection, info: ModelInfo, window: Window, *, by: str | None = None,
                  bins: int | None = None) -> WindowCells:
     """The cells of the rows of ``window`` (one version, or every version when it names none).
@@ -252,36 +297,54 @@ def window_cells(con: duckdb.DuckDBPyConnection, info: ModelInfo, window: Window
     bins = bins or kept
     value = window.segment_value if window.segment and segment == window.segment else None
 
-    def from_log(part: Window, days: SqlFilter | None = None) -> tuple[str, list]:
-        where = part.where(info.schema)
-        extra = days or SqlFilter("TRUE")
-        sql = log_cells_sql(info, f"{where.sql} AND {extra.sql}", (by,) if by else (), bins=bins, segment_bins=bins,
+    def from_log(part: Window, days: SqlFilter) -> tuple[str, list]:
+        rows = _log_filter(info, part, days)
+        sql = log_cells_sql(info, rows.sql, (by,) if by else (), bins=bins, segment_bins=bins,
                             observed_from=part.start is not None)
-        params = [*where.params, *extra.params, info.name, *([part.start] if part.start is not None else [])]
+        params = [*rows.params, info.name, *([part.start] if part.start is not None else [])]
         return (f"SELECT day, version, segment_value, {', '.join(CELL_COLUMNS)} FROM ({sql}) "
                 f"WHERE segment = ?", [*params, by or ""])
 
-    days, edges = split_interval(window.start, window.end, unit="day")
     usable = bins == kept and (window.segment is None or by is None or by == window.segment)
-    if not usable or days is None or not summaries.has_segments(con, info.name):
-        sql, params = from_log(window)
-        return WindowCells(sql, params, bins)
-    first, stop = (d.date() if d is not None else None for d in days)
-    cover = summaries.coverage(con, PERFORMANCE_CELLS.name, info.name, start=first, end=stop)
+    sources = _sources(con, info, window, usable=usable)
     parts: list[tuple[str, list]] = []
-    if cover.summarised:
-        pick, pick_params = _pick(segment, value)
-        version = " AND version = ?" if window.version else ""
-        parts.append((f"SELECT day, version, segment_value, {', '.join(CELL_COLUMNS)} FROM {TABLE} "
-                      f"WHERE model_name = ? AND list_contains(?, day) AND {pick}{version}",
-                      [info.name, sorted(cover.summarised), *pick_params, *([window.version] if window.version else [])]))
-    for a, b in edges:
-        parts.append(from_log(window.between(a, b)))
-    if cover.unsummarised:
-        on_days = summaries.days_filter(list(cover.unsummarised))
-        low = datetime.combine(min(cover.unsummarised), datetime.min.time())
-        parts.append(from_log(window.between(low, None), on_days))
-    if not parts:
-        parts.append(from_log(window))
+    if sources.summarised:
+        parts.append(_kept_sql(info, window, sources.summarised,
+                               f"day, version, segment_value, {', '.join(CELL_COLUMNS)}", segment, value))
+    parts.extend(from_log(part, days) for part, days in sources.log)
     sql = " UNION ALL ".join(f"({p})" for p, _ in parts)
-    return WindowCells(sql, [v for _, params in parts for v in params], bins, cover.unsummarised)
+    return WindowCells(sql, [v for _, params in parts for v in params], bins, sources.unsummarised)
+
+
+def window_count(con: duckdb.DuckDBPyConnection, info: ModelInfo, window: Window) -> int:
+    """The number of predictions of ``window`` (its time span, version and segment value).
+
+    The same rows as :func:`window_cells`, counted without reading their cells from the log: the sum
+    of the kept cells' ``n`` for the whole UTC days they hold fresh, and a plain count of the log's
+    rows (no score bins, no outcomes joined) for the partial days at the window's edges and the days
+    not summarised yet, in one query.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        An open store.
+    info : ModelInfo
+        The model.
+    window : Window
+        The rows counted.
+
+    Returns
+    -------
+    int
+        The count (0 when the window holds no prediction).
+    """
+    sources = _sources(con, info, window)
+    parts: list[tuple[str, list]] = []
+    if sources.summarised:
+        parts.append(_kept_sql(info, window, sources.summarised, "sum(n) AS n", window.segment or "",
+                               window.segment_value if window.segment else None))
+    for part, days in sources.log:
+        rows = _log_filter(info, part, days)
+        parts.append((f"SELECT count(*) AS n FROM {predictions_view(info.stem)} p WHERE {rows.sql}", rows.params))
+    sql = "SELECT coalesce(sum(n), 0) FROM (" + " UNION ALL ".join(f"({p})" for p, _ in parts) + ")"
+    return int(con.execute(sql, [v for _, params in parts for v in params]).fetchone()[0])
