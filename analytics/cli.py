@@ -47,9 +47,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The argument parser of the ``vigil`` command.
 
     For a feature's ``command``, only the feature modules up to the one that adds it are imported
-    (neither the core commands' module nor the later features): ``vigil drift``, the CI gate, pays
-    for neither the ingest nor LightGBM, SHAP or fairlearn. For a core command, no command or an
-    unknown one, every module is (``vigil --help`` lists every command).
+    (neither the core commands' module, but for ``governance``'s ``demo-cards``, nor the later
+    features): ``vigil drift``, the CI gate, pays for neither the ingest nor LightGBM, SHAP or
+    fairlearn. For a core command, no command or an unknown one, every module is (``vigil --help``
+    lists every command).
     """
     parser = argparse.ArgumentParser(prog="vigil", description="Govern and monitor models in production.")
     parser.add_argument("--version", action="version", version=f"vigil {__version__}")
@@ -63,11 +64,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                 break
         else:  # not a command: the full parser names every command in its message
             return build_parser()
+        if command != "governance":  # only governance's own parser needs the core module's demo-cards
+            return parser
     else:
         for module in (CORE_COMMANDS_MODULE, *FEATURE_COMMANDS):
             importlib.import_module(module).add_commands(sub)
-    if "governance" in sub.choices:
-        importlib.import_module(CORE_COMMANDS_MODULE).add_demo_cards(sub.choices["governance"])
+    importlib.import_module(CORE_COMMANDS_MODULE).add_demo_cards(sub.choices["governance"])
     return parser
 
 

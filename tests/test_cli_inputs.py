@@ -106,3 +106,14 @@ def test_the_drift_gate_builds_its_parser_without_the_core_commands():
             "print(sorted(m for m in ('analytics.cli_core', 'analytics.ingest', 'analytics.users', 'analytics.tokens', "
             "'analytics.governance') if m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("command", ["monitor", "backup"])
+def test_a_command_of_a_module_after_governance_builds_its_parser_without_the_core_commands(command):
+    """Only governance's own parser takes the core module's ``demo-cards``: the command of a feature module
+    listed after governance (alerts, the backup) does not import the core commands' module."""
+    code = ("import argparse, sys; from analytics.cli import build_parser; "
+            f"sub = next(a for a in build_parser({command!r})._actions if isinstance(a, argparse._SubParsersAction)); "
+            f"print({command!r} in sub.choices, 'analytics.cli_core' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.split() == ["True", "False"]
