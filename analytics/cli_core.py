@@ -13,8 +13,8 @@ import sys
 import time
 from datetime import datetime
 
-from analytics import (audit, audit_anchor, audit_reconcile, cli_identity, config, registry, settings, store, tokens,
-                       users)
+from analytics import (audit, audit_anchor, audit_reconcile, cli_identity, config, registry, settings_catalog, store,
+                       tokens, users)
 from analytics.cli_support import EXIT_ERROR, EXIT_NOT_COMPUTABLE, EXIT_PARTIAL, checked_day, checked_float, checked_int, store_path
 from analytics.errors import InvalidInputError
 from analytics.ingest import DEFAULT_BATCH_ROWS, ingest_files, watch
@@ -90,7 +90,7 @@ def _setting_values(assignments: list[str]) -> dict[str, object]:
         key, equals, text = assignment.partition("=")
         if not equals:
             raise InvalidInputError(f"--set {assignment!r}: write KEY=VALUE, e.g. explain.kept_shap_rows_per_day=20")
-        values[key.strip()] = settings.lookup(key.strip()).parse(text)
+        values[key.strip()] = settings_catalog.lookup(key.strip()).parse(text)
     return values
 
 

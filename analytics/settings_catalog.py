@@ -45,6 +45,32 @@ def catalog() -> dict[str, Setting]:
     return settings.declared()
 
 
+def lookup(key: str) -> Setting:
+    """The setting ``key``, whichever module declares it.
+
+    :func:`analytics.settings.lookup` knows only the settings of the modules imported so far (``vigil
+    demo`` had not imported :mod:`analytics.sessions` when it read ``--set``); this imports every
+    declaring module first, as :func:`catalog` does.
+
+    Parameters
+    ----------
+    key : str
+        A setting's key, e.g. ``"auth.session_idle_timeout"``.
+
+    Returns
+    -------
+    Setting
+        Its declaration.
+
+    Raises
+    ------
+    InvalidInputError
+        If no module declares ``key`` (as :func:`analytics.settings.lookup`).
+    """
+    catalog()
+    return settings.lookup(key)
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """The thresholds pages quote in their text, as in effect for one model (its value, else global, else default).

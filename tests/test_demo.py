@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 
 import stat
+import subprocess
+import sys
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -297,6 +299,26 @@ def test_a_setting_the_build_cannot_take_is_refused_before_anything_is_built(tmp
     assert "KEY=VALUE" in capsys.readouterr().err
     assert main(["--db", str(target), "demo", "--set", "explain.kept_shap_rows_per_day=many"]) != 0
     assert "explain.kept_shap_rows_per_day" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_setting_of_a_module_the_build_does_not_import_is_taken(tmp_path):
+    """``vigil demo --set`` and ``build_demo`` know every setting ``vigil settings list`` names, also one whose
+    module neither imports (``auth.session_idle_timeout``, :mod:`analytics.sessions`): in a fresh interpreter
+    the value is parsed, and one out of range is refused for its range, not as an unknown setting."""
+    code = ("import sys\n"
+            "from analytics.cli_core import _setting_values\n"
+            "from analytics.demo import build_demo\n"
+            "from analytics.errors import InvalidInputError\n"
+            "print('analytics.sessions' in sys.modules)\n"
+            "print(_setting_values(['auth.session_idle_timeout=30']))\n"
+            "try:\n"
+            f"    build_demo({str(tmp_path / 'demo.duckdb')!r}, setting_values={{'auth.session_idle_timeout': 0}})\n"
+            "except InvalidInputError as exc:\n"
+            "    print(exc)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out[:2] == ["False", "{'auth.session_idle_timeout': 30}"]
+    assert "refused" in out[2] and "unknown" not in out[2], out[2]
     assert list(tmp_path.iterdir()) == []
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from analytics import (business, config, deployments, drift, explain, fairness, governance, performance, registry,
-                       settings, store, summaries, users)
+                       settings, settings_catalog, store, summaries, users)
 from analytics.artifacts import model_frame
 from analytics.demo import _alerts as demo_alerts
 from analytics.demo import _credit as credit
@@ -357,7 +357,7 @@ def build_demo(db: str | Path | None = None, *, seed: int = 7, rows: int | None 
     if rows < 10_000:
         raise InvalidInputError("the demo needs at least 10,000 credit-default rows")
     for key, value in (setting_values or {}).items():
-        settings.lookup(key).validate(value)
+        settings_catalog.lookup(key).validate(value)  # set below by settings.set_value, which needs it declared
     report = progress or (lambda message, fraction: None)
     building = target.with_name(target.name + ".building")
     for leftover in (building, Path(f"{building}.wal"), Path(f"{building}.anchor")):
