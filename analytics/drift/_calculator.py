@@ -102,7 +102,7 @@ class Counts(Protocol):
 
 @dataclass(frozen=True)
 class LogCounts:
-    """Counts computed from a side's rows (one aggregate query per column).
+    """Counts computed from a side's rows: one aggregate query per column, or one for the ``batch``.
 
     ``batch``: numerical columns with their bins (``column, lo, hi``) whose fine histograms are computed
     together, in one query, when the first of them is asked for (a few hours of rows: the per-query cost
