@@ -33,7 +33,7 @@ import time
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, fields, make_dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -54,7 +54,7 @@ from analytics.ingest._sources import Source, open_source, with_missing_columns
 from analytics.logschema import DEPLOYMENT_ROLES, OPTIONAL_PREDICTION_COLUMNS, OUTCOME_COLUMNS, quote
 from analytics.registry import ModelInfo, get_model
 from analytics.roles import Actor, require, system_actor
-from analytics.store import log_table, outcome_table, predictions_view, read, write
+from analytics.store import held, log_table, outcome_table, predictions_view, read, write
 from analytics.store import (
     ROW_GROUP_ROWS,
     Segment,
@@ -686,7 +686,11 @@ def ingest(model: str, data: Any, *, kind: Kind = "predictions", actor: Actor | 
     target = Path(db) if db is not None else config.db_path()
     started = time.perf_counter()
     source = open_source(data)
-    with _ingest_lock(target, lock_wait_seconds):
+    # A source of one batch is a short sequence of units of work: the store instance stays open for it
+    # (store.held) instead of being opened for each (~35 ms of CPU each). A longer one lets readers in
+    # between its batches.
+    short = source.rows is not None and source.rows <= batch_rows
+    with _ingest_lock(target, lock_wait_seconds), held(target) if short else nullcontext():
         _recover_interrupted(target)
 
         def begin(con: duckdb.DuckDBPyConnection) -> tuple[ModelInfo, tuple[str, ...], int, list, RoleCheck | None]:

@@ -37,12 +37,14 @@ class Source:
     """A readable ingest source: its description, column names, and a way to stream it.
 
     ``batches(columns)`` may be called more than once (the duplicate-id pre-pass reads only the id
-    column); each call starts from the first row.
+    column); each call starts from the first row. ``rows`` is the number of rows where it is known
+    without reading them (rows in memory, a Parquet file's footer), else None (CSV).
     """
 
     description: str
     columns: list[str]
     batches: Callable[[list[str] | None, int], Iterator[pa.RecordBatch]]
+    rows: int | None = None
 
 
 def _unreadable(path: Path, kind: str, exc: Exception) -> InvalidInputError:
@@ -53,7 +55,7 @@ def _unreadable(path: Path, kind: str, exc: Exception) -> InvalidInputError:
 def _parquet_source(path: Path) -> Source:
     try:
         handle = pq.ParquetFile(path)
-        names = handle.schema_arrow.names
+        names, rows = handle.schema_arrow.names, handle.metadata.num_rows
     except (pa.ArrowException, OSError) as exc:
         raise _unreadable(path, "parquet", exc) from exc
 
@@ -66,7 +68,7 @@ def _parquet_source(path: Path) -> Source:
         except (pa.ArrowException, OSError) as exc:
             raise _unreadable(path, "parquet", exc) from exc
 
-    return Source(str(path), names, batches)
+    return Source(str(path), names, batches, rows)
 
 
 def _csv_header(path: Path) -> list[str]:
@@ -112,7 +114,7 @@ def _table_source(table: pa.Table, description: str) -> Source:
         for batch in selected.to_batches(max_chunksize=size):
             yield _widened(batch)
 
-    return Source(description, table.column_names, batches)
+    return Source(description, table.column_names, batches, table.num_rows)
 
 
 def with_missing_columns(source: Source, missing: dict[str, pa.DataType]) -> Source:
@@ -129,7 +131,7 @@ def with_missing_columns(source: Source, missing: dict[str, pa.DataType]) -> Sou
             arrays.update({name: pa.nulls(batch.num_rows, kind) for name, kind in absent.items() if name in names})
             yield pa.RecordBatch.from_arrays([arrays[n] for n in names], names=names)
 
-    return Source(source.description, [*source.columns, *absent], batches)
+    return Source(source.description, [*source.columns, *absent], batches, source.rows)
 
 
 def open_source(data: Any) -> Source:
