@@ -140,6 +140,7 @@ def test_reordered_rows_are_found(chain, tmp_path):
         "UPDATE audit_log SET " + ", ".join(f"{c} = s.{c}" for c in cols.split(", "))
         + " FROM saved s WHERE s.seq = 7 - audit_log.seq AND audit_log.seq IN (3, 4)",
     )
+    store.release(tmp_path / "reordered.duckdb")  # a read-only connection cannot share a lingering instance
     swapped = duckdb.connect(str(tmp_path / "reordered.duckdb"), read_only=True).execute(
         "SELECT seq, object_id FROM audit_log WHERE seq IN (3, 4) ORDER BY seq").fetchall()
     assert swapped == [(3, "m:v4"), (4, "m:v3")]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -22,6 +24,7 @@ def _sha256(path: Path) -> str:
 
 
 def _tables(path: Path) -> list[str]:
+    store.release(path)  # a read-only connection cannot share this process's lingering instance
     con = duckdb.connect(str(path), read_only=True)
     try:
         return sorted(r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall())
@@ -54,6 +57,7 @@ def test_fresh_file_gets_latest_version(db):
 def _catalogue_and_rows(path: Path) -> dict:
     """Everything a store's file holds: its tables, views, sequences, indexes and constraints as DuckDB
     describes them, and every table's rows (``schema_version`` without its dates)."""
+    store.release(path)  # a read-only connection cannot share this process's lingering instance
     con = duckdb.connect(str(path), read_only=True)
     try:
         def rows(sql: str) -> list:
@@ -356,7 +360,38 @@ def test_a_held_store_stays_open_between_units_of_work_and_is_released_after(cre
             assert store.read(lambda con: con.execute("SELECT current_setting('TimeZone')").fetchone()[0],
                               created_db) == "UTC"
         assert not _another_process_can_open(created_db)  # the outer hold still has it
+    store.release(created_db)  # at once, rather than after the linger
     assert _another_process_can_open(created_db)
+
+
+def test_a_unit_of_work_leaves_the_instance_open_briefly_with_its_write_in_the_file(created_db, tmp_path):
+    """After a unit of work the process keeps the instance for ``store.LINGER_SECONDS`` (the next unit reuses it), with
+    what the unit committed already checkpointed into the file: a copy of the file alone holds it; then the
+    file is free for other processes without anyone calling ``release``."""
+    store.write(lambda con: con.execute("CREATE TABLE kept AS SELECT 7 AS x"), created_db)
+    assert not _another_process_can_open(created_db)
+    copy = tmp_path / "copy.duckdb"
+    shutil.copyfile(created_db, copy)  # the file only: no write-ahead log beside it
+    con = duckdb.connect(str(copy))
+    assert con.execute("SELECT x FROM kept").fetchone()[0] == 7
+    con.close()
+    deadline = time.monotonic() + 30
+    while not _another_process_can_open(created_db):
+        assert time.monotonic() < deadline, "the instance was never closed"
+        time.sleep(store.LINGER_SECONDS)
+
+
+def test_a_store_file_replaced_while_its_instance_lingers_is_opened_anew(created_db, tmp_path):
+    """A file moved into the store's place (as ``vigil restore`` and the demo build do) is not read through the
+    instance still open on the old file."""
+    other = tmp_path / "other" / "vigil.duckdb"
+    store.create(other)
+    store.write(lambda con: con.execute("CREATE TABLE marker AS SELECT 'new' AS which"), other)
+    store.release(other)
+    assert store.read(lambda con: con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'marker'")
+                      .fetchone()[0], created_db) == 0  # the instance of created_db now lingers
+    os.replace(other, created_db)
+    assert store.read(lambda con: con.execute("SELECT which FROM marker").fetchone()[0], created_db) == "new"
 
 
 def test_holding_a_missing_store_creates_nothing_and_a_busy_one_is_waited_for_per_unit(tmp_path, created_db):
@@ -366,6 +401,7 @@ def test_holding_a_missing_store_creates_nothing_and_a_busy_one_is_waited_for_pe
     with store.held(missing):
         pass
     assert not missing.parent.exists()
+    store.release(created_db)  # the process that opens it below does not wait its turn
     holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
                                "print('open', flush=True); time.sleep(1.5); c.close()", str(created_db)],
                               stdout=subprocess.PIPE, text=True)
@@ -376,4 +412,5 @@ def test_holding_a_missing_store_creates_nothing_and_a_busy_one_is_waited_for_pe
         assert holder.wait(timeout=60) == 0
     finally:
         holder.kill()
+    store.release(created_db)
     assert _another_process_can_open(created_db)

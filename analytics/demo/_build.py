@@ -406,6 +406,8 @@ def _logs_dir(db: Path) -> Path:
 
 def _move_into_place(building: Path, target: Path) -> None:
     """Replace the target store and its log folder by the finished build, and re-point its views."""
+    store.release(building)  # no instance of this process may stay on a file that is moved or removed
+    store.release(target)
     for suffix in ("", ".wal", ".anchor"):
         Path(f"{target}{suffix}").unlink(missing_ok=True)
     shutil.rmtree(_logs_dir(target), ignore_errors=True)

@@ -11,19 +11,25 @@ sequence number and one then fails on the primary key. :func:`write` therefore r
 transaction per store at a time in a process.
 
 Opening the file is not free: DuckDB creates a database instance (registering its built-in functions)
-and reads the catalog, ~35 ms of CPU, while a connection to an instance the process already has open
-costs ~0.3 ms. A sequence of units of work that belong together (one run of an app page, the demo
-build) therefore runs inside :func:`held`, which keeps the instance open for the sequence: each unit
-still gets its own connection and transaction, and the file is released when the sequence ends.
+and reads the catalog and its statistics, ~35-45 ms of CPU, while a connection to an instance the process
+already has open costs ~0.3 ms. A unit of work therefore leaves the instance open for
+:data:`LINGER_SECONDS` after it ends, for the next unit of this process (another process waits that much
+longer for the file); a sequence that belongs together (one run of an app page, the demo build) runs
+inside :func:`held`, which keeps it open for the whole sequence. Each unit still gets its own connection
+and transaction, and what a write committed is checkpointed into the file when the last unit or block
+lets go, so that the file alone is always the committed state, as if the instance had been closed.
 """
 
 from __future__ import annotations
 
+import atexit
+import os
 import random
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -96,9 +102,21 @@ def retry(action: Callable[[], T], *, is_transient: Callable[[BaseException], bo
             delay = min(delay * 2, 0.5)
 
 
+def _waiting_mark(path: Path) -> Path:
+    return path.with_name(f"{path.name}.waiting")
+
+
 def _open(path: Path) -> duckdb.DuckDBPyConnection:
     path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path))
+    try:
+        con = duckdb.connect(str(path))
+    except duckdb.Error as exc:
+        if _is_lock_error(exc):
+            # Tell the process that has the file that someone waits: it then closes the instance after each
+            # unit of work instead of keeping it for the next (see _let_go).
+            with suppress(OSError):
+                _waiting_mark(path).touch()
+        raise
     try:
         con.execute("SET TimeZone = 'UTC'")
         # Log segments are immutable files: their footers are read once per connection, not once per query.
@@ -111,14 +129,29 @@ def _open(path: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
+#: Seconds a store's DuckDB instance stays open after the last unit of work of this process ended, for the
+#: next unit to reuse. Opening the file costs ~35-45 ms of CPU (DuckDB registers its functions and reads the
+#: catalog and its statistics); a connection to an open instance ~0.3 ms. Another process that finds the file
+#: locked marks that it waits (a ``<store>.waiting`` file beside it); while the mark is fresh
+#: (:data:`WAITING_SECONDS`), units of work close the instance when they end, as without lingering, so a
+#: process that works without pause never keeps the others out.
+LINGER_SECONDS = 0.25
+WAITING_SECONDS = 2.0
+
+
 @dataclass
 class _Hold:
-    """A store instance this process holds open: its root connection, how many blocks hold it, and whether a
-    unit of work has found its schema current (it cannot change while held: no other process can write)."""
+    """A store instance this process keeps open: its root connection, the file it opened (device and inode),
+    how many blocks hold it now, whether a unit of work has found its schema current (it cannot change while
+    held: no other process can write), whether a write committed since the last checkpoint, and the timer
+    that closes it once nobody holds it."""
 
     root: duckdb.DuckDBPyConnection
+    identity: tuple[int, int]
     holders: int = 1
     current: bool = False
+    written: bool = False
+    closing: threading.Timer | None = None
 
 
 _held: dict[str, _Hold] = {}
@@ -129,16 +162,135 @@ def _key(path: Path) -> str:
     return str(path.resolve())
 
 
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        return None
+    return status.st_dev, status.st_ino
+
+
+def _close(key: str, hold: _Hold) -> None:
+    """Close a held instance (the caller has the guard)."""
+    del _held[key]
+    if hold.closing is not None:
+        hold.closing.cancel()
+    hold.root.close()
+
+
+def _acquire(target: Path) -> str | None:
+    """Hold the store's instance (opening it if this process has none): the key to let go of, or None when
+    there is no file or another process has it (then each unit of work opens the file as usual)."""
+    identity = _identity(target)
+    if identity is None:
+        return None
+    key = _key(target)
+    with _held_guard:
+        hold = _held.get(key)
+        if hold is not None and hold.identity != identity:
+            if hold.holders:
+                return None  # the file was replaced under a running unit of work: no reuse until it ends
+            _close(key, hold)  # the file was replaced or moved: that instance belongs to the old one
+            hold = None
+        if hold is not None:
+            hold.holders += 1
+            if hold.closing is not None:
+                hold.closing.cancel()
+                hold.closing = None
+            return key
+        try:
+            _held[key] = _Hold(_open(target), identity)
+        except duckdb.Error as exc:
+            if not _is_lock_error(exc):
+                raise
+            return None
+    return key
+
+
+def _let_go(key: str) -> None:
+    def expire(hold: _Hold) -> None:
+        with _held_guard:
+            if _held.get(key) is hold and not hold.holders:
+                _close(key, hold)
+
+    with _held_guard:
+        hold = _held[key]
+        hold.holders -= 1
+        if hold.holders:
+            return
+        if hold.written:
+            # What was committed goes into the file itself now, as closing the instance would do: while the
+            # instance lingers, the file alone is the committed state (no write-ahead log to go with it).
+            try:
+                hold.root.execute("CHECKPOINT")
+                hold.written = False
+            except duckdb.Error:  # a transaction of this process still runs: the close checkpoints
+                pass
+        if LINGER_SECONDS <= 0 or _someone_waits(Path(key)):
+            _close(key, hold)
+            return
+        hold.closing = threading.Timer(LINGER_SECONDS, expire, (hold,))
+        hold.closing.daemon = True
+        hold.closing.start()
+
+
+def _someone_waits(path: Path) -> bool:
+    """Whether another process found the store locked in the last :data:`WAITING_SECONDS`."""
+    try:
+        return time.time() - _waiting_mark(path).stat().st_mtime < WAITING_SECONDS
+    except OSError:
+        return False
+
+
+def _note_write(target: Path) -> None:
+    """A write committed on the store: checkpoint it when the last holder lets go."""
+    with _held_guard:
+        hold = _held.get(_key(target))
+        if hold is not None:
+            hold.written = True
+
+
+def release(path: str | Path | None = None) -> None:
+    """Close this process's instance of the store now, unless a unit of work of this process uses it now.
+
+    Units of work keep the instance open for :data:`LINGER_SECONDS` after they end; call this before the
+    file is copied, moved or replaced by other means than Vigil's own (``exclusive`` does it itself).
+    """
+    target = Path(path) if path is not None else config.db_path()
+    key = _key(target)
+    with _held_guard:
+        hold = _held.get(key)
+        if hold is not None and not hold.holders:
+            _close(key, hold)
+
+
+def _close_all() -> None:
+    with _held_guard:
+        for key, hold in list(_held.items()):
+            _close(key, hold)
+
+
+def _forget_inherited() -> None:
+    """In a child made by fork: the parent's instances are not this process's to use or close."""
+    _inherited.extend(_held.values())
+    _held.clear()
+
+
+_inherited: list[_Hold] = []
+atexit.register(_close_all)
+os.register_at_fork(after_in_child=_forget_inherited)
+
+
 @contextmanager
 def held(path: str | Path | None = None) -> Iterator[None]:
     """Keep the store's DuckDB instance open in this process for the block (nested and concurrent holds share it).
 
-    Every unit of work of the block (:func:`read`, :func:`write`, :func:`connect`, from any thread) then
-    opens a connection to the open instance instead of opening the file: ~0.3 ms instead of ~35 ms of
-    CPU, and the schema is checked by the first unit only. The price is that the file stays locked against
-    other processes for the whole block, not only for each unit of work: hold it for a sequence that
-    belongs together and ends soon (one run of a page, the demo build), never for a loop that waits on
-    something else.
+    Every unit of work (:func:`read`, :func:`write`, :func:`connect`, from any thread) holds the instance
+    for itself and leaves it open for :data:`LINGER_SECONDS` after, so a unit that follows soon opens a
+    connection to it instead of opening the file; a block keeps it open for a longer sequence (one run of
+    an app page, the demo build). The price is that the file stays locked against other processes for the
+    whole block: hold it for a sequence that belongs together and ends soon, never for a loop that waits
+    on something else.
 
     Holding is an optimisation only: when there is no file at the path, or another process holds it,
     the block runs without the hold and every unit of work opens the file (and waits its turn) as usual.
@@ -150,27 +302,12 @@ def held(path: str | Path | None = None) -> Iterator[None]:
         The DuckDB file; defaults to :func:`analytics.config.db_path`.
     """
     target = Path(path) if path is not None else config.db_path()
-    key = _key(target) if target.is_file() else None
-    with _held_guard:
-        if key is not None and key in _held:
-            _held[key].holders += 1
-        elif key is not None:
-            try:
-                _held[key] = _Hold(_open(target))
-            except duckdb.Error as exc:
-                if not _is_lock_error(exc):
-                    raise
-                key = None  # another process has it: run as usual, each unit of work waiting its turn
+    key = _acquire(target)
     try:
         yield
     finally:
         if key is not None:
-            with _held_guard:
-                hold = _held[key]
-                hold.holders -= 1
-                if not hold.holders:
-                    del _held[key]
-                    hold.root.close()
+            _let_go(key)
 
 
 @contextmanager
@@ -205,21 +342,27 @@ def connect(path: str | Path | None = None, *, upgrade: bool = True) -> Iterator
                             f"'vigil --db {target} init' (an empty store) or 'vigil --db {target} demo' "
                             "('make run' builds the demo and serves the app), or point VIGIL_DB at an existing store")
     created = not target.exists() and create_new(target)
-    con = retry(lambda: _open(target), is_transient=_is_lock_error, what=f"opening {target}")
+    key = _acquire(target)
     try:
-        if created:
-            finish_new(con, target)
-        hold = _held.get(_key(target)) if _held else None
-        if hold is None or not hold.current:
-            if upgrade:
-                ensure_schema(con)
-            else:
-                require_schema(con)
-            if hold is not None:
-                hold.current = True
-        yield con
+        con = retry(lambda: _open(target), is_transient=_is_lock_error, what=f"opening {target}")
+        try:
+            if created:
+                finish_new(con, target)
+            hold = _held.get(key) if key is not None else None
+            if hold is None or not hold.current:
+                if upgrade:
+                    ensure_schema(con)
+                else:
+                    require_schema(con)
+                if hold is not None:
+                    hold.current = True
+                    hold.written = hold.written or upgrade  # a new store or a migration: checkpoint it too
+            yield con
+        finally:
+            con.close()
     finally:
-        con.close()
+        if key is not None:
+            _let_go(key)
 
 
 @contextmanager
@@ -270,6 +413,7 @@ def write(work: Callable[[duckdb.DuckDBPyConnection], T], path: str | Path | Non
                     audit_anchor.anchor_head(con, target)
                 raise
             audit_anchor.anchor_head(con, target)
+            _note_write(target)
             return result
 
     return retry(attempt, is_transient=lambda e: _is_lock_error(e) or _is_conflict(e), what="writing to the store")
@@ -289,9 +433,12 @@ def exclusive(path: str | Path | None = None) -> Iterator[duckdb.DuckDBPyConnect
     duckdb.DuckDBPyConnection
         The connection holding the store (read from it; do not write).
     """
-    with _write_lock(path), connect(path) as con:
-        con.execute("CHECKPOINT")
-        yield con
+    try:
+        with _write_lock(path), connect(path) as con:
+            con.execute("CHECKPOINT")
+            yield con
+    finally:
+        release(path)  # the file may have been copied or swapped: no instance of it lingers
 
 
 def create(path: str | Path) -> int:
@@ -368,3 +515,15 @@ def data_version(db: DbLike = None) -> str:
         return f"i{ingest}-a{seq}"
 
     return run(db, work)
+
+
+def copy_store(db: Path, folder: Path) -> Path:
+    """Copy a store's folder (the file, its log segments, artifacts beside it) into ``folder``; return the copy.
+
+    For a store nobody is writing (tests, fixtures): a live store is copied with ``vigil backup``. The
+    copy reads its own segments (the views are relative to the store), so it is independent of the
+    original: writing to it (a sign-in audits) never touches the source.
+    """
+    release(db)  # no instance of this process lingers on the file while it is copied
+    shutil.copytree(Path(db).parent, folder)
+    return Path(folder) / Path(db).name

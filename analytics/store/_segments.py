@@ -288,15 +288,3 @@ def move_table_rows_to_segments(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(f"DELETE FROM {log_table(stem)} WHERE ingest_id IN ({', '.join(map(str, ingest_ids))})")
         define_predictions_view(con, model, stem, schema)
 
-
-def copy_store(db: Path, folder: Path) -> Path:
-    """Copy a store's folder (the file, its log segments, artifacts beside it) into ``folder``; return the copy.
-
-    For a store nobody is writing (tests, fixtures): a live store is copied with ``vigil backup``. The
-    copy reads its own segments (the views are relative to the store), so it is independent of the
-    original: writing to it (a sign-in audits) never touches the source.
-    """
-    import shutil
-
-    shutil.copytree(Path(db).parent, folder)
-    return Path(folder) / Path(db).name

@@ -86,6 +86,7 @@ def test_rollups_answer_what_the_log_answers(copy):
     # and per day, one day pinned to scipy: AGE has one value per fine bin, so W1 is exact
     over = _over_time_same_as_the_log(db, a, b, "day", ("AGE", "score", "channel"))
     day = a + timedelta(days=5)
+    store.release(db)  # a read-only connection cannot share this process's lingering instance
     con = duckdb.connect(str(db), read_only=True)
     store.bind_store_folder(con)
     try:
@@ -104,6 +105,7 @@ def test_a_new_ingest_is_rolled_up_once_and_counted(copy):
     assert drift.refresh_rollups(db, MODEL) == 0  # nothing new: nothing to do
     before = _rolled(db)
     # a new day of traffic: yesterday's v1 rows sent again under new ids, one day later
+    store.release(db)  # a read-only connection cannot share this process's lingering instance
     con = duckdb.connect(str(db), read_only=True)
     store.bind_store_folder(con)
     try:

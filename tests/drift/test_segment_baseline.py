@@ -75,6 +75,7 @@ def user_model(tmp_path_factory) -> Path:
 
 
 def _query(db, sql, params=()):
+    store.release(db)  # a read-only connection cannot share this process's lingering instance
     con = duckdb.connect(str(db), read_only=True)
     store.bind_store_folder(con)
     try:

@@ -30,6 +30,7 @@ def demo(demo_store):
 
 
 def _rows(db, sql, params=()):
+    store.release(db)  # a read-only connection cannot share this process's lingering instance
     con = duckdb.connect(str(db), read_only=True)
     store.bind_store_folder(con)
     try:
@@ -160,6 +161,7 @@ def test_domain_classifier_is_sklearn_cross_validation():
 
 def test_cli_on_files_and_store(demo, tmp_path, capsys):
     summary, start = demo
+    store.release(summary.db)  # a read-only connection cannot share this process's lingering instance
     con = duckdb.connect(str(summary.db), read_only=True)
     store.bind_store_folder(con)
     try:

@@ -31,6 +31,7 @@ def demo(demo_store):
 
 
 def _labelled(db, a, b, version="v1"):
+    store.release(db)  # a read-only connection cannot share this process's lingering instance
     con = duckdb.connect(str(db), read_only=True)
     store.bind_store_folder(con)
     try:
@@ -110,6 +111,7 @@ def test_cbpe_is_nannyml_cbpe_on_the_isotonic_calibration(demo):
     a, b = start + timedelta(days=150), start + timedelta(days=180)   # no labels yet
     result = performance.cbpe(summary.db, MODEL, window=Window(start=a, end=b), freq=None)
     got = result.table
+    store.release(summary.db)  # a read-only connection cannot share this process's lingering instance
     con = duckdb.connect(str(summary.db), read_only=True)
     store.bind_store_folder(con)
     try:
