@@ -381,6 +381,29 @@ def test_a_unit_of_work_leaves_the_instance_open_briefly_with_its_write_in_the_f
         time.sleep(store.LINGER_SECONDS)
 
 
+def test_a_process_that_waits_makes_the_others_close_after_each_unit(created_db):
+    """Another process that finds the file locked marks that it waits; a unit of work or block that ends while
+    the mark is fresh closes the instance at once instead of keeping it, so a process working without pause (an
+    app under load, a stream of ingests) never keeps the others out."""
+    def instance_open() -> bool:  # a connection with other settings is refused while this process has one open
+        try:
+            duckdb.connect(str(created_db), read_only=True).close()
+        except duckdb.ConnectionException:
+            return True
+        return False
+
+    store.read(lambda con: None, created_db)
+    assert instance_open()  # it lingers for the next unit
+    with store.held(created_db):
+        waiter = subprocess.run(
+            [sys.executable, "-c", "import sys; from analytics import store; store.read(lambda con: None, sys.argv[1])",
+             str(created_db)], capture_output=True, text=True, timeout=60,
+            env={**os.environ, "VIGIL_LOCK_TIMEOUT": "0", "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert waiter.returncode != 0 and "busy" in waiter.stderr, waiter.stderr
+    assert created_db.with_name(f"{created_db.name}.waiting").exists()
+    assert not instance_open()  # closed when the block ended: someone waits
+
+
 def test_a_store_file_replaced_while_its_instance_lingers_is_opened_anew(created_db, tmp_path):
     """A file moved into the store's place (as ``vigil restore`` and the demo build do) is not read through the
     instance still open on the old file."""
