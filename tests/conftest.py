@@ -115,6 +115,48 @@ def one_component_scan_per_process():
     patch.undo()
 
 
+#: How many tests that need no demo store run before the Spark group is handed out (see the ordering below).
+_BEFORE_SPARK = 100
+
+
+def _group(item: pytest.Item) -> str | None:
+    marks = [m.args[0] for m in item.iter_markers("xdist_group") if m.args]
+    return marks[0] if marks else None
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Order the tests so that two cores stay busy while one worker builds the shared demo store.
+
+    ``make test`` runs ``pytest -n 3 --dist loadgroup --no-loadscope-reorder``: xdist hands out groups and
+    single tests in this order. The browser page walks come first (their first test builds the demo, ~90
+    CPU-s), then the onboarded model's browser group (its first test needs no demo), then the model-agnostic
+    SHAP group, then tests that need no demo; the Spark and governance browser groups, which start by waiting
+    for the demo, are handed out once about a hundred of those have run, and the tests that read the demo
+    come last, when it is built. By xdist's default order (largest group first) every group waited for the
+    demo at once and a core stood idle for two minutes.
+    """
+    def needs_demo(item: pytest.Item) -> bool:
+        return "demo_store" in getattr(item, "fixturenames", ())
+
+    by_group: dict[str, list[pytest.Item]] = {}
+    single: list[pytest.Item] = []
+    for item in items:
+        group = _group(item)
+        (by_group.setdefault(group, []) if group else single).append(item)
+    own_model = by_group.get("e2e-own-model", [])
+    own_model.sort(key=lambda item: item.path.name != "test_own_model_browser.py")  # needs no demo: first
+    free = [item for item in single if not needs_demo(item)]
+    reading = [item for item in single if needs_demo(item)]
+    first = ["e2e", "e2e-own-model", "shap-agnostic"]
+    then = ["spark", "e2e-governance"]
+    ordered = [item for name in first for item in by_group.pop(name, [])]
+    ordered += free[:_BEFORE_SPARK]
+    ordered += [item for name in then for item in by_group.pop(name, [])]
+    ordered += free[_BEFORE_SPARK:] + [item for rest in by_group.values() for item in rest] + reading
+    assert len(ordered) == len(items)
+    items[:] = ordered
+
+
 @pytest.fixture
 def production_hasher(monkeypatch: pytest.MonkeyPatch) -> PasswordHasher:
     """The application's own argon2 hasher, put back in place for one test."""

@@ -105,14 +105,3 @@ def screenshots() -> Path:
     """The (git-ignored) folder the screenshots go to."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """In the ``e2e-own-model`` group, the onboarded model's test runs first: it needs no demo store, so its
-    worker has work while another builds the demo, which the other browser groups start by waiting for."""
-    first = [item for item in items if item.path.name == "test_own_model_browser.py"]
-    group = [item for item in items if any(m.args == ("e2e-own-model",) for m in item.iter_markers("xdist_group"))]
-    if first and group:
-        at = items.index(group[0])
-        rest = [item for item in items if item not in first]
-        items[:] = rest[:at] + first + rest[at:]
