@@ -364,12 +364,28 @@ def test_a_held_store_stays_open_between_units_of_work_and_is_released_after(cre
     assert _another_process_can_open(created_db)
 
 
-def test_a_unit_of_work_leaves_the_instance_open_briefly_with_its_write_in_the_file(created_db, tmp_path):
+def _instance_open(path: Path) -> bool:
+    """Whether this process has the store's instance open (DuckDB refuses a connection with other settings then)."""
+    try:
+        duckdb.connect(str(path), read_only=True).close()
+    except duckdb.ConnectionException:
+        return True
+    return False
+
+
+@pytest.fixture
+def linger_two_seconds(monkeypatch):
+    """A linger long enough that a loaded machine cannot let it pass before the test looks."""
+    monkeypatch.setattr("analytics.store._connection.LINGER_SECONDS", 2.0)
+
+
+def test_a_unit_of_work_leaves_the_instance_open_briefly_with_its_write_in_the_file(created_db, tmp_path,
+                                                                                  linger_two_seconds):
     """After a unit of work the process keeps the instance for ``store.LINGER_SECONDS`` (the next unit reuses it), with
     what the unit committed already checkpointed into the file: a copy of the file alone holds it; then the
     file is free for other processes without anyone calling ``release``."""
     store.write(lambda con: con.execute("CREATE TABLE kept AS SELECT 7 AS x"), created_db)
-    assert not _another_process_can_open(created_db)
+    assert _instance_open(created_db)
     copy = tmp_path / "copy.duckdb"
     shutil.copyfile(created_db, copy)  # the file only: no write-ahead log beside it
     con = duckdb.connect(str(copy))
@@ -378,22 +394,15 @@ def test_a_unit_of_work_leaves_the_instance_open_briefly_with_its_write_in_the_f
     deadline = time.monotonic() + 30
     while not _another_process_can_open(created_db):
         assert time.monotonic() < deadline, "the instance was never closed"
-        time.sleep(store.LINGER_SECONDS)
+        time.sleep(0.25)
 
 
-def test_a_process_that_waits_makes_the_others_close_after_each_unit(created_db):
+def test_a_process_that_waits_makes_the_others_close_after_each_unit(created_db, linger_two_seconds):
     """Another process that finds the file locked marks that it waits; a unit of work or block that ends while
     the mark is fresh closes the instance at once instead of keeping it, so a process working without pause (an
     app under load, a stream of ingests) never keeps the others out."""
-    def instance_open() -> bool:  # a connection with other settings is refused while this process has one open
-        try:
-            duckdb.connect(str(created_db), read_only=True).close()
-        except duckdb.ConnectionException:
-            return True
-        return False
-
     store.read(lambda con: None, created_db)
-    assert instance_open()  # it lingers for the next unit
+    assert _instance_open(created_db)  # it lingers for the next unit
     with store.held(created_db):
         waiter = subprocess.run(
             [sys.executable, "-c", "import sys; from analytics import store; store.read(lambda con: None, sys.argv[1])",
@@ -401,7 +410,7 @@ def test_a_process_that_waits_makes_the_others_close_after_each_unit(created_db)
             env={**os.environ, "VIGIL_LOCK_TIMEOUT": "0", "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
     assert waiter.returncode != 0 and "busy" in waiter.stderr, waiter.stderr
     assert created_db.with_name(f"{created_db.name}.waiting").exists()
-    assert not instance_open()  # closed when the block ended: someone waits
+    assert not _instance_open(created_db)  # closed when the block ended: someone waits
 
 
 def test_a_store_file_replaced_while_its_instance_lingers_is_opened_anew(created_db, tmp_path):
