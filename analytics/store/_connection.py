@@ -207,12 +207,15 @@ def _acquire(target: Path) -> str | None:
     return key
 
 
-def _let_go(key: str) -> None:
-    def expire(hold: _Hold) -> None:
-        with _held_guard:
-            if _held.get(key) is hold and not hold.holders:
-                _close(key, hold)
+def _close_if_idle(key: str, hold: _Hold | None = None) -> None:
+    """Close the instance held under ``key`` (if given, only when it is still ``hold``) unless a unit of work uses it."""
+    with _held_guard:
+        current = _held.get(key)
+        if current is not None and (hold is None or current is hold) and not current.holders:
+            _close(key, current)
 
+
+def _let_go(key: str) -> None:
     with _held_guard:
         hold = _held[key]
         hold.holders -= 1
@@ -229,7 +232,7 @@ def _let_go(key: str) -> None:
         if LINGER_SECONDS <= 0 or _someone_waits(Path(key)):
             _close(key, hold)
             return
-        hold.closing = threading.Timer(LINGER_SECONDS, expire, (hold,))
+        hold.closing = threading.Timer(LINGER_SECONDS, _close_if_idle, (key, hold))
         hold.closing.daemon = True
         hold.closing.start()
 
@@ -256,12 +259,7 @@ def release(path: str | Path | None = None) -> None:
     Units of work keep the instance open for :data:`LINGER_SECONDS` after they end; call this before the
     file is copied, moved or replaced by other means than Vigil's own (``exclusive`` does it itself).
     """
-    target = Path(path) if path is not None else config.db_path()
-    key = _key(target)
-    with _held_guard:
-        hold = _held.get(key)
-        if hold is not None and not hold.holders:
-            _close(key, hold)
+    _close_if_idle(_key(Path(path) if path is not None else config.db_path()))
 
 
 def _close_all() -> None:
