@@ -587,8 +587,8 @@ def drift_summary(db: DbLike, model: str, *, window: Window, baseline: Window | 
     computed from the log. Both give the same numbers. Nothing is written (the rollups are refreshed
     after an ingest and by ``vigil refresh``, :func:`refresh_rollups`).
     """
-    result = store_comparison(db, model, window=window, baseline=checked_baseline(window, baseline), columns=columns,
-                              method=method, use_rollups=use_rollups)
+    result = store_comparison(db, model, window=window, baseline=baseline, columns=columns, method=method,
+                              use_rollups=use_rollups)
     return replace(result, table=result.table.iloc[0:0]) if result.n_current_rows == 0 else result
 
 
@@ -598,7 +598,8 @@ def store_comparison(db: DbLike, model: str, *, window: Window, baseline: Window
     """What :func:`drift_summary` (``period`` None) and drift over time (``"day"``, ``"week"``) run, in one read
     of the store: whole days from the rollups where they are fresh, the rest from the log (histograms for a
     whole window only). ``baseline``: an earlier time span compared with instead of the reference data
-    (``window``'s version and segment apply to it)."""
+    (``window``'s version and segment apply to it; :func:`checked_baseline` checks it here, for both callers)."""
+    baseline = checked_baseline(window, baseline)
     rollups = use_rollups and _use_rollups(baseline, window)
 
     def work(con: duckdb.DuckDBPyConnection) -> DriftResult:

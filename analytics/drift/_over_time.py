@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from analytics.drift._calculator import checked_baseline, store_comparison
+from analytics.drift._calculator import store_comparison
 from analytics.drift._result import DriftResult
 from analytics.errors import InvalidInputError
 from analytics.store import DbLike
@@ -34,8 +34,7 @@ def drift_over_time(db: DbLike, model: str, *, window: Window, freq: str = "week
     """
     if freq not in FREQUENCIES:
         raise InvalidInputError(f"frequency {freq!r} is unknown; use day or week")
-    result = store_comparison(
-        db, model, window=window, baseline=checked_baseline(window, baseline), columns=columns, method=method, use_rollups=use_rollups,
-        period=freq)
+    result = store_comparison(db, model, window=window, baseline=baseline, columns=columns, method=method,
+                              use_rollups=use_rollups, period=freq)
     return replace(result, table=result.table.sort_values(["column", "period"], ignore_index=True),
                    current_label=f"{result.current_label}, per {freq}")
