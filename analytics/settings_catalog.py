@@ -22,6 +22,7 @@ import duckdb
 import pandas as pd
 
 from analytics import settings
+from analytics.errors import InvalidInputError
 from analytics.settings import Setting
 from analytics.store import run
 
@@ -65,10 +66,12 @@ def lookup(key: str) -> Setting:
     Raises
     ------
     InvalidInputError
-        If no module declares ``key`` (as :func:`analytics.settings.lookup`).
+        If no module declares ``key`` (the message points to ``vigil settings list``, which shows them all).
     """
-    catalog()
-    return settings.lookup(key)
+    known = catalog()
+    if key not in known:
+        raise InvalidInputError(f"setting {key!r} is unknown; 'vigil settings list' shows them all")
+    return known[key]
 
 
 @dataclass(frozen=True)

@@ -20,21 +20,13 @@ from pathlib import Path
 
 from analytics import cli_identity, settings, store
 from analytics.cli_support import store_path
-from analytics.errors import InvalidInputError
 from analytics.governance.cli import _actor
 from analytics.registry import get_model
-from analytics.settings_catalog import catalog
+from analytics.settings_catalog import catalog, lookup
 
 
 def _db(args: argparse.Namespace) -> Path:
     return store_path(args)
-
-
-def _known(key: str) -> settings.Setting:
-    known = catalog()
-    if key not in known:
-        raise InvalidInputError(f"setting {key!r} is unknown; 'vigil settings list' shows them all")
-    return known[key]
 
 
 def _scope(model: str | None) -> str:
@@ -62,7 +54,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_get(args: argparse.Namespace) -> int:
-    setting = _known(args.key)
+    setting = lookup(args.key)
 
     def work(con):
         if args.model:
@@ -77,7 +69,7 @@ def cmd_get(args: argparse.Namespace) -> int:
 
 
 def cmd_set(args: argparse.Namespace) -> int:
-    setting = _known(args.key)
+    setting = lookup(args.key)
     value = setting.parse(args.value)
     actor = _actor(args)
 
@@ -87,7 +79,7 @@ def cmd_set(args: argparse.Namespace) -> int:
 
 
 def cmd_unset(args: argparse.Namespace) -> int:
-    setting = _known(args.key)
+    setting = lookup(args.key)
     actor = _actor(args)
     after = store.write(lambda con: settings.unset(con, actor, args.key, model=args.model), _db(args))
     falls_back = "the global value" if args.model else "the default"
