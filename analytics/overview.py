@@ -168,6 +168,15 @@ def _traffic_pass(con: duckdb.DuckDBPyConnection, info: ModelInfo, *, now: datet
     }
 
 
+def _daily_sql(cells: str, *, by_version: bool) -> str:
+    """The query of the counts per UTC day of ``cells`` (a relation of :func:`analytics.performance.window_cells`'s
+    cells): ``day`` (midnight UTC), [``version``,] ``predictions``, ``labelled``; for :func:`window_view` and
+    :func:`daily_volume`."""
+    split = ", version" if by_version else ""
+    return (f"SELECT CAST(day AS TIMESTAMP) AS day{split}, sum(n) AS predictions, "
+            f"coalesce(sum(n) FILTER (WHERE label IS NOT NULL), 0) AS labelled FROM {cells} GROUP BY ALL")
+
+
 def _window_pass(con: duckdb.DuckDBPyConnection, info: ModelInfo, *, window: Window) -> tuple[dict[str, Any], pd.DataFrame]:
     """Registry state, and the window's score cells read once: daily counts per version and the ROC AUC of
     one version (see :func:`realised_auc`)."""
@@ -180,10 +189,7 @@ def _window_pass(con: duckdb.DuckDBPyConnection, info: ModelInfo, *, window: Win
     rows = con.execute(
         f"""
         WITH cells AS MATERIALIZED ({cells.sql})
-        SELECT CAST(day AS TIMESTAMP) AS day, version, sum(n) AS predictions,
-               coalesce(sum(n) FILTER (WHERE label IS NOT NULL), 0) AS labelled,
-               NULL::DOUBLE, NULL::DOUBLE, NULL::DOUBLE, NULL::DOUBLE
-        FROM cells GROUP BY ALL
+        SELECT *, NULL::DOUBLE, NULL::DOUBLE, NULL::DOUBLE, NULL::DOUBLE FROM ({_daily_sql("cells", by_version=True)})
         UNION ALL
         SELECT NULL, NULL, NULL, NULL, * FROM ({performance.auc_sql("(SELECT * FROM cells WHERE version = ?)")})
         """,
@@ -420,14 +426,8 @@ def daily_volume(db: DbLike = None, *, window: Window = Window(), model: str | N
         frames = []
         for info in _one_or_all(con, model, window):
             cells = performance.window_cells(con, info, window)
-            split = ", version" if by_version else ""
             frames.append(con.execute(
-                f"""
-                SELECT CAST(day AS TIMESTAMP) AS day, ? AS model{split},
-                       sum(n) AS predictions, coalesce(sum(n) FILTER (WHERE label IS NOT NULL), 0) AS labelled
-                FROM ({cells.sql})
-                GROUP BY ALL ORDER BY ALL
-                """,
+                f"SELECT ? AS model, * FROM ({_daily_sql(f'({cells.sql})', by_version=by_version)}) ORDER BY ALL",
                 [info.name, *cells.params],
             ).df())
         columns = ["day", "model", *(["version"] if by_version else []), "predictions", "labelled"]
