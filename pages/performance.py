@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analytics import overview, performance, settings_catalog
+from analytics import overview, performance, settings_catalog, summaries
 from app import auth, context, performance_views, queries, widgets
 from app.widgets import fmt_int, fmt_num, fmt_pct
 
@@ -31,6 +31,8 @@ st.caption(f"**{ctx.model}** version {summary['version']} · {ctx.filter_label} 
            f"version's threshold {summary['threshold']:g}, on labelled predictions only "
            f"({fmt_int(summary['labelled'])} of {fmt_int(summary['rows'])}, {fmt_pct(summary['labelled_share'])}); "
            "changes are against the validation metrics in the registry. All times UTC.")
+if log_note := summaries.unsummarised_note(whole.attrs.get(performance.UNSUMMARISED, ())):
+    st.caption(log_note)
 
 # ---- cards --------------------------------------------------------------------------------------
 cards = st.columns(4)

@@ -25,6 +25,9 @@ def test_performance_page(vigil_db):
     assert any("verdict" in f.columns for f in frames)                 # concept-drift table
     assert any("group" in f.columns and set(f["group"]) == {"north", "south"} for f in frames)   # segments
     assert len(at.get("plotly_chart")) >= 3
+    # the synthetic store is ingested without a refresh: the window's whole days are read from the log, and said
+    assert any("not summarised yet and were read from the log" in c.value for c in at.caption), \
+        [c.value for c in at.caption]
 
 
 def test_without_reference_the_rest_of_the_page_still_works(vigil_db):
