@@ -18,7 +18,7 @@ import argparse
 import time
 
 from analytics import store, summaries
-from analytics.scaleout import differences, open_engine, summarise, summary_rows
+from analytics.scaleout import SparkOptions, differences, open_engine, summarise, summary_rows
 
 
 def _drop(db, model: str) -> None:
@@ -46,7 +46,7 @@ def main() -> None:
         if name == "native":
             days, started = summaries.refresh_store(db, model).of(model), 0.0
         else:
-            engine = open_engine(name, args.master)
+            engine = open_engine(name, SparkOptions(master=args.master))
             started = time.monotonic() - began
             try:
                 days = summarise(db, model, engine=engine).days

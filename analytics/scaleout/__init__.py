@@ -12,15 +12,18 @@ Public API
 ----------
 :func:`summarise`, :class:`SummariseReport`
     Compute a model's stored summaries (drift, serving, KPI, fairness) with an engine and merge them into the store.
-:func:`open_engine`, :class:`Engine`, :data:`ENGINES`, :func:`java_missing`, :class:`EngineUnavailableError`
-    The engines (DuckDB, Spark) and why Spark cannot start on a machine.
+:func:`open_engine`, :class:`Engine`, :class:`SparkOptions`, :data:`ENGINES`, :func:`java_missing`,
+:class:`EngineUnavailableError`
+    The engines (DuckDB, Spark), how Spark starts, and why Spark cannot start on a machine.
 :func:`summary_rows`, :func:`differences`, :data:`SUMS`
     Two stores' summary rows, and whether they are the same (what the parity test and the benchmark compare).
 """
 
-from analytics.scaleout._engines import ENGINES, LOCAL_MASTER, Engine, EngineUnavailableError, java_missing, open_engine
+from analytics.scaleout._engines import (ENGINES, LOCAL_MASTER, Engine, EngineUnavailableError, SparkOptions,
+                                         java_missing, open_engine)
 from analytics.scaleout._parity import SUMS, differences, summary_rows
 from analytics.scaleout._summarise import SummariseReport, summarise
 
-__all__ = ["ENGINES", "LOCAL_MASTER", "Engine", "EngineUnavailableError", "SummariseReport", "java_missing",
+__all__ = ["ENGINES", "LOCAL_MASTER", "Engine", "EngineUnavailableError", "SparkOptions", "SummariseReport",
+           "java_missing",
            "SUMS", "differences", "open_engine", "summarise", "summary_rows"]

@@ -79,17 +79,35 @@ class Engine:
             self.backend.disconnect()
 
 
-def open_engine(name: str, master: str | None = None, driver_memory: str | None = None) -> Engine:
-    """Start ``name`` (one of :data:`ENGINES`); ``master`` is Spark's master URL (default ``local[2]``),
-    ``driver_memory`` its driver's heap (see :func:`spark_session`)."""
+@dataclass(frozen=True)
+class SparkOptions:
+    """How Spark starts (``vigil summarise --master``, ``--driver-memory``), passed as one from
+    :func:`analytics.scaleout.summarise` through :func:`open_engine` to :func:`spark_session`.
+
+    Attributes
+    ----------
+    master : str, optional
+        Spark's master URL (:data:`LOCAL_MASTER` when not given; ``spark://host:7077``, ``yarn``, ...).
+    driver_memory : str, optional
+        Spark's driver heap (``"4g"``); a local session defaults to :func:`local_driver_memory`, otherwise
+        to the cluster's configuration.
+    """
+
+    master: str | None = None
+    driver_memory: str | None = None
+
+
+def open_engine(name: str, spark: SparkOptions = SparkOptions()) -> Engine:
+    """Start ``name`` (one of :data:`ENGINES`); ``spark``: how Spark starts (see :func:`spark_session`), given
+    only with the Spark engine."""
     if name not in ENGINES:
         raise InvalidInputError(f"unknown engine {name!r}: choose one of {', '.join(ENGINES)}")
     if name == "duckdb":
-        for option, value in (("--master", master), ("--driver-memory", driver_memory)):
+        for option, value in (("--master", spark.master), ("--driver-memory", spark.driver_memory)):
             if value:
                 raise InvalidInputError(f"{option} is Spark's: use it with --engine spark")
         return Engine(name, ibis.duckdb.connect())
-    session = spark_session(master or LOCAL_MASTER, driver_memory)
+    session = spark_session(spark)
     return Engine(name, ibis.pyspark.connect(session), session)
 
 
@@ -114,12 +132,14 @@ def local_driver_memory(physical_bytes: int | None = None) -> str:
     return f"{min(8, max(1, physical_bytes // 4 // 2**30))}g"
 
 
-def spark_session(master: str, driver_memory: str | None = None) -> Any:
-    """A Spark session on ``master``, kept small when local (no UI, 2 shuffle partitions, loopback only).
+def spark_session(spark: SparkOptions) -> Any:
+    """A Spark session on ``spark.master`` (default :data:`LOCAL_MASTER`), kept small when local (no UI, 2 shuffle
+    partitions, loopback only).
 
-    ``driver_memory`` (e.g. ``"4g"``) sets ``spark.driver.memory``; when local it defaults to
+    ``spark.driver_memory`` (e.g. ``"4g"``) sets ``spark.driver.memory``; when local it defaults to
     :func:`local_driver_memory`, otherwise to the cluster's configuration.
     """
+    master, driver_memory = spark.master or LOCAL_MASTER, spark.driver_memory
     why = java_missing()
     if why:
         raise EngineUnavailableError(why)

@@ -21,7 +21,7 @@ import pyarrow as pa
 from analytics import drift, summaries
 from analytics.errors import InvalidInputError, StoreBusyError
 from analytics.registry import get_model
-from analytics.scaleout._engines import Engine, open_engine
+from analytics.scaleout._engines import Engine, SparkOptions, open_engine
 from analytics.scaleout._packing import pack, unpack
 from analytics.scaleout._plans import Plan, plans
 from analytics.store import DbLike, outcomes_view, read, run, store_path, write
@@ -152,8 +152,8 @@ def _tables(plan: Plan) -> set[str]:
 
 
 def summarise(db: DbLike, model: str, *, engine: str | Engine = "duckdb", version: str | None = None,
-              logs: str | None = None, outcomes: str | None = None, master: str | None = None,
-              driver_memory: str | None = None) -> SummariseReport:
+              logs: str | None = None, outcomes: str | None = None, spark: SparkOptions = SparkOptions()
+              ) -> SummariseReport:
     """Compute ``model``'s stored summaries with ``engine`` and merge them into the store.
 
     The summaries: the drift rollups of ``version`` (default the champion), serving traffic, cost and
@@ -176,10 +176,10 @@ def summarise(db: DbLike, model: str, *, engine: str | Engine = "duckdb", versio
         Where the engine reads the outcomes (Parquet with ``prediction_id``, ``observed_at``, ``label``,
         ``business_value``), holding as many rows as the store's. Default: the store's outcomes, exported
         to a Parquet file in a scratch folder beside the store (removed afterwards) when a summary needs them.
-    master : str, optional
-        Spark's master URL (``local[2]`` when not given; ``spark://host:7077``, ``yarn``, ...).
-    driver_memory : str, optional
-        Spark's driver heap (``"4g"``); a local session defaults to a quarter of the machine's memory, 1-8 GB.
+    spark : SparkOptions, optional
+        How Spark starts (with ``engine="spark"`` only): its master URL (``local[2]`` when not given;
+        ``spark://host:7077``, ``yarn``, ...) and driver heap (``"4g"``; a local session defaults to a quarter of
+        the machine's memory, 1-8 GB).
 
     Raises
     ------
@@ -196,7 +196,7 @@ def summarise(db: DbLike, model: str, *, engine: str | Engine = "duckdb", versio
     rebuild = logs is not None
     every = run(db, lambda con: plans(con, model, version=version, rebuild=rebuild))
     todo = tuple(p for p in every if p.days)
-    running = engine if isinstance(engine, Engine) else open_engine(engine, master, driver_memory)
+    running = engine if isinstance(engine, Engine) else open_engine(engine, spark)
     sources = None
     try:
         sources = read(lambda con: _sources(con, model, todo, logs, outcomes), db) if todo else None

@@ -30,11 +30,11 @@ def _memory_size(text: str) -> str:
 
 def cmd_summarise(args: argparse.Namespace) -> int:
     """Run :func:`analytics.scaleout.summarise` and print its one-line report."""
-    from analytics.scaleout import summarise  # Ibis and the engines load only for this command
+    from analytics.scaleout import SparkOptions, summarise  # Ibis and the engines load only for this command
 
     report = summarise(str(store_path(args)), args.model, engine=args.engine, version=args.version,
-                       logs=args.logs, outcomes=args.outcomes, master=args.master,
-                       driver_memory=args.driver_memory)
+                       logs=args.logs, outcomes=args.outcomes,
+                       spark=SparkOptions(master=args.master, driver_memory=args.driver_memory))
     print(report.summary())
     return 0
 

@@ -6,7 +6,7 @@ import pytest
 
 from analytics.cli import main
 from analytics.errors import InvalidInputError
-from analytics.scaleout import open_engine
+from analytics.scaleout import SparkOptions, open_engine
 from analytics.scaleout._engines import local_driver_memory
 
 
@@ -23,4 +23,4 @@ def test_driver_memory_is_refused_when_it_is_not_a_size_or_not_for_spark(tmp_pat
         main(["--db", str(tmp_path / "x.duckdb"), "summarise", "m", "--engine", "spark", "--driver-memory", "lots"])
     assert "not a memory size" in capsys.readouterr().err
     with pytest.raises(InvalidInputError, match="--driver-memory is Spark.s"):
-        open_engine("duckdb", driver_memory="4g")
+        open_engine("duckdb", SparkOptions(driver_memory="4g"))
