@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from analytics.business import format_measure
@@ -69,8 +70,12 @@ def table(data: Any, *, column_config: dict | None = None, **kwargs: Any):
     """``st.dataframe`` as every page shows a table: readable headers for the columns the page does not
     label itself (:func:`header`), and an em dash for a missing value instead of ``None``.
 
-    Sorting, filtering (search) and CSV download come with ``st.dataframe``'s toolbar.
+    Sorting, filtering (search) and CSV download come with ``st.dataframe``'s toolbar. A frame's ``attrs``
+    (what analytics says about where its rows came from) are not sent: the page words them itself.
     """
+    if isinstance(data, pd.DataFrame) and data.attrs:
+        data = data.copy(deep=False)
+        data.attrs = {}
     config = {c: header(str(c)) for c in getattr(data, "columns", ()) if str(c) != header(str(c))}
     config.update(column_config or {})
     kwargs.setdefault("placeholder", "—")
