@@ -248,14 +248,23 @@ def categories_sql(period: str, column: str, numeric: bool, source: str) -> str:
             "GROUP BY ALL")
 
 
+@dataclass(frozen=True)
+class BinSpec:
+    """A numerical column and the ``[lo, hi]`` of its fine bins (the reference's range)."""
+
+    column: str
+    lo: float
+    hi: float
+
+
 def fine_histograms(con: duckdb.DuckDBPyConnection, side: Side, column: str, lo: float,
                     hi: float) -> dict[object, FineHistogram]:
     """The fine histogram of ``column`` on ``side`` per period, on the bins of ``[lo, hi]``."""
-    return fine_histograms_of(con, side, ((column, lo, hi),))[0]
+    return fine_histograms_of(con, side, (BinSpec(column, lo, hi),))[0]
 
 
 def fine_histograms_of(con: duckdb.DuckDBPyConnection, side: Side,
-                       specs: tuple[tuple[str, float, float], ...]) -> list[dict[object, FineHistogram]]:
+                       specs: tuple[BinSpec, ...]) -> list[dict[object, FineHistogram]]:
     """The fine histograms of several columns on ``side`` per period, in one query.
 
     Parameters
@@ -264,7 +273,7 @@ def fine_histograms_of(con: duckdb.DuckDBPyConnection, side: Side,
         An open connection.
     side : Side
         The rows.
-    specs : tuple of (str, float, float)
+    specs : tuple of BinSpec
         Each column with the ``lo`` and ``hi`` of its bins.
 
     Returns
@@ -276,8 +285,8 @@ def fine_histograms_of(con: duckdb.DuckDBPyConnection, side: Side,
     """
     if not specs:
         return []
-    sql = " UNION ALL ".join(f"SELECT {i} AS c, * FROM ({histogram_sql(side.period, column, side.source, lo, hi)})"
-                             for i, (column, lo, hi) in enumerate(specs))
+    sql = " UNION ALL ".join(f"SELECT {i} AS c, * FROM ({histogram_sql(side.period, s.column, side.source, s.lo, s.hi)})"
+                             for i, s in enumerate(specs))
     grouped: list[list] = [[] for _ in specs]
     for c, *rest in con.execute(sql, list(side.params) * len(specs)).fetchall():
         grouped[c].append(rest)

@@ -31,7 +31,7 @@ import pandas as pd
 from analytics import settings, summaries
 from analytics.drift import _binning as binning
 from analytics.drift import _rollup
-from analytics.drift._binning import FineHistogram, Profile, Side
+from analytics.drift._binning import BinSpec, FineHistogram, Profile, Side
 from analytics.drift._methods import (
     CATEGORICAL, METHOD_KEYS, METHOD_OVERRIDES, ColumnComparison, auto_method, get_method, parse_overrides,
 )
@@ -104,22 +104,22 @@ class Counts(Protocol):
 class LogCounts:
     """Counts computed from a side's rows: one aggregate query per column, or one for the ``batch``.
 
-    ``batch``: numerical columns with their bins (``column, lo, hi``) whose fine histograms are computed
+    ``batch``: numerical columns with their bins whose fine histograms are computed
     together, in one query, when the first of them is asked for (a few hours of rows: the per-query cost
     dominates); any other is computed on its own.
     """
 
     con: duckdb.DuckDBPyConnection
     side: Side
-    batch: tuple[tuple[str, float, float], ...] = ()
-    _batched: dict[tuple[str, float, float], dict[object, FineHistogram]] = field(
+    batch: tuple[BinSpec, ...] = ()
+    _batched: dict[BinSpec, dict[object, FineHistogram]] = field(
         default_factory=dict, repr=False, compare=False)
 
     def rows(self) -> dict[object, int]:
         return binning.row_counts(self.con, self.side)
 
     def numeric(self, column: str, lo: float, hi: float) -> dict[object, FineHistogram]:
-        spec = (column, lo, hi)
+        spec = BinSpec(column, lo, hi)
         if spec not in self.batch:
             return binning.fine_histograms(self.con, self.side, column, lo, hi)
         if not self._batched:
@@ -537,7 +537,7 @@ def store_drift(con: duckdb.DuckDBPyConnection, sides: StoreSides, config: Drift
                          for a, b in _day_runs(unsummarised)]
             if edges:
                 log_sides.insert(0, _edge_rows(con, sides, edges))
-            batch = tuple((c, profiles[c].lo, profiles[c].hi) for c, _, _ in sides.columns
+            batch = tuple(BinSpec(c, profiles[c].lo, profiles[c].hi) for c, _, _ in sides.columns
                           if profiles[c].kind != CATEGORICAL)
             current = MixedCounts((whole, *(LogCounts(con, side, batch) for side in log_sides)))
     try:

@@ -4,10 +4,11 @@ The same methods and numbers as a store comparison (:func:`analytics.drift._calc
 the same reference profiles (kind, range, spread, fine histogram or category counts) and the same
 current counts, computed in a way that suits two files of millions of rows:
 
-- **numerical columns**: a Parquet file's integer and float columns are read by pyarrow, one column
-  at a time, as the doubles DuckDB would give (:func:`doubles`); other files' (CSV) and a batch with
-  a decimal column in one DuckDB query (in batches of :data:`FETCH_BYTES` for a very wide file) as
-  DOUBLE arrays; each column's finite values are sorted,
+- **numerical columns**: each file is checked once (:class:`DataFile`), and a Parquet file's integer
+  and float columns (found once, from its schema) are read by pyarrow, one column at a time, as the
+  doubles DuckDB would give (:func:`doubles`); other columns (CSV, decimals) in one DuckDB query per
+  batch of :data:`FETCH_BYTES` as DOUBLE arrays. Each column's finite values are sorted, on
+  :data:`SORT_THREADS` threads side by side (:func:`summarise_sorted`),
   and everything is read off the sorted values: size, range, number of distinct values, spread, and
   the fine histogram, whose bins are runs of the sorted array (:func:`sorted_histogram`: each bin's
   start is looked up by its boundary value and checked on both sides with
@@ -32,8 +33,13 @@ current counts, computed in a way that suits two files of millions of rows:
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import numpy as np
@@ -51,52 +57,74 @@ from analytics.input_files import check_csv_header, first_line
 from analytics.logschema import quote_any
 from analytics.timebounds import WHOLE_WINDOW
 
+T = TypeVar("T")
+
 NUMERIC_TYPES = ("DOUBLE", "FLOAT", "REAL", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT",
                  "UINTEGER", "USMALLINT", "UTINYINT")
+#: Suffixes of the text files read as CSV (any other file must be Parquet).
+CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 #: Bytes of numeric values (8 per value) fetched from a file at once: a file's numerical columns are read
 #: in batches of this size; a column larger than this on its own is counted in DuckDB instead.
 FETCH_BYTES = 64 * 2**20
 #: A categorical column whose first rows hold this many values, all distinct, is checked for being an id.
 ID_PROBE_ROWS = 10_000
+#: Columns sorted and summarised at once (numpy's sort and array arithmetic release the GIL).
+SORT_THREADS = max(1, min(4, os.cpu_count() or 1))
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """One file of a comparison, checked once where it is made (:meth:`of`): it exists, a Parquet file by its
+    suffix (else a CSV file, whose header is checked).
+
+    ``arrow_columns`` (a Parquet file's, read from its schema once): its plain top-level integer and float
+    columns, which pyarrow reads as the doubles DuckDB would give (:func:`doubles`) for about half the CPU;
+    DuckDB reads the others (decimals, every column of a CSV file).
+    """
+
+    path: Path
+    parquet: bool
+
+    @classmethod
+    def of(cls, path: str | Path) -> DataFile:
+        """The file at ``path``, checked (:class:`~analytics.errors.InvalidInputError` when it cannot be compared)."""
+        path = Path(path)
+        if not path.is_file():
+            raise InvalidInputError(f"{path}: no such file")
+        suffix = path.suffix.lower()
+        if suffix == ".parquet":
+            return cls(path, True)
+        if suffix in CSV_SUFFIXES:
+            check_csv_header(path)
+            return cls(path, False)
+        raise InvalidInputError(f"{path}: use a .parquet or .csv file")
+
+    @property
+    def side(self) -> Side:
+        """The DuckDB side reading the whole file."""
+        literal = "'" + str(self.path).replace("'", "''") + "'"
+        return Side(f"read_parquet({literal})" if self.parquet else f"read_csv({literal}, auto_detect = true)")
+
+    @cached_property
+    def arrow_columns(self) -> frozenset[str]:
+        """The columns pyarrow reads (see the class docstring); none when pyarrow cannot read the file's schema."""
+        if not self.parquet:
+            return frozenset()
+        try:
+            schema = pq.read_schema(self.path)
+        except (pa.ArrowException, OSError):
+            return frozenset()
+        return frozenset(name for name in schema.names if "." not in name and schema.names.count(name) == 1
+                         and any(ok(schema.field(name).type) for ok in _PYARROW_DOUBLES))
 
 
 def file_relation(path: str | Path) -> str:
     """The DuckDB relation reading a Parquet or CSV file (SQL with the path as a literal)."""
-    suffix = Path(path).suffix.lower()
-    literal = "'" + str(path).replace("'", "''") + "'"
-    if suffix == ".parquet":
-        return f"read_parquet({literal})"
-    if suffix in (".csv", ".tsv", ".txt"):
-        return f"read_csv({literal}, auto_detect = true)"
-    raise InvalidInputError(f"{path}: use a .parquet or .csv file")
+    return DataFile.of(path).side.relation
 
 
 # --------------------------------------------------------------------------------------------------
 # Numerical columns: sorted values
-
-
-def sorted_columns(con: duckdb.DuckDBPyConnection, side: Side, columns: list[str], rows: int,
-                   parquet: Path | None = None):
-    """Yield ``(column, values)``: the finite values of each column as DOUBLE, sorted (NULL, NaN and
-    infinities dropped: they are missing values). One query per batch of :data:`FETCH_BYTES`.
-
-    ``parquet``: the file ``side`` reads, when it is a whole Parquet file; its columns are then read by
-    pyarrow, one column at a time (:func:`parquet_reader`, :func:`doubles`: the same values as DuckDB's, for
-    about half the CPU and a column in memory instead of a batch).
-    """
-    per_batch = max(1, FETCH_BYTES // max(8 * rows, 1))
-    for start in range(0, len(columns), per_batch):
-        batch = columns[start:start + per_batch]
-        reader = parquet_reader(parquet, batch) if parquet is not None else None
-        if reader is None:
-            picked = ", ".join(f"coalesce({quote_any(c)}::DOUBLE, 'NaN'::DOUBLE) AS c{i}" for i, c in enumerate(batch))
-            arrays = con.execute(f"SELECT {picked} {side.source}", list(side.params)).fetchnumpy()
-        for i, column in enumerate(batch):
-            values = (doubles(reader.read(columns=[column]).column(0)) if reader is not None
-                      else np.asarray(arrays.pop(f"c{i}"), dtype=np.float64))
-            values.sort()  # -inf first, then the finite values, +inf, NaN last
-            yield column, values[np.searchsorted(values, -np.inf, side="right"):
-                                 np.searchsorted(values, np.inf, side="left")]
 
 
 #: Parquet column types whose values pyarrow turns into doubles exactly as DuckDB's ``::DOUBLE`` does
@@ -104,21 +132,56 @@ def sorted_columns(con: duckdb.DuckDBPyConnection, side: Side, columns: list[str
 _PYARROW_DOUBLES = (pa.types.is_integer, lambda t: pa.types.is_float32(t) or pa.types.is_float64(t))
 
 
-def parquet_reader(path: Path, columns: list[str]) -> pq.ParquetFile | None:
-    """pyarrow's reader of a Parquet file whose ``columns`` it turns into DuckDB's doubles (see :func:`doubles`);
-    None when a column is not a plain top-level integer or float column (DuckDB reads them then)."""
-    reader = pq.ParquetFile(path)
-    schema = reader.schema_arrow
-    if any("." in c or schema.names.count(c) != 1 or not any(ok(schema.field(c).type) for ok in _PYARROW_DOUBLES)
-           for c in columns):
-        return None
-    return reader
+def summarise_sorted(con: duckdb.DuckDBPyConnection, file: DataFile, columns: list[str], rows: int,
+                     summarise: Callable[[str, np.ndarray], T]) -> dict[str, T]:
+    """``summarise(column, values)`` of each column, ``values`` its finite values as DOUBLE, sorted (NULL, NaN
+    and infinities dropped: they are missing values).
+
+    :data:`SORT_THREADS` columns at a time, each read, sorted and summarised on a thread of its own (pyarrow's
+    decoding, numpy's sort and array arithmetic release the GIL): the file's :attr:`~DataFile.arrow_columns`
+    one by one by pyarrow (:func:`doubles`), the others by DuckDB in one query per batch of :data:`FETCH_BYTES`.
+    """
+    by_arrow = [c for c in columns if c in file.arrow_columns]
+    by_duckdb = [c for c in columns if c not in file.arrow_columns]
+    out: dict[str, T] = {}
+    with ThreadPoolExecutor(SORT_THREADS) as pool:
+        out.update(zip(by_arrow, pool.map(lambda c: summarise(c, finite_sorted(arrow_doubles(file.path, c))), by_arrow)))
+        per_batch = max(1, FETCH_BYTES // max(8 * rows, 1))
+        for start in range(0, len(by_duckdb), per_batch):
+            batch = by_duckdb[start:start + per_batch]
+            arrays = duckdb_doubles(con, file.side, batch)
+            out.update(zip(batch, pool.map(lambda c: summarise(c, finite_sorted(arrays.pop(c))), batch)))
+    return {c: out[c] for c in columns}
+
+
+def duckdb_doubles(con: duckdb.DuckDBPyConnection, side: Side, columns: list[str]) -> dict[str, np.ndarray]:
+    """Each column's values as doubles, NULL as NaN (``coalesce(c::DOUBLE, 'NaN')``), in one query."""
+    picked = ", ".join(f"coalesce({quote_any(c)}::DOUBLE, 'NaN'::DOUBLE) AS c{i}" for i, c in enumerate(columns))
+    arrays = con.execute(f"SELECT {picked} {side.source}", list(side.params)).fetchnumpy()
+    return {c: np.asarray(arrays.pop(f"c{i}"), dtype=np.float64) for i, c in enumerate(columns)}
+
+
+def arrow_doubles(path: Path, column: str) -> np.ndarray:
+    """A Parquet file's integer or float ``column`` read by pyarrow, as :func:`doubles` (a reader of its own, so
+    that threads may read columns side by side)."""
+    return doubles(pq.ParquetFile(path).read(columns=[column], use_threads=False).column(0))
 
 
 def doubles(column: pa.ChunkedArray) -> np.ndarray:
-    """A column's values as a writable array of doubles, NULL as NaN: DuckDB's ``coalesce(c::DOUBLE, 'NaN')``."""
-    values = pc.fill_null(column.cast(pa.float64(), safe=False), math.nan).to_numpy()
-    return values if values.flags.writeable else values.copy()
+    """A column's values as an array of doubles, NULL as NaN: DuckDB's ``coalesce(c::DOUBLE, 'NaN')`` (integers
+    rounded to the nearest double, floats widened; a column of doubles without NULL as pyarrow holds it)."""
+    if column.null_count == 0:
+        return column.to_numpy().astype(np.float64, copy=False)
+    return pc.fill_null(column.cast(pa.float64(), safe=False), math.nan).to_numpy()
+
+
+def finite_sorted(values: np.ndarray) -> np.ndarray:
+    """The finite values of an array of doubles, sorted (in place when the array is writable)."""
+    if values.flags.writeable:
+        values.sort()  # -inf first, then the finite values, +inf, NaN last
+    else:
+        values = np.sort(values)
+    return values[np.searchsorted(values, -np.inf, side="right"):np.searchsorted(values, np.inf, side="left")]
 
 
 def _bin_starts(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -295,25 +358,17 @@ def _in_memory(rows: int) -> bool:
     return 8 * rows <= FETCH_BYTES
 
 
-def profile_file(con: duckdb.DuckDBPyConnection, side: Side, columns: list[tuple[str, bool]],
-                 rows: int | None = None, parquet: Path | None = None) -> dict[str, Profile]:
-    """:func:`analytics.drift._binning.profile_reference` of a file, its categories cut to the most frequent.
-
-    ``rows``: the file's rows, when the caller has counted them; ``parquet``: see :func:`sorted_columns`.
-    """
-    rows = binning.row_counts(con, side).get(WHOLE_WINDOW, 0) if rows is None else rows
-    out: dict[str, Profile] = {}
+def profile_file(con: duckdb.DuckDBPyConnection, file: DataFile, columns: list[tuple[str, bool]],
+                 rows: int) -> dict[str, Profile]:
+    """:func:`analytics.drift._binning.profile_reference` of a file of ``rows`` rows, its categories cut to the
+    most frequent."""
+    side = file.side
     numeric = [c for c, is_numeric in columns if is_numeric]
     if _in_memory(rows):
-        for c, values in sorted_columns(con, side, numeric, rows, parquet):
-            numerical = sorted_profile(c, values, rows)
-            if numerical is not None:
-                out[c] = numerical
+        profiled = summarise_sorted(con, file, numeric, rows, lambda c, values: sorted_profile(c, values, rows))
     else:
-        for c in numeric:
-            numerical = binning.profile_numeric(con, side, c, rows)
-            if numerical is not None:
-                out[c] = numerical
+        profiled = {c: binning.profile_numeric(con, side, c, rows) for c in numeric}
+    out: dict[str, Profile] = {c: profile for c, profile in profiled.items() if profile is not None}
     categorical = [(c, is_numeric) for c, is_numeric in columns if c not in out]
     ids = id_columns(con, side, [c for c, is_numeric in categorical if not is_numeric])
     for c, is_numeric in categorical:
@@ -347,20 +402,18 @@ class FileCounts:
         return {WHOLE_WINDOW: counts} if counts else {}
 
 
-def read_current(con: duckdb.DuckDBPyConnection, side: Side, columns: list[tuple[str, bool]],
-                 profiles: dict[str, Profile], rows: int | None = None, parquet: Path | None = None) -> FileCounts:
-    """The current file's counts of ``columns`` (name, numeric) on the reference's ``profiles``
-    (``parquet``: see :func:`sorted_columns`)."""
-    rows = binning.row_counts(con, side).get(WHOLE_WINDOW, 0) if rows is None else rows
+def read_current(con: duckdb.DuckDBPyConnection, file: DataFile, columns: list[tuple[str, bool]],
+                 profiles: dict[str, Profile], rows: int) -> FileCounts:
+    """The current file's counts of ``columns`` (name, numeric) on the reference's ``profiles`` (``rows``: the
+    file's rows)."""
+    side = file.side
     numerical = [c for c, _ in columns if profiles[c].kind != CATEGORICAL]
-    hists: dict[str, FineHistogram] = {}
     if _in_memory(rows):
-        for c, values in sorted_columns(con, side, numerical, rows, parquet):
-            hists[c] = sorted_histogram(values, profiles[c].lo, profiles[c].hi)
+        hists = summarise_sorted(con, file, numerical, rows,
+                                 lambda c, values: sorted_histogram(values, profiles[c].lo, profiles[c].hi))
     else:
-        for c in numerical:
-            hists[c] = binning.fine_histograms(con, side, c, profiles[c].lo, profiles[c].hi).get(
-                WHOLE_WINDOW, FineHistogram())
+        hists = {c: binning.fine_histograms(con, side, c, profiles[c].lo, profiles[c].hi).get(
+            WHOLE_WINDOW, FineHistogram()) for c in numerical}
     categorical = [(c, is_numeric) for c, is_numeric in columns if profiles[c].kind == CATEGORICAL]
     ids = id_columns(con, side, [c for c, is_numeric in categorical if not is_numeric])
     counts: dict[str, dict[str | None, int]] = {}
@@ -381,18 +434,14 @@ def compare_files(reference: str | Path, current: str | Path, *, columns: list[s
     aggregate. See the module docstring.
     """
     config = config or DriftConfig()
-    for path in (reference, current):
-        if not Path(path).is_file():
-            raise InvalidInputError(f"{path}: no such file")
-        if Path(path).suffix.lower() != ".parquet":
-            check_csv_header(Path(path))
+    ref_file, cur_file = DataFile.of(reference), DataFile.of(current)
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")  # stdout carries the JSON of the CI gate
     # Every count here is order-free (values are sorted, categories counted or sorted by name): DuckDB
     # may hand the rows over as its threads finish them (about a tenth less CPU fetching the numbers).
     con.execute("SET preserve_insertion_order = false")
     try:
-        ref_side, cur_side = Side(file_relation(reference)), Side(file_relation(current))
+        ref_side, cur_side = ref_file.side, cur_file.side
         try:
             ref_types, cur_types = (dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM "
                                                      f"{side.relation})").fetchall()) for side in (ref_side, cur_side))
@@ -410,10 +459,8 @@ def compare_files(reference: str | Path, current: str | Path, *, columns: list[s
                 for c in shared]
         wanted = [(c, numeric) for c, numeric, _ in spec]
         n_ref, n_cur = (binning.row_counts(con, side).get(WHOLE_WINDOW, 0) for side in (ref_side, cur_side))
-        ref_parquet, cur_parquet = (Path(p) if Path(p).suffix.lower() == ".parquet" else None
-                                    for p in (reference, current))
-        profiles = profile_file(con, ref_side, wanted, n_ref, ref_parquet)
-        done = compute(con, spec, config, ref_side, read_current(con, cur_side, wanted, profiles, n_cur, cur_parquet),
+        profiles = profile_file(con, ref_file, wanted, n_ref)
+        done = compute(con, spec, config, ref_side, read_current(con, cur_file, wanted, profiles, n_cur),
                        profiles=profiles)
     finally:
         con.close()

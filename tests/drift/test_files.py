@@ -156,8 +156,8 @@ def test_id_columns_are_checked_exactly_and_pooled_as_the_generic_path_pools(tmp
 
 def test_parquet_columns_read_by_pyarrow_are_duckdbs_doubles(tmp_path):
     """A Parquet file's integer and float columns read by pyarrow give DuckDB's ``coalesce(c::DOUBLE, 'NaN')``
-    values: integers beyond 2**53 rounded alike, float32 widened, NULL as missing; a decimal column sends its
-    batch to DuckDB. Every value, compared bit for bit after sorting."""
+    values: integers beyond 2**53 rounded alike, float32 widened, NULL as missing; a decimal column is read by
+    DuckDB (decided once for the file, from its schema). Every finite value, compared bit for bit after sorting."""
     import pyarrow as pa
     import pyarrow.parquet as pq
     from decimal import Decimal
@@ -166,6 +166,8 @@ def test_parquet_columns_read_by_pyarrow_are_duckdbs_doubles(tmp_path):
     table = pa.table({
         "big": pa.array([big + 1, big + 3, -(big + 1), 2**63 - 1, None, 0], pa.int64()),
         "unsigned": pa.array([2**64 - 1, 2**63 + 1, 1, None, 5, 7], pa.uint64()),
+        "whole": pa.array([big + 1, big + 3, -(big + 1), 2**63 - 1, -(2**63), 0], pa.int64()),  # no NULL: no fill
+        "whole_unsigned": pa.array([2**64 - 1, 2**63 + 1, 2**63 + 2**11 + 1, big + 1, 5, 7], pa.uint64()),
         "small": pa.array([1, -2, None, 127, -128, 0], pa.int8()),
         "single": pa.array([0.1, float("nan"), float("inf"), None, -3.3, 1e-40], pa.float32()),
         "double": pa.array([0.1, None, -float("inf"), 2.5, float("nan"), 1e308], pa.float64()),
@@ -174,13 +176,12 @@ def test_parquet_columns_read_by_pyarrow_are_duckdbs_doubles(tmp_path):
     })
     path = tmp_path / "types.parquet"
     pq.write_table(table, path, row_group_size=4)  # two row groups: chunked columns
-    side = _binning.Side(files_side.file_relation(path))
+    file = files_side.DataFile.of(path)
+    columns = ["big", "unsigned", "whole", "whole_unsigned", "small", "single", "double", "money"]
+    assert file.arrow_columns == set(columns) - {"money"}  # the decimal is DuckDB's
     con = duckdb.connect()
-    plain = ["big", "unsigned", "small", "single", "double"]
-    assert files_side.parquet_reader(path, plain) is not None
-    assert files_side.parquet_reader(path, ["double", "money"]) is None
-    for columns in (plain, plain + ["money"]):
-        ours = dict(files_side.sorted_columns(con, side, columns, 6, parquet=path))
-        duck = dict(files_side.sorted_columns(con, side, columns, 6))
-        for column in columns:
-            np.testing.assert_array_equal(ours[column].view(np.int64), duck[column].view(np.int64), err_msg=column)
+    ours = files_side.summarise_sorted(con, file, columns, 6, lambda column, values: values)
+    for column in columns:
+        duck = con.execute(f"SELECT coalesce({column}::DOUBLE, 'NaN'::DOUBLE) AS v FROM {file.side.relation}").fetchnumpy()["v"]
+        duck = np.sort(duck[np.isfinite(duck)])
+        np.testing.assert_array_equal(ours[column].view(np.int64), duck.view(np.int64), err_msg=column)
