@@ -426,8 +426,11 @@ def read_current(con: duckdb.DuckDBPyConnection, file: DataFile, columns: list[t
 
 
 def compare_files(reference: str | Path, current: str | Path, *, columns: list[str] | None = None,
-                  config: DriftConfig | None = None) -> DriftResult:
+                  config: DriftConfig | None = None, histograms: bool = True) -> DriftResult:
     """Drift of every shared column (or of ``columns``) between two Parquet or CSV files.
+
+    ``histograms``: also return each column's bins (:attr:`DriftResult.histograms`; the command line's
+    verdicts need none).
 
     Runs in a private in-memory DuckDB; the files are read by DuckDB (a Parquet file's numerical
     columns by pyarrow, a column at a time), never into pandas; each categorical column in one
@@ -461,7 +464,7 @@ def compare_files(reference: str | Path, current: str | Path, *, columns: list[s
         n_ref, n_cur = (binning.row_counts(con, side).get(WHOLE_WINDOW, 0) for side in (ref_side, cur_side))
         profiles = profile_file(con, ref_file, wanted, n_ref)
         done = compute(con, spec, config, ref_side, read_current(con, cur_file, wanted, profiles, n_cur),
-                       profiles=profiles)
+                       histograms=histograms, profiles=profiles)
     finally:
         con.close()
     return DriftResult(done.table, done.histograms, str(reference), str(current), n_ref, done.n_current)

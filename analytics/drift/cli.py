@@ -97,7 +97,7 @@ def cmd_drift(args: argparse.Namespace) -> int:
         if not args.reference or not args.current:
             raise UsageError("give REFERENCE and CURRENT files, or --model NAME --start ... --end ...")
         result = compare_files(args.reference, args.current, columns=list(columns) if columns else None,
-                               config=DriftConfig(method=args.method))
+                               config=DriftConfig(method=args.method), histograms=False)
     if args.format == "json":
         write_json(result.to_records())
     else:
