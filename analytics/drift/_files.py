@@ -18,7 +18,11 @@ current counts, computed in a way that suits two files of millions of rows:
   side's way, :func:`~analytics.drift._binning.counted_values_sql`) costs about ten times more on a
   column of amounts whose values are nearly all distinct. A file too large for that
   (:data:`FETCH_BYTES` per column) is counted in DuckDB as the store side does;
-- **categorical columns**: the reference's :data:`~analytics.drift._binning.MAX_CATEGORIES` most
+- **categorical columns**: a Parquet file's text column stored with a dictionary in every row group
+  (:attr:`DataFile.dictionary_columns`) is counted on the dictionary's indices by pyarrow
+  (:func:`dictionary_counts`: a few milliseconds for a million rows, against about fifteen for
+  DuckDB's count per category), then kept and pooled as DuckDB does (:func:`most_frequent`,
+  :func:`pooled_counts`). Otherwise the reference's :data:`~analytics.drift._binning.MAX_CATEGORIES` most
   frequent categories are fetched (not all of them), and the current side's categories outside the
   reference and beyond the room left in the table arrive already pooled
   (:func:`pooled_category_counts`). A column whose values are all distinct (an id: checked exactly,
@@ -106,16 +110,40 @@ class DataFile:
         return Side(f"read_parquet({literal})" if self.parquet else f"read_csv({literal}, auto_detect = true)")
 
     @cached_property
-    def arrow_columns(self) -> frozenset[str]:
-        """The columns pyarrow reads (see the class docstring); none when pyarrow cannot read the file's schema."""
+    def metadata(self) -> pq.FileMetaData | None:
+        """A Parquet file's metadata (schema, row groups); None for a CSV file or one pyarrow cannot read."""
         if not self.parquet:
-            return frozenset()
+            return None
         try:
-            schema = pq.read_schema(self.path)
+            return pq.read_metadata(self.path)
         except (pa.ArrowException, OSError):
+            return None
+
+    @cached_property
+    def arrow_columns(self) -> frozenset[str]:
+        """The columns pyarrow reads as doubles (see the class docstring)."""
+        return self._plain_columns(lambda t: any(ok(t) for ok in _PYARROW_DOUBLES))
+
+    @cached_property
+    def dictionary_columns(self) -> frozenset[str]:
+        """A Parquet file's text columns stored with a dictionary in every row group: their categories are
+        counted on the dictionary's indices (:func:`dictionary_counts`), without a string compared per row."""
+        metadata = self.metadata
+        if metadata is None:
             return frozenset()
+        chunks = [[metadata.row_group(g).column(i) for g in range(metadata.num_row_groups)]
+                  for i in range(metadata.num_columns)]
+        stored = {chunk[0].path_in_schema for chunk in chunks if chunk and all(c.has_dictionary_page for c in chunk)}
+        text = self._plain_columns(lambda t: pa.types.is_string(t) or pa.types.is_large_string(t))
+        return frozenset(text & stored)
+
+    def _plain_columns(self, accepts: Callable[[pa.DataType], bool]) -> frozenset[str]:
+        """The file's top-level columns, of a name no other column has, whose Arrow type ``accepts``."""
+        if self.metadata is None:
+            return frozenset()
+        schema = self.metadata.schema.to_arrow_schema()
         return frozenset(name for name in schema.names if "." not in name and schema.names.count(name) == 1
-                         and any(ok(schema.field(name).type) for ok in _PYARROW_DOUBLES))
+                         and accepts(schema.field(name).type))
 
 
 def file_relation(path: str | Path) -> str:
@@ -296,6 +324,38 @@ def _known_category_counts(con: duckdb.DuckDBPyConnection, side: Side, column: s
     return out
 
 
+def dictionary_counts(file: DataFile, column: str) -> dict[str, int]:
+    """The rows of each category of one of the file's :attr:`~DataFile.dictionary_columns` (NULL left out),
+    counted on each row group's dictionary indices: DuckDB's counts (:func:`top_categories`) of a text column."""
+    table = pq.ParquetFile(file.path, read_dictionary=[column]).read(columns=[column], use_threads=False)
+    counts: dict[str, int] = {}
+    for chunk in table.column(0).chunks:
+        rows = np.bincount(chunk.indices.drop_null().to_numpy(), minlength=len(chunk.dictionary))
+        for category, n in zip(chunk.dictionary.to_pylist(), rows.tolist()):
+            if n and category is not None:
+                counts[category] = counts.get(category, 0) + n
+    return counts
+
+
+def most_frequent(counts: dict[str, int], limit: int = binning.MAX_CATEGORIES) -> dict[str, int]:
+    """The ``limit`` most frequent of counted categories (ties by name), as :func:`top_categories` keeps them."""
+    return dict(sorted(counts.items(), key=lambda cn: (-cn[1], cn[0]))[:max(limit, 0)])
+
+
+def pooled_counts(counts: dict[str, int], known: tuple[str, ...], room: int) -> dict[str | None, int]:
+    """Counted categories as :func:`pooled_category_counts` pools them: the ``known`` ones, the ``room`` most
+    frequent others, and the rest summed under None."""
+    seen = set(known)
+    others = {c: n for c, n in counts.items() if c not in seen}
+    out: dict[str | None, int] = {c: counts[c] for c in known if c in counts}
+    top = most_frequent(others, room)
+    out.update(top)
+    rest = sum(others.values()) - sum(top.values())
+    if rest:
+        out[None] = rest
+    return out
+
+
 def id_columns(con: duckdb.DuckDBPyConnection, side: Side, columns: list[str]) -> dict[str, int]:
     """The columns whose present values are all distinct (ids), each with its count of present values.
 
@@ -370,9 +430,13 @@ def profile_file(con: duckdb.DuckDBPyConnection, file: DataFile, columns: list[t
         profiled = {c: binning.profile_numeric(con, side, c, rows) for c in numeric}
     out: dict[str, Profile] = {c: profile for c, profile in profiled.items() if profile is not None}
     categorical = [(c, is_numeric) for c, is_numeric in columns if c not in out]
-    ids = id_columns(con, side, [c for c, is_numeric in categorical if not is_numeric])
+    ids = id_columns(con, side, [c for c, is_numeric in categorical
+                                 if not is_numeric and c not in file.dictionary_columns])
     for c, is_numeric in categorical:
-        if c in ids:
+        if c in file.dictionary_columns:
+            counted = dictionary_counts(file, c)
+            kept, present = most_frequent(counted), sum(counted.values())
+        elif c in ids:
             kept, present = id_categories(con, side, c, ids[c]), ids[c]
         else:
             kept, present = top_categories(con, side, c, is_numeric)
@@ -415,13 +479,18 @@ def read_current(con: duckdb.DuckDBPyConnection, file: DataFile, columns: list[t
         hists = {c: binning.fine_histograms(con, side, c, profiles[c].lo, profiles[c].hi).get(
             WHOLE_WINDOW, FineHistogram()) for c in numerical}
     categorical = [(c, is_numeric) for c, is_numeric in columns if profiles[c].kind == CATEGORICAL]
-    ids = id_columns(con, side, [c for c, is_numeric in categorical if not is_numeric])
+    ids = id_columns(con, side, [c for c, is_numeric in categorical
+                                 if not is_numeric and c not in file.dictionary_columns])
     counts: dict[str, dict[str | None, int]] = {}
     for c, is_numeric in categorical:
         known = profiles[c].categories
         room = max(binning.MAX_CATEGORIES - len(known), 0)
-        counts[c] = (pooled_id_counts(con, side, c, ids[c], known, room) if c in ids
-                     else pooled_category_counts(con, side, c, is_numeric, known, room))
+        if c in file.dictionary_columns:
+            counts[c] = pooled_counts(dictionary_counts(file, c), known, room)
+        elif c in ids:
+            counts[c] = pooled_id_counts(con, side, c, ids[c], known, room)
+        else:
+            counts[c] = pooled_category_counts(con, side, c, is_numeric, known, room)
     return FileCounts(rows, hists, counts)
 
 

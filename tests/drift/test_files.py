@@ -20,10 +20,12 @@ from analytics.drift import _binning, _calculator
 from analytics.drift import _files as files_side
 
 
-def _write(tmp_path, ref: pd.DataFrame, cur: pd.DataFrame) -> list:
+def _write(tmp_path, ref: pd.DataFrame, cur: pd.DataFrame, *, dictionary: bool = True) -> list:
+    """Both frames as Parquet files; ``dictionary=False``: no column stored with a dictionary (every text
+    column then counted by DuckDB, not on its dictionary's indices)."""
     paths = [tmp_path / "ref.parquet", tmp_path / "cur.parquet"]
-    ref.to_parquet(paths[0], index=False)
-    cur.to_parquet(paths[1], index=False)
+    ref.to_parquet(paths[0], index=False, use_dictionary=dictionary)
+    cur.to_parquet(paths[1], index=False, use_dictionary=dictionary)
     return paths
 
 
@@ -83,6 +85,7 @@ def test_sorted_values_give_the_generic_paths_result(tmp_path, mixed, method):
     config = drift.DriftConfig(method=method)
     result = drift.compare_files(*paths, config=config)
     _assert_same(result, *_generic(paths, config))
+    assert {"channel", "request_id"} <= files_side.DataFile.of(paths[1]).dictionary_columns  # counted by pyarrow
     kinds = dict(zip(result.table["column"], result.table["kind"]))
     assert kinds["amount"] == kinds["age"] == kinds["nullable_int"] == "numerical"
     assert kinds["grade"] == kinds["constant"] == kinds["channel"] == kinds["request_id"] == "categorical"
@@ -129,11 +132,13 @@ def test_sorted_histogram_bins_every_value_as_sql_does():
     assert len(files_side.sorted_histogram(values[:0], lo, hi).bins) == 0
 
 
-def test_id_columns_are_checked_exactly_and_pooled_as_the_generic_path_pools(tmp_path):
+@pytest.mark.parametrize("dictionary", [False, True])
+def test_id_columns_are_checked_exactly_and_pooled_as_the_generic_path_pools(tmp_path, dictionary):
     """An id column takes the short way only when every value is distinct (one repeated value sends it the
     usual way); a window of new ids against a reference of a few categories keeps the room left in the
     table for the first unseen ones by name, and pools the rest, as the generic path does; a current side
-    with no room left (a reference of ids, a window of repeated ids) counts only the known categories."""
+    with no room left (a reference of ids, a window of repeated ids) counts only the known categories.
+    Text columns stored with a dictionary are counted on its indices instead: the same result."""
     rng = np.random.default_rng(4)
     ids = [f"id{i:05d}" for i in rng.permutation(4_000)]
     ref = pd.DataFrame({"unique": ids[:2_000], "repeated": ids[:1_999] + ids[:1], "few": rng.choice(list("abc"), 2_000),
@@ -141,7 +146,9 @@ def test_id_columns_are_checked_exactly_and_pooled_as_the_generic_path_pools(tmp
     cur = pd.DataFrame({"unique": ids[1_000:3_000], "repeated": ids[1_000:3_000],
                         "few": [f"n{i}" for i in range(2_000)],
                         "again": ids[:1_000] + ids[500:1_500]})  # some ids twice: not an id column
-    paths = _write(tmp_path, ref, cur)
+    paths = _write(tmp_path, ref, cur, dictionary=dictionary)
+    texts = {"unique", "repeated", "few", "again"} if dictionary else set()
+    assert files_side.DataFile.of(paths[0]).dictionary_columns == files_side.DataFile.of(paths[1]).dictionary_columns == texts
     con = duckdb.connect()
     sides = [_binning.Side(files_side.file_relation(p)) for p in paths]
     assert files_side.id_columns(con, sides[0], ["unique", "repeated", "few"]) == {"unique": 2_000}
