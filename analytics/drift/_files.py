@@ -502,8 +502,8 @@ def compare_files(reference: str | Path, current: str | Path, *, columns: list[s
     verdicts need none).
 
     Runs in a private in-memory DuckDB; the files are read by DuckDB (a Parquet file's numerical
-    columns by pyarrow, a column at a time), never into pandas; each categorical column in one
-    aggregate. See the module docstring.
+    columns and text columns stored with a dictionary by pyarrow, a column at a time), never into
+    pandas; each other categorical column in one aggregate. See the module docstring.
     """
     config = config or DriftConfig()
     ref_file, cur_file = DataFile.of(reference), DataFile.of(current)
