@@ -11,10 +11,12 @@ PORT   ?= 8501
 
 ## uv (from the package registry, into the venv) installs the project and its dependencies: on a fresh 2-core
 ## machine 61 s, against 145 s for pip, most of it building pyspark's wheel from its source archive (2026-12-07).
+## --compile-bytecode: uv, unlike pip, writes no .pyc files; where PYTHONDONTWRITEBYTECODE is set (as on CI),
+## every process (each test worker, app server and CLI call) then compiled pandas, plotly, streamlit... from source.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet uv
-	$(BIN)/python -m uv pip install --quiet --python $(BIN)/python -e ".[dev]"
+	$(BIN)/python -m uv pip install --quiet --compile-bytecode --python $(BIN)/python -e ".[dev]"
 	touch $(STAMP)
 
 install: $(STAMP)
