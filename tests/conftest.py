@@ -125,17 +125,15 @@ def _group(item: pytest.Item) -> str | None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Order the tests so that both cores stay busy beside the browser groups.
+    """Order the tests so that two cores stay busy while one worker builds the shared demo store.
 
-    ``make test`` runs ``pytest -n 4 --dist loadgroup --no-loadscope-reorder``: xdist hands out groups and
-    single tests in this order. The two browser groups come first, one worker each: the page walks (whose
-    first test builds the demo, ~60 CPU-s) and the flows (the onboarded model's walk first, which needs no
-    demo). A browser group mostly waits on its app server and Chromium, so the two other workers keep both
-    cores busy: the model-agnostic SHAP group, then tests that need no demo; the Spark group, which starts by
-    waiting for the demo, is handed out once about a hundred of those have run, and the tests that read the
-    demo come last, when it is built. With three workers and a third browser group, one worker alone was left
-    for the computing tests (1.4 cores busy on average); by xdist's default order (largest group first)
-    every group waited for the demo at once.
+    ``make test`` runs ``pytest -n 3 --dist loadgroup --no-loadscope-reorder``: xdist hands out groups and
+    single tests in this order. The browser page walks come first (their first test builds the demo, ~90
+    CPU-s), then the onboarded model's browser group (its first test needs no demo), then the model-agnostic
+    SHAP group, then tests that need no demo; the Spark and governance browser groups, which start by waiting
+    for the demo, are handed out once about a hundred of those have run, and the tests that read the demo
+    come last, when it is built. By xdist's default order (largest group first) every group waited for the
+    demo at once and a core stood idle for two minutes.
     """
     def needs_demo(item: pytest.Item) -> bool:
         return "demo_store" in getattr(item, "fixturenames", ())
@@ -145,12 +143,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         group = _group(item)
         (by_group.setdefault(group, []) if group else single).append(item)
-    flows = by_group.get("e2e-flows", [])
-    flows.sort(key=lambda item: item.path.name != "test_own_model_browser.py")  # needs no demo: first
+    own_model = by_group.get("e2e-own-model", [])
+    own_model.sort(key=lambda item: item.path.name != "test_own_model_browser.py")  # needs no demo: first
     free = [item for item in single if not needs_demo(item)]
     reading = [item for item in single if needs_demo(item)]
-    ordered = [item for name in ("e2e-pages", "e2e-flows", "shap-agnostic") for item in by_group.pop(name, [])]
-    ordered += free[:_BEFORE_SPARK] + by_group.pop("spark", [])
+    first = ["e2e", "e2e-own-model", "shap-agnostic"]
+    then = ["spark", "e2e-governance"]
+    ordered = [item for name in first for item in by_group.pop(name, [])]
+    ordered += free[:_BEFORE_SPARK]
+    ordered += [item for name in then for item in by_group.pop(name, [])]
     ordered += free[_BEFORE_SPARK:] + [item for rest in by_group.values() for item in rest] + reading
     assert len(ordered) == len(items)
     items[:] = ordered

@@ -12,11 +12,10 @@
   is ever downloaded. ``scripts/ensure-chromium`` installs it when missing.
 
 Every e2e module sets ``pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group(...)]``: under
-``pytest -n 4 --dist loadgroup`` one worker runs a group's tests one after the other, and the two groups run
-beside each other and beside two workers of computing tests: ``"e2e-pages"`` (every page per role, on the
-session's server) and ``"e2e-flows"`` (the onboarded model's server first, then the drift evidence on a
-session server of that worker, the governance flows on their own server since they change statuses, and
-the OIDC server), sized to take similar times.
+``pytest -n 3 --dist loadgroup`` one worker runs a group's tests one after the other, and the groups run
+beside each other: ``"e2e"`` (every page per role, on the session's server), ``"e2e-governance"`` (its
+own server, since it changes statuses) and ``"e2e-own-model"`` (the onboarded model's server, the OIDC
+server, and the drift evidence on a session server of that worker), sized to take similar times.
 """
 
 from __future__ import annotations

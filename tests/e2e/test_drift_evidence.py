@@ -15,7 +15,7 @@ from e2e_support import open_page, problems, screenshot, settle, sign_in
 from analytics import drift, registry, store
 from analytics.window import Window
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-flows")]  # one worker runs the browser flows one after another
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-own-model")]  # beside the own-model test: balances the browser groups
 
 MODEL = "credit-default"
 #: Days 90-119 of the demo (a quiet month); the window before it, days 60-89, is the covariate episode.

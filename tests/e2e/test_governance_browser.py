@@ -14,7 +14,7 @@ import re
 import pytest
 from e2e_support import StreamlitServer, open_page, private_copy, problems, screenshot, settle, sign_in
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-flows")]  # its own server (it changes statuses)
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-governance")]  # its own server: runs beside the other groups
 
 LOG_PROBLEMS = ("Traceback", "unexpected error while showing", "Uncaught app execution")
 MAIN = '[data-testid="stMain"]'

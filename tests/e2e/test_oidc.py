@@ -23,7 +23,7 @@ from e2e_support import (StreamlitServer, free_port, menu, nav_titles, private_c
 from analytics.store import read
 from app import auth
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-flows")]  # one worker runs the browser flows one after another
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-own-model")]  # beside the own-model test: balances the browser groups
 
 #: Identities the provider knows: (sub, claims). Rules below map them to roles.
 IDENTITIES = {

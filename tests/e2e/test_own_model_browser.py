@@ -9,7 +9,7 @@ import pytest
 from shared_build import law_support
 from e2e_support import StreamlitServer, menu, open_page, problems, screenshot, sign_in
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-flows")]  # first of the flows: needs no demo
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-own-model")]  # its own server: runs beside the demo group
 
 LOG_PROBLEMS = ("Traceback", "unexpected error while showing", "Uncaught app execution")
 #: The pages whose content comes from the model's spec, log schema and artifact.

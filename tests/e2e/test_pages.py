@@ -17,7 +17,7 @@ from analytics import sessions, settings, store, users
 from analytics.roles import ROLES, Actor
 from app import auth, navigation, session_cookie
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-pages")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
 #: Server log lines that mean something went wrong while a page was drawn.
 LOG_PROBLEMS = ("Traceback", "unexpected error while showing", "Uncaught app execution")
