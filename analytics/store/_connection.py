@@ -348,13 +348,14 @@ def connect(path: str | Path | None = None, *, upgrade: bool = True) -> Iterator
                 finish_new(con, target)
             hold = _held.get(key) if key is not None else None
             if hold is None or not hold.current:
+                migrated = False
                 if upgrade:
-                    ensure_schema(con)
+                    migrated = ensure_schema(con)
                 else:
                     require_schema(con)
                 if hold is not None:
                     hold.current = True
-                    hold.written = hold.written or upgrade  # a new store or a migration: checkpoint it too
+                    hold.written = hold.written or created or migrated  # checkpointed at let-go too
             yield con
         finally:
             con.close()

@@ -355,10 +355,12 @@ def migrate(con: duckdb.DuckDBPyConnection, target: int = LATEST_VERSION) -> lis
         return applied
 
 
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Upgrade the store in place if it lacks a migration of this Vigil; refuse it if it is newer."""
-    if applied_versions(con) != _KNOWN_VERSIONS:
-        migrate(con)
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> bool:
+    """Upgrade the store in place if it lacks a migration of this Vigil (True: it did); refuse it if it is newer."""
+    if applied_versions(con) == _KNOWN_VERSIONS:
+        return False
+    migrate(con)
+    return True
 
 
 def require_schema(con: duckdb.DuckDBPyConnection) -> None:
