@@ -2,7 +2,7 @@
 
 Servers: :class:`StreamlitServer` runs ``streamlit run app/server.py`` (``app/main.py`` with its
 session-cookie route) on a free localhost port in its own process group; :func:`wait_until_healthy`
-and :func:`stop` serve any server a test starts. In the page: :func:`settle` waits for Streamlit to finish a run, :func:`sign_in`, :func:`open_page`,
+and :func:`stop` serve any server a test starts. In the page: :func:`settle` waits for Streamlit to finish a run, :func:`sign_in` (at a page: :func:`page_url`), :func:`open_page`,
 :func:`problems` (exception and error boxes) and :func:`screenshot`.
 
 Not a conftest: test modules import these helpers by name (``from e2e_support import ...``), which
@@ -172,9 +172,21 @@ def settle(page: Page, timeout: float = 90.0, quiet_checks: int = 4) -> None:
         page.wait_for_timeout(150)
 
 
-def sign_in(page: Page, base_url: str, username: str, password: str) -> None:
-    """Open the app, fill the local sign-in form and wait for the navigation to appear."""
-    page.goto(base_url)
+def page_url(base_url: str, title: str) -> str:
+    """The address of the page called ``title`` (a deep link: signing in there opens that page, not the default)."""
+    spec = next((spec for spec in navigation.PAGES if spec.title == title), None)
+    assert spec is not None, f"no page is called {title!r}"
+    return base_url if spec.default else f"{base_url}/{spec.url_path}"  # Streamlit serves the default page at /
+
+
+def sign_in(page: Page, base_url: str, username: str, password: str, *, at: str | None = None) -> None:
+    """Open the app (at the page titled ``at``, or its default page), fill the local sign-in form and wait for
+    the navigation to appear.
+
+    Signing in at the page a test is about saves a visit of the default page (the Overview, among the
+    costliest pages to draw), which the OIDC tests and the admin's walk open.
+    """
+    page.goto(page_url(base_url, at) if at else base_url)
     settle(page)
     page.get_by_label(auth.LABEL_USERNAME, exact=True).fill(username)
     page.get_by_label(auth.LABEL_PASSWORD, exact=True).fill(password)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from e2e_support import open_page, problems, screenshot, settle, sign_in
+from e2e_support import problems, screenshot, settle, sign_in
 
 from analytics import drift, registry, store
 from analytics.window import Window
@@ -37,8 +37,7 @@ def _analyst(credentials):
 
 
 def _open_drift_of_kaohsiung(page, server, credentials):
-    sign_in(page, server.url, *_analyst(credentials))
-    open_page(page, "Drift")
+    sign_in(page, server.url, *_analyst(credentials), at="Drift")
     page.evaluate(f"window.history.pushState({{}}, '', window.location.pathname + '?{LINK}')")
     page.evaluate("window.dispatchEvent(new PopStateEvent('popstate'))")
     settle(page)

@@ -12,22 +12,25 @@ from __future__ import annotations
 import re
 
 import pytest
-from e2e_support import StreamlitServer, open_page, private_copy, problems, screenshot, settle, sign_in
+from e2e_support import StreamlitServer, private_copy, problems, screenshot, settle, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-governance")]  # its own server: runs beside the other groups
 
 LOG_PROBLEMS = ("Traceback", "unexpected error while showing", "Uncaught app execution")
 MAIN = '[data-testid="stMain"]'
 
-#: Records, in ``window.__said``, every text a progress bar, spinner or status shows while the page runs.
-WATCH = """() => {
-    window.__said = [];
+#: Records, in ``window.__said``, every text a progress bar, spinner or status shows while the page runs: a
+#: script run in the page before the app's own, so the steps of the page signed in on are seen too.
+WATCH = """
+window.__said = [];
+document.addEventListener('DOMContentLoaded', () => {
     const note = () => document.querySelectorAll(
         '[data-testid="stProgress"], [data-testid="stSpinner"], [data-testid="stExpander"] summary'
     ).forEach(e => { const t = e.innerText.trim().slice(0, 300);
                      if (t && !window.__said.includes(t)) window.__said.push(t); });
     new MutationObserver(note).observe(document.body, {subtree: true, childList: true, characterData: true});
-}"""
+});
+"""
 
 
 @pytest.fixture(scope="module")
@@ -40,10 +43,11 @@ def governance_server(demo_source, tmp_path_factory):
     assert not [line for line in log.splitlines() if any(p in line for p in LOG_PROBLEMS)], log[-4000:]
 
 
-def _as(role, demo_source, server, page):
+def _as(role, demo_source, server, page, at: str):
+    """Record progress texts (:data:`WATCH`) and sign in as the demo's user of ``role`` on the page titled ``at``."""
     username, password = next((u, p) for u, (r, p) in demo_source.credentials.items() if r == role)
-    sign_in(page, server.url, username, password)
-    page.evaluate(WATCH)
+    page.add_init_script(WATCH)
+    sign_in(page, server.url, username, password, at=at)
     return username
 
 
@@ -70,8 +74,7 @@ def _said(page) -> list[str]:
 
 
 def test_viewer_prepares_a_dossier_and_is_told_each_step(demo_source, governance_server, page, screenshots):
-    _as("viewer", demo_source, governance_server, page)
-    open_page(page, "Registry")
+    _as("viewer", demo_source, governance_server, page, at="Registry")
     page.get_by_role("button", name="Prepare the dossier").click()
     settle(page)
     shot = screenshot(page, screenshots, "governance-viewer-dossier")
@@ -82,8 +85,7 @@ def test_viewer_prepares_a_dossier_and_is_told_each_step(demo_source, governance
 
 
 def test_analyst_first_visit_of_explanations_names_its_steps(demo_source, governance_server, page, screenshots):
-    _as("analyst", demo_source, governance_server, page)
-    open_page(page, "Explanations")
+    _as("analyst", demo_source, governance_server, page, at="Explanations")
     shot = screenshot(page, screenshots, "governance-analyst-explanations")
     said = " | ".join(_said(page))
     assert "Step 1 of 2: SHAP values of up to 5,000 predictions sampled from" in said, said
@@ -93,8 +95,7 @@ def test_analyst_first_visit_of_explanations_names_its_steps(demo_source, govern
 
 
 def test_reviewer_starts_a_review_and_stays_on_the_version(demo_source, governance_server, page, screenshots):
-    _as("reviewer", demo_source, governance_server, page)
-    open_page(page, "Approvals")
+    _as("reviewer", demo_source, governance_server, page, at="Approvals")
     _choose(page, "credit-default v4")
     # item 11: the demo's submitted version carries the pack stored at its submission
     assert page.get_by_text(re.compile(r"Pack #\d+, assembled .* when the version was submitted; sha256")).count() == 1
@@ -112,8 +113,7 @@ def test_reviewer_starts_a_review_and_stays_on_the_version(demo_source, governan
 
 
 def test_approver_approves_and_the_page_stays_on_that_version(demo_source, governance_server, page, screenshots):
-    _as("approver", demo_source, governance_server, page)
-    open_page(page, "Approvals")
+    _as("approver", demo_source, governance_server, page, at="Approvals")
     _choose(page, "employment v2")
     assert page.get_by_text(re.compile(r"Pack #\d+, assembled .* when the version was submitted")).count() == 1
     page.get_by_label("Comment (required)").fill("stable on the 2016 survey")
@@ -131,8 +131,7 @@ def test_approver_approves_and_the_page_stays_on_that_version(demo_source, gover
 
 
 def test_admin_sees_each_decision_button_name_its_version(demo_source, governance_server, page, screenshots):
-    _as("admin", demo_source, governance_server, page)
-    open_page(page, "Approvals")
+    _as("admin", demo_source, governance_server, page, at="Approvals")
     _choose(page, "credit-default v4")
     shot = screenshot(page, screenshots, "governance-admin-approvals")
     status = _picked(page)
