@@ -6,17 +6,21 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 8501
+WRITE_PYC := env -u PYTHONDONTWRITEBYTECODE
 
 .PHONY: install test test-fast run demo bench chromium clean
 
 ## uv (from the package registry, into the venv) installs the project and its dependencies: on a fresh 2-core
 ## machine 61 s, against 145 s for pip, most of it building pyspark's wheel from its source archive (2026-12-07).
-## --compile-bytecode: uv, unlike pip, writes no .pyc files; where PYTHONDONTWRITEBYTECODE is set (as on CI),
-## every process (each test worker, app server and CLI call) then compiled pandas, plotly, streamlit... from source.
+## uv, unlike pip, compiles no bytecode at install: Python writes a module's .pyc when it first imports it. Where
+## PYTHONDONTWRITEBYTECODE is set (as on CI) every process (each test worker, app server and CLI call) would
+## compile pandas, plotly, streamlit... from source again, so the tests run without it (WRITE_PYC): the first
+## process to import a module writes its .pyc. Compiling all of the environment at install instead
+## (--compile-bytecode) took 30 s more, most of it for modules no test imports (pyspark's, 2026-12-07).
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet uv
-	$(BIN)/python -m uv pip install --quiet --compile-bytecode --python $(BIN)/python -e ".[dev]"
+	$(BIN)/python -m uv pip install --quiet --python $(BIN)/python -e ".[dev]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -32,11 +36,11 @@ chromium:
 ## xdist hands out the tests in the order tests/conftest.py gives them (pytest_collection_modifyitems).
 test:
 	@$(MAKE) --no-print-directory -j2 $(STAMP) chromium
-	$(BIN)/python -m pytest -n 3 --dist loadgroup --no-loadscope-reorder
+	$(WRITE_PYC) $(BIN)/python -m pytest -n 3 --dist loadgroup --no-loadscope-reorder
 
 ## Unit and AppTest only (no browser).
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup --no-loadscope-reorder -m "not e2e"
+	$(WRITE_PYC) $(BIN)/python -m pytest -n 2 --dist loadgroup --no-loadscope-reorder -m "not e2e"
 
 ## Build the demo portfolio if the database is missing, then serve the app on localhost.
 run: $(STAMP)
