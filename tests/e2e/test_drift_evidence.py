@@ -43,7 +43,10 @@ def _open_drift_of_kaohsiung(page, server, credentials):
     settle(page)
 
 
-def test_a_segment_leaves_its_own_column_out(e2e_store, streamlit_server, page, screenshots):
+def test_a_segment_leaves_its_own_column_out_and_drift_over_time_is_against_the_chosen_baseline(
+        e2e_store, streamlit_server, page, screenshots):
+    """One visit of the page (a browser visit is the costly part): the segment's table first (item 1), then
+    the baseline switched to the window just before, and the chart's figures (item 2)."""
     _open_drift_of_kaohsiung(page, streamlit_server, e2e_store.credentials)
     shot = screenshot(page, screenshots, "drift-segment-kaohsiung")
     assert problems(page) == [], shot
@@ -53,9 +56,6 @@ def test_a_segment_leaves_its_own_column_out(e2e_store, streamlit_server, page, 
     declared = len(store.read(lambda con: registry.get_model(con, MODEL), e2e_store.db).schema.columns)
     assert f"of {declared}" in page.locator('[data-testid="stMetric"]').first.inner_text()   # + score - region
 
-
-def test_drift_over_time_is_against_the_chosen_baseline(e2e_store, streamlit_server, page, screenshots):
-    _open_drift_of_kaohsiung(page, streamlit_server, e2e_store.credentials)
     page.get_by_text("The window of the same length just before", exact=True).click()
     settle(page)
     shot = screenshot(page, screenshots, "drift-over-time-previous-window")
