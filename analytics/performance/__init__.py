@@ -14,6 +14,8 @@ Public API
 :func:`window_cells`, :func:`auc_sql`, :class:`HistogramAuc`
     A window's score cells (kept summary and log) and the ROC AUC read off them, for other readers
     (the Overview).
+:data:`PERFORMANCE_CELLS`, :data:`BINS`, :data:`SEGMENT_BINS`, :data:`CELL_COLUMNS`, :data:`EPS`, :func:`cell_segments`
+    What the kept cells are, for another engine that computes them (:mod:`analytics.scaleout`).
 :func:`label_states`, :func:`not_evaluable`, :class:`AucSamplingError`
     The one rule for when a window's labels can be judged, and NannyML's sampling error of ROC AUC.
 
@@ -27,8 +29,8 @@ from analytics.performance._cbpe import (ESTIMATED, CBPEResult, cbpe, estimate_f
                                          needs_calibration, reference_thresholds)
 from analytics.performance._concept import (change_points, concept_drift, drifted_inputs, error_stream, page_hinkley,
                                             reference_auc_sampling_error)
-from analytics.performance._cells import (BINS, PERFORMANCE_CELLS, SEGMENT_BINS, HistogramAuc, WindowCells, auc_sql,
-                                          window_cells, window_count)
+from analytics.performance._cells import (BINS, CELL_COLUMNS, EPS, PERFORMANCE_CELLS, SEGMENT_BINS, HistogramAuc,
+                                          WindowCells, auc_sql, cell_segments, window_cells, window_count)
 from analytics.performance._realised import (HIGHER_IS_BETTER, METRICS, UNSUMMARISED, calibration_curve,
                                              evaluate_scores, min_labelled_of, realised_metrics,
                                              validation_metrics)
@@ -37,8 +39,8 @@ from analytics.performance._sampling import (ENOUGH, LABEL_STATES, MIN_LABELLED,
                                              not_evaluable)
 
 __all__ = [
-    "BINS", "PERFORMANCE_CELLS", "SEGMENT_BINS", "UNSUMMARISED", "HistogramAuc", "WindowCells", "auc_sql",
-    "window_cells", "window_count",
+    "BINS", "CELL_COLUMNS", "EPS", "PERFORMANCE_CELLS", "SEGMENT_BINS", "UNSUMMARISED", "HistogramAuc", "WindowCells",
+    "auc_sql", "cell_segments", "window_cells", "window_count",
     "ENOUGH", "LABEL_STATES", "MIN_LABELLED", "NO_LABELS", "SAMPLING_ERROR_RANGE", "SINGLE_CLASS", "TOO_FEW",
     "AucSamplingError", "CBPEResult", "needs_calibration", "reference_thresholds", "drifted_inputs", "label_state", "label_states", "min_labelled_of", "not_evaluable",
     "reference_auc_sampling_error",

@@ -160,7 +160,19 @@ class HistogramAuc:
             return cls(np.asarray(auc_pairs, float) / pairs, np.asarray(tied_pairs, float) / (2 * pairs))
 
 
-def _segments(schema: LogSchema) -> tuple[str, ...]:
+def cell_segments(schema: LogSchema) -> tuple[str, ...]:
+    """The segment columns whose values the kept cells are counted per, in the schema's order.
+
+    Parameters
+    ----------
+    schema : LogSchema
+        The model's log schema.
+
+    Returns
+    -------
+    tuple of str
+        Its segment columns' names.
+    """
     return tuple(c.name for c in schema.segments)
 
 
@@ -169,7 +181,7 @@ def _key(con: duckdb.DuckDBPyConnection, model: str, scope: str) -> str | None:
     row = con.execute("SELECT log_schema FROM models WHERE model_name = ?", [model]).fetchone()
     if row is None:
         return None
-    spec = {"bins": [BINS, SEGMENT_BINS], "segments": list(_segments(LogSchema.from_json(row[0]))), "cells": 1}
+    spec = {"bins": [BINS, SEGMENT_BINS], "segments": list(cell_segments(LogSchema.from_json(row[0]))), "cells": 1}
     return hashlib.sha256(json.dumps(spec).encode()).hexdigest()[:16]
 
 
@@ -178,7 +190,7 @@ def _build(con: duckdb.DuckDBPyConnection, model: str, scope: str, days: list[da
     info = get_model(con, model)
     on_days = summaries.days_filter(days)
     con.execute(f"INSERT INTO {TABLE} (model_name, day, version, segment, segment_value, {', '.join(CELL_COLUMNS)}) "
-                f"SELECT ?, * FROM ({log_cells_sql(info, on_days.sql, _segments(info.schema), observed_from=True)})",
+                f"SELECT ?, * FROM ({log_cells_sql(info, on_days.sql, cell_segments(info.schema), observed_from=True)})",
                 [model, *on_days.params, model, on_days.params[0]])
 
 

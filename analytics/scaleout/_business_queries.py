@@ -48,9 +48,22 @@ def serving_latency(log: ir.Table, days: list[date]) -> ir.Table:
             .aggregate(n=_.count()))
 
 
-def _with_labels(log: ir.Table, outcomes: ir.Table, days: list[date]) -> ir.Table:
-    """The log's rows of ``days`` with their outcome's label (NULL when none), as the store's KPI build joins them:
-    an outcome is never observed before its prediction, so older outcomes are left out first."""
+def with_labels(log: ir.Table, outcomes: ir.Table, days: list[date]) -> ir.Table:
+    """The log's rows of ``days`` with their outcome's label (NULL when none), as the store's KPI and performance
+    builds join them: an outcome is never observed before its prediction, so older outcomes are left out first.
+
+    Parameters
+    ----------
+    log, outcomes : ibis Table
+        The prediction log and the outcomes (``prediction_id``, ``observed_at``, ``label``).
+    days : list of date
+        UTC days, at least one.
+
+    Returns
+    -------
+    ibis Table
+        The log's columns, ``vigil_outcome_id`` and ``label``.
+    """
     rows = rows_of_days(log, days)
     since = outcomes.filter(outcomes.observed_at >= datetime.combine(min(days), datetime.min.time()))
     labels = since.select(vigil_outcome_id=since.prediction_id, label=since.label)
@@ -101,7 +114,7 @@ def kpi_hourly(log: ir.Table, outcomes: ir.Table, days: list[date], definition: 
                dims: list[str]) -> ir.Table:
     """``hour, version, role, d0, d1, ..., <SUM_COLUMNS>``: the KPI sums of ``days`` per hour, version, role and
     value of each rollup dimension ``dims`` (text; ``(missing)`` for NULL)."""
-    rows = _valued(_with_labels(log, outcomes, days), definition)
+    rows = _valued(with_labels(log, outcomes, days), definition)
     keys = {"hour": rows.predicted_at.truncate("h"), "version": rows.model_version,
             "role": rows.deployment_role.fill_null(""),
             **{f"d{i}": rows[d].cast("string").fill_null(MISSING) for i, d in enumerate(dims)}}
@@ -112,7 +125,7 @@ def kpi_cells(log: ir.Table, outcomes: ir.Table, days: list[date], definition: K
               steps: int) -> ir.Table:
     """``day, version, cell, group, label, n, amount, exp_bad_amount, exp_good_amount``: the what-if's threshold
     cells of ``days`` on a grid of ``steps`` (:func:`analytics.business._sums.cell_select`)."""
-    rows = _with_labels(log, outcomes, days)
+    rows = with_labels(log, outcomes, days)
     rows = _valued(rows.filter(rows.score.notnull()), definition)
     score = rows.score
     below = (score * steps).floor()

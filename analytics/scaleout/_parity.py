@@ -10,13 +10,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analytics import drift, fairness
+from analytics import drift, fairness, performance
 from analytics.business import KPI, SERVING, SUM_COLUMNS
 from analytics.store import DbLike, read
 
 #: The summaries both engines build (the ledger's other summaries, such as the kept samples of
 #: multivariate drift and explanations, are built by DuckDB's refresh alone and are not compared).
-SUMMARIES: tuple[str, ...] = (drift.DRIFT_ROLLUPS.name, SERVING.name, KPI.name, fairness.FAIRNESS_CELLS.name)
+SUMMARIES: tuple[str, ...] = (drift.DRIFT_ROLLUPS.name, SERVING.name, KPI.name, fairness.FAIRNESS_CELLS.name,
+                              performance.PERFORMANCE_CELLS.name)
 
 #: Per summary table, its columns that are sums of doubles (compared within a tolerance).
 SUMS: dict[str, tuple[str, ...]] = {
@@ -27,6 +28,7 @@ SUMS: dict[str, tuple[str, ...]] = {
     "kpi_hourly": tuple(c for c in SUM_COLUMNS if c.startswith(("exp_", "amount_"))),
     "kpi_cells_daily": ("amount", "exp_bad_amount", "exp_good_amount"),
     "fairness_cells": ("value",),
+    "performance_cells": ("score_sum", "sq_error_sum", "log_loss_sum"),
 }
 #: List columns, compared as text.
 _LISTS = {"kpi_hourly": "dims", "fairness_cells": "groups"}

@@ -3,8 +3,8 @@
 A :class:`Plan` is one declared summary's days to build (the stale ones, or every day on a rebuild),
 the Ibis queries that compute their rows from the log (and the outcomes), and the merge that inserts
 them into the summary's tables in the summaries engine's refresh. :func:`plans` makes one per summary
-the store keeps for a model: the drift rollups of a version, serving, KPI (with a KPI definition) and
-fairness cells (with sensitive attributes).
+the store keeps for a model: the drift rollups of a version, serving, KPI (with a KPI definition),
+fairness cells (with sensitive attributes) and performance cells.
 
 The merge is where the two engines' rows become the store's rows: list columns are made from their
 items (a KPI row's dimensions, a cell's groups), and each day's latency percentiles are computed from
@@ -21,16 +21,18 @@ import duckdb
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from analytics import business, drift, fairness, summaries
+from analytics import business, drift, fairness, performance, summaries
 from analytics.errors import InvalidInputError
 from analytics.logschema import LogSchema
 from analytics.registry import champion_version, get_model
 from analytics.scaleout._business_queries import kpi_cells, kpi_hourly, serving_hourly, serving_latency
 from analytics.scaleout._fairness_queries import fairness_cells
+from analytics.scaleout._performance_queries import performance_cells
 from analytics.scaleout._queries import rollup_query
 
 #: Per table, its rows from an engine's frame ``rows`` (columns of :mod:`analytics.scaleout._business_queries`,
-#: :mod:`~analytics.scaleout._fairness_queries`, :func:`~analytics.scaleout._queries.rollup_query`): ``{lists}``
+#: :mod:`~analytics.scaleout._fairness_queries`, :mod:`~analytics.scaleout._performance_queries`,
+#: :func:`~analytics.scaleout._queries.rollup_query`): ``{lists}``
 #: is replaced by the list columns, parameters are the model (and the version), then the days.
 _INSERTS: dict[str, str] = {
     "drift_rollup": "INSERT INTO drift_rollup (model_name, model_version, day, column_name, bin, category, n, total, vmin, vmax) "
@@ -48,6 +50,9 @@ _INSERTS: dict[str, str] = {
                        'exp_good_amount FROM rows WHERE list_contains(?, day)',
     "fairness_cells": "INSERT INTO fairness_cells (model_name, version, day, groups, decision, label, n, value) "
                       "SELECT ?, version, day, {lists}, decision, label, n, value FROM rows WHERE list_contains(?, day)",
+    "performance_cells": f"INSERT INTO performance_cells (model_name, day, version, segment, segment_value, "
+                         f"{', '.join(performance.CELL_COLUMNS)}) SELECT ?, day, version, segment, segment_value, "
+                         f"{', '.join(performance.CELL_COLUMNS)} FROM rows WHERE list_contains(?, day)",
 }
 
 
@@ -97,7 +102,7 @@ class Plan:
     Attributes
     ----------
     summary : str
-        The declaration's name (``drift``, ``serving``, ``kpi``, ``fairness``).
+        The declaration's name (``drift``, ``serving``, ``kpi``, ``fairness``, ``performance``).
     scope : str
         Its scope (the version for drift, ``''`` otherwise).
     days : tuple of date
@@ -191,10 +196,24 @@ def _fairness(con: duckdb.DuckDBPyConnection, model: str, rebuild: bool) -> Plan
                 outcomes=True, params=(model,), lists="[" + ", ".join(f"g{i}" for i in range(len(attributes))) + "]")
 
 
+def _performance(con: duckdb.DuckDBPyConnection, model: str, rebuild: bool) -> Plan | None:
+    days = _days(con, performance.PERFORMANCE_CELLS.name, model, "", rebuild)
+    if days is None:
+        return None
+    thresholds = dict(con.execute("SELECT version, threshold FROM model_versions WHERE model_name = ? ORDER BY version",
+                                  [model]).fetchall())
+    segments = performance.cell_segments(get_model(con, model).schema)
+    return Plan(performance.PERFORMANCE_CELLS.name, "", days,
+                lambda log, outcomes: {"performance_cells": performance_cells(log, outcomes, list(days), thresholds,
+                                                                              segments)},
+                outcomes=True, params=(model,))
+
+
 def plans(con: duckdb.DuckDBPyConnection, model: str, *, version: str | None = None,
           rebuild: bool = False) -> tuple[Plan, ...]:
     """A plan per summary the store keeps for ``model`` (drift of ``version``, default the champion; serving;
-    KPI; fairness cells), with the days to build: the stale ones, or every day with ``rebuild``. Reads only."""
+    KPI; fairness cells; performance cells), with the days to build: the stale ones, or every day with
+    ``rebuild``. Reads only."""
     made = (_drift(con, model, version, rebuild), _serving(con, model, rebuild), _kpi(con, model, rebuild),
-            _fairness(con, model, rebuild))
+            _fairness(con, model, rebuild), _performance(con, model, rebuild))
     return tuple(p for p in made if p is not None)

@@ -78,8 +78,19 @@ def day_rows(log: ir.Table, version: str, days: list[date]) -> ir.Table:
     return rows.group_by(day=day_of(rows)).aggregate(n=_.count()).mutate(column_name=ibis.literal(ROWS))
 
 
-def _strings(values) -> pd.Series:
-    """Python strings (object dtype): pyspark's Arrow transfer of a small table refuses pandas' Arrow strings."""
+def strings(values) -> pd.Series:
+    """``values`` as Python strings (object dtype), for a small table an engine joins (:func:`ibis.memtable`).
+
+    Parameters
+    ----------
+    values : iterable of str
+        The strings.
+
+    Returns
+    -------
+    pandas.Series
+        Of object dtype: pyspark's Arrow transfer of a small table refuses pandas' Arrow strings.
+    """
     return pd.Series(list(values), dtype=object)
 
 
@@ -90,10 +101,10 @@ def _bin_tables(columns: tuple[RollupColumn, ...]) -> tuple[ir.Table, ir.Table]:
     They travel as DOUBLE values, never as SQL text: a decimal literal is parsed to the nearest double
     by DuckDB, but Spark types a list of them as DECIMAL(23, 16) and rounds their digits.
     """
-    axes = pd.DataFrame({"slot": _strings(_slot(i) for i in range(len(columns))),
-                         "column_name": _strings(c.name for c in columns),
+    axes = pd.DataFrame({"slot": strings(_slot(i) for i in range(len(columns))),
+                         "column_name": strings(c.name for c in columns),
                          **{f: [float(getattr(c, f)) for c in columns] for f in ("scale", "origin", "per_unit", "lo", "hi")}})
-    edges = pd.concat([pd.DataFrame({"slot": _strings([_slot(i)] * (len(c.edges) - 1)), "k": np.arange(len(c.edges) - 1, dtype=np.int32),
+    edges = pd.concat([pd.DataFrame({"slot": strings([_slot(i)] * (len(c.edges) - 1)), "k": np.arange(len(c.edges) - 1, dtype=np.int32),
                                      "lower": np.asarray(c.edges[:-1], dtype=float),
                                      "upper": np.asarray(c.edges[1:], dtype=float)})
                        for i, c in enumerate(columns)], ignore_index=True)
@@ -146,8 +157,8 @@ def category_counts(log: ir.Table, version: str, days: list[date], columns: tupl
 
     long = _unpivoted(log, version, days, {_slot(i): category(c) for i, c in enumerate(columns)}, "category")
     long = long.filter(long.category.notnull())
-    names = ibis.memtable(pd.DataFrame({"slot": _strings(_slot(i) for i in range(len(columns))),
-                                        "column_name": _strings(c.name for c in columns)}))
+    names = ibis.memtable(pd.DataFrame({"slot": strings(_slot(i) for i in range(len(columns))),
+                                        "column_name": strings(c.name for c in columns)}))
     return long.join(names, "slot").group_by("day", "column_name", "category").aggregate(n=_.count())
 
 

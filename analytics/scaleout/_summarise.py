@@ -38,7 +38,8 @@ class SummariseReport:
     engine : str
         ``duckdb`` or ``spark``.
     days : dict
-        UTC days newly summarised per summary (``drift``, ``serving``, ``kpi``, ``fairness``; 0 when current).
+        UTC days newly summarised per summary (``drift``, ``serving``, ``kpi``, ``fairness``, ``performance``; 0
+        when current; a summary the model does not keep, such as KPI without a KPI definition, is left out).
     rows : dict
         Rows the engine computed per table.
     seconds : float
@@ -158,7 +159,8 @@ def summarise(db: DbLike, model: str, *, engine: str | Engine = "duckdb", versio
 
     The summaries: the drift rollups of ``version`` (default the champion), serving traffic, cost and
     latency, the KPI sums and what-if cells (a model with a KPI definition), the fairness cells (a
-    model with sensitive attributes), for the days not yet summarised, all in one query on the engine.
+    model with sensitive attributes) and the performance cells, for the days not yet summarised, all in
+    one query on the engine.
 
     Parameters
     ----------

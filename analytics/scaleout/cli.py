@@ -7,7 +7,7 @@ Usage::
     vigil summarise --engine spark --master spark://host:7077 --logs /data/logs/credit \
                     --outcomes /data/outcomes/credit MODEL
 
-The engine computes the summaries (drift rollups, serving, KPI, fairness) of the days not yet
+The engine computes the summaries (drift rollups, serving, KPI, fairness, performance) of the days not yet
 summarised (of every day when ``--logs`` names where the engine reads the log); this process merges
 them into the store.
 See docs/scale-out.md.
