@@ -5,8 +5,8 @@ Usage::
     nice -n 10 python scripts/bench_scaleout.py STORE [MODEL] [--engines native duckdb spark] [--master local[2]]
 
 For each engine, on the given store (a copy you can write: the summaries are dropped and rebuilt): ``native``
-is the store's own DuckDB SQL (what an ingest's refresh runs: drift rollups of the champion, serving, KPI and
-fairness), ``duckdb`` and ``spark`` run the Ibis queries of analytics/scaleout (one query for every summary)
+is the store's own DuckDB SQL (what an ingest's refresh runs: drift rollups of the champion, serving, KPI,
+fairness and performance cells), ``duckdb`` and ``spark`` run the Ibis queries of analytics/scaleout (one query for every summary)
 and merge their rows. Prints the wall time (Spark's start included and also shown apart), the days and rows
 written, and, per table, whether each engine's rows equal the native ones (keys, counts, minima, maxima,
 percentiles and the ledger exactly; sums within 1e-9 relative).

@@ -32,8 +32,8 @@ from analytics.scaleout._queries import rollup_query
 
 #: Per table, its rows from an engine's frame ``rows`` (columns of :mod:`analytics.scaleout._business_queries`,
 #: :mod:`~analytics.scaleout._fairness_queries`, :mod:`~analytics.scaleout._performance_queries`,
-#: :func:`~analytics.scaleout._queries.rollup_query`): ``{lists}``
-#: is replaced by the list columns, parameters are the model (and the version), then the days.
+#: :func:`~analytics.scaleout._queries.rollup_query`): ``{lists}`` is replaced by the list columns, parameters
+#: are the model (and the version), then the days.
 _INSERTS: dict[str, str] = {
     "drift_rollup": "INSERT INTO drift_rollup (model_name, model_version, day, column_name, bin, category, n, total, vmin, vmax) "
                     "SELECT ?, ?, day, column_name, bin, category, n, total, vmin, vmax FROM rows WHERE list_contains(?, day)",
