@@ -1,8 +1,8 @@
 """Several summary queries run as one: their rows unioned on shared columns, and split again on return.
 
 Spark pays a fixed cost per job (planning, scheduling, the driver's round trips: seconds on a busy
-machine), so the queries of every stale summary (drift rollups, serving, KPI and fairness rows) are
-sent as one union. The queries have different columns, so each query's columns are laid out on shared
+machine), so the queries of every stale summary (drift rollups, serving, KPI, fairness and performance
+rows) are sent as one union. The queries have different columns, so each query's columns are laid out on shared
 columns of the same kind (``s0, s1, ...`` strings, ``i0, ...`` integers, ``f0, ...`` doubles, ``t0, ...``
 timestamps, ``d0, ...`` dates), the ones it does not use NULL, with a ``part`` column naming the query;
 :func:`unpack` turns the returned rows back into one Arrow table per query, with its own names and types.
