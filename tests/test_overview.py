@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from analytics import governance, ingest, overview, performance, registry, store, summaries, users
+from analytics import clock, governance, ingest, overview, performance, registry, store, summaries, users
 from analytics.errors import InvalidInputError, NotFoundError
 from analytics.window import Window
 from analytics.logschema import Column, LogSchema
@@ -283,6 +283,24 @@ def _log_count(path: Path, start: datetime, end: datetime | None, version: str |
             sql += f" AND {clause}"
             params.append(value)
     return store.read(lambda con: con.execute(sql, params).fetchone()[0], path)
+
+
+@pytest.mark.parametrize("end", [None, datetime(2026, 7, 1)], ids=["open-ended", "ends tomorrow"])
+def test_today_is_not_named_among_the_whole_days_read_from_the_log(db, end):
+    """A window that reaches now holds today only in part: today is read from the log (every row counted) but
+    is not named among the whole days read from the log because the summary did not hold them."""
+    window = Window(start=NOW - timedelta(days=10), end=end)
+    with clock.pinned(NOW):
+        cells = store.read(lambda con: performance.window_cells(con, registry.get_model(con, "alpha-risk"), window),
+                           db)
+        got = performance.realised_metrics(db, "alpha-risk", window=window, freq=None)
+        versions = overview.window_view(db, window=window, model="alpha-risk").daily
+    whole = tuple((NOW - timedelta(days=k)).date() for k in range(9, 0, -1))  # 2026-06-21 to 2026-06-29
+    assert cells.unsummarised_days == got.attrs[performance.UNSUMMARISED] == whole
+    assert summaries.unsummarised_note(got.attrs[performance.UNSUMMARISED]).startswith(
+        "9 day(s) of this window (2026-06-21 to 2026-06-29, UTC)")
+    assert int(versions["predictions"].sum()) == _log_count(db, window.start, None)
+    assert got.loc[0, "rows"] == _log_count(db, window.start, None, "v2")
 
 
 #: Windows whose previous window is counted: not day-aligned and open-ended, filtered by a version, by a

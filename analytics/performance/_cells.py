@@ -41,7 +41,7 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from analytics import summaries
+from analytics import clock, summaries
 from analytics.logschema import LogSchema, quote
 from analytics.registry import ModelInfo, get_model
 from analytics.store import outcomes_view, predictions_view
@@ -214,7 +214,8 @@ class WindowCells:
         The score bins of its ``bin`` column.
     unsummarised_days : tuple of date
         Whole UTC days of the window read from the log because the summary did not hold them (fresh)
-        yet; the partial days at the window's edges are always read from the log.
+        yet; the partial days at the window's edges are always read from the log, and are not named
+        (nor is today, the partial day at the end of a window that reaches now).
     """
 
     sql: str
@@ -241,7 +242,9 @@ class _Sources:
     """Where the rows of a window are read: the kept cells of ``summarised`` days, and the log for ``log``.
 
     ``log`` holds each part read from the log: a window (the partial day at an edge, or the span from the
-    first unsummarised day on) and, for the unsummarised days, the filter to those days.
+    first unsummarised day on) and, for the unsummarised days, the filter to those days. ``unsummarised``
+    names the whole days among them: today (UTC, :func:`analytics.clock.utc_now`), the partial day at the
+    end of a window that reaches now, is read with them but is not a whole day.
     """
 
     summarised: tuple[date, ...]
@@ -262,7 +265,8 @@ def _sources(con: duckdb.DuckDBPyConnection, info: ModelInfo, window: Window, *,
         log.append((window.between(low, None), summaries.days_filter(list(cover.unsummarised))))
     if not cover.summarised and not log:
         log.append((window, SqlFilter("TRUE")))
-    return _Sources(tuple(sorted(cover.summarised)), tuple(log), cover.unsummarised)
+    today = clock.utc_now().date()  # a window reaching now holds today in part: not a whole day, not named
+    return _Sources(tuple(sorted(cover.summarised)), tuple(log), tuple(d for d in cover.unsummarised if d < today))
 
 
 def _kept_sql(info: ModelInfo, window: Window, days: tuple[date, ...], columns: str, segment: str,
