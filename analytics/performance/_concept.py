@@ -39,7 +39,8 @@ from analytics import settings
 from analytics.drift import drift_over_time
 from analytics.store import DbLike, run
 from analytics.window import Window
-from analytics.performance._realised import UNSUMMARISED, realised_metrics, resolve_version
+from analytics.performance._realised import (UNSUMMARISED, metrics_from_counts, period_counts, realised_metrics,
+                                             resolve_version)
 from analytics.performance._sampling import (ENOUGH, SAMPLING_ERROR_RANGE, SINGLE_CLASS, AucSamplingError)
 from analytics.registry import get_model, reference_frame
 from analytics.settings import declare
@@ -139,8 +140,13 @@ def page_hinkley(values: np.ndarray, *, delta: float, threshold: float) -> tuple
 
 
 def error_stream(db: DbLike, model: str, *, window: Window) -> pd.DataFrame:
-    """The daily labelled error stream of ``window``: per UTC day, labelled rows, Brier score and error rate."""
-    daily = realised_metrics(db, model, window=window, freq="day")
+    """The daily labelled error stream of ``window``: per UTC day, labelled rows, Brier score and error rate.
+
+    The daily Brier score and accuracy of :func:`~analytics.performance.realised_metrics`, from the
+    confusion counts and summed squared errors of the window's cells (:func:`period_counts`: the ROC AUC
+    of each day, which the stream does not use, is not computed).
+    """
+    daily = metrics_from_counts(period_counts(db, model, window=window, freq="day"))
     out = daily[["period", "labelled", "brier", "accuracy"]].copy()
     out["error_rate"] = 1 - out["accuracy"]
     out = out.drop(columns="accuracy")

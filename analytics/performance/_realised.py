@@ -34,7 +34,7 @@ import pandas as pd
 
 from analytics import settings
 from analytics.errors import InvalidInputError
-from analytics.performance._cells import HistogramAuc, auc_sql, kept_bins, window_cells
+from analytics.performance._cells import HistogramAuc, WindowCells, auc_sql, kept_bins, window_cells
 from analytics.performance._sampling import MIN_LABELLED, label_states
 from analytics.registry import champion_version, get_model, get_version
 from analytics.store import DbLike, run
@@ -76,13 +76,7 @@ def load(con: duckdb.DuckDBPyConnection, model: str, *, window: Window, freq: st
     ``s`` (summed scores), ``m`` (their mean), ``se`` (summed squared errors), ``ll`` (summed log losses).
     ``bins`` defaults to the kept ones (:func:`analytics.performance.window_cells`).
     """
-    if freq not in PERIODS:
-        raise InvalidInputError(f"frequency {freq!r} is unknown; use day, week or none")
-    info = get_model(con, model)
-    row = resolve_version(con, model, window.version)
-    if by is not None and by not in [c.name for c in info.schema.segments]:
-        raise InvalidInputError(f"{by!r} is not a segment column of {model}")
-    cells = window_cells(con, info, replace(window, version=row["version"]), by=by, bins=bins)
+    row, cells = _version_cells(con, model, window=window, freq=freq, by=by, bins=bins)
     group = "segment_value" if by else "'all'"
     con.execute(f"DROP TABLE IF EXISTS {PERF}")
     con.execute(
@@ -92,9 +86,23 @@ def load(con: duckdb.DuckDBPyConnection, model: str, *, window: Window, freq: st
     return Loaded(row, cells.unsummarised_days)
 
 
-def _metrics_sql() -> str:
+def _version_cells(con: duckdb.DuckDBPyConnection, model: str, *, window: Window, freq: str | None,
+                   by: str | None = None, bins: int | None = None) -> tuple[dict, WindowCells]:
+    """The registry row of the window's version (default the champion) and the window's cells of it."""
+    if freq not in PERIODS:
+        raise InvalidInputError(f"frequency {freq!r} is unknown; use day, week or none")
+    info = get_model(con, model)
+    row = resolve_version(con, model, window.version)
+    if by is not None and by not in [c.name for c in info.schema.segments]:
+        raise InvalidInputError(f"{by!r} is not a segment column of {model}")
+    return row, window_cells(con, info, replace(window, version=row["version"]), by=by, bins=bins)
+
+
+def _counts_sql(source: str) -> str:
+    """Per ``_period`` and ``_group`` of ``source`` (columns ``label``, ``d``, ``n``, ``se``, ``ll``): ``rows``,
+    ``labelled``, ``positives``, the confusion counts ``tp``, ``fp``, ``fn``, ``tn`` at the version's
+    threshold, ``sq_error_sum`` and ``log_loss_sum``."""
     return f"""
-    WITH c AS (
       SELECT _period, _group, sum(n) AS rows, coalesce(sum(n) FILTER (WHERE label IS NOT NULL), 0) AS labelled,
              coalesce(sum(n) FILTER (WHERE label = 1), 0) AS positives,
              coalesce(sum(n) FILTER (WHERE d = 1 AND label = 1), 0) AS tp,
@@ -102,7 +110,47 @@ def _metrics_sql() -> str:
              coalesce(sum(n) FILTER (WHERE d = 0 AND label = 1), 0) AS fn,
              coalesce(sum(n) FILTER (WHERE d = 0 AND label = 0), 0) AS tn,
              sum(se) AS sq_error_sum, sum(ll) AS log_loss_sum
-      FROM {PERF} GROUP BY ALL),
+      FROM {source} GROUP BY ALL"""
+
+
+def period_counts(db: DbLike, model: str, *, window: Window, freq: str | None) -> pd.DataFrame:
+    """The counts and sums behind the threshold metrics, Brier score and log loss, per period of ``window``
+    (version: default the champion), aggregated from its cells in one query: no score histogram, no ROC AUC.
+
+    Parameters
+    ----------
+    db, model
+        The store and a registered model.
+    window : Window
+        The rows counted.
+    freq : str or None
+        ``"day"``, ``"week"`` or None for the whole window.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``period``, ``rows``, ``labelled``, ``positives``, ``tp``, ``fp``, ``fn``, ``tn`` (int64),
+        ``sq_error_sum`` and ``log_loss_sum``, by period; ``attrs["unsummarised_days"]`` as
+        :func:`realised_metrics`.
+    """
+
+    def work(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, tuple[date, ...]]:
+        _, cells = _version_cells(con, model, window=window, freq=freq)
+        source = (f"(SELECT {period_sql(freq, 'day')} AS _period, 'all' AS _group, label, decision AS d, n, "
+                  f"sq_error_sum AS se, log_loss_sum AS ll FROM ({cells.sql}))")
+        return con.execute(f"{_counts_sql(source)} ORDER BY 1", cells.params).df(), cells.unsummarised_days
+
+    frame, unsummarised = run(db, work)
+    frame = frame.drop(columns="_group").rename(columns={"_period": "period"})
+    for c in ("rows", "labelled", "positives", "tp", "fp", "fn", "tn"):
+        frame[c] = frame[c].fillna(0).astype("int64")
+    frame.attrs[UNSUMMARISED] = unsummarised
+    return frame
+
+
+def _metrics_sql() -> str:
+    return f"""
+    WITH c AS ({_counts_sql(PERF)}),
     a AS ({auc_sql(PERF, "_period, _group")})
     SELECT c.*, a.auc_pairs, a.tied_pairs
     FROM c LEFT JOIN a ON a._period = c._period AND a._group IS NOT DISTINCT FROM c._group ORDER BY 1, 2
@@ -125,13 +173,16 @@ def threshold_metrics(tp: Any, fp: Any, fn: Any, tn: Any) -> dict[str, np.ndarra
 
 
 def metrics_from_counts(frame: pd.DataFrame) -> pd.DataFrame:
-    """Add the :data:`METRICS` and ``roc_auc_bound`` to a frame of counts and sums (see :func:`_metrics_sql`)."""
+    """Add the :data:`METRICS` and ``roc_auc_bound`` to a frame of counts and sums (see :func:`_metrics_sql`);
+    of counts without the histogram's sums (``auc_pairs``, ``tied_pairs``: :func:`period_counts`), every
+    metric but ROC AUC."""
     out = frame.copy()
     labelled = out["labelled"].astype(float)
     for name, values in threshold_metrics(out["tp"], out["fp"], out["fn"], out["tn"]).items():
         out[name] = values
-    auc = HistogramAuc.of(out["positives"], labelled - out["positives"], out["auc_pairs"], out["tied_pairs"])
-    out["roc_auc"], out["roc_auc_bound"] = auc.auc, auc.bound
+    if "auc_pairs" in out:
+        auc = HistogramAuc.of(out["positives"], labelled - out["positives"], out["auc_pairs"], out["tied_pairs"])
+        out["roc_auc"], out["roc_auc_bound"] = auc.auc, auc.bound
     out["brier"] = out["sq_error_sum"].astype(float) / labelled.where(labelled > 0)
     out["log_loss"] = out["log_loss_sum"].astype(float) / labelled.where(labelled > 0)
     return out

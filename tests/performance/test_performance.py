@@ -175,6 +175,22 @@ def test_page_hinkley_dates_the_concept_shift(demo):
     assert performance.page_hinkley(np.full(50, 0.1), delta=0.01, threshold=0.1) == (None, None)
 
 
+def test_error_stream_matches_sklearn_per_day(demo):
+    """The daily error stream (counted without the ROC AUC) against scikit-learn on each day's labelled rows:
+    labelled rows exactly, Brier score up to the order of summation, error rate exactly."""
+    summary, start = demo
+    a, b = start + timedelta(days=100, hours=7), start + timedelta(days=112)
+    got = performance.error_stream(summary.db, MODEL, window=Window(start=a, end=b))
+    rows = _labelled(summary.db, a, b)
+    rows["period"] = rows["predicted_at"].dt.floor("D")
+    assert list(got["period"]) == sorted(rows["period"].unique()) and len(got) == 12
+    for (period, part), (_, row) in zip(rows.groupby("period"), got.iterrows()):
+        y, s = part["label"].to_numpy(int), part["score"].to_numpy(float)
+        assert row["period"] == period and row["labelled"] == len(part)
+        assert row["brier"] == pytest.approx(metrics.brier_score_loss(y, s), rel=1e-9)
+        assert row["error_rate"] == 1 - metrics.accuracy_score(y, (s >= 0.5).astype(int))
+
+
 def test_concept_drift_found_in_a_segment(demo):
     """region = Kaohsiung (~270 rows a week): the segment's rows against the reference rows of Kaohsiung."""
     summary, start = demo
