@@ -20,6 +20,9 @@
    ``roc_auc_score(y=[1]*n + [0]*n, score=[s, s], sample_weight=[p, 1 - p])`` with pairs in one bin
    counted as ties.
 
+The fits on the reference (the calibration, the alert thresholds and the sampling error below) are made
+once per version's reference in a process (:func:`~analytics.performance._sampling.from_reference`).
+
 Where labels exist the realised metrics are returned beside the estimates, with the error
 (estimated minus realised), so that a reviewer sees how far to trust the unlabelled windows.
 
@@ -45,9 +48,7 @@ from analytics.store import DbLike, run
 from analytics.window import Window
 from analytics.performance._realised import (PERF, UNSUMMARISED, _finish, _metrics_sql, load, min_labelled,
                                              threshold_metrics)
-from analytics.performance._sampling import SAMPLING_ERROR_RANGE, AucSamplingError
-from analytics.registry import get_model
-from analytics.store import reference_table
+from analytics.performance._sampling import SAMPLING_ERROR_RANGE, AucSamplingError, from_reference
 
 ESTIMATED: tuple[str, ...] = ("roc_auc", "accuracy", "precision", "recall", "f1")
 CAL = "_vigil_calibrator"
@@ -164,6 +165,25 @@ class CBPEResult:
                 "scores used as they are: isotonic calibration did not lower the reference's expected calibration error")
 
 
+@dataclass(frozen=True)
+class _ReferenceFit:
+    """What CBPE takes from a version's reference: the calibrator it applies (None: the scores as they are),
+    whether it calibrates, NannyML's alert thresholds and the sampling error of ROC AUC."""
+
+    calibrator: object | None
+    calibrated: bool
+    thresholds: dict[str, tuple[float, float]]
+    sampling: AucSamplingError
+
+
+def _fit_reference(labels: np.ndarray, scores: np.ndarray, decisions: np.ndarray) -> _ReferenceFit:
+    """CBPE's fits of a reference (kept per reference by :func:`from_reference`)."""
+    calibrator = fit_calibrator(scores, labels)
+    calibrated = needs_calibration(labels, scores)
+    return _ReferenceFit(calibrator if calibrated else None, calibrated, reference_thresholds(labels, scores, decisions),
+                         AucSamplingError.fit(labels, scores))
+
+
 def _load_calibrator(con: duckdb.DuckDBPyConnection, calibrator) -> None:
     """Load a fitted isotonic regression (or None: the identity, the scores as they are) as a step table."""
     if calibrator is None:
@@ -237,35 +257,30 @@ def cbpe(db: DbLike, model: str, *, window: Window, freq: str | None = "week") -
     def work(con: duckdb.DuckDBPyConnection):
         loaded = load(con, model, window=window, freq=freq)
         try:
-            info = get_model(con, model)
-            ref = con.execute(f"SELECT score, label, decision FROM {reference_table(info.stem)} "
-                              "WHERE model_version = ?", [loaded.version["version"]]).fetchnumpy()
-            scores, labels = np.asarray(ref["score"], float), np.asarray(ref["label"], float)
-            calibrator = fit_calibrator(scores, labels)
-            calibrated = needs_calibration(labels, scores)
-            _load_calibrator(con, calibrator if calibrated else None)
+            fit = from_reference(con, model, loaded.version["version"], "cbpe", _fit_reference)
+            _load_calibrator(con, fit.calibrator)
             estimated = estimate_from_expected(con.execute(_estimate_sql()).df())
             realised = _finish(con.execute(_metrics_sql()).df(), loaded, min_labelled(con, model))
         finally:
             con.execute(f"DROP TABLE IF EXISTS {PERF}")
             con.execute(f"DROP TABLE IF EXISTS {CAL}")
-        return labels, scores, np.asarray(ref["decision"], float), calibrated, estimated, realised
+        return fit, estimated, realised
 
-    labels, scores, decisions, calibrated, estimated, realised = run(db, work)
+    fit, estimated, realised = run(db, work)
     estimated = estimated.rename(columns={"_period": "period", "_group": "group"})
     merged = realised.merge(estimated[["period", "group", *(f"est_{m}" for m in ESTIMATED)]],
                             on=["period", "group"], how="left")
-    thresholds = reference_thresholds(labels, scores, decisions)
+    thresholds = dict(fit.thresholds)
     for m in ESTIMATED:
         merged[f"err_{m}"] = merged[f"est_{m}"] - merged[m]
         lower, upper = thresholds[m]
         merged[f"lower_threshold_{m}"], merged[f"upper_threshold_{m}"] = lower, upper
         merged[f"alert_{m}"] = (merged[f"est_{m}"] < lower) | (merged[f"est_{m}"] > upper)
-    error = AucSamplingError.fit(labels, scores).at(merged["rows"])
+    error = fit.sampling.at(merged["rows"])
     merged["sampling_error_roc_auc"] = error
     merged["lower_confidence_roc_auc"] = (merged["est_roc_auc"] - SAMPLING_ERROR_RANGE * error).clip(lower=0.0)
     merged["upper_confidence_roc_auc"] = (merged["est_roc_auc"] + SAMPLING_ERROR_RANGE * error).clip(upper=1.0)
-    return CBPEResult(merged, calibrated, thresholds, realised.attrs[UNSUMMARISED])
+    return CBPEResult(merged, fit.calibrated, thresholds, realised.attrs[UNSUMMARISED])
 
 
 __all__ = ["ESTIMATED", "CBPEResult", "cbpe", "needs_calibration", "reference_thresholds", "estimate_from_expected", "fit_calibrator"]

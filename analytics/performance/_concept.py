@@ -41,8 +41,9 @@ from analytics.store import DbLike, run
 from analytics.window import Window
 from analytics.performance._realised import (UNSUMMARISED, metrics_from_counts, period_counts, realised_metrics,
                                              resolve_version)
-from analytics.performance._sampling import (ENOUGH, SAMPLING_ERROR_RANGE, SINGLE_CLASS, AucSamplingError)
-from analytics.registry import get_model, reference_frame
+from analytics.performance._sampling import (ENOUGH, SAMPLING_ERROR_RANGE, SINGLE_CLASS, AucSamplingError,
+                                             from_reference)
+from analytics.registry import get_model
 from analytics.settings import declare
 
 AUC_DROP = declare("performance.auc_drop", 0.05,
@@ -59,9 +60,8 @@ INPUT_ROLES = ("feature", "segment")
 def reference_auc_sampling_error(db: DbLike, model: str, version: str | None = None) -> AucSamplingError:
     """NannyML's sampling-error components of ROC AUC on a version's reference data (default the champion)."""
     def work(con):
-        ref = reference_frame(con, model, resolve_version(con, model, version)["version"])
-        return AucSamplingError.fit(ref["label"].to_numpy(), ref["score"].to_numpy()) if len(ref) else \
-            AucSamplingError(float("nan"), 0.0)
+        return from_reference(con, model, resolve_version(con, model, version)["version"], "auc sampling error",
+                              lambda labels, scores, _: AucSamplingError.fit(labels, scores))
     return run(db, work)
 
 

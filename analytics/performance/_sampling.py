@@ -16,12 +16,21 @@ confidence band at +/- 3 sampling errors (``SAMPLING_ERROR_RANGE``).
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
+import duckdb
 import numpy as np
 import pandas as pd
 
+from analytics.registry import get_model
 from analytics.settings import declare
+from analytics.store import reference_table, store_path
+
+T = TypeVar("T")
 
 ENOUGH, TOO_FEW, NO_LABELS, SINGLE_CLASS = "enough labels", "too few labels", "no labels", "single class"
 #: Every label state, in the order of the rule.
@@ -101,3 +110,54 @@ class AucSamplingError:
         n = np.asarray(n, dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(n > 0, self.std / np.sqrt(n * self.fraction), np.nan)
+
+
+_REFERENCE_FITS: OrderedDict[tuple, object] = OrderedDict()
+_REFERENCE_LOCK = threading.Lock()
+#: Fits of reference data kept in this process (a few per version: CBPE's, the sampling error's).
+REFERENCE_FITS = 64
+
+
+def from_reference(con: duckdb.DuckDBPyConnection, model: str, version: str, what: str,
+                   compute: Callable[[np.ndarray, np.ndarray, np.ndarray], T]) -> T:
+    """``compute(labels, scores, decisions)`` of a version's reference rows (in their stored order), computed
+    once per reference in this process.
+
+    A version's reference is written once, whole (:func:`analytics.registry.load_reference`), so what is
+    fitted on it (an isotonic calibration, NannyML's thresholds and sampling error) is kept, as the drift
+    module keeps its reference profiles. The key holds the store's file, the model, the version, ``what``
+    (which fit) and the reference's row count and sums of scores, labels and decisions, read in one
+    aggregate: a store replaced at the same path by one with other reference data is fitted again.
+    ``compute`` must return a value nobody changes (frozen); an error it raises is not kept.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        An open store.
+    model, version : str
+        The reference's model and version.
+    what : str
+        The name of the fit, part of the key.
+    compute : callable
+        The fit, of float arrays of the labels, scores and decisions.
+
+    Returns
+    -------
+    object
+        What ``compute`` returned, for this reference.
+    """
+    table = reference_table(get_model(con, model).stem)
+    fingerprint = con.execute(f"SELECT count(*), sum(score), sum(label), sum(decision) FROM {table} "
+                              "WHERE model_version = ?", [version]).fetchone()
+    key = (str(store_path(con)), model, version, what, *fingerprint)
+    with _REFERENCE_LOCK:
+        if key in _REFERENCE_FITS:
+            _REFERENCE_FITS.move_to_end(key)
+            return _REFERENCE_FITS[key]  # type: ignore[return-value]
+    ref = con.execute(f"SELECT label, score, decision FROM {table} WHERE model_version = ?", [version]).fetchnumpy()
+    value = compute(*(np.asarray(ref[c], float) for c in ("label", "score", "decision")))
+    with _REFERENCE_LOCK:
+        _REFERENCE_FITS[key] = value
+        while len(_REFERENCE_FITS) > REFERENCE_FITS:
+            _REFERENCE_FITS.popitem(last=False)
+    return value

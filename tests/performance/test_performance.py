@@ -20,6 +20,7 @@ from sklearn.isotonic import IsotonicRegression
 
 from analytics import performance, store
 from analytics.demo import _credit as credit
+from analytics.performance._sampling import from_reference
 from analytics.window import Window
 
 MODEL = "credit-default"
@@ -189,6 +190,28 @@ def test_error_stream_matches_sklearn_per_day(demo):
         assert row["period"] == period and row["labelled"] == len(part)
         assert row["brier"] == pytest.approx(metrics.brier_score_loss(y, s), rel=1e-9)
         assert row["error_rate"] == 1 - metrics.accuracy_score(y, (s >= 0.5).astype(int))
+
+
+def test_reference_fits_are_kept_per_reference(demo, tmp_path):
+    """A fit on a version's reference is computed once per reference in a process, and again for a store with
+    other reference data, even at the same path."""
+    summary, _ = demo
+    calls = []
+
+    def mean_score(labels, scores, decisions):
+        calls.append(len(scores))
+        return float(scores.mean())
+
+    def fitted(db):
+        return store.read(lambda con: from_reference(con, MODEL, "v1", "test: mean score", mean_score), db)
+
+    copy = store.copy_store(summary.db, tmp_path / "store")
+    assert fitted(copy) == fitted(copy) and len(calls) == 1
+    store.write(lambda con: con.execute("DELETE FROM reference_credit_default WHERE model_version = 'v1' "
+                                        "AND rowid % 2 = 0"), copy)
+    left = store.read(lambda con: con.execute("SELECT score FROM reference_credit_default WHERE model_version = 'v1'")
+                      .fetchnumpy()["score"], copy)
+    assert fitted(copy) == pytest.approx(np.mean(left), rel=1e-12) and calls == [calls[0], len(left)]
 
 
 def test_concept_drift_found_in_a_segment(demo):
