@@ -520,13 +520,14 @@ def store_drift(con: duckdb.DuckDBPyConnection, sides: StoreSides, config: Drift
     current: Counts = LogCounts(con, sides.current)
     days, edges = split_interval(window.start, window.end, unit="day")
     unsummarised: tuple[date, ...] = ()
+    named: tuple[date, ...] = ()  # the whole days among them (not today, which a window reaching now holds in part)
     if rollups and days is not None:
         everything = _columns(sides.info, None)
         profiles = reference_profiles(con, sides.reference, everything, sides.cache_key)
         cover = summaries.coverage(con, DRIFT_ROLLUPS.name, sides.info.name, scope=sides.version,
                                    key=_rollup.bins_key(profiles), start=days[0].date() if days[0] else None,
                                    end=days[1].date() if days[1] else None)
-        unsummarised = cover.unsummarised
+        unsummarised, named = cover.unsummarised, cover.unsummarised_before_today
         if cover.summarised:
             whole = _rollup.RollupCounts(con, sides.info.name, sides.version, *days, period,
                                          tuple(c for c, _, _ in sides.columns), days=tuple(cover.summarised))
@@ -546,7 +547,7 @@ def store_drift(con: duckdb.DuckDBPyConnection, sides: StoreSides, config: Drift
     finally:
         con.execute(f"DROP TABLE IF EXISTS {_EDGES}")
     n_ref = binning.row_counts(con, sides.reference).get(WHOLE_WINDOW, 0)
-    return StoreDrift(done.table, done.histograms, n_ref, done.n_current, unsummarised)
+    return StoreDrift(done.table, done.histograms, n_ref, done.n_current, named)
 
 
 def drift_summary(db: DbLike, model: str, *, window: Window, baseline: Window | None = None,

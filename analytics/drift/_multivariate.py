@@ -270,7 +270,7 @@ def _window_sample(con: duckdb.DuckDBPyConnection, info, window: Window, used, s
     cover = summaries.coverage(con, SAMPLES.name, info.name, scope=window.version, key=key,
                                start=days[0].date() if days[0] else None, end=days[1].date() if days[1] else None)
     if not cover.summarised:
-        return _log_sample(con, info, window, used, seed, limit), tuple(cover.unsummarised)
+        return _log_sample(con, info, window, used, seed, limit), cover.unsummarised_before_today
     kept_days = sorted(cover.summarised)
     rows = con.execute("SELECT h, prediction_id, numbers, texts FROM multivariate_sample WHERE model_name = ? AND "
                        "version = ? AND list_contains(?, day) ORDER BY h, prediction_id LIMIT ?",
@@ -289,7 +289,7 @@ def _window_sample(con: duckdb.DuckDBPyConnection, info, window: Window, used, s
             rows += _log_sample(con, info, window.between(a, b), used, seed, limit)
         unique = {r[1]: r for r in rows}
         rows = sorted(unique.values(), key=lambda r: (r[0], r[1]))[:limit]
-    return rows, tuple(cover.unsummarised)
+    return rows, cover.unsummarised_before_today
 
 
 def multivariate_drift(db: DbLike, model: str, *, window: Window, baseline: Window | None = None,

@@ -41,7 +41,7 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from analytics import clock, summaries
+from analytics import summaries
 from analytics.logschema import LogSchema, quote
 from analytics.registry import ModelInfo, get_model
 from analytics.store import outcomes_view, predictions_view
@@ -243,8 +243,8 @@ class _Sources:
 
     ``log`` holds each part read from the log: a window (the partial day at an edge, or the span from the
     first unsummarised day on) and, for the unsummarised days, the filter to those days. ``unsummarised``
-    names the whole days among them: today (UTC, :func:`analytics.clock.utc_now`), the partial day at the
-    end of a window that reaches now, is read with them but is not a whole day.
+    names the whole days among them (:attr:`analytics.summaries.Coverage.unsummarised_before_today`: today,
+    the partial day at the end of a window that reaches now, is read with them but is not a whole day).
     """
 
     summarised: tuple[date, ...]
@@ -265,8 +265,7 @@ def _sources(con: duckdb.DuckDBPyConnection, info: ModelInfo, window: Window, *,
         log.append((window.between(low, None), summaries.days_filter(list(cover.unsummarised))))
     if not cover.summarised and not log:
         log.append((window, SqlFilter("TRUE")))
-    today = clock.utc_now().date()  # a window reaching now holds today in part: not a whole day, not named
-    return _Sources(tuple(sorted(cover.summarised)), tuple(log), tuple(d for d in cover.unsummarised if d < today))
+    return _Sources(tuple(sorted(cover.summarised)), tuple(log), cover.unsummarised_before_today)
 
 
 def _kept_sql(info: ModelInfo, window: Window, days: tuple[date, ...], columns: str, segment: str,

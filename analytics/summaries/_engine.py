@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 
+from analytics import clock
 from analytics.store import write
 from analytics.summaries._ledger import (DAY_SEGMENTS, has_segments, labelled_days, outcomes_through,
                                          segment_changes)
@@ -104,6 +105,13 @@ class Coverage:
     def complete(self) -> bool:
         """The summary's tables answer the window alone: every day with rows is summarised, none is orphaned."""
         return not self.unsummarised and not self.orphaned
+
+    @property
+    def unsummarised_before_today(self) -> tuple[date, ...]:
+        """The unsummarised days a reader names as whole days read from the log: all but today (UTC) and later,
+        which a window reaching now holds in part (read from the log all the same)."""
+        today = clock.utc_now().date()
+        return tuple(day for day in self.unsummarised if day < today)
 
 
 def coverage(con: duckdb.DuckDBPyConnection, summary: str, model: str, *, scope: str = "", key: str | None = None,
