@@ -14,8 +14,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from analytics import store
-from analytics.errors import NotFoundError, StoreBusyError, StoreVersionError
+from analytics import config, store
+from analytics.errors import InvalidInputError, NotFoundError, StoreBusyError, StoreVersionError
 from analytics.logschema import PREDICTION_COLUMNS
 
 
@@ -127,6 +127,20 @@ def test_a_new_store_is_created_once_and_an_existing_file_is_never_replaced(tmp_
     assert _fresh.create_new(path) is False
     assert store.read(lambda con: con.execute("SELECT count(*) FROM settings").fetchone()[0], path) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["vigil.duckdb", "vigil.duckdb.anchor"]
+
+
+def test_each_connection_takes_the_threads_the_environment_caps(created_db, monkeypatch):
+    """``VIGIL_DUCKDB_THREADS`` caps the threads of every connection (tests/conftest.py sets it); a value that is
+    not a positive whole number is refused in words, and none leaves DuckDB its default."""
+    threads = int(os.environ["VIGIL_DUCKDB_THREADS"])
+    assert store.read(lambda con: con.execute("SELECT current_setting('threads')").fetchone()[0], created_db) == threads
+    for wrong in ("two", "0", "-1"):
+        monkeypatch.setenv("VIGIL_DUCKDB_THREADS", wrong)
+        with pytest.raises(InvalidInputError, match="positive whole number"):
+            config.cap_threads(duckdb.connect())
+    monkeypatch.delenv("VIGIL_DUCKDB_THREADS")
+    default = duckdb.connect().execute("SELECT current_setting('threads')").fetchone()[0]
+    assert config.cap_threads(duckdb.connect()).execute("SELECT current_setting('threads')").fetchone()[0] == default
 
 
 def test_default_path_comes_from_vigil_db(db):

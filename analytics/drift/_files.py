@@ -51,6 +51,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from analytics.config import cap_threads
 from analytics.drift import _binning as binning
 from analytics.drift._binning import FineHistogram, Profile, Side
 from analytics.drift._calculator import DriftConfig, compute
@@ -507,7 +508,7 @@ def compare_files(reference: str | Path, current: str | Path, *, columns: list[s
     """
     config = config or DriftConfig()
     ref_file, cur_file = DataFile.of(reference), DataFile.of(current)
-    con = duckdb.connect()
+    con = cap_threads(duckdb.connect())
     con.execute("SET enable_progress_bar = false")  # stdout carries the JSON of the CI gate
     # Every count here is order-free (values are sorted, categories counted or sorted by name): DuckDB
     # may hand the rows over as its threads finish them (about a tenth less CPU fetching the numbers).

@@ -22,7 +22,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from analytics import summaries
+from analytics import config, summaries
 from analytics.input_files import check_csv_header, first_line
 from analytics.errors import InvalidInputError
 from analytics.logschema import LogSchema, quote_any
@@ -257,7 +257,7 @@ def _open_file(path: str | Path, needed: list[str]) -> tuple[duckdb.DuckDBPyConn
         raise InvalidInputError(f"{path.name}: use a .parquet or .csv file")
     if suffix != ".parquet":
         check_csv_header(path)
-    con = duckdb.connect()
+    con = config.cap_threads(duckdb.connect())
     try:
         columns = set(con.execute(f"SELECT * FROM {source} LIMIT 0", [str(path)]).df().columns)
     except duckdb.Error as exc:

@@ -299,7 +299,7 @@ class _Run:
         self._pending: list[Future | None] = [None] * len(self.writers)
         self._turn = 0
         self.stored: list[tuple[Path, str, str]] = []  # committed segments: path, min id, max id
-        self.work = duckdb.connect()  # private, in memory: validation holds no store lock
+        self.work = config.cap_threads(duckdb.connect())  # private, in memory: validation holds no store lock
         self.work.execute("SET TimeZone = 'UTC'")
         self.latest = utc_now() + FUTURE_TOLERANCE
         self.now_literal = f"TIMESTAMP '{self.latest.isoformat(sep=' ')}'"

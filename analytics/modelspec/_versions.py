@@ -18,7 +18,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from analytics import registry, store
+from analytics import config, registry, store
 from analytics.artifacts import artifact_format, load_artifact, model_frame
 from analytics.input_files import check_csv_header
 from analytics.errors import InvalidInputError
@@ -92,7 +92,7 @@ def read_table_file(path: str | Path) -> pd.DataFrame:
     if suffix == ".csv":
         check_csv_header(target)
     try:
-        with duckdb.connect() as con:
+        with config.cap_threads(duckdb.connect()) as con:
             return con.execute(f"SELECT * FROM {reader}", [str(target)]).df()
     except duckdb.Error as exc:
         raise InvalidInputError(f"{target.name} cannot be read: {str(exc).splitlines()[0][:300]}") from None

@@ -109,7 +109,7 @@ def _waiting_mark(path: Path) -> Path:
 def _open(path: Path) -> duckdb.DuckDBPyConnection:
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        con = duckdb.connect(str(path))
+        con = config.cap_threads(duckdb.connect(str(path)))
     except duckdb.Error as exc:
         if _is_lock_error(exc):
             # Tell the process that has the file that someone waits: it then closes the instance after each

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-from analytics import audit_anchor
+from analytics import audit_anchor, config
 from analytics.store._migrations import migrate
 
 _template: bytes | None = None
@@ -36,7 +36,7 @@ def _template_bytes() -> bytes:
         if _template is None:
             with tempfile.TemporaryDirectory(prefix="vigil-new-store-") as folder:
                 path = Path(folder) / "template.duckdb"
-                con = duckdb.connect(str(path))
+                con = config.cap_threads(duckdb.connect(str(path)))
                 try:
                     migrate(con)
                     con.execute("CHECKPOINT")
