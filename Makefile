@@ -31,7 +31,8 @@ chromium:
 
 ## All tests: unit, AppTest, browser end-to-end and the Spark parity test. Three workers on two cores: the
 ## browser groups and the Spark group mostly wait on their app servers, Chromium and the JVM, so a third
-## worker keeps both cores busy (fresh clone, 2026-12-06: -n 3 468 s; at the stop before, -n 4 was slower).
+## worker keeps both cores busy (at an earlier stop -n 4 was slower). Fresh clone, 2026-12-07: 369 s of tests,
+## 6 min 51 s with the install (tests/conftest.py gives each DuckDB connection one thread: 502 -> 370 s).
 ## The virtual environment and chromium are installed side by side (-j2) on a fresh machine. --no-loadscope-reorder:
 ## xdist hands out the tests in the order tests/conftest.py gives them (pytest_collection_modifyitems).
 test:
