@@ -19,8 +19,6 @@ exact query's (sums in a different order: equal to floating-point rounding), whi
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 
 import duckdb
 import pandas as pd
@@ -28,16 +26,11 @@ import pandas as pd
 from analytics.business import _kpi_store
 from analytics.business._sums import SUM_COLUMNS, cell_select, rollup_dimensions, sum_select
 from analytics.logschema import quote
+from analytics.memo import Memo
 from analytics.registry import ModelInfo
-from analytics.store import predictions_view
+from analytics.store import predictions_view, store_path
 
-_CACHE: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
-_LOCK = threading.Lock()
-MAX_ROLLUPS = 16
-
-
-def _database_file(con: duckdb.DuckDBPyConnection) -> str:
-    return str(con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0])
+_ROLLUPS: Memo[pd.DataFrame] = Memo(16)
 
 
 def model_token(con: duckdb.DuckDBPyConnection, model: str) -> str:
@@ -53,11 +46,11 @@ def model_token(con: duckdb.DuckDBPyConnection, model: str) -> str:
 
 def hourly(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition) -> pd.DataFrame:
     """The model's hourly KPI sums (built once per data version and definition)."""
-    key = (_database_file(con), model_token(con, info.name), info.stem, definition.to_json())
-    with _LOCK:
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _CACHE[key]
+    key = (str(store_path(con)), model_token(con, info.name), info.stem, definition.to_json())
+    return _ROLLUPS.get(key, lambda: _hourly(con, info, definition))
+
+
+def _hourly(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition) -> pd.DataFrame:
     if _kpi_store.ready(con, info, definition):
         frame = _kpi_store.hourly(con, info, definition)
     else:
@@ -74,10 +67,6 @@ def hourly(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition) -> pd.Da
     for column in SUM_COLUMNS:
         frame[column] = frame[column].astype(float)
     frame["hour"] = pd.to_datetime(frame["hour"])
-    with _LOCK:
-        _CACHE[key] = frame
-        while len(_CACHE) > MAX_ROLLUPS:
-            _CACHE.popitem(last=False)
     return frame
 
 
@@ -88,29 +77,22 @@ def hourly_by(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition, dims:
     A window's KPIs without a breakdown need only the fairness attribute, so they read a frame a
     fraction of the full rollup's size, sliced by hour with a binary search.
     """
-    full = hourly(con, info, definition)
-    key = ("by", _database_file(con), model_token(con, info.name), info.stem, definition.to_json(), tuple(dims))
-    with _LOCK:
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _CACHE[key]
-    keys = ["hour", "version", "role", *dims]
-    frame = (full.groupby(keys, sort=True, dropna=False, observed=True)[list(SUM_COLUMNS)].sum()
-             .reset_index())
-    with _LOCK:
-        _CACHE[key] = frame
-        while len(_CACHE) > MAX_ROLLUPS:
-            _CACHE.popitem(last=False)
-    return frame
+    key = ("by", str(store_path(con)), model_token(con, info.name), info.stem, definition.to_json(), tuple(dims))
+
+    def summed() -> pd.DataFrame:
+        keys = ["hour", "version", "role", *dims]
+        return (hourly(con, info, definition).groupby(keys, sort=True, dropna=False, observed=True)[list(SUM_COLUMNS)]
+                .sum().reset_index())
+    return _ROLLUPS.get(key, summed)
 
 
 def daily_cells(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition, steps: int) -> pd.DataFrame:
     """The threshold cells of the what-if per UTC day and version (built once per data version)."""
-    key = ("cells", _database_file(con), model_token(con, info.name), info.stem, definition.to_json(), steps)
-    with _LOCK:
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _CACHE[key]
+    key = ("cells", str(store_path(con)), model_token(con, info.name), info.stem, definition.to_json(), steps)
+    return _ROLLUPS.get(key, lambda: _daily_cells(con, info, definition, steps))
+
+
+def _daily_cells(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition, steps: int) -> pd.DataFrame:
     if steps == _kpi_store.STORED_STEPS and _kpi_store.ready(con, info, definition):
         frame = _kpi_store.daily_cells(con, info)
     else:
@@ -123,8 +105,4 @@ def daily_cells(con: duckdb.DuckDBPyConnection, info: ModelInfo, definition, ste
             GROUP BY ALL
             """).df()
     frame["day"] = pd.to_datetime(frame["day"])
-    with _LOCK:
-        _CACHE[key] = frame
-        while len(_CACHE) > MAX_ROLLUPS:
-            _CACHE.popitem(last=False)
     return frame

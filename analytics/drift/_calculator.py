@@ -18,7 +18,6 @@ No rows are copied: every query is an aggregate over the relation itself.
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -39,6 +38,7 @@ from analytics.drift._result import RESULT_COLUMNS, DriftResult
 from analytics.drift._segment import segment_baseline, window_left_out
 from analytics.errors import InvalidInputError
 from analytics.logschema import quote
+from analytics.memo import Memo
 from analytics.store import DbLike, run
 from analytics.window import Window, split_interval
 from analytics.registry import champion_version, get_model, get_version
@@ -160,24 +160,16 @@ class MixedCounts:
         return out
 
 
-_PROFILE_CACHE: OrderedDict[tuple, dict[str, Profile]] = OrderedDict()
-_CACHE_SIZE = 64
+_PROFILES: Memo[dict[str, Profile]] = Memo(64)
 
 
 def reference_profiles(con: duckdb.DuckDBPyConnection, reference: Side, columns: list[tuple[str, bool, str]],
                        cache_key: tuple | None = None) -> dict[str, Profile]:
     """Profiles of ``columns`` on the reference side; cached under ``cache_key`` (a version's reference)."""
     wanted = [(c, numeric) for c, numeric, _ in columns]
-    key = (*cache_key, tuple(wanted)) if cache_key is not None else None
-    if key is not None and key in _PROFILE_CACHE:
-        _PROFILE_CACHE.move_to_end(key)
-        return _PROFILE_CACHE[key]
-    result = binning.profile_reference(con, reference, wanted)
-    if key is not None:
-        _PROFILE_CACHE[key] = result
-        while len(_PROFILE_CACHE) > _CACHE_SIZE:
-            _PROFILE_CACHE.popitem(last=False)
-    return result
+    if cache_key is None:
+        return binning.profile_reference(con, reference, wanted)
+    return _PROFILES.get((*cache_key, tuple(wanted)), lambda: binning.profile_reference(con, reference, wanted))
 
 
 def _categorical_labels(prof: Profile, current: dict[object, dict[str, int]]):

@@ -8,7 +8,6 @@ must equal ``artifact_sha256`` in the registry, or it is refused.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,15 +19,15 @@ from analytics import config, registry
 from analytics.artifacts import ModelArtifact, check_sha256, load_artifact, model_frame
 from analytics.errors import InvalidInputError, NotFoundError
 from analytics.logschema import LogSchema
+from analytics.memo import Memo
 from analytics.registry import sha256_of_file
 from analytics.store import DbLike, run
 
 #: Reference rows (seeded sample) kept as background for model-agnostic explainers.
 BACKGROUND_ROWS = 100
 
-_CACHE: dict[str, ModelArtifact] = {}
-_CACHE_LOCK = threading.Lock()
-_CACHE_SIZE = 8
+#: Loaded artifacts by the sha256 of their verified file.
+_ARTIFACTS: Memo[ModelArtifact] = Memo(8)
 
 
 @dataclass(frozen=True)
@@ -198,14 +197,7 @@ def load_model(db: DbLike, model: str, version: str, *, info: VersionInfo | None
     """
     info = info or version_info(db, model, version)
     verified = verify_artifact(db, info)
-    with _CACHE_LOCK:
-        artifact = _CACHE.get(verified.sha256)
-    if artifact is None:
-        artifact = load_artifact(verified.path, info.artifact_sha256, info.schema)
-        with _CACHE_LOCK:
-            if len(_CACHE) >= _CACHE_SIZE:
-                _CACHE.pop(next(iter(_CACHE)))
-            _CACHE[verified.sha256] = artifact
+    artifact = _ARTIFACTS.get(verified.sha256, lambda: load_artifact(verified.path, info.artifact_sha256, info.schema))
     missing = [f for f in artifact.features if f not in {c.name for c in info.schema.features}]
     if missing:
         raise InvalidInputError(f"the artifact of {model}:{version} expects inputs the schema does not declare: "

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -26,6 +24,7 @@ from analytics import config, summaries
 from analytics.input_files import check_csv_header, first_line
 from analytics.errors import InvalidInputError
 from analytics.logschema import LogSchema, quote_any
+from analytics.memo import Memo
 from analytics.store import outcomes_view, predictions_view
 
 MISSING = "(missing)"
@@ -186,9 +185,7 @@ def daily_cells(con: duckdb.DuckDBPyConnection, stem: str, schema: LogSchema, fa
 
 # A process-wide cache of daily cells, keyed by store, model and data-version token: the first
 # request after an ingest pays one join over the log; every window after that sums cells.
-_CACHE: OrderedDict[tuple, tuple[str, pd.DataFrame]] = OrderedDict()
-_CACHE_LOCK = threading.Lock()
-_CACHE_SIZE = 8
+_CELLS: Memo[pd.DataFrame] = Memo(8)
 
 
 def cells_token(con: duckdb.DuckDBPyConnection, model: str) -> str:
@@ -204,20 +201,8 @@ def cells_token(con: duckdb.DuckDBPyConnection, model: str) -> str:
 def cached_daily_cells(con: duckdb.DuckDBPyConnection, db_key: str, model: str, stem: str, schema: LogSchema,
                        favourable: int) -> pd.DataFrame:
     """:func:`daily_cells`, reused while :func:`cells_token` is unchanged."""
-    token = cells_token(con, model)
-    key = (db_key, model, favourable)
-    with _CACHE_LOCK:
-        hit = _CACHE.get(key)
-        if hit and hit[0] == token:
-            _CACHE.move_to_end(key)
-            return hit[1]
-    cells = daily_cells(con, stem, schema, favourable, model)
-    with _CACHE_LOCK:
-        _CACHE[key] = (token, cells)
-        _CACHE.move_to_end(key)
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    return cells
+    return _CELLS.get((db_key, model, favourable, cells_token(con, model)),
+                      lambda: daily_cells(con, stem, schema, favourable, model))
 
 
 def day_range(start: datetime | None, end: datetime | None) -> tuple[date | None, date | None]:

@@ -16,8 +16,6 @@ confidence band at +/- 3 sampling errors (``SAMPLING_ERROR_RANGE``).
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -26,6 +24,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from analytics.memo import Memo
 from analytics.registry import get_model
 from analytics.settings import declare
 from analytics.store import reference_table, store_path
@@ -112,10 +111,8 @@ class AucSamplingError:
             return np.where(n > 0, self.std / np.sqrt(n * self.fraction), np.nan)
 
 
-_REFERENCE_FITS: OrderedDict[tuple, object] = OrderedDict()
-_REFERENCE_LOCK = threading.Lock()
 #: Fits of reference data kept in this process (a few per version: CBPE's, the sampling error's).
-REFERENCE_FITS = 64
+_REFERENCE_FITS: Memo[object] = Memo(64)
 
 
 def from_reference(con: duckdb.DuckDBPyConnection, model: str, version: str, what: str,
@@ -150,14 +147,8 @@ def from_reference(con: duckdb.DuckDBPyConnection, model: str, version: str, wha
     fingerprint = con.execute(f"SELECT count(*), sum(score), sum(label), sum(decision) FROM {table} "
                               "WHERE model_version = ?", [version]).fetchone()
     key = (str(store_path(con)), model, version, what, *fingerprint)
-    with _REFERENCE_LOCK:
-        if key in _REFERENCE_FITS:
-            _REFERENCE_FITS.move_to_end(key)
-            return _REFERENCE_FITS[key]  # type: ignore[return-value]
-    ref = con.execute(f"SELECT label, score, decision FROM {table} WHERE model_version = ?", [version]).fetchnumpy()
-    value = compute(*(np.asarray(ref[c], float) for c in ("label", "score", "decision")))
-    with _REFERENCE_LOCK:
-        _REFERENCE_FITS[key] = value
-        while len(_REFERENCE_FITS) > REFERENCE_FITS:
-            _REFERENCE_FITS.popitem(last=False)
-    return value
+
+    def fit() -> T:
+        ref = con.execute(f"SELECT label, score, decision FROM {table} WHERE model_version = ?", [version]).fetchnumpy()
+        return compute(*(np.asarray(ref[c], float) for c in ("label", "score", "decision")))
+    return _REFERENCE_FITS.get(key, fit)

@@ -527,12 +527,12 @@ def test_late_outcomes_rebuild_the_days_they_label_and_governance_actions_rebuil
     before = business.kpis(path, MODEL, now=NOW)
     stored = store.read(lambda con: con.execute(
         "SELECT day, built_at FROM summary_ledger WHERE summary = 'kpi' AND model_name = ?", [MODEL]).df(), path)
-    rollups = {k for k in _rollup._CACHE if str(path) in k}
+    rollups = {k for k in _rollup._ROLLUPS.keys() if str(path) in k}
     assert rollups  # the window's KPIs were read from a rollup of this store
     # A governance action elsewhere (a setting changed, audited) leaves the model's data, and its rollup, alone.
     store.write(lambda con: settings.set_value(con, ADMIN, business.SLA_MS.key, 80.0, model=MODEL), path)
     again = business.kpis(path, MODEL, now=NOW)
-    assert {k for k in _rollup._CACHE if str(path) in k} == rollups and again.value("profit") == before.value("profit")
+    assert {k for k in _rollup._ROLLUPS.keys() if str(path) in k} == rollups and again.value("profit") == before.value("profit")
     # Outcomes of predictions that had none arrive late: the realised KPIs take them in.
     unlabelled = rows[rows["label"].isna() & (rows["deployment_role"] != "shadow")].iloc[:400]
     late = pd.DataFrame({"prediction_id": unlabelled["prediction_id"].to_numpy(),
@@ -558,7 +558,7 @@ def test_late_outcomes_rebuild_the_days_they_label_and_governance_actions_rebuil
     for key in ("profit", "bad_rate_selected", "revenue", "opportunity_cost"):
         assert after.value(key) == pytest.approx(expected[key], rel=1e-9), key
     # A fresh process reads the rollups from the store: the same KPIs, the same what-if cells as the log's.
-    _rollup._CACHE.clear()
+    _rollup._ROLLUPS.clear()
     fresh = business.kpis(path, MODEL, now=NOW, window=Window(start=NOW - timedelta(days=9, minutes=20)))
     ref = _reference_kpis(_window(relabelled.reset_index(), NOW - timedelta(days=9, minutes=20), None))
     for key, value in ref.items():
