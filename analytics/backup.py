@@ -40,7 +40,7 @@ from pathlib import Path
 
 import duckdb
 
-from analytics import audit, audit_anchor, store
+from analytics import audit, audit_anchor, config, store
 from analytics.errors import InvalidInputError, NotFoundError
 from analytics.roles import Actor, require
 
@@ -387,7 +387,7 @@ def _stage(folder: Path, manifest: BackupManifest, staging: Path, target: Path) 
     if old_prefix != new_prefix and manifest.segments:
         # A bare connection: opening through Vigil would first run an older store's migrations, whose
         # view rebuild would look for the segments under their old folder name.
-        con = duckdb.connect(str(staging / target.name))
+        con = config.cap_threads(duckdb.connect(str(staging / target.name)))
         try:
             with store.transaction(con):
                 store.rename_logs_folder(con, old_logs, new_logs)

@@ -45,7 +45,8 @@ def lock_timeout_seconds() -> float:
 
 def cap_threads(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     """Cap the threads of a DuckDB connection's database at ``VIGIL_DUCKDB_THREADS``, if set (else DuckDB uses one
-    per core), and return the connection: every connection Vigil opens goes through it.
+    per core), and return the connection: every DuckDB connection Vigil opens goes through it (the Spark
+    engine's Ibis backend, :mod:`analytics.scaleout`, keeps DuckDB's default).
 
     Cap it where several processes share the cores (app servers beside an ingest, test workers): a query's threads
     then do not wait on each other for a core. A ``SET`` after connecting, not a connect option, so that a plain
