@@ -24,7 +24,7 @@ import pyarrow as pa
 from analytics import business, drift, fairness, performance, summaries
 from analytics.errors import InvalidInputError
 from analytics.logschema import LogSchema
-from analytics.registry import champion_version, get_model
+from analytics.registry import champion_version, get_model, list_versions
 from analytics.scaleout._business_queries import kpi_cells, kpi_hourly, serving_hourly, serving_latency
 from analytics.scaleout._fairness_queries import fairness_cells
 from analytics.scaleout._performance_queries import performance_cells
@@ -200,8 +200,8 @@ def _performance(con: duckdb.DuckDBPyConnection, model: str, rebuild: bool) -> P
     days = _days(con, performance.PERFORMANCE_CELLS.name, model, "", rebuild)
     if days is None:
         return None
-    thresholds = dict(con.execute("SELECT version, threshold FROM model_versions WHERE model_name = ? ORDER BY version",
-                                  [model]).fetchall())
+    versions = list_versions(con, model)
+    thresholds = dict(zip(versions["version"], versions["threshold"].astype(float)))
     segments = performance.cell_segments(get_model(con, model).schema)
     return Plan(performance.PERFORMANCE_CELLS.name, "", days,
                 lambda log, outcomes: {"performance_cells": performance_cells(log, outcomes, list(days), thresholds,
