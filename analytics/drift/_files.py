@@ -18,7 +18,11 @@ current counts, computed in a way that suits two files of millions of rows:
   side's way, :func:`~analytics.drift._binning.counted_values_sql`) costs about ten times more on a
   column of amounts whose values are nearly all distinct. A file too large for that
   (:data:`FETCH_BYTES` per column) is counted in DuckDB as the store side does;
-- **categorical columns**: a Parquet file's text column stored with a dictionary in every row group
+- **categorical columns**: a Parquet file's integer column with few distinct values (at most
+  :data:`~analytics.drift._methods.AUTO_NUMERIC_UNIQUE` in the reference: a flag, a code, a one-hot column)
+  is read and sorted as a numerical one is, and its categories are counted off the sorted values
+  (:func:`sorted_counts`: the runs of equal values, written as DuckDB writes an integer), on both sides;
+  a Parquet file's text column stored with a dictionary in every row group
   (:attr:`DataFile.dictionary_columns`) is counted on the dictionary's indices by pyarrow
   (:func:`dictionary_counts`: a few milliseconds for a million rows, against about fifteen for
   DuckDB's count per category), then kept and pooled as DuckDB does (:func:`most_frequent`,
@@ -75,6 +79,9 @@ FETCH_BYTES = 64 * 2**20
 ID_PROBE_ROWS = 10_000
 #: Columns sorted and summarised at once (numpy's sort and array arithmetic release the GIL).
 SORT_THREADS = max(1, min(4, os.cpu_count() or 1))
+#: An integer column of the current file with up to this many distinct values has its categories counted off
+#: its sorted values (:func:`sorted_counts`); one with more (ids) is counted in DuckDB.
+SORTED_CATEGORIES = 10_000
 
 
 @dataclass(frozen=True)
@@ -124,6 +131,12 @@ class DataFile:
     def arrow_columns(self) -> frozenset[str]:
         """The columns pyarrow reads as doubles (see the class docstring)."""
         return self._plain_columns(lambda t: any(ok(t) for ok in _PYARROW_DOUBLES))
+
+    @cached_property
+    def integer_columns(self) -> frozenset[str]:
+        """The :attr:`arrow_columns` of an integer type: a value's category (``CAST(v AS VARCHAR)``) is its
+        decimal digits, which Python writes as DuckDB does (:func:`sorted_counts`)."""
+        return self._plain_columns(pa.types.is_integer)
 
     @cached_property
     def dictionary_columns(self) -> frozenset[str]:
@@ -270,6 +283,33 @@ def sorted_profile(column: str, values: np.ndarray, rows: int) -> Profile | None
 def _integral(values: np.ndarray) -> bool:
     """Every value is a whole number (its first thousand values first: amounts fail there)."""
     return bool(np.all(values[:1000] == np.floor(values[:1000])) and np.all(values == np.floor(values)))
+
+
+def sorted_counts(values: np.ndarray, limit: int = SORTED_CATEGORIES) -> dict[str, int] | None:
+    """The rows of each category of an integer column, read off its sorted finite values (as doubles, from
+    :func:`doubles`): DuckDB's counts of ``CAST(v AS VARCHAR)`` (:func:`top_categories`), since Python writes
+    an integer's digits as DuckDB does. None (count in DuckDB) beyond ``limit`` distinct values, or when a
+    value lies beyond 2**53, where a double no longer holds every integer."""
+    if len(values) and max(-values[0], values[-1]) > 2.0**53:
+        return None
+    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]]) if len(values) else np.zeros(0, np.int64)
+    if len(starts) > limit:
+        return None
+    rows = np.diff(np.r_[starts, len(values)])
+    return {str(int(v)): n for v, n in zip(values[starts].tolist(), rows.tolist())}
+
+
+def reference_profile(column: str, values: np.ndarray, rows: int, integer: bool) -> Profile | None:
+    """:func:`sorted_profile` of a column's sorted finite values; an ``integer`` column with few distinct values
+    is categorical, and its categories are counted here too (:func:`sorted_counts`). None: a categorical
+    column left to DuckDB."""
+    profile = sorted_profile(column, values, rows)
+    counted = sorted_counts(values) if profile is None and integer else None
+    if counted is None:
+        return profile
+    kept = most_frequent(counted)
+    return Profile(column, CATEGORICAL, True, len(values), rows - len(values), math.nan,
+                   categories=tuple(kept), counts=tuple(kept.values()))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -426,7 +466,9 @@ def profile_file(con: duckdb.DuckDBPyConnection, file: DataFile, columns: list[t
     side = file.side
     numeric = [c for c, is_numeric in columns if is_numeric]
     if _in_memory(rows):
-        profiled = summarise_sorted(con, file, numeric, rows, lambda c, values: sorted_profile(c, values, rows))
+        integers = file.integer_columns
+        profiled = summarise_sorted(con, file, numeric, rows,
+                                    lambda c, values: reference_profile(c, values, rows, c in integers))
     else:
         profiled = {c: binning.profile_numeric(con, side, c, rows) for c in numeric}
     out: dict[str, Profile] = {c: profile for c, profile in profiled.items() if profile is not None}
@@ -473,20 +515,27 @@ def read_current(con: duckdb.DuckDBPyConnection, file: DataFile, columns: list[t
     file's rows)."""
     side = file.side
     numerical = [c for c, _ in columns if profiles[c].kind != CATEGORICAL]
+    categorical = [(c, is_numeric) for c, is_numeric in columns if profiles[c].kind == CATEGORICAL]
+    counted: dict[str, dict[str, int] | None] = {}
     if _in_memory(rows):
-        hists = summarise_sorted(con, file, numerical, rows,
-                                 lambda c, values: sorted_histogram(values, profiles[c].lo, profiles[c].hi))
+        integers = [c for c, is_numeric in categorical if is_numeric and c in file.integer_columns]
+        summaries = summarise_sorted(con, file, [*numerical, *integers], rows, lambda c, values: (
+            sorted_counts(values) if profiles[c].kind == CATEGORICAL
+            else sorted_histogram(values, profiles[c].lo, profiles[c].hi)))
+        hists = {c: summaries[c] for c in numerical}
+        counted = {c: summaries[c] for c in integers}
     else:
         hists = {c: binning.fine_histograms(con, side, c, profiles[c].lo, profiles[c].hi).get(
             WHOLE_WINDOW, FineHistogram()) for c in numerical}
-    categorical = [(c, is_numeric) for c, is_numeric in columns if profiles[c].kind == CATEGORICAL]
     ids = id_columns(con, side, [c for c, is_numeric in categorical
                                  if not is_numeric and c not in file.dictionary_columns])
     counts: dict[str, dict[str | None, int]] = {}
     for c, is_numeric in categorical:
         known = profiles[c].categories
         room = max(binning.MAX_CATEGORIES - len(known), 0)
-        if c in file.dictionary_columns:
+        if counted.get(c) is not None:
+            counts[c] = pooled_counts(counted[c], known, room)
+        elif c in file.dictionary_columns:
             counts[c] = pooled_counts(dictionary_counts(file, c), known, room)
         elif c in ids:
             counts[c] = pooled_id_counts(con, side, c, ids[c], known, room)

@@ -192,3 +192,35 @@ def test_parquet_columns_read_by_pyarrow_are_duckdbs_doubles(tmp_path):
         duck = con.execute(f"SELECT coalesce({column}::DOUBLE, 'NaN'::DOUBLE) AS v FROM {file.side.relation}").fetchnumpy()["v"]
         duck = np.sort(duck[np.isfinite(duck)])
         np.testing.assert_array_equal(ours[column].view(np.int64), duck.view(np.int64), err_msg=column)
+
+
+def test_integer_categories_are_counted_off_the_sorted_values_as_duckdb_counts_them(tmp_path, monkeypatch):
+    """An integer column with few distinct values (categorical) has its categories counted off its sorted values,
+    on both sides: negative values, NULLs, categories unseen in the reference, a current side whose values are
+    nearly all distinct (too many to count in Python: DuckDB's way) and values beyond 2**53 (a double no longer
+    holds every integer: DuckDB's way) give the generic path's labels and counts."""
+    rng = np.random.default_rng(7)
+    big = 2**62
+    ref = pd.DataFrame({
+        "code": rng.integers(-2, 3, 3_000),
+        "flag": pd.array(np.where(rng.random(3_000) < 0.1, None, rng.integers(0, 2, 3_000)), dtype="Int64"),
+        "turned_id": rng.integers(0, 4, 3_000),
+        "huge": rng.choice([big, big + 1, -big], 3_000),
+    })
+    cur = pd.DataFrame({
+        "code": rng.integers(-4, 9, 2_500),                    # unseen categories, ten and more in the room left
+        "flag": pd.array(np.where(rng.random(2_500) < 0.3, None, rng.integers(0, 2, 2_500)), dtype="Int64"),
+        "turned_id": rng.permutation(2_500),                   # 2,500 distinct values: more than the limit below
+        "huge": rng.choice([big, big + 1, big + 2], 2_500),
+    })
+    paths = _write(tmp_path, ref, cur)
+    monkeypatch.setattr(files_side, "SORTED_CATEGORIES", 1_000)
+    for method in ("auto", "psi"):
+        config = drift.DriftConfig(method=method)
+        result = drift.compare_files(*paths, config=config)
+        _assert_same(result, *_generic(paths, config))
+    assert set(result.table["kind"]) == {"categorical"}
+    values = np.sort(cur["code"].to_numpy(float))
+    assert files_side.sorted_counts(values) == {str(k): int(n) for k, n in cur["code"].value_counts().items()}
+    assert files_side.sorted_counts(values, limit=5) is None
+    assert files_side.sorted_counts(np.array([2.0**53 + 2])) is None
