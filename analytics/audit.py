@@ -17,15 +17,17 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
 
 from analytics import audit_anchor, audit_key, config
 from analytics.clock import utc_now
 from analytics.errors import InvalidInputError, Refused
 from analytics.roles import ROLES, Actor, require
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 GENESIS_HASH = "0" * 64
 _ROW_PURPOSE = "audit-row"
@@ -383,6 +385,8 @@ def search(con: duckdb.DuckDBPyConnection, *, actor: str | None = None, action: 
 
 def export(frame: pd.DataFrame, fmt: str) -> str:
     """Audit rows as CSV or JSON text (times as ISO 8601 UTC, details as their stored JSON text)."""
+    import pandas as pd
+
     out = frame.copy()
     if "occurred_at" in out:
         out["occurred_at"] = [pd.Timestamp(t).isoformat(timespec="microseconds") + "Z" for t in out["occurred_at"]]

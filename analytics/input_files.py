@@ -11,11 +11,12 @@ from __future__ import annotations
 import errno
 import json
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from analytics.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: A CSV header line longer than this is refused before parsing (DuckDB's own limit of a line is 2 MB).
 MAX_HEADER_BYTES = 1_000_000
@@ -96,6 +97,8 @@ def read_table(path: str | Path, what: str) -> pd.DataFrame:
         raise InvalidInputError(f"{what} {target} is neither .parquet nor .csv; give a Parquet or CSV file")
     if suffix == ".csv":
         check_csv_header(target)
+    import pandas as pd
+
     try:
         return pd.read_parquet(target) if suffix == ".parquet" else pd.read_csv(target, encoding="utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -11,10 +11,9 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
 
 from analytics import audit
 from analytics.clock import utc_now
@@ -22,6 +21,9 @@ from analytics.errors import InvalidInputError, NotFoundError
 from analytics.logschema import LogSchema, check_model_name
 from analytics.roles import Actor, require
 from analytics.store import create_model_tables, reference_table, stem_of
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Lifecycle states of a model version (the transitions are governed by :mod:`analytics.governance`).
 LIFECYCLE_STATES = (

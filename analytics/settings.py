@@ -18,16 +18,18 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
 
 from analytics import audit
 from analytics.clock import utc_now
 from analytics.errors import InvalidInputError
 from analytics.registry import get_model
 from analytics.roles import Actor, require
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 GLOBAL = "*"
 
@@ -239,6 +241,8 @@ def overrides(con: duckdb.DuckDBPyConnection, key: str) -> dict[str, Any]:
 
 def table(con: duckdb.DuckDBPyConnection, *, model: str | None = None) -> pd.DataFrame:
     """Every declared setting with its effective value for ``model`` and where that value comes from."""
+    import pandas as pd
+
     stored = {(scope, key): (json.loads(value), at, by) for scope, key, value, at, by in con.execute(
         "SELECT scope, key, value, updated_at, updated_by FROM settings").fetchall()}
     rows = []

@@ -100,6 +100,9 @@ HEAVY_LIBRARIES = {
     "pyspark": "optional extra (spark), loaded when `vigil summarise --engine spark` starts Spark",
     "threadpoolctl": "scikit-learn's thread limiter, used only around the multivariate drift's classifier",
     "streamlit": "only the app's own helpers that run inside Streamlit",
+    "pandas": "a quarter of a second of every command's start; `vigil drift` on two files needs none (the "
+              "drift's frames, the settings' and audit's tables, reading a whole file are made where asked for)",
+    "pyarrow": "pyarrow.compute: a tenth of a second of `vigil drift`'s start; only writing a log segment needs it",
 }
 
 #: Project modules imported inside a function: (file, module) -> why.

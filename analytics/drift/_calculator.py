@@ -21,11 +21,10 @@ import math
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import duckdb
 import numpy as np
-import pandas as pd
 
 from analytics import settings, summaries
 from analytics.drift import _binning as binning
@@ -45,6 +44,8 @@ from analytics.registry import champion_version, get_model, get_version
 from analytics.store import predictions_view, transaction, write
 from analytics.timebounds import WHOLE_WINDOW, period_sql
 
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -210,15 +211,15 @@ class ComputedDrift:
 
     Attributes
     ----------
-    table : pandas.DataFrame
-        One row per column and period (:data:`RESULT_COLUMNS`).
+    rows : tuple of dict
+        One row per column and period (:data:`RESULT_COLUMNS`), as :attr:`DriftResult.rows`.
     histograms : dict of str to pandas.DataFrame
         Per column, the reference and current counts on its bins, when asked and there is one period.
     n_current : int
         The current side's rows.
     """
 
-    table: pd.DataFrame
+    rows: tuple[dict[str, Any], ...]
     histograms: dict[str, pd.DataFrame]
     n_current: int
 
@@ -272,13 +273,17 @@ def compute(con: duckdb.DuckDBPyConnection, columns: list[tuple[str, bool, str]]
                 "note": "; ".join(notes), "tolerance": method.tolerance(comparison) if math.isfinite(statistic) else 0.0,
             })
             if histograms and len(periods) == 1:
-                hists[column] = pd.DataFrame({
-                    "bin": list(labels), "reference_count": ref_arr, "current_count": cur_arr,
-                    "reference_share": ref_arr / ref_arr.sum() if ref_arr.sum() else np.nan,
-                    "current_share": cur_arr / cur_arr.sum() if cur_arr.sum() else np.nan})
-    table = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
-    table["drifted"] = table["drifted"].astype(object)
-    return ComputedDrift(table, hists, sum(sizes.values()))
+                hists[column] = _histogram_frame(labels, ref_arr, cur_arr)
+    return ComputedDrift(tuple(rows), hists, sum(sizes.values()))
+
+
+def _histogram_frame(labels: tuple[str, ...], ref: np.ndarray, cur: np.ndarray) -> pd.DataFrame:
+    """A column's bins with the reference and current counts and shares (:attr:`DriftResult.histograms`)."""
+    import pandas as pd
+
+    return pd.DataFrame({"bin": list(labels), "reference_count": ref, "current_count": cur,
+                         "reference_share": ref / ref.sum() if ref.sum() else np.nan,
+                         "current_share": cur / cur.sum() if cur.sum() else np.nan})
 
 
 def _comparison(prof: Profile, ref: np.ndarray, cur: np.ndarray, labels: tuple[str, ...], fine: FineHistogram | None,
@@ -467,7 +472,7 @@ class StoreDrift:
     """A store comparison's outcome: the table, histograms, rows on each side, and the days read from the log
     because they were not summarised yet."""
 
-    table: pd.DataFrame
+    rows: tuple[dict[str, Any], ...]
     histograms: dict[str, pd.DataFrame]
     n_reference: int
     n_current: int
@@ -539,7 +544,7 @@ def store_drift(con: duckdb.DuckDBPyConnection, sides: StoreSides, config: Drift
     finally:
         con.execute(f"DROP TABLE IF EXISTS {_EDGES}")
     n_ref = binning.row_counts(con, sides.reference).get(WHOLE_WINDOW, 0)
-    return StoreDrift(done.table, done.histograms, n_ref, done.n_current, named)
+    return StoreDrift(done.rows, done.histograms, n_ref, done.n_current, named)
 
 
 def drift_summary(db: DbLike, model: str, *, window: Window, baseline: Window | None = None,
@@ -582,7 +587,7 @@ def drift_summary(db: DbLike, model: str, *, window: Window, baseline: Window | 
     """
     result = store_comparison(db, model, window=window, baseline=baseline, columns=columns, method=method,
                               use_rollups=use_rollups)
-    return replace(result, table=result.table.iloc[0:0]) if result.n_current_rows == 0 else result
+    return replace(result, rows=()) if result.n_current_rows == 0 else result
 
 
 def store_comparison(db: DbLike, model: str, *, window: Window, baseline: Window | None,
@@ -601,7 +606,7 @@ def store_comparison(db: DbLike, model: str, *, window: Window, baseline: Window
                             period=period)
         done = store_drift(con, sides, config, histograms=period is None, rollups=rollups, window=window,
                            period=period)
-        return DriftResult(done.table, done.histograms, sides.reference_label, sides.current_label, done.n_reference,
+        return DriftResult(done.rows, done.histograms, sides.reference_label, sides.current_label, done.n_reference,
                            done.n_current, sides.left_out, done.unsummarised_days)
 
     return run(db, work)

@@ -36,10 +36,10 @@ import json
 import math
 from dataclasses import dataclass, field, replace
 from datetime import date
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
-import pandas as pd
 
 from analytics import settings, summaries
 from analytics.drift._calculator import _day_runs, _rolled_versions, checked_baseline
@@ -50,6 +50,9 @@ from analytics.registry import champion_version, get_model
 from analytics.settings import declare
 from analytics.store import DbLike, predictions_view, run
 from analytics.window import Window, split_interval
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SAMPLE_ROWS = 5_000
 SEED = 42
@@ -97,6 +100,8 @@ class MultivariateResult:
 
     def as_frame(self) -> pd.DataFrame:
         """Two rows (one per method) for a table."""
+        import pandas as pd
+
         return pd.DataFrame([
             {"method": "domain classifier (ROC AUC, 5-fold CV)", "statistic": self.domain_auc,
              "threshold": f"outside [{self.domain_lower:.2f}, {self.domain_upper:.2f}]",
@@ -111,6 +116,8 @@ class MultivariateResult:
 def _encode(ref: pd.DataFrame, cur: pd.DataFrame, numeric: list[str], categorical: list[str]
             ) -> tuple[np.ndarray, np.ndarray]:
     """Impute and encode both samples with the reference's statistics (numeric mean, category frequency)."""
+    import pandas as pd
+
     def encode(frame: pd.DataFrame) -> np.ndarray:
         parts = []
         for c in numeric:
@@ -195,6 +202,8 @@ def _values_sql(used) -> str:
 
 def _frame(rows, used) -> pd.DataFrame:
     """A sample's rows (``numbers``, ``texts`` lists, in order) as a frame of the used columns."""
+    import pandas as pd
+
     numeric = [c.name for c in used if c.dtype in ("double", "integer")]
     categorical = [c.name for c in used if c.dtype not in ("double", "integer")]
     frame = pd.DataFrame({c: pd.Series([r[-2][i] for r in rows], dtype=float) for i, c in enumerate(numeric)})

@@ -36,5 +36,6 @@ def drift_over_time(db: DbLike, model: str, *, window: Window, freq: str = "week
         raise InvalidInputError(f"frequency {freq!r} is unknown; use day or week")
     result = store_comparison(db, model, window=window, baseline=baseline, columns=columns, method=method,
                               use_rollups=use_rollups, period=freq)
-    return replace(result, table=result.table.sort_values(["column", "period"], ignore_index=True),
+    rows = sorted(result.rows, key=lambda row: (row["column"], row["period"] is None, row["period"]))
+    return replace(result, rows=tuple(rows),
                    current_label=f"{result.current_label}, per {freq}")

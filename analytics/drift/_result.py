@@ -1,15 +1,17 @@
-"""Drift results: one tidy frame of verdicts, histograms per column, and the JSON the CLI prints."""
+"""Drift results: the verdicts (plain rows, as a frame on demand), histograms per column, and the JSON the CLI prints."""
 
 from __future__ import annotations
 
 import math
 from datetime import date
 from dataclasses import dataclass, field
-from typing import Any
-
-import pandas as pd
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from analytics.summaries import unsummarised_note
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Columns of :attr:`DriftResult.table`, in order. The first nine are the CLI's JSON fields.
 RESULT_COLUMNS: tuple[str, ...] = (
@@ -43,11 +45,12 @@ class DriftResult:
 
     Attributes
     ----------
-    table : pandas.DataFrame
-        One row per column (and period), with :data:`RESULT_COLUMNS`. ``drifted`` is True, False, or
-        None when the statistic is undefined (a column without values on one side); ``note`` says why.
-        ``tolerance`` bounds the distance of a binned statistic (KS D, normalised Wasserstein) to
-        its exact value: zero when exact (see :mod:`analytics.drift._binning`).
+    rows : tuple of dict
+        One row per column (and period), a plain dict with :data:`RESULT_COLUMNS` as keys. ``drifted``
+        is True, False, or None when the statistic is undefined (a column without values on one side);
+        ``note`` says why. ``tolerance`` bounds the distance of a binned statistic (KS D, normalised
+        Wasserstein) to its exact value: zero when exact (see :mod:`analytics.drift._binning`).
+        :attr:`table` holds them as a frame.
     histograms : dict of str to pandas.DataFrame
         Per column (summaries only): ``bin``, ``reference_count``, ``current_count``,
         ``reference_share``, ``current_share`` on the reference's fixed bins or categories.
@@ -63,7 +66,7 @@ class DriftResult:
         them yet (the next refresh does; the numbers are the same, only slower to get).
     """
 
-    table: pd.DataFrame
+    rows: tuple[dict[str, Any], ...]
     histograms: dict[str, pd.DataFrame] = field(default_factory=dict)
     reference_label: str = "reference"
     current_label: str = "current"
@@ -77,15 +80,26 @@ class DriftResult:
         """A sentence for the page when some whole days were read from the log (empty when none were)."""
         return unsummarised_note(self.unsummarised_days)
 
+    @cached_property
+    def table(self) -> pd.DataFrame:
+        """:attr:`rows` as a frame, one column per entry of :data:`RESULT_COLUMNS` (``drifted`` of object
+        type: True, False or None), made when first asked for: the command line's gate needs none (pandas
+        costs its start about a quarter of a second)."""
+        import pandas as pd
+
+        table = pd.DataFrame(list(self.rows), columns=list(RESULT_COLUMNS))
+        table["drifted"] = table["drifted"].astype(object)
+        return table
+
     @property
     def drifted_columns(self) -> list[str]:
         """Columns whose verdict is drifted (in any period)."""
-        return sorted(set(self.table.loc[self.table["drifted"].eq(True), "column"]))
+        return sorted({row["column"] for row in self.rows if row["drifted"] is True})
 
     @property
     def not_computable_columns(self) -> list[str]:
         """Columns whose drift cannot be judged (no values on a side: no rows, or all missing)."""
-        return sorted(set(self.table.loc[self.table["drifted"].isna(), "column"]))
+        return sorted({row["column"] for row in self.rows if verdict_word(row["drifted"]) == VERDICT_WORDS[None]})
 
     @property
     def any_drift(self) -> bool:
@@ -94,4 +108,4 @@ class DriftResult:
 
     def to_records(self) -> list[dict[str, Any]]:
         """One JSON-ready object per column with exactly :data:`JSON_FIELDS` (NaN as null)."""
-        return [{k: _clean(row[k]) for k in JSON_FIELDS} for row in self.table.to_dict("records")]
+        return [{k: _clean(row[k]) for k in JSON_FIELDS} for row in self.rows]

@@ -22,16 +22,19 @@ import json
 import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
-import pandas as pd
 
 from analytics import summaries
 from analytics.drift import _binning as binning
 from analytics.drift._binning import FineHistogram, Profile
 from analytics.drift._methods import CATEGORICAL
 from analytics.timebounds import period_sql
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ROWS = "*"
 #: Changes whenever the binning changes meaning (then every rollup is rebuilt).
@@ -100,6 +103,8 @@ def summarise_days(con: duckdb.DuckDBPyConnection, model: str, version: str, rel
     The same aggregates as :func:`analytics.drift._binning.fine_histograms` and
     :func:`~analytics.drift._binning.category_counts`, grouped by UTC day and fetched as frames.
     """
+    import pandas as pd
+
     on_days = summaries.days_filter(days)
     source = f"FROM {relation} p WHERE p.model_version = ? AND {on_days.sql}"
     params = [version, *on_days.params]
@@ -210,4 +215,6 @@ class RollupCounts:
 
 def _period(p) -> object:
     """A period as the direct queries return it (a naive datetime, or :data:`~analytics.timebounds.WHOLE_WINDOW`)."""
+    import pandas as pd  # loaded already: the rollups were fetched as frames
+
     return p.to_pydatetime() if isinstance(p, pd.Timestamp) else p

@@ -55,14 +55,14 @@ def format_table(result: DriftResult) -> str:
     lines.append("")
     header = f"{'column':<24} {'kind':<12} {'method':<14} {'statistic':>10} {'p_value':>9} {'threshold':>9}  verdict"
     lines += [header, "-" * len(header)]
-    for row in result.table.to_dict("records"):
+    for row in result.rows:
         p = "" if row["p_value"] != row["p_value"] else f"{row['p_value']:.4f}"
         stat = "" if row["statistic"] != row["statistic"] else f"{row['statistic']:.4f}"
         verdict = verdict_word(row["drifted"])
         note = f"  ({row['note']})" if row["note"] else ""
         lines.append(f"{row['column'][:24]:<24} {row['kind']:<12} {row['method']:<14} {stat:>10} {p:>9} "
                      f"{row['threshold']:>9.4g}  {verdict}{note}")
-    lines += ["", f"{len(result.drifted_columns)} of {len(result.table)} columns drifted"
+    lines += ["", f"{len(result.drifted_columns)} of {len(result.rows)} columns drifted"
               + (f": {', '.join(result.drifted_columns)}" if result.drifted_columns else "")]
     if result.not_computable_columns:
         lines.append(f"not computable: {', '.join(result.not_computable_columns)}")

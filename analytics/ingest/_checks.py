@@ -13,14 +13,10 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from analytics.logschema import quote
+from analytics.logschema import quote, text_literal
 
 _TRUE = "('1','1.0','true','t','yes','y')"
 _FALSE = "('0','0.0','false','f','no','n')"
-
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 @dataclass(frozen=True)
@@ -120,17 +116,17 @@ def typed_select(rules: Rules, arrow_schema: pa.Schema, source: str, *, now_lite
         blank = f" OR trim(CAST({raw} AS VARCHAR)) = ''" if _is_text(arrow_type) else ""
         filled = f" AND trim(CAST({raw} AS VARCHAR)) <> ''" if _is_text(arrow_type) else ""
         if name in rules.required:
-            checks.append((f"t.{col} IS NULL AND ({raw} IS NULL{blank})", _lit(name + ": missing value")))
+            checks.append((f"t.{col} IS NULL AND ({raw} IS NULL{blank})", text_literal(name + ": missing value")))
         checks.append((
             f"t.{col} IS NULL AND {raw} IS NOT NULL{filled}",
-            f"{_lit(name + ': ')} || '''' || left(CAST({raw} AS VARCHAR), 60) || '''' || "
-            f"{_lit(' is not a valid ' + _TYPE_WORDS[sql_type])}",
+            f"{text_literal(name + ': ')} || '''' || left(CAST({raw} AS VARCHAR), 60) || '''' || "
+            f"{text_literal(' is not a valid ' + _TYPE_WORDS[sql_type])}",
         ))
         if sql_type == "DOUBLE":
             checks.append((
                 f"NOT isfinite(t.{col})",
-                f"{_lit(name + ': ')} || {value} || "
-                f"{_lit(' is not allowed (NaN and infinity are not values; leave the cell empty if it is missing)')}",
+                f"{text_literal(name + ': ')} || {value} || "
+                f"{text_literal(' is not allowed (NaN and infinity are not values; leave the cell empty if it is missing)')}",
             ))
         if name in rules.ranges:
             low, high = rules.ranges[name]
@@ -140,15 +136,15 @@ def typed_select(rules: Rules, arrow_schema: pa.Schema, source: str, *, now_lite
             if high is not None:
                 conds.append(f"t.{col} > {high!r}")
             bounds = f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
-            checks.append((" OR ".join(conds), f"{_lit(name + ': ')} || {value} || {_lit(' is outside ' + bounds)}"))
+            checks.append((" OR ".join(conds), f"{text_literal(name + ': ')} || {value} || {text_literal(' is outside ' + bounds)}"))
         if name in rules.allowed:
             values = rules.allowed[name]
             # With no allowed value at all, every value is refused (NOT IN (NULL) would accept all).
-            condition = f"t.{col} NOT IN ({', '.join(_lit(v) for v in values)})" if values else f"t.{col} IS NOT NULL"
+            condition = f"t.{col} NOT IN ({', '.join(text_literal(v) for v in values)})" if values else f"t.{col} IS NOT NULL"
             hint = ", ".join(values[:10]) or "none registered"
-            checks.append((condition, f"{_lit(name + ': ')} || {value} || {_lit(' is not one of: ' + hint)}"))
+            checks.append((condition, f"{text_literal(name + ': ')} || {value} || {text_literal(' is not one of: ' + hint)}"))
         if name in rules.not_in_future:
-            checks.append((f"t.{col} > {now_literal}", f"{_lit(name + ': ')} || {value} || {_lit(' is in the future')}"))
+            checks.append((f"t.{col} > {now_literal}", f"{text_literal(name + ': ')} || {value} || {text_literal(' is in the future')}"))
     outputs = ", ".join(f"t.{quote(name)}" for name in rules.columns)
     # The list of reasons is built only for rows that fail some check: most rows pass, and building a
     # list per row would cost more than all the checks together.

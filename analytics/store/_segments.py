@@ -26,11 +26,10 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from analytics.errors import InvalidInputError
-from analytics.logschema import LogSchema, quote
+from analytics.logschema import LogSchema, quote, text_literal
 from analytics.store._tables import log_table, predictions_view
 
 ROW_GROUP_ROWS = 122_880  # DuckDB's own row-group size: fine-grained statistics for pruning
@@ -109,6 +108,8 @@ class SegmentWriter:
 
     def write(self, table: pa.Table) -> None:
         """Append rows (one or more row groups)."""
+        import pyarrow.compute as pc
+
         if table.num_rows == 0:
             return
         if self._writer is None:
@@ -170,17 +171,13 @@ def committed_paths(con: duckdb.DuckDBPyConnection, model: str) -> list[Path]:
     return [root / relative for relative in committed_relative_paths(con, model)]
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _segment_list(relative: list[str]) -> str:
     """SQL list of the segments' paths, each the connection's store folder followed by its relative path.
 
     No lambda (its syntax is changing in DuckDB) and no absolute path: the view is as portable as the store.
     """
-    folder = f"getvariable({_literal(STORE_FOLDER_VARIABLE)})"
-    return "[" + ", ".join(f"{folder} || {_literal(Path(p).as_posix())}" for p in relative) + "]"
+    folder = f"getvariable({text_literal(STORE_FOLDER_VARIABLE)})"
+    return "[" + ", ".join(f"{folder} || {text_literal(Path(p).as_posix())}" for p in relative) + "]"
 
 
 def _require_files(paths: list[Path], model: str) -> None:

@@ -37,7 +37,7 @@ def _generic(paths, config: drift.DriftConfig):
                  .fetchall())
     spec = [(c, t.split("(")[0] in files_side.NUMERIC_TYPES, "column") for c, t in types.items()]
     done = _calculator.compute(con, spec, config, sides[0], _calculator.LogCounts(con, sides[1]))
-    return done.table, done.histograms
+    return drift.DriftResult(done.rows).table, done.histograms
 
 
 def _assert_same(result: drift.DriftResult, table: pd.DataFrame, hists: dict) -> None:
@@ -224,3 +224,22 @@ def test_integer_categories_are_counted_off_the_sorted_values_as_duckdb_counts_t
     assert files_side.sorted_counts(values) == {str(k): int(n) for k, n in cur["code"].value_counts().items()}
     assert files_side.sorted_counts(values, limit=5) is None
     assert files_side.sorted_counts(np.array([2.0**53 + 2])) is None
+
+
+def test_doubles_of_chunks_with_nulls_and_offsets():
+    """A chunk with NULL is read off its buffers: its offset (a slice), its validity bits and its type's width
+    give pyarrow's values as doubles, NULL as NaN."""
+    import pyarrow as pa
+
+    for kind, values in ((pa.int64(), [2**53 + 1, None, -(2**63), 7, None, 2**63 - 1, 0, 1, None, 3]),
+                         (pa.uint64(), [2**64 - 1, None, 5, 2**63 + 1, None, 1, 2, 3, None, 9]),
+                         (pa.int8(), [1, None, -128, 127, None, 0, 5, -5, None, 2]),
+                         (pa.float32(), [0.1, None, float("nan"), -3.3, None, 1e-40, 2.5, 7.0, None, 1.0])):
+        array = pa.array(values, kind)
+        column = pa.chunked_array([array.slice(3), array.slice(1, 4), array[:0], array])
+        want = np.array([np.nan if v is None else v for part in (values[3:], values[1:5], values) for v in part],
+                        dtype=np.float32 if kind == pa.float32() else np.float64).astype(np.float64)
+        got = files_side.doubles(column)
+        np.testing.assert_array_equal(got.view(np.int64)[~np.isnan(got)], want.view(np.int64)[~np.isnan(want)],
+                                      err_msg=str(kind))
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=str(kind))

@@ -37,7 +37,7 @@ def _direct(db, model, start, end, period=None, columns=None):
         sides = _calculator.store_sides(con, model, window=Window(start=start, end=end, version=None), period=period,
                                         columns=columns)
         done = _calculator.store_drift(con, sides, config, histograms=True)
-        return done.table, done.histograms, done.n_reference, done.n_current
+        return drift.DriftResult(done.rows).table, done.histograms, done.n_reference, done.n_current
 
     return store.read(work, db)
 
