@@ -7,7 +7,7 @@ import pytest
 from analytics import registry, store
 from analytics.demo import _credit, _employment
 from analytics.errors import InvalidInputError
-from analytics.logschema import Column, LogSchema
+from analytics.logschema import Column, LogSchema, text_literal
 from tests.conftest import SYSTEM
 
 LOAN = LogSchema(
@@ -50,3 +50,13 @@ def test_demo_models_declare_their_words():
     assert _credit.SCHEMA.display_name("LIMIT_BAL") == "credit limit"
     assert _employment.SCHEMA.outcome_text(1) == "employed"
     assert all(c.title for c in _credit.SCHEMA.columns + _employment.SCHEMA.columns)
+
+
+def test_a_text_literal_reads_back_as_the_text():
+    """Quotes, a NUL character (which a SQL literal cannot hold), non-ASCII and the empty text: DuckDB reads each
+    literal back as the text itself."""
+    import duckdb
+
+    texts = ["plain", "it's", "''", "a\x00b", "\x00", "é😀 ; DROP TABLE x; --", ""]
+    con = duckdb.connect()
+    assert con.execute(f"SELECT [{', '.join(map(text_literal, texts))}]").fetchone()[0] == texts
