@@ -186,7 +186,7 @@ def summarise_sorted(con: duckdb.DuckDBPyConnection, file: DataFile, columns: li
     by_duckdb = [c for c in columns if c not in file.arrow_columns]
     out: dict[str, T] = {}
     with ThreadPoolExecutor(SORT_THREADS) as pool:
-        out.update(zip(by_arrow, pool.map(lambda c: summarise(c, finite_sorted(arrow_doubles(file.path, c))), by_arrow)))
+        out.update(zip(by_arrow, pool.map(lambda c: summarise(c, finite_sorted(arrow_doubles(file, c))), by_arrow)))
         per_batch = max(1, FETCH_BYTES // max(8 * rows, 1))
         for start in range(0, len(by_duckdb), per_batch):
             batch = by_duckdb[start:start + per_batch]
@@ -202,10 +202,15 @@ def duckdb_doubles(con: duckdb.DuckDBPyConnection, side: Side, columns: list[str
     return {c: np.asarray(arrays.pop(f"c{i}"), dtype=np.float64) for i, c in enumerate(columns)}
 
 
-def arrow_doubles(path: Path, column: str) -> np.ndarray:
+def arrow_doubles(file: DataFile, column: str) -> np.ndarray:
     """A Parquet file's integer or float ``column`` read by pyarrow, as :func:`doubles` (a reader of its own, so
-    that threads may read columns side by side)."""
-    return doubles(pq.ParquetFile(path).read(columns=[column], use_threads=False).column(0))
+    that threads may read columns side by side; the file's metadata read once)."""
+    return doubles(_reader(file).read(columns=[column], use_threads=False).column(0))
+
+
+def _reader(file: DataFile, **options) -> pq.ParquetFile:
+    """A reader of a Parquet file on its metadata already read (:attr:`DataFile.metadata`)."""
+    return pq.ParquetFile(file.path, metadata=file.metadata, **options)
 
 
 def doubles(column: pa.ChunkedArray) -> np.ndarray:
@@ -401,7 +406,7 @@ def _known_category_counts(con: duckdb.DuckDBPyConnection, side: Side, column: s
 def dictionary_counts(file: DataFile, column: str) -> dict[str, int]:
     """The rows of each category of one of the file's :attr:`~DataFile.dictionary_columns` (NULL left out),
     counted on each row group's dictionary indices: DuckDB's counts (:func:`top_categories`) of a text column."""
-    table = pq.ParquetFile(file.path, read_dictionary=[column]).read(columns=[column], use_threads=False)
+    table = _reader(file, read_dictionary=[column]).read(columns=[column], use_threads=False)
     counts: dict[str, int] = {}
     for chunk in table.column(0).chunks:
         indices, valid = _buffers(chunk.indices)
