@@ -1,4 +1,4 @@
-"""Drift results: the verdicts (plain rows, as a frame on demand), histograms per column, and the JSON the CLI prints."""
+"""Drift results: the verdicts (plain rows; a frame on demand), histograms per column, the JSON the CLI prints."""
 
 from __future__ import annotations
 

@@ -126,7 +126,8 @@ def typed_select(rules: Rules, arrow_schema: pa.Schema, source: str, *, now_lite
             checks.append((
                 f"NOT isfinite(t.{col})",
                 f"{text_literal(name + ': ')} || {value} || "
-                f"{text_literal(' is not allowed (NaN and infinity are not values; leave the cell empty if it is missing)')}",
+                + text_literal(" is not allowed (NaN and infinity are not values; "
+                               "leave the cell empty if it is missing)"),
             ))
         if name in rules.ranges:
             low, high = rules.ranges[name]
@@ -136,15 +137,19 @@ def typed_select(rules: Rules, arrow_schema: pa.Schema, source: str, *, now_lite
             if high is not None:
                 conds.append(f"t.{col} > {high!r}")
             bounds = f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
-            checks.append((" OR ".join(conds), f"{text_literal(name + ': ')} || {value} || {text_literal(' is outside ' + bounds)}"))
+            checks.append((" OR ".join(conds),
+                           f"{text_literal(name + ': ')} || {value} || {text_literal(' is outside ' + bounds)}"))
         if name in rules.allowed:
             values = rules.allowed[name]
             # With no allowed value at all, every value is refused (NOT IN (NULL) would accept all).
-            condition = f"t.{col} NOT IN ({', '.join(text_literal(v) for v in values)})" if values else f"t.{col} IS NOT NULL"
+            condition = (f"t.{col} NOT IN ({', '.join(text_literal(v) for v in values)})" if values
+                         else f"t.{col} IS NOT NULL")
             hint = ", ".join(values[:10]) or "none registered"
-            checks.append((condition, f"{text_literal(name + ': ')} || {value} || {text_literal(' is not one of: ' + hint)}"))
+            checks.append((condition,
+                           f"{text_literal(name + ': ')} || {value} || {text_literal(' is not one of: ' + hint)}"))
         if name in rules.not_in_future:
-            checks.append((f"t.{col} > {now_literal}", f"{text_literal(name + ': ')} || {value} || {text_literal(' is in the future')}"))
+            checks.append((f"t.{col} > {now_literal}",
+                           f"{text_literal(name + ': ')} || {value} || {text_literal(' is in the future')}"))
     outputs = ", ".join(f"t.{quote(name)}" for name in rules.columns)
     # The list of reasons is built only for rows that fail some check: most rows pass, and building a
     # list per row would cost more than all the checks together.

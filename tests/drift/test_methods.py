@@ -297,4 +297,5 @@ def test_files_pool_many_categories_in_duckdb_as_the_store_side_does(tmp_path):
     pd.testing.assert_frame_equal(pooled.histograms["id"], generic.histograms["id"])
     labels = pooled.histograms["id"]["bin"].tolist()
     assert labels[45:47] == ["t1", "t2"] and labels[-1] == _binning.OTHER and len(labels) == 51
-    pd.testing.assert_frame_equal(pooled.table.reset_index(drop=True), drift.DriftResult(generic.rows).table.reset_index(drop=True))
+    pd.testing.assert_frame_equal(pooled.table.reset_index(drop=True),
+                                  drift.DriftResult(generic.rows).table.reset_index(drop=True))
