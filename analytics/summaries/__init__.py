@@ -11,10 +11,11 @@ the ingest right after its commit and by ``vigil refresh``) rebuilds the stale d
 
 from analytics.summaries._engine import (Coverage, Declaration, RefreshResult, SummaryTable, coverage, declaration,
                                          declarations, forget, refresh, refresh_store, register, stale_days)
-from analytics.summaries._ledger import DAY_SEGMENTS, days_filter, has_segments, outcomes_through, unsummarised_note
+from analytics.summaries._ledger import (DAY_SEGMENTS, LedgerDay, days_filter, has_segments, ledger_days,
+                                         outcomes_through, unsummarised_note)
 
 __all__ = [
-    "DAY_SEGMENTS", "Coverage", "Declaration", "RefreshResult", "SummaryTable", "coverage", "declaration",
-    "declarations", "days_filter", "forget", "has_segments", "outcomes_through", "refresh", "refresh_store", "register",
-    "stale_days", "unsummarised_note",
+    "DAY_SEGMENTS", "Coverage", "Declaration", "LedgerDay", "RefreshResult", "SummaryTable", "coverage", "declaration",
+    "declarations", "days_filter", "forget", "has_segments", "ledger_days", "outcomes_through", "refresh",
+    "refresh_store", "register", "stale_days", "unsummarised_note",
 ]

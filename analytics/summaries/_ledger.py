@@ -9,6 +9,7 @@ after ``summary_ledger.outcomes_through`` labels a prediction of the day.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import duckdb
@@ -53,6 +54,48 @@ def segment_changes(con: duckdb.DuckDBPyConnection, summary: str, model: str, sc
         ORDER BY 1
         """, [model, summary, model, scope, key]).fetchall()
     return [r[0] for r in rows if not r[1]], [r[0] for r in rows if r[1]]
+
+
+@dataclass(frozen=True)
+class LedgerDay:
+    """One stored day of a summary as the ledger records it: the segments and key its rows were built from, and when.
+
+    Two equal records stand for the same rows: a day's rows are rebuilt (with a new ``built_at``) whenever its
+    segments or key change, so a reader keeping sums of stored days in memory keys them on these.
+    """
+
+    day: date
+    segments: str
+    key: str
+    built_at: datetime
+
+
+def ledger_days(con: duckdb.DuckDBPyConnection, summary: str, model: str, *, scope: str = "", start: date,
+                end: date) -> tuple[LedgerDay, ...]:
+    """The ledger's records of a summary's stored days in ``[start, end)`` (UTC dates), by day.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        An open connection (reads only).
+    summary : str
+        The summary's name (``drift``, ``serving``...).
+    model : str
+        The model.
+    scope : str
+        The scope (a version, or ``""``).
+    start, end : date
+        The first day and the day after the last.
+
+    Returns
+    -------
+    tuple of LedgerDay
+        One per stored day of the span (days never summarised are absent), sorted by day.
+    """
+    rows = con.execute("SELECT day, segments, key, built_at FROM summary_ledger WHERE summary = ? AND model_name = ? "
+                       "AND scope = ? AND day >= ? AND day < ? ORDER BY day", [summary, model, scope, start, end]
+                       ).fetchall()
+    return tuple(LedgerDay(*row) for row in rows)
 
 
 def labelled_days(con: duckdb.DuckDBPyConnection, model: str, after: int) -> set[date]:
