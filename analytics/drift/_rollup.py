@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -31,6 +31,8 @@ from analytics import summaries
 from analytics.drift import _binning as binning
 from analytics.drift._binning import FineHistogram, Profile
 from analytics.drift._methods import CATEGORICAL
+from analytics.memo import Memo
+from analytics.store import store_path
 from analytics.timebounds import period_sql
 
 if TYPE_CHECKING:
@@ -146,13 +148,59 @@ def drop_rollups(con: duckdb.DuckDBPyConnection, model: str) -> int:
     For when log segments are removed (retention): the next refresh rebuilds the days from the
     segments that remain (the engine would find those days stale anyway).
     """
-    return summaries.forget(con, "drift", model)
+    return summaries.forget(con, DRIFT, model)
+
+
+#: The summary's name in the ledger.
+DRIFT = "drift"
+WEEK = "week"
+
+
+@dataclass(frozen=True)
+class ColumnSums:
+    """One column's rollup rows summed per period: ``p`` (the period), ``bin`` or ``category``, and the sums,
+    ordered by period, then bin (numpy arrays of one length)."""
+
+    p: np.ndarray
+    bin: np.ndarray
+    category: np.ndarray
+    n: np.ndarray
+    total: np.ndarray
+    vmin: np.ndarray
+    vmax: np.ndarray
+
+    @classmethod
+    def joined(cls, parts: list[ColumnSums]) -> ColumnSums:
+        """The rows of ``parts`` (each on periods of its own, given in the order of their periods), in one."""
+        if len(parts) == 1:
+            return parts[0]
+        return cls(*(np.concatenate([getattr(part, f.name) for part in parts]) for f in fields(cls)))
+
+    def by_period(self) -> list[ColumnSums]:
+        """The rows of each period, in order."""
+        if not len(self.p):
+            return []
+        starts = np.flatnonzero(np.r_[True, self.p[1:] != self.p[:-1]])
+        ends = np.r_[starts[1:], len(self.p)]
+        return [ColumnSums(*(getattr(self, f.name)[a:b] for f in fields(self))) for a, b in zip(starts, ends)]
+
+
+_EMPTY = ColumnSums(*(np.zeros(0) for _ in fields(ColumnSums)))
+#: Each whole week's sums of a version's rollups, every column, kept in this process (:meth:`RollupCounts._load`).
+_WEEKS: Memo[dict[str, ColumnSums]] = Memo(64)
 
 
 @dataclass
 class RollupCounts:
     """Counts of whole UTC days of one version, read from ``drift_rollup`` (one query for all ``columns``),
-    of the ``days`` given (the fresh ones, :func:`analytics.summaries.coverage`; None: every kept day)."""
+    of the ``days`` given (the fresh ones, :func:`analytics.summaries.coverage`; None: every kept day).
+
+    Per week, the sums of a week whose seven days are all among ``days`` are kept in this process, keyed by
+    the store, the version, the week and the ledger's records of its days
+    (:func:`analytics.summaries.ledger_days`: the segments and bins they were built from, and when), so
+    an ingest or refresh that rebuilds one of its days, or a rebuilt store, sums it again; the other
+    days (a window's partial first and last weeks) are summed on every call.
+    """
 
     con: duckdb.DuckDBPyConnection
     model: str
@@ -162,59 +210,115 @@ class RollupCounts:
     period: str | None = None
     columns: tuple[str, ...] = ()
     days: tuple[date, ...] | None = None
-    _frame: pd.DataFrame | None = field(default=None, repr=False)
-    _by_column: dict[str, pd.DataFrame] | None = field(default=None, repr=False)
+    _by_column: dict[str, ColumnSums] | None = field(default=None, repr=False)
 
-    def _where(self) -> tuple[str, list]:
+    def _sums(self, days: list[date] | None, columns: tuple[str, ...] | None) -> dict[str, ColumnSums]:
+        """The rollup rows of ``days`` (None: every kept day of the span) summed per period, column, bin and
+        category, of ``columns`` (None: every column) and the row counts, by column."""
         start = self.start.date() if self.start else date.min
         end = self.end.date() if self.end else date.max - timedelta(days=1)
-        wanted = [ROWS, *self.columns]
-        sql = (f"model_name = ? AND model_version = ? AND day >= ? AND day < ? AND column_name IN "
-               f"({', '.join('?' * len(wanted))})")
-        params = [self.model, self.version, start, end, *wanted]
-        if self.days is not None:  # only the days summarised now: the log answers for the others
-            sql += " AND list_contains(?, day)"
-            params.append(sorted(self.days))
-        return sql, params
+        if days:  # their span only
+            start, end = max(start, min(days)), min(end, max(days) + timedelta(days=1))
+        where = "model_name = ? AND model_version = ? AND day >= ? AND day < ?"
+        params: list = [self.model, self.version, start, end]
+        if columns is not None:
+            wanted = [ROWS, *columns]
+            where += f" AND column_name IN ({', '.join('?' * len(wanted))})"
+            params += wanted
+        if days is not None:  # only the days summarised now: the log answers for the others
+            where += " AND list_contains(?, day)"
+            params.append(sorted(days))
+        frame = self.con.execute(
+            f"SELECT {period_sql(self.period, 'day')} AS p, column_name, bin, category, sum(n)::BIGINT AS n, "
+            f"sum(total) AS total, min(vmin) AS vmin, max(vmax) AS vmax FROM drift_rollup WHERE {where} GROUP BY ALL "
+            "ORDER BY column_name, p, bin", params).df()
+        return {str(column): ColumnSums(*(part[f.name].to_numpy() for f in fields(ColumnSums)))
+                for column, part in frame.groupby("column_name", sort=False)}
 
-    def _load(self) -> pd.DataFrame:
-        if self._frame is None:
-            where, params = self._where()
-            self._frame = self.con.execute(
-                f"SELECT {period_sql(self.period, 'day')} AS p, column_name, bin, category, sum(n)::BIGINT AS n, sum(total) AS total,"
-                f" min(vmin) AS vmin, max(vmax) AS vmax FROM drift_rollup WHERE {where} GROUP BY ALL "
-                "ORDER BY column_name, p, bin", params).df()
-        return self._frame
+    def _whole_weeks(self) -> dict[date, list[date]]:
+        """The weeks (by their Monday) whose seven days are all among :attr:`days`, with their days."""
+        if self.period != WEEK or self.days is None:
+            return {}
+        weeks: dict[date, list[date]] = {}
+        for day in sorted(self.days):
+            weeks.setdefault(day - timedelta(days=day.weekday()), []).append(day)
+        return {monday: days for monday, days in weeks.items() if len(days) == 7}
 
-    def _column(self, column: str) -> pd.DataFrame:
-        """The rows of one column (the frame is split by column once, not filtered again per column)."""
-        frame = self._load()
+    def _week_sums(self, weeks: dict[date, list[date]]) -> dict[date, dict[str, ColumnSums]]:
+        """Each whole week's sums by column (every column of the version): from the memo, or summed in one
+        query for all the weeks it does not hold."""
+        if not weeks:
+            return {}
+        ledger: dict[date, list[summaries.LedgerDay]] = {}
+        for record in summaries.ledger_days(self.con, DRIFT, self.model, scope=self.version, start=min(weeks),
+                                            end=max(weeks) + timedelta(days=7)):
+            ledger.setdefault(record.day - timedelta(days=record.day.weekday()), []).append(record)
+        place = str(store_path(self.con))
+        keys = {monday: (place, self.model, self.version, monday, tuple(ledger.get(monday, ()))) for monday in weeks}
+        held = set(_WEEKS.keys())
+        summed = self._summed_weeks({monday: days for monday, days in weeks.items() if keys[monday] not in held})
+
+        def compute(monday: date) -> dict[str, ColumnSums]:
+            if monday not in summed:  # dropped from the memo since it was looked at (other threads' weeks)
+                summed.update(self._summed_weeks({monday: weeks[monday]}))
+            return summed[monday]
+
+        return {monday: _WEEKS.get(keys[monday], lambda monday=monday: compute(monday)) for monday in weeks}
+
+    def _summed_weeks(self, weeks: dict[date, list[date]]) -> dict[date, dict[str, ColumnSums]]:
+        """The sums of ``weeks`` by column (every column), in one query (a week without rows: an empty dict)."""
+        out: dict[date, dict[str, ColumnSums]] = {monday: {} for monday in weeks}
+        if weeks:
+            for column, sums in self._sums([d for days in weeks.values() for d in days], None).items():
+                for week in sums.by_period():
+                    out[week.p[0].astype("datetime64[D]").item()][column] = week
+        return out
+
+    def _load(self) -> dict[str, ColumnSums]:
+        """Each column's rows (and the row counts, :data:`ROWS`), ordered by period, then bin."""
         if self._by_column is None:
-            self._by_column = {str(c): part for c, part in frame.groupby("column_name", sort=False)}
-        return self._by_column.get(column, frame.iloc[0:0])
+            weeks = self._whole_weeks()
+            rest = None if self.days is None else [d for d in self.days
+                                                   if d - timedelta(days=d.weekday()) not in weeks]
+            summed = self._sums(rest, self.columns) if rest is None or rest else {}
+            if not weeks:
+                self._by_column = summed
+            else:  # the kept weeks and the other periods, in the order of their periods
+                pieces: dict[str, list[ColumnSums]] = {}
+                for sums in self._week_sums(weeks).values():
+                    for column, week in sums.items():
+                        pieces.setdefault(column, []).append(week)
+                for column, sums in summed.items():
+                    pieces.setdefault(column, []).extend(sums.by_period())
+                self._by_column = {column: ColumnSums.joined(sorted(pieces[column], key=lambda part: part.p[0]))
+                                   for column in (ROWS, *self.columns) if column in pieces}
+        return self._by_column
+
+    def _column(self, column: str) -> ColumnSums:
+        """The rows of one column, ordered by period, then bin (empty when it has none)."""
+        return self._load().get(column, _EMPTY)
 
     def rows(self) -> dict[object, int]:
         rows = self._column(ROWS)
-        return {_period(p): int(n) for p, n in zip(rows["p"], rows["n"])}
+        return {_period(p): int(n) for p, n in zip(rows.p, rows.n)}
 
     def numeric(self, column: str, lo: float, hi: float) -> dict[object, FineHistogram]:
         part = self._column(column)  # ordered by period, then bin
-        periods = part["p"].to_numpy()
-        arrays = (part["bin"].to_numpy(np.int64), part["n"].to_numpy(np.int64), part["total"].to_numpy(float),
-                  part["vmin"].to_numpy(float), part["vmax"].to_numpy(float))
-        starts = np.flatnonzero(np.r_[True, periods[1:] != periods[:-1]]) if len(periods) else np.zeros(0, int)
-        ends = np.r_[starts[1:], len(periods)]
-        return {_period(part["p"].iloc[a]): FineHistogram(*(x[a:b] for x in arrays)) for a, b in zip(starts, ends)}
+        return {_period(week.p[0]): FineHistogram(week.bin.astype(np.int64), week.n.astype(np.int64),
+                                                  week.total.astype(float), week.vmin.astype(float),
+                                                  week.vmax.astype(float))
+                for week in part.by_period()}
 
     def categories(self, column: str, numeric: bool) -> dict[object, dict[str, int]]:
         out: dict[object, dict[str, int]] = {}
-        for p, c, n in self._column(column)[["p", "category", "n"]].itertuples(index=False):
+        part = self._column(column)
+        for p, c, n in zip(part.p, part.category, part.n):
             out.setdefault(_period(p), {})[c] = int(n)
         return out
 
 
 def _period(p) -> object:
     """A period as the direct queries return it (a naive datetime, or :data:`~analytics.timebounds.WHOLE_WINDOW`)."""
-    import pandas as pd  # loaded already: the rollups were fetched as frames
-
-    return p.to_pydatetime() if isinstance(p, pd.Timestamp) else p
+    if isinstance(p, np.datetime64):  # a period's start as numpy holds it
+        return p.astype("datetime64[us]").item()
+    return p
