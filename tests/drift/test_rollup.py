@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -188,3 +189,63 @@ def test_a_version_without_rows_in_the_segments_rolls_up_nothing(toy):
     assert store.read(lambda con: con.execute("SELECT count(*) FROM drift_rollup WHERE model_version = 'v3'")
                       .fetchone()[0], toy.db) == 0
     assert drift.refresh_rollups(toy.db, toy.name, version="v3") == 0  # marked rolled: not summarised again
+
+
+def test_whole_weeks_are_kept_in_memory_until_an_ingest_changes_one_of_their_days(copy):
+    """Drift over time per week keeps each whole week's sums in the process (the partial edge weeks are summed on
+    every call); an ingest into a day of a kept week makes that day unsummarised (read from the log), and once
+    the refresh rebuilds it the week is summed again, while the other week stays kept. Every answer is the log's."""
+    db, start = copy
+    drift.refresh_rollups(db, MODEL)  # as an ingest does
+    monday = floor_hour(start + timedelta(days=100), "day")
+    monday -= timedelta(days=monday.weekday())
+    a, b = monday + timedelta(days=3, hours=5), monday + timedelta(days=24, hours=7)  # partial, 2 whole weeks, partial
+    columns = ("AGE", "BILL_AMT1", "channel")
+    here = str(Path(db).resolve())
+
+    def kept_weeks():
+        return sorted(key[3] for key in _rollup._WEEKS.keys() if key[0] == here)
+
+    _rollup._WEEKS.clear()
+    whole = [(monday + timedelta(days=7)).date(), (monday + timedelta(days=14)).date()]
+    first = _over_time_same_as_the_log(db, a, b, "week", columns)
+    assert kept_weeks() == whole and first.table["period"].nunique() == 4
+    again = drift.drift_over_time(db, MODEL, window=Window(start=a, end=b), freq="week", columns=columns)
+    assert kept_weeks() == whole  # read from memory, not summed again
+    pd.testing.assert_frame_equal(again.table, first.table)
+    # new traffic on a day of the second whole week: that day's v1 rows sent again under new ids, 20 years older
+    day = monday + timedelta(days=16)
+    store.release(db)  # a read-only connection cannot share this process's lingering instance
+    con = duckdb.connect(str(db), read_only=True)
+    store.bind_store_folder(con)
+    try:
+        rows = con.execute("SELECT * FROM predictions_credit_default WHERE predicted_at >= ? AND predicted_at < ? "
+                           "AND model_version = 'v1'", [day, day + timedelta(days=1)]).df()
+    finally:
+        con.close()
+    rows["prediction_id"] = "later-" + rows["prediction_id"]
+    rows["AGE"] = rows["AGE"] + 20
+    ingest(MODEL, rows, actor=ADMIN, db=db)
+    unsummarised = _over_time_same_as_the_log(db, a, b, "week", columns)
+    assert unsummarised.unsummarised_days == (day.date(),)
+    assert drift.refresh_rollups(db, MODEL) == 1
+    refreshed = _over_time_same_as_the_log(db, a, b, "week", columns)
+    assert refreshed.unsummarised_days == () and kept_weeks() == [whole[0], whole[1], whole[1]]  # summed again
+
+    def age(result):
+        return result.table.query("column == 'AGE'").set_index("period")["statistic"]
+
+    assert age(refreshed)[pd.Timestamp(whole[0])] == age(first)[pd.Timestamp(whole[0])]
+    assert age(refreshed)[pd.Timestamp(whole[1])] > age(first)[pd.Timestamp(whole[1])]
+    # the changed week pinned to scipy (AGE has one value per fine bin: W1 is exact)
+    store.release(db)
+    con = duckdb.connect(str(db), read_only=True)
+    store.bind_store_folder(con)
+    try:
+        ref = con.execute("SELECT AGE FROM reference_credit_default WHERE model_version = 'v1'").df()["AGE"]
+        cur = con.execute("SELECT AGE FROM predictions_credit_default WHERE model_version = 'v1' AND predicted_at >= ? "
+                          "AND predicted_at < ?", [monday + timedelta(days=14), monday + timedelta(days=21)]).df()["AGE"]
+    finally:
+        con.close()
+    assert age(refreshed)[pd.Timestamp(whole[1])] == pytest.approx(stats.wasserstein_distance(ref, cur) / np.std(ref),
+                                                                   rel=1e-9)
