@@ -401,7 +401,7 @@ def _rolled_versions(con: duckdb.DuckDBPyConnection, model: str) -> tuple[str, .
 
 #: The daily drift rollups, declared to the summaries engine: scoped by version, keyed by the bins.
 DRIFT_ROLLUPS = summaries.register(summaries.Declaration(
-    name="drift", tables=(summaries.SummaryTable("drift_rollup", scope_column="model_version"),),
+    name=_rollup.DRIFT, tables=(summaries.SummaryTable("drift_rollup", scope_column="model_version"),),
     build=_build_rollups, key=_rollup_key, scopes=_rolled_versions))
 
 

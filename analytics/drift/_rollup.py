@@ -13,6 +13,10 @@ which days are fresh, its refresh (after an ingest, ``vigil refresh``) rebuilds 
 :func:`summarise_days`, and a reader sums the fresh days (:class:`RollupCounts`) and reads the
 others from the log. Rows of ``drift_rollup``: one per (version, day, column, fine bin or category),
 plus one per day with ``column_name = '*'`` counting the rows.
+
+Drift over time per week sums each whole week of fresh days once per process: the sums are kept in
+memory (:class:`RollupCounts`) under the ledger's records of the week's days, which an ingest or a
+refresh that rebuilds one of them changes.
 """
 
 from __future__ import annotations
@@ -39,6 +43,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
 ROWS = "*"
+#: The summary's name in the ledger.
+DRIFT = "drift"
+#: The period whose whole weeks are kept in memory (:class:`RollupCounts`).
+WEEK = "week"
 #: Changes whenever the binning changes meaning (then every rollup is rebuilt).
 BINNING = f"asinh-{binning.FINE_BINS}-1"
 #: The columns of a rollup frame (what :func:`summarise_days` and another engine's summariser return).
@@ -149,11 +157,6 @@ def drop_rollups(con: duckdb.DuckDBPyConnection, model: str) -> int:
     segments that remain (the engine would find those days stale anyway).
     """
     return summaries.forget(con, DRIFT, model)
-
-
-#: The summary's name in the ledger.
-DRIFT = "drift"
-WEEK = "week"
 
 
 @dataclass(frozen=True)
