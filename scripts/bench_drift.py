@@ -1,7 +1,7 @@
 """Drift benchmark (issue 4): a 30-day drift summary on the 10M-row demo, against the usual pandas+scipy way.
 
-    python scripts/bench_drift.py [--db data/bench/demo10m.duckdb] [--days 30] [--only summary|multivariate|files]
-                                  [--files log|uci|both] [--repeat 5]
+    python scripts/bench_drift.py [--db data/bench/demo10m.duckdb] [--days 30]
+                                  [--only summary|multivariate|files|over-time] [--files log|uci|both] [--repeat 5]
 
 Measures, each in a fresh subprocess (so peak resident memory, ru_maxrss, is its own):
 
@@ -26,11 +26,17 @@ Measures, each in a fresh subprocess (so peak resident memory, ru_maxrss, is its
    peak memory of the process; the median of ``--repeat`` runs) on two pairs of 1M-row Parquet files
    (``--files``): cut from the demo log (31 columns: amounts, an id, text stored with a dictionary),
    and issue 15's (33 columns: the UCI credit data resampled with jittered amounts, :data:`_UCI`;
-   these need no store).
+   these need no store);
+6. drift over time per week (``analytics.drift.drift_over_time``, every column) and the Performance page's
+   concept drift (``analytics.performance.concept_drift``) of the page's default window as at 15:00 UTC the
+   day after the log's last day (the last 90 days, open-ended: a partial first day of 9 hours), in one
+   process, alternating a call with the whole weeks' rollup sums kept in memory dropped first
+   ("uncached") and one right after ("memoised"), ``--repeat`` times each: medians of wall and CPU
+   seconds, and the largest difference between the two answers' statistics.
 
 It writes the rollups and the kept samples into the store it measures (as the app would: copy the
 shared benchmark store first) and prints figures; it asserts nothing. ``--only`` runs one part (1-3,
-4 or 5). The targets: summary < 1 s warm and < 3 s cold, peak memory < 1.5 GB; the CLI <= 1 s (issue 15).
+4, 5 or 6). The targets: summary < 1 s warm and < 3 s cold, peak memory < 1.5 GB; the CLI <= 1 s (issue 15).
 """
 
 from __future__ import annotations
@@ -150,6 +156,42 @@ print(json.dumps(out))
 """
 
 
+_OVER_TIME = r"""
+import json, statistics, sys, time
+from datetime import timedelta
+import duckdb, numpy as np
+from analytics import drift, performance, store
+from analytics.drift import _rollup
+from analytics.window import Window
+db, repeat = sys.argv[1], int(sys.argv[2])
+con = duckdb.connect(db, read_only=True)
+store.bind_store_folder(con)
+last = con.execute("SELECT date_trunc('day', max(predicted_at)) FROM predictions_credit_default").fetchone()[0]
+con.close()
+window = Window(last + timedelta(days=1, hours=15) - timedelta(days=90), None)  # the page's, at 15:00 the day after
+calls = {"drift_over_time": lambda: drift.drift_over_time(db, "credit-default", window=window, freq="week").table,
+         "concept_drift": lambda: performance.concept_drift(db, "credit-default", window=window, freq="week")}
+out = {}
+for name, call in calls.items():
+    call()  # imports, the reference's profiles and fits
+    runs, answers = {"uncached": [], "memoised": []}, {}
+    for _ in range(repeat):
+        for mode in runs:
+            if mode == "uncached":
+                _rollup._WEEKS.clear()
+            t, cpu = time.perf_counter(), time.process_time()
+            answers[mode] = call()
+            runs[mode].append((time.perf_counter() - t, time.process_time() - cpu))
+    column = "statistic" if name == "drift_over_time" else "roc_auc"
+    a, b = (answers[m][column].to_numpy(float) for m in runs)
+    out[name] = {"rows": len(answers["memoised"]), "gap": float(np.nanmax(np.abs(a - b))) if len(a) else 0.0,
+                 "same_verdicts": bool(answers["uncached"].drop(columns=[column]).astype(str).equals(
+                     answers["memoised"].drop(columns=[column]).astype(str))),
+                 **{m: [statistics.median(r[0] for r in v), statistics.median(r[1] for r in v)] for m, v in runs.items()}}
+print(json.dumps(out))
+"""
+
+
 _CUT = r"""
 import sys
 from pathlib import Path
@@ -220,16 +262,18 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", default=str(DEFAULT_DB))
     parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--only", choices=["summary", "multivariate", "files"], help="run one part")
+    parser.add_argument("--only", choices=["summary", "multivariate", "files", "over-time"], help="run one part")
     parser.add_argument("--files", choices=["log", "uci", "both"], default="both",
                         help="the file gate's files: cut from the demo log, issue 15's UCI resample, or both")
-    parser.add_argument("--repeat", type=int, default=5, help="runs of the file gate (the median is printed)")
+    parser.add_argument("--repeat", type=int, default=5,
+                        help="runs of the file gate, calls of each kind in part 6 (the median is printed)")
     args = parser.parse_args(argv)
     db = Path(args.db)
     if not db.exists() and not (args.only == "files" and args.files == "uci"):
         print(f"{db} is missing: build it with 'vigil --db {db} demo --rows 10000000'")
         return
-    for part, measure in (("summary", _summary), ("multivariate", _multivariate), ("files", _files)):
+    for part, measure in (("summary", _summary), ("multivariate", _multivariate), ("files", _files),
+                          ("over-time", _over_time)):
         if args.only in (None, part):
             measure(db, args)
     print(f"load average (1 min) at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores "
@@ -295,6 +339,16 @@ def _gate(reference: Path, current: Path) -> tuple[float, float, float, int, int
     code = proc.returncode = os.waitstatus_to_exitcode(status)
     columns = len(json.loads(stdout)) if code == 0 else 0
     return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, columns, code
+
+
+def _over_time(db: Path, args: argparse.Namespace) -> None:
+    """Part 6: drift over time per week and concept drift, the whole weeks' sums dropped or kept in memory."""
+    got = run_child(_OVER_TIME, str(db), str(args.repeat))
+    for name, f in got.items():
+        print(f"{name}, per week, the page's 90-day window at 15:00 ({f['rows']} rows; median of {args.repeat}): "
+              f"uncached {f['uncached'][0]:.2f} s ({f['uncached'][1]:.2f} CPU-s), memoised {f['memoised'][0]:.2f} s "
+              f"({f['memoised'][1]:.2f} CPU-s); largest difference of the answers {f['gap']:.1e}, every other "
+              f"column equal: {f['same_verdicts']}")
 
 
 def _files(db: Path, args: argparse.Namespace) -> None:
