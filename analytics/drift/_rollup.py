@@ -244,29 +244,17 @@ class RollupCounts:
             return {}
         weeks: dict[date, list[date]] = {}
         for day in sorted(self.days):
-            weeks.setdefault(day - timedelta(days=day.weekday()), []).append(day)
+            weeks.setdefault(_monday(day), []).append(day)
         return {monday: days for monday, days in weeks.items() if len(days) == 7}
 
-    def _week_sums(self, weeks: dict[date, list[date]]) -> dict[date, dict[str, ColumnSums]]:
-        """Each whole week's sums by column (every column of the version): from the memo, or summed in one
-        query for all the weeks it does not hold."""
-        if not weeks:
-            return {}
+    def _week_keys(self, weeks: dict[date, list[date]]) -> dict[date, tuple]:
+        """Each whole week's key in the memo: the store, the version, the week and the ledger's records of its days."""
         ledger: dict[date, list[summaries.LedgerDay]] = {}
         for record in summaries.ledger_days(self.con, DRIFT, self.model, scope=self.version, start=min(weeks),
                                             end=max(weeks) + timedelta(days=7)):
-            ledger.setdefault(record.day - timedelta(days=record.day.weekday()), []).append(record)
+            ledger.setdefault(_monday(record.day), []).append(record)
         place = str(store_path(self.con))
-        keys = {monday: (place, self.model, self.version, monday, tuple(ledger.get(monday, ()))) for monday in weeks}
-        held = set(_WEEKS.keys())
-        summed = self._summed_weeks({monday: days for monday, days in weeks.items() if keys[monday] not in held})
-
-        def compute(monday: date) -> dict[str, ColumnSums]:
-            if monday not in summed:  # dropped from the memo since it was looked at (other threads' weeks)
-                summed.update(self._summed_weeks({monday: weeks[monday]}))
-            return summed[monday]
-
-        return {monday: _WEEKS.get(keys[monday], lambda monday=monday: compute(monday)) for monday in weeks}
+        return {monday: (place, self.model, self.version, monday, tuple(ledger.get(monday, ()))) for monday in weeks}
 
     def _summed_weeks(self, weeks: dict[date, list[date]]) -> dict[date, dict[str, ColumnSums]]:
         """The sums of ``weeks`` by column (every column), in one query (a week without rows: an empty dict)."""
@@ -274,27 +262,49 @@ class RollupCounts:
         if weeks:
             for column, sums in self._sums([d for days in weeks.values() for d in days], None).items():
                 for week in sums.by_period():
-                    out[week.p[0].astype("datetime64[D]").item()][column] = week
+                    out[_monday(week.p[0])][column] = week
         return out
 
     def _load(self) -> dict[str, ColumnSums]:
-        """Each column's rows (and the row counts, :data:`ROWS`), ordered by period, then bin."""
-        if self._by_column is None:
-            weeks = self._whole_weeks()
-            rest = None if self.days is None else [d for d in self.days
-                                                   if d - timedelta(days=d.weekday()) not in weeks]
-            summed = self._sums(rest, self.columns) if rest is None or rest else {}
-            if not weeks:
-                self._by_column = summed
-            else:  # the kept weeks and the other periods, in the order of their periods
-                pieces: dict[str, list[ColumnSums]] = {}
-                for sums in self._week_sums(weeks).values():
-                    for column, week in sums.items():
-                        pieces.setdefault(column, []).append(week)
-                for column, sums in summed.items():
-                    pieces.setdefault(column, []).extend(sums.by_period())
-                self._by_column = {column: ColumnSums.joined(sorted(pieces[column], key=lambda part: part.p[0]))
-                                   for column in (ROWS, *self.columns) if column in pieces}
+        """Each column's rows (and the row counts, :data:`ROWS`), ordered by period, then bin.
+
+        With whole weeks, one query sums the weeks the memo does not hold (every column, to keep) and the
+        other days (the columns asked for); the memo answers for the rest.
+        """
+        if self._by_column is not None:
+            return self._by_column
+        weeks = self._whole_weeks()
+        rest = None if self.days is None else [d for d in self.days if _monday(d) not in weeks]
+        if not weeks:
+            self._by_column = self._sums(rest, self.columns) if rest is None or rest else {}
+            return self._by_column
+        wanted = (ROWS, *self.columns)
+        keys = self._week_keys(weeks)
+        held = set(_WEEKS.keys())
+        missing = {monday: days for monday, days in weeks.items() if keys[monday] not in held}
+        summed = self._sums([d for days in missing.values() for d in days] + rest,
+                            None if missing else self.columns) if missing or rest else {}
+        new: dict[date, dict[str, ColumnSums]] = {monday: {} for monday in missing}
+        pieces: dict[str, list[ColumnSums]] = {}
+        for column, sums in summed.items():
+            for part in sums.by_period():
+                monday = _monday(part.p[0])
+                if monday in new:
+                    new[monday][column] = part
+                elif column in wanted:
+                    pieces.setdefault(column, []).append(part)
+
+        def compute(monday: date) -> dict[str, ColumnSums]:
+            if monday not in new:  # dropped from the memo since it was looked at (other threads' weeks)
+                new.update(self._summed_weeks({monday: weeks[monday]}))
+            return new[monday]
+
+        for monday in weeks:
+            for column, part in _WEEKS.get(keys[monday], lambda monday=monday: compute(monday)).items():
+                if column in wanted:
+                    pieces.setdefault(column, []).append(part)
+        self._by_column = {column: ColumnSums.joined(sorted(pieces[column], key=lambda part: part.p[0]))
+                           for column in wanted if column in pieces}
         return self._by_column
 
     def _column(self, column: str) -> ColumnSums:
@@ -318,6 +328,13 @@ class RollupCounts:
         for p, c, n in zip(part.p, part.category, part.n):
             out.setdefault(_period(p), {})[c] = int(n)
         return out
+
+
+def _monday(day: date | np.datetime64) -> date:
+    """The Monday of the week of a day or of a period's start (as ``date_trunc('week', ...)`` counts weeks)."""
+    if isinstance(day, np.datetime64):
+        day = day.astype("datetime64[D]").item()
+    return day - timedelta(days=day.weekday())
 
 
 def _period(p) -> object:
