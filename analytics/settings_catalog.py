@@ -36,6 +36,7 @@ SETTING_MODULES: tuple[str, ...] = (
     "analytics.explain._kept", "analytics.explain._sample", "analytics.explain._shap", "analytics.fairness._report",
     "analytics.governance._evidence", "analytics.ingest._roles",
     "analytics.performance._concept", "analytics.performance._sampling", "analytics.sessions",
+    "analytics.summaries._engine",
 )
 
 

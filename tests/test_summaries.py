@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
 
-from analytics import business, drift, fairness, registry, store, summaries
+from analytics import business, drift, fairness, registry, settings, store, summaries
 from analytics.cli import main
 from analytics.ingest import ingest
 from analytics.roles import Actor
@@ -57,3 +57,55 @@ def test_readers_never_write_and_name_the_days_they_read_from_the_log(toy, capsy
     stored = store.read(lambda con: fairness.assess(con, toy.name, window=Window(version="v1"), n_boot=0), toy.db)
     assert fairness_cells == 3000 and (stored.rows, stored.labelled) == (fair.rows, fair.labelled) == (1500, 1500)
     pd.testing.assert_frame_equal(stored.verdicts(), fair.verdicts())
+
+
+def test_a_refresh_builds_many_days_in_parts_of_the_rows_it_may_hold_with_the_same_rows(toy):
+    # the toy model, registered from its spec; 4,000 rows over three UTC days, about 1,440 a whole day
+    reference = toy.predictions(200)[["AGE", "income", "region", "is_member", "gender", "score", "decision"]]
+    reference["label"] = np.arange(200) % 2
+    store.write(lambda con: registry.load_reference(con, ADMIN, toy.name, "v1", reference), toy.db)
+    rows = toy.predictions(4000)
+    assert ingest(toy.name, rows, db=toy.db, actor=ADMIN).status == "committed"
+    assert ingest(toy.name, toy.outcomes(rows), kind="outcomes", db=toy.db, actor=ADMIN).status == "committed"
+    tables = [t.name for d in summaries.declarations() for t in d.tables]
+
+    def rebuilt(part_rows: int) -> tuple[dict, dict[str, pd.DataFrame]]:
+        def work(con):
+            settings.set_value(con, ADMIN, summaries.BUILD_PART_ROWS.key, part_rows)
+            for decl in summaries.declarations():
+                summaries.forget(con, decl.name, toy.name)
+            return summaries.refresh(con, toy.name, scope="v1")
+        done = store.write(work, toy.db)
+        kept = store.read(lambda con: {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").df() for t in tables}, toy.db)
+        return done, kept
+
+    whole, in_one = rebuilt(10_000)
+    parted, in_parts = rebuilt(1_000)  # each day a build of its own
+    days = sorted({ts.date() for ts in rows["predicted_at"]})
+    assert whole == parted and whole["drift"] == whole["performance"] == len(days) == 4
+    assert all(len(in_one[t]) for t in ("drift_rollup", "serving_hourly", "fairness_cells", "performance_cells",
+                                         "multivariate_sample"))
+    for table in tables:
+        pd.testing.assert_frame_equal(in_parts[table], in_one[table], obj=table)
+
+    builds: list[list[date]] = []
+
+    def recorded(con, model, scope, days_):
+        builds.append(days_)
+        summaries.declaration("performance").build(con, model, scope, days_)
+
+    def rebuild_performance(con):
+        summaries.forget(con, "performance", toy.name)
+        return summaries.refresh(con, toy.name, names=("performance",), build=recorded)
+
+    assert store.write(rebuild_performance, toy.db) == {"performance": 4}
+    assert builds == [[day] for day in days]
+
+
+def test_build_parts_cut_days_in_order_into_runs_of_at_most_the_rows_given():
+    day = [date(2026, 1, 1) + timedelta(days=i) for i in range(5)]
+    rows = {day[0]: 400.0, day[1]: 700.0, day[2]: 100.0, day[3]: 2_000.0}  # day[4] holds none
+    assert summaries.build_parts([day[3], day[0], day[2], day[1], day[4]], rows, 1_000) == [
+        [day[0]], [day[1], day[2]], [day[3]], [day[4]]]
+    assert summaries.build_parts(day, rows, 10_000) == [day]
+    assert summaries.build_parts([], rows, 1_000) == []

@@ -30,6 +30,20 @@ DAY_SEGMENTS = """
 """
 
 
+#: Per UTC day of a model's log (parameter: the model), about how many rows it holds: each segment's rows
+#: spread evenly over the days its time range touches.
+DAY_ROWS = """
+    SELECT CAST(d.day AS DATE) AS day, sum(s.rows / d.span) AS rows
+    FROM log_segments s,
+         LATERAL (SELECT unnest(generate_series(date_trunc('day', s.min_predicted_at),
+                                                date_trunc('day', s.max_predicted_at), INTERVAL 1 DAY)) AS day,
+                         date_diff('day', date_trunc('day', s.min_predicted_at),
+                                   date_trunc('day', s.max_predicted_at)) + 1 AS span) d
+    WHERE s.model_name = ? AND s.rows > 0 AND s.min_predicted_at IS NOT NULL
+    GROUP BY ALL
+"""
+
+
 def has_segments(con: duckdb.DuckDBPyConnection, model: str) -> bool:
     """Whether the model's log is kept in segments (only then are summaries kept)."""
     return bool(con.execute("SELECT count(*) FROM log_segments WHERE model_name = ?", [model]).fetchone()[0])
