@@ -101,6 +101,35 @@ def refresh_store(db: Any = None, model: str | None = None) -> dict[str, dict[st
     return {name: days for name, days in done.items() if days}
 
 
+def newest_hours(con: duckdb.DuckDBPyConnection, model: str, rows: int, *, version: str | None = None,
+                 decision: int | None = None, start: datetime | None = None,
+                 end: datetime | None = None) -> datetime | None:
+    """The latest whole hour ``h`` such that ``[h, end)`` holds at least ``rows`` summarised predictions.
+
+    Counted from ``serving_hourly`` (the whole hours inside ``[start, end)``, of ``version`` and
+    ``decision`` when given). A reader that wants the newest ``rows`` predictions of a window reads
+    ``[h, end)`` of the log instead of the whole window: when that span gives it ``rows`` predictions,
+    they are the window's newest (every other one is older than ``h``); when it gives fewer (the
+    summaries are behind the log, or the reader filters on more than version and decision), it reads
+    the whole window. None when the summarised hours hold fewer than ``rows``.
+    """
+    where = time_bounds("hour", start, None)
+    clauses, params = ["model_name = ?", where.sql], [model, *where.params]
+    if end is not None:
+        clauses.append("hour + INTERVAL 1 HOUR <= ?")
+        params.append(end)
+    for column, value in (("version", version), ("decision", decision)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    row = con.execute(
+        f"""SELECT max(hour) FROM (
+                SELECT hour, sum(sum(predictions)) OVER (ORDER BY hour DESC) AS since
+                FROM serving_hourly WHERE {" AND ".join(clauses)} GROUP BY hour)
+            WHERE since >= ?""", [*params, int(rows)]).fetchone()
+    return row[0] if row else None
+
+
 # --------------------------------------------------------------------------------------------------
 # Windows from the summaries
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from analytics import audit, registry
+from analytics import audit, business, registry
 from analytics.errors import NotFoundError, VigilError
 from analytics.explain import _attributions as logged
 from analytics.explain._counterfactual import (ANSWERS, CounterfactualSet, FeatureSpace, counterfactuals,
@@ -66,26 +66,44 @@ def find_predictions(db: DbLike, model: str, *, prediction_id: str | None = None
 
     Columns: ``prediction_id``, ``predicted_at``, ``model_version``, ``deployment_role``, ``score``,
     ``decision``, ``latency_ms``, ``label`` (NULL until the outcome is known).
+
+    The newest predictions lie in the window's last hours: the serving summary says from which hour on
+    the window holds ``limit`` predictions of the version and decision (:func:`analytics.business.newest_hours`),
+    and only those hours of the log are read; when they give fewer than ``limit`` rows (a filter on the score,
+    or summaries behind the log), the whole window is. Without a filter on the outcome (which reads the whole
+    window joined with its outcomes), the outcomes are joined to the rows found, not to the window.
     """
     limit = max(1, min(int(limit), LOOKUP_LIMIT))
 
-    def work(con):
-        info = registry.get_model(con, model)
+    def query(con, info, since):
         where, params = ["TRUE"], []
         for clause, value in (("p.prediction_id = ?", prediction_id), ("p.model_version = ?", version),
-                              ("p.predicted_at >= ?", start), ("p.predicted_at < ?", end),
+                              ("p.predicted_at >= ?", since), ("p.predicted_at < ?", end),
                               ("p.decision = ?", decision), ("p.score >= ?", score_min),
                               ("p.score <= ?", score_max)):
             if value is not None:
                 where.append(clause)
                 params.append(value)
-        if labelled is not None:
+        columns = "p.prediction_id, p.predicted_at, p.model_version, p.deployment_role, p.score, p.decision, p.latency_ms"
+        order = "ORDER BY p.predicted_at DESC, p.prediction_id LIMIT ?"
+        joined = f"LEFT JOIN {outcomes_view(info.stem)} o USING (prediction_id)"
+        if labelled is not None:  # a filter on the outcome: the join comes first
             where.append("o.label IS NOT NULL" if labelled else "o.label IS NULL")
-        return con.execute(
-            f"SELECT p.prediction_id, p.predicted_at, p.model_version, p.deployment_role, p.score, p.decision, "
-            f"p.latency_ms, o.label FROM {predictions_view(info.stem)} p "
-            f"LEFT JOIN {outcomes_view(info.stem)} o USING (prediction_id) WHERE {' AND '.join(where)} "
-            "ORDER BY p.predicted_at DESC, p.prediction_id LIMIT ?", [*params, limit]).df()
+            return con.execute(f"SELECT {columns}, o.label FROM {predictions_view(info.stem)} p {joined} "
+                               f"WHERE {' AND '.join(where)} {order}", [*params, limit]).df()
+        return con.execute(f"SELECT p.*, o.label FROM (SELECT {columns} FROM {predictions_view(info.stem)} p "
+                           f"WHERE {' AND '.join(where)} {order}) p {joined} {order}", [*params, limit, limit]).df()
+
+    def work(con):
+        info = registry.get_model(con, model)
+        # Not for one id, nor with a filter on the outcome: the last hours hold none of the labelled rows for weeks.
+        since = None if prediction_id is not None or labelled is not None else business.newest_hours(
+            con, model, limit, version=version, decision=decision, start=start, end=end)
+        if since is not None:
+            found = query(con, info, since)
+            if len(found) == limit:
+                return found
+        return query(con, info, start)
 
     return run(db, work)
 

@@ -13,7 +13,7 @@ from scipy import stats
 
 from explain_support import MODEL, SCHEMA, SYSTEM, lite_db, lite_template  # noqa: F401 - fixtures
 
-from analytics import audit, explain, store
+from analytics import audit, business, explain, store
 from analytics.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from analytics.explain import _attributions
 from analytics.roles import Actor
@@ -193,6 +193,51 @@ def test_trace_masks_sensitive_values_for_roles_without_the_right(lite_template)
     assert record["rescored_score"] == pytest.approx(record["score"], abs=1e-12)
     assert set(open_view.audit["object_id"]) == {f"{MODEL}:v1"}
     assert {"version.register", "version.reference"} <= set(open_view.audit["action"])
+
+
+def _newest_from_the_log(db, *, version=None, start=None, end=None, decision=None, score_max=None, labelled=None,
+                         limit=100):
+    """The plain query: the whole window joined with its outcomes, newest first."""
+    where, params = ["TRUE"], []
+    for clause, value in (("p.model_version = ?", version), ("p.predicted_at >= ?", start), ("p.predicted_at < ?", end),
+                          ("p.decision = ?", decision), ("p.score <= ?", score_max)):
+        if value is not None:
+            where.append(clause)
+            params.append(value)
+    if labelled is not None:
+        where.append("o.label IS NOT NULL" if labelled else "o.label IS NULL")
+    return store.read(lambda con: con.execute(
+        "SELECT p.prediction_id, p.predicted_at, p.model_version, p.deployment_role, p.score, p.decision, "
+        "p.latency_ms, o.label FROM predictions_credit_lite p LEFT JOIN outcomes_credit_lite o USING (prediction_id) "
+        f"WHERE {' AND '.join(where)} ORDER BY p.predicted_at DESC, p.prediction_id LIMIT ?", [*params, limit]).df(), db)
+
+
+def test_find_predictions_reads_the_newest_hours_the_same_rows_as_the_whole_window(lite_db):
+    end = store.read(lambda con: con.execute("SELECT max(predicted_at) FROM predictions_credit_lite").fetchone()[0],
+                     lite_db) - pd.Timedelta(days=3, minutes=17)  # mid-hour, rows after it
+    start = end - pd.Timedelta(days=20)
+    cases = [dict(version="v1", start=start, end=end, decision=1, limit=50),
+             dict(start=start, end=end, limit=200), dict(limit=500), dict(version="v2", limit=40),
+             dict(version="v1", start=start, end=end, decision=0, score_max=0.3, limit=50),  # fewer: whole window
+             dict(version="v1", end=end, labelled=True, limit=30), dict(start=start, labelled=False, limit=100),
+             dict(version="v1", start=end - pd.Timedelta(hours=5), end=end, limit=500)]  # fewer than the limit
+
+    def newest():
+        return store.read(lambda con: business.newest_hours(con, MODEL, 50, version="v1", decision=1, start=start,
+                                                            end=end), lite_db)
+
+    assert newest() is None  # no serving summary yet: the whole window is read
+    for summarised in (False, True):
+        if summarised:
+            business.refresh_summaries(lite_db, MODEL)
+            # The serving summary names where the window's newest 50 declined v1 predictions start: only those
+            # hours of the log are read.
+            assert start < newest() < end
+        for case in cases:
+            found = explain.find_predictions(lite_db, MODEL, **case)
+            expected = _newest_from_the_log(lite_db, **case)
+            pd.testing.assert_frame_equal(found, expected, check_dtype=False)
+            assert 0 < len(found) <= case["limit"]
 
 
 def test_find_predictions_filters(lite_template):
