@@ -294,14 +294,18 @@ def _kept_rows(con: duckdb.DuckDBPyConnection, info: VersionInfo, kept: KeptVers
     if window.segment is not None:
         clauses.append(f"s.\"values\"[{position[window.segment]}] = ?")
         params.append(window.segment_value)
-    source, extra = "explain_sample s", ""
+    where, source, extra = " AND ".join(clauses), "explain_sample s", ""
     if labelled:
-        source += f" JOIN {outcomes_view(info.stem)} o ON o.prediction_id = s.prediction_id"
-        clauses.append("o.label IS NOT NULL")
+        # The outcomes of the kept rows only: a join of the whole outcome log hashed it (1.2 s at 10 M rows), the
+        # semi-join hashes the kept ids (0.2 s).
+        source += (f" JOIN (SELECT prediction_id, label FROM {outcomes_view(info.stem)} WHERE label IS NOT NULL "
+                   f"AND prediction_id IN (SELECT s.prediction_id FROM explain_sample s WHERE {where})) o "
+                   "ON o.prediction_id = s.prediction_id")
+        params = [*params, *params]
         extra = ", o.label"
     picked = ", ".join([f"s.hash AS {HASH}", "s.day AS kept_day", "s.prediction_id", *decoded])
     return con.execute(f"SELECT {picked}{extra}{', s.shap' if with_shap else ''} FROM {source} "
-                       f"WHERE {' AND '.join(clauses)} ORDER BY s.hash, s.prediction_id LIMIT ?", [*params, int(n)]).df()
+                       f"WHERE {where} ORDER BY s.hash, s.prediction_id LIMIT ?", [*params, int(n)]).df()
 
 
 def window_sample(con: duckdb.DuckDBPyConnection, info: VersionInfo, window: Window | None, n: int, seed: int, *,
