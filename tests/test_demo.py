@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from analytics import artifacts, audit, audit_reconcile, registry, settings, store
+from analytics import artifacts, audit, audit_reconcile, registry, settings, store, summaries
 from analytics.demo import DEMO_USERS, build_demo
 from analytics.demo import _credit as credit
 from analytics import deployments
@@ -336,6 +336,26 @@ def test_the_builds_setting_values_are_the_stores_set_by_its_admin_and_followed(
     assert value == 20 and by == "ada.admin"
     assert [(actor, json.loads(details)["to"]) for actor, details in audited] == [("ada.admin", 20)]
     assert 0 < most <= 20
+
+
+def test_the_build_keeps_every_summary_the_pages_read(demo_store):
+    """Every declared summary (the multivariate drift's samples among them) answers every day of both logs: a
+    freshly built demo's pages read no day from the log that ``vigil refresh`` would have summarised."""
+    def stale(con):
+        left = {}
+        for decl in summaries.declarations():
+            for model in ("credit-default", "employment"):
+                for scope in decl.scopes(con, model):
+                    if decl.key(con, model, scope) is None:  # this model keeps no such summary
+                        continue
+                    days = summaries.stale_days(con, decl.name, model, scope=scope)
+                    if any(days):
+                        left[(decl.name, model, scope)] = days
+        return left
+
+    names = {d.name for d in summaries.declarations()}
+    assert {"multivariate", "explain", "drift", "serving", "performance", "fairness"} <= names
+    assert store.read(stale, demo_store.db) == {}
 
 
 def test_credit_clients_decoded_as_uci_documents():

@@ -378,6 +378,8 @@ def build_demo(db: str | Path | None = None, *, seed: int = 7, rows: int | None 
         for model in (credit.MODEL, employment.MODEL):
             report(f"{model}: summarising each day for the drift page", 0.96)
             drift.refresh_rollups(building, model)
+        report("keeping each day's sample for the multivariate drift", 0.962)
+        summaries.refresh_store(building, names=(drift.MULTIVARIATE_SAMPLES.name,))
         report("summarising each day for the KPI and cost pages", 0.965)
         business.refresh_summaries(building)
         report("summarising each day for the fairness page", 0.967)
