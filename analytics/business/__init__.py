@@ -16,7 +16,8 @@
   percentiles, the what-if grid) and the KPI rollup's dimensions, for another engine that computes
   their rows (Spark, :mod:`analytics.scaleout`).
 - :func:`newest_hours`: where a window's newest predictions start, counted on the serving summary (the
-  prediction lookup reads only those hours of the log).
+  prediction lookup reads only those hours of the log); :func:`window_count`: a window's predictions, from
+  the serving summary where it answers.
 
 Every aggregation runs in DuckDB; the functions take the store (path or connection) first and
 return small frames, so the app caches them with ``app.queries.query``. Windows are answered from
@@ -62,7 +63,7 @@ from analytics.business._kpi_store import KPI, STORED_STEPS
 from analytics.business._serving import QUANTILES, SERVING
 from analytics.business._serving import current as serving_summaries_current
 from analytics.business._serving import hourly_source as serving_hourly_source
-from analytics.business._serving import newest_hours
+from analytics.business._serving import newest_hours, window_count
 from analytics.business._serving import refresh_store as refresh_summaries
 from analytics.business._latency import PERCENTILES, SLA_MS, SLA_PERCENTILE, LatencyResult, latency, sla
 from analytics.business._sums import rollup_dimensions
@@ -76,6 +77,6 @@ __all__ = [
     "NOT_COMPUTABLE", "format_measure", "kpi_sums", "kpis", "kpis_from_sums", "latency", "month_bounds", "refresh_summaries",
     "newest_hours", "rollup_dimensions", "save_definition",
     "serving_hourly_source", "serving_summaries_current", "sla",
-    "threshold_whatif", "with_changes",
+    "threshold_whatif", "window_count", "with_changes",
 ]
 

@@ -37,7 +37,7 @@ import pandas as pd
 
 from analytics import summaries
 from analytics.registry import ModelInfo, get_model
-from analytics.window import Query, split_interval, time_bounds
+from analytics.window import Query, Window, split_interval, time_bounds
 from analytics.store import predictions_view
 
 #: The percentiles kept per day and read off the histograms (p50, p95, p99: ``_latency.PERCENTILES``).
@@ -99,6 +99,18 @@ def refresh_store(db: Any = None, model: str | None = None) -> dict[str, dict[st
     """
     done = summaries.refresh_store(db, model, names=(SERVING.name, "kpi")).days
     return {name: days for name, days in done.items() if days}
+
+
+def window_count(con: duckdb.DuckDBPyConnection, info: ModelInfo, window: Window) -> int:
+    """Predictions in ``window`` (its span, version and segment): the serving summary's whole hours and the
+    log's partial hours at its edges when the summary covers every day of the log and the window has no segment
+    filter (the same count), else a count of the log."""
+    if window.segment is None and current(con, info):
+        hours = hourly_source(info, window.start, window.end, window.version)
+        return int(con.execute(f"SELECT coalesce(sum(p.predictions), 0) FROM {hours.sql} p", hours.params).fetchone()[0])
+    where = window.where(info.schema)
+    return int(con.execute(f"SELECT count(*) FROM {predictions_view(info.stem)} p WHERE {where.sql}",
+                           where.params).fetchone()[0])
 
 
 def newest_hours(con: duckdb.DuckDBPyConnection, model: str, rows: int, *, version: str | None = None,

@@ -16,7 +16,7 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from analytics import settings
+from analytics import business, registry, settings
 from analytics.explain._model import VersionInfo
 from analytics.logschema import quote
 from analytics.store import outcomes_view, predictions_view, reference_table
@@ -50,10 +50,8 @@ def window_filter(info: VersionInfo, window: Window | None, alias: str = "p",
 
 
 def count_window(con: duckdb.DuckDBPyConnection, info: VersionInfo, window: Window | None) -> int:
-    """Predictions of the version in the window."""
-    where = window_filter(info, window)
-    return int(con.execute(f"SELECT count(*) FROM {predictions_view(info.stem)} p WHERE {where.sql}",
-                           where.params).fetchone()[0])
+    """Predictions of the version in the window (from the serving summary where it answers: the same count)."""
+    return business.window_count(con, registry.get_model(con, info.model), version_window(info, window))
 
 
 def sample_window(con: duckdb.DuckDBPyConnection, info: VersionInfo, window: Window | None, n: int, seed: int, *,

@@ -506,6 +506,43 @@ def test_an_ingest_into_summarised_days_refreshes_only_those_days(loan, tmp_path
     assert cost.summary["predictions"] == len(window)
 
 
+def test_window_count_and_newest_hours_equal_pandas_on_mid_hour_windows(loan):
+    """A window's count from the serving summary's hours and the log's partial edge hours equals the rows
+    pandas counts (a segment filter, or a day not summarised, counts the log); ``newest_hours`` is the latest
+    whole hour from which the window holds the rows asked for."""
+    db, rows = loan
+    start, end = NOW - timedelta(days=6, minutes=17, seconds=5), NOW - timedelta(hours=30, minutes=41)
+
+    def count(window):
+        return store.read(lambda con: business.window_count(con, registry.get_model(con, MODEL), window), db)
+
+    for window in (Window(start, end), Window(start, end, version="v2"), Window(version="v1"), Window(end=end),
+                   Window(start, end, version="v1", segment="region", segment_value="east"),
+                   Window(start, start + timedelta(minutes=20))):
+        keep = pd.Series(True, index=rows.index)
+        if window.start is not None:
+            keep &= rows["predicted_at"] >= pd.Timestamp(window.start)
+        if window.end is not None:
+            keep &= rows["predicted_at"] < pd.Timestamp(window.end)
+        if window.version:
+            keep &= rows["model_version"] == window.version
+        if window.segment:
+            keep &= rows[window.segment] == window.segment_value
+        assert count(window) == int(keep.sum()), window
+    for n, version, decision in ((1, None, None), (50, "v1", 1), (400, "v2", 0)):
+        since = store.read(lambda con: business.newest_hours(con, MODEL, n, version=version, decision=decision,
+                                                             start=start, end=end), db)
+        part = _window(rows, start, end, version) if version else rows[
+            (rows["predicted_at"] >= pd.Timestamp(start)) & (rows["predicted_at"] < pd.Timestamp(end))]
+        if decision is not None:
+            part = part[part["decision"] == decision]
+        hours = part["predicted_at"].dt.floor("h")
+        whole = part[(hours >= pd.Timestamp(start)) & (hours + pd.Timedelta(hours=1) <= pd.Timestamp(end))]
+        per_hour = whole.groupby(whole["predicted_at"].dt.floor("h")).size().sort_index(ascending=False).cumsum()
+        assert pd.Timestamp(since) == per_hour[per_hour >= n].index.max()
+    assert store.read(lambda con: business.newest_hours(con, MODEL, 10**9), db) is None
+
+
 def test_a_segment_filter_is_answered_from_the_log(loan):
     db, rows = loan
     start = NOW - timedelta(days=6, minutes=30)
