@@ -53,7 +53,8 @@ with widgets.error_boundary("the explanations"):
 
     with tab_global:
         explain_views.importance_bars(glob, name=title, window=ctx.window_label, key="xp_importance")
-        explain_views.beeswarm(glob.beeswarm(top=10).assign(feature=lambda f: f["feature"].map(title)), key="xp_swarm", title=theme.chart_title(
+        swarm = glob.beeswarm(top=10)  # 10 inputs x the sample's rows: each input's title looked up once
+        explain_views.beeswarm(swarm.assign(feature=swarm["feature"].map({f: title(f) for f in swarm["feature"].unique()})), key="xp_swarm", title=theme.chart_title(
             "Distribution of each input's SHAP values (top 10)", window=ctx.window_label, rows=glob.rows,
             unit="sampled rows"))
         widgets.table(glob.importance.assign(input=glob.importance["feature"].map(title)), hide_index=True,
