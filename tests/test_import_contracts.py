@@ -113,6 +113,8 @@ LAZY_PROJECT_IMPORTS = {
     ("analytics/drift/cli.py", "analytics.drift._calculator"): "`vigil drift` (and every other command, whose parser "
                                                              "imports this module) starts without the store's readers",
     ("analytics/drift/cli.py", "analytics.drift._files"): "as above: the file gate's reader, loaded when it runs",
+    ("analytics/drift/_multivariate.py", "analytics.business"): "the file gate imports the drift package without "
+                                                                "pandas, which the serving summary's reader loads",
     ("analytics/scaleout/cli.py", "analytics.scaleout"): "Ibis and the engines load only for `vigil summarise` "
                                                          "(every command's parser imports this module)",
     ("analytics/artifacts/_load.py", "analytics.artifacts._xgboost"): "optional format: imports xgboost",

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 import duckdb
 import numpy as np
 
-from analytics import business, settings, summaries
+from analytics import settings, summaries
 from analytics.drift._calculator import _day_runs, _rolled_versions, checked_baseline
 from analytics.drift._segment import segment_baseline, window_left_out
 from analytics.errors import InvalidInputError
@@ -332,6 +332,8 @@ def multivariate_drift(db: DbLike, model: str, *, window: Window, baseline: Wind
 
         def sample(a, b):
             part = current.between(a, b)
+            from analytics import business  # here: the file gate imports this module without pandas
+
             n = business.window_count(con, info, part)
             rows, unsummarised = _window_sample(con, info, part, used, seed, sample_rows, stored)
             return n, _frame(rows, used), unsummarised
