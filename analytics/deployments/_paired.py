@@ -37,7 +37,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from analytics import store
+from analytics import settings, store, summaries
 from analytics.business import KpiDefinition, get_definition, has_definition
 from analytics.summaries import DAY_SEGMENTS as _DAY_SEGMENTS
 from analytics.logschema import quote
@@ -301,8 +301,10 @@ def refresh(con: duckdb.DuckDBPyConnection, info: ModelInfo, d: KpiDefinition | 
                 con.execute(f"DELETE FROM {table} WHERE {_KEY} AND (list_contains(?, day_a) OR list_contains(?, day_b))",
                             [*pair, gone, gone])
             con.execute(f"DELETE FROM paired_summary_days WHERE {_KEY} AND list_contains(?, day)", [*pair, gone])
-        if stale:
-            _insert_days(con, info, d, baseline, candidate, sorted(stale), key, current_outcomes)
+        if stale:  # in parts of consecutive days, as the summaries engine builds (its memory stays one part's)
+            limit = int(settings.get(con, summaries.BUILD_PART_ROWS.key))
+            for part in summaries.build_parts(sorted(stale), summaries.day_rows(con, info.name), limit):
+                _insert_days(con, info, d, baseline, candidate, part, sorted(stale), key, current_outcomes)
         con.execute(f"UPDATE paired_summary_days SET outcomes_through = ? WHERE {_KEY} AND outcomes_through < ?",
                     [current_outcomes, *pair, current_outcomes])
         done[f"{baseline}/{candidate}"] = len(stale)
@@ -321,10 +323,12 @@ def _labelled_days(con: duckdb.DuckDBPyConnection, info: ModelInfo, baseline: st
 
 
 def _insert_days(con: duckdb.DuckDBPyConnection, info: ModelInfo, d: KpiDefinition | None, baseline: str,
-                 candidate: str, days: list[date], key: str, through: int) -> None:
-    """Summarise every pair with a row on one of ``days`` (the other row anywhere) per pair of days."""
+                 candidate: str, days: list[date], stale: list[date], key: str, through: int) -> None:
+    """Summarise per pair of days every pair whose baseline row lies on one of ``days`` (the candidate's
+    anywhere), or whose candidate row does and baseline row on no day of ``stale``, the days being rebuilt
+    (``days`` among them): built part by part, each pair of the stale days is counted by one part only."""
     runs = _runs(days)
-    rest = _outside(None, None, runs)
+    rest = _outside(None, None, _runs(stale))
     _join_pairs(con, info, d, baseline, candidate, [(run, _ALL) for run in runs] + [(g, run) for g in rest for run in runs])
     try:
         frames = _aggregate(con, per_day=True)

@@ -12,11 +12,11 @@ the ingest right after its commit and by ``vigil refresh``) rebuilds the stale d
 from analytics.summaries._engine import (BUILD_PART_ROWS, Coverage, Declaration, RefreshResult, SummaryTable,
                                          build_parts, coverage, declaration, declarations, forget, refresh,
                                          refresh_store, register, stale_days)
-from analytics.summaries._ledger import (DAY_SEGMENTS, LedgerDay, days_filter, has_segments, ledger_days,
+from analytics.summaries._ledger import (DAY_SEGMENTS, LedgerDay, day_rows, days_filter, has_segments, ledger_days,
                                          outcomes_through, unsummarised_note)
 
 __all__ = [
     "BUILD_PART_ROWS", "DAY_SEGMENTS", "Coverage", "Declaration", "LedgerDay", "RefreshResult", "SummaryTable",
-    "build_parts", "coverage", "declaration", "declarations", "days_filter", "forget", "has_segments", "ledger_days",
+    "build_parts", "coverage", "day_rows", "declaration", "declarations", "days_filter", "forget", "has_segments", "ledger_days",
     "outcomes_through", "refresh", "refresh_store", "register", "stale_days", "unsummarised_note",
 ]

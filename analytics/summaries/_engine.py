@@ -11,7 +11,7 @@ import duckdb
 
 from analytics import clock, settings
 from analytics.store import write
-from analytics.summaries._ledger import (DAY_ROWS, DAY_SEGMENTS, has_segments, labelled_days, outcomes_through,
+from analytics.summaries._ledger import (DAY_SEGMENTS, day_rows, has_segments, labelled_days, outcomes_through,
                                          segment_changes)
 
 #: How many rows of the log one build of a summary reads at most (about): a refresh of many days builds
@@ -241,7 +241,7 @@ def _refresh_scope(con: duckdb.DuckDBPyConnection, decl: Declaration, model: str
                     "AND list_contains(?, day)", [decl.name, model, scope, gone])
     if stale:
         limit = int(settings.get(con, BUILD_PART_ROWS.key))
-        for part in build_parts(stale, dict(con.execute(DAY_ROWS, [model]).fetchall()), limit):
+        for part in build_parts(stale, day_rows(con, model), limit):
             (build or decl.build)(con, model, scope, part)
         con.execute(
             f"""

@@ -44,6 +44,11 @@ DAY_ROWS = """
 """
 
 
+def day_rows(con: duckdb.DuckDBPyConnection, model: str) -> dict[date, float]:
+    """About how many rows of the model's log each UTC day holds (:data:`DAY_ROWS`; a day not named holds none)."""
+    return dict(con.execute(DAY_ROWS, [model]).fetchall())
+
+
 def has_segments(con: duckdb.DuckDBPyConnection, model: str) -> bool:
     """Whether the model's log is kept in segments (only then are summaries kept)."""
     return bool(con.execute("SELECT count(*) FROM log_segments WHERE model_name = ?", [model]).fetchone()[0])

@@ -316,6 +316,25 @@ def test_stored_summaries_follow_new_rows_late_labels_and_pairs_across_midnight(
     assert parts == [(edge, (edge[0], START + timedelta(days=7)))]
 
 
+def test_stored_summaries_built_a_day_at_a_time_count_a_pair_across_midnight_once(churn_template, summarised, tmp_path):
+    """A refresh builds its stale days in parts (summaries.build_part_rows); a pair whose rows lie in two parts
+    is counted by the part of its baseline row only."""
+    db = store.copy_store(summarised, tmp_path / "s")
+    at = pd.Timestamp(START + timedelta(days=6)) - pd.Timedelta(milliseconds=40)
+    rng = np.random.default_rng(9)
+    pair = pd.concat([_rows([90_000], "v1", "champion", np.array([0.71]), rng, [at], 20.0, ["late-1"]),
+                      _rows([90_000], "v2", "shadow", np.array([0.32]), rng, [at + pd.Timedelta(milliseconds=80)],
+                            26.0, ["late-1"])])
+    assert ingest(MODEL, pair, actor=SYSTEM, db=db).ok
+    store.write(lambda con: settings.set_value(con, SYSTEM, "summaries.build_part_rows", 1), db)  # a day per part
+    assert deployments.refresh_paired(db, MODEL) == {MODEL: {"v1/v2": 2}}  # days 5 and 6, one part each
+    for start, end in [(None, None), (START + timedelta(days=5), START + timedelta(days=7)),
+                       (START + timedelta(days=6), START + timedelta(days=7))]:
+        stored, from_log = _both(db, start, end)
+        assert stored.stored_days == ((end - start).days if start else DAYS)
+        _assert_same(stored, from_log)
+
+
 def test_deployable_versions_count_from_the_serving_summaries_as_from_the_log(churn_template, summarised, monkeypatch):
     """The page's version picker counts each version's predictions from the serving summaries (every day
     summarised) with the log's numbers."""
