@@ -57,7 +57,7 @@ demo: $(STAMP)
 
 ## Benchmarks print their figures; they assert nothing.
 bench: $(STAMP)
-	$(BIN)/python scripts/bench.py
+	$(WRITE_PYC) $(BIN)/python scripts/bench.py
 
 clean:
 	rm -rf $(VENV) data/*.duckdb data/*.duckdb.wal data/bench
