@@ -20,7 +20,11 @@ if not ctx.model:
 filters = dict(window=ctx.as_window())
 LABELS = performance_views.LABELS
 
-whole = queries.query(performance.realised_metrics, ctx.model, freq=None, **filters)
+# the periods of the charts below: chosen there, read here since one call computes the whole page's numbers
+context.adopt("performance_per", "perf_freq", "week", options=["week", "day"])
+freq = st.session_state.get("perf_freq") or "week"
+report = queries.query(performance.window_performance, ctx.model, freq=freq, **filters)
+whole = report.whole
 if whole.empty or int(whole["rows"].sum()) == 0:
     widgets.empty_state(f"No predictions of {ctx.model} ({ctx.filter_label}) in the {ctx.window_label}.",
                         hint="Choose a longer time window, or another version or segment, in the sidebar.")
@@ -51,14 +55,15 @@ elif summary["label_state"] != performance.ENOUGH:
             "the realised metrics of this window are not judged.", icon=":material/hourglass_top:")
 
 # ---- over time, with the concept-drift episodes -------------------------------------------------
-context.adopt("performance_per", "perf_freq", "week", options=["week", "day"])
-freq = st.segmented_control("Per", ["week", "day"], key="perf_freq") or "week"
+st.segmented_control("Per", ["week", "day"], key="perf_freq")
 context.remember("performance_per", freq)
 
 
 def over_time() -> None:
-    verdicts = queries.query(performance.concept_drift, ctx.model, freq=freq, **filters)
-    cbpe = queries.query(performance.cbpe, ctx.model, freq=freq, **filters)
+    if report.problem:
+        st.error(report.problem, icon=":material/error:")
+        return
+    verdicts, cbpe = report.verdicts, report.cbpe
     estimated = cbpe.table
 
     st.subheader("Realised and estimated performance")
@@ -104,7 +109,7 @@ def over_time() -> None:
     st.download_button("Download (CSV)", verdicts.to_csv(index=False), file_name=f"concept-drift-{ctx.model}.csv",
                        mime="text/csv", icon=":material/download:", key="perf_dl_concept")
 
-    points = queries.query(performance.change_points, ctx.model, **filters)
+    points = report.change_points
     stream = points["stream"]
     if stream["labelled"].sum() > 0:
         widgets.plot(performance_views.change_point(points, window_label=ctx.window_label), key="perf_change_points")
@@ -119,7 +124,7 @@ with widgets.error_boundary("realised against estimated performance and concept 
 left, right = st.columns(2)
 with left:
     st.subheader("Calibration")
-    cal = queries.query(performance.calibration_curve, ctx.model, **filters)
+    cal = report.calibration
     if cal.empty:
         widgets.empty_state("No labelled predictions in this window.", hint="Outcomes arrive 30-60 days late; "
                             "choose an earlier or longer window.")

@@ -11,6 +11,9 @@ Public API
     Confidence-based performance estimation (NannyML's CBPE) beside the realised metrics.
 :func:`concept_drift`, :func:`change_points`, :func:`page_hinkley`
     Windows where performance falls while the inputs are stable; Page-Hinkley on the daily error stream.
+:func:`window_performance`, :class:`WindowPerformance`
+    What the Performance page shows of a window (the whole window's metrics, calibration, change points,
+    CBPE and concept drift), from one read of its cells, each computed once.
 :func:`window_cells`, :func:`auc_sql`, :class:`HistogramAuc`
     A window's score cells (kept summary and log) and the ROC AUC read off them, for other readers
     (the Overview).
@@ -34,6 +37,7 @@ from analytics.performance._cells import (BINS, CELL_COLUMNS, EPS, PERFORMANCE_C
 from analytics.performance._realised import (HIGHER_IS_BETTER, METRICS, UNSUMMARISED, calibration_curve,
                                              evaluate_scores, min_labelled_of, realised_metrics,
                                              validation_metrics)
+from analytics.performance._window import WindowPerformance, window_performance
 from analytics.performance._sampling import (ENOUGH, LABEL_STATES, MIN_LABELLED, NO_LABELS, SAMPLING_ERROR_RANGE,
                                              SINGLE_CLASS, TOO_FEW, AucSamplingError, label_state, label_states,
                                              not_evaluable)
@@ -46,5 +50,5 @@ __all__ = [
     "reference_auc_sampling_error",
     "ESTIMATED", "HIGHER_IS_BETTER", "METRICS", "calibration_curve", "cbpe", "change_points", "concept_drift",
     "error_stream", "estimate_from_expected", "evaluate_scores", "fit_calibrator", "page_hinkley", "realised_metrics",
-    "validation_metrics",
+    "validation_metrics", "WindowPerformance", "window_performance",
 ]

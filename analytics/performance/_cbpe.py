@@ -46,7 +46,7 @@ import pandas as pd
 from analytics.errors import InvalidInputError
 from analytics.store import DbLike, run
 from analytics.window import Window
-from analytics.performance._realised import (PERF, UNSUMMARISED, _finish, _metrics_sql, load, min_labelled,
+from analytics.performance._realised import (PERF, UNSUMMARISED, Loaded, load, metrics_of_perf,
                                              threshold_metrics)
 from analytics.performance._sampling import SAMPLING_ERROR_RANGE, AucSamplingError, from_reference
 
@@ -254,19 +254,27 @@ def cbpe(db: DbLike, model: str, *, window: Window, freq: str | None = "week") -
         The table (see :class:`CBPEResult`), whether the scores were calibrated, and the thresholds.
     """
 
-    def work(con: duckdb.DuckDBPyConnection):
+    def work(con: duckdb.DuckDBPyConnection) -> CBPEResult:
         loaded = load(con, model, window=window, freq=freq)
         try:
-            fit = from_reference(con, model, loaded.version["version"], "cbpe", _fit_reference)
-            _load_calibrator(con, fit.calibrator)
-            estimated = estimate_from_expected(con.execute(_estimate_sql()).df())
-            realised = _finish(con.execute(_metrics_sql()).df(), loaded, min_labelled(con, model))
+            return cbpe_of_perf(con, model, loaded)
         finally:
             con.execute(f"DROP TABLE IF EXISTS {PERF}")
-            con.execute(f"DROP TABLE IF EXISTS {CAL}")
-        return fit, estimated, realised
 
-    fit, estimated, realised = run(db, work)
+    return run(db, work)
+
+
+def cbpe_of_perf(con: duckdb.DuckDBPyConnection, model: str, loaded: Loaded) -> CBPEResult:
+    """The result of :func:`cbpe` from the table :data:`~analytics.performance._realised.PERF` of a window's
+    periods (:func:`~analytics.performance._realised.load`), whose realised metrics it holds beside the
+    estimates."""
+    fit = from_reference(con, model, loaded.version["version"], "cbpe", _fit_reference)
+    try:
+        _load_calibrator(con, fit.calibrator)
+        estimated = estimate_from_expected(con.execute(_estimate_sql()).df())
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {CAL}")
+    realised = metrics_of_perf(con, model, loaded)
     estimated = estimated.rename(columns={"_period": "period", "_group": "group"})
     merged = realised.merge(estimated[["period", "group", *(f"est_{m}" for m in ESTIMATED)]],
                             on=["period", "group"], how="left")
@@ -280,6 +288,7 @@ def cbpe(db: DbLike, model: str, *, window: Window, freq: str | None = "week") -
     merged["sampling_error_roc_auc"] = error
     merged["lower_confidence_roc_auc"] = (merged["est_roc_auc"] - SAMPLING_ERROR_RANGE * error).clip(lower=0.0)
     merged["upper_confidence_roc_auc"] = (merged["est_roc_auc"] + SAMPLING_ERROR_RANGE * error).clip(upper=1.0)
+    merged.attrs[UNSUMMARISED] = realised.attrs[UNSUMMARISED]
     return CBPEResult(merged, fit.calibrated, thresholds, realised.attrs[UNSUMMARISED])
 
 

@@ -92,7 +92,14 @@ def concept_drift(db: DbLike, model: str, *, window: Window, freq: str = "week")
         ``n_drifted_inputs``, ``performance_falls``, ``verdict`` and ``tolerance``;
         ``attrs["unsummarised_days"]`` as :func:`~analytics.performance.realised_metrics`.
     """
-    perf = realised_metrics(db, model, window=window, freq=freq)
+    return concept_verdicts(db, model, window=window, freq=freq,
+                            perf=realised_metrics(db, model, window=window, freq=freq))
+
+
+def concept_verdicts(db: DbLike, model: str, *, window: Window, freq: str, perf: pd.DataFrame) -> pd.DataFrame:
+    """The frame of :func:`concept_drift` from the realised metrics of ``window`` per ``freq`` already at hand
+    (``perf``, as :func:`~analytics.performance.realised_metrics` returns them; the table of
+    :func:`~analytics.performance.cbpe` holds them too)."""
     inputs = run(db, lambda con: tuple(c.name for c in get_model(con, model).schema.columns if c.role in INPUT_ROLES))
     drift = drift_over_time(db, model, window=window, freq=freq, columns=inputs or None).table
     tolerance = run(db, lambda con: float(settings.get(con, AUC_DROP.key, model=model)))
@@ -146,7 +153,12 @@ def error_stream(db: DbLike, model: str, *, window: Window) -> pd.DataFrame:
     confusion counts and summed squared errors of the window's cells (:func:`period_counts`: the ROC AUC
     of each day, which the stream does not use, is not computed).
     """
-    daily = metrics_from_counts(period_counts(db, model, window=window, freq="day"))
+    return stream_of_counts(period_counts(db, model, window=window, freq="day"))
+
+
+def stream_of_counts(counts: pd.DataFrame) -> pd.DataFrame:
+    """The frame of :func:`error_stream` from the daily counts of a window (:func:`period_counts`)."""
+    daily = metrics_from_counts(counts)
     out = daily[["period", "labelled", "brier", "accuracy"]].copy()
     out["error_rate"] = 1 - out["accuracy"]
     out = out.drop(columns="accuracy")
@@ -156,7 +168,11 @@ def error_stream(db: DbLike, model: str, *, window: Window) -> pd.DataFrame:
 
 def change_points(db: DbLike, model: str, *, window: Window) -> dict:
     """Page-Hinkley on the daily Brier score of ``window``: the stream, and the alarm day and start day if any."""
-    stream = error_stream(db, model, window=window)
+    return change_points_of(db, model, error_stream(db, model, window=window))
+
+
+def change_points_of(db: DbLike, model: str, stream: pd.DataFrame) -> dict:
+    """The result of :func:`change_points` from the daily error stream of a window (:func:`error_stream`)."""
     delta, lam = run(db, lambda con: (float(settings.get(con, PH_DELTA.key, model=model)),
                                        float(settings.get(con, PH_LAMBDA.key, model=model))))
     values = stream["brier"].where(stream["labelled"] > 0).to_numpy(float)

@@ -42,12 +42,16 @@ from analytics.timebounds import PERIODS, period_sql
 from analytics.window import Window
 
 PERF = "_vigil_perf"
+#: The temp table of a window's cells read once (:func:`load_cells`).
+CELLS = "_vigil_perf_cells"
 METRICS: tuple[str, ...] = ("roc_auc", "accuracy", "precision", "recall", "f1", "brier", "log_loss")
 #: Whether a higher value is better, per metric.
 HIGHER_IS_BETTER = {"roc_auc": True, "accuracy": True, "precision": True, "recall": True, "f1": True,
                     "brier": False, "log_loss": False}
 #: Where a result frame names the whole UTC days it read from the log (``frame.attrs[UNSUMMARISED]``).
 UNSUMMARISED = "unsummarised_days"
+#: Bins of a calibration curve unless asked otherwise (a divisor of the kept score bins, so read off them).
+CALIBRATION_BINS = 10
 
 
 def resolve_version(con: duckdb.DuckDBPyConnection, model: str, version: str | None) -> dict:
@@ -77,13 +81,39 @@ def load(con: duckdb.DuckDBPyConnection, model: str, *, window: Window, freq: st
     ``bins`` defaults to the kept ones (:func:`analytics.performance.window_cells`).
     """
     row, cells = _version_cells(con, model, window=window, freq=freq, by=by, bins=bins)
-    group = "segment_value" if by else "'all'"
+    group_by(con, f"({_cell_rows_sql(cells)})", freq, "segment_value" if by else "'all'", cells.params)
+    return Loaded(row, cells.unsummarised_days)
+
+
+def _cell_rows_sql(cells: WindowCells) -> str:
+    """The rows of a window's cells as :func:`group_by` reads them (``day``, ``segment_value``, ``label``,
+    ``d``, ``bin``, ``n``, ``s``, ``se``, ``ll``)."""
+    return (f"SELECT day, segment_value, label, decision AS d, bin, n, score_sum AS s, sq_error_sum AS se, "
+            f"log_loss_sum AS ll FROM ({cells.sql})")
+
+
+def load_cells(con: duckdb.DuckDBPyConnection, model: str, *, window: Window) -> Loaded:
+    """Read the window's cells of one version (default the champion) once, into the temp table :data:`CELLS`.
+
+    Its rows are those :func:`group_by` reads (the cells per UTC day, all rows, the kept score bins):
+    every table of the window per period (:func:`group_by` into :data:`PERF`) and the daily counts
+    (:func:`counts_sql` of :data:`CELLS`) are then aggregated from it, without reading the log again.
+    """
+    row, cells = _version_cells(con, model, window=window, freq=None)
+    con.execute(f"DROP TABLE IF EXISTS {CELLS}")
+    con.execute(f"CREATE TEMP TABLE {CELLS} AS {_cell_rows_sql(cells)}", cells.params)
+    return Loaded(row, cells.unsummarised_days)
+
+
+def group_by(con: duckdb.DuckDBPyConnection, source: str, freq: str | None, group: str = "'all'",
+             params: list | None = None) -> None:
+    """Create the temp table :data:`PERF` (see :func:`load`) from the cell rows of ``source`` (a table, or a
+    query in parentheses, with ``params``), per period of ``freq`` and ``group`` (an SQL expression)."""
     con.execute(f"DROP TABLE IF EXISTS {PERF}")
     con.execute(
-        f"CREATE TEMP TABLE {PERF} AS SELECT {period_sql(freq, 'day')} AS _period, {group} AS _group, label, "
-        f"decision AS d, bin, sum(n) AS n, sum(score_sum) AS s, sum(score_sum) / sum(n) AS m, "
-        f"sum(sq_error_sum) AS se, sum(log_loss_sum) AS ll FROM ({cells.sql}) GROUP BY ALL", cells.params)
-    return Loaded(row, cells.unsummarised_days)
+        f"CREATE TEMP TABLE {PERF} AS SELECT {period_sql(freq, 'day')} AS _period, {group} AS _group, label, d, bin, "
+        f"sum(n) AS n, sum(s) AS s, sum(s) / sum(n) AS m, sum(se) AS se, sum(ll) AS ll FROM {source} GROUP BY ALL",
+        params or [])
 
 
 def _version_cells(con: duckdb.DuckDBPyConnection, model: str, *, window: Window, freq: str | None,
@@ -136,11 +166,20 @@ def period_counts(db: DbLike, model: str, *, window: Window, freq: str | None) -
 
     def work(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, tuple[date, ...]]:
         _, cells = _version_cells(con, model, window=window, freq=freq)
-        source = (f"(SELECT {period_sql(freq, 'day')} AS _period, 'all' AS _group, label, decision AS d, n, "
-                  f"sq_error_sum AS se, log_loss_sum AS ll FROM ({cells.sql}))")
-        return con.execute(f"{_counts_sql(source)} ORDER BY 1", cells.params).df(), cells.unsummarised_days
+        return (con.execute(period_counts_sql(f"({_cell_rows_sql(cells)})", freq), cells.params).df(),
+                cells.unsummarised_days)
 
-    frame, unsummarised = run(db, work)
+    return finish_counts(*run(db, work))
+
+
+def period_counts_sql(source: str, freq: str | None) -> str:
+    """The query of :func:`period_counts` from the cell rows of ``source`` (see :func:`group_by`)."""
+    rows = f"(SELECT {period_sql(freq, 'day')} AS _period, 'all' AS _group, label, d, n, se, ll FROM {source})"
+    return f"{_counts_sql(rows)} ORDER BY 1"
+
+
+def finish_counts(frame: pd.DataFrame, unsummarised: tuple[date, ...]) -> pd.DataFrame:
+    """The frame of :func:`period_counts` from its query's result and the window's unsummarised days."""
     frame = frame.drop(columns="_group").rename(columns={"_period": "period"})
     for c in ("rows", "labelled", "positives", "tp", "fp", "fn", "tn"):
         frame[c] = frame[c].fillna(0).astype("int64")
@@ -217,12 +256,16 @@ def realised_metrics(db: DbLike, model: str, *, window: Window, freq: str | None
     def work(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         loaded = load(con, model, window=window, freq=freq, by=by)
         try:
-            counts = con.execute(_metrics_sql()).df()
+            return metrics_of_perf(con, model, loaded)
         finally:
             con.execute(f"DROP TABLE IF EXISTS {PERF}")
-        return _finish(counts, loaded, min_labelled(con, model))
 
     return run(db, work)
+
+
+def metrics_of_perf(con: duckdb.DuckDBPyConnection, model: str, loaded: Loaded) -> pd.DataFrame:
+    """The frame of :func:`realised_metrics` from the table :data:`PERF` (:func:`load`, :func:`group_by`)."""
+    return _finish(con.execute(_metrics_sql()).df(), loaded, min_labelled(con, model))
 
 
 def min_labelled(con: duckdb.DuckDBPyConnection, model: str) -> int:
@@ -260,7 +303,7 @@ def validation_metrics(db: DbLike, model: str, version: str | None = None) -> di
     return run(db, lambda con: dict(resolve_version(con, model, version)["validation_metrics"]))
 
 
-def calibration_curve(db: DbLike, model: str, *, window: Window, n_bins: int = 10) -> pd.DataFrame:
+def calibration_curve(db: DbLike, model: str, *, window: Window, n_bins: int = CALIBRATION_BINS) -> pd.DataFrame:
     """Reliability curve of the labelled rows of ``window`` (version: default the champion): per non-empty
     bin, mean score, share positive, rows.
 
@@ -271,23 +314,35 @@ def calibration_curve(db: DbLike, model: str, *, window: Window, n_bins: int = 1
     of kept score bins (2,000 for all rows, 200 for a segment value), the curve sums whole kept bins;
     otherwise the window is counted from the log on ``n_bins`` bins.
     """
-    if not 2 <= n_bins <= 100:
-        raise InvalidInputError("choose between 2 and 100 calibration bins")
-    kept = kept_bins(window.segment)
-    bins, per = (kept, kept // n_bins) if kept % n_bins == 0 else (n_bins, 1)
+    bins, per = calibration_bins(window.segment, n_bins)
 
     def work(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         loaded = load(con, model, window=window, freq=None, bins=bins)
         try:
-            frame = con.execute(
-                f"SELECT bin // {per} AS bin, sum(s) / sum(n) AS mean_predicted, sum(n * label) / sum(n) AS "
-                f"fraction_positive, sum(n) AS rows FROM {PERF} WHERE label IS NOT NULL GROUP BY 1 ORDER BY 1").df()
+            return calibration_of_perf(con, n_bins, per, loaded.unsummarised_days)
         finally:
             con.execute(f"DROP TABLE IF EXISTS {PERF}")
-        frame.attrs[UNSUMMARISED] = loaded.unsummarised_days
-        return frame
 
-    frame = run(db, work)
+    return run(db, work)
+
+
+def calibration_bins(segment: str | None, n_bins: int) -> tuple[int, int]:
+    """The score bins :func:`calibration_curve` counts a window on, and how many of them make one of its
+    ``n_bins``: the kept ones when ``n_bins`` divides their number, else ``n_bins`` (from the log)."""
+    if not 2 <= n_bins <= 100:
+        raise InvalidInputError("choose between 2 and 100 calibration bins")
+    kept = kept_bins(segment)
+    return (kept, kept // n_bins) if kept % n_bins == 0 else (n_bins, 1)
+
+
+def calibration_of_perf(con: duckdb.DuckDBPyConnection, n_bins: int, per: int,
+                        unsummarised: tuple[date, ...]) -> pd.DataFrame:
+    """The frame of :func:`calibration_curve` from the whole-window table :data:`PERF` (``per`` of its bins
+    to one of the ``n_bins``)."""
+    frame = con.execute(
+        f"SELECT bin // {per} AS bin, sum(s) / sum(n) AS mean_predicted, sum(n * label) / sum(n) AS "
+        f"fraction_positive, sum(n) AS rows FROM {PERF} WHERE label IS NOT NULL GROUP BY 1 ORDER BY 1").df()
+    frame.attrs[UNSUMMARISED] = unsummarised
     frame["bin_lower"] = frame["bin"] / n_bins
     frame["bin_upper"] = (frame["bin"] + 1) / n_bins
     return frame
