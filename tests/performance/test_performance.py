@@ -225,3 +225,30 @@ def test_concept_drift_found_in_a_segment(demo):
     assert (frame.loc[days.between(0, 49), "verdict"] == "stable").all()
     assert (frame.loc[days.between(63, 84), "verdict"] == "covariate drift").all()
     assert not frame["drifted_inputs"].str.contains("region").any()
+
+
+@pytest.mark.parametrize("segment", [None, ("region", "Kaohsiung")])
+def test_window_performance_is_the_five_results_from_one_read(demo, segment):
+    """One read of the window's cells (with partial edge days from the log) gives what the five functions give,
+    which the tests above pin to scikit-learn; up to the order of summation (DuckDB's parallel sums)."""
+    summary, start = demo
+    name, value = segment or (None, None)
+    window = Window(start=start + timedelta(days=100, hours=7), end=summary.end - timedelta(hours=5),
+                    segment=name, segment_value=value)
+    got = performance.window_performance(summary.db, MODEL, window=window, freq="week")
+    assert got.problem is None
+
+    def same(a: pd.DataFrame, b: pd.DataFrame) -> None:
+        pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-12)
+        assert a.attrs == b.attrs
+
+    same(got.whole, performance.realised_metrics(summary.db, MODEL, window=window, freq=None))
+    same(got.calibration, performance.calibration_curve(summary.db, MODEL, window=window))
+    points = performance.change_points(summary.db, MODEL, window=window)
+    same(got.change_points["stream"], points.pop("stream"))
+    assert {k: v for k, v in got.change_points.items() if k != "stream"} == points
+    cbpe = performance.cbpe(summary.db, MODEL, window=window, freq="week")
+    same(got.cbpe.table, cbpe.table)
+    assert (got.cbpe.thresholds, got.cbpe.calibrated, got.cbpe.unsummarised_days) == \
+        (cbpe.thresholds, cbpe.calibrated, cbpe.unsummarised_days)
+    same(got.verdicts, performance.concept_drift(summary.db, MODEL, window=window, freq="week"))
