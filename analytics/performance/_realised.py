@@ -97,7 +97,7 @@ def load_cells(con: duckdb.DuckDBPyConnection, model: str, *, window: Window) ->
 
     Its rows are those :func:`group_by` reads (the cells per UTC day, all rows, the kept score bins):
     every table of the window per period (:func:`group_by` into :data:`PERF`) and the daily counts
-    (:func:`counts_sql` of :data:`CELLS`) are then aggregated from it, without reading the log again.
+    (:func:`period_counts_sql` of :data:`CELLS`) are then aggregated from it, without reading the log again.
     """
     row, cells = _version_cells(con, model, window=window, freq=None)
     con.execute(f"DROP TABLE IF EXISTS {CELLS}")
