@@ -24,6 +24,10 @@ from analytics.store import DbLike, run
 from analytics.window import Window
 
 
+#: :attr:`WindowPerformance.problem` of a window without predictions (nothing to estimate or judge).
+NO_ROWS = "no predictions in this window"
+
+
 @dataclass(frozen=True)
 class WindowPerformance:
     """A window's realised, estimated and drifting performance (:func:`window_performance`).
@@ -42,7 +46,8 @@ class WindowPerformance:
     verdicts : pandas.DataFrame or None
         The concept-drift verdicts per period (:func:`~analytics.performance.concept_drift`); None with ``cbpe``.
     problem : str or None
-        Why ``cbpe`` and ``verdicts`` are missing (the version has no reference data, say).
+        Why ``cbpe`` and ``verdicts`` are missing: the version has no reference data, say, or the window no
+        predictions (:data:`NO_ROWS`).
     """
 
     whole: pd.DataFrame
@@ -69,7 +74,8 @@ def window_performance(db: DbLike, model: str, *, window: Window, freq: str = "w
     -------
     WindowPerformance
         What the five functions return for the window; CBPE and the verdicts are None, with the reason,
-        when they cannot be computed (a version without reference data), and the rest is still there.
+        when they cannot be computed (a version without reference data, a window without predictions),
+        and the rest is still there.
     """
     _, per = calibration_bins(window.segment, CALIBRATION_BINS)
 
@@ -81,6 +87,8 @@ def window_performance(db: DbLike, model: str, *, window: Window, freq: str = "w
             calibration = calibration_of_perf(con, CALIBRATION_BINS, per, loaded.unsummarised_days)
             daily = finish_counts(con.execute(period_counts_sql(CELLS, "day")).df(), loaded.unsummarised_days)
             points = change_points_of(con, model, stream_of_counts(daily))
+            if whole.empty or int(whole["rows"].sum()) == 0:
+                return WindowPerformance(whole, calibration, points, None, None, NO_ROWS)
             group_by(con, CELLS, freq)
             try:
                 estimated = cbpe_of_perf(con, model, loaded)

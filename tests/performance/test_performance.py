@@ -252,3 +252,13 @@ def test_window_performance_is_the_five_results_from_one_read(demo, segment):
     assert (got.cbpe.thresholds, got.cbpe.calibrated, got.cbpe.unsummarised_days) == \
         (cbpe.thresholds, cbpe.calibrated, cbpe.unsummarised_days)
     same(got.verdicts, performance.concept_drift(summary.db, MODEL, window=window, freq="week"))
+
+
+def test_window_performance_of_a_window_without_predictions(demo):
+    """Nothing to estimate or judge: CBPE and the verdicts are None, with the reason; the rest is empty."""
+    summary, start = demo
+    got = performance.window_performance(summary.db, MODEL, window=Window(start=start - timedelta(days=30, hours=5),
+                                                                         end=start - timedelta(days=2, hours=3)))
+    assert (got.cbpe, got.verdicts, got.problem) == (None, None, "no predictions in this window")
+    assert int(got.whole["rows"].sum()) == 0 and got.calibration.empty
+    assert got.change_points["alarm_at"] is None
