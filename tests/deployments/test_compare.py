@@ -271,16 +271,22 @@ def _assert_same(a, b):
         pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name), check_dtype=False)
 
 
-def test_stored_summaries_follow_new_rows_late_labels_and_pairs_across_midnight(churn_template, summarised, tmp_path):
-    data = churn_template[1]
+def _with_a_pair_across_midnight(summarised, tmp_path):
+    """A copy of the summarised store with one more request, scored by v1 just before midnight (end of day 5)
+    and by the shadow just after it; the copy and v1's time."""
     db = store.copy_store(summarised, tmp_path / "s")
-    # a request scored by v1 just before midnight and by the shadow just after it
     at = pd.Timestamp(START + timedelta(days=6)) - pd.Timedelta(milliseconds=40)
     rng = np.random.default_rng(9)
     pair = pd.concat([_rows([90_000], "v1", "champion", np.array([0.71]), rng, [at], 20.0, ["late-1"]),
                       _rows([90_000], "v2", "shadow", np.array([0.32]), rng, [at + pd.Timedelta(milliseconds=80)],
                             26.0, ["late-1"])])
     assert ingest(MODEL, pair, actor=SYSTEM, db=db).ok
+    return db, at
+
+
+def test_stored_summaries_follow_new_rows_late_labels_and_pairs_across_midnight(churn_template, summarised, tmp_path):
+    data = churn_template[1]
+    db, at = _with_a_pair_across_midnight(summarised, tmp_path)
     fresh, from_log = _both(db)  # days 5 and 6 changed: read from the log, the other 18 from the store
     assert fresh.stored_days == DAYS - 2 and fresh.pairs == from_log.pairs == len(data["champion"]) + 1
     _assert_same(fresh, from_log)
@@ -319,13 +325,7 @@ def test_stored_summaries_follow_new_rows_late_labels_and_pairs_across_midnight(
 def test_stored_summaries_built_a_day_at_a_time_count_a_pair_across_midnight_once(churn_template, summarised, tmp_path):
     """A refresh builds its stale days in parts (summaries.build_part_rows); a pair whose rows lie in two parts
     is counted by the part of its baseline row only."""
-    db = store.copy_store(summarised, tmp_path / "s")
-    at = pd.Timestamp(START + timedelta(days=6)) - pd.Timedelta(milliseconds=40)
-    rng = np.random.default_rng(9)
-    pair = pd.concat([_rows([90_000], "v1", "champion", np.array([0.71]), rng, [at], 20.0, ["late-1"]),
-                      _rows([90_000], "v2", "shadow", np.array([0.32]), rng, [at + pd.Timedelta(milliseconds=80)],
-                            26.0, ["late-1"])])
-    assert ingest(MODEL, pair, actor=SYSTEM, db=db).ok
+    db, _ = _with_a_pair_across_midnight(summarised, tmp_path)
     store.write(lambda con: settings.set_value(con, SYSTEM, "summaries.build_part_rows", 1), db)  # a day per part
     assert deployments.refresh_paired(db, MODEL) == {MODEL: {"v1/v2": 2}}  # days 5 and 6, one part each
     for start, end in [(None, None), (START + timedelta(days=5), START + timedelta(days=7)),
