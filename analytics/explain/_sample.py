@@ -11,7 +11,7 @@ day's lowest-hash rows and draws a window's sample from them, the same rows as f
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime, time
 
 import duckdb
 import pandas as pd
@@ -49,6 +49,19 @@ def window_filter(info: VersionInfo, window: Window | None, alias: str = "p",
     return SqlFilter(f"{where.sql} AND {on_days.sql}", [*where.params, *on_days.params])
 
 
+def observed_from(window: Window | None, days: list[date] | None = None) -> datetime | None:
+    """The earliest time an outcome of the window's rows (on ``days`` when given) can have been observed.
+
+    The ingest refuses an outcome observed before its prediction (and one of no logged prediction), so the
+    outcomes of rows predicted from the window's start (and on ``days``) were observed from then on: the
+    bound prunes the outcome log's older row groups and matches the same rows. None: no bound.
+    """
+    bounds = [] if window is None or window.start is None else [window.start]
+    if days:
+        bounds.append(datetime.combine(min(days), time()))
+    return max(bounds) if bounds else None
+
+
 def count_window(con: duckdb.DuckDBPyConnection, info: VersionInfo, window: Window | None) -> int:
     """Predictions of the version in the window (from the serving summary where it answers: the same count)."""
     return business.window_count(con, registry.get_model(con, info.model), version_window(info, window))
@@ -79,6 +92,9 @@ def sample_window(con: duckdb.DuckDBPyConnection, info: VersionInfo, window: Win
         picked += ", o.label"
         source += f" JOIN {outcomes_view(info.stem)} o USING (prediction_id)"
         where = SqlFilter(f"{where.sql} AND o.label IS NOT NULL", where.params)
+        since = observed_from(window, days)
+        if since is not None:
+            where = SqlFilter(f"{where.sql} AND o.observed_at >= ?", [*where.params, since])
     sql = (f"SELECT hash(p.prediction_id, ?) AS {HASH}, {picked} FROM {source} WHERE {where.sql} "
            f"ORDER BY {HASH}, p.prediction_id LIMIT ?")
     return con.execute(sql, [int(seed), *where.params, int(n)]).df()

@@ -150,6 +150,26 @@ def test_error_analysis_on_kept_rows_is_the_joins(lite_db):
     assert kept.log_days  # the second asked for more than the kept rows hold
 
 
+def test_error_analysis_from_mid_day_samples_the_join_without_a_bound_on_observed_at(lite_db):
+    # Both readers skip outcomes observed before the window's start (the ingest refuses an outcome observed before
+    # its prediction): the sample is the first labelled rows of the plain join of the window with every outcome.
+    _set(lite_db, explain.KEPT_ROWS.key, 30)
+    _refresh(lite_db)
+    first, last = _bounds(lite_db)
+    start = first + (last - first) / 2 + timedelta(hours=7, minutes=13)
+    window, n = Window(start, start + timedelta(days=12), version="v1"), 400
+    joined = store.read(lambda con: con.execute(
+        "SELECT p.prediction_id FROM predictions_credit_lite p JOIN outcomes_credit_lite o USING (prediction_id) "
+        "WHERE p.model_version = 'v1' AND p.predicted_at >= ? AND p.predicted_at < ? AND o.label IS NOT NULL "
+        "ORDER BY hash(p.prediction_id, 0), p.prediction_id LIMIT ?", [window.start, window.end, n]).df(), lite_db)
+    assert len(joined) == n
+    kept = explain.error_analysis(lite_db, MODEL, window, depth=3, seed=0, sample_rows=n)
+    logged = _from_log(lite_db, lambda: explain.error_analysis(lite_db, MODEL, window, depth=3, seed=0, sample_rows=n))
+    assert kept.kept and kept.log_days and not logged.kept  # some days kept, the partial first day from the log
+    for result in (kept, logged):
+        assert result.assignments["prediction_id"].tolist() == joined["prediction_id"].tolist()
+
+
 def test_a_day_not_summarised_is_read_from_the_log_and_said(lite_db):
     _refresh(lite_db)
     first, _ = _bounds(lite_db)
