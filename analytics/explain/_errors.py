@@ -194,8 +194,9 @@ def error_analysis(db: DbLike, model: str, window: Window | None = None, *, targ
     from sklearn.tree import DecisionTreeClassifier  # here: importing sklearn costs ~0.7 s
 
     tree = DecisionTreeClassifier(max_depth=depth, min_samples_leaf=leaf_min, random_state=seed)
-    tree.fit(x.to_numpy(), error)
-    leaf = tree.apply(x.to_numpy())
+    matrix = x.to_numpy()  # once: interleaving the frame's columns cost 20 ms at 20,000 rows
+    tree.fit(matrix, error)
+    leaf = tree.apply(matrix)
     with_missing = set(x.columns[x.isna().any()])
     rules = _rules(tree, list(x.columns), with_missing)
     rules_text = _rules(tree, list(x.columns), with_missing, info.schema.display_name)
