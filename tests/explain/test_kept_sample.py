@@ -21,7 +21,7 @@ import shap
 from shared_build import law_support
 from explain_support import MODEL, SYSTEM, lite_db, lite_template  # noqa: F401 - fixtures
 
-from analytics import explain, settings, store, summaries
+from analytics import explain, ingest, settings, store, summaries
 from analytics.window import Window
 
 V1 = Window(version="v1")
@@ -168,6 +168,24 @@ def test_error_analysis_from_mid_day_samples_the_join_without_a_bound_on_observe
     assert kept.kept and kept.log_days and not logged.kept  # some days kept, the partial first day from the log
     for result in (kept, logged):
         assert result.assignments["prediction_id"].tolist() == joined["prediction_id"].tolist()
+
+
+def test_outcomes_arriving_after_an_error_analysis_are_in_the_next(lite_db):
+    # The labels of the kept rows are kept in the process while the store's data is unchanged: an outcome ingest
+    # changes it, and the next error analysis samples the new labels too.
+    _refresh(lite_db)
+    before = explain.error_analysis(lite_db, MODEL, V1, depth=3, seed=0, sample_rows=50_000)
+    unlabelled = store.read(lambda con: con.execute(
+        "SELECT p.prediction_id, p.predicted_at FROM predictions_credit_lite p JOIN explain_sample s USING (prediction_id) "
+        "WHERE p.model_version = 'v1' AND p.prediction_id NOT IN (SELECT prediction_id FROM outcomes_credit_lite) "
+        "ORDER BY p.prediction_id LIMIT 40").df(), lite_db)
+    assert len(unlabelled) == 40
+    ingest.ingest(MODEL, pd.DataFrame({"prediction_id": unlabelled["prediction_id"], "observed_at": unlabelled["predicted_at"],
+                                       "label": 1, "business_value": 0.0}), kind="outcomes", actor=SYSTEM, db=lite_db)
+    after = explain.error_analysis(lite_db, MODEL, V1, depth=3, seed=0, sample_rows=50_000)
+    logged = _from_log(lite_db, lambda: explain.error_analysis(lite_db, MODEL, V1, depth=3, seed=0, sample_rows=50_000))
+    assert after.kept and after.labelled_rows == before.labelled_rows + 40
+    pd.testing.assert_frame_equal(after.assignments, logged.assignments)
 
 
 def test_a_day_not_summarised_is_read_from_the_log_and_said(lite_db):
