@@ -96,3 +96,24 @@ def test_the_gate_on_two_parquet_files_imports_neither_pandas_nor_scipy(tmp_path
     run = subprocess.run([sys.executable, "-c", code, str(tmp_path / "ref.parquet"), str(tmp_path / "cur.parquet")],
                          capture_output=True, text=True, check=True)
     assert json.loads(run.stdout) == {"code": 0, "columns": 7, "modules": []}
+
+
+def test_the_console_script_ends_the_file_gate_with_its_whole_output_and_code(files, capsys):
+    """``vigil drift REFERENCE CURRENT`` run as the console script (:func:`analytics.cli.run`, which ends the file
+    gate without Python's teardown) writes all of its output through a pipe and exits with :func:`main`'s code."""
+    import subprocess
+    import sys
+
+    _, _, paths = files
+    argv = ["drift", str(paths["ref"]), str(paths["cur"]), "--format", "json", "--fail-on-drift"]
+    expected = main(argv)
+    expected_out = capsys.readouterr().out
+    run = subprocess.run([sys.executable, "-c", "from analytics.cli import run; run()", *argv],
+                         capture_output=True, text=True)
+    assert expected == 1  # LIMIT BAL drifted
+    assert (run.returncode, run.stdout) == (expected, expected_out)
+    assert len(_strict(run.stdout)) == 3
+    missing = subprocess.run([sys.executable, "-c", "from analytics.cli import run; run()",
+                              "drift", str(paths["ref"]), str(paths["ref"].with_name("absent.parquet"))],
+                             capture_output=True, text=True)
+    assert missing.returncode == 1 and "absent.parquet: no such file" in missing.stderr
