@@ -69,7 +69,7 @@ def test_wrong_usage_exits_2(argv, capsys):
 
 def test_the_gate_on_two_parquet_files_imports_neither_pandas_nor_scipy(tmp_path):
     """``vigil drift a.parquet b.parquet`` runs without pandas (a quarter of a second of its start), scipy,
-    scikit-learn or ``pyarrow.compute``: every path of a Parquet file's columns (integers with NULL in several
+    scikit-learn, ``pyarrow.compute`` or ``numpy.ma`` (``np.unique`` imports it): every path of a Parquet file's columns (integers with NULL in several
     row groups, a few-valued integer and float, amounts, text with and without a dictionary, an id column)."""
     import subprocess
     import sys
@@ -92,7 +92,7 @@ def test_the_gate_on_two_parquet_files_imports_neither_pandas_nor_scipy(tmp_path
             "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
             "    code = main(['drift', *sys.argv[1:], '--format', 'json'])\n"
             "print(json.dumps({'code': code, 'columns': len(json.loads(out.getvalue())), 'modules': sorted(\n"
-            "    m for m in ('pandas', 'scipy', 'sklearn', 'pyarrow.compute') if m in sys.modules)}))\n")
+            "    m for m in ('pandas', 'scipy', 'sklearn', 'pyarrow.compute', 'numpy.ma') if m in sys.modules)}))\n")
     run = subprocess.run([sys.executable, "-c", code, str(tmp_path / "ref.parquet"), str(tmp_path / "cur.parquet")],
                          capture_output=True, text=True, check=True)
     assert json.loads(run.stdout) == {"code": 0, "columns": 7, "modules": []}
