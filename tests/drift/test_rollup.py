@@ -249,3 +249,43 @@ def test_whole_weeks_are_kept_in_memory_until_an_ingest_changes_one_of_their_day
         con.close()
     assert age(refreshed)[pd.Timestamp(whole[1])] == pytest.approx(stats.wasserstein_distance(ref, cur) / np.std(ref),
                                                                    rel=1e-9)
+
+
+def test_the_partial_edge_days_counts_are_kept_until_the_data_changes(copy):
+    """The counts of a window's partial edge days (read from the log) are kept in the process under the store's
+    data version: a second visit reads them from memory, an ingest into an edge day counts them again. Every
+    answer is the log's."""
+    db, start = copy
+    drift.refresh_rollups(db, MODEL)  # as an ingest does
+    a = floor_hour(start + timedelta(days=120), "day") + timedelta(hours=9)
+    b = floor_hour(start + timedelta(days=130), "day") + timedelta(hours=15)
+    here = str(Path(db).resolve())
+
+    def kept():
+        return [key for key in _calculator._EDGE_COUNTS.keys() if key[0] == here]
+
+    _calculator._EDGE_COUNTS.clear()
+    first = drift.drift_summary(db, MODEL, window=Window(start=a, end=b))
+    _same_as_the_log(db, first, a, b)
+    assert len(kept()) == 1
+    again = drift.drift_summary(db, MODEL, window=Window(start=a, end=b))
+    assert len(kept()) == 1  # from memory
+    pd.testing.assert_frame_equal(again.table, first.table)
+    # new traffic in the first edge day's hours inside the window: its v1 rows sent again, 20 years older
+    store.release(db)  # a read-only connection cannot share this process's lingering instance
+    con = duckdb.connect(str(db), read_only=True)
+    store.bind_store_folder(con)
+    try:
+        rows = con.execute("SELECT * FROM predictions_credit_default WHERE predicted_at >= ? AND predicted_at < ? "
+                           "AND model_version = 'v1'", [a, ceil_hour(a, "day")]).df()
+    finally:
+        con.close()
+    rows["prediction_id"] = "edge-" + rows["prediction_id"]
+    rows["AGE"] = rows["AGE"] + 20
+    assert len(rows) and ingest(MODEL, rows, actor=ADMIN, db=db).ok
+    drift.refresh_rollups(db, MODEL)
+    changed = drift.drift_summary(db, MODEL, window=Window(start=a, end=b))
+    _same_as_the_log(db, changed, a, b)
+    assert changed.n_current_rows == first.n_current_rows + len(rows) and len(kept()) == 2
+    assert (changed.table.set_index("column").loc["AGE", "statistic"]
+            != first.table.set_index("column").loc["AGE", "statistic"])
