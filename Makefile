@@ -31,8 +31,9 @@ chromium:
 
 ## All tests: unit, AppTest, browser end-to-end and the Spark parity test. Three workers on two cores: the
 ## browser groups and the Spark group mostly wait on their app servers, Chromium and the JVM, so a third
-## worker keeps both cores busy (at an earlier stop -n 4 was slower). Fresh clone, 2026-12-07: 369 s of tests,
-## 6 min 51 s with the install (tests/conftest.py gives each DuckDB connection one thread: 502 -> 370 s).
+## worker keeps both cores busy (at an earlier stop -n 4 was slower). Fresh clone, 2026-12-07: 288-436 s of tests,
+## 5 min 22 s to 8 min 11 s with the install, the same suite within the hour as the machine's speed moved about
+## 1.5x (tests/conftest.py gives each DuckDB connection one thread: 502 -> 370 s).
 ## The virtual environment and chromium are installed side by side (-j2) on a fresh machine. --no-loadscope-reorder:
 ## xdist hands out the tests in the order tests/conftest.py gives them (pytest_collection_modifyitems).
 test:
